@@ -1,0 +1,49 @@
+# Two commands do everything on a fresh machine:
+#   make run    set up, then start the whole local stack with the phone simulator
+#   make test   set up, then run the linters, type checks and the full test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test lint typecheck unit bench clean chat ops bundles fmt
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/python -m tools.localstack
+
+chat: setup
+	$(BIN)/python -m tools.phone $(ARGS)
+
+ops: setup
+	$(BIN)/python -m tools.ops $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy shared functions tools
+
+fmt: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: setup lint typecheck
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+unit: setup
+	$(BIN)/python -m pytest tests/unit -q
+
+bench: setup
+	$(BIN)/python -m bench.inbound_webhook
+
+clean:
+	rm -rf $(VENV) .local build .pytest_cache .mypy_cache .ruff_cache

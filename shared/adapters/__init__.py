@@ -1,0 +1,1 @@
+"""Adapters: Postgres, Pub/Sub, Twilio, Anthropic, email parsing. Each behind a small interface."""

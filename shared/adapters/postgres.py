@@ -1,0 +1,153 @@
+"""Postgres through psycopg 3, with SQL kept as named queries in ``shared/adapters/sql/*.sql``.
+
+Query files look like::
+
+    -- name: find_user_by_phone
+    -- Find a user by E.164 phone number.
+    SELECT * FROM users WHERE phone_number = %(phone)s;
+
+Names are unique across all files. Parameters are psycopg named placeholders.
+Driver errors are translated at this boundary: a unique violation becomes ``AlreadyExists``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, cast
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from shared.config import get_settings
+
+SQL_DIR = Path(__file__).parent / "sql"
+_NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+Row = dict[str, Any]
+Connection = psycopg.Connection[Row]
+
+
+class AlreadyExists(Exception):
+    """A unique constraint said this was done before; callers usually treat it as success."""
+
+    def __init__(self, constraint: str | None) -> None:
+        super().__init__(f"already exists ({constraint})")
+        self.constraint = constraint
+
+
+class QueryNotFound(KeyError):
+    pass
+
+
+def parse_queries(text: str, source: str = "<string>") -> dict[str, str]:
+    """Split a query file into ``{name: sql}``."""
+    queries: dict[str, str] = {}
+    matches = list(_NAME_LINE.finditer(text))
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        body_lines = [
+            line for line in text[match.end() : end].splitlines() if not line.lstrip().startswith("--")
+        ]
+        body = "\n".join(body_lines).strip()
+        if not body:
+            raise ValueError(f"{source}: query {match.group(1)!r} is empty")
+        queries[match.group(1)] = body
+    return queries
+
+
+@lru_cache(maxsize=1)
+def load_queries() -> Mapping[str, str]:
+    queries: dict[str, str] = {}
+    for path in sorted(SQL_DIR.glob("*.sql")):
+        for name, sql in parse_queries(path.read_text(encoding="utf-8"), str(path)).items():
+            if name in queries:
+                raise ValueError(f"duplicate query name {name!r} in {path.name}")
+            queries[name] = sql
+    return queries
+
+
+def query(name: str) -> str:
+    try:
+        return load_queries()[name]
+    except KeyError:
+        raise QueryNotFound(name) from None
+
+
+class Sql:
+    """Runs named queries on one connection (inside whatever transaction it holds)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _execute(self, name: str, params: Mapping[str, Any]) -> psycopg.Cursor[Row]:
+        try:
+            return self.conn.execute(cast(Any, query(name)), params)
+        except pg_errors.UniqueViolation as exc:
+            raise AlreadyExists(exc.diag.constraint_name) from exc
+
+    def one(self, name: str, **params: Any) -> Row | None:
+        return self._execute(name, params).fetchone()
+
+    def all(self, name: str, **params: Any) -> list[Row]:
+        return self._execute(name, params).fetchall()
+
+    def scalar(self, name: str, **params: Any) -> Any:
+        row = self.one(name, **params)
+        return None if row is None else next(iter(row.values()))
+
+    def run(self, name: str, **params: Any) -> int:
+        """Execute; return the number of rows affected."""
+        return self._execute(name, params).rowcount
+
+
+_pool: ConnectionPool[Connection] | None = None
+_pool_lock = threading.Lock()
+
+
+def connect(dsn: str | None = None, autocommit: bool = False) -> Connection:
+    """One direct connection (tools, tests, LISTEN)."""
+    settings = get_settings()
+    return psycopg.connect(
+        dsn or settings.require("database_url"),
+        row_factory=dict_row,
+        autocommit=autocommit,
+        prepare_threshold=settings.database_prepare_threshold,
+    )
+
+
+def get_pool() -> ConnectionPool[Connection]:
+    """The process-wide pool, opened on first use (never at import)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            settings = get_settings()
+            _pool = ConnectionPool(
+                settings.require("database_url"),
+                min_size=1,
+                max_size=settings.database_pool_max,
+                kwargs={"row_factory": dict_row, "prepare_threshold": settings.database_prepare_threshold},
+                open=True,
+                name="yachtparty",
+            )
+        return _pool
+
+
+def close_pool() -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.close()
+            _pool = None
+
+
+@contextmanager
+def pooled_connection() -> Iterator[Connection]:
+    with get_pool().connection() as conn:
+        yield conn

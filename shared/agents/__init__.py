@@ -1,0 +1,1 @@
+"""Prompts, tool schemas and turn logic per agent, built on the LLM adapter."""

@@ -1,0 +1,82 @@
+"""Settings, read lazily from the environment through pydantic-settings.
+
+Nothing here connects to anything or reads the environment at import time: call
+``get_settings()`` inside a request. Production secrets have no defaults; asking for a
+missing one raises ``MissingSetting`` naming the environment variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MissingSetting(RuntimeError):
+    """A setting needed by this code path is not configured."""
+
+    def __init__(self, env_var: str) -> None:
+        super().__init__(f"missing configuration: set the {env_var} environment variable")
+        self.env_var = env_var
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    # Postgres (psycopg 3). In production: Supabase's transaction pooler, prepared statements off.
+    database_url: str | None = None
+    database_pool_max: int = 4
+    database_prepare_threshold: int | None = None  # None disables prepared statements (pooler-safe)
+
+    # Google Cloud
+    google_cloud_project: str | None = None
+    pubsub_emulator_host: str | None = None
+
+    # Twilio
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base_url: str | None = None  # None: Twilio's own API
+    public_base_url: str | None = None  # the URL Twilio signs against, e.g. https://sms.example.com
+
+    # Anthropic
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+
+    # Database webhooks (pg_net / local relay) and other shared secrets
+    webhook_signing_secret: SecretStr | None = None
+    email_webhook_secret: SecretStr | None = None
+
+    # Other providers
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    apify_token: SecretStr | None = None
+    verify_email_domain: str | None = None
+
+    # Logging
+    log_level: str = "INFO"
+
+    def require(self, name: str) -> Any:
+        """Return a configured value, unwrapping secrets; raise MissingSetting if unset."""
+        value = getattr(self, name)
+        if value is None or value == "":
+            raise MissingSetting(name.upper())
+        if isinstance(value, SecretStr):
+            secret = value.get_secret_value()
+            if not secret:
+                raise MissingSetting(name.upper())
+            return secret
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Forget cached settings (tests and the local stack change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,1 @@
+"""Pure rules of the product. Standard library only: nothing here does I/O."""

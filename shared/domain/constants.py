@@ -1,0 +1,84 @@
+"""Every number from the spec, in one place, with where it comes from.
+
+decisions.md wins over agents.md and platform.md; the section is named on each line.
+Add new numbers here rather than writing literals in code.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+# --- SMS channel (agents.md §1, decisions B1, B15) -----------------------------------------
+SMS_MAX_BODY_CHARS = 1600  # Twilio's hard limit for one message body
+SMS_GSM7_SEGMENT_CHARS = 160  # one GSM-7 segment; concatenated parts carry 153
+SMS_GSM7_CONCAT_SEGMENT_CHARS = 153
+SMS_UCS2_SEGMENT_CHARS = 70  # one UCS-2 segment; concatenated parts carry 67
+SMS_UCS2_CONCAT_SEGMENT_CHARS = 67
+INBOUND_BODY_MAX_CHARS = 1600  # longer inbound bodies are refused with 413 (never a 500)
+MAX_MMS_MEDIA = 10  # Twilio sends at most 10 MediaUrlN parameters
+
+# --- Send budget and quiet hours (decisions B1, B2) -----------------------------------------
+DAILY_PROACTIVE_LIMIT = 5  # per user per local day
+HOURLY_PROACTIVE_LIMIT = 2  # per user per rolling hour
+ACTIVE_USER_WINDOW = timedelta(minutes=10)  # inbound in this window: reply is unbudgeted
+RUNAWAY_GUARD_MAX_SMS = 10  # never more than this many outbound SMS to one user ...
+RUNAWAY_GUARD_WINDOW = timedelta(minutes=10)  # ... within this window
+QUIET_HOURS_START_HOUR = 22  # local time
+QUIET_HOURS_END_HOUR = 8  # local time
+DEFAULT_TIMEZONE = "America/New_York"
+DEFAULT_SEND_HOUR = 10  # local hour for delayable messages with no learned best time
+MAX_SEQUENCE_PARTS = 5  # a sequence is delivered whole, at most this many SMS
+SEQUENCE_PART_DELAY = timedelta(seconds=1)
+ORCHESTRATOR_BATCH = 50  # queued rows examined per tick (platform §1.6)
+FRESHNESS_LOOKBACK_MESSAGES = 5  # newer messages shown to the freshness classifier (platform §1.7)
+
+# --- Priority order (decisions B3) --------------------------------------------------------------
+PRIORITY_RANK = {"urgent": 1, "high": 2, "medium": 3, "low": 4}
+
+# --- Events (decisions B6, platform §2) ---------------------------------------------------------
+EVENT_MAX_PUBLISH_ATTEMPTS = 5  # dispatcher publish failures before the dead-letter table
+EVENT_RETRY_BASE = timedelta(seconds=10)  # dispatcher backoff: 10 s, 20 s, 40 s ... capped
+EVENT_RETRY_MAX = timedelta(minutes=10)
+EVENT_DISPATCH_BATCH = 500
+PUBSUB_MIN_BACKOFF = timedelta(seconds=10)  # push subscription retry policy
+PUBSUB_MAX_BACKOFF = timedelta(minutes=10)
+PUBSUB_MAX_DELIVERY_ATTEMPTS = 5
+EVENT_MAX_AGE = timedelta(hours=24)  # consumers drop deliveries older than this, with a log line
+DEAD_LETTER_ALERT_DEPTH = 10  # platform §2.3
+
+# --- Tasks (decisions B7) -----------------------------------------------------------------------
+TASK_MAX_RETRIES = 3
+TASK_RETRY_BACKOFF_BASE = timedelta(minutes=1)  # 1, 2, 4 minutes
+FUNCTION_TIMEOUT = timedelta(seconds=300)  # Cloud Function timeout for workers
+TASK_LEASE = timedelta(seconds=600)  # longer than the function timeout
+TASK_SWEEP_BATCH = 1000
+
+# --- Scheduler cadence (decisions A2; same locally and in Cloud Scheduler) ---------------------
+EVENT_SWEEP_EVERY = timedelta(minutes=1)
+TASK_SWEEP_EVERY = timedelta(minutes=1)
+ORCHESTRATOR_TICK_EVERY = timedelta(minutes=1)
+
+# --- Conversation summaries (decisions B12, platform §6.4) ------------------------------------
+SUMMARY_EVERY_MESSAGES = 50
+SUMMARY_MAX_WORDS = 200
+
+# --- Bouncer (decisions B4, agents.md §2) --------------------------------------------------------
+BOUNCER_FOLLOWUP_DELAYS = (timedelta(hours=24), timedelta(hours=48))  # after last interaction
+BOUNCER_MAX_FOLLOWUPS = 2
+REFERRAL_CANDIDATES = 5
+REPLY_MAX_PARTS = 5
+SPLIT_FALLBACK_OVER_PARTS = 10
+TOOL_TIMEOUT = timedelta(seconds=5)
+
+# --- Credits (decisions B8) -------------------------------------------------------------------------
+PROSPECT_CONVERSION_CREDITS = 25
+EXPERT_ANSWER_MIN_USEFULNESS = 7
+EXPERT_ANSWER_BASE_CREDITS = 15
+EXPERT_ANSWER_CREDITS_PER_POINT = 10
+INTRO_OPPORTUNITY_DEFAULT_BOUNTY = 50
+WARM_INTRO_DEFAULT_BOUNTY = 25
+
+# --- Retention (platform §6.6) ----------------------------------------------------------------
+MESSAGE_RETENTION = timedelta(days=365)
+EVENT_RETENTION = timedelta(days=90)
+COMPLETED_TASK_RETENTION = timedelta(days=30)

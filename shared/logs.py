@@ -1,0 +1,96 @@
+"""Structured JSON logs in Cloud Logging's format, with phone numbers masked.
+
+Cloud Functions (2nd gen) parse one JSON object per stdout line: ``severity`` and
+``message`` are understood, the rest become ``jsonPayload`` fields. Every string that
+looks like a phone number is masked before it is written, wherever it appears.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+_PHONE = re.compile(r"(?<![\w])(\+?\d[\d\-\s().]{7,}\d)(?![\w])")
+_LEVELS = {
+    logging.DEBUG: "DEBUG",
+    logging.INFO: "INFO",
+    logging.WARNING: "WARNING",
+    logging.ERROR: "ERROR",
+    logging.CRITICAL: "CRITICAL",
+}
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def mask_phone(value: str) -> str:
+    """Keep the country prefix and the last two digits: ``+14155550123`` -> ``+141*******23``."""
+
+    def _mask(match: re.Match[str]) -> str:
+        raw = match.group(1)
+        digits = [c for c in raw if c.isdigit()]
+        if len(digits) < 8:
+            return raw
+        keep_head = 4 if raw.startswith("+") else 3
+        head = raw[:keep_head]
+        return head + "*" * max(len(digits) - keep_head - 1, 1) + "".join(digits[-2:])
+
+    return _PHONE.sub(_mask, value)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_phone(value)
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+class CloudLoggingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "severity": _LEVELS.get(record.levelno, "DEFAULT"),
+            "message": mask_phone(record.getMessage()),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "logger": record.name,
+            "logging.googleapis.com/sourceLocation": {
+                "file": record.pathname,
+                "line": record.lineno,
+                "function": record.funcName,
+            },
+        }
+        for key, value in vars(record).items():
+            if key not in _RESERVED and not key.startswith("_"):
+                entry[key] = _scrub(value)
+        if record.exc_info:
+            entry["stack_trace"] = mask_phone(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+_configured = False
+
+
+def configure_logging(level: str | None = None) -> None:
+    """Install the JSON formatter on the root logger once per process."""
+    global _configured
+    if _configured:
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(CloudLoggingFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    if level is None:
+        from shared.config import get_settings
+
+        level = get_settings().log_level
+    root.setLevel(level.upper())
+    _configured = True
+
+
+def get_logger(name: str) -> logging.Logger:
+    configure_logging()
+    return logging.getLogger(name)

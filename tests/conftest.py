@@ -1,0 +1,109 @@
+"""Test harness: a throwaway PostgreSQL 15 cluster per test session, a migrated template
+database, and a fresh clone of it per test (``CREATE DATABASE ... TEMPLATE``).
+
+``DATABASE_URL``, if set, names a server to use instead of starting one; it must allow
+CREATE DATABASE. No test touches the internet.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+import pytest
+
+from shared import config
+from shared.adapters import postgres
+from tools.migrate import migrate
+from tools.pgcluster import PgCluster, free_port
+
+TEMPLATE_DB = "yp_template"
+
+
+class PgServer:
+    """Either our throwaway cluster or the server named by DATABASE_URL."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+
+    def url(self, dbname: str) -> str:
+        parts = urlparse(self.admin_url)
+        return urlunparse(parts._replace(path="/" + dbname))
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            if template:
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            else:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield PgServer(external)
+        return
+    base = Path(tempfile.mkdtemp(prefix="yp-pg-"))
+    base.chmod(0o755)
+    cluster = PgCluster(datadir=base / "data", port=free_port())
+    cluster.init()
+    cluster.start(fast=True)
+    try:
+        yield PgServer(cluster.admin_url)
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: PgServer) -> str:
+    name = f"{TEMPLATE_DB}_{uuid.uuid4().hex[:8]}"
+    url = pg_server.create_database(name)
+    migrate(url)
+    return name
+
+
+@pytest.fixture
+def database_url(pg_server: PgServer, template_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, migrated database for this test; DATABASE_URL points at it."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = pg_server.create_database(name, template=template_db)
+    monkeypatch.setenv("DATABASE_URL", url)
+    config.reset_settings_cache()
+    postgres.close_pool()
+    try:
+        yield url
+    finally:
+        postgres.close_pool()
+        config.reset_settings_cache()
+        pg_server.drop_database(name)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[postgres.Connection]:
+    """An autocommit connection to this test's database, for arranging and asserting."""
+    with postgres.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts from settings read afresh, with no real credentials in reach."""
+    for var in ("ANTHROPIC_API_KEY", "TWILIO_AUTH_TOKEN", "STRIPE_SECRET_KEY", "APIFY_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    config.reset_settings_cache()
+    yield
+    config.reset_settings_cache()

@@ -1,0 +1,115 @@
+"""Apply ``supabase/migrations`` in order to a plain PostgreSQL 15, the way the Supabase CLI does.
+
+- Creates the Supabase roles (``anon``, ``authenticated``, ``service_role``) when missing.
+- Records applied versions in ``supabase_migrations.schema_migrations`` (the table the
+  Supabase CLI itself uses), so a re-run is a no-op.
+- Each migration file runs in its own transaction.
+
+Usage: ``python -m tools.migrate [--seed] [DATABASE_URL]``
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = ROOT / "supabase" / "migrations"
+SEED_FILE = ROOT / "supabase" / "seed.sql"
+FILENAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
+
+_ROLES_SQL = """
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    CREATE ROLE anon NOLOGIN NOINHERIT;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    CREATE ROLE authenticated NOLOGIN NOINHERIT;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
+  END IF;
+END
+$$;
+CREATE SCHEMA IF NOT EXISTS supabase_migrations;
+CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (
+  version text PRIMARY KEY,
+  statements text[],
+  name text
+);
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    path: Path
+
+
+def list_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = FILENAME.match(path.name)
+        if not match:
+            raise ValueError(f"migration file name does not follow <14-digit UTC timestamp>_<name>.sql: {path.name}")
+        found.append(Migration(match["version"], match["name"], path))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise ValueError("two migration files share a version")
+    return found
+
+
+def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply pending migrations; return the versions applied by this call."""
+    applied_now: list[str] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('yachtparty.migrate'))")
+        try:
+            conn.execute(_ROLES_SQL)
+            done = {
+                row[0] for row in conn.execute("SELECT version FROM supabase_migrations.schema_migrations")
+            }
+            for migration in list_migrations(directory):
+                if migration.version in done:
+                    continue
+                text = migration.path.read_text(encoding="utf-8")
+                with conn.transaction():
+                    conn.execute(text.encode())
+                    conn.execute(
+                        "INSERT INTO supabase_migrations.schema_migrations (version, name, statements) "
+                        "VALUES (%s, %s, %s)",
+                        (migration.version, migration.name, [text]),
+                    )
+                applied_now.append(migration.version)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('yachtparty.migrate'))")
+    return applied_now
+
+
+def seed(dsn: str, path: Path = SEED_FILE) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute(path.read_bytes())
+        conn.commit()
+
+
+def main(argv: list[str]) -> int:
+    args = [a for a in argv if not a.startswith("--")]
+    from shared.config import get_settings
+
+    dsn = args[0] if args else get_settings().require("database_url")
+    applied = migrate(dsn)
+    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+    if "--seed" in argv:
+        seed(dsn)
+        print("seed applied")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,160 @@
+"""A private PostgreSQL 15 cluster from the machine's server binaries.
+
+Used by the test suite (a throwaway cluster per session) and by the local stack (a
+persistent cluster under ``.local/pg``). ``initdb`` refuses to run as root, so when we are
+root the cluster belongs to the ``postgres`` system user.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def find_pg_bin() -> Path:
+    """Directory holding initdb/pg_ctl: $PG_BIN, else the newest /usr/lib/postgresql/*/bin."""
+    env = os.environ.get("PG_BIN")
+    if env:
+        return Path(env)
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path).parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name))
+    if not candidates:
+        raise RuntimeError(
+            "PostgreSQL server binaries not found: install postgresql-15 or set PG_BIN to the folder "
+            "holding initdb and pg_ctl"
+        )
+    return Path(candidates[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_owner(cmd: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+@dataclass
+class PgCluster:
+    datadir: Path
+    port: int
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def url(self, dbname: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def init(self) -> None:
+        if (self.datadir / "PG_VERSION").exists():
+            return
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.datadir, "postgres", "postgres")
+        self.datadir.chmod(0o700)
+        subprocess.run(
+            _as_owner(
+                [
+                    str(find_pg_bin() / "initdb"),
+                    "-D",
+                    str(self.datadir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def start(self, fast: bool = False) -> None:
+        """Start on loopback. ``fast`` turns durability off (tests only)."""
+        opts = [
+            f"-p {self.port}",
+            "-c listen_addresses=127.0.0.1",
+            f"-c unix_socket_directories={self.datadir}",
+            "-c max_connections=300",
+            "-c shared_buffers=256MB",
+        ]
+        if fast:
+            opts += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        subprocess.run(
+            _as_owner(
+                [
+                    str(find_pg_bin() / "pg_ctl"),
+                    "-D",
+                    str(self.datadir),
+                    "-l",
+                    str(self.datadir / "server.log"),
+                    "-o",
+                    " ".join(opts),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with psycopg.connect(self.admin_url, connect_timeout=2):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def is_running(self) -> bool:
+        result = subprocess.run(
+            _as_owner([str(find_pg_bin() / "pg_ctl"), "-D", str(self.datadir), "status"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        return result.returncode == 0
+
+    def stop(self) -> None:
+        subprocess.run(
+            _as_owner([str(find_pg_bin() / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"]),
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+                if template:
+                    stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                        sql.Identifier(name), sql.Identifier(template)
+                    )
+                conn.execute(stmt)
+        return self.url(name)
