@@ -43,7 +43,9 @@ PLANNED_CONSUMERS: dict[str, Consumer] = {
     "solution_saga": Consumer("solution_saga", "agent_solution_saga", "agent-solution-saga", False),
     "agent_of_humans": Consumer("agent_of_humans", "agent_of_humans", "agent-of-humans", False),
     "intro": Consumer("intro", "agent_intro", "agent-intro", False),
-    "social_butterfly": Consumer("social_butterfly", "agent_social_butterfly", "agent-social-butterfly", False),
+    "social_butterfly": Consumer(
+        "social_butterfly", "agent_social_butterfly", "agent-social-butterfly", ordered=False
+    ),
 }
 
 POC_AGENT_TYPES = ("bouncer", "concierge", "innovator")

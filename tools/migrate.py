@@ -57,7 +57,9 @@ def list_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     for path in sorted(directory.glob("*.sql")):
         match = FILENAME.match(path.name)
         if not match:
-            raise ValueError(f"migration file name does not follow <14-digit UTC timestamp>_<name>.sql: {path.name}")
+            raise ValueError(
+                f"migration file name does not follow <14-digit UTC timestamp>_<name>.sql: {path.name}"
+            )
         found.append(Migration(match["version"], match["name"], path))
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):

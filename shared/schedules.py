@@ -1,0 +1,49 @@
+"""The scheduler jobs: what Cloud Scheduler calls in production and the local stack's
+scheduler loop calls locally, at the same cadence (decisions A2).
+
+Each job POSTs ``body`` (JSON) to its function. In production the call carries an OIDC
+token for the scheduler's service account; locally it carries the HMAC signature instead.
+Jobs whose function has not been built yet are listed with ``planned=True``: the local
+stack skips them and Terraform creates them only once the function exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    function: str  # folder under functions/
+    cron: str  # Cloud Scheduler schedule (unix-cron), in time_zone
+    every_seconds: int  # the same cadence for the local scheduler loop
+    body: dict[str, Any] = field(default_factory=dict)
+    time_zone: str = "Etc/UTC"
+    planned: bool = False
+
+
+SCHEDULED_JOBS: tuple[ScheduledJob, ...] = (
+    ScheduledJob("event-sweep", "event_dispatcher", "* * * * *", 60, {"sweep": True}),
+    ScheduledJob("task-sweep", "task_sweeper", "* * * * *", 60, {"sweep": True}),
+    ScheduledJob("orchestrator-tick", "message_orchestrator", "* * * * *", 60, {"sweep": True}),
+    ScheduledJob("sms-sender-sweep", "sms_sender", "*/5 * * * *", 300, {"sweep": True}),
+    ScheduledJob(
+        "account-manager-review", "agent_account_manager", "0 */6 * * *", 6 * 3600, {}, planned=True
+    ),
+    ScheduledJob(
+        "community-request-closure",
+        "agent_of_humans",
+        "0 * * * *",
+        3600,
+        {"job": "close_expired_requests"},
+        time_zone="America/Los_Angeles",
+        planned=True,
+    ),
+    ScheduledJob("retention", "retention", "30 3 * * *", 86400, {}, planned=True),
+)
+
+
+def active_jobs() -> list[ScheduledJob]:
+    return [job for job in SCHEDULED_JOBS if not job.planned]

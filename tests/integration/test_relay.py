@@ -1,0 +1,75 @@
+"""The NOTIFY relay makes the same signed call pg_net would make."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from shared.adapters.webhook_signing import SIGNATURE_HEADER, verify
+from tools.relay import NotifyRelay
+
+pytestmark = pytest.mark.integration
+SECRET = "relay-test-secret"
+
+
+@pytest.fixture
+def receiver():
+    received: queue.Queue[tuple[str, bytes, str | None]] = queue.Queue()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.put((self.path, body, self.headers.get(SIGNATURE_HEADER)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+
+
+def test_notification_becomes_a_signed_post(db, database_url, receiver):
+    url, received = receiver
+    relay = NotifyRelay(database_url, {"event_dispatcher": url + "/hook"}, SECRET)
+    relay.start()
+    try:
+        body = {"table": "events", "type": "INSERT"}
+        deadline_payload = json.dumps({"target": "event_dispatcher", "body": body})
+        # LISTEN may not be registered yet on the relay's first connection: notify until it arrives.
+        for _ in range(50):
+            db.execute("SELECT pg_notify('yp_webhook', %s)", (deadline_payload,))
+            try:
+                path, raw, signature = received.get(timeout=0.2)
+                break
+            except queue.Empty:
+                continue
+        else:
+            pytest.fail("relay never called the target")
+        assert path == "/hook"
+        assert json.loads(raw) == body
+        verify(SECRET, raw, signature)
+    finally:
+        relay.stop()
+
+
+def test_unknown_target_and_malformed_payloads_are_skipped(db, database_url, receiver):
+    url, received = receiver
+    relay = NotifyRelay(database_url, {"sms_sender": url + "/"}, SECRET)
+    relay.start()
+    try:
+        for _ in range(10):
+            db.execute("SELECT pg_notify('yp_webhook', 'not json')")
+            db.execute("SELECT pg_notify('yp_webhook', %s)", (json.dumps({"target": "nope", "body": {}}),))
+        with pytest.raises(queue.Empty):
+            received.get(timeout=1.0)
+        assert relay.calls == 0
+    finally:
+        relay.stop()

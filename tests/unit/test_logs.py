@@ -1,0 +1,32 @@
+import json
+import logging
+
+from shared.logs import CloudLoggingFormatter, mask_phone
+
+
+def test_mask_phone_keeps_prefix_and_last_two_digits():
+    assert mask_phone("+14155550123") == "+141******23"
+    assert "4155550123" not in mask_phone("call 415-555-0123 now")
+
+
+def test_mask_phone_leaves_short_numbers_and_uuids_alone():
+    assert mask_phone("attempt 3 of 5") == "attempt 3 of 5"
+    uid = "6f1c2b1e-0c57-4a4e-9d2b-1c2d3e4f5a6b"
+    assert mask_phone(uid) == uid
+
+
+def _format(msg: str, **extra: object) -> dict:
+    record = logging.LogRecord("t", logging.WARNING, __file__, 1, msg, None, None)
+    for key, value in extra.items():
+        setattr(record, key, value)
+    return json.loads(CloudLoggingFormatter().format(record))
+
+
+def test_formatter_writes_cloud_logging_fields_and_masks_everywhere():
+    entry = _format("text from +14155550123", phone="+14155550123", nested={"to": ["+447700900123"]})
+    assert entry["severity"] == "WARNING"
+    assert "+14155550123" not in json.dumps(entry)
+    assert entry["message"].startswith("text from +141")
+    assert entry["phone"].endswith("23")
+    assert entry["nested"]["to"][0].startswith("+447")
+    assert "logging.googleapis.com/sourceLocation" in entry

@@ -1,0 +1,354 @@
+"""The whole system on one machine: ``make run`` (``python -m tools.localstack``).
+
+Starts, in order:
+1. PostgreSQL: a private cluster under ``<state-dir>/pg`` when ``DATABASE_URL`` is unset,
+   with the migrations and the demo seed applied;
+2. the Pub/Sub emulator, with topics and push subscriptions created from ``shared.routing``;
+3. the Twilio stand-in (the real ``twilio`` client is pointed at it);
+4. every function under ``functions/``, each under functions-framework on its own port;
+5. the NOTIFY relay that stands in for pg_net, and the scheduler loop (``shared.schedules``);
+then prints a health summary and, on a terminal, opens the phone simulator. Ctrl-C stops
+everything it started. Ports and local-only secrets are written to ``<state-dir>/stack.json``
+so ``python -m tools.phone`` can attach from another terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from shared.schedules import active_jobs
+from tools.pgcluster import PgCluster, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = ROOT / "functions"
+PROJECT = "yachtparty-local"
+LOCAL_DB = "yachtparty"
+LOCAL_ACCOUNT_SID = "AC" + "0" * 30 + "10"  # a well-formed, obviously local account SID
+LOCAL_FROM_NUMBER = "+15005550006"
+LOCAL_EMAIL_DOMAIN = "verify.yachtparty.local"
+
+# Webhook targets of the yp_webhook trigger -> function folder.
+WEBHOOK_TARGETS = ("sms_sender", "event_dispatcher", "task_sweeper", "message_orchestrator")
+
+
+@dataclass
+class StackInfo:
+    """What a client of the running stack needs (written to stack.json)."""
+
+    database_url: str
+    function_urls: dict[str, str]
+    twilio_standin_url: str
+    twilio_auth_token: str
+    twilio_account_sid: str
+    twilio_number: str
+    webhook_signing_secret: str
+    email_webhook_secret: str
+    verify_email_domain: str
+    pubsub_emulator_host: str
+    brain: str
+    pids: dict[str, int] = field(default_factory=dict)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> StackInfo:
+        return cls(**json.loads(path.read_text()))
+
+
+def discover_functions() -> list[str]:
+    return sorted(p.parent.name for p in FUNCTIONS_DIR.glob("*/main.py"))
+
+
+def _local_secrets(state_dir: Path) -> dict[str, str]:
+    """Random per checkout, kept between runs; never real credentials."""
+    path = state_dir / "local-secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    values = {
+        "twilio_auth_token": secrets.token_hex(16),
+        "webhook_signing_secret": secrets.token_hex(32),
+        "email_webhook_secret": secrets.token_hex(32),
+    }
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+def say(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+@contextmanager
+def postgres(state_dir: Path, external_url: str | None) -> Iterator[str]:
+    from tools.migrate import migrate, seed
+
+    if external_url:
+        url = external_url
+        say("PostgreSQL: using DATABASE_URL")
+        yield_cluster = None
+    else:
+        port_file = state_dir / "pg.port"
+        port = int(port_file.read_text()) if port_file.exists() else free_port()
+        port_file.write_text(str(port))
+        yield_cluster = PgCluster(datadir=state_dir / "pg", port=port)
+        yield_cluster.init()
+        if not yield_cluster.is_running():
+            yield_cluster.start()
+        url = yield_cluster.create_database(LOCAL_DB)
+        say(f"PostgreSQL: private cluster on 127.0.0.1:{port} ({state_dir / 'pg'})")
+    applied = migrate(url)
+    seed(url)
+    say(f"migrations: {len(applied)} applied now; demo seed loaded")
+    try:
+        yield url
+    finally:
+        if yield_cluster is not None:
+            yield_cluster.stop()
+            say("PostgreSQL stopped")
+
+
+def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.RequestException:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{url}: process exited with code {proc.returncode}") from None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer within {timeout:.0f}s") from None
+            time.sleep(0.2)
+
+
+def start_function(name: str, port: int, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
+    log_file = (log_dir / f"{name}.log").open("ab")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "functions_framework",
+            "--target",
+            name,
+            "--source",
+            str(FUNCTIONS_DIR / name / "main.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+
+
+class SchedulerLoop:
+    """Makes the Cloud Scheduler calls, signed like the database webhooks."""
+
+    def __init__(self, urls: dict[str, str], secret: str) -> None:
+        self._urls = urls
+        self._secret = secret
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        from tools.relay import post_signed
+
+        jobs = [job for job in active_jobs() if job.function in self._urls]
+        next_run = {job.name: time.monotonic() for job in jobs}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for job in jobs:
+                if now >= next_run[job.name]:
+                    next_run[job.name] = now + job.every_seconds
+                    try:
+                        post_signed(self._urls[job.function], self._secret, job.body)
+                    except requests.RequestException as exc:
+                        say(f"scheduler: {job.name} failed: {exc}")
+            self._stop.wait(1.0)
+
+
+def function_env(info: dict[str, Any], name: str, url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "PUBLIC_BASE_URL"))}
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "DATABASE_URL": info["database_url"],
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "PUBSUB_EMULATOR_HOST": info["pubsub_emulator_host"],
+            "TWILIO_ACCOUNT_SID": LOCAL_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": info["twilio_auth_token"],
+            "TWILIO_FROM_NUMBER": LOCAL_FROM_NUMBER,
+            "TWILIO_API_BASE_URL": info["twilio_standin_url"],
+            "TWILIO_STATUS_CALLBACK_URL": info["function_urls"].get("twilio_status", "") + "/",
+            "PUBLIC_BASE_URL": url,
+            "WEBHOOK_SIGNING_SECRET": info["webhook_signing_secret"],
+            "EMAIL_WEBHOOK_SECRET": info["email_webhook_secret"],
+            "VERIFY_EMAIL_DOMAIN": LOCAL_EMAIL_DOMAIN,
+            "THREADS": "8",
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        }
+    )
+    return env
+
+
+def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up script reads best in one place
+    from tools import pubsub_emulator, twilio_standin
+    from tools.relay import NotifyRelay
+
+    state_dir = Path(args.state_dir).resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = state_dir / "logs"
+    log_dir.mkdir(exist_ok=True)
+    local = _local_secrets(state_dir)
+    brain = (
+        "Claude (ANTHROPIC_API_KEY is set)"
+        if os.environ.get("ANTHROPIC_API_KEY")
+        else ("the deterministic fallback brain (no ANTHROPIC_API_KEY)")
+    )
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+
+    with ExitStack() as stack:
+        db_url = stack.enter_context(postgres(state_dir, args.database_url or os.environ.get("DATABASE_URL")))
+
+        emulator = pubsub_emulator.start_emulator(project=PROJECT, data_dir=state_dir / "pubsub")
+        stack.callback(emulator.stop)
+        say(f"Pub/Sub emulator on {emulator.host}")
+
+        standin = twilio_standin.start_in_thread(auth_token=local["twilio_auth_token"])
+        stack.callback(standin.stop)
+        say(f"Twilio stand-in on {standin.url}")
+
+        names = discover_functions()
+        urls = {name: f"http://127.0.0.1:{free_port()}" for name in names}
+        info: dict[str, Any] = {
+            "database_url": db_url,
+            "function_urls": urls,
+            "twilio_standin_url": standin.url,
+            "twilio_auth_token": local["twilio_auth_token"],
+            "twilio_account_sid": LOCAL_ACCOUNT_SID,
+            "twilio_number": LOCAL_FROM_NUMBER,
+            "webhook_signing_secret": local["webhook_signing_secret"],
+            "email_webhook_secret": local["email_webhook_secret"],
+            "verify_email_domain": LOCAL_EMAIL_DOMAIN,
+            "pubsub_emulator_host": emulator.host,
+            "brain": brain,
+        }
+        procs: dict[str, subprocess.Popen[bytes]] = {}
+        for name in names:
+            port = int(urls[name].rsplit(":", 1)[1])
+            procs[name] = start_function(name, port, function_env(info, name, urls[name]), log_dir)
+
+        def _stop_functions() -> None:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+            for proc in procs.values():
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+        stack.callback(_stop_functions)
+        for name in names:
+            wait_http(urls[name] + "/", proc=procs[name])
+        standin.set_status_callback_auth(local["twilio_auth_token"])
+
+        pubsub_emulator.ensure_topology(
+            PROJECT, emulator.host, push_endpoint=lambda consumer: urls[consumer.function] + "/"
+        )
+        say("Pub/Sub topics and push subscriptions created from the routing table")
+
+        relay = NotifyRelay(
+            db_url, {t: urls[t] + "/" for t in WEBHOOK_TARGETS if t in urls}, local["webhook_signing_secret"]
+        )
+        relay.start()
+        stack.callback(relay.stop)
+        scheduler = SchedulerLoop({n: u + "/" for n, u in urls.items()}, local["webhook_signing_secret"])
+        scheduler.start()
+        stack.callback(scheduler.stop)
+
+        stack_info = StackInfo(**info, pids={n: p.pid for n, p in procs.items()})
+        stack_info.save(state_dir / "stack.json")
+        print_health(stack_info, procs, log_dir)
+        say(f"brain: {brain}")
+
+        if args.chat and sys.stdin.isatty():
+            from tools.phone import chat
+
+            chat(stack_info, args.phone)
+        else:
+            say("running; press Ctrl-C to stop" + ("" if not args.chat else " (no terminal: simulator off)"))
+            try:
+                while not stop.is_set():
+                    dead = [n for n, p in procs.items() if p.poll() is not None]
+                    if dead:
+                        say(f"function(s) exited: {', '.join(dead)}; see {log_dir}")
+                        return 1
+                    stop.wait(1.0)
+            except KeyboardInterrupt:
+                pass
+        say("stopping")
+    say("stopped")
+    return 0
+
+
+def print_health(info: StackInfo, procs: dict[str, subprocess.Popen[bytes]], log_dir: Path) -> None:
+    say("health:")
+    for name, url in sorted(info.function_urls.items()):
+        state = "up" if procs[name].poll() is None else f"exited({procs[name].returncode})"
+        say(f"  {name:<22} {state:<8} {url}")
+    say(f"  {'twilio stand-in':<22} {'up':<8} {info.twilio_standin_url}")
+    say(f"  {'pubsub emulator':<22} {'up':<8} {info.pubsub_emulator_host}")
+    say(f"logs: {log_dir}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.localstack", description=__doc__.split("\n")[0])
+    parser.add_argument("--state-dir", default=str(ROOT / ".local"), help="where the cluster and logs live")
+    parser.add_argument("--database-url", default=None, help="use this database, not a private cluster")
+    parser.add_argument(
+        "--no-chat", dest="chat", action="store_false", help="do not open the phone simulator"
+    )
+    parser.add_argument("--phone", default="+14155550123", help="the simulator's phone number")
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The phone simulator: text the agents from your terminal.
+
+``python -m tools.phone --from +14155550123`` (or ``make chat ARGS="--from ..."``) attaches to
+a running local stack (``make run`` in another terminal). Each line you type becomes a
+correctly signed Twilio webhook request to ``twilio_inbound``; the agent's replies print as
+the Twilio stand-in "delivers" them. ``/email`` simulates clicking through the verification
+email (posts to ``email_inbound``); ``/quit`` leaves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import requests
+from twilio.request_validator import RequestValidator
+
+if TYPE_CHECKING:
+    from tools.localstack import StackInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def new_message_sid() -> str:
+    return "SM" + uuid.uuid4().hex
+
+
+def send_sms(info: StackInfo, phone: str, body: str, message_sid: str | None = None) -> requests.Response:
+    """POST a signed inbound-SMS webhook exactly as Twilio would."""
+    url = info.function_urls["twilio_inbound"] + "/"
+    params = {
+        "MessageSid": message_sid or new_message_sid(),
+        "AccountSid": info.twilio_account_sid,
+        "From": phone,
+        "To": info.twilio_number,
+        "Body": body,
+        "NumMedia": "0",
+    }
+    signature = RequestValidator(info.twilio_auth_token).compute_signature(url, params)
+    return requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
+
+
+def sent_messages(info: StackInfo, phone: str) -> list[dict[str, Any]]:
+    """What the Twilio stand-in has been asked to send to this phone, oldest first."""
+    response = requests.get(info.twilio_standin_url + "/_sent", params={"to": phone}, timeout=10)
+    response.raise_for_status()
+    messages: list[dict[str, Any]] = response.json()
+    return messages
+
+
+def wait_for_replies(info: StackInfo, phone: str, seen: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """Block until at least one message beyond ``seen`` arrives; return the new ones."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = sent_messages(info, phone)
+        if len(messages) > seen:
+            return messages[seen:]
+        time.sleep(0.2)
+    return []
+
+
+VERIFY_ADDRESS = re.compile(r"\bverify-[A-Za-z0-9_-]+@[A-Za-z0-9.-]+\b")
+
+
+def verification_address(info: StackInfo, phone: str) -> str | None:
+    """The verification address the agent texted this phone, as a user would read it."""
+    for message in reversed(sent_messages(info, phone)):
+        match = VERIFY_ADDRESS.search(message["body"])
+        if match:
+            return match.group(0)
+    return None
+
+
+def verify_email(info: StackInfo, phone: str, sender: str) -> requests.Response:
+    """Simulate the user emailing the address the agent gave them (generic to/from form)."""
+    to = verification_address(info, phone)
+    if to is None:
+        raise LookupError("the agent has not sent a verification address to this phone yet")
+    return requests.post(
+        info.function_urls["email_inbound"] + "/",
+        json={"to": to, "from": sender, "subject": "verify", "text": "verify me"},
+        headers={"X-Email-Webhook-Secret": info.email_webhook_secret},
+        timeout=30,
+    )
+
+
+def chat(info: StackInfo, phone: str) -> None:
+    print(f"phone simulator: you are {phone}; texting {info.twilio_number}. Brain: {info.brain}")
+    print("type a message and press Enter; /email you@company.com to verify; /quit to leave")
+    seen = len(sent_messages(info, phone))
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def _printer() -> None:
+        nonlocal seen
+        while not stop.is_set():
+            try:
+                messages = sent_messages(info, phone)
+            except requests.RequestException:
+                stop.wait(1.0)
+                continue
+            with lock:
+                for message in messages[seen:]:
+                    print(f"\r  agent > {message['body']}\nyou > ", end="", flush=True)
+                seen = max(seen, len(messages))
+            stop.wait(0.3)
+
+    threading.Thread(target=_printer, daemon=True).start()
+    try:
+        while True:
+            line = input("you > ").strip()
+            if not line:
+                continue
+            if line in ("/quit", "/exit"):
+                break
+            if line.startswith("/email"):
+                parts = line.split(maxsplit=1)
+                sender = parts[1] if len(parts) > 1 else "me@example.com"
+                try:
+                    response = verify_email(info, phone, sender)
+                except LookupError as exc:
+                    print(f"  ({exc})")
+                    continue
+                print(f"  (email webhook answered {response.status_code})")
+                continue
+            response = send_sms(info, phone, line)
+            if response.status_code != 200:
+                print(f"  (webhook answered {response.status_code}: {response.text[:200]})")
+    except (EOFError, KeyboardInterrupt):
+        print()
+    finally:
+        stop.set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tools.localstack import StackInfo
+
+    parser = argparse.ArgumentParser(prog="python -m tools.phone", description="text the local agents")
+    parser.add_argument("--from", dest="phone", default="+14155550123")
+    parser.add_argument("--state-dir", default=str(ROOT / ".local"))
+    args = parser.parse_args(argv)
+    path = Path(args.state_dir) / "stack.json"
+    if not path.exists():
+        print("no running stack found: start it with `make run` first", file=sys.stderr)
+        return 2
+    try:
+        info = StackInfo.load(path)
+    except (ValueError, TypeError) as exc:
+        print(f"stack.json is unreadable ({exc}); restart the stack", file=sys.stderr)
+        return 2
+    chat(info, args.phone)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
