@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/python -m tools.localstack
+	$(BIN)/python -m tools.localstack $(ARGS)
 
 chat: setup
 	$(BIN)/python -m tools.phone $(ARGS)

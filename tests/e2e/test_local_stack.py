@@ -1,0 +1,169 @@
+"""End to end through the local stack started by ``make run``: signed Twilio webhooks in,
+SMS out through the real twilio client and the Twilio stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import psycopg
+import pytest
+
+from shared.routing import CONSUMERS
+from tools.localstack import PROJECT
+from tools.phone import send_sms, sent_messages, verify_email, wait_for_replies
+
+from .conftest import RunningStack, start_stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.pubsub]
+
+
+def _tap_topic(stack: RunningStack, topic: str, name: str) -> tuple[Any, str]:
+    """A pull subscription on a topic, so the test can see what was published to it."""
+    os.environ["PUBSUB_EMULATOR_HOST"] = stack.info.pubsub_emulator_host
+    from google.cloud import pubsub_v1
+
+    subscriber = pubsub_v1.SubscriberClient()
+    path = subscriber.subscription_path(PROJECT, name)
+    subscriber.create_subscription(name=path, topic=f"projects/{PROJECT}/topics/{topic}")
+    return subscriber, path
+
+
+def _pull_until(subscriber: Any, path: str, predicate: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = subscriber.pull(subscription=path, max_messages=50, timeout=5)
+        for received in response.received_messages:
+            subscriber.acknowledge(subscription=path, ack_ids=[received.ack_id])
+            if predicate(received.message):
+                return received.message
+    pytest.fail(f"nothing matching arrived on {path}")
+
+
+def _query(stack: RunningStack, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(stack.info.database_url) as conn:
+        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+
+def test_inbound_sms_reaches_the_point_of_contact_topic_and_gets_a_reply(local_stack: RunningStack):
+    phone = "+14155550171"
+    subscriber, tap = _tap_topic(local_stack, CONSUMERS["bouncer"].topic, "e2e-tap-bouncer")
+    response = send_sms(local_stack.info, phone, "hello, a friend gave me this number")
+    assert response.status_code == 200
+    assert "<Response" in response.text
+
+    message = _pull_until(
+        subscriber, tap, lambda m: m.attributes.get("event_type") == "message.received", timeout=90
+    )
+    payload = json.loads(message.data)
+    assert message.ordering_key == payload.get("user_id") or message.ordering_key
+    replies = wait_for_replies(local_stack.info, phone, 0, timeout=90)
+    assert replies, "the Bouncer never replied"
+    assert all(r["to"] == phone for r in replies)
+
+    # The reply went through the one outbound path and its delivery was tracked.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        statuses = _query(
+            local_stack,
+            "SELECT m.status FROM messages m JOIN users u ON u.id = m.user_id "
+            "WHERE u.phone_number = %s AND m.direction = 'outbound'",
+            phone,
+        )
+        if statuses and all(s == "delivered" for (s,) in statuses):
+            break
+        time.sleep(0.5)
+    assert statuses and all(s == "delivered" for (s,) in statuses), statuses
+
+
+def test_a_replayed_webhook_is_not_answered_twice(local_stack: RunningStack):
+    phone = "+14155550172"
+    sid = "SM" + "a" * 32
+    assert send_sms(local_stack.info, phone, "hi there", message_sid=sid).status_code == 200
+    first = wait_for_replies(local_stack.info, phone, 0, timeout=90)
+    assert first
+    assert send_sms(local_stack.info, phone, "hi there", message_sid=sid).status_code == 200
+    time.sleep(5)
+    assert len(sent_messages(local_stack.info, phone)) == len(first)
+    rows = _query(local_stack, "SELECT count(*) FROM messages WHERE twilio_message_sid = %s", sid)
+    assert rows == [(1,)]
+
+
+def test_a_newcomer_is_onboarded_offline_verified_by_email_and_approved(local_stack: RunningStack):
+    """The fallback brain (no API key) onboards a member end to end."""
+    phone = "+14155550173"
+    info = local_stack.info
+    seen = 0
+    script = [
+        "Hi, Maria Lopez told me to text you",
+        "I'm Daniel James Whitaker",
+        "I work at Northwind Logistics",
+        "I'm the VP of Operations",
+    ]
+    for line in script:
+        assert send_sms(info, phone, line).status_code == 200
+        new = wait_for_replies(info, phone, seen, timeout=90)
+        assert new, f"no reply to {line!r}"
+        seen += len(new)
+    transcript = [m["body"] for m in sent_messages(info, phone)]
+    assert any(f"@{info.verify_email_domain}" in body for body in transcript), transcript
+    (user,) = _query(
+        local_stack,
+        "SELECT first_name, last_name, company, title, verified FROM users WHERE phone_number = %s",
+        phone,
+    )
+    assert user[0] == "Daniel"
+    assert user[1].endswith("Whitaker")
+    assert "Northwind" in user[2]
+    assert "VP" in user[3] or "Operations" in user[3]
+    assert user[4] is False
+
+    response = verify_email(info, phone, "Daniel Whitaker <daniel@northwind.example>")
+    assert response.status_code == 200, response.text
+    new = wait_for_replies(info, phone, seen, timeout=90)
+    assert new, "no reply after email verification"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        (row,) = _query(
+            local_stack,
+            "SELECT email, email_verified, onboarding_completed_at IS NOT NULL, verified "
+            "FROM users WHERE phone_number = %s",
+            phone,
+        )
+        if row[2]:
+            break
+        time.sleep(0.5)
+    assert row[0] == "daniel@northwind.example"
+    assert row[1] is True
+    assert row[2] is True, "onboarding was not completed after email verification"
+    assert row[3] is False, "the Bouncer must never verify anyone"
+
+    import subprocess
+    import sys
+
+    approved = subprocess.run(
+        [sys.executable, "-m", "tools.ops", "approve", phone, "--as", "concierge"],
+        env={**os.environ, "DATABASE_URL": info.database_url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    (row,) = _query(local_stack, "SELECT verified, poc_agent_type FROM users WHERE phone_number = %s", phone)
+    assert row == (True, "concierge")
+
+
+def test_the_readme_run_command_stops_everything_on_ctrl_c():
+    stack = start_stack()
+    pids = list(stack.info.pids.values())
+    assert pids
+    assert stack.stop() == 0
+    assert any("stopped" in line for line in stack.output[-10:]), stack.output[-20:]
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        pytest.fail(f"function process {pid} survived Ctrl-C")

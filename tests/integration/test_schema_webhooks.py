@@ -1,0 +1,267 @@
+"""Database webhooks: yp_webhook() NOTIFYs on 'yp_webhook' always and calls pg_net (when it
+exists) with a signature that shared.adapters.webhook_signing accepts, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared.adapters import webhook_signing
+
+pytestmark = pytest.mark.integration
+
+SECRET = "test-signing-secret-" + "x" * 8
+
+
+@pytest.fixture
+def listener(database_url):
+    conn = psycopg.connect(database_url, autocommit=True)
+    conn.execute("LISTEN yp_webhook")
+    conn.execute("LISTEN agent_events")
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _drain(conn: psycopg.Connection, settle: float = 0.3) -> list[tuple[str, str]]:
+    """Every notification delivered so far (the inserts already committed)."""
+    return [(n.channel, n.payload) for n in conn.notifies(timeout=settle)]
+
+
+def _webhooks(conn) -> list[Any]:
+    return [json.loads(p) for c, p in _drain(conn) if c == "yp_webhook"]
+
+
+def _user_and_conversation(db) -> tuple[Any, Any]:
+    user = db.execute("INSERT INTO users (phone_number) VALUES ('+14155550160') RETURNING id").fetchone()[
+        "id"
+    ]
+    conv = db.execute(
+        "INSERT INTO conversations (user_id, phone_number) VALUES (%s, '+14155550160') RETURNING id", (user,)
+    ).fetchone()["id"]
+    return user, conv
+
+
+def _message(db, user: Any, conv: Any, direction: str, status: str) -> Any:
+    return db.execute(
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status) "
+        "VALUES (%s, %s, %s, 'hello', %s, %s) RETURNING id",
+        (conv, user, "concierge" if direction == "outbound" else "user", direction, status),
+    ).fetchone()["id"]
+
+
+def test_outbound_pending_message_notifies_sms_sender(db, listener):
+    user, conv = _user_and_conversation(db)
+    _drain(listener)
+
+    message_id = _message(db, user, conv, "outbound", "pending")
+
+    assert _webhooks(listener) == [
+        {
+            "target": "sms_sender",
+            "body": {"table": "messages", "type": "INSERT", "record_id": str(message_id)},
+        }
+    ]
+
+
+@pytest.mark.parametrize(("direction", "status"), [("inbound", "received"), ("outbound", "blocked")])
+def test_other_messages_do_not_notify(db, listener, direction, status):
+    user, conv = _user_and_conversation(db)
+    _drain(listener)
+    _message(db, user, conv, direction, status)
+    assert _webhooks(listener) == []
+
+
+def test_events_notify_the_dispatcher_once_per_statement(db, listener):
+    db.execute(
+        "INSERT INTO events (event_type, payload) SELECT 'bulk.test', jsonb_build_object('n', g) "
+        "FROM generate_series(1, 200) g"
+    )
+    drained = _drain(listener)
+    hooks = [json.loads(p) for c, p in drained if c == "yp_webhook"]
+    assert hooks == [{"target": "event_dispatcher", "body": {"table": "events", "type": "INSERT"}}]
+    # The per-event NOTIFY keeps its payload small: no event payload in it.
+    events = [json.loads(p) for c, p in drained if c == "agent_events"]
+    assert len(events) == 200
+    assert set(events[0]) == {"id", "event_type", "aggregate_type", "aggregate_id"}
+
+    trigger = db.execute("SELECT tgtype FROM pg_trigger WHERE tgname = 'yp_webhook_events_insert'").fetchone()
+    assert trigger["tgtype"] & 1 == 0, "the events webhook trigger must be FOR EACH STATEMENT"
+
+
+def test_an_empty_insert_statement_does_not_notify(db, listener):
+    db.execute("INSERT INTO events (event_type, payload) SELECT 'x', '{}' WHERE false")
+    assert _webhooks(listener) == []
+
+
+def test_due_task_notifies_sweeper_future_task_does_not(db, listener):
+    db.execute(
+        "INSERT INTO agent_tasks (task_type, agent_type, scheduled_for) VALUES ('t', 'bouncer', "
+        "now() + interval '1 hour')"
+    )
+    assert _webhooks(listener) == []
+    db.execute(
+        "INSERT INTO agent_tasks (task_type, agent_type) SELECT 't', 'bouncer' FROM generate_series(1, 5)"
+    )
+    assert _webhooks(listener) == [
+        {"target": "task_sweeper", "body": {"table": "agent_tasks", "type": "INSERT"}}
+    ]
+
+
+def test_due_queued_message_notifies_orchestrator_future_one_does_not(db, listener):
+    user, _ = _user_and_conversation(db)
+    db.execute(
+        "INSERT INTO message_queue (user_id, agent_id, scheduled_for) VALUES (%s, 'concierge', "
+        "now() + interval '2 hours')",
+        (user,),
+    )
+    assert _webhooks(listener) == []
+    db.execute("INSERT INTO message_queue (user_id, agent_id) VALUES (%s, 'concierge')", (user,))
+    assert _webhooks(listener) == [
+        {"target": "message_orchestrator", "body": {"table": "message_queue", "type": "INSERT"}}
+    ]
+
+
+def test_notify_body_is_byte_identical_to_the_signed_body(db, listener):
+    """A relay that re-serialises the notified body with json.dumps signs the same bytes."""
+    user, conv = _user_and_conversation(db)
+    _drain(listener)
+    message_id = _message(db, user, conv, "outbound", "pending")
+    (payload,) = [p for c, p in _drain(listener) if c == "yp_webhook"]
+    sql_body = db.execute(
+        "SELECT jsonb_build_object('table', 'messages', 'type', 'INSERT', 'record_id', %s::text)::text AS t",
+        (str(message_id),),
+    ).fetchone()["t"]
+    assert sql_body in payload
+    assert json.dumps(json.loads(payload)["body"], ensure_ascii=False) == sql_body
+
+
+def test_unknown_target_is_refused(db):
+    with pytest.raises(psycopg.errors.RaiseException):
+        db.execute("SELECT yp_webhook('somewhere_else', '{}'::jsonb)")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    secret=st.text(min_size=1, max_size=40).filter(lambda s: "\x00" not in s),
+    body=st.text(max_size=200).filter(lambda s: "\x00" not in s),
+    ts=st.integers(min_value=0, max_value=2**40),
+)
+def test_signature_sql_matches_python_byte_for_byte(db, secret, body, ts):
+    row = db.execute("SELECT yp_webhook_signature(%s, %s, %s) AS sig", (secret, ts, body)).fetchone()
+    assert row["sig"] == webhook_signing.sign(secret, body.encode(), ts)
+
+
+# --- the pg_net path, with a stand-in net.http_post that records its calls -----------------------
+
+
+@pytest.fixture
+def fake_pg_net(db):
+    db.execute("CREATE SCHEMA net")
+    db.execute("CREATE TABLE net.calls (url text, body jsonb, body_text text, headers jsonb, timeout_ms int)")
+    db.execute(
+        """
+        CREATE FUNCTION net.http_post(
+          url text, body jsonb DEFAULT '{}'::jsonb, params jsonb DEFAULT '{}'::jsonb,
+          headers jsonb DEFAULT '{}'::jsonb, timeout_milliseconds int DEFAULT 5000)
+        RETURNS bigint LANGUAGE plpgsql AS $$
+        BEGIN
+          IF url LIKE '%%/explode' THEN
+            RAISE EXCEPTION 'pg_net is unhappy';
+          END IF;
+          -- pg_net sends convert_to(body::text, 'UTF8'): record exactly that text.
+          INSERT INTO net.calls VALUES (url, body, body::text, headers, timeout_milliseconds);
+          RETURN 1;
+        END;
+        $$
+        """
+    )
+    return db
+
+
+def _configure(db, **values: str) -> None:
+    for key, value in values.items():
+        db.execute(
+            "INSERT INTO app_settings (key, value) VALUES (%s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+def test_pg_net_call_is_signed_from_app_settings(fake_pg_net, listener):
+    db = fake_pg_net
+    _configure(
+        db,
+        **{"webhook.signing_secret": SECRET, "webhook.sms_sender_url": "https://sms-sender.example.test/"},
+    )
+    user, conv = _user_and_conversation(db)
+    message_id = _message(db, user, conv, "outbound", "pending")
+
+    calls = db.execute("SELECT * FROM net.calls").fetchall()
+    assert len(calls) == 1
+    call = calls[0]
+    assert call["url"] == "https://sms-sender.example.test/"
+    assert call["body"] == {"table": "messages", "type": "INSERT", "record_id": str(message_id)}
+    assert call["headers"]["Content-Type"] == "application/json"
+    header = call["headers"][webhook_signing.SIGNATURE_HEADER]
+    webhook_signing.verify(SECRET, call["body_text"].encode(), header, now=time.time())
+    with pytest.raises(webhook_signing.BadSignature):
+        webhook_signing.verify("another-secret", call["body_text"].encode(), header, now=time.time())
+    # NOTIFY still happens alongside pg_net.
+    assert [h["target"] for h in _webhooks(listener)] == ["sms_sender"]
+
+
+def test_pg_net_needs_both_url_and_secret(fake_pg_net):
+    db = fake_pg_net
+    user, conv = _user_and_conversation(db)
+    _message(db, user, conv, "outbound", "pending")  # nothing configured
+    _configure(db, **{"webhook.sms_sender_url": "https://sms-sender.example.test/"})
+    _message(db, user, conv, "outbound", "pending")  # URL but no secret
+    assert db.execute("SELECT count(*) AS n FROM net.calls").fetchone()["n"] == 0
+
+    _configure(db, **{"webhook.signing_secret": SECRET})
+    db.execute("INSERT INTO events (event_type, payload) VALUES ('x', '{}')")  # no dispatcher URL
+    assert db.execute("SELECT count(*) AS n FROM net.calls").fetchone()["n"] == 0
+
+
+def test_pg_net_failure_never_fails_the_insert(fake_pg_net):
+    db = fake_pg_net
+    _configure(
+        db,
+        **{
+            "webhook.signing_secret": SECRET,
+            "webhook.event_dispatcher_url": "https://dispatcher.example.test/explode",
+        },
+    )
+    db.execute("INSERT INTO events (event_type, payload) VALUES ('user.verified', '{}')")
+    assert db.execute("SELECT count(*) AS n FROM events").fetchone()["n"] == 1
+
+
+def test_each_target_reads_its_own_url(fake_pg_net):
+    db = fake_pg_net
+    _configure(
+        db,
+        **{
+            "webhook.signing_secret": SECRET,
+            "webhook.event_dispatcher_url": "https://dispatcher.example.test/",
+            "webhook.task_sweeper_url": "https://sweeper.example.test/",
+            "webhook.message_orchestrator_url": "https://orchestrator.example.test/",
+        },
+    )
+    user, _ = _user_and_conversation(db)
+    db.execute("INSERT INTO events (event_type, payload) VALUES ('x', '{}')")
+    db.execute("INSERT INTO agent_tasks (task_type, agent_type) VALUES ('t', 'bouncer')")
+    db.execute("INSERT INTO message_queue (user_id, agent_id) VALUES (%s, 'concierge')", (user,))
+    rows = db.execute("SELECT url, body FROM net.calls ORDER BY url").fetchall()
+    assert [(r["url"], r["body"]["table"]) for r in rows] == [
+        ("https://dispatcher.example.test/", "events"),
+        ("https://orchestrator.example.test/", "message_queue"),
+        ("https://sweeper.example.test/", "agent_tasks"),
+    ]
