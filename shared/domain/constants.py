@@ -16,10 +16,17 @@ SMS_UCS2_SEGMENT_CHARS = 70  # one UCS-2 segment; concatenated parts carry 67
 SMS_UCS2_CONCAT_SEGMENT_CHARS = 67
 INBOUND_BODY_MAX_CHARS = 1600  # longer inbound bodies are refused with 413 (never a 500)
 MAX_MMS_MEDIA = 10  # Twilio sends at most 10 MediaUrlN parameters
+WEBHOOK_MAX_BODY_BYTES = 64 * 1024  # larger Twilio / database-webhook bodies: 413 before parsing
+TWILIO_ERROR_UNSUBSCRIBED = 21610  # Twilio: recipient replied STOP (decisions B15)
+SMS_SEND_MAX_ATTEMPTS = 3  # Twilio create-message tries on 429 / 5xx / connection errors
+SMS_SEND_BACKOFF = (timedelta(seconds=0.5), timedelta(seconds=2))  # waits between those tries
+SMS_PENDING_SWEEP_AFTER = timedelta(minutes=2)  # the sender's sweep delivers 'pending' rows older than this
+SMS_PENDING_SWEEP_BATCH = 100
 
 # --- Send budget and quiet hours (decisions B1, B2) -----------------------------------------
 DAILY_PROACTIVE_LIMIT = 5  # per user per local day
 HOURLY_PROACTIVE_LIMIT = 2  # per user per rolling hour
+HOURLY_BUDGET_WINDOW = timedelta(hours=1)  # the rolling window HOURLY_PROACTIVE_LIMIT counts over
 ACTIVE_USER_WINDOW = timedelta(minutes=10)  # inbound in this window: reply is unbudgeted
 RUNAWAY_GUARD_MAX_SMS = 10  # never more than this many outbound SMS to one user ...
 RUNAWAY_GUARD_WINDOW = timedelta(minutes=10)  # ... within this window
@@ -45,6 +52,12 @@ PUBSUB_MAX_BACKOFF = timedelta(minutes=10)
 PUBSUB_MAX_DELIVERY_ATTEMPTS = 5
 EVENT_MAX_AGE = timedelta(hours=24)  # consumers drop deliveries older than this, with a log line
 DEAD_LETTER_ALERT_DEPTH = 10  # platform §2.3
+FUNCTION_ERROR_RATE_ALERT = 0.02  # share of 5xx responses per function (platform §7.6)
+DAILY_LLM_COST_ALERT_USD = 10  # platform §7.6
+PUBSUB_PUBLISH_TIMEOUT = timedelta(seconds=30)  # the dispatcher waits this long for publish futures
+PUBSUB_ACK_DEADLINE = timedelta(seconds=600)  # push subscriptions: a worker may run the function timeout
+DISPATCH_MAX_BATCHES_PER_RUN = 20  # one dispatcher / sweeper request drains at most this many batches
+DEAD_LETTER_REPLAY_ALL_LIMIT = 1000  # ops `dead-letters replay --all` handles at most this many per run
 
 # --- Tasks (decisions B7) -----------------------------------------------------------------------
 TASK_MAX_RETRIES = 3
@@ -61,6 +74,7 @@ ORCHESTRATOR_TICK_EVERY = timedelta(minutes=1)
 # --- Conversation summaries (decisions B12, platform §6.4) ------------------------------------
 SUMMARY_EVERY_MESSAGES = 50
 SUMMARY_MAX_WORDS = 200
+SUMMARY_SOURCE_MAX_MESSAGES = 500  # messages read per summary run (50 expected; a backlog is capped)
 
 # --- Bouncer (decisions B4, agents.md §2) --------------------------------------------------------
 BOUNCER_FOLLOWUP_DELAYS = (timedelta(hours=24), timedelta(hours=48))  # after last interaction
@@ -69,6 +83,14 @@ REFERRAL_CANDIDATES = 5
 REPLY_MAX_PARTS = 5
 SPLIT_FALLBACK_OVER_PARTS = 10
 TOOL_TIMEOUT = timedelta(seconds=5)
+BOUNCER_PAUSE_AFTER_LAST_FOLLOWUP = timedelta(hours=24)  # second follow-up unanswered this long: pause
+BOUNCER_HISTORY_USER_MESSAGE = 5  # Call 1 history, user message (agents.md §0.4)
+BOUNCER_HISTORY_RE_ENGAGEMENT = 15  # Call 1 history, re-engagement (agents.md §0.4: 10-15)
+BOUNCER_NAME_DISAMBIGUATION_MESSAGES = 4  # the extraction step sees the last 4 messages (agents.md §2.3)
+REFERRAL_EXACT_MATCH_SCORE = 50  # lookupUserByName: exact first/last match (agents.md §2.4)
+REFERRAL_PARTIAL_MATCH_SCORE = 20  # prefix / partial match of one name part
+ONBOARDING_FIELD_MAX_CHARS = 120  # longer extracted values are refused by the tools
+EMAIL_WEBHOOK_MAX_BYTES = 1_000_000  # larger inbound-email webhook bodies: 413
 
 # --- Credits (decisions B8) -------------------------------------------------------------------------
 PROSPECT_CONVERSION_CREDITS = 25

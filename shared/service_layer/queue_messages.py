@@ -1,0 +1,129 @@
+"""Agents put proactive messages into ``message_queue`` here (platform §1.2, decisions B1-B3).
+
+Call inside the agent's unit of work (``uow.sql``) so the queued rows commit with the agent's
+other changes. The orchestrator delivers them, applying budgets, quiet hours and freshness.
+
+Scheduling (in the user's own time zone): urgent, not delayable, or the user is active
+(texted in the last 10 minutes) -> now; otherwise the user's learned
+``response_pattern.best_hours`` (local hours), else 10:00 local, at its next occurrence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from shared.adapters.postgres import Sql
+from shared.domain.constants import MAX_SEQUENCE_PARTS, PRIORITY_RANK
+from shared.domain.phone import guess_timezone
+from shared.domain.send_policy import best_send_time, is_active, resolve_timezone
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class InvalidQueuedMessage(ValueError):
+    """The agent asked for something the queue cannot hold (bad priority, too many parts ...)."""
+
+
+class UnknownUser(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    ids: list[UUID]  # one per part, in order
+    sequence_id: UUID | None
+    scheduled_for: datetime
+
+
+def _best_hours(response_pattern: Any) -> list[int]:
+    if not isinstance(response_pattern, dict):
+        return []
+    hours = response_pattern.get("best_hours")
+    if not isinstance(hours, list):
+        return []
+    return [h for h in hours if isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 23]
+
+
+def queue_message(
+    sql: Sql,
+    *,
+    user_id: UUID,
+    agent_id: str,
+    now: datetime,
+    parts: Sequence[str] = (),
+    message_data: dict[str, Any] | None = None,
+    priority: str = "medium",
+    can_delay: bool = True,
+    requires_fresh_context: bool = False,
+    conversation_id: UUID | None = None,
+) -> QueuedMessage:
+    """Queue one message, or a sequence of 2-5 parts delivered whole and counted once.
+
+    ``parts`` are the ready SMS texts (``final_message``); with none, ``message_data`` must
+    carry the content for later rendering.
+    """
+    texts = [p.strip() for p in parts]
+    if priority not in PRIORITY_RANK:
+        raise InvalidQueuedMessage(f"priority must be one of {sorted(PRIORITY_RANK)}, not {priority!r}")
+    if not agent_id or not agent_id.strip():
+        raise InvalidQueuedMessage("agent_id is required")
+    if any(not t for t in texts):
+        raise InvalidQueuedMessage("a sequence part is blank")
+    if len(texts) > MAX_SEQUENCE_PARTS:
+        raise InvalidQueuedMessage(f"a sequence has at most {MAX_SEQUENCE_PARTS} parts, not {len(texts)}")
+    if not texts and not message_data:
+        raise InvalidQueuedMessage("nothing to send: give parts or message_data")
+
+    user = sql.one("queue_user_for_scheduling", user_id=user_id, now=now)
+    if user is None:
+        raise UnknownUser(f"no user {user_id}")
+    tz = resolve_timezone(user["timezone"] or guess_timezone(user["phone_number"]))
+    active = is_active(user["last_inbound_at"], now)
+    delayable = can_delay and priority != "urgent"
+    scheduled_for = best_send_time(now, tz, _best_hours(user["response_pattern"]), delayable, active)
+
+    rows: list[str | None] = list(texts) if texts else [None]
+    sequence_id = uuid4() if len(rows) > 1 else None
+    ids: list[UUID] = []
+    for position, text in enumerate(rows, start=1):
+        row = sql.one(
+            "queue_insert_message",
+            user_id=user_id,
+            agent_id=agent_id,
+            message_data=json.dumps(message_data or {}, default=str),
+            final_message=text,
+            scheduled_for=scheduled_for,
+            priority=priority,
+            conversation_context_id=conversation_id,
+            requires_fresh_context=requires_fresh_context,
+            can_delay=can_delay,
+            sequence_id=sequence_id,
+            sequence_position=position if sequence_id else None,
+            sequence_total=len(rows) if sequence_id else None,
+            now=now,
+        )
+        assert row is not None
+        ids.append(UUID(str(row["id"])))
+    log.info(
+        "message queued",
+        extra={
+            "user_id": str(user_id),
+            "agent_id": agent_id,
+            "priority": priority,
+            "parts": len(ids),
+            "scheduled_for": scheduled_for.isoformat(),
+            "user_active": active,
+        },
+    )
+    return QueuedMessage(ids=ids, sequence_id=sequence_id, scheduled_for=scheduled_for)
+
+
+def cancel_queued_message(sql: Sql, *, user_id: UUID, queue_id: UUID, reason: str) -> int:
+    """Cancel a not-yet-sent queued message (its whole sequence); return the rows cancelled."""
+    return len(sql.all("queue_cancel_message", user_id=user_id, id=queue_id, reason=reason))
