@@ -5,8 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CHECKOV_VENV  := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: setup run test lint typecheck unit bench clean chat ops bundles fmt
+.PHONY: setup run test lint typecheck unit bench clean chat ops bundles fmt checkov
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +17,19 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Checkov pins many packages of its own: it gets a venv of its own (tests/infra/test_checkov.py).
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP)
+
+# Stage build/<function>/ deploy bundles (Terraform zips them).
+bundles: setup
+	$(BIN)/python -m tools.build_bundles
 
 run: setup
 	$(BIN)/python -m tools.localstack $(ARGS)
@@ -36,7 +51,7 @@ fmt: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: setup lint typecheck
+test: setup checkov lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 unit: setup
@@ -44,6 +59,7 @@ unit: setup
 
 bench: setup
 	$(BIN)/python -m bench.inbound_webhook
+	$(BIN)/python -m bench.llm_cost
 
 clean:
-	rm -rf $(VENV) .local build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .local build .pytest_cache .mypy_cache .ruff_cache

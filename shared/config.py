@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     # Google Cloud
     google_cloud_project: str | None = None
     pubsub_emulator_host: str | None = None
+    pubsub_api_endpoint: str | None = None  # regional endpoint in prod (ordering keys), e.g. <region>-pubsub...
+    # Cloud Scheduler calls internal functions with a Google-signed OIDC ID token
+    scheduler_oidc_audience: str | None = None  # the audience the scheduler jobs put in the token
+    scheduler_service_account_email: str | None = None  # the only identity accepted
+    google_oidc_certs_url: str | None = None  # None: Google's published certificates
 
     # Twilio
     twilio_account_sid: str | None = None
@@ -41,10 +46,17 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str | None = None
     twilio_api_base_url: str | None = None  # None: Twilio's own API
     public_base_url: str | None = None  # the URL Twilio signs against, e.g. https://sms.example.com
+    twilio_status_callback_path: str = "/twilio_status"  # appended to public_base_url ...
+    twilio_status_callback_url: str | None = None  # ... unless the full URL is given here
 
     # Anthropic
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
+    # Sonnet 4.6: the newest Sonnet that still accepts temperature and a forced tool (Call 1).
+    anthropic_model: str = "claude-sonnet-4-6"
+    anthropic_timeout_seconds: float = 30.0  # per attempt; the SDK retries on top
+    anthropic_max_retries: int = 2
+    llm_overrides: str | None = None  # JSON, see shared/agents/llm_config.py
 
     # Database webhooks (pg_net / local relay) and other shared secrets
     webhook_signing_secret: SecretStr | None = None

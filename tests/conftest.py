@@ -20,6 +20,8 @@ import pytest
 
 from shared import config
 from shared.adapters import postgres
+from tools import pubsub_emulator as pubsub_emulator_tool
+from tools.anthropic_fake import AnthropicFake
 from tools.migrate import migrate
 from tools.pgcluster import PgCluster, free_port
 
@@ -97,6 +99,55 @@ def db(database_url: str) -> Iterator[postgres.Connection]:
     """An autocommit connection to this test's database, for arranging and asserting."""
     with postgres.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def anthropic_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[AnthropicFake]:
+    """A loopback Messages API (tools/anthropic_fake.py); ``get_llm()`` points the real SDK at it,
+    with a short timeout and one retry. Queue answers with ``anthropic_fake.tool_use(...)`` /
+    ``.reply(...)`` / ``.error(...)``; requests received are in ``anthropic_fake.requests``."""
+    with AnthropicFake() as fake:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-for-the-local-fake")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        monkeypatch.setenv("ANTHROPIC_TIMEOUT_SECONDS", "5")
+        monkeypatch.setenv("ANTHROPIC_MAX_RETRIES", "1")
+        config.reset_settings_cache()
+        yield fake
+    config.reset_settings_cache()
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator_server() -> Iterator[pubsub_emulator_tool.PubSubEmulator]:
+    """One Pub/Sub emulator per test session (per xdist worker)."""
+    emulator = pubsub_emulator_tool.start(project="yp-test")
+    try:
+        yield emulator
+    finally:
+        pubsub_emulator_tool.stop(emulator)
+        if emulator.data_dir is not None:
+            shutil.rmtree(emulator.data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def pubsub_emulator(
+    pubsub_emulator_server: pubsub_emulator_tool.PubSubEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[pubsub_emulator_tool.PubSubEmulator]:
+    """The session's emulator with a project of this test's own (fresh topics and subscriptions):
+    PUBSUB_EMULATOR_HOST and GOOGLE_CLOUD_PROJECT are set for the test. Mark such tests ``pubsub``."""
+    from shared.adapters import pubsub
+
+    project = f"yp-test-{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator_server.host_port)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", project)
+    config.reset_settings_cache()
+    pubsub.reset_publisher()
+    try:
+        yield pubsub_emulator_tool.PubSubEmulator(
+            pubsub_emulator_server.host, pubsub_emulator_server.port, project
+        )
+    finally:
+        pubsub.reset_publisher()
+        config.reset_settings_cache()
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,564 @@
+"""The LLM adapter: Anthropic's Messages API with prompt caching and a cost ledger (decisions A9, A10).
+
+Agents build an ``LlmRequest`` (static system prompt, stable profile, per-turn guidance, the
+history, the tools) and call ``Llm.complete``. The adapter
+
+- resolves model, temperature and max tokens from ``shared.agents.llm_config`` (agent x call kind);
+- marks the static prefix for caching: ``cache_control`` on the last tool definition, on the
+  system block and on the stable-profile block; the per-turn block after them is not cached;
+- validates every ``tool_use`` block against the tool's pydantic model; a call that does not
+  validate becomes an ``InvalidToolCall`` and is never executed;
+- prices the call from ``llm_prices`` (input, output, cache read, cache write) and writes one
+  ``agent_actions_log`` row per call, success or error, in its own short transaction, plus one
+  structured log line (``llm_call: true``, ``cost_usd``, ``model``, ``agent``) for the
+  log-based cost metric;
+- raises ``LlmUnavailable`` when the model cannot answer (no key, timeouts after the SDK's
+  retries, rate limits, overload, 5xx, rejected requests): the caller falls back to its
+  deterministic brain.
+
+``get_llm()`` returns None when no ``ANTHROPIC_API_KEY`` is configured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+from uuid import UUID
+
+import anthropic
+import pydantic
+
+from shared.adapters.llm_prices import cost_usd as price_call
+from shared.agents.llm_config import ResolvedCall, accepts_temperature, call_settings
+from shared.config import get_settings
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
+ACTION_TYPE = "llm_call"  # agents.md §17, log action types
+
+
+# --- Request / response types -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool the model may call; its arguments are validated by pydantic before anything runs."""
+
+    name: str
+    description: str
+    input_model: type[pydantic.BaseModel]
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "input_schema": self.input_model.model_json_schema(),
+        }
+
+
+@dataclass
+class LlmRequest:
+    agent: str  # 'bouncer', 'concierge', ...
+    call_kind: str  # 'decision' | 'reply' | 'summary' | 'freshness' | ...
+    system: str  # static system prompt: cached
+    stable_context: str  # stable profile block: cached
+    dynamic_context: str  # per-turn guidance: not cached
+    messages: list[dict[str, Any]]  # Anthropic messages format, the last one from the user
+    tools: Sequence[ToolSpec] = ()  # cached (breakpoint on the last definition)
+    force_tool: str | None = None  # tool_choice {"type": "tool", "name": ...}
+    user_id: UUID | None = None
+    context_id: UUID | None = None
+    prompt_version: str | None = None
+    context_type: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: pydantic.BaseModel
+    id: str
+
+
+@dataclass(frozen=True)
+class InvalidToolCall:
+    """A tool call the model made that failed validation (or names no tool). Never executed."""
+
+    name: str
+    raw_arguments: Any
+    error: str
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0  # uncached input tokens
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @property
+    def total_input_tokens(self) -> int:
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+
+@dataclass
+class LlmResponse:
+    text: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    invalid_tool_calls: list[InvalidToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: Decimal = Decimal(0)
+    latency_ms: int = 0
+    model: str = ""
+    stop_reason: str = "end_turn"
+
+    def tool_call(self, name: str) -> ToolCall | None:
+        return next((c for c in self.tool_calls if c.name == name), None)
+
+
+class LlmUnavailable(Exception):
+    """The model could not answer: no key, timeout after retries, rate limit, overload, 5xx."""
+
+    def __init__(self, message: str, *, reason: str = "unavailable") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Llm(Protocol):
+    def complete(self, request: LlmRequest) -> LlmResponse: ...
+
+
+# --- Call log (agent_actions_log) ----------------------------------------------------------
+
+
+@dataclass
+class CallRecord:
+    agent: str
+    call_kind: str
+    model: str
+    user_id: UUID | None
+    context_id: UUID | None
+    context_type: str | None
+    prompt_version: str | None
+    usage: Usage
+    cost_usd: Decimal
+    latency_ms: int
+    input_data: dict[str, Any]
+    output_data: dict[str, Any] | None
+    error: str | None
+    action_type: str = ACTION_TYPE
+
+
+class CallLog(Protocol):
+    def record(self, record: CallRecord) -> None: ...
+
+
+class InMemoryCallLog:
+    def __init__(self) -> None:
+        self.records: list[CallRecord] = []
+
+    def record(self, record: CallRecord) -> None:
+        self.records.append(record)
+
+
+class PostgresCallLog:
+    """Writes each call in its own short transaction, so a failed turn still leaves its cost.
+
+    Logging never fails the caller: a database error here is logged and swallowed.
+    """
+
+    def __init__(self, dsn: str | None = None) -> None:
+        self._dsn = dsn
+
+    def record(self, record: CallRecord) -> None:
+        from shared.adapters.postgres import Sql, connect, pooled_connection
+
+        try:
+            if self._dsn:
+                with connect(self._dsn) as conn:
+                    Sql(conn).run("insert_llm_call_log", **_record_params(record))
+                    conn.commit()
+            else:
+                with pooled_connection() as conn, conn.transaction():
+                    Sql(conn).run("insert_llm_call_log", **_record_params(record))
+        except Exception:
+            log.exception(
+                "could not write the LLM call to agent_actions_log",
+                extra={"agent": record.agent, "call_kind": record.call_kind, "model": record.model},
+            )
+
+
+def _record_params(record: CallRecord) -> dict[str, Any]:
+    return {
+        "agent_type": record.agent,
+        "action_type": record.action_type,
+        "user_id": record.user_id,
+        "context_id": record.context_id,
+        "context_type": record.context_type,
+        "model": record.model,
+        "input_tokens": record.usage.input_tokens,
+        "output_tokens": record.usage.output_tokens,
+        "cache_read_tokens": record.usage.cache_read_tokens,
+        "cache_write_tokens": record.usage.cache_write_tokens,
+        "cost_usd": record.cost_usd,
+        "latency_ms": record.latency_ms,
+        "input_data": json.dumps(record.input_data, default=str),
+        "output_data": None if record.output_data is None else json.dumps(record.output_data, default=str),
+        "error": record.error,
+        "prompt_version": record.prompt_version,
+    }
+
+
+# --- Request building and response parsing (shared by the real adapter and the fake) -------
+
+
+def build_params(request: LlmRequest, resolved: ResolvedCall) -> dict[str, Any]:
+    """The keyword arguments for ``client.messages.create``, with the cache breakpoints set."""
+    system: list[dict[str, Any]] = []
+    if request.system:
+        system.append({"type": "text", "text": request.system, "cache_control": dict(EPHEMERAL)})
+    if request.stable_context:
+        system.append({"type": "text", "text": request.stable_context, "cache_control": dict(EPHEMERAL)})
+    if request.dynamic_context:
+        system.append({"type": "text", "text": request.dynamic_context})
+    params: dict[str, Any] = {
+        "model": resolved.model,
+        "max_tokens": resolved.max_tokens,
+        "messages": request.messages,
+    }
+    if accepts_temperature(resolved.model):
+        # SDK 1.x dropped sampling keywords from create(); the API still takes them in the body.
+        params["extra_body"] = {"temperature": resolved.temperature}
+    if system:
+        params["system"] = system
+    if request.tools:
+        tools = [tool.to_api() for tool in request.tools]
+        tools[-1]["cache_control"] = dict(EPHEMERAL)
+        params["tools"] = tools
+    if request.force_tool:
+        if request.force_tool not in {t.name for t in request.tools}:
+            raise ValueError(f"force_tool {request.force_tool!r} is not among the request's tools")
+        params["tool_choice"] = {"type": "tool", "name": request.force_tool}
+    return params
+
+
+def parse_tool_call(
+    tools: Sequence[ToolSpec], name: str, raw: Any, call_id: str
+) -> ToolCall | InvalidToolCall:
+    spec = next((t for t in tools if t.name == name), None)
+    if spec is None:
+        return InvalidToolCall(name=name, raw_arguments=raw, error=f"unknown tool {name!r}", id=call_id)
+    try:
+        return ToolCall(name=name, arguments=spec.input_model.model_validate(raw), id=call_id)
+    except pydantic.ValidationError as exc:
+        errors = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()
+        )
+        return InvalidToolCall(name=name, raw_arguments=raw, error=errors, id=call_id)
+
+
+def split_tool_calls(
+    tools: Sequence[ToolSpec], uses: Sequence[tuple[str, Any, str]]
+) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    valid: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    for name, raw, call_id in uses:
+        parsed = parse_tool_call(tools, name, raw, call_id)
+        if isinstance(parsed, ToolCall):
+            valid.append(parsed)
+        else:
+            invalid.append(parsed)
+    return valid, invalid
+
+
+def _input_data(request: LlmRequest, resolved: ResolvedCall) -> dict[str, Any]:
+    """What the ledger keeps of the input: everything but the big static prompt, which is hashed."""
+    return {
+        "call_kind": request.call_kind,
+        "model": resolved.model,
+        "temperature": resolved.temperature,
+        "max_tokens": resolved.max_tokens,
+        "system_sha256": hashlib.sha256(request.system.encode()).hexdigest()[:16],
+        "system_chars": len(request.system),
+        "stable_context": request.stable_context,
+        "dynamic_context": request.dynamic_context,
+        "messages": request.messages,
+        "tools": [t.name for t in request.tools],
+        "force_tool": request.force_tool,
+    }
+
+
+def _output_data(response: LlmResponse) -> dict[str, Any]:
+    return {
+        "text": response.text,
+        "tool_calls": [
+            {"name": c.name, "id": c.id, "arguments": c.arguments.model_dump(mode="json")}
+            for c in response.tool_calls
+        ],
+        "invalid_tool_calls": [
+            {"name": c.name, "raw_arguments": c.raw_arguments, "error": c.error}
+            for c in response.invalid_tool_calls
+        ],
+        "stop_reason": response.stop_reason,
+    }
+
+
+def record_call(
+    call_log: CallLog | None,
+    request: LlmRequest,
+    resolved: ResolvedCall,
+    *,
+    response: LlmResponse | None,
+    error: str | None,
+    latency_ms: int,
+) -> None:
+    """One ledger row and one structured log line per call (the log-based cost metric reads it)."""
+    usage = response.usage if response else Usage()
+    cost = response.cost_usd if response else Decimal(0)
+    model = response.model if response and response.model else resolved.model
+    fields = {
+        "llm_call": True,
+        "agent": request.agent,
+        "call_kind": request.call_kind,
+        "model": model,
+        "cost_usd": float(cost),
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "latency_ms": latency_ms,
+        "user_id": str(request.user_id) if request.user_id else None,
+        "error": error,
+    }
+    if error:
+        log.warning("llm call failed", extra=fields)
+    else:
+        log.info("llm call", extra=fields)
+    if call_log is None:
+        return
+    call_log.record(
+        CallRecord(
+            agent=request.agent,
+            call_kind=request.call_kind,
+            model=model,
+            user_id=request.user_id,
+            context_id=request.context_id,
+            context_type=request.context_type,
+            prompt_version=request.prompt_version,
+            usage=usage,
+            cost_usd=cost,
+            latency_ms=latency_ms,
+            input_data=_input_data(request, resolved),
+            output_data=_output_data(response) if response else None,
+            error=error,
+        )
+    )
+
+
+# --- The real adapter ------------------------------------------------------------------------
+
+
+_REASONS: tuple[tuple[type[anthropic.APIError], str], ...] = (
+    (anthropic.APITimeoutError, "timeout"),
+    (anthropic.APIConnectionError, "connection"),
+    (anthropic.RateLimitError, "rate_limited"),
+    (anthropic.AuthenticationError, "auth"),
+    (anthropic.PermissionDeniedError, "auth"),
+)
+
+
+def _unavailable_reason(exc: anthropic.APIError) -> str:
+    for kind, reason in _REASONS:
+        if isinstance(exc, kind):
+            return reason
+    if isinstance(exc, anthropic.APIStatusError):
+        if exc.status_code == 529:
+            return "overloaded"
+        return "server_error" if exc.status_code >= 500 else "rejected"
+    return "error"
+
+
+class AnthropicLlm:
+    """``Llm`` on the official SDK. Retries are the SDK's (``max_retries``), with its backoff."""
+
+    def __init__(
+        self,
+        client: anthropic.Anthropic,
+        call_log: CallLog | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._call_log = call_log
+        self._clock = clock
+
+    def complete(self, request: LlmRequest) -> LlmResponse:
+        resolved = call_settings(request.agent, request.call_kind)
+        params = build_params(request, resolved)
+        started = self._clock()
+        try:
+            message = self._client.messages.create(**params)
+        except anthropic.APIError as exc:
+            latency_ms = int((self._clock() - started) * 1000)
+            reason = _unavailable_reason(exc)
+            error = f"{type(exc).__name__} ({reason}): {exc}"
+            record_call(self._call_log, request, resolved, response=None, error=error, latency_ms=latency_ms)
+            raise LlmUnavailable(error, reason=reason) from exc
+        latency_ms = int((self._clock() - started) * 1000)
+        response = self._to_response(request, message, latency_ms)
+        record_call(self._call_log, request, resolved, response=response, error=None, latency_ms=latency_ms)
+        return response
+
+    @staticmethod
+    def _to_response(request: LlmRequest, message: Any, latency_ms: int) -> LlmResponse:
+        texts: list[str] = []
+        uses: list[tuple[str, Any, str]] = []
+        for block in message.content:
+            if block.type == "text":
+                texts.append(block.text)
+            elif block.type == "tool_use":
+                uses.append((block.name, block.input, block.id))
+        valid, invalid = split_tool_calls(request.tools, uses)
+        u = message.usage
+        usage = Usage(
+            input_tokens=u.input_tokens or 0,
+            output_tokens=u.output_tokens or 0,
+            cache_read_tokens=u.cache_read_input_tokens or 0,
+            cache_write_tokens=u.cache_creation_input_tokens or 0,
+        )
+        model = str(message.model)
+        return LlmResponse(
+            text="".join(texts).strip(),
+            tool_calls=valid,
+            invalid_tool_calls=invalid,
+            usage=usage,
+            cost_usd=price_call(
+                model,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+            ),
+            latency_ms=latency_ms,
+            model=model,
+            stop_reason=str(message.stop_reason or ""),
+        )
+
+
+# --- A fake for unit tests ----------------------------------------------------------------
+
+
+@dataclass
+class ScriptedReply:
+    """A scripted model answer; tool arguments are raw dicts validated against the request's tools."""
+
+    text: str = ""
+    tool_uses: list[tuple[str, Any]] = field(default_factory=list)
+    usage: Usage = field(default_factory=lambda: Usage(input_tokens=100, output_tokens=20))
+    stop_reason: str | None = None
+
+
+class ScriptedLlm:
+    """Returns queued answers (``ScriptedReply``, ``LlmResponse``) or raises queued exceptions,
+    and records every request. Tool arguments in a ``ScriptedReply`` are validated exactly like
+    the real adapter does, so malformed arguments become ``InvalidToolCall``.
+    """
+
+    def __init__(
+        self, *script: ScriptedReply | LlmResponse | Exception, call_log: CallLog | None = None
+    ) -> None:
+        self._script: deque[ScriptedReply | LlmResponse | Exception] = deque(script)
+        self.requests: list[LlmRequest] = []
+        self.call_log = call_log
+        self.model = "claude-sonnet-4-6"
+
+    def push(self, *items: ScriptedReply | LlmResponse | Exception) -> None:
+        self._script.extend(items)
+
+    def decision(self, tool: str, **arguments: Any) -> None:
+        """Queue a forced-tool answer."""
+        self.push(ScriptedReply(tool_uses=[(tool, arguments)]))
+
+    def reply(self, text: str) -> None:
+        self.push(ScriptedReply(text=text))
+
+    @property
+    def remaining(self) -> int:
+        return len(self._script)
+
+    def complete(self, request: LlmRequest) -> LlmResponse:
+        self.requests.append(request)
+        resolved = call_settings(request.agent, request.call_kind)
+        build_params(request, resolved)  # the same request validation as the real adapter
+        if not self._script:
+            what = f"{request.agent}.{request.call_kind}"
+            raise AssertionError(f"ScriptedLlm: no scripted answer left for {what}")
+        item = self._script.popleft()
+        if isinstance(item, Exception):
+            record_call(self.call_log, request, resolved, response=None, error=str(item), latency_ms=0)
+            raise item
+        if isinstance(item, LlmResponse):
+            response = item
+        else:
+            uses = [(name, args, f"toolu_scripted_{i}") for i, (name, args) in enumerate(item.tool_uses)]
+            valid, invalid = split_tool_calls(request.tools, uses)
+            response = LlmResponse(
+                text=item.text,
+                tool_calls=valid,
+                invalid_tool_calls=invalid,
+                usage=item.usage,
+                cost_usd=price_call(
+                    resolved.model,
+                    input_tokens=item.usage.input_tokens,
+                    output_tokens=item.usage.output_tokens,
+                    cache_read_tokens=item.usage.cache_read_tokens,
+                    cache_write_tokens=item.usage.cache_write_tokens,
+                ),
+                model=resolved.model,
+                stop_reason=item.stop_reason or ("tool_use" if item.tool_uses else "end_turn"),
+            )
+        record_call(self.call_log, request, resolved, response=response, error=None, latency_ms=0)
+        return response
+
+
+# --- Construction -------------------------------------------------------------------------
+
+_clients: dict[tuple[str, str | None, float, int], anthropic.Anthropic] = {}
+_clients_lock = threading.Lock()
+
+
+def build_client(api_key: str, base_url: str | None, timeout: float, max_retries: int) -> anthropic.Anthropic:
+    """One SDK client per configuration, reused across invocations (its HTTP pool is warm)."""
+    key = (api_key, base_url, timeout, max_retries)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = anthropic.Anthropic(
+                api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+            )
+            _clients[key] = client
+        return client
+
+
+def get_llm(call_log: CallLog | None = None) -> Llm | None:
+    """The configured LLM, or None when no ANTHROPIC_API_KEY is set (callers use their fallback).
+
+    ``call_log`` defaults to ``PostgresCallLog()`` (the pool of ``DATABASE_URL``).
+    """
+    settings = get_settings()
+    key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
+    if not key:
+        return None
+    client = build_client(
+        key, settings.anthropic_base_url, settings.anthropic_timeout_seconds, settings.anthropic_max_retries
+    )
+    return AnthropicLlm(client, call_log if call_log is not None else PostgresCallLog())

@@ -1,0 +1,229 @@
+"""Deterministic checks on a rendered reply before it can be sent (agents.md §0.7, §0.8, §18).
+
+A reply fails when it
+
+- leaks JSON, code fences or tool-call syntax (``leaked_json``);
+- names a tool or an internal field (``tool_name``);
+- quotes the system prompt (``prompt_text``): eight or more consecutive words of it, except
+  passages the agent declares quotable (the Bouncer's canned "what is Yachtparty" blurb);
+- names a person absent from everything the model was given (``invented_name``): a run of
+  capitalised words with a word that appears nowhere in the context, or a capitalised word
+  right after "meet", "intro to", "connect you with" and the like;
+- shows a verification address that is not exactly this user's (``verification_address``).
+
+Pure functions, standard library only. The turn framework regenerates once on a failure,
+then falls back to a safe template.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+PROMPT_LEAK_WORDS = 8  # consecutive words of the system prompt that count as a leak
+
+_JSON_PATTERNS = (
+    re.compile(r"```"),
+    re.compile(r"\{\s*\"[A-Za-z_][\w ]*\"\s*:"),  # {"key":
+    re.compile(r"\[\s*\{\s*\""),  # [{"
+    re.compile(r"</?(?:tool|function|invoke|parameter|antml)[\w:_-]*[^>]*>", re.IGNORECASE),
+    re.compile(r"\b(?:tool_use|tool_result|input_schema|tool_choice)\b", re.IGNORECASE),
+)
+INTERNAL_WORDS = frozenset(
+    {
+        "next_scenario",
+        "make_decision",
+        "tool_calls",
+        "function_call",
+        "system prompt",
+        "system message",
+        "re_engagement_check",
+        "email_verified_acknowledgment",
+        "agent_actions_log",
+        "poc_agent_type",
+    }
+)
+# Capitalised words that are not people: the product, greetings, calendar words, and so on.
+ALLOWED_CAPITALISED = frozenset(
+    {
+        "yachtparty",
+        "linkedin",
+        "i",
+        "hey",
+        "hi",
+        "hello",
+        "thanks",
+        "thank",
+        "ok",
+        "okay",
+        "sure",
+        "got",
+        "great",
+        "good",
+        "sorry",
+        "welcome",
+        "no",
+        "yes",
+        "the",
+        "a",
+        "and",
+        "or",
+        "but",
+        "what",
+        "who",
+        "when",
+        "where",
+        "why",
+        "how",
+        "just",
+        "also",
+        "so",
+        "once",
+        "if",
+        "all",
+        "your",
+        "my",
+        "we",
+        "you",
+        "it",
+        "this",
+        "that",
+        "bouncer",
+        "concierge",
+        "innovator",
+        "sms",
+        "ceo",
+        "cto",
+        "cfo",
+        "coo",
+        "vp",
+        "svp",
+        "evp",
+        "ai",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    }
+)
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z'’\-]+(?:\s+[A-Z][a-z'’\-]+)+\b")
+_INTRO_CUE = re.compile(
+    r"\b(?:meet|introduce you to|intro(?:duction)? to|connect(?:ed)? you with|talk(?:ing)? to|"
+    r"speak(?:ing)? with|spoke with|chat with|ping)\s+([A-Z][a-z'’\-]+)"
+)
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    tool_names: frozenset[str] = frozenset()
+    system_prompt: str = ""
+    quotable: Sequence[str] = ()  # passages of the prompt the reply may quote verbatim
+    context_text: str = ""  # everything the model saw: profile, history, tool results
+    verification_address: str | None = None  # this user's own verify-<token>@<domain>
+    verify_domain: str | None = None  # the domain verification addresses live on
+    extra_internal_words: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class GuardViolation:
+    kind: str
+    detail: str
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _ngrams(words: Sequence[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def _leaked_json(text: str) -> Iterable[GuardViolation]:
+    for pattern in _JSON_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            yield GuardViolation("leaked_json", match.group(0)[:40])
+            return
+
+
+def _tool_names(text: str, ctx: GuardContext) -> Iterable[GuardViolation]:
+    lowered = text.lower()
+    for name in sorted(ctx.tool_names | INTERNAL_WORDS | ctx.extra_internal_words):
+        needle = name.lower()
+        # "collect user info" leaks as much as collect_user_info; two-word names are too common
+        spaced = needle.replace("_", " ") if needle.count("_") >= 2 else needle
+        if any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", lowered) for n in {needle, spaced}):
+            yield GuardViolation("tool_name", name)
+
+
+def _prompt_text(text: str, ctx: GuardContext) -> Iterable[GuardViolation]:
+    if not ctx.system_prompt:
+        return
+    reply = _ngrams(_words(text), PROMPT_LEAK_WORDS)
+    if not reply:
+        return
+    allowed: set[tuple[str, ...]] = set()
+    for passage in ctx.quotable:
+        allowed |= _ngrams(_words(passage), PROMPT_LEAK_WORDS)
+    leaked = (reply & _ngrams(_words(ctx.system_prompt), PROMPT_LEAK_WORDS)) - allowed
+    if leaked:
+        yield GuardViolation("prompt_text", " ".join(sorted(leaked)[0]))
+
+
+def _invented_names(text: str, ctx: GuardContext) -> Iterable[GuardViolation]:
+    known = set(_words(ctx.context_text)) | ALLOWED_CAPITALISED
+    for passage in ctx.quotable:
+        known |= set(_words(passage))
+    seen: set[str] = set()
+    for match in _CAPITALISED_RUN.finditer(text):
+        tokens = [t.lower().strip("'’-") for t in match.group(0).split()]
+        unknown = [t for t in tokens if t and t not in known and t.rstrip("s").rstrip("'’") not in known]
+        if unknown and match.group(0) not in seen:
+            seen.update(match.group(0).split())
+            yield GuardViolation("invented_name", match.group(0))
+    for match in _INTRO_CUE.finditer(text):
+        name = match.group(1)
+        if name.lower() not in known and name not in seen:
+            seen.add(name)
+            yield GuardViolation("invented_name", name)
+
+
+def _verification_address(text: str, ctx: GuardContext) -> Iterable[GuardViolation]:
+    own = (ctx.verification_address or "").lower()
+    domain = (ctx.verify_domain or "").lower()
+    for address in _EMAIL.findall(text):
+        lowered = address.lower().rstrip(".")
+        local, _, host = lowered.partition("@")
+        looks_like_verify = local.startswith("verify") or (domain and host == domain)
+        if looks_like_verify and lowered != own:
+            yield GuardViolation("verification_address", address)
+
+
+def check_reply(parts: Sequence[str], ctx: GuardContext) -> list[GuardViolation]:
+    """Every violation found in the SMS parts of one reply (empty list: safe to send)."""
+    text = "\n".join(parts)
+    return [
+        *_leaked_json(text),
+        *_tool_names(text, ctx),
+        *_prompt_text(text, ctx),
+        *_invented_names(text, ctx),
+        *_verification_address(text, ctx),
+    ]

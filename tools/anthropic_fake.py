@@ -1,0 +1,416 @@
+"""A loopback HTTP server speaking Anthropic's Messages API, for tests and the cost benchmark.
+
+``POST /v1/messages`` answers scripted responses in the real wire format (``content`` blocks
+including ``tool_use``, ``stop_reason``, ``usage`` with ``cache_creation_input_tokens`` and
+``cache_read_input_tokens``), so the real ``anthropic`` client is exercised end to end.
+
+Usage is computed from the request, the way the API bills it:
+
+- tokens are estimated from the serialised text (about 4 characters a token, per block);
+- the prompt is read in the API's prefix order, tools -> system -> messages; every block with
+  ``cache_control`` is a breakpoint closing a cacheable prefix;
+- a prefix seen before (same model, same bytes) within the TTL (5 minutes, refreshed on each
+  hit) is a cache read; the part from the longest hit up to the last breakpoint is a cache
+  write; the rest is plain input. Prefixes under the model's minimum cacheable length are
+  never cached, as with the real API.
+
+Scripts are queued per test: ``fake.reply(text)``, ``fake.tool_use(name, input)``,
+``fake.error(529, "overloaded_error")``, ``fake.delay(seconds)`` (to make the client time out).
+With an empty queue the server answers with ``responder(request_body)`` if one is set, else a
+500 ``api_error`` naming the problem. Run standalone with ``python -m tools.anthropic_fake``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+CACHE_TTL_SECONDS = 300.0  # the API's ephemeral cache (5 minutes, refreshed on hit)
+CHARS_PER_TOKEN = 4
+TOOL_USE_SYSTEM_TOKENS = 346  # tool-use system prompt the API adds when tools are present
+MESSAGE_OVERHEAD_TOKENS = 4  # role and separators per message
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+def min_cacheable_tokens(model: str) -> int:
+    """The API's minimum cacheable prompt length (Haiku needs more than Sonnet and Opus)."""
+    return 2048 if "haiku" in model else 1024
+
+
+def estimate_tokens(text: str) -> int:
+    return max(1, -(-len(text) // CHARS_PER_TOKEN)) if text else 0
+
+
+def _block_text(block: Any) -> str:
+    """The billable text of one block, without its cache_control marker."""
+    if isinstance(block, str):
+        return block
+    if isinstance(block, dict):
+        if block.get("type") == "text":
+            return str(block.get("text", ""))
+        return json.dumps({k: v for k, v in block.items() if k != "cache_control"}, sort_keys=True)
+    return json.dumps(block, sort_keys=True, default=str)
+
+
+@dataclass
+class PromptBlock:
+    key: str  # canonical text of the block, for prefix hashing
+    tokens: int
+    breakpoint: bool
+
+
+def prompt_blocks(body: dict[str, Any]) -> list[PromptBlock]:
+    """The request flattened in cache-prefix order: tools, then system, then messages."""
+    blocks: list[PromptBlock] = []
+    tools = body.get("tools") or []
+    for i, tool in enumerate(tools):
+        text = _block_text(tool)
+        extra = TOOL_USE_SYSTEM_TOKENS if i == 0 else 0
+        blocks.append(PromptBlock("tool:" + text, estimate_tokens(text) + extra, "cache_control" in tool))
+    system = body.get("system")
+    if isinstance(system, str):
+        blocks.append(PromptBlock("system:" + system, estimate_tokens(system), False))
+    elif isinstance(system, list):
+        for block in system:
+            text = _block_text(block)
+            blocks.append(PromptBlock("system:" + text, estimate_tokens(text), "cache_control" in block))
+    for message in body.get("messages") or []:
+        role = str(message.get("role", ""))
+        content = message.get("content")
+        parts = [content] if isinstance(content, str) else list(content or [])
+        for j, part in enumerate(parts):
+            text = _block_text(part)
+            overhead = MESSAGE_OVERHEAD_TOKENS if j == 0 else 0
+            marked = isinstance(part, dict) and "cache_control" in part
+            blocks.append(PromptBlock(f"{role}:" + text, estimate_tokens(text) + overhead, marked))
+    return blocks
+
+
+@dataclass
+class CacheUsage:
+    input_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+
+
+class PromptCache:
+    """Prefix cache keyed by (model, hash of the prefix up to a breakpoint)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, ttl: float = CACHE_TTL_SECONDS) -> None:
+        self._entries: dict[str, float] = {}  # key -> expiry
+        self._clock = clock
+        self._ttl = ttl
+        self._lock = threading.Lock()
+
+    def account(self, model: str, blocks: list[PromptBlock]) -> CacheUsage:
+        now = self._clock()
+        total = sum(b.tokens for b in blocks)
+        digest = hashlib.sha256(model.encode())
+        running = 0
+        breakpoints: list[tuple[str, int]] = []  # (prefix key, tokens up to and incl. the block)
+        for block in blocks:
+            digest.update(b"\x00" + block.key.encode())
+            running += block.tokens
+            if block.breakpoint:
+                breakpoints.append((digest.hexdigest(), running))
+        minimum = min_cacheable_tokens(model)
+        with self._lock:
+            read = 0
+            for key, upto in breakpoints:
+                expiry = self._entries.get(key)
+                if expiry is not None and expiry > now:
+                    read = upto
+            written_upto = read
+            for key, upto in breakpoints:
+                if upto < minimum:
+                    continue
+                self._entries[key] = now + self._ttl  # written, or refreshed on hit
+                written_upto = max(written_upto, upto)
+        write = written_upto - read
+        return CacheUsage(
+            input_tokens=total - read - write,
+            cache_read_input_tokens=read,
+            cache_creation_input_tokens=write,
+        )
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+# --- Script items --------------------------------------------------------------------------
+
+
+@dataclass
+class FakeReply:
+    text: str = ""
+    tool_uses: list[tuple[str, Any]] = field(default_factory=list)
+    stop_reason: str | None = None
+    output_tokens: int | None = None  # None: estimated from the content
+
+
+@dataclass
+class FakeError:
+    status: int
+    error_type: str
+    message: str = "scripted error"
+    retry_after_ms: int | None = 5  # keeps the SDK's retries fast in tests
+
+
+@dataclass
+class FakeDelay:
+    """Sleep before answering with the next item (or a reply); the client times out first."""
+
+    seconds: float
+    then: FakeReply | FakeError | None = None
+
+
+ScriptItem = FakeReply | FakeError | FakeDelay
+
+
+@dataclass
+class ReceivedRequest:
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class AnthropicFake:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        responder: Callable[[dict[str, Any]], FakeReply] | None = None,
+    ) -> None:
+        self._script: deque[ScriptItem] = deque()
+        self._lock = threading.Lock()
+        self.requests: list[ReceivedRequest] = []
+        self.cache = PromptCache(clock)
+        self.responder = responder
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="anthropic-fake", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- scripting
+    def push(self, *items: ScriptItem) -> None:
+        with self._lock:
+            self._script.extend(items)
+
+    def reply(self, text: str, *, stop_reason: str | None = None) -> None:
+        self.push(FakeReply(text=text, stop_reason=stop_reason))
+
+    def tool_use(self, name: str, tool_input: Any, *, text: str = "") -> None:
+        self.push(FakeReply(text=text, tool_uses=[(name, tool_input)]))
+
+    def error(self, status: int, error_type: str, message: str = "scripted error") -> None:
+        self.push(FakeError(status, error_type, message))
+
+    def delay(self, seconds: float, then: FakeReply | FakeError | None = None) -> None:
+        self.push(FakeDelay(seconds, then))
+
+    def _next(self) -> ScriptItem | None:
+        with self._lock:
+            return self._script.popleft() if self._script else None
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._script)
+
+    # --- answering
+    def answer(
+        self, headers: dict[str, str], body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self._lock:
+            self.requests.append(ReceivedRequest(headers, body))
+        if not headers.get("x-api-key") and not headers.get("authorization"):
+            return _error(401, "authentication_error", "x-api-key header is required")
+        problem = _validate(body)
+        if problem:
+            return _error(400, "invalid_request_error", problem)
+        item = self._next()
+        if isinstance(item, FakeDelay):
+            time.sleep(item.seconds)
+            item = item.then
+        if isinstance(item, FakeError):
+            status, payload, extra = _error(item.status, item.error_type, item.message)
+            if item.retry_after_ms is not None:
+                extra["retry-after-ms"] = str(item.retry_after_ms)
+            return status, payload, extra
+        if item is None:
+            if self.responder is None:
+                return _error(500, "api_error", "anthropic fake: no scripted response queued")
+            item = self.responder(body)
+        return 200, self._message(body, item), {}
+
+    def _message(self, body: dict[str, Any], reply: FakeReply) -> dict[str, Any]:
+        model = str(body["model"])
+        content: list[dict[str, Any]] = []
+        if reply.text:
+            content.append({"type": "text", "text": reply.text})
+        for name, tool_input in reply.tool_uses:
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": "toolu_" + uuid.uuid4().hex[:24],
+                    "name": name,
+                    "input": tool_input,
+                }
+            )
+        usage = self.cache.account(model, prompt_blocks(body))
+        output_tokens = reply.output_tokens
+        if output_tokens is None:
+            output_tokens = sum(estimate_tokens(_block_text(c)) for c in content) or 1
+        stop_reason = reply.stop_reason or ("tool_use" if reply.tool_uses else "end_turn")
+        return {
+            "id": "msg_" + uuid.uuid4().hex[:24],
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": usage.input_tokens,
+                "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+                "cache_read_input_tokens": usage.cache_read_input_tokens,
+                "cache_creation": {
+                    "ephemeral_5m_input_tokens": usage.cache_creation_input_tokens,
+                    "ephemeral_1h_input_tokens": 0,
+                },
+                "output_tokens": output_tokens,
+                "service_tier": "standard",
+            },
+        }
+
+
+def _validate(body: dict[str, Any]) -> str | None:
+    """The first reason the real API would refuse this request with a 400, or None."""
+    problems: list[str] = []
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        problems.append("model: Field required")
+    if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
+        problems.append("max_tokens: Field required")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        problems.append("messages: at least one message is required")
+    elif not all(isinstance(m, dict) and m.get("role") in ("user", "assistant") for m in messages):
+        problems.append("messages: each message needs role 'user' or 'assistant'")
+    breakpoints = sum(1 for b in (body.get("tools") or []) if "cache_control" in b)
+    system = body.get("system")
+    for block in system if isinstance(system, list) else []:
+        if block.get("type") == "text" and not block.get("text"):
+            problems.append("system: text content blocks must be non-empty")
+        breakpoints += "cache_control" in block
+    if breakpoints > 4:
+        problems.append("A maximum of 4 blocks with cache_control may be provided.")
+    choice = body.get("tool_choice")
+    tool_names = {t.get("name") for t in body.get("tools") or []}
+    if isinstance(choice, dict) and choice.get("type") == "tool" and choice.get("name") not in tool_names:
+        problems.append(f"tool_choice: tool {choice.get('name')!r} not found in tools")
+    return problems[0] if problems else None
+
+
+def _error(status: int, error_type: str, message: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    return status, {"type": "error", "error": {"type": error_type, "message": message}}, {}
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"  # 529 Overloaded is not in the standard list
+
+
+def _handler_for(fake: AnthropicFake) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            return
+
+        def do_POST(self) -> None:
+            if self.path.split("?")[0].rstrip("/") != "/v1/messages":
+                self._send(*_error(404, "not_found_error", f"no route {self.path}"))
+                return
+            length = int(self.headers.get("content-length") or 0)
+            if length > MAX_BODY_BYTES:
+                self._send(*_error(413, "request_too_large", "request too large"))
+                return
+            raw = self.rfile.read(length)
+            try:
+                body = json.loads(raw or b"{}")
+                if not isinstance(body, dict):
+                    raise ValueError("body must be a JSON object")
+            except ValueError as exc:
+                self._send(*_error(400, "invalid_request_error", f"invalid JSON: {exc}"))
+                return
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            self._send(*fake.answer(headers, body))
+
+        def _send(self, status: int, payload: dict[str, Any], extra: dict[str, str]) -> None:
+            data = json.dumps(payload).encode()
+            try:
+                self.send_response(status, _phrase(status))
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timeout tests)
+
+    return Handler
+
+
+def main() -> None:  # pragma: no cover - manual use
+    fake = AnthropicFake(port=8765, responder=lambda body: FakeReply(text="ok"))
+    print(f"anthropic fake on {fake.base_url}; Ctrl-C to stop")
+    fake.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
