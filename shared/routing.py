@@ -79,6 +79,31 @@ def dead_letter_topic(topic: str) -> str:
     return topic + DEAD_LETTER_TOPIC_SUFFIX
 
 
+# What the task sweeper publishes to an agent's topic for each claimed task.
+TASK_READY_EVENT = "agent.task_ready"
+PUSH_SUBSCRIPTION_SUFFIX = "-push"
+DEAD_LETTER_SUBSCRIPTION_SUFFIX = "-recorder"
+
+
+def push_subscription(consumer: Consumer) -> str:
+    """The push subscription that delivers a consumer's topic to its function."""
+    return consumer.topic + PUSH_SUBSCRIPTION_SUFFIX
+
+
+def dead_letter_subscription(topic: str) -> str:
+    """The push subscription that delivers a topic's dead letters to the dead_letter_recorder."""
+    return dead_letter_topic(topic) + DEAD_LETTER_SUBSCRIPTION_SUFFIX
+
+
+def consumer_for_subscription(subscription: str) -> Consumer | None:
+    """The consumer behind a push subscription id or full path (``projects/p/subscriptions/x``)."""
+    name = subscription.rsplit("/", 1)[-1]
+    for consumer in (*CONSUMERS.values(), *PLANNED_CONSUMERS.values()):
+        if push_subscription(consumer) == name:
+            return consumer
+    return None
+
+
 def consumer_for(key: str) -> Consumer:
     if key in CONSUMERS:
         return CONSUMERS[key]

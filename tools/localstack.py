@@ -243,9 +243,12 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
     with ExitStack() as stack:
         db_url = stack.enter_context(postgres(state_dir, args.database_url or os.environ.get("DATABASE_URL")))
 
-        emulator = pubsub_emulator.start_emulator(project=PROJECT, data_dir=state_dir / "pubsub")
-        stack.callback(emulator.stop)
-        say(f"Pub/Sub emulator on {emulator.host}")
+        pubsub_dir = state_dir / "pubsub"
+        pubsub_dir.mkdir(exist_ok=True)
+        emulator = pubsub_emulator.start(project=PROJECT, data_dir=pubsub_dir)
+        stack.callback(pubsub_emulator.stop, emulator)
+        os.environ.update(emulator.env())
+        say(f"Pub/Sub emulator on {emulator.host_port}")
 
         standin = twilio_standin.start_in_thread(auth_token=local["twilio_auth_token"])
         stack.callback(standin.stop)
@@ -263,7 +266,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
             "webhook_signing_secret": local["webhook_signing_secret"],
             "email_webhook_secret": local["email_webhook_secret"],
             "verify_email_domain": LOCAL_EMAIL_DOMAIN,
-            "pubsub_emulator_host": emulator.host,
+            "pubsub_emulator_host": emulator.host_port,
             "brain": brain,
         }
         procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -286,9 +289,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
             wait_http(urls[name] + "/", proc=procs[name])
         standin.set_status_callback_auth(local["twilio_auth_token"])
 
-        pubsub_emulator.ensure_topology(
-            PROJECT, emulator.host, push_endpoint=lambda consumer: urls[consumer.function] + "/"
-        )
+        pubsub_emulator.ensure_topology(PROJECT, push_endpoint=lambda consumer: urls[consumer.function] + "/")
         say("Pub/Sub topics and push subscriptions created from the routing table")
 
         relay = NotifyRelay(

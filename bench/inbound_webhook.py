@@ -1,0 +1,223 @@
+"""Inbound SMS webhook throughput and latency against a bare one-INSERT transaction.
+
+    python -m bench.inbound_webhook [--requests 2000] [--concurrency 1 16] [--fast]
+
+Serves ``twilio_inbound`` the way Cloud Functions does (functions-framework under gunicorn,
+one worker, gthread) on loopback in a subprocess, against a throwaway PostgreSQL (``tools.pgcluster``
++ ``tools.migrate``) with durable commits unless ``--fast``. Sends correctly signed Twilio
+requests (a unique MessageSid each, from a pool of numbers so both new and returning users
+occur) at each concurrency, and in the same run times a bare transaction with one INSERT on
+the same database at the same concurrency. Prints req/s, p50 and p99 for both and the p99
+ratio. Targets (issue 2): p99 within 5x the baseline p99, >= 200 req/s. Never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psycopg
+import requests
+from psycopg_pool import ConnectionPool
+from twilio.request_validator import RequestValidator
+
+from tools.migrate import migrate
+from tools.pgcluster import PgCluster, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTH_TOKEN = "bench-" + secrets.token_hex(8)
+PHONES = [f"+1415555{n:04d}" for n in range(500)]
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def run_load(n: int, concurrency: int, op: Callable[[int], None]) -> tuple[float, list[float]]:
+    """Run ``op(i)`` n times over ``concurrency`` threads; return (wall seconds, per-op latencies)."""
+    latencies: list[float] = [0.0] * n
+    counter = iter(range(n))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            start = time.perf_counter()
+            op(i)
+            latencies[i] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for _ in range(concurrency):
+            pool.submit(worker)
+    return time.perf_counter() - start, latencies
+
+
+def report(label: str, wall: float, latencies: list[float]) -> dict[str, float]:
+    figures = {
+        "rps": len(latencies) / wall,
+        "p50": percentile(latencies, 50) * 1000,
+        "p99": percentile(latencies, 99) * 1000,
+        "mean": statistics.fmean(latencies) * 1000,
+    }
+    print(
+        f"  {label:<34} {figures['rps']:>8.0f} req/s   p50 {figures['p50']:>7.2f} ms   "
+        f"p99 {figures['p99']:>7.2f} ms"
+    )
+    return figures
+
+
+def start_function(database_url: str, port: int, threads: int) -> subprocess.Popen[bytes]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "PUBLIC_BASE_URL"))},
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": database_url,
+        "DATABASE_POOL_MAX": str(threads),
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "LOG_LEVEL": "WARNING",
+        "WORKERS": "1",
+        "THREADS": str(threads),
+    }
+    cmd = [
+        str(Path(sys.executable).parent / "functions-framework"),
+        "--target",
+        "twilio_inbound",
+        "--source",
+        str(ROOT / "functions" / "twilio_inbound" / "main.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return proc
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("twilio_inbound did not start")
+
+
+def signed_requests(n: int, url: str) -> list[tuple[bytes, dict[str, str]]]:
+    validator = RequestValidator(AUTH_TOKEN)
+    prepared = []
+    for i in range(n):
+        params = {
+            "AccountSid": "AC" + "0" * 32,
+            "Body": f"bench message {i} — with an em dash and an emoji 🎉",
+            "From": PHONES[i % len(PHONES)],
+            "To": "+14155550100",
+            "MessageSid": "SM" + secrets.token_hex(16),
+            "NumMedia": "0",
+        }
+        headers = {
+            "X-Twilio-Signature": validator.compute_signature(url, params),
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        prepared.append((urlencode(params).encode(), headers))
+    return prepared
+
+
+def bench_webhook(url: str, n: int, concurrency: int) -> tuple[float, list[float]]:
+    prepared = signed_requests(n, url)
+    local = threading.local()
+
+    def op(i: int) -> None:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        body, headers = prepared[i]
+        response = session.post(url, data=body, headers=headers, timeout=30)
+        if response.status_code != 200:
+            raise RuntimeError(f"webhook answered {response.status_code}: {response.text[:200]}")
+
+    return run_load(n, concurrency, op)
+
+
+def bench_baseline(database_url: str, n: int, concurrency: int) -> tuple[float, list[float]]:
+    with ConnectionPool(database_url, min_size=concurrency, max_size=concurrency, open=True) as pool:
+        pool.wait()
+
+        def op(i: int) -> None:
+            with pool.connection() as conn:  # one transaction, one INSERT, commit
+                conn.execute("INSERT INTO bench_baseline (body) VALUES (%s)", (f"baseline {i}",))
+
+        return run_load(n, concurrency, op)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.inbound_webhook")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--fast", action="store_true", help="turn durability off in the throwaway cluster")
+    args = parser.parse_args(argv)
+
+    base = Path(tempfile.mkdtemp(prefix="yp-bench-"))
+    base.chmod(0o755)
+    cluster = PgCluster(datadir=base / "data", port=free_port())
+    cluster.init()
+    cluster.start(fast=args.fast)
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        database_url = cluster.create_database("bench")
+        migrate(database_url)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE bench_baseline (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
+                " body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+            )
+        port = free_port()
+        proc = start_function(database_url, port, threads=max(args.concurrency))
+        url = f"http://127.0.0.1:{port}/"
+        bench_webhook(url, 100, max(args.concurrency))  # warm up: pool, imports, first users
+        print(
+            f"inbound webhook vs one-INSERT transaction: {args.requests} requests per run, "
+            f"{os.cpu_count()} CPUs, durable commits: {not args.fast}"
+        )
+        for concurrency in args.concurrency:
+            print(f"concurrency {concurrency}:")
+            base_figures = report(
+                "baseline: BEGIN; INSERT; COMMIT", *bench_baseline(database_url, args.requests, concurrency)
+            )
+            hook = report("twilio_inbound (signed POST)", *bench_webhook(url, args.requests, concurrency))
+            print(
+                f"  p99 ratio webhook/baseline: {hook['p99'] / base_figures['p99']:.1f}x (target <= 5x); "
+                f"throughput {hook['rps']:.0f} req/s (target >= 200)"
+            )
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM messages),"
+                " (SELECT count(*) FROM events)"
+            ).fetchone()
+        print(f"written: users {row[0]}, messages {row[1]}, events {row[2]}" if row else "")
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

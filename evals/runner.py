@@ -1,0 +1,308 @@
+"""Run the Bouncer against personas and judge the transcripts.
+
+    python -m evals.runner --mode scripted            # deterministic, no network (CI runs this)
+    python -m evals.runner --mode live [--persona X]  # ANTHROPIC_API_KEY: an LLM plays each persona,
+                                                      # an LLM judge scores tone, flow, completeness
+
+Needs ``DATABASE_URL`` (a migrated database; ``make run`` starts one locally). Each run writes one
+JSON transcript per persona under ``evals/transcripts/<run id>/`` (git-ignored).
+
+Scripted mode serves the Bouncer's two calls from ``tools/anthropic_fake.py`` with a responder that
+answers in Anthropic's real wire format: the decision from the deterministic extraction, the reply
+from the gatekeeper templates. So the whole LLM path (real SDK, forced tool, validation, tools,
+guards, outbound rows) runs exactly as in production, deterministically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from evals.judge import Verdict, deterministic_checks, llm_judge
+from evals.personas import EMAIL, PERSONAS, SILENT, Persona, by_key
+from shared import config
+from shared.adapters.email_parsing import InboundEmail
+from shared.adapters.llm import Llm, LlmRequest, get_llm
+from shared.adapters.postgres import Sql, connect
+from shared.agents.bouncer import fallback as brain
+from shared.domain.onboarding import OnboardingState, Step, extract
+from shared.service_layer.bouncer import run_bouncer_turn, run_followup
+from shared.service_layer.email_verification import record_verification_email
+from tools.anthropic_fake import AnthropicFake, FakeReply
+
+TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"
+DEFAULT_DOMAIN = "verify.eval.test"
+MAX_LIVE_TURNS = 14
+
+# --- the deterministic "model" ------------------------------------------------------------------
+
+
+def _system_text(body: dict[str, Any]) -> str:
+    system = body.get("system") or []
+    if isinstance(system, str):
+        return system
+    return "\n".join(str(block.get("text", "")) for block in system if isinstance(block, dict))
+
+
+def _field(text: str, label: str) -> str | None:
+    match = re.search(rf"^- {re.escape(label)}: (.+)$", text, re.M)
+    value = match.group(1).strip() if match else None
+    return None if value in (None, "(unknown)") else value
+
+
+def _state(text: str) -> OnboardingState:
+    return OnboardingState(
+        first_name=_field(text, "First name"),
+        last_name=_field(text, "Last name"),
+        company=_field(text, "Company"),
+        title=_field(text, "Title"),
+        referrer_known=_field(text, "Referrer recorded") == "yes",
+        verification_requested=_field(text, "Verification address already sent") == "yes",
+        email_verified=_field(text, "Work email verified") == "yes",
+        onboarding_completed=(_field(text, "Onboarding complete (awaiting the team's review)") == "yes"),
+    )
+
+
+def scripted_responder(body: dict[str, Any]) -> FakeReply:
+    """Anthropic's answer to one Bouncer request, computed deterministically."""
+    system = _system_text(body)
+    if (body.get("tool_choice") or {}).get("name") == "make_decision":
+        trigger = (re.search(r"TRIGGER: (\w+)", system) or [None, "user_message"])[1]
+        asked = re.search(r"THE BOUNCER'S LAST QUESTION WAS ABOUT: (\w+)", system)
+        expecting = Step(asked.group(1)) if asked else None
+        last = body["messages"][-1]["content"]
+        text = last if isinstance(last, str) else " ".join(b.get("text", "") for b in last)
+        state = _state(system)
+        extraction = None
+        if trigger == "user_message":
+            extraction = extract(text.split("\n\n")[-1] if expecting else text, expecting)
+        decision = brain.decide(state, extraction, str(trigger))
+        return FakeReply(tool_uses=[("make_decision", decision.model_dump(mode="json", exclude_none=True))])
+    scenario = (re.search(r"SCENARIO: (\w+)", system) or [None, "general_response"])[1]
+    facts_match = re.search(r"FACTS: (\{.*\})", system)
+    facts = json.loads(facts_match.group(1)) if facts_match else {}
+    parts = brain.render(
+        str(scenario),
+        brain.ReplyFacts(
+            step_after=Step(facts.get("next_item_to_ask_for", Step.ASK_NAME.value)),
+            verification_address=facts.get("verification_address"),
+            first_reply=bool(facts.get("first_reply")),
+            attempt=1,
+        ),
+    )
+    return FakeReply(text="\n---\n".join(parts))
+
+
+@contextmanager
+def scripted_model() -> Iterator[Llm]:
+    """The real SDK pointed at the loopback fake answering with ``scripted_responder``."""
+    with AnthropicFake(responder=scripted_responder) as fake:
+        saved = {k: os.environ.get(k) for k in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")}
+        os.environ["ANTHROPIC_API_KEY"] = "eval-scripted-key"
+        os.environ["ANTHROPIC_BASE_URL"] = fake.base_url
+        config.reset_settings_cache()
+        try:
+            llm = get_llm()
+            assert llm is not None
+            yield llm
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            config.reset_settings_cache()
+
+
+# --- personas played by an LLM (live mode) ---------------------------------------------------------
+
+PERSONA_SYSTEM = """You play a person texting an unknown number that a contact gave you. Stay in \
+character; write only the next SMS, short, as a real person would. When the other side gives you a \
+verification email address and you decide to send the email, reply exactly [EMAIL]. To go quiet for a \
+day, reply exactly [SILENT]. When the conversation is over for you, reply exactly [DONE]."""
+
+
+def live_persona(llm: Llm, persona: Persona) -> Callable[[list[dict[str, str]]], str]:
+    def next_text(transcript: list[dict[str, str]]) -> str:
+        messages: list[dict[str, Any]] = []
+        for turn in transcript:
+            role = "assistant" if turn["role"] == "user" else "user"
+            if messages and messages[-1]["role"] == role:
+                messages[-1]["content"] += "\n" + turn["text"]
+            else:
+                messages.append({"role": role, "content": turn["text"]})
+        if not messages or messages[-1]["role"] != "user":
+            messages.append({"role": "user", "content": "(You are about to send the first text.)"})
+        response = llm.complete(LlmRequest(agent="eval_persona", call_kind="reply", system=PERSONA_SYSTEM,
+                                           stable_context=persona.description, dynamic_context="",
+                                           messages=messages))
+        text = response.text.strip()
+        return {"[EMAIL]": EMAIL, "[SILENT]": SILENT}.get(text, text)
+
+    return next_text
+
+
+def scripted_persona(persona: Persona) -> Callable[[list[dict[str, str]]], str]:
+    script = iter(persona.script)
+    return lambda _transcript: next(script, "[DONE]")
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PersonaRun:
+    persona: str
+    transcript: list[dict[str, str]] = field(default_factory=list)
+    outcome: dict[str, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        verdict = self.verdict
+        return {
+            "persona": self.persona,
+            "transcript": self.transcript,
+            "outcome": self.outcome,
+            "verdict": None if verdict is None else {
+                "passed": verdict.passed, "checks": verdict.checks,
+                "critical_errors": verdict.critical_errors, "llm": verdict.llm,
+            },
+        }
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def run_persona(
+    persona: Persona,
+    *,
+    bouncer_llm: Llm | None,
+    next_text: Callable[[list[dict[str, str]]], str],
+    domain: str,
+    phone: str,
+) -> PersonaRun:
+    run = PersonaRun(persona.key)
+    clock = _Clock()
+    with connect(autocommit=True) as conn:
+        sql = Sql(conn)
+        user_id = conn.execute("INSERT INTO users (phone_number) VALUES (%s) RETURNING id", [phone]).fetchone()["id"]
+        conv = conn.execute("INSERT INTO conversations (user_id, phone_number) VALUES (%s, %s) RETURNING id",
+                            [user_id, phone]).fetchone()["id"]
+        seen = 0
+
+        def collect() -> None:
+            nonlocal seen
+            rows = conn.execute("SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound'"
+                                " ORDER BY created_at, id", [user_id]).fetchall()
+            for row in rows[seen:]:
+                run.transcript.append({"role": "bouncer", "text": row["content"]})
+            seen = len(rows)
+
+        for _ in range(MAX_LIVE_TURNS):
+            text = next_text(run.transcript)
+            if text == "[DONE]":
+                break
+            if text == EMAIL:
+                token = conn.execute("SELECT verification_token FROM users WHERE id = %s", [user_id]).fetchone()
+                record_verification_email(
+                    InboundEmail((f"verify-{token['verification_token']}@{domain}",), persona.work_email, "eval"),
+                    domain=domain,
+                )
+                run.transcript.append({"role": "event", "text": f"(email sent from {persona.work_email})"})
+                run_bouncer_turn(user_id, llm=bouncer_llm, clock=clock)
+            elif text == SILENT:
+                run.transcript.append({"role": "event", "text": "(a day of silence)"})
+                task = conn.execute(
+                    "SELECT id, context_json FROM agent_tasks WHERE user_id = %s AND status = 'pending'"
+                    " AND task_type = 're_engagement_check' ORDER BY scheduled_for LIMIT 1", [user_id]).fetchone()
+                if task is not None:
+                    clock.now += timedelta(hours=24)
+                    conn.execute("UPDATE agent_tasks SET status = 'completed' WHERE id = %s", [task["id"]])
+                    run_followup(user_id, task["id"], {"context_json": task["context_json"]}, llm=bouncer_llm,
+                                 clock=clock)
+            else:
+                run.transcript.append({"role": "user", "text": text})
+                conn.execute(
+                    "INSERT INTO messages (conversation_id, user_id, role, content, direction, status,"
+                    " twilio_message_sid) VALUES (%s, %s, 'user', %s, 'inbound', 'received', %s)",
+                    [conv, user_id, text, "SM" + uuid.uuid4().hex])
+                run_bouncer_turn(user_id, llm=bouncer_llm, clock=clock)
+            collect()
+        user = sql.one("bouncer_get_user", user_id=user_id)
+        assert user is not None
+        run.outcome = {
+            "first_name": user["first_name"], "last_name": user["last_name"], "company": user["company"],
+            "title": user["title"], "email": user["email"], "email_verified": user["email_verified"],
+            "verified": user["verified"], "referred_by": str(user["referred_by"]) if user["referred_by"] else None,
+            "name_dropped": user["name_dropped"], "onboarding_completed": user["onboarding_completed_at"] is not None,
+            "approval_status": user["approval_status"],
+        }
+    return run
+
+
+def run_all(
+    *, mode: str, personas: list[Persona], out_dir: Path | None = TRANSCRIPTS, domain: str = DEFAULT_DOMAIN
+) -> list[PersonaRun]:
+    os.environ.setdefault("VERIFY_EMAIL_DOMAIN", domain)
+    config.reset_settings_cache()
+    domain = config.get_settings().verify_email_domain or domain
+    runs: list[PersonaRun] = []
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + mode
+    if mode == "scripted":
+        with scripted_model() as model:
+            for i, persona in enumerate(personas):
+                runs.append(run_persona(persona, bouncer_llm=model, next_text=scripted_persona(persona),
+                                        domain=domain, phone=f"+1415555{7000 + i:04d}"))
+        for run in runs:
+            run.verdict = deterministic_checks(run.transcript, run.outcome, by_key(run.persona))
+    else:
+        model = get_llm()
+        if model is None:
+            raise SystemExit("live mode needs ANTHROPIC_API_KEY")
+        for i, persona in enumerate(personas):
+            run = run_persona(persona, bouncer_llm=model, next_text=live_persona(model, persona), domain=domain,
+                              phone=f"+1415555{8000 + i:04d}")
+            run.verdict = deterministic_checks(run.transcript, run.outcome, persona)
+            run.verdict.llm = llm_judge(model, run.transcript, persona.description)
+            runs.append(run)
+    if out_dir is not None:
+        target = out_dir / run_id
+        target.mkdir(parents=True, exist_ok=True)
+        for run in runs:
+            (target / f"{run.persona}.json").write_text(json.dumps(run.as_dict(), indent=2, default=str))
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=("scripted", "live"), default="scripted")
+    parser.add_argument("--persona", action="append", help="run only these personas (repeatable)")
+    args = parser.parse_args(argv)
+    personas = [by_key(k) for k in args.persona] if args.persona else list(PERSONAS)
+    runs = run_all(mode=args.mode, personas=personas)
+    failed = 0
+    for run in runs:
+        assert run.verdict is not None
+        status = "PASS" if run.verdict.passed else "FAIL"
+        failed += not run.verdict.passed
+        print(f"{status} {run.persona}: {run.verdict.checks} {run.verdict.critical_errors} {run.verdict.llm or ''}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

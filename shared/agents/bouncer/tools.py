@@ -1,0 +1,328 @@
+"""The Bouncer's tools: what a decision is allowed to change (agents.md §2.2, §2.4, §2.5).
+
+Every handler acts on the current user only (``turn.user_id`` comes from the delivery, never
+from the model) and can do nothing else: write onboarding fields, record a referral or a
+nomination, hand out the verification address, complete onboarding when the database agrees
+the preconditions hold, or close the flow. None can verify a user, change ``poc_agent_type`` or
+read another user's data (decisions B10). The framework runs each in a savepoint with a timeout
+and turns a failure into a tool error for Call 2.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from shared.adapters.email_parsing import verification_address
+from shared.adapters.llm import ToolSpec
+from shared.adapters.postgres import Sql
+from shared.agents.bouncer.decision import CloseInvite, NoArguments, Nomination, UserInfo
+from shared.agents.turn import AgentTool, Turn
+from shared.domain.constants import (
+    REFERRAL_CANDIDATES,
+    REFERRAL_EXACT_MATCH_SCORE,
+    REFERRAL_PARTIAL_MATCH_SCORE,
+)
+from shared.domain.events import Event
+from shared.domain.onboarding import split_name, typed_emails
+from shared.logs import get_logger
+from shared.service_layer.tasks import cancel_pending_tasks
+
+log = get_logger(__name__)
+
+AGENT = "bouncer"
+FOLLOWUP_TASK = "re_engagement_check"
+CANDIDATES_NOTE = "referral_candidates"
+_LIKE_ESCAPE = re.compile(r"([\\%_])")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: UUID
+    first_name: str
+    last_name: str
+    company: str | None
+    score: int
+
+    def describe(self) -> str:
+        at = f" at {self.company}" if self.company else ""
+        return f"{self.first_name} {self.last_name}{at} ({self.id})"
+
+
+def emit(sql: Sql, event: Event) -> None:
+    """Write an event to the outbox inside the turn's transaction."""
+    sql.one(
+        "insert_event",
+        event_type=event.event_type,
+        aggregate_type=event.aggregate_type,
+        aggregate_id=event.aggregate_id,
+        payload=json.dumps(event.payload, default=str),
+        metadata=json.dumps(event.metadata, default=str),
+        created_by=event.created_by,
+    )
+
+
+def log_action(
+    sql: Sql,
+    user_id: UUID,
+    action: str,
+    input_data: dict[str, Any],
+    output_data: dict[str, Any],
+    *,
+    context_id: UUID | None = None,
+    error: str | None = None,
+) -> None:
+    sql.one(
+        "bouncer_log_action",
+        agent_type=AGENT,
+        action_type=action,
+        user_id=user_id,
+        context_id=context_id,
+        context_type="conversation" if context_id else None,
+        input_data=json.dumps(input_data, default=str),
+        output_data=json.dumps(output_data, default=str),
+        error=error,
+    )
+
+
+def _clean(value: str | None) -> str | None:
+    """A field value without any email address in it (B10) and without stray whitespace."""
+    if value is None or typed_emails(value):
+        return None
+    cleaned = " ".join(value.split()).strip(" .,;:")
+    return cleaned or None
+
+
+# --- Referral matching (agents.md §2.4) ------------------------------------------------------------
+
+
+def referral_candidates(sql: Sql, user_id: UUID, text: str) -> list[Candidate]:
+    """Verified members whose names resemble ``text``, best first, at most REFERRAL_CANDIDATES."""
+    words = [
+        w for w in re.split(r"[^\w'’\-]+", text.lower()) if w and w not in {"my", "friend", "from", "at"}
+    ]
+    if not words:
+        return []
+    first = words[0]
+    last = words[-1] if len(words) > 1 else ""
+    rows = sql.all(
+        "bouncer_referral_candidates",
+        user_id=user_id,
+        full=f"{first} {last}".strip(),
+        first=first,
+        last=last,
+        first_prefix=_LIKE_ESCAPE.sub(r"\\\1", first) + "%",
+        last_prefix=_LIKE_ESCAPE.sub(r"\\\1", last) + "%",
+        exact=REFERRAL_EXACT_MATCH_SCORE,
+        partial=REFERRAL_PARTIAL_MATCH_SCORE,
+        limit=REFERRAL_CANDIDATES,
+    )
+    return [
+        Candidate(
+            UUID(str(r["id"])), r["first_name"] or "", r["last_name"] or "", r["company"], int(r["score"])
+        )
+        for r in rows
+    ]
+
+
+def deterministic_referral(candidates: Sequence[Candidate]) -> UUID | None:
+    """Without the LLM's judgment only a unique exact full-name match counts."""
+    exact = [c for c in candidates if c.score >= REFERRAL_EXACT_MATCH_SCORE]
+    return exact[0].id if len(exact) == 1 else None
+
+
+def record_referral(turn: Turn, text: str, chosen: UUID | None) -> dict[str, Any]:
+    sql = turn.sql
+    user = sql.one("bouncer_get_user", user_id=turn.user_id)
+    if user is None or user["referred_by"] is not None:
+        return {"referral": "already_recorded"}
+    raw = " ".join(text.split())[:255]
+    candidates = referral_candidates(sql, turn.user_id, raw)
+    offered = {c.id for c in turn.notes.get(CANDIDATES_NOTE, [])} | {c.id for c in candidates}
+    if chosen is not None and chosen not in offered:
+        log.warning("referral id outside the candidates ignored", extra={"user_id": str(turn.user_id)})
+        chosen = None
+    if chosen is None:
+        chosen = deterministic_referral(candidates)
+    if chosen is not None:
+        sql.one("bouncer_set_referred_by", user_id=turn.user_id, referrer_id=chosen)
+        outcome = "matched"
+    else:
+        sql.one("bouncer_set_name_dropped", user_id=turn.user_id, name_dropped=raw)
+        outcome = "name_dropped"
+    log_action(
+        sql,
+        turn.user_id,
+        "referral_recorded",
+        {"text": raw, "candidates": len(candidates)},
+        {"outcome": outcome, "referred_by": str(chosen) if chosen else None},
+        context_id=turn.ctx.conversation_id,
+    )
+    return {"referral": outcome}
+
+
+# --- Handlers -----------------------------------------------------------------------------------
+
+
+def collect_user_info(turn: Turn, info: UserInfo) -> dict[str, Any]:
+    fields: dict[str, str | None] = {
+        "first_name": _clean(info.first_name),
+        "last_name": _clean(info.last_name),
+        "company": _clean(info.company),
+        "title": _clean(info.title),
+        "linkedin_url": info.linkedin_url,
+    }
+    if fields["first_name"] and fields["last_name"] is None:  # "John Michael Smith" in first_name
+        first, last = split_name(fields["first_name"])
+        if first and last:
+            fields["first_name"], fields["last_name"] = first, last
+    expertise = [e.strip() for e in (info.expertise or []) if e.strip() and not typed_emails(e)] or None
+    out: dict[str, Any] = {"captured": []}
+    if any(v is not None for v in fields.values()) or expertise:
+        updated = turn.sql.one("bouncer_update_profile", user_id=turn.user_id, expertise=expertise, **fields)
+        if updated is None:
+            raise RuntimeError("this user is not in onboarding")
+        for name, value in fields.items():
+            if value is None:
+                continue
+            out["captured"].append(name)
+            emit(
+                turn.sql,
+                Event(
+                    event_type="user.onboarding_step.completed",
+                    aggregate_type="user",
+                    aggregate_id=turn.user_id,
+                    payload={"user_id": str(turn.user_id), "step": f"{name}_collected", "field": name},
+                    created_by=AGENT,
+                ),
+            )
+        if expertise:
+            out["captured"].append("expertise")
+    if info.referrer_name:
+        out.update(record_referral(turn, info.referrer_name, info.referrer_candidate_id))
+    return out
+
+
+def record_nomination(turn: Turn, nomination: Nomination) -> dict[str, Any]:
+    name = _clean(nomination.prospect_name)
+    if not name:
+        return {"nomination": "ignored"}
+    turn.sql.one(
+        "bouncer_insert_nomination",
+        user_id=turn.user_id,
+        prospect_name=name,
+        prospect_company=_clean(nomination.prospect_company),
+        prospect_title=_clean(nomination.prospect_title),
+        prospect_context=nomination.context,
+    )
+    return {"nomination": "noted"}
+
+
+def make_send_verification_email(domain: str | None) -> Any:
+    def send_verification_email(turn: Turn, _: NoArguments) -> dict[str, Any]:
+        user = turn.sql.one("bouncer_get_user", user_id=turn.user_id)
+        assert user is not None
+        if user["email_verified"]:
+            return {"email_verified": True}
+        if not domain:
+            raise RuntimeError("VERIFY_EMAIL_DOMAIN is not configured")
+        address = verification_address(str(user["verification_token"]), domain)
+        already = turn.sql.scalar(
+            "bouncer_event_exists", user_id=turn.user_id, event_type="user.verification.pending"
+        )
+        if not already:
+            emit(
+                turn.sql,
+                Event(
+                    event_type="user.verification.pending",
+                    aggregate_type="user",
+                    aggregate_id=turn.user_id,
+                    payload={
+                        "user_id": str(turn.user_id),
+                        "verification_type": "email",
+                        "verification_email": address,
+                    },
+                    created_by=AGENT,
+                ),
+            )
+        return {"verification_address": address}
+
+    return send_verification_email
+
+
+def complete_onboarding(turn: Turn, _: NoArguments) -> dict[str, Any]:
+    """Publishes user.onboarding_info_complete; never sets verified or poc_agent_type (B10)."""
+    row = turn.sql.one("bouncer_complete_onboarding", user_id=turn.user_id)
+    if row is None:
+        raise RuntimeError(
+            "onboarding cannot complete: a required field or the email verification is missing"
+        )
+    cancel_pending_tasks(
+        turn.sql, task_type=FOLLOWUP_TASK, user_id=turn.user_id, reason="onboarding_complete"
+    )
+    emit(
+        turn.sql,
+        Event(
+            event_type="user.onboarding_info_complete",
+            aggregate_type="user",
+            aggregate_id=turn.user_id,
+            payload={
+                "user_id": str(turn.user_id),
+                "onboarding_completed_at": str(row["onboarding_completed_at"]),
+                "ready_for_manual_approval": True,
+            },
+            created_by=AGENT,
+        ),
+    )
+    return {"onboarding_complete": True}
+
+
+def close_invite(turn: Turn, args: CloseInvite) -> dict[str, Any]:
+    """The user is not interested: no more follow-ups, the conversation closed after the reply."""
+    cancelled = cancel_pending_tasks(
+        turn.sql, task_type=FOLLOWUP_TASK, user_id=turn.user_id, reason=args.reason
+    )
+    turn.notes["closed"] = True
+    log_action(
+        turn.sql,
+        turn.user_id,
+        "onboarding_declined",
+        {"reason": args.reason},
+        {"cancelled_followups": cancelled},
+        context_id=turn.ctx.conversation_id,
+    )
+    return {"closed": True}
+
+
+def build_tools(verify_domain: str | None) -> dict[str, AgentTool]:
+    specs = [
+        AgentTool(
+            ToolSpec(
+                "collect_user_info", "Store the current user's own onboarding fields and referrer.", UserInfo
+            ),
+            collect_user_info,
+        ),
+        AgentTool(
+            ToolSpec("record_nomination", "Store someone the user recommends for the network.", Nomination),
+            record_nomination,
+        ),
+        AgentTool(
+            ToolSpec("send_verification_email", "Get the user's verification address.", NoArguments),
+            make_send_verification_email(verify_domain),
+        ),
+        AgentTool(
+            ToolSpec(
+                "complete_onboarding", "Put a fully onboarded user into the approval queue.", NoArguments
+            ),
+            complete_onboarding,
+        ),
+        AgentTool(
+            ToolSpec("close_invite", "Stop onboarding: the user is not interested.", CloseInvite),
+            close_invite,
+        ),
+    ]
+    return {tool.spec.name: tool for tool in specs}

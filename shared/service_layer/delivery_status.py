@@ -1,0 +1,118 @@
+"""Apply a Twilio delivery-status callback (decisions B16): forward only, idempotent.
+
+queued -> sent -> delivered, or failed / undelivered with Twilio's ErrorCode. A callback
+that would move a message backwards, or repeats one already applied, changes nothing. A
+callback for a SID we do not know (not ours, or one whose send we have not recorded yet) is
+acknowledged and logged. Error 21610 on a callback opts the user out, as on a send.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from shared.domain.constants import TWILIO_ERROR_UNSUBSCRIBED
+from shared.domain.events import Event
+from shared.domain.sms import (
+    TWILIO_INBOUND_STATUSES,
+    TWILIO_TO_STATUS,
+    next_status,
+    status_from_twilio,
+)
+from shared.logs import get_logger
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
+
+log = get_logger(__name__)
+
+CREATED_BY = "twilio_status"
+
+
+class StatusOutcome(StrEnum):
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"  # replay, or an out-of-order callback that would move backwards
+    UNKNOWN_SID = "unknown_sid"
+    IGNORED = "ignored"  # an inbound-message status, not about our sends
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    message_sid: str
+    twilio_status: str
+    error_code: int | None = None
+    error_message: str | None = None
+
+
+MESSAGE_SID = re.compile(r"^(?:SM|MM)[0-9a-fA-F]{32}$")
+MAX_ERROR_MESSAGE_CHARS = 500
+
+
+class InvalidStatusCallback(ValueError):
+    """The callback's parameters are missing or outside Twilio's vocabulary. Callers answer 400."""
+
+
+def parse_status_form(params: Mapping[str, str]) -> StatusUpdate:
+    sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
+    status = (params.get("MessageStatus") or params.get("SmsStatus") or "").strip().lower()
+    if not sid or not status:
+        raise InvalidStatusCallback("missing MessageSid or MessageStatus")
+    if not MESSAGE_SID.match(sid):
+        raise InvalidStatusCallback("MessageSid is not a Twilio message SID")
+    if status not in TWILIO_TO_STATUS and status not in TWILIO_INBOUND_STATUSES:
+        raise InvalidStatusCallback(f"unknown MessageStatus {status[:40]!r}")
+    raw_code = (params.get("ErrorCode") or "").strip()
+    try:
+        code = int(raw_code) if raw_code else None
+    except ValueError:
+        raise InvalidStatusCallback("ErrorCode is not a number") from None
+    message = (params.get("ErrorMessage") or "").strip()[:MAX_ERROR_MESSAGE_CHARS] or None
+    return StatusUpdate(message_sid=sid, twilio_status=status, error_code=code, error_message=message)
+
+
+def apply_delivery_status(update: StatusUpdate, uow: PostgresUnitOfWork | None = None) -> StatusOutcome:
+    """Raises UnknownTwilioStatus (a ValueError) for a status outside Twilio's vocabulary."""
+    if update.twilio_status.strip().lower() in TWILIO_INBOUND_STATUSES:
+        return StatusOutcome.IGNORED
+    reported = status_from_twilio(update.twilio_status)
+    with uow or PostgresUnitOfWork() as tx:
+        row = tx.sql.one("sms_lock_message_by_sid", message_sid=update.message_sid)
+        if row is None:
+            log.warning(
+                "status callback for an unknown MessageSid", extra={"message_sid": update.message_sid}
+            )
+            return StatusOutcome.UNKNOWN_SID
+        target = next_status(row["status"], reported)
+        if target is None:
+            log.info(
+                "status callback did not move the message forward",
+                extra={"message_sid": update.message_sid, "current": row["status"], "reported": reported},
+            )
+            return StatusOutcome.UNCHANGED
+        failed = target in ("failed", "undelivered")
+        tx.sql.one(
+            "sms_apply_delivery_status",
+            message_id=row["id"],
+            status=target,
+            error_code=update.error_code if failed else None,
+            error_message=update.error_message if failed else None,
+        )
+        if update.error_code == TWILIO_ERROR_UNSUBSCRIBED:
+            user_id = UUID(str(row["user_id"]))
+            if tx.sql.one("sms_set_opted_out", user_id=user_id) is not None:
+                tx.emit(
+                    Event(
+                        "user.opted_out",
+                        "user",
+                        user_id,
+                        {"user_id": str(user_id), "message_id": str(row["id"]), "source": "twilio_21610"},
+                        CREATED_BY,
+                    )
+                )
+        tx.commit()
+    log.info(
+        "delivery status applied",
+        extra={"message_sid": update.message_sid, "status": target, "error_code": update.error_code},
+    )
+    return StatusOutcome.APPLIED

@@ -1,0 +1,31 @@
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}
+
+module "catalog" {
+  source = "../../modules/catalog"
+}
+
+module "platform" {
+  source = "../../modules/platform"
+
+  project_id  = var.project_id
+  region      = var.region
+  environment = var.environment
+  build_dir   = "${path.root}/../../../build"
+
+  functions            = module.catalog.functions
+  routes               = module.catalog.routes
+  dead_letter_recorder = module.catalog.dead_letter_recorder
+  schedules            = module.catalog.schedules
+
+  settings              = var.settings
+  function_overrides    = var.function_overrides
+  default_max_instances = var.default_max_instances
+  operators             = var.operators
+  log_level             = var.log_level
+  notification_channels = var.notification_channels
+  billing_account       = var.billing_account
+  monthly_budget_usd    = var.monthly_budget_usd
+}

@@ -1,0 +1,65 @@
+variable "project_id" {
+  description = "Project of this environment."
+  type        = string
+}
+
+variable "region" {
+  description = "Region for functions and scheduler jobs."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "environment" {
+  description = "Environment name."
+  type        = string
+}
+
+variable "settings" {
+  description = "Plain environment values: TWILIO_FROM_NUMBER, TWILIO_MESSAGING_SERVICE_SID, VERIFY_EMAIL_DOMAIN, optionally PUBLIC_BASE_URL."
+  type        = map(string)
+}
+
+variable "function_overrides" {
+  description = "Per-function sizing for this environment."
+  type = map(object({
+    min_instances = optional(number)
+    max_instances = optional(number)
+    memory        = optional(string)
+  }))
+  default = {}
+}
+
+variable "default_max_instances" {
+  description = "Instance cap for functions without an override."
+  type        = number
+  default     = 10
+}
+
+variable "operators" {
+  description = "Members allowed to invoke the admin function, e.g. group:operators@example.com."
+  type        = list(string)
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL for every function."
+  type        = string
+  default     = "INFO"
+}
+
+variable "notification_channels" {
+  description = "Monitoring notification channel ids."
+  type        = list(string)
+  default     = []
+}
+
+variable "billing_account" {
+  description = "Billing account for the optional budget; null creates none."
+  type        = string
+  default     = null
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly budget in USD."
+  type        = number
+  default     = 300
+}

@@ -1,0 +1,141 @@
+"""Arrange helpers shared by the backbone's tests (events, tasks, users, push receivers)."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from werkzeug.serving import make_server
+
+
+def make_user(db, *, verified: bool = False, poc: str = "bouncer") -> uuid.UUID:
+    phone = f"+1415{random.randint(1_000_000, 9_999_999)}"
+    row = db.execute(
+        "INSERT INTO users (phone_number, verified, poc_agent_type) VALUES (%s, %s, %s) RETURNING id",
+        (phone, verified, poc),
+    ).fetchone()
+    return row["id"]
+
+
+def add_event(
+    db, event_type: str, user_id: uuid.UUID | None, payload: dict[str, Any] | None = None
+) -> uuid.UUID:
+    row = db.execute(
+        "INSERT INTO events (event_type, aggregate_type, aggregate_id, payload, created_by) "
+        "VALUES (%s, %s, %s, %s::jsonb, 'test') RETURNING id",
+        (event_type, "user" if user_id else None, user_id, json.dumps(payload or {"hello": "world"})),
+    ).fetchone()
+    return row["id"]
+
+
+def add_task(
+    db,
+    *,
+    agent_type: str = "bouncer",
+    task_type: str = "re_engagement_check",
+    user_id: uuid.UUID | None = None,
+    priority: str = "medium",
+    due_offset: str = "-1 second",
+    max_retries: int = 3,
+) -> uuid.UUID:
+    row = db.execute(
+        "INSERT INTO agent_tasks (task_type, agent_type, user_id, priority, scheduled_for, context_json, "
+        "created_by, max_retries) VALUES (%s, %s, %s, %s, now() + %s::interval, '{}'::jsonb, 'test', %s) "
+        "RETURNING id",
+        (task_type, agent_type, user_id, priority, due_offset, max_retries),
+    ).fetchone()
+    return row["id"]
+
+
+def event_row(db, event_id: uuid.UUID) -> dict[str, Any]:
+    return db.execute("SELECT * FROM events WHERE id = %s", (event_id,)).fetchone()
+
+
+def task_row(db, task_id: uuid.UUID) -> dict[str, Any]:
+    return db.execute("SELECT * FROM agent_tasks WHERE id = %s", (task_id,)).fetchone()
+
+
+def dead_letters(db) -> list[dict[str, Any]]:
+    return db.execute("SELECT * FROM event_dead_letters ORDER BY created_at").fetchall()
+
+
+class Receiver:
+    """A WSGI app served on a local port in a thread; counts the requests it saw."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.statuses: list[str] = []
+        self._app = app
+        self._lock = threading.Lock()
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+
+    def _wsgi(self, environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        import io
+
+        environ["wsgi.input"] = io.BytesIO(body)
+        with self._lock:
+            self.requests.append({"path": environ.get("PATH_INFO"), "body": body})
+
+        def recording_start(status, headers, exc_info=None):
+            with self._lock:
+                self.statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        return self._app(environ, recording_start)
+
+    @contextmanager
+    def running(self) -> Iterator[Receiver]:
+        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._server.shutdown()
+            thread.join(timeout=5)
+
+
+PROBE_SOURCE = str(__import__("pathlib").Path(__file__).parent / "functions" / "consumer_probe" / "main.py")
+
+
+def probe_client():
+    import functions_framework
+
+    return functions_framework.create_app("consumer_probe", PROBE_SOURCE).test_client()
+
+
+def push_body(
+    message,
+    *,
+    subscription: str = "projects/p/subscriptions/agent-bouncer-push",
+    publish_time: str | None = None,
+    message_id: str = "1001",
+) -> dict[str, Any]:
+    """What a push subscription posts for one published message (``OutboundMessage``)."""
+    import base64
+    from datetime import UTC, datetime
+
+    when = publish_time or datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "message": {
+            "data": base64.b64encode(message.data).decode(),
+            "attributes": dict(message.attributes),
+            "messageId": message_id,
+            "publishTime": when,
+        },
+        "subscription": subscription,
+    }
+
+
+def handled_count(db, delivery_id) -> int:
+    return db.execute(
+        "SELECT count(*) AS n FROM agent_actions_log WHERE agent_type = 'probe' AND context_id = %s",
+        (delivery_id,),
+    ).fetchone()["n"]

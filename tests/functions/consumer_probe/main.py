@@ -1,0 +1,36 @@
+"""A Pub/Sub-triggered function for the consumer-contract tests: it consumes as agent_bouncer.
+
+The handler writes one agent_actions_log row per run (so tests can count executions), then
+behaves as the delivery asks: ``ok`` (returns a result), ``permanent`` or ``transient``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared.service_layer.consumer import Delivery, PermanentError, consume
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
+
+
+def handle(delivery: Delivery, uow: PostgresUnitOfWork) -> dict[str, Any] | None:
+    source = delivery.data.get("payload") or delivery.data.get("context_json") or {}
+    behaviour = source.get("behaviour", "ok")
+    uow.sql.conn.execute(
+        "INSERT INTO agent_actions_log (agent_type, action_type, context_id, input_data) "
+        "VALUES ('probe', 'handled', %s, %s::jsonb)",
+        (delivery.id, json.dumps({"message_id": delivery.message_id, "kind": delivery.kind})),
+    )
+    if behaviour == "permanent":
+        raise PermanentError("the probe was told this can never work")
+    if behaviour == "transient":
+        raise RuntimeError("the probe was told to fail for now")
+    return {"handled_by": "probe", "message_id": delivery.message_id}
+
+
+@functions_framework.cloud_event
+def consumer_probe(cloud_event: CloudEvent) -> None:
+    consume(cloud_event, "agent_bouncer", handle)

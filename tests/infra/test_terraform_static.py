@@ -1,0 +1,404 @@
+"""Static checks of terraform/ against the code: no provider is needed, nothing is applied.
+
+The catalogue (terraform/modules/catalog) is the deployment's single list of functions,
+routes, schedules and secrets; these tests hold it to the code - functions/ folders,
+shared/routing.py, shared/schedules.py, the cadence constants, and the settings each
+function's code path requires - and hold the modules to the IAM rules of decisions A8.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from datetime import timedelta
+from typing import Any
+
+import hcl2
+import pytest
+
+from shared import routing, schedules
+from shared.domain import constants
+from tests.infra import terraform_model as tf
+from tests.infra.code_settings import required_env
+from tools.build_bundles import discover_functions
+
+ALLOWED_PROJECT_ROLES = {"roles/logging.logWriter", "roles/cloudtrace.agent", "roles/monitoring.metricWriter"}
+PUBLIC = {"twilio_inbound", "twilio_status", "email_inbound"}
+WEBHOOK_TARGETS = {"sms_sender", "event_dispatcher", "task_sweeper", "message_orchestrator"}
+OPERATOR_FUNCTIONS = {"admin"}
+ALWAYS_SET = {"GOOGLE_CLOUD_PROJECT", "LOG_LEVEL", "YACHTPARTY_ENVIRONMENT"}
+SCHEDULER_ENV = {"SCHEDULER_SERVICE_ACCOUNT_EMAIL", "SCHEDULER_OIDC_AUDIENCE"}
+PUBLISHER_ENV = {"PUBSUB_API_ENDPOINT"}
+DERIVED_SETTINGS = {"PUBLIC_BASE_URL", "TWILIO_STATUS_CALLBACK_URL"}
+
+
+def terraform_binary() -> str | None:
+    return shutil.which("terraform") or (
+        "/usr/local/bin/terraform" if os.access("/usr/local/bin/terraform", os.X_OK) else None
+    )
+
+
+def test_terraform_fmt_is_clean() -> None:
+    binary = terraform_binary()
+    if binary is None:
+        pytest.skip("terraform binary not installed: `terraform fmt -check` cannot run here")
+    result = subprocess.run(
+        [binary, "fmt", "-check", "-recursive", "-diff", str(tf.TERRAFORM)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"run `terraform fmt -recursive terraform`:\n{result.stdout}{result.stderr}"
+    )
+
+
+def test_every_tf_file_parses() -> None:
+    files = tf.tf_files()
+    assert len(files) >= 20
+    for path in files:
+        with path.open(encoding="utf-8") as handle:
+            hcl2.load(handle)  # raises on a syntax error
+
+
+def test_every_module_and_root_pins_terraform_and_provider_versions() -> None:
+    roots = [tf.MODULES / name for name in ("function", "topic", "scheduler_job", "platform")] + [
+        tf.TERRAFORM / "envs" / env for env in tf.ENVS
+    ]
+    for directory in roots:
+        blocks = tf.load_dir(directory).get("terraform", [])
+        assert blocks, f"{directory} has no terraform block"
+        settings = blocks[0]
+        assert settings["required_version"].startswith(">= 1."), directory
+        providers = tf.single(settings["required_providers"])
+        assert providers["google"]["source"] == "hashicorp/google"
+        assert re.search(r">= ?\d", providers["google"]["version"]) and "<" in providers["google"]["version"]
+
+
+def test_each_environment_is_a_thin_root_with_its_own_backend_prefix_and_tfvars() -> None:
+    prefixes = set()
+    for env in tf.ENVS:
+        directory = tf.TERRAFORM / "envs" / env
+        root = tf.load_dir(directory)
+        backend = tf.single(root["terraform"][0]["backend"])
+        prefixes.add(backend["gcs"]["prefix"])
+        assert env in backend["gcs"]["prefix"]
+        assert not tf.resources(root), f"envs/{env} declares resources: keep roots thin"
+        calls = tf.module_calls(root)
+        assert set(calls) == {"catalog", "platform"}
+        platform = calls["platform"]
+        assert platform["functions"] == "${module.catalog.functions}"
+        assert platform["routes"] == "${module.catalog.routes}"
+        assert platform["schedules"] == "${module.catalog.schedules}"
+        assert platform["dead_letter_recorder"] == "${module.catalog.dead_letter_recorder}"
+        tfvars = directory / f"{env}.tfvars"
+        assert tfvars.is_file()
+        with tfvars.open(encoding="utf-8") as handle:
+            values = tf.clean(hcl2.load(handle))
+        assert values["environment"] == env
+    assert len(prefixes) == len(tf.ENVS)
+
+
+# --- functions ------------------------------------------------------------------------------
+
+
+def test_every_function_folder_has_a_terraform_instance_and_back() -> None:
+    folders = set(discover_functions())
+    declared = set(tf.catalog()["functions"])
+    assert folders - declared == set(), "function folders missing from terraform/modules/catalog"
+    assert declared - folders == set(), "catalogue functions without a folder under functions/"
+
+
+def test_exposure_follows_the_rules() -> None:
+    functions = tf.catalog()["functions"]
+    for name, spec in functions.items():
+        if name in PUBLIC:
+            expected = "public"
+        elif name in WEBHOOK_TARGETS:
+            expected = "webhook"
+        elif name in OPERATOR_FUNCTIONS:
+            expected = "operators"
+        else:
+            expected = "internal"
+        assert spec["exposure"] == expected, name
+
+
+def test_platform_maps_exposure_to_ingress_and_invokers() -> None:
+    platform = tf.load_dir(tf.MODULES / "platform")
+    ingress = tf.locals_of(platform)["ingress"]
+    assert ingress["internal"] == "ALLOW_INTERNAL_ONLY"
+    assert ingress["public"] == ingress["webhook"] == "ALLOW_ALL"
+    call = tf.module_calls(platform)["function"]
+    assert call["allow_unauthenticated"] == '${contains(["public", "webhook"], each.value.exposure)}'
+    invokers = call["invoker_members"]
+    assert "local.push_targets" in invokers and "google_service_account.pubsub_push.email" in invokers
+    assert "local.scheduler_targets" in invokers and "google_service_account.scheduler.email" in invokers
+    assert 'each.value.exposure == "operators" ? var.operators' in invokers
+
+
+def test_every_function_runs_as_its_own_service_account_never_the_default() -> None:
+    module = tf.load_dir(tf.MODULES / "function")
+    found = tf.resources(module)
+    function = found[("google_cloudfunctions2_function", "this")]
+    service = tf.single(function["service_config"])
+    assert service["service_account_email"] == "${google_service_account.runtime.email}"
+    build = tf.single(function["build_config"])
+    assert build["service_account"] == "${var.build_service_account}"
+    platform = tf.module_calls(tf.load_dir(tf.MODULES / "platform"))["function"]
+    assert platform["build_service_account"] == "${google_service_account.builder.id}"
+    for path in tf.tf_files():
+        text = path.read_text(encoding="utf-8")
+        assert "-compute@developer.gserviceaccount.com" not in text, path
+        assert "@appspot.gserviceaccount.com" not in text, path
+        assert "google_compute_default_service_account" not in text, path
+
+
+def test_no_project_level_role_beyond_telemetry() -> None:
+    forbidden_kinds = {"google_project_iam_binding", "google_project_iam_policy"}
+    for directory in [
+        tf.MODULES / m for m in ("catalog", "function", "topic", "scheduler_job", "platform")
+    ] + [tf.TERRAFORM / "envs" / env for env in tf.ENVS]:
+        module = tf.load_dir(directory)
+        for (kind, name), body in tf.resources(module).items():
+            assert kind not in forbidden_kinds, f"{directory.name}: authoritative project IAM {kind}.{name}"
+            if kind != "google_project_iam_member":
+                continue
+            role = body["role"]
+            if role == "${each.value}":
+                roles = tf.locals_of(module)["project_roles"]
+                assert roles.startswith("${toset(") and roles.endswith(")}")
+                granted = set(json.loads(roles[len("${toset(") : -len(")}")]))
+            else:
+                granted = {role}
+            assert granted <= ALLOWED_PROJECT_ROLES, f"{directory.name}: {kind}.{name} grants {granted}"
+
+
+def test_function_module_validates_its_typed_inputs() -> None:
+    declared = tf.variables(tf.load_dir(tf.MODULES / "function"))
+    for name in ("name", "ingress", "allow_unauthenticated", "invoker_members", "secret_env", "env"):
+        assert declared[name].get("validation"), f"variable {name} has no validation"
+    assert "allUsers" not in json.dumps(declared["invoker_members"]["default"])
+
+
+def test_source_zip_is_content_addressed_with_fixed_modes() -> None:
+    found = tf.resources(tf.load_dir(tf.MODULES / "function"), kind="data")
+    archive = found[("archive_file", "source")]
+    assert archive["output_file_mode"] == "0644"
+    assert archive["source_dir"] == "${var.source_dir}"
+    obj = tf.resources(tf.load_dir(tf.MODULES / "function"))[("google_storage_bucket_object", "source")]
+    assert "data.archive_file.source.output_sha256" in obj["name"]
+    call = tf.module_calls(tf.load_dir(tf.MODULES / "platform"))["function"]
+    assert call["source_dir"] == "${var.build_dir}/${each.key}"
+
+
+# --- secrets and settings -----------------------------------------------------------------------
+
+
+def _provided_env(name: str, spec: dict[str, Any]) -> set[str]:
+    catalog = tf.catalog()
+    scheduled = {
+        job["function"] for job in catalog["schedules"].values() if job["function"] in catalog["functions"]
+    }
+    provided = set(spec["secrets"]) | set(spec["settings"]) | ALWAYS_SET
+    if name in scheduled:
+        provided |= SCHEDULER_ENV
+    if spec["publishes"]:
+        provided |= PUBLISHER_ENV
+    return provided
+
+
+def test_platform_sets_the_environment_the_checks_assume() -> None:
+    env = tf.module_calls(tf.load_dir(tf.MODULES / "platform"))["function"]["env"]
+    for var in ALWAYS_SET | SCHEDULER_ENV | PUBLISHER_ENV:
+        assert f"{var} =" in env, var
+    settings = tf.locals_of(tf.load_dir(tf.MODULES / "platform"))["settings"]
+    for var in DERIVED_SETTINGS:
+        assert f"{var} =" in settings, var
+
+
+@pytest.mark.parametrize(
+    "function", [f for f in discover_functions() if (tf.ROOT / "functions" / f / "main.py").is_file()]
+)
+def test_every_setting_a_function_requires_is_declared(function: str) -> None:
+    spec = tf.catalog()["functions"].get(function)
+    assert spec is not None, f"{function} is not in the catalogue"
+    needed = required_env(tf.ROOT / "functions" / function)
+    missing = needed - _provided_env(function, spec)
+    assert not missing, f"{function} requires {sorted(missing)}: declare them in terraform/modules/catalog"
+    unused_secrets = set(spec["secrets"]) - needed
+    assert not unused_secrets, f"{function} is granted secrets its code never reads: {sorted(unused_secrets)}"
+
+
+def test_secret_ids_and_env_names_are_well_formed() -> None:
+    for name, spec in tf.catalog()["functions"].items():
+        for env_var, secret_id in spec["secrets"].items():
+            assert re.fullmatch(r"[A-Z][A-Z0-9_]*", env_var), (name, env_var)
+            assert secret_id == env_var.lower().replace("_", "-"), (name, env_var, secret_id)
+        for env_var in spec["settings"]:
+            assert re.fullmatch(r"[A-Z][A-Z0-9_]*", env_var), (name, env_var)
+
+
+def test_every_non_derived_setting_has_a_value_in_each_environment() -> None:
+    needed = {s for spec in tf.catalog()["functions"].values() for s in spec["settings"]} - DERIVED_SETTINGS
+    for env in tf.ENVS:
+        with (tf.TERRAFORM / "envs" / env / f"{env}.tfvars").open(encoding="utf-8") as handle:
+            values = tf.clean(hcl2.load(handle))
+        assert needed <= set(values["settings"]), (env, needed - set(values["settings"]))
+
+
+# --- Pub/Sub routes ---------------------------------------------------------------------------
+
+
+def test_every_routed_topic_exists_with_the_right_consumer() -> None:
+    catalog = tf.catalog()
+    expected = {topic: {"function": c.function, "ordered": c.ordered} for topic, c in routing.all_topics()}
+    assert catalog["routes"] == expected
+    assert catalog["dead_letter_recorder"] == routing.DEAD_LETTER_RECORDER_FUNCTION
+    for route in catalog["routes"].values():
+        assert route["function"] in catalog["functions"]
+
+
+def test_topic_module_builds_dead_letter_topic_and_push_subscriptions() -> None:
+    module = tf.load_dir(tf.MODULES / "topic")
+    local = tf.locals_of(module)
+    assert local["dead_letter_topic"] == routing.dead_letter_topic("${var.name}")
+    assert (
+        local["pubsub_agent"]
+        == "serviceAccount:service-${var.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+    )
+    found = tf.resources(module)
+    assert found[("google_pubsub_topic", "dead_letter")]["name"] == "${local.dead_letter_topic}"
+
+    push = found[("google_pubsub_subscription", "push")]
+    assert push["topic"] == "${google_pubsub_topic.main.id}"
+    assert push["enable_message_ordering"] == "${var.ordered}"
+    push_config = tf.single(push["push_config"])
+    assert push_config["push_endpoint"] == "${var.push_endpoint}"
+    assert (
+        tf.single(push_config["oidc_token"])["service_account_email"] == "${var.push_service_account_email}"
+    )
+    dead_letter = tf.single(push["dead_letter_policy"])
+    assert dead_letter["dead_letter_topic"] == "${google_pubsub_topic.dead_letter.id}"
+    assert dead_letter["max_delivery_attempts"] == "${var.max_delivery_attempts}"
+    retry = tf.single(push["retry_policy"])
+    assert retry == {"minimum_backoff": "${var.minimum_backoff}", "maximum_backoff": "${var.maximum_backoff}"}
+
+    recorder = found[("google_pubsub_subscription", "dead_letter")]
+    assert recorder["topic"] == "${google_pubsub_topic.dead_letter.id}"
+    recorder_push = tf.single(recorder["push_config"])
+    assert recorder_push["push_endpoint"] == "${var.dead_letter_endpoint}"
+    assert (
+        tf.single(recorder_push["oidc_token"])["service_account_email"] == "${var.push_service_account_email}"
+    )
+
+    publisher = found[("google_pubsub_topic_iam_member", "agent_publishes_dead_letters")]
+    assert publisher["topic"] == "${google_pubsub_topic.dead_letter.name}"
+    assert publisher["role"] == "roles/pubsub.publisher" and publisher["member"] == "${local.pubsub_agent}"
+    subscriber = found[("google_pubsub_subscription_iam_member", "agent_subscribes")]
+    assert subscriber["subscription"] == "${google_pubsub_subscription.push.name}"
+    assert subscriber["role"] == "roles/pubsub.subscriber" and subscriber["member"] == "${local.pubsub_agent}"
+
+
+def _seconds(value: str) -> int:
+    assert value.endswith("s"), value
+    return int(value[:-1])
+
+
+def test_retry_and_dead_letter_numbers_match_the_constants() -> None:
+    declared = tf.variables(tf.load_dir(tf.MODULES / "topic"))
+    assert declared["max_delivery_attempts"]["default"] == constants.PUBSUB_MAX_DELIVERY_ATTEMPTS
+    assert _seconds(declared["minimum_backoff"]["default"]) == constants.PUBSUB_MIN_BACKOFF.total_seconds()
+    assert _seconds(declared["maximum_backoff"]["default"]) == constants.PUBSUB_MAX_BACKOFF.total_seconds()
+    assert declared["ack_deadline_seconds"]["default"] == constants.FUNCTION_TIMEOUT.total_seconds()
+
+
+def test_platform_wires_each_route_to_its_consumer_and_the_recorder() -> None:
+    call = tf.module_calls(tf.load_dir(tf.MODULES / "platform"))["topic"]
+    assert call["for_each"] == "${var.routes}"
+    assert call["push_endpoint"] == "${module.function[each.value.function].uri}"
+    assert call["dead_letter_endpoint"] == "${module.function[var.dead_letter_recorder].uri}"
+    assert call["ordered"] == "${each.value.ordered}"
+
+
+# --- scheduler -------------------------------------------------------------------------------
+
+
+def _cron_every(interval: timedelta) -> str:
+    minutes = int(interval.total_seconds() // 60)
+    return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+
+
+def test_schedules_are_exactly_the_code_schedules() -> None:
+    declared = tf.catalog()["schedules"]
+    expected = {job.name: job for job in schedules.SCHEDULED_JOBS}
+    assert set(declared) == set(expected)
+    for name, job in expected.items():
+        spec = declared[name]
+        assert spec["function"] == job.function, name
+        assert spec["schedule"] == job.cron, name
+        assert spec["time_zone"] == job.time_zone, name
+        assert json.loads(spec["body"]) == job.body, name
+        assert spec["planned"] == job.planned, name
+
+
+def test_sweep_cadence_matches_the_local_stack_constants() -> None:
+    declared = tf.catalog()["schedules"]
+    jobs = {job.name: job for job in schedules.SCHEDULED_JOBS}
+    for name, interval in (
+        ("event-sweep", constants.EVENT_SWEEP_EVERY),
+        ("task-sweep", constants.TASK_SWEEP_EVERY),
+        ("orchestrator-tick", constants.ORCHESTRATOR_TICK_EVERY),
+    ):
+        assert declared[name]["schedule"] == _cron_every(interval), name
+        assert jobs[name].every_seconds == interval.total_seconds(), name
+
+
+def test_every_scheduler_job_targets_an_existing_function() -> None:
+    catalog = tf.catalog()
+    folders = set(discover_functions())
+    for name, spec in catalog["schedules"].items():
+        if spec["planned"]:
+            assert spec["function"] not in catalog["functions"], (
+                f"{name}: {spec['function']} exists now - set planned = false here and in shared/schedules.py"
+            )
+        else:
+            assert spec["function"] in catalog["functions"], name
+            assert spec["function"] in folders, name
+    scheduled = tf.locals_of(tf.load_dir(tf.MODULES / "platform"))["scheduled"]
+    assert "if contains(keys(var.functions), s.function)" in scheduled
+
+
+def test_scheduler_calls_carry_an_oidc_token_of_the_scheduler_account() -> None:
+    job = tf.resources(tf.load_dir(tf.MODULES / "scheduler_job"))[("google_cloud_scheduler_job", "this")]
+    target = tf.single(job["http_target"])
+    token = tf.single(target["oidc_token"])
+    assert token["service_account_email"] == "${var.service_account_email}"
+    call = tf.module_calls(tf.load_dir(tf.MODULES / "platform"))["schedule"]
+    assert call["service_account_email"] == "${google_service_account.scheduler.email}"
+    assert call["for_each"] == "${local.scheduled}"
+
+
+# --- observability --------------------------------------------------------------------------------
+
+
+def test_alerts_and_metrics_exist_with_the_spec_thresholds() -> None:
+    platform = tf.load_dir(tf.MODULES / "platform")
+    found = tf.resources(platform)
+    assert "jsonPayload.cost_usd" in found[("google_logging_metric", "llm_cost_usd")]["value_extractor"]
+    dead_letter_filter = found[("google_logging_metric", "dead_letters_recorded")]["filter"]
+    messages = re.findall(r'\\"([^"\\]+)\\"', dead_letter_filter)
+    messages = [m for m in messages if m != "cloud_run_revision"]
+    assert len(messages) == 3, dead_letter_filter
+    code = "\n".join(p.read_text(encoding="utf-8") for p in (tf.ROOT / "shared").rglob("*.py"))
+    for message in messages:
+        assert f'"{message}"' in code, f"no code logs {message!r}: the dead-letter metric would stay at zero"
+    for policy in ("dead_letters", "function_errors", "llm_cost"):
+        assert ("google_monitoring_alert_policy", policy) in found
+    assert ("google_billing_budget", "monthly") in found
+    declared = tf.variables(platform)
+    assert declared["dead_letter_alert_depth"]["default"] == constants.DEAD_LETTER_ALERT_DEPTH
+    assert declared["error_rate_alert"]["default"] == constants.FUNCTION_ERROR_RATE_ALERT
+    assert declared["daily_llm_cost_alert_usd"]["default"] == constants.DAILY_LLM_COST_ALERT_USD

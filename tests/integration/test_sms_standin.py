@@ -1,0 +1,71 @@
+"""The Twilio stand-in answers the real twilio client in Twilio's own format."""
+
+import re
+from typing import Any
+
+import pytest
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from shared.adapters.twilio_sms import BaseUrlHttpClient
+from tools.twilio_standin import start_in_thread
+
+ACCOUNT = "AC" + "3" * 32
+TOKEN = "standin-token"
+
+
+@pytest.fixture
+def standin():
+    with start_in_thread(auth_token=TOKEN, account_sid=ACCOUNT) as server:
+        yield server
+
+
+def client(standin: Any, token: str = TOKEN) -> Client:
+    return Client(ACCOUNT, token, http_client=BaseUrlHttpClient(standin.url))
+
+
+def test_create_message_returns_twilio_shaped_resource(standin):
+    message = client(standin).messages.create(to="+14155550123", from_="+14155550100", body="hi there")
+    assert re.fullmatch(r"SM[0-9a-f]{32}", message.sid)
+    assert message.status == "queued"
+    assert message.to == "+14155550123"
+    assert message.from_ == "+14155550100"
+    assert message.num_segments == "1"
+    assert message.direction == "outbound-api"
+    assert message.account_sid == ACCOUNT
+    assert message.date_created is not None
+
+
+def test_sent_lists_and_filters_by_recipient(standin):
+    c = client(standin)
+    c.messages.create(to="+14155550123", from_="+14155550100", body="a")
+    c.messages.create(to="+14155550199", from_="+14155550100", body="b")
+    everything = requests.get(standin.url + "/_sent", timeout=5).json()
+    only = requests.get(standin.url + "/_sent", params={"to": "+14155550199"}, timeout=5).json()
+    assert [m["body"] for m in everything] == ["a", "b"]
+    assert [m["body"] for m in only] == ["b"]
+
+
+def test_wrong_credentials_and_missing_fields_are_twilio_errors(standin):
+    with pytest.raises(TwilioRestException) as info:
+        client(standin, token="nope").messages.create(to="+14155550123", from_="+14155550100", body="x")
+    assert (info.value.status, info.value.code) == (401, 20003)
+    with pytest.raises(TwilioRestException) as info:
+        client(standin).messages.create(to="+14155550123", body="x")
+    assert info.value.code == 21603
+    with pytest.raises(TwilioRestException) as info:
+        client(standin).messages.create(to="+14155550123", from_="+14155550100", body="x" * 1601)
+    assert info.value.code == 21617
+
+
+def test_failures_can_be_injected_over_http(standin):
+    requests.post(standin.url + "/_fail", json={"count": 2, "status": 429}, timeout=5).raise_for_status()
+    c = client(standin)
+    for _ in range(2):
+        with pytest.raises(TwilioRestException) as info:
+            c.messages.create(to="+14155550123", from_="+14155550100", body="x")
+        assert (info.value.status, info.value.code) == (429, 20429)
+    assert c.messages.create(to="+14155550123", from_="+14155550100", body="x").status == "queued"
+    requests.post(standin.url + "/_reset", timeout=5).raise_for_status()
+    assert standin.sent == []

@@ -1,0 +1,62 @@
+import pytest
+
+from shared import routing
+from shared.routing import (
+    CONSUMERS,
+    PLANNED_CONSUMERS,
+    NoRoute,
+    consumer_for_subscription,
+    dead_letter_subscription,
+    push_subscription,
+    route_event,
+    route_task,
+)
+
+
+def test_unverified_users_reach_the_bouncer_whatever_their_poc():
+    assert route_event("message.received", False, "concierge") == CONSUMERS["bouncer"]
+
+
+def test_verified_users_route_to_a_planned_poc_and_that_is_a_clear_no_route():
+    with pytest.raises(NoRoute, match="agent_concierge.*not deployed"):
+        route_event("message.received", True, "concierge")
+
+
+def test_record_only_events_have_no_consumer():
+    assert route_event("user.opted_out", None, None) is None
+
+
+def test_unknown_event_types_and_missing_users_are_no_route():
+    with pytest.raises(NoRoute, match="no route for event type"):
+        route_event("no.such_event", False, "bouncer")
+    with pytest.raises(NoRoute, match="needs a user"):
+        route_event("message.received", None, None)
+
+
+def test_system_summary_tasks_go_to_the_users_poc():
+    assert route_task("system", "create_conversation_summary", False, None) == CONSUMERS["bouncer"]
+    with pytest.raises(NoRoute):
+        route_task("system", "something_else", False, None)
+
+
+def test_subscription_names_round_trip_for_every_consumer():
+    for consumer in (*CONSUMERS.values(), *PLANNED_CONSUMERS.values()):
+        name = push_subscription(consumer)
+        assert consumer_for_subscription(name) == consumer
+        assert consumer_for_subscription(f"projects/p/subscriptions/{name}") == consumer
+        assert dead_letter_subscription(consumer.topic).startswith(routing.dead_letter_topic(consumer.topic))
+    assert consumer_for_subscription("something-else") is None
+
+
+def test_topic_and_subscription_names_are_valid_pubsub_ids():
+    import re
+
+    valid = re.compile(r"^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$")
+    for topic, consumer in routing.all_topics():
+        for name in (
+            topic,
+            routing.dead_letter_topic(topic),
+            push_subscription(consumer),
+            dead_letter_subscription(topic),
+        ):
+            assert valid.match(name), name

@@ -1,0 +1,149 @@
+"""Operator CLI: ``python -m tools.ops <command>`` (or ``make ops ARGS="<command>"``).
+
+- ``status``: event backlog (and the age of the oldest unprocessed event), due and leased
+  tasks, message-queue depths, dead letters.
+- ``dead-letters list [--all] [--limit N]``: newest first; replayed ones only with ``--all``.
+- ``dead-letters replay <id> [--force]`` or ``dead-letters replay --all``: an event dead letter
+  is re-inserted as a new event, a task dead letter requeues its task.
+
+Reads ``DATABASE_URL``. Other commands (``approve`` ...) register on ``app`` below.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.adapters.postgres import Sql, connect
+from shared.domain.constants import DEAD_LETTER_ALERT_DEPTH, DEAD_LETTER_REPLAY_ALL_LIMIT
+from shared.service_layer.dead_letters import ReplayError, replay_all, replay_dead_letter
+from tools.ops_approval import register_approval_commands
+
+app = typer.Typer(help="Operate Yachtparty: backlog status, dead letters.", no_args_is_help=True)
+dead_letters_app = typer.Typer(help="List and replay dead letters.", no_args_is_help=True)
+app.add_typer(dead_letters_app, name="dead-letters")
+register_approval_commands(app)  # approve / reject / hold / pending (tools/ops_approval.py)
+console = Console()
+
+
+def _age(seconds: Any) -> str:
+    if seconds is None:
+        return "-"
+    return str(timedelta(seconds=int(float(seconds))))
+
+
+@app.command()
+def status() -> None:
+    """Backlogs at a glance: events, tasks, message queue, dead letters."""
+    with connect() as conn:
+        sql = Sql(conn)
+        events = sql.one("event_backlog") or {}
+        tasks = sql.one("task_status_counts") or {}
+        queue = sql.all("message_queue_depths")
+        dead = sql.one("dead_letter_counts") or {}
+
+    table = Table(title="Yachtparty backlog", show_lines=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("detail")
+    table.add_row(
+        "events unprocessed",
+        str(events.get("unprocessed", 0)),
+        f"due {events.get('due', 0)}, retrying {events.get('retrying', 0)}, "
+        f"oldest {_age(events.get('oldest_age_seconds'))} old",
+    )
+    table.add_row("tasks due", str(tasks.get("due", 0)), f"pending {tasks.get('pending', 0)}")
+    table.add_row(
+        "tasks leased",
+        str(tasks.get("processing", 0)),
+        f"lease expired {tasks.get('lease_expired', 0)}, failed {tasks.get('failed', 0)}",
+    )
+    for row in queue:
+        table.add_row(f"message_queue {row['status']}", str(row["n"]), f"due {row['due']}")
+    unreplayed = int(dead.get("unreplayed") or 0)
+    style = "bold red" if unreplayed > DEAD_LETTER_ALERT_DEPTH else ""
+    table.add_row(
+        "dead letters (not replayed)",
+        f"[{style}]{unreplayed}[/]" if style else str(unreplayed),
+        f"dispatcher {dead.get('dispatcher', 0)}, pubsub {dead.get('pubsub', 0)}, "
+        f"consumer {dead.get('consumer', 0)}; total {dead.get('total', 0)}",
+    )
+    console.print(table)
+    if unreplayed > DEAD_LETTER_ALERT_DEPTH:
+        console.print(f"[bold red]dead-letter depth above {DEAD_LETTER_ALERT_DEPTH}: investigate[/]")
+
+
+@dead_letters_app.command("list")
+def list_dead_letters(
+    include_replayed: Annotated[bool, typer.Option("--all", help="Include replayed ones.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """Dead letters, newest first."""
+    with connect() as conn:
+        rows = Sql(conn).all("list_dead_letters", include_replayed=include_replayed, limit=limit)
+    table = Table(title=f"dead letters ({len(rows)})")
+    for column in ("id", "created", "source", "type", "consumer", "tries", "replayed", "error"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            row["created_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            row["source"],
+            row["event_type"],
+            row["consumer"] or "-",
+            str(row["retry_count"]),
+            f"{row['replay_count']}x" if row["replayed_at"] else "-",
+            (row["error_message"] or "")[:160],
+        )
+    console.print(table)
+
+
+@dead_letters_app.command("replay")
+def replay(
+    dead_letter_id: Annotated[str | None, typer.Argument(help="The dead letter's id.")] = None,
+    replay_everything: Annotated[
+        bool, typer.Option("--all", help="Replay every one not replayed yet.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Replay even if it was replayed before.")] = False,
+) -> None:
+    """Replay one dead letter, or all that were never replayed."""
+    if (dead_letter_id is None) == (not replay_everything):
+        console.print("[red]give a dead-letter id or --all (not both)[/]")
+        raise typer.Exit(2)
+    with connect() as conn:
+        sql = Sql(conn)
+        if replay_everything:
+            done, refused = replay_all(sql, limit=DEAD_LETTER_REPLAY_ALL_LIMIT)
+            conn.commit()
+            for result in done:
+                console.print(f"replayed {result.dead_letter_id}: {result.action} {result.target_id}")
+            for refused_id, reason in refused:
+                console.print(f"[yellow]skipped {refused_id}: {reason}[/]")
+            console.print(f"{len(done)} replayed, {len(refused)} skipped")
+            return
+        assert dead_letter_id is not None
+        try:
+            result = replay_dead_letter(sql, UUID(dead_letter_id), force=force)
+        except ValueError:
+            console.print(f"[red]not a dead-letter id: {dead_letter_id}[/]")
+            raise typer.Exit(2) from None
+        except ReplayError as exc:
+            conn.rollback()
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from None
+        conn.commit()
+    console.print(f"replayed {result.dead_letter_id}: {result.action} {result.target_id}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

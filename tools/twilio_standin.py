@@ -1,0 +1,366 @@
+"""A local stand-in for Twilio's Messages API, for the local stack and the tests.
+
+- ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` (HTTP basic auth: account SID and
+  auth token) answers like Twilio: 201 and the message resource (``sid`` "SM" + 32 hex,
+  ``status`` "queued", or "accepted" with a Messaging Service), or Twilio's error JSON.
+- Every accepted message is recorded; ``GET /_sent`` (optionally ``?to=+1...``) lists them.
+- When the request names a ``StatusCallback``, the stand-in posts ``sent`` then
+  ``delivered`` to it, signed with the auth token exactly as Twilio signs
+  (``X-Twilio-Signature``, ``RequestValidator``'s algorithm).
+- ``POST /_fail`` with ``{"count": N, "status": 429|500|400, "code": 20429|20500|21610}``
+  makes the next N sends fail that way; ``{"count": N, "callback_status": "undelivered",
+  "error_code": 30003}`` accepts them but reports that outcome in the callbacks.
+  ``POST /_reset`` forgets messages and pending failures.
+
+Run: ``python -m tools.twilio_standin --port 8700 --auth-token T``; in tests,
+``start_in_thread(auth_token=T)`` starts one on a free port and returns a handle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+import requests
+from twilio.request_validator import RequestValidator
+
+from shared.domain.constants import SMS_MAX_BODY_CHARS
+from shared.domain.sms import body_length, count_segments
+
+API_VERSION = "2010-04-01"
+_MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
+_ERROR_TEXT = {
+    20003: "Authenticate",
+    20429: "Too Many Requests",
+    20500: "An internal server error has occurred",
+    21602: "Message body is required.",
+    21603: "A 'From' or 'MessagingServiceSid' parameter is required to send a message.",
+    21604: "A 'To' phone number is required.",
+    21610: "Attempt to send to unsubscribed recipient",
+    21617: "The concatenated message body exceeds the 1600 character limit.",
+}
+
+
+def _error(status: int, code: int, message: str | None = None) -> dict[str, Any]:
+    return {
+        "code": code,
+        "message": message or _ERROR_TEXT.get(code, "Error"),
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+@dataclass
+class Failure:
+    status: int | None = None  # HTTP status to answer the create call with
+    code: int | None = None
+    callback_status: str | None = None  # accept, then report this in the status callback
+    error_code: int | None = None
+
+
+@dataclass
+class StandinState:
+    auth_token: str
+    account_sid: str | None = None  # None: accept any account SID (the token still must match)
+    callback_auth_token: str | None = None
+    callback_delay: float = 0.05
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    callbacks_posted: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "twilio-standin/1"
+    state: StandinState  # set on the subclass made per server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _json(self, status: int, payload: Any) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path == "/_sent":
+            to = parse_qs(parts.query).get("to", [None])[0]
+            with self.state.lock:
+                found = [dict(m) for m in self.state.messages if to is None or m["to"] == to]
+            self._json(200, found)
+        elif parts.path == "/_callbacks":
+            with self.state.lock:
+                self._json(200, list(self.state.callbacks_posted))
+        elif parts.path in ("/", "/_health"):
+            self._json(200, {"ok": True})
+        else:
+            self._json(404, _error(404, 20404, "The requested resource was not found"))
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        raw = self._body()
+        if path == "/_fail":
+            self._post_fail(raw)
+            return
+        if path == "/_reset":
+            with self.state.lock:
+                self.state.messages.clear()
+                self.state.failures.clear()
+                self.state.callbacks_posted.clear()
+            self._json(200, {"ok": True})
+            return
+        match = _MESSAGES_PATH.match(path)
+        if not match:
+            self._json(404, _error(404, 20404, "The requested resource was not found"))
+            return
+        self._create_message(match["account"], raw)
+
+    def _post_fail(self, raw: bytes) -> None:
+        try:
+            spec = json.loads(raw or b"{}")
+            count = int(spec.get("count", 1))
+            failure = Failure(
+                status=spec.get("status"),
+                code=spec.get("code"),
+                callback_status=spec.get("callback_status"),
+                error_code=spec.get("error_code"),
+            )
+        except (ValueError, AttributeError):
+            self._json(400, {"error": "expected a JSON object"})
+            return
+        with self.state.lock:
+            self.state.failures.extend([failure] * count)
+        self._json(200, {"queued_failures": len(self.state.failures)})
+
+    def _authorised(self, account: str) -> bool:
+        header = self.headers.get("Authorization") or ""
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return False
+        expected_account = self.state.account_sid or account
+        return user == account == expected_account and secrets.compare_digest(password, self.state.auth_token)
+
+    def _create_message(self, account: str, raw: bytes) -> None:
+        if not self._authorised(account):
+            self._json(401, _error(401, 20003))
+            return
+        form = dict(parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True))
+        to, body = form.get("To"), form.get("Body", "")
+        sender, service = form.get("From"), form.get("MessagingServiceSid")
+        if not to:
+            self._json(400, _error(400, 21604))
+            return
+        if not body and not form.get("MediaUrl"):
+            self._json(400, _error(400, 21602))
+            return
+        if not (sender or service):
+            self._json(400, _error(400, 21603))
+            return
+        if body_length(body) > SMS_MAX_BODY_CHARS:
+            self._json(400, _error(400, 21617))
+            return
+        with self.state.lock:
+            failure = self.state.failures.pop(0) if self.state.failures else None
+        if failure is not None and failure.status:
+            status = int(failure.status)
+            code = int(failure.code or (20429 if status == 429 else 20500 if status >= 500 else 21610))
+            self._json(status, _error(status, code))
+            return
+        sid = "SM" + secrets.token_hex(16)
+        now = formatdate(usegmt=True).replace("GMT", "+0000")
+        resource = {
+            "account_sid": account,
+            "api_version": API_VERSION,
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": sender,
+            "messaging_service_sid": service,
+            "num_media": "0",
+            "num_segments": str(count_segments(body)),
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "accepted" if service else "queued",
+            "subresource_uris": {"media": f"/{API_VERSION}/Accounts/{account}/Messages/{sid}/Media.json"},
+            "to": to,
+            "uri": f"/{API_VERSION}/Accounts/{account}/Messages/{sid}.json",
+        }
+        record = {**resource, "status_callback": form.get("StatusCallback")}
+        with self.state.lock:
+            self.state.messages.append(record)
+        self._json(201, resource)
+        callback = form.get("StatusCallback")
+        if callback:
+            threading.Thread(
+                target=_post_callbacks,
+                args=(self.state, record, callback, failure),
+                name=f"status-callback-{sid}",
+                daemon=True,
+            ).start()
+
+
+def _post_callbacks(state: StandinState, record: dict[str, Any], url: str, failure: Failure | None) -> None:
+    final: list[tuple[str, int | None]] = [("sent", None), ("delivered", None)]
+    if failure is not None and failure.callback_status:
+        final = [("sent", None), (failure.callback_status, failure.error_code)]
+    for status, error_code in final:
+        time.sleep(state.callback_delay)
+        params = {
+            "AccountSid": record["account_sid"],
+            "ApiVersion": API_VERSION,
+            "From": record["from"] or "",
+            "MessageSid": record["sid"],
+            "MessageStatus": status,
+            "SmsSid": record["sid"],
+            "SmsStatus": status,
+            "To": record["to"],
+        }
+        if error_code is not None:
+            params["ErrorCode"] = str(error_code)
+        token = state.callback_auth_token or state.auth_token
+        signature = RequestValidator(token).compute_signature(url, params)
+        outcome: dict[str, Any] = {"sid": record["sid"], "status": status, "url": url}
+        try:
+            response = requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
+            outcome["http_status"] = response.status_code
+        except requests.RequestException as exc:
+            outcome["error"] = str(exc)
+        with state.lock:
+            record["status"] = status
+            state.callbacks_posted.append(outcome)
+
+
+class TwilioStandin:
+    """A running stand-in: ``url``, the recorded ``sent`` messages, ``fail()``, ``stop()``."""
+
+    def __init__(
+        self,
+        *,
+        auth_token: str,
+        account_sid: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        callback_delay: float = 0.05,
+    ) -> None:
+        self.state = StandinState(
+            auth_token=auth_token, account_sid=account_sid, callback_delay=callback_delay
+        )
+        handler = type("StandinHandler", (_Handler,), {"state": self.state})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> TwilioStandin:
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self._server.serve_forever, name="twilio-standin", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> TwilioStandin:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def sent(self) -> list[dict[str, Any]]:
+        with self.state.lock:
+            return [dict(m) for m in self.state.messages]
+
+    @property
+    def callbacks(self) -> list[dict[str, Any]]:
+        with self.state.lock:
+            return list(self.state.callbacks_posted)
+
+    def fail(
+        self,
+        count: int = 1,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        callback_status: str | None = None,
+        error_code: int | None = None,
+    ) -> None:
+        with self.state.lock:
+            self.state.failures.extend([Failure(status, code, callback_status, error_code)] * count)
+
+    def set_status_callback_auth(self, auth_token: str) -> None:
+        """Sign status callbacks with this token (the receiving functions' TWILIO_AUTH_TOKEN)."""
+        self.state.callback_auth_token = auth_token
+
+
+def start_in_thread(
+    *, auth_token: str, account_sid: str | None = None, port: int = 0, callback_delay: float = 0.05
+) -> TwilioStandin:
+    return TwilioStandin(
+        auth_token=auth_token, account_sid=account_sid, port=port, callback_delay=callback_delay
+    ).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.twilio_standin", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8700)
+    parser.add_argument("--auth-token", required=True)
+    parser.add_argument("--account-sid", default=None)
+    parser.add_argument("--callback-delay", type=float, default=0.05)
+    args = parser.parse_args(argv)
+    standin = TwilioStandin(
+        auth_token=args.auth_token,
+        account_sid=args.account_sid,
+        host=args.host,
+        port=args.port,
+        callback_delay=args.callback_delay,
+    )
+    print(f"Twilio stand-in on {standin.url}", flush=True)
+    try:
+        standin._server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        standin._server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
