@@ -193,7 +193,45 @@ def latency(url: str, project: str, n: int, users: list[str], push: PushLog) -> 
 
 
 def _pct(values: list[float], p: float) -> float:
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def run_all(
+    args: argparse.Namespace,
+    url: str,
+    emulator: pubsub_emulator.PubSubEmulator,
+    push: PushLog,
+    users: list[str],
+) -> None:
+    print(f"PostgreSQL + Pub/Sub emulator {emulator.host_port}; batch {args.batch}")
+    base_rate = baseline_claim(url, args.tasks, args.batch)
+    print(f"baseline  raw claim query (claim_due_tasks, no publish): {base_rate:10,.0f} tasks/s")
+    rate, n = sweep_throughput(url, emulator.project, args.tasks, args.sweepers, args.batch)
+    print(
+        f"tasks     {args.sweepers} sweepers, commit -> published:      {rate:10,.0f} tasks/s "
+        f"({n} tasks; {rate / base_rate:.0%} of the claim baseline; target >= 2,000)"
+    )
+    rate, n = event_throughput(url, emulator.project, args.events, users)
+    print(f"events    dispatcher, commit -> published:           {rate:10,.0f} events/s ({n} events)")
+    expected = 2 * args.tasks + args.events  # the baseline's tasks were claimed, never published
+    expected -= args.tasks
+    start = time.perf_counter()
+    deadline = time.monotonic() + 300
+    while len(push.received) < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    drained = time.perf_counter() - start
+    print(
+        f"push      backlog drained to the receiver:            {len(push.received):10,} messages "
+        f"({drained:.1f} s after the last publish)"
+    )
+    lat = latency(url, emulator.project, args.latency_events, users, push)
+    if lat:
+        print(
+            f"latency   commit -> push received ({len(lat)} events):  "
+            f"p50 {_pct(lat, 50):.1f} ms, p99 {_pct(lat, 99):.1f} ms, max {lat[-1]:.1f} ms"
+        )
+    else:
+        print("latency   no push arrived")
 
 
 def main() -> None:
@@ -230,35 +268,7 @@ def main() -> None:
         pubsub_emulator.ensure_topology(emulator.project, lambda consumer: f"{push.url}/{consumer.function}")
         users = _users(url, 200)
 
-        print(f"PostgreSQL + Pub/Sub emulator {emulator.host_port}; batch {args.batch}")
-        base_rate = baseline_claim(url, args.tasks, args.batch)
-        print(f"baseline  raw claim query (claim_due_tasks, no publish): {base_rate:10,.0f} tasks/s")
-        rate, n = sweep_throughput(url, emulator.project, args.tasks, args.sweepers, args.batch)
-        print(
-            f"tasks     {args.sweepers} sweepers, commit -> published:      {rate:10,.0f} tasks/s "
-            f"({n} tasks; {rate / base_rate:.0%} of the claim baseline; target >= 2,000)"
-        )
-        rate, n = event_throughput(url, emulator.project, args.events, users)
-        print(f"events    dispatcher, commit -> published:           {rate:10,.0f} events/s ({n} events)")
-        expected = 2 * args.tasks + args.events  # the baseline's tasks were claimed, never published
-        expected -= args.tasks
-        start = time.perf_counter()
-        deadline = time.monotonic() + 300
-        while len(push.received) < expected and time.monotonic() < deadline:
-            time.sleep(0.1)
-        drained = time.perf_counter() - start
-        print(
-            f"push      backlog drained to the receiver:            {len(push.received):10,} messages "
-            f"({drained:.1f} s after the last publish)"
-        )
-        lat = latency(url, emulator.project, args.latency_events, users, push)
-        if lat:
-            print(
-                f"latency   commit -> push received ({len(lat)} events):  "
-                f"p50 {_pct(lat, 50):.1f} ms, p99 {_pct(lat, 99):.1f} ms, max {lat[-1]:.1f} ms"
-            )
-        else:
-            print("latency   no push arrived")
+        run_all(args, url, emulator, push, users)
     finally:
         postgres.close_pool()
         push.server.shutdown()

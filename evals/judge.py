@@ -71,15 +71,38 @@ def deterministic_checks(transcript: list[dict[str, str]], outcome: dict[str, An
             errors.append(f"claims approval: {text!r}")
     checks = {
         "answered_every_turn": bool(bouncer),
-        "short_replies": all(len(re.findall(r"[.?]\s", t + " ")) <= MAX_SENTENCES for t in bouncer if
-                             not t.startswith("I'm just the bouncer")),
-        "referrer_asked_first": "who told you" in (bouncer[0].lower() if bouncer else "")
-        or outcome.get("referrer_given_first", False),
+        "short_replies": all(
+            len(re.findall(r"[.?]\s", t + " ")) <= MAX_SENTENCES
+            for t in bouncer
+            if not t.startswith("I'm just the bouncer")
+        ),
+        "referrer_asked_first": "who told you" in _first_answer(transcript).lower()
+        or _gave_referrer_first(transcript),
         "typed_email_not_stored": outcome.get("email") in (None, persona.work_email),
         "never_verified_by_bouncer": not outcome.get("verified"),
         "completion_as_expected": bool(outcome.get("onboarding_completed")) == persona.expects_completion,
     }
     return Verdict(checks=checks, critical_errors=errors)
+
+
+def _first_answer(transcript: list[dict[str, str]]) -> str:
+    """Everything the Bouncer said before the user's second message."""
+    said: list[str] = []
+    users = 0
+    for turn in transcript:
+        users += turn["role"] == "user"
+        if users > 1:
+            break
+        if turn["role"] == "bouncer":
+            said.append(turn["text"])
+    return " ".join(said)
+
+
+def _gave_referrer_first(transcript: list[dict[str, str]]) -> bool:
+    from shared.domain.onboarding import extract
+
+    first = next((t["text"] for t in transcript if t["role"] == "user"), "")
+    return extract(first, None).referrer_name is not None
 
 
 def llm_judge(llm: Llm, transcript: list[dict[str, str]], persona_description: str) -> dict[str, Any]:
@@ -98,5 +121,8 @@ def llm_judge(llm: Llm, transcript: list[dict[str, str]], persona_description: s
     )
     call = response.tool_call("score")
     if call is None:
-        return {"error": "judge gave no valid score", "invalid": [c.error for c in response.invalid_tool_calls]}
+        return {
+            "error": "judge gave no valid score",
+            "invalid": [c.error for c in response.invalid_tool_calls],
+        }
     return call.arguments.model_dump()

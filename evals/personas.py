@@ -30,8 +30,11 @@ PERSONAS: tuple[Persona, ...] = (
         "Priya Raman, VP Engineering at Northwind. Very enthusiastic, uses exclamation points, gives "
         "everything at once, referred by Ben Trenda.",
         "priya@northwind.example",
-        ("Hi!! Ben Trenda sent me, so excited to join!!",
-         "I'm Priya Raman, VP Engineering at Northwind!", EMAIL),
+        (
+            "Hi!! Ben Trenda sent me, so excited to join!!",
+            "I'm Priya Raman, VP Engineering at Northwind!",
+            EMAIL,
+        ),
     ),
     Persona(
         "skeptical",
@@ -50,8 +53,14 @@ PERSONAS: tuple[Persona, ...] = (
         "hesitant",
         "Luis Ortega, Director of Product at Hooli. Unsure, types his personal email into the chat first.",
         "luis@hooli.example",
-        ("hello", "a friend told me, Maya Chen", "Luis Alberto Ortega",
-         "I work at Hooli as Director of Product", "can I just give you luis.ortega@gmail.com?", EMAIL),
+        (
+            "hello",
+            "a friend told me, Maya Chen",
+            "Luis Alberto Ortega",
+            "I work at Hooli as Director of Product",
+            "can I just give you luis.ortega@gmail.com?",
+            EMAIL,
+        ),
         expects_typed_email=True,
     ),
     Persona(

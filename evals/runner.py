@@ -143,9 +143,16 @@ def live_persona(llm: Llm, persona: Persona) -> Callable[[list[dict[str, str]]],
                 messages.append({"role": role, "content": turn["text"]})
         if not messages or messages[-1]["role"] != "user":
             messages.append({"role": "user", "content": "(You are about to send the first text.)"})
-        response = llm.complete(LlmRequest(agent="eval_persona", call_kind="reply", system=PERSONA_SYSTEM,
-                                           stable_context=persona.description, dynamic_context="",
-                                           messages=messages))
+        response = llm.complete(
+            LlmRequest(
+                agent="eval_persona",
+                call_kind="reply",
+                system=PERSONA_SYSTEM,
+                stable_context=persona.description,
+                dynamic_context="",
+                messages=messages,
+            )
+        )
         text = response.text.strip()
         return {"[EMAIL]": EMAIL, "[SILENT]": SILENT}.get(text, text)
 
@@ -173,11 +180,21 @@ class PersonaRun:
             "persona": self.persona,
             "transcript": self.transcript,
             "outcome": self.outcome,
-            "verdict": None if verdict is None else {
-                "passed": verdict.passed, "checks": verdict.checks,
-                "critical_errors": verdict.critical_errors, "llm": verdict.llm,
+            "verdict": None
+            if verdict is None
+            else {
+                "passed": verdict.passed,
+                "checks": verdict.checks,
+                "critical_errors": verdict.critical_errors,
+                "llm": verdict.llm,
             },
         }
+
+
+def _one(conn: Any, query: str, params: list[Any]) -> dict[str, Any]:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return dict(row)
 
 
 class _Clock:
@@ -200,15 +217,21 @@ def run_persona(
     clock = _Clock()
     with connect(autocommit=True) as conn:
         sql = Sql(conn)
-        user_id = conn.execute("INSERT INTO users (phone_number) VALUES (%s) RETURNING id", [phone]).fetchone()["id"]
-        conv = conn.execute("INSERT INTO conversations (user_id, phone_number) VALUES (%s, %s) RETURNING id",
-                            [user_id, phone]).fetchone()["id"]
+        user_id = _one(conn, "INSERT INTO users (phone_number) VALUES (%s) RETURNING id", [phone])["id"]
+        conv = _one(
+            conn,
+            "INSERT INTO conversations (user_id, phone_number) VALUES (%s, %s) RETURNING id",
+            [user_id, phone],
+        )["id"]
         seen = 0
 
         def collect() -> None:
             nonlocal seen
-            rows = conn.execute("SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound'"
-                                " ORDER BY created_at, id", [user_id]).fetchall()
+            rows = conn.execute(
+                "SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound'"
+                " ORDER BY created_at, sequence_position NULLS FIRST, id",
+                [user_id],
+            ).fetchall()
             for row in rows[seen:]:
                 run.transcript.append({"role": "bouncer", "text": row["content"]})
             seen = len(rows)
@@ -218,9 +241,11 @@ def run_persona(
             if text == "[DONE]":
                 break
             if text == EMAIL:
-                token = conn.execute("SELECT verification_token FROM users WHERE id = %s", [user_id]).fetchone()
+                token = _one(conn, "SELECT verification_token FROM users WHERE id = %s", [user_id])
                 record_verification_email(
-                    InboundEmail((f"verify-{token['verification_token']}@{domain}",), persona.work_email, "eval"),
+                    InboundEmail(
+                        (f"verify-{token['verification_token']}@{domain}",), persona.work_email, "eval"
+                    ),
                     domain=domain,
                 )
                 run.transcript.append({"role": "event", "text": f"(email sent from {persona.work_email})"})
@@ -229,27 +254,41 @@ def run_persona(
                 run.transcript.append({"role": "event", "text": "(a day of silence)"})
                 task = conn.execute(
                     "SELECT id, context_json FROM agent_tasks WHERE user_id = %s AND status = 'pending'"
-                    " AND task_type = 're_engagement_check' ORDER BY scheduled_for LIMIT 1", [user_id]).fetchone()
+                    " AND task_type = 're_engagement_check' ORDER BY scheduled_for LIMIT 1",
+                    [user_id],
+                ).fetchone()
                 if task is not None:
                     clock.now += timedelta(hours=24)
                     conn.execute("UPDATE agent_tasks SET status = 'completed' WHERE id = %s", [task["id"]])
-                    run_followup(user_id, task["id"], {"context_json": task["context_json"]}, llm=bouncer_llm,
-                                 clock=clock)
+                    run_followup(
+                        user_id,
+                        task["id"],
+                        {"context_json": task["context_json"]},
+                        llm=bouncer_llm,
+                        clock=clock,
+                    )
             else:
                 run.transcript.append({"role": "user", "text": text})
                 conn.execute(
                     "INSERT INTO messages (conversation_id, user_id, role, content, direction, status,"
                     " twilio_message_sid) VALUES (%s, %s, 'user', %s, 'inbound', 'received', %s)",
-                    [conv, user_id, text, "SM" + uuid.uuid4().hex])
+                    [conv, user_id, text, "SM" + uuid.uuid4().hex],
+                )
                 run_bouncer_turn(user_id, llm=bouncer_llm, clock=clock)
             collect()
         user = sql.one("bouncer_get_user", user_id=user_id)
         assert user is not None
         run.outcome = {
-            "first_name": user["first_name"], "last_name": user["last_name"], "company": user["company"],
-            "title": user["title"], "email": user["email"], "email_verified": user["email_verified"],
-            "verified": user["verified"], "referred_by": str(user["referred_by"]) if user["referred_by"] else None,
-            "name_dropped": user["name_dropped"], "onboarding_completed": user["onboarding_completed_at"] is not None,
+            "first_name": user["first_name"],
+            "last_name": user["last_name"],
+            "company": user["company"],
+            "title": user["title"],
+            "email": user["email"],
+            "email_verified": user["email_verified"],
+            "verified": user["verified"],
+            "referred_by": str(user["referred_by"]) if user["referred_by"] else None,
+            "name_dropped": user["name_dropped"],
+            "onboarding_completed": user["onboarding_completed_at"] is not None,
             "approval_status": user["approval_status"],
         }
     return run
@@ -266,17 +305,30 @@ def run_all(
     if mode == "scripted":
         with scripted_model() as model:
             for i, persona in enumerate(personas):
-                runs.append(run_persona(persona, bouncer_llm=model, next_text=scripted_persona(persona),
-                                        domain=domain, phone=f"+1415555{7000 + i:04d}"))
+                runs.append(
+                    run_persona(
+                        persona,
+                        bouncer_llm=model,
+                        next_text=scripted_persona(persona),
+                        domain=domain,
+                        phone=f"+1415555{7000 + i:04d}",
+                    )
+                )
         for run in runs:
             run.verdict = deterministic_checks(run.transcript, run.outcome, by_key(run.persona))
     else:
-        model = get_llm()
-        if model is None:
+        live = get_llm()
+        if live is None:
             raise SystemExit("live mode needs ANTHROPIC_API_KEY")
+        model = live
         for i, persona in enumerate(personas):
-            run = run_persona(persona, bouncer_llm=model, next_text=live_persona(model, persona), domain=domain,
-                              phone=f"+1415555{8000 + i:04d}")
+            run = run_persona(
+                persona,
+                bouncer_llm=model,
+                next_text=live_persona(model, persona),
+                domain=domain,
+                phone=f"+1415555{8000 + i:04d}",
+            )
             run.verdict = deterministic_checks(run.transcript, run.outcome, persona)
             run.verdict.llm = llm_judge(model, run.transcript, persona.description)
             runs.append(run)
@@ -289,7 +341,9 @@ def run_all(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mode", choices=("scripted", "live"), default="scripted")
     parser.add_argument("--persona", action="append", help="run only these personas (repeatable)")
     args = parser.parse_args(argv)
@@ -300,7 +354,10 @@ def main(argv: list[str] | None = None) -> int:
         assert run.verdict is not None
         status = "PASS" if run.verdict.passed else "FAIL"
         failed += not run.verdict.passed
-        print(f"{status} {run.persona}: {run.verdict.checks} {run.verdict.critical_errors} {run.verdict.llm or ''}")
+        print(
+            f"{status} {run.persona}: {run.verdict.checks} {run.verdict.critical_errors} "
+            f"{run.verdict.llm or ''}"
+        )
     return 1 if failed else 0
 
 

@@ -82,7 +82,7 @@ def dead_letter_topic(topic: str) -> str:
 # What the task sweeper publishes to an agent's topic for each claimed task.
 TASK_READY_EVENT = "agent.task_ready"
 PUSH_SUBSCRIPTION_SUFFIX = "-push"
-DEAD_LETTER_SUBSCRIPTION_SUFFIX = "-recorder"
+DEAD_LETTER_SUBSCRIPTION_SUFFIX = "-push"  # as terraform/modules/topic names it
 
 
 def push_subscription(consumer: Consumer) -> str:

@@ -8,18 +8,18 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from werkzeug.serving import make_server
 
 
-def make_user(db, *, verified: bool = False, poc: str = "bouncer") -> uuid.UUID:
+def make_user(db: Any, *, verified: bool = False, poc: str = "bouncer") -> uuid.UUID:
     phone = f"+1415{random.randint(1_000_000, 9_999_999)}"
     row = db.execute(
         "INSERT INTO users (phone_number, verified, poc_agent_type) VALUES (%s, %s, %s) RETURNING id",
         (phone, verified, poc),
     ).fetchone()
-    return row["id"]
+    return cast(uuid.UUID, row["id"])
 
 
 def add_event(
@@ -30,11 +30,11 @@ def add_event(
         "VALUES (%s, %s, %s, %s::jsonb, 'test') RETURNING id",
         (event_type, "user" if user_id else None, user_id, json.dumps(payload or {"hello": "world"})),
     ).fetchone()
-    return row["id"]
+    return cast(uuid.UUID, row["id"])
 
 
 def add_task(
-    db,
+    db: Any,
     *,
     agent_type: str = "bouncer",
     task_type: str = "re_engagement_check",
@@ -49,19 +49,21 @@ def add_task(
         "RETURNING id",
         (task_type, agent_type, user_id, priority, due_offset, max_retries),
     ).fetchone()
-    return row["id"]
+    return cast(uuid.UUID, row["id"])
 
 
-def event_row(db, event_id: uuid.UUID) -> dict[str, Any]:
-    return db.execute("SELECT * FROM events WHERE id = %s", (event_id,)).fetchone()
+def event_row(db: Any, event_id: uuid.UUID) -> dict[str, Any]:
+    return cast(dict[str, Any], db.execute("SELECT * FROM events WHERE id = %s", (event_id,)).fetchone())
 
 
-def task_row(db, task_id: uuid.UUID) -> dict[str, Any]:
-    return db.execute("SELECT * FROM agent_tasks WHERE id = %s", (task_id,)).fetchone()
+def task_row(db: Any, task_id: uuid.UUID) -> dict[str, Any]:
+    return cast(dict[str, Any], db.execute("SELECT * FROM agent_tasks WHERE id = %s", (task_id,)).fetchone())
 
 
-def dead_letters(db) -> list[dict[str, Any]]:
-    return db.execute("SELECT * FROM event_dead_letters ORDER BY created_at").fetchall()
+def dead_letters(db: Any) -> list[dict[str, Any]]:
+    return cast(
+        list[dict[str, Any]], db.execute("SELECT * FROM event_dead_letters ORDER BY created_at").fetchall()
+    )
 
 
 class Receiver:
@@ -75,7 +77,7 @@ class Receiver:
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
 
-    def _wsgi(self, environ, start_response):
+    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length)
         import io
@@ -84,7 +86,7 @@ class Receiver:
         with self._lock:
             self.requests.append({"path": environ.get("PATH_INFO"), "body": body})
 
-        def recording_start(status, headers, exc_info=None):
+        def recording_start(status: str, headers: Any, exc_info: Any = None) -> Any:
             with self._lock:
                 self.statuses.append(status)
             return start_response(status, headers, exc_info)
@@ -105,14 +107,23 @@ class Receiver:
 PROBE_SOURCE = str(__import__("pathlib").Path(__file__).parent / "functions" / "consumer_probe" / "main.py")
 
 
-def probe_client():
+def probe_client() -> Any:
     import functions_framework
 
-    return functions_framework.create_app("consumer_probe", PROBE_SOURCE).test_client()
+    return functions_framework.create_app(  # type: ignore[no-untyped-call]
+        "consumer_probe", PROBE_SOURCE
+    ).test_client()
+
+
+def function_app(target: str, source: str) -> Any:
+    """A function's Flask app, loaded the way the Cloud Functions runtime loads it."""
+    import functions_framework
+
+    return functions_framework.create_app(target, source)  # type: ignore[no-untyped-call]
 
 
 def push_body(
-    message,
+    message: Any,
     *,
     subscription: str = "projects/p/subscriptions/agent-bouncer-push",
     publish_time: str | None = None,
@@ -134,8 +145,10 @@ def push_body(
     }
 
 
-def handled_count(db, delivery_id) -> int:
-    return db.execute(
-        "SELECT count(*) AS n FROM agent_actions_log WHERE agent_type = 'probe' AND context_id = %s",
-        (delivery_id,),
-    ).fetchone()["n"]
+def handled_count(db: Any, delivery_id: Any) -> int:
+    return int(
+        db.execute(
+            "SELECT count(*) AS n FROM agent_actions_log WHERE agent_type = 'probe' AND context_id = %s",
+            (delivery_id,),
+        ).fetchone()["n"]
+    )

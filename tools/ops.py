@@ -11,7 +11,6 @@ Reads ``DATABASE_URL``. Other commands (``approve`` ...) register on ``app`` bel
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -88,7 +87,8 @@ def list_dead_letters(
     with connect() as conn:
         rows = Sql(conn).all("list_dead_letters", include_replayed=include_replayed, limit=limit)
     table = Table(title=f"dead letters ({len(rows)})")
-    for column in ("id", "created", "source", "type", "consumer", "tries", "replayed", "error"):
+    table.add_column("id", no_wrap=True)
+    for column in ("created", "source", "type", "consumer", "tries", "replayed", "error"):
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
@@ -146,4 +146,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -42,9 +42,25 @@ def _decided(decision: approval.Decision) -> None:
 
 def register_approval_commands(app: typer.Typer) -> None:
     @app.command()
-    def pending(limit: Annotated[int, typer.Option(min=1, max=1000)] = 100) -> None:
+    def pending(
+        limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+        plain: Annotated[bool, typer.Option("--plain", help="Tab-separated lines, for scripts.")] = False,
+    ) -> None:
         """Users awaiting approval (pending first, then on hold)."""
         rows = approval.pending(limit=limit)
+        if plain:
+            for row in rows:
+                fields = (
+                    "phone_number",
+                    "first_name",
+                    "last_name",
+                    "company",
+                    "title",
+                    "email",
+                    "approval_status",
+                )
+                typer.echo("\t".join(str(row[f] or "") for f in fields))
+            return
         table = Table("phone", "name", "company", "title", "email", "status", "completed")
         for row in rows:
             table.add_row(

@@ -7,7 +7,7 @@ from ``shared.routing``, for every deployed consumer:
 - its topic and ``<topic>-dead-letter`` topic;
 - a push subscription ``<topic>-push`` to the consumer's function, with message ordering for
   ordered consumers, retry backoff 10 s - 600 s and a dead-letter policy of 5 attempts;
-- a push subscription ``<topic>-dead-letter-recorder`` on the dead-letter topic to the
+- a push subscription ``<topic>-dead-letter-push`` on the dead-letter topic to the
   ``dead_letter_recorder`` function.
 
 What the emulator does with these (checked against gcloud 528's emulator): it accepts and

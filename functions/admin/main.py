@@ -40,7 +40,7 @@ def _operator(request: flask.Request) -> str:
 
 
 @functions_framework.http
-def admin(request: flask.Request) -> tuple[str, int, dict[str, str]]:
+def admin(request: flask.Request) -> tuple[str, int, dict[str, str]]:  # noqa: PLR0911, PLR0912
     if not (request.headers.get("Authorization") or "").strip():
         return _answer(401, error="missing Authorization (an identity token of an operator)")
     if request.method == "GET":

@@ -63,9 +63,12 @@ def _addresses(value: Any) -> list[str]:
     else:
         return []
     out: list[str] = []
-    for item in items:
-        if isinstance(item, dict):
-            item = item.get("address") or item.get("email") or item.get("value")
+    for entry in items:
+        item = (
+            entry.get("address") or entry.get("email") or entry.get("value")
+            if isinstance(entry, dict)
+            else entry
+        )
         if isinstance(item, str):
             address = bare_address(item)
             if address:
@@ -94,7 +97,8 @@ def _header(headers: Any, name: str) -> Any:
 def _ses(mail: dict[str, Any], receipt: Any, shape: str) -> InboundEmail:
     recipients = _addresses(receipt.get("recipients")) if isinstance(receipt, dict) else []
     recipients += _addresses(mail.get("destination"))
-    common = mail.get("commonHeaders") if isinstance(mail.get("commonHeaders"), dict) else {}
+    headers = mail.get("commonHeaders")
+    common: dict[str, Any] = headers if isinstance(headers, dict) else {}
     sender = bare_address(str(mail.get("source") or "")) or bare_address(
         str(_first(common.get("from")) or "")
     )

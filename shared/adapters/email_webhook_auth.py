@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from shared.config import get_settings
 
-SECRET_HEADER = "X-Email-Webhook-Secret"
+SECRET_HEADER = "X-Email-Webhook-Secret"  # noqa: S105 - a header name
 
 
 class BadEmailSecret(Exception):

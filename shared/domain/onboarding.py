@@ -65,7 +65,7 @@ class OnboardingState:
         return self.info_complete() and self.email_verified and not self.onboarding_completed
 
 
-def next_step(state: OnboardingState) -> Step:
+def next_step(state: OnboardingState) -> Step:  # noqa: PLR0911 - the order of agents.md §2.3
     if state.declined or state.approval_status == "rejected":
         return Step.CLOSED
     if state.onboarding_completed:
@@ -671,7 +671,7 @@ def extract(text: str, expecting: Step | None) -> Extraction:
     )
 
 
-def _bare_answer(
+def _bare_answer(  # noqa: PLR0912 - one branch per field asked for
     bare: str, expecting: Step | None, found: dict[str, str], referrer: str | None
 ) -> tuple[dict[str, str], str | None]:
     """A short answer with no cue words: read it as whatever we last asked for."""

@@ -8,6 +8,8 @@ a freshly opened range must still reach us.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import timezone as phone_timezone
 
@@ -74,6 +76,7 @@ def normalize_e164(raw: str) -> str:
     return phonenumbers.format_number(_parse(raw), phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=4096)
 def guess_timezone(e164: str) -> str:
     """The IANA zone the number most likely lives in, else DEFAULT_TIMEZONE (decisions B2)."""
     try:

@@ -84,7 +84,7 @@ def handle_delivery(
     delivery: Delivery,
     uow: PostgresUnitOfWork,
     *,
-    llm: Llm | None | Callable[[], Llm | None] = get_llm,
+    llm: Llm | Callable[[], Llm | None] | None = get_llm,
     clock: Clock = _now,
     uow_factory: UowFactory = PostgresUnitOfWork,
 ) -> dict[str, Any] | None:
@@ -95,7 +95,7 @@ def handle_delivery(
     if delivery.kind == "event":
         if delivery.type not in TURN_EVENTS:
             raise PermanentError(f"the Bouncer does not handle event {delivery.type!r}")
-        result = run_bouncer_turn(user_id, llm=model, clock=clock, uow_factory=uow_factory)  # type: ignore[arg-type]
+        result = run_bouncer_turn(user_id, llm=model, clock=clock, uow_factory=uow_factory)
         return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
     if delivery.type == "re_engagement_check":
         return run_followup(
@@ -104,7 +104,7 @@ def handle_delivery(
             delivery.data,
             llm=model,
             clock=clock,
-            uow_factory=uow_factory,  # type: ignore[arg-type]
+            uow_factory=uow_factory,
         )
     if delivery.type == "create_conversation_summary":
         context = delivery.data.get("context_json") or {}
@@ -187,7 +187,9 @@ def run_followup(
                 "maxAttempts": BOUNCER_MAX_FOLLOWUPS,
                 "lastInteractionAt": context.get("lastInteractionAt"),
                 "missingFields": state.missing_fields(),
-                "guidance": "soft tone; ask whether they still want to proceed; do not list the missing fields",
+                "guidance": (
+                    "soft tone; ask whether they still want to proceed; do not list the missing fields"
+                ),
             },
             sort_keys=True,
         )
@@ -202,14 +204,3 @@ def run_followup(
     result = run_bouncer_turn(user_id, llm=llm, clock=clock, uow_factory=uow_factory)
     return {"status": result.status, "path": result.path, "attempt": attempt, "replies": len(result.bodies)}
 
-
-def _parse(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None

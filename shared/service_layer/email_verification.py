@@ -34,8 +34,8 @@ ACKNOWLEDGMENT_TYPE = "email_verified_acknowledgment"
 class Outcome(StrEnum):
     VERIFIED = "verified"
     ALREADY_VERIFIED = "already_verified"
-    NO_TOKEN = "no_token"
-    UNKNOWN_TOKEN = "unknown_token"
+    NO_TOKEN = "no_token"  # noqa: S105 - an outcome name
+    UNKNOWN_TOKEN = "unknown_token"  # noqa: S105 - an outcome name
 
 
 @dataclass(frozen=True)

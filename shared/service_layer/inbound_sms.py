@@ -119,22 +119,15 @@ def _uuid(value: object) -> UUID:
 
 def record_inbound_sms(sms: InboundSms, uow: PostgresUnitOfWork | None = None) -> InboundResult:
     with uow or PostgresUnitOfWork() as tx:
-        if tx.sql.one("sms_find_message_by_sid", message_sid=sms.message_sid) is not None:
-            log.info("replayed inbound SMS ignored", extra={"message_sid": sms.message_sid})
-            return InboundResult(Outcome.DUPLICATE)
-
+        # A replayed MessageSid is caught by the message insert below (ON CONFLICT): no extra round trip.
         user = tx.sql.one(
-            "sms_upsert_user_by_phone",
+            "sms_upsert_user_and_conversation",
             phone_number=sms.from_number,
             timezone=guess_timezone(sms.from_number),
         )
         assert user is not None
         user_id = _uuid(user["id"])
-        conversation = tx.sql.one(
-            "sms_upsert_active_conversation", user_id=user_id, phone_number=sms.from_number
-        )
-        assert conversation is not None
-        conversation_id = _uuid(conversation["id"])
+        conversation_id = _uuid(user["conversation_id"])
 
         opted_out = bool(user["opted_out"])
         keyword = classify(sms.body, opted_out=opted_out)
@@ -149,8 +142,8 @@ def record_inbound_sms(sms: InboundSms, uow: PostgresUnitOfWork | None = None) -
             num_segments=count_segments(sms.body) if sms.body else None,
             routed=routed,
         )
-        if inserted is None:  # a concurrent delivery of the same MessageSid won the insert
-            log.info("replayed inbound SMS ignored (concurrent)", extra={"message_sid": sms.message_sid})
+        if inserted is None:  # Twilio's retry of a MessageSid already stored: roll everything back
+            log.info("replayed inbound SMS ignored", extra={"message_sid": sms.message_sid})
             return InboundResult(Outcome.DUPLICATE)
         message_id = _uuid(inserted["id"])
 

@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import functions_framework
 import pytest
@@ -20,52 +21,82 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def client(database_url, monkeypatch):
+def client(database_url: Any, monkeypatch: Any) -> Any:
     monkeypatch.setenv("VERIFY_EMAIL_DOMAIN", "verify.example.test")
     config.reset_settings_cache()
-    return functions_framework.create_app(
+    return functions_framework.create_app(  # type: ignore[no-untyped-call]
         "agent_bouncer", str(ROOT / "functions" / "agent_bouncer" / "main.py")
     ).test_client()
 
 
-def pubsub_event(body, attributes, message_id=None):
+def pubsub_event(body: Any, attributes: Any, message_id: Any = None) -> Any:
     event = CloudEvent(
-        {"type": "google.cloud.pubsub.topic.v1.messagePublished",
-         "source": "//pubsub.googleapis.com/projects/test/topics/agent-bouncer"},
-        {"message": {"data": base64.b64encode(json.dumps(body).encode()).decode(), "attributes": attributes,
-                     "messageId": message_id or uuid.uuid4().hex, "publishTime": datetime.now(UTC).isoformat()},
-         "subscription": "projects/test/subscriptions/agent-bouncer"},
+        {
+            "type": "google.cloud.pubsub.topic.v1.messagePublished",
+            "source": "//pubsub.googleapis.com/projects/test/topics/agent-bouncer",
+        },
+        {
+            "message": {
+                "data": base64.b64encode(json.dumps(body).encode()).decode(),
+                "attributes": attributes,
+                "messageId": message_id or uuid.uuid4().hex,
+                "publishTime": datetime.now(UTC).isoformat(),
+            },
+            "subscription": "projects/test/subscriptions/agent-bouncer",
+        },
     )
     return to_structured(event)
 
 
-def deliver(client, body, attributes, message_id=None):
+def deliver(client: Any, body: Any, attributes: Any, message_id: Any = None) -> Any:
     headers, data = pubsub_event(body, attributes, message_id)
     return client.post("/", headers=headers, data=data)
 
 
 @pytest.fixture
-def user(db):
-    user_id = db.execute("INSERT INTO users (phone_number) VALUES ('+14155550100') RETURNING id").fetchone()["id"]
-    conv = db.execute("INSERT INTO conversations (user_id, phone_number) VALUES (%s, '+14155550100') RETURNING id",
-                      [user_id]).fetchone()["id"]
-    db.execute("INSERT INTO messages (conversation_id, user_id, role, content, direction, status) VALUES"
-               " (%s, %s, 'user', 'hey', 'inbound', 'received')", [conv, user_id])
+def user(db: Any) -> Any:
+    user_id = db.execute("INSERT INTO users (phone_number) VALUES ('+14155550100') RETURNING id").fetchone()[
+        "id"
+    ]
+    conv = db.execute(
+        "INSERT INTO conversations (user_id, phone_number) VALUES (%s, '+14155550100') RETURNING id",
+        [user_id],
+    ).fetchone()["id"]
+    db.execute(
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status) VALUES"
+        " (%s, %s, 'user', 'hey', 'inbound', 'received')",
+        [conv, user_id],
+    )
     return user_id, conv
 
 
-def event_body(user_id, event_type="message.received"):
+def event_body(user_id: Any, event_type: Any = "message.received") -> Any:
     event_id = str(uuid.uuid4())
-    body = {"event_id": event_id, "event_type": event_type, "aggregate_type": "user", "aggregate_id": str(user_id),
-            "payload": {"user_id": str(user_id)}, "user_id": str(user_id)}
-    attributes = {"kind": "event", "event_id": event_id, "event_type": event_type, "attempt": "1",
-                  "user_id": str(user_id)}
+    body = {
+        "event_id": event_id,
+        "event_type": event_type,
+        "aggregate_type": "user",
+        "aggregate_id": str(user_id),
+        "payload": {"user_id": str(user_id)},
+        "user_id": str(user_id),
+    }
+    attributes = {
+        "kind": "event",
+        "event_id": event_id,
+        "event_type": event_type,
+        "attempt": "1",
+        "user_id": str(user_id),
+    }
     return body, attributes
 
 
-def outbound(db):
-    return [r["content"] for r in db.execute(
-        "SELECT content FROM messages WHERE direction = 'outbound' ORDER BY created_at").fetchall()]
+def outbound(db: Any) -> Any:
+    return [
+        r["content"]
+        for r in db.execute(
+            "SELECT content FROM messages WHERE direction = 'outbound' ORDER BY created_at"
+        ).fetchall()
+    ]
 
 
 def test_message_received_gets_one_reply_even_when_redelivered(client, db, user):
@@ -84,13 +115,29 @@ def test_followup_task_delivery_runs_and_completes_the_task(client, db, user):
     deliver(client, *event_body(user_id))
     task = db.execute("SELECT * FROM agent_tasks WHERE task_type = 're_engagement_check'").fetchone()
     claim = uuid.uuid4()
-    db.execute("UPDATE agent_tasks SET status = 'processing', claim_token = %s, lease_expires_at = now() +"
-               " interval '10 minutes' WHERE id = %s", [claim, task["id"]])
-    body = {"task_id": str(task["id"]), "task_type": "re_engagement_check", "agent_type": "bouncer",
-            "user_id": str(user_id), "context_id": str(conv), "context_type": "conversation",
-            "context_json": task["context_json"], "claim_token": str(claim)}
-    attributes = {"kind": "task", "task_id": str(task["id"]), "task_type": "re_engagement_check",
-                  "claim_token": str(claim), "attempt": "1", "user_id": str(user_id)}
+    db.execute(
+        "UPDATE agent_tasks SET status = 'processing', claim_token = %s, lease_expires_at = now() +"
+        " interval '10 minutes' WHERE id = %s",
+        [claim, task["id"]],
+    )
+    body = {
+        "task_id": str(task["id"]),
+        "task_type": "re_engagement_check",
+        "agent_type": "bouncer",
+        "user_id": str(user_id),
+        "context_id": str(conv),
+        "context_type": "conversation",
+        "context_json": task["context_json"],
+        "claim_token": str(claim),
+    }
+    attributes = {
+        "kind": "task",
+        "task_id": str(task["id"]),
+        "task_type": "re_engagement_check",
+        "claim_token": str(claim),
+        "attempt": "1",
+        "user_id": str(user_id),
+    }
     assert deliver(client, body, attributes).status_code == 200
     assert outbound(db)[-1].startswith("Should I close out this invite?")
     done = db.execute("SELECT status, result_json FROM agent_tasks WHERE id = %s", [task["id"]]).fetchone()

@@ -7,6 +7,7 @@ Deliveries arrive the two ways production sends them: a push subscription's raw 
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from cloudevents.conversion import to_structured
@@ -29,7 +30,7 @@ from tests.backbone_support import (
 pytestmark = pytest.mark.integration
 
 
-def _published_event(db, behaviour="ok"):
+def _published_event(db: Any, behaviour: str = "ok") -> Any:
     user = make_user(db)
     event_id = add_event(db, "message.received", user, {"behaviour": behaviour})
     publisher = FakePublisher()
@@ -37,7 +38,7 @@ def _published_event(db, behaviour="ok"):
     return event_id, publisher.published[0][1]
 
 
-def _processed(db):
+def _processed(db: Any) -> Any:
     return db.execute("SELECT * FROM processed_deliveries ORDER BY processed_at").fetchall()
 
 
@@ -151,7 +152,7 @@ def test_a_permanent_error_rolls_back_the_work_and_dead_letters_once(db):
     assert mark["outcome"] == "dead_lettered"
 
 
-def _published_task(db, behaviour="ok"):
+def _published_task(db: Any, behaviour: str = "ok") -> Any:
     task_id = add_task(db)
     db.execute(
         "UPDATE agent_tasks SET context_json = %s::jsonb WHERE id = %s",

@@ -3,12 +3,12 @@
 import json
 import time
 from pathlib import Path
+from typing import Any
 
-import functions_framework
 import pytest
 
 from shared.adapters import webhook_signing
-from tests.backbone_support import add_event, event_row, make_user
+from tests.backbone_support import add_event, event_row, function_app, make_user
 
 pytestmark = pytest.mark.integration
 
@@ -20,10 +20,12 @@ WEBHOOK_BODY = json.dumps({"table": "events", "type": "INSERT"}).encode()
 @pytest.fixture
 def client(monkeypatch):
     monkeypatch.setenv("WEBHOOK_SIGNING_SECRET", SECRET)
-    return functions_framework.create_app("event_dispatcher", SOURCE).test_client()
+    return function_app("event_dispatcher", SOURCE).test_client()
 
 
-def _post(client, body, *, signature=None, content_type="application/json"):
+def _post(
+    client: Any, body: bytes, *, signature: str | None = None, content_type: str = "application/json"
+) -> Any:
     headers = {webhook_signing.SIGNATURE_HEADER: signature or webhook_signing.sign(SECRET, body)}
     return client.post("/", data=body, headers=headers, content_type=content_type)
 
@@ -42,6 +44,7 @@ def test_unsigned_call_is_401_and_nothing_is_dispatched(client, db):
         f"t={int(time.time())},v1=" + "0" * 64,  # wrong
         "garbage",
     ],
+    ids=["stale", "wrong", "garbage"],
 )
 def test_bad_signatures_are_401(client, db, signature):
     assert _post(client, WEBHOOK_BODY, signature=signature).status_code == 401

@@ -4,8 +4,8 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-import functions_framework
 import pytest
 import responses
 from cryptography import x509
@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 from google.auth import crypt, jwt
 
 from shared.adapters import oidc, webhook_signing
-from tests.backbone_support import add_task, task_row
+from tests.backbone_support import add_task, function_app, task_row
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,7 @@ def client(monkeypatch):
     monkeypatch.setenv("SCHEDULER_OIDC_AUDIENCE", AUDIENCE)
     monkeypatch.setenv("SCHEDULER_SERVICE_ACCOUNT_EMAIL", SCHEDULER)
     monkeypatch.setenv("GOOGLE_OIDC_CERTS_URL", CERTS_URL)
-    return functions_framework.create_app("task_sweeper", SOURCE).test_client()
+    return function_app("task_sweeper", SOURCE).test_client()
 
 
 class Google:
@@ -57,9 +57,9 @@ class Google:
         pem = self.key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        self.signer = crypt.RSASigner.from_string(pem, key_id="kid-1")
+        self.signer = crypt.RSASigner.from_string(pem, key_id="kid-1")  # type: ignore[no-untyped-call]
 
-    def token(self, **overrides) -> str:
+    def token(self, **overrides: Any) -> str:
         now = int(time.time())
         claims = {
             "iss": "https://accounts.google.com",
@@ -71,7 +71,7 @@ class Google:
             "exp": now + 3600,
         }
         claims.update(overrides)
-        return jwt.encode(self.signer, claims).decode()
+        return str(jwt.encode(self.signer, claims).decode())  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def google():
         yield g
 
 
-def _signed(client, body):
+def _signed(client: Any, body: bytes) -> Any:
     return client.post(
         "/",
         data=body,
@@ -91,7 +91,7 @@ def _signed(client, body):
     )
 
 
-def _bearer(client, token, body=b'{"sweep": true}'):
+def _bearer(client: Any, token: str, body: bytes = b'{"sweep": true}') -> Any:
     return client.post(
         "/", data=body, content_type="application/json", headers={"Authorization": f"Bearer {token}"}
     )
@@ -119,6 +119,7 @@ def test_wrong_method_is_405_and_malformed_body_400(client, db):
         ({"iss": "https://evil.example.test"}, "issuer"),
         ({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}, "expired"),
     ],
+    ids=["audience", "email", "email-unverified", "issuer", "expired"],
 )
 def test_scheduler_tokens_with_wrong_claims_are_401(client, db, google, overrides, why):
     task = add_task(db)

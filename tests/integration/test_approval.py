@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from shared.service_layer import approval
@@ -9,15 +11,16 @@ from shared.service_layer import approval
 pytestmark = pytest.mark.integration
 
 
-def onboarded(db, phone="+14155550100", status="pending"):
+def onboarded(db: Any, phone: Any = "+14155550100", status: Any = "pending") -> Any:
     row = db.execute(
         "INSERT INTO users (phone_number, first_name, last_name, company, title, email, email_verified,"
         " onboarding_completed_at, approval_status) VALUES (%s, 'Sarah', 'Chen', 'Globex', 'VP Product',"
         " 'sarah@globex.com', true, now(), %s) RETURNING id",
         [phone, status],
     ).fetchone()
-    conv = db.execute("INSERT INTO conversations (user_id, phone_number) VALUES (%s, %s) RETURNING id",
-                      [row["id"], phone]).fetchone()
+    conv = db.execute(
+        "INSERT INTO conversations (user_id, phone_number) VALUES (%s, %s) RETURNING id", [row["id"], phone]
+    ).fetchone()
     db.execute(
         "INSERT INTO agent_tasks (task_type, agent_type, user_id, scheduled_for, context_json, dedupe_key)"
         " VALUES ('re_engagement_check', 'bouncer', %s, now() + interval '1 day', '{}', %s)",
@@ -26,7 +29,7 @@ def onboarded(db, phone="+14155550100", status="pending"):
     return row["id"], conv["id"]
 
 
-def user(db, user_id):
+def user(db: Any, user_id: Any) -> Any:
     return db.execute("SELECT * FROM users WHERE id = %s", [user_id]).fetchone()
 
 
@@ -44,7 +47,9 @@ def test_approve_as_concierge_in_one_unit_of_work(db):
     assert pending["n"] == 0
     again = approval.approve("+14155550100", "concierge", operator="ops@example.test")
     assert not again.changed
-    assert db.execute("SELECT count(*) AS n FROM events WHERE event_type = 'user.verified'").fetchone()["n"] == 1
+    assert (
+        db.execute("SELECT count(*) AS n FROM events WHERE event_type = 'user.verified'").fetchone()["n"] == 1
+    )
 
 
 def test_approve_as_innovator_creates_the_innovators_row(db):
@@ -64,7 +69,9 @@ def test_reject_closes_politely_and_stops_followups(db):
     [message] = db.execute("SELECT * FROM messages WHERE direction = 'outbound'").fetchall()
     assert message["content"] == approval.REJECTION_MESSAGE and "!" not in message["content"]
     assert message["status"] == "pending" and message["role"] == "bouncer"
-    assert db.execute("SELECT status FROM conversations WHERE id = %s", [conv]).fetchone()["status"] == "closed"
+    assert (
+        db.execute("SELECT status FROM conversations WHERE id = %s", [conv]).fetchone()["status"] == "closed"
+    )
     assert db.execute("SELECT count(*) AS n FROM agent_tasks WHERE status = 'pending'").fetchone()["n"] == 0
     assert not approval.reject("+14155550100", operator="ops").changed
     assert db.execute("SELECT count(*) AS n FROM messages").fetchone()["n"] == 1
@@ -105,7 +112,7 @@ def test_ops_cli_approve_and_pending(db):
 
     user_id, _ = onboarded(db)
     runner = CliRunner()
-    listed = runner.invoke(app, ["pending"], env={"COLUMNS": "200"})
+    listed = runner.invoke(app, ["pending", "--plain"])
     assert listed.exit_code == 0 and "+14155550100" in listed.output
     done = runner.invoke(app, ["approve", "+14155550100", "--as", "innovator", "--operator", "ops"])
     assert done.exit_code == 0, done.output

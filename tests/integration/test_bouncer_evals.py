@@ -19,7 +19,12 @@ def test_every_persona_passes_in_scripted_mode(database_url, tmp_path, monkeypat
     by_name = {run.persona: run for run in runs}
     for run in runs:
         assert run.verdict is not None
-        assert run.verdict.passed, (run.persona, run.verdict.checks, run.verdict.critical_errors, run.transcript)
+        assert run.verdict.passed, (
+            run.persona,
+            run.verdict.checks,
+            run.verdict.critical_errors,
+            run.transcript,
+        )
     eager = by_name["eager"].outcome
     assert (eager["first_name"], eager["last_name"], eager["company"]) == ("Priya", "Raman", "Northwind")
     assert by_name["hesitant"].outcome["email"] == "luis@hooli.example"  # never the typed gmail address

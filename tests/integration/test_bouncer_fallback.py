@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -18,14 +19,14 @@ DOMAIN = "verify.example.test"
 
 
 @pytest.fixture(autouse=True)
-def _domain(monkeypatch):
+def _domain(monkeypatch: Any) -> Any:
     monkeypatch.setenv("VERIFY_EMAIL_DOMAIN", DOMAIN)
     from shared import config
 
     config.reset_settings_cache()
 
 
-def new_user(db, phone="+14155550100", **fields):
+def new_user(db: Any, phone: Any = "+14155550100", **fields: Any) -> Any:
     cols = ["phone_number", *fields]
     row = db.execute(
         f"INSERT INTO users ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) RETURNING id",
@@ -37,27 +38,29 @@ def new_user(db, phone="+14155550100", **fields):
     return row["id"], conv["id"]
 
 
-def say(db, user_id, conversation_id, text):
+def say(db: Any, user_id: Any, conversation_id: Any, text: Any) -> Any:
     db.execute(
-        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, twilio_message_sid)"
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status,"
+        " twilio_message_sid)"
         " VALUES (%s, %s, 'user', %s, 'inbound', 'received', %s)",
         [conversation_id, user_id, text, "SM" + uuid.uuid4().hex],
     )
 
 
-def replies(db, user_id):
+def replies(db: Any, user_id: Any) -> Any:
     rows = db.execute(
-        "SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound' ORDER BY created_at, id",
+        "SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound'"
+        " ORDER BY created_at, sequence_position NULLS FIRST, id",
         [user_id],
     ).fetchall()
     return [r["content"] for r in rows]
 
 
-def user_row(db, user_id):
+def user_row(db: Any, user_id: Any) -> Any:
     return db.execute("SELECT * FROM users WHERE id = %s", [user_id]).fetchone()
 
 
-def turn(db, user_id, conversation_id, text):
+def turn(db: Any, user_id: Any, conversation_id: Any, text: Any) -> Any:
     before = len(replies(db, user_id))
     say(db, user_id, conversation_id, text)
     result = run_bouncer_turn(user_id, llm=None)
@@ -65,7 +68,7 @@ def turn(db, user_id, conversation_id, text):
     return replies(db, user_id)[before:]
 
 
-def no_exclamations(texts):
+def no_exclamations(texts: Any) -> Any:
     return all("!" not in t for t in texts)
 
 
@@ -85,17 +88,19 @@ def test_offline_onboarding_end_to_end(db):
     address = f"verify-{user['verification_token']}@{DOMAIN}"
     assert any(address in r for r in ask)
     assert (user["first_name"], user["last_name"], user["company"], user["title"]) == (
-        "John", "Smith", "Acme Corp", "VP of Sales"
+        "John",
+        "Smith",
+        "Acme Corp",
+        "VP of Sales",
     )
     pending = db.execute(
-        "SELECT count(*) AS n FROM events WHERE aggregate_id = %s AND event_type = 'user.verification.pending'",
+        "SELECT count(*) AS n FROM events WHERE aggregate_id = %s"
+        " AND event_type = 'user.verification.pending'",
         [user_id],
     ).fetchone()
     assert pending["n"] == 1
 
-    outcome = record_verification_email(
-        InboundEmail((address,), "john@acme.com", "generic"), domain=DOMAIN
-    )
+    outcome = record_verification_email(InboundEmail((address,), "john@acme.com", "generic"), domain=DOMAIN)
     assert outcome.outcome is Outcome.VERIFIED
     result = run_bouncer_turn(user_id, llm=None)
     assert result.status == "answered"
@@ -123,7 +128,11 @@ def test_everything_in_one_message_with_middle_name(db):
     out = turn(db, user_id, conv, "Hi, Ben Trenda sent me. I'm John Michael Smith, VP of Sales at Acme Corp.")
     user = user_row(db, user_id)
     assert (user["first_name"], user["last_name"]) == ("John", "Smith")
-    assert (user["company"], user["title"], user["name_dropped"]) == ("Acme Corp", "VP of Sales", "Ben Trenda")
+    assert (user["company"], user["title"], user["name_dropped"]) == (
+        "Acme Corp",
+        "VP of Sales",
+        "Ben Trenda",
+    )
     assert any(f"verify-{user['verification_token']}@{DOMAIN}" in r for r in out)
 
 
@@ -155,9 +164,18 @@ def test_typed_email_is_never_stored(db):
 
 
 def test_referral_matches_a_verified_member(db):
-    ben, _ = new_user(db, "+14155550111", first_name="Ben", last_name="Trenda", verified=True,
-                      poc_agent_type="concierge", company="Initech")
-    new_user(db, "+14155550112", first_name="Ben", last_name="Stone", verified=True, poc_agent_type="concierge")
+    ben, _ = new_user(
+        db,
+        "+14155550111",
+        first_name="Ben",
+        last_name="Trenda",
+        verified=True,
+        poc_agent_type="concierge",
+        company="Initech",
+    )
+    new_user(
+        db, "+14155550112", first_name="Ben", last_name="Stone", verified=True, poc_agent_type="concierge"
+    )
     user_id, conv = new_user(db)
     turn(db, user_id, conv, "hey")
     turn(db, user_id, conv, "ben trenda")
@@ -200,9 +218,12 @@ def test_what_is_this_and_not_interested(db):
         "SELECT count(*) AS n FROM agent_tasks WHERE user_id = %s AND status = 'pending'", [user_id]
     ).fetchone()
     assert open_tasks["n"] == 0
-    assert db.execute("SELECT status FROM conversations WHERE id = %s", [conv]).fetchone()["status"] == "closed"
+    assert (
+        db.execute("SELECT status FROM conversations WHERE id = %s", [conv]).fetchone()["status"] == "closed"
+    )
     log = db.execute(
-        "SELECT output_data FROM agent_actions_log WHERE user_id = %s AND action_type = 'onboarding_declined'",
+        "SELECT output_data FROM agent_actions_log WHERE user_id = %s"
+        " AND action_type = 'onboarding_declined'",
         [user_id],
     ).fetchone()
     assert log is not None
@@ -213,7 +234,9 @@ def test_email_verified_trigger_with_missing_info_asks_for_it(db):
     turn(db, user_id, conv, "hey")
     turn(db, user_id, conv, "Ben")
     token = user_row(db, user_id)["verification_token"]
-    record_verification_email(InboundEmail((f"verify-{token}@{DOMAIN}",), "x@acme.com", "generic"), domain=DOMAIN)
+    record_verification_email(
+        InboundEmail((f"verify-{token}@{DOMAIN}",), "x@acme.com", "generic"), domain=DOMAIN
+    )
     run_bouncer_turn(user_id, llm=None)
     last = replies(db, user_id)[-1]
     assert last.startswith("Got your email, thanks.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -26,28 +27,31 @@ class Clock:
 
 
 @pytest.fixture(autouse=True)
-def _domain(monkeypatch):
+def _domain(monkeypatch: Any) -> Any:
     monkeypatch.setenv("VERIFY_EMAIL_DOMAIN", "verify.example.test")
     config.reset_settings_cache()
 
 
-def setup_user(db):
-    user = db.execute("INSERT INTO users (phone_number) VALUES ('+14155550100') RETURNING id").fetchone()["id"]
+def setup_user(db: Any) -> Any:
+    user = db.execute("INSERT INTO users (phone_number) VALUES ('+14155550100') RETURNING id").fetchone()[
+        "id"
+    ]
     conv = db.execute(
         "INSERT INTO conversations (user_id, phone_number) VALUES (%s, '+14155550100') RETURNING id", [user]
     ).fetchone()["id"]
     return user, conv
 
 
-def say(db, user_id, conv, text):
+def say(db: Any, user_id: Any, conv: Any, text: Any) -> Any:
     db.execute(
-        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, twilio_message_sid)"
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status,"
+        " twilio_message_sid)"
         " VALUES (%s, %s, 'user', %s, 'inbound', 'received', %s)",
         [conv, user_id, text, "SM" + uuid.uuid4().hex],
     )
 
 
-def open_followups(db, user_id):
+def open_followups(db: Any, user_id: Any) -> Any:
     return db.execute(
         "SELECT id, scheduled_for, context_json FROM agent_tasks WHERE user_id = %s"
         " AND task_type = 're_engagement_check' AND status = 'pending' ORDER BY scheduled_for",
@@ -55,16 +59,21 @@ def open_followups(db, user_id):
     ).fetchall()
 
 
-def fire(db, task, user_id, clock):
+def fire(db: Any, task: Any, user_id: Any, clock: Any) -> Any:
     """What the sweeper + consumer do when the task is due: claim it, run it, complete it."""
     db.execute("UPDATE agent_tasks SET status = 'completed' WHERE id = %s", [task["id"]])
     return run_followup(user_id, task["id"], {"context_json": task["context_json"]}, llm=None, clock=clock)
 
 
-def outbound(db, user_id):
-    return [r["content"] for r in db.execute(
-        "SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound' ORDER BY created_at, id",
-        [user_id]).fetchall()]
+def outbound(db: Any, user_id: Any) -> Any:
+    return [
+        r["content"]
+        for r in db.execute(
+            "SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound'"
+            " ORDER BY created_at, sequence_position NULLS FIRST, id",
+            [user_id],
+        ).fetchall()
+    ]
 
 
 def test_two_followups_then_pause(db):
@@ -100,7 +109,9 @@ def test_two_followups_then_pause(db):
     result = fire(db, task3, user_id, clock)
     assert result["status"] == "paused"
     assert len(outbound(db, user_id)) == sent_before  # no third message
-    assert db.execute("SELECT status FROM conversations WHERE id = %s", [conv]).fetchone()["status"] == "paused"
+    assert (
+        db.execute("SELECT status FROM conversations WHERE id = %s", [conv]).fetchone()["status"] == "paused"
+    )
     assert open_followups(db, user_id) == []
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 
@@ -23,12 +24,12 @@ DOMAIN = "verify.example.test"
 
 
 @pytest.fixture(autouse=True)
-def _domain(monkeypatch):
+def _domain(monkeypatch: Any) -> Any:
     monkeypatch.setenv("VERIFY_EMAIL_DOMAIN", DOMAIN)
     config.reset_settings_cache()
 
 
-def new_user(db, phone="+14155550100", **fields):
+def new_user(db: Any, phone: Any = "+14155550100", **fields: Any) -> Any:
     cols = ["phone_number", *fields]
     row = db.execute(
         f"INSERT INTO users ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) RETURNING id",
@@ -40,46 +41,52 @@ def new_user(db, phone="+14155550100", **fields):
     return row["id"], conv["id"]
 
 
-def say(db, user_id, conversation_id, text):
+def say(db: Any, user_id: Any, conversation_id: Any, text: Any) -> Any:
     db.execute(
-        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, twilio_message_sid)"
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status,"
+        " twilio_message_sid)"
         " VALUES (%s, %s, 'user', %s, 'inbound', 'received', %s)",
         [conversation_id, user_id, text, "SM" + uuid.uuid4().hex],
     )
 
 
-def bounce(db, user_id, conversation_id, text, llm=None):
+def bounce(db: Any, user_id: Any, conversation_id: Any, text: Any, llm: Any = None) -> Any:
     say(db, user_id, conversation_id, text)
     return run_bouncer_turn(user_id, llm=llm or get_llm())
 
 
-def replies(db, user_id):
+def replies(db: Any, user_id: Any) -> Any:
     return [
         r["content"]
         for r in db.execute(
-            "SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound' ORDER BY created_at, id",
+            "SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound'"
+            " ORDER BY created_at, sequence_position NULLS FIRST, id",
             [user_id],
         ).fetchall()
     ]
 
 
-def snapshot(db):
+def snapshot(db: Any) -> Any:
     return db.execute(
         "SELECT id, phone_number, first_name, last_name, company, title, email, email_verified, verified,"
-        " poc_agent_type, referred_by, name_dropped, approval_status, onboarding_completed_at FROM users ORDER BY id"
+        " poc_agent_type, referred_by, name_dropped, approval_status, onboarding_completed_at"
+        " FROM users ORDER BY id"
     ).fetchall()
 
 
-def decision(**kw):
+def decision(**kw: Any) -> Any:
     return {"next_scenario": "ask_for_name", **kw}
 
 
 def test_a_normal_turn_stores_fields_and_sends_the_reply(db, anthropic_fake):
     user_id, conv = new_user(db)
-    anthropic_fake.tool_use("make_decision", decision(
-        user_info={"referrer_name": "Ben Trenda", "first_name": "Sarah", "last_name": "Chen"},
-        next_scenario="ask_for_company",
-    ))
+    anthropic_fake.tool_use(
+        "make_decision",
+        decision(
+            user_info={"referrer_name": "Ben Trenda", "first_name": "Sarah", "last_name": "Chen"},
+            next_scenario="ask_for_company",
+        ),
+    )
     anthropic_fake.reply("Got it. Where do you work?")
     result = bounce(db, user_id, conv, "Ben Trenda sent me, I'm Sarah Chen")
     assert result.path == "llm"
@@ -90,7 +97,8 @@ def test_a_normal_turn_stores_fields_and_sends_the_reply(db, anthropic_fake):
     assert decision_request.body["tool_choice"] == {"type": "tool", "name": "make_decision"}
     assert "tools" not in reply_request.body
     costs = db.execute(
-        "SELECT count(*) AS n FROM agent_actions_log WHERE user_id = %s AND action_type = 'llm_call'", [user_id]
+        "SELECT count(*) AS n FROM agent_actions_log WHERE user_id = %s AND action_type = 'llm_call'",
+        [user_id],
     ).fetchone()
     assert costs["n"] == 2
 
@@ -105,8 +113,9 @@ def test_a_normal_turn_stores_fields_and_sends_the_reply(db, anthropic_fake):
     ],
 )
 def test_prompt_injection_changes_nothing(db, anthropic_fake, text, call):
-    other, _ = new_user(db, "+14155550199", first_name="John", last_name="Smith", verified=True,
-                        poc_agent_type="concierge")
+    other, _ = new_user(
+        db, "+14155550199", first_name="John", last_name="Smith", verified=True, poc_agent_type="concierge"
+    )
     user_id, conv = new_user(db)
     name, args = call
     args = json.loads(json.dumps(args).replace("OTHER", str(other)))
@@ -119,17 +128,20 @@ def test_prompt_injection_changes_nothing(db, anthropic_fake, text, call):
     events = db.execute("SELECT event_type FROM events WHERE aggregate_id = %s", [user_id]).fetchall()
     assert events == []
     turn_log = db.execute(
-        "SELECT output_data FROM agent_actions_log WHERE user_id = %s AND action_type = 'agent_turn'", [user_id]
+        "SELECT output_data FROM agent_actions_log WHERE user_id = %s AND action_type = 'agent_turn'",
+        [user_id],
     ).fetchone()
     assert turn_log["output_data"]["tools"] == []
 
 
 def test_a_referrer_id_outside_the_candidates_is_ignored(db, anthropic_fake):
-    other, _ = new_user(db, "+14155550199", first_name="Eve", last_name="Hacker", verified=True,
-                        poc_agent_type="concierge")
+    other, _ = new_user(
+        db, "+14155550199", first_name="Eve", last_name="Hacker", verified=True, poc_agent_type="concierge"
+    )
     user_id, conv = new_user(db)
-    anthropic_fake.tool_use("make_decision", decision(
-        user_info={"referrer_name": "Ben", "referrer_candidate_id": str(other)}))
+    anthropic_fake.tool_use(
+        "make_decision", decision(user_info={"referrer_name": "Ben", "referrer_candidate_id": str(other)})
+    )
     anthropic_fake.reply("Got it. And you are?")
     bounce(db, user_id, conv, "Ben")
     user = db.execute("SELECT referred_by, name_dropped FROM users WHERE id = %s", [user_id]).fetchone()
@@ -137,8 +149,15 @@ def test_a_referrer_id_outside_the_candidates_is_ignored(db, anthropic_fake):
 
 
 def test_the_model_never_sees_other_members_contact_details(db, anthropic_fake):
-    new_user(db, "+14155550177", first_name="John", last_name="Smith", verified=True, poc_agent_type="concierge",
-             email="john@smith.example")
+    new_user(
+        db,
+        "+14155550177",
+        first_name="John",
+        last_name="Smith",
+        verified=True,
+        poc_agent_type="concierge",
+        email="john@smith.example",
+    )
     user_id, conv = new_user(db)
     anthropic_fake.tool_use("make_decision", decision(next_scenario="decline_request"))
     anthropic_fake.reply("I don't share anything about members. Who told you about this?")
@@ -148,12 +167,20 @@ def test_the_model_never_sees_other_members_contact_details(db, anthropic_fake):
 
 
 def test_referral_candidates_are_offered_and_a_fuzzy_match_is_accepted(db, anthropic_fake):
-    ben, _ = new_user(db, "+14155550111", first_name="Ben", last_name="Trenda", verified=True,
-                      poc_agent_type="concierge", company="Initech")
+    ben, _ = new_user(
+        db,
+        "+14155550111",
+        first_name="Ben",
+        last_name="Trenda",
+        verified=True,
+        poc_agent_type="concierge",
+        company="Initech",
+    )
     new_user(db, "+14155550122", first_name="Benjamin", last_name="Ortiz", verified=False)  # not verified
     user_id, conv = new_user(db)
-    anthropic_fake.tool_use("make_decision", decision(
-        user_info={"referrer_name": "Ben", "referrer_candidate_id": str(ben)}))
+    anthropic_fake.tool_use(
+        "make_decision", decision(user_info={"referrer_name": "Ben", "referrer_candidate_id": str(ben)})
+    )
     anthropic_fake.reply("Ben. Fine. And you are?")
     bounce(db, user_id, conv, "Ben")
     guidance = json.dumps(anthropic_fake.requests[0].body["system"])
@@ -165,8 +192,9 @@ def test_referral_candidates_are_offered_and_a_fuzzy_match_is_accepted(db, anthr
 
 def test_malformed_decision_arguments_run_no_tools(db, anthropic_fake):
     user_id, conv = new_user(db)
-    anthropic_fake.tool_use("make_decision", {"next_scenario": "take_over_the_world",
-                                              "user_info": {"first_name": "x" * 500}})
+    anthropic_fake.tool_use(
+        "make_decision", {"next_scenario": "take_over_the_world", "user_info": {"first_name": "x" * 500}}
+    )
     anthropic_fake.reply("Who told you about this?")
     result = bounce(db, user_id, conv, "hi")
     assert result.path == "llm"
@@ -204,14 +232,19 @@ def test_overloaded_model_is_answered_by_the_fallback_brain(db, anthropic_fake):
 
 
 def test_email_verified_trigger_completes_onboarding_through_two_calls(db, anthropic_fake):
-    user_id, conv = new_user(db, first_name="Sarah", last_name="Chen", company="Globex", title="VP Product",
-                             name_dropped="Ben")
+    user_id, _ = new_user(
+        db, first_name="Sarah", last_name="Chen", company="Globex", title="VP Product", name_dropped="Ben"
+    )
     token = db.execute("SELECT verification_token FROM users WHERE id = %s", [user_id]).fetchone()[
-        "verification_token"]
-    record_verification_email(InboundEmail((f"verify-{token}@{DOMAIN}",), "sarah@globex.com", "maileroo"),
-                              domain=DOMAIN)
-    anthropic_fake.tool_use("make_decision", decision(complete_onboarding=True,
-                                                      next_scenario="email_verified_onboarding_complete"))
+        "verification_token"
+    ]
+    record_verification_email(
+        InboundEmail((f"verify-{token}@{DOMAIN}",), "sarah@globex.com", "maileroo"), domain=DOMAIN
+    )
+    anthropic_fake.tool_use(
+        "make_decision",
+        decision(complete_onboarding=True, next_scenario="email_verified_onboarding_complete"),
+    )
     anthropic_fake.reply("Got your email, thanks. The team reviews every request and will get back to you.")
     result = run_bouncer_turn(user_id, llm=get_llm())
     assert result.path == "llm"
@@ -222,3 +255,23 @@ def test_email_verified_trigger_completes_onboarding_through_two_calls(db, anthr
     last_user_turn = anthropic_fake.requests[0].body["messages"][-1]["content"]
     assert "email_verified_acknowledgment" in json.dumps(last_user_turn)
     assert "agent_bouncer" not in json.dumps(anthropic_fake.requests[1].body)
+
+
+def test_a_nomination_is_stored_as_an_intro_offer(db, anthropic_fake):
+    user_id, conv = new_user(db)
+    anthropic_fake.tool_use(
+        "make_decision",
+        decision(
+            nomination={"prospect_name": "Grace Hopper", "prospect_company": "Navy"},
+            next_scenario="ask_for_referrer",
+        ),
+    )
+    anthropic_fake.reply("Noted. Who told you about this?")
+    bounce(db, user_id, conv, "you should also talk to Grace Hopper at Navy")
+    [offer] = db.execute("SELECT * FROM intro_offers").fetchall()
+    assert (offer["offering_user_id"], offer["prospect_name"], offer["context_type"]) == (
+        user_id,
+        "Grace Hopper",
+        "nomination",
+    )
+    assert offer["bounty_credits"] == 0 and offer["introducee_user_id"] is None

@@ -1,8 +1,8 @@
 """Dead letters: the recorder, and replay of event and task dead letters."""
 
 import json
+from typing import Any
 
-import functions_framework
 import pytest
 
 from shared import routing
@@ -16,6 +16,7 @@ from tests.backbone_support import (
     add_task,
     dead_letters,
     event_row,
+    function_app,
     make_user,
     push_body,
     task_row,
@@ -37,11 +38,11 @@ def sql(database_url):
         yield Sql(conn)
 
 
-def _recorder():
-    return functions_framework.create_app("dead_letter_recorder", RECORDER_SOURCE).test_client()
+def _recorder() -> Any:
+    return function_app("dead_letter_recorder", RECORDER_SOURCE).test_client()
 
 
-def _unroutable_event(db):
+def _unroutable_event(db: Any) -> Any:
     user = make_user(db, verified=True, poc="concierge")
     event_id = add_event(db, "message.received", user, {"text": "for the concierge"})
     dispatch_events(FakePublisher())
@@ -131,11 +132,11 @@ def test_unknown_dead_letter_id(db, sql):
         replay_dead_letter(sql, uuid.uuid4())
 
 
-def _dead_lettered_push(message, message_id="dl-1", count="5"):
+def _dead_lettered_push(message: Any, message_id: str = "dl-1", count: str = "5") -> Any:
     body = push_body(
         message,
         message_id=message_id,
-        subscription="projects/p/subscriptions/agent-bouncer-dead-letter-recorder",
+        subscription="projects/p/subscriptions/agent-bouncer-dead-letter-push",
     )
     body["message"]["attributes"].update(
         CloudPubSubDeadLetterSourceSubscription="agent-bouncer-push",

@@ -1,5 +1,7 @@
 """The operator CLI (tools/ops.py) against a real database."""
 
+from typing import Any
+
 import pytest
 from typer.testing import CliRunner
 
@@ -11,9 +13,18 @@ from tools.ops import app
 pytestmark = pytest.mark.integration
 
 
-def _run(*args):
-    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
-    return result
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rich sizes tables to the terminal; under xdist there is none. Ids must print whole.
+    from rich.console import Console
+
+    from tools import ops
+
+    monkeypatch.setattr(ops, "console", Console(width=250))
+
+
+def _run(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
 
 
 def test_status_shows_backlogs_and_dead_letters(db):
@@ -23,7 +34,8 @@ def test_status_shows_backlogs_and_dead_letters(db):
     add_task(db)
     add_task(db, due_offset="1 hour")
     db.execute(
-        "UPDATE events SET created_at = now() - interval '2 hours', next_attempt_at = now() - interval '2 hours'"
+        "UPDATE events SET created_at = now() - interval '2 hours', "
+        "next_attempt_at = now() - interval '2 hours'"
     )
     out = _run("status")
     assert out.exit_code == 0, out.output

@@ -4,8 +4,8 @@ import base64
 import json
 import threading
 import time
+from typing import Any
 
-import functions_framework
 import pytest
 
 from shared.adapters.pubsub import GooglePublisher, OutboundMessage, get_publisher
@@ -18,6 +18,7 @@ from tests.backbone_support import (
     add_event,
     dead_letters,
     event_row,
+    function_app,
     handled_count,
     make_user,
 )
@@ -33,13 +34,13 @@ RECORDER_SOURCE = str(
 )
 
 
-def _functions_app():
+def _functions_app() -> Any:
     apps = {
-        "agent_bouncer": functions_framework.create_app("consumer_probe", PROBE_SOURCE),
-        "dead_letter_recorder": functions_framework.create_app("dead_letter_recorder", RECORDER_SOURCE),
+        "agent_bouncer": function_app("consumer_probe", PROBE_SOURCE),
+        "dead_letter_recorder": function_app("dead_letter_recorder", RECORDER_SOURCE),
     }
 
-    def route(environ, start_response):
+    def route(environ: dict[str, Any], start_response: Any) -> Any:
         name = environ["PATH_INFO"].strip("/")
         environ["PATH_INFO"] = "/"
         return apps[name](environ, start_response)
@@ -47,7 +48,7 @@ def _functions_app():
     return route
 
 
-def _wait_for(predicate, timeout=30.0, what="condition"):
+def _wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -83,10 +84,10 @@ def test_an_inserted_event_reaches_its_push_endpoint_through_the_emulator(db, pu
 class CrashAfterPublish:
     """Publishes for real, then dies before the dispatcher can mark anything processed."""
 
-    def __init__(self, inner):
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
 
-    def publish_all(self, messages):
+    def publish_all(self, messages: Any) -> Any:
         self.inner.publish_all(messages)
         raise RuntimeError("instance killed between publish and mark-processed")
 

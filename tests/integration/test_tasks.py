@@ -4,6 +4,7 @@ import json
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ def sql(database_url):
         yield Sql(conn)
 
 
-def _create(sql, user, **overrides):
+def _create(sql: Any, user: Any, **overrides: Any) -> Any:
     args = dict(
         task_type="re_engagement_check",
         agent_type="bouncer",
@@ -285,7 +286,8 @@ def test_four_concurrent_sweepers_claim_each_of_a_thousand_tasks_exactly_once(db
     assert len(ids) == 1000 and len(set(ids)) == 1000
     assert sum(r.published for r in reports) == 1000
     counts = db.execute(
-        "SELECT count(*) FILTER (WHERE status = 'processing') AS processing, count(DISTINCT claim_token) AS tokens "
+        "SELECT count(*) FILTER (WHERE status = 'processing') AS processing, "
+        "count(DISTINCT claim_token) AS tokens "
         "FROM agent_tasks"
     ).fetchone()
     assert counts == {"processing": 1000, "tokens": 1000}

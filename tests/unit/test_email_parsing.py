@@ -20,8 +20,13 @@ TO = f"verify-{TOKEN}@verify.example.test"
 
 @pytest.mark.parametrize(
     ("raw", "bare"),
-    [("Jane Doe <Jane@Acme.com>", "jane@acme.com"), ("jane@acme.com", "jane@acme.com"),
-     ('"Doe, Jane" <jane@acme.com>', "jane@acme.com"), ("not an address", None), ("a@b.com, c@d.com", None)],
+    [
+        ("Jane Doe <Jane@Acme.com>", "jane@acme.com"),
+        ("jane@acme.com", "jane@acme.com"),
+        ('"Doe, Jane" <jane@acme.com>', "jane@acme.com"),
+        ("not an address", None),
+        ("a@b.com, c@d.com", None),
+    ],
 )
 def test_bare_address(raw, bare):
     assert bare_address(raw) == bare
@@ -35,9 +40,18 @@ def test_bare_address(raw, bare):
         ({"recipients": [{"address": TO}], "headers": {"from": "Jane <jane@acme.com>"}}, "maileroo"),
         ({"envelope": {"to": [TO], "from": "jane@acme.com"}}, "ses_envelope"),
         ({"mail": {"source": "jane@acme.com", "destination": [TO]}}, "ses_notification"),
-        ({"Type": "Notification", "Message": json.dumps(
-            {"mail": {"commonHeaders": {"from": ["Jane <jane@acme.com>"]}}, "receipt": {"recipients": [TO]}})},
-         "ses_notification"),
+        (
+            {
+                "Type": "Notification",
+                "Message": json.dumps(
+                    {
+                        "mail": {"commonHeaders": {"from": ["Jane <jane@acme.com>"]}},
+                        "receipt": {"recipients": [TO]},
+                    }
+                ),
+            },
+            "ses_notification",
+        ),
     ],
 )
 def test_shapes(payload, shape):
@@ -49,8 +63,16 @@ def test_shapes(payload, shape):
 
 @pytest.mark.parametrize(
     "payload",
-    [[], "x", {}, {"to": TO}, {"from": "a@b.com"}, {"recipients": [], "envelope_sender": "a@b.com"},
-     {"Type": "Notification", "Message": "{"}, {"Type": "Notification", "Message": "[]"}],
+    [
+        [],
+        "x",
+        {},
+        {"to": TO},
+        {"from": "a@b.com"},
+        {"recipients": [], "envelope_sender": "a@b.com"},
+        {"Type": "Notification", "Message": "{"},
+        {"Type": "Notification", "Message": "[]"},
+    ],
 )
 def test_malformed(payload):
     with pytest.raises(MalformedEmail):
@@ -58,7 +80,9 @@ def test_malformed(payload):
 
 
 def test_token_needs_the_domain_and_the_prefix():
-    email = InboundEmail((f"verify-{TOKEN}@elsewhere.example", f"hello@verify.example.test"), "a@b.com", "generic")
+    email = InboundEmail(
+        (f"verify-{TOKEN}@elsewhere.example", "hello@verify.example.test"), "a@b.com", "generic"
+    )
     assert verification_token(email, "verify.example.test") is None
     assert verification_token(email, None) == TOKEN
     short = InboundEmail(("verify-abc@verify.example.test",), "a@b.com", "generic")

@@ -27,25 +27,35 @@ def test_next_step_order():
     full = OnboardingState(referrer_known=True, first_name="J", last_name="S", company="A", title="T")
     assert next_step(full) is Step.REQUEST_EMAIL_VERIFICATION
     assert next_step(OnboardingState(**{**full.__dict__, "verification_requested": True})) is (
-        Step.AWAIT_EMAIL_VERIFICATION)
+        Step.AWAIT_EMAIL_VERIFICATION
+    )
     assert next_step(OnboardingState(**{**full.__dict__, "email_verified": True})) is Step.COMPLETE_ONBOARDING
-    assert next_step(OnboardingState(**{**full.__dict__, "onboarding_completed": True})) is Step.AWAITING_APPROVAL
+    assert (
+        next_step(OnboardingState(**{**full.__dict__, "onboarding_completed": True}))
+        is Step.AWAITING_APPROVAL
+    )
     assert next_step(OnboardingState(declined=True)) is Step.CLOSED
 
 
 def test_follow_up_schedule_b4():
     t = datetime(2026, 1, 1, tzinfo=UTC)
-    assert follow_up_after(t, 1).due_at == t + timedelta(hours=24)
-    assert follow_up_after(t, 2).due_at == t + timedelta(hours=24)  # 24 h after the first
-    assert follow_up_after(t, 3).due_at == t + timedelta(hours=24)  # the pause check
+    plans = [follow_up_after(t, n) for n in (1, 2, 3)]
+    # 24 h after the last interaction, 24 h after the first follow-up, then the pause check
+    assert [p.due_at if p else None for p in plans] == [t + timedelta(hours=24)] * 3
     assert follow_up_after(t, 4) is None and follow_up_after(t, 0) is None
 
 
 @pytest.mark.parametrize(
     ("text", "first", "last"),
-    [("John Michael Smith", "John", "Smith"), ("maria de la cruz", "Maria", "de la Cruz"),
-     ("Ludwig van Beethoven", "Ludwig", "van Beethoven"), ("Martin Luther King Jr.", "Martin", "King"),
-     ("Cher", "Cher", None), ("the CTO", None, None), ("I'm good", None, None)],
+    [
+        ("John Michael Smith", "John", "Smith"),
+        ("maria de la cruz", "Maria", "de la Cruz"),
+        ("Ludwig van Beethoven", "Ludwig", "van Beethoven"),
+        ("Martin Luther King Jr.", "Martin", "King"),
+        ("Cher", "Cher", None),
+        ("the CTO", None, None),
+        ("I'm good", None, None),
+    ],
 )
 def test_split_name(text, first, last):
     assert split_name(text) == (first, last)
@@ -65,19 +75,33 @@ def test_split_name(text, first, last):
         ("I'm John at Acme", Step.ASK_NAME, {"first_name": "John", "company": "Acme"}),
         ("I work at Acme as a product manager", None, {"company": "Acme", "title": "product manager"}),
         ("Head of Growth, Stripe", Step.ASK_TITLE, {"title": "Head of Growth", "company": "Stripe"}),
-        ("Jane Doe, CFO at Globex", Step.ASK_NAME,
-         {"first_name": "Jane", "last_name": "Doe", "title": "CFO", "company": "Globex"}),
-        ("Hi, Ben Trenda sent me. I'm John Michael Smith, VP of Sales at Acme Corp.", None,
-         {"referrer_name": "Ben Trenda", "first_name": "John", "last_name": "Smith", "title": "VP of Sales",
-          "company": "Acme Corp"}),
+        (
+            "Jane Doe, CFO at Globex",
+            Step.ASK_NAME,
+            {"first_name": "Jane", "last_name": "Doe", "title": "CFO", "company": "Globex"},
+        ),
+        (
+            "Hi, Ben Trenda sent me. I'm John Michael Smith, VP of Sales at Acme Corp.",
+            None,
+            {
+                "referrer_name": "Ben Trenda",
+                "first_name": "John",
+                "last_name": "Smith",
+                "title": "VP of Sales",
+                "company": "Acme Corp",
+            },
+        ),
         ("hey", None, {}),
         ("my email is john@acme.com", Step.ASK_TITLE, {}),
     ],
 )
 def test_extract(text, expecting, expected):
     e = extract(text, expecting)
-    got = {k: getattr(e, k) for k in ("first_name", "last_name", "company", "title", "referrer_name")
-           if getattr(e, k)}
+    got = {
+        k: getattr(e, k)
+        for k in ("first_name", "last_name", "company", "title", "referrer_name")
+        if getattr(e, k)
+    }
     assert got == expected
 
 
@@ -87,7 +111,9 @@ def test_typed_emails_are_reported_not_captured():
     assert "jane@globex.com" not in e.captured().values()
 
 
-@pytest.mark.parametrize("text", ["not interested", "No thanks", "leave me alone", "I'll pass", "count me out"])
+@pytest.mark.parametrize(
+    "text", ["not interested", "No thanks", "leave me alone", "I'll pass", "count me out"]
+)
 def test_not_interested(text):
     assert is_not_interested(text)
 

@@ -18,7 +18,7 @@ def test_unverified_users_reach_the_bouncer_whatever_their_poc():
 
 
 def test_verified_users_route_to_a_planned_poc_and_that_is_a_clear_no_route():
-    with pytest.raises(NoRoute, match="agent_concierge.*not deployed"):
+    with pytest.raises(NoRoute, match=r"agent_concierge.*not deployed"):
         route_event("message.received", True, "concierge")
 
 

@@ -1,18 +1,20 @@
 -- SMS channel: inbound webhook, the one outbound path, the sender and delivery callbacks.
 
--- name: sms_upsert_user_by_phone
--- Find or create the user texting from this number; locks the row for the rest of the transaction.
-INSERT INTO users (phone_number, poc_agent_type, verified, timezone, last_active_at)
-VALUES (%(phone_number)s, 'bouncer', false, %(timezone)s, now())
-ON CONFLICT (phone_number) DO UPDATE SET last_active_at = now()
-RETURNING id, phone_number, verified, poc_agent_type, opted_out, (xmax = 0) AS created;
-
--- name: sms_upsert_active_conversation
--- Find or create the user's one active conversation (partial unique index), stamping last_message_at.
-INSERT INTO conversations (user_id, phone_number, status, last_message_at)
-VALUES (%(user_id)s, %(phone_number)s, 'active', now())
-ON CONFLICT (user_id) WHERE status = 'active' DO UPDATE SET last_message_at = now()
-RETURNING id, (xmax = 0) AS created;
+-- name: sms_upsert_user_and_conversation
+-- Find or create the user texting from this number (row locked for the transaction) and their one active conversation.
+WITH u AS (
+  INSERT INTO users (phone_number, poc_agent_type, verified, timezone, last_active_at)
+  VALUES (%(phone_number)s, 'bouncer', false, %(timezone)s, now())
+  ON CONFLICT (phone_number) DO UPDATE SET last_active_at = now()
+  RETURNING id, verified, poc_agent_type, opted_out, (xmax = 0) AS created
+), c AS (
+  INSERT INTO conversations (user_id, phone_number, status, last_message_at)
+  SELECT id, %(phone_number)s, 'active', now() FROM u
+  ON CONFLICT (user_id) WHERE status = 'active' DO UPDATE SET last_message_at = now()
+  RETURNING id
+)
+SELECT u.id, u.verified, u.poc_agent_type, u.opted_out, u.created, c.id AS conversation_id
+FROM u CROSS JOIN c;
 
 -- name: sms_insert_inbound_message
 -- Store one inbound SMS; a replayed MessageSid inserts nothing and returns no row.
@@ -22,10 +24,6 @@ VALUES (%(conversation_id)s, %(user_id)s, 'user', %(content)s, 'inbound', 'recei
         %(media_urls)s, %(num_segments)s, %(routed)s)
 ON CONFLICT (twilio_message_sid) DO NOTHING
 RETURNING id;
-
--- name: sms_find_message_by_sid
--- The message a Twilio MessageSid belongs to, if any.
-SELECT id, status, direction FROM messages WHERE twilio_message_sid = %(message_sid)s;
 
 -- name: sms_set_opted_out
 -- Opt the user out (decisions B15); returns the row only when this changed something.

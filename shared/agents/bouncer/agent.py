@@ -159,7 +159,8 @@ class BouncerAgent:
             f"- Referrer recorded: {'yes' if state.referrer_known else 'no'}",
             f"- Missing fields: {', '.join(state.missing_fields()) or 'none'}",
             f"- Verification address already sent: {'yes' if state.verification_requested else 'no'}",
-            f"- Onboarding complete (awaiting the team's review): {'yes' if state.onboarding_completed else 'no'}",
+            "- Onboarding complete (awaiting the team's review): "
+            + ("yes" if state.onboarding_completed else "no"),
         ]
         return "\n".join(lines)
 
@@ -181,7 +182,8 @@ class BouncerAgent:
         candidates = self._candidates(turn) if not state.referrer_known else []
         if candidates:
             parts.append(
-                "REFERRAL CANDIDATES (verified members; set referrer_candidate_id only for a plausible match):"
+                "REFERRAL CANDIDATES (verified members; set referrer_candidate_id only for a "
+                "plausible match):"
             )
             parts += [f"- {c.describe()}" for c in candidates]
         return "\n".join(parts)

@@ -67,7 +67,7 @@ def decide(
         referrer = extraction.referrer_name if not state.referrer_known else None
         referrer_recorded = referrer is not None
         if missing or referrer:
-            info = UserInfo(referrer_name=referrer, **missing)
+            info = UserInfo.model_validate({"referrer_name": referrer, **missing})
     after = apply(state, extraction or Extraction(), referrer_recorded)
     step = next_step(after)
     scenario: Scenario = STEP_SCENARIO[step]
@@ -107,7 +107,7 @@ def _ask(step: Step, facts: ReplyFacts) -> str:
     return text
 
 
-def render(scenario: str, facts: ReplyFacts) -> list[str]:
+def render(scenario: str, facts: ReplyFacts) -> list[str]:  # noqa: PLR0911 - one template per scenario
     """The SMS for a scenario: one or two short messages in the gatekeeper voice."""
     ask = _ask(facts.step_after, facts)
     if scenario == "no_message":

@@ -150,7 +150,9 @@ SCENARIO_GUIDANCE: dict[str, str] = {
         "Optionally ask what they hope to get out of the community."
     ),
     "email_verified_missing_info": "Say you got their email, thanks, then ask for the one missing item.",
-    "awaiting_approval": "They are in the review queue. Say the team will get back to them; nothing else to do.",
+    "awaiting_approval": (
+        "They are in the review queue. Say the team will get back to them; nothing else to do."
+    ),
     "explain_yachtparty": "Answer with the canned blurb, then ask for the next missing item if any.",
     "decline_request": (
         "Decline dryly: nobody gets verified or switched over in this chat, and you don't share "

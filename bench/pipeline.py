@@ -1,0 +1,176 @@
+"""The platform's own latency, with the LLM taken out.
+
+Drives the full local stack (``python -m tools.localstack``): the signed inbound webhook,
+the NOTIFY relay, the dispatcher, Pub/Sub (emulator), the Bouncer (real ``anthropic``
+client against a scripted endpoint that answers instantly), the outbound row, the relay,
+the SMS sender and the Twilio stand-in. Prints p50 and p99 of the time from the webhook
+request to the Twilio API call, at 1 and at 20 concurrent simulated users.
+
+As a same-run baseline it also times the bare signed webhook round trip (request to empty
+TwiML), which every reply has to include.
+
+Usage: ``python -m bench.pipeline [--messages 5] [--concurrency 1 20]``
+Target (issue 4): p50 <= 150 ms and p99 <= 500 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from tools.anthropic_fake import AnthropicFake, FakeReply
+from tools.localstack import StackInfo
+from tools.phone import send_sms, sent_messages
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def minimal_instance(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:  # noqa: PLR0911
+    """The smallest value a JSON schema accepts (required properties only)."""
+    defs = defs if defs is not None else schema.get("$defs", {})
+    if "$ref" in schema:
+        return minimal_instance(defs[schema["$ref"].rsplit("/", 1)[1]], defs)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            options = [o for o in schema[key] if o.get("type") != "null"] or schema[key]
+            return minimal_instance(options[0], defs)
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        required = schema.get("required", [])
+        props = schema.get("properties", {})
+        return {name: minimal_instance(props[name], defs) for name in required}
+    if kind == "array":
+        return [minimal_instance(schema["items"], defs) for _ in range(schema.get("minItems", 0))]
+    if kind == "string":
+        return "x" * max(schema.get("minLength", 0), 1)
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
+    if kind == "boolean":
+        return False
+    return None
+
+
+def instant_responder(body: dict[str, Any]) -> FakeReply:
+    """Answer a forced tool with a schema-valid minimal call, anything else with short prose."""
+    choice = body.get("tool_choice") or {}
+    if choice.get("type") == "tool":
+        tool = next(t for t in body.get("tools", []) if t["name"] == choice["name"])
+        return FakeReply(tool_uses=[(tool["name"], minimal_instance(tool["input_schema"]))])
+    return FakeReply(text="Noted. Who pointed you our way?")
+
+
+def start_stack(state_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], StackInfo]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.localstack", "--no-chat", "--state-dir", str(state_dir)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        print("  " + line.rstrip(), flush=True)
+        if "running; press Ctrl-C" in line:
+            break
+    else:
+        raise SystemExit("the local stack did not start")
+    threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
+    return proc, StackInfo.load(state_dir / "stack.json")
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def one_user(info: StackInfo, phone: str, messages: int) -> tuple[list[float], list[float]]:
+    """Send messages one after another, each after the previous reply; return latencies (s)."""
+    to_twilio: list[float] = []
+    webhook: list[float] = []
+    seen = len(sent_messages(info, phone))
+    for i in range(messages):
+        started = time.time()
+        response = send_sms(info, phone, f"message {i} from the benchmark")
+        webhook.append(time.time() - started)
+        response.raise_for_status()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            sent = sent_messages(info, phone)
+            if len(sent) > seen:
+                to_twilio.append(float(sent[seen]["received_at"]) - started)
+                seen = len(sent)
+                break
+            time.sleep(0.005)
+        else:
+            raise SystemExit(f"{phone}: no reply within 60 s to message {i}")
+        time.sleep(0.05)  # let any second part of a sequence land before the next message
+        seen = len(sent_messages(info, phone))
+    return to_twilio, webhook
+
+
+def run_level(info: StackInfo, users: int, messages: int, offset: int) -> tuple[list[float], list[float]]:
+    phones = [f"+1415556{offset + i:04d}" for i in range(users)]
+    to_twilio: list[float] = []
+    webhook: list[float] = []
+    with ThreadPoolExecutor(max_workers=users) as pool:
+        for a, b in pool.map(lambda p: one_user(info, p, messages), phones):
+            to_twilio += a
+            webhook += b
+    return to_twilio, webhook
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline")
+    parser.add_argument("--messages", type=int, default=5, help="messages per simulated user")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 20])
+    args = parser.parse_args(argv)
+
+    fake = AnthropicFake(responder=instant_responder).start()
+    state_dir = Path(tempfile.mkdtemp(prefix="yp-bench-"))
+    state_dir.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update({"ANTHROPIC_API_KEY": "bench-key-not-secret", "ANTHROPIC_BASE_URL": fake.base_url})
+    proc, info = start_stack(state_dir, env)
+    try:
+        run_level(info, 2, 2, 9000)  # warm-up: first requests pay imports and connection set-up
+        header = ("users", "msgs", "p50 ms", "p99 ms", "webhook p50", "webhook p99")
+        print("\n{:>6} {:>6} {:>8} {:>8} {:>12} {:>12}".format(*header))
+        for i, users in enumerate(args.concurrency):
+            to_twilio, webhook = run_level(info, users, args.messages, i * 100)
+            print(
+                f"{users:>6} {len(to_twilio):>6} {statistics.median(to_twilio) * 1000:>8.1f} "
+                f"{percentile(to_twilio, 99) * 1000:>8.1f} {statistics.median(webhook) * 1000:>12.1f} "
+                f"{percentile(webhook, 99) * 1000:>12.1f}"
+            )
+        print("\ntarget: p50 <= 150 ms, p99 <= 500 ms (webhook request -> Twilio API call)")
+        print(f"LLM calls answered by the scripted endpoint: {len(fake.requests)}")
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+        fake.stop()
+    shutil.rmtree(state_dir, ignore_errors=True)  # kept for inspection when the run failed
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
