@@ -45,7 +45,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy shared functions tools
+	$(BIN)/mypy shared functions tools tests bench evals
 
 fmt: setup
 	$(BIN)/ruff format .
@@ -60,6 +60,8 @@ unit: setup
 bench: setup
 	$(BIN)/python -m bench.inbound_webhook
 	$(BIN)/python -m bench.llm_cost
+	$(BIN)/python -m bench.dispatch
+	$(BIN)/python -m bench.pipeline
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .local build .pytest_cache .mypy_cache .ruff_cache

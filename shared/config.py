@@ -28,12 +28,13 @@ class Settings(BaseSettings):
     # Postgres (psycopg 3). In production: Supabase's transaction pooler, prepared statements off.
     database_url: str | None = None
     database_pool_max: int = 4
+    database_side_pool_max: int = 2  # short independent writes (the LLM cost ledger)
     database_prepare_threshold: int | None = None  # None disables prepared statements (pooler-safe)
 
     # Google Cloud
     google_cloud_project: str | None = None
     pubsub_emulator_host: str | None = None
-    pubsub_api_endpoint: str | None = None  # regional endpoint in prod (ordering keys), e.g. <region>-pubsub...
+    pubsub_api_endpoint: str | None = None  # regional endpoint in prod (ordering keys need one)
     # Cloud Scheduler calls internal functions with a Google-signed OIDC ID token
     scheduler_oidc_audience: str | None = None  # the audience the scheduler jobs put in the token
     scheduler_service_account_email: str | None = None  # the only identity accepted

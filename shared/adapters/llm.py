@@ -180,7 +180,7 @@ class PostgresCallLog:
         self._dsn = dsn
 
     def record(self, record: CallRecord) -> None:
-        from shared.adapters.postgres import Sql, connect, pooled_connection
+        from shared.adapters.postgres import SIDE_POOL, Sql, connect, pooled_connection
 
         try:
             if self._dsn:
@@ -188,7 +188,8 @@ class PostgresCallLog:
                     Sql(conn).run("insert_llm_call_log", **_record_params(record))
                     conn.commit()
             else:
-                with pooled_connection() as conn, conn.transaction():
+                # The side pool: the caller may hold a main-pool connection for its turn.
+                with pooled_connection(SIDE_POOL) as conn, conn.transaction():
                     Sql(conn).run("insert_llm_call_log", **_record_params(record))
         except Exception:
             log.exception(

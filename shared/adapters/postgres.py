@@ -107,7 +107,13 @@ class Sql:
         return self._execute(name, params).rowcount
 
 
-_pool: ConnectionPool[Connection] | None = None
+# Two pools per process. "main" serves units of work; "side" serves short independent writes
+# made while a unit of work is open (the LLM cost ledger), so a request holding a main
+# connection never waits for a second one from the same pool: with N threads each holding
+# one, that wait is a deadlock.
+MAIN_POOL = "main"
+SIDE_POOL = "side"
+_pools: dict[str, ConnectionPool[Connection]] = {}
 _pool_lock = threading.Lock()
 
 
@@ -122,32 +128,32 @@ def connect(dsn: str | None = None, autocommit: bool = False) -> Connection:
     )
 
 
-def get_pool() -> ConnectionPool[Connection]:
-    """The process-wide pool, opened on first use (never at import)."""
-    global _pool
+def get_pool(name: str = MAIN_POOL) -> ConnectionPool[Connection]:
+    """A process-wide pool, opened on first use (never at import)."""
     with _pool_lock:
-        if _pool is None:
+        pool = _pools.get(name)
+        if pool is None:
             settings = get_settings()
-            _pool = ConnectionPool(
+            pool = ConnectionPool(
                 settings.require("database_url"),
                 min_size=1,
-                max_size=settings.database_pool_max,
+                max_size=settings.database_pool_max if name == MAIN_POOL else settings.database_side_pool_max,
                 kwargs={"row_factory": dict_row, "prepare_threshold": settings.database_prepare_threshold},
                 open=True,
-                name="yachtparty",
+                name=f"yachtparty-{name}",
             )
-        return _pool
+            _pools[name] = pool
+        return pool
 
 
 def close_pool() -> None:
-    global _pool
     with _pool_lock:
-        if _pool is not None:
-            _pool.close()
-            _pool = None
+        for pool in _pools.values():
+            pool.close()
+        _pools.clear()
 
 
 @contextmanager
-def pooled_connection() -> Iterator[Connection]:
-    with get_pool().connection() as conn:
+def pooled_connection(name: str = MAIN_POOL) -> Iterator[Connection]:
+    with get_pool(name).connection() as conn:
         yield conn

@@ -203,4 +203,3 @@ def run_followup(
         uow.commit()
     result = run_bouncer_turn(user_id, llm=llm, clock=clock, uow_factory=uow_factory)
     return {"status": result.status, "path": result.path, "attempt": attempt, "replies": len(result.bodies)}
-

@@ -1,5 +1,6 @@
 import json
 import logging
+from typing import Any
 
 from shared.logs import CloudLoggingFormatter, mask_phone
 
@@ -15,11 +16,12 @@ def test_mask_phone_leaves_short_numbers_and_uuids_alone():
     assert mask_phone(uid) == uid
 
 
-def _format(msg: str, **extra: object) -> dict:
+def _format(msg: str, **extra: object) -> dict[str, Any]:
     record = logging.LogRecord("t", logging.WARNING, __file__, 1, msg, None, None)
     for key, value in extra.items():
         setattr(record, key, value)
-    return json.loads(CloudLoggingFormatter().format(record))
+    entry: dict[str, Any] = json.loads(CloudLoggingFormatter().format(record))
+    return entry
 
 
 def test_formatter_writes_cloud_logging_fields_and_masks_everywhere():
