@@ -52,7 +52,7 @@ fmt: setup
 	$(BIN)/ruff check --fix .
 
 test: setup checkov lint typecheck
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit -q

@@ -6,6 +6,8 @@
 - ``dead-letters replay <id> [--force]`` or ``dead-letters replay --all``: an event dead letter
   is re-inserted as a new event, a task dead letter requeues its task.
 
+- ``costs [--days N]``: LLM spend per day and agent, cached share, USD per inbound message.
+
 Reads ``DATABASE_URL``. Other commands (``approve`` ...) register on ``app`` below.
 """
 
@@ -20,7 +22,12 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.adapters.postgres import Sql, connect
-from shared.domain.constants import DEAD_LETTER_ALERT_DEPTH, DEAD_LETTER_REPLAY_ALL_LIMIT
+from shared.domain.constants import (
+    DAILY_LLM_COST_ALERT_USD,
+    DEAD_LETTER_ALERT_DEPTH,
+    DEAD_LETTER_REPLAY_ALL_LIMIT,
+    SMS_PENDING_SWEEP_AFTER,
+)
 from shared.service_layer.dead_letters import ReplayError, replay_all, replay_dead_letter
 from tools.ops_approval import register_approval_commands
 
@@ -46,6 +53,7 @@ def status() -> None:
         tasks = sql.one("task_status_counts") or {}
         queue = sql.all("message_queue_depths")
         dead = sql.one("dead_letter_counts") or {}
+        sms = sql.one("ops_outbound_sms_health", stuck_after=SMS_PENDING_SWEEP_AFTER) or {}
 
     table = Table(title="Yachtparty backlog", show_lines=False)
     table.add_column("what")
@@ -65,6 +73,12 @@ def status() -> None:
     )
     for row in queue:
         table.add_row(f"message_queue {row['status']}", str(row["n"]), f"due {row['due']}")
+    table.add_row(
+        "outbound SMS unsent",
+        str(sms.get("unsent", 0)),
+        f"stuck > {_age(SMS_PENDING_SWEEP_AFTER.total_seconds())}: {sms.get('stuck', 0)}; "
+        f"last 24 h blocked {sms.get('blocked_1d', 0)}, failed {sms.get('failed_1d', 0)}",
+    )
     unreplayed = int(dead.get("unreplayed") or 0)
     style = "bold red" if unreplayed > DEAD_LETTER_ALERT_DEPTH else ""
     table.add_row(
@@ -139,6 +153,41 @@ def replay(
             raise typer.Exit(1) from None
         conn.commit()
     console.print(f"replayed {result.dead_letter_id}: {result.action} {result.target_id}")
+
+
+@app.command()
+def costs(days: Annotated[int, typer.Option(min=1, max=366, help="How many days back.")] = 7) -> None:
+    """LLM spend per day and agent, the cached share of input, and USD per inbound message."""
+    with connect() as conn:
+        sql = Sql(conn)
+        rows = sql.all("ops_llm_cost_by_day", days=days)
+        per_message = sql.one("ops_llm_cost_per_inbound_message", days=days) or {}
+    table = Table(title=f"LLM cost, last {days} day(s)")
+    for column in ("day", "agent", "calls", "failed", "USD", "cached input"):
+        table.add_column(column, justify="right" if column not in ("day", "agent") else "left")
+    daily: dict[Any, float] = {}
+    for row in rows:
+        usd = float(row["usd"])
+        daily[row["day"]] = daily.get(row["day"], 0.0) + usd
+        share = row["cached_share"]
+        table.add_row(
+            str(row["day"]),
+            row["agent_type"] or "-",
+            str(row["calls"]),
+            str(row["failed"]),
+            f"{usd:.4f}",
+            "-" if share is None else f"{share:.0%}",
+        )
+    console.print(table)
+    inbound = int(per_message.get("inbound") or 0)
+    total = float(per_message.get("usd") or 0)
+    console.print(
+        f"total ${total:.4f} over {inbound} inbound member message(s): "
+        + (f"${total / inbound:.5f} per message" if inbound else "no inbound messages")
+    )
+    over = [str(day) for day, usd in daily.items() if usd > DAILY_LLM_COST_ALERT_USD]
+    if over:
+        console.print(f"[bold red]daily spend above ${DAILY_LLM_COST_ALERT_USD}: {', '.join(over)}[/]")
 
 
 def main() -> None:

@@ -10,34 +10,22 @@ Answers: 200 with the tick's counts; 400 malformed body; 401 unsigned or wrong s
 
 from __future__ import annotations
 
+from typing import Any
+
 import functions_framework
-from flask import Request, Response, jsonify
+from flask import Request, Response
 
-from shared.adapters.request_auth import RequestRejected, Unauthorized, authenticate_internal, read_body
-from shared.logs import get_logger
-from shared.service_layer.orchestrate import InvalidTickRequest, deliver_due_messages, parse_tick_request
-
-log = get_logger(__name__)
+from shared.adapters.internal_http import handle_internal_call
+from shared.service_layer.orchestrate import deliver_due_messages
+from shared.service_layer.triggers import parse_trigger
 
 
-def _reject(status: int, reason: str) -> Response:
-    log.warning("message_orchestrator call rejected", extra={"status": status, "reason": reason})
-    response = jsonify({"error": reason})
-    response.status_code = status
-    return response
+def _tick(trigger: str) -> dict[str, Any]:
+    return {"trigger": trigger, **deliver_due_messages(trigger=trigger).as_dict()}
 
 
 @functions_framework.http
 def message_orchestrator(request: Request) -> Response:
-    try:
-        body = read_body(request, content_type="application/json")
-        authenticate_internal(request.headers, body)
-        trigger = parse_tick_request(body)
-    except RequestRejected as exc:
-        return _reject(exc.status, exc.reason)
-    except Unauthorized as exc:
-        return _reject(401, str(exc))
-    except InvalidTickRequest as exc:
-        return _reject(400, str(exc))
-    report = deliver_due_messages(trigger=trigger)
-    return jsonify({"trigger": trigger, **report.as_dict()})
+    return handle_internal_call(
+        request, "message_orchestrator", lambda b: parse_trigger(b, "message_queue"), _tick
+    )

@@ -7,46 +7,27 @@ with ``{"sweep": true}`` to deliver rows whose webhook was lost.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import functions_framework
 from flask import Request, Response, jsonify
 
-from shared.adapters.request_auth import RequestRejected, Unauthorized, authenticate_internal, read_body
-from shared.logs import get_logger
-from shared.service_layer.send_sms import (
-    InvalidSendRequest,
-    deliver_message,
-    parse_send_request,
-    sweep_pending_messages,
-)
-
-log = get_logger(__name__)
+from shared.adapters.internal_http import handle_internal_call, reject
+from shared.service_layer.send_sms import deliver_message, parse_send_request, sweep_pending_messages
 
 
-def _reject(status: int, reason: str) -> Response:
-    log.warning("sms_sender call rejected", extra={"status": status, "reason": reason})
-    response = jsonify({"error": reason})
-    response.status_code = status
-    return response
-
-
-@functions_framework.http
-def sms_sender(request: Request) -> Response:
-    try:
-        body = read_body(request, content_type="application/json")
-        authenticate_internal(request.headers, body)
-        command = parse_send_request(body)
-    except RequestRejected as exc:
-        return _reject(exc.status, exc.reason)
-    except Unauthorized as exc:
-        return _reject(401, str(exc))
-    except InvalidSendRequest as exc:
-        return _reject(400, str(exc))
+def _send(command: UUID | None) -> Response:
     if command is None:
         reports = sweep_pending_messages()
     else:
         reports = deliver_message(command)
         if reports[0].outcome == "not_found":
-            return _reject(404, "no such outbound message")
+            return reject("sms_sender", 404, "no such outbound message")
     return jsonify(
         {"results": [{"message_id": str(r.message_id), "outcome": str(r.outcome)} for r in reports]}
     )
+
+
+@functions_framework.http
+def sms_sender(request: Request) -> Response:
+    return handle_internal_call(request, "sms_sender", parse_send_request, _send)

@@ -18,7 +18,6 @@ and handles each user in one transaction:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -293,26 +292,6 @@ def _handle_unit(
 # ---------------------------------------------------------------------------------------------
 # Entry point for the function: what a tick request may look like, and the production wiring
 # ---------------------------------------------------------------------------------------------
-
-SCHEDULER_TICK = {"sweep": True}  # shared/schedules.py: the orchestrator-tick job's body
-WEBHOOK_TICK = {"table": "message_queue", "type": "INSERT"}  # the message_queue insert webhook
-
-
-class InvalidTickRequest(ValueError):
-    """Not a scheduler tick nor the message_queue webhook. Callers answer 400."""
-
-
-def parse_tick_request(body: bytes) -> str:
-    """'scheduler' or 'webhook'; anything else raises InvalidTickRequest."""
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidTickRequest("body is not JSON") from None
-    if payload == SCHEDULER_TICK:
-        return "scheduler"
-    if isinstance(payload, dict) and {k: payload.get(k) for k in WEBHOOK_TICK} == WEBHOOK_TICK:
-        return "webhook"
-    raise InvalidTickRequest('expected {"sweep": true} or {"table": "message_queue", "type": "INSERT"}')
 
 
 def deliver_due_messages(

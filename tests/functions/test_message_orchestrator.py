@@ -85,7 +85,7 @@ def test_signed_scheduler_tick_delivers_the_due_row(client: Any, db: Connection)
     qid = due_row(db)
     response = post(client, TICK)
     assert response.status_code == 200
-    assert response.get_json()["trigger"] == "scheduler"
+    assert response.get_json()["trigger"] == "sweep"
     assert response.get_json()["sent_units"] == 1
     assert status(db, qid) == "sent"
     assert outbound_count(db) == 1

@@ -19,12 +19,11 @@ from shared.adapters.orchestrator_store import (
 from shared.domain.send_policy import QueuedPart
 from shared.service_layer.freshness import Freshness, NewerMessage, QueuedForCheck
 from shared.service_layer.orchestrate import (
-    InvalidTickRequest,
-    parse_tick_request,
     render_body,
     role_for,
     run_tick,
 )
+from shared.service_layer.triggers import InvalidTrigger, parse_trigger
 
 NOW = datetime(2026, 1, 15, 17, 0, tzinfo=UTC)  # 12:00 in New York
 
@@ -247,19 +246,19 @@ def test_render_body_prefers_final_message():
 @pytest.mark.parametrize(
     ("body", "trigger"),
     [
-        (b'{"sweep": true}', "scheduler"),
+        (b'{"sweep": true}', "sweep"),
+        (b"{}", "sweep"),
         (b'{"table": "message_queue", "type": "INSERT"}', "webhook"),
-        (b'{"table": "message_queue", "type": "INSERT", "record_id": null}', "webhook"),
     ],
 )
 def test_tick_requests_are_recognised(body: bytes, trigger: str):
-    assert parse_tick_request(body) == trigger
+    assert parse_trigger(body, "message_queue") == trigger
 
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"not json", b"[]", b'{"sweep": false}', b'{"table": "messages", "type": "INSERT"}', b"\xff\xfe"],
+    [b"not json", b"[]", b'{"sweep": false}', b'{"table": "messages", "type": "INSERT"}', b"\xff\xfe"],
 )
 def test_other_bodies_are_refused(body: bytes):
-    with pytest.raises(InvalidTickRequest):
-        parse_tick_request(body)
+    with pytest.raises(InvalidTrigger):
+        parse_trigger(body, "message_queue")

@@ -1,0 +1,33 @@
+-- Operator CLI read models (tools/ops.py): outbound SMS health and LLM costs.
+
+-- name: ops_outbound_sms_health
+-- Outbound SMS not yet handed to Twilio (pending/sending), how many are older than the sweep threshold, and today's blocked/failed.
+SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')) AS unsent,
+       count(*) FILTER (WHERE status IN ('pending', 'sending')
+                          AND created_at < now() - %(stuck_after)s::interval) AS stuck,
+       count(*) FILTER (WHERE status = 'blocked' AND created_at >= now() - interval '1 day') AS blocked_1d,
+       count(*) FILTER (WHERE status IN ('failed', 'undelivered')
+                          AND created_at >= now() - interval '1 day') AS failed_1d
+  FROM messages
+ WHERE direction = 'outbound';
+
+-- name: ops_llm_cost_by_day
+-- LLM spend per day and agent over the last N days, with the cached share of input tokens.
+SELECT date_trunc('day', created_at)::date AS day, agent_type, count(*) AS calls,
+       count(*) FILTER (WHERE error IS NOT NULL) AS failed,
+       coalesce(sum(cost_usd), 0) AS usd,
+       coalesce(sum(cache_read_tokens), 0)::float
+         / nullif(sum(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0)
+                      + coalesce(cache_write_tokens, 0)), 0) AS cached_share
+  FROM agent_actions_log
+ WHERE action_type = 'llm_call' AND created_at >= now() - make_interval(days => %(days)s)
+ GROUP BY 1, 2
+ ORDER BY 1 DESC, 2;
+
+-- name: ops_llm_cost_per_inbound_message
+-- All LLM spend of the last N days divided by the member messages routed to agents in that time.
+SELECT (SELECT coalesce(sum(cost_usd), 0) FROM agent_actions_log
+         WHERE action_type = 'llm_call' AND created_at >= now() - make_interval(days => %(days)s)) AS usd,
+       (SELECT count(*) FROM messages
+         WHERE role = 'user' AND direction = 'inbound' AND routed
+           AND created_at >= now() - make_interval(days => %(days)s)) AS inbound;
