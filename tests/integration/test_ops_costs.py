@@ -3,25 +3,10 @@
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from tests.backbone_support import make_user
-from tools.ops import app
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rich.console import Console
-
-    from tools import ops
-
-    monkeypatch.setattr(ops, "console", Console(width=250))
-
-
-def _run(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args))
 
 
 def _conversation(db, user) -> Any:
@@ -33,7 +18,7 @@ def _conversation(db, user) -> Any:
     return row["id"]
 
 
-def test_status_counts_stuck_outbound_sms(db):
+def test_status_counts_stuck_outbound_sms(db, ops_cli):
     user = make_user(db)
     conversation = _conversation(db, user)
     for age in ("10 minutes", "10 seconds"):
@@ -42,14 +27,14 @@ def test_status_counts_stuck_outbound_sms(db):
             "VALUES (%s, %s, 'bouncer', 'hi', 'outbound', 'pending', now() - %s::interval)",
             (conversation, user, age),
         )
-    out = _run("status")
+    out = ops_cli("status")
     assert out.exit_code == 0, out.output
     line = next(line for line in out.output.splitlines() if "outbound SMS unsent" in line)
     assert " 2 " in line
     assert "stuck > 0:02:00: 1" in line
 
 
-def test_costs_sums_the_ledger_per_day_and_per_inbound_message(db):
+def test_costs_sums_the_ledger_per_day_and_per_inbound_message(db, ops_cli):
     user = make_user(db)
     conversation = _conversation(db, user)
     for cost, read in ((0.004, 3000), (0.006, 0)):
@@ -69,13 +54,13 @@ def test_costs_sums_the_ledger_per_day_and_per_inbound_message(db):
             "twilio_message_sid) VALUES (%s, %s, 'user', 'hello', 'inbound', 'received', %s)",
             (conversation, user, sid),
         )
-    out = _run("costs", "--days", "3")
+    out = ops_cli("costs", "--days", "3")
     assert out.exit_code == 0, out.output
     assert "0.0100" in out.output  # only llm_call rows count
     assert "60%" in out.output  # 3000 cached of 5000 input tokens
     assert "$0.00500 per message" in out.output
 
 
-def test_costs_rejects_a_nonsense_window():
-    out = _run("costs", "--days", "0")
+def test_costs_rejects_a_nonsense_window(ops_cli):
+    out = ops_cli("costs", "--days", "0")
     assert out.exit_code != 0
