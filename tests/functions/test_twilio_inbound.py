@@ -329,3 +329,30 @@ def test_signature_covers_the_query_string(client, db):
     )
     assert replayed_elsewhere.status_code == 403
     assert counts(db)["messages"] == 1
+
+
+def test_a_member_texting_after_a_pause_resumes_the_same_conversation(client, db):
+    """B4: the Bouncer pauses a conversation after two unanswered follow-ups; a reply revives it."""
+    assert twilio_post(client, inbound_params("+14155550123", "hello")).status_code == 200
+    [first] = db.execute("SELECT id FROM conversations").fetchall()
+    db.execute("UPDATE conversations SET status = 'paused' WHERE id = %s", (first["id"],))
+
+    assert twilio_post(client, inbound_params("+14155550123", "sorry, busy week")).status_code == 200
+
+    conversations = db.execute("SELECT id, status FROM conversations").fetchall()
+    assert conversations == [{"id": first["id"], "status": "active"}]
+    latest = db.execute("SELECT conversation_id FROM messages ORDER BY created_at DESC LIMIT 1").fetchone()
+    assert latest["conversation_id"] == first["id"]
+
+
+def test_a_closed_conversation_is_not_revived(client, db):
+    """A conversation closed by a phone-number change stays closed; the sender gets a new one."""
+    assert twilio_post(client, inbound_params("+14155550123", "hello")).status_code == 200
+    [first] = db.execute("SELECT id FROM conversations").fetchall()
+    db.execute("UPDATE conversations SET status = 'closed' WHERE id = %s", (first["id"],))
+
+    assert twilio_post(client, inbound_params("+14155550123", "new start")).status_code == 200
+
+    rows = db.execute("SELECT id, status FROM conversations ORDER BY created_at").fetchall()
+    assert [r["status"] for r in rows] == ["closed", "active"]
+    assert rows[1]["id"] != first["id"]

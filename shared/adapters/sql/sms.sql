@@ -1,20 +1,28 @@
 -- SMS channel: inbound webhook, the one outbound path, the sender and delivery callbacks.
 
 -- name: sms_upsert_user_and_conversation
--- Find or create the user texting from this number (row locked for the transaction) and their one active conversation.
+-- Find or create the user texting from this number and their one active conversation; a paused one (B4) comes back.
 WITH u AS (
   INSERT INTO users (phone_number, poc_agent_type, verified, timezone, last_active_at)
   VALUES (%(phone_number)s, 'bouncer', false, %(timezone)s, now())
   ON CONFLICT (phone_number) DO UPDATE SET last_active_at = now()
   RETURNING id, verified, poc_agent_type, opted_out, (xmax = 0) AS created
+), p AS (
+  UPDATE conversations SET status = 'active', last_message_at = now(), updated_at = now()
+  WHERE id = (SELECT c.id FROM conversations c JOIN u ON c.user_id = u.id
+               WHERE c.status = 'paused'
+                 AND NOT EXISTS (SELECT 1 FROM conversations a WHERE a.user_id = u.id AND a.status = 'active')
+               ORDER BY c.updated_at DESC LIMIT 1)
+  RETURNING id
 ), c AS (
   INSERT INTO conversations (user_id, phone_number, status, last_message_at)
-  SELECT id, %(phone_number)s, 'active', now() FROM u
+  SELECT id, %(phone_number)s, 'active', now() FROM u WHERE NOT EXISTS (SELECT 1 FROM p)
   ON CONFLICT (user_id) WHERE status = 'active' DO UPDATE SET last_message_at = now()
   RETURNING id
 )
-SELECT u.id, u.verified, u.poc_agent_type, u.opted_out, u.created, c.id AS conversation_id
-FROM u CROSS JOIN c;
+SELECT u.id, u.verified, u.poc_agent_type, u.opted_out, u.created,
+       coalesce((SELECT id FROM p), (SELECT id FROM c)) AS conversation_id
+FROM u;
 
 -- name: sms_insert_inbound_message
 -- Store one inbound SMS; a replayed MessageSid inserts nothing and returns no row.
