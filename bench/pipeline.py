@@ -27,53 +27,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
-from tools.anthropic_fake import AnthropicFake, FakeReply
+from tools.anthropic_fake import AnthropicFake, instant_responder
 from tools.localstack import StackInfo
 from tools.phone import send_sms, sent_messages
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def minimal_instance(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:  # noqa: PLR0911
-    """The smallest value a JSON schema accepts (required properties only)."""
-    defs = defs if defs is not None else schema.get("$defs", {})
-    if "$ref" in schema:
-        return minimal_instance(defs[schema["$ref"].rsplit("/", 1)[1]], defs)
-    if "const" in schema:
-        return schema["const"]
-    if "enum" in schema:
-        return schema["enum"][0]
-    for key in ("anyOf", "oneOf", "allOf"):
-        if key in schema:
-            options = [o for o in schema[key] if o.get("type") != "null"] or schema[key]
-            return minimal_instance(options[0], defs)
-    kind = schema.get("type", "object")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind == "object":
-        required = schema.get("required", [])
-        props = schema.get("properties", {})
-        return {name: minimal_instance(props[name], defs) for name in required}
-    if kind == "array":
-        return [minimal_instance(schema["items"], defs) for _ in range(schema.get("minItems", 0))]
-    if kind == "string":
-        return "x" * max(schema.get("minLength", 0), 1)
-    if kind in ("integer", "number"):
-        return schema.get("minimum", 0)
-    if kind == "boolean":
-        return False
-    return None
-
-
-def instant_responder(body: dict[str, Any]) -> FakeReply:
-    """Answer a forced tool with a schema-valid minimal call, anything else with short prose."""
-    choice = body.get("tool_choice") or {}
-    if choice.get("type") == "tool":
-        tool = next(t for t in body.get("tools", []) if t["name"] == choice["name"])
-        return FakeReply(tool_uses=[(tool["name"], minimal_instance(tool["input_schema"]))])
-    return FakeReply(text="Noted. Who pointed you our way?")
 
 
 def start_stack(state_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], StackInfo]:

@@ -320,6 +320,51 @@ class AnthropicFake:
         }
 
 
+# --- An instant, schema-valid responder (benchmarks and the with-key end-to-end test) ----------
+
+INSTANT_REPLY_TEXT = "Noted. Who pointed you our way?"
+
+
+def minimal_instance(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:  # noqa: PLR0911
+    """The smallest value a JSON schema accepts (required properties only)."""
+    defs = defs if defs is not None else schema.get("$defs", {})
+    if "$ref" in schema:
+        return minimal_instance(defs[schema["$ref"].rsplit("/", 1)[1]], defs)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            options = [o for o in schema[key] if o.get("type") != "null"] or schema[key]
+            return minimal_instance(options[0], defs)
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        required = schema.get("required", [])
+        props = schema.get("properties", {})
+        return {name: minimal_instance(props[name], defs) for name in required}
+    if kind == "array":
+        return [minimal_instance(schema["items"], defs) for _ in range(schema.get("minItems", 0))]
+    if kind == "string":
+        return "x" * max(schema.get("minLength", 0), 1)
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
+    if kind == "boolean":
+        return False
+    return None
+
+
+def instant_responder(body: dict[str, Any]) -> FakeReply:
+    """Answer a forced tool with a schema-valid minimal call, anything else with short prose."""
+    choice = body.get("tool_choice") or {}
+    if choice.get("type") == "tool":
+        tool = next(t for t in body.get("tools", []) if t["name"] == choice["name"])
+        return FakeReply(tool_uses=[(tool["name"], minimal_instance(tool["input_schema"]))])
+    return FakeReply(text=INSTANT_REPLY_TEXT)
+
+
 def _validate(body: dict[str, Any]) -> str | None:
     """The first reason the real API would refuse this request with a 400, or None."""
     problems: list[str] = []

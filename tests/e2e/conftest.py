@@ -10,6 +10,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +40,11 @@ class RunningStack:
         return self.proc.returncode
 
 
-def start_stack() -> RunningStack:
+def start_stack(extra_env: dict[str, str] | None = None) -> RunningStack:
     state_dir = Path(tempfile.mkdtemp(prefix="yp-stack-"))
     state_dir.chmod(0o755)  # the private cluster runs as the postgres user when we are root
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ANTHROPIC_API_KEY")}
+    env.update(extra_env or {})
     proc = subprocess.Popen(
         ["make", "--no-print-directory", "run", f"ARGS=--no-chat --state-dir {state_dir}"],
         cwd=ROOT,
@@ -73,11 +75,17 @@ def start_stack() -> RunningStack:
     return RunningStack(info=info, proc=proc, output=output, state_dir=state_dir)
 
 
-@pytest.fixture(scope="module")
-def local_stack() -> Iterator[RunningStack]:
-    stack = start_stack()
+@contextmanager
+def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[RunningStack]:
+    stack = start_stack(extra_env)
     try:
         yield stack
     finally:
         stack.stop()
         shutil.rmtree(stack.state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def local_stack() -> Iterator[RunningStack]:
+    with running_stack() as stack:
+        yield stack

@@ -13,12 +13,13 @@ import psycopg
 import pytest
 
 from shared.routing import CONSUMERS
+from tools.anthropic_fake import INSTANT_REPLY_TEXT, AnthropicFake, instant_responder
 from tools.localstack import PROJECT
 from tools.phone import send_sms, sent_messages, verify_email, wait_for_replies
 
-from .conftest import RunningStack, start_stack
+from .conftest import RunningStack, running_stack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.pubsub]
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.pubsub, pytest.mark.xdist_group("e2e")]
 
 
 def _tap_topic(stack: RunningStack, topic: str, name: str) -> tuple[Any, str]:
@@ -157,7 +158,11 @@ def test_a_newcomer_is_onboarded_offline_verified_by_email_and_approved(local_st
 
 
 def test_the_readme_run_command_stops_everything_on_ctrl_c():
-    stack = start_stack()
+    with running_stack() as stack:
+        _assert_ctrl_c_stops_everything(stack)
+
+
+def _assert_ctrl_c_stops_everything(stack: RunningStack) -> None:
     pids = list(stack.info.pids.values())
     assert pids
     # make re-raises the Ctrl-C it received once the stack has exited: -SIGINT is a clean stop.
@@ -170,3 +175,29 @@ def test_the_readme_run_command_stops_everything_on_ctrl_c():
         except ProcessLookupError:
             continue
         pytest.fail(f"function process {pid} survived Ctrl-C")
+
+
+def test_with_an_api_key_the_bouncer_answers_through_the_real_anthropic_client():
+    """The with-key path, end to end: the stack's agents call the Messages API (here a loopback
+    endpoint in the real format) and every call lands in the cost ledger."""
+    with AnthropicFake(responder=instant_responder) as fake:
+        env = {"ANTHROPIC_API_KEY": "e2e-key-not-a-secret", "ANTHROPIC_BASE_URL": fake.base_url}
+        with running_stack(env) as stack:
+            assert any("brain: Claude" in line for line in stack.output), stack.output[-20:]
+            phone = "+14155550174"
+            assert send_sms(stack.info, phone, "evening. who runs this?").status_code == 200
+            replies = wait_for_replies(stack.info, phone, 0, timeout=90)
+            assert [r["body"] for r in replies] == [INSTANT_REPLY_TEXT]
+
+            kinds = [r.body.get("tool_choice", {}).get("type") for r in fake.requests]
+            assert kinds[:2] == ["tool", None]  # Call 1 decides with a forced tool, Call 2 writes prose
+            system = fake.requests[0].body["system"]
+            assert any(block.get("cache_control") for block in system)
+            rows = _query(
+                stack,
+                "SELECT count(*), sum(cost_usd) > 0, sum(input_tokens) > 0 FROM agent_actions_log "
+                "WHERE action_type = 'llm_call' AND error IS NULL",
+            )
+            assert rows[0][0] >= 2
+            assert rows[0][1] is True
+            assert rows[0][2] is True
