@@ -83,7 +83,9 @@ def report(label: str, wall: float, latencies: list[float]) -> dict[str, float]:
     return figures
 
 
-def start_function(database_url: str, port: int, threads: int) -> subprocess.Popen[bytes]:
+def start_function(
+    database_url: str, port: int, threads: int, prepare_threshold: int | None
+) -> subprocess.Popen[bytes]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "PUBLIC_BASE_URL"))},
         "PYTHONPATH": str(ROOT),
@@ -95,6 +97,8 @@ def start_function(database_url: str, port: int, threads: int) -> subprocess.Pop
         "WORKERS": "1",
         "THREADS": str(threads),
     }
+    if prepare_threshold is not None:
+        env["DATABASE_PREPARE_THRESHOLD"] = str(prepare_threshold)
     cmd = [
         str(Path(sys.executable).parent / "functions-framework"),
         "--target",
@@ -154,8 +158,32 @@ def bench_webhook(url: str, n: int, concurrency: int) -> tuple[float, list[float
     return run_load(n, concurrency, op)
 
 
-def bench_baseline(database_url: str, n: int, concurrency: int) -> tuple[float, list[float]]:
-    with ConnectionPool(database_url, min_size=concurrency, max_size=concurrency, open=True) as pool:
+def bench_http_floor(url: str, n: int, concurrency: int) -> tuple[float, list[float]]:
+    """The same server answering without any database work (GET is refused with 405 up front)."""
+    local = threading.local()
+
+    def op(i: int) -> None:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        response = session.get(url, timeout=30)
+        if response.status_code != 405:
+            raise RuntimeError(f"expected 405, got {response.status_code}")
+
+    return run_load(n, concurrency, op)
+
+
+def bench_baseline(
+    database_url: str, n: int, concurrency: int, prepare_threshold: int | None
+) -> tuple[float, list[float]]:
+    # The same prepared-statement setting as the function, so the comparison is like for like.
+    with ConnectionPool(
+        database_url,
+        min_size=concurrency,
+        max_size=concurrency,
+        open=True,
+        kwargs={"prepare_threshold": prepare_threshold},
+    ) as pool:
         pool.wait()
 
         def op(i: int) -> None:
@@ -170,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--fast", action="store_true", help="turn durability off in the throwaway cluster")
+    parser.add_argument(
+        "--prepared",
+        action="store_true",
+        help="prepared statements on both sides (a direct or session-mode connection; Supabase's "
+        "transaction pooler, the production default, needs them off)",
+    )
     args = parser.parse_args(argv)
 
     base = Path(tempfile.mkdtemp(prefix="yp-bench-"))
@@ -187,22 +221,28 @@ def main(argv: list[str] | None = None) -> int:
                 " body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
             )
         port = free_port()
-        proc = start_function(database_url, port, threads=max(args.concurrency))
+        prepare = 1 if args.prepared else None
+        proc = start_function(database_url, port, threads=max(args.concurrency), prepare_threshold=prepare)
         url = f"http://127.0.0.1:{port}/"
         bench_webhook(url, 100, max(args.concurrency))  # warm up: pool, imports, first users
         print(
             f"inbound webhook vs one-INSERT transaction: {args.requests} requests per run, "
-            f"{os.cpu_count()} CPUs, durable commits: {not args.fast}"
+            f"{os.cpu_count()} CPUs, durable commits: {not args.fast}, prepared statements: {args.prepared}"
         )
         for concurrency in args.concurrency:
             print(f"concurrency {concurrency}:")
             base_figures = report(
-                "baseline: BEGIN; INSERT; COMMIT", *bench_baseline(database_url, args.requests, concurrency)
+                "baseline: BEGIN; INSERT; COMMIT",
+                *bench_baseline(database_url, args.requests, concurrency, prepare),
+            )
+            floor = report(
+                "HTTP floor: same server, no DB", *bench_http_floor(url, args.requests, concurrency)
             )
             hook = report("twilio_inbound (signed POST)", *bench_webhook(url, args.requests, concurrency))
             print(
                 f"  p99 ratio webhook/baseline: {hook['p99'] / base_figures['p99']:.1f}x (target <= 5x); "
-                f"throughput {hook['rps']:.0f} req/s (target >= 200)"
+                f"throughput {hook['rps']:.0f} req/s (target >= 200); "
+                f"database share of the webhook's p50: {max(hook['p50'] - floor['p50'], 0):.2f} ms"
             )
         with psycopg.connect(database_url) as conn:
             row = conn.execute(
