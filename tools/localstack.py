@@ -42,6 +42,8 @@ LOCAL_ACCOUNT_SID = "AC" + "0" * 30 + "10"  # a well-formed, obviously local acc
 LOCAL_FROM_NUMBER = "+15005550006"
 LOCAL_EMAIL_DOMAIN = "verify.yachtparty.local"
 
+FUNCTION_THREADS = 8  # gunicorn threads per local function (Cloud Run concurrency stand-in)
+
 # Webhook targets of the yp_webhook trigger -> function folder.
 WEBHOOK_TARGETS = ("sms_sender", "event_dispatcher", "task_sweeper", "message_orchestrator")
 
@@ -212,7 +214,8 @@ def function_env(info: dict[str, Any], name: str, url: str) -> dict[str, str]:
             "WEBHOOK_SIGNING_SECRET": info["webhook_signing_secret"],
             "EMAIL_WEBHOOK_SECRET": info["email_webhook_secret"],
             "VERIFY_EMAIL_DOMAIN": LOCAL_EMAIL_DOMAIN,
-            "THREADS": "8",
+            "THREADS": str(FUNCTION_THREADS),
+            "DATABASE_POOL_MAX": str(FUNCTION_THREADS),  # one connection per request thread
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         }
     )
