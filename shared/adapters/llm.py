@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -61,8 +62,14 @@ class ToolSpec:
         return {
             "name": self.name,
             "description": self.description,
-            "input_schema": self.input_model.model_json_schema(),
+            "input_schema": _input_schema(self.input_model),
         }
+
+
+@lru_cache(maxsize=128)
+def _input_schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
+    """A model's JSON schema, built once per process: it is static, and part of the cached prefix."""
+    return model.model_json_schema()
 
 
 @dataclass
