@@ -27,10 +27,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from tools.anthropic_fake import AnthropicFake, instant_responder
 from tools.localstack import StackInfo
-from tools.phone import send_sms, sent_messages
+from tools.phone import send_sms, sent_messages, wait_for_replies
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,16 +73,11 @@ def one_user(info: StackInfo, phone: str, messages: int) -> tuple[list[float], l
         response = send_sms(info, phone, f"message {i} from the benchmark")
         webhook.append(time.time() - started)
         response.raise_for_status()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            sent = sent_messages(info, phone)
-            if len(sent) > seen:
-                to_twilio.append(float(sent[seen]["received_at"]) - started)
-                seen = len(sent)
-                break
-            time.sleep(0.005)
-        else:
+        # A long poll: the stand-in answers when the reply arrives; its own clock stamps it.
+        new = wait_for_replies(info, phone, seen, timeout=60)
+        if not new:
             raise SystemExit(f"{phone}: no reply within 60 s to message {i}")
+        to_twilio.append(float(new[0]["received_at"]) - started)
         time.sleep(0.05)  # let any second part of a sequence land before the next message
         seen = len(sent_messages(info, phone))
     return to_twilio, webhook
@@ -96,6 +92,58 @@ def run_level(info: StackInfo, users: int, messages: int, offset: int) -> tuple[
             to_twilio += a
             webhook += b
     return to_twilio, webhook
+
+
+def emulator_push_ceiling(info: StackInfo, pushes: int = 20, hold: float = 0.1) -> int:
+    """How many pushes the Pub/Sub emulator keeps in flight for one subscription (a slow
+    endpoint, many ordering keys). Production Pub/Sub scales push delivery out; the emulator
+    does not, and every agent turn locally waits behind this ceiling."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from google.cloud import pubsub_v1
+
+    from tools.localstack import PROJECT
+
+    os.environ["PUBSUB_EMULATOR_HOST"] = info.pubsub_emulator_host
+    state = {"active": 0, "peak": 0, "done": 0}
+    lock = threading.Lock()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            with lock:
+                state["active"] += 1
+                state["peak"] = max(state["peak"], state["active"])
+            time.sleep(hold)
+            with lock:
+                state["active"] -= 1
+                state["done"] += 1
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topic = publisher.topic_path(PROJECT, "bench-push-ceiling")
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(
+        request={
+            "name": subscriber.subscription_path(PROJECT, "bench-push-ceiling"),
+            "topic": topic,
+            "push_config": {"push_endpoint": f"http://127.0.0.1:{server.server_address[1]}/"},
+        }
+    )
+    for future in [publisher.publish(topic, b"x") for _ in range(pushes)]:
+        future.result()
+    deadline = time.monotonic() + 60
+    while state["done"] < pushes and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.shutdown()
+    return state["peak"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{percentile(webhook, 99) * 1000:>12.1f}"
             )
         print("\ntarget: p50 <= 150 ms, p99 <= 500 ms (webhook request -> Twilio API call)")
+        print(
+            f"Pub/Sub emulator push ceiling, same run: {emulator_push_ceiling(info)} request(s) in flight "
+            "per subscription (every Bouncer turn waits behind it locally; Pub/Sub in production scales out)"
+        )
         print(f"LLM calls answered by the scripted endpoint: {len(fake.requests)}")
     finally:
         os.killpg(proc.pid, signal.SIGINT)

@@ -46,9 +46,15 @@ def send_sms(info: StackInfo, phone: str, body: str, message_sid: str | None = N
     return requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
 
 
-def sent_messages(info: StackInfo, phone: str) -> list[dict[str, Any]]:
-    """What the Twilio stand-in has been asked to send to this phone, oldest first."""
-    response = requests.get(info.twilio_standin_url + "/_sent", params={"to": phone}, timeout=10)
+def sent_messages(
+    info: StackInfo, phone: str, *, min_count: int = 0, wait: float = 0.0
+) -> list[dict[str, Any]]:
+    """What the Twilio stand-in has been asked to send to this phone, oldest first. With
+    ``min_count``/``wait`` the stand-in holds the request until there are that many (long poll)."""
+    params: dict[str, str | int | float] = {"to": phone}
+    if min_count:
+        params.update(min_count=min_count, wait=wait)
+    response = requests.get(info.twilio_standin_url + "/_sent", params=params, timeout=wait + 10)
     response.raise_for_status()
     messages: list[dict[str, Any]] = response.json()
     return messages
@@ -57,11 +63,10 @@ def sent_messages(info: StackInfo, phone: str) -> list[dict[str, Any]]:
 def wait_for_replies(info: StackInfo, phone: str, seen: int, timeout: float = 30.0) -> list[dict[str, Any]]:
     """Block until at least one message beyond ``seen`` arrives; return the new ones."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        messages = sent_messages(info, phone)
+    while (remaining := deadline - time.monotonic()) > 0:
+        messages = sent_messages(info, phone, min_count=seen + 1, wait=min(remaining, 25.0))
         if len(messages) > seen:
             return messages[seen:]
-        time.sleep(0.2)
     return []
 
 
@@ -101,7 +106,7 @@ def chat(info: StackInfo, phone: str) -> None:
         nonlocal seen
         while not stop.is_set():
             try:
-                messages = sent_messages(info, phone)
+                messages = sent_messages(info, phone, min_count=seen + 1, wait=5.0)
             except requests.RequestException:
                 stop.wait(1.0)
                 continue
@@ -109,7 +114,6 @@ def chat(info: StackInfo, phone: str) -> None:
                 for message in messages[seen:]:
                     print(f"\r  agent > {message['body']}\nyou > ", end="", flush=True)
                 seen = max(seen, len(messages))
-            stop.wait(0.3)
 
     threading.Thread(target=_printer, daemon=True).start()
     try:

@@ -3,7 +3,8 @@
 - ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` (HTTP basic auth: account SID and
   auth token) answers like Twilio: 201 and the message resource (``sid`` "SM" + 32 hex,
   ``status`` "queued", or "accepted" with a Messaging Service), or Twilio's error JSON.
-- Every accepted message is recorded; ``GET /_sent`` (optionally ``?to=+1...``) lists them.
+- Every accepted message is recorded; ``GET /_sent`` (optionally ``?to=+1...``) lists them;
+  ``&min_count=N&wait=S`` long-polls until there are N or S seconds pass (no busy polling).
 - When the request names a ``StatusCallback``, the stand-in posts ``sent`` then
   ``delivered`` to it, signed with the auth token exactly as Twilio signs
   (``X-Twilio-Signature``, ``RequestValidator``'s algorithm).
@@ -78,6 +79,13 @@ class StandinState:
     failures: list[Failure] = field(default_factory=list)
     callbacks_posted: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Condition = field(init=False)  # notified when a message is accepted
+
+    def __post_init__(self) -> None:
+        self.arrived = threading.Condition(self.lock)
+
+
+MAX_LONG_POLL_SECONDS = 30.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -105,10 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         if parts.path == "/_sent":
-            to = parse_qs(parts.query).get("to", [None])[0]
-            with self.state.lock:
-                found = [dict(m) for m in self.state.messages if to is None or m["to"] == to]
-            self._json(200, found)
+            self._get_sent(parse_qs(parts.query))
         elif parts.path == "/_callbacks":
             with self.state.lock:
                 self._json(200, list(self.state.callbacks_posted))
@@ -116,6 +121,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"ok": True})
         else:
             self._json(404, _error(404, 20404, "The requested resource was not found"))
+
+    def _get_sent(self, query: dict[str, list[str]]) -> None:
+        """``?to=`` filters; ``&min_count=N&wait=S`` long-polls until N messages or S seconds."""
+        to = query.get("to", [None])[0]
+        try:
+            min_count = int(query.get("min_count", ["0"])[0])
+            wait = min(float(query.get("wait", ["0"])[0]), MAX_LONG_POLL_SECONDS)
+        except ValueError:
+            self._json(400, {"error": "min_count must be an integer and wait a number of seconds"})
+            return
+        deadline = time.monotonic() + max(wait, 0.0)
+        with self.state.arrived:
+            while True:
+                found = [dict(m) for m in self.state.messages if to is None or m["to"] == to]
+                remaining = deadline - time.monotonic()
+                if len(found) >= min_count or remaining <= 0:
+                    break
+                self.state.arrived.wait(remaining)
+        self._json(200, found)
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
@@ -216,8 +240,9 @@ class _Handler(BaseHTTPRequestHandler):
         }
         # received_at (epoch seconds) lets benchmarks time "webhook in -> Twilio API call".
         record = {**resource, "status_callback": form.get("StatusCallback"), "received_at": time.time()}
-        with self.state.lock:
+        with self.state.arrived:
             self.state.messages.append(record)
+            self.state.arrived.notify_all()
         self._json(201, resource)
         callback = form.get("StatusCallback")
         if callback:

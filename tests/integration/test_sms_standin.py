@@ -69,3 +69,30 @@ def test_failures_can_be_injected_over_http(standin):
     assert c.messages.create(to="+14155550123", from_="+14155550100", body="x").status == "queued"
     requests.post(standin.url + "/_reset", timeout=5).raise_for_status()
     assert standin.sent == []
+
+
+def test_sent_long_polls_until_the_message_arrives(standin):
+    import threading
+    import time
+
+    def send_later() -> None:
+        time.sleep(0.3)
+        client(standin).messages.create(to="+14155550124", from_="+14155550100", body="later")
+
+    threading.Thread(target=send_later).start()
+    started = time.monotonic()
+    found = requests.get(
+        standin.url + "/_sent", params={"to": "+14155550124", "min_count": 1, "wait": 10}, timeout=15
+    ).json()
+    assert [m["body"] for m in found] == ["later"]
+    assert time.monotonic() - started < 5  # answered on arrival, not at the 10 s limit
+
+
+def test_sent_long_poll_gives_up_after_wait_and_refuses_bad_parameters(standin):
+    nothing = requests.get(
+        standin.url + "/_sent", params={"to": "+14155550125", "min_count": 1, "wait": 0.2}, timeout=5
+    )
+    assert nothing.status_code == 200
+    assert nothing.json() == []
+    bad = requests.get(standin.url + "/_sent", params={"min_count": "many"}, timeout=5)
+    assert bad.status_code == 400
