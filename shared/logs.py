@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -84,9 +85,9 @@ def configure_logging(level: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     if level is None:
-        from shared.config import get_settings
-
-        level = get_settings().log_level
+        # Read straight from the environment: loggers are made at import time, and building the
+        # settings object there would freeze every other setting before the first request.
+        level = os.environ.get("LOG_LEVEL", "INFO")
     root.setLevel(level.upper())
     _configured = True
 

@@ -62,7 +62,9 @@ EVENT_ROUTES: dict[str, str] = {
     "user.onboarding_info_complete": Route.RECORD_ONLY,  # the operator's approval queue reads the table
     "user.onboarding_step.completed": Route.RECORD_ONLY,
     "user.verification.pending": Route.RECORD_ONLY,
-    "user.verified": "account_manager",
+    # The Account Manager will consume this (notify_user_of_priorities) when it lands; until then
+    # nothing waits on it, and a dead letter per approval would only train operators to ignore them.
+    "user.verified": Route.RECORD_ONLY,
     "user.opted_out": Route.RECORD_ONLY,
     "user.opted_in": Route.RECORD_ONLY,
 }

@@ -1,6 +1,6 @@
 -- Demo data for the local stack (`python -m tools.migrate --seed`, `supabase db reset`).
 -- Fictitious people on +1415555xxxx numbers. Idempotent: applying it twice changes nothing.
--- No secrets: the local stack writes the webhook rows of app_settings when it starts.
+-- No secrets, and no app_settings rows: locally there is no pg_net, the NOTIFY relay makes the webhook calls.
 
 INSERT INTO public.users (
   id, phone_number, email, email_verified, first_name, last_name, company, title, linkedin_url,

@@ -13,7 +13,10 @@ Reads ``DATABASE_URL``. Other commands (``approve`` ...) register on ``app`` bel
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -190,7 +193,22 @@ def costs(days: Annotated[int, typer.Option(min=1, max=366, help="How many days 
         console.print(f"[bold red]daily spend above ${DAILY_LLM_COST_ALERT_USD}: {', '.join(over)}[/]")
 
 
+LOCAL_STACK_FILE = Path(__file__).resolve().parent.parent / ".local" / "stack.json"
+
+
+def _default_to_the_local_stack() -> None:
+    """Without DATABASE_URL, operate the local stack started by `make run`, and say so."""
+    if os.environ.get("DATABASE_URL") or not LOCAL_STACK_FILE.exists():
+        return
+    try:
+        os.environ["DATABASE_URL"] = json.loads(LOCAL_STACK_FILE.read_text())["database_url"]
+    except (ValueError, KeyError):
+        return
+    Console(stderr=True).print("[dim]DATABASE_URL is unset: using the local stack's database[/]")
+
+
 def main() -> None:
+    _default_to_the_local_stack()
     app()
 
 

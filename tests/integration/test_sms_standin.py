@@ -81,17 +81,15 @@ def test_sent_long_polls_until_the_message_arrives(standin):
 
     threading.Thread(target=send_later).start()
     started = time.monotonic()
-    found = requests.get(
-        standin.url + "/_sent", params={"to": "+14155550124", "min_count": 1, "wait": 10}, timeout=15
-    ).json()
+    params: dict[str, str | int] = {"to": "+14155550124", "min_count": 1, "wait": 10}
+    found = requests.get(standin.url + "/_sent", params=params, timeout=15).json()
     assert [m["body"] for m in found] == ["later"]
     assert time.monotonic() - started < 5  # answered on arrival, not at the 10 s limit
 
 
 def test_sent_long_poll_gives_up_after_wait_and_refuses_bad_parameters(standin):
-    nothing = requests.get(
-        standin.url + "/_sent", params={"to": "+14155550125", "min_count": 1, "wait": 0.2}, timeout=5
-    )
+    params: dict[str, str | float] = {"to": "+14155550125", "min_count": 1, "wait": 0.2}
+    nothing = requests.get(standin.url + "/_sent", params=params, timeout=5)
     assert nothing.status_code == 200
     assert nothing.json() == []
     bad = requests.get(standin.url + "/_sent", params={"min_count": "many"}, timeout=5)

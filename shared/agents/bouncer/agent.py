@@ -9,6 +9,7 @@ After the turn, follow-ups are (re)scheduled per decisions B4.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -247,6 +248,9 @@ class BouncerAgent:
             return "not_interested"
         if "complete_onboarding" in done:
             return "email_verified_onboarding_complete"
+        if "send_verification_email" in done:
+            # The state is now "awaiting" (whose guidance is a reminder); this turn is the first ask.
+            return "request_email_verification"
         state = self.state(turn, fresh=True)
         step = next_step(state)
         if decision.next_scenario in (
@@ -266,6 +270,7 @@ class BouncerAgent:
         decision = turn.decision
         assert isinstance(decision, BouncerDecision)
         scenario = self.scenario(turn)
+        turn.notes["scenario"] = scenario
         state = self.state(turn)
         step = next_step(state)
         facts: dict[str, Any] = {"scenario": scenario, "next_item_to_ask_for": step.value}
@@ -375,6 +380,21 @@ class BouncerAgent:
             scenario = "re_engagement"
         return brain.render(scenario, facts)
 
+    def finish_reply(self, turn: Turn, parts: list[str]) -> list[str]:
+        """agents.md §2.9: "what is this" gets the canned blurb word for word, whatever the model wrote.
+
+        A reply that already quotes it is kept; otherwise the blurb goes first and any part that
+        paraphrases it is dropped, keeping the model's next question.
+        """
+        if turn.notes.get("scenario") != "explain_yachtparty" or not parts:
+            return parts
+        blurb = _words(WHAT_IS_THIS_BLURB)
+        if any(" ".join(blurb) in " ".join(_words(p)) for p in parts):
+            return parts
+        blurb_words = set(blurb)
+        kept = [p for p in parts if not _paraphrases(_words(p), blurb_words)]
+        return [WHAT_IS_THIS_BLURB, *kept]
+
     def guard_context(self, turn: Turn) -> GuardContext:
         history = "\n".join(m.content for m in turn.ctx.history)
         return GuardContext(
@@ -452,6 +472,20 @@ def _merge(state: OnboardingState, info: UserInfo | None) -> OnboardingState:
         title=state.title or info.title,
         referrer_known=state.referrer_known or bool(info.referrer_name),
     )
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_PARAPHRASE_WORDS = 3  # a part using this many of the blurb's distinctive words restates it
+_DISTINCTIVE_LEN = 5  # the blurb's words this long are its distinctive ones (intros, credits, ...)
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _paraphrases(words: list[str], blurb_words: set[str]) -> bool:
+    distinctive = {w for w in blurb_words if len(w) >= _DISTINCTIVE_LEN}
+    return len(set(words) & distinctive) >= _PARAPHRASE_WORDS
 
 
 def _has_email(text: str) -> bool:

@@ -107,7 +107,7 @@ def _ask(step: Step, facts: ReplyFacts) -> str:
     return text
 
 
-def render(scenario: str, facts: ReplyFacts) -> list[str]:  # noqa: PLR0911 - one template per scenario
+def render(scenario: str, facts: ReplyFacts) -> list[str]:  # noqa: PLR0911, PLR0912 - a template per scenario
     """The SMS for a scenario: one or two short messages in the gatekeeper voice."""
     ask = _ask(facts.step_after, facts)
     if scenario == "no_message":
@@ -133,6 +133,9 @@ def render(scenario: str, facts: ReplyFacts) -> list[str]:  # noqa: PLR0911 - on
         return [" ".join(p for p in ("Got your email, thanks.", ask) if p)]
     if scenario == "awaiting_approval":
         return ["You're in the review queue. The team will get back to you."]
+    if scenario == "request_email_verification":
+        # The first ask: the step after this turn is already "awaiting", whose template says "still".
+        return [_ask(Step.REQUEST_EMAIL_VERIFICATION, facts)]
     if scenario in ("ask_for_name",):
         return ["Got it. " + ask if not facts.first_reply else ask]
     return [ask] if ask else ["Noted."]
