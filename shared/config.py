@@ -69,8 +69,7 @@ class Settings(BaseSettings):
     apify_token: SecretStr | None = None
     verify_email_domain: str | None = None
 
-    # Logging
-    log_level: str = "INFO"
+    # LOG_LEVEL is read by shared/logs.py straight from the environment (loggers exist at import).
 
     def require(self, name: str) -> Any:
         """Return a configured value, unwrapping secrets; raise MissingSetting if unset."""
