@@ -10,9 +10,13 @@ One turn, in one transaction:
    that does not validate becomes the agent's safe decision (§0.9);
 5. run the tools the decision asks for, each validated first, in a savepoint, with a
    ``TOOL_TIMEOUT`` each; a failing tool yields ``{error, errorType}`` instead of raising;
-6. **Call 2**, the reply, with no tools; split with the tolerant parser; deterministic guards.
-   A reply that fails a guard is regenerated once, then replaced by the agent's safe template;
-7. write the replies through ``add_outbound_messages`` and the turn's marker row, commit.
+6. **Call 2**, the reply, with no tools; split with the tolerant parser; exclamation points
+   become periods (§0.7) and the agent's ``finish_reply`` makes its deterministic edits (the
+   Bouncer's canned blurb); then the deterministic guards. A reply that fails a guard is
+   regenerated once, then replaced by the agent's safe template;
+7. if more user texts arrived meanwhile, roll back and start over once, so they all get one
+   reply; else write the replies through ``add_outbound_messages`` and the turn's marker row,
+   and commit.
 
 With no LLM (``get_llm()`` is None) or when it raises ``LlmUnavailable``, the agent's fallback
 brain answers instead (deterministic templates that keep onboarding moving) and the failure is
@@ -51,7 +55,7 @@ from shared.adapters.llm import (
 from shared.adapters.postgres import Row, Sql
 from shared.agents.context import AgentContext, load_context, load_history, to_api_messages
 from shared.domain.constants import TOOL_TIMEOUT
-from shared.domain.reply_guards import GuardContext, GuardViolation, check_reply
+from shared.domain.reply_guards import GuardContext, GuardViolation, calm_punctuation, check_reply
 from shared.domain.reply_split import split_reply
 from shared.logs import get_logger
 from shared.service_layer.outbound import add_outbound_messages
@@ -61,6 +65,7 @@ log = get_logger(__name__)
 
 TURN_LOCK_NAMESPACE = 7301  # advisory-lock class id for per-user agent turns
 GRACEFUL_REPLY = "Sorry, I'm having trouble processing that. Could you rephrase?"  # agents.md §0.9
+LATE_MESSAGE_RESTARTS = 1  # times a turn starts over to include texts that arrived while it composed
 
 
 # --- What an agent supplies ---------------------------------------------------------------
@@ -153,6 +158,8 @@ class Agent(Protocol):
 
     def safe_template(self, turn: Turn) -> list[str]: ...  # when guards fail twice
 
+    def finish_reply(self, turn: Turn, parts: list[str]) -> list[str]: ...  # canned text, last edits
+
     def guard_context(self, turn: Turn) -> GuardContext: ...
 
     def after_turn(self, turn: Turn, bodies: list[str]) -> None: ...  # tasks, events, in the same tx
@@ -238,6 +245,14 @@ class TurnResult:
     guard_violations: list[GuardViolation] = field(default_factory=list)
 
 
+class _LateMessages(Exception):
+    """User texts arrived while the turn was composing: roll it back and answer them all at once."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} message(s) arrived during the turn")
+        self.count = count
+
+
 def run_turn(
     agent: Agent,
     user_id: UUID,
@@ -246,43 +261,89 @@ def run_turn(
     uow_factory: Callable[[], PostgresUnitOfWork] = PostgresUnitOfWork,
     tool_timeout: float | None = None,
 ) -> TurnResult:
-    """Answer every unanswered inbound message of this user, once. Safe to call repeatedly."""
+    """Answer every unanswered inbound message of this user, once. Safe to call repeatedly.
+
+    Rapid-fire texts get one reply: when more user texts arrive while the turn is composing its
+    reply, the turn is rolled back and run again over all of them (at most
+    ``LATE_MESSAGE_RESTARTS`` times; then the reply goes out and the late texts get their own turn).
+    """
     model = get_llm() if isinstance(llm, _FromSettings) else llm
     timeout = tool_timeout if tool_timeout is not None else TOOL_TIMEOUT.total_seconds()
     started = time.monotonic()
-    turn: Turn | None = None
-    try:
-        with uow_factory() as uow:
-            uow.sql.one("turn_lock_user", namespace=TURN_LOCK_NAMESPACE, user_id=user_id)
-            inbound = uow.sql.all("turn_unanswered_inbound", user_id=user_id)
-            if not inbound:
-                log.info(
-                    "turn: nothing unanswered, no-op", extra={"agent": agent.name, "user_id": str(user_id)}
-                )
-                return TurnResult(status="noop")
-            conversation_id = UUID(str(inbound[-1]["conversation_id"]))
-            ctx = load_context(uow.sql, user_id, history_limit=0, conversation_id=conversation_id)
-            if ctx is None:
-                return TurnResult(status="no_user")
-            turn = Turn(ctx=ctx, sql=uow.sql, inbound=inbound, uow=uow)
-            turn.call_kind = agent.call_kind(turn)
-            ctx.history = load_history(uow.sql, conversation_id, agent.history_limit(turn))
-            result = _answer(agent, turn, model, timeout)
-            if result.bodies:
-                result.message_ids = add_outbound_messages(
-                    uow.sql,
-                    user_id=user_id,
-                    conversation_id=conversation_id,
-                    role=agent.name,
-                    bodies=result.bodies,
-                )
-            agent.after_turn(turn, result.bodies)
-            result.answered = [UUID(str(m["id"])) for m in inbound]
-            _record_turn(uow.sql, agent, turn, result, started, error=None)
-            uow.commit()
-            return result
-    except Exception as exc:
-        return _graceful(agent, user_id, failed=turn, exc=exc, started=started, uow_factory=uow_factory)
+    attempt = 0
+    while True:
+        holder: list[Turn] = []
+        try:
+            return _run_once(
+                agent,
+                user_id,
+                model=model,
+                timeout=timeout,
+                uow_factory=uow_factory,
+                started=started,
+                holder=holder,
+                recheck=attempt < LATE_MESSAGE_RESTARTS,
+            )
+        except _LateMessages as late:
+            attempt += 1
+            log.info(
+                "turn: more texts arrived while composing; answering them together",
+                extra={"agent": agent.name, "user_id": str(user_id), "late": late.count},
+            )
+        except Exception as exc:
+            failed = holder[0] if holder else None
+            return _graceful(agent, user_id, failed=failed, exc=exc, started=started, uow_factory=uow_factory)
+
+
+def _run_once(
+    agent: Agent,
+    user_id: UUID,
+    *,
+    model: Llm | None,
+    timeout: float,
+    uow_factory: Callable[[], PostgresUnitOfWork],
+    started: float,
+    holder: list[Turn],
+    recheck: bool,
+) -> TurnResult:
+    """One attempt at the turn; ``holder`` receives the Turn so a failure can be reported with it."""
+    with uow_factory() as uow:
+        uow.sql.one("turn_lock_user", namespace=TURN_LOCK_NAMESPACE, user_id=user_id)
+        inbound = uow.sql.all("turn_unanswered_inbound", user_id=user_id)
+        if not inbound:
+            log.info("turn: nothing unanswered, no-op", extra={"agent": agent.name, "user_id": str(user_id)})
+            return TurnResult(status="noop")
+        conversation_id = UUID(str(inbound[-1]["conversation_id"]))
+        ctx = load_context(uow.sql, user_id, history_limit=0, conversation_id=conversation_id)
+        if ctx is None:
+            return TurnResult(status="no_user")
+        turn = Turn(ctx=ctx, sql=uow.sql, inbound=inbound, uow=uow)
+        holder.append(turn)
+        turn.call_kind = agent.call_kind(turn)
+        ctx.history = load_history(uow.sql, conversation_id, agent.history_limit(turn))
+        result = _answer(agent, turn, model, timeout)
+        if recheck and result.bodies:
+            seen = {m["id"] for m in inbound}
+            late = [
+                m
+                for m in uow.sql.all("turn_unanswered_inbound", user_id=user_id)
+                if m["id"] not in seen and m["role"] == "user"
+            ]
+            if late:
+                raise _LateMessages(len(late))  # the unit of work rolls the turn back
+        if result.bodies:
+            result.message_ids = add_outbound_messages(
+                uow.sql,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                role=agent.name,
+                bodies=result.bodies,
+            )
+        agent.after_turn(turn, result.bodies)
+        result.answered = [UUID(str(m["id"])) for m in inbound]
+        _record_turn(uow.sql, agent, turn, result, started, error=None)
+        uow.commit()
+        return result
 
 
 def _answer(agent: Agent, turn: Turn, llm: Llm | None, timeout: float) -> TurnResult:
@@ -388,7 +449,11 @@ def _llm_turn(agent: Agent, turn: Turn, llm: Llm, runner: ToolRunner) -> TurnRes
         reply = llm.complete(
             _request(agent, turn, call_kind="reply", system=agent.reply_prompt, dynamic=guidance)
         )
-        parts = split_reply(reply.text)
+        parts = (
+            agent.finish_reply(turn, [calm_punctuation(p) for p in split_reply(reply.text)])
+            if reply.text
+            else []
+        )
         violations = check_reply(parts, guard_ctx)
         if parts and not violations:
             return TurnResult(status="answered", path="llm", bodies=parts)
@@ -417,6 +482,7 @@ def _record_turn(
     sql.one(
         "turn_record",
         agent_type=agent.name,
+        prompt_version=agent.prompt_version,
         action_type="agent_turn",
         user_id=turn.user_id,
         context_id=turn.ctx.conversation_id,
@@ -477,6 +543,7 @@ def _graceful(
         uow.sql.one(
             "turn_record",
             agent_type=agent.name,
+            prompt_version=agent.prompt_version,
             action_type="agent_invocation_error",
             user_id=user_id,
             context_id=conversation_id,

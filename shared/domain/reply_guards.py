@@ -12,7 +12,8 @@ A reply fails when it
 - shows a verification address that is not exactly this user's (``verification_address``).
 
 Pure functions, standard library only. The turn framework regenerates once on a failure,
-then falls back to a safe template.
+then falls back to a safe template. ``calm_punctuation`` is not a check but a rewrite: the
+turn framework replaces exclamation points with periods in every model-written reply.
 """
 
 from __future__ import annotations
@@ -215,6 +216,19 @@ def _verification_address(text: str, ctx: GuardContext) -> Iterable[GuardViolati
         looks_like_verify = local.startswith("verify") or (domain and host == domain)
         if looks_like_verify and lowered != own:
             yield GuardViolation("verification_address", address)
+
+
+_QUESTION_RUN = re.compile(r"[!?]*\?[!?]*")
+_EXCLAMATION_RUN = re.compile(r"!+(\.*)")
+
+
+def calm_punctuation(text: str) -> str:
+    """agents.md §0.7: no exclamation points ("Great!!" -> "Great.", "Really?!" -> "Really?").
+
+    Applied in code to every model-written reply of a point-of-contact agent, so the rule does not
+    depend on the prompt being obeyed.
+    """
+    return _EXCLAMATION_RUN.sub(lambda m: m.group(1) or ".", _QUESTION_RUN.sub("?", text))
 
 
 def check_reply(parts: Sequence[str], ctx: GuardContext) -> list[GuardViolation]:

@@ -157,3 +157,48 @@ def test_malformed_delivery_is_acknowledged_and_recorded(client, db, user):
     assert client.post("/", headers=headers, data=data).status_code == 200
     assert db.execute("SELECT count(*) AS n FROM event_dead_letters").fetchone()["n"] == 1
     assert outbound(db) == []
+
+
+def test_the_fiftieth_message_summary_task_is_handled_and_stored(client, db, user):
+    user_id, conv = user
+    for n in range(49):  # the fixture's "hey" is the first of 50
+        db.execute(
+            "INSERT INTO messages (conversation_id, user_id, role, content, direction, status) VALUES"
+            " (%s, %s, 'user', %s, 'inbound', 'received')",
+            [conv, user_id, f"I'm looking for a CFO intro, take {n}"],
+        )
+    task = db.execute(
+        "SELECT * FROM agent_tasks WHERE task_type = 'create_conversation_summary' AND user_id = %s",
+        [user_id],
+    ).fetchone()
+    claim = uuid.uuid4()
+    db.execute(
+        "UPDATE agent_tasks SET status = 'processing', claim_token = %s, lease_expires_at = now() +"
+        " interval '10 minutes' WHERE id = %s",
+        [claim, task["id"]],
+    )
+    body = {
+        "task_id": str(task["id"]),
+        "task_type": "create_conversation_summary",
+        "agent_type": "system",
+        "user_id": str(user_id),
+        "context_id": str(conv),
+        "context_type": "conversation",
+        "context_json": task["context_json"],
+        "claim_token": str(claim),
+    }
+    attributes = {
+        "kind": "task",
+        "task_id": str(task["id"]),
+        "task_type": "create_conversation_summary",
+        "claim_token": str(claim),
+        "attempt": "1",
+        "user_id": str(user_id),
+    }
+    assert deliver(client, body, attributes).status_code == 200
+    stored = db.execute("SELECT conversation_summary FROM conversations WHERE id = %s", [conv]).fetchone()
+    summary = stored["conversation_summary"]
+    assert "looking for a CFO intro" in summary and len(summary.split()) <= 200
+    done = db.execute("SELECT status, result_json FROM agent_tasks WHERE id = %s", [task["id"]]).fetchone()
+    assert done["status"] == "completed" and done["result_json"] == {"status": "stored", "path": "extractive"}
+    assert outbound(db) == []  # a summary never texts the user

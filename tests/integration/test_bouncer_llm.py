@@ -275,3 +275,61 @@ def test_a_nomination_is_stored_as_an_intro_offer(db, anthropic_fake):
         "nomination",
     )
     assert offer["bounty_credits"] == 0 and offer["introducee_user_id"] is None
+
+
+def test_an_email_the_model_puts_in_user_info_is_dropped_and_the_rest_kept(db, anthropic_fake):
+    user_id, conv = new_user(db, name_dropped="Ben")
+    anthropic_fake.tool_use(
+        "make_decision",
+        decision(
+            user_info={"first_name": "Jane", "last_name": "Doe", "email": "jane@globex.com"},
+            next_scenario="ask_for_company",
+        ),
+    )
+    anthropic_fake.reply("Typing it here doesn't verify anything. Where do you work?")
+    result = bounce(db, user_id, conv, "I'm Jane Doe, jane@globex.com")
+    assert result.path == "llm"
+    user = db.execute("SELECT * FROM users WHERE id = %s", [user_id]).fetchone()
+    assert (user["first_name"], user["last_name"]) == ("Jane", "Doe")
+    assert user["email"] is None and user["email_verified"] is False
+    assert db.execute("SELECT count(*) AS n FROM users WHERE email IS NOT NULL").fetchone()["n"] == 0
+    reply_guidance = json.dumps(anthropic_fake.requests[1].body["system"])
+    assert "typed_email" in reply_guidance
+
+
+def test_what_is_this_always_gets_the_canned_blurb(db, anthropic_fake):
+    from shared.agents.bouncer.prompts import WHAT_IS_THIS_BLURB
+
+    user_id, conv = new_user(db)
+    anthropic_fake.tool_use("make_decision", decision(next_scenario="explain_yachtparty"))
+    anthropic_fake.reply(
+        "Yachtparty is an amazing network of senior peers!! Intros, no fees, credits for the community."
+        "\n---\nWho told you about this?"
+    )
+    bounce(db, user_id, conv, "what is this?")
+    assert replies(db, user_id) == [WHAT_IS_THIS_BLURB, "Who told you about this?"]
+
+    anthropic_fake.tool_use("make_decision", decision(next_scenario="explain_yachtparty"))
+    anthropic_fake.reply(f"{WHAT_IS_THIS_BLURB}\n---\nSo, who told you about this?")
+    bounce(db, user_id, conv, "sorry, what is this again?")
+    assert replies(db, user_id)[2:] == [WHAT_IS_THIS_BLURB, "So, who told you about this?"]
+
+
+def test_an_enthusiastic_user_gets_no_exclamation_points_back(db, anthropic_fake):
+    user_id, conv = new_user(db)
+    anthropic_fake.tool_use("make_decision", decision(next_scenario="ask_for_referrer"))
+    anthropic_fake.reply("Hey! Who told you about this?!")
+    bounce(db, user_id, conv, "OMG hi!!! so excited!!!")
+    assert replies(db, user_id) == ["Hey. Who told you about this?"]
+
+
+def test_the_conversation_summary_is_in_the_bouncers_cached_context(db, anthropic_fake):
+    user_id, conv = new_user(db, name_dropped="Ben")
+    summary = "Needs and goals: a CFO intro for the Series B. Sentiment: engaged."
+    db.execute("UPDATE conversations SET conversation_summary = %s WHERE id = %s", [summary, conv])
+    anthropic_fake.tool_use("make_decision", decision())
+    anthropic_fake.reply("And you are?")
+    bounce(db, user_id, conv, "hi again")
+    for request in anthropic_fake.requests:  # Call 1 and Call 2 both see it, in a cached block
+        cached = [b["text"] for b in request.body["system"] if b.get("cache_control")]
+        assert any(summary in text for text in cached)

@@ -96,6 +96,9 @@ class EchoAgent:
     def safe_template(self, turn):
         return ["Noted. What's your name?"]
 
+    def finish_reply(self, turn, parts):
+        return parts
+
     def guard_context(self, turn):
         return GuardContext(
             tool_names=frozenset(self.tools) | {"make_decision"},
@@ -148,6 +151,11 @@ def test_one_turn_answers_every_unanswered_message_and_a_redelivery_is_a_noop(db
     decision_request = llm.requests[0]
     assert decision_request.messages == [{"role": "user", "content": "hey\n\nwho is this\n\nhello?"}]
     assert decision_request.force_tool == "make_decision" and decision_request.prompt_version == "test-v1"
+    turn_row = db.execute(
+        "SELECT prompt_version FROM agent_actions_log WHERE user_id = %s AND action_type = 'agent_turn'",
+        (user_id,),
+    ).fetchone()
+    assert turn_row["prompt_version"] == "test-v1"  # every turn is tagged with its prompt version
     again = run_turn(EchoAgent(), user_id, llm=ScriptedLlm())
     assert again.status == "noop"
     assert outbound(db, user_id) == ["Hey.", "Who told you about this?"]
@@ -256,3 +264,62 @@ def test_a_silent_decision_marks_the_messages_answered(db):
     assert request.call_kind == "reengagement_decision"
     assert request.messages[-1]["role"] == "user" and "re_engagement_check" in request.messages[-1]["content"]
     assert run_turn(EchoAgent(), user_id, llm=ScriptedLlm()).status == "noop"
+
+
+class ArrivingLlm(ScriptedLlm):
+    """A model that is slow enough for the user to send more texts while it thinks."""
+
+    def __init__(self, db: Any, user_id: Any, conv: Any, texts: list[str]) -> None:
+        super().__init__()
+        self._where = (db, user_id, conv)
+        self._texts = texts
+
+    def complete(self, request: Any) -> Any:
+        if self._texts and len(self.requests) == 1:  # during Call 2 of the first attempt
+            for text in self._texts:
+                inbound(*self._where, text)
+            self._texts = []
+        return super().complete(request)
+
+
+def test_texts_arriving_while_the_turn_composes_get_the_same_single_reply(db):
+    user_id, conv = arrange(db, "hey")
+    llm = ArrivingLlm(db, user_id, conv, ["it's Ana", "from Lumen"])
+    llm.decision("make_decision", next_scenario="greet")
+    llm.reply("Hey. Who told you about this?")  # composed before the late texts: never sent
+    llm.decision("make_decision", next_scenario="ask_company")
+    llm.reply("Noted, Ana.")
+    result = run_turn(EchoAgent(), user_id, llm=llm)
+    assert result.status == "answered" and len(result.answered) == 3
+    assert outbound(db, user_id) == ["Noted, Ana."]
+    assert llm.requests[2].messages == [{"role": "user", "content": "hey\n\nit's Ana\n\nfrom Lumen"}]
+    assert run_turn(EchoAgent(), user_id, llm=ScriptedLlm()).status == "noop"
+
+
+def test_texts_that_keep_arriving_restart_the_turn_only_once(db):
+    user_id, conv = arrange(db, "hey")
+
+    class Chatty(ScriptedLlm):
+        def complete(self, request):
+            if request.call_kind == "reply":
+                inbound(db, user_id, conv, f"more {len(self.requests)}")
+            return super().complete(request)
+
+    llm = Chatty()
+    for _ in range(2):
+        llm.decision("make_decision", next_scenario="greet")
+        llm.reply("Who told you about this?")
+    result = run_turn(EchoAgent(), user_id, llm=llm)
+    assert result.status == "answered" and len(llm.requests) == 4
+    assert outbound(db, user_id) == ["Who told you about this?"]
+    assert len(result.answered) == 2  # "hey" and the text of the first attempt; the last waits its turn
+    assert run_turn(EchoAgent(), user_id, llm=None).status == "answered"
+
+
+def test_exclamation_points_never_reach_the_user(db):
+    user_id, _ = arrange(db, "hi")
+    llm = ScriptedLlm()
+    llm.decision("make_decision", next_scenario="greet")
+    llm.reply("Hey there!! Who told you about this?!")
+    run_turn(EchoAgent(), user_id, llm=llm)
+    assert outbound(db, user_id) == ["Hey there. Who told you about this?"]

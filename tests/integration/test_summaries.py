@@ -140,3 +140,24 @@ def test_clamp_words_cuts_at_a_sentence_end():
     text = "One two three. " * 100
     clipped = clamp_words(text, 20)
     assert len(clipped.split()) <= 20 and clipped.endswith(".")
+
+
+def test_messages_sharing_a_timestamp_are_never_skipped(db):
+    """Parts of one reply share created_at: the summary resumes after (created_at, id), not created_at."""
+    user_id, conv = arrange(db, [])
+    ids = sorted(
+        db.execute(
+            "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, created_at)"
+            " SELECT %s, %s, 'bouncer', 'part ' || n, 'outbound', 'delivered', '2026-01-01T00:00:00Z'"
+            " FROM generate_series(1, 3) AS n RETURNING id",
+            (conv, user_id),
+        ).fetchall(),
+        key=lambda r: str(r["id"]),
+    )
+    sql = Sql(db)
+    first = sql.all("summary_messages_since", conversation_id=conv, last_summary_message_id=None, limit=1)
+    assert [r["id"] for r in first] == [ids[0]["id"]]
+    rest = sql.all(
+        "summary_messages_since", conversation_id=conv, last_summary_message_id=ids[0]["id"], limit=10
+    )
+    assert [r["id"] for r in rest] == [ids[1]["id"], ids[2]["id"]]

@@ -9,13 +9,16 @@ WHERE c.id = %(conversation_id)s
 FOR UPDATE OF c;
 
 -- name: summary_messages_since
--- Messages after the last summarised one, oldest first (filtered for agents in Python).
+-- Messages after the last summarised one in (created_at, id) order, oldest first (filtered for agents in Python); parts of one reply share created_at.
 SELECT id, role, direction, content, status, routed, created_at
 FROM messages
 WHERE conversation_id = %(conversation_id)s
   AND routed
-  AND created_at > COALESCE(
-      (SELECT created_at FROM messages WHERE id = %(last_summary_message_id)s::uuid), '-infinity')
+  AND (created_at, id) > (
+      SELECT coalesce(s.created_at, '-infinity'::timestamptz),
+             coalesce(s.id, '00000000-0000-0000-0000-000000000000'::uuid)
+      FROM (SELECT 1) AS one
+      LEFT JOIN messages AS s ON s.id = %(last_summary_message_id)s::uuid)
 ORDER BY created_at, id
 LIMIT %(limit)s;
 

@@ -31,9 +31,9 @@ WHERE m.user_id = %(user_id)s
 ORDER BY m.created_at, m.id;
 
 -- name: turn_record
--- The turn's marker row, written with its replies: which inbound messages it answered, and how.
+-- The turn's marker row, written with its replies: which inbound messages it answered, how, and with which prompt version.
 INSERT INTO agent_actions_log (agent_type, action_type, user_id, context_id, context_type,
-                               input_data, output_data, latency_ms, error)
+                               input_data, output_data, latency_ms, error, prompt_version)
 VALUES (%(agent_type)s, %(action_type)s, %(user_id)s, %(context_id)s, 'conversation',
-        %(input_data)s::jsonb, %(output_data)s::jsonb, %(latency_ms)s, %(error)s)
+        %(input_data)s::jsonb, %(output_data)s::jsonb, %(latency_ms)s, %(error)s, %(prompt_version)s)
 RETURNING id;

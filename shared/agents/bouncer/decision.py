@@ -10,10 +10,10 @@ whole and never executed.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.adapters.llm import ToolSpec
 from shared.domain.constants import ONBOARDING_FIELD_MAX_CHARS
@@ -71,6 +71,9 @@ class UserInfo(_Strict):
 
 
 class BouncerDecision(_Strict):
+    """The Bouncer's decision for this turn. An email address typed in the chat is never stored: an
+    ``email`` key in user_info is dropped and sets typed_email_ignored; the rest stays valid."""
+
     user_info: UserInfo | None = None
     nomination: Nomination | None = None
     send_verification_email: bool = False
@@ -80,6 +83,18 @@ class BouncerDecision(_Strict):
     should_message: bool = True
     next_scenario: Scenario
     reply_guidance: str = Field(default="", max_length=600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_typed_email(cls, data: Any) -> Any:
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("user_info"), dict)
+            and "email" in data["user_info"]
+        ):
+            info = {k: v for k, v in data["user_info"].items() if k != "email"}
+            return {**data, "user_info": info, "typed_email_ignored": True}
+        return data
 
 
 MAKE_DECISION = ToolSpec(

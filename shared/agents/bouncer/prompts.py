@@ -7,7 +7,7 @@ good/bad examples, because vague positive guidance was found not to work (§0.7)
 
 from __future__ import annotations
 
-PROMPT_VERSION = "bouncer_v2.0"
+PROMPT_VERSION = "bouncer_v2.1"  # v2.1: make_decision drops a typed email instead of failing
 
 # The canned answer to "what is this?" (agents.md §2.9). Quotable verbatim by Call 2.
 WHAT_IS_THIS_BLURB = (
