@@ -71,11 +71,14 @@ def pg_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture(scope="session")
-def template_db(pg_server: PgServer) -> str:
+def template_db(pg_server: PgServer) -> Iterator[str]:
     name = f"{TEMPLATE_DB}_{uuid.uuid4().hex[:8]}"
     url = pg_server.create_database(name)
-    migrate(url)
-    return name
+    try:
+        migrate(url)
+        yield name
+    finally:
+        pg_server.drop_database(name)  # on a DATABASE_URL server, leave nothing behind
 
 
 @pytest.fixture

@@ -22,18 +22,27 @@ MIGRATIONS_DIR = ROOT / "supabase" / "migrations"
 SEED_FILE = ROOT / "supabase" / "seed.sql"
 FILENAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
 
+# Roles are cluster-wide while the advisory lock below is per database: two runs migrating two
+# databases of one server at once (parallel test workers on a DATABASE_URL server) may both try
+# to create a role, so losing that race is not an error.
 _ROLES_SQL = """
 DO $$
+DECLARE
+  spec text[];
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
-    CREATE ROLE anon NOLOGIN NOINHERIT;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-    CREATE ROLE authenticated NOLOGIN NOINHERIT;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-    CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
-  END IF;
+  FOREACH spec SLICE 1 IN ARRAY ARRAY[
+    ['anon', 'NOLOGIN NOINHERIT'],
+    ['authenticated', 'NOLOGIN NOINHERIT'],
+    ['service_role', 'NOLOGIN NOINHERIT BYPASSRLS']
+  ] LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = spec[1]) THEN
+      BEGIN
+        EXECUTE format('CREATE ROLE %I %s', spec[1], spec[2]);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL;  -- created meanwhile by a concurrent run
+      END;
+    END IF;
+  END LOOP;
 END
 $$;
 CREATE SCHEMA IF NOT EXISTS supabase_migrations;

@@ -28,7 +28,7 @@ def _reject(status: int, reason: str) -> Response:
 @functions_framework.http
 def twilio_status(request: Request) -> Response:
     try:
-        update = parse_status_form(read_twilio_form(request))
+        update = parse_status_form(read_twilio_form(request), message_id=request.args.get("message_id"))
     except RequestRejected as exc:
         return _reject(exc.status, exc.reason)
     except InvalidStatusCallback as exc:

@@ -13,7 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from uuid import UUID
 
 import requests
 from twilio.base.exceptions import TwilioRestException
@@ -171,14 +172,30 @@ def default_gateway() -> SmsGateway:
     )
 
 
-def status_callback_url() -> str | None:
-    """Where Twilio posts delivery status: TWILIO_STATUS_CALLBACK_URL, else PUBLIC_BASE_URL + path."""
+STATUS_CALLBACK_MESSAGE_ID_PARAM = "message_id"
+
+
+def status_callback_url(message_id: UUID | None = None) -> str | None:
+    """Where Twilio posts delivery status: TWILIO_STATUS_CALLBACK_URL, else PUBLIC_BASE_URL + path.
+
+    With ``message_id`` the URL carries ``?message_id=<our id>``: Twilio signs the whole URL,
+    so the status function can find a message whose first callback arrives before the sender
+    has recorded the SID Twilio gave it (see ``shared/service_layer/delivery_status.py``).
+    """
     settings = get_settings()
     if settings.twilio_status_callback_url:
-        return settings.twilio_status_callback_url
-    if settings.public_base_url:
-        return settings.public_base_url.rstrip("/") + settings.twilio_status_callback_path
-    return None
+        url = settings.twilio_status_callback_url
+    elif settings.public_base_url:
+        url = settings.public_base_url.rstrip("/") + settings.twilio_status_callback_path
+    else:
+        return None
+    if message_id is None:
+        return url
+    parts = urlsplit(url)
+    query = urlencode(
+        [*parse_qsl(parts.query, keep_blank_values=True), (STATUS_CALLBACK_MESSAGE_ID_PARAM, str(message_id))]
+    )
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 @dataclass

@@ -1,9 +1,15 @@
 """Apply a Twilio delivery-status callback (decisions B16): forward only, idempotent.
 
 queued -> sent -> delivered, or failed / undelivered with Twilio's ErrorCode. A callback
-that would move a message backwards, or repeats one already applied, changes nothing. A
-callback for a SID we do not know (not ours, or one whose send we have not recorded yet) is
-acknowledged and logged. Error 21610 on a callback opts the user out, as on a send.
+that would move a message backwards, or repeats one already applied, changes nothing. Error
+21610 on a callback opts the user out, as on a send.
+
+A callback can overtake the sender: Twilio may post it before the sender has committed the
+SID it got back. The sender's callback URL therefore carries ``?message_id=<our id>`` (signed
+by Twilio with the rest of the URL), and a callback whose SID is unknown applies to that
+message if its SID is not recorded yet, recording it; the sender then keeps the
+further-forward status. A callback for a SID we cannot place at all (not ours) is
+acknowledged and logged.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class StatusUpdate:
     twilio_status: str
     error_code: int | None = None
     error_message: str | None = None
+    message_id: UUID | None = None  # from the callback URL's ?message_id= (our send put it there)
 
 
 MESSAGE_SID = re.compile(r"^(?:SM|MM)[0-9a-fA-F]{32}$")
@@ -53,7 +60,8 @@ class InvalidStatusCallback(ValueError):
     """The callback's parameters are missing or outside Twilio's vocabulary. Callers answer 400."""
 
 
-def parse_status_form(params: Mapping[str, str]) -> StatusUpdate:
+def parse_status_form(params: Mapping[str, str], *, message_id: str | None = None) -> StatusUpdate:
+    """Twilio's status-callback parameters (and the URL's ``message_id``) -> StatusUpdate."""
     sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
     status = (params.get("MessageStatus") or params.get("SmsStatus") or "").strip().lower()
     if not sid or not status:
@@ -68,7 +76,15 @@ def parse_status_form(params: Mapping[str, str]) -> StatusUpdate:
     except ValueError:
         raise InvalidStatusCallback("ErrorCode is not a number") from None
     message = (params.get("ErrorMessage") or "").strip()[:MAX_ERROR_MESSAGE_CHARS] or None
-    return StatusUpdate(message_sid=sid, twilio_status=status, error_code=code, error_message=message)
+    ours: UUID | None = None
+    if message_id is not None:
+        try:
+            ours = UUID(message_id.strip())
+        except ValueError:
+            raise InvalidStatusCallback("message_id in the callback URL is not a message id") from None
+    return StatusUpdate(
+        message_sid=sid, twilio_status=status, error_code=code, error_message=message, message_id=ours
+    )
 
 
 def apply_delivery_status(update: StatusUpdate, uow: PostgresUnitOfWork | None = None) -> StatusOutcome:
@@ -77,7 +93,9 @@ def apply_delivery_status(update: StatusUpdate, uow: PostgresUnitOfWork | None =
         return StatusOutcome.IGNORED
     reported = status_from_twilio(update.twilio_status)
     with uow or PostgresUnitOfWork() as tx:
-        row = tx.sql.one("sms_lock_message_by_sid", message_sid=update.message_sid)
+        row = tx.sql.one(
+            "sms_lock_message_by_sid", message_sid=update.message_sid, message_id=update.message_id
+        )
         if row is None:
             log.warning(
                 "status callback for an unknown MessageSid", extra={"message_sid": update.message_sid}
@@ -94,6 +112,7 @@ def apply_delivery_status(update: StatusUpdate, uow: PostgresUnitOfWork | None =
         tx.sql.one(
             "sms_apply_delivery_status",
             message_id=row["id"],
+            message_sid=update.message_sid,
             status=target,
             error_code=update.error_code if failed else None,
             error_message=update.error_message if failed else None,

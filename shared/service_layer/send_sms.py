@@ -10,7 +10,9 @@ For each message:
 2. Outside any transaction, the Twilio call, retried on 429 / 5xx / refused connections
    with a small bounded backoff.
 3. A second short transaction records the SID, Twilio's status, sent_at and segments, or
-   the failure. Error 21610 (recipient unsubscribed at Twilio) opts the user out.
+   the failure. Error 21610 (recipient unsubscribed at Twilio) opts the user out. The status
+   callback URL carries the message id, so a callback that overtakes this step is still
+   applied (it records the SID itself); this step then keeps the further-forward status.
 
 Parts of a sequence go out in order: a part waits while an earlier part is unsent, and the
 call that sends a part carries on with the next one.
@@ -205,10 +207,10 @@ def _refusal(
 
 
 def _send_with_retries(
-    gateway: SmsGateway, claim: _Claim, sleep: Sleep
+    gateway: SmsGateway, message_id: UUID, claim: _Claim, sleep: Sleep
 ) -> tuple[SendResult | GatewayError, int]:
     """Returns the result or the last error, and how many calls were made."""
-    callback = status_callback_url()
+    callback = status_callback_url(message_id)
     attempt = 0
     while True:
         attempt += 1
@@ -230,7 +232,7 @@ def _deliver_one(message_id: UUID, gateway: SmsGateway, sleep: Sleep) -> tuple[S
     if report is not None or claim is None:
         return report or SendReport(message_id, SendOutcome.NOT_PENDING), claim
 
-    outcome, calls = _send_with_retries(gateway, claim, sleep)
+    outcome, calls = _send_with_retries(gateway, message_id, claim, sleep)
     extra = calls - 1  # the claim counted the first attempt
     with PostgresUnitOfWork() as tx:
         if isinstance(outcome, SendResult):

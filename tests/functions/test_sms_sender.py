@@ -61,7 +61,7 @@ def test_sends_a_pending_message_with_the_real_twilio_client(client, db, standin
     assert sent["to"] == "+14155550123"
     assert sent["from"] == FROM_NUMBER
     assert sent["body"] == "Welcome aboard — what's your name?"
-    assert sent["status_callback"] == callback_url
+    assert sent["status_callback"] == f"{callback_url}?message_id={message_id}"
     row = message(db, message_id)
     assert row["twilio_message_sid"] == sent["sid"]
     assert row["status"] == "queued"

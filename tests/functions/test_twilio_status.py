@@ -136,3 +136,84 @@ def test_malformed_callbacks_are_400(client, db, params):
 def test_wrong_method_and_content_type(client):
     assert client.get("/").status_code == 405
     assert client.post("/", json={"MessageStatus": "sent"}).status_code == 415
+
+
+# --- a callback that overtakes the sender (Twilio answers, then calls back before we commit the SID) ---
+
+
+def sending_message(db: Any) -> tuple[Any, Any]:
+    """An outbound row the sender has claimed but whose Twilio SID it has not recorded yet."""
+    user_id, conversation_id = make_user(db)
+    row = db.execute(
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, attempts)"
+        " VALUES (%s, %s, 'bouncer', 'hi', 'outbound', 'sending', 1) RETURNING id",
+        (conversation_id, user_id),
+    ).fetchone()
+    return row["id"], user_id
+
+
+def test_a_callback_naming_its_message_records_the_sid_before_the_sender_does(client, db):
+    message_id, _ = sending_message(db)
+    sid = new_sid()
+    response = twilio_post(client, callback(sid, "sent"), path=f"/twilio_status?message_id={message_id}")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).strip() == "applied"
+    early = row(db, message_id)
+    assert early["status"] == "sent"
+    assert early["twilio_message_sid"] == sid
+
+
+def test_the_sender_keeps_the_status_of_callbacks_that_overtook_it(client, db, monkeypatch):
+    from shared.adapters.twilio_sms import FakeSmsGateway, SendResult
+    from shared.service_layer.send_sms import SendOutcome, deliver_message
+    from tests.sms_support import PUBLIC_BASE_URL, add_outbound
+
+    class TwilioCallsBackFirst(FakeSmsGateway):
+        """Twilio's 'sent' and 'delivered' callbacks reach us before its API answer does."""
+
+        def send(self, *, to: str, body: str, status_callback: str | None) -> SendResult:
+            result = super().send(to=to, body=body, status_callback=status_callback)
+            assert status_callback is not None and status_callback.startswith(PUBLIC_BASE_URL)
+            path = status_callback[len(PUBLIC_BASE_URL) :]
+            for status in ("sent", "delivered"):
+                assert twilio_post(client, callback(result.sid, status), path=path).status_code == 200
+            return result
+
+    user_id, conversation_id = make_user(db)
+    [message_id] = add_outbound(user_id, conversation_id, ["fast carrier"])
+    gateway = TwilioCallsBackFirst()
+
+    [report] = deliver_message(message_id, gateway=gateway, sleep=lambda _: None)
+
+    assert report.outcome is SendOutcome.SENT
+    [sent] = gateway.sent
+    assert sent["status_callback"] == f"{PUBLIC_BASE_URL}/twilio_status?message_id={message_id}"
+    final = row(db, message_id)
+    assert final["twilio_message_sid"] == sent["sid"]
+    assert final["status"] == "delivered"  # not moved back to the API answer's 'queued'
+    assert final["delivered_at"] is not None
+    assert final["sent_at"] is not None
+    assert final["num_segments"] == 1
+
+
+def test_a_message_id_cannot_redirect_a_callback_to_a_message_with_another_sid(client, db):
+    message_id, sid, _ = sent_message(db)
+    response = twilio_post(
+        client, callback(new_sid(), "failed", ErrorCode="30003"), path=f"/?message_id={message_id}"
+    )
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).strip() == "unknown_sid"
+    unchanged = row(db, message_id)
+    assert (unchanged["status"], unchanged["twilio_message_sid"], unchanged["error_code"]) == (
+        "queued",
+        sid,
+        None,
+    )
+
+
+def test_malformed_message_id_in_the_callback_url_is_400(client, db):
+    message_id, sid, _ = sent_message(db)
+    response = twilio_post(client, callback(sid, "delivered"), path="/?message_id=not-a-uuid")
+    assert response.status_code == 400
+    assert "message_id" in response.get_data(as_text=True)
+    assert row(db, message_id)["status"] == "queued"

@@ -192,7 +192,7 @@ def test_full_loop_help_reply_is_delivered_and_tracked(database_url, monkeypatch
         assert report.outcome is SendOutcome.SENT
         [sent] = standin.sent
         assert sent["body"] == HELP_TEXT
-        assert sent["status_callback"] == status_url + "/twilio_status"
+        assert sent["status_callback"] == f"{status_url}/twilio_status?message_id={reply['id']}"
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and msg(db, reply["id"])["status"] != "delivered":
             time.sleep(0.05)

@@ -155,6 +155,7 @@ def test_opt_out_keywords(body):
         "leave me alone",
         "no more texts",
         "Stop sending me these",
+        "quit texting me",
     ],
 )
 def test_plain_language_revocations(body):
@@ -174,6 +175,40 @@ def test_plain_language_revocations(body):
     ],
 )
 def test_ordinary_messages_are_not_keywords(body):
+    assert classify(body, opted_out=False) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "stop please",
+        "Please stop",
+        "STOP STOP",
+        "stop now",
+        "Please unsubscribe",
+        "unsubscribe please",
+        "Stop, thank you!",
+        "Stop 🙏",
+        "🛑 STOP 🛑",
+        "revoke",
+    ],
+)
+def test_an_opt_out_word_among_courtesy_words_or_emoji_is_still_an_opt_out(body):
+    assert classify(body, opted_out=False) is Keyword.OPT_OUT
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "cancel the intro please",
+        "please stop by tomorrow",
+        "end of quarter",
+        "Stop it",
+        "thank you",
+        "please",
+    ],
+)
+def test_courtesy_words_do_not_make_other_messages_opt_outs(body):
     assert classify(body, opted_out=False) is None
 
 

@@ -97,10 +97,12 @@ WHERE id = %(message_id)s AND status = 'sending'
 RETURNING id;
 
 -- name: sms_record_sent
--- Twilio accepted the message: its SID, status, segments and when.
-UPDATE messages SET twilio_message_sid = %(message_sid)s, status = %(status)s, sent_at = now(),
+-- Twilio accepted the message: its SID, status, segments and when (an overtaking status callback's further status is kept).
+UPDATE messages SET twilio_message_sid = %(message_sid)s,
+                    status = CASE WHEN status = 'sending' THEN %(status)s::text ELSE status END,
+                    sent_at = now(),
                     num_segments = %(num_segments)s, attempts = attempts + %(extra_attempts)s
-WHERE id = %(message_id)s AND status = 'sending'
+WHERE id = %(message_id)s AND (status = 'sending' OR twilio_message_sid = %(message_sid)s)
 RETURNING id;
 
 -- name: sms_next_sequence_part
@@ -118,15 +120,18 @@ ORDER BY created_at
 LIMIT %(limit)s;
 
 -- name: sms_lock_message_by_sid
--- The outbound message a status callback is about, locked for a forward-only transition.
+-- The outbound message a status callback is about, locked: the one with this SID, or the one the callback URL names whose SID the sender has not recorded yet.
 SELECT id, user_id, status FROM messages
-WHERE twilio_message_sid = %(message_sid)s AND direction = 'outbound'
+WHERE direction = 'outbound'
+  AND (twilio_message_sid = %(message_sid)s
+       OR (id = %(message_id)s::uuid AND twilio_message_sid IS NULL))
 FOR UPDATE;
 
 -- name: sms_apply_delivery_status
--- Move a message forward to the status Twilio reported (the caller checked it is forward).
+-- Move a message forward to the status Twilio reported (the caller checked it is forward); records an overtaking callback's SID.
 UPDATE messages
 SET status = %(status)s::text,
+    twilio_message_sid = coalesce(twilio_message_sid, %(message_sid)s),
     delivered_at = CASE WHEN %(status)s::text = 'delivered' THEN coalesce(delivered_at, now()) ELSE delivered_at END,
     error_code = coalesce(%(error_code)s, error_code),
     error_message = coalesce(%(error_message)s, error_message)
