@@ -138,12 +138,13 @@ def check_entry_point(function: str, main_py: Path) -> None:
 
 
 def _walk(source: Path) -> Iterator[Path]:
-    """Files under source, sorted, without caches, tests or compiled files."""
+    """Files under source, sorted, without caches, tests, compiled files or hidden files
+    (a stray ``.env`` must never ship inside a deploy bundle)."""
     for dirpath, dirnames, filenames in os.walk(source):
-        dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS)
+        dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS and not d.startswith("."))
         for filename in sorted(filenames):
             path = Path(dirpath) / filename
-            if path.suffix in EXCLUDED_SUFFIXES or path.is_symlink():
+            if path.suffix in EXCLUDED_SUFFIXES or path.is_symlink() or filename.startswith("."):
                 continue
             yield path
 

@@ -49,6 +49,9 @@ def make_repo(tmp_path: Path, function_requirements: str = "requests==2.34.2\n")
     (shared / "tests").mkdir()
     (shared / "tests" / "test_greeting.py").write_text("def test(): pass\n")
     (shared / "stale.pyc").write_bytes(b"\0")
+    (root / "functions" / "hello" / ".env").write_text("TWILIO_AUTH_TOKEN=not-for-the-bundle\n")
+    (shared / ".idea").mkdir()
+    (shared / ".idea" / "workspace.xml").write_text("<project/>\n")
     (root / "requirements.txt").write_text(
         "# runtime\nfunctions-framework==3.10.2\nrequests==2.34.2\npsycopg[binary]==3.3.9\n"
     )

@@ -54,6 +54,9 @@ def _checkov_reports() -> list[dict[str, Any]]:
 def test_checkov_reports_no_failed_check() -> None:
     reports = _checkov_reports()
     assert reports and all(r.get("check_type") == "terraform" for r in reports)
+    # A file checkov cannot parse is silently left out of every check: that is a failure too.
+    parse_errors = sum(r["summary"]["parsing_errors"] for r in reports)
+    assert parse_errors == 0, f"checkov could not parse {parse_errors} file(s): run checkov -d terraform"
     failed = [
         f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
         for report in reports

@@ -25,7 +25,8 @@ from tests.infra import terraform_model as tf
 from tests.infra.code_settings import required_env
 from tools.build_bundles import discover_functions
 
-ALLOWED_PROJECT_ROLES = {"roles/logging.logWriter", "roles/cloudtrace.agent", "roles/monitoring.metricWriter"}
+# Issue 5: no function identity holds a project-level role beyond what logging and tracing need.
+ALLOWED_PROJECT_ROLES = {"roles/logging.logWriter", "roles/cloudtrace.agent"}
 PUBLIC = {"twilio_inbound", "twilio_status", "email_inbound"}
 WEBHOOK_TARGETS = {"sms_sender", "event_dispatcher", "task_sweeper", "message_orchestrator"}
 OPERATOR_FUNCTIONS = {"admin"}
@@ -137,6 +138,48 @@ def test_platform_maps_exposure_to_ingress_and_invokers() -> None:
     assert "local.push_targets" in invokers and "google_service_account.pubsub_push.email" in invokers
     assert "local.scheduler_targets" in invokers and "google_service_account.scheduler.email" in invokers
     assert 'each.value.exposure == "operators" ? var.operators' in invokers
+
+
+def test_invokers_are_run_invoker_on_the_functions_own_cloud_run_service() -> None:
+    # A gen2 function is invoked through its Cloud Run service: roles/cloudfunctions.invoker
+    # on the function would not let anyone in.
+    found = tf.resources(tf.load_dir(tf.MODULES / "function"))
+    kinds = {kind for kind, _ in found if kind.endswith(("_iam_member", "_iam_binding", "_iam_policy"))}
+    assert kinds == {
+        "google_project_iam_member",
+        "google_secret_manager_secret_iam_member",
+        "google_cloud_run_service_iam_member",
+    }, kinds
+    invokers = {
+        name: body for (kind, name), body in found.items() if kind == "google_cloud_run_service_iam_member"
+    }
+    assert set(invokers) == {"invoker", "public"}
+    for body in invokers.values():
+        assert body["role"] == "roles/run.invoker"
+        assert body["service"] == "${google_cloudfunctions2_function.this.service_config[0].service}"
+        assert body["location"] == "${var.region}"
+    assert invokers["invoker"]["for_each"] == "${toset(var.invoker_members)}"
+    assert invokers["invoker"]["member"] == "${each.value}"
+    assert invokers["public"]["count"] == "${var.allow_unauthenticated ? 1 : 0}"
+    assert invokers["public"]["member"] == "allUsers"
+    allusers = [p for p in tf.tf_files() if '"allUsers"' in p.read_text(encoding="utf-8")]
+    assert allusers == [tf.MODULES / "function" / "main.tf"], allusers
+
+
+def test_push_identity_is_the_one_with_run_invoker_on_every_consumer_and_the_recorder() -> None:
+    platform = tf.load_dir(tf.MODULES / "platform")
+    push_targets = tf.locals_of(platform)["push_targets"]
+    assert "[for r in values(var.routes) : r.function]" in push_targets
+    assert "toset([var.dead_letter_recorder])" in push_targets
+    calls = tf.module_calls(platform)
+    assert calls["topic"]["push_service_account_email"] == "${google_service_account.pubsub_push.email}"
+    push_member = '["serviceAccount:${google_service_account.pubsub_push.email}"]'
+    assert f"contains(local.push_targets, each.key) ? {push_member}" in calls["function"]["invoker_members"]
+    # Pub/Sub's own agent mints the push tokens for that identity.
+    minting = tf.resources(platform)[("google_service_account_iam_member", "pubsub_agent_mints_push_tokens")]
+    assert minting["service_account_id"] == "${google_service_account.pubsub_push.name}"
+    assert minting["role"] == "roles/iam.serviceAccountTokenCreator"
+    assert minting["member"] == "${local.pubsub_agent}"
 
 
 def test_every_function_runs_as_its_own_service_account_never_the_default() -> None:
@@ -261,6 +304,17 @@ def test_every_routed_topic_exists_with_the_right_consumer() -> None:
         assert route["function"] in catalog["functions"]
 
 
+def test_no_planned_consumer_has_a_function_folder() -> None:
+    folders = set(discover_functions())
+    landed = sorted(c.function for c in routing.PLANNED_CONSUMERS.values() if c.function in folders)
+    assert not landed, (
+        f"{landed} exist under functions/: move them from PLANNED_CONSUMERS to CONSUMERS in "
+        "shared/routing.py so that their topics, dead-letter topics and subscriptions are deployed"
+    )
+    for consumer in routing.CONSUMERS.values():
+        assert consumer.function in folders, f"routed consumer {consumer.function} has no folder"
+
+
 def test_topic_module_builds_dead_letter_topic_and_push_subscriptions() -> None:
     module = tf.load_dir(tf.MODULES / "topic")
     local = tf.locals_of(module)
@@ -273,6 +327,11 @@ def test_topic_module_builds_dead_letter_topic_and_push_subscriptions() -> None:
     assert found[("google_pubsub_topic", "dead_letter")]["name"] == "${local.dead_letter_topic}"
 
     push = found[("google_pubsub_subscription", "push")]
+    # The dead_letter_recorder finds the consumer from the source subscription Pub/Sub names
+    # (routing.consumer_for_subscription): the names must be the code's.
+    topic = routing.Consumer("probe", "probe", "${var.name}", ordered=False)
+    assert push["name"] == routing.push_subscription(topic)
+    assert found[("google_pubsub_topic", "main")]["name"] == "${var.name}"
     assert push["topic"] == "${google_pubsub_topic.main.id}"
     assert push["enable_message_ordering"] == "${var.ordered}"
     push_config = tf.single(push["push_config"])
@@ -287,6 +346,8 @@ def test_topic_module_builds_dead_letter_topic_and_push_subscriptions() -> None:
     assert retry == {"minimum_backoff": "${var.minimum_backoff}", "maximum_backoff": "${var.maximum_backoff}"}
 
     recorder = found[("google_pubsub_subscription", "dead_letter")]
+    recorder_name = recorder["name"].replace("${local.dead_letter_topic}", local["dead_letter_topic"])
+    assert recorder_name == routing.dead_letter_subscription("${var.name}")
     assert recorder["topic"] == "${google_pubsub_topic.dead_letter.id}"
     recorder_push = tf.single(recorder["push_config"])
     assert recorder_push["push_endpoint"] == "${var.dead_letter_endpoint}"
@@ -376,9 +437,22 @@ def test_scheduler_calls_carry_an_oidc_token_of_the_scheduler_account() -> None:
     target = tf.single(job["http_target"])
     token = tf.single(target["oidc_token"])
     assert token["service_account_email"] == "${var.service_account_email}"
-    call = tf.module_calls(tf.load_dir(tf.MODULES / "platform"))["schedule"]
+    assert token["audience"] == "${var.audience}"
+    assert target["uri"] == "${var.target_uri}"
+    platform = tf.load_dir(tf.MODULES / "platform")
+    call = tf.module_calls(platform)["schedule"]
     assert call["service_account_email"] == "${google_service_account.scheduler.email}"
     assert call["for_each"] == "${local.scheduled}"
+    # The function checks the token against the same audience and signer (shared/adapters/oidc.py).
+    assert call["target_uri"] == call["audience"] == "${local.function_url[each.value.function]}"
+    env = tf.module_calls(platform)["function"]["env"]
+    assert "SCHEDULER_OIDC_AUDIENCE = local.function_url[each.key]" in env
+    assert "SCHEDULER_SERVICE_ACCOUNT_EMAIL = google_service_account.scheduler.email" in env
+    assert "contains(local.scheduler_targets, each.key) ? {SCHEDULER_SERVICE_ACCOUNT_EMAIL" in env
+    assert (
+        tf.locals_of(platform)["scheduler_targets"]
+        == "${toset([for s in values(local.scheduled) : s.function])}"
+    )
 
 
 # --- observability --------------------------------------------------------------------------------
@@ -395,6 +469,14 @@ def test_alerts_and_metrics_exist_with_the_spec_thresholds() -> None:
     code = "\n".join(p.read_text(encoding="utf-8") for p in (tf.ROOT / "shared").rglob("*.py"))
     for message in messages:
         assert f'"{message}"' in code, f"no code logs {message!r}: the dead-letter metric would stay at zero"
+    # The backlog condition watches the recorder's subscriptions by the code's naming.
+    backlog = [
+        tf.single(c["condition_threshold"])["filter"]
+        for c in found[("google_monitoring_alert_policy", "dead_letters")]["conditions"]
+        if "num_undelivered_messages" in tf.single(c["condition_threshold"])["filter"]
+    ]
+    suffix = routing.dead_letter_subscription("")
+    assert len(backlog) == 1 and f'subscription_id=ends_with("{suffix}")' in backlog[0], backlog
     for policy in ("dead_letters", "function_errors", "llm_cost"):
         assert ("google_monitoring_alert_policy", policy) in found
     assert ("google_billing_budget", "monthly") in found

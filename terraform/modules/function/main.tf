@@ -3,12 +3,13 @@
 
 locals {
   deployed_name = replace(var.name, "_", "-")
-  # The only project-level roles a function identity may hold: writing its own telemetry.
-  # Everything else (secrets, topics, invokers) is granted on the resource.
+  # The only project-level roles a function identity may hold: writing its own logs and
+  # traces. Nothing in the code writes custom metrics (Cloud Run records request metrics
+  # itself), so no metricWriter. Everything else (secrets, topics, invokers) is granted on
+  # the resource.
   project_roles = toset([
     "roles/logging.logWriter",
     "roles/cloudtrace.agent",
-    "roles/monitoring.metricWriter",
   ])
   secret_ids = toset(values(var.secret_env))
   # Functions that take concurrent requests need a whole vCPU.

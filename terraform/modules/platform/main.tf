@@ -8,18 +8,25 @@ data "google_project" "this" {
 locals {
   labels = merge({ app = "yachtparty", environment = var.environment }, var.labels)
 
-  services = toset([
-    "artifactregistry.googleapis.com",
-    "cloudbuild.googleapis.com",
-    "cloudfunctions.googleapis.com",
-    "cloudscheduler.googleapis.com",
-    "iam.googleapis.com",
-    "logging.googleapis.com",
-    "monitoring.googleapis.com",
-    "pubsub.googleapis.com",
-    "run.googleapis.com",
-    "secretmanager.googleapis.com",
-  ])
+  # cloudresourcemanager and serviceusage must already be on before the first plan (the
+  # project lookup and these very resources call them): docs/deploying.md enables them.
+  services = setunion(
+    toset([
+      "artifactregistry.googleapis.com",
+      "cloudbuild.googleapis.com",
+      "cloudfunctions.googleapis.com",
+      "cloudresourcemanager.googleapis.com",
+      "cloudscheduler.googleapis.com",
+      "iam.googleapis.com",
+      "logging.googleapis.com",
+      "monitoring.googleapis.com",
+      "pubsub.googleapis.com",
+      "run.googleapis.com",
+      "secretmanager.googleapis.com",
+      "serviceusage.googleapis.com",
+    ]),
+    var.billing_account == null ? toset([]) : toset(["billingbudgets.googleapis.com"]),
+  )
 
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
@@ -80,6 +87,8 @@ resource "google_service_account" "builder" {
   project      = var.project_id
   account_id   = "fn-builder"
   display_name = "Cloud Build identity for the function images"
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_project_iam_member" "builder_logs" {
@@ -93,12 +102,17 @@ resource "google_service_account" "pubsub_push" {
   project      = var.project_id
   account_id   = "pubsub-push"
   display_name = "Pub/Sub push identity (invokes agent functions and the dead-letter recorder)"
+
+  depends_on = [google_project_service.this]
 }
 
+# The Pub/Sub service agent exists once the Pub/Sub API is on.
 resource "google_service_account_iam_member" "pubsub_agent_mints_push_tokens" {
   service_account_id = google_service_account.pubsub_push.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_agent
+
+  depends_on = [google_project_service.this]
 }
 
 # Identity in the OIDC tokens of every scheduler job.
@@ -106,6 +120,8 @@ resource "google_service_account" "scheduler" {
   project      = var.project_id
   account_id   = "scheduler-invoker"
   display_name = "Cloud Scheduler identity (sweeps and ticks)"
+
+  depends_on = [google_project_service.this]
 }
 
 # --- Source bucket and image repository ----------------------------------------------------

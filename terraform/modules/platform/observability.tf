@@ -17,6 +17,8 @@ resource "google_logging_metric" "dead_letters_recorded" {
     unit         = "1"
     display_name = "Dead letters recorded"
   }
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_logging_metric" "llm_cost_usd" {
@@ -55,6 +57,8 @@ resource "google_logging_metric" "llm_cost_usd" {
       scale              = 0.0001
     }
   }
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_monitoring_alert_policy" "dead_letters" {
@@ -118,6 +122,8 @@ resource "google_monitoring_alert_policy" "function_errors" {
       evaluation_interval = "60s"
     }
   }
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_monitoring_alert_policy" "llm_cost" {
@@ -169,4 +175,7 @@ resource "google_billing_budget" "monthly" {
   all_updates_rule {
     monitoring_notification_channels = var.notification_channels
   }
+
+  # The Budget API also needs a quota project for user credentials (docs/deploying.md).
+  depends_on = [google_project_service.this]
 }

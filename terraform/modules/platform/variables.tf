@@ -101,6 +101,17 @@ variable "settings" {
     ]))
     error_message = "every setting a function lists must have a value in var.settings."
   }
+
+  # sms_sender cannot send without a sender identity: fail at plan, not at the first SMS.
+  validation {
+    condition = alltrue([
+      for f in values(var.functions) :
+      length(setintersection(f.settings, ["TWILIO_FROM_NUMBER", "TWILIO_MESSAGING_SERVICE_SID"])) == 0 ||
+      try(var.settings["TWILIO_FROM_NUMBER"], "") != "" ||
+      try(var.settings["TWILIO_MESSAGING_SERVICE_SID"], "") != ""
+    ])
+    error_message = "set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID in settings (the tfvars file)."
+  }
 }
 
 variable "function_overrides" {
