@@ -31,8 +31,9 @@ from typing import Any
 
 import requests
 
-from shared.schedules import active_jobs
+from shared.schedules import ScheduledJob, active_jobs
 from tools.pgcluster import PgCluster, free_port
+from tools.pubsub_emulator import is_ready as is_emulator_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
@@ -43,6 +44,7 @@ LOCAL_FROM_NUMBER = "+15005550006"
 LOCAL_EMAIL_DOMAIN = "verify.yachtparty.local"
 
 FUNCTION_THREADS = 8  # gunicorn threads per local function (Cloud Run concurrency stand-in)
+RELAY_LISTEN_TIMEOUT = 15.0  # seconds the start-up waits for the relay's LISTEN
 
 # Webhook targets of the yp_webhook trigger -> function folder.
 WEBHOOK_TARGETS = ("sms_sender", "event_dispatcher", "task_sweeper", "message_orchestrator")
@@ -176,6 +178,14 @@ class SchedulerLoop:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def jobs(self) -> list[ScheduledJob]:
+        return [job for job in active_jobs() if job.function in self._urls]
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
@@ -183,7 +193,7 @@ class SchedulerLoop:
     def _run(self) -> None:
         from tools.relay import post_signed
 
-        jobs = [job for job in active_jobs() if job.function in self._urls]
+        jobs = self.jobs
         next_run = {job.name: time.monotonic() for job in jobs}
         while not self._stop.is_set():
             now = time.monotonic()
@@ -295,18 +305,29 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
         pubsub_emulator.ensure_topology(PROJECT, push_endpoint=lambda consumer: urls[consumer.function] + "/")
         say("Pub/Sub topics and push subscriptions created from the routing table")
 
-        relay = NotifyRelay(
-            db_url, {t: urls[t] + "/" for t in WEBHOOK_TARGETS if t in urls}, local["webhook_signing_secret"]
-        )
+        relay_targets = [t for t in WEBHOOK_TARGETS if t in urls]
+        relay_urls = {t: urls[t] + "/" for t in relay_targets}
+        relay = NotifyRelay(db_url, relay_urls, local["webhook_signing_secret"])
         relay.start()
         stack.callback(relay.stop)
+        if not relay.wait_listening(RELAY_LISTEN_TIMEOUT):
+            say(f"relay: not listening after {RELAY_LISTEN_TIMEOUT:.0f} s; scheduler sweeps still deliver")
         scheduler = SchedulerLoop({n: u + "/" for n, u in urls.items()}, local["webhook_signing_secret"])
         scheduler.start()
         stack.callback(scheduler.stop)
 
         stack_info = StackInfo(**info, pids={n: p.pid for n, p in procs.items()})
         stack_info.save(state_dir / "stack.json")
-        print_health(stack_info, procs, log_dir)
+        print_health(
+            stack_info,
+            procs,
+            log_dir,
+            [
+                ("postgresql", database_ok(db_url), describe_dsn(db_url)),
+                ("notify relay", relay.alive, "LISTEN yp_webhook -> " + ", ".join(relay_targets)),
+                ("scheduler loop", scheduler.alive, describe_jobs(scheduler.jobs)),
+            ],
+        )
         say(f"brain: {brain}")
 
         if args.chat and sys.stdin.isatty():
@@ -329,13 +350,46 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
     return 0
 
 
-def print_health(info: StackInfo, procs: dict[str, subprocess.Popen[bytes]], log_dir: Path) -> None:
+def database_ok(url: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def describe_dsn(url: str) -> str:
+    """host:port/dbname of a DSN, without credentials."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(url)
+    return f"{parts.get('host', '')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+def describe_jobs(jobs: list[ScheduledJob]) -> str:
+    return ", ".join(f"{job.name} every {job.every_seconds}s" for job in jobs) or "no jobs"
+
+
+def print_health(
+    info: StackInfo,
+    procs: dict[str, subprocess.Popen[bytes]],
+    log_dir: Path,
+    services: list[tuple[str, bool, str]] | None = None,
+) -> None:
+    """One line per part of the stack: the functions (process alive, answered HTTP at start),
+    the Twilio stand-in, the emulator, and ``services`` as (name, healthy, detail)."""
     say("health:")
     for name, url in sorted(info.function_urls.items()):
         state = "up" if procs[name].poll() is None else f"exited({procs[name].returncode})"
         say(f"  {name:<22} {state:<8} {url}")
+    emulator_state = "up" if is_emulator_ready(info.pubsub_emulator_host) else "DOWN"
     say(f"  {'twilio stand-in':<22} {'up':<8} {info.twilio_standin_url}")
-    say(f"  {'pubsub emulator':<22} {'up':<8} {info.pubsub_emulator_host}")
+    say(f"  {'pubsub emulator':<22} {emulator_state:<8} {info.pubsub_emulator_host}")
+    for name, healthy, detail in services or []:
+        say(f"  {name:<22} {'up' if healthy else 'DOWN':<8} {detail}")
     say(f"logs: {log_dir}")
 
 

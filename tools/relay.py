@@ -50,12 +50,22 @@ class NotifyRelay:
         self._secret = secret
         self._on_call = on_call
         self._stop = threading.Event()
+        self._listening = threading.Event()
         self._thread = threading.Thread(target=self._run, name="notify-relay", daemon=True)
         self.calls = 0
         self.failures = 0
 
     def start(self) -> None:
         self._thread.start()
+
+    def wait_listening(self, timeout: float) -> bool:
+        """True once the relay's LISTEN is registered (notifications sent before are not seen)."""
+        return self._listening.wait(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """Running and currently listening (False while it reconnects)."""
+        return self._thread.is_alive() and self._listening.is_set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -66,10 +76,12 @@ class NotifyRelay:
             try:
                 with psycopg.connect(self._dsn, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening.set()
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5, stop_after=50):
                             self._dispatch(note.payload)
             except psycopg.OperationalError as exc:
+                self._listening.clear()
                 if self._stop.is_set():
                     return
                 log.warning("relay lost its connection; reconnecting", extra={"error": str(exc)})

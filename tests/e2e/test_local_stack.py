@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from typing import Any
@@ -60,7 +61,7 @@ def test_inbound_sms_reaches_the_point_of_contact_topic_and_gets_a_reply(local_s
         subscriber, tap, lambda m: m.attributes.get("event_type") == "message.received", timeout=90
     )
     payload = json.loads(message.data)
-    assert message.ordering_key == payload.get("user_id") or message.ordering_key
+    assert payload["user_id"] and message.ordering_key == payload["user_id"]  # per-user order (A3)
     replies = wait_for_replies(local_stack.info, phone, 0, timeout=90)
     assert replies, "the Bouncer never replied"
     assert all(r["to"] == phone for r in replies)
@@ -159,7 +160,25 @@ def test_a_newcomer_is_onboarded_offline_verified_by_email_and_approved(local_st
 
 def test_the_readme_run_command_stops_everything_on_ctrl_c():
     with running_stack() as stack:
+        _assert_health_lists_everything_up(stack)
         _assert_ctrl_c_stops_everything(stack)
+
+
+def _assert_health_lists_everything_up(stack: RunningStack) -> None:
+    """The start-up health summary names every part the issue lists, each up."""
+    parts = [
+        "postgresql",
+        "pubsub emulator",
+        "twilio stand-in",
+        "notify relay",
+        "scheduler loop",
+        *stack.info.function_urls,
+    ]
+    status: dict[str, str | None] = {}
+    for part in parts:
+        pattern = re.compile(rf"^\[stack\] {{3}}{re.escape(part)} +(\S+)")
+        status[part] = next((m.group(1) for line in stack.output if (m := pattern.match(line))), None)
+    assert status == dict.fromkeys(parts, "up"), stack.output[:60]
 
 
 def _assert_ctrl_c_stops_everything(stack: RunningStack) -> None:

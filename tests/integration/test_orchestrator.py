@@ -213,6 +213,31 @@ def test_opted_out_user_rows_are_cancelled(db: Connection) -> None:
     assert outbound(db, uid) == []
 
 
+def test_sends_to_an_active_user_do_not_use_up_the_rolling_hour(db: Connection) -> None:
+    uid = add_user(db, "+14155550110")
+    db.execute(
+        "INSERT INTO user_message_budget (user_id, date, messages_sent, daily_limit, hourly_limit)"
+        " VALUES (%s, '2026-01-01', 0, 5, 1)",
+        (uid,),
+    )
+    add_inbound(db, uid, "quick question", NOW - timedelta(minutes=2))
+    exempt = [add_queued(db, uid, f"answer {i}") for i in range(2)]
+    run_tick(PostgresOrchestratorStore(), now=NOW)
+    assert [queue_row(db, i)["status"] for i in exempt] == ["sent", "sent"]
+
+    # Twenty minutes later the user is no longer active: the hourly limit (1) still has room,
+    # because the two replies above were not budgeted; the first budgeted send then fills it.
+    later = NOW + timedelta(minutes=20)
+    budgeted = [add_queued(db, uid, f"update {p}", due=later, priority=p) for p in ("high", "low")]
+    run_tick(PostgresOrchestratorStore(), now=later)
+    assert [queue_row(db, i)["status"] for i in budgeted] == ["sent", "queued"]
+    assert queue_row(db, budgeted[1])["scheduled_for"] == later + timedelta(hours=1)
+    today = db.execute(
+        "SELECT messages_sent FROM user_message_budget WHERE user_id = %s AND date = '2026-01-15'", (uid,)
+    ).fetchone()
+    assert today == {"messages_sent": 1}
+
+
 def test_sequence_is_delivered_whole_as_one_outbound_sequence(db: Connection) -> None:
     uid = add_user(db, "+14155550106")
     seq = UUID(int=42)

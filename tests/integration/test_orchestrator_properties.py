@@ -15,6 +15,8 @@ from shared.adapters.orchestrator_store import (
 from shared.adapters.postgres import Connection
 from shared.service_layer.orchestrate import run_tick
 from tests.unit.orchestrator_scenarios import RunResult, Scenario, SentUnit, check_invariants, scenarios
+from tests.unit.test_orchestrate_properties import decisions
+from tests.unit.test_send_policy_properties import simulate_pure
 
 pytestmark = pytest.mark.integration
 
@@ -109,4 +111,7 @@ def run_postgres(db: Connection, scn: Scenario) -> RunResult:
 @given(scenarios(max_users=3, max_units=10, hours=36))
 def test_service_on_postgres_keeps_every_invariant(db: Connection, scn: Scenario) -> None:
     slower = Scenario(scn.start, scn.users, scn.units, max(scn.tick_minutes, 15), scn.hours)
-    check_invariants(slower, run_postgres(db, slower))
+    result = run_postgres(db, slower)
+    check_invariants(slower, result)
+    # Liveness: on Postgres too, exactly what the pure policy decides goes out, at the same ticks.
+    assert decisions(result) == decisions(simulate_pure(slower))

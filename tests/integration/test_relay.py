@@ -41,21 +41,22 @@ def test_notification_becomes_a_signed_post(db, database_url, receiver):
     relay = NotifyRelay(database_url, {"event_dispatcher": url + "/hook"}, SECRET)
     relay.start()
     try:
-        body = {"table": "events", "type": "INSERT"}
-        deadline_payload = json.dumps({"target": "event_dispatcher", "body": body})
-        # LISTEN may not be registered yet on the relay's first connection: notify until it arrives.
-        for _ in range(50):
-            db.execute("SELECT pg_notify('yp_webhook', %s)", (deadline_payload,))
-            try:
-                path, raw, signature = received.get(timeout=0.2)
-                break
-            except queue.Empty:
-                continue
-        else:
+        assert relay.wait_listening(10), "the relay never registered its LISTEN"
+        assert relay.alive
+        # The real trigger: inserting an event fires yp_webhook, which notifies after commit.
+        db.execute(
+            "INSERT INTO events (event_type, aggregate_type, payload)"
+            " VALUES ('message.received', 'user', '{}')"
+        )
+        try:
+            path, raw, signature = received.get(timeout=10)
+        except queue.Empty:
             pytest.fail("relay never called the target")
         assert path == "/hook"
-        assert json.loads(raw) == body
+        assert json.loads(raw) == {"table": "events", "type": "INSERT"}
         verify(SECRET, raw, signature)
+        with pytest.raises(queue.Empty):  # one statement, one call
+            received.get(timeout=0.5)
     finally:
         relay.stop()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 
@@ -16,7 +16,7 @@ from shared.adapters.orchestrator_store import (
 )
 from shared.service_layer.orchestrate import run_tick
 from tests.unit.orchestrator_scenarios import RunResult, Scenario, SentUnit, check_invariants, scenarios
-from tests.unit.test_send_policy_properties import scenario_parts
+from tests.unit.test_send_policy_properties import scenario_parts, simulate_pure
 
 OVERRIDE_DATE = date(2000, 1, 1)  # an old budget row that carries the user's limits forward
 
@@ -83,3 +83,18 @@ def test_service_keeps_every_invariant_over_many_ticks(scn: Scenario) -> None:
     )
     assert len(store.outbound) == len(sent_parts)
     assert {o.role for o in store.outbound} <= {"concierge"}
+
+
+def decisions(result: RunResult) -> tuple[list[tuple[int, datetime, bool]], dict[int, tuple[str, datetime]]]:
+    """What went out (unit, when, budgeted) and how every unit ended (status, last due time)."""
+    return sorted((s.unit, s.at, s.budgeted) for s in result.sent), dict(result.final_status)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_service_sends_exactly_what_the_pure_policy_decides(scn: Scenario) -> None:
+    """Liveness, which the invariants (upper bounds only) cannot see: the service holds nothing
+    back that the policy would send, and defers to the same instants. Miscounting the day or the
+    rolling hour, skipping users or mistaking who is active all change what goes out when."""
+    result, _ = run_memory(scn)
+    assert decisions(result) == decisions(simulate_pure(scn))
