@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,10 +11,9 @@ import pytest
 from shared.adapters.email_parsing import InboundEmail
 from shared.service_layer.bouncer import run_bouncer_turn
 from shared.service_layer.email_verification import Outcome, record_verification_email
+from tests.bouncer_support import DOMAIN, new_user, replies, say
 
 pytestmark = pytest.mark.integration
-
-DOMAIN = "verify.example.test"
 
 
 @pytest.fixture(autouse=True)
@@ -24,36 +22,6 @@ def _domain(monkeypatch: Any) -> Any:
     from shared import config
 
     config.reset_settings_cache()
-
-
-def new_user(db: Any, phone: Any = "+14155550100", **fields: Any) -> Any:
-    cols = ["phone_number", *fields]
-    row = db.execute(
-        f"INSERT INTO users ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) RETURNING id",
-        [phone, *fields.values()],
-    ).fetchone()
-    conv = db.execute(
-        "INSERT INTO conversations (user_id, phone_number) VALUES (%s, %s) RETURNING id", [row["id"], phone]
-    ).fetchone()
-    return row["id"], conv["id"]
-
-
-def say(db: Any, user_id: Any, conversation_id: Any, text: Any) -> Any:
-    db.execute(
-        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status,"
-        " twilio_message_sid)"
-        " VALUES (%s, %s, 'user', %s, 'inbound', 'received', %s)",
-        [conversation_id, user_id, text, "SM" + uuid.uuid4().hex],
-    )
-
-
-def replies(db: Any, user_id: Any) -> Any:
-    rows = db.execute(
-        "SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound'"
-        " ORDER BY created_at, sequence_position NULLS FIRST, id",
-        [user_id],
-    ).fetchall()
-    return [r["content"] for r in rows]
 
 
 def user_row(db: Any, user_id: Any) -> Any:

@@ -3,7 +3,6 @@ any user message resets the count and cancels pending follow-ups."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 
 from shared import config
 from shared.service_layer.bouncer import run_bouncer_turn, run_followup
+from tests.bouncer_support import say
 
 pytestmark = pytest.mark.integration
 
@@ -40,15 +40,6 @@ def setup_user(db: Any) -> Any:
         "INSERT INTO conversations (user_id, phone_number) VALUES (%s, '+14155550100') RETURNING id", [user]
     ).fetchone()["id"]
     return user, conv
-
-
-def say(db: Any, user_id: Any, conv: Any, text: Any) -> Any:
-    db.execute(
-        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status,"
-        " twilio_message_sid)"
-        " VALUES (%s, %s, 'user', %s, 'inbound', 'received', %s)",
-        [conv, user_id, text, "SM" + uuid.uuid4().hex],
-    )
 
 
 def open_followups(db: Any, user_id: Any) -> Any:

@@ -7,7 +7,6 @@ the fallback brain, and the email-verified trigger through the normal two calls.
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import pytest
@@ -17,10 +16,9 @@ from shared.adapters.email_parsing import InboundEmail
 from shared.adapters.llm import get_llm
 from shared.service_layer.bouncer import run_bouncer_turn
 from shared.service_layer.email_verification import record_verification_email
+from tests.bouncer_support import DOMAIN, new_user, replies, say
 
 pytestmark = pytest.mark.integration
-
-DOMAIN = "verify.example.test"
 
 
 @pytest.fixture(autouse=True)
@@ -29,41 +27,9 @@ def _domain(monkeypatch: Any) -> Any:
     config.reset_settings_cache()
 
 
-def new_user(db: Any, phone: Any = "+14155550100", **fields: Any) -> Any:
-    cols = ["phone_number", *fields]
-    row = db.execute(
-        f"INSERT INTO users ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) RETURNING id",
-        [phone, *fields.values()],
-    ).fetchone()
-    conv = db.execute(
-        "INSERT INTO conversations (user_id, phone_number) VALUES (%s, %s) RETURNING id", [row["id"], phone]
-    ).fetchone()
-    return row["id"], conv["id"]
-
-
-def say(db: Any, user_id: Any, conversation_id: Any, text: Any) -> Any:
-    db.execute(
-        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status,"
-        " twilio_message_sid)"
-        " VALUES (%s, %s, 'user', %s, 'inbound', 'received', %s)",
-        [conversation_id, user_id, text, "SM" + uuid.uuid4().hex],
-    )
-
-
 def bounce(db: Any, user_id: Any, conversation_id: Any, text: Any, llm: Any = None) -> Any:
     say(db, user_id, conversation_id, text)
     return run_bouncer_turn(user_id, llm=llm or get_llm())
-
-
-def replies(db: Any, user_id: Any) -> Any:
-    return [
-        r["content"]
-        for r in db.execute(
-            "SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound'"
-            " ORDER BY created_at, sequence_position NULLS FIRST, id",
-            [user_id],
-        ).fetchall()
-    ]
 
 
 def snapshot(db: Any) -> Any:
