@@ -21,11 +21,11 @@ from typing import Any
 from uuid import UUID
 
 from shared.adapters.llm import Llm, get_llm
-from shared.agents.bouncer.agent import RE_ENGAGEMENT_TYPE, BouncerAgent
+from shared.agents.bouncer.agent import RE_ENGAGEMENT_TYPE, BouncerAgent, onboarding_state
 from shared.agents.turn import TurnResult, run_turn
 from shared.config import get_settings
 from shared.domain.constants import BOUNCER_MAX_FOLLOWUPS
-from shared.domain.onboarding import OnboardingState, follow_up_sends_message, needs_follow_up
+from shared.domain.onboarding import follow_up_sends_message, needs_follow_up
 from shared.logs import get_logger
 from shared.service_layer.consumer import Delivery, PermanentError
 from shared.service_layer.summaries import create_conversation_summary
@@ -118,20 +118,6 @@ def handle_delivery(
     raise PermanentError(f"the Bouncer does not handle task {delivery.type!r}")
 
 
-def _state(user: dict[str, Any], requested: bool) -> OnboardingState:
-    return OnboardingState(
-        first_name=user["first_name"],
-        last_name=user["last_name"],
-        company=user["company"],
-        title=user["title"],
-        referrer_known=bool(user["referred_by"] or user["name_dropped"]),
-        verification_requested=requested,
-        email_verified=bool(user["email_verified"]),
-        onboarding_completed=user["onboarding_completed_at"] is not None,
-        approval_status=user["approval_status"],
-    )
-
-
 def run_followup(
     user_id: UUID,
     task_id: UUID,
@@ -151,7 +137,7 @@ def run_followup(
         requested = bool(
             uow.sql.scalar("bouncer_event_exists", user_id=user_id, event_type="user.verification.pending")
         )
-        state = _state(user, requested)
+        state = onboarding_state(user, requested)
         last_user = uow.sql.scalar("bouncer_last_user_message_at", user_id=user_id)
         last_reply = uow.sql.scalar("bouncer_last_reply_at", user_id=user_id)
         conversation = uow.sql.one("bouncer_active_conversation", user_id=user_id)

@@ -67,6 +67,22 @@ def trigger_payload(content: str) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def onboarding_state(user: dict[str, Any], requested: bool, *, declined: bool = False) -> OnboardingState:
+    """The onboarding state of a ``users`` row (``requested``: the verification address was sent)."""
+    return OnboardingState(
+        first_name=user["first_name"],
+        last_name=user["last_name"],
+        company=user["company"],
+        title=user["title"],
+        referrer_known=bool(user["referred_by"] or user["name_dropped"]),
+        verification_requested=requested,
+        email_verified=bool(user["email_verified"]),
+        onboarding_completed=user["onboarding_completed_at"] is not None,
+        approval_status=user["approval_status"],
+        declined=declined,
+    )
+
+
 def followup_dedupe_key(user_id: Any, attempt: int) -> str:
     return f"bouncer_followup:{user_id}:{attempt}"
 
@@ -123,18 +139,7 @@ class BouncerAgent:
                     "bouncer_event_exists", user_id=turn.user_id, event_type="user.verification.pending"
                 )
             )
-            turn.notes["state"] = OnboardingState(
-                first_name=user["first_name"],
-                last_name=user["last_name"],
-                company=user["company"],
-                title=user["title"],
-                referrer_known=bool(user["referred_by"] or user["name_dropped"]),
-                verification_requested=requested,
-                email_verified=bool(user["email_verified"]),
-                onboarding_completed=user["onboarding_completed_at"] is not None,
-                approval_status=user["approval_status"],
-                declined=bool(turn.notes.get("closed")),
-            )
+            turn.notes["state"] = onboarding_state(user, requested, declined=bool(turn.notes.get("closed")))
         state: OnboardingState = turn.notes["state"]
         return state
 
