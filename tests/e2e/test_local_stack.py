@@ -7,14 +7,17 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from typing import Any
 
 import psycopg
 import pytest
 
+from evals.runner import scripted_responder
 from shared.routing import CONSUMERS
-from tools.anthropic_fake import INSTANT_REPLY_TEXT, AnthropicFake, instant_responder
+from tools.anthropic_fake import AnthropicFake
 from tools.localstack import PROJECT
 from tools.phone import send_sms, sent_messages, verify_email, wait_for_replies
 
@@ -96,8 +99,12 @@ def test_a_replayed_webhook_is_not_answered_twice(local_stack: RunningStack):
 
 def test_a_newcomer_is_onboarded_offline_verified_by_email_and_approved(local_stack: RunningStack):
     """The fallback brain (no API key) onboards a member end to end."""
-    phone = "+14155550173"
-    info = local_stack.info
+    _onboard_verify_and_approve(local_stack, "+14155550173")
+
+
+def _onboard_verify_and_approve(stack: RunningStack, phone: str) -> None:
+    """Text the Bouncer through onboarding, email the verification address, approve as operator."""
+    info = stack.info
     seen = 0
     script = [
         "Hi, Maria Lopez told me to text you",
@@ -113,7 +120,7 @@ def test_a_newcomer_is_onboarded_offline_verified_by_email_and_approved(local_st
     transcript = [m["body"] for m in sent_messages(info, phone)]
     assert any(f"@{info.verify_email_domain}" in body for body in transcript), transcript
     (user,) = _query(
-        local_stack,
+        stack,
         "SELECT first_name, last_name, company, title, verified FROM users WHERE phone_number = %s",
         phone,
     )
@@ -130,7 +137,7 @@ def test_a_newcomer_is_onboarded_offline_verified_by_email_and_approved(local_st
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         (row,) = _query(
-            local_stack,
+            stack,
             "SELECT email, email_verified, onboarding_completed_at IS NOT NULL, verified "
             "FROM users WHERE phone_number = %s",
             phone,
@@ -143,9 +150,6 @@ def test_a_newcomer_is_onboarded_offline_verified_by_email_and_approved(local_st
     assert row[2] is True, "onboarding was not completed after email verification"
     assert row[3] is False, "the Bouncer must never verify anyone"
 
-    import subprocess
-    import sys
-
     approved = subprocess.run(
         [sys.executable, "-m", "tools.ops", "approve", phone, "--as", "concierge"],
         env={**os.environ, "DATABASE_URL": info.database_url},
@@ -154,8 +158,33 @@ def test_a_newcomer_is_onboarded_offline_verified_by_email_and_approved(local_st
         check=False,
     )
     assert approved.returncode == 0, approved.stdout + approved.stderr
-    (row,) = _query(local_stack, "SELECT verified, poc_agent_type FROM users WHERE phone_number = %s", phone)
+    (row,) = _query(stack, "SELECT verified, poc_agent_type FROM users WHERE phone_number = %s", phone)
     assert row == (True, "concierge")
+
+
+def test_with_an_api_key_a_newcomer_is_onboarded_through_the_messages_api():
+    """The same journey with ANTHROPIC_API_KEY set: every turn is two Messages API calls made by
+    the real anthropic client, answered by a loopback endpoint that plays the Bouncer's model
+    deterministically (evals.runner.scripted_responder), and every call lands in the cost ledger."""
+    with AnthropicFake(responder=scripted_responder) as fake:
+        env = {"ANTHROPIC_API_KEY": "e2e-key-not-a-secret", "ANTHROPIC_BASE_URL": fake.base_url}
+        with running_stack(env) as stack:
+            assert any("brain: Claude" in line for line in stack.output), stack.output[-20:]
+            _onboard_verify_and_approve(stack, "+14155550175")
+            rows = _query(
+                stack,
+                "SELECT count(*), sum(cost_usd) > 0 FROM agent_actions_log "
+                "WHERE action_type = 'llm_call' AND error IS NULL",
+            )
+            assert rows[0][0] >= 10  # five turns, two calls each
+            kinds = [r.body.get("tool_choice", {}).get("type") for r in fake.requests]
+            assert kinds[:2] == ["tool", None]  # Call 1 decides with a forced tool, Call 2 writes prose
+            assert any(block.get("cache_control") for block in fake.requests[0].body["system"])
+            assert rows[0][1] is True
+            fallbacks = _query(
+                stack, "SELECT count(*) FROM agent_actions_log WHERE action_type = 'bouncer_fallback'"
+            )
+            assert fallbacks == [(0,)], "with a key, no turn may fall back to the templates"
 
 
 def test_the_readme_run_command_stops_everything_on_ctrl_c():
@@ -194,29 +223,3 @@ def _assert_ctrl_c_stops_everything(stack: RunningStack) -> None:
         except ProcessLookupError:
             continue
         pytest.fail(f"function process {pid} survived Ctrl-C")
-
-
-def test_with_an_api_key_the_bouncer_answers_through_the_real_anthropic_client():
-    """The with-key path, end to end: the stack's agents call the Messages API (here a loopback
-    endpoint in the real format) and every call lands in the cost ledger."""
-    with AnthropicFake(responder=instant_responder) as fake:
-        env = {"ANTHROPIC_API_KEY": "e2e-key-not-a-secret", "ANTHROPIC_BASE_URL": fake.base_url}
-        with running_stack(env) as stack:
-            assert any("brain: Claude" in line for line in stack.output), stack.output[-20:]
-            phone = "+14155550174"
-            assert send_sms(stack.info, phone, "evening. who runs this?").status_code == 200
-            replies = wait_for_replies(stack.info, phone, 0, timeout=90)
-            assert [r["body"] for r in replies] == [INSTANT_REPLY_TEXT]
-
-            kinds = [r.body.get("tool_choice", {}).get("type") for r in fake.requests]
-            assert kinds[:2] == ["tool", None]  # Call 1 decides with a forced tool, Call 2 writes prose
-            system = fake.requests[0].body["system"]
-            assert any(block.get("cache_control") for block in system)
-            rows = _query(
-                stack,
-                "SELECT count(*), sum(cost_usd) > 0, sum(input_tokens) > 0 FROM agent_actions_log "
-                "WHERE action_type = 'llm_call' AND error IS NULL",
-            )
-            assert rows[0][0] >= 2
-            assert rows[0][1] is True
-            assert rows[0][2] is True
