@@ -346,7 +346,6 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
             except KeyboardInterrupt:
                 pass
         say("stopping")
-    say("stopped")
     return 0
 
 
@@ -405,7 +404,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except KeyboardInterrupt:
+        # Ctrl-C can land anywhere, also during start-up or cleanup; the ExitStack has
+        # already stopped whatever had been started by the time we get here.
         return 0
+    finally:
+        say("stopped")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class RunningStack:
     proc: subprocess.Popen[str]
     output: list[str]
     state_dir: Path
+    reader: threading.Thread
 
     def stop(self, timeout: float = 60.0) -> int:
         if self.proc.poll() is None:
@@ -37,6 +38,7 @@ class RunningStack:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        self.reader.join(timeout=10)  # every line the stack printed is in `output` from here on
         return self.proc.returncode
 
 
@@ -64,7 +66,8 @@ def start_stack(extra_env: dict[str, str] | None = None) -> RunningStack:
             if "running; press Ctrl-C" in line:
                 ready.set()
 
-    threading.Thread(target=_reader, daemon=True).start()
+    reader = threading.Thread(target=_reader, daemon=True)
+    reader.start()
     deadline = time.monotonic() + START_TIMEOUT
     while not ready.wait(0.5):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -72,7 +75,7 @@ def start_stack(extra_env: dict[str, str] | None = None) -> RunningStack:
                 os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail("local stack did not start:\n" + "\n".join(output[-60:]))
     info = StackInfo.load(state_dir / "stack.json")
-    return RunningStack(info=info, proc=proc, output=output, state_dir=state_dir)
+    return RunningStack(info=info, proc=proc, output=output, state_dir=state_dir, reader=reader)
 
 
 @contextmanager
