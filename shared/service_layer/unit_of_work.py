@@ -28,6 +28,21 @@ class UnitOfWork(Protocol):
     def commit(self) -> list[UUID]: ...
 
 
+def write_event(sql: Sql, event: Event) -> UUID:
+    """Append one event to the outbox (``events``) inside whatever transaction ``sql`` holds."""
+    row = sql.one(
+        "insert_event",
+        event_type=event.event_type,
+        aggregate_type=event.aggregate_type,
+        aggregate_id=event.aggregate_id,
+        payload=json.dumps(event.payload, default=str),
+        metadata=json.dumps(event.metadata, default=str),
+        created_by=event.created_by,
+    )
+    assert row is not None
+    return UUID(str(row["id"]))
+
+
 class PostgresUnitOfWork:
     """A pooled connection in one transaction; ``sql`` runs named queries inside it."""
 
@@ -76,17 +91,7 @@ class PostgresUnitOfWork:
         self._conn.rollback()
 
     def _write_event(self, event: Event) -> UUID:
-        row = self.sql.one(
-            "insert_event",
-            event_type=event.event_type,
-            aggregate_type=event.aggregate_type,
-            aggregate_id=event.aggregate_id,
-            payload=json.dumps(event.payload, default=str),
-            metadata=json.dumps(event.metadata, default=str),
-            created_by=event.created_by,
-        )
-        assert row is not None
-        return UUID(str(row["id"]))
+        return write_event(self.sql, event)
 
 
 class FakeUnitOfWork:

@@ -31,6 +31,7 @@ from shared.domain.events import Event
 from shared.domain.onboarding import split_name, typed_emails
 from shared.logs import get_logger
 from shared.service_layer.tasks import cancel_pending_tasks
+from shared.service_layer.unit_of_work import write_event
 
 log = get_logger(__name__)
 
@@ -51,19 +52,6 @@ class Candidate:
     def describe(self) -> str:
         at = f" at {self.company}" if self.company else ""
         return f"{self.first_name} {self.last_name}{at} ({self.id})"
-
-
-def emit(sql: Sql, event: Event) -> None:
-    """Write an event to the outbox inside the turn's transaction."""
-    sql.one(
-        "insert_event",
-        event_type=event.event_type,
-        aggregate_type=event.aggregate_type,
-        aggregate_id=event.aggregate_id,
-        payload=json.dumps(event.payload, default=str),
-        metadata=json.dumps(event.metadata, default=str),
-        created_by=event.created_by,
-    )
 
 
 def log_action(
@@ -190,7 +178,7 @@ def collect_user_info(turn: Turn, info: UserInfo) -> dict[str, Any]:
             if value is None:
                 continue
             out["captured"].append(name)
-            emit(
+            write_event(
                 turn.sql,
                 Event(
                     event_type="user.onboarding_step.completed",
@@ -235,7 +223,7 @@ def make_send_verification_email(domain: str | None) -> Any:
             "bouncer_event_exists", user_id=turn.user_id, event_type="user.verification.pending"
         )
         if not already:
-            emit(
+            write_event(
                 turn.sql,
                 Event(
                     event_type="user.verification.pending",
@@ -264,7 +252,7 @@ def complete_onboarding(turn: Turn, _: NoArguments) -> dict[str, Any]:
     cancel_pending_tasks(
         turn.sql, task_type=FOLLOWUP_TASK, user_id=turn.user_id, reason="onboarding_complete"
     )
-    emit(
+    write_event(
         turn.sql,
         Event(
             event_type="user.onboarding_info_complete",
