@@ -3,7 +3,7 @@
     python -m bench.dispatch [--events 5000] [--tasks 10000] [--sweepers 4] [--latency-events 200]
 
 Prints:
-- baseline: the raw claim query alone (``claim_due_tasks``, no publishing), tasks/s;
+- baseline: the raw claim query alone (``tasks_claim_due``, no publishing), tasks/s;
 - tasks/s from commit to published: concurrent sweepers claiming and publishing;
 - events/s from commit to published: the dispatcher draining a backlog;
 - latency from commit to push received (p50 / p99): events committed one by one, each followed
@@ -110,7 +110,7 @@ def baseline_claim(url: str, n: int, batch: int) -> float:
     with postgres.connect(url) as conn:
         sql = postgres.Sql(conn)
         while True:
-            rows = sql.all("claim_due_tasks", limit=batch, lease=TASK_LEASE)
+            rows = sql.all("tasks_claim_due", limit=batch, lease=TASK_LEASE)
             conn.commit()
             if not rows:
                 break
@@ -205,7 +205,7 @@ def run_all(
 ) -> None:
     print(f"PostgreSQL + Pub/Sub emulator {emulator.host_port}; batch {args.batch}")
     base_rate = baseline_claim(url, args.tasks, args.batch)
-    print(f"baseline  raw claim query (claim_due_tasks, no publish): {base_rate:10,.0f} tasks/s")
+    print(f"baseline  raw claim query (tasks_claim_due, no publish): {base_rate:10,.0f} tasks/s")
     rate, n = sweep_throughput(url, emulator.project, args.tasks, args.sweepers, args.batch)
     print(
         f"tasks     {args.sweepers} sweepers, commit -> published:      {rate:10,.0f} tasks/s "

@@ -12,9 +12,11 @@ the same sequence (see ``shared/domain/sms.py``); nothing is truncated.
 
 from __future__ import annotations
 
+from typing import Protocol
 from uuid import UUID, uuid4
 
 from shared.adapters.postgres import Sql
+from shared.adapters.repositories.messages import MessageRepository, OutboundPart
 from shared.domain.sms import count_segments, split_long_body
 from shared.logs import get_logger
 
@@ -23,8 +25,22 @@ log = get_logger(__name__)
 OUTBOUND_ROLES = frozenset({"bouncer", "concierge", "innovator", "system"})
 
 
+class OutboundWriter(Protocol):
+    """Writes one outbound row (``MessageRepository``, i.e. ``uow.messages``)."""
+
+    def add_outbound(
+        self,
+        *,
+        conversation_id: UUID,
+        user_id: UUID,
+        role: str,
+        part: OutboundPart,
+        message_queue_id: UUID | None,
+    ) -> UUID: ...
+
+
 def add_outbound_messages(
-    sql: Sql,
+    messages: OutboundWriter | Sql,
     *,
     user_id: UUID,
     conversation_id: UUID,
@@ -32,7 +48,12 @@ def add_outbound_messages(
     bodies: list[str],
     message_queue_id: UUID | None = None,
 ) -> list[UUID]:
-    """Insert pending outbound messages, in order; return their ids. Blank bodies are skipped."""
+    """Insert pending outbound messages, in order; return their ids. Blank bodies are skipped.
+
+    ``messages`` is the unit of work's ``uow.messages`` (a bare ``Sql`` is still accepted while
+    callers move to repositories).
+    """
+    repo = MessageRepository(messages) if isinstance(messages, Sql) else messages
     if role not in OUTBOUND_ROLES:
         raise ValueError(f"outbound role must be one of {sorted(OUTBOUND_ROLES)}, not {role!r}")
     parts = [part for body in bodies if body.strip() for part in split_long_body(body.strip())]
@@ -43,20 +64,19 @@ def add_outbound_messages(
         )
         return []
     sequence_id = uuid4() if len(parts) > 1 else None
-    ids: list[UUID] = []
-    for position, content in enumerate(parts, start=1):
-        row = sql.one(
-            "sms_insert_outbound_message",
+    return [
+        repo.add_outbound(
             conversation_id=conversation_id,
             user_id=user_id,
             role=role,
-            content=content,
-            num_segments=count_segments(content),
+            part=OutboundPart(
+                content=content,
+                num_segments=count_segments(content),
+                sequence_id=sequence_id,
+                sequence_position=position if sequence_id else None,
+                sequence_total=len(parts) if sequence_id else None,
+            ),
             message_queue_id=message_queue_id,
-            sequence_id=sequence_id,
-            sequence_position=position if sequence_id else None,
-            sequence_total=len(parts) if sequence_id else None,
         )
-        assert row is not None
-        ids.append(UUID(str(row["id"])))
-    return ids
+        for position, content in enumerate(parts, start=1)
+    ]

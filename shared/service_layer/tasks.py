@@ -12,14 +12,15 @@ Creation is deduplicated: a pending or processing task with the same ``dedupe_ke
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from shared.adapters.postgres import Row, Sql
+from shared.adapters.postgres import Sql
+from shared.adapters.repositories.dead_letters import DEAD_LETTER_SOURCES, DeadLetterRepository, NewDeadLetter
+from shared.adapters.repositories.tasks import FailedTask, NewTask, TaskFailure, TaskRepository, TaskRetry
 from shared.domain.constants import PRIORITY_RANK, TASK_MAX_RETRIES
 from shared.domain.retry import GiveUp, RetryAt, RetryDecision, decide_task_failure
 from shared.logs import get_logger
@@ -27,7 +28,7 @@ from shared.routing import TASK_READY_EVENT
 
 log = get_logger(__name__)
 
-DEAD_LETTER_SOURCES = ("dispatcher", "pubsub", "consumer")
+__all__ = ["DEAD_LETTER_SOURCES", "FailedTask", "LostLease"]
 
 
 class LostLease(Exception):
@@ -65,27 +66,27 @@ def create_task(
         raise ValueError(f"unknown priority {priority!r}; use one of {', '.join(PRIORITY_RANK)}")
     if scheduled_for.tzinfo is None:
         raise ValueError("scheduled_for must be timezone-aware")
-    row = sql.one(
-        "insert_task",
-        task_type=task_type,
-        agent_type=agent_type,
-        user_id=user_id,
-        context_id=context_id,
-        context_type=context_type,
-        scheduled_for=scheduled_for,
-        priority=priority,
-        context_json=json.dumps(context_json, default=str),
-        created_by=created_by,
-        dedupe_key=dedupe_key or default_dedupe_key(task_type, user_id, context_type, context_id),
-        max_retries=max_retries,
+    task_id = TaskRepository(sql).add(
+        NewTask(
+            task_type=task_type,
+            agent_type=agent_type,
+            user_id=user_id,
+            scheduled_for=scheduled_for,
+            priority=priority,
+            context_json=context_json,
+            context_id=context_id,
+            context_type=context_type,
+            created_by=created_by,
+            dedupe_key=dedupe_key or default_dedupe_key(task_type, user_id, context_type, context_id),
+            max_retries=max_retries,
+        )
     )
-    if row is None:
+    if task_id is None:
         log.info(
             "task already pending; not stacked",
             extra={"task_type": task_type, "user_id": str(user_id), "dedupe_key": dedupe_key},
         )
-        return None
-    return UUID(str(row["id"]))
+    return task_id
 
 
 def cancel_pending_tasks(
@@ -98,25 +99,14 @@ def cancel_pending_tasks(
     reason: str,
 ) -> int:
     """Cancel a user's pending tasks of one type (optionally one context); returns how many."""
-    return sql.run(
-        "cancel_pending_tasks",
-        task_type=task_type,
-        user_id=user_id,
-        context_id=context_id,
-        context_type=context_type,
-        reason=reason,
+    return TaskRepository(sql).cancel_pending(
+        task_type=task_type, user_id=user_id, context_id=context_id, context_type=context_type, reason=reason
     )
 
 
 def complete_task(sql: Sql, task_id: UUID, claim_token: UUID, result: dict[str, Any]) -> None:
     """Mark a claimed task completed with its result. Raises ``LostLease``."""
-    updated = sql.run(
-        "complete_task",
-        task_id=task_id,
-        claim_token=claim_token,
-        result=json.dumps(result, default=str),
-    )
-    if updated == 0:
+    if not TaskRepository(sql).complete(task_id, claim_token, result):
         raise LostLease(task_id, claim_token)
 
 
@@ -131,10 +121,10 @@ def retry_task(
 ) -> RetryDecision:
     """A claimed task's attempt failed: back to pending after 1, 2, 4 minutes, or failed after the
     last retry (with a dead letter). Raises ``LostLease``."""
-    row = sql.one("get_claimed_task", task_id=task_id, claim_token=claim_token)
-    if row is None:
+    task = TaskRepository(sql).get_claimed(task_id, claim_token)
+    if task is None:
         raise LostLease(task_id, claim_token)
-    decision = decide_task_failure(row["retry_count"], row["max_retries"], now or datetime.now(UTC))
+    decision = decide_task_failure(task.retry_count, task.max_retries, now or datetime.now(UTC))
     if isinstance(decision, RetryAt):
         requeue_claimed(sql, [(task_id, claim_token, decision, error)])
     else:
@@ -168,15 +158,18 @@ def requeue_claimed(sql: Sql, items: Sequence[tuple[UUID, UUID, RetryAt, str]]) 
     """Requeue claimed tasks ``(id, claim_token, decision, error)``; returns the ids still held."""
     if not items:
         return []
-    rows = sql.all(
-        "requeue_claimed_tasks",
-        ids=[i[0] for i in items],
-        claim_tokens=[i[1] for i in items],
-        retry_counts=[i[2].attempts for i in items],
-        scheduled_fors=[i[2].when for i in items],
-        errors=[i[3][:4000] for i in items],
+    return TaskRepository(sql).requeue_claimed(
+        [
+            TaskRetry(
+                id=task_id,
+                claim_token=token,
+                retry_count=at.attempts,
+                scheduled_for=at.when,
+                error=error[:4000],
+            )
+            for task_id, token, at, error in items
+        ]
     )
-    return [UUID(str(r["id"])) for r in rows]
 
 
 def fail_claimed(
@@ -187,32 +180,28 @@ def fail_claimed(
     consumer: str | None = None,
     topic: str | None = None,
     dead_letter: bool = True,
-) -> list[Row]:
-    """Fail claimed tasks ``(id, claim_token, error)`` and dead-letter each; returns the failed rows."""
+) -> list[FailedTask]:
+    """Fail claimed tasks ``(id, claim_token, error)`` and dead-letter each; returns the failed tasks."""
     if not items:
         return []
     if source not in DEAD_LETTER_SOURCES:
         raise ValueError(f"unknown dead-letter source {source!r}")
-    rows = sql.all(
-        "fail_claimed_tasks",
-        ids=[i[0] for i in items],
-        claim_tokens=[i[1] for i in items],
-        errors=[i[2][:4000] for i in items],
+    failed = TaskRepository(sql).fail_claimed(
+        [TaskFailure(id=task_id, claim_token=token, error=error[:4000]) for task_id, token, error in items]
     )
     if dead_letter:
-        for row in rows:
-            record_task_dead_letter(sql, row, source=source, consumer=consumer, topic=topic)
-    for row in rows:
+        for task in failed:
+            record_task_dead_letter(sql, task, source=source, consumer=consumer, topic=topic)
+    for task in failed:
         log.warning(
-            "task failed",
-            extra={"task_id": str(row["id"]), "task_type": row["task_type"], "error": row["error"]},
+            "task failed", extra={"task_id": str(task.id), "task_type": task.task_type, "error": task.error}
         )
-    return rows
+    return failed
 
 
 def record_task_dead_letter(
     sql: Sql,
-    task: Row,
+    task: FailedTask,
     *,
     source: str,
     consumer: str | None,
@@ -221,39 +210,33 @@ def record_task_dead_letter(
     source_message_id: str | None = None,
 ) -> UUID | None:
     """One ``event_dead_letters`` row for a failed task; replaying it requeues the task."""
-    payload = task_dead_letter_payload(task)
-    row = sql.one(
-        "record_dead_letter",
-        event_id=task["id"],
-        event_type=TASK_READY_EVENT,
-        payload=json.dumps(payload, default=str),
-        error_message=(error or task.get("error") or "task failed")[:4000],
-        retry_count=task.get("retry_count") or 0,
-        original_created_at=task.get("created_at"),
-        source=source,
-        topic=topic,
-        consumer=consumer,
-        source_message_id=source_message_id,
+    return DeadLetterRepository(sql).record(
+        NewDeadLetter(
+            event_id=task.id,
+            event_type=TASK_READY_EVENT,
+            payload=task_dead_letter_payload(task),
+            error_message=error or task.error or "task failed",
+            retry_count=task.retry_count,
+            original_created_at=task.created_at,
+            source=source,
+            topic=topic,
+            consumer=consumer,
+            source_message_id=source_message_id,
+        )
     )
-    return None if row is None else UUID(str(row["id"]))
 
 
-def task_dead_letter_payload(task: Row) -> dict[str, Any]:
+def task_dead_letter_payload(task: FailedTask) -> dict[str, Any]:
     return {
         "kind": "task",
-        "task_id": str(task["id"]),
-        **{
-            key: task.get(key)
-            for key in (
-                "task_type",
-                "agent_type",
-                "user_id",
-                "context_id",
-                "context_type",
-                "priority",
-                "context_json",
-            )
-        },
+        "task_id": str(task.id),
+        "task_type": task.task_type,
+        "agent_type": task.agent_type,
+        "user_id": task.user_id,
+        "context_id": task.context_id,
+        "context_type": task.context_type,
+        "priority": task.priority,
+        "context_json": task.context_json,
     }
 
 
@@ -266,17 +249,17 @@ class ExpiredLeaseReport:
 def requeue_expired_leases(sql: Sql, *, limit: int, now: datetime | None = None) -> ExpiredLeaseReport:
     """Processing tasks whose lease ran out: an expired lease counts as a failed attempt (B7)."""
     current = now or datetime.now(UTC)
-    rows = sql.all("lock_expired_leases", limit=limit)
+    expired = TaskRepository(sql).lock_expired_leases(limit=limit)
     to_requeue: list[tuple[UUID, UUID, RetryAt, str]] = []
     to_fail: list[tuple[UUID, UUID, str]] = []
-    for row in rows:
-        decision = decide_task_failure(row["retry_count"], row["max_retries"], current)
+    for task in expired:
+        decision = decide_task_failure(task.retry_count, task.max_retries, current)
         if isinstance(decision, GiveUp):
-            to_fail.append((row["id"], row["claim_token"], f"lease expired; {decision.reason}"))
+            to_fail.append((task.id, task.claim_token, f"lease expired; {decision.reason}"))
         else:
-            to_requeue.append((row["id"], row["claim_token"], decision, "lease expired"))
+            to_requeue.append((task.id, task.claim_token, decision, "lease expired"))
     requeued = requeue_claimed(sql, to_requeue)
     failed = fail_claimed(sql, to_fail, source="dispatcher", consumer="task_sweeper")
-    if rows:
+    if expired:
         log.warning("expired task leases handled", extra={"requeued": len(requeued), "failed": len(failed)})
     return ExpiredLeaseReport(requeued=len(requeued), failed=len(failed))

@@ -1,4 +1,4 @@
--- Consumer contract (shared/service_layer/consumer.py): idempotency marks for Pub/Sub deliveries.
+-- processed_deliveries: the consumers' idempotency marks for Pub/Sub deliveries (consumer contract).
 
 -- name: mark_delivery
 -- Mark a delivery handled by a consumer inside the handler's transaction; no row back = done before.

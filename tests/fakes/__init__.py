@@ -1,0 +1,1 @@
+"""Test doubles: in-memory stand-ins for the project's ports."""
