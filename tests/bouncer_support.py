@@ -1,41 +1,61 @@
-"""Arrange and read helpers shared by the Bouncer's integration tests (real Postgres)."""
+"""Arrange and read helpers shared by the Bouncer's integration tests (real Postgres).
+
+Members and their texts are created through the project's repositories, the way the SMS webhook,
+onboarding and approval create them; reads for assertions stay plain SQL.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from shared.adapters.repositories.users import ProfileFields
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
+
 DOMAIN = "verify.example.test"
+PROFILE = {"first_name", "last_name", "company", "title"}
 
 
 def new_user(db: Any, phone: Any = "+14155550100", **fields: Any) -> Any:
-    """A users row (with any extra columns) and its active conversation: (user id, conversation id)."""
-    cols = ["phone_number", *fields]
-    row = db.execute(
-        f"INSERT INTO users ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) RETURNING id",
-        [phone, *fields.values()],
-    ).fetchone()
-    conv = db.execute(
-        "INSERT INTO conversations (user_id, phone_number) VALUES (%s, %s) RETURNING id", [row["id"], phone]
-    ).fetchone()
-    return row["id"], conv["id"]
+    """A member texting from ``phone`` and their active conversation: (user id, conversation id).
+
+    ``fields``: profile fields, ``email`` (verified), ``name_dropped``, and ``verified=True`` with
+    ``poc_agent_type`` (an operator's approval).
+    """
+    unknown = set(fields) - PROFILE - {"email", "name_dropped", "verified", "poc_agent_type"}
+    if unknown:
+        raise TypeError(f"new_user cannot set {sorted(unknown)}")
+    with PostgresUnitOfWork() as uow:
+        member = uow.users.upsert_by_phone(phone, timezone=None)
+        profile = {k: v for k, v in fields.items() if k in PROFILE}
+        if profile:
+            uow.users.update_profile(member.id, ProfileFields(**profile))
+        if fields.get("email"):
+            uow.users.mark_email_verified(member.id, fields["email"])
+        if fields.get("name_dropped"):
+            uow.users.set_name_dropped(member.id, fields["name_dropped"])
+        if fields.get("verified"):
+            uow.users.approve(member.id, fields.get("poc_agent_type", "concierge"))
+        uow.commit()
+    return member.id, member.conversation_id
 
 
 def say(db: Any, user_id: Any, conversation_id: Any, text: Any) -> Any:
     """An inbound SMS from the user, as twilio_inbound stores it."""
-    db.execute(
-        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status,"
-        " twilio_message_sid)"
-        " VALUES (%s, %s, 'user', %s, 'inbound', 'received', %s)",
-        [conversation_id, user_id, text, "SM" + uuid.uuid4().hex],
-    )
+    with PostgresUnitOfWork() as uow:
+        uow.messages.add_inbound(
+            conversation_id=conversation_id,
+            user_id=user_id,
+            content=text,
+            message_sid="SM" + uuid.uuid4().hex,
+            media_urls=[],
+            num_segments=None,
+            routed=True,
+        )
+        uow.commit()
 
 
 def replies(db: Any, user_id: Any) -> Any:
     """The Bouncer's outbound messages to the user, in sending order."""
-    rows = db.execute(
-        "SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound'"
-        " ORDER BY created_at, sequence_position NULLS FIRST, id",
-        [user_id],
-    ).fetchall()
-    return [r["content"] for r in rows]
+    with PostgresUnitOfWork() as uow:
+        return [m.content for m in uow.messages.outbound_for_user(user_id)]

@@ -184,7 +184,7 @@ def replay_dead_letter(uow: PostgresUnitOfWork, dead_letter_id: UUID, *, force: 
         new_id = uow.events.add(
             Event(
                 event_type=letter.event_type,
-                aggregate_type=letter.aggregate_type,  # type: ignore[arg-type]  # NULL when the event is gone
+                aggregate_type=letter.aggregate_type,
                 aggregate_id=letter.aggregate_id,
                 payload=payload,
                 created_by=REPLAY_CREATED_BY,
