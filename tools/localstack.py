@@ -32,7 +32,7 @@ from typing import Any
 import requests
 
 from shared.schedules import ScheduledJob, active_jobs
-from tools.pgcluster import PgCluster, free_port
+from tools.pgcluster import PgCluster, accepts_connections, free_port
 from tools.pubsub_emulator import is_ready as is_emulator_ready
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -323,7 +323,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
             procs,
             log_dir,
             [
-                ("postgresql", database_ok(db_url), describe_dsn(db_url)),
+                ("postgresql", accepts_connections(db_url), describe_dsn(db_url)),
                 ("notify relay", relay.alive, "LISTEN yp_webhook -> " + ", ".join(relay_targets)),
                 ("scheduler loop", scheduler.alive, describe_jobs(scheduler.jobs)),
             ],
@@ -347,17 +347,6 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
                 pass
         say("stopping")
     return 0
-
-
-def database_ok(url: str) -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect(url, connect_timeout=5) as conn:
-            conn.execute("SELECT 1")
-        return True
-    except psycopg.Error:
-        return False
 
 
 def describe_dsn(url: str) -> str:

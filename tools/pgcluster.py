@@ -15,6 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def find_pg_bin() -> Path:
@@ -182,3 +183,22 @@ def drop_database(admin_url: str, name: str) -> None:
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def accepts_connections(url: str) -> bool:
+    """True when the database at ``url`` answers a trivial query."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def listen(conn: Any, channel: str) -> None:
+    """Subscribe an autocommit connection to NOTIFY ``channel``."""
+    from psycopg import sql
+
+    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
