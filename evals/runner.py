@@ -23,25 +23,25 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from evals.judge import Verdict, deterministic_checks, llm_judge
 from evals.personas import EMAIL, PERSONAS, SILENT, Persona, by_key
-from shared import config
+from shared import bootstrap, config
 from shared.adapters.email_parsing import InboundEmail
-from shared.adapters.llm import Llm, LlmRequest, get_llm
+from shared.adapters.llm import AnthropicLlm, Llm, LlmRequest, PostgresCallLog, build_client, build_llm
 from shared.adapters.repositories import User
 from shared.agents.bouncer import fallback as brain
+from shared.agents.llm_config import call_settings
 from shared.domain.onboarding import OnboardingState, Step, extract
 from shared.domain.phone import guess_timezone
 from shared.domain.sms import count_segments
 from shared.service_layer.bouncer import run_bouncer_turn, run_followup
 from shared.service_layer.email_verification import record_verification_email
 from shared.service_layer.tasks import cancel_pending_tasks
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tools.anthropic_fake import AnthropicFake, FakeReply
 
 TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"
@@ -111,22 +111,15 @@ def scripted_responder(body: dict[str, Any]) -> FakeReply:
 @contextmanager
 def scripted_model() -> Iterator[Llm]:
     """The real SDK pointed at the loopback fake answering with ``scripted_responder``."""
+    settings = config.get_settings()
     with AnthropicFake(responder=scripted_responder) as fake:
-        saved = {k: os.environ.get(k) for k in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")}
-        os.environ["ANTHROPIC_API_KEY"] = "eval-scripted-key"
-        os.environ["ANTHROPIC_BASE_URL"] = fake.base_url
-        config.reset_settings_cache()
-        try:
-            llm = get_llm()
-            assert llm is not None
-            yield llm
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-            config.reset_settings_cache()
+        client = build_client(
+            "eval-scripted-key",
+            fake.base_url,
+            settings.anthropic_timeout_seconds,
+            settings.anthropic_max_retries,
+        )
+        yield AnthropicLlm(client, PostgresCallLog())
 
 
 # --- personas played by an LLM (live mode) ---------------------------------------------------------
@@ -152,6 +145,7 @@ def live_persona(llm: Llm, persona: Persona) -> Callable[[list[dict[str, str]]],
             LlmRequest(
                 agent="eval_persona",
                 call_kind="reply",
+                settings=call_settings("eval_persona", "reply"),
                 system=PERSONA_SYSTEM,
                 stable_context=persona.description,
                 dynamic_context="",
@@ -196,13 +190,6 @@ class PersonaRun:
         }
 
 
-def _member(user_id: uuid.UUID) -> User:
-    with PostgresUnitOfWork() as uow:
-        user = uow.users.get(user_id)
-    assert user is not None
-    return user
-
-
 class _Clock:
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
@@ -221,7 +208,8 @@ def run_persona(
 ) -> PersonaRun:
     run = PersonaRun(persona.key)
     clock = _Clock()
-    with PostgresUnitOfWork() as uow:  # the member's first text creates them, as the SMS webhook does
+    deps = replace(bootstrap.deps(), llm=bouncer_llm, clock=clock, verify_email_domain=domain)
+    with deps.uow_factory() as uow:  # the member's first text creates them, as the SMS webhook does
         member = uow.users.upsert_by_phone(phone, timezone=guess_timezone(phone))
         uow.commit()
     user_id = member.id
@@ -229,11 +217,17 @@ def run_persona(
 
     def collect() -> None:
         nonlocal seen
-        with PostgresUnitOfWork() as uow:
+        with deps.uow_factory() as uow:
             sent = uow.messages.outbound_for_user(user_id)
         for message in sent[seen:]:
             run.transcript.append({"role": "bouncer", "text": message.content})
         seen = len(sent)
+
+    def member_now() -> User:
+        with deps.uow_factory() as uow:
+            user = uow.users.get(user_id)
+        assert user is not None
+        return user
 
     for _ in range(MAX_LIVE_TURNS):
         text = next_text(run.transcript)
@@ -242,15 +236,16 @@ def run_persona(
         if text == EMAIL:
             record_verification_email(
                 InboundEmail(
-                    (f"verify-{_member(user_id).verification_token}@{domain}",), persona.work_email, "eval"
+                    (f"verify-{member_now().verification_token}@{domain}",), persona.work_email, "eval"
                 ),
                 domain=domain,
+                uow_factory=deps.uow_factory,
             )
             run.transcript.append({"role": "event", "text": f"(email sent from {persona.work_email})"})
-            run_bouncer_turn(user_id, llm=bouncer_llm, clock=clock)
+            run_bouncer_turn(user_id, deps)
         elif text == SILENT:
             run.transcript.append({"role": "event", "text": "(a day of silence)"})
-            with PostgresUnitOfWork() as uow:
+            with deps.uow_factory() as uow:
                 due = [t for t in uow.tasks.open_for_user(user_id, FOLLOWUP_TASK) if t.status == "pending"]
                 if due:  # the runner plays the sweeper: the task is taken off the queue and handled now
                     cancel_pending_tasks(
@@ -262,12 +257,10 @@ def run_persona(
                     uow.commit()
             if due:
                 clock.now += timedelta(hours=24)
-                run_followup(
-                    user_id, due[0].id, {"context_json": due[0].context_json}, llm=bouncer_llm, clock=clock
-                )
+                run_followup(user_id, due[0].id, {"context_json": due[0].context_json}, deps)
         else:
             run.transcript.append({"role": "user", "text": text})
-            with PostgresUnitOfWork() as uow:  # stored as the SMS webhook stores it
+            with deps.uow_factory() as uow:  # stored as the SMS webhook stores it
                 uow.messages.add_inbound(
                     conversation_id=member.conversation_id,
                     user_id=user_id,
@@ -278,9 +271,9 @@ def run_persona(
                     routed=True,
                 )
                 uow.commit()
-            run_bouncer_turn(user_id, llm=bouncer_llm, clock=clock)
+            run_bouncer_turn(user_id, deps)
         collect()
-    user = _member(user_id)
+    user = member_now()
     run.outcome = {
         "first_name": user.first_name,
         "last_name": user.last_name,
@@ -320,7 +313,7 @@ def run_all(
         for run in runs:
             run.verdict = deterministic_checks(run.transcript, run.outcome, by_key(run.persona))
     else:
-        live = get_llm()
+        live = build_llm(config.get_settings(), PostgresCallLog())
         if live is None:
             raise SystemExit("live mode needs ANTHROPIC_API_KEY")
         model = live

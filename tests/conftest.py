@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import config
+from shared import bootstrap, config
 from shared.adapters import postgres
 from tools import pgcluster
 from tools import pubsub_emulator as pubsub_emulator_tool
@@ -147,5 +147,7 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for var in ("ANTHROPIC_API_KEY", "TWILIO_AUTH_TOKEN", "STRIPE_SECRET_KEY", "APIFY_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     config.reset_settings_cache()
+    bootstrap.reset()
     yield
+    bootstrap.reset()
     config.reset_settings_cache()

@@ -113,8 +113,8 @@ class InboundResult:
     new_user: bool = False
 
 
-def record_inbound_sms(sms: InboundSms, uow: PostgresUnitOfWork | None = None) -> InboundResult:
-    with uow or PostgresUnitOfWork() as tx:
+def record_inbound_sms(sms: InboundSms, uow: PostgresUnitOfWork) -> InboundResult:
+    with uow as tx:
         # A replayed MessageSid is caught by the message insert below (ON CONFLICT): no extra round trip.
         user = tx.users.upsert_by_phone(sms.from_number, timezone=guess_timezone(sms.from_number))
         user_id, conversation_id, opted_out = user.id, user.conversation_id, user.opted_out

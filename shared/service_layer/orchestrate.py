@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 from uuid import UUID
@@ -53,14 +53,12 @@ from shared.domain.sms import split_long_body
 from shared.logs import get_logger
 from shared.routing import POC_AGENT_TYPES, resolve_poc
 from shared.service_layer.freshness import (
-    AssumeRelevantClassifier,
     FreshnessClassifier,
     NewerMessage,
     QueuedForCheck,
     check_freshness,
 )
 from shared.service_layer.outbound import OutboundWriter, add_outbound_messages
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
@@ -182,18 +180,17 @@ def run_tick(
     uow_factory: TickUowFactory,
     *,
     now: datetime,
-    classifier: FreshnessClassifier | None = None,
+    classifier: FreshnessClassifier,
     batch: int = ORCHESTRATOR_BATCH,
 ) -> TickReport:
     """Handle every due unit of up to ``batch`` users; one user's failure never blocks another."""
     report = TickReport()
-    checker = classifier or AssumeRelevantClassifier()
     with uow_factory() as uow:
         due = uow.queue.due_users(now, batch)
     for user_id in due:
         report.users += 1
         try:
-            _process_user(uow_factory, user_id, now, checker, report)
+            _process_user(uow_factory, user_id, now, classifier, report)
         except Exception:
             report.errors += 1
             log.exception("orchestrator: user skipped after an error", extra={"user_id": str(user_id)})
@@ -409,13 +406,8 @@ def _handle_unit(
 
 
 def deliver_due_messages(
-    *,
-    trigger: str,
-    now: datetime | None = None,
-    uow_factory: TickUowFactory = PostgresUnitOfWork,
-    classifier: FreshnessClassifier | None = None,
+    *, trigger: str, now: datetime, uow_factory: TickUowFactory, classifier: FreshnessClassifier
 ) -> TickReport:
-    """One tick against Postgres (``DATABASE_URL``), at the wall clock unless ``now`` is given."""
-    at = now or datetime.now(UTC)
+    """One tick: every due unit of up to a batch of users, at ``now``."""
     log.info("orchestrator tick requested", extra={"trigger": trigger})
-    return run_tick(uow_factory, now=at, classifier=classifier)
+    return run_tick(uow_factory, now=now, classifier=classifier)

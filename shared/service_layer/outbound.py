@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID, uuid4
 
+from shared import registry
 from shared.adapters.postgres import Sql
 from shared.adapters.repositories.messages import MessageRepository, OutboundPart
 from shared.domain.sms import count_segments, split_long_body
@@ -22,7 +23,7 @@ from shared.logs import get_logger
 
 log = get_logger(__name__)
 
-OUTBOUND_ROLES = frozenset({"bouncer", "concierge", "innovator", "system"})
+OUTBOUND_ROLES = frozenset(registry.outbound_roles())
 
 
 class OutboundWriter(Protocol):

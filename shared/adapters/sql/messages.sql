@@ -130,7 +130,7 @@ SELECT id, role, direction, content, status, created_at
 FROM messages
 WHERE conversation_id = %(conversation_id)s
   AND routed
-  AND (role IN ('user', 'bouncer', 'concierge', 'innovator') OR (role = 'system' AND direction = 'outbound'))
+  AND (role = ANY(%(roles)s) OR (role = 'system' AND direction = 'outbound'))
   AND NOT (direction = 'outbound' AND status IN ('failed', 'blocked'))
   AND NOT (role = 'user' AND direction = 'outbound')
 ORDER BY created_at DESC, id DESC
@@ -181,7 +181,7 @@ WITH last_turn AS (
     WHERE user_id = %(user_id)s AND action_type = 'agent_turn'
 ), last_reply AS (
     SELECT max(created_at) AS at FROM messages
-    WHERE user_id = %(user_id)s AND direction = 'outbound' AND role IN ('bouncer', 'concierge', 'innovator')
+    WHERE user_id = %(user_id)s AND direction = 'outbound' AND role = ANY(%(agent_roles)s)
 )
 SELECT m.id, m.conversation_id, m.role, m.direction, m.content, m.created_at
 FROM messages AS m, last_turn, last_reply
