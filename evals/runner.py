@@ -208,7 +208,7 @@ def run_persona(
 ) -> PersonaRun:
     run = PersonaRun(persona.key)
     clock = _Clock()
-    deps = replace(bootstrap.deps(), llm=bouncer_llm, clock=clock, verify_email_domain=domain)
+    deps = replace(bootstrap.deps(), llm_factory=lambda: bouncer_llm, clock=clock, verify_email_domain=domain)
     with deps.uow_factory() as uow:  # the member's first text creates them, as the SMS webhook does
         member = uow.users.upsert_by_phone(phone, timezone=guess_timezone(phone))
         uow.commit()

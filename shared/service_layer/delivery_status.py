@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
+from shared.adapters.repositories.users import UserLock
 from shared.domain.constants import TWILIO_ERROR_UNSUBSCRIBED
 from shared.domain.events import Event
 from shared.domain.sms import (
@@ -54,6 +55,7 @@ class StatusUpdate:
 
 MESSAGE_SID = re.compile(r"^(?:SM|MM)[0-9a-fA-F]{32}$")
 MAX_ERROR_MESSAGE_CHARS = 500
+MAX_TWILIO_ERROR_CODE = 99_999  # Twilio's error codes are five digits; messages.error_code is an integer
 
 
 class InvalidStatusCallback(ValueError):
@@ -75,7 +77,10 @@ def parse_status_form(params: Mapping[str, str], *, message_id: str | None = Non
         code = int(raw_code) if raw_code else None
     except ValueError:
         raise InvalidStatusCallback("ErrorCode is not a number") from None
-    message = (params.get("ErrorMessage") or "").strip()[:MAX_ERROR_MESSAGE_CHARS] or None
+    if code is not None and not 0 <= code <= MAX_TWILIO_ERROR_CODE:
+        raise InvalidStatusCallback(f"ErrorCode must be between 0 and {MAX_TWILIO_ERROR_CODE}")
+    # Postgres text cannot hold NUL; the rest of the message is kept for the operator.
+    message = (params.get("ErrorMessage") or "").replace("\x00", "").strip()[:MAX_ERROR_MESSAGE_CHARS] or None
     ours: UUID | None = None
     if message_id is not None:
         try:
@@ -93,6 +98,10 @@ def apply_delivery_status(update: StatusUpdate, uow: PostgresUnitOfWork) -> Stat
         return StatusOutcome.IGNORED
     reported = status_from_twilio(update.twilio_status)
     with uow as tx:
+        # one lock order everywhere: the user, then the message (the sender's order)
+        recipient = tx.messages.callback_recipient(update.message_sid, update.message_id)
+        if recipient is not None:
+            tx.users.lock(recipient, UserLock.ACCOUNT)
         message = tx.messages.lock_by_sid(update.message_sid, update.message_id)
         if message is None:
             log.warning(
@@ -131,6 +140,12 @@ def apply_delivery_status(update: StatusUpdate, uow: PostgresUnitOfWork) -> Stat
         tx.commit()
     log.info(
         "delivery status applied",
-        extra={"message_sid": update.message_sid, "status": target, "error_code": update.error_code},
+        extra={
+            "message_sid": update.message_sid,
+            "status": target,
+            "error_code": update.error_code,
+            # the delivery-failure-rate alert counts final outcomes
+            **({"sms_outcome": target} if target in ("delivered", "undelivered", "failed") else {}),
+        },
     )
     return StatusOutcome.APPLIED

@@ -26,6 +26,7 @@ from shared.adapters.repositories import (
     DeliveryRepository,
     EventRepository,
     MessageRepository,
+    OpsRepository,
     QueueRepository,
     TaskRepository,
     UserRepository,
@@ -67,6 +68,7 @@ class PostgresUnitOfWork:
     events: EventRepository
     deliveries: DeliveryRepository
     dead_letters: DeadLetterRepository
+    ops: OpsRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
         self._given = conn
@@ -92,6 +94,7 @@ class PostgresUnitOfWork:
         self.events = EventRepository(self.sql)
         self.deliveries = DeliveryRepository(self.sql)
         self.dead_letters = DeadLetterRepository(self.sql)
+        self.ops = OpsRepository(self.sql)
         self._pending = []
         self._committed = False
         return self

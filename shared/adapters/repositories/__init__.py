@@ -4,7 +4,7 @@ bool, an id, or a list of them): services never read raw rows.
 
 ``PostgresUnitOfWork`` exposes them as ``uow.users``, ``uow.conversations``, ``uow.messages``,
 ``uow.actions``, ``uow.tasks``, ``uow.queue``, ``uow.budgets``, ``uow.events``,
-``uow.deliveries`` and ``uow.dead_letters``.
+``uow.deliveries``, ``uow.dead_letters`` and ``uow.ops`` (read models across aggregates).
 """
 
 from shared.adapters.repositories.actions import ActionRecord, ActionRepository
@@ -14,6 +14,7 @@ from shared.adapters.repositories.dead_letters import DeadLetterRepository, NewD
 from shared.adapters.repositories.deliveries import DeliveryRepository
 from shared.adapters.repositories.events import EventRepository
 from shared.adapters.repositories.messages import MessageRepository
+from shared.adapters.repositories.ops import OpsRepository
 from shared.adapters.repositories.queue import QueueRepository, QueueRow
 from shared.adapters.repositories.tasks import TaskRepository
 from shared.adapters.repositories.users import SendProfile, User, UserLock, UserRepository
@@ -30,6 +31,7 @@ __all__ = [
     "EventRepository",
     "MessageRepository",
     "NewDeadLetter",
+    "OpsRepository",
     "QueueRepository",
     "QueueRow",
     "SendProfile",

@@ -212,6 +212,12 @@ class MessageRepository:
         return [uuid_of(r["id"]) for r in rows]
 
     # delivery callbacks --------------------------------------------------------------------
+    def callback_recipient(self, message_sid: str, message_id: UUID | None) -> UUID | None:
+        """The recipient of the message a status callback is about (not locked)."""
+        return uuid_or_none(
+            self._sql.scalar("messages_callback_recipient", message_sid=message_sid, message_id=message_id)
+        )
+
     def lock_by_sid(self, message_sid: str, message_id: UUID | None) -> TrackedMessage | None:
         row = self._sql.one("messages_lock_by_sid", message_sid=message_sid, message_id=message_id)
         if row is None:

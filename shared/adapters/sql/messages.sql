@@ -92,12 +92,22 @@ WHERE direction = 'outbound' AND status = 'pending' AND created_at < %(older_tha
 ORDER BY created_at
 LIMIT %(limit)s;
 
+-- name: messages_callback_recipient
+-- The recipient of the message a status callback is about (locked before the message: one lock order, user then message, as the sender takes them).
+SELECT user_id FROM messages
+WHERE direction = 'outbound'
+  AND (twilio_message_sid = %(message_sid)s
+       OR (id = %(message_id)s::uuid AND twilio_message_sid IS NULL
+           AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.twilio_message_sid = %(message_sid)s)))
+LIMIT 1;
+
 -- name: messages_lock_by_sid
--- The outbound message a status callback is about, locked: the one with this SID, or the one the callback URL names whose SID the sender has not recorded yet.
+-- The outbound message a status callback is about, locked: the one with this SID, or the one the callback URL names whose SID the sender has not recorded yet (never when the SID already belongs to another message).
 SELECT id, user_id, status FROM messages
 WHERE direction = 'outbound'
   AND (twilio_message_sid = %(message_sid)s
-       OR (id = %(message_id)s::uuid AND twilio_message_sid IS NULL))
+       OR (id = %(message_id)s::uuid AND twilio_message_sid IS NULL
+           AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.twilio_message_sid = %(message_sid)s)))
 FOR UPDATE;
 
 -- name: messages_apply_delivery_status
