@@ -51,7 +51,7 @@ class DeadLetterRepository:
         if letter.source not in DEAD_LETTER_SOURCES:
             raise ValueError(f"unknown dead-letter source {letter.source!r}")
         row = self._sql.one(
-            "record_dead_letter",
+            "dead_letters_insert",
             event_id=letter.event_id,
             event_type=letter.event_type,
             payload=json_param(letter.payload),

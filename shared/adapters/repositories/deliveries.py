@@ -14,7 +14,7 @@ class DeliveryRepository:
     ) -> bool:
         """Mark a delivery handled by ``consumer``; False when it was marked before."""
         row = self._sql.one(
-            "mark_delivery",
+            "deliveries_mark",
             consumer=consumer,
             delivery_key=delivery_key,
             kind=kind,

@@ -1,6 +1,6 @@
 -- event_dead_letters (decisions B6): recording, listing and replaying what could not be delivered.
 
--- name: record_dead_letter
+-- name: dead_letters_insert
 -- Record one dead letter; a source message id already recorded makes this a no-op.
 INSERT INTO event_dead_letters (event_id, event_type, payload, error_message, retry_count,
                                 original_created_at, source, topic, consumer, source_message_id)
