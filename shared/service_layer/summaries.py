@@ -19,12 +19,14 @@ from uuid import UUID
 from shared.adapters.llm import Llm, LlmRequest, LlmUnavailable, get_llm
 from shared.adapters.postgres import Row
 from shared.agents.context import filter_history, to_api_messages
+from shared.agents.instances import agent_instance_id
 from shared.domain.constants import SUMMARY_MAX_WORDS, SUMMARY_SOURCE_MAX_MESSAGES
 from shared.logs import get_logger
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
+SUMMARY_PROMPT_VERSION = "summary-v1"  # bump with SUMMARY_PROMPT; registered in agent_instances
 SUMMARY_PROMPT = f"""You write the running summary of one member's SMS conversation with Yachtparty, \
 an invitation-only professional network. Other agents read it instead of the older messages.
 
@@ -142,7 +144,8 @@ def create_conversation_summary(
         last_id = UUID(str(messages[-1]["id"]))
         summary, path = None, "llm"
         if model is not None:
-            summary = _llm_summary(model, conversation, messages, previous, agent)
+            instance = agent_instance_id(uow.sql, agent, SUMMARY_PROMPT_VERSION, uow_factory=uow_factory)
+            summary = _llm_summary(model, conversation, messages, previous, agent, instance=instance)
         if summary is None:
             path = "extractive"
             summary = extractive_summary(conversation, messages, previous)
@@ -162,7 +165,7 @@ def create_conversation_summary(
 
 
 def _llm_summary(
-    llm: Llm, conversation: Row, messages: Sequence[Row], previous: str | None, agent: str
+    llm: Llm, conversation: Row, messages: Sequence[Row], previous: str | None, agent: str, *, instance: UUID
 ) -> str | None:
     transcript = _transcript(messages)
     if not transcript:
@@ -182,6 +185,8 @@ def _llm_summary(
         user_id=UUID(str(conversation["user_id"])),
         context_id=UUID(str(conversation["id"])),
         context_type="conversation",
+        prompt_version=SUMMARY_PROMPT_VERSION,
+        agent_instance_id=instance,
     )
     try:
         response = llm.complete(request)
