@@ -185,7 +185,9 @@ def test_one_turn_answers_every_unanswered_message_and_a_redelivery_is_a_noop(db
         (user_id, turn["id"]),
     ).fetchone()
     assert marked["n"] == 3  # the answered-by marker, not the audit log, says what was answered
-    instance = db.execute("SELECT * FROM agent_instances WHERE id = %s", (turn["agent_instance_id"],)).fetchone()
+    instance = db.execute(
+        "SELECT * FROM agent_instances WHERE id = %s", (turn["agent_instance_id"],)
+    ).fetchone()
     assert (instance["agent_type"], instance["prompt_version"]) == ("bouncer", "test-v1")
     assert decision_request.agent_instance_id == turn["agent_instance_id"]
     again = run_turn(EchoAgent(), user_id, llm=ScriptedLlm())
@@ -419,5 +421,6 @@ def test_every_llm_call_row_points_at_the_agent_instance(db):
         (user_id,),
     ).fetchone()
     assert len(rows) == 2 and turn["agent_instance_id"] is not None
-    assert {r["agent_instance_id"] for r in rows} == {turn["agent_instance_id"]} == {audit["agent_instance_id"]}
+    instance = turn["agent_instance_id"]
+    assert {r["agent_instance_id"] for r in rows} == {instance} == {audit["agent_instance_id"]}
     assert db.execute("SELECT count(*) AS n FROM agent_instances").fetchone()["n"] == 1
