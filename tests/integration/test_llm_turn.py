@@ -13,8 +13,7 @@ import pytest
 
 from shared.adapters.llm import LlmUnavailable, ScriptedLlm, ToolSpec
 from shared.agents.context import profile_block
-from shared.agents.conversation.protocol import AgentTool, ProactiveDelivery, Turn, TurnResult
-from shared.agents.conversation.tools import ToolRunner
+from shared.agents.conversation.protocol import AgentTool, ProactiveDelivery, ToolRunnerPort, Turn, TurnResult
 from shared.agents.conversation.turn import GRACEFUL_REPLY, run_turn
 from shared.domain.reply_guards import GuardContext
 
@@ -103,7 +102,7 @@ class EchoAgent:
     def wants_reply(self, turn):
         return not turn.decision.stay_silent
 
-    def fallback(self, turn: Turn[EchoState], tools: ToolRunner[EchoState]) -> list[str]:
+    def fallback(self, turn: Turn[EchoState], tools: ToolRunnerPort) -> list[str]:
         self.fallback_calls += 1
         return ["Who told you about this?"]
 
