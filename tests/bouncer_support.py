@@ -46,9 +46,12 @@ def deliver_queued(now: Any = None) -> Any:
     from datetime import UTC, datetime
 
     from shared.adapters.orchestrator_store import PostgresOrchestratorStore
+    from shared.service_layer.freshness import AssumeRelevantClassifier
     from shared.service_layer.orchestrate import run_tick
 
-    return run_tick(PostgresOrchestratorStore(), now=now or datetime.now(UTC))
+    return run_tick(
+        PostgresOrchestratorStore(), now=now or datetime.now(UTC), classifier=AssumeRelevantClassifier()
+    )
 
 
 def queued(db: Any, user_id: Any) -> Any:

@@ -18,7 +18,7 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 import pytest
 
-from shared import config
+from shared import bootstrap, config
 from shared.adapters import postgres
 from tools import pubsub_emulator as pubsub_emulator_tool
 from tools.anthropic_fake import AnthropicFake
@@ -159,5 +159,7 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for var in ("ANTHROPIC_API_KEY", "TWILIO_AUTH_TOKEN", "STRIPE_SECRET_KEY", "APIFY_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     config.reset_settings_cache()
+    bootstrap.reset()
     yield
+    bootstrap.reset()
     config.reset_settings_cache()

@@ -12,6 +12,7 @@ import pytest
 from shared import config
 from shared.service_layer.bouncer import run_bouncer_turn, run_followup
 from tests.bouncer_support import deliver_queued, queued, say
+from tests.deps_support import make_deps
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +59,7 @@ def fire(db: Any, task: Any, user_id: Any, clock: Any, *, deliver: bool = True) 
     """What the sweeper + consumer do when the task is due: claim it, run it, complete it; then
     the orchestrator's tick at the same moment."""
     db.execute("UPDATE agent_tasks SET status = 'completed' WHERE id = %s", [task["id"]])
-    result = run_followup(user_id, task["id"], {"context_json": task["context_json"]}, llm=None, clock=clock)
+    result = run_followup(user_id, task["id"], {"context_json": task["context_json"]}, make_deps(clock=clock))
     if deliver:
         deliver_queued(clock.now)
     return result
@@ -80,7 +81,7 @@ def test_two_followups_then_pause(db):
     t0 = clock.now
     user_id, conv = setup_user(db)
     say(db, user_id, conv, "hey")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     [task] = open_followups(db, user_id)
     assert task["scheduled_for"] == t0 + timedelta(hours=24)
     assert task["context_json"]["attemptCount"] == 1
@@ -118,7 +119,7 @@ def test_a_reply_resets_the_count_and_cancels_pending_followups(db):
     clock = Clock()
     user_id, conv = setup_user(db)
     say(db, user_id, conv, "hey")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     [task] = open_followups(db, user_id)
     clock.advance(timedelta(hours=24))
     fire(db, task, user_id, clock)
@@ -127,7 +128,7 @@ def test_a_reply_resets_the_count_and_cancels_pending_followups(db):
 
     clock.advance(timedelta(hours=3))
     say(db, user_id, conv, "Ben Trenda")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     cancelled = db.execute("SELECT status FROM agent_tasks WHERE id = %s", [second["id"]]).fetchone()
     assert cancelled["status"] == "cancelled"
     [fresh] = open_followups(db, user_id)
@@ -139,7 +140,7 @@ def test_a_followup_that_finds_a_newer_user_message_is_skipped(db):
     clock = Clock()
     user_id, conv = setup_user(db)
     say(db, user_id, conv, "hey")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     [task] = open_followups(db, user_id)
     say(db, user_id, conv, "Ben")  # not yet answered by a turn
     clock.advance(timedelta(hours=24))
@@ -151,9 +152,9 @@ def test_no_followups_after_not_interested(db):
     clock = Clock()
     user_id, conv = setup_user(db)
     say(db, user_id, conv, "hey")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     say(db, user_id, conv, "no thanks, not interested")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     assert open_followups(db, user_id) == []
 
 
@@ -163,7 +164,7 @@ def test_a_followup_due_in_quiet_hours_is_delivered_at_the_local_end_of_quiet_ho
     user_id, conv = setup_user(db)
     db.execute("UPDATE users SET timezone = 'America/New_York' WHERE id = %s", [user_id])
     say(db, user_id, conv, "hey")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     replied = outbound(db, user_id)  # the direct reply went out at once (B1: a reply is exempt)
     [task] = open_followups(db, user_id)
 
@@ -196,7 +197,7 @@ def test_a_reply_answered_while_followup_1_is_processing_still_schedules_a_follo
     clock = Clock()
     user_id, conv = setup_user(db)
     say(db, user_id, conv, "hey")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     [task] = open_followups(db, user_id)
     db.execute(
         "UPDATE agent_tasks SET status = 'processing', claim_token = gen_random_uuid(),"
@@ -206,13 +207,13 @@ def test_a_reply_answered_while_followup_1_is_processing_still_schedules_a_follo
 
     clock.advance(timedelta(hours=24))
     say(db, user_id, conv, "Ben Trenda")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     [fresh] = open_followups(db, user_id)
     assert fresh["id"] != task["id"] and fresh["context_json"]["attemptCount"] == 1
     assert fresh["scheduled_for"] == clock.now + timedelta(hours=24)
 
     sent = outbound(db, user_id)
-    result = run_followup(user_id, task["id"], {"context_json": task["context_json"]}, llm=None, clock=clock)
+    result = run_followup(user_id, task["id"], {"context_json": task["context_json"]}, make_deps(clock=clock))
     assert result == {"status": "skipped", "reason": "user_replied"}
     assert [t["id"] for t in open_followups(db, user_id)] == [fresh["id"]]
     assert outbound(db, user_id) == sent and queued(db, user_id) == []
@@ -224,7 +225,7 @@ def test_a_reply_supersedes_a_queued_followup(db):
     user_id, conv = setup_user(db)
     db.execute("UPDATE users SET timezone = 'America/New_York' WHERE id = %s", [user_id])
     say(db, user_id, conv, "hey")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     [task] = open_followups(db, user_id)
     clock.advance(timedelta(hours=24))
     fire(db, task, user_id, clock)
@@ -232,7 +233,7 @@ def test_a_reply_supersedes_a_queued_followup(db):
     assert followup["status"] == "queued"
 
     say(db, user_id, conv, "Ben Trenda")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     [stale] = queued(db, user_id)
     assert (stale["status"], stale["superseded_reason"]) == ("superseded", "user_replied")
     assert deliver_queued(datetime(2030, 1, 16, 13, 0, tzinfo=UTC)).sent_units == 0

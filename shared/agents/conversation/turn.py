@@ -22,8 +22,8 @@ One turn, in its own transaction:
 8. ``agent.after_turn`` (tasks, events), the ``agent_turns`` row, the answered-by markers and the
    audit row (``records.py``); commit.
 
-With no LLM (``llm=None``) or when it raises ``LlmUnavailable``, the agent's fallback brain
-answers instead (deterministic templates that keep onboarding moving) and the failure is
+With no LLM (``llm=None``: ``deps.llm`` without an API key) or when it raises
+``LlmUnavailable``, the agent's fallback brain answers instead (deterministic templates that keep onboarding moving) and the failure is
 logged. An exception anywhere rolls the turn back; then, in a fresh transaction, a turn that
 answered user texts sends one graceful reply (a proactive one stays silent), and the turn row
 and an ``agent_invocation_error`` row are written.
@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from shared import registry
 from shared.adapters.llm import Llm, LlmRequest, LlmUnavailable
 from shared.adapters.postgres import Row
 from shared.agents.context import load_context, load_history, to_api_messages
@@ -49,6 +50,7 @@ from shared.agents.conversation.protocol import Agent, StateT, Turn, TurnResult
 from shared.agents.conversation.records import record_invocation_error, record_turn
 from shared.agents.conversation.tools import ToolRunner
 from shared.agents.instances import agent_instance_id
+from shared.agents.llm_config import call_settings
 from shared.domain.constants import TOOL_TIMEOUT
 from shared.domain.reply_guards import GuardViolation, calm_punctuation, check_reply
 from shared.domain.reply_split import split_reply
@@ -277,6 +279,7 @@ def _request(
     return LlmRequest(
         agent=agent.name,
         call_kind=call_kind,
+        settings=call_settings(agent.name, call_kind),
         system=system,
         stable_context=agent.stable_context(turn),
         dynamic_context=dynamic,
@@ -334,7 +337,9 @@ def _llm_turn(agent: Agent[StateT], turn: Turn[StateT], llm: Llm, runner: ToolRu
     guard_ctx = agent.guard_context(turn)
     # names and facts the tools returned are part of what the model was given
     tool_text = json.dumps([r.output for r in turn.tool_results], default=str)
-    guard_ctx = replace(guard_ctx, context_text=f"{guard_ctx.context_text}\n{tool_text}")
+    # the agents' own names are product words, never invented people
+    agents = " ".join(registry.agent_keys())
+    guard_ctx = replace(guard_ctx, context_text=f"{guard_ctx.context_text}\n{tool_text}\n{agents}")
     for attempt in range(2):
         guidance = agent.reply_guidance(turn)
         if violations:
