@@ -23,8 +23,8 @@ One turn, in its own transaction:
    audit row (``records.py``); commit.
 
 With no LLM (``llm=None``: ``deps.llm`` without an API key) or when it raises
-``LlmUnavailable``, the agent's fallback brain answers instead (deterministic templates that keep onboarding moving) and the failure is
-logged. An exception anywhere rolls the turn back; then, in a fresh transaction, a turn that
+``LlmUnavailable``, the agent's fallback brain answers instead (deterministic templates that
+keep onboarding moving) and the failure is logged. An exception anywhere rolls the turn back; then, in a fresh transaction, a turn that
 answered user texts sends one graceful reply (a proactive one stays silent), and the turn row
 and an ``agent_invocation_error`` row are written.
 
