@@ -24,9 +24,9 @@ One turn, in its own transaction:
 
 With no LLM (``llm=None``: ``deps.llm`` without an API key) or when it raises
 ``LlmUnavailable``, the agent's fallback brain answers instead (deterministic templates that
-keep onboarding moving) and the failure is logged. An exception anywhere rolls the turn back; then, in a fresh transaction, a turn that
-answered user texts sends one graceful reply (a proactive one stays silent), and the turn row
-and an ``agent_invocation_error`` row are written.
+keep onboarding moving) and the failure is logged. An exception anywhere rolls the turn back;
+then, in a fresh transaction, a turn that answered user texts sends one graceful reply (a
+proactive one stays silent), and the turn row and an ``agent_invocation_error`` row are written.
 
 Why a turn commits on its own and not in the consumer's unit of work: it holds the user's
 lock across two LLM calls and may roll back and rerun once (docs/backbone.md).
