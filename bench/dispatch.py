@@ -90,7 +90,7 @@ def _insert_tasks(n: int) -> None:
     with PostgresUnitOfWork() as uow:
         for g in range(1, n + 1):
             create_task(
-                uow.sql,
+                uow,
                 task_type="re_engagement_check",
                 agent_type="bouncer",
                 user_id=None,

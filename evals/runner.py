@@ -40,7 +40,10 @@ from shared.domain.onboarding import OnboardingState, Step, extract
 from shared.domain.phone import guess_timezone
 from shared.domain.sms import count_segments
 from shared.service_layer.bouncer import run_bouncer_turn, run_followup
+from shared.service_layer.deps import Deps
 from shared.service_layer.email_verification import record_verification_email
+from shared.service_layer.freshness import AssumeRelevantClassifier
+from shared.service_layer.orchestrate import run_tick
 from shared.service_layer.tasks import cancel_pending_tasks
 from tools.anthropic_fake import AnthropicFake, FakeReply
 
@@ -198,6 +201,21 @@ class _Clock:
         return self.now
 
 
+QUEUE_DRAIN_TICKS = 3  # a proactive message is sent now, or after quiet hours / the budget allow
+
+
+def _drain_queue(deps: Deps, user_id: uuid.UUID, clock: _Clock) -> None:
+    """Proactive messages (follow-ups, the email notice) go through the orchestrator: tick until the
+    user's queue is empty, moving the clock to the time a deferred message becomes due."""
+    for _ in range(QUEUE_DRAIN_TICKS):
+        run_tick(deps.uow_factory, now=clock.now, classifier=AssumeRelevantClassifier())
+        with deps.uow_factory() as uow:
+            due = uow.queue.next_due_for_user(user_id)
+        if due is None:
+            return
+        clock.now = max(clock.now, due)
+
+
 def run_persona(
     persona: Persona,
     *,
@@ -243,13 +261,14 @@ def run_persona(
             )
             run.transcript.append({"role": "event", "text": f"(email sent from {persona.work_email})"})
             run_bouncer_turn(user_id, deps)
+            _drain_queue(deps, user_id, clock)
         elif text == SILENT:
             run.transcript.append({"role": "event", "text": "(a day of silence)"})
             with deps.uow_factory() as uow:
                 due = [t for t in uow.tasks.open_for_user(user_id, FOLLOWUP_TASK) if t.status == "pending"]
                 if due:  # the runner plays the sweeper: the task is taken off the queue and handled now
                     cancel_pending_tasks(
-                        uow.sql,
+                        uow,
                         task_type=FOLLOWUP_TASK,
                         user_id=user_id,
                         reason="eval: handled by the runner",
@@ -258,6 +277,7 @@ def run_persona(
             if due:
                 clock.now += timedelta(hours=24)
                 run_followup(user_id, due[0].id, {"context_json": due[0].context_json}, deps)
+            _drain_queue(deps, user_id, clock)
         else:
             run.transcript.append({"role": "user", "text": text})
             with deps.uow_factory() as uow:  # stored as the SMS webhook stores it

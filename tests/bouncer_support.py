@@ -59,3 +59,21 @@ def replies(db: Any, user_id: Any) -> Any:
     """The Bouncer's outbound messages to the user, in sending order."""
     with PostgresUnitOfWork() as uow:
         return [m.content for m in uow.messages.outbound_for_user(user_id)]
+
+
+def deliver_queued(now: Any = None) -> Any:
+    """One message-orchestrator tick on this test's database (proactive messages leave the queue)."""
+    from datetime import UTC, datetime
+
+    from shared.service_layer.freshness import AssumeRelevantClassifier
+    from shared.service_layer.orchestrate import run_tick
+
+    return run_tick(PostgresUnitOfWork, now=now or datetime.now(UTC), classifier=AssumeRelevantClassifier())
+
+
+def queued(db: Any, user_id: Any) -> Any:
+    """The user's message_queue rows, oldest first."""
+    return db.execute(
+        "SELECT * FROM message_queue WHERE user_id = %s ORDER BY created_at, sequence_position NULLS FIRST",
+        [user_id],
+    ).fetchall()

@@ -277,7 +277,7 @@ def _run(
             result = handler(delivery, uow)
             if delivery.kind == "task" and task_lifecycle:
                 assert delivery.claim_token is not None
-                complete_task(uow.sql, delivery.id, delivery.claim_token, result or {})
+                complete_task(uow, delivery.id, delivery.claim_token, result or {})
             uow.commit()
     except LostLease as exc:
         log.warning("task lease lost; work rolled back", extra={**context, "error": str(exc)})
@@ -331,7 +331,7 @@ def _dead_letter(
         if delivery.kind == "task" and task_lifecycle:
             assert delivery.claim_token is not None
             try:
-                fail_task(uow.sql, delivery.id, delivery.claim_token, error, consumer=consumer)
+                fail_task(uow, delivery.id, delivery.claim_token, error, consumer=consumer)
             except LostLease:
                 log.warning("permanent error on a lost lease; nothing to fail", extra=context)
                 uow.commit()
@@ -367,7 +367,7 @@ def _retry_task(
     assert delivery.claim_token is not None
     try:
         with uow_factory() as uow:
-            decision = retry_task(uow.sql, delivery.id, delivery.claim_token, error, consumer=consumer)
+            decision = retry_task(uow, delivery.id, delivery.claim_token, error, consumer=consumer)
             uow.commit()
     except LostLease:
         log.warning("task failed on a lost lease; nothing to retry", extra={**context, "error": error})

@@ -75,11 +75,11 @@ def record_pubsub_dead_letter(delivery: Delivery, uow: PostgresUnitOfWork) -> No
         claim_token = delivery.claim_token
         if claim_token is not None:
             try:
-                fail_task(uow.sql, delivery.id, claim_token, error, dead_letter=False)
+                fail_task(uow, delivery.id, claim_token, error, dead_letter=False)
             except LostLease:
                 error += " (the task had already moved on from this claim)"
         record_task_dead_letter(
-            uow.sql,
+            uow,
             _failed_task(delivery, delivery_count),
             source="pubsub",
             consumer=function,

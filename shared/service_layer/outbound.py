@@ -16,8 +16,7 @@ from typing import Protocol
 from uuid import UUID, uuid4
 
 from shared import registry
-from shared.adapters.postgres import Sql
-from shared.adapters.repositories.messages import MessageRepository, OutboundPart
+from shared.adapters.repositories.messages import OutboundPart
 from shared.domain.sms import count_segments, split_long_body
 from shared.logs import get_logger
 
@@ -41,7 +40,7 @@ class OutboundWriter(Protocol):
 
 
 def add_outbound_messages(
-    messages: OutboundWriter | Sql,
+    messages: OutboundWriter,
     *,
     user_id: UUID,
     conversation_id: UUID,
@@ -51,10 +50,8 @@ def add_outbound_messages(
 ) -> list[UUID]:
     """Insert pending outbound messages, in order; return their ids. Blank bodies are skipped.
 
-    ``messages`` is the unit of work's ``uow.messages`` (a bare ``Sql`` is still accepted while
-    callers move to repositories).
+    ``messages`` is the unit of work's ``uow.messages``.
     """
-    repo = MessageRepository(messages) if isinstance(messages, Sql) else messages
     if role not in OUTBOUND_ROLES:
         raise ValueError(f"outbound role must be one of {sorted(OUTBOUND_ROLES)}, not {role!r}")
     parts = [part for body in bodies if body.strip() for part in split_long_body(body.strip())]
@@ -66,7 +63,7 @@ def add_outbound_messages(
         return []
     sequence_id = uuid4() if len(parts) > 1 else None
     return [
-        repo.add_outbound(
+        messages.add_outbound(
             conversation_id=conversation_id,
             user_id=user_id,
             role=role,

@@ -13,12 +13,14 @@ one commit. It runs for every member, whatever their point of contact (``agent_s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from shared.adapters.llm import Llm
-from shared.agents.summarizer.summary import extractive_summary, llm_summary
+from shared.agents.instances import agent_instance_id
+from shared.agents.summarizer.summary import AGENT, PROMPT_VERSION, extractive_summary, llm_summary
 from shared.domain.constants import SUMMARY_SOURCE_MAX_MESSAGES
 from shared.logs import get_logger
 from shared.service_layer.consumer import Delivery, PermanentError
@@ -46,31 +48,34 @@ def handle_summary_task(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps)
         conversation_id = UUID(str(raw))
     except ValueError:
         raise PermanentError(f"conversation id is not a UUID: {raw!r}") from None
-    result = summarize_conversation(uow, conversation_id, llm=deps.llm)
+    result = summarize_conversation(uow, conversation_id, llm=deps.llm, uow_factory=deps.uow_factory)
     return {"status": result.status, "path": result.path}
 
 
 def summarize_conversation(
-    uow: PostgresUnitOfWork, conversation_id: UUID, *, llm: Llm | None
+    uow: PostgresUnitOfWork,
+    conversation_id: UUID,
+    *,
+    llm: Llm | None,
+    uow_factory: Callable[[], PostgresUnitOfWork],
 ) -> SummaryResult:
     """Summarise what is new in this conversation and store it, in ``uow`` (the caller commits).
-    Idempotent: nothing new, no write."""
-    conversation = uow.sql.one("summary_lock_conversation", conversation_id=conversation_id)
+    Idempotent: nothing new, no write. ``uow_factory`` registers the summariser's prompt version
+    in agent_instances on first use (its own short transaction)."""
+    conversation = uow.conversations.lock_for_summary(conversation_id)
     if conversation is None:
         return SummaryResult(status="no_conversation")
-    messages = uow.sql.all(
-        "summary_messages_since",
-        conversation_id=conversation_id,
-        last_summary_message_id=conversation["last_summary_message_id"],
-        limit=SUMMARY_SOURCE_MAX_MESSAGES,
+    messages = uow.messages.since_summary(
+        conversation_id, conversation.last_summary_message_id, limit=SUMMARY_SOURCE_MAX_MESSAGES
     )
     if not messages:
         return SummaryResult(status="nothing_new")
-    previous = conversation.get("conversation_summary")
-    last_id = UUID(str(messages[-1]["id"]))
+    previous = conversation.conversation_summary
+    last_id = messages[-1].id
     summary, path = None, "llm"
     if llm is not None:
-        summary = llm_summary(llm, conversation, messages, previous)
+        instance = agent_instance_id(uow, AGENT, PROMPT_VERSION, uow_factory=uow_factory)
+        summary = llm_summary(llm, conversation, messages, previous, instance=instance)
     if summary is None:
         path = "extractive"
         summary = extractive_summary(conversation, messages, previous)
@@ -78,7 +83,7 @@ def summarize_conversation(
             "summary written by the extractive fallback (no LLM answer)",
             extra={"conversation_id": str(conversation_id), "llm_configured": llm is not None},
         )
-    uow.sql.one("summary_store", conversation_id=conversation_id, summary=summary, last_message_id=last_id)
+    uow.conversations.store_summary(conversation_id, summary, last_id)
     log.info(
         "conversation summary stored",
         extra={"conversation_id": str(conversation_id), "path": path, "words": len(summary.split())},

@@ -93,7 +93,7 @@ def sweep_tasks(
 ) -> SweepReport:
     report = SweepReport()
     with uow_factory() as uow:
-        leases = requeue_expired_leases(uow.sql, limit=batch_size)
+        leases = requeue_expired_leases(uow, limit=batch_size)
         uow.commit()
     report.leases_requeued, report.leases_failed = leases.requeued, leases.failed
 
@@ -150,6 +150,6 @@ def _publish_claimed(
     if not to_requeue and not to_fail:
         return
     with uow_factory() as uow:
-        report.requeued_after_publish_failure += len(requeue_claimed(uow.sql, to_requeue))
-        report.failed += len(fail_claimed(uow.sql, to_fail, source="dispatcher", consumer="task_sweeper"))
+        report.requeued_after_publish_failure += len(requeue_claimed(uow, to_requeue))
+        report.failed += len(fail_claimed(uow, to_fail, source="dispatcher", consumer="task_sweeper"))
         uow.commit()

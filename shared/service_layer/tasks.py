@@ -1,4 +1,4 @@
-"""Agent task helpers (decisions B3, B7), used by agents inside their unit of work.
+"""Agent task helpers (decisions B3, B7), used by agents inside their unit of work (``uow.tasks``).
 
 Every transition of a claimed task is guarded by ``id``, ``claim_token`` and
 ``status='processing'``: zero rows updated means the claim was lost (the lease expired and the
@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from shared.adapters.postgres import Sql
-from shared.adapters.repositories.dead_letters import DEAD_LETTER_SOURCES, DeadLetterRepository, NewDeadLetter
-from shared.adapters.repositories.tasks import FailedTask, NewTask, TaskFailure, TaskRepository, TaskRetry
+from shared.adapters.repositories.dead_letters import DEAD_LETTER_SOURCES, NewDeadLetter
+from shared.adapters.repositories.tasks import FailedTask, NewTask, TaskFailure, TaskRetry
 from shared.domain.constants import PRIORITY_RANK, TASK_MAX_RETRIES
 from shared.domain.retry import GiveUp, RetryAt, RetryDecision, decide_task_failure
 from shared.logs import get_logger
 from shared.routing import TASK_READY_EVENT
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
@@ -47,7 +47,7 @@ def default_dedupe_key(
 
 
 def create_task(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     *,
     task_type: str,
     agent_type: str,
@@ -66,7 +66,7 @@ def create_task(
         raise ValueError(f"unknown priority {priority!r}; use one of {', '.join(PRIORITY_RANK)}")
     if scheduled_for.tzinfo is None:
         raise ValueError("scheduled_for must be timezone-aware")
-    task_id = TaskRepository(sql).add(
+    task_id = uow.tasks.add(
         NewTask(
             task_type=task_type,
             agent_type=agent_type,
@@ -90,7 +90,7 @@ def create_task(
 
 
 def cancel_pending_tasks(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     *,
     task_type: str,
     user_id: UUID,
@@ -99,19 +99,19 @@ def cancel_pending_tasks(
     reason: str,
 ) -> int:
     """Cancel a user's pending tasks of one type (optionally one context); returns how many."""
-    return TaskRepository(sql).cancel_pending(
+    return uow.tasks.cancel_pending(
         task_type=task_type, user_id=user_id, context_id=context_id, context_type=context_type, reason=reason
     )
 
 
-def complete_task(sql: Sql, task_id: UUID, claim_token: UUID, result: dict[str, Any]) -> None:
+def complete_task(uow: PostgresUnitOfWork, task_id: UUID, claim_token: UUID, result: dict[str, Any]) -> None:
     """Mark a claimed task completed with its result. Raises ``LostLease``."""
-    if not TaskRepository(sql).complete(task_id, claim_token, result):
+    if not uow.tasks.complete(task_id, claim_token, result):
         raise LostLease(task_id, claim_token)
 
 
 def retry_task(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     task_id: UUID,
     claim_token: UUID,
     error: str,
@@ -121,15 +121,15 @@ def retry_task(
 ) -> RetryDecision:
     """A claimed task's attempt failed: back to pending after 1, 2, 4 minutes, or failed after the
     last retry (with a dead letter). Raises ``LostLease``."""
-    task = TaskRepository(sql).get_claimed(task_id, claim_token)
+    task = uow.tasks.get_claimed(task_id, claim_token)
     if task is None:
         raise LostLease(task_id, claim_token)
     decision = decide_task_failure(task.retry_count, task.max_retries, now or datetime.now(UTC))
     if isinstance(decision, RetryAt):
-        requeue_claimed(sql, [(task_id, claim_token, decision, error)])
+        requeue_claimed(uow, [(task_id, claim_token, decision, error)])
     else:
         fail_claimed(
-            sql,
+            uow,
             [(task_id, claim_token, f"{error} ({decision.reason})")],
             source="consumer",
             consumer=consumer,
@@ -138,7 +138,7 @@ def retry_task(
 
 
 def fail_task(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     task_id: UUID,
     claim_token: UUID,
     error: str,
@@ -149,16 +149,16 @@ def fail_task(
 ) -> None:
     """Fail a claimed task for good (no retry), recording a dead letter. Raises ``LostLease``."""
     if not fail_claimed(
-        sql, [(task_id, claim_token, error)], source=source, consumer=consumer, dead_letter=dead_letter
+        uow, [(task_id, claim_token, error)], source=source, consumer=consumer, dead_letter=dead_letter
     ):
         raise LostLease(task_id, claim_token)
 
 
-def requeue_claimed(sql: Sql, items: Sequence[tuple[UUID, UUID, RetryAt, str]]) -> list[UUID]:
+def requeue_claimed(uow: PostgresUnitOfWork, items: Sequence[tuple[UUID, UUID, RetryAt, str]]) -> list[UUID]:
     """Requeue claimed tasks ``(id, claim_token, decision, error)``; returns the ids still held."""
     if not items:
         return []
-    return TaskRepository(sql).requeue_claimed(
+    return uow.tasks.requeue_claimed(
         [
             TaskRetry(
                 id=task_id,
@@ -173,7 +173,7 @@ def requeue_claimed(sql: Sql, items: Sequence[tuple[UUID, UUID, RetryAt, str]]) 
 
 
 def fail_claimed(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     items: Sequence[tuple[UUID, UUID, str]],
     *,
     source: str,
@@ -186,12 +186,12 @@ def fail_claimed(
         return []
     if source not in DEAD_LETTER_SOURCES:
         raise ValueError(f"unknown dead-letter source {source!r}")
-    failed = TaskRepository(sql).fail_claimed(
+    failed = uow.tasks.fail_claimed(
         [TaskFailure(id=task_id, claim_token=token, error=error[:4000]) for task_id, token, error in items]
     )
     if dead_letter:
         for task in failed:
-            record_task_dead_letter(sql, task, source=source, consumer=consumer, topic=topic)
+            record_task_dead_letter(uow, task, source=source, consumer=consumer, topic=topic)
     for task in failed:
         log.warning(
             "task failed", extra={"task_id": str(task.id), "task_type": task.task_type, "error": task.error}
@@ -200,7 +200,7 @@ def fail_claimed(
 
 
 def record_task_dead_letter(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     task: FailedTask,
     *,
     source: str,
@@ -210,7 +210,7 @@ def record_task_dead_letter(
     source_message_id: str | None = None,
 ) -> UUID | None:
     """One ``event_dead_letters`` row for a failed task; replaying it requeues the task."""
-    return DeadLetterRepository(sql).record(
+    return uow.dead_letters.record(
         NewDeadLetter(
             event_id=task.id,
             event_type=TASK_READY_EVENT,
@@ -246,10 +246,12 @@ class ExpiredLeaseReport:
     failed: int
 
 
-def requeue_expired_leases(sql: Sql, *, limit: int, now: datetime | None = None) -> ExpiredLeaseReport:
+def requeue_expired_leases(
+    uow: PostgresUnitOfWork, *, limit: int, now: datetime | None = None
+) -> ExpiredLeaseReport:
     """Processing tasks whose lease ran out: an expired lease counts as a failed attempt (B7)."""
     current = now or datetime.now(UTC)
-    expired = TaskRepository(sql).lock_expired_leases(limit=limit)
+    expired = uow.tasks.lock_expired_leases(limit=limit)
     to_requeue: list[tuple[UUID, UUID, RetryAt, str]] = []
     to_fail: list[tuple[UUID, UUID, str]] = []
     for task in expired:
@@ -258,8 +260,8 @@ def requeue_expired_leases(sql: Sql, *, limit: int, now: datetime | None = None)
             to_fail.append((task.id, task.claim_token, f"lease expired; {decision.reason}"))
         else:
             to_requeue.append((task.id, task.claim_token, decision, "lease expired"))
-    requeued = requeue_claimed(sql, to_requeue)
-    failed = fail_claimed(sql, to_fail, source="dispatcher", consumer="task_sweeper")
+    requeued = requeue_claimed(uow, to_requeue)
+    failed = fail_claimed(uow, to_fail, source="dispatcher", consumer="task_sweeper")
     if expired:
         log.warning("expired task leases handled", extra={"requeued": len(requeued), "failed": len(failed)})
     return ExpiredLeaseReport(requeued=len(requeued), failed=len(failed))

@@ -20,11 +20,15 @@ from uuid import UUID
 from shared.adapters.postgres import Connection, Sql, get_pool
 from shared.adapters.repositories import (
     ActionRepository,
+    AgentInstanceRepository,
+    AgentTurnRepository,
     BudgetRepository,
     ConversationRepository,
     DeadLetterRepository,
     DeliveryRepository,
     EventRepository,
+    InnovatorRepository,
+    IntroOfferRepository,
     MessageRepository,
     OpsRepository,
     QueueRepository,
@@ -46,11 +50,6 @@ class UnitOfWork(Protocol):
     def commit(self) -> list[UUID]: ...
 
 
-def write_event(sql: Sql, event: Event) -> UUID:
-    """Append one event to the outbox (``events``) inside whatever transaction ``sql`` holds."""
-    return EventRepository(sql).add(event)
-
-
 class PostgresUnitOfWork:
     """A pooled connection in one transaction, and the repositories working in it.
 
@@ -68,6 +67,10 @@ class PostgresUnitOfWork:
     events: EventRepository
     deliveries: DeliveryRepository
     dead_letters: DeadLetterRepository
+    turns: AgentTurnRepository
+    instances: AgentInstanceRepository
+    innovators: InnovatorRepository
+    intro_offers: IntroOfferRepository
     ops: OpsRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
@@ -94,6 +97,10 @@ class PostgresUnitOfWork:
         self.events = EventRepository(self.sql)
         self.deliveries = DeliveryRepository(self.sql)
         self.dead_letters = DeadLetterRepository(self.sql)
+        self.turns = AgentTurnRepository(self.sql)
+        self.instances = AgentInstanceRepository(self.sql)
+        self.innovators = InnovatorRepository(self.sql)
+        self.intro_offers = IntroOfferRepository(self.sql)
         self.ops = OpsRepository(self.sql)
         self._pending = []
         self._committed = False

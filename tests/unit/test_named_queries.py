@@ -12,6 +12,8 @@ STRING_LITERAL = re.compile(r"""(["'])([a-z_][a-z0-9_]*)\1""")
 QUERY_CALL = re.compile(r"""\.(?:one|all|scalar|run)\(\s*["']([a-z_][a-z0-9_]*)["']""")
 AGGREGATE_FILES = {
     "agent_actions",
+    "agent_instances",
+    "agent_turns",
     "budgets",
     "conversations",
     "dead_letters",

@@ -4,16 +4,21 @@ bool, an id, or a list of them): services never read raw rows.
 
 ``PostgresUnitOfWork`` exposes them as ``uow.users``, ``uow.conversations``, ``uow.messages``,
 ``uow.actions``, ``uow.tasks``, ``uow.queue``, ``uow.budgets``, ``uow.events``,
-``uow.deliveries``, ``uow.dead_letters`` and ``uow.ops`` (read models across aggregates).
+``uow.deliveries``, ``uow.dead_letters``, ``uow.turns`` (agent_turns), ``uow.instances``
+(agent_instances), ``uow.innovators``, ``uow.intro_offers`` and ``uow.ops`` (read models across
+aggregates).
 """
 
 from shared.adapters.repositories.actions import ActionRecord, ActionRepository
+from shared.adapters.repositories.agent_instances import AgentInstanceRepository
+from shared.adapters.repositories.agent_turns import AgentTurnRepository, TurnRecord
 from shared.adapters.repositories.budgets import Budget, BudgetRepository
 from shared.adapters.repositories.conversations import Conversation, ConversationRepository
 from shared.adapters.repositories.dead_letters import DeadLetterRepository, NewDeadLetter
 from shared.adapters.repositories.deliveries import DeliveryRepository
 from shared.adapters.repositories.events import EventRepository
-from shared.adapters.repositories.messages import MessageRepository
+from shared.adapters.repositories.messages import HistoryItem, InboundMessage, MessageRepository
+from shared.adapters.repositories.offers import InnovatorRepository, IntroOfferRepository, NewNomination
 from shared.adapters.repositories.ops import OpsRepository
 from shared.adapters.repositories.queue import QueueRepository, QueueRow
 from shared.adapters.repositories.tasks import TaskRepository
@@ -22,6 +27,8 @@ from shared.adapters.repositories.users import SendProfile, User, UserLock, User
 __all__ = [
     "ActionRecord",
     "ActionRepository",
+    "AgentInstanceRepository",
+    "AgentTurnRepository",
     "Budget",
     "BudgetRepository",
     "Conversation",
@@ -29,13 +36,19 @@ __all__ = [
     "DeadLetterRepository",
     "DeliveryRepository",
     "EventRepository",
+    "HistoryItem",
+    "InboundMessage",
+    "InnovatorRepository",
+    "IntroOfferRepository",
     "MessageRepository",
     "NewDeadLetter",
+    "NewNomination",
     "OpsRepository",
     "QueueRepository",
     "QueueRow",
     "SendProfile",
     "TaskRepository",
+    "TurnRecord",
     "User",
     "UserLock",
     "UserRepository",

@@ -35,6 +35,7 @@ class ActionRecord:
     cache_write_tokens: int | None = None
     cost_usd: Decimal | None = None
     created_at: datetime | None = None  # None: now()
+    agent_instance_id: UUID | None = None  # None: looked up from agent_type and prompt_version
 
 
 class ActionRepository:
@@ -61,6 +62,7 @@ class ActionRepository:
             cache_write_tokens=action.cache_write_tokens,
             cost_usd=action.cost_usd,
             created_at=action.created_at,
+            agent_instance_id=action.agent_instance_id,
         )
         assert row is not None
         return uuid_of(row["id"])

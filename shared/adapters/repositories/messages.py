@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from shared.adapters.postgres import Sql
+from shared.adapters.postgres import Row, Sql
 from shared.adapters.repositories._rows import uuid_of, uuid_or_none
 
 
@@ -20,6 +20,30 @@ class Message:
     direction: str
     content: str
     status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """A message as agents and summaries read it back."""
+
+    id: UUID
+    role: str
+    direction: str
+    content: str
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """An inbound routed message (a user text or a system trigger) a turn may answer."""
+
+    id: UUID
+    conversation_id: UUID
+    role: str
+    direction: str
+    content: str
     created_at: datetime
 
 
@@ -242,7 +266,60 @@ class MessageRepository:
             error_message=error_message,
         )
 
+    # turns -------------------------------------------------------------------------------------
+    def unanswered_inbound(self, user_id: UUID) -> list[InboundMessage]:
+        """Inbound routed messages no turn has answered yet, oldest first."""
+        return [
+            InboundMessage(
+                id=uuid_of(r["id"]),
+                conversation_id=uuid_of(r["conversation_id"]),
+                role=r["role"],
+                direction=r["direction"],
+                content=r["content"],
+                created_at=r["created_at"],
+            )
+            for r in self._sql.all("messages_unanswered_inbound", user_id=user_id)
+        ]
+
+    def mark_answered(self, turn_id: UUID, message_ids: list[UUID]) -> list[UUID]:
+        """Mark inbound messages answered by a turn; returns those no other turn had answered."""
+        rows = self._sql.all("messages_mark_answered", turn_id=turn_id, message_ids=message_ids)
+        return [uuid_of(r["id"]) for r in rows]
+
+    def trigger_exists(self, user_id: UUID, task_id: UUID) -> bool:
+        """Has the system trigger of this task been inserted already (a redelivered task)?"""
+        return bool(self._sql.scalar("messages_trigger_exists", user_id=user_id, task_id=str(task_id)))
+
     # reads ---------------------------------------------------------------------------------
+    def recent_history(self, conversation_id: UUID, *, limit: int, roles: list[str]) -> list[HistoryItem]:
+        """The last ``limit`` messages an agent may see (``roles`` and outbound system), newest first."""
+        rows = self._sql.all(
+            "messages_recent_history", conversation_id=conversation_id, limit=limit, roles=roles
+        )
+        return [_history_item(r) for r in rows]
+
+    def since_summary(
+        self, conversation_id: UUID, last_summary_message_id: UUID | None, *, limit: int
+    ) -> list[HistoryItem]:
+        """Routed messages after the last summarised one, oldest first."""
+        rows = self._sql.all(
+            "messages_since_summary",
+            conversation_id=conversation_id,
+            last_summary_message_id=last_summary_message_id,
+            limit=limit,
+        )
+        return [_history_item(r) for r in rows]
+
+    def last_user_text_at(self, user_id: UUID) -> datetime | None:
+        """When the user last wrote to us."""
+        at: datetime | None = self._sql.scalar("messages_last_user_text_at", user_id=user_id)
+        return at
+
+    def last_reply_at(self, user_id: UUID, role: str) -> datetime | None:
+        """When the agent writing as ``role`` last wrote to the user."""
+        at: datetime | None = self._sql.scalar("messages_last_reply_at", user_id=user_id, role=role)
+        return at
+
     def user_texts_since(self, user_id: UUID, since: datetime, limit: int) -> list[UserText]:
         rows = self._sql.all("messages_user_texts_since", user_id=user_id, since=since, limit=limit)
         return [UserText(content=r["content"], created_at=r["created_at"]) for r in rows]
@@ -263,3 +340,14 @@ class MessageRepository:
             )
             for r in rows
         ]
+
+
+def _history_item(row: Row) -> HistoryItem:
+    return HistoryItem(
+        id=uuid_of(row["id"]),
+        role=row["role"],
+        direction=row["direction"],
+        content=row["content"] or "",
+        status=row["status"],
+        created_at=row["created_at"],
+    )

@@ -71,6 +71,17 @@ class QueueRepository:
         """Cancel a queued message (its whole sequence); returns the rows cancelled."""
         return len(self._sql.all("queue_cancel", user_id=user_id, id=queue_id, reason=reason))
 
+    def supersede_for_agent(self, *, user_id: UUID, agent_id: str, kind: str, reason: str) -> int:
+        """An agent's queued messages of one ``message_data.kind`` are stale: superseded; returns how many."""
+        return self._sql.run(
+            "queue_supersede_for_agent", user_id=user_id, agent_id=agent_id, kind=kind, reason=reason
+        )
+
+    def next_due_for_user(self, user_id: UUID) -> datetime | None:
+        """When the user's next queued row is due; None when nothing is queued."""
+        at: datetime | None = self._sql.scalar("queue_next_due_for_user", user_id=user_id)
+        return at
+
     def due_users(self, now: datetime, batch: int) -> list[UUID]:
         """Users with due rows, the most urgent, oldest due row first."""
         rows = self._sql.all("queue_due_users", now=now, batch=batch, priority_order=PRIORITY_ORDER)

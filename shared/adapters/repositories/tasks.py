@@ -261,6 +261,10 @@ class TaskRepository:
             > 0
         )
 
+    def created_at(self, task_id: UUID) -> datetime | None:
+        at: datetime | None = self._sql.scalar("tasks_created_at", task_id=task_id)
+        return at
+
     def requeue_failed(self, task_id: UUID) -> bool:
         """A failed task pending again with fresh retries (a dead letter's replay)."""
         return self._sql.run("tasks_requeue_failed", task_id=task_id) > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
@@ -11,6 +12,13 @@ from uuid import UUID
 from shared.adapters.postgres import Row, Sql
 from shared.adapters.repositories._rows import json_object, uuid_of, uuid_or_none
 from shared.domain.phone import guess_timezone
+
+_LIKE_ESCAPE = re.compile(r"([\\%_])")
+
+
+def _like_prefix(text: str) -> str:
+    """``text%`` for LIKE, with LIKE's own wildcards in ``text`` matched literally."""
+    return _LIKE_ESCAPE.sub(r"\\\1", text) + "%"
 
 
 class UserLock(StrEnum):
@@ -47,6 +55,7 @@ class User:
     timezone: str | None
     onboarding_completed_at: datetime | None
     approval_status: str | None
+    verification_requested_at: datetime | None
     credit_balance: int
     created_at: datetime
     last_active_at: datetime | None
@@ -74,6 +83,7 @@ class User:
             timezone=row["timezone"],
             onboarding_completed_at=row["onboarding_completed_at"],
             approval_status=row["approval_status"],
+            verification_requested_at=row["verification_requested_at"],
             credit_balance=int(row["credit_balance"] or 0),
             created_at=row["created_at"],
             last_active_at=row["last_active_at"],
@@ -125,6 +135,48 @@ class ProfileFields:
     expertise: tuple[str, ...] | None = None
 
 
+@dataclass(frozen=True)
+class ReferralCandidate:
+    """A verified member whose name resembles a referrer's, with how well it matched."""
+
+    id: UUID
+    first_name: str
+    last_name: str
+    company: str | None
+    score: int
+
+
+@dataclass(frozen=True)
+class ReferralQuery:
+    """A referrer's name as typed, prepared for matching (lower case words) and its scores."""
+
+    full: str
+    first: str
+    last: str
+    exact: int
+    partial: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class PendingMember:
+    """A member waiting for an operator's decision."""
+
+    id: UUID
+    phone_number: str
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    title: str | None
+    email: str | None
+    email_verified: bool
+    referred_by: UUID | None
+    name_dropped: str | None
+    approval_status: str | None
+    onboarding_completed_at: datetime | None
+    created_at: datetime
+
+
 class UserRepository:
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
@@ -140,7 +192,7 @@ class UserRepository:
 
     # reads ---------------------------------------------------------------------------------
     def get(self, user_id: UUID) -> User | None:
-        row = self._sql.one("ctx_user", user_id=user_id)
+        row = self._sql.one("users_get", user_id=user_id)
         return None if row is None else User.from_row(row)
 
     def send_profile(self, user_id: UUID, now: datetime) -> SendProfile | None:
@@ -162,6 +214,55 @@ class UserRepository:
 
     def id_by_verification_token(self, token: str) -> UUID | None:
         return uuid_or_none(self._sql.scalar("users_id_by_verification_token", token=token))
+
+    def id_by_phone(self, phone_number: str) -> UUID | None:
+        return uuid_or_none(self._sql.scalar("users_id_by_phone", phone=phone_number))
+
+    def referral_candidates(self, user_id: UUID, query: ReferralQuery) -> list[ReferralCandidate]:
+        """Verified members (never ``user_id``) whose name resembles the query, best first."""
+        rows = self._sql.all(
+            "users_referral_candidates",
+            user_id=user_id,
+            full=query.full,
+            first=query.first,
+            last=query.last,
+            first_prefix=_like_prefix(query.first),
+            last_prefix=_like_prefix(query.last),
+            exact=query.exact,
+            partial=query.partial,
+            limit=query.limit,
+        )
+        return [
+            ReferralCandidate(
+                id=uuid_of(r["id"]),
+                first_name=r["first_name"] or "",
+                last_name=r["last_name"] or "",
+                company=r["company"],
+                score=int(r["score"]),
+            )
+            for r in rows
+        ]
+
+    def pending_approval(self, *, limit: int) -> list[PendingMember]:
+        """Members awaiting an operator (pending first, then on hold), oldest first."""
+        return [
+            PendingMember(
+                id=uuid_of(r["id"]),
+                phone_number=r["phone_number"],
+                first_name=r["first_name"],
+                last_name=r["last_name"],
+                company=r["company"],
+                title=r["title"],
+                email=r["email"],
+                email_verified=bool(r["email_verified"]),
+                referred_by=uuid_or_none(r["referred_by"]),
+                name_dropped=r["name_dropped"],
+                approval_status=r["approval_status"],
+                onboarding_completed_at=r["onboarding_completed_at"],
+                created_at=r["created_at"],
+            )
+            for r in self._sql.all("users_pending_approval", limit=limit)
+        ]
 
     # writes --------------------------------------------------------------------------------
     def upsert_by_phone(self, phone_number: str, *, timezone: str | None) -> TextingUser:
@@ -192,7 +293,7 @@ class UserRepository:
     def update_profile(self, user_id: UUID, fields: ProfileFields) -> bool:
         """Write the given fields of a not-yet-verified user; False when nothing was written."""
         row = self._sql.one(
-            "bouncer_update_profile",
+            "users_update_profile",
             user_id=user_id,
             first_name=fields.first_name,
             last_name=fields.last_name,
@@ -204,11 +305,29 @@ class UserRepository:
         return row is not None
 
     def set_name_dropped(self, user_id: UUID, name_dropped: str) -> bool:
-        return (
-            self._sql.one("bouncer_set_name_dropped", user_id=user_id, name_dropped=name_dropped) is not None
-        )
+        """Keep an unmatched referrer's name (only while no referrer is known)."""
+        row = self._sql.one("users_set_name_dropped", user_id=user_id, name_dropped=name_dropped)
+        return row is not None
+
+    def set_referred_by(self, user_id: UUID, referrer_id: UUID) -> bool:
+        """The member who referred this user (never themself)."""
+        return self._sql.one("users_set_referred_by", user_id=user_id, referrer_id=referrer_id) is not None
+
+    def complete_onboarding(self, user_id: UUID) -> datetime | None:
+        """Onboarding done, into the approval queue; None when a field or the email is missing (or done)."""
+        row = self._sql.one("users_complete_onboarding", user_id=user_id)
+        return None if row is None else row["onboarding_completed_at"]
+
+    def mark_verification_requested(self, user_id: UUID, now: datetime) -> bool:
+        """The verification address is handed out; True only the first time."""
+        return self._sql.one("users_mark_verification_requested", user_id=user_id, now=now) is not None
 
     def approve(self, user_id: UUID, poc_agent_type: str) -> bool:
         """Operator approval: verified, with this point-of-contact agent."""
-        row = self._sql.one("approval_approve_user", user_id=user_id, poc_agent_type=poc_agent_type)
+        row = self._sql.one("users_approve", user_id=user_id, poc_agent_type=poc_agent_type)
+        return row is not None
+
+    def set_approval_status(self, user_id: UUID, approval_status: str) -> bool:
+        """An operator's decision other than approval ('rejected', 'on_hold') on an unverified user."""
+        row = self._sql.one("users_set_approval_status", user_id=user_id, approval_status=approval_status)
         return row is not None

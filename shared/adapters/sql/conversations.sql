@@ -19,35 +19,20 @@ SELECT id, phone_number, 'active', now() FROM users WHERE id = %(user_id)s
 ON CONFLICT (user_id) WHERE status = 'active' DO NOTHING
 RETURNING id;
 
--- name: ctx_active_conversation
--- The user's active conversation, if any.
+-- name: conversations_latest_for_user
+-- The user's active conversation, else their most recent one.
 SELECT id, user_id, status, conversation_summary, last_summary_message_id, messages_since_summary,
        created_at, last_message_at
-FROM conversations WHERE user_id = %(user_id)s AND status = 'active';
-
--- name: ctx_conversation
--- One conversation by id.
-SELECT id, user_id, status, conversation_summary, last_summary_message_id, messages_since_summary,
-       created_at, last_message_at
-FROM conversations WHERE id = %(conversation_id)s;
-
--- name: bouncer_active_conversation
--- The user's active conversation, if any.
-SELECT id, status, conversation_summary FROM conversations
-WHERE user_id = %(user_id)s AND status = 'active';
-
--- name: bouncer_latest_conversation
--- The user's most recent conversation in any status.
-SELECT id, status, conversation_summary FROM conversations
+FROM conversations
 WHERE user_id = %(user_id)s ORDER BY (status = 'active') DESC, created_at DESC LIMIT 1;
 
--- name: bouncer_set_conversation_status
+-- name: conversations_set_status
 -- Pause or close one conversation.
 UPDATE conversations SET status = %(status)s
 WHERE id = %(conversation_id)s AND status <> %(status)s
 RETURNING id;
 
--- name: summary_lock_conversation
+-- name: conversations_lock_for_summary
 -- The conversation to summarise, locked, with the user's profile fields the summary may use.
 SELECT c.id, c.user_id, c.conversation_summary, c.last_summary_message_id, c.messages_since_summary,
        u.first_name, u.last_name, u.company, u.title, u.email_verified, u.verified, u.poc_agent_type
@@ -55,7 +40,7 @@ FROM conversations AS c JOIN users AS u ON u.id = c.user_id
 WHERE c.id = %(conversation_id)s
 FOR UPDATE OF c;
 
--- name: summary_store
+-- name: conversations_store_summary
 -- Store the summary and where it stops; the message counter starts again.
 UPDATE conversations
 SET conversation_summary = %(summary)s, last_summary_message_id = %(last_message_id)s,

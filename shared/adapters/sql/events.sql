@@ -82,10 +82,3 @@ SELECT count(*) AS unprocessed,
        extract(epoch FROM now() - min(created_at)) AS oldest_age_seconds
   FROM events
  WHERE NOT processed;
-
--- name: bouncer_event_exists
--- Has this event been written for this user already (e.g. user.verification.pending)?
-SELECT EXISTS (
-    SELECT 1 FROM events WHERE aggregate_type = 'user' AND aggregate_id = %(user_id)s
-      AND event_type = %(event_type)s
-) AS found;

@@ -134,7 +134,7 @@ SELECT id, conversation_id, user_id, role, direction, content, status, created_a
 FROM messages WHERE user_id = %(user_id)s AND direction = 'outbound'
 ORDER BY created_at, sequence_position NULLS FIRST, id;
 
--- name: ctx_recent_history
+-- name: messages_recent_history
 -- The last N messages an agent may see, newest first (agents.md §0.3): user messages, the agents' own, outbound system messages; never keyword/opted-out rows or sends that never reached the user.
 SELECT id, role, direction, content, status, created_at
 FROM messages
@@ -146,7 +146,7 @@ WHERE conversation_id = %(conversation_id)s
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
 
--- name: summary_messages_since
+-- name: messages_since_summary
 -- Messages after the last summarised one in (created_at, id) order, oldest first (filtered for agents in Python); parts of one reply share created_at.
 SELECT id, role, direction, content, status, routed, created_at
 FROM messages
@@ -160,51 +160,35 @@ WHERE conversation_id = %(conversation_id)s
 ORDER BY created_at, id
 LIMIT %(limit)s;
 
--- name: bouncer_insert_system_message
--- An internal trigger (email verified, re-engagement check): role system, inbound, never sendable (B14).
-INSERT INTO messages (conversation_id, user_id, role, content, direction, status, routed)
-VALUES (%(conversation_id)s, %(user_id)s, 'system', %(content)s, 'inbound', 'received', true)
-RETURNING id, created_at;
-
--- name: bouncer_last_user_message_at
+-- name: messages_last_user_text_at
 -- When the user last wrote to us (routed user messages only).
 SELECT max(created_at) AS at FROM messages
 WHERE user_id = %(user_id)s AND role = 'user' AND direction = 'inbound';
 
--- name: bouncer_last_reply_at
--- When the Bouncer last wrote to this user.
+-- name: messages_last_reply_at
+-- When an agent (by its outbound role) last wrote to this user.
 SELECT max(created_at) AS at FROM messages
-WHERE user_id = %(user_id)s AND role = 'bouncer' AND direction = 'outbound';
+WHERE user_id = %(user_id)s AND role = %(role)s AND direction = 'outbound';
 
--- name: bouncer_trigger_exists
+-- name: messages_trigger_exists
 -- Has the system trigger for this follow-up task been inserted already (a redelivered task)?
 SELECT EXISTS (
     SELECT 1 FROM messages WHERE user_id = %(user_id)s AND role = 'system' AND direction = 'inbound'
       AND content LIKE '{%%' AND (content::jsonb ->> 'task_id') = %(task_id)s
 ) AS found;
 
--- name: turn_unanswered_inbound
--- Inbound routed messages (user texts and system triggers) no turn has answered yet: after the last turn's watermark and not named by any turn; before any turn ran, after the last agent reply.
-WITH last_turn AS (
-    SELECT max((output_data ->> 'answered_through')::timestamptz) AS through
-    FROM agent_actions_log
-    WHERE user_id = %(user_id)s AND action_type = 'agent_turn'
-), last_reply AS (
-    SELECT max(created_at) AS at FROM messages
-    WHERE user_id = %(user_id)s AND direction = 'outbound' AND role = ANY(%(agent_roles)s)
-)
+-- name: messages_unanswered_inbound
+-- Inbound routed messages (user texts and system triggers) that no turn has answered yet (messages.answered_by_turn_id).
 SELECT m.id, m.conversation_id, m.role, m.direction, m.content, m.created_at
-FROM messages AS m, last_turn, last_reply
+FROM messages AS m
 WHERE m.user_id = %(user_id)s
   AND m.direction = 'inbound'
   AND m.routed
-  AND (
-      (last_turn.through IS NULL AND (last_reply.at IS NULL OR m.created_at > last_reply.at))
-      OR (last_turn.through IS NOT NULL AND m.created_at >= last_turn.through)
-  )
-  AND NOT EXISTS (
-      SELECT 1 FROM agent_actions_log AS l
-      WHERE l.user_id = %(user_id)s AND l.action_type = 'agent_turn'
-        AND l.input_data -> 'message_ids' ? m.id::text
-  )
+  AND m.answered_by_turn_id IS NULL
 ORDER BY m.created_at, m.id;
+
+-- name: messages_mark_answered
+-- The answered-by marker: these inbound messages are answered by this turn (only if no turn has answered them).
+UPDATE messages SET answered_by_turn_id = %(turn_id)s
+WHERE id = ANY(%(message_ids)s::uuid[]) AND direction = 'inbound' AND answered_by_turn_id IS NULL
+RETURNING id;

@@ -19,6 +19,12 @@ WHERE status = 'queued' AND user_id = %(user_id)s
   AND (id = %(id)s OR sequence_id = (SELECT sequence_id FROM message_queue WHERE id = %(id)s))
 RETURNING id;
 
+-- name: queue_supersede_for_agent
+-- An agent's queued messages of one kind are stale (the user replied, onboarding ended ...): superseded with the reason.
+UPDATE message_queue SET status = 'superseded', superseded_reason = left(%(reason)s, 100)
+WHERE user_id = %(user_id)s AND status = 'queued' AND agent_id = %(agent_id)s
+  AND message_data ->> 'kind' = %(kind)s;
+
 -- name: queue_due_users
 -- Users with due queued rows, the one with the most urgent, oldest due row first.
 SELECT user_id,
@@ -62,6 +68,10 @@ UPDATE message_queue
 SET status = 'sent', sent_at = %(now)s, delivered_message_id = %(message_id)s,
     final_message = coalesce(final_message, %(body)s)
 WHERE id = %(id)s AND status = 'queued';
+
+-- name: queue_next_due_for_user
+-- When the user's next queued row is due (None when nothing is queued).
+SELECT min(scheduled_for) AS at FROM message_queue WHERE user_id = %(user_id)s AND status = 'queued';
 
 -- name: queue_depths
 -- message_queue rows per status (the orchestrator's backlog), and how many queued ones are due.

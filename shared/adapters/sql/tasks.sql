@@ -139,3 +139,7 @@ SELECT id, task_type, agent_type, user_id, context_id, context_type, context_jso
 FROM agent_tasks
 WHERE user_id = %(user_id)s AND task_type = %(task_type)s AND status IN ('pending', 'processing')
 ORDER BY scheduled_for, id;
+
+-- name: tasks_created_at
+-- When a task was created (a follow-up is stale when the user wrote after it was scheduled).
+SELECT created_at FROM agent_tasks WHERE id = %(task_id)s;

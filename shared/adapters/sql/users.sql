@@ -10,11 +10,12 @@ SELECT pg_advisory_xact_lock(hashtextextended('yp.' || %(scope)s::text || ':' ||
 SELECT pg_try_advisory_xact_lock(hashtextextended('yp.' || %(scope)s::text || ':' || %(user_id)s::text, 0))
        AS locked;
 
--- name: ctx_user
+-- name: users_get
 -- One user's profile row, as agents and services see it (with the referrer's name).
 SELECT id, phone_number, first_name, last_name, company, title, email, email_verified, verified,
        innovator, expertise, poc_agent_type, referred_by, name_dropped, verification_token, opted_out,
-       timezone, onboarding_completed_at, approval_status, credit_balance, created_at, last_active_at,
+       timezone, onboarding_completed_at, approval_status, verification_requested_at, credit_balance,
+       created_at, last_active_at,
        (SELECT coalesce(r.first_name, '') || ' ' || coalesce(r.last_name, '')
           FROM users AS r WHERE r.id = users.referred_by) AS referrer_name
 FROM users WHERE id = %(user_id)s;
@@ -75,21 +76,7 @@ UPDATE users SET email = %(email)s, email_verified = true
 WHERE id = %(user_id)s AND NOT email_verified
 RETURNING id;
 
--- name: bouncer_lock_user
--- One user's onboarding fields, locked for this transaction.
-SELECT id, phone_number, first_name, last_name, company, title, email, email_verified, verified,
-       poc_agent_type, referred_by, name_dropped, verification_token, opted_out,
-       onboarding_completed_at, approval_status, timezone, created_at, last_active_at
-FROM users WHERE id = %(user_id)s FOR UPDATE;
-
--- name: bouncer_get_user
--- One user's onboarding fields, unlocked.
-SELECT id, phone_number, first_name, last_name, company, title, email, email_verified, verified,
-       poc_agent_type, referred_by, name_dropped, verification_token, opted_out,
-       onboarding_completed_at, approval_status, timezone, created_at, last_active_at
-FROM users WHERE id = %(user_id)s;
-
--- name: bouncer_update_profile
+-- name: users_update_profile
 -- collect_user_info: write the given (non-null) fields of the current user only.
 UPDATE users SET
     first_name = COALESCE(%(first_name)s, first_name),
@@ -102,19 +89,19 @@ UPDATE users SET
 WHERE id = %(user_id)s AND NOT verified
 RETURNING id;
 
--- name: bouncer_set_referred_by
+-- name: users_set_referred_by
 -- A referral matched a verified member: users.referred_by (never the user themself).
 UPDATE users SET referred_by = %(referrer_id)s, name_dropped = NULL
 WHERE id = %(user_id)s AND %(referrer_id)s::uuid <> %(user_id)s::uuid
 RETURNING id;
 
--- name: bouncer_set_name_dropped
+-- name: users_set_name_dropped
 -- No match: keep the raw referrer text for manual follow-up (never as the user's own name).
 UPDATE users SET name_dropped = %(name_dropped)s
 WHERE id = %(user_id)s AND referred_by IS NULL
 RETURNING id;
 
--- name: bouncer_referral_candidates
+-- name: users_referral_candidates
 -- Verified members whose name resembles the referrer text; exact full name 50 points, partial less.
 SELECT id, first_name, last_name, company, score FROM (
     SELECT u.id, u.first_name, u.last_name, u.company, u.created_at,
@@ -137,33 +124,31 @@ WHERE score > 0
 ORDER BY score DESC, created_at
 LIMIT %(limit)s;
 
--- name: bouncer_complete_onboarding
+-- name: users_complete_onboarding
 -- All required fields and a verified email: onboarding done, into the operator's approval queue.
 UPDATE users SET onboarding_completed_at = now(), approval_status = 'pending'
 WHERE id = %(user_id)s AND onboarding_completed_at IS NULL AND email_verified
   AND first_name IS NOT NULL AND last_name IS NOT NULL AND company IS NOT NULL AND title IS NOT NULL
 RETURNING id, onboarding_completed_at;
 
--- name: approval_lock_user_by_phone
--- A user by E.164 phone number, locked for an approval decision.
-SELECT id, phone_number, first_name, last_name, company, title, email, email_verified, verified,
-       poc_agent_type, approval_status, onboarding_completed_at, opted_out
-FROM users WHERE phone_number = %(phone)s FOR UPDATE;
+-- name: users_id_by_phone
+-- The user with this E.164 phone number.
+SELECT id FROM users WHERE phone_number = %(phone)s;
 
--- name: approval_approve_user
+-- name: users_approve
 -- Operator approval: verified, point of contact switched, approval_status approved (B10).
 UPDATE users SET verified = true, poc_agent_type = %(poc_agent_type)s::varchar, approval_status = 'approved',
                  innovator = (innovator OR %(poc_agent_type)s::varchar = 'innovator')
 WHERE id = %(user_id)s
 RETURNING id, verified, poc_agent_type, approval_status;
 
--- name: approval_set_status
+-- name: users_set_approval_status
 -- Operator decision other than approval: rejected or on hold.
 UPDATE users SET approval_status = %(approval_status)s
 WHERE id = %(user_id)s AND NOT verified
 RETURNING id, approval_status;
 
--- name: approval_pending_users
+-- name: users_pending_approval
 -- Users awaiting an operator's decision (pending first, then on hold), oldest first.
 SELECT id, phone_number, first_name, last_name, company, title, email, email_verified, referred_by,
        name_dropped, approval_status, onboarding_completed_at, created_at
@@ -172,6 +157,8 @@ WHERE approval_status IN ('pending', 'on_hold') AND NOT verified
 ORDER BY (approval_status = 'pending') DESC, onboarding_completed_at NULLS LAST, created_at
 LIMIT %(limit)s;
 
--- name: turn_lock_user
--- Transaction-scoped advisory lock: one agent turn at a time per user.
-SELECT pg_advisory_xact_lock(%(namespace)s, hashtext(%(user_id)s::text));
+-- name: users_mark_verification_requested
+-- The verification address is handed out for the first time (the caller emits user.verification.pending when a row comes back).
+UPDATE users SET verification_requested_at = %(now)s
+WHERE id = %(user_id)s AND verification_requested_at IS NULL
+RETURNING id, verification_requested_at;

@@ -10,18 +10,18 @@ and turns a failure into a tool error for Call 2.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from shared.adapters.email_parsing import verification_address
 from shared.adapters.llm import ToolSpec
-from shared.adapters.postgres import Sql
+from shared.adapters.repositories import ActionRecord, NewNomination
+from shared.adapters.repositories.users import ProfileFields, ReferralQuery
 from shared.agents.bouncer.decision import CloseInvite, NoArguments, Nomination, UserInfo
-from shared.agents.turn import AgentTool, Turn
+from shared.agents.bouncer.state import BouncerTurn, BouncerTurnState, Candidate
+from shared.agents.conversation.protocol import AgentTool
 from shared.domain.constants import (
     REFERRAL_CANDIDATES,
     REFERRAL_EXACT_MATCH_SCORE,
@@ -31,31 +31,17 @@ from shared.domain.events import Event
 from shared.domain.onboarding import split_name, typed_emails
 from shared.logs import get_logger
 from shared.service_layer.tasks import cancel_pending_tasks
-from shared.service_layer.unit_of_work import write_event
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
 AGENT = "bouncer"
 FOLLOWUP_TASK = "re_engagement_check"
-CANDIDATES_NOTE = "referral_candidates"
-_LIKE_ESCAPE = re.compile(r"([\\%_])")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    id: UUID
-    first_name: str
-    last_name: str
-    company: str | None
-    score: int
-
-    def describe(self) -> str:
-        at = f" at {self.company}" if self.company else ""
-        return f"{self.first_name} {self.last_name}{at} ({self.id})"
+FOLLOWUP_KIND = "followup"  # message_queue.message_data['kind'] of a queued follow-up
 
 
 def log_action(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     user_id: UUID,
     action: str,
     input_data: dict[str, Any],
@@ -64,16 +50,17 @@ def log_action(
     context_id: UUID | None = None,
     error: str | None = None,
 ) -> None:
-    sql.one(
-        "bouncer_log_action",
-        agent_type=AGENT,
-        action_type=action,
-        user_id=user_id,
-        context_id=context_id,
-        context_type="conversation" if context_id else None,
-        input_data=json.dumps(input_data, default=str),
-        output_data=json.dumps(output_data, default=str),
-        error=error,
+    uow.actions.record(
+        ActionRecord(
+            agent_type=AGENT,
+            action_type=action,
+            user_id=user_id,
+            context_id=context_id,
+            context_type="conversation" if context_id else None,
+            input_data=input_data,
+            output_data=output_data,
+            error=error,
+        )
     )
 
 
@@ -88,7 +75,7 @@ def _clean(value: str | None) -> str | None:
 # --- Referral matching (agents.md §2.4) ------------------------------------------------------------
 
 
-def referral_candidates(sql: Sql, user_id: UUID, text: str) -> list[Candidate]:
+def referral_candidates(uow: PostgresUnitOfWork, user_id: UUID, text: str) -> list[Candidate]:
     """Verified members whose names resemble ``text``, best first, at most REFERRAL_CANDIDATES."""
     words = [
         w for w in re.split(r"[^\w'’\-]+", text.lower()) if w and w not in {"my", "friend", "from", "at"}
@@ -97,23 +84,17 @@ def referral_candidates(sql: Sql, user_id: UUID, text: str) -> list[Candidate]:
         return []
     first = words[0]
     last = words[-1] if len(words) > 1 else ""
-    rows = sql.all(
-        "bouncer_referral_candidates",
-        user_id=user_id,
+    query = ReferralQuery(
         full=f"{first} {last}".strip(),
         first=first,
         last=last,
-        first_prefix=_LIKE_ESCAPE.sub(r"\\\1", first) + "%",
-        last_prefix=_LIKE_ESCAPE.sub(r"\\\1", last) + "%",
         exact=REFERRAL_EXACT_MATCH_SCORE,
         partial=REFERRAL_PARTIAL_MATCH_SCORE,
         limit=REFERRAL_CANDIDATES,
     )
     return [
-        Candidate(
-            UUID(str(r["id"])), r["first_name"] or "", r["last_name"] or "", r["company"], int(r["score"])
-        )
-        for r in rows
+        Candidate(c.id, c.first_name, c.last_name, c.company, c.score)
+        for c in uow.users.referral_candidates(user_id, query)
     ]
 
 
@@ -123,27 +104,27 @@ def deterministic_referral(candidates: Sequence[Candidate]) -> UUID | None:
     return exact[0].id if len(exact) == 1 else None
 
 
-def record_referral(turn: Turn, text: str, chosen: UUID | None) -> dict[str, Any]:
-    sql = turn.sql
-    user = sql.one("bouncer_get_user", user_id=turn.user_id)
-    if user is None or user["referred_by"] is not None:
+def record_referral(turn: BouncerTurn, text: str, chosen: UUID | None) -> dict[str, Any]:
+    uow = turn.uow
+    user = uow.users.get(turn.user_id)
+    if user is None or user.referred_by is not None:
         return {"referral": "already_recorded"}
     raw = " ".join(text.split())[:255]
-    candidates = referral_candidates(sql, turn.user_id, raw)
-    offered = {c.id for c in turn.notes.get(CANDIDATES_NOTE, [])} | {c.id for c in candidates}
+    candidates = referral_candidates(uow, turn.user_id, raw)
+    offered = {c.id for c in turn.state.candidates or []} | {c.id for c in candidates}
     if chosen is not None and chosen not in offered:
         log.warning("referral id outside the candidates ignored", extra={"user_id": str(turn.user_id)})
         chosen = None
     if chosen is None:
         chosen = deterministic_referral(candidates)
     if chosen is not None:
-        sql.one("bouncer_set_referred_by", user_id=turn.user_id, referrer_id=chosen)
+        uow.users.set_referred_by(turn.user_id, chosen)
         outcome = "matched"
     else:
-        sql.one("bouncer_set_name_dropped", user_id=turn.user_id, name_dropped=raw)
+        uow.users.set_name_dropped(turn.user_id, raw)
         outcome = "name_dropped"
     log_action(
-        sql,
+        uow,
         turn.user_id,
         "referral_recorded",
         {"text": raw, "candidates": len(candidates)},
@@ -156,7 +137,7 @@ def record_referral(turn: Turn, text: str, chosen: UUID | None) -> dict[str, Any
 # --- Handlers -----------------------------------------------------------------------------------
 
 
-def collect_user_info(turn: Turn, info: UserInfo) -> dict[str, Any]:
+def collect_user_info(turn: BouncerTurn, info: UserInfo) -> dict[str, Any]:
     fields: dict[str, str | None] = {
         "first_name": _clean(info.first_name),
         "last_name": _clean(info.last_name),
@@ -171,15 +152,14 @@ def collect_user_info(turn: Turn, info: UserInfo) -> dict[str, Any]:
     expertise = [e.strip() for e in (info.expertise or []) if e.strip() and not typed_emails(e)] or None
     out: dict[str, Any] = {"captured": []}
     if any(v is not None for v in fields.values()) or expertise:
-        updated = turn.sql.one("bouncer_update_profile", user_id=turn.user_id, expertise=expertise, **fields)
-        if updated is None:
+        profile = ProfileFields(**fields, expertise=tuple(expertise) if expertise else None)
+        if not turn.uow.users.update_profile(turn.user_id, profile):
             raise RuntimeError("this user is not in onboarding")
         for name, value in fields.items():
             if value is None:
                 continue
             out["captured"].append(name)
-            write_event(
-                turn.sql,
+            turn.uow.events.add(
                 Event(
                     event_type="user.onboarding_step.completed",
                     aggregate_type="user",
@@ -195,36 +175,34 @@ def collect_user_info(turn: Turn, info: UserInfo) -> dict[str, Any]:
     return out
 
 
-def record_nomination(turn: Turn, nomination: Nomination) -> dict[str, Any]:
+def record_nomination(turn: BouncerTurn, nomination: Nomination) -> dict[str, Any]:
     name = _clean(nomination.prospect_name)
     if not name:
         return {"nomination": "ignored"}
-    turn.sql.one(
-        "bouncer_insert_nomination",
-        user_id=turn.user_id,
-        prospect_name=name,
-        prospect_company=_clean(nomination.prospect_company),
-        prospect_title=_clean(nomination.prospect_title),
-        prospect_context=nomination.context,
+    turn.uow.intro_offers.add_nomination(
+        NewNomination(
+            user_id=turn.user_id,
+            prospect_name=name,
+            prospect_company=_clean(nomination.prospect_company),
+            prospect_title=_clean(nomination.prospect_title),
+            prospect_context=nomination.context,
+        )
     )
     return {"nomination": "noted"}
 
 
 def make_send_verification_email(domain: str | None) -> Any:
-    def send_verification_email(turn: Turn, _: NoArguments) -> dict[str, Any]:
-        user = turn.sql.one("bouncer_get_user", user_id=turn.user_id)
+    def send_verification_email(turn: BouncerTurn, _: NoArguments) -> dict[str, Any]:
+        user = turn.uow.users.get(turn.user_id)
         assert user is not None
-        if user["email_verified"]:
+        if user.email_verified:
             return {"email_verified": True}
         if not domain:
             raise RuntimeError("VERIFY_EMAIL_DOMAIN is not configured")
-        address = verification_address(str(user["verification_token"]), domain)
-        already = turn.sql.scalar(
-            "bouncer_event_exists", user_id=turn.user_id, event_type="user.verification.pending"
-        )
-        if not already:
-            write_event(
-                turn.sql,
+        address = verification_address(user.verification_token, domain)
+        # The column and the event change together, once: the first hand-out of the address.
+        if turn.uow.users.mark_verification_requested(turn.user_id, turn.now):
+            turn.uow.events.add(
                 Event(
                     event_type="user.verification.pending",
                     aggregate_type="user",
@@ -242,25 +220,22 @@ def make_send_verification_email(domain: str | None) -> Any:
     return send_verification_email
 
 
-def complete_onboarding(turn: Turn, _: NoArguments) -> dict[str, Any]:
+def complete_onboarding(turn: BouncerTurn, _: NoArguments) -> dict[str, Any]:
     """Publishes user.onboarding_info_complete; never sets verified or poc_agent_type (B10)."""
-    row = turn.sql.one("bouncer_complete_onboarding", user_id=turn.user_id)
-    if row is None:
+    completed_at = turn.uow.users.complete_onboarding(turn.user_id)
+    if completed_at is None:
         raise RuntimeError(
             "onboarding cannot complete: a required field or the email verification is missing"
         )
-    cancel_pending_tasks(
-        turn.sql, task_type=FOLLOWUP_TASK, user_id=turn.user_id, reason="onboarding_complete"
-    )
-    write_event(
-        turn.sql,
+    cancel_followups(turn.uow, turn.user_id, reason="onboarding_complete")
+    turn.uow.events.add(
         Event(
             event_type="user.onboarding_info_complete",
             aggregate_type="user",
             aggregate_id=turn.user_id,
             payload={
                 "user_id": str(turn.user_id),
-                "onboarding_completed_at": str(row["onboarding_completed_at"]),
+                "onboarding_completed_at": str(completed_at),
                 "ready_for_manual_approval": True,
             },
             created_by=AGENT,
@@ -269,14 +244,12 @@ def complete_onboarding(turn: Turn, _: NoArguments) -> dict[str, Any]:
     return {"onboarding_complete": True}
 
 
-def close_invite(turn: Turn, args: CloseInvite) -> dict[str, Any]:
+def close_invite(turn: BouncerTurn, args: CloseInvite) -> dict[str, Any]:
     """The user is not interested: no more follow-ups, the conversation closed after the reply."""
-    cancelled = cancel_pending_tasks(
-        turn.sql, task_type=FOLLOWUP_TASK, user_id=turn.user_id, reason=args.reason
-    )
-    turn.notes["closed"] = True
+    cancelled = cancel_followups(turn.uow, turn.user_id, reason=args.reason)
+    turn.state.closed = True
     log_action(
-        turn.sql,
+        turn.uow,
         turn.user_id,
         "onboarding_declined",
         {"reason": args.reason},
@@ -286,8 +259,14 @@ def close_invite(turn: Turn, args: CloseInvite) -> dict[str, Any]:
     return {"closed": True}
 
 
-def build_tools(verify_domain: str | None) -> dict[str, AgentTool]:
-    specs = [
+def cancel_followups(uow: PostgresUnitOfWork, user_id: UUID, *, reason: str) -> int:
+    """No more chasing (B4): pending follow-up tasks cancelled, queued follow-ups superseded."""
+    uow.queue.supersede_for_agent(user_id=user_id, agent_id=AGENT, kind=FOLLOWUP_KIND, reason=reason)
+    return cancel_pending_tasks(uow, task_type=FOLLOWUP_TASK, user_id=user_id, reason=reason)
+
+
+def build_tools(verify_domain: str | None) -> dict[str, AgentTool[BouncerTurnState]]:
+    specs: list[AgentTool[BouncerTurnState]] = [
         AgentTool(
             ToolSpec(
                 "collect_user_info", "Store the current user's own onboarding fields and referrer.", UserInfo
