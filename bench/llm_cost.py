@@ -27,7 +27,6 @@ import pydantic
 
 from shared.adapters.llm import (
     AnthropicLlm,
-    InMemoryCallLog,
     LlmRequest,
     ToolSpec,
     Usage,
@@ -167,7 +166,7 @@ def run(conversations: int, turns: int, gap_seconds: float, seed: int, stable_gu
     )
     with fake:
         client = build_client("bench-key", fake.base_url, timeout=10, max_retries=0)
-        llm = AnthropicLlm(client, InMemoryCallLog())
+        llm = AnthropicLlm(client)  # figures come from the responses; no ledger
         people = [
             Conversation(
                 rng.choice(FIRST),

@@ -2,9 +2,9 @@
 
 import pytest
 
-from shared.adapters.pubsub import FakePublisher
 from shared.service_layer.dispatch_events import dispatch_events
 from tests.backbone_support import add_event, add_task, dead_letters, make_user
+from tests.fakes.pubsub import FakePublisher
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,6 @@ from shared import config
 from shared.adapters.llm import (
     AnthropicLlm,
     CallLog,
-    InMemoryCallLog,
     Llm,
     LlmRequest,
     LlmUnavailable,
@@ -23,6 +22,7 @@ from shared.adapters.llm import (
     get_llm,
 )
 from shared.adapters.llm_prices import cost_usd
+from tests.fakes.llm import InMemoryCallLog
 from tools.anthropic_fake import FakeDelay, FakeReply
 
 pytestmark = pytest.mark.integration

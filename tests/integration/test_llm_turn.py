@@ -9,10 +9,11 @@ from typing import Any, ClassVar
 import pydantic
 import pytest
 
-from shared.adapters.llm import LlmUnavailable, ScriptedLlm, ToolSpec
+from shared.adapters.llm import LlmUnavailable, ToolSpec
 from shared.agents.context import profile_block
 from shared.agents.turn import GRACEFUL_REPLY, AgentTool, ToolRunner, Turn, run_turn
 from shared.domain.reply_guards import GuardContext
+from tests.fakes.llm import ScriptedLlm
 
 pytestmark = pytest.mark.integration
 

@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.llm import LlmUnavailable, ScriptedLlm, get_llm
+from shared.adapters.llm import LlmUnavailable, get_llm
 from shared.adapters.postgres import Sql
 from shared.agents.context import load_context, profile_block
 from shared.domain.constants import SUMMARY_MAX_WORDS
 from shared.service_layer.summaries import clamp_words, create_conversation_summary
+from tests.fakes.llm import ScriptedLlm
 
 pytestmark = pytest.mark.integration
 
