@@ -2,7 +2,7 @@
 
 Replays N scripted onboarding conversations (several turns each, two calls per turn: the
 decision with its forced tool, then the reply) through ``AnthropicLlm`` on the real
-``anthropic`` client against the loopback Messages API of ``tools/anthropic_fake.py``, which
+``anthropic`` client against the loopback Messages API of ``tools/fakes/anthropic_api.py``, which
 bills cache reads and writes from the cached prefix (first request writes it, later requests
 with the same prefix within the 5-minute TTL read it). Uses the Bouncer's real prompts and
 decision tool when ``shared/agents/bouncer`` has them.
@@ -34,7 +34,7 @@ from shared.adapters.llm import (
 )
 from shared.adapters.llm_prices import price_for
 from shared.agents.llm_config import call_settings
-from tools.anthropic_fake import AnthropicFake, FakeReply
+from tools.fakes.anthropic_api import AnthropicFake, FakeReply
 
 USER_LINES = [
     "hey",

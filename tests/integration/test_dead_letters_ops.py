@@ -1,4 +1,4 @@
-"""The operator CLI (tools/ops.py) against a real database."""
+"""The operator CLI (tools/ops/cli.py) against a real database."""
 
 import pytest
 

@@ -23,7 +23,7 @@ from shared.adapters.llm import (
 )
 from shared.adapters.llm_prices import cost_usd
 from tests.fakes.llm import InMemoryCallLog
-from tools.anthropic_fake import FakeDelay, FakeReply
+from tools.fakes.anthropic_api import FakeDelay, FakeReply
 
 pytestmark = pytest.mark.integration
 

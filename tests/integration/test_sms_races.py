@@ -9,7 +9,7 @@ import pytest
 from shared.service_layer.inbound_sms import InboundResult, InboundSms, Outcome, record_inbound_sms
 from shared.service_layer.send_sms import SendOutcome, deliver_message
 from tests.sms_support import ACCOUNT_SID, AUTH_TOKEN, add_outbound, configure, counts, make_user, new_sid
-from tools.twilio_standin import start_in_thread
+from tools.fakes.twilio_api import start_in_thread
 
 pytestmark = pytest.mark.integration
 
