@@ -102,7 +102,7 @@ def emulator_push_ceiling(info: StackInfo, pushes: int = 20, hold: float = 0.1) 
 
     from google.cloud import pubsub_v1
 
-    from tools.localstack.runner import PROJECT
+    from tools.localstack.stack_info import PROJECT
 
     os.environ["PUBSUB_EMULATOR_HOST"] = info.pubsub_emulator_host
     state = {"active": 0, "peak": 0, "done": 0}

@@ -34,11 +34,10 @@ import requests
 from shared.schedules import ScheduledJob, active_jobs
 from tools.localstack.pgcluster import PgCluster, free_port
 from tools.localstack.pubsub_emulator import is_ready as is_emulator_ready
-from tools.localstack.stack_info import DEFAULT_STATE_DIR, StackInfo, stack_file
+from tools.localstack.stack_info import DEFAULT_STATE_DIR, PROJECT, StackInfo, stack_file
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
-PROJECT = "yachtparty-local"
 LOCAL_DB = "yachtparty"
 LOCAL_ACCOUNT_SID = "AC" + "0" * 30 + "10"  # a well-formed, obviously local account SID
 LOCAL_FROM_NUMBER = "+15005550006"

@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = ROOT / ".local"
 STACK_FILE_NAME = "stack.json"
+PROJECT = "yachtparty-local"  # the Google Cloud project the stack's Pub/Sub emulator serves
 
 
 def stack_file(state_dir: Path | str = DEFAULT_STATE_DIR) -> Path:
