@@ -201,6 +201,7 @@ def run(conversations: int, turns: int, gap_seconds: float, seed: int, stable_gu
                     LlmRequest(
                         agent="bouncer",
                         call_kind=kind,
+                        settings=call_settings("bouncer", kind),
                         system=system,
                         stable_context=_profile(c),
                         dynamic_context=dynamic,

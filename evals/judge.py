@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from shared.adapters.llm import Llm, LlmRequest, ToolSpec
+from shared.agents.llm_config import call_settings
 
 HYPE = re.compile(r"\b(exclusive|amazing|incredible|exceptional|thrilled|excited|awesome|fantastic)\b", re.I)
 INTERNALS = re.compile(r"(\{\"|make_decision|collect_user_info|next_scenario|tool_|verification_token)")
@@ -111,6 +112,7 @@ def llm_judge(llm: Llm, transcript: list[dict[str, str]], persona_description: s
         LlmRequest(
             agent="eval_judge",
             call_kind="decision",
+            settings=call_settings("eval_judge", "decision"),
             system=RUBRIC,
             stable_context="",
             dynamic_context=f"The user was played as: {persona_description}",

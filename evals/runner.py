@@ -23,18 +23,19 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from evals.judge import Verdict, deterministic_checks, llm_judge
 from evals.personas import EMAIL, PERSONAS, SILENT, Persona, by_key
-from shared import config
+from shared import bootstrap, config
 from shared.adapters.email_parsing import InboundEmail
-from shared.adapters.llm import Llm, LlmRequest, get_llm
+from shared.adapters.llm import AnthropicLlm, Llm, LlmRequest, PostgresCallLog, build_client, build_llm
 from shared.adapters.postgres import Sql, connect
 from shared.agents.bouncer import fallback as brain
+from shared.agents.llm_config import call_settings
 from shared.domain.onboarding import OnboardingState, Step, extract
 from shared.service_layer.bouncer import run_bouncer_turn, run_followup
 from shared.service_layer.email_verification import record_verification_email
@@ -106,22 +107,15 @@ def scripted_responder(body: dict[str, Any]) -> FakeReply:
 @contextmanager
 def scripted_model() -> Iterator[Llm]:
     """The real SDK pointed at the loopback fake answering with ``scripted_responder``."""
+    settings = config.get_settings()
     with AnthropicFake(responder=scripted_responder) as fake:
-        saved = {k: os.environ.get(k) for k in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")}
-        os.environ["ANTHROPIC_API_KEY"] = "eval-scripted-key"
-        os.environ["ANTHROPIC_BASE_URL"] = fake.base_url
-        config.reset_settings_cache()
-        try:
-            llm = get_llm()
-            assert llm is not None
-            yield llm
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-            config.reset_settings_cache()
+        client = build_client(
+            "eval-scripted-key",
+            fake.base_url,
+            settings.anthropic_timeout_seconds,
+            settings.anthropic_max_retries,
+        )
+        yield AnthropicLlm(client, PostgresCallLog())
 
 
 # --- personas played by an LLM (live mode) ---------------------------------------------------------
@@ -147,6 +141,7 @@ def live_persona(llm: Llm, persona: Persona) -> Callable[[list[dict[str, str]]],
             LlmRequest(
                 agent="eval_persona",
                 call_kind="reply",
+                settings=call_settings("eval_persona", "reply"),
                 system=PERSONA_SYSTEM,
                 stable_context=persona.description,
                 dynamic_context="",
@@ -215,6 +210,7 @@ def run_persona(
 ) -> PersonaRun:
     run = PersonaRun(persona.key)
     clock = _Clock()
+    deps = replace(bootstrap.deps(), llm=bouncer_llm, clock=clock, verify_email_domain=domain)
     with connect(autocommit=True) as conn:
         sql = Sql(conn)
         user_id = _one(conn, "INSERT INTO users (phone_number) VALUES (%s) RETURNING id", [phone])["id"]
@@ -249,7 +245,7 @@ def run_persona(
                     domain=domain,
                 )
                 run.transcript.append({"role": "event", "text": f"(email sent from {persona.work_email})"})
-                run_bouncer_turn(user_id, llm=bouncer_llm, clock=clock)
+                run_bouncer_turn(user_id, deps)
             elif text == SILENT:
                 run.transcript.append({"role": "event", "text": "(a day of silence)"})
                 task = conn.execute(
@@ -264,8 +260,7 @@ def run_persona(
                         user_id,
                         task["id"],
                         {"context_json": task["context_json"]},
-                        llm=bouncer_llm,
-                        clock=clock,
+                        deps,
                     )
             else:
                 run.transcript.append({"role": "user", "text": text})
@@ -274,7 +269,7 @@ def run_persona(
                     " twilio_message_sid) VALUES (%s, %s, 'user', %s, 'inbound', 'received', %s)",
                     [conv, user_id, text, "SM" + uuid.uuid4().hex],
                 )
-                run_bouncer_turn(user_id, llm=bouncer_llm, clock=clock)
+                run_bouncer_turn(user_id, deps)
             collect()
         user = sql.one("bouncer_get_user", user_id=user_id)
         assert user is not None
@@ -317,7 +312,7 @@ def run_all(
         for run in runs:
             run.verdict = deterministic_checks(run.transcript, run.outcome, by_key(run.persona))
     else:
-        live = get_llm()
+        live = build_llm(config.get_settings(), PostgresCallLog())
         if live is None:
             raise SystemExit("live mode needs ANTHROPIC_API_KEY")
         model = live

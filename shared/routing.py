@@ -5,16 +5,21 @@ create topics and push subscriptions) and the Terraform checks (to prove the dep
 topics, subscriptions and functions match). Topic per consumer; no subscription filters
 (decisions A3).
 
-Conversational work goes to the user's point-of-contact agent (Bouncer, Concierge or
-Innovator), resolved per user by ``resolve_poc``. A consumer whose function has not been
-built yet is listed in ``PLANNED_CONSUMERS``; work routed to it becomes a dead letter with
-a clear error and can be replayed once the function lands.
+Every consumer is an agent of the registry (``shared.registry``). Conversational work goes to
+the user's point-of-contact agent, resolved per user by ``resolve_poc``. Events a background
+agent declares go to that agent; tasks go to their ``agent_type``, and the system's own tasks
+to the agent that declares them. An agent whose function has not been built yet
+(``deployed=False``) is in ``PLANNED_CONSUMERS``; work routed to it becomes a dead letter with a
+clear error and can be replayed once the function lands.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from shared import registry
+from shared.registry import AgentSpec
 
 
 @dataclass(frozen=True)
@@ -25,52 +30,61 @@ class Consumer:
     ordered: bool  # ordering key = user id
 
 
+def _consumer(spec: AgentSpec) -> Consumer:
+    return Consumer(spec.key, spec.function, spec.topic, spec.ordered)
+
+
 class Route(StrEnum):
     POC = "poc"  # the user's point-of-contact agent
     RECORD_ONLY = "record_only"  # audit facts with no consumer; marked processed deliberately
 
 
 # Consumers whose functions exist under functions/.
-CONSUMERS: dict[str, Consumer] = {
-    "bouncer": Consumer("bouncer", "agent_bouncer", "agent-bouncer", ordered=True),
-}
+CONSUMERS: dict[str, Consumer] = {a.key: _consumer(a) for a in registry.AGENTS if a.deployed}
 
 # Agents that the spec names but whose functions land in later issues.
-PLANNED_CONSUMERS: dict[str, Consumer] = {
-    "concierge": Consumer("concierge", "agent_concierge", "agent-concierge", ordered=True),
-    "innovator": Consumer("innovator", "agent_innovator", "agent-innovator", ordered=True),
-    "account_manager": Consumer("account_manager", "agent_account_manager", "agent-account-manager", False),
-    "solution_saga": Consumer("solution_saga", "agent_solution_saga", "agent-solution-saga", False),
-    "agent_of_humans": Consumer("agent_of_humans", "agent_of_humans", "agent-of-humans", False),
-    "intro": Consumer("intro", "agent_intro", "agent-intro", False),
-    "social_butterfly": Consumer(
-        "social_butterfly", "agent_social_butterfly", "agent-social-butterfly", ordered=False
-    ),
-}
+PLANNED_CONSUMERS: dict[str, Consumer] = {a.key: _consumer(a) for a in registry.AGENTS if not a.deployed}
 
-POC_AGENT_TYPES = ("bouncer", "concierge", "innovator")
+POC_AGENT_TYPES = registry.poc_agent_keys()
 
 # Messages that exhaust their push retries land here; the dead_letter_recorder function
 # stores them in event_dead_letters.
 DEAD_LETTER_TOPIC_SUFFIX = "-dead-letter"
 DEAD_LETTER_RECORDER_FUNCTION = "dead_letter_recorder"
 
-# event_type -> Route.POC, Route.RECORD_ONLY, or a consumer key.
-EVENT_ROUTES: dict[str, str] = {
-    "message.received": Route.POC,
-    "user.email_verified": Route.POC,
-    "user.onboarding_info_complete": Route.RECORD_ONLY,  # the operator's approval queue reads the table
-    "user.onboarding_step.completed": Route.RECORD_ONLY,
-    "user.verification.pending": Route.RECORD_ONLY,
-    # The Account Manager will consume this (notify_user_of_priorities) when it lands; until then
-    # nothing waits on it, and a dead letter per approval would only train operators to ignore them.
-    "user.verified": Route.RECORD_ONLY,
-    "user.opted_out": Route.RECORD_ONLY,
-    "user.opted_in": Route.RECORD_ONLY,
-}
+# Events for the user's point-of-contact agent, whichever it is.
+POC_EVENTS = frozenset({"message.received", "user.email_verified"})
 
-# Task agent_type 'system' has no agent of its own; these task types go to the user's POC agent.
-SYSTEM_TASKS_TO_POC = frozenset({"create_conversation_summary"})
+# Audit facts with no consumer; the dispatcher marks them processed deliberately.
+RECORD_ONLY_EVENTS = frozenset(
+    {
+        "user.onboarding_info_complete",  # the operator's approval queue reads the table
+        "user.onboarding_step.completed",
+        "user.verification.pending",
+        # The Account Manager will consume this when it lands; until then nothing waits on it, and
+        # a dead letter per approval would only train operators to ignore them.
+        "user.verified",
+        "user.opted_out",
+        "user.opted_in",
+    }
+)
+
+
+def _event_routes() -> dict[str, str]:
+    routes: dict[str, str] = {t: Route.POC for t in POC_EVENTS}
+    routes.update({t: Route.RECORD_ONLY for t in RECORD_ONLY_EVENTS})
+    for spec in registry.AGENTS:
+        for event_type in spec.events:
+            if event_type in POC_EVENTS:
+                continue
+            if event_type in routes:
+                raise RuntimeError(f"event {event_type!r} has two consumers; the registry must name one")
+            routes[event_type] = spec.key
+    return routes
+
+
+# event_type -> Route.POC, Route.RECORD_ONLY, or a consumer key.
+EVENT_ROUTES: dict[str, str] = _event_routes()
 
 
 class NoRoute(LookupError):
@@ -117,10 +131,10 @@ def consumer_for(key: str) -> Consumer:
 def resolve_poc(verified: bool, poc_agent_type: str | None) -> str:
     """The point-of-contact agent for a user: Bouncer until an operator verifies them."""
     if not verified:
-        return "bouncer"
-    if poc_agent_type in ("concierge", "innovator"):
+        return registry.ONBOARDING_AGENT
+    if poc_agent_type in registry.approvable_poc_keys():
         return poc_agent_type
-    return "concierge"
+    return registry.DEFAULT_MEMBER_AGENT
 
 
 def route_event(event_type: str, verified: bool | None, poc_agent_type: str | None) -> Consumer | None:
@@ -141,10 +155,11 @@ def route_task(
     agent_type: str, task_type: str, verified: bool | None, poc_agent_type: str | None
 ) -> Consumer:
     """The consumer for a due agent task. Raises NoRoute."""
-    if agent_type == "system" and task_type in SYSTEM_TASKS_TO_POC:
-        if verified is None:
-            raise NoRoute(f"task {task_type!r} needs a user to pick the point-of-contact agent")
-        return consumer_for(resolve_poc(verified, poc_agent_type))
+    if agent_type == registry.SYSTEM_AGENT_TYPE:
+        owner = registry.agent_for_system_task(task_type)
+        if owner is None:
+            raise NoRoute(f"no agent declares the system task {task_type!r}")
+        return consumer_for(owner.key)
     return consumer_for(agent_type)
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 import pytest
 
-from shared import config
+from shared import bootstrap, config
 from shared.adapters import postgres
 from tools.fakes.anthropic_api import AnthropicFake
 from tools.localstack import pubsub_emulator as pubsub_emulator_tool
@@ -106,7 +106,8 @@ def db(database_url: str) -> Iterator[postgres.Connection]:
 
 @pytest.fixture
 def anthropic_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[AnthropicFake]:
-    """A loopback Messages API (tools/fakes/anthropic_api.py); ``get_llm()`` points the real SDK at it,
+    """A loopback Messages API (tools/fakes/anthropic_api.py); ``build_llm(settings)`` points the real
+    SDK at it,
     with a short timeout and one retry. Queue answers with ``anthropic_fake.tool_use(...)`` /
     ``.reply(...)`` / ``.error(...)``; requests received are in ``anthropic_fake.requests``."""
     with AnthropicFake() as fake:
@@ -159,5 +160,7 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for var in ("ANTHROPIC_API_KEY", "TWILIO_AUTH_TOKEN", "STRIPE_SECRET_KEY", "APIFY_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     config.reset_settings_cache()
+    bootstrap.reset()
     yield
+    bootstrap.reset()
     config.reset_settings_cache()

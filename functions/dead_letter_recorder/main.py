@@ -10,9 +10,11 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.service_layer.dead_letters import record_dead_letter_delivery
+from shared.bootstrap import event_handler
+
+_handle = event_handler("dead_letter_recorder")
 
 
 @functions_framework.cloud_event
 def dead_letter_recorder(cloud_event: CloudEvent) -> None:
-    record_dead_letter_delivery(cloud_event)
+    _handle(cloud_event)

@@ -6,26 +6,20 @@ Both run the same tick (``shared/service_layer/orchestrate.py``); a repeated cal
 
 Answers: 200 with the tick's counts; 400 malformed body; 401 unsigned or wrong signature;
 405 not POST; 413 oversized; 415 not JSON.
+
+The entry point lives in ``shared.entrypoints.message_orchestrator``; this file only binds it.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import functions_framework
 from flask import Request, Response
 
-from shared.adapters.internal_http import handle_internal_call
-from shared.service_layer.orchestrate import deliver_due_messages
-from shared.service_layer.triggers import parse_trigger
+from shared.bootstrap import http_handler
 
-
-def _tick(trigger: str) -> dict[str, Any]:
-    return {"trigger": trigger, **deliver_due_messages(trigger=trigger).as_dict()}
+_handle = http_handler("message_orchestrator")
 
 
 @functions_framework.http
 def message_orchestrator(request: Request) -> Response:
-    return handle_internal_call(
-        request, "message_orchestrator", lambda b: parse_trigger(b, "message_queue"), _tick
-    )
+    return _handle(request)

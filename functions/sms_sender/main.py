@@ -3,31 +3,20 @@
 Called by the database webhook for each new pending outbound message, with
 ``{"table": "messages", "type": "INSERT", "record_id": "<uuid>"}``, and by the scheduler
 with ``{"sweep": true}`` to deliver rows whose webhook was lost.
+
+The entry point lives in ``shared.entrypoints.sms_sender``; this file only binds it.
 """
 
 from __future__ import annotations
 
-from uuid import UUID
-
 import functions_framework
-from flask import Request, Response, jsonify
+from flask import Request, Response
 
-from shared.adapters.internal_http import handle_internal_call, reject
-from shared.service_layer.send_sms import deliver_message, parse_send_request, sweep_pending_messages
+from shared.bootstrap import http_handler
 
-
-def _send(command: UUID | None) -> Response:
-    if command is None:
-        reports = sweep_pending_messages()
-    else:
-        reports = deliver_message(command)
-        if reports[0].outcome == "not_found":
-            return reject("sms_sender", 404, "no such outbound message")
-    return jsonify(
-        {"results": [{"message_id": str(r.message_id), "outcome": str(r.outcome)} for r in reports]}
-    )
+_handle = http_handler("sms_sender")
 
 
 @functions_framework.http
 def sms_sender(request: Request) -> Response:
-    return handle_internal_call(request, "sms_sender", parse_send_request, _send)
+    return _handle(request)

@@ -2,6 +2,8 @@
 
 Records the SMS in one short transaction and answers empty TwiML; the agent runs later,
 from the ``message.received`` event. Bad input gets a clear 4xx and writes nothing.
+
+The entry point lives in ``shared.entrypoints.twilio_inbound``; this file only binds it.
 """
 
 from __future__ import annotations
@@ -9,27 +11,11 @@ from __future__ import annotations
 import functions_framework
 from flask import Request, Response
 
-from shared.adapters.request_auth import RequestRejected, read_twilio_form
-from shared.logs import get_logger
-from shared.service_layer.inbound_sms import InvalidInbound, parse_inbound_form, record_inbound_sms
+from shared.bootstrap import http_handler
 
-log = get_logger(__name__)
-
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-def _reject(status: int, reason: str) -> Response:
-    log.warning("inbound SMS webhook rejected", extra={"status": status, "reason": reason})
-    return Response(reason + "\n", status=status, mimetype="text/plain")
+_handle = http_handler("twilio_inbound")
 
 
 @functions_framework.http
 def twilio_inbound(request: Request) -> Response:
-    try:
-        sms = parse_inbound_form(read_twilio_form(request))
-    except RequestRejected as exc:
-        return _reject(exc.status, exc.reason)
-    except InvalidInbound as exc:
-        return _reject(exc.status, exc.reason)
-    record_inbound_sms(sms)
-    return Response(EMPTY_TWIML, status=200, mimetype="text/xml")
+    return _handle(request)

@@ -2,6 +2,8 @@
 
 Moves an outbound message forward only (queued -> sent -> delivered, or failed /
 undelivered); replays and unknown SIDs are acknowledged and change nothing.
+
+The entry point lives in ``shared.entrypoints.twilio_status``; this file only binds it.
 """
 
 from __future__ import annotations
@@ -9,29 +11,11 @@ from __future__ import annotations
 import functions_framework
 from flask import Request, Response
 
-from shared.adapters.request_auth import RequestRejected, read_twilio_form
-from shared.logs import get_logger
-from shared.service_layer.delivery_status import (
-    InvalidStatusCallback,
-    apply_delivery_status,
-    parse_status_form,
-)
+from shared.bootstrap import http_handler
 
-log = get_logger(__name__)
-
-
-def _reject(status: int, reason: str) -> Response:
-    log.warning("status callback rejected", extra={"status": status, "reason": reason})
-    return Response(reason + "\n", status=status, mimetype="text/plain")
+_handle = http_handler("twilio_status")
 
 
 @functions_framework.http
 def twilio_status(request: Request) -> Response:
-    try:
-        update = parse_status_form(read_twilio_form(request), message_id=request.args.get("message_id"))
-    except RequestRejected as exc:
-        return _reject(exc.status, exc.reason)
-    except InvalidStatusCallback as exc:
-        return _reject(400, str(exc))
-    outcome = apply_delivery_status(update)
-    return Response(str(outcome) + "\n", status=200, mimetype="text/plain")
+    return _handle(request)

@@ -3,7 +3,8 @@
 Agents build an ``LlmRequest`` (static system prompt, stable profile, per-turn guidance, the
 history, the tools) and call ``Llm.complete``. The adapter
 
-- resolves model, temperature and max tokens from ``shared.agents.llm_config`` (agent x call kind);
+- takes model, temperature and max tokens from the request (``LlmRequest.settings``, resolved by
+  the caller through ``shared.agents.llm_config``);
 - marks the static prefix for caching: ``cache_control`` on the last tool definition, on the
   system block and on the stable-profile block; the per-turn block after them is not cached;
 - validates every ``tool_use`` block against the tool's pydantic model; a call that does not
@@ -16,7 +17,7 @@ history, the tools) and call ``Llm.complete``. The adapter
   retries, rate limits, overload, 5xx, rejected requests): the caller falls back to its
   deterministic brain.
 
-``get_llm()`` returns None when no ``ANTHROPIC_API_KEY`` is configured.
+``build_llm()`` returns None when no ``ANTHROPIC_API_KEY`` is configured.
 """
 
 from __future__ import annotations
@@ -36,8 +37,7 @@ import anthropic
 import pydantic
 
 from shared.adapters.llm_prices import cost_usd as price_call
-from shared.agents.llm_config import ResolvedCall, accepts_temperature, call_settings
-from shared.config import get_settings
+from shared.config import Settings
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -71,14 +71,38 @@ def _input_schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
     return model.model_json_schema()
 
 
+@dataclass(frozen=True)
+class ResolvedCall:
+    """Model, temperature and output-token limit of one call."""
+
+    model: str
+    temperature: float
+    max_tokens: int
+
+
+# Model families that refuse non-default sampling parameters with a 400; temperature is omitted.
+NO_TEMPERATURE_PREFIXES = (
+    "claude-sonnet-5",
+    "claude-opus-5",
+    "claude-haiku-5",
+    "claude-fable",
+    "claude-mythos",
+)
+
+
+def accepts_temperature(model: str) -> bool:
+    return not model.startswith(NO_TEMPERATURE_PREFIXES)
+
+
 @dataclass
 class LlmRequest:
-    agent: str  # 'bouncer', 'concierge', ...
+    agent: str  # the agent's registry key (shared.registry)
     call_kind: str  # 'decision' | 'reply' | 'summary' | 'freshness' | ...
     system: str  # static system prompt: cached
     stable_context: str  # stable profile block: cached
     dynamic_context: str  # per-turn guidance: not cached
     messages: list[dict[str, Any]]  # Anthropic messages format, the last one from the user
+    settings: ResolvedCall  # model, temperature, max tokens (shared.agents.llm_config.call_settings)
     tools: Sequence[ToolSpec] = ()  # cached (breakpoint on the last definition)
     force_tool: str | None = None  # tool_choice {"type": "tool", "name": ...}
     user_id: UUID | None = None
@@ -401,7 +425,7 @@ class AnthropicLlm:
         self._clock = clock
 
     def complete(self, request: LlmRequest) -> LlmResponse:
-        resolved = call_settings(request.agent, request.call_kind)
+        resolved = request.settings
         params = build_params(request, resolved)
         started = self._clock()
         try:
@@ -472,16 +496,13 @@ def build_client(api_key: str, base_url: str | None, timeout: float, max_retries
         return client
 
 
-def get_llm(call_log: CallLog | None = None) -> Llm | None:
-    """The configured LLM, or None when no ANTHROPIC_API_KEY is set (callers use their fallback).
-
-    ``call_log`` defaults to ``PostgresCallLog()`` (the pool of ``DATABASE_URL``).
-    """
-    settings = get_settings()
+def build_llm(settings: Settings, call_log: CallLog) -> Llm | None:
+    """The LLM these settings describe, or None when no ANTHROPIC_API_KEY is set (callers use
+    their fallback brain). Built by the composition root (``shared.bootstrap``)."""
     key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
     if not key:
         return None
     client = build_client(
         key, settings.anthropic_base_url, settings.anthropic_timeout_seconds, settings.anthropic_max_retries
     )
-    return AnthropicLlm(client, call_log if call_log is not None else PostgresCallLog())
+    return AnthropicLlm(client, call_log)

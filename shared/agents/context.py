@@ -18,9 +18,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from shared import registry
 from shared.adapters.postgres import Row, Sql
 
-AGENT_ROLES = frozenset({"bouncer", "concierge", "innovator"})
+AGENT_ROLES = frozenset(registry.poc_agent_keys())
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ class AgentContext:
 
 
 def load_history(sql: Sql, conversation_id: UUID, limit: int) -> list[HistoryMessage]:
-    rows = sql.all("ctx_recent_history", conversation_id=conversation_id, limit=limit)
+    roles = [registry.USER_ROLE, *registry.poc_agent_keys()]
+    rows = sql.all("ctx_recent_history", conversation_id=conversation_id, limit=limit, roles=roles)
     return filter_history(list(reversed(rows)))
 
 

@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from shared import registry
+from shared.adapters.llm import ResolvedCall
 from shared.config import get_settings
 
 
@@ -24,42 +26,21 @@ class CallSettings:
     model: str | None = None  # None: the ANTHROPIC_MODEL setting
 
 
-# (agent, call_kind) -> settings; agent "*" applies to every agent.
-DEFAULTS: dict[tuple[str, str], CallSettings] = {
-    # Bouncer (agents.md §0.4, "Bouncer configuration")
-    ("bouncer", "decision"): CallSettings(temperature=0.1, max_tokens=500),
-    ("bouncer", "reengagement_decision"): CallSettings(temperature=0.6, max_tokens=500),
-    ("bouncer", "reply"): CallSettings(temperature=0.7, max_tokens=300),
-    ("bouncer", "referral_match"): CallSettings(temperature=0.1, max_tokens=300),
-    # Concierge / Innovator (agents.md §0.4, §16)
-    ("concierge", "decision"): CallSettings(temperature=0.1, max_tokens=800),
-    ("concierge", "reengagement_decision"): CallSettings(temperature=0.6, max_tokens=1000),
-    ("concierge", "system_decision"): CallSettings(temperature=0.3, max_tokens=800),
-    ("concierge", "reply"): CallSettings(temperature=0.7, max_tokens=500),
-    ("innovator", "decision"): CallSettings(temperature=0.1, max_tokens=1000),
-    ("innovator", "reengagement_decision"): CallSettings(temperature=0.6, max_tokens=1000),
-    ("innovator", "system_decision"): CallSettings(temperature=0.3, max_tokens=800),
-    ("innovator", "reply"): CallSettings(temperature=0.7, max_tokens=500),
-    # Any agent (platform.md §6.4: summary max_tokens 500; §1.7 freshness is a short classification)
-    ("*", "summary"): CallSettings(temperature=0.3, max_tokens=500),
-    ("*", "freshness"): CallSettings(temperature=0.0, max_tokens=200),
-    ("*", "decision"): CallSettings(temperature=0.1, max_tokens=800),
-    ("*", "reply"): CallSettings(temperature=0.7, max_tokens=500),
-}
+def _defaults() -> dict[tuple[str, str], CallSettings]:
+    table = {
+        (spec.key, kind): CallSettings(temperature=d.temperature, max_tokens=d.max_tokens)
+        for spec in registry.AGENTS
+        for kind, d in spec.llm_calls.items()
+    }
+    # Calls any agent may make (platform.md §1.7: freshness is a short classification).
+    table[("*", "freshness")] = CallSettings(temperature=0.0, max_tokens=200)
+    table[("*", "summary")] = table[("summarizer", "summary")]
+    return table
+
+
+# (agent, call_kind) -> settings, from the registry; agent "*" applies to every agent.
+DEFAULTS: dict[tuple[str, str], CallSettings] = _defaults()
 FALLBACK = CallSettings(temperature=0.3, max_tokens=500)
-
-# Model families that refuse non-default sampling parameters with a 400; temperature is omitted.
-NO_TEMPERATURE_PREFIXES = (
-    "claude-sonnet-5",
-    "claude-opus-5",
-    "claude-haiku-5",
-    "claude-fable",
-    "claude-mythos",
-)
-
-
-def accepts_temperature(model: str) -> bool:
-    return not model.startswith(NO_TEMPERATURE_PREFIXES)
 
 
 def _overrides(raw: str | None) -> dict[str, dict[str, Any]]:
@@ -69,13 +50,6 @@ def _overrides(raw: str | None) -> dict[str, dict[str, Any]]:
     if not isinstance(parsed, dict):
         raise ValueError("LLM_OVERRIDES must be a JSON object")
     return {str(k): dict(v) for k, v in parsed.items()}
-
-
-@dataclass(frozen=True)
-class ResolvedCall:
-    model: str
-    temperature: float
-    max_tokens: int
 
 
 def call_settings(agent: str, call_kind: str) -> ResolvedCall:

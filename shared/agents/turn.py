@@ -18,7 +18,7 @@ One turn, in one transaction:
    reply; else write the replies through ``add_outbound_messages`` and the turn's marker row,
    and commit.
 
-With no LLM (``get_llm()`` is None) or when it raises ``LlmUnavailable``, the agent's fallback
+With no LLM (``deps.llm`` is None: no API key) or when it raises ``LlmUnavailable``, the agent's fallback
 brain answers instead (deterministic templates that keep onboarding moving) and the failure is
 logged. An exception anywhere rolls the turn back, then one graceful reply and an
 ``agent_invocation_error`` row are written in a fresh transaction.
@@ -42,6 +42,7 @@ from uuid import UUID
 
 import pydantic
 
+from shared import registry
 from shared.adapters.llm import (
     InvalidToolCall,
     Llm,
@@ -49,11 +50,11 @@ from shared.adapters.llm import (
     LlmUnavailable,
     ToolCall,
     ToolSpec,
-    get_llm,
     parse_tool_call,
 )
 from shared.adapters.postgres import Row, Sql
 from shared.agents.context import AgentContext, load_context, load_history, to_api_messages
+from shared.agents.llm_config import call_settings
 from shared.domain.constants import TOOL_TIMEOUT
 from shared.domain.reply_guards import GuardContext, GuardViolation, calm_punctuation, check_reply
 from shared.domain.reply_split import split_reply
@@ -63,6 +64,7 @@ from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
+AGENT_ROLES = list(registry.poc_agent_keys())  # roles whose outbound messages answer a member
 TURN_LOCK_NAMESPACE = 7301  # advisory-lock class id for per-user agent turns
 GRACEFUL_REPLY = "Sorry, I'm having trouble processing that. Could you rephrase?"  # agents.md §0.9
 LATE_MESSAGE_RESTARTS = 1  # times a turn starts over to include texts that arrived while it composed
@@ -228,13 +230,6 @@ def _wait_quietly(future: Any) -> None:
 # --- The turn -------------------------------------------------------------------------------
 
 
-class _FromSettings:
-    """Sentinel: build the LLM from settings with ``get_llm()``."""
-
-
-FROM_SETTINGS = _FromSettings()
-
-
 @dataclass
 class TurnResult:
     status: str  # 'answered' | 'silent' | 'noop' | 'no_user' | 'error_reply'
@@ -257,7 +252,7 @@ def run_turn(
     agent: Agent,
     user_id: UUID,
     *,
-    llm: Llm | _FromSettings | None = FROM_SETTINGS,
+    llm: Llm | None,
     uow_factory: Callable[[], PostgresUnitOfWork] = PostgresUnitOfWork,
     tool_timeout: float | None = None,
 ) -> TurnResult:
@@ -267,7 +262,7 @@ def run_turn(
     reply, the turn is rolled back and run again over all of them (at most
     ``LATE_MESSAGE_RESTARTS`` times; then the reply goes out and the late texts get their own turn).
     """
-    model = get_llm() if isinstance(llm, _FromSettings) else llm
+    model = llm
     timeout = tool_timeout if tool_timeout is not None else TOOL_TIMEOUT.total_seconds()
     started = time.monotonic()
     attempt = 0
@@ -309,7 +304,7 @@ def _run_once(
     """One attempt at the turn; ``holder`` receives the Turn so a failure can be reported with it."""
     with uow_factory() as uow:
         uow.sql.one("turn_lock_user", namespace=TURN_LOCK_NAMESPACE, user_id=user_id)
-        inbound = uow.sql.all("turn_unanswered_inbound", user_id=user_id)
+        inbound = uow.sql.all("turn_unanswered_inbound", user_id=user_id, agent_roles=AGENT_ROLES)
         if not inbound:
             log.info("turn: nothing unanswered, no-op", extra={"agent": agent.name, "user_id": str(user_id)})
             return TurnResult(status="noop")
@@ -326,7 +321,7 @@ def _run_once(
             seen = {m["id"] for m in inbound}
             late = [
                 m
-                for m in uow.sql.all("turn_unanswered_inbound", user_id=user_id)
+                for m in uow.sql.all("turn_unanswered_inbound", user_id=user_id, agent_roles=AGENT_ROLES)
                 if m["id"] not in seen and m["role"] == "user"
             ]
             if late:
@@ -382,6 +377,7 @@ def _request(agent: Agent, turn: Turn, *, call_kind: str, system: str, dynamic: 
     return LlmRequest(
         agent=agent.name,
         call_kind=call_kind,
+        settings=call_settings(agent.name, call_kind),
         system=system,
         stable_context=agent.stable_context(turn),
         dynamic_context=dynamic,
@@ -438,7 +434,9 @@ def _llm_turn(agent: Agent, turn: Turn, llm: Llm, runner: ToolRunner) -> TurnRes
     guard_ctx = agent.guard_context(turn)
     # names and facts the tools returned are part of what the model was given
     tool_text = json.dumps([r.output for r in turn.tool_results], default=str)
-    guard_ctx = replace(guard_ctx, context_text=f"{guard_ctx.context_text}\n{tool_text}")
+    # the agents' own names are product words, never invented people
+    agents = " ".join(registry.agent_keys())
+    guard_ctx = replace(guard_ctx, context_text=f"{guard_ctx.context_text}\n{tool_text}\n{agents}")
     for attempt in range(2):
         guidance = agent.reply_guidance(turn)
         if violations:
@@ -524,7 +522,7 @@ def _graceful(
     )
     with uow_factory() as uow:
         uow.sql.one("turn_lock_user", namespace=TURN_LOCK_NAMESPACE, user_id=user_id)
-        inbound = uow.sql.all("turn_unanswered_inbound", user_id=user_id)
+        inbound = uow.sql.all("turn_unanswered_inbound", user_id=user_id, agent_roles=AGENT_ROLES)
         if not inbound:
             return TurnResult(status="noop")
         conversation_id = UUID(str(inbound[-1]["conversation_id"]))

@@ -91,6 +91,7 @@ REFERRAL_EXACT_MATCH_SCORE = 50  # lookupUserByName: exact first/last match (age
 REFERRAL_PARTIAL_MATCH_SCORE = 20  # prefix / partial match of one name part
 ONBOARDING_FIELD_MAX_CHARS = 120  # longer extracted values are refused by the tools
 EMAIL_WEBHOOK_MAX_BYTES = 1_000_000  # larger inbound-email webhook bodies: 413
+ADMIN_MAX_BODY_BYTES = 4096  # larger operator requests to the admin function: 413
 
 # --- Credits (decisions B8) -------------------------------------------------------------------------
 PROSPECT_CONVERSION_CREDITS = 25

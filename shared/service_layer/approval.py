@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
+from shared import registry
 from shared.adapters.postgres import Row, Sql
 from shared.domain.events import Event
 from shared.domain.phone import InvalidPhoneNumber, normalize_e164
@@ -25,8 +26,7 @@ from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
-ApproveAs = Literal["concierge", "innovator"]
-APPROVE_AS: tuple[str, ...] = ("concierge", "innovator")
+APPROVE_AS: tuple[str, ...] = registry.approvable_poc_keys()
 PENDING_LIST_LIMIT = 200
 REJECTION_MESSAGE = (
     "Thanks for your patience. We can't offer you a spot right now, so I'm closing out this invite."

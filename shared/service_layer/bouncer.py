@@ -5,7 +5,6 @@
 - task ``re_engagement_check`` (decisions B4): skip when the user wrote since the task was
   created or onboarding no longer needs chasing; attempts 1 and 2 insert the inbound system
   trigger and run a re-engagement turn; the check after the second pauses the conversation;
-- task ``create_conversation_summary``: the shared summaries use case.
 
 Turns commit in their own transaction (their own pooled connection); the consumer's transaction
 only holds the delivery's idempotency mark and the task completion. A redelivery after a
@@ -15,45 +14,28 @@ committed turn finds nothing unanswered and is a no-op.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from shared.adapters.llm import Llm, get_llm
 from shared.agents.bouncer.agent import RE_ENGAGEMENT_TYPE, BouncerAgent, onboarding_state
 from shared.agents.turn import TurnResult, run_turn
-from shared.config import get_settings
 from shared.domain.constants import BOUNCER_MAX_FOLLOWUPS
 from shared.domain.onboarding import follow_up_sends_message, needs_follow_up
 from shared.logs import get_logger
 from shared.service_layer.consumer import Delivery, PermanentError
-from shared.service_layer.summaries import create_conversation_summary
+from shared.service_layer.deps import Clock, Deps
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
-Clock = Callable[[], datetime]
-UowFactory = Callable[[], PostgresUnitOfWork]
-TURN_EVENTS = frozenset({"message.received", "user.email_verified"})
+
+def bouncer_agent(clock: Clock, verify_domain: str | None) -> BouncerAgent:
+    return BouncerAgent(verify_domain=verify_domain, clock=clock)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def bouncer_agent(clock: Clock = _now) -> BouncerAgent:
-    return BouncerAgent(verify_domain=get_settings().verify_email_domain, clock=clock)
-
-
-def run_bouncer_turn(
-    user_id: UUID,
-    *,
-    llm: Llm | None,
-    clock: Clock = _now,
-    uow_factory: UowFactory = PostgresUnitOfWork,
-) -> TurnResult:
-    result = run_turn(bouncer_agent(clock), user_id, llm=llm, uow_factory=uow_factory)
+def run_bouncer_turn(user_id: UUID, deps: Deps) -> TurnResult:
+    agent = bouncer_agent(deps.clock, deps.verify_email_domain)
+    result = run_turn(agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory)
     log.info(
         "bouncer turn",
         extra={
@@ -80,57 +62,22 @@ def _user_id(delivery: Delivery) -> UUID:
         raise PermanentError(f"user id is not a UUID: {raw!r}") from None
 
 
-def handle_delivery(
-    delivery: Delivery,
-    uow: PostgresUnitOfWork,
-    *,
-    llm: Llm | Callable[[], Llm | None] | None = get_llm,
-    clock: Clock = _now,
-    uow_factory: UowFactory = PostgresUnitOfWork,
-) -> dict[str, Any] | None:
-    """The agent_bouncer consumer handler (see shared.service_layer.consumer)."""
-    model = llm() if callable(llm) and not hasattr(llm, "complete") else llm
-    assert model is None or hasattr(model, "complete")
-    user_id = _user_id(delivery)
-    if delivery.kind == "event":
-        if delivery.type not in TURN_EVENTS:
-            raise PermanentError(f"the Bouncer does not handle event {delivery.type!r}")
-        result = run_bouncer_turn(user_id, llm=model, clock=clock, uow_factory=uow_factory)
-        return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
-    if delivery.type == "re_engagement_check":
-        return run_followup(
-            user_id,
-            delivery.id,
-            delivery.data,
-            llm=model,
-            clock=clock,
-            uow_factory=uow_factory,
-        )
-    if delivery.type == "create_conversation_summary":
-        context = delivery.data.get("context_json") or {}
-        raw = delivery.data.get("context_id") or context.get("conversation_id")
-        if raw is None:
-            raise PermanentError("create_conversation_summary without a conversation id")
-        summary = create_conversation_summary(
-            UUID(str(raw)), llm=model, uow_factory=uow_factory, agent="bouncer"
-        )
-        return {"status": summary.status, "path": summary.path}
-    raise PermanentError(f"the Bouncer does not handle task {delivery.type!r}")
+def handle_turn_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
+    """Events ``message.received`` / ``user.email_verified``: one Bouncer turn (its own transaction)."""
+    result = run_bouncer_turn(_user_id(delivery), deps)
+    return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
 
 
-def run_followup(
-    user_id: UUID,
-    task_id: UUID,
-    data: dict[str, Any],
-    *,
-    llm: Llm | None,
-    clock: Clock = _now,
-    uow_factory: UowFactory = PostgresUnitOfWork,
-) -> dict[str, Any]:
+def handle_followup_task(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
+    """Task ``re_engagement_check`` (decisions B4)."""
+    return run_followup(_user_id(delivery), delivery.id, delivery.data, deps)
+
+
+def run_followup(user_id: UUID, task_id: UUID, data: dict[str, Any], deps: Deps) -> dict[str, Any]:
     """One due ``re_engagement_check`` (decisions B4, agents.md §2.10)."""
     context = data.get("context_json") or {}
     attempt = int(context.get("attemptCount") or 1)
-    with uow_factory() as uow:
+    with deps.uow_factory() as uow:
         user = uow.sql.one("bouncer_lock_user", user_id=user_id)
         if user is None:
             return {"status": "skipped", "reason": "no_user"}
@@ -187,5 +134,5 @@ def run_followup(
                 content=content,
             )
         uow.commit()
-    result = run_bouncer_turn(user_id, llm=llm, clock=clock, uow_factory=uow_factory)
+    result = run_bouncer_turn(user_id, deps)
     return {"status": result.status, "path": result.path, "attempt": attempt, "replies": len(result.bodies)}

@@ -87,12 +87,12 @@ def parse_status_form(params: Mapping[str, str], *, message_id: str | None = Non
     )
 
 
-def apply_delivery_status(update: StatusUpdate, uow: PostgresUnitOfWork | None = None) -> StatusOutcome:
+def apply_delivery_status(update: StatusUpdate, uow: PostgresUnitOfWork) -> StatusOutcome:
     """Raises UnknownTwilioStatus (a ValueError) for a status outside Twilio's vocabulary."""
     if update.twilio_status.strip().lower() in TWILIO_INBOUND_STATUSES:
         return StatusOutcome.IGNORED
     reported = status_from_twilio(update.twilio_status)
-    with uow or PostgresUnitOfWork() as tx:
+    with uow as tx:
         row = tx.sql.one(
             "sms_lock_message_by_sid", message_sid=update.message_sid, message_id=update.message_id
         )

@@ -117,8 +117,8 @@ def _uuid(value: object) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def record_inbound_sms(sms: InboundSms, uow: PostgresUnitOfWork | None = None) -> InboundResult:
-    with uow or PostgresUnitOfWork() as tx:
+def record_inbound_sms(sms: InboundSms, uow: PostgresUnitOfWork) -> InboundResult:
+    with uow as tx:
         # A replayed MessageSid is caught by the message insert below (ON CONFLICT): no extra round trip.
         user = tx.sql.one(
             "sms_upsert_user_and_conversation",

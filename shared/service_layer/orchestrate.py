@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +30,6 @@ from shared.adapters.orchestrator_store import (
     BudgetRow,
     OrchestratorSession,
     OrchestratorStore,
-    PostgresOrchestratorStore,
     QueueRow,
     UserProfile,
 )
@@ -53,7 +52,6 @@ from shared.domain.sms import split_long_body
 from shared.logs import get_logger
 from shared.routing import POC_AGENT_TYPES, resolve_poc
 from shared.service_layer.freshness import (
-    AssumeRelevantClassifier,
     FreshnessClassifier,
     QueuedForCheck,
     check_freshness,
@@ -120,12 +118,12 @@ def run_tick(
     store: OrchestratorStore,
     *,
     now: datetime,
-    classifier: FreshnessClassifier | None = None,
+    classifier: FreshnessClassifier,
     batch: int = ORCHESTRATOR_BATCH,
 ) -> TickReport:
     """Handle every due unit of up to ``batch`` users; one user's failure never blocks another."""
     report = TickReport()
-    checker = classifier or AssumeRelevantClassifier()
+    checker = classifier
     for user_id in store.due_users(now, batch):
         report.users += 1
         try:
@@ -295,13 +293,8 @@ def _handle_unit(
 
 
 def deliver_due_messages(
-    *,
-    trigger: str,
-    now: datetime | None = None,
-    store: OrchestratorStore | None = None,
-    classifier: FreshnessClassifier | None = None,
+    *, trigger: str, now: datetime, store: OrchestratorStore, classifier: FreshnessClassifier
 ) -> TickReport:
-    """One tick against Postgres (``DATABASE_URL``), at the wall clock unless ``now`` is given."""
-    at = now or datetime.now(UTC)
+    """One tick: every due unit of up to a batch of users, at ``now``."""
     log.info("orchestrator tick requested", extra={"trigger": trigger})
-    return run_tick(store or PostgresOrchestratorStore(), now=at, classifier=classifier)
+    return run_tick(store, now=now, classifier=classifier)

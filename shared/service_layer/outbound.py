@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
+from shared import registry
 from shared.adapters.postgres import Sql
 from shared.domain.sms import count_segments, split_long_body
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 
-OUTBOUND_ROLES = frozenset({"bouncer", "concierge", "innovator", "system"})
+OUTBOUND_ROLES = frozenset(registry.outbound_roles())
 
 
 def add_outbound_messages(

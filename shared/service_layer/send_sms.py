@@ -32,7 +32,6 @@ from shared.adapters.twilio_sms import (
     GatewayError,
     SendResult,
     SmsGateway,
-    default_gateway,
     status_callback_url,
 )
 from shared.domain.constants import (
@@ -104,11 +103,9 @@ class _Claim:
     sequence_position: int | None
 
 
-def deliver_message(
-    message_id: UUID, *, gateway: SmsGateway | None = None, sleep: Sleep = time.sleep
-) -> list[SendReport]:
+def deliver_message(message_id: UUID, *, gateway: SmsGateway, sleep: Sleep = time.sleep) -> list[SendReport]:
     """Send one pending message (and the following parts of its sequence). Never sends twice."""
-    gw = gateway or default_gateway()
+    gw = gateway
     reports: list[SendReport] = []
     current: UUID | None = message_id
     while current is not None:
@@ -123,7 +120,7 @@ def deliver_message(
 
 
 def sweep_pending_messages(
-    *, gateway: SmsGateway | None = None, sleep: Sleep = time.sleep, now: datetime | None = None
+    *, gateway: SmsGateway, sleep: Sleep = time.sleep, now: datetime | None = None
 ) -> list[SendReport]:
     """The safety net for lost webhooks: deliver outbound rows pending for too long."""
     cutoff = (now or datetime.now(UTC)) - SMS_PENDING_SWEEP_AFTER

@@ -21,7 +21,6 @@ from shared.adapters.llm import (
     split_tool_calls,
 )
 from shared.adapters.llm_prices import cost_usd as price_call
-from shared.agents.llm_config import call_settings
 
 
 class InMemoryCallLog:
@@ -74,7 +73,7 @@ class ScriptedLlm:
 
     def complete(self, request: LlmRequest) -> LlmResponse:
         self.requests.append(request)
-        resolved = call_settings(request.agent, request.call_kind)
+        resolved = request.settings
         build_params(request, resolved)  # the same request validation as the real adapter
         if not self._script:
             what = f"{request.agent}.{request.call_kind}"

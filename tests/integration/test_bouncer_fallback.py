@@ -12,6 +12,7 @@ from shared.adapters.email_parsing import InboundEmail
 from shared.service_layer.bouncer import run_bouncer_turn
 from shared.service_layer.email_verification import Outcome, record_verification_email
 from tests.bouncer_support import DOMAIN, new_user, replies, say
+from tests.deps_support import make_deps
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,7 @@ def user_row(db: Any, user_id: Any) -> Any:
 def turn(db: Any, user_id: Any, conversation_id: Any, text: Any) -> Any:
     before = len(replies(db, user_id))
     say(db, user_id, conversation_id, text)
-    result = run_bouncer_turn(user_id, llm=None)
+    result = run_bouncer_turn(user_id, make_deps())
     assert result.path == "fallback", result
     return replies(db, user_id)[before:]
 
@@ -71,7 +72,7 @@ def test_offline_onboarding_end_to_end(db):
 
     outcome = record_verification_email(InboundEmail((address,), "john@acme.com", "generic"), domain=DOMAIN)
     assert outcome.outcome is Outcome.VERIFIED
-    result = run_bouncer_turn(user_id, llm=None)
+    result = run_bouncer_turn(user_id, make_deps())
     assert result.status == "answered"
     done = replies(db, user_id)[-1]
     assert "got your email" in done.lower()
@@ -168,10 +169,10 @@ def test_three_rapid_texts_get_one_reply(db):
     say(db, user_id, conv, "Smith")
     say(db, user_id, conv, "I work at Acme")
     before = len(replies(db, user_id))
-    result = run_bouncer_turn(user_id, llm=None)
+    result = run_bouncer_turn(user_id, make_deps())
     assert len(result.answered) == 3
     assert len(replies(db, user_id)) == before + 1
-    again = run_bouncer_turn(user_id, llm=None)  # a redelivered event finds nothing unanswered
+    again = run_bouncer_turn(user_id, make_deps())  # a redelivered event finds nothing unanswered
     assert again.status == "noop"
     user = user_row(db, user_id)
     assert (user["first_name"], user["last_name"], user["company"]) == ("John", "Smith", "Acme")
@@ -207,7 +208,7 @@ def test_email_verified_trigger_with_missing_info_asks_for_it(db):
     record_verification_email(
         InboundEmail((f"verify-{token}@{DOMAIN}",), "x@acme.com", "generic"), domain=DOMAIN
     )
-    run_bouncer_turn(user_id, llm=None)
+    run_bouncer_turn(user_id, make_deps())
     last = replies(db, user_id)[-1]
     assert last.startswith("Got your email, thanks.")
     assert "name" in last.lower()

@@ -11,6 +11,7 @@ import pytest
 from shared import config
 from shared.service_layer.bouncer import run_bouncer_turn, run_followup
 from tests.bouncer_support import say
+from tests.deps_support import make_deps
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,7 @@ def open_followups(db: Any, user_id: Any) -> Any:
 def fire(db: Any, task: Any, user_id: Any, clock: Any) -> Any:
     """What the sweeper + consumer do when the task is due: claim it, run it, complete it."""
     db.execute("UPDATE agent_tasks SET status = 'completed' WHERE id = %s", [task["id"]])
-    return run_followup(user_id, task["id"], {"context_json": task["context_json"]}, llm=None, clock=clock)
+    return run_followup(user_id, task["id"], {"context_json": task["context_json"]}, make_deps(clock=clock))
 
 
 def outbound(db: Any, user_id: Any) -> Any:
@@ -72,7 +73,7 @@ def test_two_followups_then_pause(db):
     t0 = clock.now
     user_id, conv = setup_user(db)
     say(db, user_id, conv, "hey")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     [task] = open_followups(db, user_id)
     assert task["scheduled_for"] == t0 + timedelta(hours=24)
     assert task["context_json"]["attemptCount"] == 1
@@ -110,7 +111,7 @@ def test_a_reply_resets_the_count_and_cancels_pending_followups(db):
     clock = Clock()
     user_id, conv = setup_user(db)
     say(db, user_id, conv, "hey")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     [task] = open_followups(db, user_id)
     clock.advance(timedelta(hours=24))
     fire(db, task, user_id, clock)
@@ -119,7 +120,7 @@ def test_a_reply_resets_the_count_and_cancels_pending_followups(db):
 
     clock.advance(timedelta(hours=3))
     say(db, user_id, conv, "Ben Trenda")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     cancelled = db.execute("SELECT status FROM agent_tasks WHERE id = %s", [second["id"]]).fetchone()
     assert cancelled["status"] == "cancelled"
     [fresh] = open_followups(db, user_id)
@@ -131,7 +132,7 @@ def test_a_followup_that_finds_a_newer_user_message_is_skipped(db):
     clock = Clock()
     user_id, conv = setup_user(db)
     say(db, user_id, conv, "hey")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     [task] = open_followups(db, user_id)
     say(db, user_id, conv, "Ben")  # not yet answered by a turn
     clock.advance(timedelta(hours=24))
@@ -143,7 +144,7 @@ def test_no_followups_after_not_interested(db):
     clock = Clock()
     user_id, conv = setup_user(db)
     say(db, user_id, conv, "hey")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     say(db, user_id, conv, "no thanks, not interested")
-    run_bouncer_turn(user_id, llm=None, clock=clock)
+    run_bouncer_turn(user_id, make_deps(clock=clock))
     assert open_followups(db, user_id) == []

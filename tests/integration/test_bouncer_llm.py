@@ -13,10 +13,10 @@ import pytest
 
 from shared import config
 from shared.adapters.email_parsing import InboundEmail
-from shared.adapters.llm import get_llm
 from shared.service_layer.bouncer import run_bouncer_turn
 from shared.service_layer.email_verification import record_verification_email
 from tests.bouncer_support import DOMAIN, new_user, replies, say
+from tests.deps_support import make_deps, settings_llm
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def _domain(monkeypatch: Any) -> Any:
 
 def bounce(db: Any, user_id: Any, conversation_id: Any, text: Any, llm: Any = None) -> Any:
     say(db, user_id, conversation_id, text)
-    return run_bouncer_turn(user_id, llm=llm or get_llm())
+    return run_bouncer_turn(user_id, make_deps(llm=llm or settings_llm()))
 
 
 def snapshot(db: Any) -> Any:
@@ -212,7 +212,7 @@ def test_email_verified_trigger_completes_onboarding_through_two_calls(db, anthr
         decision(complete_onboarding=True, next_scenario="email_verified_onboarding_complete"),
     )
     anthropic_fake.reply("Got your email, thanks. The team reviews every request and will get back to you.")
-    result = run_bouncer_turn(user_id, llm=get_llm())
+    result = run_bouncer_turn(user_id, make_deps(llm=settings_llm()))
     assert result.path == "llm"
     user = db.execute("SELECT * FROM users WHERE id = %s", [user_id]).fetchone()
     assert user["email"] == "sarah@globex.com" and user["email_verified"]

@@ -19,9 +19,10 @@ from shared.adapters.llm import (
     PostgresCallLog,
     ToolSpec,
     build_client,
-    get_llm,
 )
 from shared.adapters.llm_prices import cost_usd
+from shared.agents.llm_config import call_settings
+from tests.deps_support import settings_llm
 from tests.fakes.llm import InMemoryCallLog
 from tools.fakes.anthropic_api import FakeDelay, FakeReply
 
@@ -38,7 +39,7 @@ SYSTEM = "You are the bouncer. " * 400  # ~2,000 tokens: over the minimum cachea
 
 
 def _llm(call_log: CallLog | None = None) -> Llm:
-    llm = get_llm(call_log)
+    llm = settings_llm(call_log)
     assert llm is not None
     return llm
 
@@ -47,6 +48,7 @@ def _request(user_id: Any = None, **kw: Any) -> LlmRequest:
     base: dict[str, Any] = dict(
         agent="bouncer",
         call_kind="decision",
+        settings=call_settings("bouncer", "decision"),
         system=SYSTEM,
         stable_context="USER PROFILE\n- First name: (unknown)",
         dynamic_context="Scenario hint: first message.",
@@ -60,7 +62,7 @@ def _request(user_id: Any = None, **kw: Any) -> LlmRequest:
 
 
 def test_no_key_means_no_llm():
-    assert get_llm() is None
+    assert settings_llm() is None
 
 
 def test_tool_use_decision_is_parsed_into_the_pydantic_model(anthropic_fake):

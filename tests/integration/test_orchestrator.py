@@ -19,13 +19,15 @@ from shared.adapters.orchestrator_store import (
 )
 from shared.adapters.postgres import Connection, Sql
 from shared.domain.constants import MAX_SEQUENCE_PARTS
-from shared.service_layer.freshness import Freshness, NewerMessage, QueuedForCheck
+from shared.service_layer.freshness import AssumeRelevantClassifier, Freshness, NewerMessage, QueuedForCheck
 from shared.service_layer.orchestrate import run_tick
 from shared.service_layer.queue_messages import (
     InvalidQueuedMessage,
     cancel_queued_message,
     queue_message,
 )
+
+ASSUME_RELEVANT = AssumeRelevantClassifier()
 
 pytestmark = pytest.mark.integration
 
@@ -113,7 +115,7 @@ def test_tick_delivers_due_rows_as_pending_outbound_messages_and_counts_the_budg
     qid = add_queued(db, uid, "Your intro with Sarah is confirmed.")
     later = add_queued(db, uid, "Not yet", due=NOW + timedelta(hours=3))
 
-    report = run_tick(PostgresOrchestratorStore(), now=NOW)
+    report = run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
 
     assert report.sent_units == 1
     (message,) = outbound(db, uid)
@@ -131,7 +133,7 @@ def test_tick_delivers_due_rows_as_pending_outbound_messages_and_counts_the_budg
     ]
     assert queue_row(db, later)["status"] == "queued"
     # A second tick at the same moment sends nothing again.
-    assert run_tick(PostgresOrchestratorStore(), now=NOW).sent_units == 0
+    assert run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT).sent_units == 0
     assert len(outbound(db, uid)) == 1
 
 
@@ -153,12 +155,12 @@ class FailingBudgetStore(PostgresOrchestratorStore):
 def test_budget_outbound_message_and_queue_row_commit_together(db: Connection) -> None:
     uid = add_user(db, "+14155550102")
     qid = add_queued(db, uid, "hello")
-    report = run_tick(FailingBudgetStore(), now=NOW)
+    report = run_tick(FailingBudgetStore(), now=NOW, classifier=ASSUME_RELEVANT)
     assert report.errors == 1
     assert outbound(db, uid) == []
     assert queue_row(db, qid)["status"] == "queued"
     assert db.execute("SELECT count(*) AS n FROM user_message_budget").fetchone() == {"n": 0}
-    run_tick(PostgresOrchestratorStore(), now=NOW)
+    run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
     assert queue_row(db, qid)["status"] == "sent"
 
 
@@ -170,7 +172,7 @@ def test_budget_and_quiet_hours_defer_rows_in_the_database(db: Connection) -> No
         (uid,),
     )
     ids = [add_queued(db, uid, f"m{i}", priority=p) for i, p in enumerate(["low", "urgent", "high"])]
-    run_tick(PostgresOrchestratorStore(), now=NOW)
+    run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
     # The per-user daily override (2) is carried forward from the older row.
     assert [queue_row(db, i)["status"] for i in ids] == ["queued", "sent", "sent"]
     # Deferred to 00:00 local on the 16th -> quiet -> 08:00 EST = 13:00 UTC.
@@ -207,7 +209,7 @@ def test_stale_row_is_superseded(db: Connection) -> None:
 def test_opted_out_user_rows_are_cancelled(db: Connection) -> None:
     uid = add_user(db, "+14155550105", opted_out=True)
     qid = add_queued(db, uid, "hello")
-    run_tick(PostgresOrchestratorStore(), now=NOW)
+    run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
     row = queue_row(db, qid)
     assert (row["status"], row["superseded_reason"]) == ("cancelled", "user opted out")
     assert outbound(db, uid) == []
@@ -222,14 +224,14 @@ def test_sends_to_an_active_user_do_not_use_up_the_rolling_hour(db: Connection) 
     )
     add_inbound(db, uid, "quick question", NOW - timedelta(minutes=2))
     exempt = [add_queued(db, uid, f"answer {i}") for i in range(2)]
-    run_tick(PostgresOrchestratorStore(), now=NOW)
+    run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
     assert [queue_row(db, i)["status"] for i in exempt] == ["sent", "sent"]
 
     # Twenty minutes later the user is no longer active: the hourly limit (1) still has room,
     # because the two replies above were not budgeted; the first budgeted send then fills it.
     later = NOW + timedelta(minutes=20)
     budgeted = [add_queued(db, uid, f"update {p}", due=later, priority=p) for p in ("high", "low")]
-    run_tick(PostgresOrchestratorStore(), now=later)
+    run_tick(PostgresOrchestratorStore(), now=later, classifier=ASSUME_RELEVANT)
     assert [queue_row(db, i)["status"] for i in budgeted] == ["sent", "queued"]
     assert queue_row(db, budgeted[1])["scheduled_for"] == later + timedelta(hours=1)
     today = db.execute(
@@ -242,7 +244,7 @@ def test_sequence_is_delivered_whole_as_one_outbound_sequence(db: Connection) ->
     uid = add_user(db, "+14155550106")
     seq = UUID(int=42)
     ids = [add_queued(db, uid, f"part {p}", sequence=(seq, p, 3)) for p in (2, 3, 1)]
-    run_tick(PostgresOrchestratorStore(), now=NOW)
+    run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
     messages = outbound(db, uid)
     assert [m["content"] for m in messages] == ["part 1", "part 2", "part 3"]
     assert len({m["sequence_id"] for m in messages}) == 1
@@ -263,7 +265,7 @@ def test_concurrent_ticks_never_deliver_a_row_twice(db: Connection) -> None:
         try:
             barrier.wait()
             for _ in range(3):
-                run_tick(PostgresOrchestratorStore(), now=NOW)
+                run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -330,7 +332,7 @@ def test_queue_message_sequence_rows_and_cancellation(db: Connection) -> None:
     assert {r["sequence_id"] for r in rows} == {queued.sequence_id}
     assert cancel_queued_message(sql, user_id=uid, queue_id=queued.ids[1], reason="user asked") == 3
     assert {queue_row(db, i)["status"] for i in queued.ids} == {"cancelled"}
-    assert run_tick(PostgresOrchestratorStore(), now=NOW).sent_units == 0
+    assert run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT).sent_units == 0
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,13 @@ from shared.adapters.orchestrator_store import (
     PostgresOrchestratorStore,
 )
 from shared.adapters.postgres import Connection
+from shared.service_layer.freshness import AssumeRelevantClassifier
 from shared.service_layer.orchestrate import run_tick
 from tests.unit.orchestrator_scenarios import RunResult, Scenario, SentUnit, check_invariants, scenarios
 from tests.unit.test_orchestrate_properties import decisions
 from tests.unit.test_send_policy_properties import simulate_pure
+
+ASSUME_RELEVANT = AssumeRelevantClassifier()
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +82,7 @@ def run_postgres(db: Connection, scn: Scenario) -> RunResult:
             "SELECT id FROM message_queue WHERE status = 'queued' AND scheduled_for <= %s", (tick,)
         ).fetchall()
         result.due_before_tick[tick] = {part_to_unit[r["id"]] for r in due}
-        run_tick(store, now=tick)
+        run_tick(store, now=tick, classifier=ASSUME_RELEVANT)
     for a in db.execute(
         "SELECT action_type, context_id, created_at FROM agent_actions_log WHERE action_type IN (%s, %s)"
         " ORDER BY created_at",

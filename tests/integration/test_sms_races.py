@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.twilio_sms import default_gateway
 from shared.service_layer.inbound_sms import InboundResult, InboundSms, Outcome, record_inbound_sms
 from shared.service_layer.send_sms import SendOutcome, deliver_message
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.sms_support import ACCOUNT_SID, AUTH_TOKEN, add_outbound, configure, counts, make_user, new_sid
 from tools.fakes.twilio_api import start_in_thread
 
@@ -44,7 +46,7 @@ def test_simultaneous_first_messages_from_a_new_number_make_one_user_and_one_con
         phone = f"+1415555{attempt:04d}"
 
         def first_message(i: int, phone: str = phone) -> InboundResult:
-            return record_inbound_sms(InboundSms(phone, f"hello {i}", new_sid()))
+            return record_inbound_sms(InboundSms(phone, f"hello {i}", new_sid()), PostgresUnitOfWork())
 
         results = race(8, first_message)
         assert all(r.outcome is Outcome.ROUTED for r in results)
@@ -56,7 +58,9 @@ def test_simultaneous_first_messages_from_a_new_number_make_one_user_and_one_con
 
 def test_simultaneous_deliveries_of_the_same_message_sid_store_it_once(env, db):
     sid = new_sid()
-    results = race(8, lambda i: record_inbound_sms(InboundSms("+14155550123", "same", sid)))
+    results = race(
+        8, lambda i: record_inbound_sms(InboundSms("+14155550123", "same", sid), PostgresUnitOfWork())
+    )
     assert sorted(r.outcome for r in results).count(Outcome.ROUTED) == 1
     assert counts(db)["messages"] == 1
     assert counts(db)["events"] == 1
@@ -70,7 +74,9 @@ def test_concurrent_sender_calls_send_a_message_exactly_once(env, db, monkeypatc
         config.reset_settings_cache()
         user_id, conversation_id = make_user(db)
         [message_id] = add_outbound(user_id, conversation_id, ["exactly once"])
-        results = race(8, lambda i: deliver_message(message_id, sleep=lambda s: None))
+        results = race(
+            8, lambda i: deliver_message(message_id, sleep=lambda s: None, gateway=default_gateway())
+        )
         outcomes = [r[0].outcome for r in results]
         assert outcomes.count(SendOutcome.SENT) == 1
         assert set(outcomes) == {SendOutcome.SENT, SendOutcome.NOT_PENDING}
@@ -85,7 +91,7 @@ def test_runaway_guard_holds_under_concurrent_sends(env, db, monkeypatch):
         config.reset_settings_cache()
         user_id, conversation_id = make_user(db)
         ids = [add_outbound(user_id, conversation_id, [f"burst {i}"])[0] for i in range(14)]
-        results = race(14, lambda i: deliver_message(ids[i], sleep=lambda s: None))
+        results = race(14, lambda i: deliver_message(ids[i], sleep=lambda s: None, gateway=default_gateway()))
         outcomes = [r[0].outcome for r in results]
         assert outcomes.count(SendOutcome.SENT) == 10
         assert outcomes.count(SendOutcome.BLOCKED) == 4

@@ -8,10 +8,11 @@ from wsgiref.simple_server import WSGIRequestHandler
 import pytest
 from werkzeug.serving import make_server
 
-from shared.adapters.twilio_sms import GatewayError, TwilioSmsGateway
+from shared.adapters.twilio_sms import GatewayError, TwilioSmsGateway, default_gateway
 from shared.domain.opt_out import HELP_TEXT
 from shared.service_layer.inbound_sms import InboundSms, record_inbound_sms
 from shared.service_layer.send_sms import SendOutcome, deliver_message
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.sms_support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -60,7 +61,7 @@ def test_429_and_5xx_are_retried_with_backoff_then_sent(env, db, standin):
     standin.fail(1, status=429)
     standin.fail(1, status=503)
     sleeps = Sleeps()
-    [report] = deliver_message(message_id, sleep=sleeps)
+    [report] = deliver_message(message_id, sleep=sleeps, gateway=default_gateway())
     assert report.outcome is SendOutcome.SENT
     assert sleeps.waits == [0.5, 2.0]
     row = msg(db, message_id)
@@ -74,7 +75,7 @@ def test_failed_after_the_last_attempt_with_the_error(env, db, standin):
     [message_id] = add_outbound(user_id, conversation_id, ["doomed"])
     standin.fail(5, status=500)
     sleeps = Sleeps()
-    [report] = deliver_message(message_id, sleep=sleeps)
+    [report] = deliver_message(message_id, sleep=sleeps, gateway=default_gateway())
     assert report.outcome is SendOutcome.FAILED
     assert len(sleeps.waits) == 2
     row = msg(db, message_id)
@@ -90,7 +91,7 @@ def test_unreachable_twilio_is_retried_then_failed(database_url, monkeypatch, db
     user_id, conversation_id = make_user(db)
     [message_id] = add_outbound(user_id, conversation_id, ["nobody home"])
     sleeps = Sleeps()
-    [report] = deliver_message(message_id, sleep=sleeps)
+    [report] = deliver_message(message_id, sleep=sleeps, gateway=default_gateway())
     assert report.outcome is SendOutcome.FAILED
     assert len(sleeps.waits) == 2
     assert msg(db, message_id)["status"] == "failed"
@@ -105,7 +106,7 @@ def test_messaging_service_sid_is_used_when_configured(database_url, monkeypatch
     )
     user_id, conversation_id = make_user(db)
     [message_id] = add_outbound(user_id, conversation_id, ["via service"])
-    deliver_message(message_id, sleep=Sleeps())
+    deliver_message(message_id, sleep=Sleeps(), gateway=default_gateway())
     [sent] = standin.sent
     assert sent["messaging_service_sid"] == "MG" + "2" * 32
     assert sent["from"] is None
@@ -120,17 +121,20 @@ def test_sequence_parts_go_out_in_order_from_one_call(env, db, standin):
     assert [(r["sequence_position"], r["sequence_total"]) for r in rows] == [(1, 3), (2, 3), (3, 3)]
 
     # The webhook for a later part arrives first: it waits for the earlier parts.
-    [early] = deliver_message(ids[2], sleep=Sleeps())
+    [early] = deliver_message(ids[2], sleep=Sleeps(), gateway=default_gateway())
     assert early.outcome is SendOutcome.DEFERRED
     assert standin.sent == []
 
     sleeps = Sleeps()
-    reports = deliver_message(ids[0], sleep=sleeps)
+    reports = deliver_message(ids[0], sleep=sleeps, gateway=default_gateway())
     assert [r.outcome for r in reports] == [SendOutcome.SENT] * 3
     assert [m["body"] for m in standin.sent] == ["first", "second", "third"]
     assert sleeps.waits == [1.0, 1.0]  # SEQUENCE_PART_DELAY between parts
     # The webhooks for parts 2 and 3 arriving late send nothing.
-    assert deliver_message(ids[1], sleep=Sleeps())[0].outcome is SendOutcome.NOT_PENDING
+    assert (
+        deliver_message(ids[1], sleep=Sleeps(), gateway=default_gateway())[0].outcome
+        is SendOutcome.NOT_PENDING
+    )
 
 
 def test_long_body_becomes_an_ordered_sequence_and_nothing_is_truncated(env, db, standin):
@@ -138,7 +142,7 @@ def test_long_body_becomes_an_ordered_sequence_and_nothing_is_truncated(env, db,
     text = " ".join(f"sentence{i}." for i in range(500))  # ~6,000 characters
     ids = add_outbound(user_id, conversation_id, [text])
     assert len(ids) == 4
-    deliver_message(ids[0], sleep=Sleeps())
+    deliver_message(ids[0], sleep=Sleeps(), gateway=default_gateway())
     bodies = [m["body"] for m in standin.sent]
     assert all(len(b) <= 1600 for b in bodies)
     assert " ".join(bodies) == text
@@ -184,11 +188,11 @@ def test_full_loop_help_reply_is_delivered_and_tracked(database_url, monkeypatch
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        result = record_inbound_sms(InboundSms("+14155550123", "help", new_sid()))
+        result = record_inbound_sms(InboundSms("+14155550123", "help", new_sid()), PostgresUnitOfWork())
         reply = db.execute(
             "SELECT id FROM messages WHERE direction = 'outbound' AND user_id = %s", (result.user_id,)
         ).fetchone()
-        [report] = deliver_message(reply["id"], sleep=Sleeps())
+        [report] = deliver_message(reply["id"], sleep=Sleeps(), gateway=default_gateway())
         assert report.outcome is SendOutcome.SENT
         [sent] = standin.sent
         assert sent["body"] == HELP_TEXT

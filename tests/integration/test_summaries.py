@@ -6,14 +6,25 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.llm import LlmUnavailable, get_llm
+from shared.adapters.llm import Llm, LlmUnavailable
 from shared.adapters.postgres import Sql
 from shared.agents.context import load_context, profile_block
+from shared.agents.summarizer.summary import clamp_words
 from shared.domain.constants import SUMMARY_MAX_WORDS
-from shared.service_layer.summaries import clamp_words, create_conversation_summary
+from shared.service_layer.summaries import SummaryResult, summarize_conversation
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
+from tests.deps_support import settings_llm
 from tests.fakes.llm import ScriptedLlm
 
 pytestmark = pytest.mark.integration
+
+
+def create_conversation_summary(conversation_id: Any, *, llm: Llm | None, **_: Any) -> SummaryResult:
+    with PostgresUnitOfWork() as uow:
+        result = summarize_conversation(uow, conversation_id, llm=llm)
+        uow.commit()
+    return result
+
 
 CHAT = [
     ("user", "inbound", "hey"),
@@ -91,8 +102,8 @@ def test_next_run_summarises_only_new_messages_and_rolls_the_old_summary_forward
 
 def test_without_an_llm_the_extractive_summary_is_stored(db):
     _, conv = arrange(db)
-    assert get_llm() is None
-    result = create_conversation_summary(conv)
+    assert settings_llm() is None
+    result = create_conversation_summary(conv, llm=settings_llm())
     summary = stored(db, conv)["conversation_summary"]
     assert result.path == "extractive" and summary == result.summary
     assert "looking for a CFO intro" in summary
@@ -124,7 +135,7 @@ def test_summary_reaches_the_agents_context(db):
 def test_the_real_adapter_writes_the_summary_through_the_fake(anthropic_fake, db):
     _, conv = arrange(db)
     anthropic_fake.reply("Needs and goals: CFO intro.\nKey facts: Ana Ruiz, CEO, Lumen Labs.")
-    result = create_conversation_summary(conv)
+    result = create_conversation_summary(conv, llm=settings_llm())
     assert result.path == "llm" and stored(db, conv)["conversation_summary"].startswith("Needs and goals")
     assert anthropic_fake.requests[0].body["max_tokens"] == 500
     cost = db.execute("SELECT count(*) AS n FROM agent_actions_log WHERE action_type = 'llm_call'").fetchone()

@@ -28,6 +28,7 @@ def _request(**kw: Any) -> LlmRequest:
     base: dict[str, Any] = dict(
         agent="bouncer",
         call_kind="decision",
+        settings=call_settings("bouncer", "decision"),
         system="static system prompt",
         stable_context="profile block",
         dynamic_context="this turn's guidance",

@@ -11,7 +11,7 @@ import pytest
 
 from shared.adapters.orchestrator_store import ACTION_SEND_BUDGETED, ACTION_SEND_EXEMPT, QueueRow, UserProfile
 from shared.domain.send_policy import QueuedPart
-from shared.service_layer.freshness import Freshness, NewerMessage, QueuedForCheck
+from shared.service_layer.freshness import AssumeRelevantClassifier, Freshness, NewerMessage, QueuedForCheck
 from shared.service_layer.orchestrate import (
     render_body,
     role_for,
@@ -19,6 +19,8 @@ from shared.service_layer.orchestrate import (
 )
 from shared.service_layer.triggers import InvalidTrigger, parse_trigger
 from tests.fakes.orchestrator_store import InMemoryOrchestratorStore
+
+ASSUME_RELEVANT = AssumeRelevantClassifier()
 
 NOW = datetime(2026, 1, 15, 17, 0, tzinfo=UTC)  # 12:00 in New York
 
@@ -84,7 +86,7 @@ def queue(
 def test_due_row_becomes_one_outbound_message_and_is_counted():
     store, uid = make_store()
     qid = queue(store, uid, "Your intro is ready")
-    report = run_tick(store, now=NOW)
+    report = run_tick(store, now=NOW, classifier=ASSUME_RELEVANT)
     assert report.sent_units == 1
     (out,) = store.outbound
     assert (out.body, out.role, out.queue_id) == ("Your intro is ready", "concierge", qid)
@@ -98,7 +100,7 @@ def test_due_row_becomes_one_outbound_message_and_is_counted():
 def test_not_yet_due_rows_are_left_alone():
     store, uid = make_store()
     qid = queue(store, uid, due=NOW + timedelta(minutes=1))
-    assert run_tick(store, now=NOW).users == 0
+    assert run_tick(store, now=NOW, classifier=ASSUME_RELEVANT).users == 0
     assert store.queue[qid].status == "queued"
 
 
@@ -125,7 +127,7 @@ def test_freshness_without_newer_user_messages_needs_no_classifier():
 
 
 def test_default_classifier_and_a_failing_one_keep_the_message():
-    for classifier in (None, BrokenClassifier()):
+    for classifier in (AssumeRelevantClassifier(), BrokenClassifier()):
         store, uid = make_store()
         qid = queue(store, uid, fresh=True, created=NOW - timedelta(hours=2))
         store.add_inbound(uid, "something new", NOW - timedelta(minutes=30))
@@ -136,7 +138,7 @@ def test_default_classifier_and_a_failing_one_keep_the_message():
 def test_opted_out_user_rows_are_cancelled_with_a_reason():
     store, uid = make_store(opted_out=True)
     qid = queue(store, uid)
-    assert run_tick(store, now=NOW).cancelled_units == 1
+    assert run_tick(store, now=NOW, classifier=ASSUME_RELEVANT).cancelled_units == 1
     assert (store.queue[qid].status, store.queue[qid].reason) == ("cancelled", "user opted out")
     assert store.outbound == []
 
@@ -146,7 +148,7 @@ def test_row_without_text_fails_clearly_and_message_data_content_is_used():
     bad = queue(store, uid, None, data={"kind": "intro", "score": 7})
     good = queue(store, uid, None, data={"content": "Sarah accepted your intro."}, priority="urgent")
     assert good != bad
-    report = run_tick(store, now=NOW)
+    report = run_tick(store, now=NOW, classifier=ASSUME_RELEVANT)
     assert report.failed_units == 1 and report.sent_units == 1
     assert store.queue[bad].status == "failed"
     reason = store.queue[bad].reason
@@ -160,7 +162,7 @@ def test_sequence_goes_whole_in_order_and_counts_once():
     store, uid = make_store()
     seq = uuid4()
     ids = [queue(store, uid, f"part {p}", sequence=(seq, p, 3)) for p in (3, 1, 2)]
-    run_tick(store, now=NOW)
+    run_tick(store, now=NOW, classifier=ASSUME_RELEVANT)
     assert [o.body for o in store.outbound] == ["part 1", "part 2", "part 3"]
     assert all(store.queue[i].status == "sent" for i in ids)
     assert sum(b.messages_sent for b in store.budgets.values()) == 1
@@ -170,7 +172,7 @@ def test_incomplete_sequence_is_left_queued():
     store, uid = make_store()
     seq = uuid4()
     ids = [queue(store, uid, f"part {p}", sequence=(seq, p, 3)) for p in (1, 3)]
-    assert run_tick(store, now=NOW).incomplete_units == 1
+    assert run_tick(store, now=NOW, classifier=ASSUME_RELEVANT).incomplete_units == 1
     assert all(store.queue[i].status == "queued" for i in ids)
 
 
@@ -179,7 +181,7 @@ def test_budget_blocks_lower_priorities_after_urgent_ones_went_first():
     low = queue(store, uid, "tip", priority="low", due=NOW - timedelta(hours=2))
     urgent = queue(store, uid, "payment problem", priority="urgent")
     high = queue(store, uid, "intro accepted", priority="high")
-    run_tick(store, now=NOW)
+    run_tick(store, now=NOW, classifier=ASSUME_RELEVANT)
     assert [o.body for o in store.outbound] == ["payment problem", "intro accepted"]
     assert store.queue[low].status == "queued"
     assert store.queue[low].row.part.scheduled_for == NOW + timedelta(hours=1)  # the hour frees
@@ -191,7 +193,7 @@ def test_active_user_gets_queued_messages_at_night_unbudgeted():
     store, uid = make_store()
     store.add_inbound(uid, "are you there?", night - timedelta(minutes=2))
     ids = [queue(store, uid, f"m{i}", due=night) for i in range(4)]
-    run_tick(store, now=night)
+    run_tick(store, now=night, classifier=ASSUME_RELEVANT)
     assert all(store.queue[i].status == "sent" for i in ids)
     assert store.budgets == {}
     assert {a.action_type for a in store.actions} == {ACTION_SEND_EXEMPT}
@@ -201,7 +203,7 @@ def test_locked_user_is_skipped_by_a_concurrent_tick():
     store, uid = make_store()
     qid = queue(store, uid)
     store.locked_users.add(uid)  # another tick holds this user
-    assert run_tick(store, now=NOW).skipped_users == 1
+    assert run_tick(store, now=NOW, classifier=ASSUME_RELEVANT).skipped_users == 1
     assert store.queue[qid].status == "queued"
 
 
@@ -209,7 +211,7 @@ def test_conversation_context_is_used_when_given():
     store, uid = make_store()
     conversation = uuid4()
     queue(store, uid, conversation=conversation)
-    run_tick(store, now=NOW)
+    run_tick(store, now=NOW, classifier=ASSUME_RELEVANT)
     assert store.outbound[0].conversation_id == conversation
 
 

@@ -13,10 +13,13 @@ from shared.adapters.orchestrator_store import (
     QueueRow,
     UserProfile,
 )
+from shared.service_layer.freshness import AssumeRelevantClassifier
 from shared.service_layer.orchestrate import run_tick
 from tests.fakes.orchestrator_store import InMemoryOrchestratorStore
 from tests.unit.orchestrator_scenarios import RunResult, Scenario, SentUnit, check_invariants, scenarios
 from tests.unit.test_send_policy_properties import scenario_parts, simulate_pure
+
+ASSUME_RELEVANT = AssumeRelevantClassifier()
 
 OVERRIDE_DATE = date(2000, 1, 1)  # an old budget row that carries the user's limits forward
 
@@ -51,7 +54,7 @@ def run_memory(scn: Scenario) -> tuple[RunResult, InMemoryOrchestratorStore]:
             for pid, q in store.queue.items()
             if q.status == "queued" and q.row.part.scheduled_for <= tick
         }
-        run_tick(store, now=tick)
+        run_tick(store, now=tick, classifier=ASSUME_RELEVANT)
     unit_keys = {(scn.unit_key(i) if u.parts > 1 else scn.part_id(i, 1)): i for i, u in enumerate(scn.units)}
     for action in store.actions:
         if action.action_type in (ACTION_SEND_BUDGETED, ACTION_SEND_EXEMPT):

@@ -33,8 +33,9 @@ def test_unknown_event_types_and_missing_users_are_no_route():
         route_event("message.received", None, None)
 
 
-def test_system_summary_tasks_go_to_the_users_poc():
-    assert route_task("system", "create_conversation_summary", False, None) == CONSUMERS["bouncer"]
+def test_system_summary_tasks_go_to_the_summarizer_whatever_the_poc():
+    for verified, poc in ((False, None), (True, "concierge"), (True, "innovator")):
+        assert route_task("system", "create_conversation_summary", verified, poc) == CONSUMERS["summarizer"]
     with pytest.raises(NoRoute):
         route_task("system", "something_else", False, None)
 

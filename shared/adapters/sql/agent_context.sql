@@ -27,7 +27,7 @@ SELECT id, role, direction, content, status, created_at
 FROM messages
 WHERE conversation_id = %(conversation_id)s
   AND routed
-  AND (role IN ('user', 'bouncer', 'concierge', 'innovator') OR (role = 'system' AND direction = 'outbound'))
+  AND (role = ANY(%(roles)s) OR (role = 'system' AND direction = 'outbound'))
   AND NOT (direction = 'outbound' AND status IN ('failed', 'blocked'))
   AND NOT (role = 'user' AND direction = 'outbound')
 ORDER BY created_at DESC, id DESC

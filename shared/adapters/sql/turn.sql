@@ -12,7 +12,7 @@ WITH last_turn AS (
     WHERE user_id = %(user_id)s AND action_type = 'agent_turn'
 ), last_reply AS (
     SELECT max(created_at) AS at FROM messages
-    WHERE user_id = %(user_id)s AND direction = 'outbound' AND role IN ('bouncer', 'concierge', 'innovator')
+    WHERE user_id = %(user_id)s AND direction = 'outbound' AND role = ANY(%(agent_roles)s)
 )
 SELECT m.id, m.conversation_id, m.role, m.direction, m.content, m.created_at
 FROM messages AS m, last_turn, last_reply

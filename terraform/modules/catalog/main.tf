@@ -86,6 +86,14 @@ locals {
       publishes       = false
       timeout_seconds = 300
     }
+    agent_summarizer = {
+      description     = "Rolling conversation summaries for every member (create_conversation_summary)."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
     admin = {
       description     = "Operator approval of onboarded users (IAM-protected)."
       exposure        = "operators"
@@ -99,7 +107,8 @@ locals {
   # topic -> consumer function; exactly shared.routing.all_topics(). Each topic gets a
   # dead-letter topic "<topic>-dead-letter" pushed to dead_letter_recorder.
   routes = {
-    "agent-bouncer" = { function = "agent_bouncer", ordered = true }
+    "agent-bouncer"    = { function = "agent_bouncer", ordered = true }
+    "agent-summarizer" = { function = "agent_summarizer", ordered = false }
   }
 
   dead_letter_recorder = "dead_letter_recorder"

@@ -1,0 +1,128 @@
+"""The composition root: the one place that builds adapters and hands functions their handlers.
+
+Every ``functions/<name>/main.py`` asks this module for its handler (``http_handler(name)`` or
+``event_handler(name)``) and does nothing else. The adapters are built lazily, once per
+process, on the first invocation that needs them (never at import, so a cold start that only
+answers a bad request reads no setting):
+
+- the unit-of-work factory (``PostgresUnitOfWork`` on the process's pool, ``DATABASE_URL``);
+- the LLM (``AnthropicLlm`` with the cost ledger; None without ``ANTHROPIC_API_KEY``), with
+  per-call settings resolved by ``shared.agents.llm_config``;
+- the SMS gateway (the real ``twilio`` client; ``TWILIO_API_BASE_URL`` points it at a stand-in);
+- the Pub/Sub publisher; the clock; the freshness classifier.
+
+Tests replace adapters by passing them in: ``with bootstrap.override(llm=fake, clock=...):``
+or by building a ``Deps`` directly. Nothing reads environment variables to decide on a fake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from cloudevents.abstract import CloudEvent
+from flask import Request, Response
+
+from shared import entrypoints
+from shared.adapters.llm import Llm, PostgresCallLog, build_llm
+from shared.adapters.pubsub import get_publisher
+from shared.adapters.twilio_sms import default_gateway
+from shared.config import get_settings
+from shared.service_layer.deps import Deps
+from shared.service_layer.freshness import AssumeRelevantClassifier
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
+
+_lock = threading.Lock()
+_deps: Deps | None = None
+_overrides: list[dict[str, Any]] = []
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@lru_cache(maxsize=1)
+def _llm_from_settings() -> Llm | None:
+    return build_llm(get_settings(), call_log=PostgresCallLog())
+
+
+def _build() -> Deps:
+    settings = get_settings()
+    return Deps(
+        uow_factory=PostgresUnitOfWork,
+        llm=_llm_from_settings(),
+        clock=_wall_clock,
+        sms_factory=default_gateway,
+        publisher_factory=get_publisher,
+        freshness=AssumeRelevantClassifier(),
+        verify_email_domain=settings.verify_email_domain,
+    )
+
+
+def deps() -> Deps:
+    """The process's adapters, built on first use; overrides (tests) applied on top."""
+    global _deps
+    with _lock:
+        if _deps is None:
+            _deps = _build()
+        current = _deps
+        for layer in _overrides:
+            current = replace(current, **layer)
+        return current
+
+
+@contextlib.contextmanager
+def override(**fields: Any) -> Iterator[Deps]:
+    """Replace adapters for the duration of a block (tests, tools): any ``Deps`` field, plus
+    ``sms=`` and ``publisher=`` for a ready gateway or publisher. ``override(llm=None)`` runs the
+    agents' fallback brains."""
+    layer: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name in ("sms", "publisher"):
+            layer[f"{name}_factory"] = _constant(value)
+        else:
+            layer[name] = value
+    with _lock:
+        _overrides.append(layer)
+    try:
+        yield deps()
+    finally:
+        with _lock:
+            _overrides.remove(layer)
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+def reset() -> None:
+    """Forget the built adapters (a test that changed settings, the local stack restarting)."""
+    global _deps
+    with _lock:
+        _deps = None
+    _llm_from_settings.cache_clear()
+
+
+def http_handler(function: str) -> Callable[[Request], Response]:
+    """The handler of an HTTP function, by its folder name."""
+    entry = entrypoints.HTTP[function]
+
+    def handle(request: Request) -> Response:
+        return entry(request, deps())
+
+    return handle
+
+
+def event_handler(function: str) -> Callable[[CloudEvent], None]:
+    """The handler of a Pub/Sub-triggered function, by its folder name."""
+    entry = entrypoints.event_entry(function)
+
+    def handle(cloud_event: CloudEvent) -> None:
+        entry(cloud_event, deps())
+
+    return handle

@@ -1,0 +1,265 @@
+"""Every function's entry point: request and CloudEvent in, one use case, response out.
+
+This is the boundary module: size limits, authentication, provider payload parsing (Twilio
+forms, the email providers' JSON and form posts, operator JSON) and the mapping of outcomes
+and errors to HTTP codes live here, once. ``functions/<name>/main.py`` only asks
+``shared.bootstrap`` for its handler, which calls the entry below with the process's ``Deps``.
+
+Every entry answers malformed, oversized, unsigned or replayed input with a clear 4xx and
+writes nothing for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from cloudevents.abstract import CloudEvent
+from flask import Request, Response, jsonify
+
+from shared.adapters.email_parsing import MalformedEmail, parse_inbound_email
+from shared.adapters.email_webhook_auth import BadEmailSecret, check_email_webhook_secret
+from shared.adapters.internal_http import handle_internal_call, reject
+from shared.adapters.orchestrator_store import PostgresOrchestratorStore
+from shared.adapters.request_auth import RequestRejected, read_twilio_form
+from shared.config import MissingSetting
+from shared.domain.constants import ADMIN_MAX_BODY_BYTES, EMAIL_WEBHOOK_MAX_BYTES
+from shared.logs import get_logger
+from shared.service_layer import approval
+from shared.service_layer.dead_letters import record_dead_letter_delivery
+from shared.service_layer.delivery import deliver
+from shared.service_layer.delivery_status import (
+    InvalidStatusCallback,
+    apply_delivery_status,
+    parse_status_form,
+)
+from shared.service_layer.deps import Deps
+from shared.service_layer.dispatch_events import dispatch_events
+from shared.service_layer.email_verification import Outcome, record_verification_email
+from shared.service_layer.inbound_sms import InvalidInbound, parse_inbound_form, record_inbound_sms
+from shared.service_layer.orchestrate import deliver_due_messages
+from shared.service_layer.send_sms import deliver_message, parse_send_request, sweep_pending_messages
+from shared.service_layer.sweep_tasks import sweep_tasks
+from shared.service_layer.triggers import parse_trigger
+
+log = get_logger(__name__)
+
+HttpEntry = Callable[[Request, Deps], Response]
+EventEntry = Callable[[CloudEvent, Deps], Any]
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _text(status: int, body: str, mimetype: str = "text/plain") -> Response:
+    return Response(body, status=status, mimetype=mimetype)
+
+
+def _json(status: int, **body: Any) -> Response:
+    return Response(json.dumps(body, default=str), status=status, mimetype="application/json")
+
+
+# --- Twilio (public, signature-checked) ------------------------------------------------------
+
+
+def twilio_inbound(request: Request, deps: Deps) -> Response:
+    """Records the SMS in one short transaction and answers empty TwiML; the agent runs later."""
+    try:
+        sms = parse_inbound_form(read_twilio_form(request))
+    except (RequestRejected, InvalidInbound) as exc:
+        log.warning("inbound SMS webhook rejected", extra={"status": exc.status, "reason": exc.reason})
+        return _text(exc.status, exc.reason + "\n")
+    record_inbound_sms(sms, deps.uow_factory())
+    return _text(200, EMPTY_TWIML, "text/xml")
+
+
+def twilio_status(request: Request, deps: Deps) -> Response:
+    """Delivery status callbacks; ``?message_id=`` (signed with the URL) finds early callbacks."""
+    try:
+        update = parse_status_form(read_twilio_form(request), message_id=request.args.get("message_id"))
+    except RequestRejected as exc:
+        log.warning("status callback rejected", extra={"status": exc.status, "reason": exc.reason})
+        return _text(exc.status, exc.reason + "\n")
+    except InvalidStatusCallback as exc:
+        log.warning("status callback rejected", extra={"status": 400, "reason": str(exc)})
+        return _text(400, f"{exc}\n")
+    outcome = apply_delivery_status(update, deps.uow_factory())
+    return _text(200, f"{outcome}\n")
+
+
+# --- Email verification (public, shared secret) ---------------------------------------------
+
+_EMAIL_STATUS = {
+    Outcome.VERIFIED: 200,
+    Outcome.ALREADY_VERIFIED: 200,
+    Outcome.NO_TOKEN: 400,
+    Outcome.UNKNOWN_TOKEN: 404,
+}
+
+
+def _email_payload(request: Request, raw: bytes) -> Any:
+    """The provider's post as one object: form posts (SendGrid, Mailgun) or JSON (Postmark, SNS)."""
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = request.form.to_dict(flat=True)
+        for key in ("recipients", "headers", "envelope"):  # providers send nested parts as JSON strings
+            if isinstance(form.get(key), str) and form[key][:1] in "[{":
+                with contextlib.suppress(ValueError):
+                    form[key] = json.loads(form[key])
+        return form
+    return json.loads(raw.decode("utf-8"))
+
+
+def email_inbound(request: Request, deps: Deps) -> Response:  # noqa: PLR0911
+    """200 verified / already verified / replay; 400 malformed or no token; 401 unsigned or wrong
+    secret; 404 unknown token; 405 not POST; 413 oversized. See docs/bouncer.md."""
+    if request.method != "POST":
+        return _json(405, error="method not allowed")
+    if (request.content_length or 0) > EMAIL_WEBHOOK_MAX_BYTES:
+        return _json(413, error="body too large")
+    raw = request.get_data(cache=True)
+    if len(raw) > EMAIL_WEBHOOK_MAX_BYTES:
+        return _json(413, error="body too large")
+    try:
+        check_email_webhook_secret(dict(request.headers))
+    except BadEmailSecret as exc:
+        log.warning("email webhook refused", extra={"reason": str(exc)})
+        return _json(401, error="unauthorized")
+    except MissingSetting as exc:
+        log.error("email webhook is not configured", extra={"missing": exc.env_var})
+        return _json(500, error=str(exc))
+    try:
+        email = parse_inbound_email(_email_payload(request, raw))
+    except (MalformedEmail, ValueError, UnicodeDecodeError) as exc:
+        return _json(400, error=f"malformed email webhook: {exc}")
+    result = record_verification_email(email, domain=deps.verify_email_domain, uow_factory=deps.uow_factory)
+    return _json(_EMAIL_STATUS[result.outcome], outcome=result.outcome.value)
+
+
+# --- Operators (IAM-protected) ----------------------------------------------------------------
+
+
+def _operator(request: Request) -> str:
+    for header in ("X-Goog-Authenticated-User-Email", "X-Operator"):
+        value = request.headers.get(header)
+        if value:
+            return value.split(":")[-1][:200]
+    return "unknown-operator"
+
+
+def _admin_body(request: Request) -> dict[str, Any] | Response:
+    raw = request.get_data(cache=True)
+    if (request.content_length or 0) > ADMIN_MAX_BODY_BYTES or len(raw) > ADMIN_MAX_BODY_BYTES:
+        return _json(413, error="body too large")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return _json(400, error="body must be JSON")
+    if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+        return _json(400, error='body must be an object with an "action"')
+    return body
+
+
+def admin(request: Request, deps: Deps) -> Response:  # noqa: PLR0911
+    """Operator approval: GET lists pending users; POST ``{"action": "approve"|"reject"|"hold"|
+    "pending", "phone": ..., "as": ...}``. 401 without credentials (IAM is the real gate)."""
+    if not (request.headers.get("Authorization") or "").strip():
+        return _json(401, error="missing Authorization (an identity token of an operator)")
+    if request.method == "GET":
+        return _json(200, pending=approval.pending(uow_factory=deps.uow_factory))
+    if request.method != "POST":
+        return _json(405, error="method not allowed")
+    body = _admin_body(request)
+    if isinstance(body, Response):
+        return body
+    action, phone = body["action"], body.get("phone")
+    if action == "pending":
+        return _json(200, pending=approval.pending(uow_factory=deps.uow_factory))
+    if action not in ("approve", "reject", "hold"):
+        return _json(400, error=f"unknown action {action!r}")
+    if not isinstance(phone, str) or not phone.strip():
+        return _json(400, error='"phone" is required')
+    operator = _operator(request)
+    try:
+        if action == "approve":
+            as_ = str(body.get("as", approval.APPROVE_AS[0]))
+            decision = approval.approve(phone, as_, operator=operator, uow_factory=deps.uow_factory)
+        elif action == "reject":
+            decision = approval.reject(phone, operator=operator, uow_factory=deps.uow_factory)
+        else:
+            decision = approval.hold(phone, operator=operator, uow_factory=deps.uow_factory)
+    except approval.ApprovalError as exc:
+        return _json(exc.status, error=str(exc))
+    return _json(200, **decision.as_dict())
+
+
+# --- Internal: database webhooks and scheduler jobs ------------------------------------------
+
+
+def sms_sender(request: Request, deps: Deps) -> Response:
+    def send(command: UUID | None) -> Response:
+        if command is None:
+            reports = sweep_pending_messages(gateway=deps.sms, now=deps.clock())
+        else:
+            reports = deliver_message(command, gateway=deps.sms)
+            if reports[0].outcome == "not_found":
+                return reject("sms_sender", 404, "no such outbound message")
+        return jsonify(
+            {"results": [{"message_id": str(r.message_id), "outcome": str(r.outcome)} for r in reports]}
+        )
+
+    return handle_internal_call(request, "sms_sender", parse_send_request, send)
+
+
+def event_dispatcher(request: Request, deps: Deps) -> Response:
+    def dispatch(trigger: str) -> dict[str, Any]:
+        report = dispatch_events(deps.publisher, uow_factory=deps.uow_factory)
+        return {"trigger": trigger, **report.as_dict()}
+
+    return handle_internal_call(request, "event_dispatcher", lambda b: parse_trigger(b, "events"), dispatch)
+
+
+def task_sweeper(request: Request, deps: Deps) -> Response:
+    def sweep(trigger: str) -> dict[str, Any]:
+        return {"trigger": trigger, **sweep_tasks(deps.publisher, uow_factory=deps.uow_factory).as_dict()}
+
+    return handle_internal_call(request, "task_sweeper", lambda b: parse_trigger(b, "agent_tasks"), sweep)
+
+
+def message_orchestrator(request: Request, deps: Deps) -> Response:
+    def tick(trigger: str) -> dict[str, Any]:
+        report = deliver_due_messages(
+            trigger=trigger, now=deps.clock(), store=PostgresOrchestratorStore(), classifier=deps.freshness
+        )
+        return {"trigger": trigger, **report.as_dict()}
+
+    return handle_internal_call(
+        request, "message_orchestrator", lambda b: parse_trigger(b, "message_queue"), tick
+    )
+
+
+HTTP: dict[str, HttpEntry] = {
+    "twilio_inbound": twilio_inbound,
+    "twilio_status": twilio_status,
+    "email_inbound": email_inbound,
+    "admin": admin,
+    "sms_sender": sms_sender,
+    "event_dispatcher": event_dispatcher,
+    "task_sweeper": task_sweeper,
+    "message_orchestrator": message_orchestrator,
+}
+
+
+# --- Pub/Sub pushes -----------------------------------------------------------------------------
+
+
+def dead_letter_recorder(cloud_event: CloudEvent, deps: Deps) -> Any:
+    return record_dead_letter_delivery(cloud_event, uow_factory=deps.uow_factory)
+
+
+def event_entry(function: str) -> EventEntry:
+    """The entry of a Pub/Sub-triggered function: the recorder, or an agent of the registry."""
+    if function == "dead_letter_recorder":
+        return dead_letter_recorder
+    return lambda cloud_event, deps: deliver(function, cloud_event, deps)

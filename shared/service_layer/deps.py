@@ -1,0 +1,42 @@
+"""What a use case may be handed: the adapters, built once per process by ``shared.bootstrap``.
+
+Use cases and delivery handlers receive a ``Deps`` (or the single adapter they need) as an
+argument; none of them builds an adapter itself. Tests build a ``Deps`` with fakes, or
+override single adapters through ``shared.bootstrap.override``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.adapters.llm import Llm
+from shared.adapters.pubsub import Publisher
+from shared.adapters.twilio_sms import SmsGateway
+from shared.service_layer.freshness import FreshnessClassifier
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
+
+Clock = Callable[[], datetime]
+UowFactory = Callable[[], PostgresUnitOfWork]
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The process's adapters. Each field is built lazily by ``shared.bootstrap``."""
+
+    uow_factory: UowFactory
+    llm: Llm | None  # None: no ANTHROPIC_API_KEY; agents answer from their fallback brain
+    clock: Clock
+    sms_factory: Callable[[], SmsGateway]  # built on first send: needs Twilio settings
+    publisher_factory: Callable[[], Publisher]  # built on first publish: needs the project
+    freshness: FreshnessClassifier
+    verify_email_domain: str | None = None
+
+    @property
+    def sms(self) -> SmsGateway:
+        return self.sms_factory()
+
+    @property
+    def publisher(self) -> Publisher:
+        return self.publisher_factory()
