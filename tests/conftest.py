@@ -107,8 +107,7 @@ def db(database_url: str) -> Iterator[postgres.Connection]:
 @pytest.fixture
 def anthropic_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[AnthropicFake]:
     """A loopback Messages API (tools/fakes/anthropic_api.py); ``build_llm(settings)`` points the real
-    SDK at it,
-    with a short timeout and one retry. Queue answers with ``anthropic_fake.tool_use(...)`` /
+    SDK at it, with a short timeout and one retry. Queue answers with ``anthropic_fake.tool_use(...)`` /
     ``.reply(...)`` / ``.error(...)``; requests received are in ``anthropic_fake.requests``."""
     with AnthropicFake() as fake:
         monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-for-the-local-fake")
