@@ -39,9 +39,9 @@ from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
 from shared.service_layer.tasks import create_task
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
-from tools import pubsub_emulator
-from tools.migrate import migrate
-from tools.pgcluster import PgCluster, create_database, free_port
+from tools.localstack import pubsub_emulator
+from tools.localstack.migrate import migrate
+from tools.localstack.pgcluster import PgCluster, create_database, free_port
 
 PRIORITIES = sorted(PRIORITY_RANK, key=PRIORITY_RANK.__getitem__)  # urgent, high, medium, low
 

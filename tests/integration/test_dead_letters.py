@@ -7,7 +7,7 @@ import pytest
 
 from shared import routing
 from shared.adapters.postgres import connect
-from shared.adapters.pubsub import FakePublisher, OutboundMessage
+from shared.adapters.pubsub import OutboundMessage
 from shared.adapters.repositories import NewDeadLetter
 from shared.service_layer.dead_letters import ReplayError, replay_all, replay_dead_letter
 from shared.service_layer.dispatch_events import dispatch_events
@@ -23,6 +23,7 @@ from tests.backbone_support import (
     push_body,
     task_row,
 )
+from tests.fakes.pubsub import FakePublisher
 
 pytestmark = pytest.mark.integration
 

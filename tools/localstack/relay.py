@@ -19,7 +19,7 @@ import requests
 
 from shared.adapters.webhook_signing import SIGNATURE_HEADER, sign
 from shared.logs import get_logger
-from tools.pgcluster import listen
+from tools.localstack.pgcluster import listen
 
 CHANNEL = "yp_webhook"
 log = get_logger(__name__)
