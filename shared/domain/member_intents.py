@@ -68,7 +68,9 @@ _ASKS = re.compile(
 _SOLUTION = re.compile(rf"\b(?:{_SOLUTION_WORDS})\b", re.IGNORECASE)
 _SOLUTION_TOPIC = (
     # "a vendor for SOC 2 automation", "tools to manage contracts"
-    re.compile(rf"\b(?:{_SOLUTION_WORDS})\s+(?:for|to|that|which|around|on)\s+(?P<topic>.+?){_TOPIC_END}", re.I),
+    re.compile(
+        rf"\b(?:{_SOLUTION_WORDS})\s+(?:for|to|that|which|around|on)\s+(?P<topic>.+?){_TOPIC_END}", re.I
+    ),
     # "for SOC 2 automation vendors", "a good SOC 2 automation vendor"
     re.compile(
         rf"\b(?:good|great|reliable|solid|decent|an?|any|for|the|best|what|which)\s+(?P<topic>[\w][\w\s/&+.-]*?)\s+"
@@ -80,7 +82,16 @@ _FILLER = re.compile(r"^(?:a|an|the|some|good|great|any|reliable|solid|decent|be
 
 # A coarse category per area, by words that name it (routing hints only, never shown to members).
 CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
-    "security_compliance": ("soc 2", "soc2", "iso 27001", "security", "compliance", "gdpr", "hipaa", "pen test"),
+    "security_compliance": (
+        "soc 2",
+        "soc2",
+        "iso 27001",
+        "security",
+        "compliance",
+        "gdpr",
+        "hipaa",
+        "pen test",
+    ),
     "sales": ("sales", "crm", "outbound", "lead gen", "pipeline", "revops"),
     "marketing": ("marketing", "seo", "brand", "advertising", "content", "pr agency"),
     "people": ("hiring", "recruit", "payroll", "hr ", "benefits", "talent"),

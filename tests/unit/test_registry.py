@@ -37,9 +37,9 @@ def test_derived_lists_come_from_the_registry():
     assert set(routing.CONSUMERS) == {a.key for a in registry.AGENTS if a.deployed}
     assert set(routing.PLANNED_CONSUMERS) == {a.key for a in registry.AGENTS if not a.deployed}
     assert tuple(routing.POC_AGENT_TYPES) == registry.poc_agent_keys()
-    assert context.AGENT_ROLES == frozenset(registry.poc_agent_keys())
-    assert outbound.OUTBOUND_ROLES == frozenset(registry.outbound_roles())
-    assert approval.APPROVE_AS == registry.approvable_poc_keys()
+    assert frozenset(registry.poc_agent_keys()) == context.AGENT_ROLES
+    assert frozenset(registry.outbound_roles()) == outbound.OUTBOUND_ROLES
+    assert registry.approvable_poc_keys() == approval.APPROVE_AS
 
 
 def test_every_llm_call_kind_has_explicit_settings():
