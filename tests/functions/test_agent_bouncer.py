@@ -159,8 +159,18 @@ def test_malformed_delivery_is_acknowledged_and_recorded(client, db, user):
     assert outbound(db) == []
 
 
-def test_the_fiftieth_message_summary_task_is_handled_and_stored(client, db, user):
+@pytest.fixture
+def summarizer(database_url: Any) -> Any:
+    return functions_framework.create_app(  # type: ignore[no-untyped-call]
+        "agent_summarizer", str(ROOT / "functions" / "agent_summarizer" / "main.py")
+    ).test_client()
+
+
+@pytest.mark.parametrize("poc", [None, "concierge", "innovator"])
+def test_the_fiftieth_message_summary_task_is_handled_and_stored_whatever_the_poc(summarizer, db, user, poc):
     user_id, conv = user
+    if poc is not None:  # an approved member: their point of contact is not the Bouncer
+        db.execute("UPDATE users SET verified = true, poc_agent_type = %s WHERE id = %s", [poc, user_id])
     for n in range(49):  # the fixture's "hey" is the first of 50
         db.execute(
             "INSERT INTO messages (conversation_id, user_id, role, content, direction, status) VALUES"
@@ -195,10 +205,18 @@ def test_the_fiftieth_message_summary_task_is_handled_and_stored(client, db, use
         "attempt": "1",
         "user_id": str(user_id),
     }
-    assert deliver(client, body, attributes).status_code == 200
+    assert deliver(summarizer, body, attributes).status_code == 200
     stored = db.execute("SELECT conversation_summary FROM conversations WHERE id = %s", [conv]).fetchone()
     summary = stored["conversation_summary"]
     assert "looking for a CFO intro" in summary and len(summary.split()) <= 200
     done = db.execute("SELECT status, result_json FROM agent_tasks WHERE id = %s", [task["id"]]).fetchone()
     assert done["status"] == "completed" and done["result_json"] == {"status": "stored", "path": "extractive"}
     assert outbound(db) == []  # a summary never texts the user
+    # one commit: the delivery's mark, the task's completion and the summary
+    mark = db.execute(
+        "SELECT outcome FROM processed_deliveries WHERE consumer = 'agent_summarizer' AND delivery_key = %s",
+        [f"task:{task['id']}:{claim}"],
+    ).fetchone()
+    assert mark["outcome"] == "handled"
+    assert deliver(summarizer, body, attributes).status_code == 200  # a redelivery changes nothing
+    assert db.execute("SELECT count(*) AS n FROM event_dead_letters").fetchone()["n"] == 0

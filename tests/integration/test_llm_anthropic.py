@@ -39,7 +39,7 @@ SYSTEM = "You are the bouncer. " * 400  # ~2,000 tokens: over the minimum cachea
 
 
 def _llm(call_log: CallLog | None = None) -> Llm:
-    llm = settings_llm(call_log or InMemoryCallLog())
+    llm = settings_llm(call_log)
     assert llm is not None
     return llm
 
