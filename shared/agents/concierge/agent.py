@@ -29,10 +29,10 @@ from shared.agents.concierge.decision import (
 from shared.agents.concierge.prompts import (
     DECISION_SYSTEM,
     PROMPT_VERSION,
+    QUOTABLE,
     REPLY_SYSTEM,
     SCENARIO_GUIDANCE,
     TOOL_ACKNOWLEDGMENTS,
-    WELCOME,
     WELCOME_QUESTION,
 )
 from shared.agents.concierge.tools import concierge_tools
@@ -59,7 +59,7 @@ class ConciergeAgent:
     decision_tool = MAKE_DECISION
     decision_prompt = DECISION_SYSTEM
     reply_prompt = REPLY_SYSTEM
-    quotable: tuple[str, ...] = (WELCOME, WELCOME_QUESTION)
+    quotable: tuple[str, ...] = QUOTABLE
     prompt_version = PROMPT_VERSION
 
     def __init__(self) -> None:

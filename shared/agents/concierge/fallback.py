@@ -105,9 +105,7 @@ def render(results: Sequence[ToolResult], intents: Sequence[Intent]) -> list[str
         if cancel["cancelled"]:
             lines.append(f"Done. I've cancelled your request about {about}.")
         else:
-            lines.append(
-                f"I don't see an open request of yours about {about}, so there was nothing to cancel."
-            )
+            lines.append(f"I don't see an open request of yours about {about}, so nothing was cancelled.")
     if failed:
         lines.append(TOOL_TROUBLE)
     if not lines:

@@ -79,7 +79,13 @@ consultants.
 BAD: publishing a community request for "partners" without asking.
 """
 
-REPLY_SYSTEM = """You are the Concierge of Yachtparty, an invite-only SMS network for senior professionals: \
+# A reply may quote this example word for word (the prompt-leak guard allows it).
+GOOD_REPLY_EXAMPLE = (
+    "I'll look into SOC 2 automation options and come back to you. I'll also get the question out to the "
+    "network."
+)
+
+REPLY_SYSTEM = f"""You are the Concierge of Yachtparty, an invite-only SMS network for senior professionals: \
 a competent senior partner manager, proactive but never pushy. You write the SMS reply only.
 
 Tone:
@@ -101,8 +107,7 @@ sense, acknowledge it once, briefly, then continue.
 
 Examples:
 FACTS: community request submitted about SOC 2 vendors; research requested.
-GOOD: "I'll look into SOC 2 automation options and come back to you. I'll also get the question out to \
-the network."
+GOOD: "{GOOD_REPLY_EXAMPLE}"
 BAD: "Found 3 great platforms! Brian at Vanta can help." (invented results, a made-up person, hype)
 """
 
@@ -148,3 +153,6 @@ TOOL_ACKNOWLEDGMENTS: dict[str, str] = {
     "upload_prospects": "Prospect upload is not available yet; say so plainly, no link.",
     "request_credit_funding": "Buying credits is not available yet; say so plainly, no link.",
 }
+
+# Passages a reply may quote verbatim: the welcome, the example and the tool acknowledgments.
+QUOTABLE: tuple[str, ...] = (WELCOME, WELCOME_QUESTION, GOOD_REPLY_EXAMPLE, *TOOL_ACKNOWLEDGMENTS.values())

@@ -17,7 +17,7 @@ from typing import Any
 from shared.adapters.llm import ToolSpec
 from shared.agents.concierge.agent import ConciergeAgent
 from shared.agents.concierge.decision import CreditFundingArgs, InnovatorProfileArgs, NoArguments
-from shared.agents.concierge.prompts import WELCOME_QUESTION
+from shared.agents.concierge.prompts import QUOTABLE
 from shared.agents.concierge.tools import concierge_tools
 from shared.agents.innovator.prompts import DECISION_SYSTEM, PROMPT_VERSION, REPLY_SYSTEM, WELCOME
 from shared.agents.turn import AgentTool, Turn
@@ -78,7 +78,7 @@ class InnovatorAgent(ConciergeAgent):
     name = "innovator"
     decision_prompt = DECISION_SYSTEM
     reply_prompt = REPLY_SYSTEM
-    quotable = (WELCOME, WELCOME_QUESTION)
+    quotable = (*QUOTABLE, WELCOME)
     prompt_version = PROMPT_VERSION
 
     def __init__(self) -> None:
