@@ -85,18 +85,18 @@ def render(results: Sequence[ToolResult], intents: Sequence[Intent]) -> list[str
     failed = any(not r.ok for r in results)
     lines: list[str] = []
     goal = done.get("store_user_goal")
-    if goal:
+    if goal is not None:
         lines.append(f"Noted: you're working on {_cut(str(goal['goal_description']), GOAL_ECHO_MAX)}.")
     research = done.get("request_solution_research")
     community = done.get("publish_community_request")
     topic = next((i.topic for i in intents if i.kind is IntentKind.SOLUTION_QUESTION and i.topic), "")
-    if research:
+    if research is not None:
         about = _cut(topic, SUMMARY_MAX) if topic and len(topic) <= SUMMARY_MAX else "it"
         lines.append(f"I'll look into {about} and come back to you when I have something concrete.")
-    if community:
+    if community is not None:
         lines.append(
             "I'll also get the question out to the network."
-            if research
+            if research is not None
             else "I'll get that question out to the network."
         )
     cancel = done.get("cancel_community_request")
@@ -111,6 +111,6 @@ def render(results: Sequence[ToolResult], intents: Sequence[Intent]) -> list[str
     if not lines:
         return [HONEST_ACK]
     body = " ".join(lines)
-    if goal and len(done) == 1 and not failed:
+    if goal is not None and len(done) == 1 and not failed:
         return [body, GOAL_NEXT_STEP]
     return [body]
