@@ -58,7 +58,7 @@ def test_plan_other_does_nothing_and_the_goal_comes_first():
     assert [name for name, _ in calls] == ["store_user_goal", "publish_community_request"]
 
 
-def ok(name, **output):
+def ok(name: str, **output: object) -> ToolResult:
     return ToolResult(name, True, output)
 
 

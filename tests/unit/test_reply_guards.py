@@ -101,7 +101,7 @@ MEMBER = GuardContext(
 )
 
 
-def _kinds(text, ctx=MEMBER):
+def _kinds(text: str, ctx: GuardContext = MEMBER) -> set[str]:
     return {v.kind for v in check_reply([text], ctx)}
 
 
