@@ -155,3 +155,12 @@ def read_intents(texts: list[str]) -> list[Intent]:
     for intent in acted:
         latest[intent.kind] = intent  # self-correction: the latest message of a kind wins
     return list(latest.values())
+
+
+def looks_like_goal(text: str) -> bool:
+    """An answer to "what are you working on?" that states a goal: not a question to us, not a
+    request to find someone, not a cancellation."""
+    flat = " ".join(text.split())
+    if not flat or flat.endswith("?"):
+        return False
+    return read_intent(flat).kind not in (IntentKind.FIND_PERSON, IntentKind.CANCEL)

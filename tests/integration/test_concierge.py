@@ -145,13 +145,25 @@ def test_offline_the_answer_to_the_welcome_is_stored_as_the_goal(db):
     goal = db.execute("SELECT goal, goal_updated_at FROM users WHERE id = %s", [user_id]).fetchone()
     assert goal["goal"] == "Scaling our EMEA sales team this year" and goal["goal_updated_at"] is not None
     first, second = replies(db, user_id)[2:]
-    assert first == "Noted: you're working on Scaling our EMEA sales team this year."
+    assert first == "Noted, that's what you're working on."
     assert "network" in second
     # the next text is not a goal any more
     offline(db, user_id, conv, SOC2)
     assert db.execute("SELECT goal FROM users WHERE id = %s", [user_id]).fetchone()["goal"] == (
         "Scaling our EMEA sales team this year"
     )
+
+
+def test_a_question_in_answer_to_the_welcome_is_acted_on_not_stored_as_the_goal(db):
+    user_id, conv = member(db)
+    db.execute(
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status)"
+        " VALUES (%s, %s, 'concierge', %s, 'outbound', 'sent')",
+        [conv, user_id, WELCOME_QUESTION],
+    )
+    offline(db, user_id, conv, "Do you know anyone at Stripe?")
+    assert db.execute("SELECT goal FROM users WHERE id = %s", [user_id]).fetchone()["goal"] is None
+    assert replies(db, user_id)[1:] == ["I'll get that question out to the network."]
 
 
 def test_a_redelivered_turn_answers_once(db):

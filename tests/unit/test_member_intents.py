@@ -6,7 +6,7 @@ import pytest
 
 from shared.agents.concierge import fallback as brain
 from shared.agents.turn import ToolResult
-from shared.domain.member_intents import IntentKind, read_intent, read_intents
+from shared.domain.member_intents import IntentKind, looks_like_goal, read_intent, read_intents
 
 
 @pytest.mark.parametrize(
@@ -82,3 +82,12 @@ def test_render_never_names_results_or_people():
         brain.render([ok("publish_community_request")], [read_intent("Do you know anyone at Roku?")])
     )
     assert "Roku" not in text and "found" not in text.lower()
+
+
+def test_looks_like_goal():
+    assert looks_like_goal("Scaling our EMEA sales team this year")
+    assert looks_like_goal("Looking for a SOC 2 vendor before our audit")
+    assert not looks_like_goal("Do you know anyone at Stripe?")
+    assert not looks_like_goal("do you know anyone at Stripe")
+    assert not looks_like_goal("stop asking me about SOC 2")
+    assert not looks_like_goal("  ")

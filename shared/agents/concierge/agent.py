@@ -43,7 +43,7 @@ from shared.domain.constants import (
     CONCIERGE_OPEN_REQUESTS_IN_CONTEXT,
     CONCIERGE_PRIORITIES_IN_CONTEXT,
 )
-from shared.domain.member_intents import read_intents
+from shared.domain.member_intents import looks_like_goal, read_intents
 from shared.domain.reply_guards import GuardContext
 from shared.logs import get_logger
 
@@ -103,7 +103,12 @@ class ConciergeAgent:
         return last_agent is not None and WELCOME_QUESTION in last_agent.content
 
     def goal_text(self, turn: Turn) -> str | None:
-        return " ".join(turn.user_texts) if self.answering_welcome(turn) else None
+        """The member's answer to the welcome question, when it reads as a goal (a statement, not a
+        question to us or a request to find someone or cancel something)."""
+        if not self.answering_welcome(turn):
+            return None
+        text = " ".join(turn.user_texts)
+        return text if looks_like_goal(text) else None
 
     # --- Call 1 ----------------------------------------------------------------------------------
 
@@ -128,8 +133,8 @@ class ConciergeAgent:
         ] or ["- none"]
         if self.answering_welcome(turn):
             parts.append(
-                "THE MEMBER IS ANSWERING THE WELCOME QUESTION (what they are working on): store it with "
-                "store_user_goal, and act on any concrete ask in it."
+                "THE MEMBER IS ANSWERING THE WELCOME QUESTION (what they are working on): if it states a "
+                "goal, store it with store_user_goal; act on any concrete ask in it."
             )
         return "\n".join(parts)
 

@@ -17,7 +17,6 @@ from shared.domain.constants import CONCIERGE_TEXT_MAX_CHARS
 from shared.domain.member_intents import Intent, IntentKind
 
 SUMMARY_MAX = 100
-GOAL_ECHO_MAX = 120
 
 HONEST_ACK = (
     "Got it. I can put a question to the network or look into vendors for you; tell me what you need."
@@ -86,7 +85,7 @@ def render(results: Sequence[ToolResult], intents: Sequence[Intent]) -> list[str
     lines: list[str] = []
     goal = done.get("store_user_goal")
     if goal is not None:
-        lines.append(f"Noted: you're working on {_cut(str(goal['goal_description']), GOAL_ECHO_MAX)}.")
+        lines.append("Noted, that's what you're working on.")
     research = done.get("request_solution_research")
     community = done.get("publish_community_request")
     topic = next((i.topic for i in intents if i.kind is IntentKind.SOLUTION_QUESTION and i.topic), "")
