@@ -401,3 +401,22 @@ def test_an_opted_out_member_gets_no_welcome(db):
     db.execute("UPDATE users SET opted_out = true WHERE id = %s", [user_id])
     approval.approve("+14155550100", "concierge", operator="ops")
     assert db.execute("SELECT count(*) AS n FROM message_queue").fetchone()["n"] == 0
+
+
+def test_llm_innovator_intro_progress_counts_only_their_own_rows(db, anthropic_fake):
+    user_id, conv = member(db, poc="innovator", innovator=True)
+    other, _ = member(db, "+14155550133", poc="innovator", innovator=True)
+    connector, _ = member(db, "+14155550144")
+    rows = ((user_id, "open"), (user_id, "completed"), (user_id, "declined"), (other, "open"))
+    for innovator, status in rows:
+        db.execute(
+            "INSERT INTO intro_opportunities (connector_user_id, innovator_id, first_name, last_name, status)"
+            " VALUES (%s, %s, 'Pat', 'Lee', %s)",
+            [connector, innovator, status],
+        )
+    decide(anthropic_fake, ("check_intro_progress", {}), scenario="intro_progress_report")
+    anthropic_fake.reply("One intro pending, one completed, one declined.")
+    result = llm_turn(db, user_id, conv, "how are my intros going?", innovator=True)
+    assert result.path == "llm", result
+    facts = json.dumps(anthropic_fake.requests[-1].body)
+    assert '\\"pending\\": 1' in facts and '\\"completion_rate_percent\\": 33' in facts, facts[:2000]

@@ -64,3 +64,20 @@ UPDATE innovators
        differentiation = coalesce(%(differentiation)s, differentiation)
  WHERE user_id = %(user_id)s
 RETURNING id;
+
+-- name: innovator_intro_progress
+-- check_intro_progress: the innovator's intro opportunities and connection requests, counted by stage.
+SELECT kind,
+       count(*) FILTER (WHERE status IN ('open', 'presented', 'clarifying')) AS pending,
+       count(*) FILTER (WHERE status IN ('accepted', 'actioned')) AS accepted,
+       count(*) FILTER (WHERE status = 'completed') AS completed,
+       count(*) FILTER (WHERE status IN ('rejected', 'declined')) AS declined,
+       count(*) AS total
+  FROM (
+        SELECT 'intro_opportunities' AS kind, status FROM intro_opportunities WHERE innovator_id = %(user_id)s
+        UNION ALL
+        SELECT 'connection_requests' AS kind, status FROM connection_requests
+         WHERE requestor_user_id = %(user_id)s
+       ) AS intros
+ GROUP BY kind
+ ORDER BY kind;

@@ -152,6 +152,7 @@ TOOL_ACKNOWLEDGMENTS: dict[str, str] = {
     "update_innovator_profile": "Noted the profile details they gave.",
     "upload_prospects": "Prospect upload is not available yet; say so plainly, no link.",
     "request_credit_funding": "Buying credits is not available yet; say so plainly, no link.",
+    "check_intro_progress": "Report the counts given, and the completion rate when there is one.",
 }
 
 # Passages a reply may quote verbatim: the welcome, the example and the tool acknowledgments.

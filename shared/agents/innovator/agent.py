@@ -1,9 +1,10 @@
 """The Innovator (agents.md §5): everything the Concierge does, plus the innovator's own tools.
 
 ``InnovatorAgent`` is a ``ConciergeAgent`` with its own name (its messages' role), prompts, an
-innovator-profile block in the stable context, and three more tools:
+innovator-profile block in the stable context, and four more tools:
 
 - ``update_innovator_profile``: the member's own ``innovators`` row;
+- ``check_intro_progress``: counts and completion rate from the member's own intro rows;
 - ``upload_prospects`` and ``request_credit_funding``: the Innovator-commerce issue serves the
   upload page and Stripe Checkout; until it lands they return a plain "not available yet"
   result, never a link.
@@ -52,6 +53,24 @@ def request_credit_funding(turn: Turn, args: CreditFundingArgs) -> dict[str, Any
     }
 
 
+def check_intro_progress(turn: Turn, _: NoArguments) -> dict[str, Any]:
+    """agents.md §5.3: counts and conversion from the member's own intro rows, nothing else."""
+    out: dict[str, Any] = {}
+    for row in turn.sql.all("innovator_intro_progress", user_id=turn.user_id):
+        total = int(row["total"])
+        out[str(row["kind"])] = {
+            "pending": int(row["pending"]),
+            "accepted": int(row["accepted"]),
+            "completed": int(row["completed"]),
+            "declined": int(row["declined"]),
+            "total": total,
+            "completion_rate_percent": round(100 * int(row["completed"]) / total) if total else None,
+        }
+    for kind in ("intro_opportunities", "connection_requests"):
+        out.setdefault(kind, {"pending": 0, "accepted": 0, "completed": 0, "declined": 0, "total": 0})
+    return out
+
+
 def innovator_tools() -> dict[str, AgentTool]:
     extra = [
         AgentTool(
@@ -61,6 +80,10 @@ def innovator_tools() -> dict[str, AgentTool]:
                 InnovatorProfileArgs,
             ),
             update_innovator_profile,
+        ),
+        AgentTool(
+            ToolSpec("check_intro_progress", "Count the member's intros by stage.", NoArguments),
+            check_intro_progress,
         ),
         AgentTool(
             ToolSpec("upload_prospects", "Get the way to upload a prospect list.", NoArguments),

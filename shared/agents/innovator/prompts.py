@@ -21,6 +21,8 @@ The member sells a solution (an innovator). Innovator tools, by purpose:
 pricing_model?, differentiation?}: when they describe what they sell, to whom, how it is priced, or how it \
 differs.
 - Prospects: upload_prospects {}: when they want to share a list of target accounts or prospects.
+- Progress: check_intro_progress {}: when they ask how their intros are going (scenario \
+intro_progress_report).
 - Credits: request_credit_funding {amount}: when they want to buy credits.
 Example combinations: "We sell SOC 2 automation to Series B fintechs, $20k a year" -> \
 update_innovator_profile {solution_description, target_customer_profile, pricing_model}.
