@@ -79,6 +79,10 @@ _SOLUTION_TOPIC = (
     ),
 )
 _FILLER = re.compile(r"^(?:a|an|the|some|good|great|any|reliable|solid|decent|best)\s+", re.IGNORECASE)
+# "the SOC 2 thing", "that CRM question": the words that name the request, not what it is about
+_TRAILING_FILLER = re.compile(
+    r"\s+(?:thing|stuff|request|question|search|one|anymore|any more)$", re.IGNORECASE
+)
 
 # A coarse category per area, by words that name it (routing hints only, never shown to members).
 CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
@@ -125,7 +129,7 @@ def read_intent(text: str) -> Intent:
         return Intent(IntentKind.OTHER, text=text)
     cancel = _CANCEL.search(flat)
     if cancel:
-        topic = _clean_topic(cancel.group("dont") or cancel.group("topic") or "")
+        topic = _TRAILING_FILLER.sub("", _clean_topic(cancel.group("dont") or cancel.group("topic") or ""))
         return Intent(IntentKind.CANCEL, topic=topic, category=category_of(topic), text=flat)
     person = _FIND_PERSON.search(flat)
     if person:
