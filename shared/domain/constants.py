@@ -103,6 +103,7 @@ CONCIERGE_HISTORY_USER_MESSAGE = 10  # Call 1 history with timestamps (agents.md
 CONCIERGE_PRIORITIES_IN_CONTEXT = 10  # top-10 priorities, not dormant (decisions B9)
 CONCIERGE_OPEN_REQUESTS_IN_CONTEXT = 3  # the member's own open community requests (agents.md §4.2)
 CONCIERGE_TEXT_MAX_CHARS = 1000  # longest question / goal / description a tool stores
+PRIORITY_DORMANT_AFTER_PRESENTATIONS = 2  # the two-strike rule (agents.md §13, decisions B9)
 
 # --- Credits (decisions B8) -------------------------------------------------------------------------
 PROSPECT_CONVERSION_CREDITS = 25

@@ -6,6 +6,8 @@ the member guards, and the welcome queued on approval.
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -420,3 +422,67 @@ def test_llm_innovator_intro_progress_counts_only_their_own_rows(db, anthropic_f
     assert result.path == "llm", result
     facts = json.dumps(anthropic_fake.requests[-1].body)
     assert '\\"pending\\": 1' in facts and '\\"completion_rate_percent\\": 33' in facts, facts[:2000]
+
+
+def priority(db: Any, user_id: Any, value: int, **fields: Any) -> Any:
+    cols = ["user_id", "priority_rank", "item_type", "item_id", "value_score", "item_summary", *fields]
+    sql = (
+        f"INSERT INTO user_priorities ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
+        " RETURNING item_id"
+    )
+    values = [user_id, 1, "intro_opportunity", uuid.uuid4(), value, "an intro to a CFO", *fields.values()]
+    return db.execute(sql, values).fetchone()["item_id"]
+
+
+def proactive_turn(db: Any, anthropic_fake: Any, user_id: Any, conv: Any, item_id: Any) -> Any:
+    anthropic_fake.tool_use(
+        "make_decision",
+        {
+            "next_scenario": "response_with_proactive_priority",
+            "proactive_priority": {
+                "item_type": "intro_opportunity",
+                "item_id": str(item_id),
+                "summary": "an intro to a CFO",
+                "should_mention": True,
+            },
+        },
+    )
+    anthropic_fake.reply("Sure.\n---\nWhile I have you: an intro to a CFO came up. Interested?")
+    return llm_turn(db, user_id, conv, "what's new?")
+
+
+def test_a_proactive_mention_counts_as_presented_and_twice_makes_it_dormant(db, anthropic_fake):
+    user_id, conv = member(db)
+    item_id = priority(db, user_id, 80)
+    proactive_turn(db, anthropic_fake, user_id, conv, item_id)
+    row = db.execute("SELECT * FROM user_priorities WHERE item_id = %s", [item_id]).fetchone()
+    assert (row["status"], row["presentation_count"]) == ("presented", 1)
+    four_days_ago = (
+        "UPDATE user_priorities SET last_presented_at = now() - interval '4 days' WHERE item_id = %s"
+    )
+    db.execute(four_days_ago, [item_id])
+    proactive_turn(db, anthropic_fake, user_id, conv, item_id)
+    row = db.execute("SELECT * FROM user_priorities WHERE item_id = %s", [item_id]).fetchone()
+    assert (row["status"], row["presentation_count"]) == ("dormant", 2)
+    logged = db.execute(
+        "SELECT action_type FROM agent_actions_log WHERE user_id = %s AND action_type LIKE 'priority%%'"
+        " ORDER BY created_at",
+        [user_id],
+    ).fetchall()
+    assert [r["action_type"] for r in logged] == ["priority_presented", "priority_marked_dormant"]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"value": 50}, {"value": 90, "last_presented_at": "now"}, {"value": 90, "other_member": True}],
+)
+def test_a_proactive_mention_that_fails_the_rules_is_dropped(db, anthropic_fake, fields):
+    user_id, conv = member(db)
+    owner = member(db, "+14155550155")[0] if fields.get("other_member") else user_id
+    extra = {"last_presented_at": datetime.now(UTC)} if fields.get("last_presented_at") else {}
+    item_id = priority(db, owner, fields["value"], **extra)
+    proactive_turn(db, anthropic_fake, user_id, conv, item_id)
+    row = db.execute("SELECT status, presentation_count FROM user_priorities WHERE item_id = %s", [item_id])
+    assert row.fetchone()["presentation_count"] == 0
+    guidance = json.dumps(anthropic_fake.requests[-1].body)
+    assert "proactive_item" not in guidance and "single_topic_response" in guidance

@@ -81,3 +81,18 @@ SELECT kind,
        ) AS intros
  GROUP BY kind
  ORDER BY kind;
+
+-- name: priority_mark_presented
+-- markPriorityPresented (agents.md §13): count one presentation; active -> presented; a second presentation of a presented item makes it dormant (decisions B9).
+UPDATE user_priorities
+   SET presentation_count = presentation_count + 1,
+       last_presented_at = now(),
+       presented_at = coalesce(presented_at, now()),
+       status = CASE
+                  WHEN status = 'presented' AND presentation_count + 1 >= %(dormant_after)s THEN 'dormant'
+                  WHEN status = 'active' THEN 'presented'
+                  ELSE status
+                END
+ WHERE user_id = %(user_id)s AND item_type = %(item_type)s AND item_id = %(item_id)s
+   AND status IN ('active', 'presented', 'clarifying')
+RETURNING id, status, presentation_count;

@@ -42,6 +42,7 @@ from shared.domain.constants import (
     CONCIERGE_HISTORY_USER_MESSAGE,
     CONCIERGE_OPEN_REQUESTS_IN_CONTEXT,
     CONCIERGE_PRIORITIES_IN_CONTEXT,
+    PRIORITY_DORMANT_AFTER_PRESENTATIONS,
 )
 from shared.domain.member_intents import looks_like_goal, read_intents
 from shared.domain.reply_guards import GuardContext
@@ -254,6 +255,7 @@ class ConciergeAgent:
     # --- no LLM -------------------------------------------------------------------------------------
 
     def fallback(self, turn: Turn, tools: ToolRunner) -> list[str]:
+        turn.notes["path"] = "fallback"
         if not turn.user_texts:
             turn.decision = ConciergeDecision(next_scenario="no_message")
             return []  # a system trigger alone: nothing the rules can say
@@ -271,6 +273,7 @@ class ConciergeAgent:
 
     def safe_template(self, turn: Turn) -> list[str]:
         """When the guards refuse the model's reply twice: what the tools did, in fixed words."""
+        turn.notes["path"] = "template"
         return brain.render(turn.tool_results, [])
 
     def finish_reply(self, turn: Turn, parts: list[str]) -> list[str]:
@@ -298,7 +301,14 @@ class ConciergeAgent:
         )
 
     def after_turn(self, turn: Turn, bodies: list[str]) -> None:
-        return None
+        """§4.7: a proactive item the model's reply mentioned counts as presented ('natural')."""
+        decision = turn.decision
+        if not bodies or not isinstance(decision, ConciergeDecision) or decision.proactive_priority is None:
+            return
+        if turn.notes.get("path") in ("fallback", "template"):
+            return  # the fixed wording never mentions the proactive item
+        item = decision.proactive_priority
+        mark_presented(turn, item.item_type, str(item.item_id), how="natural")
 
 
 def _age(now: datetime, then: datetime) -> str:
@@ -310,3 +320,29 @@ def _describe_priority(p: Mapping[str, Any]) -> str:
     presented = f"{p['last_presented_at']:%Y-%m-%d}" if p["last_presented_at"] else "never"
     summary = p["item_summary"] or p["item_primary_name"] or ""
     return f"- {p['item_type']} {p['item_id']} value={p['value_score']} presented={presented}: {summary}"
+
+
+def mark_presented(turn: Turn, item_type: str, item_id: str, *, how: str) -> str | None:
+    """markPriorityPresented (agents.md §13) on the member's own priority row; its new status."""
+    row = turn.sql.one(
+        "priority_mark_presented",
+        user_id=turn.user_id,
+        item_type=item_type,
+        item_id=item_id,
+        dormant_after=PRIORITY_DORMANT_AFTER_PRESENTATIONS,
+    )
+    if row is None:
+        return None
+    action = "priority_marked_dormant" if row["status"] == "dormant" else "priority_presented"
+    turn.sql.one(
+        "bouncer_log_action",
+        agent_type=turn.notes.get("agent") or "concierge",
+        action_type=action,
+        user_id=turn.user_id,
+        context_id=turn.ctx.conversation_id,
+        context_type="conversation",
+        input_data=json.dumps({"item_type": item_type, "item_id": item_id, "how": how}),
+        output_data=json.dumps({"status": row["status"], "presentation_count": row["presentation_count"]}),
+        error=None,
+    )
+    return str(row["status"])
