@@ -1,7 +1,7 @@
 """The Concierge's and the Innovator's use cases: what ``agent_concierge`` / ``agent_innovator`` do.
 
 - events ``message.received`` / ``user.email_verified``: one turn for the member
-  (``shared.agents.turn.run_turn``), answering every unanswered inbound message at once, with the
+  (``shared.agents.conversation.turn.run_turn``), answering every unanswered inbound message at once, with the
   LLM or, without one, the offline brain.
 
 Turns commit in their own transaction (see ``shared.service_layer.bouncer``); a redelivery after
@@ -14,8 +14,9 @@ from typing import Any
 from uuid import UUID
 
 from shared.agents.concierge.agent import ConciergeAgent
+from shared.agents.conversation.protocol import TurnResult
+from shared.agents.conversation.turn import run_turn
 from shared.agents.innovator.agent import InnovatorAgent
-from shared.agents.turn import TurnResult, run_turn
 from shared.logs import get_logger
 from shared.service_layer.consumer import Delivery, PermanentError
 from shared.service_layer.deps import Deps
@@ -26,7 +27,7 @@ log = get_logger(__name__)
 
 def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> TurnResult:
     agent = InnovatorAgent() if innovator else ConciergeAgent()
-    result = run_turn(agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory)
+    result = run_turn(agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory, clock=deps.clock)
     log.info(
         f"{agent.name} turn",
         extra={

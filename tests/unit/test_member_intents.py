@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.agents.concierge import fallback as brain
-from shared.agents.turn import ToolResult
+from shared.agents.conversation.protocol import ToolResult
 from shared.domain.member_intents import IntentKind, looks_like_goal, read_intent, read_intents
 
 

@@ -1,4 +1,4 @@
-"""The Concierge plugged into the shared turn framework (``shared.agents.turn``; agents.md §4).
+"""The Concierge plugged into the shared turn framework (``shared.agents.conversation``; agents.md §4).
 
 Call 1 (``make_decision``, forced) reads the member's unanswered texts with their times, the
 open priorities, their own open community requests and their goal; code checks the decision
@@ -35,9 +35,10 @@ from shared.agents.concierge.prompts import (
     TOOL_ACKNOWLEDGMENTS,
     WELCOME_QUESTION,
 )
+from shared.agents.concierge.state import ConciergeTurn, ConciergeTurnState, MemberContext
 from shared.agents.concierge.tools import concierge_tools
 from shared.agents.context import profile_block
-from shared.agents.turn import AgentTool, ToolRunner, Turn
+from shared.agents.conversation.protocol import AgentTool, ProactiveDelivery, ToolRunnerPort, TurnResult
 from shared.domain.constants import (
     CONCIERGE_HISTORY_USER_MESSAGE,
     CONCIERGE_OPEN_REQUESTS_IN_CONTEXT,
@@ -52,7 +53,6 @@ log = get_logger(__name__)
 
 PROACTIVE_MIN_VALUE = 70  # agents.md §4.4: value_score > 70
 PROACTIVE_MIN_GAP = timedelta(days=3)  # agents.md §4.4: last presented more than 3 days ago
-MEMBER_NOTE = "member"
 
 
 class ConciergeAgent:
@@ -64,46 +64,47 @@ class ConciergeAgent:
     prompt_version = PROMPT_VERSION
 
     def __init__(self) -> None:
-        self.tools: Mapping[str, AgentTool] = concierge_tools()
+        self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = concierge_tools()
 
     # --- what kind of turn ---------------------------------------------------------------------
 
-    def history_limit(self, turn: Turn) -> int:
+    def history_limit(self, turn: ConciergeTurn) -> int:
         return CONCIERGE_HISTORY_USER_MESSAGE
 
-    def call_kind(self, turn: Turn) -> str:
-        turn.notes["agent"] = self.name
+    def new_state(self) -> ConciergeTurnState:
+        return ConciergeTurnState(agent=self.name)
+
+    def call_kind(self, turn: ConciergeTurn) -> str:
         return "decision" if turn.user_texts else "system_decision"
 
     # --- state ------------------------------------------------------------------------------------
 
-    def member(self, turn: Turn) -> dict[str, Any]:
+    def member(self, turn: ConciergeTurn) -> MemberContext:
         """Goal, open priorities and own open requests, loaded once per turn (agents.md §4.2)."""
-        if MEMBER_NOTE not in turn.notes:
+        if turn.state.member is None:
             goal = turn.sql.one("member_goal", user_id=turn.user_id) or {}
-            turn.notes[MEMBER_NOTE] = {
-                "goal": goal.get("goal"),
-                "goal_type": goal.get("goal_type"),
-                "priorities": turn.sql.all(
+            turn.state.member = MemberContext(
+                goal=goal.get("goal"),
+                goal_type=goal.get("goal_type"),
+                priorities=turn.sql.all(
                     "member_open_priorities", user_id=turn.user_id, limit=CONCIERGE_PRIORITIES_IN_CONTEXT
                 ),
-                "requests": turn.sql.all(
+                requests=turn.sql.all(
                     "member_open_community_requests",
                     user_id=turn.user_id,
                     limit=CONCIERGE_OPEN_REQUESTS_IN_CONTEXT,
                 ),
-            }
-        member: dict[str, Any] = turn.notes[MEMBER_NOTE]
-        return member
+            )
+        return turn.state.member
 
-    def answering_welcome(self, turn: Turn) -> bool:
+    def answering_welcome(self, turn: ConciergeTurn) -> bool:
         """The member has no goal yet and the agent's last message asked what they are working on."""
-        if not turn.user_texts or self.member(turn)["goal"]:
+        if not turn.user_texts or self.member(turn).goal:
             return False
         last_agent = next((m for m in reversed(turn.ctx.history) if m.api_role == "assistant"), None)
         return last_agent is not None and WELCOME_QUESTION in last_agent.content
 
-    def goal_text(self, turn: Turn) -> str | None:
+    def goal_text(self, turn: ConciergeTurn) -> str | None:
         """The member's answer to the welcome question, when it reads as a goal (a statement, not a
         question to us or a request to find someone or cancel something)."""
         if not self.answering_welcome(turn):
@@ -113,12 +114,12 @@ class ConciergeAgent:
 
     # --- Call 1 ----------------------------------------------------------------------------------
 
-    def stable_context(self, turn: Turn) -> str:
+    def stable_context(self, turn: ConciergeTurn) -> str:
         member = self.member(turn)
-        lines = [profile_block(turn.ctx), f"- Goal: {member['goal'] or '(not stated yet)'}"]
+        lines = [profile_block(turn.ctx), f"- Goal: {member.goal or '(not stated yet)'}"]
         return "\n".join(lines)
 
-    def decision_guidance(self, turn: Turn) -> str:
+    def decision_guidance(self, turn: ConciergeTurn) -> str:
         now = turn.inbound[-1]["created_at"]
         member = self.member(turn)
         parts = ["NEW MESSAGES (oldest first, with times):"]
@@ -126,11 +127,11 @@ class ConciergeAgent:
             f"- [{m['created_at']:%Y-%m-%d %H:%M:%S} UTC] {m['role']}: {m['content']}" for m in turn.inbound
         ]
         parts.append("OPEN ITEMS (priorities; item_type, item_id, value, last presented, summary):")
-        parts += [_describe_priority(p) for p in member["priorities"]] or ["- none"]
+        parts += [_describe_priority(p) for p in member.priorities] or ["- none"]
         parts.append("THE MEMBER'S OWN OPEN COMMUNITY REQUESTS (id, age, question):")
         parts += [
             f"- {r['id']} ({_age(now, r['created_at'])} old) {r['request_summary'] or r['question']}"
-            for r in member["requests"]
+            for r in member.requests
         ] or ["- none"]
         if self.answering_welcome(turn):
             parts.append(
@@ -139,9 +140,9 @@ class ConciergeAgent:
             )
         return "\n".join(parts)
 
-    def safe_decision(self, turn: Turn) -> pydantic.BaseModel:
+    def safe_decision(self, turn: ConciergeTurn) -> pydantic.BaseModel:
         """agents.md §0.9: no tools, a general response."""
-        turn.notes["invalid_decision"] = True
+        turn.state.invalid_decision = True
         return ConciergeDecision(
             next_scenario="general_response",
             context_for_call_2=ContextForCall2(
@@ -150,7 +151,7 @@ class ConciergeAgent:
             ),
         )
 
-    def actions(self, turn: Turn, decision: pydantic.BaseModel) -> list[tuple[str, Any]]:
+    def actions(self, turn: ConciergeTurn, decision: pydantic.BaseModel) -> list[tuple[str, Any]]:
         assert isinstance(decision, ConciergeDecision)
         decision = self._checked(turn, decision)
         turn.decision = decision
@@ -163,10 +164,10 @@ class ConciergeAgent:
             calls.insert(0, ("store_user_goal", {"goal_description": goal[:1000]}))
         return calls
 
-    def _checked(self, turn: Turn, decision: ConciergeDecision) -> ConciergeDecision:
+    def _checked(self, turn: ConciergeTurn, decision: ConciergeDecision) -> ConciergeDecision:
         """Drop item references that are not this member's open items, and proactive mentions that
         fail the deterministic conditions of §4.4."""
-        items = {(str(p["item_type"]), str(p["item_id"])): p for p in self.member(turn)["priorities"]}
+        items = {(str(p["item_type"]), str(p["item_id"])): p for p in self.member(turn).priorities}
         update: dict[str, Any] = {}
         responding = decision.user_responding_to
         if responding is not None and (responding.item_type, str(responding.item_id)) not in items:
@@ -198,7 +199,7 @@ class ConciergeAgent:
 
     # --- Call 2 -----------------------------------------------------------------------------------
 
-    def reply_guidance(self, turn: Turn) -> str:
+    def reply_guidance(self, turn: ConciergeTurn) -> str:
         decision = turn.decision
         assert isinstance(decision, ConciergeDecision)
         scenario = decision.next_scenario
@@ -222,7 +223,7 @@ class ConciergeAgent:
         if not done:
             facts["nothing_was_done"] = "claim no action, result, request or research"
         member = self.member(turn)
-        items = {str(p["item_id"]): p for p in member["priorities"]}
+        items = {str(p["item_id"]): p for p in member.priorities}
         if decision.user_responding_to is not None:
             item = items.get(str(decision.user_responding_to.item_id))
             if item is not None:
@@ -247,15 +248,14 @@ class ConciergeAgent:
             lines.append(f"NOTE FROM THE DECISION STEP: {call2.primary_response_guidance}")
         return "\n".join(lines)
 
-    def wants_reply(self, turn: Turn) -> bool:
+    def wants_reply(self, turn: ConciergeTurn) -> bool:
         decision = turn.decision
         assert isinstance(decision, ConciergeDecision)
         return bool(turn.user_texts) or decision.next_scenario != "no_message"
 
     # --- no LLM -------------------------------------------------------------------------------------
 
-    def fallback(self, turn: Turn, tools: ToolRunner) -> list[str]:
-        turn.notes["path"] = "fallback"
+    def fallback(self, turn: ConciergeTurn, tools: ToolRunnerPort) -> list[str]:
         if not turn.user_texts:
             turn.decision = ConciergeDecision(next_scenario="no_message")
             return []  # a system trigger alone: nothing the rules can say
@@ -271,15 +271,14 @@ class ConciergeAgent:
             tools.run(name, args)
         return brain.render(turn.tool_results, intents)
 
-    def safe_template(self, turn: Turn) -> list[str]:
+    def safe_template(self, turn: ConciergeTurn) -> list[str]:
         """When the guards refuse the model's reply twice: what the tools did, in fixed words."""
-        turn.notes["path"] = "template"
         return brain.render(turn.tool_results, [])
 
-    def finish_reply(self, turn: Turn, parts: list[str]) -> list[str]:
+    def finish_reply(self, turn: ConciergeTurn, parts: list[str]) -> list[str]:
         return parts
 
-    def guard_context(self, turn: Turn) -> GuardContext:
+    def guard_context(self, turn: ConciergeTurn) -> GuardContext:
         history = "\n".join(m.content for m in turn.ctx.history)
         return GuardContext(
             tool_names=frozenset({*self.tools, self.decision_tool.name}),
@@ -300,13 +299,19 @@ class ConciergeAgent:
             ),
         )
 
-    def after_turn(self, turn: Turn, bodies: list[str]) -> None:
+    def proactive(self, turn: ConciergeTurn) -> ProactiveDelivery:
+        """A turn started only by a system trigger queues its message: quiet hours and budgets apply."""
+        return ProactiveDelivery(
+            priority="medium", can_delay=False, requires_fresh_context=True, kind=self.name
+        )
+
+    def after_turn(self, turn: ConciergeTurn, result: TurnResult) -> None:
         """§4.7: a proactive item the model's reply mentioned counts as presented ('natural')."""
         decision = turn.decision
-        if not bodies or not isinstance(decision, ConciergeDecision) or decision.proactive_priority is None:
+        if not result.bodies or result.path != "llm":
+            return  # the fixed wordings (offline, template) never mention a proactive item
+        if not isinstance(decision, ConciergeDecision) or decision.proactive_priority is None:
             return
-        if turn.notes.get("path") in ("fallback", "template"):
-            return  # the fixed wording never mentions the proactive item
         item = decision.proactive_priority
         mark_presented(turn, item.item_type, str(item.item_id), how="natural")
 
@@ -322,7 +327,7 @@ def _describe_priority(p: Mapping[str, Any]) -> str:
     return f"- {p['item_type']} {p['item_id']} value={p['value_score']} presented={presented}: {summary}"
 
 
-def mark_presented(turn: Turn, item_type: str, item_id: str, *, how: str) -> str | None:
+def mark_presented(turn: ConciergeTurn, item_type: str, item_id: str, *, how: str) -> str | None:
     """markPriorityPresented (agents.md §13) on the member's own priority row; its new status."""
     row = turn.sql.one(
         "priority_mark_presented",
@@ -336,7 +341,7 @@ def mark_presented(turn: Turn, item_type: str, item_id: str, *, how: str) -> str
     action = "priority_marked_dormant" if row["status"] == "dormant" else "priority_presented"
     turn.sql.one(
         "bouncer_log_action",
-        agent_type=turn.notes.get("agent") or "concierge",
+        agent_type=turn.state.agent,
         action_type=action,
         user_id=turn.user_id,
         context_id=turn.ctx.conversation_id,

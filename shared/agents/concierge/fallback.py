@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from shared.agents.turn import ToolResult
+from shared.agents.conversation.protocol import ToolResult
 from shared.domain.constants import CONCIERGE_TEXT_MAX_CHARS
 from shared.domain.member_intents import Intent, IntentKind
 

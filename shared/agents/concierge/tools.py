@@ -20,18 +20,19 @@ from typing import Any
 
 from shared.adapters.llm import ToolSpec
 from shared.agents.concierge.decision import CancelRequestArgs, CommunityRequestArgs, GoalArgs, ResearchArgs
-from shared.agents.turn import AgentTool, Turn
+from shared.agents.concierge.state import ConciergeTurn, ConciergeTurnState
+from shared.agents.conversation.protocol import AgentTool
 from shared.domain.events import CommunityRequestNeeded, SolutionResearchNeeded
 from shared.service_layer.unit_of_work import write_event
 
 _LIKE_ESCAPE = re.compile(r"([\\%_])")
 
 
-def _agent(turn: Turn) -> str:
-    return str(turn.notes.get("agent") or "concierge")
+def _agent(turn: ConciergeTurn) -> str:
+    return turn.state.agent
 
 
-def publish_community_request(turn: Turn, args: CommunityRequestArgs) -> dict[str, Any]:
+def publish_community_request(turn: ConciergeTurn, args: CommunityRequestArgs) -> dict[str, Any]:
     request = CommunityRequestNeeded(
         requesting_agent_type=_agent(turn),
         requesting_user_id=turn.user_id,
@@ -54,7 +55,7 @@ def publish_community_request(turn: Turn, args: CommunityRequestArgs) -> dict[st
     }
 
 
-def request_solution_research(turn: Turn, args: ResearchArgs) -> dict[str, Any]:
+def request_solution_research(turn: ConciergeTurn, args: ResearchArgs) -> dict[str, Any]:
     research = SolutionResearchNeeded(
         requesting_agent_type=_agent(turn),
         user_id=turn.user_id,
@@ -67,17 +68,17 @@ def request_solution_research(turn: Turn, args: ResearchArgs) -> dict[str, Any]:
     return {"research": "requested", "about": args.request_description, "event_id": str(event_id)}
 
 
-def store_user_goal(turn: Turn, args: GoalArgs) -> dict[str, Any]:
+def store_user_goal(turn: ConciergeTurn, args: GoalArgs) -> dict[str, Any]:
     row = turn.sql.one(
         "member_store_goal", user_id=turn.user_id, goal=args.goal_description, goal_type=args.goal_type
     )
     if row is None:
         raise RuntimeError("no such member")
-    turn.notes["goal_stored"] = args.goal_description
+    turn.state.goal_stored = args.goal_description
     return {"goal": "stored", "goal_description": args.goal_description}
 
 
-def cancel_community_request(turn: Turn, args: CancelRequestArgs) -> dict[str, Any]:
+def cancel_community_request(turn: ConciergeTurn, args: CancelRequestArgs) -> dict[str, Any]:
     """agents.md §4.3.9: the member's own request, by id or topic; someone else's id is refused."""
     if args.request_id is None and not args.about:
         raise ValueError("give request_id or what the request was about")
@@ -97,8 +98,8 @@ def cancel_community_request(turn: Turn, args: CancelRequestArgs) -> dict[str, A
     }
 
 
-def concierge_tools() -> dict[str, AgentTool]:
-    tools = [
+def concierge_tools() -> dict[str, AgentTool[ConciergeTurnState]]:
+    tools: list[AgentTool[ConciergeTurnState]] = [
         AgentTool(
             ToolSpec(
                 "publish_community_request",

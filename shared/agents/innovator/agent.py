@@ -19,14 +19,15 @@ from shared.adapters.llm import ToolSpec
 from shared.agents.concierge.agent import ConciergeAgent
 from shared.agents.concierge.decision import CreditFundingArgs, InnovatorProfileArgs, NoArguments
 from shared.agents.concierge.prompts import QUOTABLE
+from shared.agents.concierge.state import ConciergeTurn, ConciergeTurnState
 from shared.agents.concierge.tools import concierge_tools
+from shared.agents.conversation.protocol import AgentTool
 from shared.agents.innovator.prompts import DECISION_SYSTEM, PROMPT_VERSION, REPLY_SYSTEM, WELCOME
-from shared.agents.turn import AgentTool, Turn
 
 NOT_AVAILABLE_YET = "not_available_yet"
 
 
-def update_innovator_profile(turn: Turn, args: InnovatorProfileArgs) -> dict[str, Any]:
+def update_innovator_profile(turn: ConciergeTurn, args: InnovatorProfileArgs) -> dict[str, Any]:
     fields = args.model_dump()
     if not any(fields.values()):
         raise ValueError("no profile field given")
@@ -36,7 +37,7 @@ def update_innovator_profile(turn: Turn, args: InnovatorProfileArgs) -> dict[str
     return {"profile": "updated", "fields": sorted(k for k, v in fields.items() if v)}
 
 
-def upload_prospects(turn: Turn, _: NoArguments) -> dict[str, Any]:
+def upload_prospects(turn: ConciergeTurn, _: NoArguments) -> dict[str, Any]:
     return {
         "status": NOT_AVAILABLE_YET,
         "available": False,
@@ -44,7 +45,7 @@ def upload_prospects(turn: Turn, _: NoArguments) -> dict[str, Any]:
     }
 
 
-def request_credit_funding(turn: Turn, args: CreditFundingArgs) -> dict[str, Any]:
+def request_credit_funding(turn: ConciergeTurn, args: CreditFundingArgs) -> dict[str, Any]:
     return {
         "status": NOT_AVAILABLE_YET,
         "available": False,
@@ -53,7 +54,7 @@ def request_credit_funding(turn: Turn, args: CreditFundingArgs) -> dict[str, Any
     }
 
 
-def check_intro_progress(turn: Turn, _: NoArguments) -> dict[str, Any]:
+def check_intro_progress(turn: ConciergeTurn, _: NoArguments) -> dict[str, Any]:
     """agents.md §5.3: counts and conversion from the member's own intro rows, nothing else."""
     out: dict[str, Any] = {}
     for row in turn.sql.all("innovator_intro_progress", user_id=turn.user_id):
@@ -71,8 +72,8 @@ def check_intro_progress(turn: Turn, _: NoArguments) -> dict[str, Any]:
     return out
 
 
-def innovator_tools() -> dict[str, AgentTool]:
-    extra = [
+def innovator_tools() -> dict[str, AgentTool[ConciergeTurnState]]:
+    extra: list[AgentTool[ConciergeTurnState]] = [
         AgentTool(
             ToolSpec(
                 "update_innovator_profile",
@@ -106,9 +107,9 @@ class InnovatorAgent(ConciergeAgent):
 
     def __init__(self) -> None:
         super().__init__()
-        self.tools: Mapping[str, AgentTool] = innovator_tools()
+        self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = innovator_tools()
 
-    def stable_context(self, turn: Turn) -> str:
+    def stable_context(self, turn: ConciergeTurn) -> str:
         profile = turn.sql.one("innovator_profile", user_id=turn.user_id)
         lines = [super().stable_context(turn), "", "INNOVATOR PROFILE"]
         if profile is None:
