@@ -214,7 +214,7 @@ class ConciergeAgent:
                     {
                         "action": result.name,
                         "acknowledge": TOOL_ACKNOWLEDGMENTS.get(result.name, ""),
-                        "result": {k: v for k, v in result.output.items() if k != "event_id"},
+                        "result": result.output,
                     }
                 )
             else:

@@ -22,14 +22,20 @@ from shared.adapters.llm import ToolSpec
 from shared.agents.concierge.decision import CancelRequestArgs, CommunityRequestArgs, GoalArgs, ResearchArgs
 from shared.agents.concierge.state import ConciergeTurn, ConciergeTurnState
 from shared.agents.conversation.protocol import AgentTool
-from shared.domain.events import CommunityRequestNeeded, SolutionResearchNeeded
-from shared.service_layer.unit_of_work import write_event
+from shared.domain.events import CommunityRequestNeeded, Event, SolutionResearchNeeded
 
 _LIKE_ESCAPE = re.compile(r"([\\%_])")
 
 
 def _agent(turn: ConciergeTurn) -> str:
     return turn.state.agent
+
+
+def _emit(turn: ConciergeTurn, event: Event) -> None:
+    """Into the turn's outbox: written when the turn commits, with its reply (never on its own)."""
+    if turn.uow is None:
+        raise RuntimeError("this turn has no unit of work to publish through")
+    turn.uow.emit(event)
 
 
 def publish_community_request(turn: ConciergeTurn, args: CommunityRequestArgs) -> dict[str, Any]:
@@ -46,12 +52,11 @@ def publish_community_request(turn: ConciergeTurn, args: CommunityRequestArgs) -
         urgency=args.urgency,
         request_summary=args.request_summary,
     )
-    event_id = write_event(turn.sql, request.event())
+    _emit(turn, request.event())
     return {
         "community_request": "submitted",
         "question": args.question,
         "request_summary": args.request_summary,
-        "event_id": str(event_id),
     }
 
 
@@ -64,8 +69,8 @@ def request_solution_research(turn: ConciergeTurn, args: ResearchArgs) -> dict[s
         category=args.category,
         urgency=args.urgency,
     )
-    event_id = write_event(turn.sql, research.event())
-    return {"research": "requested", "about": args.request_description, "event_id": str(event_id)}
+    _emit(turn, research.event())
+    return {"research": "requested", "about": args.request_description}
 
 
 def store_user_goal(turn: ConciergeTurn, args: GoalArgs) -> dict[str, Any]:
