@@ -113,7 +113,7 @@ def _approved_member_is_welcomed_and_answered(stack: RunningStack, phone: str) -
     queued = _query(
         stack,
         "SELECT q.agent_id, q.final_message FROM message_queue q JOIN users u ON u.id = q.user_id "
-        "WHERE u.phone_number = %s ORDER BY q.sequence_position",
+        "WHERE u.phone_number = %s AND q.agent_id = 'concierge' ORDER BY q.sequence_position",
         phone,
     )
     assert queued and queued[-1] == ("concierge", WELCOME_QUESTION), queued
