@@ -43,6 +43,7 @@ from shared.domain.constants import (
     CONCIERGE_HISTORY_USER_MESSAGE,
     CONCIERGE_OPEN_REQUESTS_IN_CONTEXT,
     CONCIERGE_PRIORITIES_IN_CONTEXT,
+    CONCIERGE_TEXT_MAX_CHARS,
     PRIORITY_DORMANT_AFTER_PRESENTATIONS,
 )
 from shared.domain.member_intents import looks_like_goal, read_intents
@@ -161,7 +162,7 @@ class ConciergeAgent:
             calls = [(t.tool_name, t.params) for t in decision.tools_to_execute]
         goal = self.goal_text(turn)
         if goal and not any(name == "store_user_goal" for name, _ in calls):
-            calls.insert(0, ("store_user_goal", {"goal_description": goal[:1000]}))
+            calls.insert(0, ("store_user_goal", {"goal_description": goal[:CONCIERGE_TEXT_MAX_CHARS]}))
         return calls
 
     def _checked(self, turn: ConciergeTurn, decision: ConciergeDecision) -> ConciergeDecision:
@@ -180,7 +181,7 @@ class ConciergeAgent:
         proactive = decision.proactive_priority
         if proactive is not None:
             item = items.get((proactive.item_type, str(proactive.item_id)))
-            now = turn.inbound[-1]["created_at"]
+            now = turn.now
             same = responding is not None and str(responding.item_id) == str(proactive.item_id)
             if (
                 item is None
