@@ -117,3 +117,8 @@ WARM_INTRO_DEFAULT_BOUNTY = 25
 MESSAGE_RETENTION = timedelta(days=365)
 EVENT_RETENTION = timedelta(days=90)
 COMPLETED_TASK_RETENTION = timedelta(days=30)
+
+# One reply to a burst (issue 16, 1b): a turn waits until the member has been quiet this long
+# since their latest text, but never longer than BURST_MAX_WAIT after their first.
+BURST_QUIET_GAP = timedelta(seconds=2)
+BURST_MAX_WAIT = timedelta(seconds=8)

@@ -27,7 +27,9 @@ log = get_logger(__name__)
 
 def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> TurnResult:
     agent = InnovatorAgent() if innovator else ConciergeAgent()
-    result = run_turn(agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory, clock=deps.clock)
+    result = run_turn(
+        agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory, clock=deps.clock, burst=deps.burst
+    )
     log.info(
         f"{agent.name} turn",
         extra={
