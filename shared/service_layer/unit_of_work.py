@@ -23,6 +23,7 @@ from shared.adapters.repositories import (
     AgentInstanceRepository,
     AgentTurnRepository,
     BudgetRepository,
+    CommunityRequestRepository,
     ConversationRepository,
     DeadLetterRepository,
     DeliveryRepository,
@@ -31,6 +32,7 @@ from shared.adapters.repositories import (
     IntroOfferRepository,
     MessageRepository,
     OpsRepository,
+    PriorityRepository,
     QueueRepository,
     TaskRepository,
     UserRepository,
@@ -71,6 +73,8 @@ class PostgresUnitOfWork:
     instances: AgentInstanceRepository
     innovators: InnovatorRepository
     intro_offers: IntroOfferRepository
+    priorities: PriorityRepository
+    community_requests: CommunityRequestRepository
     ops: OpsRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
@@ -101,6 +105,8 @@ class PostgresUnitOfWork:
         self.instances = AgentInstanceRepository(self.sql)
         self.innovators = InnovatorRepository(self.sql)
         self.intro_offers = IntroOfferRepository(self.sql)
+        self.priorities = PriorityRepository(self.sql)
+        self.community_requests = CommunityRequestRepository(self.sql)
         self.ops = OpsRepository(self.sql)
         self._pending = []
         self._committed = False

@@ -5,7 +5,8 @@ bool, an id, or a list of them): services never read raw rows.
 ``PostgresUnitOfWork`` exposes them as ``uow.users``, ``uow.conversations``, ``uow.messages``,
 ``uow.actions``, ``uow.tasks``, ``uow.queue``, ``uow.budgets``, ``uow.events``,
 ``uow.deliveries``, ``uow.dead_letters``, ``uow.turns`` (agent_turns), ``uow.instances``
-(agent_instances), ``uow.innovators``, ``uow.intro_offers`` and ``uow.ops`` (read models across
+(agent_instances), ``uow.innovators``, ``uow.intro_offers``, ``uow.priorities``,
+``uow.community_requests`` and ``uow.ops`` (read models across
 aggregates).
 """
 
@@ -13,6 +14,7 @@ from shared.adapters.repositories.actions import ActionRecord, ActionRepository
 from shared.adapters.repositories.agent_instances import AgentInstanceRepository
 from shared.adapters.repositories.agent_turns import AgentTurnRepository, TurnRecord
 from shared.adapters.repositories.budgets import Budget, BudgetRepository
+from shared.adapters.repositories.community_requests import CommunityRequest, CommunityRequestRepository
 from shared.adapters.repositories.conversations import Conversation, ConversationRepository
 from shared.adapters.repositories.dead_letters import DeadLetterRepository, NewDeadLetter
 from shared.adapters.repositories.deliveries import DeliveryRepository
@@ -20,6 +22,7 @@ from shared.adapters.repositories.events import EventRepository
 from shared.adapters.repositories.messages import HistoryItem, InboundMessage, MessageRepository
 from shared.adapters.repositories.offers import InnovatorRepository, IntroOfferRepository, NewNomination
 from shared.adapters.repositories.ops import OpsRepository
+from shared.adapters.repositories.priorities import Priority, PriorityRepository
 from shared.adapters.repositories.queue import QueueRepository, QueueRow
 from shared.adapters.repositories.tasks import TaskRepository
 from shared.adapters.repositories.users import SendProfile, User, UserLock, UserRepository
@@ -31,6 +34,8 @@ __all__ = [
     "AgentTurnRepository",
     "Budget",
     "BudgetRepository",
+    "CommunityRequest",
+    "CommunityRequestRepository",
     "Conversation",
     "ConversationRepository",
     "DeadLetterRepository",
@@ -44,6 +49,8 @@ __all__ = [
     "NewDeadLetter",
     "NewNomination",
     "OpsRepository",
+    "Priority",
+    "PriorityRepository",
     "QueueRepository",
     "QueueRow",
     "SendProfile",

@@ -48,6 +48,14 @@ class InboundMessage:
 
 
 @dataclass(frozen=True)
+class BurstAge:
+    """Seconds since the newest and the oldest unanswered text of a member."""
+
+    since_last: float
+    since_first: float
+
+
+@dataclass(frozen=True)
 class UserText:
     """Something the user wrote, and when."""
 
@@ -280,6 +288,13 @@ class MessageRepository:
             )
             for r in self._sql.all("messages_unanswered_inbound", user_id=user_id)
         ]
+
+    def unanswered_texts_age(self, user_id: UUID) -> BurstAge | None:
+        """How long ago the member's unanswered texts came in (database clock); None when none."""
+        row = self._sql.one("messages_unanswered_texts_age", user_id=user_id)
+        if row is None or row["since_last"] is None:
+            return None
+        return BurstAge(float(row["since_last"]), float(row["since_first"]))
 
     def mark_answered(self, turn_id: UUID, message_ids: list[UUID]) -> list[UUID]:
         """Mark inbound messages answered by a turn; returns those no other turn had answered."""

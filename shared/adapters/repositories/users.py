@@ -136,6 +136,13 @@ class ProfileFields:
 
 
 @dataclass(frozen=True)
+class MemberGoal:
+    goal: str | None
+    goal_type: str | None
+    goal_updated_at: datetime | None
+
+
+@dataclass(frozen=True)
 class ReferralCandidate:
     """A verified member whose name resembles a referrer's, with how well it matched."""
 
@@ -211,6 +218,14 @@ class UserRepository:
             response_pattern=json_object(row["response_pattern"]),
             last_inbound_at=row["last_inbound_at"],
         )
+
+    def goal(self, user_id: UUID) -> MemberGoal | None:
+        row = self._sql.one("users_goal", user_id=user_id)
+        return None if row is None else MemberGoal(row["goal"], row["goal_type"], row["goal_updated_at"])
+
+    def store_goal(self, user_id: UUID, goal: str, goal_type: str | None) -> bool:
+        """The member's stated goal on their own row; False when there is no such member."""
+        return self._sql.one("users_store_goal", user_id=user_id, goal=goal, goal_type=goal_type) is not None
 
     def id_by_verification_token(self, token: str) -> UUID | None:
         return uuid_or_none(self._sql.scalar("users_id_by_verification_token", token=token))

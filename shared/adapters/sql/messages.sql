@@ -192,3 +192,14 @@ ORDER BY m.created_at, m.id;
 UPDATE messages SET answered_by_turn_id = %(turn_id)s
 WHERE id = ANY(%(message_ids)s::uuid[]) AND direction = 'inbound' AND answered_by_turn_id IS NULL
 RETURNING id;
+
+-- name: messages_unanswered_texts_age
+-- Seconds since the newest and the oldest unanswered text of this member (NULLs when none): the turn waits for a quiet gap.
+SELECT extract(epoch FROM now() - max(m.created_at))::float AS since_last,
+       extract(epoch FROM now() - min(m.created_at))::float AS since_first
+FROM messages AS m
+WHERE m.user_id = %(user_id)s
+  AND m.direction = 'inbound'
+  AND m.role = 'user'
+  AND m.routed
+  AND m.answered_by_turn_id IS NULL;

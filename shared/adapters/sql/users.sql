@@ -162,3 +162,14 @@ LIMIT %(limit)s;
 UPDATE users SET verification_requested_at = %(now)s
 WHERE id = %(user_id)s AND verification_requested_at IS NULL
 RETURNING id, verification_requested_at;
+
+-- name: users_goal
+-- The member's stated goal (agents.md §4.2 context, §4.3 store_user_goal).
+SELECT goal, goal_type, goal_updated_at FROM users WHERE id = %(user_id)s;
+
+-- name: users_store_goal
+-- Store the member's goal on their own users row.
+UPDATE users
+   SET goal = %(goal)s, goal_type = %(goal_type)s, goal_updated_at = now()
+ WHERE id = %(user_id)s
+RETURNING id, goal, goal_type;
