@@ -19,10 +19,13 @@ PROFILE = {"first_name", "last_name", "company", "title"}
 def new_user(db: Any, phone: Any = "+14155550100", **fields: Any) -> Any:
     """A member texting from ``phone`` and their active conversation: (user id, conversation id).
 
-    ``fields``: profile fields, ``email`` (verified), ``name_dropped``, and ``verified=True`` with
-    ``poc_agent_type`` (an operator's approval).
+    Built the way the product builds members: the first text creates them; ``fields`` then go
+    through onboarding (profile fields, ``email`` / ``email_verified``, ``name_dropped``,
+    ``approval_status='pending'``), and ``verified=True`` with ``poc_agent_type`` is an
+    operator's approval (``innovator=True`` comes with approval as an innovator).
     """
-    unknown = set(fields) - PROFILE - {"email", "name_dropped", "verified", "poc_agent_type"}
+    known = PROFILE | {"email", "email_verified", "name_dropped", "approval_status", "verified"}
+    unknown = set(fields) - known - {"poc_agent_type", "innovator"}
     if unknown:
         raise TypeError(f"new_user cannot set {sorted(unknown)}")
     with PostgresUnitOfWork() as uow:
@@ -30,12 +33,20 @@ def new_user(db: Any, phone: Any = "+14155550100", **fields: Any) -> Any:
         profile = {k: v for k, v in fields.items() if k in PROFILE}
         if profile:
             uow.users.update_profile(member.id, ProfileFields(**profile))
-        if fields.get("email"):
-            uow.users.mark_email_verified(member.id, fields["email"])
+        if fields.get("email") or fields.get("email_verified"):
+            uow.users.mark_email_verified(
+                member.id, fields.get("email") or f"{phone[1:]}@members.example.test"
+            )
         if fields.get("name_dropped"):
             uow.users.set_name_dropped(member.id, fields["name_dropped"])
+        status = fields.get("approval_status")
+        if status == "pending":
+            assert uow.users.complete_onboarding(member.id) is not None, "onboarding needs every field"
+        elif status and not fields.get("verified"):
+            uow.users.set_approval_status(member.id, status)
         if fields.get("verified"):
-            uow.users.approve(member.id, fields.get("poc_agent_type", "concierge"))
+            poc = fields.get("poc_agent_type") or ("innovator" if fields.get("innovator") else "concierge")
+            uow.users.approve(member.id, poc)
         uow.commit()
     return member.id, member.conversation_id
 
