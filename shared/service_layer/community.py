@@ -198,11 +198,6 @@ def handle_request_needed(delivery: Delivery, uow: PostgresUnitOfWork, deps: Dep
     return route_request(uow, request, now=deps.clock(), source_event_id=delivery.id).as_dict()
 
 
-def expertise_variants(expertise: Sequence[str]) -> list[str]:
-    """The tags as stored by hand or by the Bouncer: lower case, Title Case, Capitalised."""
-    return sorted({v for tag in expertise for v in (tag, tag.title(), tag.capitalize())})
-
-
 def match_experts(
     uow: PostgresUnitOfWork, expertise: Sequence[str], *, exclude: Sequence[UUID], now: datetime
 ) -> list[Candidate]:
@@ -211,7 +206,6 @@ def match_experts(
     rows = uow.sql.all(
         "community_match_experts",
         expertise=list(expertise),
-        expertise_variants=expertise_variants(expertise),
         exclude=list(exclude),
         now=now,
         limit=COMMUNITY_CANDIDATE_POOL,

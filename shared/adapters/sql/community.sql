@@ -32,7 +32,7 @@ SELECT u.id AS user_id,
        u.timezone, u.phone_number, u.quiet_hours_start, u.quiet_hours_end
   FROM users u
   LEFT JOIN recent r ON r.expert_user_id = u.id
- WHERE u.expertise && %(expertise_variants)s::text[]
+ WHERE public.yp_lower_tags(u.expertise) && %(expertise)s::text[]
    AND u.verified
    AND NOT u.opted_out
    AND u.id <> ALL(%(exclude)s::uuid[])
@@ -41,7 +41,7 @@ SELECT u.id AS user_id,
 
 -- name: community_match_baseline
 -- The bare index scan the matching query is measured against (bench.community).
-SELECT id FROM users WHERE expertise && %(expertise_variants)s::text[];
+SELECT id FROM users WHERE expertise && %(expertise)s::text[];
 
 -- name: community_insert_request
 -- A new community request (expires_at given by the caller: now + 7 days).
