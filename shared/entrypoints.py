@@ -29,6 +29,7 @@ from shared.config import MissingSetting
 from shared.domain.constants import ADMIN_MAX_BODY_BYTES, EMAIL_WEBHOOK_MAX_BYTES
 from shared.logs import get_logger
 from shared.service_layer import approval
+from shared.service_layer.backlogs import report_backlogs
 from shared.service_layer.community import run_closure
 from shared.service_layer.dead_letters import record_dead_letter_delivery
 from shared.service_layer.delivery import deliver
@@ -202,6 +203,7 @@ def sms_sender(request: Request, deps: Deps) -> Response:
     def send(command: UUID | None) -> Response:
         if command is None:
             reports = sweep_pending_messages(gateway=deps.sms, now=deps.clock())
+            report_backlogs(deps.uow_factory, ("sms_sending", "sms_pending"))
         else:
             reports = deliver_message(command, gateway=deps.sms)
             if reports[0].outcome == "not_found":
@@ -216,6 +218,7 @@ def sms_sender(request: Request, deps: Deps) -> Response:
 def event_dispatcher(request: Request, deps: Deps) -> Response:
     def dispatch(trigger: str) -> dict[str, Any]:
         report = dispatch_events(deps.publisher, uow_factory=deps.uow_factory)
+        report_backlogs(deps.uow_factory, ("events",))
         return {"trigger": trigger, **report.as_dict()}
 
     return handle_internal_call(request, "event_dispatcher", lambda b: parse_trigger(b, "events"), dispatch)
@@ -223,7 +226,9 @@ def event_dispatcher(request: Request, deps: Deps) -> Response:
 
 def task_sweeper(request: Request, deps: Deps) -> Response:
     def sweep(trigger: str) -> dict[str, Any]:
-        return {"trigger": trigger, **sweep_tasks(deps.publisher, uow_factory=deps.uow_factory).as_dict()}
+        report = sweep_tasks(deps.publisher, uow_factory=deps.uow_factory)
+        report_backlogs(deps.uow_factory, ("agent_tasks",))
+        return {"trigger": trigger, **report.as_dict()}
 
     return handle_internal_call(request, "task_sweeper", lambda b: parse_trigger(b, "agent_tasks"), sweep)
 
@@ -233,6 +238,7 @@ def message_orchestrator(request: Request, deps: Deps) -> Response:
         report = deliver_due_messages(
             trigger=trigger, now=deps.clock(), store=PostgresOrchestratorStore(), classifier=deps.freshness
         )
+        report_backlogs(deps.uow_factory, ("message_queue",))
         return {"trigger": trigger, **report.as_dict()}
 
     return handle_internal_call(
@@ -261,17 +267,20 @@ def community_closer(request: Request, deps: Deps) -> Response:
     return handle_internal_call(request, "community_closer", parse_closure_job, close)
 
 
-HTTP: dict[str, HttpEntry] = {
-    "twilio_inbound": twilio_inbound,
-    "twilio_status": twilio_status,
-    "email_inbound": email_inbound,
-    "admin": admin,
-    "sms_sender": sms_sender,
-    "event_dispatcher": event_dispatcher,
-    "task_sweeper": task_sweeper,
-    "message_orchestrator": message_orchestrator,
-    "community_closer": community_closer,
-}
+def http_entry(function: str) -> HttpEntry:
+    """The entry of an HTTP function, by its folder name."""
+    entries: dict[str, HttpEntry] = {
+        "twilio_inbound": twilio_inbound,
+        "twilio_status": twilio_status,
+        "email_inbound": email_inbound,
+        "admin": admin,
+        "sms_sender": sms_sender,
+        "event_dispatcher": event_dispatcher,
+        "task_sweeper": task_sweeper,
+        "message_orchestrator": message_orchestrator,
+        "community_closer": community_closer,
+    }
+    return entries[function]
 
 
 # --- Pub/Sub pushes -----------------------------------------------------------------------------
