@@ -35,7 +35,7 @@ SELECT id, phone_number, first_name, last_name, credit_balance FROM users WHERE 
 
 -- name: credit_ledger_for_user
 -- A member's ledger, newest first.
-SELECT id, event_type, amount, reference_type, reference_id, idempotency_key, description, processed,
+SELECT id, user_id, event_type, amount, reference_type, reference_id, idempotency_key, description, processed,
        recorded_by, created_at
   FROM credit_events
  WHERE user_id = %(user_id)s
