@@ -70,8 +70,8 @@ ALTER TABLE public.community_responses ADD COLUMN IF NOT EXISTS scored_at timest
 -- Operator grants and revokes are recorded with who made them (the reason is the description).
 ALTER TABLE public.credit_events ADD COLUMN IF NOT EXISTS recorded_by varchar(200);
 
--- Expertise matches whatever case a tag was typed in: the matching query compares lower-cased
--- tags, through this index.
+-- Expertise matches whatever case a tag was typed in: the matching query compares the lower-cased
+-- tags, kept by the database next to what the member said, through this index.
 CREATE OR REPLACE FUNCTION public.yp_lower_tags(tags text[])
 RETURNS text[]
 LANGUAGE sql
@@ -82,7 +82,10 @@ AS $$
   SELECT coalesce(array_agg(lower(t)), '{}'::text[]) FROM unnest(tags) AS t;
 $$;
 
-CREATE INDEX IF NOT EXISTS idx_users_expertise_lower ON public.users USING gin (public.yp_lower_tags(expertise));
+ALTER TABLE public.users
+  ADD COLUMN IF NOT EXISTS expertise_lower text[] GENERATED ALWAYS AS (public.yp_lower_tags(expertise)) STORED;
+
+CREATE INDEX IF NOT EXISTS idx_users_expertise_lower ON public.users USING gin (expertise_lower);
 
 -- The closure job's scan and the ops report.
 CREATE INDEX IF NOT EXISTS idx_community_requests_created ON public.community_requests (created_at);

@@ -20,23 +20,27 @@ SELECT id, status, target_user_ids, question, category, expertise_needed
 
 -- name: community_match_experts
 -- Verified members whose expertise overlaps: not yet asked in the last day first, then most overlap, then least recently asked.
-WITH recent AS (
-  SELECT expert_user_id, array_agg(routed_at ORDER BY routed_at) AS asks, max(routed_at) AS last_asked_at
-    FROM community_request_experts
-   WHERE routed_at > %(now)s - interval '2 days'
-   GROUP BY expert_user_id
+WITH matched AS (
+  SELECT u.id, u.expertise_lower, u.timezone, u.quiet_hours_start, u.quiet_hours_end
+    FROM users u
+   WHERE u.expertise_lower && %(expertise)s::text[]
+     AND u.verified
+     AND NOT u.opted_out
+     AND u.id <> ALL(%(exclude)s::uuid[])
+), recent AS (
+  SELECT e.expert_user_id, array_agg(e.routed_at ORDER BY e.routed_at) AS asks, max(e.routed_at) AS last_asked_at
+    FROM community_request_experts e
+    JOIN matched m ON m.id = e.expert_user_id
+   WHERE e.routed_at > %(now)s::timestamptz - interval '2 days'
+   GROUP BY e.expert_user_id
 )
-SELECT u.id AS user_id,
-       (SELECT count(*) FROM unnest(u.expertise) AS t WHERE lower(t) = ANY(%(expertise)s::text[]))::int AS overlap,
+SELECT m.id AS user_id,
+       (SELECT count(*) FROM unnest(m.expertise_lower) AS t WHERE t = ANY(%(expertise)s::text[]))::int AS overlap,
        coalesce(r.asks, '{}') AS recent_asks,
-       u.timezone, u.phone_number, u.quiet_hours_start, u.quiet_hours_end
-  FROM users u
-  LEFT JOIN recent r ON r.expert_user_id = u.id
- WHERE public.yp_lower_tags(u.expertise) && %(expertise)s::text[]
-   AND u.verified
-   AND NOT u.opted_out
-   AND u.id <> ALL(%(exclude)s::uuid[])
- ORDER BY (r.last_asked_at > %(now)s - interval '1 day') NULLS FIRST, 2 DESC, r.last_asked_at NULLS FIRST, u.id
+       m.timezone, m.quiet_hours_start, m.quiet_hours_end
+  FROM matched m
+  LEFT JOIN recent r ON r.expert_user_id = m.id
+ ORDER BY (r.last_asked_at > %(now)s::timestamptz - interval '1 day') NULLS FIRST, 2 DESC, r.last_asked_at NULLS FIRST, m.id
  LIMIT %(limit)s;
 
 -- name: community_match_baseline
