@@ -32,11 +32,11 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from shared.adapters.llm import Llm
-from shared.adapters.postgres import Row
+from shared.adapters.postgres import Row, Sql
 from shared.agents.agent_of_humans.scoring import default_impact, llm_score
 from shared.domain import credits as credit_rules
 from shared.domain.community import (
@@ -69,7 +69,6 @@ from shared.service_layer import credits
 from shared.service_layer.consumer import Delivery, PermanentError
 from shared.service_layer.deps import Deps, UowFactory
 from shared.service_layer.tasks import create_task
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
@@ -99,6 +98,15 @@ REFUSED_REPLY = (
     "but I've kept it for the team."
 )
 THANK_YOU = "Thank you to everyone who answered."
+
+
+class Work(Protocol):
+    """What the use cases write through: a transaction's named queries and its outbox. The
+    consumer's ``PostgresUnitOfWork`` is one; a conversational turn can pass its own."""
+
+    sql: Sql
+
+    def emit(self, event: Event) -> None: ...
 
 
 class UnknownRequest(LookupError):
@@ -192,14 +200,14 @@ class RoutingResult:
         }
 
 
-def handle_request_needed(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
+def handle_request_needed(delivery: Delivery, uow: Work, deps: Deps) -> dict[str, Any] | None:
     """Event ``community.request_needed``."""
     request = parse_request_needed(delivery.data.get("payload") or {})
     return route_request(uow, request, now=deps.clock(), source_event_id=delivery.id).as_dict()
 
 
 def match_experts(
-    uow: PostgresUnitOfWork, expertise: Sequence[str], *, exclude: Sequence[UUID], now: datetime
+    uow: Work, expertise: Sequence[str], *, exclude: Sequence[UUID], now: datetime
 ) -> list[Candidate]:
     if not expertise:
         return []
@@ -224,7 +232,7 @@ def match_experts(
 
 
 def route_request(
-    uow: PostgresUnitOfWork, request: RequestNeeded, *, now: datetime, source_event_id: UUID | None = None
+    uow: Work, request: RequestNeeded, *, now: datetime, source_event_id: UUID | None = None
 ) -> RoutingResult:
     sql = uow.sql
     sql.one("community_lock_category", category=request.category)
@@ -310,7 +318,7 @@ def route_request(
 
 
 def _attach(
-    uow: PostgresUnitOfWork,
+    uow: Work,
     existing: Row,
     request: RequestNeeded,
     *,
@@ -340,7 +348,7 @@ def _attach(
 
 
 def _add_requester(
-    uow: PostgresUnitOfWork,
+    uow: Work,
     request_id: UUID,
     request: RequestNeeded,
     *,
@@ -361,7 +369,7 @@ def _add_requester(
 
 
 def _ask(
-    uow: PostgresUnitOfWork,
+    uow: Work,
     request_id: UUID,
     expert_id: UUID,
     *,
@@ -423,7 +431,7 @@ class ReplyResult:
         return {k: (str(v) if isinstance(v, UUID) else v) for k, v in asdict(self).items()}
 
 
-def _lock_request(uow: PostgresUnitOfWork, request_id: UUID) -> Row:
+def _lock_request(uow: Work, request_id: UUID) -> Row:
     row = uow.sql.one("community_lock_request", request_id=request_id)
     if row is None:
         raise UnknownRequest(f"no community request {request_id}")
@@ -431,7 +439,7 @@ def _lock_request(uow: PostgresUnitOfWork, request_id: UUID) -> Row:
 
 
 def handle_expert_reply(
-    uow: PostgresUnitOfWork,
+    uow: Work,
     *,
     request_id: UUID,
     expert_user_id: UUID,
@@ -459,7 +467,7 @@ def handle_expert_reply(
 
 
 def record_response(
-    uow: PostgresUnitOfWork,
+    uow: Work,
     *,
     request_id: UUID,
     expert_user_id: UUID,
@@ -528,7 +536,7 @@ def record_response(
     return ReplyResult("recorded", request_id, response_id=response_id)
 
 
-def _ensure_ask(uow: PostgresUnitOfWork, request_id: UUID, expert_user_id: UUID, *, now: datetime) -> None:
+def _ensure_ask(uow: Work, request_id: UUID, expert_user_id: UUID, *, now: datetime) -> None:
     """An answer from someone never asked (a forwarded question) still gets an ask row to mark."""
     if uow.sql.one("community_ask_of", request_id=request_id, expert_user_id=expert_user_id) is None:
         uow.sql.one(
@@ -540,9 +548,7 @@ def _ensure_ask(uow: PostgresUnitOfWork, request_id: UUID, expert_user_id: UUID,
         )
 
 
-def decline_request(
-    uow: PostgresUnitOfWork, *, request_id: UUID, expert_user_id: UUID, now: datetime
-) -> ReplyResult:
+def decline_request(uow: Work, *, request_id: UUID, expert_user_id: UUID, now: datetime) -> ReplyResult:
     """ "pass": the expert declines, without penalty."""
     _lock_request(uow, request_id)
     _ensure_ask(uow, request_id, expert_user_id, now=now)
@@ -559,7 +565,7 @@ def decline_request(
 
 
 def refer_request(
-    uow: PostgresUnitOfWork, *, request_id: UUID, expert_user_id: UUID, name: str, now: datetime
+    uow: Work, *, request_id: UUID, expert_user_id: UUID, name: str, now: datetime
 ) -> ReplyResult:
     """ "ask Dana Kim": route to that member when exactly one verified member has the name and
     may be asked; otherwise keep the name for an operator. Never guess."""
@@ -625,7 +631,7 @@ def refer_request(
 
 
 def _review(  # noqa: PLR0917
-    uow: PostgresUnitOfWork, kind: str, request_id: UUID, user_id: UUID, detail: str, payload: dict[str, Any]
+    uow: Work, kind: str, request_id: UUID, user_id: UUID, detail: str, payload: dict[str, Any]
 ) -> None:
     uow.sql.one(
         "community_insert_review",
@@ -653,9 +659,7 @@ class ResponseOutcome:
         return {k: (str(v) if isinstance(v, UUID) else v) for k, v in asdict(self).items()}
 
 
-def handle_response_received(
-    delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps
-) -> dict[str, Any] | None:
+def handle_response_received(delivery: Delivery, uow: Work, deps: Deps) -> dict[str, Any] | None:
     """Event ``community.response_received``."""
     payload = delivery.data.get("payload") or {}
     response_id = _uuid_or_none(_field(payload, "response_id"))
@@ -664,9 +668,7 @@ def handle_response_received(
     return process_response(uow, response_id, llm=deps.llm, now=deps.clock()).as_dict()
 
 
-def process_response(
-    uow: PostgresUnitOfWork, response_id: UUID, *, llm: Llm | None, now: datetime
-) -> ResponseOutcome:
+def process_response(uow: Work, response_id: UUID, *, llm: Llm | None, now: datetime) -> ResponseOutcome:
     response = uow.sql.one("community_lock_response", response_id=response_id)
     if response is None:
         raise PermanentError(f"no community response {response_id}")
@@ -696,7 +698,7 @@ def process_response(
 
 
 def score_response(
-    uow: PostgresUnitOfWork,
+    uow: Work,
     response_id: UUID,
     *,
     score: int,
@@ -723,7 +725,7 @@ def score_response(
     )
 
 
-def _route_to_requesters(uow: PostgresUnitOfWork, response: Row, *, now: datetime) -> list[str]:
+def _route_to_requesters(uow: Work, response: Row, *, now: datetime) -> list[str]:
     """agents.md §8.9: by the requesting agent; each requester of a merged request is told."""
     created: list[str] = []
     response_id = UUID(str(response["id"]))
@@ -771,7 +773,7 @@ def _route_to_requesters(uow: PostgresUnitOfWork, response: Row, *, now: datetim
 
 
 def _apply_score(
-    uow: PostgresUnitOfWork,
+    uow: Work,
     response: Row,
     score: int,
     impact: str,
@@ -849,9 +851,7 @@ class ClosureReport:
         return {"examined": self.examined, "closed": self.closed}
 
 
-def close_due_requests(
-    uow: PostgresUnitOfWork, *, now: datetime, limit: int = COMMUNITY_CLOSURE_BATCH
-) -> ClosureReport:
+def close_due_requests(uow: Work, *, now: datetime, limit: int = COMMUNITY_CLOSURE_BATCH) -> ClosureReport:
     """agents.md §8.14: expired requests, and those every asked expert has answered."""
     rows = uow.sql.all("community_due_for_closure", statuses=list(OPEN_STATUSES), now=now, limit=limit)
     closed: dict[str, int] = {}
@@ -880,7 +880,7 @@ def run_closure(uow_factory: UowFactory, *, now: datetime) -> ClosureReport:
     return report
 
 
-def cancel_request(uow: PostgresUnitOfWork, *, request_id: UUID, user_id: UUID, now: datetime) -> str:
+def cancel_request(uow: Work, *, request_id: UUID, user_id: UUID, now: datetime) -> str:
     """The member withdraws their question (the Concierge's tool). The request is cancelled when
     no requester is left; 'withdrawn' when others still wait for the answer."""
     request = _lock_request(uow, request_id)
@@ -894,9 +894,7 @@ def cancel_request(uow: PostgresUnitOfWork, *, request_id: UUID, user_id: UUID, 
     return "cancelled"
 
 
-def _finish(
-    uow: PostgresUnitOfWork, request_id: UUID, *, status: str, reason: ClosedReason, now: datetime
-) -> None:
+def _finish(uow: Work, request_id: UUID, *, status: str, reason: ClosedReason, now: datetime) -> None:
     row = uow.sql.one(
         "community_finish_request", request_id=request_id, status=status, now=now, message=THANK_YOU
     )
