@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 from cloudevents.http import CloudEvent
 
-from shared.adapters.llm import Llm, LlmUnavailable, ScriptedLlm
+from shared.adapters.llm import Llm, LlmUnavailable
 from shared.routing import CONSUMERS
 from shared.service_layer import community
 from shared.service_layer.consumer import Outcome
@@ -21,6 +21,7 @@ from shared.service_layer.dispatch_events import event_message
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.backbone_support import push_body
 from tests.deps_support import make_deps
+from tests.fakes.llm import ScriptedLlm
 
 pytestmark = pytest.mark.integration
 

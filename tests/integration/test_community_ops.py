@@ -18,7 +18,7 @@ PHONE = "+14155550188"
 
 @pytest.fixture
 def cli(ops_cli: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from tools import ops_community
+    from tools.ops import community as ops_community
 
     monkeypatch.setattr(ops_community, "console", Console(width=250))
     return ops_cli

@@ -7,7 +7,7 @@
     python -m tools.ops community score <response_id> 8   # operator scoring (no model score)
     python -m tools.ops community review                 # late answers, unresolved referrals
 
-Registered on ``tools.ops.app`` by ``register_community_commands``; the logic is in
+Registered on ``tools.ops.cli.app`` by ``register_community_commands``; the logic is in
 ``shared.service_layer.community_ops`` and ``shared.service_layer.community``.
 """
 
