@@ -66,6 +66,11 @@ RECORD_ONLY_EVENTS = frozenset(
         "user.verified",
         "user.opted_out",
         "user.opted_in",
+        # Community monitoring facts (agents.md §7); the tables hold the state.
+        "community.request_routed",
+        "community.request_attached",
+        "community.no_experts_found",
+        "community.request_closed",
     }
 )
 
