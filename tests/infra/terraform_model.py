@@ -3,10 +3,17 @@
 python-hcl2 keeps string literals quoted (``'"agent-bouncer"'``) and expressions wrapped
 (``'${var.name}'``); ``clean`` strips the quotes of literals and drops block markers, so a
 literal reads as itself and an expression stays recognisable by its ``${``.
+
+``YP_TERRAFORM_DIR`` points the checks at another copy of ``terraform/`` - for example the tree
+of an older commit (``git archive <commit> terraform | tar -x -C /tmp/old``), to show that a
+check fails on the code it was written against.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,9 +21,10 @@ from typing import Any
 import hcl2
 
 ROOT = Path(__file__).resolve().parents[2]
-TERRAFORM = ROOT / "terraform"
+TERRAFORM = Path(os.environ.get("YP_TERRAFORM_DIR") or ROOT / "terraform").resolve()
 MODULES = TERRAFORM / "modules"
 ENVS = ("dev", "prod")
+MODULE_NAMES = ("catalog", "function", "topic", "scheduler_job", "platform")
 
 
 def _unquote(value: str) -> str:
@@ -95,3 +103,44 @@ def single(block: Any) -> dict[str, Any]:
 
 def catalog() -> dict[str, Any]:
     return locals_of(load_dir(MODULES / "catalog"))
+
+
+def module_dirs() -> list[Path]:
+    """Every module and environment root."""
+    return [MODULES / name for name in MODULE_NAMES] + [TERRAFORM / "envs" / env for env in ENVS]
+
+
+def string_set(expression: str) -> set[str]:
+    """The strings of a literal ``${toset([...])}`` expression."""
+    assert expression.startswith("${toset(") and expression.endswith(")}"), expression
+    return set(json.loads(expression[len("${toset(") : -len(")}")]))
+
+
+def reference(expression: str) -> str:
+    """``${google_x.name}`` -> ``google_x.name`` (a depends_on entry or a plain reference)."""
+    return expression.removeprefix("${").removesuffix("}")
+
+
+def expand_locals(text: str, module: dict[str, list[Any]]) -> str:
+    """Substitute ``${local.x}`` where the local is a plain string, as Terraform would."""
+    values = locals_of(module)
+
+    def _value(match: re.Match[str]) -> str:
+        value = values.get(match.group(1))
+        return value if isinstance(value, str) and "${" not in value else match.group(0)
+
+    return re.sub(r"\$\{local\.([a-z_][a-z0-9_]*)\}", _value, text)
+
+
+def variable_default(module: dict[str, list[Any]], expression: Any) -> Any:
+    """The default of ``${var.x}``, or the value itself when it is a literal."""
+    if isinstance(expression, str) and re.fullmatch(r"\$\{var\.[a-z_][a-z0-9_]*\}", expression):
+        return variables(module)[expression[len("${var.") : -1]]["default"]
+    return expression
+
+
+def version_floor(constraint: str) -> tuple[int, ...]:
+    """The lower bound of a constraint such as ``>= 6.13, < 8.0``."""
+    match = re.search(r">=\s*(\d+(?:\.\d+)*)", constraint)
+    assert match, f"no lower bound in {constraint!r}"
+    return tuple(int(part) for part in match.group(1).split("."))

@@ -27,6 +27,8 @@ from tools.build_bundles import discover_functions
 
 # Issue 5: no function identity holds a project-level role beyond what logging and tracing need.
 ALLOWED_PROJECT_ROLES = {"roles/logging.logWriter", "roles/cloudtrace.agent"}
+# Issue 14: the build identity needs Cloud Run Builder on the project (gcf-v2-sources bucket).
+BUILDER_PROJECT_ROLES = {"roles/run.builder", "roles/logging.logWriter"}
 PUBLIC = {"twilio_inbound", "twilio_status", "email_inbound"}
 WEBHOOK_TARGETS = {"sms_sender", "event_dispatcher", "task_sweeper", "message_orchestrator"}
 OPERATOR_FUNCTIONS = {"admin"}
@@ -199,24 +201,29 @@ def test_every_function_runs_as_its_own_service_account_never_the_default() -> N
         assert "google_compute_default_service_account" not in text, path
 
 
+def _project_roles(module: dict[str, list[Any]], body: dict[str, Any]) -> set[str]:
+    if body["role"] != "${each.value}":
+        return {body["role"]}
+    local = body["for_each"].removeprefix("${local.").removesuffix("}")
+    return tf.string_set(tf.locals_of(module)[local])
+
+
 def test_no_project_level_role_beyond_telemetry() -> None:
+    """Function identities log and trace; the build identity builds; nobody else holds a project role."""
     forbidden_kinds = {"google_project_iam_binding", "google_project_iam_policy"}
-    for directory in [
-        tf.MODULES / m for m in ("catalog", "function", "topic", "scheduler_job", "platform")
-    ] + [tf.TERRAFORM / "envs" / env for env in tf.ENVS]:
+    allowed = {"function": ALLOWED_PROJECT_ROLES, "platform": BUILDER_PROJECT_ROLES}
+    for directory in tf.module_dirs():
         module = tf.load_dir(directory)
         for (kind, name), body in tf.resources(module).items():
             assert kind not in forbidden_kinds, f"{directory.name}: authoritative project IAM {kind}.{name}"
             if kind != "google_project_iam_member":
                 continue
-            role = body["role"]
-            if role == "${each.value}":
-                roles = tf.locals_of(module)["project_roles"]
-                assert roles.startswith("${toset(") and roles.endswith(")}")
-                granted = set(json.loads(roles[len("${toset(") : -len(")}")]))
-            else:
-                granted = {role}
-            assert granted <= ALLOWED_PROJECT_ROLES, f"{directory.name}: {kind}.{name} grants {granted}"
+            granted = _project_roles(module, body)
+            assert granted <= allowed.get(directory.name, set()), (
+                f"{directory.name}: {kind}.{name} grants {granted}"
+            )
+            if directory.name == "platform":
+                assert body["member"] == "serviceAccount:${google_service_account.builder.email}", name
 
 
 def test_function_module_validates_its_typed_inputs() -> None:
@@ -472,12 +479,12 @@ def test_alerts_and_metrics_exist_with_the_spec_thresholds() -> None:
     # The backlog condition watches the recorder's subscriptions by the code's naming.
     backlog = [
         tf.single(c["condition_threshold"])["filter"]
-        for c in found[("google_monitoring_alert_policy", "dead_letters")]["conditions"]
+        for c in found[("google_monitoring_alert_policy", "dead_letters_waiting")]["conditions"]
         if "num_undelivered_messages" in tf.single(c["condition_threshold"])["filter"]
     ]
     suffix = routing.dead_letter_subscription("")
     assert len(backlog) == 1 and f'subscription_id=ends_with("{suffix}")' in backlog[0], backlog
-    for policy in ("dead_letters", "function_errors", "llm_cost"):
+    for policy in ("dead_letters", "dead_letters_waiting", "function_errors", "llm_cost"):
         assert ("google_monitoring_alert_policy", policy) in found
     assert ("google_billing_budget", "monthly") in found
     declared = tf.variables(platform)

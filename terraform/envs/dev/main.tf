@@ -1,6 +1,11 @@
 provider "google" {
   project = var.project_id
   region  = var.region
+
+  # The Billing Budget API refuses user credentials without a quota project: every call names
+  # this project as the one to bill (the caller needs serviceusage.services.use on it).
+  billing_project       = var.project_id
+  user_project_override = true
 }
 
 module "catalog" {
@@ -28,4 +33,6 @@ module "platform" {
   notification_channels = var.notification_channels
   billing_account       = var.billing_account
   monthly_budget_usd    = var.monthly_budget_usd
+
+  pubsub_agent_token_creator = var.pubsub_agent_token_creator
 }

@@ -53,7 +53,7 @@ variable "notification_channels" {
 }
 
 variable "billing_account" {
-  description = "Billing account for the optional budget; null creates none."
+  description = "Billing account id (XXXXXX-XXXXXX-XXXXXX) for the optional budget; null creates none."
   type        = string
   default     = null
 }
@@ -62,4 +62,10 @@ variable "monthly_budget_usd" {
   description = "Monthly budget in USD."
   type        = number
   default     = 300
+}
+
+variable "pubsub_agent_token_creator" {
+  description = "true only for a project created before 2021-04-08 (gcloud projects describe <project> --format='value(createTime)'): its Pub/Sub service agent then needs Token Creator on the push identity."
+  type        = bool
+  default     = false
 }

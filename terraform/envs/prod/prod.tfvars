@@ -21,6 +21,9 @@ function_overrides = {
   sms_sender     = { min_instances = 1 }
 }
 
+# Required in prod; the plan stops with a message until both are set (docs/deploying.md): a
+# Monitoring channel id, projects/yachtparty-474117/notificationChannels/<id>, and the billing
+# account id, XXXXXX-XXXXXX-XXXXXX.
 notification_channels = []
-billing_account       = null
+billing_account       = ""
 monthly_budget_usd    = 300

@@ -46,20 +46,36 @@ variable "log_level" {
   default     = "INFO"
 }
 
+# Production alerts must reach someone, and production spend must have a budget: both are
+# required, and an apply without them stops here with the message below.
 variable "notification_channels" {
-  description = "Monitoring notification channel ids."
+  description = "Monitoring notification channel ids (projects/<project>/notificationChannels/<id>) for every alert policy and the budget."
   type        = list(string)
-  default     = []
+
+  validation {
+    condition     = length(var.notification_channels) > 0
+    error_message = "prod needs at least one notification channel: create one (Monitoring > Alerting > Edit notification channels, or gcloud beta monitoring channels create) and list its id in prod.tfvars as notification_channels = [\"projects/<project>/notificationChannels/<id>\"]."
+  }
 }
 
 variable "billing_account" {
-  description = "Billing account for the optional budget; null creates none."
+  description = "Billing account id (XXXXXX-XXXXXX-XXXXXX) that carries the monthly budget."
   type        = string
-  default     = null
+
+  validation {
+    condition     = can(regex("^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$", var.billing_account))
+    error_message = "prod needs its billing account for the monthly budget: set billing_account in prod.tfvars to the id shown by `gcloud billing projects describe <project>` (XXXXXX-XXXXXX-XXXXXX)."
+  }
 }
 
 variable "monthly_budget_usd" {
   description = "Monthly budget in USD."
   type        = number
   default     = 300
+}
+
+variable "pubsub_agent_token_creator" {
+  description = "true only for a project created before 2021-04-08 (gcloud projects describe <project> --format='value(createTime)'): its Pub/Sub service agent then needs Token Creator on the push identity."
+  type        = bool
+  default     = false
 }

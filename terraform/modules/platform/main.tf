@@ -30,6 +30,11 @@ locals {
 
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
+  # The only project-level role of the build identity (fn-builder): Cloud Run Builder holds
+  # what a function build does - write its logs, push and pull the images, read the source
+  # copy in Google's gcf-v2-sources bucket - and no more.
+  builder_project_roles = toset(["roles/run.builder"])
+
   # The cloudfunctions.net URLs are known before deployment, so the functions can be told
   # their own audience and Twilio/pg_net can be configured from outputs.
   base_url     = "https://${var.region}-${var.project_id}.cloudfunctions.net"
@@ -91,9 +96,16 @@ resource "google_service_account" "builder" {
   depends_on = [google_project_service.this]
 }
 
-resource "google_project_iam_member" "builder_logs" {
+# A gen2 build does not read our sources bucket: Cloud Functions copies the zip into Google's
+# own gcf-v2-sources-<number>-<region> bucket and the build fetches it from there. That bucket
+# appears only with the first deployment, so it cannot be granted on: the builder holds Cloud
+# Run Builder on the project instead (terraform-provider-google#20571: "Access to bucket
+# gcf-v2-sources-... denied").
+resource "google_project_iam_member" "builder" {
+  for_each = local.builder_project_roles
+
   project = var.project_id
-  role    = "roles/logging.logWriter"
+  role    = each.value
   member  = "serviceAccount:${google_service_account.builder.email}"
 }
 
@@ -106,8 +118,12 @@ resource "google_service_account" "pubsub_push" {
   depends_on = [google_project_service.this]
 }
 
-# The Pub/Sub service agent exists once the Pub/Sub API is on.
+# Only projects created before 2021-04-08 need the Pub/Sub service agent to hold Token Creator
+# on the push identity; newer projects mint push tokens without it, so it is off by default
+# (least privilege). The agent exists once the Pub/Sub API is on.
 resource "google_service_account_iam_member" "pubsub_agent_mints_push_tokens" {
+  count = var.pubsub_agent_token_creator ? 1 : 0
+
   service_account_id = google_service_account.pubsub_push.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_agent
@@ -151,12 +167,6 @@ resource "google_storage_bucket" "sources" {
   depends_on = [google_project_service.this]
 }
 
-resource "google_storage_bucket_iam_member" "builder_reads_sources" {
-  bucket = google_storage_bucket.sources.name
-  role   = "roles/storage.objectViewer"
-  member = "serviceAccount:${google_service_account.builder.email}"
-}
-
 resource "google_artifact_registry_repository" "functions" {
   #checkov:skip=CKV_GCP_84:Google-managed encryption for images built from this public-shape source; no customer key is held for this product.
   project       = var.project_id
@@ -175,6 +185,23 @@ resource "google_artifact_registry_repository_iam_member" "builder_writes_images
   repository = google_artifact_registry_repository.functions.name
   role       = "roles/artifactregistry.writer"
   member     = "serviceAccount:${google_service_account.builder.email}"
+}
+
+# IAM is eventually consistent: a build started right after the grants can still be refused
+# (the provider's own build-account example waits 60 s). Replaced, and so waited for again,
+# whenever the builder's roles change.
+resource "time_sleep" "builder_iam_settles" {
+  create_duration = var.iam_settle_wait
+
+  triggers = {
+    builder = google_service_account.builder.email
+    roles   = join(",", sort(tolist(local.builder_project_roles)))
+  }
+
+  depends_on = [
+    google_project_iam_member.builder,
+    google_artifact_registry_repository_iam_member.builder_writes_images,
+  ]
 }
 
 # --- Secrets: containers only; versions are added by an operator (docs/deploying.md) -------
@@ -243,9 +270,7 @@ module "function" {
 
   depends_on = [
     google_project_service.this,
-    google_project_iam_member.builder_logs,
-    google_storage_bucket_iam_member.builder_reads_sources,
-    google_artifact_registry_repository_iam_member.builder_writes_images,
+    time_sleep.builder_iam_settles,
   ]
 }
 

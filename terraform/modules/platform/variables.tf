@@ -167,10 +167,32 @@ variable "log_level" {
   }
 }
 
+variable "pubsub_agent_token_creator" {
+  description = "Grant the Pub/Sub service agent Token Creator on the push identity: needed only in projects created before 2021-04-08."
+  type        = bool
+  default     = false
+}
+
+variable "iam_settle_wait" {
+  description = "How long the first build waits after the builder's grants (IAM is eventually consistent)."
+  type        = string
+  default     = "60s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.iam_settle_wait))
+    error_message = "iam_settle_wait must be seconds, e.g. 60s."
+  }
+}
+
 variable "notification_channels" {
-  description = "Monitoring notification channel ids for the alert policies."
+  description = "Monitoring notification channel ids (projects/<project>/notificationChannels/<id>) for the alert policies and the budget."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", c))])
+    error_message = "notification_channels must be ids of the form projects/<project>/notificationChannels/<number>."
+  }
 }
 
 variable "dead_letter_alert_depth" {
@@ -191,10 +213,62 @@ variable "daily_llm_cost_alert_usd" {
   default     = 10
 }
 
+variable "delivery_failure_rate_alert" {
+  description = "Share of the SMS handed to Twilio in an hour that were rejected or ended failed or undelivered, that alerts (platform 7.6: 5 %)."
+  type        = number
+  default     = 0.05
+}
+
+variable "delivery_failure_min_outcomes" {
+  description = "SMS handed to Twilio in the hour below which the delivery-failure share is not judged (one failure of two is not an incident)."
+  type        = number
+  default     = 20
+}
+
+variable "single_llm_call_alert_usd" {
+  description = "Cost of one LLM call that alerts (platform 7.6: $0.50)."
+  type        = number
+  default     = 0.5
+}
+
+variable "llm_latency_p99_alert_seconds" {
+  description = "p99 latency of LLM calls over 15 minutes that alerts (platform 7.6: 10 s)."
+  type        = number
+  default     = 10
+}
+
+variable "slow_db_query_alert_ms" {
+  description = "A database query slower than this alerts (platform 7.6: 1 s)."
+  type        = number
+  default     = 1000
+}
+
+variable "backlog_age_alert_seconds" {
+  description = "Per backlog, the age of its oldest waiting item that alerts: unprocessed events, due agent tasks, due message_queue rows, outbound SMS stuck in sending, and in pending."
+  type        = map(number)
+  default = {
+    events        = 600
+    agent_tasks   = 600
+    message_queue = 1800
+    sms_sending   = 600
+    sms_pending   = 900
+  }
+
+  validation {
+    condition     = toset(keys(var.backlog_age_alert_seconds)) == toset(["events", "agent_tasks", "message_queue", "sms_sending", "sms_pending"])
+    error_message = "backlog_age_alert_seconds must give events, agent_tasks, message_queue, sms_sending and sms_pending."
+  }
+}
+
 variable "billing_account" {
-  description = "Billing account id for the optional budget; null creates none."
+  description = "Billing account id (XXXXXX-XXXXXX-XXXXXX) for the budget; null creates none."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.billing_account == null || can(regex("^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$", var.billing_account))
+    error_message = "billing_account must be a billing account id such as 012345-6789AB-CDEF01 (gcloud billing accounts list), or null for no budget."
+  }
 }
 
 variable "monthly_budget_usd" {
