@@ -10,7 +10,7 @@
 
 CREATE TABLE public.account_manager_members (
   user_id uuid PRIMARY KEY REFERENCES public.users (id) ON DELETE CASCADE,
-  events_read_until timestamptz NOT NULL DEFAULT '-infinity',
+  events_read_until timestamptz,  -- NULL: no event read yet
   last_run_at timestamptz,
   last_trigger varchar(50),
   runs integer NOT NULL DEFAULT 0,

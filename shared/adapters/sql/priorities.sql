@@ -9,7 +9,7 @@ SELECT pg_try_advisory_xact_lock(hashtextextended('account_manager:' || %(user_i
 -- The member as scoring sees them, with the watermark of their last run (none: never run).
 SELECT u.id, u.verified, u.opted_out, u.first_name, u.last_name, u.company, u.title, u.expertise,
        u.poc_agent_type,
-       coalesce(m.events_read_until, '-infinity'::timestamptz) AS events_read_until, m.runs,
+       m.events_read_until, m.runs,
        (SELECT count(*) FROM community_responses r WHERE r.user_id = u.id) AS answers_given
 FROM users AS u
 LEFT JOIN account_manager_members AS m ON m.user_id = u.id
@@ -31,7 +31,7 @@ SELECT id, event_type, payload, created_at
 FROM events
 WHERE aggregate_type = 'user'
   AND aggregate_id = %(user_id)s
-  AND created_at > %(since)s
+  AND created_at > coalesce(%(since)s::timestamptz, '-infinity'::timestamptz)
   AND created_by IS DISTINCT FROM %(own)s
 ORDER BY created_at, id
 LIMIT %(limit)s;
@@ -255,15 +255,15 @@ WITH due AS (
     AND (EXISTS (SELECT 1 FROM events AS e
                   WHERE e.aggregate_type = 'user' AND e.aggregate_id = u.id
                     AND e.created_at > coalesce(m.events_read_until, '-infinity'::timestamptz)
-                    AND e.created_by IS DISTINCT FROM %(own)s)
+                    AND e.created_by IS DISTINCT FROM %(own)s::text)
       OR EXISTS (SELECT 1 FROM user_priorities AS p
                   WHERE p.user_id = u.id AND p.status IN ('active', 'presented', 'clarifying')
                     AND p.expires_at IS NOT NULL AND p.expires_at <= %(now)s))
 )
 INSERT INTO agent_tasks (task_type, agent_type, user_id, scheduled_for, priority, context_json, created_by,
                          dedupe_key, max_retries)
-SELECT %(task_type)s, %(agent_type)s, due.id, %(now)s, 'low', jsonb_build_object('trigger', 'scheduled'),
-       %(own)s, %(task_type)s || ':' || due.id, %(max_retries)s
+SELECT %(task_type)s::text, %(agent_type)s::text, due.id, %(now)s, 'low', jsonb_build_object('trigger', 'scheduled'),
+       %(own)s::text, %(task_type)s::text || ':' || due.id, %(max_retries)s
 FROM due
 ON CONFLICT (dedupe_key) WHERE status IN ('pending', 'processing') DO NOTHING
 RETURNING user_id;
