@@ -210,7 +210,7 @@ def run_persona(
 ) -> PersonaRun:
     run = PersonaRun(persona.key)
     clock = _Clock()
-    deps = replace(bootstrap.deps(), llm=bouncer_llm, clock=clock, verify_email_domain=domain)
+    deps = replace(bootstrap.deps(), llm_factory=lambda: bouncer_llm, clock=clock, verify_email_domain=domain)
     with connect(autocommit=True) as conn:
         sql = Sql(conn)
         user_id = _one(conn, "INSERT INTO users (phone_number) VALUES (%s) RETURNING id", [phone])["id"]

@@ -55,7 +55,7 @@ def _build() -> Deps:
     settings = get_settings()
     return Deps(
         uow_factory=PostgresUnitOfWork,
-        llm=_llm_from_settings(),
+        llm_factory=_llm_from_settings,
         clock=_wall_clock,
         sms_factory=default_gateway,
         publisher_factory=get_publisher,
@@ -79,11 +79,11 @@ def deps() -> Deps:
 @contextlib.contextmanager
 def override(**fields: Any) -> Iterator[Deps]:
     """Replace adapters for the duration of a block (tests, tools): any ``Deps`` field, plus
-    ``sms=`` and ``publisher=`` for a ready gateway or publisher. ``override(llm=None)`` runs the
-    agents' fallback brains."""
+    ``llm=``, ``sms=`` and ``publisher=`` for a ready model, gateway or publisher.
+    ``override(llm=None)`` runs the agents' fallback brains."""
     layer: dict[str, Any] = {}
     for name, value in fields.items():
-        if name in ("sms", "publisher"):
+        if name in ("sms", "publisher", "llm"):
             layer[f"{name}_factory"] = _constant(value)
         else:
             layer[name] = value
@@ -110,7 +110,7 @@ def reset() -> None:
 
 def http_handler(function: str) -> Callable[[Request], Response]:
     """The handler of an HTTP function, by its folder name."""
-    entry = entrypoints.HTTP[function]
+    entry = entrypoints.http_entry(function)
 
     def handle(request: Request) -> Response:
         return entry(request, deps())

@@ -254,16 +254,19 @@ def message_orchestrator(request: Request, deps: Deps) -> Response:
     )
 
 
-HTTP: dict[str, HttpEntry] = {
-    "twilio_inbound": twilio_inbound,
-    "twilio_status": twilio_status,
-    "email_inbound": email_inbound,
-    "admin": admin,
-    "sms_sender": sms_sender,
-    "event_dispatcher": event_dispatcher,
-    "task_sweeper": task_sweeper,
-    "message_orchestrator": message_orchestrator,
-}
+def http_entry(function: str) -> HttpEntry:
+    """The entry of an HTTP function, by its folder name."""
+    entries: dict[str, HttpEntry] = {
+        "twilio_inbound": twilio_inbound,
+        "twilio_status": twilio_status,
+        "email_inbound": email_inbound,
+        "admin": admin,
+        "sms_sender": sms_sender,
+        "event_dispatcher": event_dispatcher,
+        "task_sweeper": task_sweeper,
+        "message_orchestrator": message_orchestrator,
+    }
+    return entries[function]
 
 
 # --- Pub/Sub pushes -----------------------------------------------------------------------------

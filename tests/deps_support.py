@@ -36,7 +36,7 @@ def make_deps(
 ) -> Deps:
     return Deps(
         uow_factory=fields.pop("uow_factory", PostgresUnitOfWork),
-        llm=llm,
+        llm_factory=lambda: llm,
         clock=clock or (lambda: datetime.now(UTC)),
         sms_factory=(lambda: sms) if sms is not None else default_gateway,
         publisher_factory=(lambda: publisher) if publisher is not None else get_publisher,

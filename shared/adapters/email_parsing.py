@@ -38,9 +38,13 @@ class InboundEmail:
     message_id: str | None = None
 
 
+MAX_ADDRESS_CHARS = 255  # RFC 5321's path limit, and the users.email column
+MAX_MESSAGE_ID_CHARS = 998  # RFC 5322's line limit
+
+
 def bare_address(value: str) -> str | None:
     """``"Jane Doe <Jane@Acme.com>"`` -> ``"jane@acme.com"``; None if it is not one address."""
-    if not isinstance(value, str) or len(value) > 512:
+    if not isinstance(value, str) or len(value) > 512 or "\x00" in value:
         return None
     pairs = [addr for _, addr in getaddresses([value]) if addr]
     if len(pairs) != 1:
@@ -110,8 +114,14 @@ def _build(recipients: list[str], sender: str | None, shape: str, message_id: An
         raise MalformedEmail("no recipient address")
     if not sender:
         raise MalformedEmail("no sender address")
-    unique = tuple(dict.fromkeys(recipients))
-    return InboundEmail(unique, sender, shape, str(message_id) if message_id else None)
+    if len(sender) > MAX_ADDRESS_CHARS:  # users.email holds 255
+        raise MalformedEmail(f"sender address longer than {MAX_ADDRESS_CHARS} characters")
+    unique = tuple(dict.fromkeys(r for r in recipients if len(r) <= MAX_ADDRESS_CHARS))
+    if not unique:
+        raise MalformedEmail("no recipient address of a usable length")
+    # Postgres text and jsonb cannot hold NUL; a provider id with one is dropped, never stored.
+    mid = str(message_id)[:MAX_MESSAGE_ID_CHARS] if message_id else None
+    return InboundEmail(unique, sender, shape, mid if mid and "\x00" not in mid else None)
 
 
 def parse_inbound_email(payload: Any) -> InboundEmail:

@@ -8,6 +8,7 @@ a freshly opened range must still reach us.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import phonenumbers
@@ -71,9 +72,17 @@ def _parse(raw: str) -> phonenumbers.PhoneNumber:
     return number
 
 
+# What the database stores (users_phone_number_e164): E.164 proper, at most 15 digits. A number
+# the metadata calls "possible" can still fall outside it (+431234 has 6 digits).
+E164_SHAPE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
 def normalize_e164(raw: str) -> str:
     """``'(415) 555-0123'`` -> ``'+14155550123'``. Raises InvalidPhoneNumber with a reason."""
-    return phonenumbers.format_number(_parse(raw), phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(_parse(raw), phonenumbers.PhoneNumberFormat.E164)
+    if not E164_SHAPE.match(e164):
+        raise InvalidPhoneNumber("not an E.164 number of 7 to 15 digits")
+    return e164
 
 
 @lru_cache(maxsize=4096)

@@ -54,6 +54,7 @@ class StatusUpdate:
 
 MESSAGE_SID = re.compile(r"^(?:SM|MM)[0-9a-fA-F]{32}$")
 MAX_ERROR_MESSAGE_CHARS = 500
+MAX_TWILIO_ERROR_CODE = 99_999  # Twilio's error codes are five digits; messages.error_code is an integer
 
 
 class InvalidStatusCallback(ValueError):
@@ -75,7 +76,10 @@ def parse_status_form(params: Mapping[str, str], *, message_id: str | None = Non
         code = int(raw_code) if raw_code else None
     except ValueError:
         raise InvalidStatusCallback("ErrorCode is not a number") from None
-    message = (params.get("ErrorMessage") or "").strip()[:MAX_ERROR_MESSAGE_CHARS] or None
+    if code is not None and not 0 <= code <= MAX_TWILIO_ERROR_CODE:
+        raise InvalidStatusCallback(f"ErrorCode must be between 0 and {MAX_TWILIO_ERROR_CODE}")
+    # Postgres text cannot hold NUL; the rest of the message is kept for the operator.
+    message = (params.get("ErrorMessage") or "").replace("\x00", "").strip()[:MAX_ERROR_MESSAGE_CHARS] or None
     ours: UUID | None = None
     if message_id is not None:
         try:
@@ -93,6 +97,8 @@ def apply_delivery_status(update: StatusUpdate, uow: PostgresUnitOfWork) -> Stat
         return StatusOutcome.IGNORED
     reported = status_from_twilio(update.twilio_status)
     with uow as tx:
+        # one lock order everywhere: the user, then the message (the sender's order)
+        tx.sql.one("sms_lock_user_of_callback", message_sid=update.message_sid, message_id=update.message_id)
         row = tx.sql.one(
             "sms_lock_message_by_sid", message_sid=update.message_sid, message_id=update.message_id
         )

@@ -26,12 +26,16 @@ class Deps:
     """The process's adapters. Each field is built lazily by ``shared.bootstrap``."""
 
     uow_factory: UowFactory
-    llm: Llm | None  # None: no ANTHROPIC_API_KEY; agents answer from their fallback brain
+    llm_factory: Callable[[], Llm | None]  # None: no ANTHROPIC_API_KEY; agents use their fallback brain
     clock: Clock
     sms_factory: Callable[[], SmsGateway]  # built on first send: needs Twilio settings
     publisher_factory: Callable[[], Publisher]  # built on first publish: needs the project
     freshness: FreshnessClassifier
     verify_email_domain: str | None = None
+
+    @property
+    def llm(self) -> Llm | None:
+        return self.llm_factory()
 
     @property
     def sms(self) -> SmsGateway:

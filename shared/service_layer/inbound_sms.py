@@ -89,8 +89,14 @@ def _media_urls(params: Mapping[str, str]) -> list[str]:
         url = params.get(f"MediaUrl{i}")
         if not url:
             raise InvalidInbound(f"MediaUrl{i} missing for NumMedia={count}")
-        parts = urlsplit(url)
-        if parts.scheme not in ("https", "http") or not parts.netloc or len(url) > MAX_MEDIA_URL_CHARS:
+        if len(url) > MAX_MEDIA_URL_CHARS or any(ord(c) < 0x20 or c == "\x7f" for c in url):
+            raise InvalidInbound(f"MediaUrl{i} is not an http(s) URL")
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:  # e.g. "http://[" (an unclosed IPv6 literal)
+            raise InvalidInbound(f"MediaUrl{i} is not an http(s) URL") from None
+        if parts.scheme not in ("https", "http") or not host:
             raise InvalidInbound(f"MediaUrl{i} is not an http(s) URL")
         urls.append(url)
     return urls

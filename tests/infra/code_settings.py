@@ -12,6 +12,13 @@ lazy ones inside function bodies - and collect
 The result is a set of environment variable names (``field.upper()``). Reachability is by
 name, so it over-approximates a little (reaching a class reaches all its methods); it never
 follows code that nothing on the path refers to.
+
+The composition root is modelled, not scanned: ``main.py`` binds ``http_handler("<name>")`` or
+``event_handler("<name>")``, so the path starts at ``shared.entrypoints.<name>`` (an HTTP
+function), or at the delivery handler plus every handler the registry names for that agent.
+``shared.bootstrap`` builds each adapter lazily, on the first use of the matching ``Deps``
+attribute, so an access to ``.sms``, ``.publisher``, ``.llm`` or ``.uow_factory`` reaches that
+adapter's builder (``DEPS_ADAPTERS``).
 """
 
 from __future__ import annotations
@@ -26,6 +33,14 @@ from shared.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_MODULE = "shared.config"
+BOOTSTRAP_MODULE = "shared.bootstrap"
+# Deps attribute -> the builder shared.bootstrap calls when it is first used.
+DEPS_ADAPTERS: dict[str, tuple[str, str]] = {
+    "sms": ("shared.adapters.twilio_sms", "default_gateway"),
+    "publisher": ("shared.adapters.pubsub", "get_publisher"),
+    "llm": ("shared.adapters.llm", "build_llm"),
+    "uow_factory": ("shared.service_layer.unit_of_work", "PostgresUnitOfWork"),
+}
 
 
 def credential_fields() -> frozenset[str]:
@@ -144,8 +159,10 @@ class CodePath:
             self._collect(info, child, local)
 
     def _collect(self, info: Module, node: ast.AST, local: dict[str, tuple[str, str | None]]) -> None:
-        if info.name == CONFIG_MODULE:
+        if info.name in (CONFIG_MODULE, BOOTSTRAP_MODULE):
             return
+        if isinstance(node, ast.Attribute) and node.attr in DEPS_ADAPTERS and info.name != "main":
+            self.reach(*DEPS_ADAPTERS[node.attr])
         if isinstance(node, ast.Import | ast.ImportFrom):  # importing a module runs it
             for module, _ in self._aliases(node, info).values():
                 self.reach(module, None)
@@ -177,9 +194,36 @@ class CodePath:
                 self.reach(info.name, node.id)
 
 
+def bound_entry(main: Path) -> tuple[str, str] | None:
+    """``("http" | "event", name)`` from ``main.py``'s ``http_handler("name")`` / ``event_handler(...)``."""
+    for node in ast.walk(ast.parse(main.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("http_handler", "event_handler")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            return ("http" if node.func.id == "http_handler" else "event", str(node.args[0].value))
+    return None
+
+
 def required_env(function_dir: Path, root: Path = ROOT) -> set[str]:
     """Environment variables the function's code path requires."""
+    from shared import registry  # the handlers are named in the registry, as strings
+
     path = CodePath(function_dir, root)
     path.reach("main", None)
-    path.reach("main", function_dir.name)
+    entry = bound_entry(function_dir / "main.py")
+    if entry is None:
+        path.reach("main", function_dir.name)
+    elif entry[0] == "http" or registry.agent_for_function(entry[1]) is None:
+        path.reach("shared.entrypoints", entry[1])
+    else:
+        path.reach("shared.service_layer.delivery", "deliver")
+        spec = registry.agent_for_function(entry[1])
+        assert spec is not None
+        for handler in (*spec.events.values(), *spec.tasks.values()):
+            module, _, name = handler.partition(":")
+            path.reach(module, name)
     return {name.upper() for name in path.needs}

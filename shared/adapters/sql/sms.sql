@@ -119,12 +119,25 @@ WHERE direction = 'outbound' AND status = 'pending' AND created_at < %(older_tha
 ORDER BY created_at
 LIMIT %(limit)s;
 
+-- name: sms_lock_user_of_callback
+-- Lock order (users, then messages, as the sender takes them): lock the user of the message a status callback is about before the message itself.
+SELECT u.id FROM users u
+WHERE u.id = (
+    SELECT user_id FROM messages
+    WHERE direction = 'outbound'
+      AND (twilio_message_sid = %(message_sid)s
+           OR (id = %(message_id)s::uuid AND twilio_message_sid IS NULL
+               AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.twilio_message_sid = %(message_sid)s)))
+    LIMIT 1)
+FOR UPDATE;
+
 -- name: sms_lock_message_by_sid
--- The outbound message a status callback is about, locked: the one with this SID, or the one the callback URL names whose SID the sender has not recorded yet.
+-- The outbound message a status callback is about, locked: the one with this SID, or the one the callback URL names whose SID the sender has not recorded yet (never when the SID already belongs to another message).
 SELECT id, user_id, status FROM messages
 WHERE direction = 'outbound'
   AND (twilio_message_sid = %(message_sid)s
-       OR (id = %(message_id)s::uuid AND twilio_message_sid IS NULL))
+       OR (id = %(message_id)s::uuid AND twilio_message_sid IS NULL
+           AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.twilio_message_sid = %(message_sid)s)))
 FOR UPDATE;
 
 -- name: sms_apply_delivery_status
