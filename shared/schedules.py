@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
 ACCOUNT_MANAGER_REVIEW_JOB = "account_manager_review"
 
 

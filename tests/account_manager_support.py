@@ -21,7 +21,8 @@ def member(db: Any, *, verified: bool = True, expertise: tuple[str, ...] = (), f
     phone = f"+1415555{next(_phones):04d}"
     return db.execute(
         "INSERT INTO users (phone_number, first_name, last_name, company, title, verified, poc_agent_type,"
-        " expertise, approval_status) VALUES (%s, %s, 'Ruiz', 'Lumen Labs', 'CFO', %s, %s, %s, %s) RETURNING id",
+        " expertise, approval_status) VALUES (%s, %s, 'Ruiz', 'Lumen Labs', 'CFO', %s, %s, %s, %s)"
+        " RETURNING id",
         (
             phone,
             first,
@@ -41,7 +42,7 @@ def prospect(db: Any, innovator: Any) -> Any:
     ).fetchone()["id"]
 
 
-def intro_opportunity(  # noqa: PLR0913
+def intro_opportunity(
     db: Any,
     connector: Any,
     *,
@@ -54,14 +55,16 @@ def intro_opportunity(  # noqa: PLR0913
     presentations: int = 0,
 ) -> Any:
     return db.execute(
-        "INSERT INTO intro_opportunities (connector_user_id, innovator_id, prospect_id, first_name, last_name,"
+        "INSERT INTO intro_opportunities (connector_user_id, innovator_id, prospect_id, first_name,"
+        " last_name,"
         " prospect_company, innovator_name, bounty_credits, connection_strength, status, presentation_count,"
-        " created_at) VALUES (%s, %s, %s, 'Pat', 'Lee', 'Globex', 'Acme AI', %s, %s, %s, %s, %s) RETURNING id",
+        " created_at) VALUES (%s, %s, %s, 'Pat', 'Lee', 'Globex', 'Acme AI', %s, %s, %s, %s, %s)"
+        " RETURNING id",
         (connector, innovator, prospect_id, bounty, strength, status, presentations, NOW - age),
     ).fetchone()["id"]
 
 
-def connection_request(  # noqa: PLR0913
+def connection_request(
     db: Any,
     introducee: Any,
     requestor: Any,
@@ -73,9 +76,12 @@ def connection_request(  # noqa: PLR0913
     presentations: int = 0,
 ) -> Any:
     return db.execute(
-        "INSERT INTO connection_requests (introducee_user_id, requestor_user_id, requestor_name, requestor_company,"
-        " intro_context, vouched_by_user_ids, requestor_credits_spent, status, presentation_count, created_at,"
-        " expires_at) VALUES (%s, %s, 'Sam Okafor', 'Initech', 'wants to talk treasury', %s, %s, %s, %s, %s, %s)"
+        "INSERT INTO connection_requests (introducee_user_id, requestor_user_id, requestor_name,"
+        " requestor_company,"
+        " intro_context, vouched_by_user_ids, requestor_credits_spent, status, presentation_count,"
+        " created_at,"
+        " expires_at) VALUES (%s, %s, 'Sam Okafor', 'Initech', 'wants to talk treasury', %s, %s, %s,"
+        " %s, %s, %s)"
         " RETURNING id",
         (
             introducee,
@@ -90,7 +96,7 @@ def connection_request(  # noqa: PLR0913
     ).fetchone()["id"]
 
 
-def intro_offer(  # noqa: PLR0913
+def intro_offer(
     db: Any,
     offering: Any,
     introducee: Any,
@@ -108,7 +114,7 @@ def intro_offer(  # noqa: PLR0913
     ).fetchone()["id"]
 
 
-def community_request(  # noqa: PLR0913
+def community_request(
     db: Any,
     requester: Any,
     experts: list[Any],
@@ -163,7 +169,7 @@ def run(
     return result
 
 
-def priorities(db: Any, user: Any) -> list[dict[str, Any]]:
+def priorities(db: Any, user: Any) -> Any:
     return db.execute(
         "SELECT * FROM user_priorities WHERE user_id = %s ORDER BY priority_rank, item_type, item_id", (user,)
     ).fetchall()

@@ -168,7 +168,8 @@ def test_presented_twice_becomes_dormant_and_its_reengagement_is_cancelled(db):
     )
     task = db.execute(
         "INSERT INTO agent_tasks (task_type, agent_type, user_id, context_id, context_type, scheduled_for)"
-        " VALUES ('re_engagement_check', 'concierge', %s, %s, 'connection_request', now() + interval '7 days')"
+        " VALUES ('re_engagement_check', 'concierge', %s, %s, 'connection_request', now() + interval"
+        " '7 days')"
         " RETURNING id",
         (ana, request),
     ).fetchone()["id"]
