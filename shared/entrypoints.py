@@ -31,6 +31,7 @@ from shared.logs import get_logger
 from shared.schedules import ACCOUNT_MANAGER_REVIEW_JOB
 from shared.service_layer import approval
 from shared.service_layer.account_manager import schedule_account_manager_reviews
+from shared.service_layer.backlogs import report_backlogs
 from shared.service_layer.dead_letters import record_dead_letter_delivery
 from shared.service_layer.delivery import deliver
 from shared.service_layer.delivery_status import (
@@ -203,6 +204,7 @@ def sms_sender(request: Request, deps: Deps) -> Response:
     def send(command: UUID | None) -> Response:
         if command is None:
             reports = sweep_pending_messages(gateway=deps.sms, now=deps.clock())
+            report_backlogs(deps.uow_factory, ("sms_sending", "sms_pending"))
         else:
             reports = deliver_message(command, gateway=deps.sms)
             if reports[0].outcome == "not_found":
@@ -217,6 +219,7 @@ def sms_sender(request: Request, deps: Deps) -> Response:
 def event_dispatcher(request: Request, deps: Deps) -> Response:
     def dispatch(trigger: str) -> dict[str, Any]:
         report = dispatch_events(deps.publisher, uow_factory=deps.uow_factory)
+        report_backlogs(deps.uow_factory, ("events",))
         return {"trigger": trigger, **report.as_dict()}
 
     return handle_internal_call(request, "event_dispatcher", lambda b: parse_trigger(b, "events"), dispatch)
@@ -232,12 +235,14 @@ def _sweeper_trigger(body: bytes) -> str:
 
 def task_sweeper(request: Request, deps: Deps) -> Response:
     def sweep(trigger: str) -> dict[str, Any]:
-        report: dict[str, Any] = {"trigger": trigger}
+        result: dict[str, Any] = {"trigger": trigger}
         if trigger == ACCOUNT_MANAGER_REVIEW_JOB:
-            report["reviews_scheduled"] = schedule_account_manager_reviews(
+            result["reviews_scheduled"] = schedule_account_manager_reviews(
                 uow_factory=deps.uow_factory, now=deps.clock()
             )
-        return {**report, **sweep_tasks(deps.publisher, uow_factory=deps.uow_factory).as_dict()}
+        report = sweep_tasks(deps.publisher, uow_factory=deps.uow_factory)
+        report_backlogs(deps.uow_factory, ("agent_tasks",))
+        return {**result, **report.as_dict()}
 
     return handle_internal_call(request, "task_sweeper", _sweeper_trigger, sweep)
 
@@ -247,6 +252,7 @@ def message_orchestrator(request: Request, deps: Deps) -> Response:
         report = deliver_due_messages(
             trigger=trigger, now=deps.clock(), store=PostgresOrchestratorStore(), classifier=deps.freshness
         )
+        report_backlogs(deps.uow_factory, ("message_queue",))
         return {"trigger": trigger, **report.as_dict()}
 
     return handle_internal_call(

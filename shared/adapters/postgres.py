@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
@@ -26,6 +27,10 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from shared.config import get_settings
+from shared.domain.constants import SLOW_DB_QUERY_ALERT
+from shared.logs import get_logger
+
+log = get_logger(__name__)
 
 SQL_DIR = Path(__file__).parent / "sql"
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
@@ -87,10 +92,17 @@ class Sql:
         self.conn = conn
 
     def _execute(self, name: str, params: Mapping[str, Any]) -> psycopg.Cursor[Row]:
+        started = time.perf_counter()
         try:
             return self.conn.execute(cast(Any, query(name)), params)
         except pg_errors.UniqueViolation as exc:
             raise AlreadyExists(exc.diag.constraint_name) from exc
+        finally:
+            elapsed = time.perf_counter() - started
+            if elapsed > SLOW_DB_QUERY_ALERT.total_seconds():  # the slow-query alert reads this line
+                log.warning(
+                    "slow named query", extra={"db_query": name, "db_query_ms": round(elapsed * 1000)}
+                )
 
     def one(self, name: str, **params: Any) -> Row | None:
         return self._execute(name, params).fetchone()

@@ -54,6 +54,11 @@ EVENT_MAX_AGE = timedelta(hours=24)  # consumers drop deliveries older than this
 DEAD_LETTER_ALERT_DEPTH = 10  # platform §2.3
 FUNCTION_ERROR_RATE_ALERT = 0.02  # share of 5xx responses per function (platform §7.6)
 DAILY_LLM_COST_ALERT_USD = 10  # platform §7.6
+DELIVERY_FAILURE_RATE_ALERT = 0.05  # share of SMS failed or undelivered (platform §7.6)
+SINGLE_LLM_CALL_ALERT_USD = 0.5  # one LLM call costing more (platform §7.6)
+LLM_LATENCY_P99_ALERT = timedelta(seconds=10)  # platform §7.6
+SLOW_DB_QUERY_ALERT = timedelta(seconds=1)  # a named query slower than this is logged (platform §7.6)
+MONTHLY_COST_ALERT_USD = 300  # platform §7.6
 PUBSUB_PUBLISH_TIMEOUT = timedelta(seconds=30)  # the dispatcher waits this long for publish futures
 PUBSUB_ACK_DEADLINE = timedelta(seconds=600)  # push subscriptions: a worker may run the function timeout
 DISPATCH_MAX_BATCHES_PER_RUN = 20  # one dispatcher / sweeper request drains at most this many batches

@@ -138,6 +138,12 @@ def apply_delivery_status(update: StatusUpdate, uow: PostgresUnitOfWork) -> Stat
         tx.commit()
     log.info(
         "delivery status applied",
-        extra={"message_sid": update.message_sid, "status": target, "error_code": update.error_code},
+        extra={
+            "message_sid": update.message_sid,
+            "status": target,
+            "error_code": update.error_code,
+            # the delivery-failure-rate alert counts final outcomes
+            **({"sms_outcome": target} if target in ("delivered", "undelivered", "failed") else {}),
+        },
     )
     return StatusOutcome.APPLIED

@@ -244,7 +244,12 @@ def _deliver_one(message_id: UUID, gateway: SmsGateway, sleep: Sleep) -> tuple[S
             tx.commit()
             log.info(
                 "SMS handed to Twilio",
-                extra={"message_id": str(message_id), "message_sid": outcome.sid, "attempts": calls},
+                extra={
+                    "message_id": str(message_id),
+                    "message_sid": outcome.sid,
+                    "attempts": calls,
+                    "sms_outcome": "accepted",  # the delivery-failure-rate alert counts these
+                },
             )
             return SendReport(message_id, SendOutcome.SENT, sid=outcome.sid), claim
 
@@ -267,7 +272,7 @@ def _deliver_one(message_id: UUID, gateway: SmsGateway, sleep: Sleep) -> tuple[S
             tx.commit()
             log.warning(
                 "recipient unsubscribed at Twilio (21610): user opted out",
-                extra={"message_id": str(message_id)},
+                extra={"message_id": str(message_id), "sms_outcome": "rejected"},
             )
             return SendReport(message_id, SendOutcome.BLOCKED, error=error.message), claim
 
@@ -281,7 +286,13 @@ def _deliver_one(message_id: UUID, gateway: SmsGateway, sleep: Sleep) -> tuple[S
         tx.commit()
     log.error(
         "SMS send failed",
-        extra={"message_id": str(message_id), "status": error.status, "code": error.code, "attempts": calls},
+        extra={
+            "message_id": str(message_id),
+            "status": error.status,
+            "code": error.code,
+            "attempts": calls,
+            "sms_outcome": "rejected",
+        },
     )
     return SendReport(message_id, SendOutcome.FAILED, error=error.message), claim
 
