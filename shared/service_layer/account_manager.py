@@ -147,6 +147,8 @@ def handle_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dic
     if not isinstance(payload, dict):
         raise PermanentError(f"{delivery.type} payload is not an object")
     members = _members_named(delivery, payload)
+    if delivery.type.startswith(("intro.", "connection.")):
+        members = [*members, *_members_of_intro_items(uow.sql, delivery, payload)]
     if delivery.type == "community.response_received":
         members = [*members, *_community_response_received(uow.sql, payload, deps.clock())]
     results = [
@@ -964,6 +966,33 @@ def _uuid(value: Any) -> UUID | None:
 
 def _unique(ids: Iterable[UUID]) -> list[UUID]:
     return list(dict.fromkeys(ids))
+
+
+# Payload fields that name an intro-flow row (platform.md §2.4 spells introId; producers vary).
+INTRO_ITEM_FIELDS = (
+    "introId",
+    "intro_id",
+    "introOfferId",
+    "intro_offer_id",
+    "offerId",
+    "offer_id",
+    "connectionRequestId",
+    "connection_request_id",
+    "opportunityId",
+    "intro_opportunity_id",
+)
+
+
+def _members_of_intro_items(sql: Sql, delivery: Delivery, payload: Mapping[str, Any]) -> list[UUID]:
+    """Everyone an intro-flow event's row concerns: ``intro.offer_accepted`` names only the
+    introducee, but the item moves to the offering member (§12.4 step 3)."""
+    ids = [_uuid(payload.get(name)) for name in INTRO_ITEM_FIELDS]
+    if delivery.data.get("aggregate_type") not in (None, "user"):
+        ids.append(_uuid(delivery.data.get("aggregate_id")))
+    wanted = [str(i) for i in _unique(i for i in ids if i is not None)]
+    if not wanted:
+        return []
+    return [UUID(str(r["user_id"])) for r in sql.all("members_of_intro_items", ids=wanted)]
 
 
 def _members_named(delivery: Delivery, payload: Mapping[str, Any]) -> list[UUID]:

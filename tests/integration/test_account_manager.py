@@ -445,3 +445,21 @@ def test_two_racing_runs_of_one_member_one_wins_one_no_ops(db):
         "runs"
     ]
     assert runs == 1
+
+
+def test_an_accepted_offer_moves_to_the_offering_member_from_the_event_alone(db):
+    ana, sam = member(db), member(db, first="Sam")
+    offer = intro_offer(db, sam, ana, age=timedelta(hours=2))
+    handle(
+        handle_event,
+        event_delivery("intro.offer_created", {"introduceeUserId": str(ana), "offerId": str(offer)}),
+    )
+    assert [r["item_id"] for r in live(db, ana)] == [offer]
+    db.execute("UPDATE intro_offers SET status = 'pending_connector_confirmation' WHERE id = %s", (offer,))
+    handle(
+        handle_event,
+        event_delivery("intro.offer_accepted", {"introduceeUserId": str(ana), "introOfferId": str(offer)}),
+    )
+    assert [r["status"] for r in priorities(db, ana)] == ["actioned"]
+    [confirm] = live(db, sam)
+    assert confirm["item_id"] == offer and confirm["item_metadata"]["role"] == "connector"

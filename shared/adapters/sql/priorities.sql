@@ -124,6 +124,16 @@ UNION ALL
 SELECT 'solution_update', id, CASE WHEN status = 'completed' THEN 'open' ELSE status END, 0
   FROM solution_workflows WHERE id = ANY(%(solution_update_ids)s::uuid[]);
 
+-- name: members_of_intro_items
+-- The members an intro-flow row concerns (its connector, introducee or offering member), for events that name only the row.
+SELECT connector_user_id AS user_id FROM intro_opportunities WHERE id = ANY(%(ids)s::uuid[])
+UNION
+SELECT introducee_user_id FROM connection_requests WHERE id = ANY(%(ids)s::uuid[])
+UNION
+SELECT offering_user_id FROM intro_offers WHERE id = ANY(%(ids)s::uuid[])
+UNION
+SELECT introducee_user_id FROM intro_offers WHERE id = ANY(%(ids)s::uuid[]) AND introducee_user_id IS NOT NULL;
+
 -- name: community_request_by_id
 -- One community request with its requester (community tasks and community.response_received).
 SELECT id, requesting_user_id, requesting_agent_type, question, category, status
