@@ -33,12 +33,15 @@ from evals.personas import EMAIL, PERSONAS, SILENT, Persona, by_key
 from shared import bootstrap, config
 from shared.adapters.email_parsing import InboundEmail
 from shared.adapters.llm import AnthropicLlm, Llm, LlmRequest, PostgresCallLog, build_client, build_llm
+from shared.adapters.orchestrator_store import PostgresOrchestratorStore
 from shared.adapters.postgres import Sql, connect
 from shared.agents.bouncer import fallback as brain
 from shared.agents.llm_config import call_settings
 from shared.domain.onboarding import OnboardingState, Step, extract
 from shared.service_layer.bouncer import run_bouncer_turn, run_followup
 from shared.service_layer.email_verification import record_verification_email
+from shared.service_layer.freshness import AssumeRelevantClassifier
+from shared.service_layer.orchestrate import run_tick
 from tools.anthropic_fake import AnthropicFake, FakeReply
 
 TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"
@@ -200,6 +203,23 @@ class _Clock:
         return self.now
 
 
+QUEUE_DRAIN_TICKS = 3  # a proactive message is sent now, or after quiet hours / the budget allow
+
+
+def _drain_queue(conn: Any, user_id: Any, clock: _Clock) -> None:
+    """Proactive messages (follow-ups, the email notice) go through the orchestrator: tick until the
+    user's queue is empty, moving the clock to the time a deferred message becomes due."""
+    for _ in range(QUEUE_DRAIN_TICKS):
+        run_tick(PostgresOrchestratorStore(), now=clock.now, classifier=AssumeRelevantClassifier())
+        due = conn.execute(
+            "SELECT min(scheduled_for) AS at FROM message_queue WHERE user_id = %s AND status = 'queued'",
+            [user_id],
+        ).fetchone()
+        if due is None or due["at"] is None:
+            return
+        clock.now = max(clock.now, due["at"])
+
+
 def run_persona(
     persona: Persona,
     *,
@@ -246,6 +266,7 @@ def run_persona(
                 )
                 run.transcript.append({"role": "event", "text": f"(email sent from {persona.work_email})"})
                 run_bouncer_turn(user_id, deps)
+                _drain_queue(conn, user_id, clock)
             elif text == SILENT:
                 run.transcript.append({"role": "event", "text": "(a day of silence)"})
                 task = conn.execute(
@@ -262,6 +283,7 @@ def run_persona(
                         {"context_json": task["context_json"]},
                         deps,
                     )
+                _drain_queue(conn, user_id, clock)
             else:
                 run.transcript.append({"role": "user", "text": text})
                 conn.execute(

@@ -39,3 +39,24 @@ def replies(db: Any, user_id: Any) -> Any:
         [user_id],
     ).fetchall()
     return [r["content"] for r in rows]
+
+
+def deliver_queued(now: Any = None) -> Any:
+    """One message-orchestrator tick on this test's database (proactive messages leave the queue)."""
+    from datetime import UTC, datetime
+
+    from shared.adapters.orchestrator_store import PostgresOrchestratorStore
+    from shared.service_layer.freshness import AssumeRelevantClassifier
+    from shared.service_layer.orchestrate import run_tick
+
+    return run_tick(
+        PostgresOrchestratorStore(), now=now or datetime.now(UTC), classifier=AssumeRelevantClassifier()
+    )
+
+
+def queued(db: Any, user_id: Any) -> Any:
+    """The user's message_queue rows, oldest first."""
+    return db.execute(
+        "SELECT * FROM message_queue WHERE user_id = %s ORDER BY created_at, sequence_position NULLS FIRST",
+        [user_id],
+    ).fetchall()

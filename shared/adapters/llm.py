@@ -110,6 +110,7 @@ class LlmRequest:
     context_id: UUID | None = None
     prompt_version: str | None = None
     context_type: str | None = None
+    agent_instance_id: UUID | None = None  # agent_instances row of this prompt version (issue 8 §7)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ class CallRecord:
     output_data: dict[str, Any] | None
     error: str | None
     action_type: str = ACTION_TYPE
+    agent_instance_id: UUID | None = None
 
 
 class CallLog(Protocol):
@@ -247,6 +249,7 @@ def _record_params(record: CallRecord) -> dict[str, Any]:
         "output_data": None if record.output_data is None else json.dumps(record.output_data, default=str),
         "error": record.error,
         "prompt_version": record.prompt_version,
+        "agent_instance_id": record.agent_instance_id,
     }
 
 
@@ -392,6 +395,7 @@ def record_call(
             input_data=_input_data(request, resolved),
             output_data=_output_data(response) if response else None,
             error=error,
+            agent_instance_id=request.agent_instance_id,
         )
     )
 

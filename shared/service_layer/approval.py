@@ -3,7 +3,8 @@
 ``approve`` sets ``verified``, switches ``poc_agent_type`` to the Concierge or the Innovator,
 marks ``approval_status='approved'``, creates the ``innovators`` row when approving an
 innovator and publishes ``user.verified``, all in one unit of work. ``reject`` closes the
-door politely (one short message, no further follow-ups); ``hold`` parks the user.
+door politely (one short message, queued for the orchestrator like every proactive message,
+no further follow-ups); ``hold`` parks the user.
 
 Used by the ops CLI (``python -m tools.ops approve ...``) and the IAM-protected ``admin``
 function.
@@ -19,9 +20,11 @@ from uuid import UUID
 
 from shared import registry
 from shared.adapters.postgres import Row, Sql
+from shared.agents.bouncer.tools import cancel_followups
 from shared.domain.events import Event
 from shared.domain.phone import InvalidPhoneNumber, normalize_e164
 from shared.logs import get_logger
+from shared.service_layer.queue_messages import queue_message
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
@@ -133,14 +136,19 @@ def reject(phone: str, *, operator: str, uow_factory: UowFactory = PostgresUnitO
         _cancel_followups(uow.sql, user_id, reason="rejected")
         conversation = uow.sql.one("bouncer_latest_conversation", user_id=user_id)
         if conversation is not None and not user["opted_out"]:
-            from shared.service_layer.outbound import add_outbound_messages
-
-            add_outbound_messages(
+            # Proactive (issue 8 §5): the orchestrator holds it out of quiet hours and budgets it,
+            # unless the member texted in the last 10 minutes. A decision never goes stale.
+            queue_message(
                 uow.sql,
                 user_id=user_id,
+                agent_id="bouncer",
+                now=datetime.now(UTC),
+                parts=[REJECTION_MESSAGE],
+                message_data={"kind": "rejection"},
+                priority="high",
+                can_delay=False,
+                requires_fresh_context=False,
                 conversation_id=UUID(str(conversation["id"])),
-                role="bouncer",
-                bodies=[REJECTION_MESSAGE],
             )
             uow.sql.one(
                 "bouncer_set_conversation_status", conversation_id=conversation["id"], status="closed"
@@ -178,9 +186,7 @@ def pending(
 
 
 def _cancel_followups(sql: Sql, user_id: UUID, *, reason: str) -> None:
-    from shared.service_layer.tasks import cancel_pending_tasks
-
-    cancel_pending_tasks(sql, task_type="re_engagement_check", user_id=user_id, reason=reason)
+    cancel_followups(sql, user_id, reason=reason)
 
 
 def _log_decision(sql: Sql, user_id: UUID, decision: str, operator: str, extra: dict[str, Any]) -> None:

@@ -1,14 +1,17 @@
 """The Bouncer's use cases: what the ``agent_bouncer`` function does with each delivery.
 
 - event ``message.received`` / ``user.email_verified``: run one Bouncer turn for the user
-  (``shared.agents.turn.run_turn``), which answers every unanswered inbound message at once;
+  (``shared.agents.conversation.turn.run_turn``), which answers every unanswered inbound
+  message at once;
 - task ``re_engagement_check`` (decisions B4): skip when the user wrote since the task was
   created or onboarding no longer needs chasing; attempts 1 and 2 insert the inbound system
-  trigger and run a re-engagement turn; the check after the second pauses the conversation;
+  trigger and run a re-engagement turn, whose message is queued for the orchestrator (quiet
+  hours, budgets); the check after the second pauses the conversation;
 
 Turns commit in their own transaction (their own pooled connection); the consumer's transaction
 only holds the delivery's idempotency mark and the task completion. A redelivery after a
-committed turn finds nothing unanswered and is a no-op.
+committed turn finds nothing unanswered (every answered message carries the turn's id in
+``messages.answered_by_turn_id``) and is a no-op.
 """
 
 from __future__ import annotations
@@ -17,25 +20,27 @@ import json
 from typing import Any
 from uuid import UUID
 
-from shared.agents.bouncer.agent import RE_ENGAGEMENT_TYPE, BouncerAgent, onboarding_state
-from shared.agents.turn import TurnResult, run_turn
+from shared.agents.bouncer.agent import RE_ENGAGEMENT_TYPE, BouncerAgent
+from shared.agents.bouncer.state import onboarding_state
+from shared.agents.conversation.protocol import TurnResult
+from shared.agents.conversation.turn import run_turn
 from shared.domain.constants import BOUNCER_MAX_FOLLOWUPS
 from shared.domain.onboarding import follow_up_sends_message, needs_follow_up
 from shared.logs import get_logger
 from shared.service_layer.consumer import Delivery, PermanentError
-from shared.service_layer.deps import Clock, Deps
+from shared.service_layer.deps import Deps
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
 
-def bouncer_agent(clock: Clock, verify_domain: str | None) -> BouncerAgent:
-    return BouncerAgent(verify_domain=verify_domain, clock=clock)
+def bouncer_agent(verify_domain: str | None) -> BouncerAgent:
+    return BouncerAgent(verify_domain=verify_domain)
 
 
 def run_bouncer_turn(user_id: UUID, deps: Deps) -> TurnResult:
-    agent = bouncer_agent(deps.clock, deps.verify_email_domain)
-    result = run_turn(agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory)
+    agent = bouncer_agent(deps.verify_email_domain)
+    result = run_turn(agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory, clock=deps.clock)
     log.info(
         "bouncer turn",
         extra={
@@ -81,16 +86,19 @@ def run_followup(user_id: UUID, task_id: UUID, data: dict[str, Any], deps: Deps)
         user = uow.sql.one("bouncer_lock_user", user_id=user_id)
         if user is None:
             return {"status": "skipped", "reason": "no_user"}
-        requested = bool(
-            uow.sql.scalar("bouncer_event_exists", user_id=user_id, event_type="user.verification.pending")
-        )
-        state = onboarding_state(user, requested)
+        state = onboarding_state(user)
         last_user = uow.sql.scalar("bouncer_last_user_message_at", user_id=user_id)
+        scheduled_at = uow.sql.scalar("bouncer_task_created_at", task_id=task_id)
         last_reply = uow.sql.scalar("bouncer_last_reply_at", user_id=user_id)
         conversation = uow.sql.one("bouncer_active_conversation", user_id=user_id)
         if user["verified"] or user["opted_out"] or not needs_follow_up(state):
             return {"status": "skipped", "reason": "onboarding_not_pending"}
-        if last_user is not None and (last_reply is None or last_user > last_reply):
+        if last_user is not None and (
+            last_reply is None
+            or last_user > last_reply
+            # the user wrote after this follow-up was scheduled: its cycle is over (B4)
+            or (scheduled_at is not None and last_user > scheduled_at)
+        ):
             return {"status": "skipped", "reason": "user_replied"}
         if conversation is None:
             return {"status": "skipped", "reason": "no_active_conversation"}
@@ -117,6 +125,7 @@ def run_followup(user_id: UUID, task_id: UUID, data: dict[str, Any], deps: Deps)
                 "type": RE_ENGAGEMENT_TYPE,
                 "task_id": str(task_id),
                 "attemptCount": attempt,
+                "cycle": context.get("cycle") or str(task_id),
                 "maxAttempts": BOUNCER_MAX_FOLLOWUPS,
                 "lastInteractionAt": context.get("lastInteractionAt"),
                 "missingFields": state.missing_fields(),

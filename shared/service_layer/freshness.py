@@ -5,6 +5,10 @@ sent nothing since the row was queued, it is relevant; otherwise a classifier de
 the user's newer messages. The real classifier is an LLM call that arrives with the agent
 runtime; until then ``AssumeRelevantClassifier`` keeps every message and says so in the logs.
 A classifier failure counts as relevant (fail open) and is logged.
+
+A message queued with ``message_data.superseded_by_reply = true`` (a follow-up that only makes
+sense while the user is silent) is stale as soon as the user has written since it was queued;
+no classifier is asked.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from shared.domain.constants import FRESHNESS_LOOKBACK_MESSAGES
 from shared.logs import get_logger
 
 log = get_logger(__name__)
+
+SUPERSEDED_BY_REPLY = "superseded_by_reply"  # message_data flag: any newer user text makes it stale
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,9 @@ def check_freshness(
     newer = list(load_newer(queued.user_id, queued.created_at, FRESHNESS_LOOKBACK_MESSAGES))
     if not newer:
         return Freshness(relevant=True, reason="no_new_context")
+    if queued.message_data.get(SUPERSEDED_BY_REPLY) is True:
+        # e.g. a Bouncer follow-up: once the user has written, chasing them is wrong whatever they said
+        return Freshness(relevant=False, reason="user_replied")
     try:
         return classifier.classify(queued, newer)
     except Exception as exc:  # fail open: a broken classifier must not swallow messages

@@ -13,12 +13,14 @@ one commit. It runs for every member, whatever their point of contact (``agent_s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from shared.adapters.llm import Llm
-from shared.agents.summarizer.summary import extractive_summary, llm_summary
+from shared.agents.instances import agent_instance_id
+from shared.agents.summarizer.summary import AGENT, PROMPT_VERSION, extractive_summary, llm_summary
 from shared.domain.constants import SUMMARY_SOURCE_MAX_MESSAGES
 from shared.logs import get_logger
 from shared.service_layer.consumer import Delivery, PermanentError
@@ -46,15 +48,20 @@ def handle_summary_task(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps)
         conversation_id = UUID(str(raw))
     except ValueError:
         raise PermanentError(f"conversation id is not a UUID: {raw!r}") from None
-    result = summarize_conversation(uow, conversation_id, llm=deps.llm)
+    result = summarize_conversation(uow, conversation_id, llm=deps.llm, uow_factory=deps.uow_factory)
     return {"status": result.status, "path": result.path}
 
 
 def summarize_conversation(
-    uow: PostgresUnitOfWork, conversation_id: UUID, *, llm: Llm | None
+    uow: PostgresUnitOfWork,
+    conversation_id: UUID,
+    *,
+    llm: Llm | None,
+    uow_factory: Callable[[], PostgresUnitOfWork],
 ) -> SummaryResult:
     """Summarise what is new in this conversation and store it, in ``uow`` (the caller commits).
-    Idempotent: nothing new, no write."""
+    Idempotent: nothing new, no write. ``uow_factory`` registers the summariser's prompt version
+    in agent_instances on first use (its own short transaction)."""
     conversation = uow.sql.one("summary_lock_conversation", conversation_id=conversation_id)
     if conversation is None:
         return SummaryResult(status="no_conversation")
@@ -70,7 +77,8 @@ def summarize_conversation(
     last_id = UUID(str(messages[-1]["id"]))
     summary, path = None, "llm"
     if llm is not None:
-        summary = llm_summary(llm, conversation, messages, previous)
+        instance = agent_instance_id(uow.sql, AGENT, PROMPT_VERSION, uow_factory=uow_factory)
+        summary = llm_summary(llm, conversation, messages, previous, instance=instance)
     if summary is None:
         path = "extractive"
         summary = extractive_summary(conversation, messages, previous)

@@ -139,7 +139,9 @@ def test_followup_task_delivery_runs_and_completes_the_task(client, db, user):
         "user_id": str(user_id),
     }
     assert deliver(client, body, attributes).status_code == 200
-    assert outbound(db)[-1].startswith("Should I close out this invite?")
+    [followup] = db.execute("SELECT * FROM message_queue WHERE user_id = %s", [user_id]).fetchall()
+    assert followup["final_message"].startswith("Should I close out this invite?")  # queued, not sent
+    assert followup["requires_fresh_context"] and followup["message_data"]["kind"] == "followup"
     done = db.execute("SELECT status, result_json FROM agent_tasks WHERE id = %s", [task["id"]]).fetchone()
     assert done["status"] == "completed" and done["result_json"]["status"] == "answered"
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from shared.service_layer import approval
+from tests.bouncer_support import deliver_queued, queued
 
 pytestmark = pytest.mark.integration
 
@@ -63,12 +64,25 @@ def test_approve_as_innovator_creates_the_innovators_row(db):
 
 def test_reject_closes_politely_and_stops_followups(db):
     user_id, conv = onboarded(db)
+    no_quiet_hours = "UPDATE users SET quiet_hours_start = '00:00', quiet_hours_end = '00:00' WHERE id = %s"
+    db.execute(no_quiet_hours, [user_id])
     approval.reject("+14155550100", operator="ops")
     row = user(db, user_id)
     assert (row["approval_status"], row["verified"]) == ("rejected", False)
+    # proactive: queued for the orchestrator (quiet hours, budget), never written straight to messages
+    assert db.execute("SELECT * FROM messages WHERE direction = 'outbound'").fetchall() == []
+    [entry] = queued(db, user_id)
+    assert (entry["final_message"], entry["priority"], entry["agent_id"]) == (
+        approval.REJECTION_MESSAGE,
+        "high",
+        "bouncer",
+    )
+    assert entry["requires_fresh_context"] is False and entry["conversation_context_id"] == conv
+    assert deliver_queued().sent_units == 1
     [message] = db.execute("SELECT * FROM messages WHERE direction = 'outbound'").fetchall()
     assert message["content"] == approval.REJECTION_MESSAGE and "!" not in message["content"]
     assert message["status"] == "pending" and message["role"] == "bouncer"
+    assert message["conversation_id"] == conv
     assert (
         db.execute("SELECT status FROM conversations WHERE id = %s", [conv]).fetchone()["status"] == "closed"
     )

@@ -11,7 +11,7 @@ import pytest
 from shared.adapters.email_parsing import InboundEmail
 from shared.service_layer.bouncer import run_bouncer_turn
 from shared.service_layer.email_verification import Outcome, record_verification_email
-from tests.bouncer_support import DOMAIN, new_user, replies, say
+from tests.bouncer_support import DOMAIN, deliver_queued, new_user, replies, say
 from tests.deps_support import make_deps
 
 pytestmark = pytest.mark.integration
@@ -73,7 +73,8 @@ def test_offline_onboarding_end_to_end(db):
     outcome = record_verification_email(InboundEmail((address,), "john@acme.com", "generic"), domain=DOMAIN)
     assert outcome.outcome is Outcome.VERIFIED
     result = run_bouncer_turn(user_id, make_deps())
-    assert result.status == "answered"
+    assert result.status == "answered" and result.queue_ids  # proactive: through the orchestrator
+    deliver_queued()  # the user texted minutes ago: a reply-time exemption, sent at once (B1)
     done = replies(db, user_id)[-1]
     assert "got your email" in done.lower()
     user = user_row(db, user_id)
@@ -209,6 +210,7 @@ def test_email_verified_trigger_with_missing_info_asks_for_it(db):
         InboundEmail((f"verify-{token}@{DOMAIN}",), "x@acme.com", "generic"), domain=DOMAIN
     )
     run_bouncer_turn(user_id, make_deps())
+    deliver_queued()
     last = replies(db, user_id)[-1]
     assert last.startswith("Got your email, thanks.")
     assert "name" in last.lower()

@@ -1,5 +1,6 @@
 """Bouncer follow-ups on a controllable clock (decisions B4): 24 h, then 24 h later, then pause;
-any user message resets the count and cancels pending follow-ups."""
+any user message resets the count and cancels pending follow-ups. Follow-ups are proactive: they
+go through message_queue and the orchestrator (quiet hours, budgets; issue 8 §5)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ import pytest
 
 from shared import config
 from shared.service_layer.bouncer import run_bouncer_turn, run_followup
-from tests.bouncer_support import say
+from tests.bouncer_support import deliver_queued, queued, say
 from tests.deps_support import make_deps
 
 pytestmark = pytest.mark.integration
 
 
 class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
+    """Starts in 2030, after every row the database stamps with its own now(): messages written
+    by the test are in the clock's past, so the orchestrator sees the member as not active."""
+
+    def __init__(self, start: datetime = datetime(2030, 1, 15, 17, 0, tzinfo=UTC)) -> None:
+        self.now = start  # 09:00 in Los Angeles (the +1415 number's zone): outside quiet hours
 
     def __call__(self) -> datetime:
         return self.now
@@ -51,10 +55,14 @@ def open_followups(db: Any, user_id: Any) -> Any:
     ).fetchall()
 
 
-def fire(db: Any, task: Any, user_id: Any, clock: Any) -> Any:
-    """What the sweeper + consumer do when the task is due: claim it, run it, complete it."""
+def fire(db: Any, task: Any, user_id: Any, clock: Any, *, deliver: bool = True) -> Any:
+    """What the sweeper + consumer do when the task is due: claim it, run it, complete it; then
+    the orchestrator's tick at the same moment."""
     db.execute("UPDATE agent_tasks SET status = 'completed' WHERE id = %s", [task["id"]])
-    return run_followup(user_id, task["id"], {"context_json": task["context_json"]}, make_deps(clock=clock))
+    result = run_followup(user_id, task["id"], {"context_json": task["context_json"]}, make_deps(clock=clock))
+    if deliver:
+        deliver_queued(clock.now)
+    return result
 
 
 def outbound(db: Any, user_id: Any) -> Any:
@@ -148,3 +156,84 @@ def test_no_followups_after_not_interested(db):
     say(db, user_id, conv, "no thanks, not interested")
     run_bouncer_turn(user_id, make_deps(clock=clock))
     assert open_followups(db, user_id) == []
+
+
+def test_a_followup_due_in_quiet_hours_is_delivered_at_the_local_end_of_quiet_hours(db):
+    """23:30 in New York: the follow-up waits in message_queue until 08:00 New York time."""
+    clock = Clock(start=datetime(2030, 1, 15, 4, 30, tzinfo=UTC))  # 23:30 EST on 14 January
+    user_id, conv = setup_user(db)
+    db.execute("UPDATE users SET timezone = 'America/New_York' WHERE id = %s", [user_id])
+    say(db, user_id, conv, "hey")
+    run_bouncer_turn(user_id, make_deps(clock=clock))
+    replied = outbound(db, user_id)  # the direct reply went out at once (B1: a reply is exempt)
+    [task] = open_followups(db, user_id)
+
+    clock.advance(timedelta(hours=24))  # 23:30 EST on 15 January: quiet hours
+    result = fire(db, task, user_id, clock)
+    assert result["status"] == "answered"
+    [followup] = queued(db, user_id)
+    end_of_quiet = datetime(2030, 1, 16, 13, 0, tzinfo=UTC)  # 08:00 EST on 16 January
+    assert (followup["status"], followup["scheduled_for"]) == ("queued", end_of_quiet)
+    assert followup["final_message"].startswith("Should I close out this invite?")
+    assert outbound(db, user_id) == replied  # nothing sent at 23:30
+
+    assert deliver_queued(end_of_quiet - timedelta(minutes=1)).sent_units == 0
+    assert deliver_queued(end_of_quiet).sent_units == 1
+    assert outbound(db, user_id)[-1] == followup["final_message"]
+    [sent] = queued(db, user_id)
+    assert (sent["status"], sent["sent_at"]) == ("sent", end_of_quiet)
+    budgeted = db.execute(
+        "SELECT count(*) AS n FROM agent_actions_log WHERE user_id = %s"
+        " AND action_type = 'proactive_send_budgeted'",
+        [user_id],
+    ).fetchone()
+    assert budgeted["n"] == 1  # a follow-up counts against the daily and hourly budget
+
+
+def test_a_reply_answered_while_followup_1_is_processing_still_schedules_a_followup(db):
+    """The race: follow-up #1 is claimed (processing) when the user replies. The reply's turn must
+    schedule a new follow-up #1 (its dedupe key used to collide with the running task's), and the
+    running task must stand down (the user wrote after it was scheduled)."""
+    clock = Clock()
+    user_id, conv = setup_user(db)
+    say(db, user_id, conv, "hey")
+    run_bouncer_turn(user_id, make_deps(clock=clock))
+    [task] = open_followups(db, user_id)
+    db.execute(
+        "UPDATE agent_tasks SET status = 'processing', claim_token = gen_random_uuid(),"
+        " lease_expires_at = now() + interval '10 minutes' WHERE id = %s",
+        [task["id"]],
+    )  # the sweeper has claimed follow-up #1
+
+    clock.advance(timedelta(hours=24))
+    say(db, user_id, conv, "Ben Trenda")
+    run_bouncer_turn(user_id, make_deps(clock=clock))
+    [fresh] = open_followups(db, user_id)
+    assert fresh["id"] != task["id"] and fresh["context_json"]["attemptCount"] == 1
+    assert fresh["scheduled_for"] == clock.now + timedelta(hours=24)
+
+    sent = outbound(db, user_id)
+    result = run_followup(user_id, task["id"], {"context_json": task["context_json"]}, make_deps(clock=clock))
+    assert result == {"status": "skipped", "reason": "user_replied"}
+    assert [t["id"] for t in open_followups(db, user_id)] == [fresh["id"]]
+    assert outbound(db, user_id) == sent and queued(db, user_id) == []
+
+
+def test_a_reply_supersedes_a_queued_followup(db):
+    """A follow-up waiting in the queue (quiet hours) is superseded when the user writes."""
+    clock = Clock(start=datetime(2030, 1, 15, 4, 30, tzinfo=UTC))
+    user_id, conv = setup_user(db)
+    db.execute("UPDATE users SET timezone = 'America/New_York' WHERE id = %s", [user_id])
+    say(db, user_id, conv, "hey")
+    run_bouncer_turn(user_id, make_deps(clock=clock))
+    [task] = open_followups(db, user_id)
+    clock.advance(timedelta(hours=24))
+    fire(db, task, user_id, clock)
+    [followup] = queued(db, user_id)
+    assert followup["status"] == "queued"
+
+    say(db, user_id, conv, "Ben Trenda")
+    run_bouncer_turn(user_id, make_deps(clock=clock))
+    [stale] = queued(db, user_id)
+    assert (stale["status"], stale["superseded_reason"]) == ("superseded", "user_replied")
+    assert deliver_queued(datetime(2030, 1, 16, 13, 0, tzinfo=UTC)).sent_units == 0

@@ -93,11 +93,8 @@ def test_prompt_injection_changes_nothing(db, anthropic_fake, text, call):
     assert snapshot(db) == before
     events = db.execute("SELECT event_type FROM events WHERE aggregate_id = %s", [user_id]).fetchall()
     assert events == []
-    turn_log = db.execute(
-        "SELECT output_data FROM agent_actions_log WHERE user_id = %s AND action_type = 'agent_turn'",
-        [user_id],
-    ).fetchone()
-    assert turn_log["output_data"]["tools"] == []
+    turn_row = db.execute("SELECT tools FROM agent_turns WHERE user_id = %s", [user_id]).fetchone()
+    assert turn_row["tools"] == []
 
 
 def test_a_referrer_id_outside_the_candidates_is_ignored(db, anthropic_fake):

@@ -1,9 +1,11 @@
-"""The turn framework against real Postgres: coalescing, no-ops, tools, guards, fallback, errors."""
+"""The turn framework against real Postgres: coalescing, no-ops, tools, guards, fallback, errors,
+the answered-by marker, proactive turns queued, agent_instances."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pydantic
@@ -11,7 +13,8 @@ import pytest
 
 from shared.adapters.llm import LlmUnavailable, ScriptedLlm, ToolSpec
 from shared.agents.context import profile_block
-from shared.agents.turn import GRACEFUL_REPLY, AgentTool, ToolRunner, Turn, run_turn
+from shared.agents.conversation.protocol import AgentTool, ProactiveDelivery, ToolRunnerPort, Turn, TurnResult
+from shared.agents.conversation.turn import GRACEFUL_REPLY, run_turn
 from shared.domain.reply_guards import GuardContext
 
 pytestmark = pytest.mark.integration
@@ -31,12 +34,17 @@ class SlowArgs(pydantic.BaseModel):
     seconds: float
 
 
-def save_name(turn: Turn, args: NameArgs) -> dict[str, Any]:
+@dataclass
+class EchoState:
+    after: list[str] = field(default_factory=list)
+
+
+def save_name(turn: Turn[EchoState], args: NameArgs) -> dict[str, Any]:
     turn.sql.conn.execute("UPDATE users SET first_name = %s WHERE id = %s", (args.first_name, turn.user_id))
     return {"saved": args.first_name}
 
 
-def slow(turn: Turn, args: SlowArgs) -> dict[str, Any]:
+def slow(turn: Turn[EchoState], args: SlowArgs) -> dict[str, Any]:
     turn.sql.conn.execute(
         "UPDATE users SET company = 'written by the slow tool' WHERE id = %s", (turn.user_id,)
     )
@@ -47,7 +55,7 @@ def slow(turn: Turn, args: SlowArgs) -> dict[str, Any]:
 class EchoAgent:
     name = "bouncer"
     decision_tool = ToolSpec("make_decision", "Decide.", Decision)
-    tools: ClassVar[dict[str, AgentTool]] = {
+    tools: ClassVar[dict[str, AgentTool[EchoState]]] = {
         "save_name": AgentTool(ToolSpec("save_name", "Save the name.", NameArgs), save_name),
         "slow": AgentTool(ToolSpec("slow", "Sleep.", SlowArgs), slow),
     }
@@ -62,6 +70,11 @@ class EchoAgent:
         self._actions = actions or []
         self._explode = explode
         self.fallback_calls = 0
+        self.last_state: EchoState | None = None
+
+    def new_state(self) -> EchoState:
+        self.last_state = EchoState()
+        return self.last_state
 
     def history_limit(self, turn):
         return 5
@@ -89,7 +102,7 @@ class EchoAgent:
     def wants_reply(self, turn):
         return not turn.decision.stay_silent
 
-    def fallback(self, turn: Turn, tools: ToolRunner) -> list[str]:
+    def fallback(self, turn: Turn[EchoState], tools: ToolRunnerPort) -> list[str]:
         self.fallback_calls += 1
         return ["Who told you about this?"]
 
@@ -106,8 +119,11 @@ class EchoAgent:
             context_text="\n".join(m.content for m in turn.ctx.history) + "\n" + profile_block(turn.ctx),
         )
 
-    def after_turn(self, turn, bodies):
-        turn.notes["after"] = bodies
+    def proactive(self, turn):
+        return ProactiveDelivery(priority="low", kind="echo")
+
+    def after_turn(self, turn: Turn[EchoState], result: TurnResult) -> None:
+        turn.state.after = result.bodies
 
 
 def arrange(db, *texts: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -156,6 +172,23 @@ def test_one_turn_answers_every_unanswered_message_and_a_redelivery_is_a_noop(db
         (user_id,),
     ).fetchone()
     assert turn_row["prompt_version"] == "test-v1"  # every turn is tagged with its prompt version
+    turn = db.execute("SELECT * FROM agent_turns WHERE user_id = %s", (user_id,)).fetchone()
+    assert (turn["status"], turn["path"], turn["delivery"], turn["call_kind"]) == (
+        "answered",
+        "llm",
+        "reply",
+        "decision",
+    )
+    marked = db.execute(
+        "SELECT count(*) AS n FROM messages WHERE user_id = %s AND answered_by_turn_id = %s",
+        (user_id, turn["id"]),
+    ).fetchone()
+    assert marked["n"] == 3  # the answered-by marker, not the audit log, says what was answered
+    instance = db.execute(
+        "SELECT * FROM agent_instances WHERE id = %s", (turn["agent_instance_id"],)
+    ).fetchone()
+    assert (instance["agent_type"], instance["prompt_version"]) == ("bouncer", "test-v1")
+    assert decision_request.agent_instance_id == turn["agent_instance_id"]
     again = run_turn(EchoAgent(), user_id, llm=ScriptedLlm())
     assert again.status == "noop"
     assert outbound(db, user_id) == ["Hey.", "Who told you about this?"]
@@ -323,3 +356,70 @@ def test_exclamation_points_never_reach_the_user(db):
     llm.reply("Hey there!! Who told you about this?!")
     run_turn(EchoAgent(), user_id, llm=llm)
     assert outbound(db, user_id) == ["Hey there. Who told you about this?"]
+
+
+def test_the_answered_by_marker_alone_decides_what_is_unanswered(db):
+    """The audit log is not state: deleting every agent_actions_log row changes nothing."""
+    user_id, conv = arrange(db, "hey")
+    assert run_turn(EchoAgent(), user_id, llm=None).status == "answered"
+    db.execute("DELETE FROM agent_actions_log WHERE user_id = %s", (user_id,))
+    assert run_turn(EchoAgent(), user_id, llm=None).status == "noop"
+    inbound(db, user_id, conv, "still there?")
+    result = run_turn(EchoAgent(), user_id, llm=None)
+    assert result.status == "answered" and len(result.answered) == 1
+
+
+def test_a_proactive_turn_queues_its_message_instead_of_writing_it(db):
+    """A turn with only a system trigger (no user text) is proactive: message_queue, not messages."""
+    user_id, conv = arrange(db)
+    inbound(db, user_id, conv, '{"type": "re_engagement_check", "attemptCount": 1}', role="system")
+    llm = ScriptedLlm()
+    llm.decision("make_decision", next_scenario="re_engagement")
+    llm.reply("Still there?")
+    result = run_turn(EchoAgent(), user_id, llm=llm)
+    assert result.status == "answered" and result.message_ids == [] and len(result.queue_ids) == 1
+    assert outbound(db, user_id) == []
+    row = db.execute("SELECT * FROM message_queue WHERE id = %s", (result.queue_ids[0],)).fetchone()
+    assert (row["final_message"], row["priority"], row["agent_id"], row["status"]) == (
+        "Still there?",
+        "low",
+        "bouncer",
+        "queued",
+    )
+    assert row["message_data"]["kind"] == "echo" and row["requires_fresh_context"] is True
+    turn = db.execute("SELECT delivery, queue_ids FROM agent_turns WHERE user_id = %s", (user_id,)).fetchone()
+    assert turn["delivery"] == "queued" and turn["queue_ids"] == result.queue_ids
+
+
+def test_a_failed_proactive_turn_stays_silent_and_is_recorded(db):
+    user_id, conv = arrange(db)
+    inbound(db, user_id, conv, '{"type": "re_engagement_check", "attemptCount": 1}', role="system")
+    llm = ScriptedLlm()
+    llm.decision("make_decision", next_scenario="greet")
+    result = run_turn(EchoAgent(explode=True), user_id, llm=llm)
+    assert result.status == "silent" and result.path == "graceful"
+    assert outbound(db, user_id) == [] and db.execute("SELECT * FROM message_queue").fetchall() == []
+    assert run_turn(EchoAgent(), user_id, llm=ScriptedLlm()).status == "noop"
+
+
+def test_every_llm_call_row_points_at_the_agent_instance(db):
+    from shared.adapters.llm import PostgresCallLog
+
+    user_id, _ = arrange(db, "hey")
+    llm = ScriptedLlm(call_log=PostgresCallLog())
+    llm.decision("make_decision", next_scenario="greet")
+    llm.reply("Who told you about this?")
+    run_turn(EchoAgent(), user_id, llm=llm)
+    rows = db.execute(
+        "SELECT agent_instance_id FROM agent_actions_log WHERE user_id = %s AND action_type = 'llm_call'",
+        (user_id,),
+    ).fetchall()
+    turn = db.execute("SELECT agent_instance_id FROM agent_turns WHERE user_id = %s", (user_id,)).fetchone()
+    audit = db.execute(
+        "SELECT agent_instance_id FROM agent_actions_log WHERE user_id = %s AND action_type = 'agent_turn'",
+        (user_id,),
+    ).fetchone()
+    assert len(rows) == 2 and turn["agent_instance_id"] is not None
+    instance = turn["agent_instance_id"]
+    assert {r["agent_instance_id"] for r in rows} == {instance} == {audit["agent_instance_id"]}
+    assert db.execute("SELECT count(*) AS n FROM agent_instances").fetchone()["n"] == 1

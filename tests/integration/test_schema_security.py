@@ -15,7 +15,7 @@ CONTRACT_TABLES = {
     "message_queue", "user_message_budget", "agent_instances", "agent_actions_log", "app_settings",
     "user_priorities", "solution_workflows", "community_requests", "community_responses",
     "credit_events", "innovators", "prospects", "linkedin_research_prospects", "intro_opportunities",
-    "connection_requests", "intro_offers",
+    "connection_requests", "intro_offers", "agent_turns",
 }  # fmt: skip
 
 
@@ -67,6 +67,11 @@ def _populate_every_table(db) -> None:
     db.execute(
         "INSERT INTO agent_actions_log (agent_type, agent_instance_id, action_type, user_id) "
         "VALUES ('bouncer', %s, 'llm_call', %s)",
+        (ids["inst"], ids["u1"]),
+    )
+    db.execute(
+        "INSERT INTO agent_turns (agent_type, agent_instance_id, user_id, call_kind, status) "
+        "VALUES ('bouncer', %s, %s, 'decision', 'answered')",
         (ids["inst"], ids["u1"]),
     )
     db.execute("INSERT INTO app_settings (key, value) VALUES ('webhook.sms_sender_url', 'http://x.invalid')")

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 def create_conversation_summary(conversation_id: Any, *, llm: Llm | None, **_: Any) -> SummaryResult:
     with PostgresUnitOfWork() as uow:
-        result = summarize_conversation(uow, conversation_id, llm=llm)
+        result = summarize_conversation(uow, conversation_id, llm=llm, uow_factory=PostgresUnitOfWork)
         uow.commit()
     return result
 

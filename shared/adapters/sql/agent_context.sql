@@ -4,7 +4,7 @@
 -- The user's profile row, as agents see it.
 SELECT id, phone_number, first_name, last_name, company, title, email, email_verified, verified,
        innovator, expertise, poc_agent_type, referred_by, name_dropped, verification_token, opted_out,
-       timezone, onboarding_completed_at, approval_status, credit_balance, created_at, last_active_at,
+       timezone, onboarding_completed_at, approval_status, verification_requested_at, credit_balance, created_at, last_active_at,
        (SELECT coalesce(r.first_name, '') || ' ' || coalesce(r.last_name, '')
           FROM users AS r WHERE r.id = users.referred_by) AS referrer_name
 FROM users WHERE id = %(user_id)s;

@@ -4,14 +4,16 @@
 -- One user's onboarding fields, locked for this transaction.
 SELECT id, phone_number, first_name, last_name, company, title, email, email_verified, verified,
        poc_agent_type, referred_by, name_dropped, verification_token, opted_out,
-       onboarding_completed_at, approval_status, timezone, created_at, last_active_at
+       onboarding_completed_at, approval_status, verification_requested_at, timezone, created_at,
+       last_active_at
 FROM users WHERE id = %(user_id)s FOR UPDATE;
 
 -- name: bouncer_get_user
 -- One user's onboarding fields, unlocked.
 SELECT id, phone_number, first_name, last_name, company, title, email, email_verified, verified,
        poc_agent_type, referred_by, name_dropped, verification_token, opted_out,
-       onboarding_completed_at, approval_status, timezone, created_at, last_active_at
+       onboarding_completed_at, approval_status, verification_requested_at, timezone, created_at,
+       last_active_at
 FROM users WHERE id = %(user_id)s;
 
 -- name: bouncer_update_profile
@@ -81,12 +83,21 @@ WHERE id = %(user_id)s AND onboarding_completed_at IS NULL AND email_verified
   AND first_name IS NOT NULL AND last_name IS NOT NULL AND company IS NOT NULL AND title IS NOT NULL
 RETURNING id, onboarding_completed_at;
 
--- name: bouncer_event_exists
--- Has this event been written for this user already (e.g. user.verification.pending)?
-SELECT EXISTS (
-    SELECT 1 FROM events WHERE aggregate_type = 'user' AND aggregate_id = %(user_id)s
-      AND event_type = %(event_type)s
-) AS found;
+-- name: bouncer_mark_verification_requested
+-- The verification address is handed out for the first time (the caller emits user.verification.pending when a row comes back).
+UPDATE users SET verification_requested_at = %(now)s
+WHERE id = %(user_id)s AND verification_requested_at IS NULL
+RETURNING id, verification_requested_at;
+
+-- name: bouncer_supersede_queued_followups
+-- The Bouncer's follow-ups still waiting in message_queue are stale (the user replied, onboarding ended ...).
+UPDATE message_queue SET status = 'superseded', superseded_reason = left(%(reason)s, 100)
+WHERE user_id = %(user_id)s AND status = 'queued' AND agent_id = 'bouncer'
+  AND message_data ->> 'kind' = %(kind)s;
+
+-- name: bouncer_task_created_at
+-- When a task was created (a follow-up is stale when the user wrote after it was scheduled).
+SELECT created_at FROM agent_tasks WHERE id = %(task_id)s;
 
 -- name: bouncer_log_action
 -- A Bouncer action (fallback used, referral matched, email verified ...) in agent_actions_log.

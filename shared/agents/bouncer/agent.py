@@ -1,17 +1,18 @@
-"""The Bouncer plugged into the shared turn framework (``shared.agents.turn``).
+"""The Bouncer plugged into the conversational template (``shared.agents.conversation``).
 
 Call 1 (``make_decision``, forced) reads the user's unanswered messages; code maps the decision
 to the Bouncer's tools (``tools.py``) and runs them; Call 2 writes the reply in the gatekeeper
 voice. With no LLM, the fallback brain (``fallback.py``) does the same deterministically.
-After the turn, follow-ups are (re)scheduled per decisions B4.
+After the turn, follow-ups are (re)scheduled per decisions B4. A follow-up turn (a
+``re_engagement_check`` trigger, no user text) is proactive: the framework queues its message
+for the orchestrator (quiet hours, budgets), and a user reply supersedes it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pydantic
@@ -28,16 +29,18 @@ from shared.agents.bouncer.prompts import (
     SCENARIO_GUIDANCE,
     WHAT_IS_THIS_BLURB,
 )
+from shared.agents.bouncer.state import BouncerTurn, BouncerTurnState, Candidate, onboarding_state
 from shared.agents.bouncer.tools import (
     AGENT,
-    CANDIDATES_NOTE,
+    FOLLOWUP_KIND,
     FOLLOWUP_TASK,
     build_tools,
+    cancel_followups,
     log_action,
     referral_candidates,
 )
 from shared.agents.context import profile_block
-from shared.agents.turn import ToolRunner, Turn
+from shared.agents.conversation.protocol import ProactiveDelivery, ToolRunnerPort, TurnResult
 from shared.domain.constants import BOUNCER_HISTORY_RE_ENGAGEMENT, BOUNCER_HISTORY_USER_MESSAGE
 from shared.domain.onboarding import (
     Extraction,
@@ -51,7 +54,7 @@ from shared.domain.onboarding import (
 from shared.domain.onboarding import apply as apply_extraction
 from shared.domain.reply_guards import GuardContext
 from shared.logs import get_logger
-from shared.service_layer.tasks import cancel_pending_tasks, create_task
+from shared.service_layer.tasks import create_task
 
 log = get_logger(__name__)
 
@@ -67,24 +70,14 @@ def trigger_payload(content: str) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def onboarding_state(user: dict[str, Any], requested: bool, *, declined: bool = False) -> OnboardingState:
-    """The onboarding state of a ``users`` row (``requested``: the verification address was sent)."""
-    return OnboardingState(
-        first_name=user["first_name"],
-        last_name=user["last_name"],
-        company=user["company"],
-        title=user["title"],
-        referrer_known=bool(user["referred_by"] or user["name_dropped"]),
-        verification_requested=requested,
-        email_verified=bool(user["email_verified"]),
-        onboarding_completed=user["onboarding_completed_at"] is not None,
-        approval_status=user["approval_status"],
-        declined=declined,
-    )
+__all__ = ["BouncerAgent", "onboarding_state"]
 
 
-def followup_dedupe_key(user_id: Any, attempt: int) -> str:
-    return f"bouncer_followup:{user_id}:{attempt}"
+def followup_dedupe_key(user_id: Any, cycle: Any, attempt: int) -> str:
+    """One follow-up per attempt per cycle. A cycle starts at the user turn that scheduled
+    attempt 1, so a reply answered while the previous cycle's task is still processing starts a
+    new cycle instead of colliding with the running task's key."""
+    return f"bouncer_followup:{user_id}:{cycle}:{attempt}"
 
 
 class BouncerAgent:
@@ -95,14 +88,16 @@ class BouncerAgent:
     quotable = (WHAT_IS_THIS_BLURB, PRIVACY_LINE)
     prompt_version = PROMPT_VERSION
 
-    def __init__(self, *, verify_domain: str | None, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, *, verify_domain: str | None) -> None:
         self.verify_domain = verify_domain
-        self.clock = clock or (lambda: datetime.now(UTC))
         self.tools = build_tools(verify_domain)
+
+    def new_state(self) -> BouncerTurnState:
+        return BouncerTurnState()
 
     # --- what kind of turn ---------------------------------------------------------------------
 
-    def trigger(self, turn: Turn) -> str:
+    def trigger(self, turn: BouncerTurn) -> str:
         if turn.user_texts:
             return "user_message"
         for message in turn.system_triggers:
@@ -113,50 +108,44 @@ class BouncerAgent:
                 return "email_verified"
         return "user_message"
 
-    def attempt(self, turn: Turn) -> int:
+    def attempt(self, turn: BouncerTurn) -> int:
         for message in turn.system_triggers:
             payload = trigger_payload(str(message["content"]))
             if payload.get("type") == RE_ENGAGEMENT_TYPE:
                 return int(payload.get("attemptCount") or 1)
         return 0
 
-    def history_limit(self, turn: Turn) -> int:
+    def history_limit(self, turn: BouncerTurn) -> int:
         if self.trigger(turn) == "user_message":
             return BOUNCER_HISTORY_USER_MESSAGE
         return BOUNCER_HISTORY_RE_ENGAGEMENT
 
-    def call_kind(self, turn: Turn) -> str:
+    def call_kind(self, turn: BouncerTurn) -> str:
         return "reengagement_decision" if self.trigger(turn) == "re_engagement" else "decision"
 
     # --- state ----------------------------------------------------------------------------------
 
-    def state(self, turn: Turn, *, fresh: bool = False) -> OnboardingState:
-        if fresh or "state" not in turn.notes:
+    def state(self, turn: BouncerTurn, *, fresh: bool = False) -> OnboardingState:
+        if fresh or turn.state.onboarding is None:
             user = turn.sql.one("bouncer_get_user", user_id=turn.user_id) if fresh else turn.ctx.user
             assert user is not None
-            requested = bool(
-                turn.sql.scalar(
-                    "bouncer_event_exists", user_id=turn.user_id, event_type="user.verification.pending"
-                )
-            )
-            turn.notes["state"] = onboarding_state(user, requested, declined=bool(turn.notes.get("closed")))
-        state: OnboardingState = turn.notes["state"]
-        return state
+            turn.state.onboarding = onboarding_state(user, declined=turn.state.closed)
+        return turn.state.onboarding
 
-    def has_spoken(self, turn: Turn) -> bool:
+    def has_spoken(self, turn: BouncerTurn) -> bool:
         return any(m.role == AGENT for m in turn.ctx.history)
 
-    def expecting(self, turn: Turn) -> Step | None:
+    def expecting(self, turn: BouncerTurn) -> Step | None:
         return next_step(self.state(turn)) if self.has_spoken(turn) else None
 
-    def address(self, turn: Turn) -> str | None:
+    def address(self, turn: BouncerTurn) -> str | None:
         if not self.verify_domain:
             return None
         return verification_address(str(turn.ctx.user["verification_token"]), self.verify_domain)
 
     # --- Call 1 --------------------------------------------------------------------------------------
 
-    def stable_context(self, turn: Turn) -> str:
+    def stable_context(self, turn: BouncerTurn) -> str:
         state = self.state(turn)
         lines = [
             profile_block(turn.ctx),
@@ -170,7 +159,7 @@ class BouncerAgent:
         ]
         return "\n".join(lines)
 
-    def decision_guidance(self, turn: Turn) -> str:
+    def decision_guidance(self, turn: BouncerTurn) -> str:
         trigger = self.trigger(turn)
         state = self.state(turn)
         parts = [f"TRIGGER: {trigger}", f"NEXT STEP BY THE RULES: {next_step(state).value}"]
@@ -194,24 +183,23 @@ class BouncerAgent:
             parts += [f"- {c.describe()}" for c in candidates]
         return "\n".join(parts)
 
-    def _candidates(self, turn: Turn) -> list[Any]:
-        if CANDIDATES_NOTE not in turn.notes:
-            found: dict[Any, Any] = {}
+    def _candidates(self, turn: BouncerTurn) -> list[Candidate]:
+        if turn.state.candidates is None:
+            found: dict[Any, Candidate] = {}
             for text in turn.user_texts:
                 extraction = extract(text, Step.ASK_REFERRER)
                 query = extraction.referrer_name or (text if len(text.split()) <= 4 else "")
                 for candidate in referral_candidates(turn.sql, turn.user_id, query) if query else []:
                     found.setdefault(candidate.id, candidate)
-            turn.notes[CANDIDATES_NOTE] = sorted(found.values(), key=lambda c: -c.score)[:5]
-        candidates: list[Any] = turn.notes[CANDIDATES_NOTE]
-        return candidates
+            turn.state.candidates = sorted(found.values(), key=lambda c: -c.score)[:5]
+        return turn.state.candidates
 
-    def safe_decision(self, turn: Turn) -> pydantic.BaseModel:
+    def safe_decision(self, turn: BouncerTurn) -> pydantic.BaseModel:
         """§0.9: an invalid decision runs no tools and asks for the next missing item."""
-        turn.notes["invalid_decision"] = True
+        turn.state.invalid_decision = True
         return BouncerDecision(next_scenario=brain.STEP_SCENARIO[next_step(self.state(turn))])
 
-    def actions(self, turn: Turn, decision: pydantic.BaseModel) -> list[tuple[str, Any]]:
+    def actions(self, turn: BouncerTurn, decision: pydantic.BaseModel) -> list[tuple[str, Any]]:
         assert isinstance(decision, BouncerDecision)
         if decision.user_not_interested:
             return [("close_invite", {"reason": "not_interested"})]
@@ -245,7 +233,7 @@ class BouncerAgent:
 
     # --- Call 2 --------------------------------------------------------------------------------------
 
-    def scenario(self, turn: Turn) -> str:
+    def scenario(self, turn: BouncerTurn) -> str:
         decision = turn.decision
         assert isinstance(decision, BouncerDecision)
         done = {r.name for r in turn.tool_results if r.ok}
@@ -271,11 +259,11 @@ class BouncerAgent:
             return "email_verified_missing_info" if not state.info_complete() else "awaiting_approval"
         return brain.STEP_SCENARIO[step]  # the rules decide which field is next, not the model
 
-    def reply_guidance(self, turn: Turn) -> str:
+    def reply_guidance(self, turn: BouncerTurn) -> str:
         decision = turn.decision
         assert isinstance(decision, BouncerDecision)
         scenario = self.scenario(turn)
-        turn.notes["scenario"] = scenario
+        turn.state.scenario = scenario
         state = self.state(turn)
         step = next_step(state)
         facts: dict[str, Any] = {"scenario": scenario, "next_item_to_ask_for": step.value}
@@ -301,22 +289,45 @@ class BouncerAgent:
             lines.append(f"NOTE FROM THE DECISION STEP: {decision.reply_guidance}")
         return "\n".join(lines)
 
-    def wants_reply(self, turn: Turn) -> bool:
+    def wants_reply(self, turn: BouncerTurn) -> bool:
         decision = turn.decision
         assert isinstance(decision, BouncerDecision)
         if self.trigger(turn) == "re_engagement":
-            return decision.should_message and needs_follow_up(self.state(turn, fresh=True))
+            return decision.should_message and self.followup_still_due(turn)
         return decision.next_scenario != "no_message" or bool(turn.user_texts)
+
+    def followup_still_due(self, turn: BouncerTurn) -> bool:
+        """Onboarding still needs chasing and the user has not written since the trigger."""
+        if not needs_follow_up(self.state(turn, fresh=True)):
+            return False
+        last_user = turn.sql.scalar("bouncer_last_user_message_at", user_id=turn.user_id)
+        triggered = min(m["created_at"] for m in turn.system_triggers)
+        return last_user is None or last_user < triggered
+
+    def proactive(self, turn: BouncerTurn) -> ProactiveDelivery:
+        """Follow-ups wait out quiet hours and count against the budget; a reply supersedes them.
+        The email-verified notice goes out as soon as the orchestrator allows."""
+        if self.trigger(turn) == "re_engagement":
+            return ProactiveDelivery(
+                priority="medium", can_delay=False, requires_fresh_context=True, kind=FOLLOWUP_KIND
+            )
+        return ProactiveDelivery(
+            priority="high",
+            can_delay=False,
+            requires_fresh_context=False,
+            kind=self.trigger(turn),
+            superseded_by_reply=False,
+        )
 
     # --- no LLM ------------------------------------------------------------------------------------
 
-    def fallback(self, turn: Turn, tools: ToolRunner) -> list[str]:
+    def fallback(self, turn: BouncerTurn, tools: ToolRunnerPort) -> list[str]:
         trigger = self.trigger(turn)
         state = self.state(turn)
         extraction = self._extract_all(turn, state) if trigger == "user_message" else None
         decision = brain.decide(state, extraction, trigger, attempt=self.attempt(turn))
         turn.decision = decision
-        if trigger == "re_engagement" and not decision.should_message:
+        if trigger == "re_engagement" and not (decision.should_message and self.followup_still_due(turn)):
             bodies: list[str] = []
         else:
             for name, raw in self.actions(turn, decision):
@@ -336,7 +347,7 @@ class BouncerAgent:
         )
         return bodies
 
-    def _extract_all(self, turn: Turn, state: OnboardingState) -> Extraction:
+    def _extract_all(self, turn: BouncerTurn, state: OnboardingState) -> Extraction:
         """Read rapid-fire texts in order, each in the light of what was still missing."""
         expecting = self.expecting(turn)
         merged: dict[str, str] = {}
@@ -369,7 +380,7 @@ class BouncerAgent:
             fields=tuple(sorted(merged)),
         )
 
-    def _facts(self, turn: Turn) -> brain.ReplyFacts:
+    def _facts(self, turn: BouncerTurn) -> brain.ReplyFacts:
         state = self.state(turn, fresh=True)
         return brain.ReplyFacts(
             step_after=next_step(state),
@@ -378,20 +389,20 @@ class BouncerAgent:
             attempt=self.attempt(turn),
         )
 
-    def safe_template(self, turn: Turn) -> list[str]:
+    def safe_template(self, turn: BouncerTurn) -> list[str]:
         facts = self._facts(turn)
         scenario = brain.STEP_SCENARIO[facts.step_after]
         if self.trigger(turn) == "re_engagement":
             scenario = "re_engagement"
         return brain.render(scenario, facts)
 
-    def finish_reply(self, turn: Turn, parts: list[str]) -> list[str]:
+    def finish_reply(self, turn: BouncerTurn, parts: list[str]) -> list[str]:
         """agents.md §2.9: "what is this" gets the canned blurb word for word, whatever the model wrote.
 
         A reply that already quotes it is kept; otherwise the blurb goes first and any part that
         paraphrases it is dropped, keeping the model's next question.
         """
-        if turn.notes.get("scenario") != "explain_yachtparty" or not parts:
+        if turn.state.scenario != "explain_yachtparty" or not parts:
             return parts
         blurb = _words(WHAT_IS_THIS_BLURB)
         if any(" ".join(blurb) in " ".join(_words(p)) for p in parts):
@@ -400,7 +411,7 @@ class BouncerAgent:
         kept = [p for p in parts if not _paraphrases(_words(p), blurb_words)]
         return [WHAT_IS_THIS_BLURB, *kept]
 
-    def guard_context(self, turn: Turn) -> GuardContext:
+    def guard_context(self, turn: BouncerTurn) -> GuardContext:
         history = "\n".join(m.content for m in turn.ctx.history)
         return GuardContext(
             tool_names=frozenset({*self.tools, self.decision_tool.name}),
@@ -420,28 +431,35 @@ class BouncerAgent:
 
     # --- after the reply: follow-ups (decisions B4) ------------------------------------------------
 
-    def after_turn(self, turn: Turn, bodies: list[str]) -> None:
-        now = self.clock()
+    def after_turn(self, turn: BouncerTurn, result: TurnResult) -> None:
+        now = turn.now
         sql = turn.sql
         state = self.state(turn, fresh=True)
         trigger = self.trigger(turn)
         conversation_id = turn.ctx.conversation_id
-        if turn.notes.get("closed"):
+        if turn.state.closed:
             if conversation_id:
                 sql.one("bouncer_set_conversation_status", conversation_id=conversation_id, status="closed")
             return
         if trigger == "re_engagement":
-            attempt = self.attempt(turn)
-            if not bodies:  # the agent chose not to chase: stop here
+            if not result.bodies:  # the agent chose not to chase (or it is stale): stop here
                 return
-            self._schedule(turn, attempt + 1, now)
+            self._schedule(turn, self.attempt(turn) + 1, now, cycle=self.cycle(turn))
             return
-        # A user message (or the email trigger) resets the count (B4).
-        cancel_pending_tasks(sql, task_type=FOLLOWUP_TASK, user_id=turn.user_id, reason="user_replied")
+        # A user message (or the email trigger) resets the count (B4) and starts a new cycle.
+        cancel_followups(sql, turn.user_id, reason="user_replied")
         if needs_follow_up(state):
-            self._schedule(turn, 1, now)
+            self._schedule(turn, 1, now, cycle=str(turn.id))
 
-    def _schedule(self, turn: Turn, attempt: int, now: datetime) -> None:
+    def cycle(self, turn: BouncerTurn) -> str:
+        """The follow-up cycle a re-engagement trigger belongs to (its task's, else the task id)."""
+        for message in turn.system_triggers:
+            payload = trigger_payload(str(message["content"]))
+            if payload.get("type") == RE_ENGAGEMENT_TYPE:
+                return str(payload.get("cycle") or payload.get("task_id") or turn.id)
+        return str(turn.id)
+
+    def _schedule(self, turn: BouncerTurn, attempt: int, now: datetime, *, cycle: str) -> None:
         plan = follow_up_after(now, attempt)
         if plan is None:
             return
@@ -456,10 +474,11 @@ class BouncerAgent:
                 "attemptCount": attempt,
                 "lastInteractionAt": now.isoformat(),
                 "missingFields": self.state(turn).missing_fields(),
+                "cycle": cycle,
             },
             context_id=turn.ctx.conversation_id,
             context_type="conversation",
-            dedupe_key=followup_dedupe_key(turn.user_id, attempt),
+            dedupe_key=followup_dedupe_key(turn.user_id, cycle, attempt),
             created_by=AGENT,
         )
 

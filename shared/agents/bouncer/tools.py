@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +20,8 @@ from shared.adapters.email_parsing import verification_address
 from shared.adapters.llm import ToolSpec
 from shared.adapters.postgres import Sql
 from shared.agents.bouncer.decision import CloseInvite, NoArguments, Nomination, UserInfo
-from shared.agents.turn import AgentTool, Turn
+from shared.agents.bouncer.state import BouncerTurn, BouncerTurnState, Candidate
+from shared.agents.conversation.protocol import AgentTool
 from shared.domain.constants import (
     REFERRAL_CANDIDATES,
     REFERRAL_EXACT_MATCH_SCORE,
@@ -37,21 +37,8 @@ log = get_logger(__name__)
 
 AGENT = "bouncer"
 FOLLOWUP_TASK = "re_engagement_check"
-CANDIDATES_NOTE = "referral_candidates"
+FOLLOWUP_KIND = "followup"  # message_queue.message_data['kind'] of a queued follow-up
 _LIKE_ESCAPE = re.compile(r"([\\%_])")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    id: UUID
-    first_name: str
-    last_name: str
-    company: str | None
-    score: int
-
-    def describe(self) -> str:
-        at = f" at {self.company}" if self.company else ""
-        return f"{self.first_name} {self.last_name}{at} ({self.id})"
 
 
 def log_action(
@@ -123,14 +110,14 @@ def deterministic_referral(candidates: Sequence[Candidate]) -> UUID | None:
     return exact[0].id if len(exact) == 1 else None
 
 
-def record_referral(turn: Turn, text: str, chosen: UUID | None) -> dict[str, Any]:
+def record_referral(turn: BouncerTurn, text: str, chosen: UUID | None) -> dict[str, Any]:
     sql = turn.sql
     user = sql.one("bouncer_get_user", user_id=turn.user_id)
     if user is None or user["referred_by"] is not None:
         return {"referral": "already_recorded"}
     raw = " ".join(text.split())[:255]
     candidates = referral_candidates(sql, turn.user_id, raw)
-    offered = {c.id for c in turn.notes.get(CANDIDATES_NOTE, [])} | {c.id for c in candidates}
+    offered = {c.id for c in turn.state.candidates or []} | {c.id for c in candidates}
     if chosen is not None and chosen not in offered:
         log.warning("referral id outside the candidates ignored", extra={"user_id": str(turn.user_id)})
         chosen = None
@@ -156,7 +143,7 @@ def record_referral(turn: Turn, text: str, chosen: UUID | None) -> dict[str, Any
 # --- Handlers -----------------------------------------------------------------------------------
 
 
-def collect_user_info(turn: Turn, info: UserInfo) -> dict[str, Any]:
+def collect_user_info(turn: BouncerTurn, info: UserInfo) -> dict[str, Any]:
     fields: dict[str, str | None] = {
         "first_name": _clean(info.first_name),
         "last_name": _clean(info.last_name),
@@ -195,7 +182,7 @@ def collect_user_info(turn: Turn, info: UserInfo) -> dict[str, Any]:
     return out
 
 
-def record_nomination(turn: Turn, nomination: Nomination) -> dict[str, Any]:
+def record_nomination(turn: BouncerTurn, nomination: Nomination) -> dict[str, Any]:
     name = _clean(nomination.prospect_name)
     if not name:
         return {"nomination": "ignored"}
@@ -211,7 +198,7 @@ def record_nomination(turn: Turn, nomination: Nomination) -> dict[str, Any]:
 
 
 def make_send_verification_email(domain: str | None) -> Any:
-    def send_verification_email(turn: Turn, _: NoArguments) -> dict[str, Any]:
+    def send_verification_email(turn: BouncerTurn, _: NoArguments) -> dict[str, Any]:
         user = turn.sql.one("bouncer_get_user", user_id=turn.user_id)
         assert user is not None
         if user["email_verified"]:
@@ -219,10 +206,9 @@ def make_send_verification_email(domain: str | None) -> Any:
         if not domain:
             raise RuntimeError("VERIFY_EMAIL_DOMAIN is not configured")
         address = verification_address(str(user["verification_token"]), domain)
-        already = turn.sql.scalar(
-            "bouncer_event_exists", user_id=turn.user_id, event_type="user.verification.pending"
-        )
-        if not already:
+        # The column and the event change together, once: the first hand-out of the address.
+        first = turn.sql.one("bouncer_mark_verification_requested", user_id=turn.user_id, now=turn.now)
+        if first is not None:
             write_event(
                 turn.sql,
                 Event(
@@ -242,16 +228,14 @@ def make_send_verification_email(domain: str | None) -> Any:
     return send_verification_email
 
 
-def complete_onboarding(turn: Turn, _: NoArguments) -> dict[str, Any]:
+def complete_onboarding(turn: BouncerTurn, _: NoArguments) -> dict[str, Any]:
     """Publishes user.onboarding_info_complete; never sets verified or poc_agent_type (B10)."""
     row = turn.sql.one("bouncer_complete_onboarding", user_id=turn.user_id)
     if row is None:
         raise RuntimeError(
             "onboarding cannot complete: a required field or the email verification is missing"
         )
-    cancel_pending_tasks(
-        turn.sql, task_type=FOLLOWUP_TASK, user_id=turn.user_id, reason="onboarding_complete"
-    )
+    cancel_followups(turn.sql, turn.user_id, reason="onboarding_complete")
     write_event(
         turn.sql,
         Event(
@@ -269,12 +253,10 @@ def complete_onboarding(turn: Turn, _: NoArguments) -> dict[str, Any]:
     return {"onboarding_complete": True}
 
 
-def close_invite(turn: Turn, args: CloseInvite) -> dict[str, Any]:
+def close_invite(turn: BouncerTurn, args: CloseInvite) -> dict[str, Any]:
     """The user is not interested: no more follow-ups, the conversation closed after the reply."""
-    cancelled = cancel_pending_tasks(
-        turn.sql, task_type=FOLLOWUP_TASK, user_id=turn.user_id, reason=args.reason
-    )
-    turn.notes["closed"] = True
+    cancelled = cancel_followups(turn.sql, turn.user_id, reason=args.reason)
+    turn.state.closed = True
     log_action(
         turn.sql,
         turn.user_id,
@@ -286,8 +268,14 @@ def close_invite(turn: Turn, args: CloseInvite) -> dict[str, Any]:
     return {"closed": True}
 
 
-def build_tools(verify_domain: str | None) -> dict[str, AgentTool]:
-    specs = [
+def cancel_followups(sql: Sql, user_id: UUID, *, reason: str) -> int:
+    """No more chasing (B4): pending follow-up tasks cancelled, queued follow-ups superseded."""
+    sql.run("bouncer_supersede_queued_followups", user_id=user_id, kind=FOLLOWUP_KIND, reason=reason)
+    return cancel_pending_tasks(sql, task_type=FOLLOWUP_TASK, user_id=user_id, reason=reason)
+
+
+def build_tools(verify_domain: str | None) -> dict[str, AgentTool[BouncerTurnState]]:
+    specs: list[AgentTool[BouncerTurnState]] = [
         AgentTool(
             ToolSpec(
                 "collect_user_info", "Store the current user's own onboarding fields and referrer.", UserInfo

@@ -103,7 +103,12 @@ def _transcript(messages: Sequence[Mapping[str, Any]]) -> str:
 
 
 def llm_summary(
-    llm: Llm, conversation: Mapping[str, Any], messages: Sequence[Mapping[str, Any]], previous: str | None
+    llm: Llm,
+    conversation: Mapping[str, Any],
+    messages: Sequence[Mapping[str, Any]],
+    previous: str | None,
+    *,
+    instance: UUID | None = None,
 ) -> str | None:
     transcript = _transcript(messages)
     if not transcript:
@@ -125,6 +130,7 @@ def llm_summary(
         user_id=UUID(str(conversation["user_id"])),
         context_id=UUID(str(conversation["id"])),
         context_type="conversation",
+        agent_instance_id=instance,
     )
     try:
         response = llm.complete(request)
