@@ -62,6 +62,7 @@ bench: setup
 	$(BIN)/python -m bench.llm_cost
 	$(BIN)/python -m bench.dispatch
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.account_manager
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .local build .pytest_cache .mypy_cache .ruff_cache

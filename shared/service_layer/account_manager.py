@@ -909,15 +909,28 @@ def _processing_completed(user_id: UUID, result: RunResult, now: datetime) -> Ev
 
 def _review_later(sql: Sql, user_id: UUID, now: datetime, *, trigger: str) -> bool:
     """A review task for the member soon (one pending at a time per reason)."""
+    return request_review(sql, user_id, trigger=trigger, now=now + BUSY_RETRY_AFTER)
+
+
+def request_review(
+    sql: Sql, user_id: UUID, *, trigger: str, now: datetime, message_id: UUID | None = None
+) -> bool:
+    """Ask for a run of one member, in the caller's transaction: the inbound triggers of §6
+    (``initial_setup`` on the 3rd inbound message, ``explicit_mention`` with the message whose
+    goal keywords fired it), a busy retry, a sibling transition. One pending per member and
+    reason; False when one is already pending."""
+    context: dict[str, Any] = {"trigger": trigger}
+    if message_id is not None:
+        context["message_id"] = str(message_id)
     return (
         create_task(
             sql,
             task_type=REVIEW_TASK,
             agent_type=AGENT,
             user_id=user_id,
-            scheduled_for=now + BUSY_RETRY_AFTER,
+            scheduled_for=now,
             priority="medium",
-            context_json={"trigger": trigger},
+            context_json=context,
             dedupe_key=f"{REVIEW_TASK}:{user_id}:{trigger}",
             created_by=AGENT,
         )

@@ -17,6 +17,7 @@ from shared.service_layer.account_manager import (
     RunInputs,
     handle_event,
     handle_task,
+    request_review,
     run_for_member,
     schedule_reviews,
 )
@@ -463,3 +464,27 @@ def test_an_accepted_offer_moves_to_the_offering_member_from_the_event_alone(db)
     assert [r["status"] for r in priorities(db, ana)] == ["actioned"]
     [confirm] = live(db, sam)
     assert confirm["item_id"] == offer and confirm["item_metadata"]["role"] == "connector"
+
+
+def test_an_explicit_mention_review_turns_the_message_into_a_goal(db):
+    ana = member(db)
+    conv = db.execute(
+        "INSERT INTO conversations (user_id, phone_number) SELECT id, phone_number FROM users WHERE id = %s"
+        " RETURNING id",
+        (ana,),
+    ).fetchone()["id"]
+    said = db.execute(
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status) VALUES"
+        " (%s, %s, 'user', 'Biggest challenge right now is churn in the mid-market', 'inbound', 'received')"
+        " RETURNING id",
+        (conv, ana),
+    ).fetchone()["id"]
+    with PostgresUnitOfWork() as uow:
+        assert request_review(uow.sql, ana, trigger="explicit_mention", now=NOW, message_id=said)
+        assert not request_review(uow.sql, ana, trigger="explicit_mention", now=NOW, message_id=said)
+        uow.commit()
+    task = db.execute("SELECT * FROM agent_tasks WHERE user_id = %s", (ana,)).fetchone()
+    delivery = task_delivery(ana, "account_manager_review", context=task["context_json"])
+    handle(handle_task, delivery, ScriptedLlm(scores_reply(82)))
+    [item] = live(db, ana)
+    assert (item["item_type"], item["item_id"], float(item["value_score"])) == ("challenge", said, 82)
