@@ -46,6 +46,7 @@ from shared.domain.priorities import (
     LLM_SCORE_MAX_AGE,
     LLM_SCORED,
     SOLUTION_UPDATE_TTL,
+    TOP_PRIORITIES,
     Candidate,
     ItemType,
     Member,
@@ -244,7 +245,7 @@ def run_for_member(
     expired = [r["id"] for r in gone if transitions[_key(r)] is Transition.EXPIRED]
     removed = [r["id"] for r in gone if transitions[_key(r)] is Transition.REMOVED]
 
-    scored = _score(candidates, by_key, member, llm, now, result)
+    scored, stale = _score(candidates, by_key, member, llm, now, result)
     top = rank(scored)
     top_keys = {c.key for c in top}
     fell_out = [
@@ -260,6 +261,7 @@ def run_for_member(
         deleted=[*removed, *fell_out],
         dormant_rows=dormant_rows,
         top=top,
+        stale=stale,
         now=now,
         result=result,
     )
@@ -305,6 +307,7 @@ def _apply(
     deleted: list[Any],
     dormant_rows: Sequence[Row],
     top: Sequence[Candidate],
+    stale: Sequence[Candidate],
     now: datetime,
     result: RunResult,
 ) -> None:
@@ -317,6 +320,9 @@ def _apply(
         result.tasks_cancelled = _make_dormant(sql, user_id, dormant_rows, now)
     if top:
         sql.run("priorities_write", user_id=user_id, rows=json.dumps(_rows(top, now), default=str))
+    if stale:
+        rows = _rows(stale, now, first_rank=TOP_PRIORITIES + 1, status="expired")
+        sql.run("priorities_write", user_id=user_id, rows=json.dumps(rows, default=str))
 
 
 # --- Candidates ------------------------------------------------------------------------------------
@@ -596,8 +602,10 @@ def _score(  # noqa: PLR0917
     llm: Llm | None,
     now: datetime,
     result: RunResult,
-) -> list[Candidate]:
-    """Rules and fixed scores as they are; LLM items keep an unchanged score, the rest are batched."""
+) -> tuple[list[Candidate], list[Candidate]]:
+    """Rules and fixed scores as they are; LLM items keep an unchanged score, the rest are batched.
+    Returns the scored items and those the LLM judged stale (kept as 'expired', never re-scored
+    while unchanged)."""
     ready: list[Candidate] = []
     to_score: list[Candidate] = []
     for c in candidates:
@@ -605,6 +613,9 @@ def _score(  # noqa: PLR0917
             ready.append(c)
             continue
         prior = by_key.get(c.key)
+        if prior is not None and prior["status"] == "expired" and prior["score_fingerprint"] == c.fingerprint:
+            continue  # judged stale before, and nothing about it changed since
+
         if prior is not None and _score_still_good(prior, c, now, llm is not None):
             ready.append(
                 replace(
@@ -616,22 +627,20 @@ def _score(  # noqa: PLR0917
             )
         else:
             to_score.append(c)
+    stale: list[Candidate] = []
     if not to_score:
-        return ready
+        return ready, stale
     answers = {}
     if llm is not None:
         batch = score_with_llm(llm, member, to_score, now)
         answers = batch.scores
         result.llm_calls += batch.calls
-    dropped = 0
     for n, c in enumerate(to_score, 1):
         answer = answers.get(f"i{n}")
         if answer is not None:
             result.llm_items += 1
-            if answer.stale:
-                dropped += 1
-                continue
-            ready.append(replace(c, score=float(answer.score), source=ScoreSource.LLM, reason=answer.reason))
+            scored = replace(c, score=float(answer.score), source=ScoreSource.LLM, reason=answer.reason)
+            (stale if answer.stale else ready).append(scored)
         else:
             score, reason = fallback_score(c, member, now)
             result.fallback_items += 1
@@ -645,7 +654,7 @@ def _score(  # noqa: PLR0917
                 "llm_configured": llm is not None,
             },
         )
-    return ready
+    return ready, stale
 
 
 def _score_still_good(prior: Row, c: Candidate, now: datetime, llm_available: bool) -> bool:
@@ -827,14 +836,16 @@ def _community_response_received(sql: Sql, payload: Mapping[str, Any], now: date
 # --- Writing ---------------------------------------------------------------------------------------
 
 
-def _rows(items: Sequence[Candidate], now: datetime, first_rank: int = 1) -> list[dict[str, Any]]:
+def _rows(
+    items: Sequence[Candidate], now: datetime, first_rank: int = 1, status: str | None = None
+) -> list[dict[str, Any]]:
     return [
         {
             "priority_rank": first_rank + n,
             "item_type": str(c.item_type),
             "item_id": str(c.item_id),
             "value_score": c.score,
-            "status": "presented" if c.presented else "active",
+            "status": status or ("presented" if c.presented else "active"),
             "content": c.text or None,
             "presentation_count": c.presentation_count,
             "last_presented_at": c.last_presented_at,

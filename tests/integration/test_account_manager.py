@@ -488,3 +488,14 @@ def test_an_explicit_mention_review_turns_the_message_into_a_goal(db):
     handle(handle_task, delivery, ScriptedLlm(scores_reply(82)))
     [item] = live(db, ana)
     assert (item["item_type"], item["item_id"], float(item["value_score"])) == ("challenge", said, 82)
+
+
+def test_an_item_the_llm_calls_stale_is_expired_and_not_scored_again_while_unchanged(db):
+    ana, sam = member(db), member(db, first="Sam")
+    request = community_request(db, sam, [ana])
+    stale = ScriptedReply(tool_uses=[("score_items", {"scores": [{"key": "i1", "score": 5, "stale": True}]})])
+    run(ana, llm=ScriptedLlm(stale))
+    assert [(r["item_id"], r["status"]) for r in priorities(db, ana)] == [(request, "expired")]
+    llm = ScriptedLlm()
+    run(ana, llm=llm)
+    assert llm.requests == [] and live(db, ana) == []
