@@ -29,13 +29,13 @@ checkov: $(CHECKOV_STAMP)
 
 # Stage build/<function>/ deploy bundles (Terraform zips them).
 bundles: setup
-	$(BIN)/python -m tools.build_bundles
+	$(BIN)/python -m tools.bundles
 
 run: setup
 	$(BIN)/python -m tools.localstack $(ARGS)
 
 chat: setup
-	$(BIN)/python -m tools.phone $(ARGS)
+	$(BIN)/python -m tools.localstack.phone $(ARGS)
 
 ops: setup
 	$(BIN)/python -m tools.ops $(ARGS)
@@ -43,6 +43,7 @@ ops: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy shared functions tools tests bench evals

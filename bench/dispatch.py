@@ -36,9 +36,9 @@ from shared.adapters.pubsub import GooglePublisher
 from shared.domain.constants import TASK_LEASE
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
-from tools import pubsub_emulator
-from tools.migrate import migrate
-from tools.pgcluster import PgCluster, free_port
+from tools.localstack import pubsub_emulator
+from tools.localstack.migrate import migrate
+from tools.localstack.pgcluster import PgCluster, free_port
 
 
 class PushLog:

@@ -3,12 +3,13 @@
     python -m bench.inbound_webhook [--requests 2000] [--concurrency 1 16] [--fast]
 
 Serves ``twilio_inbound`` the way Cloud Functions does (functions-framework under gunicorn,
-one worker, gthread) on loopback in a subprocess, against a throwaway PostgreSQL (``tools.pgcluster``
-+ ``tools.migrate``) with durable commits unless ``--fast``. Sends correctly signed Twilio
-requests (a unique MessageSid each, from a pool of numbers so both new and returning users
-occur) at each concurrency, and in the same run times a bare transaction with one INSERT on
-the same database at the same concurrency. Prints req/s, p50 and p99 for both and the p99
-ratio. Targets (issue 2): p99 within 5x the baseline p99, >= 200 req/s. Never asserted.
+one worker, gthread) on loopback in a subprocess, against a throwaway PostgreSQL
+(``tools.localstack.pgcluster`` + ``tools.localstack.migrate``) with durable commits unless
+``--fast``. Sends correctly signed Twilio requests (a unique MessageSid each, from a pool of
+numbers so both new and returning users occur) at each concurrency, and in the same run times
+a bare transaction with one INSERT on the same database at the same concurrency. Prints req/s,
+p50 and p99 for both and the p99 ratio. Targets (issue 2): p99 within 5x the baseline p99,
+>= 200 req/s. Never asserted.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ import requests
 from psycopg_pool import ConnectionPool
 from twilio.request_validator import RequestValidator
 
-from tools.migrate import migrate
-from tools.pgcluster import PgCluster, free_port
+from tools.localstack.migrate import migrate
+from tools.localstack.pgcluster import PgCluster, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTH_TOKEN = "bench-" + secrets.token_hex(8)

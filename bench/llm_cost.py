@@ -2,7 +2,7 @@
 
 Replays N scripted onboarding conversations (several turns each, two calls per turn: the
 decision with its forced tool, then the reply) through ``AnthropicLlm`` on the real
-``anthropic`` client against the loopback Messages API of ``tools/anthropic_fake.py``, which
+``anthropic`` client against the loopback Messages API of ``tools/fakes/anthropic_api.py``, which
 bills cache reads and writes from the cached prefix (first request writes it, later requests
 with the same prefix within the 5-minute TTL read it). Uses the Bouncer's real prompts and
 decision tool when ``shared/agents/bouncer`` has them.
@@ -27,7 +27,6 @@ import pydantic
 
 from shared.adapters.llm import (
     AnthropicLlm,
-    InMemoryCallLog,
     LlmRequest,
     ToolSpec,
     Usage,
@@ -35,7 +34,7 @@ from shared.adapters.llm import (
 )
 from shared.adapters.llm_prices import price_for
 from shared.agents.llm_config import call_settings
-from tools.anthropic_fake import AnthropicFake, FakeReply
+from tools.fakes.anthropic_api import AnthropicFake, FakeReply
 
 USER_LINES = [
     "hey",
@@ -167,7 +166,7 @@ def run(conversations: int, turns: int, gap_seconds: float, seed: int, stable_gu
     )
     with fake:
         client = build_client("bench-key", fake.base_url, timeout=10, max_retries=0)
-        llm = AnthropicLlm(client, InMemoryCallLog())
+        llm = AnthropicLlm(client)  # figures come from the responses; no ledger
         people = [
             Conversation(
                 rng.choice(FIRST),

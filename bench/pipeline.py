@@ -29,9 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tools.anthropic_fake import AnthropicFake, instant_responder
-from tools.localstack import StackInfo
-from tools.phone import send_sms, sent_messages, wait_for_replies
+from tools.fakes.anthropic_api import AnthropicFake, instant_responder
+from tools.localstack.phone import send_sms, sent_messages, wait_for_replies
+from tools.localstack.stack_info import StackInfo, stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +54,7 @@ def start_stack(state_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[
     else:
         raise SystemExit("the local stack did not start")
     threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
-    return proc, StackInfo.load(state_dir / "stack.json")
+    return proc, StackInfo.load(stack_file(state_dir))
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -102,7 +102,7 @@ def emulator_push_ceiling(info: StackInfo, pushes: int = 20, hold: float = 0.1) 
 
     from google.cloud import pubsub_v1
 
-    from tools.localstack import PROJECT
+    from tools.localstack.stack_info import PROJECT
 
     os.environ["PUBSUB_EMULATOR_HOST"] = info.pubsub_emulator_host
     state = {"active": 0, "peak": 0, "done": 0}

@@ -7,7 +7,7 @@
 Needs ``DATABASE_URL`` (a migrated database; ``make run`` starts one locally). Each run writes one
 JSON transcript per persona under ``evals/transcripts/<run id>/`` (git-ignored).
 
-Scripted mode serves the Bouncer's two calls from ``tools/anthropic_fake.py`` with a responder that
+Scripted mode serves the Bouncer's two calls from ``tools/fakes/anthropic_api.py`` with a responder that
 answers in Anthropic's real wire format: the decision from the deterministic extraction, the reply
 from the gatekeeper templates. So the whole LLM path (real SDK, forced tool, validation, tools,
 guards, outbound rows) runs exactly as in production, deterministically.
@@ -42,7 +42,7 @@ from shared.service_layer.bouncer import run_bouncer_turn, run_followup
 from shared.service_layer.email_verification import record_verification_email
 from shared.service_layer.freshness import AssumeRelevantClassifier
 from shared.service_layer.orchestrate import run_tick
-from tools.anthropic_fake import AnthropicFake, FakeReply
+from tools.fakes.anthropic_api import AnthropicFake, FakeReply
 
 TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"
 DEFAULT_DOMAIN = "verify.eval.test"

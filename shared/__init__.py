@@ -1,4 +1,4 @@
 """Yachtparty's shared package: domain rules, use cases, adapters and agents.
 
-Copied into every function's deploy bundle (see tools/build_bundles.py).
+Copied into every function's deploy bundle (see tools/bundles/build.py).
 """

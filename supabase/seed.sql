@@ -1,4 +1,4 @@
--- Demo data for the local stack (`python -m tools.migrate --seed`, `supabase db reset`).
+-- Demo data for the local stack (`python -m tools.localstack.migrate --seed`, `supabase db reset`).
 -- Fictitious people on +1415555xxxx numbers. Idempotent: applying it twice changes nothing.
 -- No secrets, and no app_settings rows: locally there is no pg_net, the NOTIFY relay makes the webhook calls.
 

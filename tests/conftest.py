@@ -20,10 +20,10 @@ import pytest
 
 from shared import bootstrap, config
 from shared.adapters import postgres
-from tools import pubsub_emulator as pubsub_emulator_tool
-from tools.anthropic_fake import AnthropicFake
-from tools.migrate import migrate
-from tools.pgcluster import PgCluster, free_port
+from tools.fakes.anthropic_api import AnthropicFake
+from tools.localstack import pubsub_emulator as pubsub_emulator_tool
+from tools.localstack.migrate import migrate
+from tools.localstack.pgcluster import PgCluster, free_port
 
 TEMPLATE_DB = "yp_template"
 
@@ -106,8 +106,8 @@ def db(database_url: str) -> Iterator[postgres.Connection]:
 
 @pytest.fixture
 def anthropic_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[AnthropicFake]:
-    """A loopback Messages API (tools/anthropic_fake.py); ``get_llm()`` points the real SDK at it,
-    with a short timeout and one retry. Queue answers with ``anthropic_fake.tool_use(...)`` /
+    """A loopback Messages API (tools/fakes/anthropic_api.py); ``build_llm(settings)`` points the real
+    SDK at it, with a short timeout and one retry. Queue answers with ``anthropic_fake.tool_use(...)`` /
     ``.reply(...)`` / ``.error(...)``; requests received are in ``anthropic_fake.requests``."""
     with AnthropicFake() as fake:
         monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-for-the-local-fake")

@@ -1,5 +1,5 @@
 """Publishing to Pub/Sub: a small ``Publisher`` protocol, the google-cloud-pubsub implementation
-and an in-memory fake.
+(the in-memory double for tests is in ``tests/fakes``).
 
 The real publisher batches messages (the client library groups them per topic and ordering
 key) and has message ordering enabled, so messages that share an ordering key (the user id for
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shared.config import get_settings
@@ -112,27 +112,6 @@ class GooglePublisher:
 
     def close(self) -> None:
         self._client.stop()
-
-
-@dataclass
-class FakePublisher:
-    """Records what was published; topics in ``failing_topics`` fail."""
-
-    failing_topics: set[str] = field(default_factory=set)
-    published: list[tuple[str, OutboundMessage]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def publish_all(self, messages: Sequence[OutboundMessage]) -> list[PublishOutcome]:
-        outcomes = []
-        with self._lock:
-            for message in messages:
-                if message.topic in self.failing_topics:
-                    outcomes.append(PublishOutcome(message, error=f"NotFound: topic {message.topic}"))
-                    continue
-                message_id = str(len(self.published) + 1)
-                self.published.append((message_id, message))
-                outcomes.append(PublishOutcome(message, message_id=message_id))
-        return outcomes
 
 
 _publisher: GooglePublisher | None = None

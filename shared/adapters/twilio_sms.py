@@ -1,4 +1,4 @@
-"""Sending SMS: a small ``SmsGateway`` interface, the real ``twilio`` client behind it, and a fake.
+"""Sending SMS: a small ``SmsGateway`` interface, the real ``twilio`` client behind it.
 
 ``TWILIO_API_BASE_URL`` points the real client somewhere other than Twilio (the local
 stand-in, a test server): ``BaseUrlHttpClient`` rewrites the scheme and host of every
@@ -9,8 +9,7 @@ exercised unchanged.
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -196,25 +195,3 @@ def status_callback_url(message_id: UUID | None = None) -> str | None:
         [*parse_qsl(parts.query, keep_blank_values=True), (STATUS_CALLBACK_MESSAGE_ID_PARAM, str(message_id))]
     )
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-
-
-@dataclass
-class FakeSmsGateway:
-    """Records sends; ``fail_next`` queues errors to raise before answering normally."""
-
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    failures: list[GatewayError] = field(default_factory=list)
-    calls: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def fail_next(self, *errors: GatewayError) -> None:
-        self.failures.extend(errors)
-
-    def send(self, *, to: str, body: str, status_callback: str | None) -> SendResult:
-        with self._lock:
-            self.calls += 1
-            if self.failures:
-                raise self.failures.pop(0)
-            sid = f"SM{len(self.sent) + 1:032x}"
-            self.sent.append({"sid": sid, "to": to, "body": body, "status_callback": status_callback})
-            return SendResult(sid=sid, status="queued", num_segments=None)

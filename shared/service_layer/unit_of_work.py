@@ -92,33 +92,3 @@ class PostgresUnitOfWork:
 
     def _write_event(self, event: Event) -> UUID:
         return write_event(self.sql, event)
-
-
-class FakeUnitOfWork:
-    """In-memory stand-in for unit tests: records emitted events and whether it committed."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self._pending: list[Event] = []
-        self.committed = False
-
-    def __enter__(self) -> Self:
-        self._pending = []
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._pending = []
-
-    def emit(self, event: Event) -> None:
-        self._pending.append(event)
-
-    def commit(self) -> list[UUID]:
-        from uuid import uuid4
-
-        self.events.extend(self._pending)
-        ids = [uuid4() for _ in self._pending]
-        self._pending = []
-        self.committed = True
-        return ids

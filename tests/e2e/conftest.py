@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.localstack import StackInfo
+from tools.localstack.stack_info import StackInfo, stack_file
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 240.0
@@ -74,7 +74,7 @@ def start_stack(extra_env: dict[str, str] | None = None) -> RunningStack:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail("local stack did not start:\n" + "\n".join(output[-60:]))
-    info = StackInfo.load(state_dir / "stack.json")
+    info = StackInfo.load(stack_file(state_dir))
     return RunningStack(info=info, proc=proc, output=output, state_dir=state_dir, reader=reader)
 
 

@@ -17,9 +17,9 @@ import pytest
 
 from evals.runner import scripted_responder
 from shared.routing import CONSUMERS
-from tools.anthropic_fake import AnthropicFake
-from tools.localstack import PROJECT
-from tools.phone import send_sms, sent_messages, verify_email, wait_for_replies
+from tools.fakes.anthropic_api import AnthropicFake
+from tools.localstack.phone import send_sms, sent_messages, verify_email, wait_for_replies
+from tools.localstack.stack_info import PROJECT
 
 from .conftest import RunningStack, running_stack
 

@@ -13,7 +13,7 @@ import pytest
 from cloudevents.conversion import to_structured
 from cloudevents.http import CloudEvent
 
-from shared.adapters.pubsub import FakePublisher, OutboundMessage
+from shared.adapters.pubsub import OutboundMessage
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
 from tests.backbone_support import (
@@ -26,6 +26,7 @@ from tests.backbone_support import (
     push_body,
     task_row,
 )
+from tests.fakes.pubsub import FakePublisher
 
 pytestmark = pytest.mark.integration
 

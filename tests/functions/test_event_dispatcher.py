@@ -87,7 +87,7 @@ def test_malformed_or_foreign_bodies_are_400_after_the_signature_check(client, d
 
 @pytest.mark.pubsub
 def test_a_signed_webhook_dispatches_due_events(client, db, pubsub_emulator):
-    from tools.pubsub_emulator import ensure_topology
+    from tools.localstack.pubsub_emulator import ensure_topology
 
     ensure_topology(pubsub_emulator.project, lambda consumer: "http://127.0.0.1:9/unused")
     event_id = add_event(db, "message.received", make_user(db))

@@ -16,8 +16,8 @@ from tests.sms_support import (
     internal_post,
     make_user,
 )
-from tools.pgcluster import free_port
-from tools.twilio_standin import start_in_thread
+from tools.fakes.twilio_api import start_in_thread
+from tools.localstack.pgcluster import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -141,7 +141,7 @@ def test_other_authorization_schemes_are_401(client, db):
 
 @pytest.mark.pubsub
 def test_cloud_scheduler_token_runs_a_sweep(client, db, google, pubsub_emulator):
-    from tools.pubsub_emulator import ensure_topology
+    from tools.localstack.pubsub_emulator import ensure_topology
 
     ensure_topology(pubsub_emulator.project, lambda consumer: "http://127.0.0.1:9/unused")
     oidc._transport = None
@@ -155,7 +155,7 @@ def test_cloud_scheduler_token_runs_a_sweep(client, db, google, pubsub_emulator)
 
 @pytest.mark.pubsub
 def test_a_signed_webhook_runs_a_sweep(client, db, pubsub_emulator):
-    from tools.pubsub_emulator import ensure_topology
+    from tools.localstack.pubsub_emulator import ensure_topology
 
     ensure_topology(pubsub_emulator.project, lambda consumer: "http://127.0.0.1:9/unused")
     task = add_task(db)

@@ -164,8 +164,9 @@ def test_a_callback_naming_its_message_records_the_sid_before_the_sender_does(cl
 
 
 def test_the_sender_keeps_the_status_of_callbacks_that_overtook_it(client, db, monkeypatch):
-    from shared.adapters.twilio_sms import FakeSmsGateway, SendResult
+    from shared.adapters.twilio_sms import SendResult
     from shared.service_layer.send_sms import SendOutcome, deliver_message
+    from tests.fakes.sms import FakeSmsGateway
     from tests.sms_support import PUBLIC_BASE_URL, add_outbound
 
     class TwilioCallsBackFirst(FakeSmsGateway):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import build_bundles
-from tools.build_bundles import BundleError, build, discover_functions, stage_function, write_zip
+from tools.bundles import build as build_bundles
+from tools.bundles.build import BundleError, build, discover_functions, stage_function, write_zip
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_CACHE = ROOT / ".local" / "bundle-venvs"

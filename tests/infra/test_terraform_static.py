@@ -23,7 +23,7 @@ from shared import routing, schedules
 from shared.domain import constants
 from tests.infra import terraform_model as tf
 from tests.infra.code_settings import required_env
-from tools.build_bundles import discover_functions
+from tools.bundles.build import discover_functions
 
 # Issue 5: no function identity holds a project-level role beyond what logging and tracing need.
 ALLOWED_PROJECT_ROLES = {"roles/logging.logWriter", "roles/cloudtrace.agent"}

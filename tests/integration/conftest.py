@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 @pytest.fixture
 def ops_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """Run the operator CLI (tools/ops.py) in-process; returns the typer result."""
+    """Run the operator CLI (tools/ops/cli.py) in-process; returns the typer result."""
     from rich.console import Console
 
-    from tools import ops
+    from tools.ops import cli as ops
 
     # Rich sizes tables to the terminal; under xdist there is none. Ids must print whole.
     monkeypatch.setattr(ops, "console", Console(width=250))

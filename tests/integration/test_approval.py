@@ -122,7 +122,7 @@ def test_errors_are_clear(db):
 def test_ops_cli_approve_and_pending(db):
     from typer.testing import CliRunner
 
-    from tools.ops import app
+    from tools.ops.cli import app
 
     user_id, _ = onboarded(db)
     runner = CliRunner()

@@ -1,4 +1,4 @@
-"""The Bouncer's LLM path: the real anthropic client against tools/anthropic_fake.py, real Postgres.
+"""The Bouncer's LLM path: the real anthropic client against tools/fakes/anthropic_api.py, real Postgres.
 
 Prompt injection, malformed decisions, referral matching among candidates, model outage answered by
 the fallback brain, and the email-verified trigger through the normal two calls.

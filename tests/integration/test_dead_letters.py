@@ -7,7 +7,7 @@ import pytest
 
 from shared import routing
 from shared.adapters.postgres import Sql, connect
-from shared.adapters.pubsub import FakePublisher, OutboundMessage
+from shared.adapters.pubsub import OutboundMessage
 from shared.service_layer.dead_letters import ReplayError, replay_all, replay_dead_letter
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
@@ -21,6 +21,7 @@ from tests.backbone_support import (
     push_body,
     task_row,
 )
+from tests.fakes.pubsub import FakePublisher
 
 pytestmark = pytest.mark.integration
 

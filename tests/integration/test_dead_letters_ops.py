@@ -1,10 +1,10 @@
-"""The operator CLI (tools/ops.py) against a real database."""
+"""The operator CLI (tools/ops/cli.py) against a real database."""
 
 import pytest
 
-from shared.adapters.pubsub import FakePublisher
 from shared.service_layer.dispatch_events import dispatch_events
 from tests.backbone_support import add_event, add_task, dead_letters, make_user
+from tests.fakes.pubsub import FakePublisher
 
 pytestmark = pytest.mark.integration
 

@@ -5,10 +5,10 @@ import threading
 
 import pytest
 
-from shared.adapters.pubsub import FakePublisher
 from shared.domain.constants import EVENT_MAX_PUBLISH_ATTEMPTS
 from shared.service_layer.dispatch_events import dispatch_events
 from tests.backbone_support import add_event, dead_letters, event_row, make_user
+from tests.fakes.pubsub import FakePublisher
 
 pytestmark = pytest.mark.integration
 

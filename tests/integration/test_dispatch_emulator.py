@@ -22,7 +22,7 @@ from tests.backbone_support import (
     handled_count,
     make_user,
 )
-from tools.pubsub_emulator import ensure_topology
+from tools.localstack.pubsub_emulator import ensure_topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.pubsub]
 

@@ -13,7 +13,6 @@ from shared import config
 from shared.adapters.llm import (
     AnthropicLlm,
     CallLog,
-    InMemoryCallLog,
     Llm,
     LlmRequest,
     LlmUnavailable,
@@ -24,7 +23,8 @@ from shared.adapters.llm import (
 from shared.adapters.llm_prices import cost_usd
 from shared.agents.llm_config import call_settings
 from tests.deps_support import settings_llm
-from tools.anthropic_fake import FakeDelay, FakeReply
+from tests.fakes.llm import InMemoryCallLog
+from tools.fakes.anthropic_api import FakeDelay, FakeReply
 
 pytestmark = pytest.mark.integration
 

@@ -11,11 +11,12 @@ from typing import Any, ClassVar
 import pydantic
 import pytest
 
-from shared.adapters.llm import LlmUnavailable, ScriptedLlm, ToolSpec
+from shared.adapters.llm import LlmUnavailable, ToolSpec
 from shared.agents.context import profile_block
 from shared.agents.conversation.protocol import AgentTool, ProactiveDelivery, ToolRunnerPort, Turn, TurnResult
 from shared.agents.conversation.turn import GRACEFUL_REPLY, run_turn
 from shared.domain.reply_guards import GuardContext
+from tests.fakes.llm import ScriptedLlm
 
 pytestmark = pytest.mark.integration
 

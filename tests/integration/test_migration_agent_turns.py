@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from tools.migrate import list_migrations, migrate
+from tools.localstack.migrate import list_migrations, migrate
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tools.migrate import MIGRATIONS_DIR, ROOT, list_migrations, migrate, seed
+from tools.localstack.migrate import MIGRATIONS_DIR, ROOT, list_migrations, migrate, seed
 
 pytestmark = pytest.mark.integration
 

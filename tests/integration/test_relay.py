@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from shared.adapters.webhook_signing import SIGNATURE_HEADER, verify
-from tools.relay import NotifyRelay
+from tools.localstack.relay import NotifyRelay
 
 pytestmark = pytest.mark.integration
 SECRET = "relay-test-secret"

@@ -106,7 +106,7 @@ def test_update_without_phone_change_leaves_history_and_conversations_alone(db):
 
 def test_phone_trigger_edits_new_rather_than_updating_users():
     """decisions B13: the function body must not UPDATE users (it would recurse/fight NEW)."""
-    from tools.migrate import list_migrations
+    from tools.localstack.migrate import list_migrations
 
     for migration in list_migrations():
         text = migration.path.read_text(encoding="utf-8")

@@ -11,7 +11,7 @@ from shared.service_layer.inbound_sms import InboundResult, InboundSms, Outcome,
 from shared.service_layer.send_sms import SendOutcome, deliver_message
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.sms_support import ACCOUNT_SID, AUTH_TOKEN, add_outbound, configure, counts, make_user, new_sid
-from tools.twilio_standin import start_in_thread
+from tools.fakes.twilio_api import start_in_thread
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,8 @@ from tests.sms_support import (
     make_user,
     new_sid,
 )
-from tools.pgcluster import free_port
-from tools.twilio_standin import start_in_thread
+from tools.fakes.twilio_api import start_in_thread
+from tools.localstack.pgcluster import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -198,7 +198,10 @@ def test_full_loop_help_reply_is_delivered_and_tracked(database_url, monkeypatch
         assert sent["body"] == HELP_TEXT
         assert sent["status_callback"] == f"{status_url}/twilio_status?message_id={reply['id']}"
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and msg(db, reply["id"])["status"] != "delivered":
+        # the stand-in records a callback after its POST returns, a moment after the row changes
+        while time.monotonic() < deadline and (
+            msg(db, reply["id"])["status"] != "delivered" or len(standin.callbacks) < 2
+        ):
             time.sleep(0.05)
         final = msg(db, reply["id"])
         assert final["status"] == "delivered"

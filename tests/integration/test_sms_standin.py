@@ -9,7 +9,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from shared.adapters.twilio_sms import BaseUrlHttpClient
-from tools.twilio_standin import start_in_thread
+from tools.fakes.twilio_api import start_in_thread
 
 ACCOUNT = "AC" + "3" * 32
 TOKEN = "standin-token"

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from shared.adapters.postgres import Sql, connect
-from shared.adapters.pubsub import FakePublisher
 from shared.domain.retry import GiveUp, RetryAt
 from shared.service_layer.sweep_tasks import sweep_tasks
 from shared.service_layer.tasks import (
@@ -21,6 +20,7 @@ from shared.service_layer.tasks import (
     retry_task,
 )
 from tests.backbone_support import add_task, dead_letters, make_user, task_row
+from tests.fakes.pubsub import FakePublisher
 
 pytestmark = pytest.mark.integration
 

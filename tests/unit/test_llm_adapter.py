@@ -9,18 +9,10 @@ import pydantic
 import pytest
 
 from shared import config
-from shared.adapters.llm import (
-    InMemoryCallLog,
-    LlmRequest,
-    LlmUnavailable,
-    ScriptedLlm,
-    ScriptedReply,
-    ToolSpec,
-    Usage,
-    build_params,
-)
+from shared.adapters.llm import LlmRequest, LlmUnavailable, ToolSpec, Usage, build_params
 from shared.adapters.llm_prices import PRICES, cost_usd, price_for
 from shared.agents.llm_config import call_settings
+from tests.fakes.llm import InMemoryCallLog, ScriptedLlm, ScriptedReply
 
 
 class Decision(pydantic.BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools.anthropic_fake import PromptCache, prompt_blocks
+from tools.fakes.anthropic_api import PromptCache, prompt_blocks
 
 EPH = {"type": "ephemeral"}
 

@@ -9,13 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from shared.adapters.orchestrator_store import (
-    ACTION_SEND_BUDGETED,
-    ACTION_SEND_EXEMPT,
-    InMemoryOrchestratorStore,
-    QueueRow,
-    UserProfile,
-)
+from shared.adapters.orchestrator_store import ACTION_SEND_BUDGETED, ACTION_SEND_EXEMPT, QueueRow, UserProfile
 from shared.domain.send_policy import QueuedPart
 from shared.service_layer.freshness import AssumeRelevantClassifier, Freshness, NewerMessage, QueuedForCheck
 from shared.service_layer.orchestrate import (
@@ -24,6 +18,7 @@ from shared.service_layer.orchestrate import (
     run_tick,
 )
 from shared.service_layer.triggers import InvalidTrigger, parse_trigger
+from tests.fakes.orchestrator_store import InMemoryOrchestratorStore
 
 ASSUME_RELEVANT = AssumeRelevantClassifier()
 

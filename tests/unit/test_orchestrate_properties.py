@@ -10,12 +10,12 @@ from shared.adapters.orchestrator_store import (
     ACTION_SEND_BUDGETED,
     ACTION_SEND_EXEMPT,
     BudgetRow,
-    InMemoryOrchestratorStore,
     QueueRow,
     UserProfile,
 )
 from shared.service_layer.freshness import AssumeRelevantClassifier
 from shared.service_layer.orchestrate import run_tick
+from tests.fakes.orchestrator_store import InMemoryOrchestratorStore
 from tests.unit.orchestrator_scenarios import RunResult, Scenario, SentUnit, check_invariants, scenarios
 from tests.unit.test_send_policy_properties import scenario_parts, simulate_pure
 

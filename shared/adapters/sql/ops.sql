@@ -1,4 +1,4 @@
--- Operator CLI read models (tools/ops.py): outbound SMS health and LLM costs.
+-- Operator CLI read models (tools/ops/cli.py): outbound SMS health and LLM costs.
 
 -- name: ops_outbound_sms_health
 -- Outbound SMS not yet handed to Twilio (pending/sending), how many are older than the sweep threshold, and today's blocked/failed.

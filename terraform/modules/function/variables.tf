@@ -24,7 +24,7 @@ variable "description" {
 }
 
 variable "source_dir" {
-  description = "The staged bundle (build/<name>, made by tools/build_bundles.py)."
+  description = "The staged bundle (build/<name>, made by tools/bundles/build.py)."
   type        = string
 }
 

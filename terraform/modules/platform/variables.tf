@@ -25,7 +25,7 @@ variable "environment" {
 }
 
 variable "build_dir" {
-  description = "Folder holding build/<function>/ bundles made by tools/build_bundles.py."
+  description = "Folder holding build/<function>/ bundles made by tools/bundles/build.py."
   type        = string
 }
 

@@ -5,7 +5,7 @@
     python -m tools.ops reject +14155550123
     python -m tools.ops hold +14155550123
 
-Registered on ``tools.ops.app`` by ``register_approval_commands``. The operator recorded in the
+Registered on ``tools.ops.cli.app`` by ``register_approval_commands``. The operator recorded in the
 audit log is ``--operator`` or ``$USER``.
 """
 

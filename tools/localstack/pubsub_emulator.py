@@ -15,7 +15,7 @@ stores the retry and dead-letter policies, honours ordering keys, ignores filter
 raw ``{"message": ..., "subscription": ...}`` JSON body, and redelivers a failed push after
 the ack deadline rather than the retry backoff. It was not observed forwarding to the
 dead-letter topic, so the dead_letter_recorder is exercised by publishing to the dead-letter
-topic directly. Usage: ``python -m tools.pubsub_emulator [--port N] [--project P]``.
+topic directly. Usage: ``python -m tools.localstack.pubsub_emulator [--port N] [--project P]``.
 """
 
 from __future__ import annotations

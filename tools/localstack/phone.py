@@ -1,6 +1,6 @@
 """The phone simulator: text the agents from your terminal.
 
-``python -m tools.phone --from +14155550123`` (or ``make chat ARGS="--from ..."``) attaches to
+``python -m tools.localstack.phone --from +14155550123`` (or ``make chat ARGS="--from ..."``) attaches to
 a running local stack (``make run`` in another terminal). Each line you type becomes a
 correctly signed Twilio webhook request to ``twilio_inbound``; the agent's replies print as
 the Twilio stand-in "delivers" them. ``/email`` simulates clicking through the verification
@@ -15,16 +15,12 @@ import sys
 import threading
 import time
 import uuid
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 from twilio.request_validator import RequestValidator
 
-if TYPE_CHECKING:
-    from tools.localstack import StackInfo
-
-ROOT = Path(__file__).resolve().parent.parent
+from tools.localstack.stack_info import DEFAULT_STATE_DIR, StackInfo, stack_file
 
 
 def new_message_sid() -> str:
@@ -143,13 +139,13 @@ def chat(info: StackInfo, phone: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tools.localstack import StackInfo
-
-    parser = argparse.ArgumentParser(prog="python -m tools.phone", description="text the local agents")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.localstack.phone", description="text the local agents"
+    )
     parser.add_argument("--from", dest="phone", default="+14155550123")
-    parser.add_argument("--state-dir", default=str(ROOT / ".local"))
+    parser.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
     args = parser.parse_args(argv)
-    path = Path(args.state_dir) / "stack.json"
+    path = stack_file(args.state_dir)
     if not path.exists():
         print("no running stack found: start it with `make run` first", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ Usage is computed from the request, the way the API bills it:
 Scripts are queued per test: ``fake.reply(text)``, ``fake.tool_use(name, input)``,
 ``fake.error(529, "overloaded_error")``, ``fake.delay(seconds)`` (to make the client time out).
 With an empty queue the server answers with ``responder(request_body)`` if one is set, else a
-500 ``api_error`` naming the problem. Run standalone with ``python -m tools.anthropic_fake``.
+500 ``api_error`` naming the problem. Run standalone with ``python -m tools.fakes.anthropic_api``.
 """
 
 from __future__ import annotations

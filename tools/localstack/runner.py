@@ -1,4 +1,4 @@
-"""The whole system on one machine: ``make run`` (``python -m tools.localstack``).
+"""The local stack runner: ``make run`` (``python -m tools.localstack``).
 
 Starts, in order:
 1. PostgreSQL: a private cluster under ``<state-dir>/pg`` when ``DATABASE_URL`` is unset,
@@ -9,7 +9,8 @@ Starts, in order:
 5. the NOTIFY relay that stands in for pg_net, and the scheduler loop (``shared.schedules``);
 then prints a health summary and, on a terminal, opens the phone simulator. Ctrl-C stops
 everything it started. Ports and local-only secrets are written to ``<state-dir>/stack.json``
-so ``python -m tools.phone`` can attach from another terminal.
+(``tools/localstack/stack_info.py``) so the phone simulator (``make chat``), the operator CLI
+and outside scripts can attach from another terminal.
 """
 
 from __future__ import annotations
@@ -25,19 +26,18 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from shared.schedules import ScheduledJob, active_jobs
-from tools.pgcluster import PgCluster, free_port
-from tools.pubsub_emulator import is_ready as is_emulator_ready
+from tools.localstack.pgcluster import PgCluster, free_port
+from tools.localstack.pubsub_emulator import is_ready as is_emulator_ready
+from tools.localstack.stack_info import DEFAULT_STATE_DIR, PROJECT, StackInfo, stack_file
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
-PROJECT = "yachtparty-local"
 LOCAL_DB = "yachtparty"
 LOCAL_ACCOUNT_SID = "AC" + "0" * 30 + "10"  # a well-formed, obviously local account SID
 LOCAL_FROM_NUMBER = "+15005550006"
@@ -48,31 +48,6 @@ RELAY_LISTEN_TIMEOUT = 15.0  # seconds the start-up waits for the relay's LISTEN
 
 # Webhook targets of the yp_webhook trigger -> function folder.
 WEBHOOK_TARGETS = ("sms_sender", "event_dispatcher", "task_sweeper", "message_orchestrator")
-
-
-@dataclass
-class StackInfo:
-    """What a client of the running stack needs (written to stack.json)."""
-
-    database_url: str
-    function_urls: dict[str, str]
-    twilio_standin_url: str
-    twilio_auth_token: str
-    twilio_account_sid: str
-    twilio_number: str
-    webhook_signing_secret: str
-    email_webhook_secret: str
-    verify_email_domain: str
-    pubsub_emulator_host: str
-    brain: str
-    pids: dict[str, int] = field(default_factory=dict)
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=2))
-
-    @classmethod
-    def load(cls, path: Path) -> StackInfo:
-        return cls(**json.loads(path.read_text()))
 
 
 def discover_functions() -> list[str]:
@@ -101,7 +76,7 @@ def say(message: str) -> None:
 
 @contextmanager
 def postgres(state_dir: Path, external_url: str | None) -> Iterator[str]:
-    from tools.migrate import migrate, seed
+    from tools.localstack.migrate import migrate, seed
 
     if external_url:
         url = external_url
@@ -191,7 +166,7 @@ class SchedulerLoop:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        from tools.relay import post_signed
+        from tools.localstack.relay import post_signed
 
         jobs = self.jobs
         next_run = {job.name: time.monotonic() for job in jobs}
@@ -233,8 +208,9 @@ def function_env(info: dict[str, Any], name: str, url: str) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up script reads best in one place
-    from tools import pubsub_emulator, twilio_standin
-    from tools.relay import NotifyRelay
+    from tools.fakes import twilio_api
+    from tools.localstack import pubsub_emulator
+    from tools.localstack.relay import NotifyRelay
 
     state_dir = Path(args.state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -263,7 +239,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
         os.environ.update(emulator.env())
         say(f"Pub/Sub emulator on {emulator.host_port}")
 
-        standin = twilio_standin.start_in_thread(auth_token=local["twilio_auth_token"])
+        standin = twilio_api.start_in_thread(auth_token=local["twilio_auth_token"])
         stack.callback(standin.stop)
         say(f"Twilio stand-in on {standin.url}")
 
@@ -317,7 +293,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
         stack.callback(scheduler.stop)
 
         stack_info = StackInfo(**info, pids={n: p.pid for n, p in procs.items()})
-        stack_info.save(state_dir / "stack.json")
+        stack_info.save(stack_file(state_dir))
         print_health(
             stack_info,
             procs,
@@ -331,7 +307,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
         say(f"brain: {brain}")
 
         if args.chat and sys.stdin.isatty():
-            from tools.phone import chat
+            from tools.localstack.phone import chat
 
             chat(stack_info, args.phone)
         else:
@@ -394,7 +370,7 @@ def print_health(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.localstack", description=__doc__.split("\n")[0])
-    parser.add_argument("--state-dir", default=str(ROOT / ".local"), help="where the cluster and logs live")
+    parser.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR), help="where the cluster and logs live")
     parser.add_argument("--database-url", default=None, help="use this database, not a private cluster")
     parser.add_argument(
         "--no-chat", dest="chat", action="store_false", help="do not open the phone simulator"

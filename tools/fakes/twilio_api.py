@@ -13,7 +13,7 @@
   "error_code": 30003}`` accepts them but reports that outcome in the callbacks.
   ``POST /_reset`` forgets messages and pending failures.
 
-Run: ``python -m tools.twilio_standin --port 8700 --auth-token T``; in tests,
+Run: ``python -m tools.fakes.twilio_api --port 8700 --auth-token T``; in tests,
 ``start_in_thread(auth_token=T)`` starts one on a free port and returns a handle.
 """
 
@@ -366,7 +366,7 @@ def start_in_thread(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.twilio_standin", description=__doc__.splitlines()[0]
+        prog="python -m tools.fakes.twilio_api", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8700)

@@ -5,7 +5,7 @@
   Supabase CLI itself uses), so a re-run is a no-op.
 - Each migration file runs in its own transaction.
 
-Usage: ``python -m tools.migrate [--seed] [DATABASE_URL]``
+Usage: ``python -m tools.localstack.migrate [--seed] [DATABASE_URL]``
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS_DIR = ROOT / "supabase" / "migrations"
 SEED_FILE = ROOT / "supabase" / "seed.sql"
 FILENAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")

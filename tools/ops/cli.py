@@ -13,10 +13,8 @@ Reads ``DATABASE_URL``. Other commands (``approve`` ...) register on ``app`` bel
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -32,12 +30,13 @@ from shared.domain.constants import (
     SMS_PENDING_SWEEP_AFTER,
 )
 from shared.service_layer.dead_letters import ReplayError, replay_all, replay_dead_letter
-from tools.ops_approval import register_approval_commands
+from tools.localstack.stack_info import StackInfo, stack_file
+from tools.ops.approval import register_approval_commands
 
 app = typer.Typer(help="Operate Yachtparty: backlog status, dead letters.", no_args_is_help=True)
 dead_letters_app = typer.Typer(help="List and replay dead letters.", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
-register_approval_commands(app)  # approve / reject / hold / pending (tools/ops_approval.py)
+register_approval_commands(app)  # approve / reject / hold / pending (tools/ops/approval.py)
 console = Console()
 
 
@@ -193,7 +192,7 @@ def costs(days: Annotated[int, typer.Option(min=1, max=366, help="How many days 
         console.print(f"[bold red]daily spend above ${DAILY_LLM_COST_ALERT_USD}: {', '.join(over)}[/]")
 
 
-LOCAL_STACK_FILE = Path(__file__).resolve().parent.parent / ".local" / "stack.json"
+LOCAL_STACK_FILE = stack_file()
 
 
 def _default_to_the_local_stack() -> None:
@@ -201,8 +200,8 @@ def _default_to_the_local_stack() -> None:
     if os.environ.get("DATABASE_URL") or not LOCAL_STACK_FILE.exists():
         return
     try:
-        os.environ["DATABASE_URL"] = json.loads(LOCAL_STACK_FILE.read_text())["database_url"]
-    except (ValueError, KeyError):
+        os.environ["DATABASE_URL"] = StackInfo.load(LOCAL_STACK_FILE).database_url
+    except (ValueError, TypeError):
         return
     Console(stderr=True).print("[dim]DATABASE_URL is unset: using the local stack's database[/]")
 

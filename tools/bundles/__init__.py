@@ -1,0 +1,1 @@
+"""Deploy bundles: ``python -m tools.bundles`` (``make bundles``) stages ``build/<function>/``."""

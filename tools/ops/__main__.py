@@ -1,0 +1,5 @@
+"""``python -m tools.ops``: the operator CLI's entry point."""
+
+from tools.ops.cli import main
+
+main()
