@@ -12,7 +12,7 @@ Measured:
 - **the review**: ``account_manager_schedule_reviews`` picks the members with events since their
   watermark or expired items (one statement), then each picked member's run
   (``run_for_member``) on ``--workers`` threads, with the real ``AnthropicLlm`` and SDK against
-  the loopback Messages API of ``tools/anthropic_fake.py`` answering instantly (its prompt cache
+  the loopback Messages API of ``tools/fakes/anthropic_api.py`` answering instantly (its prompt cache
   bills cache writes and reads). Reported: wall time, LLM calls, tokens, USD at list prices
   (``shared/adapters/llm_prices.py``), and DB time per member (time inside named queries and
   the commit);
@@ -51,16 +51,16 @@ import psycopg
 
 from shared import config
 from shared.adapters import postgres
-from shared.adapters.llm import AnthropicLlm, InMemoryCallLog, build_client, build_params
+from shared.adapters.llm import AnthropicLlm, CallRecord, build_client, build_params
 from shared.adapters.llm_prices import cost_usd, price_for
 from shared.adapters.postgres import Row, Sql
 from shared.agents.account_manager.scoring import build_request
 from shared.domain.priorities import Candidate, ItemType, Member, ScoreSource
 from shared.service_layer.account_manager import RunInputs, run_for_member, schedule_reviews
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
-from tools.anthropic_fake import AnthropicFake, FakeReply, PromptCache, estimate_tokens, prompt_blocks
-from tools.migrate import migrate
-from tools.pgcluster import PgCluster, free_port
+from tools.fakes.anthropic_api import AnthropicFake, FakeReply, PromptCache, estimate_tokens, prompt_blocks
+from tools.localstack.migrate import migrate
+from tools.localstack.pgcluster import PgCluster, free_port
 
 CATEGORIES = ["finance", "sales", "hiring", "pricing", "security", "ai", "marketing", "legal"]
 REVIEWS_PER_DAY = 4  # every 6 hours
@@ -122,6 +122,18 @@ class TimedUnitOfWork(PostgresUnitOfWork):
             return super().commit()
         finally:
             self.clock.add_named("commit", time.perf_counter() - started)
+
+
+class Ledger:
+    """The adapter's call log, kept in memory: usage and cost of every call."""
+
+    def __init__(self) -> None:
+        self.records: list[CallRecord] = []
+        self._lock = threading.Lock()
+
+    def record(self, record: CallRecord) -> None:
+        with self._lock:
+            self.records.append(record)
 
 
 # --- The fake's answers -----------------------------------------------------------------------------
@@ -348,7 +360,7 @@ def price_naive(url: str, model: str, now: datetime) -> Priced:
     return out
 
 
-def price_log(log: InMemoryCallLog) -> Priced:
+def price_log(log: Ledger) -> Priced:
     out = Priced()
     for record in log.records:
         out.calls += 1
@@ -445,7 +457,7 @@ def main() -> None:
         started = time.perf_counter()
         users = seed(url, args.members, args.asks)
         with_news = users[:: max(1, round(1 / args.news))] if args.news > 0 else []
-        warm = InMemoryCallLog()
+        warm = Ledger()
         client = build_client("bench-key", fake.base_url, timeout=10, max_retries=0)
         run_members(with_news, AnthropicLlm(client, warm), args.workers, datetime.now(UTC), ReviewFigures())
         add_news(url, with_news)
@@ -454,7 +466,7 @@ def main() -> None:
             f" in {time.perf_counter() - started:.1f} s"
         )
 
-        log = InMemoryCallLog()
+        log = Ledger()
         figures = review(AnthropicLlm(client, log), args.workers)
         naive = price_naive(url, model, datetime.now(UTC) + timedelta(seconds=1))
         report(args, model, figures, price_log(log), naive)

@@ -146,7 +146,7 @@ def test_user_verified_event_ranks_the_new_members_list(client, db):
 
 @pytest.mark.pubsub
 def test_the_six_hourly_job_schedules_reviews_only_for_members_with_news(db, monkeypatch, pubsub_emulator):
-    from tools.pubsub_emulator import ensure_topology
+    from tools.localstack.pubsub_emulator import ensure_topology
 
     monkeypatch.setenv("WEBHOOK_SIGNING_SECRET", SECRET)
     config.reset_settings_cache()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.llm import LlmRequest, LlmResponse, LlmUnavailable, ScriptedLlm, ScriptedReply
+from shared.adapters.llm import LlmRequest, LlmResponse, LlmUnavailable
 from shared.domain.priorities import COMMUNITY_RESPONSE_SCORE, TOP_PRIORITIES
 from shared.service_layer.account_manager import (
     RunInputs,
@@ -39,6 +39,7 @@ from tests.account_manager_support import (
     snapshot,
 )
 from tests.deps_support import make_deps
+from tests.fakes.llm import ScriptedLlm, ScriptedReply
 
 pytestmark = pytest.mark.integration
 

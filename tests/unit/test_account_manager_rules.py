@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared import routing
-from shared.adapters.llm import ScriptedLlm, ScriptedReply, build_params
+from shared.adapters.llm import build_params
 from shared.agents.account_manager.scoring import SCORE_ITEMS, SYSTEM, build_request, score_with_llm
 from shared.domain.priorities import (
     LLM_ITEMS_PER_CALL,
@@ -27,6 +27,7 @@ from shared.domain.priorities import (
     score_offer_for_introducee,
     source_transition,
 )
+from tests.fakes.llm import ScriptedLlm, ScriptedReply
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 DAY = timedelta(days=1)
