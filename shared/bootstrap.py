@@ -32,6 +32,7 @@ from shared import entrypoints
 from shared.adapters.llm import Llm, PostgresCallLog, build_llm
 from shared.adapters.pubsub import get_publisher
 from shared.adapters.twilio_sms import default_gateway
+from shared.agents.conversation.turn import BurstWait
 from shared.config import get_settings
 from shared.service_layer.deps import Deps
 from shared.service_layer.freshness import AssumeRelevantClassifier
@@ -51,6 +52,13 @@ def _llm_from_settings() -> Llm | None:
     return build_llm(get_settings(), call_log=PostgresCallLog())
 
 
+def _burst(quiet_gap_seconds: float | None) -> BurstWait:
+    default = BurstWait.default()
+    if quiet_gap_seconds is None:
+        return default
+    return BurstWait(quiet_gap_seconds, default.max_wait if quiet_gap_seconds > 0 else 0.0)
+
+
 def _build() -> Deps:
     settings = get_settings()
     return Deps(
@@ -61,6 +69,7 @@ def _build() -> Deps:
         publisher_factory=get_publisher,
         freshness=AssumeRelevantClassifier(),
         verify_email_domain=settings.verify_email_domain,
+        burst=_burst(settings.burst_quiet_gap_seconds),
     )
 
 

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     anthropic_timeout_seconds: float = 30.0  # per attempt; the SDK retries on top
     anthropic_max_retries: int = 2
     llm_overrides: str | None = None  # JSON, see shared/agents/llm_config.py
+    # One reply to a burst: unset = BURST_QUIET_GAP / BURST_MAX_WAIT; 0 turns the wait off (benchmarks)
+    burst_quiet_gap_seconds: float | None = None
 
     # Database webhooks (pg_net / local relay) and other shared secrets
     webhook_signing_secret: SecretStr | None = None

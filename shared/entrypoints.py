@@ -187,7 +187,9 @@ def admin(request: Request, deps: Deps) -> Response:  # noqa: PLR0911
     try:
         if action == "approve":
             as_ = str(body.get("as", approval.APPROVE_AS[0]))
-            decision = approval.approve(phone, as_, operator=operator, uow_factory=deps.uow_factory)
+            decision = approval.approve(
+                phone, as_, operator=operator, uow_factory=deps.uow_factory, now=deps.clock()
+            )
         elif action == "reject":
             decision = approval.reject(phone, operator=operator, uow_factory=deps.uow_factory)
         else:

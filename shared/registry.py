@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from shared.domain.events import COMMUNITY_REQUEST_NEEDED, SOLUTION_RESEARCH_NEEDED
+
 Kind = Literal["event", "task"]
 
 # The role of rows the platform itself writes into ``messages`` (inbound triggers, notices).
@@ -63,6 +65,9 @@ class AgentSpec:
     tasks: Mapping[str, str] = field(default_factory=dict)  # task_type -> "module:function"
     llm_calls: Mapping[str, CallDefaults] = field(default_factory=dict)  # call kind -> defaults
     description: str = ""
+    # Events a planned agent (deployed=False) will handle once built: they are routed to it now, so
+    # they wait as replayable dead letters ("not deployed yet") instead of having no route at all.
+    planned_events: tuple[str, ...] = ()
 
     @property
     def role(self) -> str:
@@ -103,7 +108,11 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_concierge",
         topic="agent-concierge",
         ordered=True,
-        deployed=False,
+        deployed=True,
+        events={
+            "message.received": "shared.service_layer.concierge:handle_turn_event",
+            "user.email_verified": "shared.service_layer.concierge:handle_turn_event",
+        },
         llm_calls={
             "decision": _DECISION,
             "reengagement_decision": _REENGAGEMENT,
@@ -118,7 +127,11 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_innovator",
         topic="agent-innovator",
         ordered=True,
-        deployed=False,
+        deployed=True,
+        events={
+            "message.received": "shared.service_layer.concierge:handle_innovator_turn_event",
+            "user.email_verified": "shared.service_layer.concierge:handle_innovator_turn_event",
+        },
         llm_calls={
             "decision": CallDefaults(temperature=0.1, max_tokens=1000),
             "reengagement_decision": _REENGAGEMENT,
@@ -180,6 +193,7 @@ AGENTS: tuple[AgentSpec, ...] = (
         ordered=False,
         deployed=False,
         description="Routes community questions to human experts.",
+        planned_events=(COMMUNITY_REQUEST_NEEDED,),
     ),
     AgentSpec(
         key="solution_saga",
@@ -194,6 +208,7 @@ AGENTS: tuple[AgentSpec, ...] = (
             "final_evaluation": _SCORING,
         },
         description="Researches vendors.",
+        planned_events=(SOLUTION_RESEARCH_NEEDED,),
     ),
     AgentSpec(
         key="intro",

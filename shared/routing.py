@@ -75,7 +75,7 @@ def _event_routes() -> dict[str, str]:
     routes: dict[str, str] = {t: Route.POC for t in POC_EVENTS}
     routes.update({t: Route.RECORD_ONLY for t in RECORD_ONLY_EVENTS})
     for spec in registry.AGENTS:
-        for event_type in spec.events:
+        for event_type in (*spec.events, *spec.planned_events):
             if event_type in POC_EVENTS:
                 continue
             if event_type in routes:

@@ -13,6 +13,7 @@ from typing import Any
 from shared.adapters.llm import CallLog, Llm, PostgresCallLog, build_llm
 from shared.adapters.pubsub import Publisher, get_publisher
 from shared.adapters.twilio_sms import SmsGateway, default_gateway
+from shared.agents.conversation.turn import NO_BURST_WAIT
 from shared.config import get_settings
 from shared.service_layer.deps import Deps
 from shared.service_layer.freshness import AssumeRelevantClassifier, FreshnessClassifier
@@ -42,4 +43,5 @@ def make_deps(
         publisher_factory=(lambda: publisher) if publisher is not None else get_publisher,
         freshness=freshness or AssumeRelevantClassifier(),
         verify_email_domain=fields.pop("verify_email_domain", get_settings().verify_email_domain),
+        burst=fields.pop("burst", NO_BURST_WAIT),  # tests answer at once unless they test bursts
     )

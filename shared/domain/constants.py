@@ -98,6 +98,13 @@ ONBOARDING_FIELD_MAX_CHARS = 120  # longer extracted values are refused by the t
 EMAIL_WEBHOOK_MAX_BYTES = 1_000_000  # larger inbound-email webhook bodies: 413
 ADMIN_MAX_BODY_BYTES = 4096  # larger operator requests to the admin function: 413
 
+# --- Concierge and Innovator (agents.md §4, §5, §16) --------------------------------------------
+CONCIERGE_HISTORY_USER_MESSAGE = 10  # Call 1 history with timestamps (agents.md §4.2, §16)
+CONCIERGE_PRIORITIES_IN_CONTEXT = 10  # top-10 priorities, not dormant (decisions B9)
+CONCIERGE_OPEN_REQUESTS_IN_CONTEXT = 3  # the member's own open community requests (agents.md §4.2)
+CONCIERGE_TEXT_MAX_CHARS = 1000  # longest question / goal / description a tool stores
+PRIORITY_DORMANT_AFTER_PRESENTATIONS = 2  # the two-strike rule (agents.md §13, decisions B9)
+
 # --- Credits (decisions B8) -------------------------------------------------------------------------
 PROSPECT_CONVERSION_CREDITS = 25
 EXPERT_ANSWER_MIN_USEFULNESS = 7
@@ -110,3 +117,8 @@ WARM_INTRO_DEFAULT_BOUNTY = 25
 MESSAGE_RETENTION = timedelta(days=365)
 EVENT_RETENTION = timedelta(days=90)
 COMPLETED_TASK_RETENTION = timedelta(days=30)
+
+# One reply to a burst (issue 16, 1b): a turn waits until the member has been quiet this long
+# since their latest text, but never longer than BURST_MAX_WAIT after their first.
+BURST_QUIET_GAP = timedelta(seconds=2)
+BURST_MAX_WAIT = timedelta(seconds=8)

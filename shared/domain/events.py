@@ -15,3 +15,86 @@ class Event:
     payload: dict[str, Any]
     created_by: str
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+# --- The event catalogue: types other issues consume, with their payload shapes -------------------
+#
+# One place for the payloads agents agree on (issue 16: "agree the event payloads through the event
+# catalogue in code"). Producers build the ``Event`` here; consumers read the same field names.
+# Until a consumer is deployed, its events wait as replayable dead letters (shared.routing).
+
+COMMUNITY_REQUEST_NEEDED = "community.request_needed"  # agents.md §4.3.1, platform.md §2 (Agent of Humans)
+SOLUTION_RESEARCH_NEEDED = "user.inquiry.solution_needed"  # agents.md §4.3.2, §17 (Solution Saga)
+
+
+@dataclass(frozen=True)
+class CommunityRequestNeeded:
+    """A member's question for the community (published by ``publish_community_request``).
+
+    The Agent of Humans de-duplicates it, matches experts and inserts ``community_requests``.
+    """
+
+    requesting_agent_type: str  # concierge | innovator | solution_saga
+    requesting_user_id: UUID
+    context_id: UUID | None  # the conversation it was asked in
+    context_type: str  # "conversation"
+    question: str
+    category: str | None
+    expertise_needed: tuple[str, ...]
+    requester_context: str | None = None
+    desired_outcome: str | None = None  # backchannel | introduction | quick_thoughts | ongoing_advice
+    urgency: str = "medium"  # low | medium | high
+    request_summary: str | None = None  # 3-5 words
+
+    def event(self) -> Event:
+        return Event(
+            event_type=COMMUNITY_REQUEST_NEEDED,
+            aggregate_type="user",
+            aggregate_id=self.requesting_user_id,
+            payload={
+                "requesting_agent_type": self.requesting_agent_type,
+                "requesting_user_id": str(self.requesting_user_id),
+                "user_id": str(self.requesting_user_id),
+                "context_id": str(self.context_id) if self.context_id else None,
+                "context_type": self.context_type,
+                "question": self.question,
+                "category": self.category,
+                "expertise_needed": list(self.expertise_needed),
+                "requester_context": self.requester_context,
+                "desired_outcome": self.desired_outcome,
+                "urgency": self.urgency,
+                "request_summary": self.request_summary,
+            },
+            created_by=self.requesting_agent_type,
+        )
+
+
+@dataclass(frozen=True)
+class SolutionResearchNeeded:
+    """A member asked about vendors or tools (published by ``request_solution_research``).
+
+    The Solution Saga creates a ``research_solution`` task from it (platform.md §2).
+    """
+
+    requesting_agent_type: str
+    user_id: UUID
+    conversation_id: UUID | None
+    request_description: str
+    category: str | None = None
+    urgency: str = "medium"  # low | medium | high
+
+    def event(self) -> Event:
+        return Event(
+            event_type=SOLUTION_RESEARCH_NEEDED,
+            aggregate_type="user",
+            aggregate_id=self.user_id,
+            payload={
+                "requesting_agent_type": self.requesting_agent_type,
+                "user_id": str(self.user_id),
+                "conversation_id": str(self.conversation_id) if self.conversation_id else None,
+                "request_description": self.request_description,
+                "category": self.category,
+                "urgency": self.urgency,
+            },
+            created_by=self.requesting_agent_type,
+        )

@@ -11,6 +11,15 @@ A reply fails when it
   right after "meet", "intro to", "connect you with" and the like;
 - shows a verification address that is not exactly this user's (``verification_address``).
 
+For members' agents (the Concierge and the Innovator: ``GuardContext.member_checks``), also when it
+
+- shows a URL that appears nowhere in what the model was given, tool results included (``unknown_url``);
+- claims results or contact ("found 3 platforms", "I've contacted", "I reached out to") when no
+  tool succeeded this turn, or a count that appears nowhere in the context (``unbacked_claim``);
+- shows a phone number or email address other than the member's own (``contact_detail``;
+  decisions B17: contact details only after both sides accept, and then through the queue);
+- uses a hype word or superlative from ``HYPE_WORDS`` (``hype``; agents.md §0.7).
+
 Pure functions, standard library only. The turn framework regenerates once on a failure,
 then falls back to a safe template. ``calm_punctuation`` is not a check but a rewrite: the
 turn framework replaces exclamation points with periods in every model-written reply.
@@ -126,6 +135,50 @@ _INTRO_CUE = re.compile(
     r"speak(?:ing)? with|spoke with|chat with|ping)\s+([A-Z][a-z'’\-]+)"
 )
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+
+# agents.md §0.7: no superlatives or hype. The one list; the guard and the prompts' tests read it.
+HYPE_WORDS = frozenset(
+    {
+        "amazing",
+        "awesome",
+        "best-in-class",
+        "exceptional",
+        "exclusive",
+        "extraordinary",
+        "fantastic",
+        "game-changer",
+        "game-changing",
+        "incredible",
+        "phenomenal",
+        "revolutionary",
+        "spectacular",
+        "stellar",
+        "unbelievable",
+        "unparalleled",
+        "world-class",
+    }
+)
+_URL = re.compile(
+    r"\b(?:https?://|www\.)[^\s<>\"')]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|io|ai|co|net|org|app)/[^\s<>\"')]*",
+    re.IGNORECASE,
+)
+_PHONE = re.compile(r"(?<![\w])\+?\d[\d\s().\-]{8,}\d(?!\w)")
+_RESULT_CLAIM = re.compile(
+    r"\b(?:(?:i|we)(?:'ve| have)? (?:found|identified|shortlisted|located|lined up)\s+"
+    r"(?P<count>\d+|two|three|four|five|several|a few)"
+    r"|here are (?:the )?(?P<count2>\d+|two|three|four|five|a few|some) "
+    r"(?:options|platforms|vendors|tools|people|experts))",
+    re.IGNORECASE,
+)
+_CONTACT_CLAIM = re.compile(
+    r"\b(?:i|we)(?:'ve| have)? (?:already )?(?:contacted|reached out to|spoken (?:to|with)|spoke (?:to|with)|"
+    r"emailed|called|messaged|texted|introduced you|connected you|set up (?:a|an) (?:call|intro|meeting))",
+    re.IGNORECASE,
+)
+# Tools whose success means someone was actually contacted on the member's behalf.
+CONTACT_TOOLS = frozenset(
+    {"offer_introduction", "request_connection", "accept_intro_opportunity", "accept_connection_request"}
+)
 _WORD = re.compile(r"[a-z0-9']+")
 
 
@@ -138,6 +191,9 @@ class GuardContext:
     verification_address: str | None = None  # this user's own verify-<token>@<domain>
     verify_domain: str | None = None  # the domain verification addresses live on
     extra_internal_words: frozenset[str] = field(default_factory=frozenset)
+    member_checks: bool = False  # the Concierge's and Innovator's checks (URLs, claims, contacts, hype)
+    acted: frozenset[str] = frozenset()  # tools that succeeded this turn
+    own_contacts: frozenset[str] = frozenset()  # the member's own phone number and email
 
 
 @dataclass(frozen=True)
@@ -215,6 +271,48 @@ def _verification_address(text: str, ctx: GuardContext) -> Iterable[GuardViolati
             yield GuardViolation("verification_address", address)
 
 
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+def _unknown_urls(text: str, ctx: GuardContext) -> Iterable[GuardViolation]:
+    known = ctx.context_text.lower()
+    for url in _URL.findall(text):
+        cleaned = url.rstrip(".,;:").lower()
+        if cleaned not in known:
+            yield GuardViolation("unknown_url", url[:80])
+
+
+def _unbacked_claims(text: str, ctx: GuardContext) -> Iterable[GuardViolation]:
+    context_words = set(_words(ctx.context_text))
+    for match in _RESULT_CLAIM.finditer(text):
+        count = match.group("count") or match.group("count2")
+        if not ctx.acted or (count and count.isdigit() and count not in context_words):
+            yield GuardViolation("unbacked_claim", match.group(0)[:60])
+    for match in _CONTACT_CLAIM.finditer(text):
+        if not ctx.acted & CONTACT_TOOLS:
+            yield GuardViolation("unbacked_claim", match.group(0)[:60])
+
+
+def _contact_details(text: str, ctx: GuardContext) -> Iterable[GuardViolation]:
+    own_emails = {c.lower() for c in ctx.own_contacts if "@" in c}
+    own_phones = {_digits(c)[-10:] for c in ctx.own_contacts if "@" not in c and _digits(c)}
+    for address in _EMAIL.findall(text):
+        if address.lower().rstrip(".") not in own_emails:
+            yield GuardViolation("contact_detail", address)
+    for number in _PHONE.findall(text):
+        digits = _digits(number)
+        if len(digits) >= 10 and digits[-10:] not in own_phones:
+            yield GuardViolation("contact_detail", number.strip())
+
+
+def _hype(text: str) -> Iterable[GuardViolation]:
+    lowered = text.lower()
+    for word in sorted(HYPE_WORDS):
+        if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", lowered):
+            yield GuardViolation("hype", word)
+
+
 _QUESTION_RUN = re.compile(r"[!?]*\?[!?]*")
 _EXCLAMATION_RUN = re.compile(r"!+(\.*)")
 
@@ -237,4 +335,14 @@ def check_reply(parts: Sequence[str], ctx: GuardContext) -> list[GuardViolation]
         *_prompt_text(text, ctx),
         *_invented_names(text, ctx),
         *_verification_address(text, ctx),
+        *(
+            [
+                *_unknown_urls(text, ctx),
+                *_unbacked_claims(text, ctx),
+                *_contact_details(text, ctx),
+                *_hype(text),
+            ]
+            if ctx.member_checks
+            else []
+        ),
     ]

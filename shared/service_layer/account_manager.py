@@ -582,6 +582,8 @@ def _member(row: Row, existing: Sequence[Row], mentions: Sequence[Candidate]) ->
         if r["item_type"] in (ItemType.GOAL, ItemType.CHALLENGE) and r["status"] in LIVE_PRIORITY_STATUSES
     ]
     goals += [m.text for m in mentions]
+    if row["goal"]:  # the goal the Concierge stored from the welcome question (decisions B21)
+        goals.insert(0, row["goal"])
     return Member(
         user_id=UUID(str(row["id"])),
         expertise=tuple(row["expertise"] or ()),

@@ -79,8 +79,17 @@ def _lock(sql: Sql, phone: str) -> Row:
     return user
 
 
-def approve(phone: str, as_: str, *, operator: str, uow_factory: UowFactory = PostgresUnitOfWork) -> Decision:
-    """Approve a user as a Concierge member or an Innovator; publishes ``user.verified``."""
+def approve(
+    phone: str,
+    as_: str,
+    *,
+    operator: str,
+    uow_factory: UowFactory = PostgresUnitOfWork,
+    now: datetime | None = None,
+) -> Decision:
+    """Approve a user as a Concierge member or an Innovator; publishes ``user.verified`` and queues
+    the welcome from their new point of contact (issue 16 §3)."""
+    at = now or datetime.now(UTC)
     if as_ not in APPROVE_AS:
         raise ApprovalError(f"--as must be one of {', '.join(APPROVE_AS)}, not {as_!r}")
     e164 = _phone(phone)
@@ -108,12 +117,14 @@ def approve(phone: str, as_: str, *, operator: str, uow_factory: UowFactory = Po
                 payload={
                     "user_id": str(user_id),
                     "poc_agent_type": as_,
-                    "verification_completed_at": datetime.now(UTC).isoformat(),
+                    "verification_completed_at": at.isoformat(),
                     "approved_by": operator,
                 },
                 created_by=f"operator:{operator}",
             )
         )
+        if not user["opted_out"]:
+            _queue_welcome(uow.sql, user_id, as_, at)
         _log_decision(uow.sql, user_id, "approved", operator, {"poc_agent_type": as_})
         uow.commit()
     log.info("user approved", extra={"user_id": str(user_id), "poc_agent_type": as_, "operator": operator})
@@ -183,6 +194,28 @@ def pending(
     with uow_factory() as uow:
         rows = uow.sql.all("approval_pending_users", limit=limit)
     return [{k: (str(v) if isinstance(v, UUID | datetime) else v) for k, v in row.items()} for row in rows]
+
+
+def _queue_welcome(sql: Sql, user_id: UUID, agent: str, now: datetime) -> None:
+    """Activation (issue 16 §3): a welcome from the new point of contact and one question about
+    what the member is working on (their answer becomes their goal). Through the queue, so the
+    orchestrator applies quiet hours and the budget; not delayed to a "best hour"."""
+    from shared.agents.concierge.prompts import WELCOME, WELCOME_QUESTION
+    from shared.agents.innovator.prompts import WELCOME as INNOVATOR_WELCOME
+    from shared.service_layer.queue_messages import queue_message
+
+    conversation = sql.one("bouncer_latest_conversation", user_id=user_id)
+    queue_message(
+        sql,
+        user_id=user_id,
+        agent_id=agent,
+        now=now,
+        parts=[INNOVATOR_WELCOME if agent == "innovator" else WELCOME, WELCOME_QUESTION],
+        message_data={"kind": "welcome", "asks": "goal"},
+        priority="high",
+        can_delay=False,
+        conversation_id=UUID(str(conversation["id"])) if conversation else None,
+    )
 
 
 def _cancel_followups(sql: Sql, user_id: UUID, *, reason: str) -> None:

@@ -40,7 +40,9 @@ def bouncer_agent(verify_domain: str | None) -> BouncerAgent:
 
 def run_bouncer_turn(user_id: UUID, deps: Deps) -> TurnResult:
     agent = bouncer_agent(deps.verify_email_domain)
-    result = run_turn(agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory, clock=deps.clock)
+    result = run_turn(
+        agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory, clock=deps.clock, burst=deps.burst
+    )
     log.info(
         "bouncer turn",
         extra={

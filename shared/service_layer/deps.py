@@ -14,6 +14,7 @@ from datetime import datetime
 from shared.adapters.llm import Llm
 from shared.adapters.pubsub import Publisher
 from shared.adapters.twilio_sms import SmsGateway
+from shared.agents.conversation.turn import NO_BURST_WAIT, BurstWait
 from shared.service_layer.freshness import FreshnessClassifier
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
@@ -32,6 +33,7 @@ class Deps:
     publisher_factory: Callable[[], Publisher]  # built on first publish: needs the project
     freshness: FreshnessClassifier
     verify_email_domain: str | None = None
+    burst: BurstWait = NO_BURST_WAIT  # production: BurstWait.default() (shared.bootstrap)
 
     @property
     def llm(self) -> Llm | None:

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from evals.runner import scripted_responder
+from shared.agents.concierge.prompts import WELCOME_QUESTION
 from shared.routing import CONSUMERS
 from tools.fakes.anthropic_api import AnthropicFake
 from tools.localstack.phone import send_sms, sent_messages, verify_email, wait_for_replies
@@ -98,8 +99,56 @@ def test_a_replayed_webhook_is_not_answered_twice(local_stack: RunningStack):
 
 
 def test_a_newcomer_is_onboarded_offline_verified_by_email_and_approved(local_stack: RunningStack):
-    """The fallback brain (no API key) onboards a member end to end."""
+    """The fallback brain (no API key) onboards a member end to end; then, approved, the member is
+    welcomed by the Concierge and their question is answered (issue 16)."""
     _onboard_verify_and_approve(local_stack, "+14155550173")
+    _approved_member_is_welcomed_and_answered(local_stack, "+14155550173")
+
+
+def _approved_member_is_welcomed_and_answered(stack: RunningStack, phone: str) -> None:
+    """The welcome is queued (delivered by the orchestrator outside quiet hours); the member's
+    question gets the Concierge's answer naming the real next step; nothing is dead-lettered for
+    want of the Concierge, and the community request waits for its consumer as a dead letter."""
+    info = stack.info
+    queued = _query(
+        stack,
+        "SELECT q.agent_id, q.final_message FROM message_queue q JOIN users u ON u.id = q.user_id "
+        "WHERE u.phone_number = %s AND q.agent_id = 'concierge' ORDER BY q.sequence_position",
+        phone,
+    )
+    assert queued and queued[-1] == ("concierge", WELCOME_QUESTION), queued
+    assert send_sms(info, phone, "Do you know anyone at Stripe?").status_code == 200
+    answer = "I'll get that question out to the network."
+    deadline = time.monotonic() + 90
+    bodies: list[str] = []
+    while time.monotonic() < deadline and answer not in bodies:
+        bodies = [m["body"] for m in sent_messages(info, phone)]
+        time.sleep(0.5)
+    assert answer in bodies, bodies[-3:]
+    (role,) = _query(
+        stack,
+        "SELECT m.role FROM messages m JOIN users u ON u.id = m.user_id "
+        "WHERE u.phone_number = %s AND m.content = %s",
+        phone,
+        answer,
+    )
+    assert role == ("concierge",)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        waiting = _query(
+            stack,
+            "SELECT error_message FROM event_dead_letters WHERE event_type = 'community.request_needed'",
+        )
+        if waiting:
+            break
+        time.sleep(0.5)
+    assert waiting and "not deployed" in waiting[0][0], waiting
+    concierge_dead = _query(
+        stack,
+        "SELECT count(*) FROM event_dead_letters WHERE consumer = 'agent_concierge' "
+        "OR position('agent_concierge' in error_message) > 0",
+    )
+    assert concierge_dead == [(0,)]
 
 
 def _onboard_verify_and_approve(stack: RunningStack, phone: str) -> None:

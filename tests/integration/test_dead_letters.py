@@ -45,7 +45,7 @@ def _recorder() -> Any:
 
 def _unroutable_event(db: Any) -> Any:
     user = make_user(db, verified=True, poc="concierge")
-    event_id = add_event(db, "message.received", user, {"text": "for the concierge"})
+    event_id = add_event(db, "community.request_needed", user, {"question": "for the community"})
     dispatch_events(FakePublisher())
     [dead] = dead_letters(db)
     return user, event_id, dead
@@ -54,8 +54,8 @@ def _unroutable_event(db: Any) -> Any:
 def test_an_unroutable_event_becomes_a_dead_letter_and_replays_once_its_consumer_exists(db, sql, monkeypatch):
     user, event_id, dead = _unroutable_event(db)
 
-    # The concierge function lands.
-    monkeypatch.setitem(routing.CONSUMERS, "concierge", routing.PLANNED_CONSUMERS["concierge"])
+    # The Agent of Humans' function lands.
+    monkeypatch.setitem(routing.CONSUMERS, "agent_of_humans", routing.PLANNED_CONSUMERS["agent_of_humans"])
     result = replay_dead_letter(sql, dead["id"])
     sql.conn.commit()
 
@@ -63,14 +63,14 @@ def test_an_unroutable_event_becomes_a_dead_letter_and_replays_once_its_consumer
     new = event_row(db, result.target_id)
     assert new["processed"] is False
     assert new["metadata"]["replay_of"] == str(event_id)
-    assert new["payload"] == {"text": "for the concierge"}
+    assert new["payload"] == {"question": "for the community"}
     assert (new["aggregate_type"], new["aggregate_id"]) == ("user", user)
     replayed = db.execute("SELECT * FROM event_dead_letters WHERE id = %s", (dead["id"],)).fetchone()
     assert replayed["replay_count"] == 1 and replayed["replayed_at"] is not None
 
     publisher = FakePublisher()
     assert dispatch_events(publisher).published == 1
-    assert publisher.published[0][1].topic == "agent-concierge"
+    assert publisher.published[0][1].topic == "agent-of-humans"
 
 
 def test_a_replayed_dead_letter_is_not_replayed_twice_unless_forced(db, sql):

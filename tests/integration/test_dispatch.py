@@ -68,15 +68,24 @@ def test_record_only_events_are_marked_processed_deliberately(db):
     assert dead_letters(db) == []
 
 
+def test_a_verified_members_text_goes_to_their_point_of_contact(db):
+    for poc in ("concierge", "innovator"):
+        add_event(db, "message.received", make_user(db, verified=True, poc=poc))
+    publisher = FakePublisher()
+    report = dispatch_events(publisher)
+    assert report.published == 2 and report.dead_lettered == 0
+    assert sorted(m.topic for _, m in publisher.published) == ["agent-concierge", "agent-innovator"]
+
+
 def test_an_event_for_a_planned_consumer_is_dead_lettered_at_once_with_a_clear_error(db):
     user = make_user(db, verified=True, poc="concierge")
-    event_id = add_event(db, "message.received", user)
+    event_id = add_event(db, "community.request_needed", user)
     report = dispatch_events(FakePublisher())
     assert report.dead_lettered == 1
     [dead] = dead_letters(db)
     assert dead["event_id"] == event_id
     assert dead["source"] == "dispatcher"
-    assert "agent_concierge" in dead["error_message"] and "not deployed" in dead["error_message"]
+    assert "agent_of_humans" in dead["error_message"] and "not deployed" in dead["error_message"]
     row = event_row(db, event_id)
     assert row["processed"] is True
     assert row["metadata"]["dispatch"]["outcome"] == "dead_lettered"

@@ -17,9 +17,18 @@ def test_unverified_users_reach_the_bouncer_whatever_their_poc():
     assert route_event("message.received", False, "concierge") == CONSUMERS["bouncer"]
 
 
-def test_verified_users_route_to_a_planned_poc_and_that_is_a_clear_no_route():
-    with pytest.raises(NoRoute, match=r"agent_concierge.*not deployed"):
-        route_event("message.received", True, "concierge")
+def test_verified_members_reach_their_point_of_contact():
+    assert route_event("message.received", True, "concierge") == CONSUMERS["concierge"]
+    assert route_event("message.received", True, "innovator") == CONSUMERS["innovator"]
+    assert route_event("message.received", True, "bouncer") == CONSUMERS["concierge"]  # default member agent
+    assert route_event("user.email_verified", True, "concierge") == CONSUMERS["concierge"]
+
+
+def test_events_for_a_planned_agent_are_a_clear_no_route_until_it_lands():
+    with pytest.raises(NoRoute, match=r"agent_of_humans.*not deployed"):
+        route_event("community.request_needed", True, "concierge")
+    with pytest.raises(NoRoute, match=r"agent_solution_saga.*not deployed"):
+        route_event("user.inquiry.solution_needed", True, "concierge")
 
 
 def test_record_only_events_have_no_consumer():

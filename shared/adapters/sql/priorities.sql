@@ -8,7 +8,7 @@ SELECT pg_try_advisory_xact_lock(hashtextextended('account_manager:' || %(user_i
 -- name: account_manager_member
 -- The member as scoring sees them, with the watermark of their last run (none: never run).
 SELECT u.id, u.verified, u.opted_out, u.first_name, u.last_name, u.company, u.title, u.expertise,
-       u.poc_agent_type,
+       u.poc_agent_type, u.goal,
        m.events_read_until, m.runs,
        (SELECT count(*) FROM community_responses r WHERE r.user_id = u.id) AS answers_given
 FROM users AS u

@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -51,7 +51,7 @@ from shared.agents.conversation.records import record_invocation_error, record_t
 from shared.agents.conversation.tools import ToolRunner
 from shared.agents.instances import agent_instance_id
 from shared.agents.llm_config import call_settings
-from shared.domain.constants import TOOL_TIMEOUT
+from shared.domain.constants import BURST_MAX_WAIT, BURST_QUIET_GAP, TOOL_TIMEOUT
 from shared.domain.reply_guards import GuardViolation, calm_punctuation, check_reply
 from shared.domain.reply_split import split_reply
 from shared.logs import get_logger
@@ -81,6 +81,40 @@ class _LateMessages(Exception):
         self.count = count
 
 
+@dataclass(frozen=True)
+class BurstWait:
+    """How long a turn lets a burst of texts settle before answering (0 and 0: never waits)."""
+
+    quiet_gap: float  # seconds since the member's latest unanswered text
+    max_wait: float  # seconds since their first unanswered text, at most
+    sleep: Callable[[float], None] = time.sleep
+
+    @classmethod
+    def default(cls) -> BurstWait:
+        return cls(BURST_QUIET_GAP.total_seconds(), BURST_MAX_WAIT.total_seconds())
+
+
+NO_BURST_WAIT = BurstWait(0.0, 0.0)
+
+
+def settle_burst(user_id: UUID, uow_factory: UowFactory, burst: BurstWait) -> float:
+    """Wait, outside any transaction, until the member's texts have paused for ``quiet_gap``
+    seconds (bounded by ``max_wait`` from the first), so a burst gets one considered reply.
+    Returns the seconds waited. The webhook never waits: this runs in the agent."""
+    waited = 0.0
+    while burst.quiet_gap > 0:
+        with uow_factory() as uow:
+            row = uow.sql.one("burst_unanswered_texts_age", user_id=user_id)
+        if row is None or row["since_last"] is None:
+            return waited
+        wait = min(burst.quiet_gap - row["since_last"], burst.max_wait - row["since_first"])
+        if wait <= 0:
+            return waited
+        burst.sleep(wait)
+        waited += wait
+    return waited
+
+
 def run_turn(
     agent: Agent[StateT],
     user_id: UUID,
@@ -89,13 +123,18 @@ def run_turn(
     uow_factory: UowFactory = PostgresUnitOfWork,
     clock: Clock = _wall_clock,
     tool_timeout: float | None = None,
+    burst: BurstWait = NO_BURST_WAIT,
 ) -> TurnResult:
     """Answer every unanswered inbound message of this user, once. Safe to call repeatedly.
 
-    Rapid-fire texts get one reply: when more user texts arrive while the turn is composing its
-    reply, the turn is rolled back and run again over all of them (at most
-    ``LATE_MESSAGE_RESTARTS`` times; then the reply goes out and the late texts get their own turn).
+    Rapid-fire texts get one reply: first the turn waits for the burst to settle
+    (``settle_burst``); then, when more user texts arrive while the turn is composing its reply,
+    the turn is rolled back and run again over all of them (at most ``LATE_MESSAGE_RESTARTS``
+    times; then the reply goes out and the late texts get their own turn).
     """
+    waited = settle_burst(user_id, uow_factory, burst)
+    if waited:
+        log.info("turn: waited for the burst to settle", extra={"user_id": str(user_id), "waited_s": waited})
     timeout = tool_timeout if tool_timeout is not None else TOOL_TIMEOUT.total_seconds()
     started = time.monotonic()
     attempt = 0

@@ -86,6 +86,22 @@ locals {
       publishes       = false
       timeout_seconds = 300
     }
+    agent_concierge = {
+      description     = "The Concierge: point of contact for verified members."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
+    agent_innovator = {
+      description     = "The Innovator: point of contact for members who sell solutions."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
     agent_summarizer = {
       description     = "Rolling conversation summaries for every member (create_conversation_summary)."
       exposure        = "internal"
@@ -116,6 +132,8 @@ locals {
   # dead-letter topic "<topic>-dead-letter" pushed to dead_letter_recorder.
   routes = {
     "agent-bouncer"         = { function = "agent_bouncer", ordered = true }
+    "agent-concierge"       = { function = "agent_concierge", ordered = true }
+    "agent-innovator"       = { function = "agent_innovator", ordered = true }
     "agent-summarizer"      = { function = "agent_summarizer", ordered = false }
     "agent-account-manager" = { function = "agent_account_manager", ordered = false }
   }

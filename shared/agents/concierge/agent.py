@@ -1,0 +1,354 @@
+"""The Concierge plugged into the shared turn framework (``shared.agents.conversation``; agents.md §4).
+
+Call 1 (``make_decision``, forced) reads the member's unanswered texts with their times, the
+open priorities, their own open community requests and their goal; code checks the decision
+(clarification runs no tools; an item the member is "responding to" or a proactive mention must
+be one of their open items, and a proactive mention must pass the deterministic conditions of
+§4.4), then runs the tools. Call 2 writes the reply from the tool results. With no LLM, the
+offline brain (``fallback.py``) does the same from deterministic intent rules.
+
+Activation (issue 16 §3): approval queues a welcome that asks what the member is working on
+(``WELCOME_QUESTION``); their answer is stored as their goal, in both paths.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import pydantic
+
+from shared.agents.concierge import fallback as brain
+from shared.agents.concierge.decision import (
+    MAKE_DECISION,
+    ConciergeDecision,
+    ContextForCall2,
+)
+from shared.agents.concierge.prompts import (
+    DECISION_SYSTEM,
+    PROMPT_VERSION,
+    QUOTABLE,
+    REPLY_SYSTEM,
+    SCENARIO_GUIDANCE,
+    TOOL_ACKNOWLEDGMENTS,
+    WELCOME_QUESTION,
+)
+from shared.agents.concierge.state import ConciergeTurn, ConciergeTurnState, MemberContext
+from shared.agents.concierge.tools import concierge_tools
+from shared.agents.context import profile_block
+from shared.agents.conversation.protocol import AgentTool, ProactiveDelivery, ToolRunnerPort, TurnResult
+from shared.domain.constants import (
+    CONCIERGE_HISTORY_USER_MESSAGE,
+    CONCIERGE_OPEN_REQUESTS_IN_CONTEXT,
+    CONCIERGE_PRIORITIES_IN_CONTEXT,
+    CONCIERGE_TEXT_MAX_CHARS,
+    PRIORITY_DORMANT_AFTER_PRESENTATIONS,
+)
+from shared.domain.member_intents import looks_like_goal, read_intents
+from shared.domain.reply_guards import GuardContext
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+PROACTIVE_MIN_VALUE = 70  # agents.md §4.4: value_score > 70
+PROACTIVE_MIN_GAP = timedelta(days=3)  # agents.md §4.4: last presented more than 3 days ago
+
+
+class ConciergeAgent:
+    name = "concierge"
+    decision_tool = MAKE_DECISION
+    decision_prompt = DECISION_SYSTEM
+    reply_prompt = REPLY_SYSTEM
+    quotable: tuple[str, ...] = QUOTABLE
+    prompt_version = PROMPT_VERSION
+
+    def __init__(self) -> None:
+        self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = concierge_tools()
+
+    # --- what kind of turn ---------------------------------------------------------------------
+
+    def history_limit(self, turn: ConciergeTurn) -> int:
+        return CONCIERGE_HISTORY_USER_MESSAGE
+
+    def new_state(self) -> ConciergeTurnState:
+        return ConciergeTurnState(agent=self.name)
+
+    def call_kind(self, turn: ConciergeTurn) -> str:
+        return "decision" if turn.user_texts else "system_decision"
+
+    # --- state ------------------------------------------------------------------------------------
+
+    def member(self, turn: ConciergeTurn) -> MemberContext:
+        """Goal, open priorities and own open requests, loaded once per turn (agents.md §4.2)."""
+        if turn.state.member is None:
+            goal = turn.sql.one("member_goal", user_id=turn.user_id) or {}
+            turn.state.member = MemberContext(
+                goal=goal.get("goal"),
+                goal_type=goal.get("goal_type"),
+                priorities=turn.sql.all(
+                    "member_open_priorities", user_id=turn.user_id, limit=CONCIERGE_PRIORITIES_IN_CONTEXT
+                ),
+                requests=turn.sql.all(
+                    "member_open_community_requests",
+                    user_id=turn.user_id,
+                    limit=CONCIERGE_OPEN_REQUESTS_IN_CONTEXT,
+                ),
+            )
+        return turn.state.member
+
+    def answering_welcome(self, turn: ConciergeTurn) -> bool:
+        """The member has no goal yet and the agent's last message asked what they are working on."""
+        if not turn.user_texts or self.member(turn).goal:
+            return False
+        last_agent = next((m for m in reversed(turn.ctx.history) if m.api_role == "assistant"), None)
+        return last_agent is not None and WELCOME_QUESTION in last_agent.content
+
+    def goal_text(self, turn: ConciergeTurn) -> str | None:
+        """The member's answer to the welcome question, when it reads as a goal (a statement, not a
+        question to us or a request to find someone or cancel something)."""
+        if not self.answering_welcome(turn):
+            return None
+        text = " ".join(turn.user_texts)
+        return text if looks_like_goal(text) else None
+
+    # --- Call 1 ----------------------------------------------------------------------------------
+
+    def stable_context(self, turn: ConciergeTurn) -> str:
+        member = self.member(turn)
+        lines = [profile_block(turn.ctx), f"- Goal: {member.goal or '(not stated yet)'}"]
+        return "\n".join(lines)
+
+    def decision_guidance(self, turn: ConciergeTurn) -> str:
+        now = turn.inbound[-1]["created_at"]
+        member = self.member(turn)
+        parts = ["NEW MESSAGES (oldest first, with times):"]
+        parts += [
+            f"- [{m['created_at']:%Y-%m-%d %H:%M:%S} UTC] {m['role']}: {m['content']}" for m in turn.inbound
+        ]
+        parts.append("OPEN ITEMS (priorities; item_type, item_id, value, last presented, summary):")
+        parts += [_describe_priority(p) for p in member.priorities] or ["- none"]
+        parts.append("THE MEMBER'S OWN OPEN COMMUNITY REQUESTS (id, age, question):")
+        parts += [
+            f"- {r['id']} ({_age(now, r['created_at'])} old) {r['request_summary'] or r['question']}"
+            for r in member.requests
+        ] or ["- none"]
+        if self.answering_welcome(turn):
+            parts.append(
+                "THE MEMBER IS ANSWERING THE WELCOME QUESTION (what they are working on): if it states a "
+                "goal, store it with store_user_goal; act on any concrete ask in it."
+            )
+        return "\n".join(parts)
+
+    def safe_decision(self, turn: ConciergeTurn) -> pydantic.BaseModel:
+        """agents.md §0.9: no tools, a general response."""
+        turn.state.invalid_decision = True
+        return ConciergeDecision(
+            next_scenario="general_response",
+            context_for_call_2=ContextForCall2(
+                primary_topic="processing your request",
+                primary_response_guidance="having trouble understanding that right now",
+            ),
+        )
+
+    def actions(self, turn: ConciergeTurn, decision: pydantic.BaseModel) -> list[tuple[str, Any]]:
+        assert isinstance(decision, ConciergeDecision)
+        decision = self._checked(turn, decision)
+        turn.decision = decision
+        if decision.next_scenario == "request_clarification":
+            calls: list[tuple[str, Any]] = []  # §4.4 step 3: clarification runs no tools
+        else:
+            calls = [(t.tool_name, t.params) for t in decision.tools_to_execute]
+        goal = self.goal_text(turn)
+        if goal and not any(name == "store_user_goal" for name, _ in calls):
+            calls.insert(0, ("store_user_goal", {"goal_description": goal[:CONCIERGE_TEXT_MAX_CHARS]}))
+        return calls
+
+    def _checked(self, turn: ConciergeTurn, decision: ConciergeDecision) -> ConciergeDecision:
+        """Drop item references that are not this member's open items, and proactive mentions that
+        fail the deterministic conditions of §4.4."""
+        items = {(str(p["item_type"]), str(p["item_id"])): p for p in self.member(turn).priorities}
+        update: dict[str, Any] = {}
+        responding = decision.user_responding_to
+        if responding is not None and (responding.item_type, str(responding.item_id)) not in items:
+            log.warning(
+                "decision named an item that is not the member's; ignored",
+                extra={"user_id": str(turn.user_id)},
+            )
+            update["user_responding_to"] = None
+            responding = None
+        proactive = decision.proactive_priority
+        if proactive is not None:
+            item = items.get((proactive.item_type, str(proactive.item_id)))
+            now = turn.now
+            same = responding is not None and str(responding.item_id) == str(proactive.item_id)
+            if (
+                item is None
+                or same
+                or not proactive.should_mention
+                or float(item["value_score"] or 0) <= PROACTIVE_MIN_VALUE
+                or (
+                    item["last_presented_at"] is not None
+                    and now - item["last_presented_at"] <= PROACTIVE_MIN_GAP
+                )
+            ):
+                update["proactive_priority"] = None
+                if decision.next_scenario == "response_with_proactive_priority":
+                    update["next_scenario"] = "single_topic_response"
+        return decision.model_copy(update=update) if update else decision
+
+    # --- Call 2 -----------------------------------------------------------------------------------
+
+    def reply_guidance(self, turn: ConciergeTurn) -> str:
+        decision = turn.decision
+        assert isinstance(decision, ConciergeDecision)
+        scenario = decision.next_scenario
+        facts: dict[str, Any] = {"scenario": scenario}
+        first_name = turn.ctx.user.get("first_name")
+        if first_name:
+            facts["member_first_name"] = first_name
+        done = []
+        for result in turn.tool_results:
+            if result.ok:
+                done.append(
+                    {
+                        "action": result.name,
+                        "acknowledge": TOOL_ACKNOWLEDGMENTS.get(result.name, ""),
+                        "result": result.output,
+                    }
+                )
+            else:
+                facts["tool_errors"] = "having trouble with part of that; say you'll look into it, no detail"
+        facts["done"] = done
+        if not done:
+            facts["nothing_was_done"] = "claim no action, result, request or research"
+        member = self.member(turn)
+        items = {str(p["item_id"]): p for p in member.priorities}
+        if decision.user_responding_to is not None:
+            item = items.get(str(decision.user_responding_to.item_id))
+            if item is not None:
+                facts["responding_to"] = item["item_summary"]
+        if decision.proactive_priority is not None:
+            facts["proactive_item"] = {
+                "summary": decision.proactive_priority.summary,
+                "transition": decision.proactive_priority.transition_phrase,
+            }
+        if decision.clarification_needed is not None:
+            facts["clarify"] = decision.clarification_needed.model_dump(mode="json")
+        if decision.post_clarification_context is not None:
+            facts["post_clarification"] = decision.post_clarification_context.model_dump(mode="json")
+        call2 = decision.context_for_call_2
+        lines = [
+            f"SCENARIO: {scenario}",
+            f"GUIDANCE: {SCENARIO_GUIDANCE.get(scenario, SCENARIO_GUIDANCE['general_response'])}",
+            "FACTS: " + json.dumps(facts, sort_keys=True, default=str),
+            f"TONE: {call2.tone}; STRUCTURE: {call2.message_structure}",
+        ]
+        if call2.primary_response_guidance:
+            lines.append(f"NOTE FROM THE DECISION STEP: {call2.primary_response_guidance}")
+        return "\n".join(lines)
+
+    def wants_reply(self, turn: ConciergeTurn) -> bool:
+        decision = turn.decision
+        assert isinstance(decision, ConciergeDecision)
+        return bool(turn.user_texts) or decision.next_scenario != "no_message"
+
+    # --- no LLM -------------------------------------------------------------------------------------
+
+    def fallback(self, turn: ConciergeTurn, tools: ToolRunnerPort) -> list[str]:
+        if not turn.user_texts:
+            turn.decision = ConciergeDecision(next_scenario="no_message")
+            return []  # a system trigger alone: nothing the rules can say
+        intents = [i for i in read_intents(turn.user_texts) if i.kind.value != "other"]
+        calls = brain.plan(intents, goal_text=self.goal_text(turn))
+        turn.decision = ConciergeDecision.model_validate(
+            {
+                "next_scenario": "single_topic_response" if calls else "general_response",
+                "tools_to_execute": [{"tool_name": n, "params": p} for n, p in calls[:4]],
+            }
+        )
+        for name, args in calls:
+            tools.run(name, args)
+        return brain.render(turn.tool_results, intents)
+
+    def safe_template(self, turn: ConciergeTurn) -> list[str]:
+        """When the guards refuse the model's reply twice: what the tools did, in fixed words."""
+        return brain.render(turn.tool_results, [])
+
+    def finish_reply(self, turn: ConciergeTurn, parts: list[str]) -> list[str]:
+        return parts
+
+    def guard_context(self, turn: ConciergeTurn) -> GuardContext:
+        history = "\n".join(m.content for m in turn.ctx.history)
+        return GuardContext(
+            tool_names=frozenset({*self.tools, self.decision_tool.name}),
+            system_prompt=self.reply_prompt,
+            quotable=self.quotable,
+            context_text="\n".join(
+                [
+                    self.stable_context(turn),
+                    self.decision_guidance(turn),
+                    history,
+                    json.dumps([r.output for r in turn.tool_results], default=str),
+                ]
+            ),
+            member_checks=True,
+            acted=frozenset(r.name for r in turn.tool_results if r.ok),
+            own_contacts=frozenset(
+                str(v) for v in (turn.ctx.user.get("phone_number"), turn.ctx.user.get("email")) if v
+            ),
+        )
+
+    def proactive(self, turn: ConciergeTurn) -> ProactiveDelivery:
+        """A turn started only by a system trigger queues its message: quiet hours and budgets apply."""
+        return ProactiveDelivery(
+            priority="medium", can_delay=False, requires_fresh_context=True, kind=self.name
+        )
+
+    def after_turn(self, turn: ConciergeTurn, result: TurnResult) -> None:
+        """§4.7: a proactive item the model's reply mentioned counts as presented ('natural')."""
+        decision = turn.decision
+        if not result.bodies or result.path != "llm":
+            return  # the fixed wordings (offline, template) never mention a proactive item
+        if not isinstance(decision, ConciergeDecision) or decision.proactive_priority is None:
+            return
+        item = decision.proactive_priority
+        mark_presented(turn, item.item_type, str(item.item_id), how="natural")
+
+
+def _age(now: datetime, then: datetime) -> str:
+    days = (now - then).days
+    return f"{days} days" if days else "under a day"
+
+
+def _describe_priority(p: Mapping[str, Any]) -> str:
+    presented = f"{p['last_presented_at']:%Y-%m-%d}" if p["last_presented_at"] else "never"
+    summary = p["item_summary"] or p["item_primary_name"] or ""
+    return f"- {p['item_type']} {p['item_id']} value={p['value_score']} presented={presented}: {summary}"
+
+
+def mark_presented(turn: ConciergeTurn, item_type: str, item_id: str, *, how: str) -> str | None:
+    """markPriorityPresented (agents.md §13) on the member's own priority row; its new status."""
+    row = turn.sql.one(
+        "priority_mark_presented",
+        user_id=turn.user_id,
+        item_type=item_type,
+        item_id=item_id,
+        dormant_after=PRIORITY_DORMANT_AFTER_PRESENTATIONS,
+    )
+    if row is None:
+        return None
+    action = "priority_marked_dormant" if row["status"] == "dormant" else "priority_presented"
+    turn.sql.one(
+        "bouncer_log_action",
+        agent_type=turn.state.agent,
+        action_type=action,
+        user_id=turn.user_id,
+        context_id=turn.ctx.conversation_id,
+        context_type="conversation",
+        input_data=json.dumps({"item_type": item_type, "item_id": item_id, "how": how}),
+        output_data=json.dumps({"status": row["status"], "presentation_count": row["presentation_count"]}),
+        error=None,
+    )
+    return str(row["status"])

@@ -1,0 +1,138 @@
+"""The Concierge's tools (agents.md §4.3): real effects, always for the member whose turn it is.
+
+Every handler takes the acting user from ``turn.user_id`` (the delivery), never from the model:
+no argument model has a user field. Each returns a small dict that Call 2 (or the offline
+brain) may cite; nothing else may be claimed. The framework runs each in a savepoint with a
+timeout and turns an exception into ``{error, errorType}``.
+
+Which issue owns what happens next:
+- ``publish_community_request`` → ``community.request_needed`` (the Community issue's Agent of
+  Humans inserts ``community_requests`` and routes it to experts);
+- ``request_solution_research`` → ``user.inquiry.solution_needed`` (the Solution Saga issue).
+Until those consumers are deployed their events wait as replayable dead letters (routed to
+the planned agent; ``shared.routing``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from shared.adapters.llm import ToolSpec
+from shared.agents.concierge.decision import CancelRequestArgs, CommunityRequestArgs, GoalArgs, ResearchArgs
+from shared.agents.concierge.state import ConciergeTurn, ConciergeTurnState
+from shared.agents.conversation.protocol import AgentTool
+from shared.domain.events import CommunityRequestNeeded, Event, SolutionResearchNeeded
+
+_LIKE_ESCAPE = re.compile(r"([\\%_])")
+
+
+def _agent(turn: ConciergeTurn) -> str:
+    return turn.state.agent
+
+
+def _emit(turn: ConciergeTurn, event: Event) -> None:
+    """Into the turn's outbox: written when the turn commits, with its reply (never on its own)."""
+    if turn.uow is None:
+        raise RuntimeError("this turn has no unit of work to publish through")
+    turn.uow.emit(event)
+
+
+def publish_community_request(turn: ConciergeTurn, args: CommunityRequestArgs) -> dict[str, Any]:
+    request = CommunityRequestNeeded(
+        requesting_agent_type=_agent(turn),
+        requesting_user_id=turn.user_id,
+        context_id=turn.ctx.conversation_id,
+        context_type="conversation",
+        question=args.question,
+        category=args.category,
+        expertise_needed=tuple(e.strip() for e in args.expertise_needed if e.strip()),
+        requester_context=args.requester_context,
+        desired_outcome=args.desired_outcome,
+        urgency=args.urgency,
+        request_summary=args.request_summary,
+    )
+    _emit(turn, request.event())
+    return {
+        "community_request": "submitted",
+        "question": args.question,
+        "request_summary": args.request_summary,
+    }
+
+
+def request_solution_research(turn: ConciergeTurn, args: ResearchArgs) -> dict[str, Any]:
+    research = SolutionResearchNeeded(
+        requesting_agent_type=_agent(turn),
+        user_id=turn.user_id,
+        conversation_id=turn.ctx.conversation_id,
+        request_description=args.request_description,
+        category=args.category,
+        urgency=args.urgency,
+    )
+    _emit(turn, research.event())
+    return {"research": "requested", "about": args.request_description}
+
+
+def store_user_goal(turn: ConciergeTurn, args: GoalArgs) -> dict[str, Any]:
+    row = turn.sql.one(
+        "member_store_goal", user_id=turn.user_id, goal=args.goal_description, goal_type=args.goal_type
+    )
+    if row is None:
+        raise RuntimeError("no such member")
+    turn.state.goal_stored = args.goal_description
+    return {"goal": "stored", "goal_description": args.goal_description}
+
+
+def cancel_community_request(turn: ConciergeTurn, args: CancelRequestArgs) -> dict[str, Any]:
+    """agents.md §4.3.9: the member's own request, by id or topic; someone else's id is refused."""
+    if args.request_id is None and not args.about:
+        raise ValueError("give request_id or what the request was about")
+    pattern = "%" + _LIKE_ESCAPE.sub(r"\\\1", args.about or "") + "%"
+    rows = turn.sql.all(
+        "member_cancel_community_requests", user_id=turn.user_id, request_id=args.request_id, pattern=pattern
+    )
+    if args.request_id is not None and not rows:
+        raise LookupError("no open request of this member has that id")
+    ids = [r["id"] for r in rows]
+    if ids:
+        turn.sql.run("priorities_cancel_for_items", item_type="community_request", item_ids=ids)
+    return {
+        "cancelled": len(rows),
+        "requests": [str(r["request_summary"] or r["question"])[:120] for r in rows],
+        "about": args.about,
+    }
+
+
+def concierge_tools() -> dict[str, AgentTool[ConciergeTurnState]]:
+    tools: list[AgentTool[ConciergeTurnState]] = [
+        AgentTool(
+            ToolSpec(
+                "publish_community_request",
+                "Ask the network a question for the member (experts answer). Use for 'do you know anyone "
+                "at X', 'I want to meet X', and alongside research for vendor questions.",
+                CommunityRequestArgs,
+            ),
+            publish_community_request,
+        ),
+        AgentTool(
+            ToolSpec(
+                "request_solution_research",
+                "Start research on vendors or tools for the member's need.",
+                ResearchArgs,
+            ),
+            request_solution_research,
+        ),
+        AgentTool(
+            ToolSpec("store_user_goal", "Store what the member is working on (their goal).", GoalArgs),
+            store_user_goal,
+        ),
+        AgentTool(
+            ToolSpec(
+                "cancel_community_request",
+                "Cancel one of the member's own open community requests they no longer need.",
+                CancelRequestArgs,
+            ),
+            cancel_community_request,
+        ),
+    ]
+    return {t.spec.name: t for t in tools}

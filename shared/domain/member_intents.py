@@ -1,0 +1,170 @@
+"""The offline brain's reading of a member's text (issue 16 §6, decisions A10): deterministic rules.
+
+With no API key, or with the model down, the Concierge and the Innovator still act on what a
+member says. The rules are narrow on purpose; anything they do not recognise is ``OTHER`` and
+gets an honest acknowledgment, never a guess:
+
+- "stop asking me about X" / "no longer need X" / "cancel my request about X" → ``CANCEL``;
+- "do you know anyone at X" / "I want to meet someone at X" / "intro to someone at X" →
+  ``FIND_PERSON`` (a community request, never an intro offer: agents.md §4.3 disambiguation);
+- a question about vendors, tools, platforms, software, providers → ``SOLUTION_QUESTION``
+  (research plus a community request);
+- anything else → ``OTHER``.
+
+Pure functions, standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class IntentKind(StrEnum):
+    CANCEL = "cancel"
+    FIND_PERSON = "find_person"
+    SOLUTION_QUESTION = "solution_question"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Intent:
+    kind: IntentKind
+    topic: str = ""  # what it is about, in the member's words ("SOC 2 automation", "Stripe")
+    category: str | None = None  # a coarse area for routing (CATEGORY_WORDS), when one is obvious
+    text: str = ""  # the member's text it was read from
+
+
+_TOPIC_END = r"(?=[?.!,;]|\s+(?:any|anyone|please|thanks|thank you|asap)\b|$)"
+
+_CANCEL = re.compile(
+    r"\b(?:stop asking (?:me )?about|(?:i )?no longer need(?: help with| the| that| a| an| my)?|"
+    r"(?:i )?don'?t need (?:help with |the |that |a |an |my )?(?P<dont>.+?) any ?more|"
+    r"never ?mind (?:about|on)|forget (?:about )?(?:the|my) (?:request|question) (?:about|on|for)|"
+    r"cancel (?:the|my) (?:request|question|search) (?:about|on|for))\s*(?P<topic>.*?)" + _TOPIC_END,
+    re.IGNORECASE,
+)
+_FIND_PERSON = re.compile(
+    r"\b(?:(?:do|does) (?:you|anyone|anybody) know (?:anyone|anybody|someone|somebody|people|a person)"
+    r"|(?:i )?(?:want|would like|'d like|need) to (?:meet|talk to|speak with|connect with) "
+    r"(?:someone|somebody|anyone|people|a person)"
+    r"|(?:looking for|need|want) an? intro(?:duction)? to (?:someone|somebody|anyone|people)"
+    r"|(?:is there|any) (?:anyone|someone|somebody) (?:in the network )?)"
+    r"\s+(?:at|from|in|who works at|who worked at|working at|who knows|with experience in|who has done)\s+"
+    r"(?P<topic>.+?)" + _TOPIC_END,
+    re.IGNORECASE,
+)
+_SOLUTION_WORDS = (
+    r"vendors?|tools?|platforms?|software|solutions?|providers?|agenc(?:y|ies)|apps?|products?|"
+    r"services?|firms?|consultants?|saas"
+)
+_ASKS = re.compile(
+    r"\b(?:recommend(?:ation)?s?|suggest(?:ion)?s?|looking for|search(?:ing)? for|need(?:s)? an? |"
+    r"what (?:do|does|would|should) (?:you|people|folks|anyone) use|which|who (?:do|does) (?:you|people) use|"
+    r"any (?:good )?(?:" + _SOLUTION_WORDS + r")|best)\b|\?",
+    re.IGNORECASE,
+)
+_SOLUTION = re.compile(rf"\b(?:{_SOLUTION_WORDS})\b", re.IGNORECASE)
+_SOLUTION_TOPIC = (
+    # "a vendor for SOC 2 automation", "tools to manage contracts"
+    re.compile(
+        rf"\b(?:{_SOLUTION_WORDS})\s+(?:for|to|that|which|around|on)\s+(?P<topic>.+?){_TOPIC_END}", re.I
+    ),
+    # "for SOC 2 automation vendors", "a good SOC 2 automation vendor"
+    re.compile(
+        rf"\b(?:good|great|reliable|solid|decent|an?|any|for|the|best|what|which)\s+(?P<topic>[\w][\w\s/&+.-]*?)\s+"
+        rf"(?:{_SOLUTION_WORDS})\b",
+        re.I,
+    ),
+)
+_FILLER = re.compile(r"^(?:a|an|the|some|good|great|any|reliable|solid|decent|best)\s+", re.IGNORECASE)
+# "the SOC 2 thing", "that CRM question": the words that name the request, not what it is about
+_TRAILING_FILLER = re.compile(
+    r"\s+(?:thing|stuff|request|question|search|one|anymore|any more)$", re.IGNORECASE
+)
+
+# A coarse category per area, by words that name it (routing hints only, never shown to members).
+CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
+    "security_compliance": (
+        "soc 2",
+        "soc2",
+        "iso 27001",
+        "security",
+        "compliance",
+        "gdpr",
+        "hipaa",
+        "pen test",
+    ),
+    "sales": ("sales", "crm", "outbound", "lead gen", "pipeline", "revops"),
+    "marketing": ("marketing", "seo", "brand", "advertising", "content", "pr agency"),
+    "people": ("hiring", "recruit", "payroll", "hr ", "benefits", "talent"),
+    "finance": ("accounting", "finance", "billing", "payments", "tax", "audit", "fp&a"),
+    "engineering": ("engineering", "devops", "cloud", "data", "observability", "ai ", "llm", "software"),
+    "legal": ("legal", "contract", "lawyer", "counsel"),
+}
+
+
+def category_of(text: str) -> str | None:
+    lowered = f" {text.lower()} "
+    for category, words in CATEGORY_WORDS.items():
+        if any(word in lowered for word in words):
+            return category
+    return None
+
+
+def _clean_topic(topic: str) -> str:
+    cleaned = " ".join(topic.split()).strip(" .,;:?!\"'")
+    while True:
+        stripped = _FILLER.sub("", cleaned)
+        if stripped == cleaned:
+            return cleaned
+        cleaned = stripped
+
+
+def read_intent(text: str) -> Intent:
+    """What one member text asks for, by the rules above."""
+    flat = " ".join(text.split())
+    if not flat:
+        return Intent(IntentKind.OTHER, text=text)
+    cancel = _CANCEL.search(flat)
+    if cancel:
+        topic = _TRAILING_FILLER.sub("", _clean_topic(cancel.group("dont") or cancel.group("topic") or ""))
+        return Intent(IntentKind.CANCEL, topic=topic, category=category_of(topic), text=flat)
+    person = _FIND_PERSON.search(flat)
+    if person:
+        topic = _clean_topic(person.group("topic"))
+        if topic:
+            return Intent(IntentKind.FIND_PERSON, topic=topic, category=category_of(topic), text=flat)
+    if _SOLUTION.search(flat) and _ASKS.search(flat):
+        topic = ""
+        for pattern in _SOLUTION_TOPIC:
+            match = pattern.search(flat)
+            if match and _clean_topic(match.group("topic")):
+                topic = _clean_topic(match.group("topic"))
+                break
+        return Intent(
+            IntentKind.SOLUTION_QUESTION, topic=topic or flat, category=category_of(flat), text=flat
+        )
+    return Intent(IntentKind.OTHER, text=flat)
+
+
+def read_intents(texts: list[str]) -> list[Intent]:
+    """One intent per text, in order; a burst's later text about the same thing wins (§4.4 step 2)."""
+    intents = [read_intent(t) for t in texts]
+    acted = [i for i in intents if i.kind is not IntentKind.OTHER]
+    if not acted:
+        return [Intent(IntentKind.OTHER, text=" ".join(texts))] if texts else []
+    latest: dict[IntentKind, Intent] = {}
+    for intent in acted:
+        latest[intent.kind] = intent  # self-correction: the latest message of a kind wins
+    return list(latest.values())
+
+
+def looks_like_goal(text: str) -> bool:
+    """An answer to "what are you working on?" that states a goal: not a question to us, not a
+    request to find someone, not a cancellation."""
+    flat = " ".join(text.split())
+    if not flat or flat.endswith("?"):
+        return False
+    return read_intent(flat).kind not in (IntentKind.FIND_PERSON, IntentKind.CANCEL)

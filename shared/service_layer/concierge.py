@@ -1,0 +1,70 @@
+"""The Concierge's and the Innovator's use cases: what ``agent_concierge`` / ``agent_innovator`` do.
+
+- events ``message.received`` / ``user.email_verified``: one turn for the member
+  (``shared.agents.conversation.turn.run_turn``), answering every unanswered inbound message at once, with the
+  LLM or, without one, the offline brain.
+
+Turns commit in their own transaction (see ``shared.service_layer.bouncer``); a redelivery after
+a committed turn finds nothing unanswered and is a no-op.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from shared.agents.concierge.agent import ConciergeAgent
+from shared.agents.conversation.protocol import TurnResult
+from shared.agents.conversation.turn import run_turn
+from shared.agents.innovator.agent import InnovatorAgent
+from shared.logs import get_logger
+from shared.service_layer.consumer import Delivery, PermanentError
+from shared.service_layer.deps import Deps
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
+
+log = get_logger(__name__)
+
+
+def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> TurnResult:
+    agent = InnovatorAgent() if innovator else ConciergeAgent()
+    result = run_turn(
+        agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory, clock=deps.clock, burst=deps.burst
+    )
+    log.info(
+        f"{agent.name} turn",
+        extra={
+            "user_id": str(user_id),
+            "status": result.status,
+            "path": result.path,
+            "replies": len(result.bodies),
+        },
+    )
+    return result
+
+
+def _user_id(delivery: Delivery) -> UUID:
+    raw = (
+        delivery.user_id
+        or delivery.data.get("user_id")
+        or (delivery.data.get("payload") or {}).get("user_id")
+    )
+    if raw is None:
+        raise PermanentError(f"{delivery.kind} {delivery.type} carries no user id")
+    try:
+        return UUID(str(raw))
+    except ValueError:
+        raise PermanentError(f"user id is not a UUID: {raw!r}") from None
+
+
+def handle_turn_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
+    """Events for a Concierge member: one turn (its own transaction)."""
+    result = run_member_turn(_user_id(delivery), deps)
+    return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
+
+
+def handle_innovator_turn_event(
+    delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps
+) -> dict[str, Any] | None:
+    """Events for an Innovator member: one turn (its own transaction)."""
+    result = run_member_turn(_user_id(delivery), deps, innovator=True)
+    return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
