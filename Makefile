@@ -64,6 +64,7 @@ bench: setup
 	$(BIN)/python -m bench.dispatch
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.account_manager
+	$(BIN)/python -m bench.community
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .local build .pytest_cache .mypy_cache .ruff_cache

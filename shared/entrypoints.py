@@ -32,6 +32,7 @@ from shared.schedules import ACCOUNT_MANAGER_REVIEW_JOB
 from shared.service_layer import approval
 from shared.service_layer.account_manager import schedule_account_manager_reviews
 from shared.service_layer.backlogs import report_backlogs
+from shared.service_layer.community import run_closure
 from shared.service_layer.dead_letters import record_dead_letter_delivery
 from shared.service_layer.delivery import deliver
 from shared.service_layer.delivery_status import (
@@ -262,6 +263,27 @@ def message_orchestrator(request: Request, deps: Deps) -> Response:
     )
 
 
+CLOSURE_JOB = "close_expired_requests"
+
+
+def parse_closure_job(body: bytes) -> str:
+    """``{"job": "close_expired_requests"}`` (the scheduler), or ``{}`` / ``{"sweep": true}``."""
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("body is not JSON") from None
+    if data in ({}, {"sweep": True}, {"job": CLOSURE_JOB}):
+        return CLOSURE_JOB
+    raise ValueError(f'expected {{"job": "{CLOSURE_JOB}"}}')
+
+
+def community_closer(request: Request, deps: Deps) -> Response:
+    def close(job: str) -> dict[str, Any]:
+        return {"job": job, **run_closure(deps.uow_factory, now=deps.clock()).as_dict()}
+
+    return handle_internal_call(request, "community_closer", parse_closure_job, close)
+
+
 def http_entry(function: str) -> HttpEntry:
     """The entry of an HTTP function, by its folder name."""
     entries: dict[str, HttpEntry] = {
@@ -273,6 +295,7 @@ def http_entry(function: str) -> HttpEntry:
         "event_dispatcher": event_dispatcher,
         "task_sweeper": task_sweeper,
         "message_orchestrator": message_orchestrator,
+        "community_closer": community_closer,
     }
     return entries[function]
 

@@ -169,7 +169,6 @@ AGENTS: tuple[AgentSpec, ...] = (
                 "connection.request_created",
                 "intro.offer_created",
                 "intro.offer_accepted",
-                "community.response_received",
                 "solution.research_complete",
             )
         },
@@ -191,9 +190,13 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_of_humans",
         topic="agent-of-humans",
         ordered=False,
-        deployed=False,
-        description="Routes community questions to human experts.",
-        planned_events=(COMMUNITY_REQUEST_NEEDED,),
+        deployed=True,
+        events={
+            COMMUNITY_REQUEST_NEEDED: "shared.service_layer.community:handle_request_needed",
+            "community.response_received": "shared.service_layer.community:handle_response_received",
+        },
+        llm_calls={"usefulness_score": CallDefaults(temperature=0.1, max_tokens=300)},  # agents.md §8.10
+        description="Routes community questions to human experts, scores answers and pays for them.",
     ),
     AgentSpec(
         key="solution_saga",

@@ -67,6 +67,11 @@ RECORD_ONLY_EVENTS = frozenset(
         "account_manager.processing.completed",
         "user.opted_out",
         "user.opted_in",
+        # Community monitoring facts (agents.md §7); the tables hold the state.
+        "community.request_routed",
+        "community.request_attached",
+        "community.no_experts_found",
+        "community.request_closed",
     }
 )
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.domain.constants import COMMUNITY_CLOSURE_EVERY
+
 ACCOUNT_MANAGER_REVIEW_JOB = "account_manager_review"
 
 
@@ -38,12 +40,11 @@ SCHEDULED_JOBS: tuple[ScheduledJob, ...] = (
     ),
     ScheduledJob(
         "community-request-closure",
-        "agent_of_humans",
+        "community_closer",
         "0 * * * *",
-        3600,
+        int(COMMUNITY_CLOSURE_EVERY.total_seconds()),
         {"job": "close_expired_requests"},
         time_zone="America/Los_Angeles",
-        planned=True,
     ),
     ScheduledJob("retention", "retention", "30 3 * * *", 86400, {}, planned=True),
 )

@@ -45,7 +45,7 @@ def _recorder() -> Any:
 
 def _unroutable_event(db: Any) -> Any:
     user = make_user(db, verified=True, poc="concierge")
-    event_id = add_event(db, "community.request_needed", user, {"question": "for the community"})
+    event_id = add_event(db, "user.inquiry.solution_needed", user, {"question": "for the community"})
     dispatch_events(FakePublisher())
     [dead] = dead_letters(db)
     return user, event_id, dead
@@ -54,8 +54,8 @@ def _unroutable_event(db: Any) -> Any:
 def test_an_unroutable_event_becomes_a_dead_letter_and_replays_once_its_consumer_exists(db, sql, monkeypatch):
     user, event_id, dead = _unroutable_event(db)
 
-    # The Agent of Humans' function lands.
-    monkeypatch.setitem(routing.CONSUMERS, "agent_of_humans", routing.PLANNED_CONSUMERS["agent_of_humans"])
+    # The Solution Saga's function lands.
+    monkeypatch.setitem(routing.CONSUMERS, "solution_saga", routing.PLANNED_CONSUMERS["solution_saga"])
     result = replay_dead_letter(sql, dead["id"])
     sql.conn.commit()
 
@@ -70,7 +70,7 @@ def test_an_unroutable_event_becomes_a_dead_letter_and_replays_once_its_consumer
 
     publisher = FakePublisher()
     assert dispatch_events(publisher).published == 1
-    assert publisher.published[0][1].topic == "agent-of-humans"
+    assert publisher.published[0][1].topic == "agent-solution-saga"
 
 
 def test_a_replayed_dead_letter_is_not_replayed_twice_unless_forced(db, sql):

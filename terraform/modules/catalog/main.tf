@@ -118,6 +118,22 @@ locals {
       publishes       = false
       timeout_seconds = 300
     }
+    agent_of_humans = {
+      description     = "Agent of Humans: routes community questions to experts, scores answers, pays credits."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
+    community_closer = {
+      description     = "Hourly closure of expired or fully answered community requests (scheduler, OIDC)."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", WEBHOOK_SIGNING_SECRET = "webhook-signing-secret" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
     admin = {
       description     = "Operator approval of onboarded users (IAM-protected)."
       exposure        = "operators"
@@ -135,6 +151,7 @@ locals {
     "agent-concierge"       = { function = "agent_concierge", ordered = true }
     "agent-innovator"       = { function = "agent_innovator", ordered = true }
     "agent-summarizer"      = { function = "agent_summarizer", ordered = false }
+    "agent-of-humans"       = { function = "agent_of_humans", ordered = false }
     "agent-account-manager" = { function = "agent_account_manager", ordered = false }
   }
 
@@ -185,12 +202,12 @@ locals {
       planned     = false
     }
     "community-request-closure" = {
-      function    = "agent_of_humans"
+      function    = "community_closer"
       schedule    = "0 * * * *"
       time_zone   = "America/Los_Angeles"
       body        = "{\"job\": \"close_expired_requests\"}"
-      description = "Hourly closure of expired or fully answered community requests."
-      planned     = true
+      description = "Hourly closure of expired or fully answered community requests (COMMUNITY_CLOSURE_EVERY)."
+      planned     = false
     }
     "retention" = {
       function    = "retention"
