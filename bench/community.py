@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from tools.migrate import migrate
+from tools.pgcluster import PgCluster, free_port
 
 from shared import config
 from shared.adapters import postgres
@@ -36,8 +38,6 @@ from shared.domain.community import normalize_expertise
 from shared.domain.constants import COMMUNITY_CANDIDATE_POOL
 from shared.service_layer.community import RequestNeeded, route_request
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
-from tools.migrate import migrate
-from tools.pgcluster import PgCluster, free_port
 
 TAGS = [f"topic {i:03d}" for i in range(100)]
 ZONES = ["America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/London", "Asia/Singapore"]
