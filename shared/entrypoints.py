@@ -28,7 +28,9 @@ from shared.adapters.request_auth import RequestRejected, read_twilio_form
 from shared.config import MissingSetting
 from shared.domain.constants import ADMIN_MAX_BODY_BYTES, EMAIL_WEBHOOK_MAX_BYTES
 from shared.logs import get_logger
+from shared.schedules import ACCOUNT_MANAGER_REVIEW_JOB
 from shared.service_layer import approval
+from shared.service_layer.account_manager import schedule_account_manager_reviews
 from shared.service_layer.backlogs import report_backlogs
 from shared.service_layer.community import run_closure
 from shared.service_layer.dead_letters import record_dead_letter_delivery
@@ -226,13 +228,26 @@ def event_dispatcher(request: Request, deps: Deps) -> Response:
     return handle_internal_call(request, "event_dispatcher", lambda b: parse_trigger(b, "events"), dispatch)
 
 
+def _sweeper_trigger(body: bytes) -> str:
+    """The sweeper's triggers, plus the Account Manager's 6-hourly review job (shared.schedules)."""
+    with contextlib.suppress(ValueError):
+        if json.loads(body or b"null") == {"job": ACCOUNT_MANAGER_REVIEW_JOB}:
+            return ACCOUNT_MANAGER_REVIEW_JOB
+    return parse_trigger(body, "agent_tasks")
+
+
 def task_sweeper(request: Request, deps: Deps) -> Response:
     def sweep(trigger: str) -> dict[str, Any]:
+        result: dict[str, Any] = {"trigger": trigger}
+        if trigger == ACCOUNT_MANAGER_REVIEW_JOB:
+            result["reviews_scheduled"] = schedule_account_manager_reviews(
+                uow_factory=deps.uow_factory, now=deps.clock()
+            )
         report = sweep_tasks(deps.publisher, uow_factory=deps.uow_factory)
         report_backlogs(deps.uow_factory, ("agent_tasks",))
-        return {"trigger": trigger, **report.as_dict()}
+        return {**result, **report.as_dict()}
 
-    return handle_internal_call(request, "task_sweeper", lambda b: parse_trigger(b, "agent_tasks"), sweep)
+    return handle_internal_call(request, "task_sweeper", _sweeper_trigger, sweep)
 
 
 def message_orchestrator(request: Request, deps: Deps) -> Response:

@@ -86,7 +86,7 @@ def test_a_replayed_dead_letter_is_not_replayed_twice_unless_forced(db, sql):
 
 
 def test_a_task_dead_letter_replay_requeues_the_failed_task(db, sql):
-    task = add_task(db, agent_type="account_manager", task_type="notify_user_of_priorities")
+    task = add_task(db, agent_type="solution_saga", task_type="research_solution")
     sweep_tasks(FakePublisher())
     assert task_row(db, task)["status"] == "failed"
     [dead] = dead_letters(db)

@@ -110,6 +110,14 @@ locals {
       publishes       = false
       timeout_seconds = 300
     }
+    agent_account_manager = {
+      description     = "The Account Manager: each member's ranked priorities (events, community tasks, reviews)."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
     agent_of_humans = {
       description     = "Agent of Humans: routes community questions to experts, scores answers, pays credits."
       exposure        = "internal"
@@ -139,11 +147,12 @@ locals {
   # topic -> consumer function; exactly shared.routing.all_topics(). Each topic gets a
   # dead-letter topic "<topic>-dead-letter" pushed to dead_letter_recorder.
   routes = {
-    "agent-bouncer"    = { function = "agent_bouncer", ordered = true }
-    "agent-concierge"  = { function = "agent_concierge", ordered = true }
-    "agent-innovator"  = { function = "agent_innovator", ordered = true }
-    "agent-summarizer" = { function = "agent_summarizer", ordered = false }
-    "agent-of-humans"  = { function = "agent_of_humans", ordered = false }
+    "agent-bouncer"         = { function = "agent_bouncer", ordered = true }
+    "agent-concierge"       = { function = "agent_concierge", ordered = true }
+    "agent-innovator"       = { function = "agent_innovator", ordered = true }
+    "agent-summarizer"      = { function = "agent_summarizer", ordered = false }
+    "agent-of-humans"       = { function = "agent_of_humans", ordered = false }
+    "agent-account-manager" = { function = "agent_account_manager", ordered = false }
   }
 
   dead_letter_recorder = "dead_letter_recorder"
@@ -185,12 +194,12 @@ locals {
       planned     = false
     }
     "account-manager-review" = {
-      function    = "agent_account_manager"
+      function    = "task_sweeper"
       schedule    = "0 */6 * * *"
       time_zone   = "Etc/UTC"
-      body        = "{}"
-      description = "The Account Manager's 6-hourly review of priorities."
-      planned     = true
+      body        = "{\"job\": \"account_manager_review\"}"
+      description = "The Account Manager's 6-hourly review: a review task per member with news (agent_account_manager runs them)."
+      planned     = false
     }
     "community-request-closure" = {
       function    = "community_closer"
