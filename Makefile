@@ -63,6 +63,8 @@ bench: setup
 	$(BIN)/python -m bench.llm_cost
 	$(BIN)/python -m bench.dispatch
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.account_manager
+	$(BIN)/python -m bench.community
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .local build .pytest_cache .mypy_cache .ruff_cache

@@ -27,8 +27,11 @@ from shared.adapters.request_auth import RequestRejected, read_twilio_form
 from shared.config import MissingSetting
 from shared.domain.constants import ADMIN_MAX_BODY_BYTES, EMAIL_WEBHOOK_MAX_BYTES
 from shared.logs import get_logger
+from shared.schedules import ACCOUNT_MANAGER_REVIEW_JOB
 from shared.service_layer import approval
+from shared.service_layer.account_manager import schedule_account_manager_reviews
 from shared.service_layer.backlogs import report_backlogs
+from shared.service_layer.community import run_closure
 from shared.service_layer.dead_letters import record_dead_letter_delivery
 from shared.service_layer.delivery import deliver
 from shared.service_layer.delivery_status import (
@@ -224,13 +227,26 @@ def event_dispatcher(request: Request, deps: Deps) -> Response:
     return handle_internal_call(request, "event_dispatcher", lambda b: parse_trigger(b, "events"), dispatch)
 
 
+def _sweeper_trigger(body: bytes) -> str:
+    """The sweeper's triggers, plus the Account Manager's 6-hourly review job (shared.schedules)."""
+    with contextlib.suppress(ValueError):
+        if json.loads(body or b"null") == {"job": ACCOUNT_MANAGER_REVIEW_JOB}:
+            return ACCOUNT_MANAGER_REVIEW_JOB
+    return parse_trigger(body, "agent_tasks")
+
+
 def task_sweeper(request: Request, deps: Deps) -> Response:
     def sweep(trigger: str) -> dict[str, Any]:
+        result: dict[str, Any] = {"trigger": trigger}
+        if trigger == ACCOUNT_MANAGER_REVIEW_JOB:
+            result["reviews_scheduled"] = schedule_account_manager_reviews(
+                uow_factory=deps.uow_factory, now=deps.clock()
+            )
         report = sweep_tasks(deps.publisher, uow_factory=deps.uow_factory)
         report_backlogs(deps.uow_factory, ("agent_tasks",))
-        return {"trigger": trigger, **report.as_dict()}
+        return {**result, **report.as_dict()}
 
-    return handle_internal_call(request, "task_sweeper", lambda b: parse_trigger(b, "agent_tasks"), sweep)
+    return handle_internal_call(request, "task_sweeper", _sweeper_trigger, sweep)
 
 
 def message_orchestrator(request: Request, deps: Deps) -> Response:
@@ -246,6 +262,27 @@ def message_orchestrator(request: Request, deps: Deps) -> Response:
     )
 
 
+CLOSURE_JOB = "close_expired_requests"
+
+
+def parse_closure_job(body: bytes) -> str:
+    """``{"job": "close_expired_requests"}`` (the scheduler), or ``{}`` / ``{"sweep": true}``."""
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("body is not JSON") from None
+    if data in ({}, {"sweep": True}, {"job": CLOSURE_JOB}):
+        return CLOSURE_JOB
+    raise ValueError(f'expected {{"job": "{CLOSURE_JOB}"}}')
+
+
+def community_closer(request: Request, deps: Deps) -> Response:
+    def close(job: str) -> dict[str, Any]:
+        return {"job": job, **run_closure(deps.uow_factory, now=deps.clock()).as_dict()}
+
+    return handle_internal_call(request, "community_closer", parse_closure_job, close)
+
+
 def http_entry(function: str) -> HttpEntry:
     """The entry of an HTTP function, by its folder name."""
     entries: dict[str, HttpEntry] = {
@@ -257,6 +294,7 @@ def http_entry(function: str) -> HttpEntry:
         "event_dispatcher": event_dispatcher,
         "task_sweeper": task_sweeper,
         "message_orchestrator": message_orchestrator,
+        "community_closer": community_closer,
     }
     return entries[function]
 

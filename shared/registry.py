@@ -78,6 +78,8 @@ class AgentSpec:
 
 
 _SUMMARY = "shared.service_layer.summaries:handle_summary_task"
+_AM_EVENT = "shared.service_layer.account_manager:handle_event"
+_AM_TASK = "shared.service_layer.account_manager:handle_task"
 
 AGENTS: tuple[AgentSpec, ...] = (
     AgentSpec(
@@ -155,7 +157,30 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_account_manager",
         topic="agent-account-manager",
         ordered=False,
-        deployed=False,
+        deployed=True,
+        events={
+            t: _AM_EVENT
+            for t in (
+                "user.verified",
+                "intro.approved",
+                "intro.opportunity_created",
+                "intro.opportunity_accepted",
+                "intro.opportunity_completed",
+                "connection.request_created",
+                "intro.offer_created",
+                "intro.offer_accepted",
+                "solution.research_complete",
+            )
+        },
+        tasks={
+            t: _AM_TASK
+            for t in (
+                "account_manager_review",
+                "community_request_available",
+                "community_response_available",
+                "notify_expert_of_impact",
+            )
+        },
         llm_calls={"priority_scoring": _SCORING},
         description="Ranks what matters to each member.",
     ),
@@ -165,9 +190,13 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_of_humans",
         topic="agent-of-humans",
         ordered=False,
-        deployed=False,
-        description="Routes community questions to human experts.",
-        planned_events=(COMMUNITY_REQUEST_NEEDED,),
+        deployed=True,
+        events={
+            COMMUNITY_REQUEST_NEEDED: "shared.service_layer.community:handle_request_needed",
+            "community.response_received": "shared.service_layer.community:handle_response_received",
+        },
+        llm_calls={"usefulness_score": CallDefaults(temperature=0.1, max_tokens=300)},  # agents.md §8.10
+        description="Routes community questions to human experts, scores answers and pays for them.",
     ),
     AgentSpec(
         key="solution_saga",

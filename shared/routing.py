@@ -61,11 +61,17 @@ RECORD_ONLY_EVENTS = frozenset(
         "user.onboarding_info_complete",  # the operator's approval queue reads the table
         "user.onboarding_step.completed",
         "user.verification.pending",
-        # The Account Manager will consume this when it lands; until then nothing waits on it, and
-        # a dead letter per approval would only train operators to ignore them.
-        "user.verified",
+        # The Account Manager's outputs. The Concierge reads user_priorities directly; these become
+        # its events (POC_EVENTS or its registry entry) once it declares a handler for them.
+        "priority.update",
+        "account_manager.processing.completed",
         "user.opted_out",
         "user.opted_in",
+        # Community monitoring facts (agents.md §7); the tables hold the state.
+        "community.request_routed",
+        "community.request_attached",
+        "community.no_experts_found",
+        "community.request_closed",
     }
 )
 

@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.domain.constants import COMMUNITY_CLOSURE_EVERY
+
+ACCOUNT_MANAGER_REVIEW_JOB = "account_manager_review"
+
 
 @dataclass(frozen=True)
 class ScheduledJob:
@@ -29,17 +33,18 @@ SCHEDULED_JOBS: tuple[ScheduledJob, ...] = (
     ScheduledJob("task-sweep", "task_sweeper", "* * * * *", 60, {"sweep": True}),
     ScheduledJob("orchestrator-tick", "message_orchestrator", "* * * * *", 60, {"sweep": True}),
     ScheduledJob("sms-sender-sweep", "sms_sender", "*/5 * * * *", 300, {"sweep": True}),
+    # The review schedules one account_manager_review task per member with news; the sweeper
+    # publishes them to agent_account_manager, a Pub/Sub-pushed function (agents.md §6).
     ScheduledJob(
-        "account-manager-review", "agent_account_manager", "0 */6 * * *", 6 * 3600, {}, planned=True
+        "account-manager-review", "task_sweeper", "0 */6 * * *", 6 * 3600, {"job": ACCOUNT_MANAGER_REVIEW_JOB}
     ),
     ScheduledJob(
         "community-request-closure",
-        "agent_of_humans",
+        "community_closer",
         "0 * * * *",
-        3600,
+        int(COMMUNITY_CLOSURE_EVERY.total_seconds()),
         {"job": "close_expired_requests"},
         time_zone="America/Los_Angeles",
-        planned=True,
     ),
     ScheduledJob("retention", "retention", "30 3 * * *", 86400, {}, planned=True),
 )

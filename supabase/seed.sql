@@ -24,7 +24,13 @@ INSERT INTO public.users (
   ('00000000-0000-4000-8000-000000000004', '+14155550103', 'sam.okafor@example.com', true,
    'Sam', 'Okafor', 'LedgerLoop', 'CEO & Co-founder', 'https://www.linkedin.com/in/example-sam-okafor',
    true, true, false, ARRAY['fintech', 'accounts payable automation'], 'innovator',
-   'America/New_York', 'approved', now())
+   'America/New_York', 'approved', now()),
+  -- a second expert on fundraising and hiring, so a community question reaches two people
+  -- (Maya and Priya on fundraising, Dev and Priya on hiring engineers; agents.md §7)
+  ('00000000-0000-4000-8000-000000000005', '+14155550104', 'priya.nair@example.com', true,
+   'Priya', 'Nair', 'Keel Analytics', 'CFO', 'https://www.linkedin.com/in/example-priya-nair',
+   true, false, true, ARRAY['fundraising', 'hiring engineers', 'finance operations'], 'concierge',
+   'America/Chicago', 'approved', now())
 ON CONFLICT DO NOTHING;
 
 UPDATE public.users

@@ -112,6 +112,20 @@ EXPERT_ANSWER_BASE_CREDITS = 15
 EXPERT_ANSWER_CREDITS_PER_POINT = 10
 INTRO_OPPORTUNITY_DEFAULT_BOUNTY = 50
 WARM_INTRO_DEFAULT_BOUNTY = 25
+LEGACY_INTRO_OFFER_BOUNTY = 10  # platform.md §4.2: the old create_intro_opportunity tool
+EXPERT_ANSWER_CREDITS_MENTIONED = 25  # what expert-facing messages say is on offer (agents.md §15)
+
+# --- Community requests (agents.md §7, §8, §16; decisions B18) --------------------------------------
+COMMUNITY_REQUEST_EXPIRY = timedelta(days=7)
+COMMUNITY_DUPLICATE_WINDOW = timedelta(days=7)  # an open request this recent absorbs the same question
+COMMUNITY_MAX_EXPERTS = 5  # experts asked per request
+EXPERT_ASKS_PER_LOCAL_DAY = 1  # load cap per expert (decisions B18)
+COMMUNITY_CANDIDATE_POOL = 50  # matching experts read per request before the cap and quiet hours
+EXPERT_IMPACT_NOTICE_DELAY = timedelta(hours=24)  # notify_expert_of_impact (agents.md §8.13)
+COMMUNITY_CLOSURE_EVERY = timedelta(hours=1)  # the closure job (agents.md §8.14)
+COMMUNITY_CLOSURE_BATCH = 500  # requests closed per closure run
+COMMUNITY_SUMMARY_MAX_CHARS = 1000  # response_text: the 2-3 sentence summary
+COMMUNITY_VERBATIM_MAX_CHARS = 4000  # verbatim_answer: the expert's exact words, capped
 
 # --- Retention (platform §6.6) ----------------------------------------------------------------
 MESSAGE_RETENTION = timedelta(days=365)

@@ -134,15 +134,12 @@ def _approved_member_is_welcomed_and_answered(stack: RunningStack, phone: str) -
     )
     assert role == ("concierge",)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        waiting = _query(
-            stack,
-            "SELECT error_message FROM event_dead_letters WHERE event_type = 'community.request_needed'",
-        )
+    while time.monotonic() < deadline:  # the Agent of Humans routes the member's question
+        waiting = _query(stack, "SELECT status FROM community_requests")
         if waiting:
             break
         time.sleep(0.5)
-    assert waiting and "not deployed" in waiting[0][0], waiting
+    assert waiting and waiting[0][0] == "open", waiting
     concierge_dead = _query(
         stack,
         "SELECT count(*) FROM event_dead_letters WHERE consumer = 'agent_concierge' "

@@ -47,7 +47,7 @@ def _recorder() -> Any:
 
 def _unroutable_event(db: Any) -> Any:
     user = make_user(db, verified=True, poc="concierge")
-    event_id = add_event(db, "community.request_needed", user, {"question": "for the community"})
+    event_id = add_event(db, "user.inquiry.solution_needed", user, {"question": "for the community"})
     dispatch_events(FakePublisher())
     [dead] = dead_letters(db)
     return user, event_id, dead
@@ -56,8 +56,8 @@ def _unroutable_event(db: Any) -> Any:
 def test_an_unroutable_event_becomes_a_dead_letter_and_replays_once_its_consumer_exists(db, uow, monkeypatch):
     user, event_id, dead = _unroutable_event(db)
 
-    # The Agent of Humans' function lands.
-    monkeypatch.setitem(routing.CONSUMERS, "agent_of_humans", routing.PLANNED_CONSUMERS["agent_of_humans"])
+    # The Solution Saga's function lands.
+    monkeypatch.setitem(routing.CONSUMERS, "solution_saga", routing.PLANNED_CONSUMERS["solution_saga"])
     result = replay_dead_letter(uow, dead["id"])
     uow.commit()
 
@@ -72,7 +72,7 @@ def test_an_unroutable_event_becomes_a_dead_letter_and_replays_once_its_consumer
 
     publisher = FakePublisher()
     assert dispatch_events(publisher).published == 1
-    assert publisher.published[0][1].topic == "agent-of-humans"
+    assert publisher.published[0][1].topic == "agent-solution-saga"
 
 
 def test_a_replayed_dead_letter_is_not_replayed_twice_unless_forced(db, uow):
@@ -88,7 +88,7 @@ def test_a_replayed_dead_letter_is_not_replayed_twice_unless_forced(db, uow):
 
 
 def test_a_task_dead_letter_replay_requeues_the_failed_task(db, uow):
-    task = add_task(db, agent_type="account_manager", task_type="notify_user_of_priorities")
+    task = add_task(db, agent_type="solution_saga", task_type="research_solution")
     sweep_tasks(FakePublisher())
     assert task_row(db, task)["status"] == "failed"
     [dead] = dead_letters(db)

@@ -79,13 +79,13 @@ def test_a_verified_members_text_goes_to_their_point_of_contact(db):
 
 def test_an_event_for_a_planned_consumer_is_dead_lettered_at_once_with_a_clear_error(db):
     user = make_user(db, verified=True, poc="concierge")
-    event_id = add_event(db, "community.request_needed", user)
+    event_id = add_event(db, "user.inquiry.solution_needed", user)
     report = dispatch_events(FakePublisher())
     assert report.dead_lettered == 1
     [dead] = dead_letters(db)
     assert dead["event_id"] == event_id
     assert dead["source"] == "dispatcher"
-    assert "agent_of_humans" in dead["error_message"] and "not deployed" in dead["error_message"]
+    assert "solution_saga" in dead["error_message"] and "not deployed" in dead["error_message"]
     row = event_row(db, event_id)
     assert row["processed"] is True
     assert row["metadata"]["dispatch"]["outcome"] == "dead_lettered"

@@ -25,10 +25,13 @@ def test_verified_members_reach_their_point_of_contact():
 
 
 def test_events_for_a_planned_agent_are_a_clear_no_route_until_it_lands():
-    with pytest.raises(NoRoute, match=r"agent_of_humans.*not deployed"):
-        route_event("community.request_needed", True, "concierge")
     with pytest.raises(NoRoute, match=r"agent_solution_saga.*not deployed"):
         route_event("user.inquiry.solution_needed", True, "concierge")
+
+
+def test_community_requests_go_to_the_agent_of_humans():
+    consumer = route_event("community.request_needed", True, "concierge")
+    assert consumer is not None and consumer.function == "agent_of_humans"
 
 
 def test_record_only_events_have_no_consumer():

@@ -33,11 +33,13 @@ from shared.service_layer.dead_letters import ReplayError, replay_all, replay_de
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tools.localstack.stack_info import StackInfo, stack_file
 from tools.ops.approval import register_approval_commands
+from tools.ops.community import ledger_status_row, register_community_commands
 
 app = typer.Typer(help="Operate Yachtparty: backlog status, dead letters.", no_args_is_help=True)
 dead_letters_app = typer.Typer(help="List and replay dead letters.", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
 register_approval_commands(app)  # approve / reject / hold / pending (tools/ops/approval.py)
+register_community_commands(app)  # credits, community (tools/ops/community.py)
 console = Console()
 
 
@@ -90,6 +92,7 @@ def status() -> None:
         f"dispatcher {dead.get('dispatcher', 0)}, pubsub {dead.get('pubsub', 0)}, "
         f"consumer {dead.get('consumer', 0)}; total {dead.get('total', 0)}",
     )
+    table.add_row(*ledger_status_row())
     console.print(table)
     if unreplayed > DEAD_LETTER_ALERT_DEPTH:
         console.print(f"[bold red]dead-letter depth above {DEAD_LETTER_ALERT_DEPTH}: investigate[/]")

@@ -110,6 +110,30 @@ locals {
       publishes       = false
       timeout_seconds = 300
     }
+    agent_account_manager = {
+      description     = "The Account Manager: each member's ranked priorities (events, community tasks, reviews)."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
+    agent_of_humans = {
+      description     = "Agent of Humans: routes community questions to experts, scores answers, pays credits."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
+    community_closer = {
+      description     = "Hourly closure of expired or fully answered community requests (scheduler, OIDC)."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", WEBHOOK_SIGNING_SECRET = "webhook-signing-secret" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
     admin = {
       description     = "Operator approval of onboarded users (IAM-protected)."
       exposure        = "operators"
@@ -123,10 +147,12 @@ locals {
   # topic -> consumer function; exactly shared.routing.all_topics(). Each topic gets a
   # dead-letter topic "<topic>-dead-letter" pushed to dead_letter_recorder.
   routes = {
-    "agent-bouncer"    = { function = "agent_bouncer", ordered = true }
-    "agent-concierge"  = { function = "agent_concierge", ordered = true }
-    "agent-innovator"  = { function = "agent_innovator", ordered = true }
-    "agent-summarizer" = { function = "agent_summarizer", ordered = false }
+    "agent-bouncer"         = { function = "agent_bouncer", ordered = true }
+    "agent-concierge"       = { function = "agent_concierge", ordered = true }
+    "agent-innovator"       = { function = "agent_innovator", ordered = true }
+    "agent-summarizer"      = { function = "agent_summarizer", ordered = false }
+    "agent-of-humans"       = { function = "agent_of_humans", ordered = false }
+    "agent-account-manager" = { function = "agent_account_manager", ordered = false }
   }
 
   dead_letter_recorder = "dead_letter_recorder"
@@ -168,20 +194,20 @@ locals {
       planned     = false
     }
     "account-manager-review" = {
-      function    = "agent_account_manager"
+      function    = "task_sweeper"
       schedule    = "0 */6 * * *"
       time_zone   = "Etc/UTC"
-      body        = "{}"
-      description = "The Account Manager's 6-hourly review of priorities."
-      planned     = true
+      body        = "{\"job\": \"account_manager_review\"}"
+      description = "The Account Manager's 6-hourly review: a review task per member with news (agent_account_manager runs them)."
+      planned     = false
     }
     "community-request-closure" = {
-      function    = "agent_of_humans"
+      function    = "community_closer"
       schedule    = "0 * * * *"
       time_zone   = "America/Los_Angeles"
       body        = "{\"job\": \"close_expired_requests\"}"
-      description = "Hourly closure of expired or fully answered community requests."
-      planned     = true
+      description = "Hourly closure of expired or fully answered community requests (COMMUNITY_CLOSURE_EVERY)."
+      planned     = false
     }
     "retention" = {
       function    = "retention"

@@ -1,0 +1,291 @@
+-- Community requests, asks of experts, responses and their closure (agents.md §7, §8;
+-- decisions B18). Used by shared.service_layer.community.
+
+-- name: community_lock_category
+-- Serialise de-duplication of requests in one category (two identical questions at once make one request).
+SELECT pg_advisory_xact_lock(hashtextextended('community_request:' || coalesce(%(category)s::text, ''), 0));
+
+-- name: community_find_duplicate
+-- An open request in the same category with overlapping expertise, created within the window.
+SELECT id, status, target_user_ids, question, category, expertise_needed
+  FROM community_requests
+ WHERE status = ANY(%(statuses)s)
+   AND category IS NOT DISTINCT FROM %(category)s::text
+   AND expertise_needed && %(expertise)s::text[]
+   AND created_at > %(since)s
+   AND expires_at > %(now)s
+ ORDER BY created_at DESC
+ LIMIT 1
+ FOR UPDATE;
+
+-- name: community_match_experts
+-- Verified members whose expertise overlaps: not yet asked in the last day first, then most overlap, then least recently asked.
+WITH matched AS (
+  SELECT u.id, u.expertise_lower, u.timezone, u.quiet_hours_start, u.quiet_hours_end
+    FROM users u
+   WHERE u.expertise_lower && %(expertise)s::text[]
+     AND u.verified
+     AND NOT u.opted_out
+     AND u.id <> ALL(%(exclude)s::uuid[])
+), recent AS (
+  SELECT e.expert_user_id, array_agg(e.routed_at ORDER BY e.routed_at) AS asks, max(e.routed_at) AS last_asked_at
+    FROM community_request_experts e
+    JOIN matched m ON m.id = e.expert_user_id
+   WHERE e.routed_at > %(now)s::timestamptz - interval '2 days'
+   GROUP BY e.expert_user_id
+)
+SELECT m.id AS user_id,
+       (SELECT count(*) FROM unnest(m.expertise_lower) AS t WHERE t = ANY(%(expertise)s::text[]))::int AS overlap,
+       coalesce(r.asks, '{}') AS recent_asks,
+       m.timezone, m.quiet_hours_start, m.quiet_hours_end
+  FROM matched m
+  LEFT JOIN recent r ON r.expert_user_id = m.id
+ ORDER BY (r.last_asked_at > %(now)s::timestamptz - interval '1 day') NULLS FIRST, 2 DESC, r.last_asked_at NULLS FIRST, m.id
+ LIMIT %(limit)s;
+
+-- name: community_match_baseline
+-- The bare index scan the matching query is measured against (bench.community).
+SELECT id FROM users WHERE expertise && %(expertise)s::text[];
+
+-- name: community_insert_request
+-- A new community request (expires_at given by the caller: now + 7 days).
+INSERT INTO community_requests (requesting_agent_type, requesting_user_id, context_id, context_type, question,
+                                category, expertise_needed, target_user_ids, status, requester_context,
+                                desired_outcome, urgency, request_summary, created_at, expires_at)
+VALUES (%(requesting_agent_type)s, %(requesting_user_id)s, %(context_id)s, %(context_type)s, %(question)s,
+        %(category)s, %(expertise_needed)s, %(target_user_ids)s, 'open', %(requester_context)s,
+        %(desired_outcome)s, %(urgency)s, %(request_summary)s, %(now)s, %(expires_at)s)
+RETURNING id, expires_at;
+
+-- name: community_add_requester
+-- Record a member whose question this request answers; nothing if they are already on it.
+INSERT INTO community_request_requesters (request_id, user_id, requesting_agent_type, context_id, context_type,
+                                          question, source_event_id, created_at)
+VALUES (%(request_id)s, %(user_id)s, %(requesting_agent_type)s, %(context_id)s, %(context_type)s,
+        %(question)s, %(source_event_id)s, %(now)s)
+ON CONFLICT DO NOTHING
+RETURNING request_id;
+
+-- name: community_insert_ask
+-- Record that an expert was asked (the load cap counts these); nothing if already asked.
+INSERT INTO community_request_experts (request_id, expert_user_id, routed_at, referred_by_user_id)
+VALUES (%(request_id)s, %(expert_user_id)s, %(now)s, %(referred_by_user_id)s)
+ON CONFLICT DO NOTHING
+RETURNING expert_user_id;
+
+-- name: community_add_targets
+-- Add experts to the request's target_user_ids (a referral adds one).
+UPDATE community_requests
+   SET target_user_ids = ARRAY(SELECT DISTINCT unnest(target_user_ids || %(expert_ids)s::uuid[]))
+ WHERE id = %(request_id)s;
+
+-- name: community_lock_request
+-- One request, locked for a state change.
+SELECT id, requesting_agent_type, requesting_user_id, question, category, expertise_needed, target_user_ids,
+       status, responses_count, created_at, expires_at
+  FROM community_requests
+ WHERE id = %(request_id)s
+ FOR UPDATE;
+
+-- name: community_requesters
+-- The members (not cancelled) whose question a request answers.
+SELECT user_id, requesting_agent_type, context_id, context_type, question
+  FROM community_request_requesters
+ WHERE request_id = %(request_id)s AND cancelled_at IS NULL
+ ORDER BY created_at;
+
+-- name: community_cancel_requester
+-- A member withdraws their question from a request.
+UPDATE community_request_requesters
+   SET cancelled_at = %(now)s
+ WHERE request_id = %(request_id)s AND user_id = %(user_id)s AND cancelled_at IS NULL
+RETURNING user_id;
+
+-- name: community_ask_of
+-- One expert's ask on one request.
+SELECT request_id, expert_user_id, status, routed_at, responded_at
+  FROM community_request_experts
+ WHERE request_id = %(request_id)s AND expert_user_id = %(expert_user_id)s;
+
+-- name: community_set_ask_status
+-- The expert answered, passed or referred.
+UPDATE community_request_experts
+   SET status = %(status)s,
+       responded_at = %(now)s,
+       referral_name = coalesce(%(referral_name)s, referral_name),
+       referred_user_id = coalesce(%(referred_user_id)s, referred_user_id)
+ WHERE request_id = %(request_id)s AND expert_user_id = %(expert_user_id)s AND status = 'asked'
+RETURNING status;
+
+-- name: community_insert_response
+-- The expert's answer: the summary and the exact words; nothing if they answered before.
+INSERT INTO community_responses (request_id, user_id, response_text, verbatim_answer, created_at)
+VALUES (%(request_id)s, %(user_id)s, %(response_text)s, %(verbatim_answer)s, %(now)s)
+ON CONFLICT (request_id, user_id) DO NOTHING
+RETURNING id;
+
+-- name: community_response_of
+-- An expert's response on a request.
+SELECT id FROM community_responses WHERE request_id = %(request_id)s AND user_id = %(user_id)s;
+
+-- name: community_count_response
+-- One more response: count it and move the request to responses_received.
+UPDATE community_requests
+   SET responses_count = responses_count + 1,
+       status = CASE WHEN status IN ('open', 'presented', 'clarifying', 'dormant') THEN 'responses_received'
+                     ELSE status END
+ WHERE id = %(request_id)s
+RETURNING responses_count, status;
+
+-- name: community_lock_response
+-- A response with its request, locked for scoring and reward.
+SELECT r.id, r.request_id, r.user_id, r.response_text, r.verbatim_answer, r.usefulness_score,
+       r.impact_description, r.credits_awarded, r.status, r.scored_by, q.question, q.category,
+       q.requesting_agent_type, u.first_name AS expert_first_name
+  FROM community_responses r
+  JOIN community_requests q ON q.id = r.request_id
+  JOIN users u ON u.id = r.user_id
+ WHERE r.id = %(response_id)s
+ FOR UPDATE OF r;
+
+-- name: community_score_response
+-- Store a usefulness score and impact description, once.
+UPDATE community_responses
+   SET usefulness_score = %(score)s, impact_description = %(impact)s, scored_by = %(scored_by)s,
+       scored_at = %(now)s
+ WHERE id = %(response_id)s AND usefulness_score IS NULL
+RETURNING id;
+
+-- name: community_reward_response
+-- The response was paid: record the credits and move it to rewarded.
+UPDATE community_responses
+   SET credits_awarded = %(credits)s, credited_at = %(now)s, status = 'rewarded'
+ WHERE id = %(response_id)s AND status = 'provided'
+RETURNING id;
+
+-- name: community_insert_review
+-- Something for an operator: a response to a finished request, a referral to nobody we know.
+INSERT INTO community_operator_review (kind, request_id, user_id, detail, payload)
+VALUES (%(kind)s, %(request_id)s, %(user_id)s, %(detail)s, %(payload)s)
+RETURNING id;
+
+-- name: community_member_by_name
+-- Verified members with this first (and last) name, for a referral; two rows mean ambiguous.
+SELECT id, first_name, last_name
+  FROM users
+ WHERE verified AND NOT opted_out
+   AND lower(first_name) = lower(%(first_name)s)
+   AND (%(last_name)s::text IS NULL OR lower(last_name) = lower(%(last_name)s::text))
+ LIMIT 2;
+
+-- name: community_due_for_closure
+-- Open requests that are expired or have answers (the closure job decides which close), locked.
+SELECT q.id, q.status, q.expires_at, q.responses_count,
+       ARRAY(SELECT e.status FROM community_request_experts e WHERE e.request_id = q.id)::text[] AS ask_statuses
+  FROM community_requests q
+ WHERE q.status = ANY(%(statuses)s)
+   AND (q.expires_at <= %(now)s OR q.responses_count > 0)
+ ORDER BY q.expires_at
+ LIMIT %(limit)s
+ FOR UPDATE OF q SKIP LOCKED;
+
+-- name: community_finish_request
+-- Close or cancel a request, with the thank-you line for the experts.
+UPDATE community_requests
+   SET status = %(status)s, closed_loop_at = %(now)s, closed_loop_message = %(message)s
+ WHERE id = %(request_id)s
+RETURNING id, responses_count;
+
+-- name: community_close_responses
+-- Every response of a finished request moves to closed_loop.
+UPDATE community_responses
+   SET status = 'closed_loop', closed_loop_at = %(now)s
+ WHERE request_id = %(request_id)s AND status <> 'closed_loop';
+
+-- name: community_expire_priorities
+-- Priorities that point at a finished request or its responses expire.
+UPDATE user_priorities
+   SET status = 'expired'
+ WHERE status NOT IN ('actioned', 'expired', 'cancelled')
+   AND (item_id = %(request_id)s
+        OR item_id IN (SELECT id FROM community_responses WHERE request_id = %(request_id)s));
+
+-- name: community_cancel_request_tasks
+-- Pending tasks about a finished request are cancelled (an expert not yet told is not told).
+UPDATE agent_tasks
+   SET status = 'cancelled',
+       completed_at = now(),
+       result_json = jsonb_build_object('reason', %(reason)s::text, 'cancelled_at', now())
+ WHERE status = 'pending'
+   AND context_id = %(request_id)s
+   AND task_type = ANY(%(task_types)s);
+
+-- name: community_report
+-- ops community: per day and category, requests, answered, median minutes to first answer, mean usefulness, credits paid.
+WITH req AS (
+  SELECT q.id, (q.created_at AT TIME ZONE 'UTC')::date AS day, coalesce(q.category, '-') AS category,
+         q.created_at,
+         (SELECT min(r.created_at) FROM community_responses r WHERE r.request_id = q.id) AS first_answer_at
+    FROM community_requests q
+   WHERE q.created_at > %(since)s
+), resp AS (
+  SELECT r.request_id, avg(r.usefulness_score) AS usefulness, sum(r.credits_awarded) AS credits,
+         count(r.usefulness_score) AS scored
+    FROM community_responses r
+   GROUP BY r.request_id
+)
+SELECT req.day, req.category,
+       count(*)::int AS requests,
+       count(req.first_answer_at)::int AS answered,
+       percentile_cont(0.5) WITHIN GROUP (
+         ORDER BY extract(epoch FROM req.first_answer_at - req.created_at) / 60.0
+       ) FILTER (WHERE req.first_answer_at IS NOT NULL) AS median_minutes_to_first_answer,
+       (sum(resp.usefulness * resp.scored) / nullif(sum(resp.scored), 0))::float AS mean_usefulness,
+       coalesce(sum(resp.credits), 0)::int AS credits_paid
+  FROM req
+  LEFT JOIN resp ON resp.request_id = req.id
+ GROUP BY req.day, req.category
+ ORDER BY req.day DESC, req.category;
+
+-- name: community_report_over_cap
+-- ops community: per day (UTC) and category, experts asked more often that day than the cap allows.
+WITH asks AS (
+  SELECT e.expert_user_id, (e.routed_at AT TIME ZONE 'UTC')::date AS day, coalesce(q.category, '-') AS category
+    FROM community_request_experts e
+    JOIN community_requests q ON q.id = e.request_id
+   WHERE e.routed_at > %(since)s
+), over AS (
+  SELECT expert_user_id, day FROM asks GROUP BY expert_user_id, day HAVING count(*) > %(cap)s
+)
+SELECT a.day, a.category, count(DISTINCT a.expert_user_id)::int AS experts_over_cap
+  FROM asks a
+  JOIN over o ON o.expert_user_id = a.expert_user_id AND o.day = a.day
+ GROUP BY a.day, a.category;
+
+-- name: community_open_review
+-- Operator items not yet resolved, oldest first.
+SELECT id, kind, request_id, user_id, detail, created_at
+  FROM community_operator_review
+ WHERE resolved_at IS NULL
+ ORDER BY created_at
+ LIMIT %(limit)s;
+
+-- name: community_requests_open_for_user
+-- The community requests the member asked that are still open, newest first (agents.md §4.2).
+SELECT id, question, request_summary, category, status, created_at
+  FROM community_requests
+ WHERE requesting_user_id = %(user_id)s AND status IN ('open', 'responses_received')
+ ORDER BY created_at DESC
+ LIMIT %(limit)s;
+
+-- name: community_requests_cancel_for_user
+-- Cancel the member's own open requests: one by id, or those whose question or summary matches.
+UPDATE community_requests
+   SET status = 'cancelled', closed_loop_at = now(),
+       closed_loop_message = 'cancelled by user, no longer needed'
+ WHERE requesting_user_id = %(user_id)s
+   AND status IN ('open', 'presented', 'clarifying', 'responses_received')
+   AND (id = %(request_id)s::uuid
+        OR (%(request_id)s::uuid IS NULL
+            AND (question ILIKE %(pattern)s OR coalesce(request_summary, '') ILIKE %(pattern)s)))
+RETURNING id, question, request_summary;

@@ -1,0 +1,1029 @@
+"""The Account Manager (agents.md §6, §13; decisions B9): each member's ranked list of what matters.
+
+It never messages members. A run for one member happens inside the consumer's unit of work, so
+the delivery's mark, the priorities, the follow-up events and tasks are one commit:
+
+1. claim the member (a transaction-scoped advisory lock); if another run holds it, this one
+   no-ops and leaves a review task behind, so nothing it would have read is lost;
+2. read the member's events since the watermark; inbound goal and challenge mentions among them
+   become items;
+3. for prospects this member accepted or completed, pause or cancel the other connectors'
+   opportunities (and drop them from those connectors' lists);
+4. load the candidates from the source tables (open, never dormant) and the member's own items;
+   score intro-flow items with the §6 table, keep LLM scores whose content has not changed, and
+   score the rest in one batched LLM call (the offline brain when there is no LLM, logged);
+5. move existing priorities whose source is gone, declined, accepted or presented twice to
+   removed / expired / actioned / dormant; dormant cancels the pending re-engagement checks;
+6. merge, rank, keep the top 10 and write them in one statement; drop the live rows that fell out;
+7. emit ``priority.update`` when an item newly scores above 80, then
+   ``account_manager.processing.completed``, and advance the watermark.
+
+Redelivery: the consumer's mark skips a redelivered event or task; a second run with the same
+inputs writes the same rows (LLM scores are reused by fingerprint), so user_priorities ends
+exactly as after one delivery.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from shared.adapters.llm import Llm
+from shared.adapters.postgres import Row, Sql
+from shared.agents.account_manager.scoring import score_with_llm
+from shared.domain.constants import TASK_MAX_RETRIES
+from shared.domain.events import Event
+from shared.domain.priorities import (
+    COMMUNITY_RESPONSE_SCORE,
+    DORMANT_AFTER_PRESENTATIONS,
+    EXPERT_IMPACT_SCORE,
+    GOAL_TTL,
+    LIVE_PRIORITY_STATUSES,
+    LLM_SCORE_MAX_AGE,
+    LLM_SCORED,
+    SOLUTION_UPDATE_TTL,
+    TOP_PRIORITIES,
+    Candidate,
+    ItemType,
+    Member,
+    ScoreSource,
+    Transition,
+    cut,
+    fallback_score,
+    has_goal_keywords,
+    is_dormant,
+    rank,
+    score_connection_request,
+    score_intro_opportunity,
+    score_offer_for_connector,
+    score_offer_for_introducee,
+    source_transition,
+    urgent,
+)
+from shared.logs import get_logger
+from shared.service_layer.consumer import Delivery, PermanentError
+from shared.service_layer.deps import Deps
+from shared.service_layer.tasks import create_task
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
+
+log = get_logger(__name__)
+
+AGENT = "account_manager"
+REVIEW_TASK = "account_manager_review"
+PRIORITY_UPDATE = "priority.update"
+PROCESSING_COMPLETED = "account_manager.processing.completed"
+EVENTS_PER_RUN = 500  # events read per run; the rest wait for the next run (the watermark holds)
+BUSY_RETRY_AFTER = timedelta(minutes=1)
+SUMMARY_MAX_CHARS = 60  # community_request summary: the question cut to 60 characters (§6 step 7)
+CHALLENGE_WORDS = ("challenge", "problem", "struggling")
+
+# Payload fields that name a member, camelCase as platform.md §2.4 spells them, snake_case as
+# this codebase's producers do.
+MEMBER_FIELDS = (
+    "userId",
+    "user_id",
+    "connectorUserId",
+    "connector_user_id",
+    "introduceeUserId",
+    "introducee_user_id",
+    "offeringUserId",
+    "offering_user_id",
+    "expertUserId",
+    "expert_user_id",
+)
+
+
+# --- Results -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    user_id: UUID
+    status: str  # 'ranked' | 'busy' | 'no_member'
+    events_read: int = 0
+    written: int = 0
+    removed: int = 0
+    dormant: int = 0
+    tasks_cancelled: int = 0
+    urgent: int = 0
+    llm_calls: int = 0
+    llm_items: int = 0
+    fallback_items: int = 0
+    tasks_created: int = 0
+    top: list[tuple[str, str, float]] = field(default_factory=list)  # (item_type, item_id, score)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "user_id": str(self.user_id),
+            "status": self.status,
+            "events_read": self.events_read,
+            "written": self.written,
+            "removed": self.removed,
+            "dormant": self.dormant,
+            "urgent": self.urgent,
+            "llm_calls": self.llm_calls,
+            "fallback_items": self.fallback_items,
+        }
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a trigger adds to the run: items it names, and why it runs."""
+
+    trigger: str
+    community_request_ids: tuple[UUID, ...] = ()
+    message_ids: tuple[UUID, ...] = ()
+
+
+# --- Handlers (registry: shared.registry, agent 'account_manager') -----------------------------
+
+
+def handle_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
+    """The events of §6 and platform.md §2.4: run for every member the event concerns."""
+    payload = delivery.data.get("payload") or {}
+    if not isinstance(payload, dict):
+        raise PermanentError(f"{delivery.type} payload is not an object")
+    members = _members_named(delivery, payload)
+    if delivery.type.startswith(("intro.", "connection.")):
+        members = [*members, *_members_of_intro_items(uow.sql, delivery, payload)]
+    if delivery.type == "community.response_received":
+        members = [*members, *_community_response_received(uow.sql, payload, deps.clock())]
+    results = [
+        run_for_member(uow, user_id, RunInputs(trigger=delivery.type), llm=deps.llm, now=deps.clock())
+        for user_id in _unique(members)
+    ]
+    if not results:
+        log.warning("account manager event names no member", extra={"event_type": delivery.type})
+    return {"runs": [r.as_dict() for r in results]}
+
+
+def handle_task(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
+    """Community tasks, the review task and the inbound triggers, for the task's member."""
+    data = delivery.data
+    context = data.get("context_json") or {}
+    if not isinstance(context, dict):
+        context = {}
+    user_id = delivery.user_id or _uuid(data.get("user_id"))
+    if user_id is None:
+        raise PermanentError(f"{delivery.type} task without a user")
+    now = deps.clock()
+    inputs = RunInputs(trigger=str(context.get("trigger") or delivery.type))
+    if delivery.type == "community_request_available":
+        request_id = _uuid(data.get("context_id")) or _uuid(
+            context.get("requestId") or context.get("request_id")
+        )
+        inputs = replace(inputs, community_request_ids=(request_id,) if request_id else ())
+    elif delivery.type in ("community_response_available", "notify_expert_of_impact"):
+        response_id = _uuid(context.get("responseId") or context.get("response_id")) or _uuid(
+            data.get("context_id")
+        )
+        if response_id is not None:
+            _pin_response_item(uow.sql, delivery.type, user_id, response_id, context, now)
+    message_id = _uuid(context.get("message_id") or context.get("messageId"))
+    if message_id is not None:
+        inputs = replace(inputs, message_ids=(message_id,))
+    return run_for_member(uow, user_id, inputs, llm=deps.llm, now=now).as_dict()
+
+
+# --- The run ---------------------------------------------------------------------------------------
+
+
+def run_for_member(
+    uow: PostgresUnitOfWork, user_id: UUID, inputs: RunInputs, *, llm: Llm | None, now: datetime
+) -> RunResult:
+    """One member's run, in ``uow`` (the caller commits)."""
+    sql = uow.sql
+    if not sql.scalar("account_manager_try_claim", user_id=user_id):
+        created = _review_later(sql, user_id, now, trigger="busy_retry")
+        log.info(
+            "account manager run for this member already in progress; no-op", extra={"user_id": str(user_id)}
+        )
+        return RunResult(user_id, "busy", tasks_created=int(created))
+    row = sql.one("account_manager_member", user_id=user_id)
+    if row is None or not row["verified"] or row["opted_out"]:
+        return RunResult(user_id, "no_member")
+
+    events = sql.all(
+        "member_events_since",
+        user_id=user_id,
+        since=row["events_read_until"],
+        own=AGENT,
+        limit=EVENTS_PER_RUN,
+    )
+    message_ids = {*inputs.message_ids, *_message_ids(events)}
+    mentions = _goal_mentions(sql, user_id, message_ids)
+    existing = sql.all("priorities_of_member", user_id=user_id)
+    member = _member(row, existing, mentions)
+    result = RunResult(user_id, "ranked", events_read=len(events))
+
+    result.tasks_created += _transition_siblings(uow, user_id, now)
+    candidates = _load_candidates(sql, user_id, existing, mentions, inputs, now)
+    by_key = {(r["item_type"], UUID(str(r["item_id"]))): r for r in existing}
+
+    # Dormancy (B9, §13): presented twice -> dormant, never scored.
+    dormant_rows = [
+        by_key[c.key]
+        for c in candidates
+        if c.key in by_key and is_dormant(max(c.presentation_count, by_key[c.key]["presentation_count"]))
+    ]
+    dormant_keys = {(r["item_type"], UUID(str(r["item_id"]))) for r in dormant_rows}
+    candidates = [c for c in candidates if c.key not in dormant_keys]
+
+    # Existing live rows with no candidate: their source moved on (or vanished).
+    candidate_keys = {c.key for c in candidates}
+    gone = [r for r in existing if r["status"] in LIVE_PRIORITY_STATUSES and _key(r) not in candidate_keys]
+    transitions = _source_transitions(sql, gone, dormant_keys)
+    for r in gone:
+        verdict = transitions[_key(r)]
+        if verdict is Transition.DORMANT:
+            dormant_rows.append(r)
+    actioned = [r["id"] for r in gone if transitions[_key(r)] is Transition.ACTIONED]
+    expired = [r["id"] for r in gone if transitions[_key(r)] is Transition.EXPIRED]
+    removed = [r["id"] for r in gone if transitions[_key(r)] is Transition.REMOVED]
+
+    scored, stale = _score(candidates, by_key, member, llm, now, result)
+    top = rank(scored)
+    top_keys = {c.key for c in top}
+    fell_out = [
+        r["id"]
+        for r in existing
+        if r["status"] in LIVE_PRIORITY_STATUSES and _key(r) in candidate_keys and _key(r) not in top_keys
+    ]
+
+    _apply(
+        sql,
+        user_id,
+        statuses={"actioned": actioned, "expired": expired},
+        deleted=[*removed, *fell_out],
+        dormant_rows=dormant_rows,
+        top=top,
+        stale=stale,
+        now=now,
+        result=result,
+    )
+    result.written = len(top)
+    result.removed = len(removed) + len(fell_out)
+    result.dormant = len(dormant_rows)
+    result.top = [(c.item_type, str(c.item_id), c.score or 0) for c in top]
+    newly_urgent = [c for c in urgent(top) if not _was_urgent(by_key.get(c.key))]
+    result.urgent = len(urgent(top))
+    if newly_urgent:
+        uow.emit(_priority_update(user_id, row["poc_agent_type"], top, newly_urgent))
+    watermark = max((e["created_at"] for e in events), default=row["events_read_until"])
+    sql.run(
+        "account_manager_member_advance",
+        user_id=user_id,
+        events_read_until=watermark,
+        now=now,
+        trigger=inputs.trigger[:50],
+    )
+    uow.emit(_processing_completed(user_id, result, now))
+    log.info(
+        "account manager run",
+        extra={
+            "user_id": str(user_id),
+            "trigger": inputs.trigger,
+            "events_read": len(events),
+            "written": result.written,
+            "removed": result.removed,
+            "dormant": result.dormant,
+            "urgent": result.urgent,
+            "llm_calls": result.llm_calls,
+            "fallback_items": result.fallback_items,
+        },
+    )
+    return result
+
+
+def _apply(
+    sql: Sql,
+    user_id: UUID,
+    *,
+    statuses: Mapping[str, list[Any]],
+    deleted: list[Any],
+    dormant_rows: Sequence[Row],
+    top: Sequence[Candidate],
+    stale: Sequence[Candidate],
+    now: datetime,
+    result: RunResult,
+) -> None:
+    for status, ids in statuses.items():
+        if ids:
+            sql.run("priorities_set_status", user_id=user_id, ids=ids, status=status)
+    if deleted:
+        sql.run("priorities_delete", user_id=user_id, ids=deleted)
+    if dormant_rows:
+        result.tasks_cancelled = _make_dormant(sql, user_id, dormant_rows, now)
+    if top:
+        sql.run("priorities_write", user_id=user_id, rows=json.dumps(_rows(top, now), default=str))
+    if stale:
+        rows = _rows(stale, now, first_rank=TOP_PRIORITIES + 1, status="expired")
+        sql.run("priorities_write", user_id=user_id, rows=json.dumps(rows, default=str))
+
+
+# --- Candidates ------------------------------------------------------------------------------------
+
+
+def _load_candidates(  # noqa: PLR0917
+    sql: Sql,
+    user_id: UUID,
+    existing: Sequence[Row],
+    mentions: Sequence[Candidate],
+    inputs: RunInputs,
+    now: datetime,
+) -> list[Candidate]:
+    params = {"user_id": user_id, "now": now, "dormant_after": DORMANT_AFTER_PRESENTATIONS}
+    out: list[Candidate] = []
+    for r in sql.all("intro_opportunities_open_for_connector", **params):
+        out.append(_intro_opportunity(r, now))
+    for r in sql.all("connection_requests_open_for_introducee", **params):
+        out.append(_connection_request(r, now))
+    by_key = {_key(r): r for r in existing}
+    for r in sql.all("intro_offers_open_for_member", **params):
+        offer = _intro_offer(r, now)
+        prior = by_key.get(offer.key)
+        if prior is not None and prior["status"] == "dormant":
+            continue
+        out.append(replace(offer, presentation_count=prior["presentation_count"] if prior else 0))
+    for r in sql.all(
+        "community_requests_open_for_expert", **params, named_ids=list(inputs.community_request_ids)
+    ):
+        out.append(_community_request(r))
+    for r in sql.all("solution_updates_for_member", user_id=user_id, since=now - SOLUTION_UPDATE_TTL):
+        out.append(_solution_update(r))
+    out.extend(_own_items(sql, existing, mentions, now))
+    seen: set[tuple[str, UUID]] = set()
+    unique = []
+    for c in out:
+        if c.key not in seen:
+            seen.add(c.key)
+            unique.append(c)
+    return unique
+
+
+def _own_items(
+    sql: Sql, existing: Sequence[Row], mentions: Sequence[Candidate], now: datetime
+) -> list[Candidate]:
+    """Items with no source list of their own: goals and challenges, answers waiting for the
+    member, impact notes. A response row that vanished takes its item with it."""
+    out: list[Candidate] = []
+    live = [r for r in existing if r["status"] in LIVE_PRIORITY_STATUSES]
+    response_ids = [
+        r["item_id"] for r in live if r["item_type"] in (ItemType.COMMUNITY_RESPONSE, ItemType.EXPERT_IMPACT)
+    ]
+    present = (
+        {
+            UUID(str(s["item_id"]))
+            for s in sql.all("priority_sources", **_source_ids({"community_response": response_ids}))
+        }
+        if response_ids
+        else set()
+    )
+    for r in live:
+        item_type = r["item_type"]
+        metadata = r["metadata"] or {}
+        created = r["created_at"]
+        if item_type in (ItemType.GOAL, ItemType.CHALLENGE):
+            if r["expires_at"] is not None and r["expires_at"] <= now:
+                continue
+            out.append(
+                Candidate(
+                    item_type=ItemType(item_type),
+                    item_id=UUID(str(r["item_id"])),
+                    created_at=created,
+                    text=r["content"] or "",
+                    source=ScoreSource.LLM,
+                    expires_at=r["expires_at"],
+                    presentation_count=r["presentation_count"],
+                    last_presented_at=r["last_presented_at"],
+                    summary=r["item_summary"] or cut(r["content"] or "", SUMMARY_MAX_CHARS),
+                    metadata=metadata,
+                )
+            )
+        elif (
+            item_type in (ItemType.COMMUNITY_RESPONSE, ItemType.EXPERT_IMPACT)
+            and UUID(str(r["item_id"])) in present
+        ):
+            pinned = item_type == ItemType.COMMUNITY_RESPONSE
+            out.append(
+                Candidate(
+                    item_type=ItemType(item_type),
+                    item_id=UUID(str(r["item_id"])),
+                    created_at=created,
+                    text=r["content"] or "",
+                    score=COMMUNITY_RESPONSE_SCORE if pinned else EXPERT_IMPACT_SCORE,
+                    source=ScoreSource.FIXED,
+                    pinned=pinned,
+                    presentation_count=r["presentation_count"],
+                    last_presented_at=r["last_presented_at"],
+                    expires_at=r["expires_at"],
+                    summary=r["item_summary"] or "",
+                    context=None,
+                    metadata=metadata,
+                )
+            )
+    out.extend(mentions)
+    return out
+
+
+def _intro_opportunity(r: Row, now: datetime) -> Candidate:
+    prospect = f"{r['first_name']} {r['last_name']}".strip()
+    bounty = int(r["bounty_credits"])
+    return Candidate(
+        item_type=ItemType.INTRO_OPPORTUNITY,
+        item_id=UUID(str(r["id"])),
+        created_at=r["created_at"],
+        credits=bounty,
+        score=score_intro_opportunity(
+            bounty_credits=bounty, connection_strength=r["connection_strength"], age=now - r["created_at"]
+        ),
+        expires_at=r["expires_at"],
+        presentation_count=r["presentation_count"],
+        last_presented_at=r["last_presented_at"],
+        presented=r["status"] != "open",
+        summary=f"Intro {prospect} at {r['prospect_company'] or 'their company'}",
+        primary_name=prospect,
+        secondary_name=r["innovator_name"],
+        context=f"earn {bounty} credits",
+        metadata={"bounty_credits": bounty, "prospect_company": r["prospect_company"]},
+    )
+
+
+def _connection_request(r: Row, now: datetime) -> Candidate:
+    vouches = len(r["vouched_by_user_ids"] or [])
+    return Candidate(
+        item_type=ItemType.CONNECTION_REQUEST,
+        item_id=UUID(str(r["id"])),
+        created_at=r["created_at"],
+        credits=int(r["bounty_credits"]),
+        score=score_connection_request(
+            vouches=vouches,
+            requestor_credits_spent=int(r["requestor_credits_spent"]),
+            age=now - r["created_at"],
+        ),
+        expires_at=r["expires_at"],
+        presentation_count=r["presentation_count"],
+        last_presented_at=r["last_presented_at"],
+        presented=r["status"] != "open",
+        summary=f"{r['requestor_name']} wants to meet you",
+        primary_name=r["requestor_name"],
+        context=r["intro_context"],
+        metadata={"requestor_company": r["requestor_company"], "vouch_count": vouches},
+    )
+
+
+def _intro_offer(r: Row, now: datetime) -> Candidate:
+    age = now - r["created_at"]
+    bounty = int(r["bounty_credits"])
+    if r["role"] == "introducee":
+        score = score_offer_for_introducee(bounty_credits=bounty, context_type=r["context_type"], age=age)
+        summary = f"{r['offering_name'] or 'A member'} can introduce you to {r['prospect_name']}"
+        primary = r["offering_name"]
+    else:
+        score = score_offer_for_connector(age=age)
+        summary = f"Confirm your intro of {r['prospect_name']} to {r['introducee_name'] or 'a member'}"
+        primary = r["introducee_name"]
+    return Candidate(
+        item_type=ItemType.INTRO_OFFER,
+        item_id=UUID(str(r["id"])),
+        created_at=r["created_at"],
+        credits=bounty,
+        score=score,
+        expires_at=r["expires_at"],
+        summary=summary,
+        primary_name=primary,
+        secondary_name=r["prospect_name"],
+        context=r["prospect_context"],
+        metadata={"role": r["role"], "bounty_credits": bounty, "prospect_company": r["prospect_company"]},
+    )
+
+
+def _community_request(r: Row) -> Candidate:
+    expertise = tuple(r["expertise_needed"] or ())
+    return Candidate(
+        item_type=ItemType.COMMUNITY_REQUEST,
+        item_id=UUID(str(r["id"])),
+        created_at=r["created_at"],
+        text=f"{r['question']} (urgency: {r['urgency']})",
+        category=r["category"],
+        expertise=expertise,
+        source=ScoreSource.LLM,
+        expires_at=r["expires_at"],
+        presentation_count=r["presentation_count"],
+        last_presented_at=r["last_presented_at"],
+        presented=r["status"] != "open",
+        summary=cut(r["question"], SUMMARY_MAX_CHARS),
+        context=r["category"] or "expert input needed",
+        metadata={"category": r["category"], "expertise_needed": list(expertise)},
+    )
+
+
+def _solution_update(r: Row) -> Candidate:
+    innovators = r["matched_innovators"] if isinstance(r["matched_innovators"], list) else []
+    return Candidate(
+        item_type=ItemType.SOLUTION_UPDATE,
+        item_id=UUID(str(r["id"])),
+        created_at=r["completed_at"],
+        text=f"Research finished: {r['request_description']} ({len(innovators)} matched solutions)",
+        category=r["category"],
+        source=ScoreSource.LLM,
+        expires_at=r["completed_at"] + SOLUTION_UPDATE_TTL,
+        summary=cut(f"Research ready: {r['request_description']}", SUMMARY_MAX_CHARS),
+        context=r["category"],
+        metadata={"category": r["category"], "matched": len(innovators)},
+    )
+
+
+def _goal_mentions(sql: Sql, user_id: UUID, message_ids: set[UUID]) -> list[Candidate]:
+    """Inbound texts with goal keywords become goal or challenge items (explicit_mention)."""
+    if not message_ids:
+        return []
+    out = []
+    for m in sql.all("inbound_messages_by_id", ids=list(message_ids), user_id=user_id):
+        text = m["content"] or ""
+        if not has_goal_keywords(text):
+            continue
+        lowered = text.lower()
+        kind = ItemType.CHALLENGE if any(w in lowered for w in CHALLENGE_WORDS) else ItemType.GOAL
+        out.append(
+            Candidate(
+                item_type=kind,
+                item_id=UUID(str(m["id"])),
+                created_at=m["created_at"],
+                text=cut(text, 500),
+                source=ScoreSource.LLM,
+                expires_at=m["created_at"] + GOAL_TTL,
+                summary=cut(text, SUMMARY_MAX_CHARS),
+                metadata={"message_id": str(m["id"])},
+            )
+        )
+    return out
+
+
+def _message_ids(events: Iterable[Row]) -> set[UUID]:
+    ids = set()
+    for e in events:
+        if e["event_type"] == "message.received":
+            payload = e["payload"] or {}
+            mid = _uuid(payload.get("message_id") or payload.get("messageId"))
+            if mid is not None:
+                ids.add(mid)
+    return ids
+
+
+def _member(row: Row, existing: Sequence[Row], mentions: Sequence[Candidate]) -> Member:
+    goals = [
+        r["content"]
+        for r in existing
+        if r["item_type"] in (ItemType.GOAL, ItemType.CHALLENGE) and r["status"] in LIVE_PRIORITY_STATUSES
+    ]
+    goals += [m.text for m in mentions]
+    if row["goal"]:  # the goal the Concierge stored from the welcome question (decisions B21)
+        goals.insert(0, row["goal"])
+    return Member(
+        user_id=UUID(str(row["id"])),
+        expertise=tuple(row["expertise"] or ()),
+        goal_text=" ".join(g for g in goals if g),
+        title=row["title"] or "",
+        company=row["company"] or "",
+        answers_given=int(row["answers_given"] or 0),
+    )
+
+
+# --- Scoring ---------------------------------------------------------------------------------------
+
+
+def _score(  # noqa: PLR0917
+    candidates: Sequence[Candidate],
+    by_key: Mapping[tuple[str, UUID], Row],
+    member: Member,
+    llm: Llm | None,
+    now: datetime,
+    result: RunResult,
+) -> tuple[list[Candidate], list[Candidate]]:
+    """Rules and fixed scores as they are; LLM items keep an unchanged score, the rest are batched.
+    Returns the scored items and those the LLM judged stale (kept as 'expired', never re-scored
+    while unchanged)."""
+    ready: list[Candidate] = []
+    to_score: list[Candidate] = []
+    for c in candidates:
+        if c.item_type not in LLM_SCORED:
+            ready.append(c)
+            continue
+        prior = by_key.get(c.key)
+        if prior is not None and prior["status"] == "expired" and prior["score_fingerprint"] == c.fingerprint:
+            continue  # judged stale before, and nothing about it changed since
+
+        if prior is not None and _score_still_good(prior, c, now, llm is not None):
+            ready.append(
+                replace(
+                    c,
+                    score=float(prior["value_score"]),
+                    source=ScoreSource(prior["score_source"]),
+                    reason=prior["score_reason"] or "",
+                )
+            )
+        else:
+            to_score.append(c)
+    stale: list[Candidate] = []
+    if not to_score:
+        return ready, stale
+    answers = {}
+    if llm is not None:
+        batch = score_with_llm(llm, member, to_score, now)
+        answers = batch.scores
+        result.llm_calls += batch.calls
+    for n, c in enumerate(to_score, 1):
+        answer = answers.get(f"i{n}")
+        if answer is not None:
+            result.llm_items += 1
+            scored = replace(c, score=float(answer.score), source=ScoreSource.LLM, reason=answer.reason)
+            (stale if answer.stale else ready).append(scored)
+        else:
+            score, reason = fallback_score(c, member, now)
+            result.fallback_items += 1
+            ready.append(replace(c, score=score, source=ScoreSource.FALLBACK, reason=reason))
+    if result.fallback_items:
+        log.warning(
+            "priorities scored by the offline brain",
+            extra={
+                "user_id": str(member.user_id),
+                "items": result.fallback_items,
+                "llm_configured": llm is not None,
+            },
+        )
+    return ready, stale
+
+
+def _score_still_good(prior: Row, c: Candidate, now: datetime, llm_available: bool) -> bool:
+    if prior["value_score"] is None or prior["score_fingerprint"] != c.fingerprint:
+        return False
+    if prior["score_source"] == ScoreSource.LLM:
+        return prior["scored_at"] is not None and now - prior["scored_at"] < LLM_SCORE_MAX_AGE
+    # A fallback score is replaced as soon as an LLM can do better; without one it stands.
+    return prior["score_source"] == ScoreSource.FALLBACK and not llm_available
+
+
+# --- Transitions -----------------------------------------------------------------------------------
+
+
+def _source_ids(ids_by_type: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    types = (
+        "intro_opportunity",
+        "connection_request",
+        "intro_offer",
+        "community_request",
+        "community_response",
+        "solution_update",
+    )
+    return {f"{t}_ids": list(ids_by_type.get(t, ())) for t in types}
+
+
+def _source_transitions(
+    sql: Sql, gone: Sequence[Row], dormant_keys: set[tuple[str, UUID]]
+) -> dict[tuple[str, UUID], Transition]:
+    """What happens to live rows no candidate matched (agents.md §6 event-driven updates)."""
+    out: dict[tuple[str, UUID], Transition] = {}
+    ids: dict[str, list[Any]] = {}
+    for r in gone:
+        ids.setdefault(r["item_type"], []).append(r["item_id"])
+    sources = (
+        {
+            (s["item_type"], UUID(str(s["item_id"]))): s
+            for s in sql.all("priority_sources", **_source_ids(ids))
+        }
+        if gone
+        else {}
+    )
+    for r in gone:
+        key = _key(r)
+        if key in dormant_keys:
+            out[key] = Transition.DORMANT
+            continue
+        if r["item_type"] in (ItemType.GOAL, ItemType.CHALLENGE, ItemType.EXPERT_IMPACT):
+            out[key] = Transition.EXPIRED
+            continue
+        source = sources.get(key)
+        verdict = source_transition(source["status"] if source else None)
+        if verdict is Transition.KEEP:
+            # Still open, but no longer this member's to act on (answered, moved, out of date) or
+            # presented twice: the 2-strike rule, or removed.
+            shown = max(r["presentation_count"], source["presentation_count"] if source else 0)
+            verdict = Transition.DORMANT if is_dormant(shown) else Transition.REMOVED
+        out[key] = verdict
+    return out
+
+
+def _make_dormant(sql: Sql, user_id: UUID, rows: Sequence[Row], now: datetime) -> int:
+    """Dormant priorities, dormant single-owner sources, and their re-engagement checks cancelled."""
+    sql.run("priorities_set_status", user_id=user_id, ids=[r["id"] for r in rows], status="dormant")
+    by_type: dict[str, list[Any]] = {}
+    for r in rows:
+        by_type.setdefault(r["item_type"], []).append(r["item_id"])
+    sql.one(
+        "intro_sources_mark_dormant",
+        now=now,
+        intro_opportunity_ids=by_type.get("intro_opportunity", []),
+        connection_request_ids=by_type.get("connection_request", []),
+    )
+    cancelled = sql.all(
+        "reengagement_tasks_cancel_for_items",
+        user_id=user_id,
+        item_ids=[str(r["item_id"]) for r in rows],
+        now=now,
+    )
+    log.info(
+        "priorities marked dormant (presented twice)",
+        extra={"user_id": str(user_id), "items": len(rows), "reengagement_tasks_cancelled": len(cancelled)},
+    )
+    return len(cancelled)
+
+
+def _transition_siblings(uow: PostgresUnitOfWork, user_id: UUID, now: datetime) -> int:
+    """§6: another connector's opportunity for a prospect this member accepted -> paused; completed
+    -> cancelled. The siblings leave their connectors' lists now, and those lists are re-ranked."""
+    changed = uow.sql.all("intro_opportunities_transition_siblings", user_id=user_id)
+    if not changed:
+        return 0
+    affected = uow.sql.all(
+        "priorities_delete_items", item_type=ItemType.INTRO_OPPORTUNITY, ids=[r["id"] for r in changed]
+    )
+    log.info(
+        "sibling intro opportunities transitioned",
+        extra={
+            "user_id": str(user_id),
+            "paused": sum(1 for r in changed if r["status"] == "paused"),
+            "cancelled": sum(1 for r in changed if r["status"] == "cancelled"),
+        },
+    )
+    connectors = _unique(UUID(str(r["user_id"])) for r in affected)
+    return sum(int(_review_later(uow.sql, c, now, trigger="sibling_transition")) for c in connectors)
+
+
+# --- Items pinned by tasks and events -------------------------------------------------------------
+
+
+def _pin_response_item(  # noqa: PLR0917
+    sql: Sql, task_type: str, user_id: UUID, response_id: UUID, context: Mapping[str, Any], now: datetime
+) -> None:
+    """community_response_available (requester): rank 1, value 90. notify_expert_of_impact
+    (expert): an impact note. The run that follows ranks them with everything else."""
+    response = sql.one("community_response_by_id", response_id=response_id)
+    if response is None:
+        log.warning("community response vanished; nothing to add", extra={"response_id": str(response_id)})
+        return
+    if task_type == "community_response_available":
+        item = Candidate(
+            item_type=ItemType.COMMUNITY_RESPONSE,
+            item_id=response_id,
+            created_at=now,
+            text=response["response_text"] or "",
+            score=COMMUNITY_RESPONSE_SCORE,
+            source=ScoreSource.FIXED,
+            pinned=True,
+            summary=cut(f"An expert answered: {response['question']}", SUMMARY_MAX_CHARS),
+            context=response["category"] or "your question",
+            metadata={"request_id": str(response["request_id"]), "category": response["category"]},
+        )
+    else:
+        credits = (
+            context.get("creditsAwarded") or context.get("credits_awarded") or response["credits_awarded"]
+        )
+        item = Candidate(
+            item_type=ItemType.EXPERT_IMPACT,
+            item_id=response_id,
+            created_at=now,
+            text=str(context.get("impactDescription") or response["impact_description"] or ""),
+            score=EXPERT_IMPACT_SCORE,
+            source=ScoreSource.FIXED,
+            summary=cut(f"Your answer helped: {response['question']}", SUMMARY_MAX_CHARS),
+            context=f"earned {credits} credits" if credits else None,
+            metadata={"request_id": str(response["request_id"]), "credits_awarded": credits},
+        )
+    sql.run(
+        "priorities_write", user_id=user_id, rows=json.dumps(_rows([item], now, first_rank=1), default=str)
+    )
+
+
+def _community_response_received(sql: Sql, payload: Mapping[str, Any], now: datetime) -> list[UUID]:
+    """The expert answered: their ask is actioned. A requester waiting through a point of contact
+    gets the answer as rank 1 / value 90 (platform.md §2.4; a Solution Saga request is the saga's)."""
+    request_id = _uuid(payload.get("requestId") or payload.get("request_id"))
+    response_id = _uuid(payload.get("responseId") or payload.get("response_id"))
+    expert_id = _uuid(payload.get("expertUserId") or payload.get("expert_user_id"))
+    members: list[UUID] = []
+    if expert_id is not None and request_id is not None:
+        sql.run(
+            "priority_set_item_status",
+            user_id=expert_id,
+            item_type=ItemType.COMMUNITY_REQUEST,
+            item_id=request_id,
+            status="actioned",
+        )
+    request = sql.one("community_request_by_id", request_id=request_id) if request_id else None
+    if request is None or request["requesting_user_id"] is None or response_id is None:
+        return members
+    if request["requesting_agent_type"] == "solution_saga":
+        return members
+    requester = UUID(str(request["requesting_user_id"]))
+    _pin_response_item(sql, "community_response_available", requester, response_id, {}, now)
+    members.append(requester)
+    return members
+
+
+# --- Writing ---------------------------------------------------------------------------------------
+
+
+def _rows(
+    items: Sequence[Candidate], now: datetime, first_rank: int = 1, status: str | None = None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "priority_rank": first_rank + n,
+            "item_type": str(c.item_type),
+            "item_id": str(c.item_id),
+            "value_score": c.score,
+            "status": status or ("presented" if c.presented else "active"),
+            "content": c.text or None,
+            "presentation_count": c.presentation_count,
+            "last_presented_at": c.last_presented_at,
+            "item_summary": c.summary or None,
+            "item_primary_name": c.primary_name,
+            "item_secondary_name": c.secondary_name,
+            "item_context": c.context,
+            "item_metadata": c.metadata or None,
+            "expires_at": c.expires_at,
+            "score_source": str(c.source),
+            "score_fingerprint": c.fingerprint,
+            "score_reason": c.reason or None,
+            "scored_at": now,
+        }
+        for n, c in enumerate(items)
+    ]
+
+
+def _was_urgent(prior: Row | None) -> bool:
+    return (
+        prior is not None
+        and prior["status"] in LIVE_PRIORITY_STATUSES
+        and float(prior["value_score"] or 0) > 80
+    )
+
+
+def _priority_update(
+    user_id: UUID, poc: str | None, top: Sequence[Candidate], fresh: Sequence[Candidate]
+) -> Event:
+    items = [
+        {
+            "itemType": str(c.item_type),
+            "itemId": str(c.item_id),
+            "valueScore": c.score,
+            "rank": top.index(c) + 1,
+            "summary": c.summary,
+        }
+        for c in urgent(top)
+    ]
+    return Event(
+        event_type=PRIORITY_UPDATE,
+        aggregate_type="user",
+        aggregate_id=user_id,
+        payload={
+            "userId": str(user_id),
+            "pocAgentType": poc,
+            "priorities": items,
+            "maxScore": max(c.score or 0 for c in top),
+            "itemCount": len(items),
+            "newItemIds": [str(c.item_id) for c in fresh],
+        },
+        created_by=AGENT,
+    )
+
+
+def _processing_completed(user_id: UUID, result: RunResult, now: datetime) -> Event:
+    return Event(
+        event_type=PROCESSING_COMPLETED,
+        aggregate_type="user",
+        aggregate_id=user_id,
+        payload={
+            "userId": str(user_id),
+            "processedEvents": result.events_read,
+            "urgentItems": result.urgent,
+            "prioritiesUpdated": result.written,
+            "tasksCreated": result.tasks_created,
+            "completedAt": now.isoformat(),
+        },
+        created_by=AGENT,
+    )
+
+
+def _review_later(sql: Sql, user_id: UUID, now: datetime, *, trigger: str) -> bool:
+    """A review task for the member soon (one pending at a time per reason)."""
+    return request_review(sql, user_id, trigger=trigger, now=now + BUSY_RETRY_AFTER)
+
+
+def request_review(
+    sql: Sql, user_id: UUID, *, trigger: str, now: datetime, message_id: UUID | None = None
+) -> bool:
+    """Ask for a run of one member, in the caller's transaction: the inbound triggers of §6
+    (``initial_setup`` on the 3rd inbound message, ``explicit_mention`` with the message whose
+    goal keywords fired it), a busy retry, a sibling transition. One pending per member and
+    reason; False when one is already pending."""
+    context: dict[str, Any] = {"trigger": trigger}
+    if message_id is not None:
+        context["message_id"] = str(message_id)
+    return (
+        create_task(
+            sql,
+            task_type=REVIEW_TASK,
+            agent_type=AGENT,
+            user_id=user_id,
+            scheduled_for=now,
+            priority="medium",
+            context_json=context,
+            dedupe_key=f"{REVIEW_TASK}:{user_id}:{trigger}",
+            created_by=AGENT,
+        )
+        is not None
+    )
+
+
+def schedule_reviews(sql: Sql, now: datetime) -> list[UUID]:
+    """The 6-hourly review: a review task for each member with events since their watermark or a
+    live priority past its expiry; nobody else is looked at (issue 10, cost at scale)."""
+    rows = sql.all(
+        "account_manager_schedule_reviews",
+        now=now,
+        own=AGENT,
+        task_type=REVIEW_TASK,
+        agent_type=AGENT,
+        max_retries=TASK_MAX_RETRIES,
+    )
+    return [UUID(str(r["user_id"])) for r in rows]
+
+
+def schedule_account_manager_reviews(*, uow_factory: Callable[[], PostgresUnitOfWork], now: datetime) -> int:
+    """The 6-hourly job (Cloud Scheduler -> task_sweeper): schedule the reviews, in one commit."""
+    with uow_factory() as uow:
+        scheduled = schedule_reviews(uow.sql, now)
+        uow.commit()
+    log.info("account manager review scheduled", extra={"members": len(scheduled)})
+    return len(scheduled)
+
+
+# --- Small helpers ---------------------------------------------------------------------------------
+
+
+def _key(r: Row) -> tuple[str, UUID]:
+    return (r["item_type"], UUID(str(r["item_id"])))
+
+
+def _uuid(value: Any) -> UUID | None:
+    if value is None or value == "":
+        return None
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _unique(ids: Iterable[UUID]) -> list[UUID]:
+    return list(dict.fromkeys(ids))
+
+
+# Payload fields that name an intro-flow row (platform.md §2.4 spells introId; producers vary).
+INTRO_ITEM_FIELDS = (
+    "introId",
+    "intro_id",
+    "introOfferId",
+    "intro_offer_id",
+    "offerId",
+    "offer_id",
+    "connectionRequestId",
+    "connection_request_id",
+    "opportunityId",
+    "intro_opportunity_id",
+)
+
+
+def _members_of_intro_items(sql: Sql, delivery: Delivery, payload: Mapping[str, Any]) -> list[UUID]:
+    """Everyone an intro-flow event's row concerns: ``intro.offer_accepted`` names only the
+    introducee, but the item moves to the offering member (§12.4 step 3)."""
+    ids = [_uuid(payload.get(name)) for name in INTRO_ITEM_FIELDS]
+    if delivery.data.get("aggregate_type") not in (None, "user"):
+        ids.append(_uuid(delivery.data.get("aggregate_id")))
+    wanted = [str(i) for i in _unique(i for i in ids if i is not None)]
+    if not wanted:
+        return []
+    return [UUID(str(r["user_id"])) for r in sql.all("members_of_intro_items", ids=wanted)]
+
+
+def _members_named(delivery: Delivery, payload: Mapping[str, Any]) -> list[UUID]:
+    found = [_uuid(payload.get(name)) for name in MEMBER_FIELDS]
+    if delivery.data.get("aggregate_type") == "user":
+        found.append(_uuid(delivery.data.get("aggregate_id")))
+    found.append(delivery.user_id)
+    return _unique(u for u in found if u is not None)
