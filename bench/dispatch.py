@@ -3,7 +3,7 @@
     python -m bench.dispatch [--events 5000] [--tasks 10000] [--sweepers 4] [--latency-events 200]
 
 Prints:
-- baseline: the raw claim query alone (``claim_due_tasks``, no publishing), tasks/s;
+- baseline: the raw claim query alone (``tasks_claim_due``, no publishing), tasks/s;
 - tasks/s from commit to published: concurrent sweepers claiming and publishing;
 - events/s from commit to published: the dispatcher draining a backlog;
 - latency from commit to push received (p50 / p99): events committed one by one, each followed
@@ -24,21 +24,26 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-
-import psycopg
+from uuid import UUID
 
 from shared import config
 from shared.adapters import postgres
 from shared.adapters.pubsub import GooglePublisher
-from shared.domain.constants import TASK_LEASE
+from shared.domain.constants import PRIORITY_RANK, TASK_LEASE
+from shared.domain.events import Event
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
+from shared.service_layer.tasks import create_task
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tools.localstack import pubsub_emulator
 from tools.localstack.migrate import migrate
-from tools.localstack.pgcluster import PgCluster, free_port
+from tools.localstack.pgcluster import PgCluster, create_database, free_port
+
+PRIORITIES = sorted(PRIORITY_RANK, key=PRIORITY_RANK.__getitem__)  # urgent, high, medium, low
 
 
 class PushLog:
@@ -73,44 +78,51 @@ class PushLog:
 
 
 def _fresh_database(admin_url: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    url = create_database(admin_url, f"bench_{uuid.uuid4().hex[:8]}")
     migrate(url)
     return url
 
 
-def _insert_tasks(url: str, n: int) -> None:
-    with psycopg.connect(url) as conn:
-        conn.execute(
-            "INSERT INTO agent_tasks (task_type, agent_type, priority, scheduled_for, context_json) "
-            "SELECT 're_engagement_check', 'bouncer', (ARRAY['urgent','high','medium','low'])[1 + g %% 4], "
-            "now() - interval '1 second', jsonb_build_object('n', g) FROM generate_series(1, %s) AS g",
-            (n,),
-        )
-        conn.commit()
+def _insert_tasks(n: int) -> None:
+    """``n`` due tasks of mixed priority, created the way agents create them."""
+    due = datetime.now(UTC) - timedelta(seconds=1)
+    run = uuid.uuid4().hex[:8]
+    with PostgresUnitOfWork() as uow:
+        for g in range(1, n + 1):
+            create_task(
+                uow,
+                task_type="re_engagement_check",
+                agent_type="bouncer",
+                user_id=None,
+                scheduled_for=due,
+                priority=PRIORITIES[g % len(PRIORITIES)],
+                context_json={"n": g},
+                dedupe_key=f"bench:{run}:{g}",
+                created_by="bench",
+            )
+        uow.commit()
 
 
-def _users(url: str, n: int) -> list[str]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "INSERT INTO users (phone_number) SELECT '+1415' || lpad(g::text, 7, '0') "
-            "FROM generate_series(1, %s) AS g RETURNING id",
-            (n,),
-        ).fetchall()
-        conn.commit()
-    return [str(r[0]) for r in rows]
+def _users(n: int) -> list[UUID]:
+    """``n`` members, created the way their first text creates them."""
+    with PostgresUnitOfWork() as uow:
+        ids = [uow.users.upsert_by_phone(f"+1415{g:07d}", timezone=None).id for g in range(1, n + 1)]
+        uow.commit()
+    return ids
+
+
+def _message_received(user_id: UUID, payload: dict[str, Any]) -> Event:
+    return Event("message.received", "user", user_id, payload, created_by="bench")
 
 
 def baseline_claim(url: str, n: int, batch: int) -> float:
-    _insert_tasks(url, n)
+    _insert_tasks(n)
     start = time.perf_counter()
     claimed = 0
     with postgres.connect(url) as conn:
         sql = postgres.Sql(conn)
         while True:
-            rows = sql.all("claim_due_tasks", limit=batch, lease=TASK_LEASE)
+            rows = sql.all("tasks_claim_due", limit=batch, lease=TASK_LEASE)
             conn.commit()
             if not rows:
                 break
@@ -121,7 +133,7 @@ def baseline_claim(url: str, n: int, batch: int) -> float:
 
 
 def sweep_throughput(url: str, project: str, n: int, sweepers: int, batch: int) -> tuple[float, int]:
-    _insert_tasks(url, n)
+    _insert_tasks(n)
     publishers = [GooglePublisher(project) for _ in range(sweepers)]
     published: list[int] = []
     barrier = threading.Barrier(sweepers + 1)
@@ -149,15 +161,11 @@ def sweep_throughput(url: str, project: str, n: int, sweepers: int, batch: int) 
     return sum(published) / elapsed, sum(published)
 
 
-def event_throughput(url: str, project: str, n: int, users: list[str]) -> tuple[float, int]:
-    with psycopg.connect(url) as conn:
-        conn.execute(
-            "INSERT INTO events (event_type, aggregate_type, aggregate_id, payload) "
-            "SELECT 'message.received', 'user', (%s::uuid[])[1 + g %% %s], jsonb_build_object('n', g) "
-            "FROM generate_series(1, %s) AS g",
-            (users, len(users), n),
-        )
-        conn.commit()
+def event_throughput(url: str, project: str, n: int, users: list[UUID]) -> tuple[float, int]:
+    with PostgresUnitOfWork() as uow:
+        for g in range(1, n + 1):
+            uow.emit(_message_received(users[g % len(users)], {"n": g}))
+        uow.commit()
     publisher = GooglePublisher(project)
     start = time.perf_counter()
     published = 0
@@ -171,20 +179,15 @@ def event_throughput(url: str, project: str, n: int, users: list[str]) -> tuple[
     return published / elapsed, published
 
 
-def latency(url: str, project: str, n: int, users: list[str], push: PushLog) -> list[float]:
+def latency(url: str, project: str, n: int, users: list[UUID], push: PushLog) -> list[float]:
     publisher = GooglePublisher(project)
     committed: dict[str, float] = {}
-    with psycopg.connect(url) as conn:
-        for i in range(n):
-            row = conn.execute(
-                "INSERT INTO events (event_type, aggregate_type, aggregate_id, payload) "
-                "VALUES ('message.received', 'user', %s, '{}'::jsonb) RETURNING id",
-                (users[i % len(users)],),
-            ).fetchone()
-            assert row is not None
-            conn.commit()
-            committed[str(row[0])] = time.perf_counter()
-            dispatch_events(publisher)  # what the event-insert webhook triggers
+    for i in range(n):
+        with PostgresUnitOfWork() as uow:
+            uow.emit(_message_received(users[i % len(users)], {}))
+            [event_id] = uow.commit()
+        committed[str(event_id)] = time.perf_counter()
+        dispatch_events(publisher)  # what the event-insert webhook triggers
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not all(k in push.received for k in committed):
         time.sleep(0.05)
@@ -201,11 +204,11 @@ def run_all(
     url: str,
     emulator: pubsub_emulator.PubSubEmulator,
     push: PushLog,
-    users: list[str],
+    users: list[UUID],
 ) -> None:
     print(f"PostgreSQL + Pub/Sub emulator {emulator.host_port}; batch {args.batch}")
     base_rate = baseline_claim(url, args.tasks, args.batch)
-    print(f"baseline  raw claim query (claim_due_tasks, no publish): {base_rate:10,.0f} tasks/s")
+    print(f"baseline  raw claim query (tasks_claim_due, no publish): {base_rate:10,.0f} tasks/s")
     rate, n = sweep_throughput(url, emulator.project, args.tasks, args.sweepers, args.batch)
     print(
         f"tasks     {args.sweepers} sweepers, commit -> published:      {rate:10,.0f} tasks/s "
@@ -266,7 +269,7 @@ def main() -> None:
         config.reset_settings_cache()
         postgres.close_pool()
         pubsub_emulator.ensure_topology(emulator.project, lambda consumer: f"{push.url}/{consumer.function}")
-        users = _users(url, 200)
+        users = _users(200)
 
         run_all(args, url, emulator, push, users)
     finally:

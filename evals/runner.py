@@ -33,20 +33,24 @@ from evals.personas import EMAIL, PERSONAS, SILENT, Persona, by_key
 from shared import bootstrap, config
 from shared.adapters.email_parsing import InboundEmail
 from shared.adapters.llm import AnthropicLlm, Llm, LlmRequest, PostgresCallLog, build_client, build_llm
-from shared.adapters.orchestrator_store import PostgresOrchestratorStore
-from shared.adapters.postgres import Sql, connect
+from shared.adapters.repositories import User
 from shared.agents.bouncer import fallback as brain
 from shared.agents.llm_config import call_settings
 from shared.domain.onboarding import OnboardingState, Step, extract
+from shared.domain.phone import guess_timezone
+from shared.domain.sms import count_segments
 from shared.service_layer.bouncer import run_bouncer_turn, run_followup
+from shared.service_layer.deps import Deps
 from shared.service_layer.email_verification import record_verification_email
 from shared.service_layer.freshness import AssumeRelevantClassifier
 from shared.service_layer.orchestrate import run_tick
+from shared.service_layer.tasks import cancel_pending_tasks
 from tools.fakes.anthropic_api import AnthropicFake, FakeReply
 
 TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"
 DEFAULT_DOMAIN = "verify.eval.test"
 MAX_LIVE_TURNS = 14
+FOLLOWUP_TASK = "re_engagement_check"  # the Bouncer's follow-up task type
 
 # --- the deterministic "model" ------------------------------------------------------------------
 
@@ -189,12 +193,6 @@ class PersonaRun:
         }
 
 
-def _one(conn: Any, query: str, params: list[Any]) -> dict[str, Any]:
-    row = conn.execute(query, params).fetchone()
-    assert row is not None
-    return dict(row)
-
-
 class _Clock:
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
@@ -206,18 +204,16 @@ class _Clock:
 QUEUE_DRAIN_TICKS = 3  # a proactive message is sent now, or after quiet hours / the budget allow
 
 
-def _drain_queue(conn: Any, user_id: Any, clock: _Clock) -> None:
+def _drain_queue(deps: Deps, user_id: uuid.UUID, clock: _Clock) -> None:
     """Proactive messages (follow-ups, the email notice) go through the orchestrator: tick until the
     user's queue is empty, moving the clock to the time a deferred message becomes due."""
     for _ in range(QUEUE_DRAIN_TICKS):
-        run_tick(PostgresOrchestratorStore(), now=clock.now, classifier=AssumeRelevantClassifier())
-        due = conn.execute(
-            "SELECT min(scheduled_for) AS at FROM message_queue WHERE user_id = %s AND status = 'queued'",
-            [user_id],
-        ).fetchone()
-        if due is None or due["at"] is None:
+        run_tick(deps.uow_factory, now=clock.now, classifier=AssumeRelevantClassifier())
+        with deps.uow_factory() as uow:
+            due = uow.queue.next_due_for_user(user_id)
+        if due is None:
             return
-        clock.now = max(clock.now, due["at"])
+        clock.now = max(clock.now, due)
 
 
 def run_persona(
@@ -231,83 +227,86 @@ def run_persona(
     run = PersonaRun(persona.key)
     clock = _Clock()
     deps = replace(bootstrap.deps(), llm_factory=lambda: bouncer_llm, clock=clock, verify_email_domain=domain)
-    with connect(autocommit=True) as conn:
-        sql = Sql(conn)
-        user_id = _one(conn, "INSERT INTO users (phone_number) VALUES (%s) RETURNING id", [phone])["id"]
-        conv = _one(
-            conn,
-            "INSERT INTO conversations (user_id, phone_number) VALUES (%s, %s) RETURNING id",
-            [user_id, phone],
-        )["id"]
-        seen = 0
+    with deps.uow_factory() as uow:  # the member's first text creates them, as the SMS webhook does
+        member = uow.users.upsert_by_phone(phone, timezone=guess_timezone(phone))
+        uow.commit()
+    user_id = member.id
+    seen = 0
 
-        def collect() -> None:
-            nonlocal seen
-            rows = conn.execute(
-                "SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound'"
-                " ORDER BY created_at, sequence_position NULLS FIRST, id",
-                [user_id],
-            ).fetchall()
-            for row in rows[seen:]:
-                run.transcript.append({"role": "bouncer", "text": row["content"]})
-            seen = len(rows)
+    def collect() -> None:
+        nonlocal seen
+        with deps.uow_factory() as uow:
+            sent = uow.messages.outbound_for_user(user_id)
+        for message in sent[seen:]:
+            run.transcript.append({"role": "bouncer", "text": message.content})
+        seen = len(sent)
 
-        for _ in range(MAX_LIVE_TURNS):
-            text = next_text(run.transcript)
-            if text == "[DONE]":
-                break
-            if text == EMAIL:
-                token = _one(conn, "SELECT verification_token FROM users WHERE id = %s", [user_id])
-                record_verification_email(
-                    InboundEmail(
-                        (f"verify-{token['verification_token']}@{domain}",), persona.work_email, "eval"
-                    ),
-                    domain=domain,
-                )
-                run.transcript.append({"role": "event", "text": f"(email sent from {persona.work_email})"})
-                run_bouncer_turn(user_id, deps)
-                _drain_queue(conn, user_id, clock)
-            elif text == SILENT:
-                run.transcript.append({"role": "event", "text": "(a day of silence)"})
-                task = conn.execute(
-                    "SELECT id, context_json FROM agent_tasks WHERE user_id = %s AND status = 'pending'"
-                    " AND task_type = 're_engagement_check' ORDER BY scheduled_for LIMIT 1",
-                    [user_id],
-                ).fetchone()
-                if task is not None:
-                    clock.now += timedelta(hours=24)
-                    conn.execute("UPDATE agent_tasks SET status = 'completed' WHERE id = %s", [task["id"]])
-                    run_followup(
-                        user_id,
-                        task["id"],
-                        {"context_json": task["context_json"]},
-                        deps,
-                    )
-                _drain_queue(conn, user_id, clock)
-            else:
-                run.transcript.append({"role": "user", "text": text})
-                conn.execute(
-                    "INSERT INTO messages (conversation_id, user_id, role, content, direction, status,"
-                    " twilio_message_sid) VALUES (%s, %s, 'user', %s, 'inbound', 'received', %s)",
-                    [conv, user_id, text, "SM" + uuid.uuid4().hex],
-                )
-                run_bouncer_turn(user_id, deps)
-            collect()
-        user = sql.one("bouncer_get_user", user_id=user_id)
+    def member_now() -> User:
+        with deps.uow_factory() as uow:
+            user = uow.users.get(user_id)
         assert user is not None
-        run.outcome = {
-            "first_name": user["first_name"],
-            "last_name": user["last_name"],
-            "company": user["company"],
-            "title": user["title"],
-            "email": user["email"],
-            "email_verified": user["email_verified"],
-            "verified": user["verified"],
-            "referred_by": str(user["referred_by"]) if user["referred_by"] else None,
-            "name_dropped": user["name_dropped"],
-            "onboarding_completed": user["onboarding_completed_at"] is not None,
-            "approval_status": user["approval_status"],
-        }
+        return user
+
+    for _ in range(MAX_LIVE_TURNS):
+        text = next_text(run.transcript)
+        if text == "[DONE]":
+            break
+        if text == EMAIL:
+            record_verification_email(
+                InboundEmail(
+                    (f"verify-{member_now().verification_token}@{domain}",), persona.work_email, "eval"
+                ),
+                domain=domain,
+                uow_factory=deps.uow_factory,
+            )
+            run.transcript.append({"role": "event", "text": f"(email sent from {persona.work_email})"})
+            run_bouncer_turn(user_id, deps)
+            _drain_queue(deps, user_id, clock)
+        elif text == SILENT:
+            run.transcript.append({"role": "event", "text": "(a day of silence)"})
+            with deps.uow_factory() as uow:
+                due = [t for t in uow.tasks.open_for_user(user_id, FOLLOWUP_TASK) if t.status == "pending"]
+                if due:  # the runner plays the sweeper: the task is taken off the queue and handled now
+                    cancel_pending_tasks(
+                        uow,
+                        task_type=FOLLOWUP_TASK,
+                        user_id=user_id,
+                        reason="eval: handled by the runner",
+                    )
+                    uow.commit()
+            if due:
+                clock.now += timedelta(hours=24)
+                run_followup(user_id, due[0].id, {"context_json": due[0].context_json}, deps)
+            _drain_queue(deps, user_id, clock)
+        else:
+            run.transcript.append({"role": "user", "text": text})
+            with deps.uow_factory() as uow:  # stored as the SMS webhook stores it
+                uow.messages.add_inbound(
+                    conversation_id=member.conversation_id,
+                    user_id=user_id,
+                    content=text,
+                    message_sid="SM" + uuid.uuid4().hex,
+                    media_urls=[],
+                    num_segments=count_segments(text),
+                    routed=True,
+                )
+                uow.commit()
+            run_bouncer_turn(user_id, deps)
+        collect()
+    user = member_now()
+    run.outcome = {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "company": user.company,
+        "title": user.title,
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "verified": user.verified,
+        "referred_by": str(user.referred_by) if user.referred_by else None,
+        "name_dropped": user.name_dropped,
+        "onboarding_completed": user.onboarding_completed_at is not None,
+        "approval_status": user.approval_status,
+    }
     return run
 
 

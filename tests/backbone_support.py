@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import uuid
@@ -14,23 +13,29 @@ from werkzeug.serving import make_server
 
 
 def make_user(db: Any, *, verified: bool = False, poc: str = "bouncer") -> uuid.UUID:
-    phone = f"+1415{random.randint(1_000_000, 9_999_999)}"
-    row = db.execute(
-        "INSERT INTO users (phone_number, verified, poc_agent_type) VALUES (%s, %s, %s) RETURNING id",
-        (phone, verified, poc),
-    ).fetchone()
-    return cast(uuid.UUID, row["id"])
+    """A member (approved with ``poc`` as point of contact when ``verified``)."""
+    from shared.service_layer.unit_of_work import PostgresUnitOfWork
+
+    with PostgresUnitOfWork() as uow:
+        member = uow.users.upsert_by_phone(f"+1415{random.randint(1_000_000, 9_999_999)}", timezone=None)
+        if verified:
+            uow.users.approve(member.id, poc)
+        uow.commit()
+    return member.id
 
 
 def add_event(
-    db, event_type: str, user_id: uuid.UUID | None, payload: dict[str, Any] | None = None
+    db: Any, event_type: str, user_id: uuid.UUID | None, payload: dict[str, Any] | None = None
 ) -> uuid.UUID:
-    row = db.execute(
-        "INSERT INTO events (event_type, aggregate_type, aggregate_id, payload, created_by) "
-        "VALUES (%s, %s, %s, %s::jsonb, 'test') RETURNING id",
-        (event_type, "user" if user_id else None, user_id, json.dumps(payload or {"hello": "world"})),
-    ).fetchone()
-    return cast(uuid.UUID, row["id"])
+    """An event in the outbox, written the way a unit of work writes it."""
+    from shared.domain.events import Event
+    from shared.service_layer.unit_of_work import PostgresUnitOfWork
+
+    event = Event(event_type, "user" if user_id else None, user_id, payload or {"hello": "world"}, "test")
+    with PostgresUnitOfWork() as uow:
+        event_id = uow.events.add(event)
+        uow.commit()
+    return event_id
 
 
 def add_task(

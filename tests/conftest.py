@@ -13,14 +13,13 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
-import psycopg
 import pytest
 
 from shared import bootstrap, config
 from shared.adapters import postgres
 from tools.fakes.anthropic_api import AnthropicFake
+from tools.localstack import pgcluster
 from tools.localstack import pubsub_emulator as pubsub_emulator_tool
 from tools.localstack.migrate import migrate
 from tools.localstack.pgcluster import PgCluster, free_port
@@ -34,22 +33,11 @@ class PgServer:
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
 
-    def url(self, dbname: str) -> str:
-        parts = urlparse(self.admin_url)
-        return urlunparse(parts._replace(path="/" + dbname))
-
     def create_database(self, name: str, template: str | None = None) -> str:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            if template:
-                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-            else:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+        return pgcluster.create_database(self.admin_url, name, template=template, replace=template is None)
 
     def drop_database(self, name: str) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pgcluster.drop_database(self.admin_url, name)
 
 
 @pytest.fixture(scope="session")

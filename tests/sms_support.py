@@ -99,14 +99,15 @@ def counts(db: Any) -> dict[str, int]:
 
 
 def make_user(db: Any, phone: str = "+14155550123", *, opted_out: bool = False) -> tuple[UUID, UUID]:
-    user = db.execute(
-        "INSERT INTO users (phone_number, opted_out) VALUES (%s, %s) RETURNING id", (phone, opted_out)
-    ).fetchone()
-    conversation = db.execute(
-        "INSERT INTO conversations (user_id, phone_number, status) VALUES (%s, %s, 'active') RETURNING id",
-        (user["id"], phone),
-    ).fetchone()
-    return user["id"], conversation["id"]
+    """A member texting from ``phone`` (opted out if asked) and their active conversation."""
+    from shared.service_layer.unit_of_work import PostgresUnitOfWork
+
+    with PostgresUnitOfWork() as uow:
+        member = uow.users.upsert_by_phone(phone, timezone=None)
+        if opted_out:
+            uow.users.set_opted_out(member.id)
+        uow.commit()
+    return member.id, member.conversation_id
 
 
 def add_outbound(
@@ -117,7 +118,7 @@ def add_outbound(
 
     with PostgresUnitOfWork() as uow:
         ids = add_outbound_messages(
-            uow.sql, user_id=user_id, conversation_id=conversation_id, role=role, bodies=bodies
+            uow.messages, user_id=user_id, conversation_id=conversation_id, role=role, bodies=bodies
         )
         uow.commit()
     return ids

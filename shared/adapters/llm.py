@@ -23,7 +23,6 @@ history, the tools) and call ``Llm.complete``. The adapter
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ import anthropic
 import pydantic
 
 from shared.adapters.llm_prices import cost_usd as price_call
+from shared.adapters.repositories.actions import ActionRecord, ActionRepository
 from shared.config import Settings
 from shared.logs import get_logger
 
@@ -209,12 +209,12 @@ class PostgresCallLog:
         try:
             if self._dsn:
                 with connect(self._dsn) as conn:
-                    Sql(conn).run("insert_llm_call_log", **_record_params(record))
+                    ActionRepository(Sql(conn)).record(_action(record))
                     conn.commit()
             else:
                 # The side pool: the caller may hold a main-pool connection for its turn.
                 with pooled_connection(SIDE_POOL) as conn, conn.transaction():
-                    Sql(conn).run("insert_llm_call_log", **_record_params(record))
+                    ActionRepository(Sql(conn)).record(_action(record))
         except Exception:
             log.exception(
                 "could not write the LLM call to agent_actions_log",
@@ -222,26 +222,26 @@ class PostgresCallLog:
             )
 
 
-def _record_params(record: CallRecord) -> dict[str, Any]:
-    return {
-        "agent_type": record.agent,
-        "action_type": record.action_type,
-        "user_id": record.user_id,
-        "context_id": record.context_id,
-        "context_type": record.context_type,
-        "model": record.model,
-        "input_tokens": record.usage.input_tokens,
-        "output_tokens": record.usage.output_tokens,
-        "cache_read_tokens": record.usage.cache_read_tokens,
-        "cache_write_tokens": record.usage.cache_write_tokens,
-        "cost_usd": record.cost_usd,
-        "latency_ms": record.latency_ms,
-        "input_data": json.dumps(record.input_data, default=str),
-        "output_data": None if record.output_data is None else json.dumps(record.output_data, default=str),
-        "error": record.error,
-        "prompt_version": record.prompt_version,
-        "agent_instance_id": record.agent_instance_id,
-    }
+def _action(record: CallRecord) -> ActionRecord:
+    return ActionRecord(
+        agent_type=record.agent,
+        action_type=record.action_type,
+        user_id=record.user_id,
+        context_id=record.context_id,
+        context_type=record.context_type,
+        model=record.model,
+        input_tokens=record.usage.input_tokens,
+        output_tokens=record.usage.output_tokens,
+        cache_read_tokens=record.usage.cache_read_tokens,
+        cache_write_tokens=record.usage.cache_write_tokens,
+        cost_usd=record.cost_usd,
+        latency_ms=record.latency_ms,
+        input_data=record.input_data,
+        output_data=record.output_data,
+        error=record.error,
+        prompt_version=record.prompt_version,
+        agent_instance_id=record.agent_instance_id,
+    )
 
 
 # --- Request building and response parsing (shared by the real adapter and test doubles) ---

@@ -12,14 +12,21 @@ the trigger, in the request only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from shared import registry
-from shared.adapters.postgres import Row, Sql
+from shared.adapters.repositories import (
+    Conversation,
+    ConversationRepository,
+    HistoryItem,
+    MessageRepository,
+    User,
+    UserRepository,
+)
 
 AGENT_ROLES = frozenset(registry.poc_agent_keys())
 
@@ -48,18 +55,14 @@ def keep_in_history(role: str, direction: str) -> bool:
     return False
 
 
-def filter_history(rows: Sequence[Mapping[str, Any]]) -> list[HistoryMessage]:
-    """Rows (oldest first) -> the messages an agent may see, oldest first."""
+def filter_history(messages: Sequence[HistoryItem]) -> list[HistoryMessage]:
+    """Stored messages (oldest first) -> the messages an agent may see, oldest first."""
     return [
         HistoryMessage(
-            role=str(r["role"]),
-            direction=str(r["direction"]),
-            content=str(r["content"]),
-            created_at=r.get("created_at"),
-            id=r.get("id"),
+            role=m.role, direction=m.direction, content=m.content, created_at=m.created_at, id=m.id
         )
-        for r in rows
-        if keep_in_history(str(r["role"]), str(r["direction"])) and str(r.get("content") or "").strip()
+        for m in messages
+        if keep_in_history(m.role, m.direction) and m.content.strip()
     ]
 
 
@@ -94,44 +97,54 @@ def to_api_messages(
 
 @dataclass
 class AgentContext:
-    user: Row
-    conversation: Row | None
+    user: User
+    conversation: Conversation | None
     history: list[HistoryMessage] = field(default_factory=list)
 
     @property
     def user_id(self) -> UUID:
-        return UUID(str(self.user["id"]))
+        return self.user.id
 
     @property
     def conversation_id(self) -> UUID | None:
-        return UUID(str(self.conversation["id"])) if self.conversation else None
+        return self.conversation.id if self.conversation else None
 
     @property
     def summary(self) -> str | None:
         if not self.conversation:
             return None
-        text = self.conversation.get("conversation_summary")
-        return str(text) if text else None
+        return self.conversation.conversation_summary or None
 
 
-def load_history(sql: Sql, conversation_id: UUID, limit: int) -> list[HistoryMessage]:
+class ContextSource(Protocol):
+    """Where context is read from: the unit of work's repositories."""
+
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def conversations(self) -> ConversationRepository: ...
+    @property
+    def messages(self) -> MessageRepository: ...
+
+
+def load_history(messages: MessageRepository, conversation_id: UUID, limit: int) -> list[HistoryMessage]:
     roles = [registry.USER_ROLE, *registry.poc_agent_keys()]
-    rows = sql.all("ctx_recent_history", conversation_id=conversation_id, limit=limit, roles=roles)
-    return filter_history(list(reversed(rows)))
+    recent = messages.recent_history(conversation_id, limit=limit, roles=roles)
+    return filter_history(list(reversed(recent)))
 
 
 def load_context(
-    sql: Sql, user_id: UUID, *, history_limit: int, conversation_id: UUID | None = None
+    source: ContextSource, user_id: UUID, *, history_limit: int, conversation_id: UUID | None = None
 ) -> AgentContext | None:
     """Profile, conversation (with its summary) and filtered history; None for an unknown user."""
-    user = sql.one("ctx_user", user_id=user_id)
+    user = source.users.get(user_id)
     if user is None:
         return None
     if conversation_id is not None:
-        conversation = sql.one("ctx_conversation", conversation_id=conversation_id)
+        conversation = source.conversations.get(conversation_id)
     else:
-        conversation = sql.one("ctx_active_conversation", user_id=user_id)
-    history = load_history(sql, UUID(str(conversation["id"])), history_limit) if conversation else []
+        conversation = source.conversations.active_for_user(user_id)
+    history = load_history(source.messages, conversation.id, history_limit) if conversation else []
     return AgentContext(user=user, conversation=conversation, history=history)
 
 
@@ -150,13 +163,12 @@ def profile_block(ctx: AgentContext) -> str:
     user = ctx.user
     lines = ["USER PROFILE"]
     for key, label in PROFILE_FIELDS:
-        value = user.get(key)
+        value = getattr(user, key)
         lines.append(f"- {label}: {str(value).strip() if value and str(value).strip() else '(unknown)'}")
-    expertise = user.get("expertise") or []
-    if expertise:
-        lines.append(f"- Expertise: {', '.join(str(e) for e in expertise)}")
-    lines.append(f"- Work email verified: {'yes' if user.get('email_verified') else 'no'}")
-    lines.append(f"- Member approved: {'yes' if user.get('verified') else 'no'}")
+    if user.expertise:
+        lines.append(f"- Expertise: {', '.join(str(e) for e in user.expertise)}")
+    lines.append(f"- Work email verified: {'yes' if user.email_verified else 'no'}")
+    lines.append(f"- Member approved: {'yes' if user.verified else 'no'}")
     if ctx.summary:
         lines += ["", "CONVERSATION SUMMARY (older messages)", ctx.summary]
     return "\n".join(lines)

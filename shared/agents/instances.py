@@ -12,40 +12,38 @@ import threading
 from collections.abc import Callable
 from uuid import UUID
 
-from shared.adapters.postgres import Sql
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 _cache: dict[tuple[str, str, str], UUID] = {}
 _lock = threading.Lock()
 
 
-def _database(sql: Sql) -> str:
-    info = sql.conn.info
+def _database(uow: PostgresUnitOfWork) -> str:
+    info = uow.sql.conn.info
     return f"{info.host}:{info.port}/{info.dbname}"
 
 
 def agent_instance_id(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     agent_type: str,
     version: str,
     *,
     uow_factory: Callable[[], PostgresUnitOfWork],
 ) -> UUID:
     """The id of the shared instance of ``agent_type`` at ``version``, created if missing."""
-    key = (_database(sql), agent_type, version)
+    key = (_database(uow), agent_type, version)
     with _lock:
         cached = _cache.get(key)
     if cached is not None:
         return cached
-    found = sql.scalar("agent_instance_find", agent_type=agent_type, prompt_version=version)
-    if found is None:
+    instance = uow.instances.find(agent_type, version)
+    if instance is None:
         with uow_factory() as side:
-            side.sql.run("agent_instance_register", agent_type=agent_type, prompt_version=version)
+            side.instances.register(agent_type, version)
             side.commit()
-        found = sql.scalar("agent_instance_find", agent_type=agent_type, prompt_version=version)
-    if found is None:
+        instance = uow.instances.find(agent_type, version)
+    if instance is None:
         raise RuntimeError(f"agent instance {agent_type}@{version} could not be registered")
-    instance = UUID(str(found))
     with _lock:
         _cache[key] = instance
     return instance

@@ -10,7 +10,9 @@ from uuid import UUID
 @dataclass(frozen=True)
 class Event:
     event_type: str  # dotted name, e.g. "message.received"
-    aggregate_type: str  # user, conversation, message, community_request, ...
+    aggregate_type: (
+        str | None
+    )  # user, conversation, message, community_request, ...; None: about no aggregate
     aggregate_id: UUID | None
     payload: dict[str, Any]
     created_by: str

@@ -13,13 +13,13 @@ function.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from shared import registry
-from shared.adapters.postgres import Row, Sql
+from shared.adapters.repositories import ActionRecord, User, UserLock
 from shared.agents.bouncer.tools import cancel_followups
 from shared.domain.events import Event
 from shared.domain.phone import InvalidPhoneNumber, normalize_e164
@@ -72,8 +72,12 @@ def _phone(raw: str) -> str:
         raise ApprovalError(f"not a phone number: {exc.reason}") from None
 
 
-def _lock(sql: Sql, phone: str) -> Row:
-    user = sql.one("approval_lock_user_by_phone", phone=phone)
+def _lock(uow: PostgresUnitOfWork, phone: str) -> User:
+    """The user with this phone number, locked for the decision (the user lock, account scope)."""
+    user_id = uow.users.id_by_phone(phone)
+    if user_id is not None:
+        uow.users.lock(user_id, UserLock.ACCOUNT)
+    user = None if user_id is None else uow.users.get(user_id)
     if user is None:
         raise ApprovalError(f"no user with phone number {phone}", status=404)
     return user
@@ -94,21 +98,18 @@ def approve(
         raise ApprovalError(f"--as must be one of {', '.join(APPROVE_AS)}, not {as_!r}")
     e164 = _phone(phone)
     with uow_factory() as uow:
-        user = _lock(uow.sql, e164)
-        user_id = UUID(str(user["id"]))
-        if user["verified"] and user["poc_agent_type"] == as_:
+        user = _lock(uow, e164)
+        user_id = user.id
+        if user.verified and user.poc_agent_type == as_:
             return Decision(user_id, e164, "approved", as_, changed=False)
-        row = uow.sql.one("approval_approve_user", user_id=user_id, poc_agent_type=as_)
-        assert row is not None
+        approved = uow.users.approve(user_id, as_)
+        assert approved
         if as_ == "innovator":
-            uow.sql.one(
-                "approval_insert_innovator",
-                user_id=user_id,
-                company_name=user["company"]
-                or f"{user['first_name'] or ''} {user['last_name'] or ''}".strip()
-                or "unknown",
+            uow.innovators.add(
+                user_id,
+                user.company or f"{user.first_name or ''} {user.last_name or ''}".strip() or "unknown",
             )
-        _cancel_followups(uow.sql, user_id, reason="approved")
+        cancel_followups(uow, user_id, reason="approved")
         uow.emit(
             Event(
                 event_type="user.verified",
@@ -123,9 +124,9 @@ def approve(
                 created_by=f"operator:{operator}",
             )
         )
-        if not user["opted_out"]:
-            _queue_welcome(uow.sql, user_id, as_, at)
-        _log_decision(uow.sql, user_id, "approved", operator, {"poc_agent_type": as_})
+        if not user.opted_out:
+            _queue_welcome(uow, user_id, as_, at)
+        _log_decision(uow, user_id, "approved", operator, {"poc_agent_type": as_})
         uow.commit()
     log.info("user approved", extra={"user_id": str(user_id), "poc_agent_type": as_, "operator": operator})
     return Decision(user_id, e164, "approved", as_, changed=True)
@@ -135,22 +136,22 @@ def reject(phone: str, *, operator: str, uow_factory: UowFactory = PostgresUnitO
     """Reject: approval_status 'rejected', a polite close, no further follow-ups."""
     e164 = _phone(phone)
     with uow_factory() as uow:
-        user = _lock(uow.sql, e164)
-        user_id = UUID(str(user["id"]))
-        if user["verified"]:
+        user = _lock(uow, e164)
+        user_id = user.id
+        if user.verified:
             raise ApprovalError(
                 "this user is already approved; rejecting a member is not supported", status=409
             )
-        if user["approval_status"] == "rejected":
-            return Decision(user_id, e164, "rejected", str(user["poc_agent_type"]), changed=False)
-        uow.sql.one("approval_set_status", user_id=user_id, approval_status="rejected")
-        _cancel_followups(uow.sql, user_id, reason="rejected")
-        conversation = uow.sql.one("bouncer_latest_conversation", user_id=user_id)
-        if conversation is not None and not user["opted_out"]:
+        if user.approval_status == "rejected":
+            return Decision(user_id, e164, "rejected", user.poc_agent_type, changed=False)
+        uow.users.set_approval_status(user_id, "rejected")
+        cancel_followups(uow, user_id, reason="rejected")
+        conversation = uow.conversations.latest_for_user(user_id)
+        if conversation is not None and not user.opted_out:
             # Proactive (issue 8 §5): the orchestrator holds it out of quiet hours and budgets it,
             # unless the member texted in the last 10 minutes. A decision never goes stale.
             queue_message(
-                uow.sql,
+                uow,
                 user_id=user_id,
                 agent_id="bouncer",
                 now=datetime.now(UTC),
@@ -159,32 +160,30 @@ def reject(phone: str, *, operator: str, uow_factory: UowFactory = PostgresUnitO
                 priority="high",
                 can_delay=False,
                 requires_fresh_context=False,
-                conversation_id=UUID(str(conversation["id"])),
+                conversation_id=conversation.id,
             )
-            uow.sql.one(
-                "bouncer_set_conversation_status", conversation_id=conversation["id"], status="closed"
-            )
-        _log_decision(uow.sql, user_id, "rejected", operator, {})
+            uow.conversations.set_status(conversation.id, "closed")
+        _log_decision(uow, user_id, "rejected", operator, {})
         uow.commit()
     log.info("user rejected", extra={"user_id": str(user_id), "operator": operator})
-    return Decision(user_id, e164, "rejected", str(user["poc_agent_type"]), changed=True)
+    return Decision(user_id, e164, "rejected", user.poc_agent_type, changed=True)
 
 
 def hold(phone: str, *, operator: str, uow_factory: UowFactory = PostgresUnitOfWork) -> Decision:
     """Put a user on hold: approval_status 'on_hold'; they stay with the Bouncer."""
     e164 = _phone(phone)
     with uow_factory() as uow:
-        user = _lock(uow.sql, e164)
-        user_id = UUID(str(user["id"]))
-        if user["verified"]:
+        user = _lock(uow, e164)
+        user_id = user.id
+        if user.verified:
             raise ApprovalError("this user is already approved", status=409)
-        if user["approval_status"] == "on_hold":
-            return Decision(user_id, e164, "on_hold", str(user["poc_agent_type"]), changed=False)
-        uow.sql.one("approval_set_status", user_id=user_id, approval_status="on_hold")
-        _log_decision(uow.sql, user_id, "on_hold", operator, {})
+        if user.approval_status == "on_hold":
+            return Decision(user_id, e164, "on_hold", user.poc_agent_type, changed=False)
+        uow.users.set_approval_status(user_id, "on_hold")
+        _log_decision(uow, user_id, "on_hold", operator, {})
         uow.commit()
     log.info("user put on hold", extra={"user_id": str(user_id), "operator": operator})
-    return Decision(user_id, e164, "on_hold", str(user["poc_agent_type"]), changed=True)
+    return Decision(user_id, e164, "on_hold", user.poc_agent_type, changed=True)
 
 
 def pending(
@@ -192,21 +191,23 @@ def pending(
 ) -> list[dict[str, Any]]:
     """Users awaiting a decision (pending first, then on hold), oldest first, JSON-ready."""
     with uow_factory() as uow:
-        rows = uow.sql.all("approval_pending_users", limit=limit)
-    return [{k: (str(v) if isinstance(v, UUID | datetime) else v) for k, v in row.items()} for row in rows]
+        members = uow.users.pending_approval(limit=limit)
+    return [
+        {k: (str(v) if isinstance(v, UUID | datetime) else v) for k, v in asdict(member).items()}
+        for member in members
+    ]
 
 
-def _queue_welcome(sql: Sql, user_id: UUID, agent: str, now: datetime) -> None:
+def _queue_welcome(uow: PostgresUnitOfWork, user_id: UUID, agent: str, now: datetime) -> None:
     """Activation (issue 16 §3): a welcome from the new point of contact and one question about
     what the member is working on (their answer becomes their goal). Through the queue, so the
     orchestrator applies quiet hours and the budget; not delayed to a "best hour"."""
     from shared.agents.concierge.prompts import WELCOME, WELCOME_QUESTION
     from shared.agents.innovator.prompts import WELCOME as INNOVATOR_WELCOME
-    from shared.service_layer.queue_messages import queue_message
 
-    conversation = sql.one("bouncer_latest_conversation", user_id=user_id)
+    conversation = uow.conversations.latest_for_user(user_id)
     queue_message(
-        sql,
+        uow,
         user_id=user_id,
         agent_id=agent,
         now=now,
@@ -214,25 +215,20 @@ def _queue_welcome(sql: Sql, user_id: UUID, agent: str, now: datetime) -> None:
         message_data={"kind": "welcome", "asks": "goal"},
         priority="high",
         can_delay=False,
-        conversation_id=UUID(str(conversation["id"])) if conversation else None,
+        conversation_id=conversation.id if conversation else None,
     )
 
 
-def _cancel_followups(sql: Sql, user_id: UUID, *, reason: str) -> None:
-    cancel_followups(sql, user_id, reason=reason)
-
-
-def _log_decision(sql: Sql, user_id: UUID, decision: str, operator: str, extra: dict[str, Any]) -> None:
-    import json
-
-    sql.one(
-        "bouncer_log_action",
-        agent_type="operator",
-        action_type=f"approval_{decision}",
-        user_id=user_id,
-        context_id=None,
-        context_type="approval",
-        input_data=json.dumps({"operator": operator, **extra}),
-        output_data=json.dumps({"approval_status": decision}),
-        error=None,
+def _log_decision(
+    uow: PostgresUnitOfWork, user_id: UUID, decision: str, operator: str, extra: dict[str, Any]
+) -> None:
+    uow.actions.record(
+        ActionRecord(
+            agent_type="operator",
+            action_type=f"approval_{decision}",
+            user_id=user_id,
+            context_type="approval",
+            input_data={"operator": operator, **extra},
+            output_data={"approval_status": decision},
+        )
     )

@@ -9,8 +9,8 @@ has stopped shows in ``ops status`` rather than in a stale metric.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
+from shared.adapters.repositories.ops import Backlog
 from shared.logs import get_logger
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
@@ -19,20 +19,12 @@ log = get_logger(__name__)
 BACKLOGS = ("events", "agent_tasks", "message_queue", "sms_sending", "sms_pending")
 
 
-@dataclass(frozen=True)
-class Backlog:
-    name: str
-    depth: int
-    oldest_age_seconds: float
+__all__ = ["BACKLOGS", "Backlog", "read_backlogs", "report_backlogs"]
 
 
 def read_backlogs(uow_factory: Callable[[], PostgresUnitOfWork]) -> dict[str, Backlog]:
     with uow_factory() as uow:
-        rows = uow.sql.all("backlogs_report")
-    return {
-        str(r["backlog"]): Backlog(str(r["backlog"]), int(r["depth"]), float(r["oldest_age_seconds"]))
-        for r in rows
-    }
+        return {b.name: b for b in uow.ops.backlogs()}
 
 
 def report_backlogs(uow_factory: Callable[[], PostgresUnitOfWork], owned: Iterable[str]) -> None:

@@ -20,8 +20,10 @@ import json
 from typing import Any
 from uuid import UUID
 
+from shared.adapters.repositories import ActionRecord, UserLock
 from shared.agents.bouncer.agent import RE_ENGAGEMENT_TYPE, BouncerAgent
 from shared.agents.bouncer.state import onboarding_state
+from shared.agents.bouncer.tools import AGENT
 from shared.agents.conversation.protocol import TurnResult
 from shared.agents.conversation.turn import run_turn
 from shared.domain.constants import BOUNCER_MAX_FOLLOWUPS
@@ -85,15 +87,16 @@ def run_followup(user_id: UUID, task_id: UUID, data: dict[str, Any], deps: Deps)
     context = data.get("context_json") or {}
     attempt = int(context.get("attemptCount") or 1)
     with deps.uow_factory() as uow:
-        user = uow.sql.one("bouncer_lock_user", user_id=user_id)
+        uow.users.lock(user_id, UserLock.ACCOUNT)
+        user = uow.users.get(user_id)
         if user is None:
             return {"status": "skipped", "reason": "no_user"}
         state = onboarding_state(user)
-        last_user = uow.sql.scalar("bouncer_last_user_message_at", user_id=user_id)
-        scheduled_at = uow.sql.scalar("bouncer_task_created_at", task_id=task_id)
-        last_reply = uow.sql.scalar("bouncer_last_reply_at", user_id=user_id)
-        conversation = uow.sql.one("bouncer_active_conversation", user_id=user_id)
-        if user["verified"] or user["opted_out"] or not needs_follow_up(state):
+        last_user = uow.messages.last_user_text_at(user_id)
+        scheduled_at = uow.tasks.created_at(task_id)
+        last_reply = uow.messages.last_reply_at(user_id, AGENT)
+        conversation = uow.conversations.active_for_user(user_id)
+        if user.verified or user.opted_out or not needs_follow_up(state):
             return {"status": "skipped", "reason": "onboarding_not_pending"}
         if last_user is not None and (
             last_reply is None
@@ -105,19 +108,17 @@ def run_followup(user_id: UUID, task_id: UUID, data: dict[str, Any], deps: Deps)
         if conversation is None:
             return {"status": "skipped", "reason": "no_active_conversation"}
         if not follow_up_sends_message(attempt):
-            uow.sql.one(
-                "bouncer_set_conversation_status", conversation_id=conversation["id"], status="paused"
-            )
-            uow.sql.one(
-                "bouncer_log_action",
-                agent_type="bouncer",
-                action_type="re_engagement_paused",
-                user_id=user_id,
-                context_id=conversation["id"],
-                context_type="conversation",
-                input_data=json.dumps({"attemptCount": attempt, "task_id": str(task_id)}),
-                output_data=json.dumps({"paused": True}),
-                error=None,
+            uow.conversations.set_status(conversation.id, "paused")
+            uow.actions.record(
+                ActionRecord(
+                    agent_type=AGENT,
+                    action_type="re_engagement_paused",
+                    user_id=user_id,
+                    context_id=conversation.id,
+                    context_type="conversation",
+                    input_data={"attemptCount": attempt, "task_id": str(task_id)},
+                    output_data={"paused": True},
+                )
             )
             uow.commit()
             log.info("bouncer follow-ups unanswered; conversation paused", extra={"user_id": str(user_id)})
@@ -137,13 +138,8 @@ def run_followup(user_id: UUID, task_id: UUID, data: dict[str, Any], deps: Deps)
             },
             sort_keys=True,
         )
-        if not uow.sql.scalar("bouncer_trigger_exists", user_id=user_id, task_id=str(task_id)):
-            uow.sql.one(
-                "bouncer_insert_system_message",
-                conversation_id=conversation["id"],
-                user_id=user_id,
-                content=content,
-            )
+        if not uow.messages.trigger_exists(user_id, task_id):
+            uow.messages.add_system_trigger(conversation_id=conversation.id, user_id=user_id, content=content)
         uow.commit()
     result = run_bouncer_turn(user_id, deps)
     return {"status": result.status, "path": result.path, "attempt": attempt, "replies": len(result.bodies)}

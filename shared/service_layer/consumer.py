@@ -7,7 +7,7 @@ Entry point (a thin ``functions/<name>/main.py``)::
         consume(cloud_event, "agent_bouncer", handle_bouncer_delivery)
 
     def handle_bouncer_delivery(delivery: Delivery, uow: PostgresUnitOfWork) -> dict | None:
-        ...  # read and write through uow.sql, uow.emit(...); do NOT call uow.commit()
+        ...  # read and write through uow's repositories, uow.emit(...); do NOT call uow.commit()
 
 What ``consume`` guarantees
 ---------------------------
@@ -52,7 +52,7 @@ from uuid import UUID
 
 from cloudevents.abstract import CloudEvent
 
-from shared.adapters.postgres import Sql
+from shared.adapters.repositories.dead_letters import NewDeadLetter
 from shared.domain.constants import EVENT_MAX_AGE
 from shared.logs import get_logger
 from shared.routing import CONSUMERS, PLANNED_CONSUMERS
@@ -271,13 +271,13 @@ def _run(
 ) -> Outcome:
     try:
         with uow_factory() as uow:
-            if not _mark(uow.sql, consumer, key, delivery, "handled"):
+            if not _mark(uow, consumer, key, delivery, "handled"):
                 log.info("duplicate delivery acknowledged", extra={**context, "delivery_key": key})
                 return Outcome.DUPLICATE
             result = handler(delivery, uow)
             if delivery.kind == "task" and task_lifecycle:
                 assert delivery.claim_token is not None
-                complete_task(uow.sql, delivery.id, delivery.claim_token, result or {})
+                complete_task(uow, delivery.id, delivery.claim_token, result or {})
             uow.commit()
     except LostLease as exc:
         log.warning("task lease lost; work rolled back", extra={**context, "error": str(exc)})
@@ -305,16 +305,14 @@ def _run(
     return Outcome.HANDLED
 
 
-def _mark(sql: Sql, consumer: str, key: str, delivery: Delivery, outcome: str) -> bool:
-    row = sql.one(
-        "mark_delivery",
+def _mark(uow: PostgresUnitOfWork, consumer: str, key: str, delivery: Delivery, outcome: str) -> bool:
+    return uow.deliveries.mark(
         consumer=consumer,
         delivery_key=key,
         kind=delivery.kind,
         outcome=outcome,
         message_id=delivery.message_id or None,
     )
-    return row is not None
 
 
 def _dead_letter(
@@ -328,29 +326,30 @@ def _dead_letter(
     task_lifecycle: bool,
 ) -> Outcome:
     with uow_factory() as uow:
-        if not _mark(uow.sql, consumer, key, delivery, "dead_lettered"):
+        if not _mark(uow, consumer, key, delivery, "dead_lettered"):
             return Outcome.DUPLICATE
         if delivery.kind == "task" and task_lifecycle:
             assert delivery.claim_token is not None
             try:
-                fail_task(uow.sql, delivery.id, delivery.claim_token, error, consumer=consumer)
+                fail_task(uow, delivery.id, delivery.claim_token, error, consumer=consumer)
             except LostLease:
                 log.warning("permanent error on a lost lease; nothing to fail", extra=context)
                 uow.commit()
                 return Outcome.LOST_LEASE
         else:
-            uow.sql.one(
-                "record_dead_letter",
-                event_id=delivery.id,
-                event_type=delivery.type,
-                payload=json.dumps(delivery.data.get("payload", delivery.data), default=str),
-                error_message=error[:4000],
-                retry_count=delivery.attempt,
-                original_created_at=delivery.data.get("created_at"),
-                source="consumer",
-                topic=topic_of(consumer),
-                consumer=consumer,
-                source_message_id=f"{consumer}:{delivery.message_id}" if delivery.message_id else None,
+            uow.dead_letters.record(
+                NewDeadLetter(
+                    event_id=delivery.id,
+                    event_type=delivery.type,
+                    payload=delivery.data.get("payload", delivery.data),
+                    error_message=error,
+                    retry_count=delivery.attempt,
+                    original_created_at=delivery.data.get("created_at"),
+                    source="consumer",
+                    topic=topic_of(consumer),
+                    consumer=consumer,
+                    source_message_id=f"{consumer}:{delivery.message_id}" if delivery.message_id else None,
+                )
             )
         uow.commit()
     log.error("permanent failure; dead-lettered and acknowledged", extra={**context, "error": error})
@@ -368,7 +367,7 @@ def _retry_task(
     assert delivery.claim_token is not None
     try:
         with uow_factory() as uow:
-            decision = retry_task(uow.sql, delivery.id, delivery.claim_token, error, consumer=consumer)
+            decision = retry_task(uow, delivery.id, delivery.claim_token, error, consumer=consumer)
             uow.commit()
     except LostLease:
         log.warning("task failed on a lost lease; nothing to retry", extra={**context, "error": error})
@@ -391,20 +390,23 @@ def _record_malformed(cloud_event: CloudEvent, consumer: str, error: str, uow_fa
     with contextlib.suppress(MalformedDelivery):
         attributes = pubsub_message(cloud_event).get("attributes")
     with uow_factory() as uow:
-        uow.sql.one(
-            "record_dead_letter",
-            event_id=None,
-            event_type=str(
-                attributes.get("event_type") or "malformed" if isinstance(attributes, dict) else "malformed"
-            )[:100],
-            payload=json.dumps({"raw": raw_text[:MAX_RAW_IN_DEAD_LETTER], "attributes": attributes}),
-            error_message=f"malformed delivery: {error}",
-            retry_count=0,
-            original_created_at=None,
-            source="consumer",
-            topic=topic_of(consumer),
-            consumer=consumer,
-            source_message_id=f"{consumer}:{message_id}" if message_id else None,
+        uow.dead_letters.record(
+            NewDeadLetter(
+                event_id=None,
+                event_type=str(
+                    attributes.get("event_type") or "malformed"
+                    if isinstance(attributes, dict)
+                    else "malformed"
+                )[:100],
+                payload={"raw": raw_text[:MAX_RAW_IN_DEAD_LETTER], "attributes": attributes},
+                error_message=f"malformed delivery: {error}",
+                retry_count=0,
+                original_created_at=None,
+                source="consumer",
+                topic=topic_of(consumer),
+                consumer=consumer,
+                source_message_id=f"{consumer}:{message_id}" if message_id else None,
+            )
         )
         uow.commit()
     log.error(

@@ -16,7 +16,6 @@ fresh retries. Either way ``replay_count`` goes up and ``replayed_at`` is set.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +23,11 @@ from uuid import UUID
 
 from cloudevents.abstract import CloudEvent
 
-from shared.adapters.postgres import AlreadyExists, Sql
+from shared.adapters.postgres import AlreadyExists
+from shared.adapters.repositories.dead_letters import NewDeadLetter
+from shared.adapters.repositories.tasks import FailedTask
 from shared.domain.constants import DEAD_LETTER_REPLAY_ALL_LIMIT
+from shared.domain.events import Event
 from shared.logs import get_logger
 from shared.routing import DEAD_LETTER_RECORDER_FUNCTION, TASK_READY_EVENT, consumer_for_subscription
 from shared.service_layer.consumer import Delivery, Outcome, consume
@@ -73,13 +75,12 @@ def record_pubsub_dead_letter(delivery: Delivery, uow: PostgresUnitOfWork) -> No
         claim_token = delivery.claim_token
         if claim_token is not None:
             try:
-                fail_task(uow.sql, delivery.id, claim_token, error, dead_letter=False)
+                fail_task(uow, delivery.id, claim_token, error, dead_letter=False)
             except LostLease:
                 error += " (the task had already moved on from this claim)"
-        task: dict[str, Any] = {**delivery.data, "id": delivery.id, "retry_count": delivery_count}
         record_task_dead_letter(
-            uow.sql,
-            task,
+            uow,
+            _failed_task(delivery, delivery_count),
             source="pubsub",
             consumer=function,
             topic=topic,
@@ -87,18 +88,19 @@ def record_pubsub_dead_letter(delivery: Delivery, uow: PostgresUnitOfWork) -> No
             source_message_id=delivery.message_id or None,
         )
     else:
-        uow.sql.one(
-            "record_dead_letter",
-            event_id=delivery.id,
-            event_type=delivery.type,
-            payload=json.dumps(delivery.data.get("payload", delivery.data), default=str),
-            error_message=error,
-            retry_count=delivery_count,
-            original_created_at=delivery.data.get("created_at"),
-            source="pubsub",
-            topic=topic,
-            consumer=function,
-            source_message_id=delivery.message_id or None,
+        uow.dead_letters.record(
+            NewDeadLetter(
+                event_id=delivery.id,
+                event_type=delivery.type,
+                payload=delivery.data.get("payload", delivery.data),
+                error_message=error,
+                retry_count=delivery_count,
+                original_created_at=delivery.data.get("created_at"),
+                source="pubsub",
+                topic=topic,
+                consumer=function,
+                source_message_id=delivery.message_id or None,
+            )
         )
     log.error(
         "Pub/Sub dead letter recorded",
@@ -108,6 +110,32 @@ def record_pubsub_dead_letter(delivery: Delivery, uow: PostgresUnitOfWork) -> No
             "subscription": subscription,
             "delivery_count": delivery_count,
         },
+    )
+
+
+def _uuid_field(data: dict[str, Any], key: str) -> UUID | None:
+    try:
+        return UUID(str(data[key])) if data.get(key) else None
+    except ValueError:
+        return None
+
+
+def _failed_task(delivery: Delivery, delivery_count: int) -> FailedTask:
+    """The task a dead-lettered task delivery was about, from the delivery's own body."""
+    data = delivery.data
+    context_json = data.get("context_json")
+    return FailedTask(
+        id=delivery.id,
+        task_type=data.get("task_type"),
+        agent_type=data.get("agent_type"),
+        user_id=_uuid_field(data, "user_id"),
+        context_id=_uuid_field(data, "context_id"),
+        context_type=data.get("context_type"),
+        context_json=context_json if isinstance(context_json, dict) else {},
+        priority=data.get("priority"),
+        retry_count=delivery_count,
+        created_at=data.get("created_at"),
+        error=None,
     )
 
 
@@ -130,40 +158,41 @@ def record_dead_letter_delivery(
     )
 
 
-def replay_dead_letter(sql: Sql, dead_letter_id: UUID, *, force: bool = False) -> ReplayResult:
-    """Replay one dead letter inside the caller's transaction. Raises ``ReplayError``."""
-    row = sql.one("lock_dead_letter", id=dead_letter_id)
-    if row is None:
+def replay_dead_letter(uow: PostgresUnitOfWork, dead_letter_id: UUID, *, force: bool = False) -> ReplayResult:
+    """Replay one dead letter inside the caller's unit of work. Raises ``ReplayError``."""
+    letter = uow.dead_letters.lock(dead_letter_id)
+    if letter is None:
         raise ReplayError(f"no dead letter {dead_letter_id}")
-    if row["replayed_at"] is not None and not force:
-        raise ReplayError(f"dead letter {dead_letter_id} was already replayed at {row['replayed_at']}")
-    payload = row["payload"]
-    if row["event_type"] == TASK_READY_EVENT and isinstance(payload, dict) and payload.get("kind") == "task":
+    if letter.replayed_at is not None and not force:
+        raise ReplayError(f"dead letter {dead_letter_id} was already replayed at {letter.replayed_at}")
+    payload = letter.payload
+    if letter.event_type == TASK_READY_EVENT and isinstance(payload, dict) and payload.get("kind") == "task":
         task_id = UUID(str(payload["task_id"]))
         try:
-            requeued = sql.run("requeue_failed_task", task_id=task_id)
+            requeued = uow.tasks.requeue_failed(task_id)
         except AlreadyExists:
             raise ReplayError(f"task {task_id}: the same task is already pending again") from None
-        if requeued == 0:
+        if not requeued:
             raise ReplayError(f"task {task_id} is not failed (or no longer exists); nothing to requeue")
         result = ReplayResult(dead_letter_id, "task_requeued", task_id)
     else:
-        if row["event_id"] is None:
+        if letter.event_id is None:
             raise ReplayError(f"dead letter {dead_letter_id} is an undecodable delivery; nothing to replay")
-        metadata = dict(row["event_metadata"] or {})
+        metadata = dict(letter.event_metadata)
         metadata.pop("dispatch", None)
-        metadata.update({"replay_of": str(row["event_id"]), "dead_letter_id": str(dead_letter_id)})
-        new_id = sql.scalar(
-            "insert_event",
-            event_type=row["event_type"],
-            aggregate_type=row["aggregate_type"],
-            aggregate_id=row["aggregate_id"],
-            payload=json.dumps(payload, default=str),
-            metadata=json.dumps(metadata, default=str),
-            created_by=REPLAY_CREATED_BY,
+        metadata.update({"replay_of": str(letter.event_id), "dead_letter_id": str(dead_letter_id)})
+        new_id = uow.events.add(
+            Event(
+                event_type=letter.event_type,
+                aggregate_type=letter.aggregate_type,
+                aggregate_id=letter.aggregate_id,
+                payload=payload,
+                created_by=REPLAY_CREATED_BY,
+                metadata=metadata,
+            )
         )
-        result = ReplayResult(dead_letter_id, "event_reinserted", UUID(str(new_id)))
-    sql.run("mark_dead_letter_replayed", id=dead_letter_id)
+        result = ReplayResult(dead_letter_id, "event_reinserted", new_id)
+    uow.dead_letters.mark_replayed(dead_letter_id)
     log.info(
         "dead letter replayed",
         extra={
@@ -176,16 +205,15 @@ def replay_dead_letter(sql: Sql, dead_letter_id: UUID, *, force: bool = False) -
 
 
 def replay_all(
-    sql: Sql, *, limit: int = DEAD_LETTER_REPLAY_ALL_LIMIT
+    uow: PostgresUnitOfWork, *, limit: int = DEAD_LETTER_REPLAY_ALL_LIMIT
 ) -> tuple[list[ReplayResult], list[tuple[UUID, str]]]:
     """Replay every dead letter not replayed yet (oldest first); each in its own savepoint."""
     done: list[ReplayResult] = []
     refused: list[tuple[UUID, str]] = []
-    for row in sql.all("lock_unreplayed_dead_letters", limit=limit):
-        dead_letter_id = UUID(str(row["id"]))
+    for dead_letter_id in uow.dead_letters.lock_unreplayed(limit=limit):
         try:
-            with sql.conn.transaction():
-                done.append(replay_dead_letter(sql, dead_letter_id))
+            with uow.savepoint():
+                done.append(replay_dead_letter(uow, dead_letter_id))
         except ReplayError as exc:
             refused.append((dead_letter_id, str(exc)))
     return done, refused

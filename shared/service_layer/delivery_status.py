@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
+from shared.adapters.repositories.users import UserLock
 from shared.domain.constants import TWILIO_ERROR_UNSUBSCRIBED
 from shared.domain.events import Event
 from shared.domain.sms import (
@@ -98,43 +99,44 @@ def apply_delivery_status(update: StatusUpdate, uow: PostgresUnitOfWork) -> Stat
     reported = status_from_twilio(update.twilio_status)
     with uow as tx:
         # one lock order everywhere: the user, then the message (the sender's order)
-        tx.sql.one("sms_lock_user_of_callback", message_sid=update.message_sid, message_id=update.message_id)
-        row = tx.sql.one(
-            "sms_lock_message_by_sid", message_sid=update.message_sid, message_id=update.message_id
-        )
-        if row is None:
+        recipient = tx.messages.callback_recipient(update.message_sid, update.message_id)
+        if recipient is not None:
+            tx.users.lock(recipient, UserLock.ACCOUNT)
+        message = tx.messages.lock_by_sid(update.message_sid, update.message_id)
+        if message is None:
             log.warning(
                 "status callback for an unknown MessageSid", extra={"message_sid": update.message_sid}
             )
             return StatusOutcome.UNKNOWN_SID
-        target = next_status(row["status"], reported)
+        target = next_status(message.status, reported)
         if target is None:
             log.info(
                 "status callback did not move the message forward",
-                extra={"message_sid": update.message_sid, "current": row["status"], "reported": reported},
+                extra={"message_sid": update.message_sid, "current": message.status, "reported": reported},
             )
             return StatusOutcome.UNCHANGED
         failed = target in ("failed", "undelivered")
-        tx.sql.one(
-            "sms_apply_delivery_status",
-            message_id=row["id"],
+        tx.messages.apply_delivery_status(
+            message.id,
             message_sid=update.message_sid,
             status=target,
             error_code=update.error_code if failed else None,
             error_message=update.error_message if failed else None,
         )
-        if update.error_code == TWILIO_ERROR_UNSUBSCRIBED:
-            user_id = UUID(str(row["user_id"]))
-            if tx.sql.one("sms_set_opted_out", user_id=user_id) is not None:
-                tx.emit(
-                    Event(
-                        "user.opted_out",
-                        "user",
-                        user_id,
-                        {"user_id": str(user_id), "message_id": str(row["id"]), "source": "twilio_21610"},
-                        CREATED_BY,
-                    )
+        if update.error_code == TWILIO_ERROR_UNSUBSCRIBED and tx.users.set_opted_out(message.user_id):
+            tx.emit(
+                Event(
+                    "user.opted_out",
+                    "user",
+                    message.user_id,
+                    {
+                        "user_id": str(message.user_id),
+                        "message_id": str(message.id),
+                        "source": "twilio_21610",
+                    },
+                    CREATED_BY,
                 )
+            )
         tx.commit()
     log.info(
         "delivery status applied",

@@ -25,9 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
-from shared.adapters.postgres import Row, Sql
 from shared.adapters.pubsub import OutboundMessage, Publisher
+from shared.adapters.repositories.dead_letters import NewDeadLetter
+from shared.adapters.repositories.events import ClaimedEvent, GivenUp, Published, PublishRetry
 from shared.domain.constants import DISPATCH_MAX_BATCHES_PER_RUN, EVENT_DISPATCH_BATCH
 from shared.domain.retry import GiveUp, decide_event_publish_failure
 from shared.logs import get_logger
@@ -52,24 +54,35 @@ class DispatchReport:
         return dict(vars(self))
 
 
-def event_message(event: Row, consumer: Consumer) -> OutboundMessage:
-    user_id = str(event["user_id"]) if event["user_id"] else ""
+@dataclass(frozen=True)
+class _Dead:
+    """An event to dead-letter, and where it was going (if anywhere)."""
+
+    event: ClaimedEvent
+    error: str
+    attempts: int
+    topic: str | None
+    consumer: str | None
+
+
+def event_message(event: ClaimedEvent, consumer: Consumer) -> OutboundMessage:
+    user_id = str(event.user_id) if event.user_id else ""
     body: dict[str, Any] = {
-        "event_id": str(event["id"]),
-        "event_type": event["event_type"],
-        "aggregate_type": event["aggregate_type"],
-        "aggregate_id": event["aggregate_id"],
-        "payload": event["payload"],
-        "metadata": event["metadata"],
-        "created_at": event["created_at"],
-        "created_by": event["created_by"],
+        "event_id": str(event.id),
+        "event_type": event.event_type,
+        "aggregate_type": event.aggregate_type,
+        "aggregate_id": event.aggregate_id,
+        "payload": event.payload,
+        "metadata": event.metadata,
+        "created_at": event.created_at,
+        "created_by": event.created_by,
         "user_id": user_id or None,
     }
     attributes = {
         "kind": "event",
-        "event_id": str(event["id"]),
-        "event_type": event["event_type"],
-        "attempt": str(event["attempts"] + 1),
+        "event_id": str(event.id),
+        "event_type": event.event_type,
+        "attempt": str(event.attempts + 1),
     }
     if user_id:
         attributes["user_id"] = user_id
@@ -81,43 +94,51 @@ def event_message(event: Row, consumer: Consumer) -> OutboundMessage:
     )
 
 
-def dispatch_batch(sql: Sql, events: list[Row], publisher: Publisher, report: DispatchReport) -> None:
+def dispatch_batch(
+    uow: PostgresUnitOfWork, events: list[ClaimedEvent], publisher: Publisher, report: DispatchReport
+) -> None:
     """Route, publish and record the outcome of one claimed batch (inside the claim's transaction)."""
     messages: list[OutboundMessage] = []
-    routed: list[tuple[Row, Consumer]] = []
-    record_only: list[Any] = []
-    dead: list[tuple[Row, str, int, str | None, str | None]] = []  # event, error, attempts, topic, consumer
+    routed: list[tuple[ClaimedEvent, Consumer]] = []
+    record_only: list[UUID] = []
+    dead: list[_Dead] = []
     for event in events:
-        verified = event["user_verified"] if event["user_id"] else None
+        verified = event.user_verified if event.user_id else None
         try:
-            consumer = route_event(event["event_type"], verified, event["user_poc_agent_type"])
+            consumer = route_event(event.event_type, verified, event.user_poc_agent_type)
         except NoRoute as exc:
-            dead.append((event, f"no route: {exc}", event["attempts"], None, None))
+            dead.append(_Dead(event, f"no route: {exc}", event.attempts, None, None))
             continue
         if consumer is None:
-            record_only.append(event["id"])
+            record_only.append(event.id)
             continue
         messages.append(event_message(event, consumer))
         routed.append((event, consumer))
 
     outcomes = publisher.publish_all(messages) if messages else []
     now = datetime.now(UTC)
-    published: list[tuple[Any, str, str]] = []
-    retry: list[tuple[Any, int, str, datetime]] = []
+    published: list[Published] = []
+    retry: list[PublishRetry] = []
     for (event, consumer), outcome in zip(routed, outcomes, strict=True):
         if outcome.ok:
-            published.append((event["id"], consumer.topic, outcome.message_id or ""))
+            published.append(Published(event.id, consumer.topic, outcome.message_id or ""))
             continue
         error = f"publish to {consumer.topic} failed: {outcome.error}"
-        decision = decide_event_publish_failure(event["attempts"], now)
+        decision = decide_event_publish_failure(event.attempts, now)
         if isinstance(decision, GiveUp):
             dead.append(
-                (event, f"{error} ({decision.reason})", decision.attempts, consumer.topic, consumer.function)
+                _Dead(
+                    event,
+                    f"{error} ({decision.reason})",
+                    decision.attempts,
+                    consumer.topic,
+                    consumer.function,
+                )
             )
         else:
-            retry.append((event["id"], decision.attempts, error, decision.when))
+            retry.append(PublishRetry(event.id, decision.attempts, error[:4000], decision.when))
 
-    _record_outcomes(sql, published, record_only, retry, dead)
+    _record_outcomes(uow, published, record_only, retry, dead)
     report.published += len(published)
     report.record_only += len(record_only)
     report.retrying += len(retry)
@@ -125,53 +146,56 @@ def dispatch_batch(sql: Sql, events: list[Row], publisher: Publisher, report: Di
 
 
 def _record_outcomes(
-    sql: Sql,
-    published: list[tuple[Any, str, str]],
-    record_only: list[Any],
-    retry: list[tuple[Any, int, str, datetime]],
-    dead: list[tuple[Row, str, int, str | None, str | None]],
+    uow: PostgresUnitOfWork,
+    published: list[Published],
+    record_only: list[UUID],
+    retry: list[PublishRetry],
+    dead: list[_Dead],
 ) -> None:
     if published:
-        sql.run(
-            "mark_events_published",
-            ids=[p[0] for p in published],
-            topics=[p[1] for p in published],
-            message_ids=[p[2] for p in published],
-        )
+        uow.events.mark_published(published)
     if record_only:
-        sql.run("mark_events_record_only", ids=record_only, reason=RECORD_ONLY_REASON)
+        uow.events.mark_record_only(record_only, reason=RECORD_ONLY_REASON)
     if retry:
-        sql.run(
-            "reschedule_events",
-            ids=[r[0] for r in retry],
-            attempts=[r[1] for r in retry],
-            errors=[r[2][:4000] for r in retry],
-            next_attempt_ats=[r[3] for r in retry],
-        )
-        for event_id, attempts, error, when in retry:
+        uow.events.reschedule(retry)
+        for r in retry:
             log.warning(
                 "event publish failed; will retry",
                 extra={
-                    "event_id": str(event_id),
-                    "attempts": attempts,
-                    "error": error,
-                    "next_attempt_at": when.isoformat(),
+                    "event_id": str(r.event_id),
+                    "attempts": r.attempts,
+                    "error": r.error,
+                    "next_attempt_at": r.next_attempt_at.isoformat(),
                 },
             )
     if dead:
-        sql.all(
-            "dead_letter_events",
-            ids=[d[0]["id"] for d in dead],
-            attempts=[d[2] for d in dead],
-            errors=[d[1][:4000] for d in dead],
-            topics=[d[3] for d in dead],
-            consumers=[d[4] for d in dead],
-        )
-        for event, error, _attempts, _topic, _consumer in dead:
-            log.error(
-                "event dead-lettered",
-                extra={"event_id": str(event["id"]), "event_type": event["event_type"], "error": error},
+        _dead_letter(uow, dead)
+
+
+def _dead_letter(uow: PostgresUnitOfWork, dead: list[_Dead]) -> None:
+    """Mark the events processed as dead-lettered and record a dead letter (source 'dispatcher') each."""
+    where = {d.event.id: d for d in dead}
+    for event in uow.events.mark_dead_lettered(
+        [GivenUp(d.event.id, d.attempts, d.error[:4000]) for d in dead]
+    ):
+        uow.dead_letters.record(
+            NewDeadLetter(
+                event_id=event.id,
+                event_type=event.event_type,
+                payload=event.payload,
+                error_message=event.error,
+                retry_count=event.attempts,
+                original_created_at=event.created_at,
+                source="dispatcher",
+                topic=where[event.id].topic,
+                consumer=where[event.id].consumer,
             )
+        )
+    for d in dead:
+        log.error(
+            "event dead-lettered",
+            extra={"event_id": str(d.event.id), "event_type": d.event.event_type, "error": d.error},
+        )
 
 
 def dispatch_events(
@@ -185,12 +209,12 @@ def dispatch_events(
     report = DispatchReport()
     for _ in range(max_batches):
         with uow_factory() as uow:
-            events = uow.sql.all("claim_due_events", limit=batch_size)
+            events = uow.events.claim_due(limit=batch_size)
             if not events:
                 break
             report.batches += 1
             report.claimed += len(events)
-            dispatch_batch(uow.sql, events, publisher, report)
+            dispatch_batch(uow, events, publisher, report)
             uow.commit()
         if len(events) < batch_size:
             break

@@ -21,7 +21,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from shared.adapters.email_parsing import InboundEmail, verification_address, verification_token
-from shared.adapters.postgres import Sql
+from shared.adapters.repositories import ActionRecord, UserLock
 from shared.domain.events import Event
 from shared.logs import get_logger
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
@@ -61,37 +61,40 @@ def record_verification_email(
         log.info("verification email without a verify- recipient", extra={"shape": email.shape})
         return VerificationResult(Outcome.NO_TOKEN)
     with uow_factory() as uow:
-        user = uow.sql.one("bouncer_user_by_verification_token", token=token)
+        user_id = uow.users.id_by_verification_token(token)
+        if user_id is not None:
+            uow.users.lock(user_id, UserLock.ACCOUNT)
+        user = None if user_id is None else uow.users.get(user_id)
         if user is None:
             log.warning("verification email for an unknown token", extra={"shape": email.shape})
             return VerificationResult(Outcome.UNKNOWN_TOKEN)
-        user_id = UUID(str(user["id"]))
-        if user["email_verified"]:
-            log.info("verification email for an already verified address", extra={"user_id": str(user_id)})
-            return VerificationResult(Outcome.ALREADY_VERIFIED, user_id)
-        uow.sql.one("bouncer_mark_email_verified", user_id=user_id, email=email.sender)
-        conversation_id = _active_conversation(uow.sql, user_id)
+        if user.email_verified:
+            log.info("verification email for an already verified address", extra={"user_id": str(user.id)})
+            return VerificationResult(Outcome.ALREADY_VERIFIED, user.id)
+        user_id = user.id
+        uow.users.mark_email_verified(user_id, email.sender)
+        conversation_id = uow.conversations.active_or_open(user_id)
         verified_at = datetime.now(UTC).isoformat()
         content = json.dumps(
             {"type": ACKNOWLEDGMENT_TYPE, "email": email.sender, "verified_at": verified_at}, sort_keys=True
         )
-        message = uow.sql.one(
-            "bouncer_insert_system_message", conversation_id=conversation_id, user_id=user_id, content=content
-        )
-        assert message is not None
-        message_id = UUID(str(message["id"]))
-        uow.sql.one(
-            "bouncer_log_action",
-            agent_type="bouncer",
-            action_type="email_verified",
-            user_id=user_id,
-            context_id=message_id,
-            context_type="message",
-            input_data=json.dumps(
-                {"shape": email.shape, "recipients": list(email.recipients), "message_id": email.message_id}
-            ),
-            output_data=json.dumps({"email": email.sender, "email_verified": True}),
-            error=None,
+        message_id = uow.messages.add_system_trigger(
+            conversation_id=conversation_id, user_id=user_id, content=content
+        ).id
+        uow.actions.record(
+            ActionRecord(
+                agent_type="bouncer",
+                action_type="email_verified",
+                user_id=user_id,
+                context_id=message_id,
+                context_type="message",
+                input_data={
+                    "shape": email.shape,
+                    "recipients": list(email.recipients),
+                    "message_id": email.message_id,
+                },
+                output_data={"email": email.sender, "email_verified": True},
+            )
         )
         uow.emit(
             Event(
@@ -111,13 +114,3 @@ def record_verification_email(
         uow.commit()
     log.info("email verified", extra={"user_id": str(user_id), "shape": email.shape})
     return VerificationResult(Outcome.VERIFIED, user_id, message_id)
-
-
-def _active_conversation(sql: Sql, user_id: UUID) -> UUID:
-    row = sql.one("bouncer_active_conversation", user_id=user_id)
-    if row is None:
-        row = sql.one("bouncer_open_conversation", user_id=user_id)
-    if row is None:  # lost a race with another writer: it exists now
-        row = sql.one("bouncer_active_conversation", user_id=user_id)
-    assert row is not None
-    return UUID(str(row["id"]))

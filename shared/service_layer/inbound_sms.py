@@ -119,27 +119,15 @@ class InboundResult:
     new_user: bool = False
 
 
-def _uuid(value: object) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
-
-
 def record_inbound_sms(sms: InboundSms, uow: PostgresUnitOfWork) -> InboundResult:
     with uow as tx:
         # A replayed MessageSid is caught by the message insert below (ON CONFLICT): no extra round trip.
-        user = tx.sql.one(
-            "sms_upsert_user_and_conversation",
-            phone_number=sms.from_number,
-            timezone=guess_timezone(sms.from_number),
-        )
-        assert user is not None
-        user_id = _uuid(user["id"])
-        conversation_id = _uuid(user["conversation_id"])
+        user = tx.users.upsert_by_phone(sms.from_number, timezone=guess_timezone(sms.from_number))
+        user_id, conversation_id, opted_out = user.id, user.conversation_id, user.opted_out
 
-        opted_out = bool(user["opted_out"])
         keyword = classify(sms.body, opted_out=opted_out)
         routed = keyword is None and not opted_out
-        inserted = tx.sql.one(
-            "sms_insert_inbound_message",
+        message_id = tx.messages.add_inbound(
             conversation_id=conversation_id,
             user_id=user_id,
             content=sms.body,
@@ -148,10 +136,9 @@ def record_inbound_sms(sms: InboundSms, uow: PostgresUnitOfWork) -> InboundResul
             num_segments=count_segments(sms.body) if sms.body else None,
             routed=routed,
         )
-        if inserted is None:  # Twilio's retry of a MessageSid already stored: roll everything back
+        if message_id is None:  # Twilio's retry of a MessageSid already stored: roll everything back
             log.info("replayed inbound SMS ignored", extra={"message_sid": sms.message_sid})
             return InboundResult(Outcome.DUPLICATE)
-        message_id = _uuid(inserted["id"])
 
         if keyword is not None:
             _act_on_keyword(
@@ -189,7 +176,7 @@ def record_inbound_sms(sms: InboundSms, uow: PostgresUnitOfWork) -> InboundResul
         conversation_id=conversation_id,
         message_id=message_id,
         keyword=keyword,
-        new_user=bool(user["created"]),
+        new_user=user.created,
     )
     log.info(
         "inbound SMS recorded",
@@ -217,13 +204,13 @@ def _act_on_keyword(
 ) -> None:
     payload = {"user_id": str(user_id), "message_id": str(message_id), "source": "keyword"}
     if keyword is Keyword.OPT_OUT:
-        if tx.sql.one("sms_set_opted_out", user_id=user_id) is not None:
+        if tx.users.set_opted_out(user_id):
             tx.emit(Event("user.opted_out", "user", user_id, payload, CREATED_BY))
     elif keyword is Keyword.OPT_IN:
-        if tx.sql.one("sms_set_opted_in", user_id=user_id) is not None:
+        if tx.users.set_opted_in(user_id):
             tx.emit(Event("user.opted_in", "user", user_id, payload, CREATED_BY))
     elif keyword is Keyword.HELP and not opted_out:
         # Through the one outbound path, like every other SMS we send (decisions B14).
         add_outbound_messages(
-            tx.sql, user_id=user_id, conversation_id=conversation_id, role="system", bodies=[HELP_TEXT]
+            tx.messages, user_id=user_id, conversation_id=conversation_id, role="system", bodies=[HELP_TEXT]
         )

@@ -1,10 +1,11 @@
 """Deliver due proactive messages: the message orchestrator's tick (platform §1, decisions B1-B3, B14).
 
 One tick takes up to ``ORCHESTRATOR_BATCH`` users with due ``queued`` rows, most urgent first,
-and handles each user in one transaction:
+and handles each user in one unit of work (one transaction):
 
-1. lock the user against concurrent ticks (a tick that cannot get the lock skips the user),
-   then lock the user's due rows with ``FOR UPDATE SKIP LOCKED``, whole sequences included;
+1. lock the user against concurrent ticks (``uow.users.try_lock`` in the orchestrator scope: a
+   tick that cannot get the lock skips the user), then lock the user's due rows with
+   ``FOR UPDATE SKIP LOCKED``, whole sequences included;
 2. group rows into send units (one row, or one whole sequence: counted once, never split) in
    priority order urgent > high > medium > low, then ``scheduled_for``;
 3. per unit: opted-out user -> cancelled; active user (texted in the last 10 minutes) -> sent,
@@ -14,25 +15,25 @@ and handles each user in one transaction:
    'superseded'); the body is ``final_message`` or the text in ``message_data``;
 5. sending = outbound ``messages`` rows through ``add_outbound_messages`` (the one outbound
    path), the queue rows 'sent', the budget row and the send ledger, all in the same commit.
+
+The rolling hour is counted from the send ledger: one ``agent_actions_log`` row per send unit
+(``proactive_send_budgeted`` or ``proactive_send_exempt``), written in the same transaction as
+the outbound messages, the queue-row update and the ``user_message_budget`` increment. The
+daily count is ``user_message_budget.messages_sent`` for the user's local date; both move
+together, so they cannot disagree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
 from uuid import UUID
 
-from shared.adapters.orchestrator_store import (
-    ACTION_SEND_BUDGETED,
-    ACTION_SEND_EXEMPT,
-    BudgetRow,
-    OrchestratorSession,
-    OrchestratorStore,
-    QueueRow,
-    UserProfile,
-)
+from shared.adapters.repositories import ActionRecord, Budget, Conversation, QueueRow, SendProfile, UserLock
+from shared.adapters.repositories.messages import UserText
 from shared.domain.constants import ORCHESTRATOR_BATCH
 from shared.domain.send_policy import (
     HOURLY_WINDOW,
@@ -53,13 +54,74 @@ from shared.logs import get_logger
 from shared.routing import POC_AGENT_TYPES, resolve_poc
 from shared.service_layer.freshness import (
     FreshnessClassifier,
+    NewerMessage,
     QueuedForCheck,
     check_freshness,
 )
+from shared.service_layer.outbound import OutboundWriter, add_outbound_messages
 
 log = get_logger(__name__)
 
 RENDERABLE_KEYS = ("content", "text", "message", "body")  # message_data keys holding ready prose
+AGENT_TYPE = "message_orchestrator"  # agent_actions_log.agent_type of its decisions
+ACTION_SEND_BUDGETED = "proactive_send_budgeted"
+ACTION_SEND_EXEMPT = "proactive_send_exempt"
+
+
+# What a tick needs from the unit of work (``PostgresUnitOfWork`` has it; unit tests pass a fake).
+class _Users(Protocol):
+    def try_lock(self, user_id: UUID, scope: UserLock) -> bool: ...
+    def send_profile(self, user_id: UUID, now: datetime) -> SendProfile | None: ...
+
+
+class _Conversations(Protocol):
+    def get(self, conversation_id: UUID) -> Conversation | None: ...
+    def active_or_open(self, user_id: UUID) -> UUID: ...
+
+
+class _Messages(OutboundWriter, Protocol):
+    def user_texts_since(self, user_id: UUID, since: datetime, limit: int) -> list[UserText]: ...
+
+
+class _Queue(Protocol):
+    def due_users(self, now: datetime, batch: int) -> list[UUID]: ...
+    def claim_due_for_user(self, user_id: UUID, now: datetime) -> list[QueueRow]: ...
+    def reschedule(self, ids: Sequence[UUID], until: datetime) -> None: ...
+    def close(self, ids: Sequence[UUID], status: str, reason: str) -> None: ...
+    def mark_sent(self, queue_id: UUID, now: datetime, message_id: UUID, body: str) -> None: ...
+
+
+class _Budgets(Protocol):
+    def for_date(self, user_id: UUID, local_date: date) -> Budget: ...
+    def count_send(self, user_id: UUID, local_date: date, now: datetime, limits: Budget) -> int: ...
+
+
+class _Actions(Protocol):
+    def record(self, action: ActionRecord) -> UUID: ...
+    def budgeted_sends(self, user_id: UUID, since: datetime, now: datetime) -> list[datetime]: ...
+
+
+class TickUnitOfWork(Protocol):
+    @property
+    def users(self) -> _Users: ...
+    @property
+    def conversations(self) -> _Conversations: ...
+    @property
+    def messages(self) -> _Messages: ...
+    @property
+    def queue(self) -> _Queue: ...
+    @property
+    def budgets(self) -> _Budgets: ...
+    @property
+    def actions(self) -> _Actions: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+    def commit(self) -> list[UUID]: ...
+
+
+TickUowFactory = Callable[[], TickUnitOfWork]
 
 
 @dataclass
@@ -94,7 +156,7 @@ def render_body(row: QueueRow) -> str | None:
     return None
 
 
-def role_for(agent_id: str, profile: UserProfile) -> str:
+def role_for(agent_id: str, profile: SendProfile) -> str:
     """``messages.role``: the agent_id prefix when it is a point-of-contact agent, else the
     user's point-of-contact agent (background agents never speak to users directly)."""
     prefix = agent_id.split("_", 1)[0].lower()
@@ -115,7 +177,7 @@ def _message_per_part(bodies: Sequence[str], message_ids: Sequence[UUID]) -> lis
 
 
 def run_tick(
-    store: OrchestratorStore,
+    uow_factory: TickUowFactory,
     *,
     now: datetime,
     classifier: FreshnessClassifier,
@@ -123,11 +185,12 @@ def run_tick(
 ) -> TickReport:
     """Handle every due unit of up to ``batch`` users; one user's failure never blocks another."""
     report = TickReport()
-    checker = classifier
-    for user_id in store.due_users(now, batch):
+    with uow_factory() as uow:
+        due = uow.queue.due_users(now, batch)
+    for user_id in due:
         report.users += 1
         try:
-            _process_user(store, user_id, now, checker, report)
+            _process_user(uow_factory, user_id, now, classifier, report)
         except Exception:
             report.errors += 1
             log.exception("orchestrator: user skipped after an error", extra={"user_id": str(user_id)})
@@ -135,12 +198,10 @@ def run_tick(
     return report
 
 
-def _state_for(
-    session: OrchestratorSession, profile: UserProfile, now: datetime
-) -> tuple[SendState, BudgetRow]:
-    tz = resolve_timezone(profile.timezone)
+def _state_for(uow: TickUnitOfWork, profile: SendProfile, now: datetime) -> tuple[SendState, Budget]:
+    tz = resolve_timezone(profile.zone)
     today = local_date(now, tz)
-    budget = session.budget(profile.id, today)
+    budget = uow.budgets.for_date(profile.id, today)
     state = SendState(
         timezone=tz,
         quiet=QuietHours.from_user(
@@ -150,7 +211,7 @@ def _state_for(
         hourly_limit=budget.hourly_limit,
         budget_date=today,
         sent_today=budget.messages_sent if budget.date == today else 0,
-        recent_sends=tuple(session.budgeted_sends(profile.id, now - HOURLY_WINDOW, now)),
+        recent_sends=tuple(uow.actions.budgeted_sends(profile.id, now - HOURLY_WINDOW, now)),
         last_inbound_at=profile.last_inbound_at,
         opted_out=profile.opted_out,
     )
@@ -158,26 +219,26 @@ def _state_for(
 
 
 def _process_user(
-    store: OrchestratorStore,
+    uow_factory: TickUowFactory,
     user_id: UUID,
     now: datetime,
     classifier: FreshnessClassifier,
     report: TickReport,
 ) -> None:
-    with store.session() as session:
-        if not session.try_lock_user(user_id):
+    with uow_factory() as uow:
+        if not uow.users.try_lock(user_id, UserLock.ORCHESTRATOR):
             report.skipped_users += 1
             return
-        rows = session.claim_due_rows(user_id, now)
-        profile = session.profile(user_id, now)
+        rows = uow.queue.claim_due_for_user(user_id, now)
+        profile = uow.users.send_profile(user_id, now)
         if not rows or profile is None:
             return
-        state, budget = _state_for(session, profile, now)
+        state, budget = _state_for(uow, profile, now)
         by_id = {row.part.id: row for row in rows}
         for unit in group_units(row.part for row in rows):
             unit_rows = [by_id[part.id] for part in unit.parts]
             state = _handle_unit(
-                session,
+                uow,
                 unit=unit,
                 rows=unit_rows,
                 profile=profile,
@@ -187,17 +248,60 @@ def _process_user(
                 classifier=classifier,
                 report=report,
             )
-        session.commit()
+        uow.commit()
+
+
+def _log_action(
+    uow: TickUnitOfWork,
+    action_type: str,
+    *,
+    profile: SendProfile,
+    unit: SendUnit,
+    now: datetime,
+    input_data: dict[str, Any],
+    output_data: dict[str, Any],
+    error: str | None = None,
+) -> None:
+    uow.actions.record(
+        ActionRecord(
+            agent_type=AGENT_TYPE,
+            action_type=action_type,
+            user_id=profile.id,
+            context_id=unit.key,
+            context_type="message_queue",
+            input_data=input_data,
+            output_data=output_data,
+            error=error,
+            created_at=now,
+        )
+    )
+
+
+def _conversation_for(uow: TickUnitOfWork, user_id: UUID, conversation_context_id: UUID | None) -> UUID:
+    """The queued row's conversation when it is this user's, else their active one (opened if none)."""
+    if conversation_context_id is not None:
+        conversation = uow.conversations.get(conversation_context_id)
+        if conversation is not None and conversation.user_id == user_id:
+            return conversation.id
+    return uow.conversations.active_or_open(user_id)
+
+
+def _newer_texts(uow: TickUnitOfWork) -> Callable[[UUID, datetime, int], list[NewerMessage]]:
+    def load(user_id: UUID, since: datetime, limit: int) -> list[NewerMessage]:
+        texts = uow.messages.user_texts_since(user_id, since, limit)
+        return [NewerMessage(content=t.content, created_at=t.created_at) for t in texts]
+
+    return load
 
 
 def _handle_unit(
-    session: OrchestratorSession,
+    uow: TickUnitOfWork,
     *,
     unit: SendUnit,
     rows: list[QueueRow],
-    profile: UserProfile,
+    profile: SendProfile,
     state: SendState,
-    budget: BudgetRow,
+    budget: Budget,
     now: datetime,
     classifier: FreshnessClassifier,
     report: TickReport,
@@ -211,12 +315,12 @@ def _handle_unit(
 
     decision = decide(state, now)
     if isinstance(decision, Cancel):
-        session.close(ids, "cancelled", decision.reason)
+        uow.queue.close(ids, "cancelled", decision.reason)
         report.cancelled_units += 1
         log.info("orchestrator: cancelled", extra={**fields, "reason": decision.reason})
         return state
     if isinstance(decision, Defer):
-        session.reschedule(ids, decision.until)
+        uow.queue.reschedule(ids, decision.until)
         report.deferred_units += 1
         log.info(
             "orchestrator: deferred",
@@ -234,11 +338,11 @@ def _handle_unit(
                 message_data=rows[0].message_data,
                 final_message=rows[0].final_message,
             ),
-            session.newer_user_messages,
+            _newer_texts(uow),
             classifier,
         )
         if not freshness.relevant:
-            session.close(ids, "superseded", freshness.reason)
+            uow.queue.close(ids, "superseded", freshness.reason)
             report.superseded_units += 1
             log.info("orchestrator: superseded", extra={**fields, "reason": freshness.reason})
             return state
@@ -246,11 +350,12 @@ def _handle_unit(
     bodies = [render_body(row) for row in rows]
     if any(body is None for body in bodies):
         error = "no final_message and no text in message_data to send"
-        session.close(ids, "failed", error)
-        session.log_action(
+        uow.queue.close(ids, "failed", error)
+        _log_action(
+            uow,
             "delivery_error",
-            user_id=profile.id,
-            context_id=unit.key,
+            profile=profile,
+            unit=unit,
             now=now,
             input_data={"queue_ids": ids},
             output_data={},
@@ -262,17 +367,25 @@ def _handle_unit(
     texts = [body for body in bodies if body is not None]
 
     role = role_for(rows[0].agent_id, profile)
-    conversation_id = session.conversation_for(profile.id, rows[0].conversation_context_id)
-    message_ids = session.write_outbound(profile.id, conversation_id, role, texts, unit.parts[0].id)
+    conversation_id = _conversation_for(uow, profile.id, rows[0].conversation_context_id)
+    message_ids = add_outbound_messages(
+        uow.messages,
+        user_id=profile.id,
+        conversation_id=conversation_id,
+        role=role,
+        bodies=texts,
+        message_queue_id=unit.parts[0].id,
+    )
     for part, message_id, text in zip(unit.parts, _message_per_part(texts, message_ids), texts, strict=True):
-        session.mark_sent(part.id, now, message_id, text)
+        uow.queue.mark_sent(part.id, now, message_id, text)
     day = local_date(now, state.timezone)
     if decision.budgeted:
-        session.count_budgeted_send(profile.id, day, now, budget)
-    session.log_action(
+        uow.budgets.count_send(profile.id, day, now, budget)
+    _log_action(
+        uow,
         ACTION_SEND_BUDGETED if decision.budgeted else ACTION_SEND_EXEMPT,
-        user_id=profile.id,
-        context_id=unit.key,
+        profile=profile,
+        unit=unit,
         now=now,
         input_data={"queue_ids": ids, "priority": unit.parts[0].priority},
         output_data={
@@ -293,8 +406,8 @@ def _handle_unit(
 
 
 def deliver_due_messages(
-    *, trigger: str, now: datetime, store: OrchestratorStore, classifier: FreshnessClassifier
+    *, trigger: str, now: datetime, uow_factory: TickUowFactory, classifier: FreshnessClassifier
 ) -> TickReport:
     """One tick: every due unit of up to a batch of users, at ``now``."""
     log.info("orchestrator tick requested", extra={"trigger": trigger})
-    return run_tick(store, now=now, classifier=classifier)
+    return run_tick(uow_factory, now=now, classifier=classifier)

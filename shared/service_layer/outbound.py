@@ -12,10 +12,11 @@ the same sequence (see ``shared/domain/sms.py``); nothing is truncated.
 
 from __future__ import annotations
 
+from typing import Protocol
 from uuid import UUID, uuid4
 
 from shared import registry
-from shared.adapters.postgres import Sql
+from shared.adapters.repositories.messages import OutboundPart
 from shared.domain.sms import count_segments, split_long_body
 from shared.logs import get_logger
 
@@ -24,8 +25,22 @@ log = get_logger(__name__)
 OUTBOUND_ROLES = frozenset(registry.outbound_roles())
 
 
+class OutboundWriter(Protocol):
+    """Writes one outbound row (``MessageRepository``, i.e. ``uow.messages``)."""
+
+    def add_outbound(
+        self,
+        *,
+        conversation_id: UUID,
+        user_id: UUID,
+        role: str,
+        part: OutboundPart,
+        message_queue_id: UUID | None,
+    ) -> UUID: ...
+
+
 def add_outbound_messages(
-    sql: Sql,
+    messages: OutboundWriter,
     *,
     user_id: UUID,
     conversation_id: UUID,
@@ -33,7 +48,10 @@ def add_outbound_messages(
     bodies: list[str],
     message_queue_id: UUID | None = None,
 ) -> list[UUID]:
-    """Insert pending outbound messages, in order; return their ids. Blank bodies are skipped."""
+    """Insert pending outbound messages, in order; return their ids. Blank bodies are skipped.
+
+    ``messages`` is the unit of work's ``uow.messages``.
+    """
     if role not in OUTBOUND_ROLES:
         raise ValueError(f"outbound role must be one of {sorted(OUTBOUND_ROLES)}, not {role!r}")
     parts = [part for body in bodies if body.strip() for part in split_long_body(body.strip())]
@@ -44,20 +62,19 @@ def add_outbound_messages(
         )
         return []
     sequence_id = uuid4() if len(parts) > 1 else None
-    ids: list[UUID] = []
-    for position, content in enumerate(parts, start=1):
-        row = sql.one(
-            "sms_insert_outbound_message",
+    return [
+        messages.add_outbound(
             conversation_id=conversation_id,
             user_id=user_id,
             role=role,
-            content=content,
-            num_segments=count_segments(content),
+            part=OutboundPart(
+                content=content,
+                num_segments=count_segments(content),
+                sequence_id=sequence_id,
+                sequence_position=position if sequence_id else None,
+                sequence_total=len(parts) if sequence_id else None,
+            ),
             message_queue_id=message_queue_id,
-            sequence_id=sequence_id,
-            sequence_position=position if sequence_id else None,
-            sequence_total=len(parts) if sequence_id else None,
         )
-        assert row is not None
-        ids.append(UUID(str(row["id"])))
-    return ids
+        for position, content in enumerate(parts, start=1)
+    ]

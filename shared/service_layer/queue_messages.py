@@ -1,6 +1,6 @@
 """Agents put proactive messages into ``message_queue`` here (platform §1.2, decisions B1-B3).
 
-Call inside the agent's unit of work (``uow.sql``) so the queued rows commit with the agent's
+Call inside the agent's unit of work (``uow``) so the queued rows commit with the agent's
 other changes. The orchestrator delivers them, applying budgets, quiet hours and freshness.
 
 Scheduling (in the user's own time zone): urgent, not delayable, or the user is active
@@ -10,18 +10,17 @@ Scheduling (in the user's own time zone): urgent, not delayable, or the user is 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from shared.adapters.postgres import Sql
+from shared.adapters.repositories.queue import NewQueuedPart
 from shared.domain.constants import MAX_SEQUENCE_PARTS, PRIORITY_RANK
-from shared.domain.phone import guess_timezone
 from shared.domain.send_policy import best_send_time, is_active, resolve_timezone
 from shared.logs import get_logger
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
@@ -51,7 +50,7 @@ def _best_hours(response_pattern: Any) -> list[int]:
 
 
 def queue_message(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     *,
     user_id: UUID,
     agent_id: str,
@@ -80,36 +79,36 @@ def queue_message(
     if not texts and not message_data:
         raise InvalidQueuedMessage("nothing to send: give parts or message_data")
 
-    user = sql.one("queue_user_for_scheduling", user_id=user_id, now=now)
+    user = uow.users.send_profile(user_id, now)
     if user is None:
         raise UnknownUser(f"no user {user_id}")
-    tz = resolve_timezone(user["timezone"] or guess_timezone(user["phone_number"]))
-    active = is_active(user["last_inbound_at"], now)
+    tz = resolve_timezone(user.zone)
+    active = is_active(user.last_inbound_at, now)
     delayable = can_delay and priority != "urgent"
-    scheduled_for = best_send_time(now, tz, _best_hours(user["response_pattern"]), delayable, active)
+    scheduled_for = best_send_time(now, tz, _best_hours(user.response_pattern), delayable, active)
 
     rows: list[str | None] = list(texts) if texts else [None]
     sequence_id = uuid4() if len(rows) > 1 else None
-    ids: list[UUID] = []
-    for position, text in enumerate(rows, start=1):
-        row = sql.one(
-            "queue_insert_message",
-            user_id=user_id,
-            agent_id=agent_id,
-            message_data=json.dumps(message_data or {}, default=str),
-            final_message=text,
-            scheduled_for=scheduled_for,
-            priority=priority,
-            conversation_context_id=conversation_id,
-            requires_fresh_context=requires_fresh_context,
-            can_delay=can_delay,
-            sequence_id=sequence_id,
-            sequence_position=position if sequence_id else None,
-            sequence_total=len(rows) if sequence_id else None,
+    ids = [
+        uow.queue.add(
+            NewQueuedPart(
+                user_id=user_id,
+                agent_id=agent_id,
+                message_data=message_data or {},
+                final_message=text,
+                scheduled_for=scheduled_for,
+                priority=priority,
+                conversation_context_id=conversation_id,
+                requires_fresh_context=requires_fresh_context,
+                can_delay=can_delay,
+                sequence_id=sequence_id,
+                sequence_position=position if sequence_id else None,
+                sequence_total=len(rows) if sequence_id else None,
+            ),
             now=now,
         )
-        assert row is not None
-        ids.append(UUID(str(row["id"])))
+        for position, text in enumerate(rows, start=1)
+    ]
     log.info(
         "message queued",
         extra={
@@ -124,6 +123,6 @@ def queue_message(
     return QueuedMessage(ids=ids, sequence_id=sequence_id, scheduled_for=scheduled_for)
 
 
-def cancel_queued_message(sql: Sql, *, user_id: UUID, queue_id: UUID, reason: str) -> int:
+def cancel_queued_message(uow: PostgresUnitOfWork, *, user_id: UUID, queue_id: UUID, reason: str) -> int:
     """Cancel a not-yet-sent queued message (its whole sequence); return the rows cancelled."""
-    return len(sql.all("queue_cancel_message", user_id=user_id, id=queue_id, reason=reason))
+    return uow.queue.cancel(user_id=user_id, queue_id=queue_id, reason=reason)

@@ -1,8 +1,8 @@
 """Deliver outbound ``messages`` rows through Twilio: the only code that sends an SMS.
 
 For each message:
-1. One short transaction locks the recipient (so concurrent sends to one user are counted
-   correctly) and makes the guarded transition ``pending -> sending``; a second call for
+1. One short transaction locks the recipient (``UserLock.ACCOUNT``, so concurrent sends to one
+   user are counted correctly) and makes the guarded transition ``pending -> sending``; a second call for
    the same message finds nothing pending and sends nothing. In the same transaction the
    message is refused ('blocked', never sent) when the user opted out (decisions B15) or
    when the runaway guard trips (more than RUNAWAY_GUARD_MAX_SMS in RUNAWAY_GUARD_WINDOW,
@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from uuid import UUID
 
+from shared.adapters.repositories.messages import Sendable
+from shared.adapters.repositories.users import UserLock
 from shared.adapters.twilio_sms import (
     GatewayError,
     SendResult,
@@ -125,79 +127,71 @@ def sweep_pending_messages(
     """The safety net for lost webhooks: deliver outbound rows pending for too long."""
     cutoff = (now or datetime.now(UTC)) - SMS_PENDING_SWEEP_AFTER
     with PostgresUnitOfWork() as tx:
-        rows = tx.sql.all("sms_stale_pending_messages", older_than=cutoff, limit=SMS_PENDING_SWEEP_BATCH)
+        stale = tx.messages.stale_pending(older_than=cutoff, limit=SMS_PENDING_SWEEP_BATCH)
     reports: list[SendReport] = []
-    for row in rows:
-        reports.extend(deliver_message(UUID(str(row["id"])), gateway=gateway, sleep=sleep))
-    if rows:
-        log.warning("sender sweep delivered stale pending messages", extra={"count": len(rows)})
+    for stale_id in stale:
+        reports.extend(deliver_message(stale_id, gateway=gateway, sleep=sleep))
+    if stale:
+        log.warning("sender sweep delivered stale pending messages", extra={"count": len(stale)})
     return reports
 
 
 def _claim(message_id: UUID) -> tuple[SendReport | None, _Claim | None]:
     """Step 1: lock the user, check the guards, move pending -> sending (or -> blocked / failed)."""
     with PostgresUnitOfWork() as tx:
-        row = tx.sql.one("sms_lock_message_user", message_id=message_id)
-        if row is None:
+        recipient = tx.messages.recipient(message_id)
+        if recipient is not None:
+            tx.users.lock(recipient, UserLock.ACCOUNT)
+        message = tx.messages.for_send(message_id)
+        if message is None:
             return SendReport(message_id, SendOutcome.NOT_FOUND), None
         claim = _Claim(
-            phone_number=row["phone_number"],
-            body=row["content"],
-            sequence_id=row["sequence_id"],
-            sequence_position=row["sequence_position"],
+            phone_number=message.phone_number,
+            body=message.content,
+            sequence_id=message.sequence_id,
+            sequence_position=message.sequence_position,
         )
-        if row["status"] != "pending":
+        if message.status != "pending":
             return SendReport(message_id, SendOutcome.NOT_PENDING), None
-        if claim.sequence_id is not None:
-            waiting = tx.sql.scalar(
-                "sms_sequence_predecessor_unsent",
-                sequence_id=claim.sequence_id,
-                sequence_position=claim.sequence_position,
-            )
-            if waiting:
-                return SendReport(message_id, SendOutcome.DEFERRED), claim
-        if tx.sql.one("sms_claim_for_sending", message_id=message_id) is None:
+        if message.sequence_id is not None and tx.messages.earlier_part_unsent(
+            message.sequence_id, message.sequence_position
+        ):
+            return SendReport(message_id, SendOutcome.DEFERRED), claim
+        if not tx.messages.claim_for_sending(message_id):
             return SendReport(message_id, SendOutcome.NOT_PENDING), None
 
-        refusal = _refusal(tx, row, message_id, claim)
+        refusal = _refusal(tx, message, claim)
         tx.commit()
         return refusal, claim
 
 
-def _refusal(
-    tx: PostgresUnitOfWork, row: dict[str, object], message_id: UUID, claim: _Claim
-) -> SendReport | None:
-    user_id = row["user_id"]
-    if row["opted_out"]:
+def _refusal(tx: PostgresUnitOfWork, message: Sendable, claim: _Claim) -> SendReport | None:
+    message_id, user_id = message.id, message.user_id
+    if message.opted_out:
         error = "recipient opted out"
-        tx.sql.one("sms_block_message", message_id=message_id, error_code=None, error_message=error)
+        tx.messages.block(message_id, error_code=None, error_message=error)
         log.info(
             "outbound SMS blocked: user opted out",
             extra={"message_id": str(message_id), "user_id": str(user_id)},
         )
         return SendReport(message_id, SendOutcome.BLOCKED, error=error)
-    recent = tx.sql.scalar(
-        "sms_count_recent_outbound",
-        user_id=user_id,
-        message_id=message_id,
-        since=datetime.now(UTC) - RUNAWAY_GUARD_WINDOW,
+    recent = tx.messages.count_recent_outbound(
+        user_id, excluding=message_id, since=datetime.now(UTC) - RUNAWAY_GUARD_WINDOW
     )
-    if int(recent) >= RUNAWAY_GUARD_MAX_SMS:
+    if recent >= RUNAWAY_GUARD_MAX_SMS:
         error = (
             f"runaway guard: {recent} SMS to this user in the last "
             f"{int(RUNAWAY_GUARD_WINDOW.total_seconds() // 60)} minutes"
         )
-        tx.sql.one("sms_block_message", message_id=message_id, error_code=None, error_message=error)
+        tx.messages.block(message_id, error_code=None, error_message=error)
         log.error(
             "outbound SMS blocked by the runaway guard",
-            extra={"message_id": str(message_id), "user_id": str(user_id), "recent_sms": int(recent)},
+            extra={"message_id": str(message_id), "user_id": str(user_id), "recent_sms": recent},
         )
         return SendReport(message_id, SendOutcome.BLOCKED, error=error)
     if not fits_one_message(claim.body):
         error = f"body longer than {SMS_MAX_BODY_CHARS} characters; write it through add_outbound_messages"
-        tx.sql.one(
-            "sms_fail_message", message_id=message_id, error_code=None, error_message=error, extra_attempts=0
-        )
+        tx.messages.fail(message_id, error_code=None, error_message=error, extra_attempts=0)
         log.error("outbound SMS failed: body over the limit", extra={"message_id": str(message_id)})
         return SendReport(message_id, SendOutcome.FAILED, error=error)
     return None
@@ -233,9 +227,8 @@ def _deliver_one(message_id: UUID, gateway: SmsGateway, sleep: Sleep) -> tuple[S
     extra = calls - 1  # the claim counted the first attempt
     with PostgresUnitOfWork() as tx:
         if isinstance(outcome, SendResult):
-            tx.sql.one(
-                "sms_record_sent",
-                message_id=message_id,
+            tx.messages.record_sent(
+                message_id,
                 message_sid=outcome.sid,
                 status=_our_status(outcome.status),
                 num_segments=outcome.num_segments or count_segments(claim.body),
@@ -255,16 +248,14 @@ def _deliver_one(message_id: UUID, gateway: SmsGateway, sleep: Sleep) -> tuple[S
 
         error = outcome
         if error.code == TWILIO_ERROR_UNSUBSCRIBED:
-            tx.sql.one(
-                "sms_block_message", message_id=message_id, error_code=error.code, error_message=error.message
-            )
-            user_id = tx.sql.scalar("sms_user_of_message", message_id=message_id)
-            if user_id is not None and tx.sql.one("sms_set_opted_out", user_id=user_id) is not None:
+            tx.messages.block(message_id, error_code=error.code, error_message=error.message)
+            user_id = tx.messages.recipient(message_id)
+            if user_id is not None and tx.users.set_opted_out(user_id):
                 tx.emit(
                     Event(
                         "user.opted_out",
                         "user",
-                        UUID(str(user_id)),
+                        user_id,
                         {"user_id": str(user_id), "message_id": str(message_id), "source": "twilio_21610"},
                         CREATED_BY,
                     )
@@ -276,9 +267,8 @@ def _deliver_one(message_id: UUID, gateway: SmsGateway, sleep: Sleep) -> tuple[S
             )
             return SendReport(message_id, SendOutcome.BLOCKED, error=error.message), claim
 
-        tx.sql.one(
-            "sms_fail_message",
-            message_id=message_id,
+        tx.messages.fail(
+            message_id,
             error_code=error.code if error.code is not None else error.status,
             error_message=error.message,
             extra_attempts=extra,
@@ -306,8 +296,6 @@ def _our_status(twilio_status: str) -> str:
 
 
 def _next_part(claim: _Claim) -> UUID | None:
+    assert claim.sequence_id is not None
     with PostgresUnitOfWork() as tx:
-        next_id = tx.sql.scalar(
-            "sms_next_sequence_part", sequence_id=claim.sequence_id, sequence_position=claim.sequence_position
-        )
-    return None if next_id is None else UUID(str(next_id))
+        return tx.messages.next_sequence_part(claim.sequence_id, claim.sequence_position)

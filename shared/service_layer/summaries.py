@@ -62,22 +62,19 @@ def summarize_conversation(
     """Summarise what is new in this conversation and store it, in ``uow`` (the caller commits).
     Idempotent: nothing new, no write. ``uow_factory`` registers the summariser's prompt version
     in agent_instances on first use (its own short transaction)."""
-    conversation = uow.sql.one("summary_lock_conversation", conversation_id=conversation_id)
+    conversation = uow.conversations.lock_for_summary(conversation_id)
     if conversation is None:
         return SummaryResult(status="no_conversation")
-    messages = uow.sql.all(
-        "summary_messages_since",
-        conversation_id=conversation_id,
-        last_summary_message_id=conversation["last_summary_message_id"],
-        limit=SUMMARY_SOURCE_MAX_MESSAGES,
+    messages = uow.messages.since_summary(
+        conversation_id, conversation.last_summary_message_id, limit=SUMMARY_SOURCE_MAX_MESSAGES
     )
     if not messages:
         return SummaryResult(status="nothing_new")
-    previous = conversation.get("conversation_summary")
-    last_id = UUID(str(messages[-1]["id"]))
+    previous = conversation.conversation_summary
+    last_id = messages[-1].id
     summary, path = None, "llm"
     if llm is not None:
-        instance = agent_instance_id(uow.sql, AGENT, PROMPT_VERSION, uow_factory=uow_factory)
+        instance = agent_instance_id(uow, AGENT, PROMPT_VERSION, uow_factory=uow_factory)
         summary = llm_summary(llm, conversation, messages, previous, instance=instance)
     if summary is None:
         path = "extractive"
@@ -86,7 +83,7 @@ def summarize_conversation(
             "summary written by the extractive fallback (no LLM answer)",
             extra={"conversation_id": str(conversation_id), "llm_configured": llm is not None},
         )
-    uow.sql.one("summary_store", conversation_id=conversation_id, summary=summary, last_message_id=last_id)
+    uow.conversations.store_summary(conversation_id, summary, last_id)
     log.info(
         "conversation summary stored",
         extra={"conversation_id": str(conversation_id), "path": path, "words": len(summary.split())},

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from shared.adapters.postgres import Row
 from shared.adapters.pubsub import OutboundMessage, Publisher
+from shared.adapters.repositories.tasks import ClaimedTask
 from shared.domain.constants import DISPATCH_MAX_BATCHES_PER_RUN, TASK_LEASE, TASK_SWEEP_BATCH
 from shared.domain.retry import RetryAt, decide_task_failure
 from shared.logs import get_logger
@@ -49,30 +49,30 @@ class SweepReport:
         return dict(vars(self))
 
 
-def task_message(task: Row, consumer: Consumer) -> OutboundMessage:
-    user_id = str(task["user_id"]) if task["user_id"] else ""
+def task_message(task: ClaimedTask, consumer: Consumer) -> OutboundMessage:
+    user_id = str(task.user_id) if task.user_id else ""
     body: dict[str, Any] = {
         "event_type": TASK_READY_EVENT,
-        "task_id": str(task["id"]),
-        "task_type": task["task_type"],
-        "agent_type": task["agent_type"],
+        "task_id": str(task.id),
+        "task_type": task.task_type,
+        "agent_type": task.agent_type,
         "user_id": user_id or None,
-        "context_id": task["context_id"],
-        "context_type": task["context_type"],
-        "context_json": task["context_json"],
-        "priority": task["priority"],
-        "retry_count": task["retry_count"],
-        "max_retries": task["max_retries"],
-        "scheduled_for": task["scheduled_for"],
-        "claim_token": str(task["claim_token"]),
-        "lease_expires_at": task["lease_expires_at"],
+        "context_id": task.context_id,
+        "context_type": task.context_type,
+        "context_json": task.context_json,
+        "priority": task.priority,
+        "retry_count": task.retry_count,
+        "max_retries": task.max_retries,
+        "scheduled_for": task.scheduled_for,
+        "claim_token": str(task.claim_token),
+        "lease_expires_at": task.lease_expires_at,
     }
     attributes = {
         "kind": "task",
-        "task_id": str(task["id"]),
-        "task_type": task["task_type"],
-        "claim_token": str(task["claim_token"]),
-        "attempt": str(task["retry_count"] + 1),
+        "task_id": str(task.id),
+        "task_type": task.task_type,
+        "claim_token": str(task.claim_token),
+        "attempt": str(task.retry_count + 1),
     }
     if user_id:
         attributes["user_id"] = user_id
@@ -93,13 +93,13 @@ def sweep_tasks(
 ) -> SweepReport:
     report = SweepReport()
     with uow_factory() as uow:
-        leases = requeue_expired_leases(uow.sql, limit=batch_size)
+        leases = requeue_expired_leases(uow, limit=batch_size)
         uow.commit()
     report.leases_requeued, report.leases_failed = leases.requeued, leases.failed
 
     for _ in range(max_batches):
         with uow_factory() as uow:
-            claimed = uow.sql.all("claim_due_tasks", limit=batch_size, lease=TASK_LEASE)
+            claimed = uow.tasks.claim_due(limit=batch_size, lease=TASK_LEASE)
             uow.commit()
         if not claimed:
             break
@@ -115,20 +115,20 @@ def sweep_tasks(
 
 def _publish_claimed(
     publisher: Publisher,
-    claimed: list[Row],
+    claimed: list[ClaimedTask],
     report: SweepReport,
     uow_factory: Callable[[], PostgresUnitOfWork],
 ) -> None:
     messages: list[OutboundMessage] = []
-    sent: list[tuple[Row, Consumer]] = []
+    sent: list[tuple[ClaimedTask, Consumer]] = []
     unroutable: list[tuple[UUID, UUID, str]] = []
     for task in claimed:
         try:
             consumer = route_task(
-                task["agent_type"], task["task_type"], task["user_verified"], task["user_poc_agent_type"]
+                task.agent_type, task.task_type, task.user_verified, task.user_poc_agent_type
             )
         except NoRoute as exc:
-            unroutable.append((task["id"], task["claim_token"], f"no route: {exc}"))
+            unroutable.append((task.id, task.claim_token, f"no route: {exc}"))
             continue
         messages.append(task_message(task, consumer))
         sent.append((task, consumer))
@@ -141,15 +141,15 @@ def _publish_claimed(
         if outcome.ok:
             report.published += 1
             continue
-        decision = decide_task_failure(task["retry_count"], task["max_retries"], now)
+        decision = decide_task_failure(task.retry_count, task.max_retries, now)
         error = f"publish failed: {outcome.error}"
         if isinstance(decision, RetryAt):
-            to_requeue.append((task["id"], task["claim_token"], decision, error))
+            to_requeue.append((task.id, task.claim_token, decision, error))
         else:
-            to_fail.append((task["id"], task["claim_token"], f"{error} ({decision.reason})"))
+            to_fail.append((task.id, task.claim_token, f"{error} ({decision.reason})"))
     if not to_requeue and not to_fail:
         return
     with uow_factory() as uow:
-        report.requeued_after_publish_failure += len(requeue_claimed(uow.sql, to_requeue))
-        report.failed += len(fail_claimed(uow.sql, to_fail, source="dispatcher", consumer="task_sweeper"))
+        report.requeued_after_publish_failure += len(requeue_claimed(uow, to_requeue))
+        report.failed += len(fail_claimed(uow, to_fail, source="dispatcher", consumer="task_sweeper"))
         uow.commit()

@@ -1,4 +1,4 @@
-"""Agent task helpers (decisions B3, B7), used by agents inside their unit of work.
+"""Agent task helpers (decisions B3, B7), used by agents inside their unit of work (``uow.tasks``).
 
 Every transition of a claimed task is guarded by ``id``, ``claim_token`` and
 ``status='processing'``: zero rows updated means the claim was lost (the lease expired and the
@@ -12,22 +12,24 @@ Creation is deduplicated: a pending or processing task with the same ``dedupe_ke
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from shared.adapters.postgres import Row, Sql
+from shared.adapters.postgres import Sql
+from shared.adapters.repositories.dead_letters import DEAD_LETTER_SOURCES, NewDeadLetter
+from shared.adapters.repositories.tasks import FailedTask, NewTask, TaskFailure, TaskRepository, TaskRetry
 from shared.domain.constants import PRIORITY_RANK, TASK_MAX_RETRIES
 from shared.domain.retry import GiveUp, RetryAt, RetryDecision, decide_task_failure
 from shared.logs import get_logger
 from shared.routing import TASK_READY_EVENT
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
-DEAD_LETTER_SOURCES = ("dispatcher", "pubsub", "consumer")
+__all__ = ["DEAD_LETTER_SOURCES", "FailedTask", "LostLease"]
 
 
 class LostLease(Exception):
@@ -39,6 +41,12 @@ class LostLease(Exception):
         self.claim_token = claim_token
 
 
+def _tasks(uow: PostgresUnitOfWork | Sql) -> TaskRepository:
+    """The unit of work's task repository; a bare ``Sql`` is accepted from the modules that do not
+    run on repositories yet (the Account Manager's and the community's)."""
+    return TaskRepository(uow) if isinstance(uow, Sql) else uow.tasks
+
+
 def default_dedupe_key(
     task_type: str, user_id: UUID | None, context_type: str | None, context_id: UUID | None
 ) -> str:
@@ -46,7 +54,7 @@ def default_dedupe_key(
 
 
 def create_task(
-    sql: Sql,
+    uow: PostgresUnitOfWork | Sql,
     *,
     task_type: str,
     agent_type: str,
@@ -65,31 +73,31 @@ def create_task(
         raise ValueError(f"unknown priority {priority!r}; use one of {', '.join(PRIORITY_RANK)}")
     if scheduled_for.tzinfo is None:
         raise ValueError("scheduled_for must be timezone-aware")
-    row = sql.one(
-        "insert_task",
-        task_type=task_type,
-        agent_type=agent_type,
-        user_id=user_id,
-        context_id=context_id,
-        context_type=context_type,
-        scheduled_for=scheduled_for,
-        priority=priority,
-        context_json=json.dumps(context_json, default=str),
-        created_by=created_by,
-        dedupe_key=dedupe_key or default_dedupe_key(task_type, user_id, context_type, context_id),
-        max_retries=max_retries,
+    task_id = _tasks(uow).add(
+        NewTask(
+            task_type=task_type,
+            agent_type=agent_type,
+            user_id=user_id,
+            scheduled_for=scheduled_for,
+            priority=priority,
+            context_json=context_json,
+            context_id=context_id,
+            context_type=context_type,
+            created_by=created_by,
+            dedupe_key=dedupe_key or default_dedupe_key(task_type, user_id, context_type, context_id),
+            max_retries=max_retries,
+        )
     )
-    if row is None:
+    if task_id is None:
         log.info(
             "task already pending; not stacked",
             extra={"task_type": task_type, "user_id": str(user_id), "dedupe_key": dedupe_key},
         )
-        return None
-    return UUID(str(row["id"]))
+    return task_id
 
 
 def cancel_pending_tasks(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     *,
     task_type: str,
     user_id: UUID,
@@ -98,30 +106,19 @@ def cancel_pending_tasks(
     reason: str,
 ) -> int:
     """Cancel a user's pending tasks of one type (optionally one context); returns how many."""
-    return sql.run(
-        "cancel_pending_tasks",
-        task_type=task_type,
-        user_id=user_id,
-        context_id=context_id,
-        context_type=context_type,
-        reason=reason,
+    return uow.tasks.cancel_pending(
+        task_type=task_type, user_id=user_id, context_id=context_id, context_type=context_type, reason=reason
     )
 
 
-def complete_task(sql: Sql, task_id: UUID, claim_token: UUID, result: dict[str, Any]) -> None:
+def complete_task(uow: PostgresUnitOfWork, task_id: UUID, claim_token: UUID, result: dict[str, Any]) -> None:
     """Mark a claimed task completed with its result. Raises ``LostLease``."""
-    updated = sql.run(
-        "complete_task",
-        task_id=task_id,
-        claim_token=claim_token,
-        result=json.dumps(result, default=str),
-    )
-    if updated == 0:
+    if not uow.tasks.complete(task_id, claim_token, result):
         raise LostLease(task_id, claim_token)
 
 
 def retry_task(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     task_id: UUID,
     claim_token: UUID,
     error: str,
@@ -131,15 +128,15 @@ def retry_task(
 ) -> RetryDecision:
     """A claimed task's attempt failed: back to pending after 1, 2, 4 minutes, or failed after the
     last retry (with a dead letter). Raises ``LostLease``."""
-    row = sql.one("get_claimed_task", task_id=task_id, claim_token=claim_token)
-    if row is None:
+    task = uow.tasks.get_claimed(task_id, claim_token)
+    if task is None:
         raise LostLease(task_id, claim_token)
-    decision = decide_task_failure(row["retry_count"], row["max_retries"], now or datetime.now(UTC))
+    decision = decide_task_failure(task.retry_count, task.max_retries, now or datetime.now(UTC))
     if isinstance(decision, RetryAt):
-        requeue_claimed(sql, [(task_id, claim_token, decision, error)])
+        requeue_claimed(uow, [(task_id, claim_token, decision, error)])
     else:
         fail_claimed(
-            sql,
+            uow,
             [(task_id, claim_token, f"{error} ({decision.reason})")],
             source="consumer",
             consumer=consumer,
@@ -148,7 +145,7 @@ def retry_task(
 
 
 def fail_task(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     task_id: UUID,
     claim_token: UUID,
     error: str,
@@ -159,60 +156,59 @@ def fail_task(
 ) -> None:
     """Fail a claimed task for good (no retry), recording a dead letter. Raises ``LostLease``."""
     if not fail_claimed(
-        sql, [(task_id, claim_token, error)], source=source, consumer=consumer, dead_letter=dead_letter
+        uow, [(task_id, claim_token, error)], source=source, consumer=consumer, dead_letter=dead_letter
     ):
         raise LostLease(task_id, claim_token)
 
 
-def requeue_claimed(sql: Sql, items: Sequence[tuple[UUID, UUID, RetryAt, str]]) -> list[UUID]:
+def requeue_claimed(uow: PostgresUnitOfWork, items: Sequence[tuple[UUID, UUID, RetryAt, str]]) -> list[UUID]:
     """Requeue claimed tasks ``(id, claim_token, decision, error)``; returns the ids still held."""
     if not items:
         return []
-    rows = sql.all(
-        "requeue_claimed_tasks",
-        ids=[i[0] for i in items],
-        claim_tokens=[i[1] for i in items],
-        retry_counts=[i[2].attempts for i in items],
-        scheduled_fors=[i[2].when for i in items],
-        errors=[i[3][:4000] for i in items],
+    return uow.tasks.requeue_claimed(
+        [
+            TaskRetry(
+                id=task_id,
+                claim_token=token,
+                retry_count=at.attempts,
+                scheduled_for=at.when,
+                error=error[:4000],
+            )
+            for task_id, token, at, error in items
+        ]
     )
-    return [UUID(str(r["id"])) for r in rows]
 
 
 def fail_claimed(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     items: Sequence[tuple[UUID, UUID, str]],
     *,
     source: str,
     consumer: str | None = None,
     topic: str | None = None,
     dead_letter: bool = True,
-) -> list[Row]:
-    """Fail claimed tasks ``(id, claim_token, error)`` and dead-letter each; returns the failed rows."""
+) -> list[FailedTask]:
+    """Fail claimed tasks ``(id, claim_token, error)`` and dead-letter each; returns the failed tasks."""
     if not items:
         return []
     if source not in DEAD_LETTER_SOURCES:
         raise ValueError(f"unknown dead-letter source {source!r}")
-    rows = sql.all(
-        "fail_claimed_tasks",
-        ids=[i[0] for i in items],
-        claim_tokens=[i[1] for i in items],
-        errors=[i[2][:4000] for i in items],
+    failed = uow.tasks.fail_claimed(
+        [TaskFailure(id=task_id, claim_token=token, error=error[:4000]) for task_id, token, error in items]
     )
     if dead_letter:
-        for row in rows:
-            record_task_dead_letter(sql, row, source=source, consumer=consumer, topic=topic)
-    for row in rows:
+        for task in failed:
+            record_task_dead_letter(uow, task, source=source, consumer=consumer, topic=topic)
+    for task in failed:
         log.warning(
-            "task failed",
-            extra={"task_id": str(row["id"]), "task_type": row["task_type"], "error": row["error"]},
+            "task failed", extra={"task_id": str(task.id), "task_type": task.task_type, "error": task.error}
         )
-    return rows
+    return failed
 
 
 def record_task_dead_letter(
-    sql: Sql,
-    task: Row,
+    uow: PostgresUnitOfWork,
+    task: FailedTask,
     *,
     source: str,
     consumer: str | None,
@@ -221,39 +217,33 @@ def record_task_dead_letter(
     source_message_id: str | None = None,
 ) -> UUID | None:
     """One ``event_dead_letters`` row for a failed task; replaying it requeues the task."""
-    payload = task_dead_letter_payload(task)
-    row = sql.one(
-        "record_dead_letter",
-        event_id=task["id"],
-        event_type=TASK_READY_EVENT,
-        payload=json.dumps(payload, default=str),
-        error_message=(error or task.get("error") or "task failed")[:4000],
-        retry_count=task.get("retry_count") or 0,
-        original_created_at=task.get("created_at"),
-        source=source,
-        topic=topic,
-        consumer=consumer,
-        source_message_id=source_message_id,
+    return uow.dead_letters.record(
+        NewDeadLetter(
+            event_id=task.id,
+            event_type=TASK_READY_EVENT,
+            payload=task_dead_letter_payload(task),
+            error_message=error or task.error or "task failed",
+            retry_count=task.retry_count,
+            original_created_at=task.created_at,
+            source=source,
+            topic=topic,
+            consumer=consumer,
+            source_message_id=source_message_id,
+        )
     )
-    return None if row is None else UUID(str(row["id"]))
 
 
-def task_dead_letter_payload(task: Row) -> dict[str, Any]:
+def task_dead_letter_payload(task: FailedTask) -> dict[str, Any]:
     return {
         "kind": "task",
-        "task_id": str(task["id"]),
-        **{
-            key: task.get(key)
-            for key in (
-                "task_type",
-                "agent_type",
-                "user_id",
-                "context_id",
-                "context_type",
-                "priority",
-                "context_json",
-            )
-        },
+        "task_id": str(task.id),
+        "task_type": task.task_type,
+        "agent_type": task.agent_type,
+        "user_id": task.user_id,
+        "context_id": task.context_id,
+        "context_type": task.context_type,
+        "priority": task.priority,
+        "context_json": task.context_json,
     }
 
 
@@ -263,20 +253,22 @@ class ExpiredLeaseReport:
     failed: int
 
 
-def requeue_expired_leases(sql: Sql, *, limit: int, now: datetime | None = None) -> ExpiredLeaseReport:
+def requeue_expired_leases(
+    uow: PostgresUnitOfWork, *, limit: int, now: datetime | None = None
+) -> ExpiredLeaseReport:
     """Processing tasks whose lease ran out: an expired lease counts as a failed attempt (B7)."""
     current = now or datetime.now(UTC)
-    rows = sql.all("lock_expired_leases", limit=limit)
+    expired = uow.tasks.lock_expired_leases(limit=limit)
     to_requeue: list[tuple[UUID, UUID, RetryAt, str]] = []
     to_fail: list[tuple[UUID, UUID, str]] = []
-    for row in rows:
-        decision = decide_task_failure(row["retry_count"], row["max_retries"], current)
+    for task in expired:
+        decision = decide_task_failure(task.retry_count, task.max_retries, current)
         if isinstance(decision, GiveUp):
-            to_fail.append((row["id"], row["claim_token"], f"lease expired; {decision.reason}"))
+            to_fail.append((task.id, task.claim_token, f"lease expired; {decision.reason}"))
         else:
-            to_requeue.append((row["id"], row["claim_token"], decision, "lease expired"))
-    requeued = requeue_claimed(sql, to_requeue)
-    failed = fail_claimed(sql, to_fail, source="dispatcher", consumer="task_sweeper")
-    if rows:
+            to_requeue.append((task.id, task.claim_token, decision, "lease expired"))
+    requeued = requeue_claimed(uow, to_requeue)
+    failed = fail_claimed(uow, to_fail, source="dispatcher", consumer="task_sweeper")
+    if expired:
         log.warning("expired task leases handled", extra={"requeued": len(requeued), "failed": len(failed)})
     return ExpiredLeaseReport(requeued=len(requeued), failed=len(failed))

@@ -3,16 +3,40 @@
 It rolls back unless ``commit()`` is called. Events emitted with ``emit()`` are written to
 the ``events`` table inside the same transaction at commit, so follow-up work is never lost
 when a function dies after committing (decisions A4).
+
+Data is reached through the typed repositories on the unit of work (``uow.users``,
+``uow.conversations``, ``uow.messages``, ``uow.queue``, ``uow.tasks``, ``uow.events``,
+``uow.actions`` ...; see ``shared/adapters/repositories``), all on the one transaction.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
 from shared.adapters.postgres import Connection, Sql, get_pool
+from shared.adapters.repositories import (
+    ActionRepository,
+    AgentInstanceRepository,
+    AgentTurnRepository,
+    BudgetRepository,
+    CommunityRequestRepository,
+    ConversationRepository,
+    DeadLetterRepository,
+    DeliveryRepository,
+    EventRepository,
+    InnovatorRepository,
+    IntroOfferRepository,
+    MessageRepository,
+    OpsRepository,
+    PriorityRepository,
+    QueueRepository,
+    TaskRepository,
+    UserRepository,
+)
 from shared.domain.events import Event
 
 
@@ -28,25 +52,30 @@ class UnitOfWork(Protocol):
     def commit(self) -> list[UUID]: ...
 
 
-def write_event(sql: Sql, event: Event) -> UUID:
-    """Append one event to the outbox (``events``) inside whatever transaction ``sql`` holds."""
-    row = sql.one(
-        "insert_event",
-        event_type=event.event_type,
-        aggregate_type=event.aggregate_type,
-        aggregate_id=event.aggregate_id,
-        payload=json.dumps(event.payload, default=str),
-        metadata=json.dumps(event.metadata, default=str),
-        created_by=event.created_by,
-    )
-    assert row is not None
-    return UUID(str(row["id"]))
-
-
 class PostgresUnitOfWork:
-    """A pooled connection in one transaction; ``sql`` runs named queries inside it."""
+    """A pooled connection in one transaction, and the repositories working in it.
+
+    ``sql`` (raw named queries returning rows) stays for code not yet moved to repositories.
+    """
 
     sql: Sql
+    users: UserRepository
+    conversations: ConversationRepository
+    messages: MessageRepository
+    actions: ActionRepository
+    tasks: TaskRepository
+    queue: QueueRepository
+    budgets: BudgetRepository
+    events: EventRepository
+    deliveries: DeliveryRepository
+    dead_letters: DeadLetterRepository
+    turns: AgentTurnRepository
+    instances: AgentInstanceRepository
+    innovators: InnovatorRepository
+    intro_offers: IntroOfferRepository
+    priorities: PriorityRepository
+    community_requests: CommunityRequestRepository
+    ops: OpsRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
         self._given = conn
@@ -62,6 +91,23 @@ class PostgresUnitOfWork:
             self._conn = self._ctx.__enter__()
         self._conn.autocommit = False
         self.sql = Sql(self._conn)
+        self.users = UserRepository(self.sql)
+        self.conversations = ConversationRepository(self.sql)
+        self.messages = MessageRepository(self.sql)
+        self.actions = ActionRepository(self.sql)
+        self.tasks = TaskRepository(self.sql)
+        self.queue = QueueRepository(self.sql)
+        self.budgets = BudgetRepository(self.sql)
+        self.events = EventRepository(self.sql)
+        self.deliveries = DeliveryRepository(self.sql)
+        self.dead_letters = DeadLetterRepository(self.sql)
+        self.turns = AgentTurnRepository(self.sql)
+        self.instances = AgentInstanceRepository(self.sql)
+        self.innovators = InnovatorRepository(self.sql)
+        self.intro_offers = IntroOfferRepository(self.sql)
+        self.priorities = PriorityRepository(self.sql)
+        self.community_requests = CommunityRequestRepository(self.sql)
+        self.ops = OpsRepository(self.sql)
         self._pending = []
         self._committed = False
         return self
@@ -90,5 +136,11 @@ class PostgresUnitOfWork:
         self._pending = []
         self._conn.rollback()
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: an exception inside undoes only what was done inside."""
+        with self._conn.transaction():
+            yield
+
     def _write_event(self, event: Event) -> UUID:
-        return write_event(self.sql, event)
+        return self.events.add(event)

@@ -13,6 +13,7 @@ import pytest
 from cloudevents.http import CloudEvent
 
 from shared.adapters.llm import Llm, LlmUnavailable
+from shared.adapters.repositories.events import ClaimedEvent
 from shared.routing import CONSUMERS
 from shared.service_layer import community
 from shared.service_layer.consumer import Outcome
@@ -59,19 +60,21 @@ def needed(
 
 
 def cloud_event(event_type: str, payload: dict[str, Any], *, event_id: UUID | None = None) -> CloudEvent:
-    row = {
-        "id": event_id or uuid4(),
-        "event_type": event_type,
-        "aggregate_type": "user",
-        "aggregate_id": None,
-        "payload": payload,
-        "metadata": {},
-        "created_at": NOW,
-        "created_by": "test",
-        "user_id": None,
-        "attempts": 0,
-    }
-    message = event_message(row, CONSUMERS["agent_of_humans"])
+    event = ClaimedEvent(
+        id=event_id or uuid4(),
+        event_type=event_type,
+        aggregate_type="user",
+        aggregate_id=None,
+        payload=payload,
+        metadata={},
+        attempts=0,
+        created_at=NOW,
+        created_by="test",
+        user_id=None,
+        user_verified=None,
+        user_poc_agent_type=None,
+    )
+    message = event_message(event, CONSUMERS["agent_of_humans"])
     return CloudEvent(
         {"type": "google.cloud.pubsub.topic.v1.messagePublished", "source": "//pubsub.googleapis.com/test"},
         push_body(message, subscription="projects/p/subscriptions/agent-of-humans-push"),

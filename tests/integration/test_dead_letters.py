@@ -6,11 +6,13 @@ from typing import Any
 import pytest
 
 from shared import routing
-from shared.adapters.postgres import Sql, connect
+from shared.adapters.postgres import connect
 from shared.adapters.pubsub import OutboundMessage
+from shared.adapters.repositories import NewDeadLetter
 from shared.service_layer.dead_letters import ReplayError, replay_all, replay_dead_letter
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.backbone_support import (
     add_event,
     add_task,
@@ -34,9 +36,9 @@ RECORDER_SOURCE = str(
 
 
 @pytest.fixture
-def sql(database_url):
-    with connect(database_url) as conn:
-        yield Sql(conn)
+def uow(database_url):
+    with connect(database_url) as conn, PostgresUnitOfWork(conn) as unit_of_work:
+        yield unit_of_work
 
 
 def _recorder() -> Any:
@@ -51,13 +53,13 @@ def _unroutable_event(db: Any) -> Any:
     return user, event_id, dead
 
 
-def test_an_unroutable_event_becomes_a_dead_letter_and_replays_once_its_consumer_exists(db, sql, monkeypatch):
+def test_an_unroutable_event_becomes_a_dead_letter_and_replays_once_its_consumer_exists(db, uow, monkeypatch):
     user, event_id, dead = _unroutable_event(db)
 
     # The Solution Saga's function lands.
     monkeypatch.setitem(routing.CONSUMERS, "solution_saga", routing.PLANNED_CONSUMERS["solution_saga"])
-    result = replay_dead_letter(sql, dead["id"])
-    sql.conn.commit()
+    result = replay_dead_letter(uow, dead["id"])
+    uow.commit()
 
     assert result.action == "event_reinserted"
     new = event_row(db, result.target_id)
@@ -73,64 +75,64 @@ def test_an_unroutable_event_becomes_a_dead_letter_and_replays_once_its_consumer
     assert publisher.published[0][1].topic == "agent-solution-saga"
 
 
-def test_a_replayed_dead_letter_is_not_replayed_twice_unless_forced(db, sql):
+def test_a_replayed_dead_letter_is_not_replayed_twice_unless_forced(db, uow):
     _, _, dead = _unroutable_event(db)
-    replay_dead_letter(sql, dead["id"])
-    sql.conn.commit()
+    replay_dead_letter(uow, dead["id"])
+    uow.commit()
     with pytest.raises(ReplayError, match="already replayed"):
-        replay_dead_letter(sql, dead["id"])
-    sql.conn.rollback()
-    replay_dead_letter(sql, dead["id"], force=True)
-    sql.conn.commit()
+        replay_dead_letter(uow, dead["id"])
+    uow.rollback()
+    replay_dead_letter(uow, dead["id"], force=True)
+    uow.commit()
     assert db.execute("SELECT replay_count FROM event_dead_letters").fetchone()["replay_count"] == 2
 
 
-def test_a_task_dead_letter_replay_requeues_the_failed_task(db, sql):
+def test_a_task_dead_letter_replay_requeues_the_failed_task(db, uow):
     task = add_task(db, agent_type="solution_saga", task_type="research_solution")
     sweep_tasks(FakePublisher())
     assert task_row(db, task)["status"] == "failed"
     [dead] = dead_letters(db)
 
-    result = replay_dead_letter(sql, dead["id"])
-    sql.conn.commit()
+    result = replay_dead_letter(uow, dead["id"])
+    uow.commit()
 
     assert (result.action, result.target_id) == ("task_requeued", task)
     row = task_row(db, task)
     assert (row["status"], row["retry_count"], row["claim_token"]) == ("pending", 0, None)
     with pytest.raises(ReplayError, match="not failed"):
-        replay_dead_letter(sql, dead["id"], force=True)
+        replay_dead_letter(uow, dead["id"], force=True)
 
 
-def test_replay_all_replays_what_it_can_and_reports_the_rest(db, sql):
+def test_replay_all_replays_what_it_can_and_reports_the_rest(db, uow):
     _unroutable_event(db)
     add_event(db, "no.such_event", None)
     dispatch_events(FakePublisher())
-    sql.one(
-        "record_dead_letter",
-        event_id=None,
-        event_type="malformed",
-        payload="{}",
-        error_message="x",
-        retry_count=0,
-        original_created_at=None,
-        source="consumer",
-        topic=None,
-        consumer="agent_bouncer",
-        source_message_id="agent_bouncer:1",
+    uow.dead_letters.record(
+        NewDeadLetter(
+            event_id=None,
+            event_type="malformed",
+            payload={},
+            error_message="x",
+            retry_count=0,
+            original_created_at=None,
+            source="consumer",
+            consumer="agent_bouncer",
+            source_message_id="agent_bouncer:1",
+        )
     )
-    done, refused = replay_all(sql)
-    sql.conn.commit()
+    done, refused = replay_all(uow)
+    uow.commit()
     assert len(done) == 2
     assert len(refused) == 1 and "undecodable" in refused[0][1]
-    done_again, _ = replay_all(sql)
+    done_again, _ = replay_all(uow)
     assert done_again == []
 
 
-def test_unknown_dead_letter_id(db, sql):
+def test_unknown_dead_letter_id(db, uow):
     import uuid
 
     with pytest.raises(ReplayError, match="no dead letter"):
-        replay_dead_letter(sql, uuid.uuid4())
+        replay_dead_letter(uow, uuid.uuid4())
 
 
 def _dead_lettered_push(message: Any, message_id: str = "dl-1", count: str = "5") -> Any:

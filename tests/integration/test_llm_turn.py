@@ -12,6 +12,7 @@ import pydantic
 import pytest
 
 from shared.adapters.llm import LlmUnavailable, ToolSpec
+from shared.adapters.repositories.users import ProfileFields
 from shared.agents.context import profile_block
 from shared.agents.conversation.protocol import AgentTool, ProactiveDelivery, ToolRunnerPort, Turn, TurnResult
 from shared.agents.conversation.turn import GRACEFUL_REPLY, run_turn
@@ -41,14 +42,12 @@ class EchoState:
 
 
 def save_name(turn: Turn[EchoState], args: NameArgs) -> dict[str, Any]:
-    turn.sql.conn.execute("UPDATE users SET first_name = %s WHERE id = %s", (args.first_name, turn.user_id))
+    turn.uow.users.update_profile(turn.user_id, ProfileFields(first_name=args.first_name))
     return {"saved": args.first_name}
 
 
 def slow(turn: Turn[EchoState], args: SlowArgs) -> dict[str, Any]:
-    turn.sql.conn.execute(
-        "UPDATE users SET company = 'written by the slow tool' WHERE id = %s", (turn.user_id,)
-    )
+    turn.uow.users.update_profile(turn.user_id, ProfileFields(company="written by the slow tool"))
     time.sleep(args.seconds)
     return {"slept": args.seconds}
 

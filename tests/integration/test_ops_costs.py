@@ -10,12 +10,10 @@ pytestmark = pytest.mark.integration
 
 
 def _conversation(db, user) -> Any:
-    row = db.execute(
-        "INSERT INTO conversations (user_id, phone_number, status) "
-        "SELECT id, phone_number, 'active' FROM users WHERE id = %s RETURNING id",
-        (user,),
-    ).fetchone()
-    return row["id"]
+    """The member's active conversation (make_user opens it, as their first text does)."""
+    return db.execute(
+        "SELECT id FROM conversations WHERE user_id = %s AND status = 'active'", (user,)
+    ).fetchone()["id"]
 
 
 def test_status_counts_stuck_outbound_sms(db, ops_cli):

@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from shared.adapters.orchestrator_store import (
-    OrchestratorSession,
-    PostgresOrchestratorSession,
-    PostgresOrchestratorStore,
-)
-from shared.adapters.postgres import Connection, Sql
+from shared.adapters.postgres import Connection
+from shared.adapters.repositories import BudgetRepository
 from shared.domain.constants import MAX_SEQUENCE_PARTS
 from shared.service_layer.freshness import AssumeRelevantClassifier, Freshness, NewerMessage, QueuedForCheck
 from shared.service_layer.orchestrate import run_tick
 from shared.service_layer.queue_messages import (
     InvalidQueuedMessage,
+    QueuedMessage,
     cancel_queued_message,
     queue_message,
 )
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 ASSUME_RELEVANT = AssumeRelevantClassifier()
 
@@ -115,7 +112,7 @@ def test_tick_delivers_due_rows_as_pending_outbound_messages_and_counts_the_budg
     qid = add_queued(db, uid, "Your intro with Sarah is confirmed.")
     later = add_queued(db, uid, "Not yet", due=NOW + timedelta(hours=3))
 
-    report = run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
+    report = run_tick(PostgresUnitOfWork, now=NOW, classifier=ASSUME_RELEVANT)
 
     assert report.sent_units == 1
     (message,) = outbound(db, uid)
@@ -133,34 +130,33 @@ def test_tick_delivers_due_rows_as_pending_outbound_messages_and_counts_the_budg
     ]
     assert queue_row(db, later)["status"] == "queued"
     # A second tick at the same moment sends nothing again.
-    assert run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT).sent_units == 0
+    assert run_tick(PostgresUnitOfWork, now=NOW, classifier=ASSUME_RELEVANT).sent_units == 0
     assert len(outbound(db, uid)) == 1
 
 
-class FailingBudgetStore(PostgresOrchestratorStore):
+class FailingBudgets(BudgetRepository):
+    def count_send(self, *args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("budget write failed")
+
+
+class FailingBudgetUnitOfWork(PostgresUnitOfWork):
     """Dies while counting the budget: the messages and queue updates must roll back with it."""
 
-    @contextmanager
-    def session(self) -> Iterator[OrchestratorSession]:
-        with super().session() as inner:
-            assert isinstance(inner, PostgresOrchestratorSession)
-
-            class Failing(PostgresOrchestratorSession):
-                def count_budgeted_send(self, *args: Any, **kwargs: Any) -> int:
-                    raise RuntimeError("budget write failed")
-
-            yield Failing(inner._conn)
+    def __enter__(self) -> FailingBudgetUnitOfWork:
+        super().__enter__()
+        self.budgets = FailingBudgets(self.sql)
+        return self
 
 
 def test_budget_outbound_message_and_queue_row_commit_together(db: Connection) -> None:
     uid = add_user(db, "+14155550102")
     qid = add_queued(db, uid, "hello")
-    report = run_tick(FailingBudgetStore(), now=NOW, classifier=ASSUME_RELEVANT)
+    report = run_tick(FailingBudgetUnitOfWork, now=NOW, classifier=ASSUME_RELEVANT)
     assert report.errors == 1
     assert outbound(db, uid) == []
     assert queue_row(db, qid)["status"] == "queued"
     assert db.execute("SELECT count(*) AS n FROM user_message_budget").fetchone() == {"n": 0}
-    run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
+    run_tick(PostgresUnitOfWork, now=NOW, classifier=ASSUME_RELEVANT)
     assert queue_row(db, qid)["status"] == "sent"
 
 
@@ -172,7 +168,7 @@ def test_budget_and_quiet_hours_defer_rows_in_the_database(db: Connection) -> No
         (uid,),
     )
     ids = [add_queued(db, uid, f"m{i}", priority=p) for i, p in enumerate(["low", "urgent", "high"])]
-    run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
+    run_tick(PostgresUnitOfWork, now=NOW, classifier=ASSUME_RELEVANT)
     # The per-user daily override (2) is carried forward from the older row.
     assert [queue_row(db, i)["status"] for i in ids] == ["queued", "sent", "sent"]
     # Deferred to 00:00 local on the 16th -> quiet -> 08:00 EST = 13:00 UTC.
@@ -195,7 +191,7 @@ def test_stale_row_is_superseded(db: Connection) -> None:
     qid = add_queued(db, uid, "About that hiring question…", fresh=True, created=NOW - timedelta(hours=2))
     keep = add_queued(db, uid, "Unrelated update", created=NOW - timedelta(hours=2))
     add_inbound(db, uid, "never mind, found someone", NOW - timedelta(hours=1))
-    report = run_tick(PostgresOrchestratorStore(), now=NOW, classifier=StaleClassifier())
+    report = run_tick(PostgresUnitOfWork, now=NOW, classifier=StaleClassifier())
     assert report.superseded_units == 1
     row = queue_row(db, qid)
     assert (row["status"], row["superseded_reason"]) == (
@@ -209,7 +205,7 @@ def test_stale_row_is_superseded(db: Connection) -> None:
 def test_opted_out_user_rows_are_cancelled(db: Connection) -> None:
     uid = add_user(db, "+14155550105", opted_out=True)
     qid = add_queued(db, uid, "hello")
-    run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
+    run_tick(PostgresUnitOfWork, now=NOW, classifier=ASSUME_RELEVANT)
     row = queue_row(db, qid)
     assert (row["status"], row["superseded_reason"]) == ("cancelled", "user opted out")
     assert outbound(db, uid) == []
@@ -224,14 +220,14 @@ def test_sends_to_an_active_user_do_not_use_up_the_rolling_hour(db: Connection) 
     )
     add_inbound(db, uid, "quick question", NOW - timedelta(minutes=2))
     exempt = [add_queued(db, uid, f"answer {i}") for i in range(2)]
-    run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
+    run_tick(PostgresUnitOfWork, now=NOW, classifier=ASSUME_RELEVANT)
     assert [queue_row(db, i)["status"] for i in exempt] == ["sent", "sent"]
 
     # Twenty minutes later the user is no longer active: the hourly limit (1) still has room,
     # because the two replies above were not budgeted; the first budgeted send then fills it.
     later = NOW + timedelta(minutes=20)
     budgeted = [add_queued(db, uid, f"update {p}", due=later, priority=p) for p in ("high", "low")]
-    run_tick(PostgresOrchestratorStore(), now=later, classifier=ASSUME_RELEVANT)
+    run_tick(PostgresUnitOfWork, now=later, classifier=ASSUME_RELEVANT)
     assert [queue_row(db, i)["status"] for i in budgeted] == ["sent", "queued"]
     assert queue_row(db, budgeted[1])["scheduled_for"] == later + timedelta(hours=1)
     today = db.execute(
@@ -244,7 +240,7 @@ def test_sequence_is_delivered_whole_as_one_outbound_sequence(db: Connection) ->
     uid = add_user(db, "+14155550106")
     seq = UUID(int=42)
     ids = [add_queued(db, uid, f"part {p}", sequence=(seq, p, 3)) for p in (2, 3, 1)]
-    run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
+    run_tick(PostgresUnitOfWork, now=NOW, classifier=ASSUME_RELEVANT)
     messages = outbound(db, uid)
     assert [m["content"] for m in messages] == ["part 1", "part 2", "part 3"]
     assert len({m["sequence_id"] for m in messages}) == 1
@@ -265,7 +261,7 @@ def test_concurrent_ticks_never_deliver_a_row_twice(db: Connection) -> None:
         try:
             barrier.wait()
             for _ in range(3):
-                run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT)
+                run_tick(PostgresUnitOfWork, now=NOW, classifier=ASSUME_RELEVANT)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -292,47 +288,45 @@ def test_concurrent_ticks_never_deliver_a_row_twice(db: Connection) -> None:
     assert ledger == {"n": 12}
 
 
+def queued(**kwargs: Any) -> QueuedMessage:
+    with PostgresUnitOfWork() as uow:
+        message = queue_message(uow, **kwargs)
+        uow.commit()
+    return message
+
+
 def test_queue_message_schedules_in_the_users_zone(db: Connection) -> None:
     uid = add_user(db, "+14155550107", response_pattern={"best_hours": [14, 19]})
     plain = add_user(db, "+14155550108", tz="Asia/Kolkata")
-    sql = Sql(db)
     at_14_ny = datetime(2026, 1, 15, 19, 0, tzinfo=UTC)
-    assert (
-        queue_message(sql, user_id=uid, agent_id="concierge_1", now=NOW, parts=["hi"]).scheduled_for
-        == at_14_ny
-    )
-    urgent = queue_message(
-        sql, user_id=uid, agent_id="concierge_1", now=NOW, parts=["now"], priority="urgent"
-    )
+    assert queued(user_id=uid, agent_id="concierge_1", now=NOW, parts=["hi"]).scheduled_for == at_14_ny
+    urgent = queued(user_id=uid, agent_id="concierge_1", now=NOW, parts=["now"], priority="urgent")
     assert urgent.scheduled_for == NOW
-    fixed = queue_message(sql, user_id=uid, agent_id="concierge_1", now=NOW, parts=["now"], can_delay=False)
+    fixed = queued(user_id=uid, agent_id="concierge_1", now=NOW, parts=["now"], can_delay=False)
     assert fixed.scheduled_for == NOW
     # Kolkata: 22:30 IST now -> 10:00 IST tomorrow = 04:30 UTC.
-    kolkata = queue_message(
-        sql, user_id=plain, agent_id="account_manager_1", now=NOW, message_data={"content": "x"}
-    )
+    kolkata = queued(user_id=plain, agent_id="account_manager_1", now=NOW, message_data={"content": "x"})
     assert kolkata.scheduled_for == datetime(2026, 1, 16, 4, 30, tzinfo=UTC)
     add_inbound(db, uid, "hey", NOW - timedelta(minutes=3))
-    active = queue_message(sql, user_id=uid, agent_id="concierge_1", now=NOW, parts=["reply-ish"])
+    active = queued(user_id=uid, agent_id="concierge_1", now=NOW, parts=["reply-ish"])
     assert active.scheduled_for == NOW
 
 
 def test_queue_message_sequence_rows_and_cancellation(db: Connection) -> None:
     uid = add_user(db, "+14155550109")
-    sql = Sql(db)
-    queued = queue_message(
-        sql, user_id=uid, agent_id="concierge_1", now=NOW, parts=["a", "b", "c"], can_delay=False
-    )
-    rows = [queue_row(db, i) for i in queued.ids]
+    sequence = queued(user_id=uid, agent_id="concierge_1", now=NOW, parts=["a", "b", "c"], can_delay=False)
+    rows = [queue_row(db, i) for i in sequence.ids]
     assert [(r["sequence_position"], r["sequence_total"], r["final_message"]) for r in rows] == [
         (1, 3, "a"),
         (2, 3, "b"),
         (3, 3, "c"),
     ]
-    assert {r["sequence_id"] for r in rows} == {queued.sequence_id}
-    assert cancel_queued_message(sql, user_id=uid, queue_id=queued.ids[1], reason="user asked") == 3
-    assert {queue_row(db, i)["status"] for i in queued.ids} == {"cancelled"}
-    assert run_tick(PostgresOrchestratorStore(), now=NOW, classifier=ASSUME_RELEVANT).sent_units == 0
+    assert {r["sequence_id"] for r in rows} == {sequence.sequence_id}
+    with PostgresUnitOfWork() as uow:
+        assert cancel_queued_message(uow, user_id=uid, queue_id=sequence.ids[1], reason="user asked") == 3
+        uow.commit()
+    assert {queue_row(db, i)["status"] for i in sequence.ids} == {"cancelled"}
+    assert run_tick(PostgresUnitOfWork, now=NOW, classifier=ASSUME_RELEVANT).sent_units == 0
 
 
 @pytest.mark.parametrize(
@@ -351,5 +345,5 @@ def test_queue_message_refuses_bad_requests_and_writes_nothing(
     uid = add_user(db, "+14155550110")
     args: dict[str, Any] = {"user_id": uid, "agent_id": "concierge_1", "now": NOW, **kwargs}
     with pytest.raises(InvalidQueuedMessage):
-        queue_message(Sql(db), **args)
+        queued(**args)
     assert db.execute("SELECT count(*) AS n FROM message_queue").fetchone() == {"n": 0}

@@ -7,14 +7,10 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from shared.adapters.orchestrator_store import (
-    ACTION_SEND_BUDGETED,
-    ACTION_SEND_EXEMPT,
-    PostgresOrchestratorStore,
-)
 from shared.adapters.postgres import Connection
 from shared.service_layer.freshness import AssumeRelevantClassifier
-from shared.service_layer.orchestrate import run_tick
+from shared.service_layer.orchestrate import ACTION_SEND_BUDGETED, ACTION_SEND_EXEMPT, run_tick
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.unit.orchestrator_scenarios import RunResult, Scenario, SentUnit, check_invariants, scenarios
 from tests.unit.test_orchestrate_properties import decisions
 from tests.unit.test_send_policy_properties import simulate_pure
@@ -76,13 +72,12 @@ def run_postgres(db: Connection, scn: Scenario) -> RunResult:
     unit_keys = {(scn.unit_key(i) if u.parts > 1 else scn.part_id(i, 1)): i for i, u in enumerate(scn.units)}
     user_index = {scn.user_id(i): i for i in range(len(scn.users))}
     result = RunResult()
-    store = PostgresOrchestratorStore()
     for tick in scn.ticks():
         due = db.execute(
             "SELECT id FROM message_queue WHERE status = 'queued' AND scheduled_for <= %s", (tick,)
         ).fetchall()
         result.due_before_tick[tick] = {part_to_unit[r["id"]] for r in due}
-        run_tick(store, now=tick, classifier=ASSUME_RELEVANT)
+        run_tick(PostgresUnitOfWork, now=tick, classifier=ASSUME_RELEVANT)
     for a in db.execute(
         "SELECT action_type, context_id, created_at FROM agent_actions_log WHERE action_type IN (%s, %s)"
         " ORDER BY created_at",

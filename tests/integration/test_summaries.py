@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from shared.adapters.llm import Llm, LlmUnavailable
-from shared.adapters.postgres import Sql
 from shared.agents.context import load_context, profile_block
 from shared.agents.summarizer.summary import clamp_words
 from shared.domain.constants import SUMMARY_MAX_WORDS
@@ -124,7 +123,8 @@ def test_summary_reaches_the_agents_context(db):
     llm = ScriptedLlm()
     llm.reply("Needs and goals: CFO intro for the Series B.")
     create_conversation_summary(conv, llm=llm)
-    ctx = load_context(Sql(db), user_id, history_limit=10)
+    with PostgresUnitOfWork() as uow:
+        ctx = load_context(uow, user_id, history_limit=10)
     assert ctx is not None and ctx.summary == "Needs and goals: CFO intro for the Series B."
     assert "CONVERSATION SUMMARY" in profile_block(ctx) and "CFO intro for the Series B." in profile_block(
         ctx
@@ -166,10 +166,8 @@ def test_messages_sharing_a_timestamp_are_never_skipped(db):
         ).fetchall(),
         key=lambda r: str(r["id"]),
     )
-    sql = Sql(db)
-    first = sql.all("summary_messages_since", conversation_id=conv, last_summary_message_id=None, limit=1)
-    assert [r["id"] for r in first] == [ids[0]["id"]]
-    rest = sql.all(
-        "summary_messages_since", conversation_id=conv, last_summary_message_id=ids[0]["id"], limit=10
-    )
-    assert [r["id"] for r in rest] == [ids[1]["id"], ids[2]["id"]]
+    with PostgresUnitOfWork() as uow:
+        first = uow.messages.since_summary(conv, None, limit=1)
+        rest = uow.messages.since_summary(conv, ids[0]["id"], limit=10)
+    assert [m.id for m in first] == [ids[0]["id"]]
+    assert [m.id for m in rest] == [ids[1]["id"], ids[2]["id"]]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.postgres import Sql, connect
+from shared.adapters.postgres import connect
 from shared.domain.retry import GiveUp, RetryAt
 from shared.service_layer.sweep_tasks import sweep_tasks
 from shared.service_layer.tasks import (
@@ -19,6 +19,7 @@ from shared.service_layer.tasks import (
     fail_task,
     retry_task,
 )
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.backbone_support import add_task, dead_letters, make_user, task_row
 from tests.fakes.pubsub import FakePublisher
 
@@ -26,12 +27,14 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def sql(database_url):
-    with connect(database_url, autocommit=True) as conn:
-        yield Sql(conn)
+def uow(database_url):
+    """A unit of work whose every statement commits at once, so the test reads it through ``db``."""
+    with connect(database_url) as conn, PostgresUnitOfWork(conn) as unit_of_work:
+        conn.autocommit = True
+        yield unit_of_work
 
 
-def _create(sql: Any, user: Any, **overrides: Any) -> Any:
+def _create(uow: Any, user: Any, **overrides: Any) -> Any:
     args = dict(
         task_type="re_engagement_check",
         agent_type="bouncer",
@@ -42,55 +45,55 @@ def _create(sql: Any, user: Any, **overrides: Any) -> Any:
         created_by="test",
     )
     args.update(overrides)
-    return create_task(sql, **args)
+    return create_task(uow, **args)
 
 
-def test_the_same_pending_task_is_never_stacked_twice(db, sql):
+def test_the_same_pending_task_is_never_stacked_twice(db, uow):
     user = make_user(db)
-    first = _create(sql, user)
+    first = _create(uow, user)
     assert first is not None
-    assert _create(sql, user) is None
-    other_context = _create(sql, user, context_id=uuid.uuid4(), context_type="priority")
+    assert _create(uow, user) is None
+    other_context = _create(uow, user, context_id=uuid.uuid4(), context_type="priority")
     assert other_context not in (None, first)
-    explicit = _create(sql, user, dedupe_key="custom-key")
+    explicit = _create(uow, user, dedupe_key="custom-key")
     assert explicit is not None
-    assert _create(sql, user, dedupe_key="custom-key") is None
+    assert _create(uow, user, dedupe_key="custom-key") is None
     assert db.execute("SELECT count(*) AS n FROM agent_tasks").fetchone()["n"] == 3
 
 
-def test_a_finished_task_does_not_block_a_new_one(db, sql):
+def test_a_finished_task_does_not_block_a_new_one(db, uow):
     user = make_user(db)
-    first = _create(sql, user)
+    first = _create(uow, user)
     db.execute("UPDATE agent_tasks SET status = 'completed' WHERE id = %s", (first,))
-    assert _create(sql, user) not in (None, first)
+    assert _create(uow, user) not in (None, first)
 
 
-def test_create_task_refuses_unknown_priorities_and_naive_times(db, sql):
+def test_create_task_refuses_unknown_priorities_and_naive_times(db, uow):
     user = make_user(db)
     with pytest.raises(ValueError, match="priority"):
-        _create(sql, user, priority="asap")
+        _create(uow, user, priority="asap")
     with pytest.raises(ValueError, match="timezone"):
-        _create(sql, user, scheduled_for=datetime.now())
+        _create(uow, user, scheduled_for=datetime.now())
 
 
-def test_cancel_pending_tasks_cancels_only_the_matching_pending_ones(db, sql):
+def test_cancel_pending_tasks_cancels_only_the_matching_pending_ones(db, uow):
     user, other = make_user(db), make_user(db)
     context = uuid.uuid4()
-    a = _create(sql, user)
-    b = _create(sql, user, context_id=context, context_type="priority")
-    c = _create(sql, other)
-    d = _create(sql, user, task_type="notify_user_of_priorities")
+    a = _create(uow, user)
+    b = _create(uow, user, context_id=context, context_type="priority")
+    c = _create(uow, other)
+    d = _create(uow, user, task_type="notify_user_of_priorities")
     assert (
-        cancel_pending_tasks(sql, task_type="re_engagement_check", user_id=user, reason="user replied") == 2
+        cancel_pending_tasks(uow, task_type="re_engagement_check", user_id=user, reason="user replied") == 2
     )
     statuses = {t: task_row(db, t)["status"] for t in (a, b, c, d)}
     assert statuses == {a: "cancelled", b: "cancelled", c: "pending", d: "pending"}
     assert task_row(db, a)["result_json"]["reason"] == "user replied"
-    e = _create(sql, user, context_id=context, context_type="priority")
-    _create(sql, user)
+    e = _create(uow, user, context_id=context, context_type="priority")
+    _create(uow, user)
     assert (
         cancel_pending_tasks(
-            sql,
+            uow,
             task_type="re_engagement_check",
             user_id=user,
             context_id=context,
@@ -139,21 +142,21 @@ def test_sweeper_claims_by_priority_then_due_time_and_publishes_each_to_its_agen
     assert sweep_tasks(publisher).claimed == 0
 
 
-def test_complete_task_needs_the_current_claim_token(db, sql):
+def test_complete_task_needs_the_current_claim_token(db, uow):
     task = add_task(db)
     sweep_tasks(FakePublisher())
     token = task_row(db, task)["claim_token"]
     with pytest.raises(LostLease):
-        complete_task(sql, task, uuid.uuid4(), {"ok": True})
-    complete_task(sql, task, token, {"ok": True})
+        complete_task(uow, task, uuid.uuid4(), {"ok": True})
+    complete_task(uow, task, token, {"ok": True})
     row = task_row(db, task)
     assert row["status"] == "completed"
     assert row["result_json"] == {"ok": True}
     with pytest.raises(LostLease):
-        complete_task(sql, task, token, {"again": True})
+        complete_task(uow, task, token, {"again": True})
 
 
-def test_an_expired_lease_is_requeued_and_the_stale_claim_cannot_complete(db, sql):
+def test_an_expired_lease_is_requeued_and_the_stale_claim_cannot_complete(db, uow):
     task = add_task(db)
     publisher = FakePublisher()
     sweep_tasks(publisher)
@@ -173,7 +176,7 @@ def test_an_expired_lease_is_requeued_and_the_stale_claim_cannot_complete(db, sq
     ).fetchone()["s"]
     assert 50 < wait <= 60
     with pytest.raises(LostLease):
-        complete_task(sql, task, stale, {"late": True})
+        complete_task(uow, task, stale, {"late": True})
 
     # When it is due again it gets a new claim; the stale token still cannot touch it.
     db.execute("UPDATE agent_tasks SET scheduled_for = now() WHERE id = %s", (task,))
@@ -182,8 +185,8 @@ def test_an_expired_lease_is_requeued_and_the_stale_claim_cannot_complete(db, sq
     assert fresh not in (None, stale)
     assert publisher.published[-1][1].attributes["attempt"] == "2"
     with pytest.raises(LostLease):
-        complete_task(sql, task, stale, {"late": True})
-    complete_task(sql, task, fresh, {"done": True})
+        complete_task(uow, task, stale, {"late": True})
+    complete_task(uow, task, fresh, {"done": True})
 
 
 def test_a_lease_expiring_after_the_last_retry_fails_the_task_with_a_dead_letter(db):
@@ -200,14 +203,14 @@ def test_a_lease_expiring_after_the_last_retry_fails_the_task_with_a_dead_letter
     assert "lease expired" in dead["error_message"]
 
 
-def test_retry_task_backs_off_one_two_four_minutes_then_fails(db, sql):
+def test_retry_task_backs_off_one_two_four_minutes_then_fails(db, uow):
     task = add_task(db)
     waits = []
     for _ in range(3):
         db.execute("UPDATE agent_tasks SET scheduled_for = now() WHERE id = %s", (task,))
         sweep_tasks(FakePublisher())
         token = task_row(db, task)["claim_token"]
-        decision = retry_task(sql, task, token, "LLM overloaded", consumer="agent_bouncer")
+        decision = retry_task(uow, task, token, "LLM overloaded", consumer="agent_bouncer")
         assert isinstance(decision, RetryAt)
         waits.append(
             round(
@@ -222,20 +225,20 @@ def test_retry_task_backs_off_one_two_four_minutes_then_fails(db, sql):
     db.execute("UPDATE agent_tasks SET scheduled_for = now() WHERE id = %s", (task,))
     sweep_tasks(FakePublisher())
     token = task_row(db, task)["claim_token"]
-    assert isinstance(retry_task(sql, task, token, "LLM overloaded"), GiveUp)
+    assert isinstance(retry_task(uow, task, token, "LLM overloaded"), GiveUp)
     row = task_row(db, task)
     assert row["status"] == "failed" and row["retry_count"] == 3
     [dead] = dead_letters(db)
     assert dead["source"] == "consumer"
     with pytest.raises(LostLease):
-        retry_task(sql, task, token, "again")
+        retry_task(uow, task, token, "again")
 
 
-def test_fail_task_is_guarded_too(db, sql):
+def test_fail_task_is_guarded_too(db, uow):
     task = add_task(db)
     sweep_tasks(FakePublisher())
     with pytest.raises(LostLease):
-        fail_task(sql, task, uuid.uuid4(), "bad input")
+        fail_task(uow, task, uuid.uuid4(), "bad input")
     assert task_row(db, task)["status"] == "processing"
 
 
@@ -293,10 +296,10 @@ def test_four_concurrent_sweepers_claim_each_of_a_thousand_tasks_exactly_once(db
     assert counts == {"processing": 1000, "tokens": 1000}
 
 
-def test_task_created_now_is_due_and_a_future_one_is_not(db, sql):
+def test_task_created_now_is_due_and_a_future_one_is_not(db, uow):
     user = make_user(db)
-    later = _create(sql, user, task_type="later", scheduled_for=datetime.now(UTC) + timedelta(hours=1))
-    now = _create(sql, user, task_type="now")
+    later = _create(uow, user, task_type="later", scheduled_for=datetime.now(UTC) + timedelta(hours=1))
+    now = _create(uow, user, task_type="now")
     publisher = FakePublisher()
     sweep_tasks(publisher)
     assert [m.attributes["task_id"] for _, m in publisher.published] == [str(now)]

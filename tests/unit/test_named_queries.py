@@ -1,6 +1,44 @@
+import re
+from pathlib import Path
+
 import pytest
 
-from shared.adapters.postgres import load_queries, parse_queries, query
+from shared.adapters.postgres import SQL_DIR, load_queries, parse_queries, query
+
+ROOT = Path(__file__).resolve().parents[2]
+# Code that may run named queries. tests/ is left out on purpose: a query only tests use is dead.
+CALLER_DIRS = ("shared", "functions", "tools", "bench", "evals")
+STRING_LITERAL = re.compile(r"""(["'])([a-z_][a-z0-9_]*)\1""")
+QUERY_CALL = re.compile(r"""\.(?:one|all|scalar|run)\(\s*["']([a-z_][a-z0-9_]*)["']""")
+AGGREGATE_FILES = {
+    "agent_actions",
+    "agent_instances",
+    "agent_turns",
+    "budgets",
+    "community",
+    "credits",
+    "conversations",
+    "dead_letters",
+    "deliveries",
+    "events",
+    "innovators",
+    "intro_offers",
+    "messages",
+    "ops",
+    "priorities",
+    "queue",
+    "tasks",
+    "users",
+}
+
+
+def _caller_sources() -> dict[Path, str]:
+    return {
+        path: path.read_text(encoding="utf-8")
+        for folder in CALLER_DIRS
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if ".venv" not in path.parts
+    }
 
 
 def test_parse_splits_named_queries_and_drops_description_comments():
@@ -23,10 +61,32 @@ def test_empty_query_is_refused():
 
 def test_project_query_files_load_with_unique_names():
     queries = load_queries()
-    assert "insert_event" in queries
+    assert "events_insert" in queries
     assert all(sql.strip() for sql in queries.values())
 
 
 def test_unknown_query_name_is_a_clear_error():
     with pytest.raises(KeyError, match="no_such_query"):
         query("no_such_query")
+
+
+def test_every_named_query_is_used_outside_the_tests():
+    named = set(load_queries())
+    literals = {m.group(2) for text in _caller_sources().values() for m in STRING_LITERAL.finditer(text)}
+    unused = sorted(named - literals)
+    assert unused == [], f"named queries nothing in {', '.join(CALLER_DIRS)} runs (delete them): {unused}"
+
+
+def test_every_query_a_caller_names_exists():
+    named = set(load_queries())
+    missing = sorted(
+        f"{path.relative_to(ROOT)}: {m.group(1)}"
+        for path, text in _caller_sources().items()
+        for m in QUERY_CALL.finditer(text)
+        if m.group(1) not in named
+    )
+    assert missing == []
+
+
+def test_query_files_are_named_after_the_data_they_touch():
+    assert {path.stem for path in SQL_DIR.glob("*.sql")} <= AGGREGATE_FILES

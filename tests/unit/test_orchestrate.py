@@ -9,16 +9,18 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from shared.adapters.orchestrator_store import ACTION_SEND_BUDGETED, ACTION_SEND_EXEMPT, QueueRow, UserProfile
+from shared.adapters.repositories import QueueRow, SendProfile
 from shared.domain.send_policy import QueuedPart
 from shared.service_layer.freshness import AssumeRelevantClassifier, Freshness, NewerMessage, QueuedForCheck
 from shared.service_layer.orchestrate import (
+    ACTION_SEND_BUDGETED,
+    ACTION_SEND_EXEMPT,
     render_body,
     role_for,
     run_tick,
 )
 from shared.service_layer.triggers import InvalidTrigger, parse_trigger
-from tests.fakes.orchestrator_store import InMemoryOrchestratorStore
+from tests.fakes.orchestrator import InMemoryOrchestratorStore
 
 ASSUME_RELEVANT = AssumeRelevantClassifier()
 
@@ -49,16 +51,18 @@ def make_store(**profile: Any) -> tuple[InMemoryOrchestratorStore, UUID]:
     uid = uuid4()
     fields: dict[str, Any] = {
         "id": uid,
+        "phone_number": "+14155550100",
         "timezone": "America/New_York",
         "quiet_hours_start": None,
         "quiet_hours_end": None,
         "opted_out": False,
         "verified": True,
         "poc_agent_type": "concierge",
+        "response_pattern": {},
         "last_inbound_at": None,
     }
     fields.update(profile)
-    store.add_user(UserProfile(**fields))
+    store.add_user(SendProfile(**fields))
     return store, uid
 
 
@@ -229,7 +233,7 @@ def test_conversation_context_is_used_when_given():
 def test_role_comes_from_the_agent_prefix_or_the_users_poc(
     agent_id: str, verified: bool, poc: str, role: str
 ):
-    profile = UserProfile(uuid4(), None, None, None, False, verified, poc, None)
+    profile = SendProfile(uuid4(), "+14155550100", None, None, None, False, verified, poc, {}, None)
     assert role_for(agent_id, profile) == role
 
 

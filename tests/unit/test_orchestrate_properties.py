@@ -6,16 +6,10 @@ from datetime import date, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 
-from shared.adapters.orchestrator_store import (
-    ACTION_SEND_BUDGETED,
-    ACTION_SEND_EXEMPT,
-    BudgetRow,
-    QueueRow,
-    UserProfile,
-)
+from shared.adapters.repositories import Budget, QueueRow, SendProfile
 from shared.service_layer.freshness import AssumeRelevantClassifier
-from shared.service_layer.orchestrate import run_tick
-from tests.fakes.orchestrator_store import InMemoryOrchestratorStore
+from shared.service_layer.orchestrate import ACTION_SEND_BUDGETED, ACTION_SEND_EXEMPT, run_tick
+from tests.fakes.orchestrator import InMemoryOrchestratorStore
 from tests.unit.orchestrator_scenarios import RunResult, Scenario, SentUnit, check_invariants, scenarios
 from tests.unit.test_send_policy_properties import scenario_parts, simulate_pure
 
@@ -29,11 +23,22 @@ def arrange(scn: Scenario) -> InMemoryOrchestratorStore:
     for i, u in enumerate(scn.users):
         uid = scn.user_id(i)
         store.add_user(
-            UserProfile(uid, u.zone, u.quiet_start, u.quiet_end, u.opted_out, True, "concierge", None)
+            SendProfile(
+                uid,
+                "+14155550100",
+                u.zone,
+                u.quiet_start,
+                u.quiet_end,
+                u.opted_out,
+                True,
+                "concierge",
+                {},
+                None,
+            )
         )
         for at in scn.inbound_times(i):
             store.add_inbound(uid, "hello", at)
-        store.budgets[(uid, OVERRIDE_DATE)] = BudgetRow(
+        store.budgets[(uid, OVERRIDE_DATE)] = Budget(
             OVERRIDE_DATE, 0, u.daily_limit, u.hourly_limit, u.quiet_enabled
         )
     for index, unit in enumerate(scn.units):

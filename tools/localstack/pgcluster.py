@@ -15,6 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def find_pg_bin() -> Path:
@@ -145,16 +146,59 @@ class PgCluster:
         )
 
     def create_database(self, name: str, template: str | None = None) -> str:
-        import psycopg
-        from psycopg import sql
-
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-            if not exists:
-                stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-                if template:
-                    stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                        sql.Identifier(name), sql.Identifier(template)
-                    )
-                conn.execute(stmt)
+        create_database(self.admin_url, name, template=template)
         return self.url(name)
+
+
+def database_url(admin_url: str, name: str) -> str:
+    """``admin_url`` pointing at database ``name`` instead."""
+    from urllib.parse import urlparse, urlunparse
+
+    return urlunparse(urlparse(admin_url)._replace(path="/" + name))
+
+
+def create_database(admin_url: str, name: str, *, template: str | None = None, replace: bool = False) -> str:
+    """Create database ``name`` (from ``template``) unless it exists; ``replace`` drops it first."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if replace:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template:
+                stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(template)
+                )
+            conn.execute(stmt)
+    return database_url(admin_url, name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop database ``name`` if it exists, closing its connections."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def accepts_connections(url: str) -> bool:
+    """True when the database at ``url`` answers a trivial query."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def listen(conn: Any, channel: str) -> None:
+    """Subscribe an autocommit connection to NOTIFY ``channel``."""
+    from psycopg import sql
+
+    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))

@@ -19,6 +19,7 @@ import requests
 
 from shared.adapters.webhook_signing import SIGNATURE_HEADER, sign
 from shared.logs import get_logger
+from tools.localstack.pgcluster import listen
 
 CHANNEL = "yp_webhook"
 log = get_logger(__name__)
@@ -75,7 +76,7 @@ class NotifyRelay:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._dsn, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    listen(conn, CHANNEL)
                     self._listening.set()
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5, stop_after=50):

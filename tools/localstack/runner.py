@@ -32,7 +32,7 @@ from typing import Any
 import requests
 
 from shared.schedules import ScheduledJob, active_jobs
-from tools.localstack.pgcluster import PgCluster, free_port
+from tools.localstack.pgcluster import PgCluster, accepts_connections, free_port
 from tools.localstack.pubsub_emulator import is_ready as is_emulator_ready
 from tools.localstack.stack_info import DEFAULT_STATE_DIR, PROJECT, StackInfo, stack_file
 
@@ -299,7 +299,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
             procs,
             log_dir,
             [
-                ("postgresql", database_ok(db_url), describe_dsn(db_url)),
+                ("postgresql", accepts_connections(db_url), describe_dsn(db_url)),
                 ("notify relay", relay.alive, "LISTEN yp_webhook -> " + ", ".join(relay_targets)),
                 ("scheduler loop", scheduler.alive, describe_jobs(scheduler.jobs)),
             ],
@@ -323,17 +323,6 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
                 pass
         say("stopping")
     return 0
-
-
-def database_ok(url: str) -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect(url, connect_timeout=5) as conn:
-            conn.execute("SELECT 1")
-        return True
-    except psycopg.Error:
-        return False
 
 
 def describe_dsn(url: str) -> str:

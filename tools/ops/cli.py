@@ -30,6 +30,7 @@ from shared.domain.constants import (
     SMS_PENDING_SWEEP_AFTER,
 )
 from shared.service_layer.dead_letters import ReplayError, replay_all, replay_dead_letter
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tools.localstack.stack_info import StackInfo, stack_file
 from tools.ops.approval import register_approval_commands
 from tools.ops.community import ledger_status_row, register_community_commands
@@ -53,10 +54,10 @@ def status() -> None:
     """Backlogs at a glance: events, tasks, message queue, dead letters."""
     with connect() as conn:
         sql = Sql(conn)
-        events = sql.one("event_backlog") or {}
-        tasks = sql.one("task_status_counts") or {}
-        queue = sql.all("message_queue_depths")
-        dead = sql.one("dead_letter_counts") or {}
+        events = sql.one("events_backlog") or {}
+        tasks = sql.one("tasks_status_counts") or {}
+        queue = sql.all("queue_depths")
+        dead = sql.one("dead_letters_counts") or {}
         sms = sql.one("ops_outbound_sms_health", stuck_after=SMS_PENDING_SWEEP_AFTER) or {}
 
     table = Table(title="Yachtparty backlog", show_lines=False)
@@ -104,7 +105,7 @@ def list_dead_letters(
 ) -> None:
     """Dead letters, newest first."""
     with connect() as conn:
-        rows = Sql(conn).all("list_dead_letters", include_replayed=include_replayed, limit=limit)
+        rows = Sql(conn).all("dead_letters_list", include_replayed=include_replayed, limit=limit)
     table = Table(title=f"dead letters ({len(rows)})")
     table.add_column("id", no_wrap=True)
     for column in ("created", "source", "type", "consumer", "tries", "replayed", "error"):
@@ -135,11 +136,10 @@ def replay(
     if (dead_letter_id is None) == (not replay_everything):
         console.print("[red]give a dead-letter id or --all (not both)[/]")
         raise typer.Exit(2)
-    with connect() as conn:
-        sql = Sql(conn)
+    with connect() as conn, PostgresUnitOfWork(conn) as uow:
         if replay_everything:
-            done, refused = replay_all(sql, limit=DEAD_LETTER_REPLAY_ALL_LIMIT)
-            conn.commit()
+            done, refused = replay_all(uow, limit=DEAD_LETTER_REPLAY_ALL_LIMIT)
+            uow.commit()
             for result in done:
                 console.print(f"replayed {result.dead_letter_id}: {result.action} {result.target_id}")
             for refused_id, reason in refused:
@@ -148,15 +148,15 @@ def replay(
             return
         assert dead_letter_id is not None
         try:
-            result = replay_dead_letter(sql, UUID(dead_letter_id), force=force)
+            result = replay_dead_letter(uow, UUID(dead_letter_id), force=force)
         except ValueError:
             console.print(f"[red]not a dead-letter id: {dead_letter_id}[/]")
             raise typer.Exit(2) from None
         except ReplayError as exc:
-            conn.rollback()
+            uow.rollback()
             console.print(f"[red]{exc}[/]")
             raise typer.Exit(1) from None
-        conn.commit()
+        uow.commit()
     console.print(f"replayed {result.dead_letter_id}: {result.action} {result.target_id}")
 
 

@@ -1,4 +1,4 @@
--- Operator CLI read models (tools/ops/cli.py): outbound SMS health and LLM costs.
+-- Read models across aggregates for operators and alerts: outbound SMS health, LLM costs, backlogs.
 
 -- name: ops_outbound_sms_health
 -- Outbound SMS not yet handed to Twilio (pending/sending), how many are older than the sweep threshold, and today's blocked/failed.
@@ -31,3 +31,24 @@ SELECT (SELECT coalesce(sum(cost_usd), 0) FROM agent_actions_log
        (SELECT count(*) FROM messages
          WHERE role = 'user' AND direction = 'inbound' AND routed
            AND created_at >= now() - make_interval(days => %(days)s)) AS inbound;
+
+-- name: ops_backlogs
+-- Depth and oldest age (seconds, 0 when empty) of every backlog the alerts watch (platform.md §7.6).
+SELECT 'events' AS backlog, count(*) AS depth,
+       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float AS oldest_age_seconds
+FROM events WHERE NOT processed
+UNION ALL
+SELECT 'agent_tasks', count(*),
+       coalesce(extract(epoch FROM now() - min(coalesce(lease_expires_at, scheduled_for))), 0)::float
+FROM agent_tasks
+WHERE (status = 'pending' AND scheduled_for <= now())
+   OR (status = 'processing' AND lease_expires_at < now())
+UNION ALL
+SELECT 'message_queue', count(*), coalesce(extract(epoch FROM now() - min(scheduled_for)), 0)::float
+FROM message_queue WHERE status = 'queued' AND scheduled_for <= now()
+UNION ALL
+SELECT 'sms_sending', count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float
+FROM messages WHERE direction = 'outbound' AND status = 'sending'
+UNION ALL
+SELECT 'sms_pending', count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float
+FROM messages WHERE direction = 'outbound' AND status = 'pending';

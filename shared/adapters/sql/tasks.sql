@@ -1,6 +1,6 @@
 -- Agent tasks (decisions B3, B7): creation, the sweeper's claim, lease-guarded transitions.
 
--- name: insert_task
+-- name: tasks_insert
 -- Create a pending task; a pending or processing task with the same dedupe_key makes this a no-op.
 INSERT INTO agent_tasks (task_type, agent_type, user_id, context_id, context_type, scheduled_for,
                          priority, context_json, created_by, dedupe_key, max_retries)
@@ -9,7 +9,7 @@ VALUES (%(task_type)s, %(agent_type)s, %(user_id)s, %(context_id)s, %(context_ty
 ON CONFLICT (dedupe_key) WHERE status IN ('pending', 'processing') DO NOTHING
 RETURNING id;
 
--- name: cancel_pending_tasks
+-- name: tasks_cancel_pending
 -- Cancel a user's pending tasks of one type (optionally for one context), recording why.
 UPDATE agent_tasks
    SET status = 'cancelled',
@@ -21,7 +21,7 @@ UPDATE agent_tasks
    AND (%(context_id)s::uuid IS NULL OR context_id = %(context_id)s::uuid)
    AND (%(context_type)s::text IS NULL OR context_type = %(context_type)s::text);
 
--- name: claim_due_tasks
+-- name: tasks_claim_due
 -- Claim due pending tasks, urgent > high > medium > low then scheduled_for, in one statement (SKIP LOCKED).
 WITH due AS (
   SELECT t.id, t.user_id
@@ -45,7 +45,7 @@ RETURNING t.id, t.task_type, t.agent_type, t.user_id, t.context_id, t.context_ty
           t.priority, t.retry_count, t.max_retries, t.scheduled_for, t.claim_token, t.lease_expires_at,
           t.created_at, u.verified AS user_verified, u.poc_agent_type AS user_poc_agent_type;
 
--- name: lock_expired_leases
+-- name: tasks_lock_expired_leases
 -- Lock processing tasks whose lease ran out (the worker died or timed out); held until commit.
 SELECT id, claim_token, retry_count, max_retries, task_type, agent_type, user_id, context_json, created_at
   FROM agent_tasks
@@ -55,7 +55,7 @@ SELECT id, claim_token, retry_count, max_retries, task_type, agent_type, user_id
  LIMIT %(limit)s
    FOR UPDATE SKIP LOCKED;
 
--- name: requeue_claimed_tasks
+-- name: tasks_requeue_claimed
 -- Put claimed tasks back to pending for a retry at a given time; guarded by claim token and status.
 UPDATE agent_tasks a
    SET status = 'pending',
@@ -72,7 +72,7 @@ UPDATE agent_tasks a
    AND a.status = 'processing'
 RETURNING a.id;
 
--- name: fail_claimed_tasks
+-- name: tasks_fail_claimed
 -- Fail claimed tasks for good; guarded by claim token and status. Returns what a dead letter needs.
 UPDATE agent_tasks a
    SET status = 'failed',
@@ -88,7 +88,7 @@ UPDATE agent_tasks a
 RETURNING a.id, a.task_type, a.agent_type, a.user_id, a.context_id, a.context_type, a.context_json,
           a.priority, a.retry_count, a.created_at, x.error;
 
--- name: complete_task
+-- name: tasks_complete
 -- Complete a claimed task; zero rows means the claim was lost (expired lease, stale token).
 UPDATE agent_tasks
    SET status = 'completed',
@@ -100,7 +100,7 @@ UPDATE agent_tasks
    AND claim_token = %(claim_token)s
    AND status = 'processing';
 
--- name: get_claimed_task
+-- name: tasks_get_claimed
 -- A task's retry counters, only while this claim holds it.
 SELECT id, retry_count, max_retries, task_type, agent_type
   FROM agent_tasks
@@ -109,7 +109,7 @@ SELECT id, retry_count, max_retries, task_type, agent_type
    AND status = 'processing'
    FOR UPDATE;
 
--- name: task_status_counts
+-- name: tasks_status_counts
 -- Tasks by status, with how many pending ones are due now and how many leases have expired.
 SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
        count(*) FILTER (WHERE status = 'pending' AND scheduled_for <= now()) AS due,
@@ -118,3 +118,28 @@ SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
        count(*) FILTER (WHERE status = 'failed') AS failed,
        min(scheduled_for) FILTER (WHERE status = 'pending' AND scheduled_for <= now()) AS oldest_due
   FROM agent_tasks;
+
+-- name: tasks_requeue_failed
+-- Replay of a task dead letter: the failed task becomes pending again, due now, with fresh retries.
+UPDATE agent_tasks
+   SET status = 'pending',
+       scheduled_for = now(),
+       retry_count = 0,
+       claim_token = NULL,
+       lease_expires_at = NULL,
+       completed_at = NULL,
+       result_json = NULL
+ WHERE id = %(task_id)s
+   AND status = 'failed';
+
+-- name: tasks_open_for_user
+-- A user's pending or processing tasks of one type, soonest first.
+SELECT id, task_type, agent_type, user_id, context_id, context_type, context_json, priority, status,
+       retry_count, max_retries, scheduled_for, claim_token, lease_expires_at, created_at
+FROM agent_tasks
+WHERE user_id = %(user_id)s AND task_type = %(task_type)s AND status IN ('pending', 'processing')
+ORDER BY scheduled_for, id;
+
+-- name: tasks_created_at
+-- When a task was created (a follow-up is stale when the user wrote after it was scheduled).
+SELECT created_at FROM agent_tasks WHERE id = %(task_id)s;

@@ -101,7 +101,7 @@ class BouncerAgent:
         if turn.user_texts:
             return "user_message"
         for message in turn.system_triggers:
-            kind = trigger_payload(str(message["content"])).get("type")
+            kind = trigger_payload(message.content).get("type")
             if kind == RE_ENGAGEMENT_TYPE:
                 return "re_engagement"
             if kind == EMAIL_VERIFIED_TYPE:
@@ -110,7 +110,7 @@ class BouncerAgent:
 
     def attempt(self, turn: BouncerTurn) -> int:
         for message in turn.system_triggers:
-            payload = trigger_payload(str(message["content"]))
+            payload = trigger_payload(message.content)
             if payload.get("type") == RE_ENGAGEMENT_TYPE:
                 return int(payload.get("attemptCount") or 1)
         return 0
@@ -127,7 +127,7 @@ class BouncerAgent:
 
     def state(self, turn: BouncerTurn, *, fresh: bool = False) -> OnboardingState:
         if fresh or turn.state.onboarding is None:
-            user = turn.sql.one("bouncer_get_user", user_id=turn.user_id) if fresh else turn.ctx.user
+            user = turn.uow.users.get(turn.user_id) if fresh else turn.ctx.user
             assert user is not None
             turn.state.onboarding = onboarding_state(user, declined=turn.state.closed)
         return turn.state.onboarding
@@ -141,7 +141,7 @@ class BouncerAgent:
     def address(self, turn: BouncerTurn) -> str | None:
         if not self.verify_domain:
             return None
-        return verification_address(str(turn.ctx.user["verification_token"]), self.verify_domain)
+        return verification_address(turn.ctx.user.verification_token, self.verify_domain)
 
     # --- Call 1 --------------------------------------------------------------------------------------
 
@@ -189,7 +189,7 @@ class BouncerAgent:
             for text in turn.user_texts:
                 extraction = extract(text, Step.ASK_REFERRER)
                 query = extraction.referrer_name or (text if len(text.split()) <= 4 else "")
-                for candidate in referral_candidates(turn.sql, turn.user_id, query) if query else []:
+                for candidate in referral_candidates(turn.uow, turn.user_id, query) if query else []:
                     found.setdefault(candidate.id, candidate)
             turn.state.candidates = sorted(found.values(), key=lambda c: -c.score)[:5]
         return turn.state.candidates
@@ -300,8 +300,8 @@ class BouncerAgent:
         """Onboarding still needs chasing and the user has not written since the trigger."""
         if not needs_follow_up(self.state(turn, fresh=True)):
             return False
-        last_user = turn.sql.scalar("bouncer_last_user_message_at", user_id=turn.user_id)
-        triggered = min(m["created_at"] for m in turn.system_triggers)
+        last_user = turn.uow.messages.last_user_text_at(turn.user_id)
+        triggered = min(m.created_at for m in turn.system_triggers)
         return last_user is None or last_user < triggered
 
     def proactive(self, turn: BouncerTurn) -> ProactiveDelivery:
@@ -334,10 +334,10 @@ class BouncerAgent:
                 tools.run(name, raw)
             bodies = brain.render(self.scenario(turn), self._facts(turn))
         log_action(
-            turn.sql,
+            turn.uow,
             turn.user_id,
             "bouncer_fallback",
-            {"trigger": trigger, "messages": [str(m["id"]) for m in turn.inbound]},
+            {"trigger": trigger, "messages": [str(m.id) for m in turn.inbound]},
             {
                 "decision": decision.model_dump(mode="json"),
                 "replies": bodies,
@@ -433,13 +433,12 @@ class BouncerAgent:
 
     def after_turn(self, turn: BouncerTurn, result: TurnResult) -> None:
         now = turn.now
-        sql = turn.sql
         state = self.state(turn, fresh=True)
         trigger = self.trigger(turn)
         conversation_id = turn.ctx.conversation_id
         if turn.state.closed:
             if conversation_id:
-                sql.one("bouncer_set_conversation_status", conversation_id=conversation_id, status="closed")
+                turn.uow.conversations.set_status(conversation_id, "closed")
             return
         if trigger == "re_engagement":
             if not result.bodies:  # the agent chose not to chase (or it is stale): stop here
@@ -447,14 +446,14 @@ class BouncerAgent:
             self._schedule(turn, self.attempt(turn) + 1, now, cycle=self.cycle(turn))
             return
         # A user message (or the email trigger) resets the count (B4) and starts a new cycle.
-        cancel_followups(sql, turn.user_id, reason="user_replied")
+        cancel_followups(turn.uow, turn.user_id, reason="user_replied")
         if needs_follow_up(state):
             self._schedule(turn, 1, now, cycle=str(turn.id))
 
     def cycle(self, turn: BouncerTurn) -> str:
         """The follow-up cycle a re-engagement trigger belongs to (its task's, else the task id)."""
         for message in turn.system_triggers:
-            payload = trigger_payload(str(message["content"]))
+            payload = trigger_payload(message.content)
             if payload.get("type") == RE_ENGAGEMENT_TYPE:
                 return str(payload.get("cycle") or payload.get("task_id") or turn.id)
         return str(turn.id)
@@ -464,7 +463,7 @@ class BouncerAgent:
         if plan is None:
             return
         create_task(
-            turn.sql,
+            turn.uow,
             task_type=FOLLOWUP_TASK,
             agent_type=AGENT,
             user_id=turn.user_id,

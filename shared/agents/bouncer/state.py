@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
+from shared.adapters.repositories import User
 from shared.agents.conversation.protocol import Turn
 from shared.domain.onboarding import OnboardingState
 
@@ -37,17 +37,17 @@ class BouncerTurnState:
 BouncerTurn = Turn[BouncerTurnState]
 
 
-def onboarding_state(user: dict[str, Any], *, declined: bool = False) -> OnboardingState:
-    """The onboarding state of a ``users`` row."""
+def onboarding_state(user: User, *, declined: bool = False) -> OnboardingState:
+    """The onboarding state of a member."""
     return OnboardingState(
-        first_name=user["first_name"],
-        last_name=user["last_name"],
-        company=user["company"],
-        title=user["title"],
-        referrer_known=bool(user["referred_by"] or user["name_dropped"]),
-        verification_requested=user["verification_requested_at"] is not None,
-        email_verified=bool(user["email_verified"]),
-        onboarding_completed=user["onboarding_completed_at"] is not None,
-        approval_status=user["approval_status"],
+        first_name=user.first_name,
+        last_name=user.last_name,
+        company=user.company,
+        title=user.title,
+        referrer_known=bool(user.referred_by or user.name_dropped),
+        verification_requested=user.verification_requested_at is not None,
+        email_verified=user.email_verified,
+        onboarding_completed=user.onboarding_completed_at is not None,
+        approval_status=user.approval_status,
         declined=declined,
     )

@@ -10,7 +10,6 @@ and turns a failure into a tool error for Call 2.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +17,8 @@ from uuid import UUID
 
 from shared.adapters.email_parsing import verification_address
 from shared.adapters.llm import ToolSpec
-from shared.adapters.postgres import Sql
+from shared.adapters.repositories import ActionRecord, NewNomination
+from shared.adapters.repositories.users import ProfileFields, ReferralQuery
 from shared.agents.bouncer.decision import CloseInvite, NoArguments, Nomination, UserInfo
 from shared.agents.bouncer.state import BouncerTurn, BouncerTurnState, Candidate
 from shared.agents.conversation.protocol import AgentTool
@@ -31,18 +31,17 @@ from shared.domain.events import Event
 from shared.domain.onboarding import split_name, typed_emails
 from shared.logs import get_logger
 from shared.service_layer.tasks import cancel_pending_tasks
-from shared.service_layer.unit_of_work import write_event
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
 AGENT = "bouncer"
 FOLLOWUP_TASK = "re_engagement_check"
 FOLLOWUP_KIND = "followup"  # message_queue.message_data['kind'] of a queued follow-up
-_LIKE_ESCAPE = re.compile(r"([\\%_])")
 
 
 def log_action(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     user_id: UUID,
     action: str,
     input_data: dict[str, Any],
@@ -51,16 +50,17 @@ def log_action(
     context_id: UUID | None = None,
     error: str | None = None,
 ) -> None:
-    sql.one(
-        "bouncer_log_action",
-        agent_type=AGENT,
-        action_type=action,
-        user_id=user_id,
-        context_id=context_id,
-        context_type="conversation" if context_id else None,
-        input_data=json.dumps(input_data, default=str),
-        output_data=json.dumps(output_data, default=str),
-        error=error,
+    uow.actions.record(
+        ActionRecord(
+            agent_type=AGENT,
+            action_type=action,
+            user_id=user_id,
+            context_id=context_id,
+            context_type="conversation" if context_id else None,
+            input_data=input_data,
+            output_data=output_data,
+            error=error,
+        )
     )
 
 
@@ -75,7 +75,7 @@ def _clean(value: str | None) -> str | None:
 # --- Referral matching (agents.md §2.4) ------------------------------------------------------------
 
 
-def referral_candidates(sql: Sql, user_id: UUID, text: str) -> list[Candidate]:
+def referral_candidates(uow: PostgresUnitOfWork, user_id: UUID, text: str) -> list[Candidate]:
     """Verified members whose names resemble ``text``, best first, at most REFERRAL_CANDIDATES."""
     words = [
         w for w in re.split(r"[^\w'’\-]+", text.lower()) if w and w not in {"my", "friend", "from", "at"}
@@ -84,23 +84,17 @@ def referral_candidates(sql: Sql, user_id: UUID, text: str) -> list[Candidate]:
         return []
     first = words[0]
     last = words[-1] if len(words) > 1 else ""
-    rows = sql.all(
-        "bouncer_referral_candidates",
-        user_id=user_id,
+    query = ReferralQuery(
         full=f"{first} {last}".strip(),
         first=first,
         last=last,
-        first_prefix=_LIKE_ESCAPE.sub(r"\\\1", first) + "%",
-        last_prefix=_LIKE_ESCAPE.sub(r"\\\1", last) + "%",
         exact=REFERRAL_EXACT_MATCH_SCORE,
         partial=REFERRAL_PARTIAL_MATCH_SCORE,
         limit=REFERRAL_CANDIDATES,
     )
     return [
-        Candidate(
-            UUID(str(r["id"])), r["first_name"] or "", r["last_name"] or "", r["company"], int(r["score"])
-        )
-        for r in rows
+        Candidate(c.id, c.first_name, c.last_name, c.company, c.score)
+        for c in uow.users.referral_candidates(user_id, query)
     ]
 
 
@@ -111,12 +105,12 @@ def deterministic_referral(candidates: Sequence[Candidate]) -> UUID | None:
 
 
 def record_referral(turn: BouncerTurn, text: str, chosen: UUID | None) -> dict[str, Any]:
-    sql = turn.sql
-    user = sql.one("bouncer_get_user", user_id=turn.user_id)
-    if user is None or user["referred_by"] is not None:
+    uow = turn.uow
+    user = uow.users.get(turn.user_id)
+    if user is None or user.referred_by is not None:
         return {"referral": "already_recorded"}
     raw = " ".join(text.split())[:255]
-    candidates = referral_candidates(sql, turn.user_id, raw)
+    candidates = referral_candidates(uow, turn.user_id, raw)
     offered = {c.id for c in turn.state.candidates or []} | {c.id for c in candidates}
     if chosen is not None and chosen not in offered:
         log.warning("referral id outside the candidates ignored", extra={"user_id": str(turn.user_id)})
@@ -124,13 +118,13 @@ def record_referral(turn: BouncerTurn, text: str, chosen: UUID | None) -> dict[s
     if chosen is None:
         chosen = deterministic_referral(candidates)
     if chosen is not None:
-        sql.one("bouncer_set_referred_by", user_id=turn.user_id, referrer_id=chosen)
+        uow.users.set_referred_by(turn.user_id, chosen)
         outcome = "matched"
     else:
-        sql.one("bouncer_set_name_dropped", user_id=turn.user_id, name_dropped=raw)
+        uow.users.set_name_dropped(turn.user_id, raw)
         outcome = "name_dropped"
     log_action(
-        sql,
+        uow,
         turn.user_id,
         "referral_recorded",
         {"text": raw, "candidates": len(candidates)},
@@ -158,15 +152,14 @@ def collect_user_info(turn: BouncerTurn, info: UserInfo) -> dict[str, Any]:
     expertise = [e.strip() for e in (info.expertise or []) if e.strip() and not typed_emails(e)] or None
     out: dict[str, Any] = {"captured": []}
     if any(v is not None for v in fields.values()) or expertise:
-        updated = turn.sql.one("bouncer_update_profile", user_id=turn.user_id, expertise=expertise, **fields)
-        if updated is None:
+        profile = ProfileFields(**fields, expertise=tuple(expertise) if expertise else None)
+        if not turn.uow.users.update_profile(turn.user_id, profile):
             raise RuntimeError("this user is not in onboarding")
         for name, value in fields.items():
             if value is None:
                 continue
             out["captured"].append(name)
-            write_event(
-                turn.sql,
+            turn.uow.events.add(
                 Event(
                     event_type="user.onboarding_step.completed",
                     aggregate_type="user",
@@ -186,31 +179,30 @@ def record_nomination(turn: BouncerTurn, nomination: Nomination) -> dict[str, An
     name = _clean(nomination.prospect_name)
     if not name:
         return {"nomination": "ignored"}
-    turn.sql.one(
-        "bouncer_insert_nomination",
-        user_id=turn.user_id,
-        prospect_name=name,
-        prospect_company=_clean(nomination.prospect_company),
-        prospect_title=_clean(nomination.prospect_title),
-        prospect_context=nomination.context,
+    turn.uow.intro_offers.add_nomination(
+        NewNomination(
+            user_id=turn.user_id,
+            prospect_name=name,
+            prospect_company=_clean(nomination.prospect_company),
+            prospect_title=_clean(nomination.prospect_title),
+            prospect_context=nomination.context,
+        )
     )
     return {"nomination": "noted"}
 
 
 def make_send_verification_email(domain: str | None) -> Any:
     def send_verification_email(turn: BouncerTurn, _: NoArguments) -> dict[str, Any]:
-        user = turn.sql.one("bouncer_get_user", user_id=turn.user_id)
+        user = turn.uow.users.get(turn.user_id)
         assert user is not None
-        if user["email_verified"]:
+        if user.email_verified:
             return {"email_verified": True}
         if not domain:
             raise RuntimeError("VERIFY_EMAIL_DOMAIN is not configured")
-        address = verification_address(str(user["verification_token"]), domain)
+        address = verification_address(user.verification_token, domain)
         # The column and the event change together, once: the first hand-out of the address.
-        first = turn.sql.one("bouncer_mark_verification_requested", user_id=turn.user_id, now=turn.now)
-        if first is not None:
-            write_event(
-                turn.sql,
+        if turn.uow.users.mark_verification_requested(turn.user_id, turn.now):
+            turn.uow.events.add(
                 Event(
                     event_type="user.verification.pending",
                     aggregate_type="user",
@@ -230,21 +222,20 @@ def make_send_verification_email(domain: str | None) -> Any:
 
 def complete_onboarding(turn: BouncerTurn, _: NoArguments) -> dict[str, Any]:
     """Publishes user.onboarding_info_complete; never sets verified or poc_agent_type (B10)."""
-    row = turn.sql.one("bouncer_complete_onboarding", user_id=turn.user_id)
-    if row is None:
+    completed_at = turn.uow.users.complete_onboarding(turn.user_id)
+    if completed_at is None:
         raise RuntimeError(
             "onboarding cannot complete: a required field or the email verification is missing"
         )
-    cancel_followups(turn.sql, turn.user_id, reason="onboarding_complete")
-    write_event(
-        turn.sql,
+    cancel_followups(turn.uow, turn.user_id, reason="onboarding_complete")
+    turn.uow.events.add(
         Event(
             event_type="user.onboarding_info_complete",
             aggregate_type="user",
             aggregate_id=turn.user_id,
             payload={
                 "user_id": str(turn.user_id),
-                "onboarding_completed_at": str(row["onboarding_completed_at"]),
+                "onboarding_completed_at": str(completed_at),
                 "ready_for_manual_approval": True,
             },
             created_by=AGENT,
@@ -255,10 +246,10 @@ def complete_onboarding(turn: BouncerTurn, _: NoArguments) -> dict[str, Any]:
 
 def close_invite(turn: BouncerTurn, args: CloseInvite) -> dict[str, Any]:
     """The user is not interested: no more follow-ups, the conversation closed after the reply."""
-    cancelled = cancel_followups(turn.sql, turn.user_id, reason=args.reason)
+    cancelled = cancel_followups(turn.uow, turn.user_id, reason=args.reason)
     turn.state.closed = True
     log_action(
-        turn.sql,
+        turn.uow,
         turn.user_id,
         "onboarding_declined",
         {"reason": args.reason},
@@ -268,10 +259,10 @@ def close_invite(turn: BouncerTurn, args: CloseInvite) -> dict[str, Any]:
     return {"closed": True}
 
 
-def cancel_followups(sql: Sql, user_id: UUID, *, reason: str) -> int:
+def cancel_followups(uow: PostgresUnitOfWork, user_id: UUID, *, reason: str) -> int:
     """No more chasing (B4): pending follow-up tasks cancelled, queued follow-ups superseded."""
-    sql.run("bouncer_supersede_queued_followups", user_id=user_id, kind=FOLLOWUP_KIND, reason=reason)
-    return cancel_pending_tasks(sql, task_type=FOLLOWUP_TASK, user_id=user_id, reason=reason)
+    uow.queue.supersede_for_agent(user_id=user_id, agent_id=AGENT, kind=FOLLOWUP_KIND, reason=reason)
+    return cancel_pending_tasks(uow, task_type=FOLLOWUP_TASK, user_id=user_id, reason=reason)
 
 
 def build_tools(verify_domain: str | None) -> dict[str, AgentTool[BouncerTurnState]]:

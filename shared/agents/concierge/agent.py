@@ -20,6 +20,7 @@ from typing import Any
 
 import pydantic
 
+from shared.adapters.repositories import ActionRecord, Priority
 from shared.agents.concierge import fallback as brain
 from shared.agents.concierge.decision import (
     MAKE_DECISION,
@@ -83,17 +84,15 @@ class ConciergeAgent:
     def member(self, turn: ConciergeTurn) -> MemberContext:
         """Goal, open priorities and own open requests, loaded once per turn (agents.md §4.2)."""
         if turn.state.member is None:
-            goal = turn.sql.one("member_goal", user_id=turn.user_id) or {}
+            goal = turn.uow.users.goal(turn.user_id)
             turn.state.member = MemberContext(
-                goal=goal.get("goal"),
-                goal_type=goal.get("goal_type"),
-                priorities=turn.sql.all(
-                    "member_open_priorities", user_id=turn.user_id, limit=CONCIERGE_PRIORITIES_IN_CONTEXT
+                goal=goal.goal if goal else None,
+                goal_type=goal.goal_type if goal else None,
+                priorities=turn.uow.priorities.open_for_user(
+                    turn.user_id, limit=CONCIERGE_PRIORITIES_IN_CONTEXT
                 ),
-                requests=turn.sql.all(
-                    "member_open_community_requests",
-                    user_id=turn.user_id,
-                    limit=CONCIERGE_OPEN_REQUESTS_IN_CONTEXT,
+                requests=turn.uow.community_requests.open_for_user(
+                    turn.user_id, limit=CONCIERGE_OPEN_REQUESTS_IN_CONTEXT
                 ),
             )
         return turn.state.member
@@ -121,19 +120,16 @@ class ConciergeAgent:
         return "\n".join(lines)
 
     def decision_guidance(self, turn: ConciergeTurn) -> str:
-        now = turn.inbound[-1]["created_at"]
+        now = turn.inbound[-1].created_at
         member = self.member(turn)
         parts = ["NEW MESSAGES (oldest first, with times):"]
-        parts += [
-            f"- [{m['created_at']:%Y-%m-%d %H:%M:%S} UTC] {m['role']}: {m['content']}" for m in turn.inbound
-        ]
+        parts += [f"- [{m.created_at:%Y-%m-%d %H:%M:%S} UTC] {m.role}: {m.content}" for m in turn.inbound]
         parts.append("OPEN ITEMS (priorities; item_type, item_id, value, last presented, summary):")
         parts += [_describe_priority(p) for p in member.priorities] or ["- none"]
         parts.append("THE MEMBER'S OWN OPEN COMMUNITY REQUESTS (id, age, question):")
-        parts += [
-            f"- {r['id']} ({_age(now, r['created_at'])} old) {r['request_summary'] or r['question']}"
-            for r in member.requests
-        ] or ["- none"]
+        parts += [f"- {r.id} ({_age(now, r.created_at)} old) {r.described}" for r in member.requests] or [
+            "- none"
+        ]
         if self.answering_welcome(turn):
             parts.append(
                 "THE MEMBER IS ANSWERING THE WELCOME QUESTION (what they are working on): if it states a "
@@ -168,7 +164,7 @@ class ConciergeAgent:
     def _checked(self, turn: ConciergeTurn, decision: ConciergeDecision) -> ConciergeDecision:
         """Drop item references that are not this member's open items, and proactive mentions that
         fail the deterministic conditions of §4.4."""
-        items = {(str(p["item_type"]), str(p["item_id"])): p for p in self.member(turn).priorities}
+        items = {(p.item_type, str(p.item_id)): p for p in self.member(turn).priorities}
         update: dict[str, Any] = {}
         responding = decision.user_responding_to
         if responding is not None and (responding.item_type, str(responding.item_id)) not in items:
@@ -187,11 +183,8 @@ class ConciergeAgent:
                 item is None
                 or same
                 or not proactive.should_mention
-                or float(item["value_score"] or 0) <= PROACTIVE_MIN_VALUE
-                or (
-                    item["last_presented_at"] is not None
-                    and now - item["last_presented_at"] <= PROACTIVE_MIN_GAP
-                )
+                or (item.value_score or 0) <= PROACTIVE_MIN_VALUE
+                or (item.last_presented_at is not None and now - item.last_presented_at <= PROACTIVE_MIN_GAP)
             ):
                 update["proactive_priority"] = None
                 if decision.next_scenario == "response_with_proactive_priority":
@@ -205,7 +198,7 @@ class ConciergeAgent:
         assert isinstance(decision, ConciergeDecision)
         scenario = decision.next_scenario
         facts: dict[str, Any] = {"scenario": scenario}
-        first_name = turn.ctx.user.get("first_name")
+        first_name = turn.ctx.user.first_name
         if first_name:
             facts["member_first_name"] = first_name
         done = []
@@ -224,11 +217,11 @@ class ConciergeAgent:
         if not done:
             facts["nothing_was_done"] = "claim no action, result, request or research"
         member = self.member(turn)
-        items = {str(p["item_id"]): p for p in member.priorities}
+        items = {str(p.item_id): p for p in member.priorities}
         if decision.user_responding_to is not None:
             item = items.get(str(decision.user_responding_to.item_id))
             if item is not None:
-                facts["responding_to"] = item["item_summary"]
+                facts["responding_to"] = item.item_summary
         if decision.proactive_priority is not None:
             facts["proactive_item"] = {
                 "summary": decision.proactive_priority.summary,
@@ -295,9 +288,7 @@ class ConciergeAgent:
             ),
             member_checks=True,
             acted=frozenset(r.name for r in turn.tool_results if r.ok),
-            own_contacts=frozenset(
-                str(v) for v in (turn.ctx.user.get("phone_number"), turn.ctx.user.get("email")) if v
-            ),
+            own_contacts=frozenset(str(v) for v in (turn.ctx.user.phone_number, turn.ctx.user.email) if v),
         )
 
     def proactive(self, turn: ConciergeTurn) -> ProactiveDelivery:
@@ -322,33 +313,28 @@ def _age(now: datetime, then: datetime) -> str:
     return f"{days} days" if days else "under a day"
 
 
-def _describe_priority(p: Mapping[str, Any]) -> str:
-    presented = f"{p['last_presented_at']:%Y-%m-%d}" if p["last_presented_at"] else "never"
-    summary = p["item_summary"] or p["item_primary_name"] or ""
-    return f"- {p['item_type']} {p['item_id']} value={p['value_score']} presented={presented}: {summary}"
+def _describe_priority(p: Priority) -> str:
+    presented = f"{p.last_presented_at:%Y-%m-%d}" if p.last_presented_at else "never"
+    summary = p.item_summary or p.item_primary_name or ""
+    return f"- {p.item_type} {p.item_id} value={p.value_score} presented={presented}: {summary}"
 
 
 def mark_presented(turn: ConciergeTurn, item_type: str, item_id: str, *, how: str) -> str | None:
     """markPriorityPresented (agents.md §13) on the member's own priority row; its new status."""
-    row = turn.sql.one(
-        "priority_mark_presented",
-        user_id=turn.user_id,
-        item_type=item_type,
-        item_id=item_id,
-        dormant_after=PRIORITY_DORMANT_AFTER_PRESENTATIONS,
+    presented = turn.uow.priorities.mark_presented(
+        turn.user_id, item_type, item_id, dormant_after=PRIORITY_DORMANT_AFTER_PRESENTATIONS
     )
-    if row is None:
+    if presented is None:
         return None
-    action = "priority_marked_dormant" if row["status"] == "dormant" else "priority_presented"
-    turn.sql.one(
-        "bouncer_log_action",
-        agent_type=turn.state.agent,
-        action_type=action,
-        user_id=turn.user_id,
-        context_id=turn.ctx.conversation_id,
-        context_type="conversation",
-        input_data=json.dumps({"item_type": item_type, "item_id": item_id, "how": how}),
-        output_data=json.dumps({"status": row["status"], "presentation_count": row["presentation_count"]}),
-        error=None,
+    turn.uow.actions.record(
+        ActionRecord(
+            agent_type=turn.state.agent,
+            action_type="priority_marked_dormant" if presented.status == "dormant" else "priority_presented",
+            user_id=turn.user_id,
+            context_id=turn.ctx.conversation_id,
+            context_type="conversation",
+            input_data={"item_type": item_type, "item_id": item_id, "how": how},
+            output_data={"status": presented.status, "presentation_count": presented.presentation_count},
+        )
     )
-    return str(row["status"])
+    return presented.status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.adapters.postgres import Row
+from shared.adapters.repositories import CommunityRequest, Priority
 from shared.agents.conversation.protocol import Turn
 
 
@@ -14,8 +14,8 @@ class MemberContext:
 
     goal: str | None
     goal_type: str | None
-    priorities: list[Row] = field(default_factory=list)
-    requests: list[Row] = field(default_factory=list)
+    priorities: list[Priority] = field(default_factory=list)
+    requests: list[CommunityRequest] = field(default_factory=list)
 
 
 @dataclass

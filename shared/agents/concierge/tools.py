@@ -74,10 +74,7 @@ def request_solution_research(turn: ConciergeTurn, args: ResearchArgs) -> dict[s
 
 
 def store_user_goal(turn: ConciergeTurn, args: GoalArgs) -> dict[str, Any]:
-    row = turn.sql.one(
-        "member_store_goal", user_id=turn.user_id, goal=args.goal_description, goal_type=args.goal_type
-    )
-    if row is None:
+    if not turn.uow.users.store_goal(turn.user_id, args.goal_description, args.goal_type):
         raise RuntimeError("no such member")
     turn.state.goal_stored = args.goal_description
     return {"goal": "stored", "goal_description": args.goal_description}
@@ -88,17 +85,16 @@ def cancel_community_request(turn: ConciergeTurn, args: CancelRequestArgs) -> di
     if args.request_id is None and not args.about:
         raise ValueError("give request_id or what the request was about")
     pattern = "%" + _LIKE_ESCAPE.sub(r"\\\1", args.about or "") + "%"
-    rows = turn.sql.all(
-        "member_cancel_community_requests", user_id=turn.user_id, request_id=args.request_id, pattern=pattern
+    cancelled = turn.uow.community_requests.cancel_for_user(
+        turn.user_id, request_id=args.request_id, pattern=pattern
     )
-    if args.request_id is not None and not rows:
+    if args.request_id is not None and not cancelled:
         raise LookupError("no open request of this member has that id")
-    ids = [r["id"] for r in rows]
-    if ids:
-        turn.sql.run("priorities_cancel_for_items", item_type="community_request", item_ids=ids)
+    if cancelled:
+        turn.uow.priorities.cancel_for_items("community_request", [r.id for r in cancelled])
     return {
-        "cancelled": len(rows),
-        "requests": [str(r["request_summary"] or r["question"])[:120] for r in rows],
+        "cancelled": len(cancelled),
+        "requests": [r.described[:120] for r in cancelled],
         "about": args.about,
     }
 

@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 import pydantic
 
 from shared.adapters.llm import ToolSpec
-from shared.adapters.postgres import Row, Sql
+from shared.adapters.repositories import InboundMessage
 from shared.agents.context import AgentContext
 from shared.domain.reply_guards import GuardContext, GuardViolation
 from shared.service_layer.unit_of_work import PostgresUnitOfWork
@@ -52,11 +52,10 @@ class Turn(Generic[StateT]):
     """Everything one turn knows; handed to the agent's hooks."""
 
     ctx: AgentContext
-    sql: Sql
-    inbound: list[Row]  # the unanswered inbound messages this turn answers, oldest first
+    uow: PostgresUnitOfWork  # the turn's transaction: its repositories, events, tasks
+    inbound: list[InboundMessage]  # the unanswered inbound messages this turn answers, oldest first
     state: StateT  # the agent's own typed per-turn state (``Agent.new_state``)
     now: datetime  # the turn's clock reading (queued messages, follow-ups)
-    uow: PostgresUnitOfWork | None = None  # emit events / write tasks in the turn's transaction
     id: UUID = field(default_factory=uuid4)  # agent_turns.id, known before the row is written
     agent_instance_id: UUID | None = None
     call_kind: str = "decision"
@@ -68,12 +67,12 @@ class Turn(Generic[StateT]):
         return self.ctx.user_id
 
     @property
-    def system_triggers(self) -> list[Row]:
-        return [m for m in self.inbound if m["role"] == "system"]
+    def system_triggers(self) -> list[InboundMessage]:
+        return [m for m in self.inbound if m.role == "system"]
 
     @property
     def user_texts(self) -> list[str]:
-        return [str(m["content"]) for m in self.inbound if m["role"] == "user"]
+        return [m.content for m in self.inbound if m.role == "user"]
 
     @property
     def is_reply(self) -> bool:

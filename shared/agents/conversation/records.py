@@ -10,14 +10,14 @@
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from typing import Any
 from uuid import UUID
 
-from shared.adapters.postgres import Sql
+from shared.adapters.repositories import ActionRecord, TurnRecord
 from shared.agents.conversation.protocol import Turn, TurnResult
+from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 
 class AlreadyAnswered(Exception):
@@ -33,7 +33,7 @@ def _decision(turn: Turn[Any]) -> dict[str, Any] | None:
 
 
 def record_turn(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     *,
     agent_name: str,
     prompt_version: str,
@@ -43,51 +43,50 @@ def record_turn(
     error: str | None,
 ) -> UUID:
     """Write the turn row, mark its inbound messages answered, and write the audit row."""
-    message_ids = [UUID(str(m["id"])) for m in turn.inbound]
+    message_ids = [m.id for m in turn.inbound]
     latency_ms = int((time.monotonic() - started) * 1000)
     tools = [{"name": r.name, "ok": r.ok} for r in turn.tool_results]
-    sql.one(
-        "turn_insert",
-        id=turn.id,
-        agent_type=agent_name,
-        agent_instance_id=turn.agent_instance_id,
-        prompt_version=prompt_version,
-        user_id=turn.user_id,
-        conversation_id=turn.ctx.conversation_id,
-        call_kind=turn.call_kind,
-        status=result.status,
-        path=result.path,
-        delivery=result.delivery,
-        decision=json.dumps(_decision(turn), default=str),
-        tools=json.dumps(tools),
-        message_ids=result.message_ids,
-        queue_ids=result.queue_ids,
-        guard_violations=_violations(result),
-        error=error,
-        latency_ms=latency_ms,
+    uow.turns.add(
+        TurnRecord(
+            id=turn.id,
+            agent_type=agent_name,
+            agent_instance_id=turn.agent_instance_id,
+            prompt_version=prompt_version,
+            user_id=turn.user_id,
+            conversation_id=turn.ctx.conversation_id,
+            call_kind=turn.call_kind,
+            status=result.status,
+            path=result.path,
+            delivery=result.delivery,
+            decision=_decision(turn),
+            tools=tools,
+            message_ids=result.message_ids,
+            queue_ids=result.queue_ids,
+            guard_violations=_violations(result),
+            error=error,
+            latency_ms=latency_ms,
+        )
     )
-    marked = sql.all("turn_mark_answered", turn_id=turn.id, message_ids=message_ids)
+    marked = uow.messages.mark_answered(turn.id, message_ids)
     if len(marked) != len(message_ids):
         raise AlreadyAnswered(f"{len(message_ids) - len(marked)} message(s) were answered by another turn")
     result.turn_id = turn.id
     result.answered = message_ids
-    sql.one(
-        "turn_record",
-        agent_type=agent_name,
-        agent_instance_id=turn.agent_instance_id,
-        prompt_version=prompt_version,
-        action_type="agent_turn",
-        user_id=turn.user_id,
-        context_id=turn.ctx.conversation_id,
-        input_data=json.dumps(
-            {
+    uow.actions.record(
+        ActionRecord(
+            agent_type=agent_name,
+            agent_instance_id=turn.agent_instance_id,
+            prompt_version=prompt_version,
+            action_type="agent_turn",
+            user_id=turn.user_id,
+            context_id=turn.ctx.conversation_id,
+            context_type="conversation",
+            input_data={
                 "turn_id": str(turn.id),
                 "message_ids": [str(i) for i in message_ids],
                 "call_kind": turn.call_kind,
-            }
-        ),
-        output_data=json.dumps(
-            {
+            },
+            output_data={
                 "status": result.status,
                 "path": result.path,
                 "delivery": result.delivery,
@@ -97,42 +96,43 @@ def record_turn(
                 "queue_ids": [str(i) for i in result.queue_ids],
                 "guard_violations": _violations(result),
             },
-            default=str,
-        ),
-        latency_ms=latency_ms,
-        error=error,
+            latency_ms=latency_ms,
+            error=error,
+        )
     )
     return turn.id
 
 
 def record_invocation_error(
-    sql: Sql, *, agent_name: str, prompt_version: str, turn: Turn[Any], exc: Exception, started: float
+    uow: PostgresUnitOfWork,
+    *,
+    agent_name: str,
+    prompt_version: str,
+    turn: Turn[Any],
+    exc: Exception,
+    started: float,
 ) -> None:
     """agents.md §0.9: the ``agent_invocation_error`` audit row of a failed turn."""
     stack = "".join(traceback.format_exception(exc))
-    sql.one(
-        "turn_record",
-        agent_type=agent_name,
-        agent_instance_id=turn.agent_instance_id,
-        prompt_version=prompt_version,
-        action_type="agent_invocation_error",
-        user_id=turn.user_id,
-        context_id=turn.ctx.conversation_id,
-        input_data=json.dumps(
-            {
+    uow.actions.record(
+        ActionRecord(
+            agent_type=agent_name,
+            agent_instance_id=turn.agent_instance_id,
+            prompt_version=prompt_version,
+            action_type="agent_invocation_error",
+            user_id=turn.user_id,
+            context_id=turn.ctx.conversation_id,
+            context_type="conversation",
+            input_data={
                 "turn_id": str(turn.id),
-                "messages": [{"id": str(m["id"]), "content": m["content"]} for m in turn.inbound],
+                "messages": [{"id": str(m.id), "content": m.content} for m in turn.inbound],
             },
-            default=str,
-        ),
-        output_data=json.dumps(
-            {
+            output_data={
                 "decision": _decision(turn),
                 "tool_results": [r.__dict__ for r in turn.tool_results],
                 "stack": stack[-4000:],
             },
-            default=str,
-        ),
-        latency_ms=int((time.monotonic() - started) * 1000),
-        error=repr(exc)[:1000],
+            latency_ms=int((time.monotonic() - started) * 1000),
+            error=repr(exc)[:1000],
+        )
     )

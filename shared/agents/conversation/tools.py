@@ -44,7 +44,7 @@ class ToolRunner(Generic[StateT]):
 
     def run_valid(self, call: ToolCall) -> ToolResult:
         tool = self._tools[call.name]
-        conn = self._turn.sql.conn
+        conn = self._turn.uow.sql.conn  # savepoints and cancelling a query need the connection itself
         savepoint = conn.transaction()  # a SAVEPOINT inside the turn's transaction
         savepoint.__enter__()
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tool-{call.name}")

@@ -2,7 +2,7 @@
 
 One turn, in its own transaction:
 
-1. take a transaction-scoped advisory lock on the user (one turn at a time per user);
+1. lock the user (``uow.users.lock(user, UserLock.TURN)``: one turn at a time per user);
 2. find every inbound message without an answered-by marker (coalescing: rapid-fire texts
    get one reply); none left means another turn already answered them, and this delivery is
    a no-op;
@@ -44,7 +44,7 @@ from uuid import UUID
 
 from shared import registry
 from shared.adapters.llm import Llm, LlmRequest, LlmUnavailable
-from shared.adapters.postgres import Row
+from shared.adapters.repositories import InboundMessage, UserLock
 from shared.agents.context import load_context, load_history, to_api_messages
 from shared.agents.conversation.protocol import Agent, StateT, Turn, TurnResult
 from shared.agents.conversation.records import record_invocation_error, record_turn
@@ -61,7 +61,6 @@ from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
-TURN_LOCK_NAMESPACE = 7301  # advisory-lock class id for per-user agent turns
 GRACEFUL_REPLY = "Sorry, I'm having trouble processing that. Could you rephrase?"  # agents.md §0.9
 LATE_MESSAGE_RESTARTS = 1  # times a turn starts over to include texts that arrived while it composed
 
@@ -104,10 +103,10 @@ def settle_burst(user_id: UUID, uow_factory: UowFactory, burst: BurstWait) -> fl
     waited = 0.0
     while burst.quiet_gap > 0:
         with uow_factory() as uow:
-            row = uow.sql.one("burst_unanswered_texts_age", user_id=user_id)
-        if row is None or row["since_last"] is None:
+            age = uow.messages.unanswered_texts_age(user_id)
+        if age is None:
             return waited
-        wait = min(burst.quiet_gap - row["since_last"], burst.max_wait - row["since_first"])
+        wait = min(burst.quiet_gap - age.since_last, burst.max_wait - age.since_first)
         if wait <= 0:
             return waited
         burst.sleep(wait)
@@ -175,25 +174,22 @@ def _open_turn(
     agent: Agent[StateT], uow: PostgresUnitOfWork, user_id: UUID, *, uow_factory: UowFactory, clock: Clock
 ) -> Turn[StateT] | TurnResult:
     """Lock the user and gather what the turn answers; a ``TurnResult`` when there is nothing to do."""
-    uow.sql.one("turn_lock_user", namespace=TURN_LOCK_NAMESPACE, user_id=user_id)
-    inbound = uow.sql.all("turn_unanswered_inbound", user_id=user_id)
+    uow.users.lock(user_id, UserLock.TURN)
+    inbound = uow.messages.unanswered_inbound(user_id)
     if not inbound:
         log.info("turn: nothing unanswered, no-op", extra={"agent": agent.name, "user_id": str(user_id)})
         return TurnResult(status="noop")
-    conversation_id = UUID(str(inbound[-1]["conversation_id"]))
-    ctx = load_context(uow.sql, user_id, history_limit=0, conversation_id=conversation_id)
+    conversation_id = inbound[-1].conversation_id
+    ctx = load_context(uow, user_id, history_limit=0, conversation_id=conversation_id)
     if ctx is None:
         return TurnResult(status="no_user")
     return Turn(
         ctx=ctx,
-        sql=uow.sql,
+        uow=uow,
         inbound=inbound,
         state=agent.new_state(),
         now=clock(),
-        uow=uow,
-        agent_instance_id=agent_instance_id(
-            uow.sql, agent.name, agent.prompt_version, uow_factory=uow_factory
-        ),
+        agent_instance_id=agent_instance_id(uow, agent.name, agent.prompt_version, uow_factory=uow_factory),
     )
 
 
@@ -217,21 +213,19 @@ def _run_once(
         turn = opened
         holder.append(turn)
         turn.call_kind = agent.call_kind(turn)
-        turn.ctx.history = load_history(uow.sql, _conversation(turn), agent.history_limit(turn))
+        turn.ctx.history = load_history(uow.messages, _conversation(turn), agent.history_limit(turn))
         result = _answer(agent, turn, model, timeout)
         if recheck and result.bodies:
-            seen = {m["id"] for m in turn.inbound}
+            seen = {m.id for m in turn.inbound}
             late = [
-                m
-                for m in uow.sql.all("turn_unanswered_inbound", user_id=user_id)
-                if m["id"] not in seen and m["role"] == "user"
+                m for m in uow.messages.unanswered_inbound(user_id) if m.id not in seen and m.role == "user"
             ]
             if late:
                 raise _LateMessages(len(late))  # the unit of work rolls the turn back
         _deliver(agent, turn, result)
         agent.after_turn(turn, result)
         record_turn(
-            uow.sql,
+            uow,
             agent_name=agent.name,
             prompt_version=agent.prompt_version,
             turn=turn,
@@ -244,7 +238,7 @@ def _run_once(
 
 
 def _conversation(turn: Turn[Any]) -> UUID:
-    return UUID(str(turn.inbound[-1]["conversation_id"]))
+    return turn.inbound[-1].conversation_id
 
 
 def _deliver(agent: Agent[StateT], turn: Turn[StateT], result: TurnResult) -> None:
@@ -253,7 +247,7 @@ def _deliver(agent: Agent[StateT], turn: Turn[StateT], result: TurnResult) -> No
         return
     if turn.is_reply:
         result.message_ids = add_outbound_messages(
-            turn.sql,
+            turn.uow.messages,
             user_id=turn.user_id,
             conversation_id=_conversation(turn),
             role=agent.name,
@@ -262,7 +256,7 @@ def _deliver(agent: Agent[StateT], turn: Turn[StateT], result: TurnResult) -> No
         return
     how = agent.proactive(turn)
     queued = queue_message(
-        turn.sql,
+        turn.uow,
         user_id=turn.user_id,
         agent_id=agent.name,
         now=turn.now,
@@ -332,8 +326,8 @@ def _request(
     )
 
 
-def _trigger_name(message: Row) -> str:
-    content = str(message["content"])
+def _trigger_name(message: InboundMessage) -> str:
+    content = message.content
     try:
         parsed = json.loads(content)
     except ValueError:
@@ -443,7 +437,7 @@ def _graceful(
         else:  # a proactive turn that failed says nothing rather than "could you rephrase?"
             result = TurnResult(status="silent", path="graceful")
         record_turn(
-            uow.sql,
+            uow,
             agent_name=agent.name,
             prompt_version=agent.prompt_version,
             turn=turn,
@@ -452,7 +446,7 @@ def _graceful(
             error=repr(exc),
         )
         record_invocation_error(
-            uow.sql,
+            uow,
             agent_name=agent.name,
             prompt_version=agent.prompt_version,
             turn=turn,

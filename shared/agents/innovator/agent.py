@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.adapters.llm import ToolSpec
+from shared.adapters.repositories.offers import InnovatorProfileUpdate
 from shared.agents.concierge.agent import ConciergeAgent
 from shared.agents.concierge.decision import CreditFundingArgs, InnovatorProfileArgs, NoArguments
 from shared.agents.concierge.prompts import QUOTABLE
@@ -31,8 +32,7 @@ def update_innovator_profile(turn: ConciergeTurn, args: InnovatorProfileArgs) ->
     fields = args.model_dump()
     if not any(fields.values()):
         raise ValueError("no profile field given")
-    row = turn.sql.one("innovator_update_profile", user_id=turn.user_id, **fields)
-    if row is None:
+    if not turn.uow.innovators.update_profile(turn.user_id, InnovatorProfileUpdate(**fields)):
         raise LookupError("this member has no innovator profile")
     return {"profile": "updated", "fields": sorted(k for k, v in fields.items() if v)}
 
@@ -57,15 +57,14 @@ def request_credit_funding(turn: ConciergeTurn, args: CreditFundingArgs) -> dict
 def check_intro_progress(turn: ConciergeTurn, _: NoArguments) -> dict[str, Any]:
     """agents.md §5.3: counts and conversion from the member's own intro rows, nothing else."""
     out: dict[str, Any] = {}
-    for row in turn.sql.all("innovator_intro_progress", user_id=turn.user_id):
-        total = int(row["total"])
-        out[str(row["kind"])] = {
-            "pending": int(row["pending"]),
-            "accepted": int(row["accepted"]),
-            "completed": int(row["completed"]),
-            "declined": int(row["declined"]),
-            "total": total,
-            "completion_rate_percent": round(100 * int(row["completed"]) / total) if total else None,
+    for intros in turn.uow.innovators.intro_progress(turn.user_id):
+        out[intros.kind] = {
+            "pending": intros.pending,
+            "accepted": intros.accepted,
+            "completed": intros.completed,
+            "declined": intros.declined,
+            "total": intros.total,
+            "completion_rate_percent": round(100 * intros.completed / intros.total) if intros.total else None,
         }
     for kind in ("intro_opportunities", "connection_requests"):
         out.setdefault(kind, {"pending": 0, "accepted": 0, "completed": 0, "declined": 0, "total": 0})
@@ -110,7 +109,7 @@ class InnovatorAgent(ConciergeAgent):
         self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = innovator_tools()
 
     def stable_context(self, turn: ConciergeTurn) -> str:
-        profile = turn.sql.one("innovator_profile", user_id=turn.user_id)
+        profile = turn.uow.innovators.profile(turn.user_id)
         lines = [super().stable_context(turn), "", "INNOVATOR PROFILE"]
         if profile is None:
             lines.append("- (none)")
@@ -123,5 +122,5 @@ class InnovatorAgent(ConciergeAgent):
                 "pricing_model",
                 "differentiation",
             ):
-                lines.append(f"- {key.replace('_', ' ')}: {profile[key] or '(unknown)'}")
+                lines.append(f"- {key.replace('_', ' ')}: {getattr(profile, key) or '(unknown)'}")
         return "\n".join(lines)

@@ -8,11 +8,12 @@ and stores is ``shared.service_layer.summaries``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 from uuid import UUID
 
 from shared.adapters.llm import Llm, LlmRequest, LlmUnavailable
+from shared.adapters.repositories import HistoryItem
+from shared.adapters.repositories.conversations import SummaryTarget
 from shared.agents.context import filter_history, to_api_messages
 from shared.agents.llm_config import call_settings
 from shared.domain.constants import SUMMARY_MAX_WORDS
@@ -56,18 +57,16 @@ def clamp_words(text: str, limit: int = SUMMARY_MAX_WORDS) -> str:
     return clipped[: end + 1] if end > len(clipped) // 2 else clipped + "…"
 
 
-def _profile_facts(conversation: Mapping[str, Any]) -> str:
-    name = " ".join(str(conversation.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
-    parts = [
-        p for p in (name, str(conversation.get("title") or ""), str(conversation.get("company") or "")) if p
-    ]
+def _profile_facts(conversation: SummaryTarget) -> str:
+    name = " ".join((v or "").strip() for v in (conversation.first_name, conversation.last_name)).strip()
+    parts = [p for p in (name, conversation.title or "", conversation.company or "") if p]
     facts = ", ".join(parts) if parts else "no profile details yet"
-    verified = "work email verified" if conversation.get("email_verified") else "work email not verified"
+    verified = "work email verified" if conversation.email_verified else "work email not verified"
     return f"{facts}; {verified}"
 
 
 def extractive_summary(
-    conversation: Mapping[str, Any], messages: Sequence[Mapping[str, Any]], previous: str | None
+    conversation: SummaryTarget, messages: Sequence[HistoryItem], previous: str | None
 ) -> str:
     """Deterministic summary for when no LLM can write one: profile facts, the user's stated
     needs, what is pending, a sentiment word."""
@@ -97,15 +96,15 @@ def extractive_summary(
     return clamp_words("\n".join(lines))
 
 
-def _transcript(messages: Sequence[Mapping[str, Any]]) -> str:
+def _transcript(messages: Sequence[HistoryItem]) -> str:
     history = filter_history(messages)
     return "\n".join(f"{'User' if m.role == 'user' else 'Yachtparty'}: {m.content.strip()}" for m in history)
 
 
 def llm_summary(
     llm: Llm,
-    conversation: Mapping[str, Any],
-    messages: Sequence[Mapping[str, Any]],
+    conversation: SummaryTarget,
+    messages: Sequence[HistoryItem],
     previous: str | None,
     *,
     instance: UUID | None = None,
@@ -127,8 +126,8 @@ def llm_summary(
         stable_context="",
         dynamic_context="",
         messages=to_api_messages([], trigger_note=content),
-        user_id=UUID(str(conversation["user_id"])),
-        context_id=UUID(str(conversation["id"])),
+        user_id=conversation.user_id,
+        context_id=conversation.id,
         context_type="conversation",
         agent_instance_id=instance,
     )
@@ -137,7 +136,7 @@ def llm_summary(
     except LlmUnavailable as exc:
         log.warning(
             "summary LLM unavailable",
-            extra={"reason": exc.reason, "conversation_id": str(conversation["id"])},
+            extra={"reason": exc.reason, "conversation_id": str(conversation.id)},
         )
         return None
     text = response.text.strip()

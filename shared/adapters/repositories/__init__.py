@@ -1,0 +1,62 @@
+"""Typed repositories over the named queries, one per aggregate, each on one ``Sql`` (the unit of
+work's transaction). A method runs one named query and returns frozen dataclasses (or None, a
+bool, an id, or a list of them): services never read raw rows.
+
+``PostgresUnitOfWork`` exposes them as ``uow.users``, ``uow.conversations``, ``uow.messages``,
+``uow.actions``, ``uow.tasks``, ``uow.queue``, ``uow.budgets``, ``uow.events``,
+``uow.deliveries``, ``uow.dead_letters``, ``uow.turns`` (agent_turns), ``uow.instances``
+(agent_instances), ``uow.innovators``, ``uow.intro_offers``, ``uow.priorities``,
+``uow.community_requests`` and ``uow.ops`` (read models across
+aggregates).
+"""
+
+from shared.adapters.repositories.actions import ActionRecord, ActionRepository
+from shared.adapters.repositories.agent_instances import AgentInstanceRepository
+from shared.adapters.repositories.agent_turns import AgentTurnRepository, TurnRecord
+from shared.adapters.repositories.budgets import Budget, BudgetRepository
+from shared.adapters.repositories.community_requests import CommunityRequest, CommunityRequestRepository
+from shared.adapters.repositories.conversations import Conversation, ConversationRepository
+from shared.adapters.repositories.dead_letters import DeadLetterRepository, NewDeadLetter
+from shared.adapters.repositories.deliveries import DeliveryRepository
+from shared.adapters.repositories.events import EventRepository
+from shared.adapters.repositories.messages import HistoryItem, InboundMessage, MessageRepository
+from shared.adapters.repositories.offers import InnovatorRepository, IntroOfferRepository, NewNomination
+from shared.adapters.repositories.ops import OpsRepository
+from shared.adapters.repositories.priorities import Priority, PriorityRepository
+from shared.adapters.repositories.queue import QueueRepository, QueueRow
+from shared.adapters.repositories.tasks import TaskRepository
+from shared.adapters.repositories.users import SendProfile, User, UserLock, UserRepository
+
+__all__ = [
+    "ActionRecord",
+    "ActionRepository",
+    "AgentInstanceRepository",
+    "AgentTurnRepository",
+    "Budget",
+    "BudgetRepository",
+    "CommunityRequest",
+    "CommunityRequestRepository",
+    "Conversation",
+    "ConversationRepository",
+    "DeadLetterRepository",
+    "DeliveryRepository",
+    "EventRepository",
+    "HistoryItem",
+    "InboundMessage",
+    "InnovatorRepository",
+    "IntroOfferRepository",
+    "MessageRepository",
+    "NewDeadLetter",
+    "NewNomination",
+    "OpsRepository",
+    "Priority",
+    "PriorityRepository",
+    "QueueRepository",
+    "QueueRow",
+    "SendProfile",
+    "TaskRepository",
+    "TurnRecord",
+    "User",
+    "UserLock",
+    "UserRepository",
+]

@@ -1,0 +1,42 @@
+-- Innovators: the company side of a member approved as an innovator, and their intros' progress.
+
+-- name: innovators_insert
+-- The innovators row for a user approved as an innovator (once).
+INSERT INTO innovators (user_id, company_name)
+VALUES (%(user_id)s, %(company_name)s)
+ON CONFLICT (user_id) DO NOTHING
+RETURNING id;
+
+-- name: innovators_profile
+-- The innovator row of a member, as the Innovator agent sees it (agents.md §5).
+SELECT company_name, solution_name, solution_description, categories, target_customer_profile,
+       pricing_model, differentiation, warm_intro_bounty, active
+  FROM innovators WHERE user_id = %(user_id)s;
+
+-- name: innovators_update_profile
+-- update_innovator_profile: the given fields of the member's own innovators row; nulls keep a value.
+UPDATE innovators
+   SET solution_name = coalesce(%(solution_name)s, solution_name),
+       solution_description = coalesce(%(solution_description)s, solution_description),
+       target_customer_profile = coalesce(%(target_customer_profile)s, target_customer_profile),
+       pricing_model = coalesce(%(pricing_model)s, pricing_model),
+       differentiation = coalesce(%(differentiation)s, differentiation)
+ WHERE user_id = %(user_id)s
+RETURNING id;
+
+-- name: innovators_intro_progress
+-- check_intro_progress: the innovator's intro opportunities and connection requests, counted by stage.
+SELECT kind,
+       count(*) FILTER (WHERE status IN ('open', 'presented', 'clarifying')) AS pending,
+       count(*) FILTER (WHERE status IN ('accepted', 'actioned')) AS accepted,
+       count(*) FILTER (WHERE status = 'completed') AS completed,
+       count(*) FILTER (WHERE status IN ('rejected', 'declined')) AS declined,
+       count(*) AS total
+  FROM (
+        SELECT 'intro_opportunities' AS kind, status FROM intro_opportunities WHERE innovator_id = %(user_id)s
+        UNION ALL
+        SELECT 'connection_requests' AS kind, status FROM connection_requests
+         WHERE requestor_user_id = %(user_id)s
+       ) AS intros
+ GROUP BY kind
+ ORDER BY kind;
