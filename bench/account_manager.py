@@ -54,10 +54,10 @@ from shared.adapters import postgres
 from shared.adapters.llm import AnthropicLlm, CallRecord, build_client, build_params
 from shared.adapters.llm_prices import cost_usd, price_for
 from shared.adapters.postgres import Row, Sql
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.account_manager.scoring import build_request
 from shared.domain.priorities import Candidate, ItemType, Member, ScoreSource
 from shared.service_layer.account_manager import RunInputs, run_for_member, schedule_reviews
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tools.fakes.anthropic_api import AnthropicFake, FakeReply, PromptCache, estimate_tokens, prompt_blocks
 from tools.localstack.migrate import migrate
 from tools.localstack.pgcluster import PgCluster, free_port

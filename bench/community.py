@@ -32,10 +32,10 @@ import psycopg
 
 from shared import config
 from shared.adapters import postgres
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.community import normalize_expertise
 from shared.domain.constants import COMMUNITY_CANDIDATE_POOL
 from shared.service_layer.community import RequestNeeded, route_request
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tools.localstack.migrate import migrate
 from tools.localstack.pgcluster import PgCluster, free_port
 

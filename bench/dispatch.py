@@ -33,12 +33,12 @@ from uuid import UUID
 from shared import config
 from shared.adapters import postgres
 from shared.adapters.pubsub import GooglePublisher
+from shared.adapters.tasks import create_task
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import PRIORITY_RANK, TASK_LEASE
 from shared.domain.events import Event
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
-from shared.service_layer.tasks import create_task
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tools.localstack import pubsub_emulator
 from tools.localstack.migrate import migrate
 from tools.localstack.pgcluster import PgCluster, create_database, free_port

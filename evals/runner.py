@@ -34,6 +34,7 @@ from shared import bootstrap, config
 from shared.adapters.email_parsing import InboundEmail
 from shared.adapters.llm import AnthropicLlm, Llm, LlmRequest, PostgresCallLog, build_client, build_llm
 from shared.adapters.repositories import User
+from shared.adapters.tasks import cancel_pending_tasks
 from shared.agents.bouncer import fallback as brain
 from shared.agents.llm_config import call_settings
 from shared.domain.onboarding import OnboardingState, Step, extract
@@ -44,7 +45,6 @@ from shared.service_layer.deps import Deps
 from shared.service_layer.email_verification import record_verification_email
 from shared.service_layer.freshness import AssumeRelevantClassifier
 from shared.service_layer.orchestrate import run_tick
-from shared.service_layer.tasks import cancel_pending_tasks
 from tools.fakes.anthropic_api import AnthropicFake, FakeReply
 
 TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"

@@ -32,11 +32,11 @@ from shared import entrypoints
 from shared.adapters.llm import Llm, PostgresCallLog, build_llm
 from shared.adapters.pubsub import get_publisher
 from shared.adapters.twilio_sms import default_gateway
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.conversation.turn import BurstWait
 from shared.config import get_settings
 from shared.service_layer.deps import Deps
 from shared.service_layer.freshness import AssumeRelevantClassifier
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 _lock = threading.Lock()
 _deps: Deps | None = None

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.adapters.llm import Llm
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer.account_manager import RunInputs, RunResult, run_for_member
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 _phones = itertools.count(1000)

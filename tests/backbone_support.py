@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 def make_user(db: Any, *, verified: bool = False, poc: str = "bouncer") -> uuid.UUID:
     """A member (approved with ``poc`` as point of contact when ``verified``)."""
-    from shared.service_layer.unit_of_work import PostgresUnitOfWork
+    from shared.adapters.unit_of_work import PostgresUnitOfWork
 
     with PostgresUnitOfWork() as uow:
         member = uow.users.upsert_by_phone(f"+1415{random.randint(1_000_000, 9_999_999)}", timezone=None)
@@ -28,8 +28,8 @@ def add_event(
     db: Any, event_type: str, user_id: uuid.UUID | None, payload: dict[str, Any] | None = None
 ) -> uuid.UUID:
     """An event in the outbox, written the way a unit of work writes it."""
+    from shared.adapters.unit_of_work import PostgresUnitOfWork
     from shared.domain.events import Event
-    from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
     event = Event(event_type, "user" if user_id else None, user_id, payload or {"hello": "world"}, "test")
     with PostgresUnitOfWork() as uow:

@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from shared.adapters.repositories.users import ProfileFields
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 
 DOMAIN = "verify.example.test"
 PROFILE = {"first_name", "last_name", "company", "title"}

@@ -13,11 +13,11 @@ from typing import Any
 from shared.adapters.llm import CallLog, Llm, PostgresCallLog, build_llm
 from shared.adapters.pubsub import Publisher, get_publisher
 from shared.adapters.twilio_sms import SmsGateway, default_gateway
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.conversation.turn import NO_BURST_WAIT
 from shared.config import get_settings
 from shared.service_layer.deps import Deps
 from shared.service_layer.freshness import AssumeRelevantClassifier, FreshnessClassifier
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 
 def settings_llm(call_log: CallLog | None = None) -> Llm | None:

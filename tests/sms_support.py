@@ -100,7 +100,7 @@ def counts(db: Any) -> dict[str, int]:
 
 def make_user(db: Any, phone: str = "+14155550123", *, opted_out: bool = False) -> tuple[UUID, UUID]:
     """A member texting from ``phone`` (opted out if asked) and their active conversation."""
-    from shared.service_layer.unit_of_work import PostgresUnitOfWork
+    from shared.adapters.unit_of_work import PostgresUnitOfWork
 
     with PostgresUnitOfWork() as uow:
         member = uow.users.upsert_by_phone(phone, timezone=None)
@@ -113,8 +113,8 @@ def make_user(db: Any, phone: str = "+14155550123", *, opted_out: bool = False) 
 def add_outbound(
     user_id: UUID, conversation_id: UUID, bodies: list[str], role: str = "bouncer"
 ) -> list[UUID]:
-    from shared.service_layer.outbound import add_outbound_messages
-    from shared.service_layer.unit_of_work import PostgresUnitOfWork
+    from shared.adapters.outbound import add_outbound_messages
+    from shared.adapters.unit_of_work import PostgresUnitOfWork
 
     with PostgresUnitOfWork() as uow:
         ids = add_outbound_messages(

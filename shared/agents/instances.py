@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from uuid import UUID
 
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 
 _cache: dict[tuple[str, str, str], UUID] = {}
 _lock = threading.Lock()

@@ -34,6 +34,8 @@ from uuid import UUID
 
 from shared.adapters.llm import Llm
 from shared.adapters.postgres import Row, Sql
+from shared.adapters.tasks import create_task
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.account_manager.scoring import score_with_llm
 from shared.domain.constants import TASK_MAX_RETRIES
 from shared.domain.events import Event
@@ -67,8 +69,6 @@ from shared.domain.priorities import (
 from shared.logs import get_logger
 from shared.service_layer.consumer import Delivery, PermanentError
 from shared.service_layer.deps import Deps
-from shared.service_layer.tasks import create_task
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

@@ -19,13 +19,13 @@ from typing import Any
 from uuid import UUID
 
 from shared import registry
+from shared.adapters.queue_messages import queue_message
 from shared.adapters.repositories import ActionRecord, User, UserLock
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.bouncer.tools import cancel_followups
 from shared.domain.events import Event
 from shared.domain.phone import InvalidPhoneNumber, normalize_e164
 from shared.logs import get_logger
-from shared.service_layer.queue_messages import queue_message
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

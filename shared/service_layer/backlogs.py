@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from shared.adapters.repositories.ops import Backlog
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.logs import get_logger
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.adapters.repositories import ActionRecord, UserLock
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.bouncer.agent import RE_ENGAGEMENT_TYPE, BouncerAgent
 from shared.agents.bouncer.state import onboarding_state
 from shared.agents.bouncer.tools import AGENT
@@ -31,7 +32,6 @@ from shared.domain.onboarding import follow_up_sends_message, needs_follow_up
 from shared.logs import get_logger
 from shared.service_layer.consumer import Delivery, PermanentError
 from shared.service_layer.deps import Deps
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

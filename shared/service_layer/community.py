@@ -37,6 +37,7 @@ from uuid import UUID
 
 from shared.adapters.llm import Llm
 from shared.adapters.postgres import Row, Sql
+from shared.adapters.tasks import create_task
 from shared.agents.agent_of_humans.scoring import default_impact, llm_score
 from shared.domain import credits as credit_rules
 from shared.domain.community import (
@@ -68,7 +69,6 @@ from shared.logs import get_logger
 from shared.service_layer import credits
 from shared.service_layer.consumer import Delivery, PermanentError
 from shared.service_layer.deps import Deps, UowFactory
-from shared.service_layer.tasks import create_task
 
 log = get_logger(__name__)
 

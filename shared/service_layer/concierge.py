@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.concierge.agent import ConciergeAgent
 from shared.agents.conversation.protocol import TurnResult
 from shared.agents.conversation.turn import run_turn
@@ -20,7 +21,6 @@ from shared.agents.innovator.agent import InnovatorAgent
 from shared.logs import get_logger
 from shared.service_layer.consumer import Delivery, PermanentError
 from shared.service_layer.deps import Deps
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

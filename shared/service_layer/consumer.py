@@ -53,11 +53,11 @@ from uuid import UUID
 from cloudevents.abstract import CloudEvent
 
 from shared.adapters.repositories.dead_letters import NewDeadLetter
+from shared.adapters.tasks import LostLease, complete_task, fail_task, retry_task
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import EVENT_MAX_AGE
 from shared.logs import get_logger
 from shared.routing import CONSUMERS, PLANNED_CONSUMERS
-from shared.service_layer.tasks import LostLease, complete_task, fail_task, retry_task
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

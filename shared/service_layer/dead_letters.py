@@ -26,13 +26,13 @@ from cloudevents.abstract import CloudEvent
 from shared.adapters.postgres import AlreadyExists
 from shared.adapters.repositories.dead_letters import NewDeadLetter
 from shared.adapters.repositories.tasks import FailedTask
+from shared.adapters.tasks import LostLease, fail_task, record_task_dead_letter
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import DEAD_LETTER_REPLAY_ALL_LIMIT
 from shared.domain.events import Event
 from shared.logs import get_logger
 from shared.routing import DEAD_LETTER_RECORDER_FUNCTION, TASK_READY_EVENT, consumer_for_subscription
 from shared.service_layer.consumer import Delivery, Outcome, consume
-from shared.service_layer.tasks import LostLease, fail_task, record_task_dead_letter
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

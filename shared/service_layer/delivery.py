@@ -22,9 +22,9 @@ from typing import Any, Protocol
 from cloudevents.abstract import CloudEvent
 
 from shared import registry
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer.consumer import Delivery, Outcome, PermanentError, consume
 from shared.service_layer.deps import Deps
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 
 class AgentHandler(Protocol):

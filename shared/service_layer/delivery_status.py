@@ -21,6 +21,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from shared.adapters.repositories.users import UserLock
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import TWILIO_ERROR_UNSUBSCRIBED
 from shared.domain.events import Event
 from shared.domain.sms import (
@@ -30,7 +31,6 @@ from shared.domain.sms import (
     status_from_twilio,
 )
 from shared.logs import get_logger
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

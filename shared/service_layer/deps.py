@@ -14,9 +14,9 @@ from datetime import datetime
 from shared.adapters.llm import Llm
 from shared.adapters.pubsub import Publisher
 from shared.adapters.twilio_sms import SmsGateway
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.conversation.turn import NO_BURST_WAIT, BurstWait
 from shared.service_layer.freshness import FreshnessClassifier
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 Clock = Callable[[], datetime]
 UowFactory = Callable[[], PostgresUnitOfWork]

@@ -30,11 +30,11 @@ from uuid import UUID
 from shared.adapters.pubsub import OutboundMessage, Publisher
 from shared.adapters.repositories.dead_letters import NewDeadLetter
 from shared.adapters.repositories.events import ClaimedEvent, GivenUp, Published, PublishRetry
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import DISPATCH_MAX_BATCHES_PER_RUN, EVENT_DISPATCH_BATCH
 from shared.domain.retry import GiveUp, decide_event_publish_failure
 from shared.logs import get_logger
 from shared.routing import Consumer, NoRoute, route_event
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

@@ -22,9 +22,9 @@ from uuid import UUID
 
 from shared.adapters.email_parsing import InboundEmail, verification_address, verification_token
 from shared.adapters.repositories import ActionRecord, UserLock
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.events import Event
 from shared.logs import get_logger
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

@@ -19,14 +19,14 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from shared.adapters.outbound import add_outbound_messages
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import INBOUND_BODY_MAX_CHARS, MAX_MMS_MEDIA
 from shared.domain.events import Event
 from shared.domain.opt_out import HELP_TEXT, Keyword, classify
 from shared.domain.phone import InvalidPhoneNumber, guess_timezone, normalize_e164
 from shared.domain.sms import body_length, count_segments
 from shared.logs import get_logger
-from shared.service_layer.outbound import add_outbound_messages
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 from uuid import UUID
 
+from shared.adapters.outbound import OutboundWriter, add_outbound_messages
 from shared.adapters.repositories import ActionRecord, Budget, Conversation, QueueRow, SendProfile, UserLock
 from shared.adapters.repositories.messages import UserText
 from shared.domain.constants import ORCHESTRATOR_BATCH
@@ -58,7 +59,6 @@ from shared.service_layer.freshness import (
     QueuedForCheck,
     check_freshness,
 )
-from shared.service_layer.outbound import OutboundWriter, add_outbound_messages
 
 log = get_logger(__name__)
 

@@ -36,6 +36,7 @@ from shared.adapters.twilio_sms import (
     SmsGateway,
     status_callback_url,
 )
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import (
     RUNAWAY_GUARD_MAX_SMS,
     RUNAWAY_GUARD_WINDOW,
@@ -50,7 +51,6 @@ from shared.domain.constants import (
 from shared.domain.events import Event
 from shared.domain.sms import count_segments, fits_one_message, status_from_twilio
 from shared.logs import get_logger
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

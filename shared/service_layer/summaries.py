@@ -19,13 +19,13 @@ from typing import Any
 from uuid import UUID
 
 from shared.adapters.llm import Llm
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.instances import agent_instance_id
 from shared.agents.summarizer.summary import AGENT, PROMPT_VERSION, extractive_summary, llm_summary
 from shared.domain.constants import SUMMARY_SOURCE_MAX_MESSAGES
 from shared.logs import get_logger
 from shared.service_layer.consumer import Delivery, PermanentError
 from shared.service_layer.deps import Deps
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

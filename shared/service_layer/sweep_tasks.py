@@ -25,12 +25,12 @@ from uuid import UUID
 
 from shared.adapters.pubsub import OutboundMessage, Publisher
 from shared.adapters.repositories.tasks import ClaimedTask
+from shared.adapters.tasks import fail_claimed, requeue_claimed, requeue_expired_leases
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import DISPATCH_MAX_BATCHES_PER_RUN, TASK_LEASE, TASK_SWEEP_BATCH
 from shared.domain.retry import RetryAt, decide_task_failure
 from shared.logs import get_logger
 from shared.routing import TASK_READY_EVENT, Consumer, NoRoute, route_task
-from shared.service_layer.tasks import fail_claimed, requeue_claimed, requeue_expired_leases
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

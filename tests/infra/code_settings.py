@@ -39,7 +39,7 @@ DEPS_ADAPTERS: dict[str, tuple[str, str]] = {
     "sms": ("shared.adapters.twilio_sms", "default_gateway"),
     "publisher": ("shared.adapters.pubsub", "get_publisher"),
     "llm": ("shared.adapters.llm", "build_llm"),
-    "uow_factory": ("shared.service_layer.unit_of_work", "PostgresUnitOfWork"),
+    "uow_factory": ("shared.adapters.unit_of_work", "PostgresUnitOfWork"),
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.llm import LlmRequest, LlmResponse, LlmUnavailable
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.priorities import COMMUNITY_RESPONSE_SCORE, TOP_PRIORITIES
 from shared.service_layer.account_manager import (
     RunInputs,
@@ -22,7 +23,6 @@ from shared.service_layer.account_manager import (
     schedule_reviews,
 )
 from shared.service_layer.consumer import Delivery
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.account_manager_support import (
     NOW,
     community_request,

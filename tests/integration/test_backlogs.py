@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer.backlogs import BACKLOGS, read_backlogs, report_backlogs
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.sms_support import add_outbound, make_user
 
 pytestmark = pytest.mark.integration

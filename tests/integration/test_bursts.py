@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.conversation.turn import BurstWait, settle_burst
 from shared.service_layer.bouncer import run_bouncer_turn
 from shared.service_layer.concierge import run_member_turn
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.bouncer_support import new_user, say
 from tests.deps_support import make_deps, settings_llm
 

@@ -14,12 +14,12 @@ from cloudevents.http import CloudEvent
 
 from shared.adapters.llm import Llm, LlmUnavailable
 from shared.adapters.repositories.events import ClaimedEvent
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.routing import CONSUMERS
 from shared.service_layer import community
 from shared.service_layer.consumer import Outcome
 from shared.service_layer.delivery import deliver
 from shared.service_layer.dispatch_events import event_message
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.backbone_support import push_body
 from tests.deps_support import make_deps
 from tests.fakes.llm import ScriptedLlm

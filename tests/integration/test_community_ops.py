@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer import community_ops
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 pytestmark = pytest.mark.integration
 

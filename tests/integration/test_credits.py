@@ -8,8 +8,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer import credits
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 pytestmark = pytest.mark.integration
 

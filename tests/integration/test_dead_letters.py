@@ -9,10 +9,10 @@ from shared import routing
 from shared.adapters.postgres import connect
 from shared.adapters.pubsub import OutboundMessage
 from shared.adapters.repositories import NewDeadLetter
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer.dead_letters import ReplayError, replay_all, replay_dead_letter
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.backbone_support import (
     add_event,
     add_task,

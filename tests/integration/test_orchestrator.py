@@ -12,17 +12,17 @@ from uuid import UUID
 import pytest
 
 from shared.adapters.postgres import Connection
-from shared.adapters.repositories import BudgetRepository
-from shared.domain.constants import MAX_SEQUENCE_PARTS
-from shared.service_layer.freshness import AssumeRelevantClassifier, Freshness, NewerMessage, QueuedForCheck
-from shared.service_layer.orchestrate import run_tick
-from shared.service_layer.queue_messages import (
+from shared.adapters.queue_messages import (
     InvalidQueuedMessage,
     QueuedMessage,
     cancel_queued_message,
     queue_message,
 )
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
+from shared.adapters.repositories import BudgetRepository
+from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.domain.constants import MAX_SEQUENCE_PARTS
+from shared.service_layer.freshness import AssumeRelevantClassifier, Freshness, NewerMessage, QueuedForCheck
+from shared.service_layer.orchestrate import run_tick
 
 ASSUME_RELEVANT = AssumeRelevantClassifier()
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from shared.adapters.postgres import Connection
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer.freshness import AssumeRelevantClassifier
 from shared.service_layer.orchestrate import ACTION_SEND_BUDGETED, ACTION_SEND_EXEMPT, run_tick
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.unit.orchestrator_scenarios import RunResult, Scenario, SentUnit, check_invariants, scenarios
 from tests.unit.test_orchestrate_properties import decisions
 from tests.unit.test_send_policy_properties import simulate_pure

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from shared.adapters.twilio_sms import default_gateway
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer.inbound_sms import InboundResult, InboundSms, Outcome, record_inbound_sms
 from shared.service_layer.send_sms import SendOutcome, deliver_message
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.sms_support import ACCOUNT_SID, AUTH_TOKEN, add_outbound, configure, counts, make_user, new_sid
 from tools.fakes.twilio_api import start_in_thread
 

@@ -9,10 +9,10 @@ import pytest
 from werkzeug.serving import make_server
 
 from shared.adapters.twilio_sms import GatewayError, TwilioSmsGateway, default_gateway
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.opt_out import HELP_TEXT
 from shared.service_layer.inbound_sms import InboundSms, record_inbound_sms
 from shared.service_layer.send_sms import SendOutcome, deliver_message
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.sms_support import (
     ACCOUNT_SID,
     AUTH_TOKEN,

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from shared.adapters.llm import Llm, LlmUnavailable
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.context import load_context, profile_block
 from shared.agents.summarizer.summary import clamp_words
 from shared.domain.constants import SUMMARY_MAX_WORDS
 from shared.service_layer.summaries import SummaryResult, summarize_conversation
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tests.deps_support import settings_llm
 from tests.fakes.llm import ScriptedLlm
 

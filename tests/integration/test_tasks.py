@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.postgres import connect
-from shared.domain.retry import GiveUp, RetryAt
-from shared.service_layer.sweep_tasks import sweep_tasks
-from shared.service_layer.tasks import (
+from shared.adapters.tasks import (
     LostLease,
     cancel_pending_tasks,
     complete_task,
@@ -19,7 +17,9 @@ from shared.service_layer.tasks import (
     fail_task,
     retry_task,
 )
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
+from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.domain.retry import GiveUp, RetryAt
+from shared.service_layer.sweep_tasks import sweep_tasks
 from tests.backbone_support import add_task, dead_letters, make_user, task_row
 from tests.fakes.pubsub import FakePublisher
 

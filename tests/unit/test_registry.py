@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from shared import registry, routing
+from shared.adapters import outbound
 from shared.agents import context, llm_config
-from shared.service_layer import approval, outbound
+from shared.service_layer import approval
 from shared.service_layer.delivery import resolve_handler
 
 ROOT = Path(__file__).resolve().parents[2]

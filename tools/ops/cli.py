@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.adapters.postgres import Sql, connect
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import (
     DAILY_LLM_COST_ALERT_USD,
     DEAD_LETTER_ALERT_DEPTH,
@@ -30,7 +31,6 @@ from shared.domain.constants import (
     SMS_PENDING_SWEEP_AFTER,
 )
 from shared.service_layer.dead_letters import ReplayError, replay_all, replay_dead_letter
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 from tools.localstack.stack_info import StackInfo, stack_file
 from tools.ops.approval import register_approval_commands
 from tools.ops.community import ledger_status_row, register_community_commands

@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.adapters.postgres import Sql, connect
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer import community, community_ops, credits
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 console = Console()
 OperatorOption = Annotated[str | None, typer.Option("--operator", help="Who decides (default: $USER).")]

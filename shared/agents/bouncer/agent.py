@@ -18,6 +18,7 @@ from typing import Any
 import pydantic
 
 from shared.adapters.email_parsing import verification_address
+from shared.adapters.tasks import create_task
 from shared.agents.bouncer import fallback as brain
 from shared.agents.bouncer.decision import MAKE_DECISION, BouncerDecision, UserInfo
 from shared.agents.bouncer.prompts import (
@@ -54,7 +55,6 @@ from shared.domain.onboarding import (
 from shared.domain.onboarding import apply as apply_extraction
 from shared.domain.reply_guards import GuardContext
 from shared.logs import get_logger
-from shared.service_layer.tasks import create_task
 
 log = get_logger(__name__)
 

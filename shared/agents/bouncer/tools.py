@@ -19,6 +19,8 @@ from shared.adapters.email_parsing import verification_address
 from shared.adapters.llm import ToolSpec
 from shared.adapters.repositories import ActionRecord, NewNomination
 from shared.adapters.repositories.users import ProfileFields, ReferralQuery
+from shared.adapters.tasks import cancel_pending_tasks
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.bouncer.decision import CloseInvite, NoArguments, Nomination, UserInfo
 from shared.agents.bouncer.state import BouncerTurn, BouncerTurnState, Candidate
 from shared.agents.conversation.protocol import AgentTool
@@ -30,8 +32,6 @@ from shared.domain.constants import (
 from shared.domain.events import Event
 from shared.domain.onboarding import split_name, typed_emails
 from shared.logs import get_logger
-from shared.service_layer.tasks import cancel_pending_tasks
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

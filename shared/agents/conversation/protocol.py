@@ -17,9 +17,9 @@ import pydantic
 
 from shared.adapters.llm import ToolSpec
 from shared.adapters.repositories import InboundMessage
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.context import AgentContext
 from shared.domain.reply_guards import GuardContext, GuardViolation
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 StateT = TypeVar("StateT")
 

@@ -16,8 +16,8 @@ from typing import Any
 from uuid import UUID
 
 from shared.adapters.repositories import ActionRecord, TurnRecord
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.conversation.protocol import Turn, TurnResult
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 
 class AlreadyAnswered(Exception):

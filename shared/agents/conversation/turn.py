@@ -44,7 +44,10 @@ from uuid import UUID
 
 from shared import registry
 from shared.adapters.llm import Llm, LlmRequest, LlmUnavailable
+from shared.adapters.outbound import add_outbound_messages
+from shared.adapters.queue_messages import queue_message
 from shared.adapters.repositories import InboundMessage, UserLock
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.context import load_context, load_history, to_api_messages
 from shared.agents.conversation.protocol import Agent, StateT, Turn, TurnResult
 from shared.agents.conversation.records import record_invocation_error, record_turn
@@ -55,9 +58,6 @@ from shared.domain.constants import BURST_MAX_WAIT, BURST_QUIET_GAP, TOOL_TIMEOU
 from shared.domain.reply_guards import GuardViolation, calm_punctuation, check_reply
 from shared.domain.reply_split import split_reply
 from shared.logs import get_logger
-from shared.service_layer.outbound import add_outbound_messages
-from shared.service_layer.queue_messages import queue_message
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

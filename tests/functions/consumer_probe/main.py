@@ -12,8 +12,8 @@ from typing import Any
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer.consumer import Delivery, PermanentError, consume
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 
 def handle(delivery: Delivery, uow: PostgresUnitOfWork) -> dict[str, Any] | None:

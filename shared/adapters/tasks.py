@@ -21,11 +21,11 @@ from uuid import UUID
 from shared.adapters.postgres import Sql
 from shared.adapters.repositories.dead_letters import DEAD_LETTER_SOURCES, NewDeadLetter
 from shared.adapters.repositories.tasks import FailedTask, NewTask, TaskFailure, TaskRepository, TaskRetry
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import PRIORITY_RANK, TASK_MAX_RETRIES
 from shared.domain.retry import GiveUp, RetryAt, RetryDecision, decide_task_failure
 from shared.logs import get_logger
 from shared.routing import TASK_READY_EVENT
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 

@@ -17,10 +17,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from shared.adapters.repositories.queue import NewQueuedPart
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import MAX_SEQUENCE_PARTS, PRIORITY_RANK
 from shared.domain.send_policy import best_send_time, is_active, resolve_timezone
 from shared.logs import get_logger
-from shared.service_layer.unit_of_work import PostgresUnitOfWork
 
 log = get_logger(__name__)
 
