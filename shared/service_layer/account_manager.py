@@ -34,6 +34,7 @@ from uuid import UUID
 
 from shared.adapters.llm import Llm
 from shared.adapters.postgres import Row, Sql
+from shared.adapters.repositories.users import UserLock
 from shared.adapters.tasks import create_task
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.account_manager.scoring import score_with_llm
@@ -197,7 +198,7 @@ def run_for_member(
 ) -> RunResult:
     """One member's run, in ``uow`` (the caller commits)."""
     sql = uow.sql
-    if not sql.scalar("account_manager_try_claim", user_id=user_id):
+    if not uow.users.try_lock(user_id, UserLock.ACCOUNT_MANAGER):
         created = _review_later(sql, user_id, now, trigger="busy_retry")
         log.info(
             "account manager run for this member already in progress; no-op", extra={"user_id": str(user_id)}

@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.adapters.postgres import Row, Sql
+from shared.adapters.repositories.users import UserLock, UserRepository
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -119,7 +120,9 @@ def spend(
     """Charge ``amount`` (> 0) credits once per key; ``InsufficientCredits`` below zero."""
     if amount <= 0:
         raise ValueError(f"a spend is a positive amount, not {amount}")
-    if sql.one("credit_lock_user", user_id=user_id) is None:
+    users = UserRepository(sql)
+    users.lock(user_id, UserLock.CREDITS)
+    if users.get(user_id) is None:
         raise UnknownMember(f"no member {user_id}")
     existing = sql.one("credit_event_by_key", idempotency_key=idempotency_key)
     if existing is not None:

@@ -32,6 +32,8 @@ class UserLock(StrEnum):
     TURN = "turn"  # one conversational turn at a time (held across LLM calls)
     ORCHESTRATOR = "orchestrator"  # one orchestrator decision at a time (ticks try, never wait)
     ACCOUNT = "account"  # short read-decide-write of the user's own state: sends, verification, approval
+    CREDITS = "credits"  # spends of one member's credits, one at a time (never below zero)
+    ACCOUNT_MANAGER = "account_manager"  # one priority run per member (a second run no-ops)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,6 @@
 -- shared.service_layer.credits; the balance is the sum of processed rows, users.credit_balance
 -- is the trigger-kept cache.
 
--- name: credit_lock_user
--- Lock one member's row: spends of the same member serialise here (no negative balance).
-SELECT id FROM users WHERE id = %(user_id)s FOR UPDATE;
-
 -- name: credit_event_by_key
 -- The ledger row written under an idempotency key, if any.
 SELECT id, user_id, event_type, amount, reference_type, reference_id, idempotency_key, description,

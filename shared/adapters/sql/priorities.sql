@@ -1,10 +1,6 @@
 -- The Account Manager's data: each member's ranked priorities, the intro-flow and community rows
 -- they are built from, and the per-member watermark (agents.md §6, §13; decisions B9).
 
--- name: account_manager_try_claim
--- Claim one member's run for this transaction (advisory lock, released at commit): false means another run holds it.
-SELECT pg_try_advisory_xact_lock(hashtextextended('account_manager:' || %(user_id)s::text, 0)) AS claimed;
-
 -- name: account_manager_member
 -- The member as scoring sees them, with the watermark of their last run (none: never run).
 SELECT u.id, u.verified, u.opted_out, u.first_name, u.last_name, u.company, u.title, u.expertise,
