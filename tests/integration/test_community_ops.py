@@ -64,7 +64,8 @@ def test_status_shows_the_ledger_check(cli: Any, db: Any, member: Any) -> None:
 
 
 def test_community_report(cli: Any, db: Any, member: Any) -> None:
-    now = datetime.now(UTC)
+    # Yesterday at 14:00 UTC: the rows below (up to 2 h earlier) share one UTC day at any time of day.
+    now = datetime.now(UTC).replace(hour=14, minute=0, second=0, microsecond=0) - timedelta(days=1)
     request_id = db.execute(
         "INSERT INTO community_requests (requesting_agent_type, question, category, created_at,"
         " responses_count) VALUES ('concierge', 'q', 'hr', %s, 1) RETURNING id",
