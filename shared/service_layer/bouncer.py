@@ -30,7 +30,7 @@ from shared.agents.conversation.turn import run_turn
 from shared.domain.constants import BOUNCER_MAX_FOLLOWUPS
 from shared.domain.onboarding import follow_up_sends_message, needs_follow_up
 from shared.logs import get_logger
-from shared.service_layer.consumer import Delivery, PermanentError
+from shared.service_layer.consumer import Delivery, delivery_user_id
 from shared.service_layer.deps import Deps
 
 log = get_logger(__name__)
@@ -57,29 +57,15 @@ def run_bouncer_turn(user_id: UUID, deps: Deps) -> TurnResult:
     return result
 
 
-def _user_id(delivery: Delivery) -> UUID:
-    raw = (
-        delivery.user_id
-        or delivery.data.get("user_id")
-        or (delivery.data.get("payload") or {}).get("user_id")
-    )
-    if raw is None:
-        raise PermanentError(f"{delivery.kind} {delivery.type} carries no user id")
-    try:
-        return UUID(str(raw))
-    except ValueError:
-        raise PermanentError(f"user id is not a UUID: {raw!r}") from None
-
-
 def handle_turn_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
     """Events ``message.received`` / ``user.email_verified``: one Bouncer turn (its own transaction)."""
-    result = run_bouncer_turn(_user_id(delivery), deps)
+    result = run_bouncer_turn(delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
 
 
 def handle_followup_task(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
     """Task ``re_engagement_check`` (decisions B4)."""
-    return run_followup(_user_id(delivery), delivery.id, delivery.data, deps)
+    return run_followup(delivery_user_id(delivery), delivery.id, delivery.data, deps)
 
 
 def run_followup(user_id: UUID, task_id: UUID, data: dict[str, Any], deps: Deps) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from shared.agents.conversation.protocol import TurnResult
 from shared.agents.conversation.turn import run_turn
 from shared.agents.innovator.agent import InnovatorAgent
 from shared.logs import get_logger
-from shared.service_layer.consumer import Delivery, PermanentError
+from shared.service_layer.consumer import Delivery, delivery_user_id
 from shared.service_layer.deps import Deps
 
 log = get_logger(__name__)
@@ -42,23 +42,9 @@ def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> Tu
     return result
 
 
-def _user_id(delivery: Delivery) -> UUID:
-    raw = (
-        delivery.user_id
-        or delivery.data.get("user_id")
-        or (delivery.data.get("payload") or {}).get("user_id")
-    )
-    if raw is None:
-        raise PermanentError(f"{delivery.kind} {delivery.type} carries no user id")
-    try:
-        return UUID(str(raw))
-    except ValueError:
-        raise PermanentError(f"user id is not a UUID: {raw!r}") from None
-
-
 def handle_turn_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
     """Events for a Concierge member: one turn (its own transaction)."""
-    result = run_member_turn(_user_id(delivery), deps)
+    result = run_member_turn(delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
 
 
@@ -66,5 +52,5 @@ def handle_innovator_turn_event(
     delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps
 ) -> dict[str, Any] | None:
     """Events for an Innovator member: one turn (its own transaction)."""
-    result = run_member_turn(_user_id(delivery), deps, innovator=True)
+    result = run_member_turn(delivery_user_id(delivery), deps, innovator=True)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}

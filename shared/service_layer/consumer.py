@@ -92,6 +92,22 @@ class MalformedDelivery(PermanentError):
     """The Pub/Sub message cannot be decoded into a Delivery."""
 
 
+def delivery_user_id(delivery: Delivery) -> UUID:
+    """The member a delivery is about: its ``user_id`` attribute, else the body's. Permanent error
+    when there is none or it is not a UUID (retrying cannot help)."""
+    raw = (
+        delivery.user_id
+        or delivery.data.get("user_id")
+        or (delivery.data.get("payload") or {}).get("user_id")
+    )
+    if raw is None:
+        raise PermanentError(f"{delivery.kind} {delivery.type} carries no user id")
+    try:
+        return UUID(str(raw))
+    except ValueError:
+        raise PermanentError(f"user id is not a UUID: {raw!r}") from None
+
+
 class Outcome(StrEnum):
     HANDLED = "handled"
     DUPLICATE = "duplicate"
