@@ -24,6 +24,7 @@ from shared.adapters.email_parsing import MalformedEmail, parse_inbound_email
 from shared.adapters.email_webhook_auth import BadEmailSecret, check_email_webhook_secret
 from shared.adapters.internal_http import handle_internal_call, reject
 from shared.adapters.request_auth import RequestRejected, read_twilio_form
+from shared.agents.concierge.render import PocRenderer
 from shared.config import MissingSetting
 from shared.domain.constants import ADMIN_MAX_BODY_BYTES, EMAIL_WEBHOOK_MAX_BYTES
 from shared.logs import get_logger
@@ -252,7 +253,11 @@ def task_sweeper(request: Request, deps: Deps) -> Response:
 def message_orchestrator(request: Request, deps: Deps) -> Response:
     def tick(trigger: str) -> dict[str, Any]:
         report = deliver_due_messages(
-            trigger=trigger, now=deps.clock(), uow_factory=deps.uow_factory, classifier=deps.freshness
+            trigger=trigger,
+            now=deps.clock(),
+            uow_factory=deps.uow_factory,
+            classifier=deps.freshness,
+            renderer=PocRenderer(deps.llm_factory),  # the point of contact writes structured rows' prose
         )
         report_backlogs(deps.uow_factory, ("message_queue",))
         return {"trigger": trigger, **report.as_dict()}

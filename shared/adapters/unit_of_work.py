@@ -37,6 +37,7 @@ from shared.adapters.repositories import (
     TaskRepository,
     UserRepository,
 )
+from shared.adapters.repositories.re_engagement import ReEngagementRepository
 from shared.domain.events import Event
 
 
@@ -76,6 +77,7 @@ class PostgresUnitOfWork:
     priorities: PriorityRepository
     community_requests: CommunityRequestRepository
     ops: OpsRepository
+    re_engagement: ReEngagementRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
         self._given = conn
@@ -108,6 +110,7 @@ class PostgresUnitOfWork:
         self.priorities = PriorityRepository(self.sql)
         self.community_requests = CommunityRequestRepository(self.sql)
         self.ops = OpsRepository(self.sql)
+        self.re_engagement = ReEngagementRepository(self.sql)
         self._pending = []
         self._committed = False
         return self

@@ -27,6 +27,7 @@ AGGREGATE_FILES = {
     "ops",
     "priorities",
     "queue",
+    "re_engagement",
     "tasks",
     "users",
 }

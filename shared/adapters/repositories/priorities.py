@@ -81,3 +81,10 @@ class PriorityRepository:
         if row is None:
             return None
         return Presented(uuid_of(row["id"]), row["status"], int(row["presentation_count"]))
+
+    def cancel_reengagement_for_items(self, user_id: UUID, item_ids: Sequence[str], now: datetime) -> int:
+        """Cancel the member's pending ``re_engagement_check`` tasks about these (dormant) items."""
+        rows = self._sql.all(
+            "reengagement_tasks_cancel_for_items", user_id=user_id, item_ids=list(item_ids), now=now
+        )
+        return len(rows)
