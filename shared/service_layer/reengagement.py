@@ -28,7 +28,7 @@ queued message, the log rows and the next task commit together.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -36,6 +36,7 @@ from uuid import UUID
 from shared import registry
 from shared.adapters.queue_messages import queue_message
 from shared.adapters.repositories import ActionRecord, Priority, UserLock
+from shared.adapters.repositories.re_engagement import PausedMember
 from shared.adapters.tasks import create_task
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.concierge.reengagement import ReEngagementDecision, ReEngagementInput, decide
@@ -50,6 +51,7 @@ from shared.domain.constants import (
     RE_ENGAGEMENT_PAUSE_WINDOW,
     RE_ENGAGEMENT_PRIORITY_UPDATE_DELAY,
 )
+from shared.domain.phone import InvalidPhoneNumber, normalize_e164
 from shared.domain.reengagement import Paused, Proceed, Throttled, check_throttles
 from shared.logs import get_logger
 from shared.routing import resolve_poc
@@ -406,3 +408,68 @@ def handle_priority_update(delivery: Delivery, uow: PostgresUnitOfWork, deps: De
         "status": "scheduled" if task_id else "already_scheduled",
         "task_id": str(task_id) if task_id else None,
     }
+
+
+# --- Operator: lift a pause (decisions B5: "until a human resumes it") ------------------------------
+
+
+class UnknownMember(LookupError):
+    pass
+
+
+def _member_id(uow: PostgresUnitOfWork, member: str) -> UUID:
+    """A member named by user id or phone number (E.164 or any form normalize_e164 accepts)."""
+    as_id = _uuid(member)
+    if as_id is not None and uow.users.get(as_id) is not None:
+        return as_id
+    try:
+        phone = normalize_e164(member)
+    except InvalidPhoneNumber:
+        raise UnknownMember(f"{member!r} is neither a user id nor a phone number") from None
+    found = uow.users.id_by_phone(phone)
+    if found is None:
+        raise UnknownMember(f"no user with the phone number {phone}")
+    return found
+
+
+def resume_reengagement(
+    uow_factory: Callable[[], PostgresUnitOfWork], member: str, *, operator: str, now: datetime
+) -> tuple[UUID, bool]:
+    """Lift a member's re-engagement pause and schedule their next check now; (user id, was paused).
+
+    Logged as ``re_engagement_resumed``; earlier unanswered re-engagements no longer count."""
+    with uow_factory() as uow:
+        user_id = _member_id(uow, member)
+        uow.users.lock(user_id, UserLock.ACCOUNT)
+        resumed = uow.re_engagement.resume(user_id, now=now, resumed_by=operator)
+        if resumed:
+            user = uow.users.get(user_id)
+            agent = resolve_poc(user.verified, user.poc_agent_type) if user else registry.DEFAULT_MEMBER_AGENT
+            schedule_check(
+                uow,
+                user_id=user_id,
+                at=now,
+                reason="resumed_by_operator",
+                attempt=1,
+                dedupe=f"resumed:{now.isoformat()}",
+            )
+            uow.actions.record(
+                ActionRecord(
+                    agent_type=agent,
+                    action_type="re_engagement_resumed",
+                    user_id=user_id,
+                    input_data={"operator": operator},
+                    output_data={"resumed": True},
+                    created_at=now,
+                )
+            )
+        uow.commit()
+    log.info(
+        "re-engagement resume", extra={"user_id": str(user_id), "operator": operator, "resumed": resumed}
+    )
+    return user_id, resumed
+
+
+def paused_members(uow_factory: Callable[[], PostgresUnitOfWork], *, limit: int) -> list[PausedMember]:
+    with uow_factory() as uow:
+        return uow.re_engagement.paused_members(limit=limit)

@@ -70,7 +70,7 @@ class ReEngagementCall(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     should_message: bool
-    threads: list[str] = Field(default_factory=list, max_length=RE_ENGAGEMENT_TOP_CONSIDERED)
+    threads: list[str] = Field(default_factory=list, max_length=10)  # held to the top 3 by from_call
     extend_days: int = Field(default=RE_ENGAGEMENT_DEFAULT_EXTEND_DAYS, ge=1, le=365)
     message_structure: Literal["single", "sequence_2"] = "single"
     reason: str = Field(default="", max_length=400)
