@@ -257,7 +257,7 @@ def message_orchestrator(request: Request, deps: Deps) -> Response:
             now=deps.clock(),
             uow_factory=deps.uow_factory,
             classifier=deps.freshness,
-            renderer=PocRenderer(deps.llm_factory),  # the point of contact writes structured rows' prose
+            renderer=PocRenderer(lambda: deps.llm),  # the point of contact writes structured rows' prose
         )
         report_backlogs(deps.uow_factory, ("message_queue",))
         return {"trigger": trigger, **report.as_dict()}

@@ -100,7 +100,8 @@ def test_a_community_ask_becomes_a_priority_is_presented_twice_and_goes_dormant(
     now = T0 + timedelta(minutes=1)
     result = check(eve, now, task_id=task["id"], context=task["context_json"])
     assert result["status"] == "queued"
-    db.execute("UPDATE agent_tasks SET status = 'completed' WHERE id = %s", (task["id"],))  # the consumer's part
+    # The consumer completes the delivered task.
+    db.execute("UPDATE agent_tasks SET status = 'completed' WHERE id = %s", (task["id"],))
     assert priority_row(db, eve, request)["presentation_count"] == 1
     assert priority_row(db, eve, request)["status"] == "presented"
     [follow_up] = checks(db, eve)
