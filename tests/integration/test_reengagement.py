@@ -366,3 +366,40 @@ def test_the_reengagement_message_data_is_json_without_prose(db):
     data = queued(db, ana)[0]["message_data"]
     assert set(data) == {"kind", "structure", "threads"}
     assert json.dumps(data)  # plain JSON
+
+
+# --- The real anthropic client against the loopback Messages API --------------------------------------
+
+
+def test_decision_freshness_and_rendering_through_the_real_client(db, anthropic_fake):
+    from shared.adapters.llm import PostgresCallLog
+    from tests.deps_support import settings_llm
+
+    llm = settings_llm(PostgresCallLog())
+    ana, conversation = reachable_member(db)
+    add_priority(db, ana, 95)
+    anthropic_fake.tool_use(
+        "reengagement_decision", {"should_message": True, "threads": ["t1"], "reason": "new"}
+    )
+    assert check(ana, T0, llm=llm)["path"] == "llm"
+    [row] = queued(db, ana)
+    user_text(db, ana, conversation, row["created_at"] + SECOND, "also, any good payroll vendors?")
+    anthropic_fake.tool_use("classify_freshness", {"classification": "CONTEXTUAL", "reason": "side question"})
+    anthropic_fake.reply("Still want the intro to Pat Lee at Globex? I can set it up this week.")
+
+    report = tick(row["scheduled_for"] + 20 * timedelta(minutes=1), llm=llm)
+
+    assert report.sent_units == 1
+    assert queued(db, ana)[0]["final_message"].startswith("Still want the intro to Pat Lee")
+    bodies = [r.body for r in anthropic_fake.requests]
+    assert [b["tool_choice"]["name"] for b in bodies[:2]] == ["reengagement_decision", "classify_freshness"]
+    assert all(b["system"][-1].get("cache_control") for b in bodies)  # the static prompt is the cached prefix
+    kinds = [
+        r["input_data"]["call_kind"]
+        for r in db.execute(
+            "SELECT input_data FROM agent_actions_log WHERE action_type = 'llm_call' AND user_id = %s"
+            " ORDER BY created_at",
+            (ana,),
+        ).fetchall()
+    ]
+    assert kinds == ["reengagement_decision", "freshness", "render"]
