@@ -47,6 +47,7 @@ from shared.domain.constants import (
     CONCIERGE_PRIORITIES_IN_CONTEXT,
     RE_ENGAGEMENT_FOLLOW_UP,
     RE_ENGAGEMENT_HISTORY,
+    RE_ENGAGEMENT_MIN_GAP,
     RE_ENGAGEMENT_OVERRIDE_SCORE,
     RE_ENGAGEMENT_PAUSE_WINDOW,
     RE_ENGAGEMENT_PRIORITY_UPDATE_DELAY,
@@ -168,7 +169,13 @@ def run_check(
     state = uow.re_engagement.state(user_id)
     sends = uow.re_engagement.sends(user_id, since=now - RE_ENGAGEMENT_PAUSE_WINDOW, now=now)
     priorities = uow.priorities.open_for_user(user_id, limit=CONCIERGE_PRIORITIES_IN_CONTEXT)
-    scores = [float(p.value_score) for p in priorities if p.value_score is not None]
+    # The critical override is for news: an item above 90 already shown this week does not reopen the gap.
+    scores = [
+        float(p.value_score)
+        for p in priorities
+        if p.value_score is not None
+        and (p.last_presented_at is None or now - p.last_presented_at >= RE_ENGAGEMENT_MIN_GAP)
+    ]
     throttle = check_throttles(
         now=now,
         sends=sends,

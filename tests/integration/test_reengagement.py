@@ -403,3 +403,78 @@ def test_decision_freshness_and_rendering_through_the_real_client(db, anthropic_
         ).fetchall()
     ]
     assert kinds == ["reengagement_decision", "freshness", "render"]
+
+
+# --- Bad input: a clear permanent error or a harmless no-op, nothing written twice ----------------------
+
+
+def test_malformed_deliveries_are_permanent_errors_or_no_ops(db):
+    from shared.service_layer.consumer import Delivery, PermanentError
+    from shared.service_layer.reengagement import handle_priority_update, handle_reengagement_task
+    from tests.deps_support import make_deps
+    from tests.reengagement_support import task_delivery
+
+    ana, _ = reachable_member(db)
+    deps = make_deps(clock=lambda: T0)
+    bad_context = task_delivery(ana)
+    bad_context.data["context_json"] = ["not", "an", "object"]
+    nobody = task_delivery(uuid.uuid4())
+    no_user = Delivery(
+        kind="event",
+        id=uuid.uuid4(),
+        type="priority.update",
+        attempt=1,
+        published_at=T0,
+        data={"payload": {"userId": "not-a-uuid"}},
+        attributes={},
+        user_id=None,
+    )
+    for handler, delivery in (
+        (handle_reengagement_task, bad_context),
+        (handle_reengagement_task, nobody),
+        (handle_priority_update, no_user),
+    ):
+        with PostgresUnitOfWork() as uow, pytest.raises(PermanentError):
+            handler(delivery, uow, deps)
+
+    garbage = Delivery(
+        kind="event",
+        id=uuid.uuid4(),
+        type="priority.update",
+        attempt=1,
+        published_at=T0,
+        data={
+            "payload": {"userId": str(ana), "maxScore": "lots", "priorities": [{"itemType": "x"}, 7, None]}
+        },
+        attributes={},
+        user_id=None,
+    )
+    with PostgresUnitOfWork() as uow:
+        assert handle_priority_update(garbage, uow, deps)["status"] == "scheduled"  # type: ignore[index]
+        uow.commit()
+    [task] = checks(db, ana)
+    assert "priority_items" not in task["context_json"] and task["context_json"]["maxScore"] == 0
+
+
+def test_a_redelivered_check_writes_nothing_twice(db):
+    from shared.service_layer.consumer import Delivery
+    from shared.service_layer.reengagement import handle_reengagement_task
+    from tests.deps_support import make_deps
+    from tests.reengagement_support import task_delivery
+
+    ana, _ = reachable_member(db)
+    add_priority(db, ana, 95)
+    delivery: Delivery = task_delivery(ana)
+    with PostgresUnitOfWork() as uow:
+        handle_reengagement_task(delivery, uow, make_deps(clock=lambda: T0))
+        uow.commit()
+    # The same task again (a retry after a lost acknowledgement, a week later): throttled, and the
+    # follow-up it would schedule is the one already pending (same dedupe key).
+    with PostgresUnitOfWork() as uow:
+        assert (
+            handle_reengagement_task(delivery, uow, make_deps(clock=lambda: T0 + SECOND))["status"]
+            == "throttled"
+        )  # type: ignore[index]
+        uow.commit()
+    assert len(queued(db, ana)) == 1 and len(actions(db, ana, "re_engagement_message_sent")) == 1
+    assert len(checks(db, ana)) == 1
