@@ -7,8 +7,10 @@ the LLM for RELEVANT / CONTEXTUAL / STALE (platform §1.7: a short forced-tool c
 cached prompt); with no LLM, or when it fails or answers nonsense, the deterministic rules of
 ``rule_classify`` decide: the member withdrew ("never mind", "no longer need", "stop asking",
 "already found", ...) -> STALE, else CONTEXTUAL. Either way the decision is logged. A stale row
-is superseded (``message_queue.status='superseded'``); a structured row is rendered only at send
-time, from the member's latest context, so it needs no separate reformulation. A classifier
+is superseded (``message_queue.status='superseded'``). A CONTEXTUAL row the LLM says should be
+reworded (``should_reformulate``) is reformulated when it is structured: the point of contact
+writes it with the newer texts in view (``Freshness.reformulate_with``); a row with ready prose is
+sent as queued. A classifier
 that raises counts as relevant (fail open) and is logged. ``AssumeRelevantClassifier`` keeps
 every message (tests that are not about freshness).
 
@@ -62,6 +64,9 @@ class QueuedForCheck:
 class Freshness:
     relevant: bool
     reason: str  # short, stored in message_queue.superseded_reason when not relevant
+    # CONTEXTUAL and worth rewording: the point of contact writes a structured row with these
+    # newer texts in view (platform §1.7 shouldReformulate).
+    reformulate_with: tuple[str, ...] = ()
 
 
 class FreshnessClassifier(Protocol):
@@ -204,7 +209,12 @@ class LlmFreshnessClassifier:
             return None
         args = call.arguments
         reason = f"{args.classification.lower()}: {args.reason}".strip().rstrip(":")[:REASON_MAX_CHARS]
-        return Freshness(relevant=args.classification != "STALE", reason=reason)
+        reformulate = args.classification == "CONTEXTUAL" and args.should_reformulate
+        return Freshness(
+            relevant=args.classification != "STALE",
+            reason=reason,
+            reformulate_with=tuple(m.content.strip()[:500] for m in newer) if reformulate else (),
+        )
 
 
 NewerMessagesLoader = Callable[[UUID, datetime, int], Sequence[NewerMessage]]

@@ -165,9 +165,14 @@ def render_body(row: QueueRow) -> str | None:
 
 
 def _bodies(
-    rows: Sequence[QueueRow], profile: SendProfile, role: str, renderer: QueuedRenderer | None
+    rows: Sequence[QueueRow],
+    profile: SendProfile,
+    role: str,
+    renderer: QueuedRenderer | None,
+    newer_context: tuple[str, ...] = (),
 ) -> tuple[list[str | None], list[str]]:
-    """Each row's SMS text, and how each rendered one was written ('llm' / 'template')."""
+    """Each row's SMS text, and how each rendered one was written ('llm' / 'template'); a
+    structured row is written with the member's newer texts in view when freshness asked for it."""
     bodies: list[str | None] = []
     paths: list[str] = []
     for row in rows:
@@ -175,7 +180,11 @@ def _bodies(
         if body is None and renderer is not None and row.message_data:
             rendered = renderer.render(
                 RenderRequest(
-                    user_id=profile.id, agent=role, message_data=row.message_data, queue_id=row.part.id
+                    user_id=profile.id,
+                    agent=role,
+                    message_data=row.message_data,
+                    queue_id=row.part.id,
+                    member_context=newer_context,
                 )
             )
             if rendered is not None:
@@ -341,6 +350,7 @@ def _handle_unit(
 ) -> SendState:
     ids = [part.id for part in unit.parts]
     fields: dict[str, Any] = {"user_id": str(profile.id), "unit": str(unit.key), "parts": len(ids)}
+    newer_context: tuple[str, ...] = ()
     if not unit.complete:
         report.incomplete_units += 1
         log.warning("orchestrator: sequence not complete this tick; left queued", extra=fields)
@@ -380,9 +390,10 @@ def _handle_unit(
             report.superseded_units += 1
             log.info("orchestrator: superseded", extra={**fields, "reason": freshness.reason})
             return state
+        newer_context = freshness.reformulate_with
 
     role = role_for(rows[0].agent_id, profile)
-    bodies, rendered_paths = _bodies(rows, profile, role, renderer)
+    bodies, rendered_paths = _bodies(rows, profile, role, renderer, newer_context)
     report.rendered_rows += len(rendered_paths)
     if any(body is None for body in bodies):
         error = "no final_message, no text in message_data, and nothing the point of contact could write"

@@ -302,17 +302,21 @@ def test_freshness_asks_the_llm_when_there_is_one(db):
     check(ana, T0)
     [row] = queued(db, ana)
     user_text(db, ana, conversation, row["created_at"] + SECOND, "btw who do you know at Stripe")
+    verdict = {"classification": "CONTEXTUAL", "should_reformulate": True, "reason": "aside"}
     llm = ScriptedLlm(
+        ScriptedReply(tool_uses=[("classify_freshness", verdict)]),
         ScriptedReply(
-            tool_uses=[("classify_freshness", {"classification": "CONTEXTUAL", "reason": "aside"})]
+            text="Noted on Stripe, I will ask around. Still keen on the intro to Pat Lee at Globex?"
         ),
-        ScriptedReply(text="Still interested in the intro to Pat Lee at Globex?"),
     )
 
     report = tick(row["scheduled_for"] + 20 * timedelta(minutes=1), llm=llm)
 
     assert report.sent_units == 1
     assert [r.call_kind for r in llm.requests] == ["freshness", "render"]
+    # Reformulated: the point of contact wrote it with the member's newer text in view.
+    assert "who do you know at Stripe" in llm.requests[1].messages[0]["content"]
+    assert queued(db, ana)[0]["final_message"].startswith("Noted on Stripe")
 
 
 # --- Inbound: the Account Manager reviews a member who texts (agents.md §6 triggers) ---------------------
