@@ -33,9 +33,9 @@ SELECT id, status, context_type, expires_at,
 -- them and has not expired. Accepting sets the bounty: the introducee's warm_intro_bounty when they are an
 -- active innovator, else 0.
 UPDATE intro_offers AS o
-   SET status = %(status)s,
+   SET status = %(status)s::varchar,
        introducee_response = %(response)s,
-       bounty_credits = CASE WHEN %(status)s = 'pending_connector_confirmation'
+       bounty_credits = CASE WHEN %(status)s::varchar = 'pending_connector_confirmation'
                              THEN coalesce((SELECT i.warm_intro_bounty FROM innovators AS i
                                              WHERE i.user_id = o.introducee_user_id AND i.active), 0)
                              ELSE o.bounty_credits END
