@@ -469,6 +469,55 @@ def test_prompt_injection_cannot_answer_another_members_items(db, anthropic_fake
     assert "tool_errors" in json.dumps(anthropic_fake.requests[-1].body)  # Call 2 is told it failed
 
 
+@pytest.mark.parametrize(
+    ("tool", "status"),
+    [("accept_intro_opportunity", "accepted"), ("decline_intro_opportunity", "declined")],
+)
+def test_llm_the_connector_answers_an_opportunity_with_a_reason(db, anthropic_fake, tool, status):
+    user_id, conv = member(db)
+    innovator, _ = member(db, "+14155550111", poc="innovator", innovator=True)
+    opp = opportunity(db, user_id, innovator)
+    presented(db, user_id, "intro_opportunity", opp, "Intro Tony Ruiz at Roku")
+    decide(
+        anthropic_fake,
+        (tool, {"intro_opportunity_id": str(opp), "reason": "we worked together at Roku"}),
+        user_responding_to={"item_type": "intro_opportunity", "item_id": str(opp), "confidence": "high"},
+    )
+    anthropic_fake.reply("Noted, thanks.")
+    result = llm_turn(db, user_id, conv, "Tony and I worked together at Roku")
+    assert result.path == "llm", result
+    row = db.execute(
+        "SELECT status, connector_response FROM intro_opportunities WHERE id = %s", [opp]
+    ).fetchone()
+    assert (row["status"], row["connector_response"]) == (status, "we worked together at Roku")
+    assert priority_status(db, user_id, opp) == "actioned"
+    # answering twice changes nothing and is a tool error
+    decide(anthropic_fake, (tool, {"intro_opportunity_id": str(opp)}))
+    anthropic_fake.reply("Noted.")
+    llm_turn(db, user_id, conv, "yes")
+    assert tool_oks(db, user_id) == [False]
+    assert len(events_of(db, "intro.opportunity_" + status)) == 1
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"intro_opportunity_id": "'; DROP TABLE users; --"},
+        {"intro_opportunity_id": None},
+        {},
+        {"intro_opportunity_id": "00000000-0000-0000-0000-000000000000", "reason": "x" * 5000},
+    ],
+)
+def test_malformed_tool_arguments_are_refused(db, anthropic_fake, params):
+    user_id, conv = member(db)
+    decide(anthropic_fake, ("accept_intro_opportunity", params))
+    anthropic_fake.reply("Sorry, I'm having trouble with that.")
+    result = llm_turn(db, user_id, conv, "yes")
+    assert result.status == "answered"
+    assert tool_oks(db, user_id) == [False]
+    assert db.execute("SELECT count(*) AS n FROM events").fetchone()["n"] == 0
+
+
 def test_a_smuggled_user_id_makes_the_tool_call_invalid(db, anthropic_fake):
     victim, _ = member(db, "+14155550199")
     innovator, _ = member(db, "+14155550198", poc="innovator", innovator=True)
