@@ -2,7 +2,9 @@
 
 The Agent of Humans' use cases. Each runs inside the caller's unit of work (the consumer's for
 deliveries, the Concierge's turn for its tools, the closure job's own), so rows, tasks and
-events commit together:
+events commit together. Data goes through that unit of work's repositories
+(``uow.community_requests``: requests, requesters, asks, operator review; ``uow.community_responses``;
+the ledger through ``credits``), never raw rows:
 
 1. ``community.request_needed`` -> ``route_request``: an open request in the same category with
    overlapping expertise from the last 7 days absorbs the question (the asker is added to its
