@@ -24,7 +24,9 @@ from shared.adapters.repositories import (
     AgentTurnRepository,
     BudgetRepository,
     CommunityRequestRepository,
+    CommunityResponseRepository,
     ConversationRepository,
+    CreditLedgerRepository,
     DeadLetterRepository,
     DeliveryRepository,
     EventRepository,
@@ -75,6 +77,8 @@ class PostgresUnitOfWork:
     intro_offers: IntroOfferRepository
     priorities: PriorityRepository
     community_requests: CommunityRequestRepository
+    community_responses: CommunityResponseRepository
+    credits: CreditLedgerRepository
     ops: OpsRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
@@ -107,6 +111,8 @@ class PostgresUnitOfWork:
         self.intro_offers = IntroOfferRepository(self.sql)
         self.priorities = PriorityRepository(self.sql)
         self.community_requests = CommunityRequestRepository(self.sql)
+        self.community_responses = CommunityResponseRepository(self.sql)
+        self.credits = CreditLedgerRepository(self.sql)
         self.ops = OpsRepository(self.sql)
         self._pending = []
         self._committed = False

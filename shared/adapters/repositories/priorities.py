@@ -73,6 +73,10 @@ class PriorityRepository:
             "priority_set_item_status", user_id=user_id, item_type=item_type, item_id=item_id, status=status
         )
 
+    def expire_for_community_request(self, request_id: UUID) -> int:
+        """Priorities presenting a finished community request or one of its answers expire."""
+        return self._sql.run("priorities_expire_for_community_request", request_id=request_id)
+
     def mark_presented(
         self, user_id: UUID, item_type: str, item_id: str, *, dormant_after: int
     ) -> Presented | None:
