@@ -67,6 +67,12 @@ class PriorityRepository:
         """The priority rows presenting items that were cancelled; returns how many."""
         return self._sql.run("priorities_cancel_for_items", item_type=item_type, item_ids=list(item_ids))
 
+    def set_item_status(self, user_id: UUID, item_type: str, item_id: UUID, status: str) -> int:
+        """The member's own open priority for one item to ``status`` (actioned when they answered it)."""
+        return self._sql.run(
+            "priority_set_item_status", user_id=user_id, item_type=item_type, item_id=item_id, status=status
+        )
+
     def expire_for_community_request(self, request_id: UUID) -> int:
         """Priorities presenting a finished community request or one of its answers expire."""
         return self._sql.run("priorities_expire_for_community_request", request_id=request_id)
