@@ -279,7 +279,7 @@ def review(llm: AnthropicLlm, workers: int) -> ReviewFigures:
     now = datetime.now(UTC)
     started = time.perf_counter()
     with TimedUnitOfWork() as uow:
-        due = schedule_reviews(uow.sql, now)
+        due = schedule_reviews(uow, now)
         uow.commit()
     figures.select_seconds = time.perf_counter() - started
     figures.selected = len(due)

@@ -33,6 +33,7 @@ from shared.adapters.repositories import (
     MessageRepository,
     OpsRepository,
     PriorityRepository,
+    PrioritySourceRepository,
     QueueRepository,
     TaskRepository,
     UserRepository,
@@ -74,6 +75,7 @@ class PostgresUnitOfWork:
     innovators: InnovatorRepository
     intro_offers: IntroOfferRepository
     priorities: PriorityRepository
+    priority_sources: PrioritySourceRepository
     community_requests: CommunityRequestRepository
     ops: OpsRepository
 
@@ -106,6 +108,7 @@ class PostgresUnitOfWork:
         self.innovators = InnovatorRepository(self.sql)
         self.intro_offers = IntroOfferRepository(self.sql)
         self.priorities = PriorityRepository(self.sql)
+        self.priority_sources = PrioritySourceRepository(self.sql)
         self.community_requests = CommunityRequestRepository(self.sql)
         self.ops = OpsRepository(self.sql)
         self._pending = []

@@ -299,8 +299,8 @@ def test_watermark_reads_only_new_events_and_the_review_picks_only_members_with_
         "UPDATE user_priorities SET expires_at = %s WHERE item_id = %s", (NOW - timedelta(minutes=1), request)
     )
     with PostgresUnitOfWork() as uow:
-        due = schedule_reviews(uow.sql, NOW)
-        again = schedule_reviews(uow.sql, NOW)
+        due = schedule_reviews(uow, NOW)
+        again = schedule_reviews(uow, NOW)
         uow.commit()
     assert set(due) == {ben, cy} and again == []  # one pending review per member
     assert run(ben).events_read == 1
@@ -481,8 +481,8 @@ def test_an_explicit_mention_review_turns_the_message_into_a_goal(db):
         (conv, ana),
     ).fetchone()["id"]
     with PostgresUnitOfWork() as uow:
-        assert request_review(uow.sql, ana, trigger="explicit_mention", now=NOW, message_id=said)
-        assert not request_review(uow.sql, ana, trigger="explicit_mention", now=NOW, message_id=said)
+        assert request_review(uow, ana, trigger="explicit_mention", now=NOW, message_id=said)
+        assert not request_review(uow, ana, trigger="explicit_mention", now=NOW, message_id=said)
         uow.commit()
     task = db.execute("SELECT * FROM agent_tasks WHERE user_id = %s", (ana,)).fetchone()
     delivery = task_delivery(ana, "account_manager_review", context=task["context_json"])
