@@ -24,7 +24,9 @@ from shared.adapters.repositories import (
     AgentTurnRepository,
     BudgetRepository,
     CommunityRequestRepository,
+    CommunityResponseRepository,
     ConversationRepository,
+    CreditLedgerRepository,
     DeadLetterRepository,
     DeliveryRepository,
     EventRepository,
@@ -77,6 +79,8 @@ class PostgresUnitOfWork:
     priorities: PriorityRepository
     priority_sources: PrioritySourceRepository
     community_requests: CommunityRequestRepository
+    community_responses: CommunityResponseRepository
+    credits: CreditLedgerRepository
     ops: OpsRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
@@ -110,6 +114,8 @@ class PostgresUnitOfWork:
         self.priorities = PriorityRepository(self.sql)
         self.priority_sources = PrioritySourceRepository(self.sql)
         self.community_requests = CommunityRequestRepository(self.sql)
+        self.community_responses = CommunityResponseRepository(self.sql)
+        self.credits = CreditLedgerRepository(self.sql)
         self.ops = OpsRepository(self.sql)
         self._pending = []
         self._committed = False

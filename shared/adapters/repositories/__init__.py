@@ -7,8 +7,9 @@ bool, an id, or a list of them): services never read raw rows.
 ``uow.deliveries``, ``uow.dead_letters``, ``uow.turns`` (agent_turns), ``uow.instances``
 (agent_instances), ``uow.innovators``, ``uow.intro_offers``, ``uow.priorities`` (with the
 Account Manager's watermark), ``uow.priority_sources`` (the rows priorities are built from),
-``uow.community_requests`` and ``uow.ops`` (read models across
-aggregates).
+``uow.community_requests`` (with their requesters, asks and review items),
+``uow.community_responses``, ``uow.credits`` (the credit ledger) and ``uow.ops`` (read models
+across aggregates).
 """
 
 from shared.adapters.repositories.actions import ActionRecord, ActionRepository
@@ -16,7 +17,9 @@ from shared.adapters.repositories.agent_instances import AgentInstanceRepository
 from shared.adapters.repositories.agent_turns import AgentTurnRepository, TurnRecord
 from shared.adapters.repositories.budgets import Budget, BudgetRepository
 from shared.adapters.repositories.community_requests import CommunityRequest, CommunityRequestRepository
+from shared.adapters.repositories.community_responses import CommunityResponseRepository
 from shared.adapters.repositories.conversations import Conversation, ConversationRepository
+from shared.adapters.repositories.credits import CreditLedgerRepository, LedgerEntry
 from shared.adapters.repositories.dead_letters import DeadLetterRepository, NewDeadLetter
 from shared.adapters.repositories.deliveries import DeliveryRepository
 from shared.adapters.repositories.events import EventRepository
@@ -44,8 +47,10 @@ __all__ = [
     "BudgetRepository",
     "CommunityRequest",
     "CommunityRequestRepository",
+    "CommunityResponseRepository",
     "Conversation",
     "ConversationRepository",
+    "CreditLedgerRepository",
     "DeadLetterRepository",
     "DeliveryRepository",
     "EventRepository",
@@ -53,6 +58,7 @@ __all__ = [
     "InboundMessage",
     "InnovatorRepository",
     "IntroOfferRepository",
+    "LedgerEntry",
     "ManagedMember",
     "MemberPriority",
     "MessageRepository",

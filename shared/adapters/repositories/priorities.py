@@ -138,6 +138,10 @@ class PriorityRepository:
         """The priority rows presenting items that were cancelled; returns how many."""
         return self._sql.run("priorities_cancel_for_items", item_type=item_type, item_ids=list(item_ids))
 
+    def expire_for_community_request(self, request_id: UUID) -> int:
+        """Priorities presenting a finished community request or one of its answers expire."""
+        return self._sql.run("priorities_expire_for_community_request", request_id=request_id)
+
     def mark_presented(
         self, user_id: UUID, item_type: str, item_id: str, *, dormant_after: int
     ) -> Presented | None:

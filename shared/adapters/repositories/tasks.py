@@ -171,6 +171,15 @@ class TaskRepository:
         )
         return [uuid_of(r["id"]) for r in rows]
 
+    def cancel_pending_for_context(self, context_id: UUID, *, task_types: Sequence[str], reason: str) -> int:
+        """Cancel every member's pending tasks of these types about one context; returns how many."""
+        return self._sql.run(
+            "tasks_cancel_pending_for_context",
+            context_id=context_id,
+            task_types=list(task_types),
+            reason=reason,
+        )
+
     def open_for_user(self, user_id: UUID, task_type: str) -> list[Task]:
         """The user's pending or processing tasks of one type, soonest first."""
         rows = self._sql.all("tasks_open_for_user", user_id=user_id, task_type=task_type)

@@ -257,6 +257,14 @@ SELECT id, priority_rank, item_type, item_id, value_score, status, presentation_
 UPDATE user_priorities SET status = 'cancelled'
  WHERE item_type = %(item_type)s AND item_id = ANY(%(item_ids)s) AND status <> 'cancelled';
 
+-- name: priorities_expire_for_community_request
+-- Priorities that point at a finished community request or its responses expire.
+UPDATE user_priorities
+   SET status = 'expired'
+ WHERE status NOT IN ('actioned', 'expired', 'cancelled')
+   AND (item_id = %(request_id)s
+        OR item_id IN (SELECT id FROM community_responses WHERE request_id = %(request_id)s));
+
 -- name: priorities_mark_presented
 -- markPriorityPresented (agents.md §13): count one presentation; active -> presented; a second presentation of a presented item makes it dormant (decisions B9).
 UPDATE user_priorities

@@ -37,6 +37,16 @@ WHERE t.status = 'pending'
          WHERE e ->> 'item_id' = ANY(%(item_ids)s::text[])))
 RETURNING t.id;
 
+-- name: tasks_cancel_pending_for_context
+-- Cancel every member's pending tasks of these types about one context (a finished request), recording why.
+UPDATE agent_tasks
+   SET status = 'cancelled',
+       completed_at = now(),
+       result_json = jsonb_build_object('reason', %(reason)s::text, 'cancelled_at', now())
+ WHERE status = 'pending'
+   AND context_id = %(context_id)s
+   AND task_type = ANY(%(task_types)s);
+
 -- name: tasks_claim_due
 -- Claim due pending tasks, urgent > high > medium > low then scheduled_for, in one statement (SKIP LOCKED).
 WITH due AS (
