@@ -35,6 +35,7 @@ from shared.adapters.repositories import (
     MessageRepository,
     OpsRepository,
     PriorityRepository,
+    PrioritySourceRepository,
     QueueRepository,
     TaskRepository,
     UserRepository,
@@ -76,6 +77,7 @@ class PostgresUnitOfWork:
     innovators: InnovatorRepository
     intro_offers: IntroOfferRepository
     priorities: PriorityRepository
+    priority_sources: PrioritySourceRepository
     community_requests: CommunityRequestRepository
     community_responses: CommunityResponseRepository
     credits: CreditLedgerRepository
@@ -94,7 +96,7 @@ class PostgresUnitOfWork:
             self._ctx = get_pool().connection()
             self._conn = self._ctx.__enter__()
         self._conn.autocommit = False
-        self.sql = Sql(self._conn)
+        self.sql = self._make_sql(self._conn)
         self.users = UserRepository(self.sql)
         self.conversations = ConversationRepository(self.sql)
         self.messages = MessageRepository(self.sql)
@@ -110,6 +112,7 @@ class PostgresUnitOfWork:
         self.innovators = InnovatorRepository(self.sql)
         self.intro_offers = IntroOfferRepository(self.sql)
         self.priorities = PriorityRepository(self.sql)
+        self.priority_sources = PrioritySourceRepository(self.sql)
         self.community_requests = CommunityRequestRepository(self.sql)
         self.community_responses = CommunityResponseRepository(self.sql)
         self.credits = CreditLedgerRepository(self.sql)
@@ -117,6 +120,10 @@ class PostgresUnitOfWork:
         self._pending = []
         self._committed = False
         return self
+
+    def _make_sql(self, conn: Connection) -> Sql:
+        """The query runner every repository of this unit of work shares (a benchmark times it)."""
+        return Sql(conn)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
