@@ -81,3 +81,20 @@ def test_pass_hat_k_and_the_run_summary(database_url, tmp_path):
     body = json.loads((run_dir / "members.json").read_text())
     assert body["k"] == 2 and len(body["trials"]) == 6
     assert summarize([], 4) == {}
+
+
+def test_live_mode_runs_each_scenario_k_times_and_reports_pass_hat_k(database_url, anthropic_fake, tmp_path):
+    """The with-key path, pointed at the loopback API answering every call with the smallest valid
+    answer (a decision with no tools): k=4 trials per scenario, pass^1 and pass^4 per agent."""
+    from tools.fakes.anthropic_api import instant_responder
+
+    anthropic_fake.responder = instant_responder
+    chosen = [by_key("ambiguity"), by_key("innovator_upload_not_available")]
+    trials, summary = run_all(chosen, mode="live", k=4, out_dir=tmp_path)
+    assert [t.trial for t in trials] == [0, 1, 2, 3, 0, 1, 2, 3]
+    for agent in ("concierge", "innovator"):
+        assert set(summary[agent]) >= {"pass^1", "pass^4"}
+        assert 0.0 <= summary[agent]["pass^4"] <= summary[agent]["pass^1"] <= 1.0
+    # the instant model runs no tools: the upload scenario's "upload_prospects ran" check fails every time
+    assert summary["innovator"]["pass^1"] == 0.0
+    assert all("upload_prospects did not run" in " ".join(t.failures) for t in trials[4:])

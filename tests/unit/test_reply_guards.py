@@ -201,6 +201,7 @@ def test_the_brian_martinez_at_roku_reply_fails_as_a_person_and_as_a_company():
         "I'll check in with the team at Yachtparty.",
         "The Series B question is with the network.",
         "Option A or B?",
+        "Is that for the US team or EMEA?",
     ],
 )
 def test_known_and_ordinary_capitalised_words_pass(text):
