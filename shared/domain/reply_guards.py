@@ -238,6 +238,8 @@ HYPE_WORDS = frozenset(
         "unbelievable",
         "unparalleled",
         "world-class",
+        "thrilled",
+        "excited",
     }
 )
 _URL = re.compile(

@@ -130,7 +130,13 @@ def test_another_members_contact_details_are_unsendable():
 
 
 def test_hype_words_come_from_one_list():
+    from evals.judge import HYPE
+
     assert "amazing" in HYPE_WORDS
+    assert all(
+        HYPE.search(f"so {word} today") for word in HYPE_WORDS
+    )  # the Bouncer judge reads the same list
+    assert _kinds("We're thrilled to have you.") == {"hype"}
     assert "hype" in _kinds("An amazing option.")
     assert "hype" in _kinds("A world-class team.")
     assert _kinds("I'll get that question out to the network.") == set()
