@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared.domain.events import COMMUNITY_REQUEST_NEEDED, SOLUTION_RESEARCH_NEEDED
+from shared.domain.events import COMMUNITY_REQUEST_NEEDED, INTRO_AGENT_EVENTS, SOLUTION_RESEARCH_NEEDED
 
 Kind = Literal["event", "task"]
 
@@ -237,6 +237,7 @@ AGENTS: tuple[AgentSpec, ...] = (
         deployed=False,
         llm_calls={"talking_points": CallDefaults(temperature=0.5, max_tokens=500)},
         description="Brokers double opt-in introductions.",
+        planned_events=INTRO_AGENT_EVENTS,  # published by the members' intro tools (issue 16)
     ),
     AgentSpec(
         key="social_butterfly",

@@ -52,7 +52,7 @@ def present_priority(
         return None
     cancelled = 0
     if presented.status == "dormant":
-        cancelled = uow.priorities.cancel_reengagement_for_items(user_id, [item_id], now)
+        cancelled = len(uow.tasks.cancel_reengagement_for_items(user_id, [UUID(item_id)], now=now))
     uow.actions.record(
         ActionRecord(
             agent_type=agent,

@@ -207,9 +207,9 @@ def _request_account_manager_review(
     pending review per member and reason (deduped)."""
     now = datetime.now(UTC)
     if tx.messages.initial_setup_due(user_id, min_inbound=INITIAL_SETUP_INBOUND_COUNT):
-        request_review(tx.sql, user_id, trigger="initial_setup", now=now, message_id=message_id)
+        request_review(tx, user_id, trigger="initial_setup", now=now, message_id=message_id)
     if has_goal_keywords(body):
-        request_review(tx.sql, user_id, trigger="explicit_mention", now=now, message_id=message_id)
+        request_review(tx, user_id, trigger="explicit_mention", now=now, message_id=message_id)
 
 
 def _act_on_keyword(

@@ -376,10 +376,9 @@ def test_the_reengagement_message_data_is_json_without_prose(db):
 
 
 def test_decision_freshness_and_rendering_through_the_real_client(db, anthropic_fake):
-    from shared.adapters.llm import PostgresCallLog
-    from tests.deps_support import settings_llm
+    from tests.deps_support import composed_llm
 
-    llm = settings_llm(PostgresCallLog())
+    llm = composed_llm()  # the real adapter on the loopback fake, its calls in agent_actions_log
     ana, conversation = reachable_member(db)
     add_priority(db, ana, 95)
     anthropic_fake.tool_use(
