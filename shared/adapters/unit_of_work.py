@@ -34,6 +34,7 @@ from shared.adapters.repositories import (
     OpsRepository,
     PriorityRepository,
     QueueRepository,
+    SolutionWorkflowRepository,
     TaskRepository,
     UserRepository,
 )
@@ -75,6 +76,7 @@ class PostgresUnitOfWork:
     intro_offers: IntroOfferRepository
     priorities: PriorityRepository
     community_requests: CommunityRequestRepository
+    solution_workflows: SolutionWorkflowRepository
     ops: OpsRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
@@ -107,6 +109,7 @@ class PostgresUnitOfWork:
         self.intro_offers = IntroOfferRepository(self.sql)
         self.priorities = PriorityRepository(self.sql)
         self.community_requests = CommunityRequestRepository(self.sql)
+        self.solution_workflows = SolutionWorkflowRepository(self.sql)
         self.ops = OpsRepository(self.sql)
         self._pending = []
         self._committed = False

@@ -27,6 +27,7 @@ AGGREGATE_FILES = {
     "ops",
     "priorities",
     "queue",
+    "solution_workflows",
     "tasks",
     "users",
 }

@@ -6,7 +6,7 @@ bool, an id, or a list of them): services never read raw rows.
 ``uow.actions``, ``uow.tasks``, ``uow.queue``, ``uow.budgets``, ``uow.events``,
 ``uow.deliveries``, ``uow.dead_letters``, ``uow.turns`` (agent_turns), ``uow.instances``
 (agent_instances), ``uow.innovators``, ``uow.intro_offers``, ``uow.priorities``,
-``uow.community_requests`` and ``uow.ops`` (read models across
+``uow.community_requests``, ``uow.solution_workflows`` and ``uow.ops`` (read models across
 aggregates).
 """
 
@@ -24,6 +24,7 @@ from shared.adapters.repositories.offers import InnovatorRepository, IntroOfferR
 from shared.adapters.repositories.ops import OpsRepository
 from shared.adapters.repositories.priorities import Priority, PriorityRepository
 from shared.adapters.repositories.queue import QueueRepository, QueueRow
+from shared.adapters.repositories.solution_workflows import SolutionWorkflowRepository, Workflow
 from shared.adapters.repositories.tasks import TaskRepository
 from shared.adapters.repositories.users import SendProfile, User, UserLock, UserRepository
 
@@ -54,9 +55,11 @@ __all__ = [
     "QueueRepository",
     "QueueRow",
     "SendProfile",
+    "SolutionWorkflowRepository",
     "TaskRepository",
     "TurnRecord",
     "User",
     "UserLock",
     "UserRepository",
+    "Workflow",
 ]
