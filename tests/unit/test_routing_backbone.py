@@ -32,7 +32,8 @@ def test_work_for_a_planned_agent_is_a_clear_no_route_until_it_lands():
 def test_research_requests_go_to_the_solution_saga():
     consumer = route_event("user.inquiry.solution_needed", True, "concierge")
     assert consumer is not None and consumer.function == "agent_solution_saga"
-    assert route_task("solution_saga", "solution_workflow_timeout", True, "concierge").topic == "agent-solution-saga"
+    timeout = route_task("solution_saga", "solution_workflow_timeout", True, "concierge")
+    assert timeout.topic == "agent-solution-saga"
 
 
 def test_community_requests_go_to_the_agent_of_humans():
