@@ -23,7 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared.domain.events import COMMUNITY_REQUEST_NEEDED, SOLUTION_RESEARCH_NEEDED
+from shared.domain.events import (
+    COMMUNITY_REQUEST_NEEDED,
+    SOLUTION_RESEARCH_CANCELLED,
+    SOLUTION_RESEARCH_NEEDED,
+)
 
 Kind = Literal["event", "task"]
 
@@ -206,7 +210,10 @@ AGENTS: tuple[AgentSpec, ...] = (
         topic="agent-solution-saga",
         ordered=False,
         deployed=True,
-        events={SOLUTION_RESEARCH_NEEDED: _SAGA + "handle_solution_needed"},
+        events={
+            SOLUTION_RESEARCH_NEEDED: _SAGA + "handle_solution_needed",
+            SOLUTION_RESEARCH_CANCELLED: _SAGA + "handle_solution_cancelled",
+        },
         tasks={
             "process_community_response": _SAGA + "handle_response_task",
             "solution_workflow_timeout": _SAGA + "handle_timeout_task",

@@ -46,6 +46,7 @@ from shared.agents.solution_saga.grounding import (
     ground,
     initial_message,
     sources_of,
+    stored_sources,
     unsendable,
 )
 from shared.config import get_settings
@@ -55,12 +56,10 @@ from shared.domain.constants import (
     SAGA_INNOVATOR_MATCHES,
     SAGA_MIN_EXPERT_RESPONSES,
     SAGA_REQUEST_MAX_CHARS,
-    SAGA_SOURCES_LOOKBACK,
-    SAGA_SOURCES_WORKFLOWS,
     SAGA_WEB_RESULTS_KEPT,
     SAGA_WEB_SEARCH_MAX_USES,
 )
-from shared.domain.events import SOLUTION_RESEARCH_NEEDED, Event
+from shared.domain.events import SOLUTION_RESEARCH_CANCELLED, SOLUTION_RESEARCH_NEEDED, Event
 from shared.logs import get_logger
 from shared.routing import resolve_poc
 from shared.service_layer import community
@@ -74,6 +73,7 @@ CONTEXT_TYPE = decisions.CONTEXT_TYPE
 
 # Triggers
 SOLUTION_NEEDED = SOLUTION_RESEARCH_NEEDED
+SOLUTION_CANCELLED = SOLUTION_RESEARCH_CANCELLED
 TIMEOUT_TASK = "solution_workflow_timeout"
 PROCESS_RESPONSE = community.PROCESS_RESPONSE
 
@@ -162,6 +162,27 @@ def handle_solution_needed(delivery: Delivery, uow: PostgresUnitOfWork, deps: De
     """Event ``user.inquiry.solution_needed``."""
     request = parse_solution_needed(delivery.data.get("payload") or {})
     return start_workflow(uow, request, deps=deps, source_event_id=delivery.id).as_dict()
+
+
+def handle_solution_cancelled(
+    delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps
+) -> dict[str, Any] | None:
+    """Event ``user.inquiry.solution_cancelled``: the member no longer needs the research."""
+    payload = delivery.data.get("payload") or {}
+    if not isinstance(payload, Mapping):
+        raise PermanentError(f"{SOLUTION_CANCELLED} payload is not an object")
+    user_id = _uuid(payload.get("user_id"))
+    if user_id is None:
+        raise PermanentError(f"{SOLUTION_CANCELLED} needs a user_id (UUID)")
+    about = payload.get("about")
+    cancelled = cancel_workflows(
+        uow,
+        user_id=user_id,
+        now=deps.clock(),
+        workflow_id=_uuid(payload.get("workflow_id")),
+        about=about if isinstance(about, str) else None,
+    )
+    return {"cancelled": [str(c) for c in cancelled]}
 
 
 def _workflow_id(delivery: Delivery) -> UUID:
@@ -869,10 +890,6 @@ def cancel_workflows(
 def allowed_sources(uow: PostgresUnitOfWork, user_id: UUID, *, now: datetime) -> Sources:
     """The vendor names and URLs a message to this member about research may carry: what their
     recent workflows stored (web results, innovators rows, experts' answers). A point of
-    contact's reply guard adds ``allowed_sources(...).context_text()`` to its context."""
-    merged = Sources()
-    for s in uow.solution_workflows.sources_for_user(
-        user_id, since=now - SAGA_SOURCES_LOOKBACK, limit=SAGA_SOURCES_WORKFLOWS
-    ):
-        merged = merged.merge(sources_of(s.web_results, s.matched_innovators, s.community_insights))
-    return merged
+    contact's reply guard adds ``allowed_sources(...).context_text()`` to its context (from the
+    agents layer: ``grounding.stored_sources(uow.solution_workflows, ...)``)."""
+    return stored_sources(uow.solution_workflows, user_id, now=now)

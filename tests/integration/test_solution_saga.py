@@ -19,6 +19,7 @@ from shared.adapters.llm import Llm
 from shared.adapters.repositories.events import ClaimedEvent
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import SAGA_EXPERT_TIMEOUT
+from shared.domain.events import SolutionResearchCancelled
 from shared.routing import CONSUMERS
 from shared.service_layer import community, solution_saga
 from shared.service_layer.consumer import Delivery, Outcome
@@ -360,9 +361,29 @@ def test_cancellation_cancels_the_workflow_its_tasks_and_unsent_findings(
     w = workflow(db, asker)
     with PostgresUnitOfWork() as uow:
         assert solution_saga.cancel_workflows(uow, user_id=asker, about="nothing like this", now=NOW) == []
-        cancelled = solution_saga.cancel_workflows(uow, user_id=asker, about="soc 2", now=NOW)
         uow.commit()
-    assert cancelled == [w["id"]]
+    # the member said so: the point of contact publishes user.inquiry.solution_cancelled
+    cancel = SolutionResearchCancelled("concierge", asker, about="soc 2").event()
+    event = ClaimedEvent(
+        id=uuid4(),
+        event_type=cancel.event_type,
+        aggregate_type="user",
+        aggregate_id=asker,
+        payload=cancel.payload,
+        metadata={},
+        attempts=0,
+        created_at=NOW,
+        created_by="concierge",
+        user_id=asker,
+        user_verified=True,
+        user_poc_agent_type="concierge",
+    )
+    message = event_message(event, CONSUMERS["solution_saga"])
+    cloud = CloudEvent(
+        {"type": "google.cloud.pubsub.topic.v1.messagePublished", "source": "//pubsub.googleapis.com/test"},
+        push_body(message, subscription="projects/p/subscriptions/agent-solution-saga-push"),
+    )
+    assert deliver("agent_solution_saga", cloud, make_deps(clock=lambda: NOW)) == Outcome.HANDLED
     w = workflow(db, asker)
     assert (w["status"], w["current_step"], w["cancelled_at"]) == ("cancelled", "cancelled", NOW)
     assert w["conversation_log"][-1]["step"] == "cancelled"

@@ -14,9 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from shared.domain.constants import SAGA_FINDINGS_MAX_VENDORS
+from shared.adapters.repositories.solution_workflows import SolutionWorkflowRepository
+from shared.domain.constants import SAGA_FINDINGS_MAX_VENDORS, SAGA_SOURCES_LOOKBACK, SAGA_SOURCES_WORKFLOWS
 from shared.domain.reply_guards import GuardContext, check_reply
 
 _URL = re.compile(r"https?://[^\s<>\"')]+", re.IGNORECASE)
@@ -228,3 +231,15 @@ def unsendable(text: str, sources: Sources, need: str) -> list[str]:
     ctx = GuardContext(context_text=sources.context_text() + "\n" + need, member_checks=True)
     violations = check_reply([text], ctx)
     return [f"{v.kind}: {v.detail}" for v in violations if v.kind in ("invented_name", "unknown_url")]
+
+
+def stored_sources(workflows: SolutionWorkflowRepository, user_id: UUID, *, now: datetime) -> Sources:
+    """The vendor names and URLs a message to this member about research may carry: what their
+    recent workflows stored. A point of contact's guard adds ``.context_text()`` to its
+    ``GuardContext.context_text`` (``uow.solution_workflows`` is the repository)."""
+    merged = Sources()
+    for s in workflows.sources_for_user(
+        user_id, since=now - SAGA_SOURCES_LOOKBACK, limit=SAGA_SOURCES_WORKFLOWS
+    ):
+        merged = merged.merge(sources_of(s.web_results, s.matched_innovators, s.community_insights))
+    return merged
