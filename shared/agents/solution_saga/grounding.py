@@ -139,6 +139,8 @@ def ground(options: Sequence[Mapping[str, Any]], sources: Sources) -> Grounded:
 
 def _option_line(option: Mapping[str, Any]) -> str:
     reason = str(option.get("reason") or "").strip().rstrip(".")
+    if len(reason) > 1 and reason[0].isupper() and reason[1].islower():
+        reason = reason[0].lower() + reason[1:]
     line = str(option["name"]).strip()
     if reason:
         line += f": {reason}"
