@@ -80,6 +80,7 @@ PROCESS_RESPONSE = community.PROCESS_RESPONSE
 # What it produces (agents.md §9, §17)
 INITIAL_FINDINGS = "solution.initial_findings"  # message_queue message_data.kind
 RESEARCH_COMPLETE = "solution.research_complete"  # event (the Account Manager) and message kind
+EXPERT_UPDATE = "solution.expert_update"  # message kind: an answer worth telling before the final
 DEMAND_SIGNAL = "solution.demand_signal"  # event
 
 # Steps and statuses (the CHECK on solution_workflows.current_step)
@@ -674,6 +675,8 @@ def process_expert_response(
     if raw.get("needsFollowUp") and raw.get("followUpQuestion"):
         w.next_action = f"follow up with {expert_first_name or 'the expert'}: {raw['followUpQuestion']}"
     answered = sum(1 for t in w.completed_tasks if t.get("type") == EXPERT_RESPONSE)
+    if answered < SAGA_MIN_EXPERT_RESPONSES and raw.get("shouldUpdateUser") and raw.get("addedValue"):
+        _expert_update(uow, w, expert_first_name, summary, sources, now=now)
     if answered >= SAGA_MIN_EXPERT_RESPONSES:
         final_evaluation(uow, w, deps=deps, now=now, timed_out=False)
         uow.solution_workflows.save(w)
@@ -685,6 +688,26 @@ def process_expert_response(
 
 
 PROCESS_EXPERT_RESPONSE_STEP = "process_expert_response"
+
+
+def _expert_update(
+    uow: PostgresUnitOfWork, w: Workflow, name: str | None, summary: str, sources: Sources, *, now: datetime
+) -> None:
+    """Decision point 2 said the member should hear this answer now: their words, grounded."""
+    text = final_message(
+        w.request_description, [], [], sources, None, timed_out=False, peers=[(name, summary)]
+    )
+    text += " More answers may follow."
+    if _sendable(text, sources, w, PROCESS_EXPERT_RESPONSE_STEP, now):
+        _queue(
+            uow,
+            w,
+            kind=EXPERT_UPDATE,
+            text=text,
+            data={"expert_first_name": name},
+            priority="medium",
+            now=now,
+        )
 
 
 # --- 4. Final evaluation, or the timeout ------------------------------------------------------------
