@@ -61,9 +61,10 @@ def world(db: Any) -> dict[str, UUID]:
         "ana": person(db, "Ana", expertise=["compliance"]),
         "ben": person(db, "Ben", expertise=["compliance", "security"]),
         "trustwell": innovator(
-            db, "Trustwell", ["compliance"], "Automates SOC 2 evidence collection. Founded 2021."
+            db, "Trustwell", ["Compliance"], "Automates SOC 2 evidence collection. Founded 2021."
         ),
         "other": innovator(db, "Shipfast", ["logistics"], "Freight software."),
+        "social": innovator(db, "Socialite", ["marketing"], "Social media scheduling for associations."),
     }
 
 

@@ -218,8 +218,8 @@ class SolutionWorkflowRepository:
     def match_innovators(
         self, *, user_id: UUID, categories: Sequence[str], terms: Sequence[str], limit: int
     ) -> list[InnovatorMatch]:
-        """Active innovators (not the member) by category, or naming one of ``terms``."""
-        escaped = [_LIKE_ESCAPE.sub(r"\\\1", t) for t in terms if t]
+        """Active innovators (not the member) by category, or naming one of ``terms`` as a word."""
+        escaped = [re.escape(t.lower()) for t in terms if t]
         rows = self._sql.all(
             "innovators_match_need",
             user_id=user_id,
