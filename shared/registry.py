@@ -25,6 +25,7 @@ from typing import Literal
 
 from shared.domain.events import (
     COMMUNITY_REQUEST_NEEDED,
+    INTRO_AGENT_EVENTS,
     SOLUTION_RESEARCH_CANCELLED,
     SOLUTION_RESEARCH_NEEDED,
 )
@@ -235,6 +236,7 @@ AGENTS: tuple[AgentSpec, ...] = (
         deployed=False,
         llm_calls={"talking_points": CallDefaults(temperature=0.5, max_tokens=500)},
         description="Brokers double opt-in introductions.",
+        planned_events=INTRO_AGENT_EVENTS,  # published by the members' intro tools (issue 16)
     ),
     AgentSpec(
         key="social_butterfly",

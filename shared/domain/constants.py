@@ -104,6 +104,11 @@ CONCIERGE_PRIORITIES_IN_CONTEXT = 10  # top-10 priorities, not dormant (decision
 CONCIERGE_OPEN_REQUESTS_IN_CONTEXT = 3  # the member's own open community requests (agents.md §4.2)
 CONCIERGE_TEXT_MAX_CHARS = 1000  # longest question / goal / description a tool stores
 PRIORITY_DORMANT_AFTER_PRESENTATIONS = 2  # the two-strike rule (agents.md §13, decisions B9)
+INTRO_OFFER_EXPIRY = timedelta(days=14)  # intro_offers.expires_at (agents.md §12.1)
+CONNECTION_REQUEST_EXPIRY = timedelta(days=30)  # connection_requests.expires_at (agents.md §12.1)
+# request_connection's offer_credits cap: a bounty paid on completion (decisions B20), never charged upfront
+CONNECTION_REQUEST_MAX_OFFER_CREDITS = 500
+EXPERT_ANSWER_MIN_WORDS = 4  # offline brain: a shorter text to a presented request is not read as an answer
 
 # --- Credits (decisions B8) -------------------------------------------------------------------------
 PROSPECT_CONVERSION_CREDITS = 25

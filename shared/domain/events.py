@@ -103,6 +103,69 @@ class SolutionResearchNeeded:
         )
 
 
+# --- The intro flows (agents.md §12, platform.md §2.4): published by the members' own tools -------
+#
+# The Account Manager re-ranks everyone an intro-flow row concerns (it reads the ``*_user_id`` and
+# ``*_id`` fields below); the Intro agent (issue 12) consumes the rest. Until it is deployed its events
+# wait as replayable dead letters. Payloads carry ids and statuses only: never a member's contact
+# details (decisions B17, double opt-in).
+
+INTRO_OFFER_CREATED = "intro.offer_created"  # offer_introduction (§12.4 step 1)
+INTRO_OFFER_ACCEPTED = "intro.offer_accepted"  # accept_intro_offer (step 3)
+INTRO_OFFER_DECLINED = "intro.offer_declined"  # decline_intro_offer, by the introducee or the connector
+INTRO_OFFER_CONFIRMED = "intro.offer_confirmed"  # confirm_intro_offer (step 5)
+INTRO_OPPORTUNITY_ACCEPTED = "intro.opportunity_accepted"  # accept_intro_opportunity (§12.2)
+INTRO_OPPORTUNITY_DECLINED = "intro.opportunity_declined"  # decline_intro_opportunity
+CONNECTION_REQUEST_CREATED = "connection.request_created"  # request_connection (§5 tool 5)
+CONNECTION_REQUEST_ACCEPTED = "connection.request_accepted"  # accept_connection_request (§12.3)
+CONNECTION_REQUEST_DECLINED = "connection.request_declined"  # decline_connection_request
+
+# The intro-flow events the Intro agent will handle (the rest are the Account Manager's).
+INTRO_AGENT_EVENTS: tuple[str, ...] = (
+    INTRO_OFFER_DECLINED,
+    INTRO_OFFER_CONFIRMED,
+    INTRO_OPPORTUNITY_DECLINED,
+    CONNECTION_REQUEST_ACCEPTED,
+    CONNECTION_REQUEST_DECLINED,
+)
+
+
+@dataclass(frozen=True)
+class IntroFlowChanged:
+    """A member's tool created or answered an intro-flow row.
+
+    ``item_type`` is the row's table in the singular (intro_offer, intro_opportunity,
+    connection_request), the aggregate of the event; the payload names the row as
+    ``<item_type>_id`` and the members it concerns by role.
+    """
+
+    event_type: str
+    item_type: str  # intro_offer | intro_opportunity | connection_request
+    item_id: UUID
+    acting_user_id: UUID
+    acting_agent_type: str  # concierge | innovator
+    status: str  # the row's status after the change
+    members: dict[str, UUID | None] = field(default_factory=dict)  # e.g. offering_user_id, introducee_user_id
+    details: dict[str, Any] = field(default_factory=dict)  # bounty_credits, context_type, context_id, ...
+
+    def event(self) -> Event:
+        payload: dict[str, Any] = {
+            f"{self.item_type}_id": str(self.item_id),
+            "user_id": str(self.acting_user_id),
+            "acting_agent_type": self.acting_agent_type,
+            "status": self.status,
+        }
+        payload.update({k: str(v) if v is not None else None for k, v in self.members.items()})
+        payload.update({k: str(v) if isinstance(v, UUID) else v for k, v in self.details.items()})
+        return Event(
+            event_type=self.event_type,
+            aggregate_type=self.item_type,
+            aggregate_id=self.item_id,
+            payload=payload,
+            created_by=self.acting_agent_type,
+        )
+
+
 @dataclass(frozen=True)
 class SolutionResearchCancelled:
     """The member no longer needs research they asked for (issue 11, cancellation). The Solution

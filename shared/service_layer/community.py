@@ -2,7 +2,9 @@
 
 The Agent of Humans' use cases. Each runs inside the caller's unit of work (the consumer's for
 deliveries, the Concierge's turn for its tools, the closure job's own), so rows, tasks and
-events commit together:
+events commit together. Data goes through that unit of work's repositories
+(``uow.community_requests``: requests, requesters, asks, operator review; ``uow.community_responses``;
+the ledger through ``credits``), never raw rows:
 
 1. ``community.request_needed`` -> ``route_request``: an open request in the same category with
    overlapping expertise from the last 7 days absorbs the question (the asker is added to its
@@ -28,16 +30,22 @@ events commit together:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from shared.adapters.llm import Llm
-from shared.adapters.postgres import Row, Sql
+from shared.adapters.repositories.community_requests import (
+    LockedRequest,
+    NewCommunityRequest,
+    OpenDuplicate,
+    Requester,
+)
+from shared.adapters.repositories.community_responses import LockedResponse
 from shared.adapters.tasks import create_task
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.agent_of_humans.scoring import default_impact, llm_score
 from shared.domain import credits as credit_rules
 from shared.domain.community import (
@@ -100,13 +108,10 @@ REFUSED_REPLY = (
 THANK_YOU = "Thank you to everyone who answered."
 
 
-class Work(Protocol):
-    """What the use cases write through: a transaction's named queries and its outbox. The
-    consumer's ``PostgresUnitOfWork`` is one; a conversational turn can pass its own."""
-
-    sql: Sql
-
-    def emit(self, event: Event) -> None: ...
+Work = PostgresUnitOfWork
+"""What the use cases write through: one transaction's repositories (``uow.community_requests``,
+``uow.community_responses``, ``uow.credits``, ``uow.tasks`` ...) and its outbox (``uow.emit``): the
+consumer's unit of work, or a conversational turn's."""
 
 
 class UnknownRequest(LookupError):
@@ -211,38 +216,22 @@ def match_experts(
 ) -> list[Candidate]:
     if not expertise:
         return []
-    rows = uow.sql.all(
-        "community_match_experts",
-        expertise=list(expertise),
-        exclude=list(exclude),
-        now=now,
-        limit=COMMUNITY_CANDIDATE_POOL,
+    return uow.community_requests.match_experts(
+        expertise, exclude=exclude, now=now, limit=COMMUNITY_CANDIDATE_POOL
     )
-    return [
-        Candidate(
-            user_id=UUID(str(r["user_id"])),
-            overlap=int(r["overlap"]),
-            recent_asks=tuple(r["recent_asks"] or ()),
-            timezone=r["timezone"],
-            quiet_hours_start=r["quiet_hours_start"],
-            quiet_hours_end=r["quiet_hours_end"],
-        )
-        for r in rows
-    ]
 
 
 def route_request(
     uow: Work, request: RequestNeeded, *, now: datetime, source_event_id: UUID | None = None
 ) -> RoutingResult:
-    sql = uow.sql
-    sql.one("community_lock_category", category=request.category)
+    requests = uow.community_requests
+    requests.lock_category(request.category)
     duplicate = None
     if request.expertise_needed:
-        duplicate = sql.one(
-            "community_find_duplicate",
-            statuses=list(OPEN_STATUSES),
+        duplicate = requests.open_duplicate(
+            statuses=OPEN_STATUSES,
             category=request.category,
-            expertise=list(request.expertise_needed),
+            expertise=request.expertise_needed,
             since=now - COMMUNITY_DUPLICATE_WINDOW,
             now=now,
         )
@@ -251,28 +240,28 @@ def route_request(
 
     candidates = match_experts(uow, request.expertise_needed, exclude=[request.requesting_user_id], now=now)
     selection = select_experts(candidates, requester_ids=[request.requesting_user_id], now=now)
-    row = sql.one(
-        "community_insert_request",
-        requesting_agent_type=request.requesting_agent_type,
-        requesting_user_id=request.requesting_user_id,
-        context_id=request.context_id,
-        context_type=request.context_type,
-        question=request.question,
-        category=request.category,
-        expertise_needed=list(request.expertise_needed),
-        target_user_ids=list(selection.chosen),
-        requester_context=request.requester_context,
-        desired_outcome=request.desired_outcome,
-        urgency=request.urgency,
-        request_summary=request.request_summary,
-        now=now,
-        expires_at=now + COMMUNITY_REQUEST_EXPIRY,
+    inserted = requests.add(
+        NewCommunityRequest(
+            requesting_agent_type=request.requesting_agent_type,
+            requesting_user_id=request.requesting_user_id,
+            context_id=request.context_id,
+            context_type=request.context_type,
+            question=request.question,
+            category=request.category,
+            expertise_needed=request.expertise_needed,
+            target_user_ids=selection.chosen,
+            requester_context=request.requester_context,
+            desired_outcome=request.desired_outcome,
+            urgency=request.urgency,
+            request_summary=request.request_summary,
+            created_at=now,
+            expires_at=now + COMMUNITY_REQUEST_EXPIRY,
+        )
     )
-    assert row is not None
-    request_id = UUID(str(row["id"]))
+    request_id = inserted.id
     _add_requester(uow, request_id, request, now=now, source_event_id=source_event_id)
     for expert_id in selection.chosen:
-        _ask(uow, request_id, expert_id, request=request, expires_at=row["expires_at"], now=now)
+        _ask(uow, request_id, expert_id, request=request, expires_at=inserted.expires_at, now=now)
 
     if selection.chosen:
         uow.emit(
@@ -319,13 +308,13 @@ def route_request(
 
 def _attach(
     uow: Work,
-    existing: Row,
+    existing: OpenDuplicate,
     request: RequestNeeded,
     *,
     now: datetime,
     source_event_id: UUID | None,
 ) -> RoutingResult:
-    request_id = UUID(str(existing["id"]))
+    request_id = existing.id
     _add_requester(uow, request_id, request, now=now, source_event_id=source_event_id)
     uow.emit(
         Event(
@@ -342,9 +331,7 @@ def _attach(
         )
     )
     log.info("community request absorbed by an open duplicate", extra={"request_id": str(request_id)})
-    return RoutingResult(
-        "attached", request_id, tuple(UUID(str(u)) for u in existing["target_user_ids"] or ())
-    )
+    return RoutingResult("attached", request_id, existing.target_user_ids)
 
 
 def _add_requester(
@@ -355,14 +342,15 @@ def _add_requester(
     now: datetime,
     source_event_id: UUID | None,
 ) -> None:
-    uow.sql.one(
-        "community_add_requester",
-        request_id=request_id,
-        user_id=request.requesting_user_id,
-        requesting_agent_type=request.requesting_agent_type,
-        context_id=request.context_id,
-        context_type=request.context_type,
-        question=request.question,
+    uow.community_requests.add_requester(
+        request_id,
+        Requester(
+            user_id=request.requesting_user_id,
+            requesting_agent_type=request.requesting_agent_type,
+            context_id=request.context_id,
+            context_type=request.context_type,
+            question=request.question,
+        ),
         source_event_id=source_event_id,
         now=now,
     )
@@ -373,26 +361,17 @@ def _ask(
     request_id: UUID,
     expert_id: UUID,
     *,
-    request: RequestNeeded | Row,
+    request: RequestNeeded | LockedRequest,
     expires_at: datetime,
     now: datetime,
     referred_by: UUID | None = None,
 ) -> bool:
     """Record the ask and hand it to the expert's Account Manager (agents.md §7.5)."""
-    if (
-        uow.sql.one(
-            "community_insert_ask",
-            request_id=request_id,
-            expert_user_id=expert_id,
-            now=now,
-            referred_by_user_id=referred_by,
-        )
-        is None
-    ):
+    if not uow.community_requests.add_ask(request_id, expert_id, now=now, referred_by=referred_by):
         return False
-    get = (lambda k: getattr(request, k)) if isinstance(request, RequestNeeded) else request.get
+    new = request if isinstance(request, RequestNeeded) else None
     create_task(
-        uow.sql,
+        uow,
         task_type=REQUEST_AVAILABLE,
         agent_type=ACCOUNT_MANAGER,
         user_id=expert_id,
@@ -402,11 +381,11 @@ def _ask(
         context_type=REQUEST_CONTEXT,
         context_json={
             "request_id": str(request_id),
-            "question": get("question"),
-            "category": get("category"),
-            "expertise_needed": list(get("expertise_needed") or ()),
-            "request_summary": get("request_summary") if isinstance(request, RequestNeeded) else None,
-            "urgency": get("urgency") if isinstance(request, RequestNeeded) else None,
+            "question": request.question,
+            "category": request.category,
+            "expertise_needed": list(request.expertise_needed),
+            "request_summary": new.request_summary if new else None,
+            "urgency": new.urgency if new else None,
             "expires_at": expires_at,
             "credits_mentioned": EXPERT_ANSWER_CREDITS_MENTIONED,
             "referred_by_user_id": str(referred_by) if referred_by else None,
@@ -431,11 +410,11 @@ class ReplyResult:
         return {k: (str(v) if isinstance(v, UUID) else v) for k, v in asdict(self).items()}
 
 
-def _lock_request(uow: Work, request_id: UUID) -> Row:
-    row = uow.sql.one("community_lock_request", request_id=request_id)
-    if row is None:
+def _lock_request(uow: Work, request_id: UUID) -> LockedRequest:
+    request = uow.community_requests.lock(request_id)
+    if request is None:
         raise UnknownRequest(f"no community request {request_id}")
-    return row
+    return request
 
 
 def handle_expert_reply(
@@ -478,44 +457,31 @@ def record_response(
     """Store the answer (agents.md §8.7-8): summary in ``response_text``, exact words in
     ``verbatim_answer``; count it; publish ``community.response_received``. Idempotent per expert."""
     request = _lock_request(uow, request_id)
-    if not accepts_responses(request["status"], request["expires_at"], now):
-        _review(
-            uow,
+    if not accepts_responses(request.status, request.expires_at, now):
+        uow.community_requests.add_review(
             "late_response",
             request_id,
             expert_user_id,
-            f"answer to a {request['status']} request",
-            {"summary": summary, "verbatim_answer": verbatim, "request_status": request["status"]},
+            f"answer to a {request.status} request",
+            {"summary": summary, "verbatim_answer": verbatim, "request_status": request.status},
         )
         log.info(
             "response to a finished request stored for an operator", extra={"request_id": str(request_id)}
         )
         return ReplyResult("refused", request_id, reply=REFUSED_REPLY)
-    row = uow.sql.one(
-        "community_insert_response",
-        request_id=request_id,
-        user_id=expert_user_id,
+    recorded = uow.community_responses.add(
+        request_id,
+        expert_user_id,
         response_text=summary.strip()[:COMMUNITY_SUMMARY_MAX_CHARS],
         verbatim_answer=verbatim.strip()[:COMMUNITY_VERBATIM_MAX_CHARS],
         now=now,
     )
-    if row is None:
-        existing = uow.sql.one("community_response_of", request_id=request_id, user_id=expert_user_id)
-        assert existing is not None
-        return ReplyResult("already_recorded", request_id, response_id=UUID(str(existing["id"])))
-    response_id = UUID(str(row["id"]))
-    _ensure_ask(uow, request_id, expert_user_id, now=now)
-    uow.sql.one(
-        "community_set_ask_status",
-        request_id=request_id,
-        expert_user_id=expert_user_id,
-        status="answered",
-        now=now,
-        referral_name=None,
-        referred_user_id=None,
-    )
-    uow.sql.one("community_count_response", request_id=request_id)
-    requester = next(iter(uow.sql.all("community_requesters", request_id=request_id)), None)
+    if not recorded.created:
+        return ReplyResult("already_recorded", request_id, response_id=recorded.id)
+    response_id = recorded.id
+    uow.community_requests.record_reply(request_id, expert_user_id, status="answered", now=now)
+    uow.community_requests.count_response(request_id)
+    requester = next(iter(uow.community_requests.requesters(request_id)), None)
     uow.emit(
         Event(
             event_type=RESPONSE_RECEIVED,
@@ -527,8 +493,8 @@ def record_response(
                 "expert_user_id": str(expert_user_id),
                 "response_summary": summary,
                 "verbatim_answer": verbatim,
-                "context_id": str(requester["context_id"]) if requester and requester["context_id"] else None,
-                "context_type": requester["context_type"] if requester else None,
+                "context_id": str(requester.context_id) if requester and requester.context_id else None,
+                "context_type": requester.context_type if requester else None,
             },
             created_by=AGENT,
         )
@@ -536,31 +502,10 @@ def record_response(
     return ReplyResult("recorded", request_id, response_id=response_id)
 
 
-def _ensure_ask(uow: Work, request_id: UUID, expert_user_id: UUID, *, now: datetime) -> None:
-    """An answer from someone never asked (a forwarded question) still gets an ask row to mark."""
-    if uow.sql.one("community_ask_of", request_id=request_id, expert_user_id=expert_user_id) is None:
-        uow.sql.one(
-            "community_insert_ask",
-            request_id=request_id,
-            expert_user_id=expert_user_id,
-            now=now,
-            referred_by_user_id=None,
-        )
-
-
 def decline_request(uow: Work, *, request_id: UUID, expert_user_id: UUID, now: datetime) -> ReplyResult:
     """ "pass": the expert declines, without penalty."""
     _lock_request(uow, request_id)
-    _ensure_ask(uow, request_id, expert_user_id, now=now)
-    uow.sql.one(
-        "community_set_ask_status",
-        request_id=request_id,
-        expert_user_id=expert_user_id,
-        status="passed",
-        now=now,
-        referral_name=None,
-        referred_user_id=None,
-    )
+    uow.community_requests.record_reply(request_id, expert_user_id, status="passed", now=now)
     return ReplyResult("passed", request_id)
 
 
@@ -571,24 +516,17 @@ def refer_request(
     may be asked; otherwise keep the name for an operator. Never guess."""
     request = _lock_request(uow, request_id)
     first, last = split_name(name)
-    matches = uow.sql.all("community_member_by_name", first_name=first, last_name=last)
-    requesters = {UUID(str(r["user_id"])) for r in uow.sql.all("community_requesters", request_id=request_id)}
-    referred = UUID(str(matches[0]["id"])) if len(matches) == 1 else None
-    _ensure_ask(uow, request_id, expert_user_id, now=now)
-    uow.sql.one(
-        "community_set_ask_status",
-        request_id=request_id,
-        expert_user_id=expert_user_id,
-        status="referred",
-        now=now,
-        referral_name=name,
-        referred_user_id=referred,
+    matches = uow.users.verified_by_name(first, last)
+    requesters = {r.user_id for r in uow.community_requests.requesters(request_id)}
+    referred = matches[0] if len(matches) == 1 else None
+    uow.community_requests.record_reply(
+        request_id, expert_user_id, status="referred", now=now, referral_name=name, referred_user_id=referred
     )
     usable = (
         referred is not None
         and referred != expert_user_id
         and referred not in requesters
-        and accepts_responses(request["status"], request["expires_at"], now)
+        and accepts_responses(request.status, request.expires_at, now)
     )
     if usable:
         assert referred is not None
@@ -597,11 +535,11 @@ def refer_request(
             request_id,
             referred,
             request=request,
-            expires_at=request["expires_at"],
+            expires_at=request.expires_at,
             now=now,
             referred_by=expert_user_id,
         ):
-            uow.sql.run("community_add_targets", request_id=request_id, expert_ids=[referred])
+            uow.community_requests.add_targets(request_id, [referred])
             uow.emit(
                 Event(
                     event_type=REQUEST_ROUTED,
@@ -624,23 +562,10 @@ def refer_request(
         if len(matches) > 1
         else "member cannot be asked"
     )
-    _review(
-        uow, "unresolved_referral", request_id, expert_user_id, f"referral to {name!r}: {why}", {"name": name}
+    uow.community_requests.add_review(
+        "unresolved_referral", request_id, expert_user_id, f"referral to {name!r}: {why}", {"name": name}
     )
     return ReplyResult("referral_stored", request_id)
-
-
-def _review(  # noqa: PLR0917
-    uow: Work, kind: str, request_id: UUID, user_id: UUID, detail: str, payload: dict[str, Any]
-) -> None:
-    uow.sql.one(
-        "community_insert_review",
-        kind=kind,
-        request_id=request_id,
-        user_id=user_id,
-        detail=detail,
-        payload=json.dumps(payload, default=str),
-    )
 
 
 # --- 3. Response received: route, score, pay ------------------------------------------------------
@@ -669,21 +594,21 @@ def handle_response_received(delivery: Delivery, uow: Work, deps: Deps) -> dict[
 
 
 def process_response(uow: Work, response_id: UUID, *, llm: Llm | None, now: datetime) -> ResponseOutcome:
-    response = uow.sql.one("community_lock_response", response_id=response_id)
+    response = uow.community_responses.lock(response_id)
     if response is None:
         raise PermanentError(f"no community response {response_id}")
     outcome = ResponseOutcome(response_id=response_id)
     outcome.routed_to = _route_to_requesters(uow, response, now=now)
-    if response["usefulness_score"] is not None:
-        outcome.status, outcome.score = "already_scored", response["usefulness_score"]
+    if response.usefulness_score is not None:
+        outcome.status, outcome.score = "already_scored", response.usefulness_score
         return outcome
     score = None
     if llm is not None:
         score = llm_score(
             llm,
-            question=response["question"],
-            answer=response["verbatim_answer"] or response["response_text"],
-            expert_user_id=UUID(str(response["user_id"])),
+            question=response.question,
+            answer=response.verbatim_answer or response.response_text,
+            expert_user_id=response.user_id,
             response_id=response_id,
         )
     if score is None:
@@ -707,12 +632,12 @@ def score_response(
     now: datetime,
 ) -> ResponseOutcome:
     """An operator scores an answer the model did not (ops ``community score``)."""
-    response = uow.sql.one("community_lock_response", response_id=response_id)
+    response = uow.community_responses.lock(response_id)
     if response is None:
         raise UnknownRequest(f"no community response {response_id}")
-    if response["usefulness_score"] is not None:
+    if response.usefulness_score is not None:
         raise AlreadyScored(
-            f"response {response_id} was scored {response['usefulness_score']} by {response['scored_by']}"
+            f"response {response_id} was scored {response.usefulness_score} by {response.scored_by}"
         )
     return _apply_score(
         uow,
@@ -725,37 +650,37 @@ def score_response(
     )
 
 
-def _route_to_requesters(uow: Work, response: Row, *, now: datetime) -> list[str]:
+def _route_to_requesters(uow: Work, response: LockedResponse, *, now: datetime) -> list[str]:
     """agents.md §8.9: by the requesting agent; each requester of a merged request is told."""
     created: list[str] = []
-    response_id = UUID(str(response["id"]))
-    for requester in uow.sql.all("community_requesters", request_id=response["request_id"]):
-        user_id = UUID(str(requester["user_id"]))
+    response_id = response.id
+    for requester in uow.community_requests.requesters(response.request_id):
+        user_id = requester.user_id
         context = {
             "response_id": str(response_id),
-            "request_id": str(response["request_id"]),
-            "question": requester["question"],
-            "response_summary": response["response_text"],
-            "verbatim_answer": response["verbatim_answer"],
-            "expert_first_name": response["expert_first_name"],
+            "request_id": str(response.request_id),
+            "question": requester.question,
+            "response_summary": response.response_text,
+            "verbatim_answer": response.verbatim_answer,
+            "expert_first_name": response.expert_first_name,
         }
-        if requester["requesting_agent_type"] == SOLUTION_SAGA:
+        if requester.requesting_agent_type == SOLUTION_SAGA:
             task_id = create_task(
-                uow.sql,
+                uow,
                 task_type=PROCESS_RESPONSE,
                 agent_type=SOLUTION_SAGA,
                 user_id=user_id,
                 scheduled_for=now,
                 priority="medium",
-                context_id=requester["context_id"],
-                context_type=requester["context_type"] or "solution_workflow",
+                context_id=requester.context_id,
+                context_type=requester.context_type or "solution_workflow",
                 context_json=context,
                 dedupe_key=f"{PROCESS_RESPONSE}:{response_id}:{user_id}",
                 created_by=AGENT,
             )
         else:
             task_id = create_task(
-                uow.sql,
+                uow,
                 task_type=RESPONSE_AVAILABLE,
                 agent_type=ACCOUNT_MANAGER,
                 user_id=user_id,
@@ -774,7 +699,7 @@ def _route_to_requesters(uow: Work, response: Row, *, now: datetime) -> list[str
 
 def _apply_score(
     uow: Work,
-    response: Row,
+    response: LockedResponse,
     score: int,
     impact: str,
     *,
@@ -782,21 +707,14 @@ def _apply_score(
     now: datetime,
     outcome: ResponseOutcome,
 ) -> ResponseOutcome:
-    response_id = UUID(str(response["id"]))
-    expert_id = UUID(str(response["user_id"]))
+    response_id = response.id
+    expert_id = response.user_id
     amount = credit_rules.expert_answer_credits(score)  # validates 1-10
-    uow.sql.one(
-        "community_score_response",
-        response_id=response_id,
-        score=score,
-        impact=impact,
-        scored_by=scored_by,
-        now=now,
-    )
+    uow.community_responses.score(response_id, score=score, impact=impact, scored_by=scored_by, now=now)
     outcome.score, outcome.scored_by, outcome.status = score, scored_by, "scored"
     if amount > 0:
         entry = credits.award(
-            uow.sql,
+            uow,
             user_id=expert_id,
             amount=amount,
             event_type=credit_rules.COMMUNITY_RESPONSE,
@@ -806,10 +724,10 @@ def _apply_score(
             description=f"Answer scored {score}/10",
             recorded_by=scored_by,
         )
-        uow.sql.one("community_reward_response", response_id=response_id, credits=entry.amount, now=now)
+        uow.community_responses.reward(response_id, credits=entry.amount, now=now)
         outcome.credits, outcome.status = entry.amount, "rewarded"
     create_task(
-        uow.sql,
+        uow,
         task_type=NOTIFY_IMPACT,
         agent_type=ACCOUNT_MANAGER,
         user_id=expert_id,
@@ -819,8 +737,8 @@ def _apply_score(
         context_type=RESPONSE_CONTEXT,
         context_json={
             "response_id": str(response_id),
-            "request_id": str(response["request_id"]),
-            "question": response["question"],
+            "request_id": str(response.request_id),
+            "question": response.question,
             "impact_description": impact,
             "credits_awarded": outcome.credits,
             "usefulness_score": score,
@@ -853,23 +771,23 @@ class ClosureReport:
 
 def close_due_requests(uow: Work, *, now: datetime, limit: int = COMMUNITY_CLOSURE_BATCH) -> ClosureReport:
     """agents.md §8.14: expired requests, and those every asked expert has answered."""
-    rows = uow.sql.all("community_due_for_closure", statuses=list(OPEN_STATUSES), now=now, limit=limit)
+    due = uow.community_requests.due_for_closure(statuses=OPEN_STATUSES, now=now, limit=limit)
     closed: dict[str, int] = {}
-    for row in rows:
+    for request in due:
         reason = closure_reason(
-            status=row["status"],
-            expires_at=row["expires_at"],
+            status=request.status,
+            expires_at=request.expires_at,
             now=now,
-            ask_statuses=list(row["ask_statuses"] or ()),
-            responses_count=row["responses_count"],
+            ask_statuses=list(request.ask_statuses),
+            responses_count=request.responses_count,
         )
         if reason is None:
             continue
-        _finish(uow, UUID(str(row["id"])), status="closed", reason=reason, now=now)
+        _finish(uow, request.id, status="closed", reason=reason, now=now)
         closed[reason.value] = closed.get(reason.value, 0) + 1
     if closed:
         log.info("community requests closed", extra={"closed": closed})
-    return ClosureReport(examined=len(rows), closed=closed)
+    return ClosureReport(examined=len(due), closed=closed)
 
 
 def run_closure(uow_factory: UowFactory, *, now: datetime) -> ClosureReport:
@@ -884,28 +802,22 @@ def cancel_request(uow: Work, *, request_id: UUID, user_id: UUID, now: datetime)
     """The member withdraws their question (the Concierge's tool). The request is cancelled when
     no requester is left; 'withdrawn' when others still wait for the answer."""
     request = _lock_request(uow, request_id)
-    if uow.sql.one("community_cancel_requester", request_id=request_id, user_id=user_id, now=now) is None:
+    if not uow.community_requests.cancel_requester(request_id, user_id, now=now):
         raise NotARequester(f"member {user_id} is not waiting on request {request_id}")
-    if request["status"] not in OPEN_STATUSES:
-        return str(request["status"])
-    if uow.sql.all("community_requesters", request_id=request_id):
+    if request.status not in OPEN_STATUSES:
+        return request.status
+    if uow.community_requests.requesters(request_id):
         return "withdrawn"
     _finish(uow, request_id, status="cancelled", reason=ClosedReason.MANUAL, now=now)
     return "cancelled"
 
 
 def _finish(uow: Work, request_id: UUID, *, status: str, reason: ClosedReason, now: datetime) -> None:
-    row = uow.sql.one(
-        "community_finish_request", request_id=request_id, status=status, now=now, message=THANK_YOU
-    )
-    assert row is not None
-    uow.sql.run("community_close_responses", request_id=request_id, now=now)
-    uow.sql.run("community_expire_priorities", request_id=request_id)
-    uow.sql.run(
-        "community_cancel_request_tasks",
-        request_id=request_id,
-        task_types=[REQUEST_AVAILABLE],
-        reason=f"request {status}: {reason.value}",
+    responses_count = uow.community_requests.finish(request_id, status=status, now=now, message=THANK_YOU)
+    uow.community_responses.close_for_request(request_id, now=now)
+    uow.priorities.expire_for_community_request(request_id)
+    uow.tasks.cancel_pending_for_context(
+        request_id, task_types=[REQUEST_AVAILABLE], reason=f"request {status}: {reason.value}"
     )
     uow.emit(
         Event(
@@ -914,7 +826,7 @@ def _finish(uow: Work, request_id: UUID, *, status: str, reason: ClosedReason, n
             aggregate_id=request_id,
             payload={
                 "request_id": str(request_id),
-                "total_responses": row["responses_count"],
+                "total_responses": responses_count,
                 "closed_reason": reason.value,
                 "closed_at": now.isoformat(),
                 "status": status,

@@ -4,12 +4,17 @@
   (``shared.agents.conversation.turn.run_turn``), answering every unanswered inbound message at once, with the
   LLM or, without one, the offline brain.
 
+The agents' community tools (cancel a request, record an expert's answer) call the Community service's
+public use cases through ``CommunityService``, handed to the agent (an agent never imports upward).
+
 Turns commit in their own transaction (see ``shared.service_layer.bouncer``); a redelivery after
 a committed turn finds nothing unanswered and is a no-op.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,14 +24,31 @@ from shared.agents.conversation.protocol import TurnResult
 from shared.agents.conversation.turn import run_turn
 from shared.agents.innovator.agent import InnovatorAgent
 from shared.logs import get_logger
+from shared.service_layer import community
 from shared.service_layer.consumer import Delivery, delivery_user_id
 from shared.service_layer.deps import Deps
 
 log = get_logger(__name__)
 
 
+class CommunityService:
+    """The Community use cases the Concierge's tools call (``CommunityPort``): its public functions only."""
+
+    def reply(
+        self, uow: PostgresUnitOfWork, *, request_id: UUID, expert_user_id: UUID, text: str, now: datetime
+    ) -> Mapping[str, Any]:
+        result = community.handle_expert_reply(
+            uow, request_id=request_id, expert_user_id=expert_user_id, text=text, now=now
+        )
+        return result.as_dict()
+
+    def cancel(self, uow: PostgresUnitOfWork, *, request_id: UUID, user_id: UUID, now: datetime) -> str:
+        return community.cancel_request(uow, request_id=request_id, user_id=user_id, now=now)
+
+
 def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> TurnResult:
-    agent = InnovatorAgent() if innovator else ConciergeAgent()
+    service = CommunityService()
+    agent = InnovatorAgent(service) if innovator else ConciergeAgent(service)
     result = run_turn(
         agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory, clock=deps.clock, burst=deps.burst
     )

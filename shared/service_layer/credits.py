@@ -9,21 +9,44 @@
 - The balance is the sum of processed rows (``balance``); ``users.credit_balance`` is a cache
   the database trigger keeps. ``ledger_consistency`` is the check ``ops status`` shows.
 
-Call inside the caller's unit of work (``uow.sql``); the caller commits.
+Call inside the caller's unit of work (``uow``: its ``credits`` ledger and ``users``); the caller
+commits. A bare ``Sql`` is still accepted from callers not yet on the unit of work; it is to go
+once none is left (as with ``create_task``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from shared.adapters.postgres import Row, Sql
+from shared.adapters.postgres import Sql
+from shared.adapters.repositories.credits import (
+    CreditLedgerRepository,
+    LedgerConsistency,
+    LedgerEntry,
+    NewLedgerEntry,
+)
 from shared.adapters.repositories.users import UserLock, UserRepository
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.logs import get_logger
 
 log = get_logger(__name__)
+
+__all__ = [
+    "CreditError",
+    "IdempotencyKeyReused",
+    "InsufficientCredits",
+    "LedgerConsistency",
+    "LedgerEntry",
+    "UnknownMember",
+    "award",
+    "balance",
+    "ledger",
+    "ledger_consistency",
+    "spend",
+]
+
+Ledger = PostgresUnitOfWork | Sql
 
 
 class CreditError(Exception):
@@ -47,38 +70,19 @@ class UnknownMember(CreditError):
 
 
 @dataclass(frozen=True)
-class LedgerEntry:
-    id: UUID
-    user_id: UUID
-    event_type: str
-    amount: int  # negative for a spend
-    reference_type: str
-    reference_id: UUID
-    idempotency_key: str
-    description: str | None
-    recorded_by: str | None
-    created_at: datetime
-    duplicate: bool = False  # True: the key was used before; this is the first result
+class _Repos:
+    ledger: CreditLedgerRepository
+    users: UserRepository
 
-    @classmethod
-    def from_row(cls, row: Row, *, duplicate: bool = False) -> LedgerEntry:
-        return cls(
-            id=UUID(str(row["id"])),
-            user_id=UUID(str(row["user_id"])),
-            event_type=row["event_type"],
-            amount=int(row["amount"]),
-            reference_type=row["reference_type"],
-            reference_id=UUID(str(row["reference_id"])),
-            idempotency_key=row["idempotency_key"],
-            description=row.get("description"),
-            recorded_by=row.get("recorded_by"),
-            created_at=row["created_at"],
-            duplicate=duplicate,
-        )
+
+def _repos(uow: Ledger) -> _Repos:
+    if isinstance(uow, Sql):
+        return _Repos(CreditLedgerRepository(uow), UserRepository(uow))
+    return _Repos(uow.credits, uow.users)
 
 
 def award(
-    sql: Sql,
+    uow: Ledger,
     *,
     user_id: UUID,
     amount: int,
@@ -93,20 +97,22 @@ def award(
     if amount <= 0:
         raise ValueError(f"an award is a positive amount, not {amount}")
     return _append(
-        sql,
-        user_id=user_id,
-        amount=amount,
-        event_type=event_type,
-        reference_type=reference_type,
-        reference_id=reference_id,
-        idempotency_key=idempotency_key,
-        description=description,
-        recorded_by=recorded_by,
+        _repos(uow).ledger,
+        NewLedgerEntry(
+            user_id=user_id,
+            amount=amount,
+            event_type=event_type,
+            reference_type=reference_type,
+            reference_id=reference_id,
+            idempotency_key=idempotency_key,
+            description=description,
+            recorded_by=recorded_by,
+        ),
     )
 
 
 def spend(
-    sql: Sql,
+    uow: Ledger,
     *,
     user_id: UUID,
     amount: int,
@@ -120,14 +126,14 @@ def spend(
     """Charge ``amount`` (> 0) credits once per key; ``InsufficientCredits`` below zero."""
     if amount <= 0:
         raise ValueError(f"a spend is a positive amount, not {amount}")
-    users = UserRepository(sql)
-    users.lock(user_id, UserLock.CREDITS)
-    if users.get(user_id) is None:
+    repos = _repos(uow)
+    repos.users.lock(user_id, UserLock.CREDITS)
+    if repos.users.get(user_id) is None:
         raise UnknownMember(f"no member {user_id}")
-    existing = sql.one("credit_event_by_key", idempotency_key=idempotency_key)
+    existing = repos.ledger.by_key(idempotency_key)
     if existing is not None:
         return _same(existing, user_id=user_id, amount=-amount, event_type=event_type)
-    current = balance(sql, user_id)
+    current = repos.ledger.balance(user_id)
     if current < amount:
         log.info(
             "spend refused: not enough credits",
@@ -135,74 +141,52 @@ def spend(
         )
         raise InsufficientCredits(user_id, current, amount)
     return _append(
-        sql,
-        user_id=user_id,
-        amount=-amount,
-        event_type=event_type,
-        reference_type=reference_type,
-        reference_id=reference_id,
-        idempotency_key=idempotency_key,
-        description=description,
-        recorded_by=recorded_by,
+        repos.ledger,
+        NewLedgerEntry(
+            user_id=user_id,
+            amount=-amount,
+            event_type=event_type,
+            reference_type=reference_type,
+            reference_id=reference_id,
+            idempotency_key=idempotency_key,
+            description=description,
+            recorded_by=recorded_by,
+        ),
     )
 
 
-def balance(sql: Sql, user_id: UUID) -> int:
+def balance(uow: Ledger, user_id: UUID) -> int:
     """The authoritative balance: the sum of the member's processed ledger rows."""
-    return int(sql.scalar("credit_balance", user_id=user_id) or 0)
+    return _repos(uow).ledger.balance(user_id)
 
 
-def ledger(sql: Sql, user_id: UUID, *, limit: int = 100) -> list[LedgerEntry]:
-    return [LedgerEntry.from_row(r) for r in sql.all("credit_ledger_for_user", user_id=user_id, limit=limit)]
+def ledger(uow: Ledger, user_id: UUID, *, limit: int = 100) -> list[LedgerEntry]:
+    return _repos(uow).ledger.for_user(user_id, limit=limit)
 
 
-@dataclass(frozen=True)
-class LedgerConsistency:
-    mismatched: int  # members whose cached balance differs from their ledger sum
-    ledger_total: int
-    cached_total: int
-    ledger_rows: int
-    unprocessed_rows: int
-
-    @property
-    def consistent(self) -> bool:
-        return self.mismatched == 0 and self.ledger_total == self.cached_total
-
-
-def ledger_consistency(sql: Sql) -> LedgerConsistency:
+def ledger_consistency(uow: Ledger) -> LedgerConsistency:
     """``ledger_consistent``: the ledger sums to every cached balance (for ``ops status``)."""
-    row = sql.one("credit_ledger_consistency") or {}
-    return LedgerConsistency(
-        **{
-            k: int(row.get(k) or 0)
-            for k in ("mismatched", "ledger_total", "cached_total", "ledger_rows", "unprocessed_rows")
-        }
+    return _repos(uow).ledger.consistency()
+
+
+def _append(ledger: CreditLedgerRepository, entry: NewLedgerEntry) -> LedgerEntry:
+    written = ledger.append(entry)
+    if written.duplicate:
+        return _same(written, user_id=entry.user_id, amount=entry.amount, event_type=entry.event_type)
+    log.info(
+        "credits recorded",
+        extra={
+            "user_id": str(entry.user_id),
+            "amount": entry.amount,
+            "event_type": entry.event_type,
+            "key": entry.idempotency_key,
+        },
     )
+    return written
 
 
-def _append(sql: Sql, **fields: Any) -> LedgerEntry:
-    row = sql.one("credit_insert_event", **fields)
-    if row is not None:
-        log.info(
-            "credits recorded",
-            extra={
-                "user_id": str(fields["user_id"]),
-                "amount": fields["amount"],
-                "event_type": fields["event_type"],
-                "key": fields["idempotency_key"],
-            },
-        )
-        return LedgerEntry.from_row(row)
-    existing = sql.one("credit_event_by_key", idempotency_key=fields["idempotency_key"])
-    if existing is None:  # pragma: no cover - the conflicting row was deleted in between
-        raise CreditError(f"idempotency key {fields['idempotency_key']!r} conflicted but no row holds it")
-    return _same(
-        existing, user_id=fields["user_id"], amount=fields["amount"], event_type=fields["event_type"]
-    )
-
-
-def _same(row: Row, *, user_id: UUID, amount: int, event_type: str) -> LedgerEntry:
-    entry = LedgerEntry.from_row(row, duplicate=True)
+def _same(entry: LedgerEntry, *, user_id: UUID, amount: int, event_type: str) -> LedgerEntry:
+    """The first row under a reused key, when it is the same payment; a different one is a bug."""
     if entry.user_id != user_id or entry.amount != amount or entry.event_type != event_type:
         raise IdempotencyKeyReused(
             f"key {entry.idempotency_key!r} already paid {entry.amount} ({entry.event_type})"

@@ -86,7 +86,7 @@ def test_community_report(cli: Any, db: Any, member: Any) -> None:
         (request_id, member, now - timedelta(hours=2)),
     )
     with PostgresUnitOfWork() as uow:
-        [row] = community_ops.community_report(uow.sql, now=now, days=7)
+        [row] = community_ops.community_report(uow, now=now, days=7)
     assert (row.category, row.requests, row.answered) == ("hr", 2, 1)
     assert row.answered_rate == 0.5
     assert row.median_minutes_to_first_answer == pytest.approx(30, abs=0.1)

@@ -15,7 +15,7 @@ import pytest
 from shared import config
 from shared.agents.concierge.prompts import WELCOME, WELCOME_QUESTION
 from shared.domain.events import COMMUNITY_REQUEST_NEEDED, SOLUTION_RESEARCH_NEEDED
-from shared.service_layer import approval
+from shared.service_layer import approval, community
 from shared.service_layer.concierge import run_member_turn
 from tests.bouncer_support import new_user, replies, say
 from tests.deps_support import make_deps, settings_llm
@@ -61,11 +61,18 @@ def offline(db: Any, user_id: Any, conv: Any, text: str, *, innovator: bool = Fa
 
 
 def open_request(db: Any, user_id: Any, question: str, summary: str) -> Any:
+    """An open request the member asked, as the Community service routes it (with its requester row)."""
     sql = (
         "INSERT INTO community_requests (requesting_agent_type, requesting_user_id, question,"
         " request_summary) VALUES ('concierge', %s, %s, %s) RETURNING id"
     )
-    return db.execute(sql, [user_id, question, summary]).fetchone()["id"]
+    request_id = db.execute(sql, [user_id, question, summary]).fetchone()["id"]
+    db.execute(
+        "INSERT INTO community_request_requesters (request_id, user_id, requesting_agent_type, question)"
+        " VALUES (%s, %s, 'concierge', %s)",
+        [request_id, user_id, question],
+    )
+    return request_id
 
 
 # --- the offline brain ------------------------------------------------------------------------------
@@ -113,7 +120,12 @@ def test_offline_stop_asking_cancels_the_members_own_request_and_its_priorities(
     offline(db, user_id, conv, "stop asking me about SOC 2")
     request = db.execute("SELECT * FROM community_requests WHERE id = %s", [mine]).fetchone()
     assert request["status"] == "cancelled" and request["closed_loop_at"] is not None
-    assert request["closed_loop_message"] == "cancelled by user, no longer needed"
+    # cancelled by the Community service (community.cancel_request), which writes its own closing line
+    assert request["closed_loop_message"] == community.THANK_YOU
+    withdrawn = db.execute(
+        "SELECT cancelled_at FROM community_request_requesters WHERE request_id = %s", [mine]
+    ).fetchone()
+    assert withdrawn["cancelled_at"] is not None
     priority = db.execute("SELECT status FROM user_priorities WHERE item_id = %s", [mine]).fetchone()
     assert priority["status"] == "cancelled"
     assert replies(db, user_id) == ["Done. I've cancelled your request about SOC 2."]

@@ -25,7 +25,7 @@ def member(db: Any, phone: str = "+14155550142") -> UUID:
 def do_award(user_id: UUID, amount: int, key: str) -> credits.LedgerEntry:
     with PostgresUnitOfWork() as uow:
         entry = credits.award(
-            uow.sql,
+            uow,
             user_id=user_id,
             amount=amount,
             event_type="community_response",
@@ -40,7 +40,7 @@ def do_award(user_id: UUID, amount: int, key: str) -> credits.LedgerEntry:
 def do_spend(user_id: UUID, amount: int, key: str) -> credits.LedgerEntry:
     with PostgresUnitOfWork() as uow:
         entry = credits.spend(
-            uow.sql,
+            uow,
             user_id=user_id,
             amount=amount,
             event_type="connection_request",
@@ -67,8 +67,8 @@ def test_award_twice_with_one_key_pays_once_and_returns_the_first(db: Any) -> No
     assert db.execute("SELECT count(*) AS n FROM credit_events").fetchone()["n"] == 1
     assert cached(db, user) == 25
     with PostgresUnitOfWork() as uow:
-        assert credits.balance(uow.sql, user) == 25
-        assert credits.ledger_consistency(uow.sql).consistent
+        assert credits.balance(uow, user) == 25
+        assert credits.ledger_consistency(uow).consistent
 
 
 def test_a_key_reused_for_another_amount_is_refused(db: Any) -> None:
@@ -126,7 +126,7 @@ def test_racing_spends_that_exceed_the_balance_one_is_refused(db: Any) -> None:
     assert len(refused) == 1 and len(paid) == 1, results
     assert cached(db, user) == 10
     with PostgresUnitOfWork() as uow:
-        assert credits.balance(uow.sql, user) == 10
+        assert credits.balance(uow, user) == 10
 
 
 def test_consistency_check_finds_a_cache_written_around_the_ledger(db: Any) -> None:
@@ -134,6 +134,22 @@ def test_consistency_check_finds_a_cache_written_around_the_ledger(db: Any) -> N
     do_award(user, 15, "k")
     db.execute("UPDATE users SET credit_balance = 999 WHERE id = %s", (user,))
     with PostgresUnitOfWork() as uow:
-        report = credits.ledger_consistency(uow.sql)
+        report = credits.ledger_consistency(uow)
     assert not report.consistent
     assert report.mismatched == 1
+
+
+def test_a_bare_sql_still_reaches_the_ledger_until_every_caller_passes_its_unit_of_work(db: Any) -> None:
+    user = member(db)
+    with PostgresUnitOfWork() as uow:
+        entry = credits.award(
+            uow.sql,
+            user_id=user,
+            amount=5,
+            event_type="community_response",
+            reference_type="community_response",
+            reference_id=uuid4(),
+            idempotency_key="bare-sql",
+        )
+        uow.commit()
+    assert not entry.duplicate and cached(db, user) == 5

@@ -16,6 +16,7 @@ AGGREGATE_FILES = {
     "agent_turns",
     "budgets",
     "community",
+    "community_responses",
     "credits",
     "conversations",
     "dead_letters",

@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.adapters.postgres import Sql, connect
+from shared.adapters.postgres import connect
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer import community, community_ops, credits
 
@@ -42,8 +42,8 @@ def _operator(given: str | None) -> str:
 
 def ledger_status_row() -> tuple[str, str, str]:
     """The ``ops status`` line: does the ledger sum to every cached balance?"""
-    with connect() as conn:
-        report = credits.ledger_consistency(Sql(conn))
+    with connect() as conn, PostgresUnitOfWork(conn) as uow:
+        report = credits.ledger_consistency(uow)
     verdict = "consistent" if report.consistent else f"[bold red]{report.mismatched} member(s) differ[/]"
     return (
         "credit ledger vs cache",
@@ -57,7 +57,7 @@ def _adjust(phone: str, amount: int, operator: str | None, reason: str) -> None:
     try:
         with connect() as conn, PostgresUnitOfWork(conn) as uow:
             entry = community_ops.adjust(
-                uow.sql, phone, amount=amount, operator=_operator(operator), reason=reason
+                uow, phone, amount=amount, operator=_operator(operator), reason=reason
             )
             uow.commit()
     except (community_ops.UnknownPhone, credits.CreditError, ValueError) as exc:
@@ -96,9 +96,9 @@ def credits_command(  # noqa: PLR0917 - typer reads the positional arguments
 
 
 def _show(phone: str, limit: int) -> None:
-    with connect() as conn:
+    with connect() as conn, PostgresUnitOfWork(conn) as uow:
         try:
-            found = community_ops.member_ledger(Sql(conn), phone, limit=limit)
+            found = community_ops.member_ledger(uow, phone, limit=limit)
         except community_ops.UnknownPhone as exc:
             console.print(f"[red]{exc}[/]")
             raise typer.Exit(1) from None
@@ -126,8 +126,8 @@ def report(ctx: typer.Context, days: Annotated[int, typer.Option(min=1, max=366)
     usefulness, credits paid, experts over the load cap."""
     if ctx.invoked_subcommand is not None:
         return
-    with connect() as conn:
-        rows = community_ops.community_report(Sql(conn), now=datetime.now(UTC), days=days)
+    with connect() as conn, PostgresUnitOfWork(conn) as uow:
+        rows = community_ops.community_report(uow, now=datetime.now(UTC), days=days)
     table = Table(title=f"Community, last {days} day(s)")
     for column in (
         "day",
@@ -188,17 +188,17 @@ def score(
 @community_app.command("review")
 def review(limit: Annotated[int, typer.Option(min=1, max=1000)] = 100) -> None:
     """Late answers to finished requests and referrals to nobody we know, oldest first."""
-    with connect() as conn:
-        rows = Sql(conn).all("community_open_review", limit=limit)
+    with connect() as conn, PostgresUnitOfWork(conn) as uow:
+        items = uow.community_requests.open_review(limit=limit)
     table = Table(title="Community items for an operator")
     for column in ("when", "kind", "request", "member", "detail"):
         table.add_column(column)
-    for r in rows:
+    for item in items:
         table.add_row(
-            r["created_at"].strftime("%Y-%m-%d %H:%M"),
-            r["kind"],
-            str(r["request_id"]),
-            str(r["user_id"]),
-            r["detail"],
+            item.created_at.strftime("%Y-%m-%d %H:%M"),
+            item.kind,
+            str(item.request_id),
+            str(item.user_id),
+            item.detail,
         )
     console.print(table)

@@ -5,9 +5,12 @@ bool, an id, or a list of them): services never read raw rows.
 ``PostgresUnitOfWork`` exposes them as ``uow.users``, ``uow.conversations``, ``uow.messages``,
 ``uow.actions``, ``uow.tasks``, ``uow.queue``, ``uow.budgets``, ``uow.events``,
 ``uow.deliveries``, ``uow.dead_letters``, ``uow.turns`` (agent_turns), ``uow.instances``
-(agent_instances), ``uow.innovators``, ``uow.intro_offers``, ``uow.priorities``,
-``uow.community_requests``, ``uow.solution_workflows`` and ``uow.ops`` (read models across
-aggregates).
+(agent_instances), ``uow.innovators``, ``uow.intro_offers``, ``uow.priorities`` (with the
+Account Manager's watermark), ``uow.priority_sources`` (the rows priorities are built from),
+``uow.community_requests`` (with their requesters, asks and review items),
+``uow.community_responses``, ``uow.credits`` (the credit ledger),
+``uow.solution_workflows`` (the Solution Saga's state) and ``uow.ops`` (read models
+across aggregates).
 """
 
 from shared.adapters.repositories.actions import ActionRecord, ActionRepository
@@ -15,14 +18,23 @@ from shared.adapters.repositories.agent_instances import AgentInstanceRepository
 from shared.adapters.repositories.agent_turns import AgentTurnRepository, TurnRecord
 from shared.adapters.repositories.budgets import Budget, BudgetRepository
 from shared.adapters.repositories.community_requests import CommunityRequest, CommunityRequestRepository
+from shared.adapters.repositories.community_responses import CommunityResponseRepository
 from shared.adapters.repositories.conversations import Conversation, ConversationRepository
+from shared.adapters.repositories.credits import CreditLedgerRepository, LedgerEntry
 from shared.adapters.repositories.dead_letters import DeadLetterRepository, NewDeadLetter
 from shared.adapters.repositories.deliveries import DeliveryRepository
 from shared.adapters.repositories.events import EventRepository
 from shared.adapters.repositories.messages import HistoryItem, InboundMessage, MessageRepository
 from shared.adapters.repositories.offers import InnovatorRepository, IntroOfferRepository, NewNomination
 from shared.adapters.repositories.ops import OpsRepository
-from shared.adapters.repositories.priorities import Priority, PriorityRepository
+from shared.adapters.repositories.priorities import (
+    ManagedMember,
+    MemberPriority,
+    Priority,
+    PriorityRepository,
+    RankedPriority,
+)
+from shared.adapters.repositories.priority_sources import PrioritySourceRepository
 from shared.adapters.repositories.queue import QueueRepository, QueueRow
 from shared.adapters.repositories.solution_workflows import SolutionWorkflowRepository, Workflow
 from shared.adapters.repositories.tasks import TaskRepository
@@ -37,8 +49,10 @@ __all__ = [
     "BudgetRepository",
     "CommunityRequest",
     "CommunityRequestRepository",
+    "CommunityResponseRepository",
     "Conversation",
     "ConversationRepository",
+    "CreditLedgerRepository",
     "DeadLetterRepository",
     "DeliveryRepository",
     "EventRepository",
@@ -46,14 +60,19 @@ __all__ = [
     "InboundMessage",
     "InnovatorRepository",
     "IntroOfferRepository",
+    "LedgerEntry",
+    "ManagedMember",
+    "MemberPriority",
     "MessageRepository",
     "NewDeadLetter",
     "NewNomination",
     "OpsRepository",
     "Priority",
     "PriorityRepository",
+    "PrioritySourceRepository",
     "QueueRepository",
     "QueueRow",
+    "RankedPriority",
     "SendProfile",
     "SolutionWorkflowRepository",
     "TaskRepository",

@@ -3,6 +3,7 @@ callbacks, system triggers, and what services read back."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -59,6 +60,15 @@ class BurstAge:
 class UserText:
     """Something the user wrote, and when."""
 
+    content: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class InboundText:
+    """One inbound text of a member, by id (goal and challenge mentions)."""
+
+    id: UUID
     content: str
     created_at: datetime
 
@@ -338,6 +348,14 @@ class MessageRepository:
     def user_texts_since(self, user_id: UUID, since: datetime, limit: int) -> list[UserText]:
         rows = self._sql.all("messages_user_texts_since", user_id=user_id, since=since, limit=limit)
         return [UserText(content=r["content"], created_at=r["created_at"]) for r in rows]
+
+    def inbound_by_ids(self, user_id: UUID, ids: Sequence[UUID]) -> list[InboundText]:
+        """The member's own inbound texts among ``ids`` (others' messages and outbound rows are left out)."""
+        rows = self._sql.all("messages_inbound_by_ids", ids=list(ids), user_id=user_id)
+        return [
+            InboundText(id=uuid_of(r["id"]), content=r["content"] or "", created_at=r["created_at"])
+            for r in rows
+        ]
 
     def outbound_for_user(self, user_id: UUID) -> list[Message]:
         """Every outbound message to the user, in sending order."""

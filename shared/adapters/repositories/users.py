@@ -260,6 +260,12 @@ class UserRepository:
             for r in rows
         ]
 
+    def verified_by_name(self, first_name: str, last_name: str | None) -> list[UUID]:
+        """Verified, reachable members with this first (and last) name, at most two: a community
+        referral uses the one match and never guesses between two."""
+        rows = self._sql.all("users_verified_by_name", first_name=first_name, last_name=last_name)
+        return [uuid_of(r["id"]) for r in rows]
+
     def pending_approval(self, *, limit: int) -> list[PendingMember]:
         """Members awaiting an operator (pending first, then on hold), oldest first."""
         return [

@@ -1,5 +1,6 @@
--- Community requests, asks of experts, responses and their closure (agents.md §7, §8;
--- decisions B18). Used by shared.service_layer.community.
+-- Community requests and what hangs off one request: the members waiting on it, the experts asked,
+-- items for an operator, closure and the operators' report (agents.md §7, §8; decisions B18).
+-- Read through shared.adapters.repositories.community_requests; answers are in community_responses.sql.
 
 -- name: community_lock_category
 -- Serialise de-duplication of requests in one category (two identical questions at once make one request).
@@ -101,12 +102,6 @@ UPDATE community_request_requesters
  WHERE request_id = %(request_id)s AND user_id = %(user_id)s AND cancelled_at IS NULL
 RETURNING user_id;
 
--- name: community_ask_of
--- One expert's ask on one request.
-SELECT request_id, expert_user_id, status, routed_at, responded_at
-  FROM community_request_experts
- WHERE request_id = %(request_id)s AND expert_user_id = %(expert_user_id)s;
-
 -- name: community_set_ask_status
 -- The expert answered, passed or referred.
 UPDATE community_request_experts
@@ -117,17 +112,6 @@ UPDATE community_request_experts
  WHERE request_id = %(request_id)s AND expert_user_id = %(expert_user_id)s AND status = 'asked'
 RETURNING status;
 
--- name: community_insert_response
--- The expert's answer: the summary and the exact words; nothing if they answered before.
-INSERT INTO community_responses (request_id, user_id, response_text, verbatim_answer, created_at)
-VALUES (%(request_id)s, %(user_id)s, %(response_text)s, %(verbatim_answer)s, %(now)s)
-ON CONFLICT (request_id, user_id) DO NOTHING
-RETURNING id;
-
--- name: community_response_of
--- An expert's response on a request.
-SELECT id FROM community_responses WHERE request_id = %(request_id)s AND user_id = %(user_id)s;
-
 -- name: community_count_response
 -- One more response: count it and move the request to responses_received.
 UPDATE community_requests
@@ -137,46 +121,11 @@ UPDATE community_requests
  WHERE id = %(request_id)s
 RETURNING responses_count, status;
 
--- name: community_lock_response
--- A response with its request, locked for scoring and reward.
-SELECT r.id, r.request_id, r.user_id, r.response_text, r.verbatim_answer, r.usefulness_score,
-       r.impact_description, r.credits_awarded, r.status, r.scored_by, q.question, q.category,
-       q.requesting_agent_type, u.first_name AS expert_first_name
-  FROM community_responses r
-  JOIN community_requests q ON q.id = r.request_id
-  JOIN users u ON u.id = r.user_id
- WHERE r.id = %(response_id)s
- FOR UPDATE OF r;
-
--- name: community_score_response
--- Store a usefulness score and impact description, once.
-UPDATE community_responses
-   SET usefulness_score = %(score)s, impact_description = %(impact)s, scored_by = %(scored_by)s,
-       scored_at = %(now)s
- WHERE id = %(response_id)s AND usefulness_score IS NULL
-RETURNING id;
-
--- name: community_reward_response
--- The response was paid: record the credits and move it to rewarded.
-UPDATE community_responses
-   SET credits_awarded = %(credits)s, credited_at = %(now)s, status = 'rewarded'
- WHERE id = %(response_id)s AND status = 'provided'
-RETURNING id;
-
 -- name: community_insert_review
 -- Something for an operator: a response to a finished request, a referral to nobody we know.
 INSERT INTO community_operator_review (kind, request_id, user_id, detail, payload)
 VALUES (%(kind)s, %(request_id)s, %(user_id)s, %(detail)s, %(payload)s)
 RETURNING id;
-
--- name: community_member_by_name
--- Verified members with this first (and last) name, for a referral; two rows mean ambiguous.
-SELECT id, first_name, last_name
-  FROM users
- WHERE verified AND NOT opted_out
-   AND lower(first_name) = lower(%(first_name)s)
-   AND (%(last_name)s::text IS NULL OR lower(last_name) = lower(%(last_name)s::text))
- LIMIT 2;
 
 -- name: community_due_for_closure
 -- Open requests that are expired or have answers (the closure job decides which close), locked.
@@ -195,30 +144,6 @@ UPDATE community_requests
    SET status = %(status)s, closed_loop_at = %(now)s, closed_loop_message = %(message)s
  WHERE id = %(request_id)s
 RETURNING id, responses_count;
-
--- name: community_close_responses
--- Every response of a finished request moves to closed_loop.
-UPDATE community_responses
-   SET status = 'closed_loop', closed_loop_at = %(now)s
- WHERE request_id = %(request_id)s AND status <> 'closed_loop';
-
--- name: community_expire_priorities
--- Priorities that point at a finished request or its responses expire.
-UPDATE user_priorities
-   SET status = 'expired'
- WHERE status NOT IN ('actioned', 'expired', 'cancelled')
-   AND (item_id = %(request_id)s
-        OR item_id IN (SELECT id FROM community_responses WHERE request_id = %(request_id)s));
-
--- name: community_cancel_request_tasks
--- Pending tasks about a finished request are cancelled (an expert not yet told is not told).
-UPDATE agent_tasks
-   SET status = 'cancelled',
-       completed_at = now(),
-       result_json = jsonb_build_object('reason', %(reason)s::text, 'cancelled_at', now())
- WHERE status = 'pending'
-   AND context_id = %(request_id)s
-   AND task_type = ANY(%(task_types)s);
 
 -- name: community_report
 -- ops community: per day and category, requests, answered, median minutes to first answer, mean usefulness, credits paid.
@@ -278,14 +203,16 @@ SELECT id, question, request_summary, category, status, created_at
  ORDER BY created_at DESC
  LIMIT %(limit)s;
 
--- name: community_requests_cancel_for_user
--- Cancel the member's own open requests: one by id, or those whose question or summary matches.
-UPDATE community_requests
-   SET status = 'cancelled', closed_loop_at = now(),
-       closed_loop_message = 'cancelled by user, no longer needed'
- WHERE requesting_user_id = %(user_id)s
-   AND status IN ('open', 'presented', 'clarifying', 'responses_received')
-   AND (id = %(request_id)s::uuid
+-- name: community_requests_own_open_for_user
+-- The member's own open requests they are still waiting on (by id, or those whose question or summary
+-- matches), for cancel_community_request; the cancelling itself is community.cancel_request.
+SELECT r.id, r.question, r.request_summary
+  FROM community_requests AS r
+  JOIN community_request_requesters AS q ON q.request_id = r.id
+ WHERE q.user_id = %(user_id)s AND q.cancelled_at IS NULL
+   AND r.status IN ('open', 'presented', 'clarifying', 'responses_received')
+   AND (r.id = %(request_id)s::uuid
         OR (%(request_id)s::uuid IS NULL
-            AND (question ILIKE %(pattern)s OR coalesce(request_summary, '') ILIKE %(pattern)s)))
-RETURNING id, question, request_summary;
+            AND (q.question ILIKE %(pattern)s OR r.question ILIKE %(pattern)s
+                 OR coalesce(r.request_summary, '') ILIKE %(pattern)s)))
+ ORDER BY r.created_at DESC;

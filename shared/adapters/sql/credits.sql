@@ -1,6 +1,6 @@
--- The credit ledger (decisions B8, B19; platform.md §4). Every award and spend goes through
--- shared.service_layer.credits; the balance is the sum of processed rows, users.credit_balance
--- is the trigger-kept cache.
+-- The credit ledger (decisions B8, B19; platform.md §4). Read through shared.adapters.repositories.credits;
+-- every award and spend goes through shared.service_layer.credits. The balance is the sum of processed
+-- rows; users.credit_balance is the trigger-kept cache.
 
 -- name: credit_event_by_key
 -- The ledger row written under an idempotency key, if any.
@@ -24,10 +24,6 @@ RETURNING id, user_id, event_type, amount, reference_type, reference_id, idempot
 SELECT coalesce(sum(amount), 0)::bigint AS balance
   FROM credit_events
  WHERE user_id = %(user_id)s AND processed;
-
--- name: credit_member_by_phone
--- A member and their cached balance, by phone number.
-SELECT id, phone_number, first_name, last_name, credit_balance FROM users WHERE phone_number = %(phone)s;
 
 -- name: credit_ledger_for_user
 -- A member's ledger, newest first.

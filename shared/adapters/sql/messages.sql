@@ -128,6 +128,12 @@ WHERE user_id = %(user_id)s AND direction = 'inbound' AND role = 'user' AND crea
 ORDER BY created_at
 LIMIT %(limit)s;
 
+-- name: messages_inbound_by_ids
+-- The member's own inbound texts among these ids (goal and challenge mentions).
+SELECT id, content, created_at
+FROM messages
+WHERE id = ANY(%(ids)s::uuid[]) AND user_id = %(user_id)s AND role = 'user' AND direction = 'inbound';
+
 -- name: messages_outbound_for_user
 -- Every outbound message to one user, in sending order (transcripts of evals and tests).
 SELECT id, conversation_id, user_id, role, direction, content, status, created_at

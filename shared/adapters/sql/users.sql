@@ -124,6 +124,15 @@ WHERE score > 0
 ORDER BY score DESC, created_at
 LIMIT %(limit)s;
 
+-- name: users_verified_by_name
+-- Verified members with this first (and last) name, for a community referral; two rows mean ambiguous.
+SELECT id
+  FROM users
+ WHERE verified AND NOT opted_out
+   AND lower(first_name) = lower(%(first_name)s)
+   AND (%(last_name)s::text IS NULL OR lower(last_name) = lower(%(last_name)s::text))
+ LIMIT 2;
+
 -- name: users_complete_onboarding
 -- All required fields and a verified email: onboarding done, into the operator's approval queue.
 UPDATE users SET onboarding_completed_at = now(), approval_status = 'pending'
