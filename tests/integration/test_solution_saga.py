@@ -670,3 +670,58 @@ def test_a_question_the_member_already_asked_the_community_completes_at_the_time
     run_task(tasks(db, solution_saga.TIMEOUT_TASK)[0], at=NOW + SAGA_EXPERT_TIMEOUT)
     final = queued(db, asker)[-1]["final_message"]
     assert "Ana said" in final and "Trustwell" in final
+
+
+def test_the_concierges_cancel_tool_cancels_the_members_research_on_that_topic(
+    db: Any, world: dict[str, UUID], anthropic_fake: AnthropicFake
+) -> None:
+    from shared.service_layer.concierge import run_member_turn
+    from tests.bouncer_support import new_user, say
+
+    member, conversation = new_user(
+        db,
+        "+14155550142",
+        first_name="Sarah",
+        last_name="Chen",
+        email="sarah@globex.com",
+        email_verified=True,
+        verified=True,
+        approval_status="approved",
+        poc_agent_type="concierge",
+    )
+    start(member)  # offline: the workflow and its community request
+    anthropic_fake.tool_use(
+        "make_decision",
+        {
+            "next_scenario": "single_topic_response",
+            "tools_to_execute": [{"tool_name": "cancel_community_request", "params": {"about": "SOC 2"}}],
+            "context_for_call_2": {"primary_topic": "SOC 2"},
+        },
+    )
+    anthropic_fake.reply("Done, I've stopped that.")
+    say(db, member, conversation, "we picked a SOC 2 tool already, no need to keep looking")
+    run_member_turn(member, make_deps(llm=settings_llm()))
+
+    [cancelled] = events(db, solution_saga.SOLUTION_CANCELLED)
+    assert cancelled["payload"]["about"] == "SOC 2" and cancelled["payload"]["user_id"] == str(member)
+    event = ClaimedEvent(
+        id=cancelled["id"],
+        event_type=cancelled["event_type"],
+        aggregate_type="user",
+        aggregate_id=member,
+        payload=cancelled["payload"],
+        metadata={},
+        attempts=0,
+        created_at=NOW,
+        created_by="concierge",
+        user_id=member,
+        user_verified=True,
+        user_poc_agent_type="concierge",
+    )
+    cloud = CloudEvent(
+        {"type": "google.cloud.pubsub.topic.v1.messagePublished", "source": "//pubsub.googleapis.com/test"},
+        push_body(event_message(event, CONSUMERS["solution_saga"])),
+    )
+    assert deliver("agent_solution_saga", cloud, make_deps(clock=lambda: NOW)) == Outcome.HANDLED
+    assert workflow(db, member)["status"] == "cancelled"
+    assert tasks(db, solution_saga.TIMEOUT_TASK)[0]["status"] == "cancelled"
