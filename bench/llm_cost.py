@@ -556,7 +556,6 @@ SAGA_NEEDS = [
     ("an expense management tool that syncs with NetSuite", "finance"),
     ("a customer data platform for a B2B SaaS", "marketing"),
 ]
-SEARCH_RESULT_INPUT_TOKENS = 2500  # what one search's results add to the prompt (not billed by the fake)
 
 
 class _Costs:
@@ -662,24 +661,16 @@ def run_saga(workflows: int, seed: int) -> None:
                 workflow_id=workflow,
             )
     model = call_settings("solution_saga", "evaluate_initial").model
-    result_input = (
-        Decimal(costs.searches * SEARCH_RESULT_INPUT_TOKENS) * price_for(model).input / Decimal(1_000_000)
-    )
-    tokens = sum(costs.by_kind.values(), Decimal(0)) - costs.searches * WEB_SEARCH_USD_PER_SEARCH
+    total = sum(costs.by_kind.values(), Decimal(0))
     per = Decimal(workflows)
     print(f"Solution Saga: {workflows} completed workflows on {model} at list prices")
     for kind, cost in sorted(costs.by_kind.items()):
         print(f"  {kind:<26} {cost / per:.4f} USD per workflow")
     print(
         f"  searches                   {costs.searches / workflows:.2f} per workflow"
-        f" at {WEB_SEARCH_USD_PER_SEARCH} USD each"
+        f" at {WEB_SEARCH_USD_PER_SEARCH} USD each (in web_research, with the results read as input)"
     )
-    print(
-        f"  search results as input    {result_input / per:.4f} USD per workflow (estimate: "
-        f"{SEARCH_RESULT_INPUT_TOKENS} tokens a search; the fake does not bill them)"
-    )
-    total = (tokens + costs.searches * WEB_SEARCH_USD_PER_SEARCH + result_input) / per
-    print(f"  total                      {total:.4f} USD per completed workflow")
+    print(f"  total                      {total / per:.4f} USD per completed workflow")
 
 
 def main() -> None:

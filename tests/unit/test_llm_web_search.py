@@ -14,7 +14,7 @@ import pytest
 from shared.adapters.llm import AnthropicLlm, LlmRequest, ResolvedCall, web_search_tool
 from shared.adapters.llm_prices import WEB_SEARCH_USD_PER_SEARCH, cost_usd
 from tests.fakes.llm import InMemoryCallLog
-from tools.fakes.anthropic_api import AnthropicFake, instant_responder
+from tools.fakes.anthropic_api import WEB_RESULT_INPUT_TOKENS, AnthropicFake, instant_responder
 
 SETTINGS = ResolvedCall("claude-sonnet-4-6", 0.2, 800)
 
@@ -63,6 +63,7 @@ def test_results_citations_and_the_per_search_price(fake: AnthropicFake) -> None
         "Vanta",
     )
     assert response.usage.web_search_requests == 1
+    assert response.usage.input_tokens > 2 * WEB_RESULT_INPUT_TOKENS  # the two results were read
     tokens_only = cost_usd(
         "claude-sonnet-4-6",
         input_tokens=response.usage.input_tokens,

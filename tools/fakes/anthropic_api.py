@@ -19,7 +19,8 @@ format: a ``server_tool_use`` block (``srvtoolu_`` id, ``{"query": ...}``), a
 ``web_search_tool_result`` block holding ``web_search_result`` items (url, title,
 ``encrypted_content``, ``page_age``) or a ``web_search_tool_result_error``, then text blocks whose
 ``citations`` are ``web_search_result_location`` entries (url, title, ``cited_text``,
-``encrypted_index``); ``usage.server_tool_use.web_search_requests`` counts the searches. Script
+``encrypted_index``); ``usage.server_tool_use.web_search_requests`` counts the searches, and each
+result adds ``WEB_RESULT_INPUT_TOKENS`` of input (the content the model read). Script
 it with ``fake.web_search(query, results, cited=[(text, url)], text=...)``; a scripted search on
 a request that did not offer the tool is refused, as the model could not have searched.
 
@@ -161,6 +162,7 @@ class PromptCache:
 
 
 WEB_SEARCH_TOOL_TYPES = ("web_search_20250305",)
+WEB_RESULT_INPUT_TOKENS = 500  # input tokens one search result adds (the page content the model reads)
 WEB_SEARCH_ERROR_CODES = (
     "invalid_tool_input",
     "unavailable",
@@ -363,7 +365,7 @@ class AnthropicFake:
             "stop_reason": stop_reason,
             "stop_sequence": None,
             "usage": {
-                "input_tokens": usage.input_tokens,
+                "input_tokens": usage.input_tokens + _search_result_tokens(reply),
                 "cache_creation_input_tokens": usage.cache_creation_input_tokens,
                 "cache_read_input_tokens": usage.cache_read_input_tokens,
                 "cache_creation": {
@@ -375,6 +377,11 @@ class AnthropicFake:
                 "service_tier": "standard",
             },
         }
+
+
+def _search_result_tokens(reply: FakeReply) -> int:
+    """The model reads what each search returned: billed as (uncached) input, as the API does."""
+    return sum(len(s.results) for s in reply.web_searches if s.error_code is None) * WEB_RESULT_INPUT_TOKENS
 
 
 def _offers_web_search(body: dict[str, Any]) -> bool:
