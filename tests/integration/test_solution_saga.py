@@ -725,3 +725,33 @@ def test_the_concierges_cancel_tool_cancels_the_members_research_on_that_topic(
     assert deliver("agent_solution_saga", cloud, make_deps(clock=lambda: NOW)) == Outcome.HANDLED
     assert workflow(db, member)["status"] == "cancelled"
     assert tasks(db, solution_saga.TIMEOUT_TASK)[0]["status"] == "cancelled"
+
+
+def test_the_account_manager_ranks_finished_research_for_the_member(db: Any, world: dict[str, UUID]) -> None:
+    asker = world["asker"]
+    start(asker)
+    w = workflow(db, asker)
+    run_task(tasks(db, solution_saga.TIMEOUT_TASK)[0], at=NOW + SAGA_EXPERT_TIMEOUT)
+    [done] = events(db, solution_saga.RESEARCH_COMPLETE)
+    event = ClaimedEvent(
+        id=done["id"],
+        event_type=done["event_type"],
+        aggregate_type="user",
+        aggregate_id=asker,
+        payload=done["payload"],
+        metadata={},
+        attempts=0,
+        created_at=NOW,
+        created_by="solution_saga",
+        user_id=asker,
+        user_verified=True,
+        user_poc_agent_type="concierge",
+    )
+    cloud = CloudEvent(
+        {"type": "google.cloud.pubsub.topic.v1.messagePublished", "source": "//pubsub.googleapis.com/test"},
+        push_body(event_message(event, CONSUMERS["account_manager"])),
+    )
+    later = NOW + SAGA_EXPERT_TIMEOUT
+    assert deliver("agent_account_manager", cloud, make_deps(clock=lambda: later)) == Outcome.HANDLED
+    items = rows(db, "SELECT item_type, item_id FROM user_priorities WHERE user_id = %s", asker)
+    assert {"item_type": "solution_update", "item_id": w["id"]} in items
