@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared.domain.events import COMMUNITY_REQUEST_NEEDED, SOLUTION_RESEARCH_NEEDED
+from shared.domain.events import COMMUNITY_REQUEST_NEEDED, PROSPECT_RESEARCH_NEEDED, SOLUTION_RESEARCH_NEEDED
 
 Kind = Literal["event", "task"]
 
@@ -231,6 +231,7 @@ AGENTS: tuple[AgentSpec, ...] = (
         ordered=False,
         deployed=False,
         description="Finds mutual connections for prospects.",
+        planned_events=(PROSPECT_RESEARCH_NEEDED,),
     ),
 )
 

@@ -37,6 +37,7 @@ from shared.adapters.repositories import (
     TaskRepository,
     UserRepository,
 )
+from shared.adapters.repositories.commerce import CreditPurchaseRepository, ProspectUploadRepository
 from shared.domain.events import Event
 
 
@@ -76,6 +77,8 @@ class PostgresUnitOfWork:
     priorities: PriorityRepository
     community_requests: CommunityRequestRepository
     ops: OpsRepository
+    prospect_uploads: ProspectUploadRepository
+    credit_purchases: CreditPurchaseRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
         self._given = conn
@@ -108,6 +111,8 @@ class PostgresUnitOfWork:
         self.priorities = PriorityRepository(self.sql)
         self.community_requests = CommunityRequestRepository(self.sql)
         self.ops = OpsRepository(self.sql)
+        self.prospect_uploads = ProspectUploadRepository(self.sql)
+        self.credit_purchases = CreditPurchaseRepository(self.sql)
         self._pending = []
         self._committed = False
         return self
