@@ -26,7 +26,12 @@ log = get_logger(__name__)
 
 
 def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> TurnResult:
-    agent = InnovatorAgent() if innovator else ConciergeAgent()
+    return _run(InnovatorAgent() if innovator else ConciergeAgent(), user_id, deps)
+
+
+def _run(agent: ConciergeAgent, user_id: UUID, deps: Deps) -> TurnResult:
+    # Each handler names only its own agent, so the Concierge's code path (and its deployed
+    # settings, tests/infra) never reaches the Innovator's commerce tools and their secrets.
     result = run_turn(
         agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory, clock=deps.clock, burst=deps.burst
     )
@@ -44,7 +49,7 @@ def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> Tu
 
 def handle_turn_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
     """Events for a Concierge member: one turn (its own transaction)."""
-    result = run_member_turn(delivery_user_id(delivery), deps)
+    result = _run(ConciergeAgent(), delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
 
 
@@ -52,5 +57,5 @@ def handle_innovator_turn_event(
     delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps
 ) -> dict[str, Any] | None:
     """Events for an Innovator member: one turn (its own transaction)."""
-    result = run_member_turn(delivery_user_id(delivery), deps, innovator=True)
+    result = _run(InnovatorAgent(), delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
