@@ -21,6 +21,9 @@ td,th{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top;w
 .summary{font-size:1.15em;font-weight:600;margin:12px 0}
 button{font-size:1.1em;padding:10px 18px;margin:8px 0}input[type=file]{font-size:1em;margin:8px 0}
 .notice{padding:10px;border-radius:6px;background:#f2f2f2}
+@media (max-width:640px){thead{display:none}table,tbody,tr,td{display:block;width:auto}
+tr{border:1px solid #ccc;margin:0 0 10px;border-radius:6px}td{border:0;padding:2px 8px}
+td:empty{display:none}td::before{content:attr(data-label) ": ";font-weight:600}}
 """
 
 
@@ -64,12 +67,18 @@ def _row(result: RowResult) -> str:
     v = result.values
     name = " ".join(x for x in (v.get("first_name"), v.get("last_name")) if x)
     notes = [*(f"Error: {m}" for m in result.errors), *(f"Warning: {m}" for m in result.warnings)]
-    return (
-        f'<tr class="{result.status}"><td>{result.row_number}</td><td>{_e(result.status)}</td>'
-        f"<td>{_e(name)}</td><td>{_e(v.get('company'))}</td><td>{_e(v.get('email'))}</td>"
-        f"<td>{_e(v.get('phone_number'))}</td><td>{_e(v.get('linkedin_url'))}</td>"
-        f"<td>{'<br>'.join(_e(n) for n in notes)}</td></tr>"
+    cells = (
+        ("Row", result.row_number),
+        ("Status", result.status),
+        ("Name", name),
+        ("Company", v.get("company")),
+        ("Email", v.get("email")),
+        ("Phone", v.get("phone_number")),
+        ("LinkedIn", v.get("linkedin_url")),
     )
+    tds = "".join(f'<td data-label="{label}">{_e(value)}</td>' for label, value in cells)
+    note_html = "<br>".join(_e(n) for n in notes)
+    return f'<tr class="{result.status}">{tds}<td data-label="Notes">{note_html}</td></tr>'
 
 
 def preview(
