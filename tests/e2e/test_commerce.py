@@ -90,7 +90,7 @@ def _text_and_wait_for_link(stack: RunningStack, text: str, kind: str) -> str:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         for message in sent_messages(stack.info, PHONE)[seen:]:
-            found = [link for link in LINK.findall(message["body"]) if kind in link]
+            found: list[str] = [link for link in LINK.findall(message["body"]) if kind in link]
             if found:
                 return found[0]
         time.sleep(0.5)
