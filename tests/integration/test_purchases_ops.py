@@ -13,7 +13,14 @@ from rich.console import Console
 from shared.adapters.stripe_checkout import verify_event
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer.credit_purchases import record_stripe_event
-from tests.commerce_support import WEBHOOK_SECRET, funding, innovator, stripe_standin
+from tests.commerce_support import (
+    UPLOAD_BASE,
+    WEBHOOK_SECRET,
+    funding,
+    innovator,
+    stripe_standin,
+    upload_settings,
+)
 from tools.fakes.stripe_api import StripeStandin, event_for, sign_payload
 
 pytestmark = pytest.mark.integration
@@ -57,3 +64,21 @@ def test_purchases_lists_paid_open_and_refused_with_ledger_rows(
     only_paid = cli("purchases", "--status", "paid")
     assert "Credit purchases (1)" in only_paid.output
     assert cli("purchases", "--status", "bogus").exit_code == 2
+
+
+def test_operators_can_make_the_links_the_tools_make(
+    cli: Any, db: Any, standin: StripeStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    buyer = innovator(db)
+    with upload_settings(monkeypatch):
+        made = cli("upload-link", "+14155550100")
+        assert made.exit_code == 0, made.output
+        assert made.output.strip().startswith(UPLOAD_BASE + "/?t=")
+        funded = cli("funding-link", "+14155550100", "250")
+        assert funded.exit_code == 0, funded.output
+        [session] = standin.sessions.values()
+        assert funded.output.strip() == session["url"] and session["client_reference_id"] == str(buyer)
+        assert cli("upload-link", "+14155550999").exit_code == 1
+        assert cli("funding-link", "+14155550100", "999999").exit_code == 1
+    assert db.execute("SELECT count(*) AS n FROM prospect_upload_tokens").fetchone()["n"] == 1
+    assert db.execute("SELECT count(*) AS n FROM credit_purchases").fetchone()["n"] == 1
