@@ -23,7 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared.domain.events import COMMUNITY_REQUEST_NEEDED, INTRO_AGENT_EVENTS, SOLUTION_RESEARCH_NEEDED
+from shared.domain.events import (
+    COMMUNITY_REQUEST_NEEDED,
+    INTRO_AGENT_EVENTS,
+    PROSPECT_RESEARCH_NEEDED,
+    SOLUTION_RESEARCH_NEEDED,
+)
 
 Kind = Literal["event", "task"]
 
@@ -232,6 +237,7 @@ AGENTS: tuple[AgentSpec, ...] = (
         ordered=False,
         deployed=False,
         description="Finds mutual connections for prospects.",
+        planned_events=(PROSPECT_RESEARCH_NEEDED,),
     ),
 )
 

@@ -40,6 +40,7 @@ from shared.adapters.repositories import (
     TaskRepository,
     UserRepository,
 )
+from shared.adapters.repositories.commerce import CreditPurchaseRepository, ProspectUploadRepository
 from shared.domain.events import Event
 
 
@@ -82,6 +83,8 @@ class PostgresUnitOfWork:
     community_responses: CommunityResponseRepository
     credits: CreditLedgerRepository
     ops: OpsRepository
+    prospect_uploads: ProspectUploadRepository
+    credit_purchases: CreditPurchaseRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
         self._given = conn
@@ -117,6 +120,8 @@ class PostgresUnitOfWork:
         self.community_responses = CommunityResponseRepository(self.sql)
         self.credits = CreditLedgerRepository(self.sql)
         self.ops = OpsRepository(self.sql)
+        self.prospect_uploads = ProspectUploadRepository(self.sql)
+        self.credit_purchases = CreditPurchaseRepository(self.sql)
         self._pending = []
         self._committed = False
         return self
