@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # Other providers
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None  # None: Stripe's own API; the local stack's stand-in otherwise
+    stripe_success_url: str | None = None  # where Checkout returns after paying (None: a neutral page)
+    stripe_cancel_url: str | None = None
+    prospect_upload_url: str | None = None  # the public URL of the prospect_upload function
     apify_token: SecretStr | None = None
     verify_email_domain: str | None = None
 

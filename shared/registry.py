@@ -26,6 +26,7 @@ from typing import Literal
 from shared.domain.events import (
     COMMUNITY_REQUEST_NEEDED,
     INTRO_AGENT_EVENTS,
+    PROSPECT_RESEARCH_NEEDED,
     SOLUTION_RESEARCH_CANCELLED,
     SOLUTION_RESEARCH_NEEDED,
 )
@@ -246,6 +247,7 @@ AGENTS: tuple[AgentSpec, ...] = (
         ordered=False,
         deployed=False,
         description="Finds mutual connections for prospects.",
+        planned_events=(PROSPECT_RESEARCH_NEEDED,),
     ),
 )
 

@@ -41,6 +41,7 @@ from shared.adapters.repositories import (
     TaskRepository,
     UserRepository,
 )
+from shared.adapters.repositories.commerce import CreditPurchaseRepository, ProspectUploadRepository
 from shared.domain.events import Event
 
 
@@ -84,6 +85,8 @@ class PostgresUnitOfWork:
     credits: CreditLedgerRepository
     solution_workflows: SolutionWorkflowRepository
     ops: OpsRepository
+    prospect_uploads: ProspectUploadRepository
+    credit_purchases: CreditPurchaseRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
         self._given = conn
@@ -120,6 +123,8 @@ class PostgresUnitOfWork:
         self.credits = CreditLedgerRepository(self.sql)
         self.solution_workflows = SolutionWorkflowRepository(self.sql)
         self.ops = OpsRepository(self.sql)
+        self.prospect_uploads = ProspectUploadRepository(self.sql)
+        self.credit_purchases = CreditPurchaseRepository(self.sql)
         self._pending = []
         self._committed = False
         return self

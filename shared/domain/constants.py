@@ -152,3 +152,16 @@ COMPLETED_TASK_RETENTION = timedelta(days=30)
 # since their latest text, but never longer than BURST_MAX_WAIT after their first.
 BURST_QUIET_GAP = timedelta(seconds=2)
 BURST_MAX_WAIT = timedelta(seconds=8)
+
+# --- Innovator commerce (issue 13; agents.md §5, §15; decisions A11, B19) ---------------------------
+PROSPECT_UPLOAD_TOKEN_TTL = timedelta(hours=24)  # the upload link's life; single use
+PROSPECT_UPLOAD_TOKEN_BYTES = 32  # secrets.token_urlsafe entropy of the link's token
+PROSPECT_UPLOAD_MAX_BYTES = 5 * 1024 * 1024  # one CSV file; larger: a clear page, nothing written
+PROSPECT_UPLOAD_MAX_ROWS = 10_000  # data rows per file
+PROSPECT_UPLOAD_MAX_FIELD_CHARS = 500  # one cell
+PROSPECT_UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024  # multipart framing and the form's small fields
+# The one price table (credits -> price in US cents) request_credit_funding sells from.
+CREDIT_PACKS: tuple[tuple[int, int], ...] = ((100, 10_000), (250, 23_750), (500, 45_000), (1_000, 85_000))
+CREDIT_CURRENCY = "usd"
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300  # a signed event older than this is a replay (the SDK's default)
+STRIPE_WEBHOOK_MAX_BYTES = 256 * 1024  # Stripe's events are a few KB

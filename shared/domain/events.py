@@ -166,6 +166,35 @@ class IntroFlowChanged:
         )
 
 
+PROSPECT_RESEARCH_NEEDED = "prospect.research_needed"  # agents.md §11, platform.md §2 (Social Butterfly)
+
+
+@dataclass(frozen=True)
+class ProspectResearchNeeded:
+    """An uploaded prospect with a LinkedIn URL (issue 13): the Social Butterfly researches them."""
+
+    prospect_id: UUID
+    innovator_id: UUID
+    linkedin_url: str
+    upload_batch_id: UUID
+
+    def event(self) -> Event:
+        return Event(
+            event_type=PROSPECT_RESEARCH_NEEDED,
+            aggregate_type="prospect",
+            aggregate_id=self.prospect_id,
+            payload={
+                "prospectId": str(self.prospect_id),
+                "innovatorId": str(self.innovator_id),
+                "researchType": "mutual_connections",
+                "linkedinUrl": self.linkedin_url,
+                "upload_batch_id": str(self.upload_batch_id),
+                "user_id": str(self.innovator_id),
+            },
+            created_by="prospect_upload",
+        )
+
+
 @dataclass(frozen=True)
 class SolutionResearchCancelled:
     """The member no longer needs research they asked for (issue 11, cancellation). The Solution
