@@ -302,6 +302,9 @@ def test_timeout_path_completes_with_what_arrived_even_without_its_task(
 
     later = NOW + SAGA_EXPERT_TIMEOUT
     assert run_task(tasks(db, solution_saga.TIMEOUT_TASK)[0], at=later)["status"] == "completed"
+    # the timeout redelivered (a new claim after a lost lease): nothing twice
+    assert run_task(tasks(db, solution_saga.TIMEOUT_TASK)[0], at=later)["status"] == "ignored"
+    assert len(events(db, solution_saga.RESEARCH_COMPLETE)) == 1
 
     w = workflow(db, asker)
     assert (w["status"], w["current_step"], w["completed_at"]) == ("completed", "complete", later)
