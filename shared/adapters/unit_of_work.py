@@ -37,6 +37,7 @@ from shared.adapters.repositories import (
     PriorityRepository,
     PrioritySourceRepository,
     QueueRepository,
+    SolutionWorkflowRepository,
     TaskRepository,
     UserRepository,
 )
@@ -82,6 +83,7 @@ class PostgresUnitOfWork:
     community_requests: CommunityRequestRepository
     community_responses: CommunityResponseRepository
     credits: CreditLedgerRepository
+    solution_workflows: SolutionWorkflowRepository
     ops: OpsRepository
     prospect_uploads: ProspectUploadRepository
     credit_purchases: CreditPurchaseRepository
@@ -119,6 +121,7 @@ class PostgresUnitOfWork:
         self.community_requests = CommunityRequestRepository(self.sql)
         self.community_responses = CommunityResponseRepository(self.sql)
         self.credits = CreditLedgerRepository(self.sql)
+        self.solution_workflows = SolutionWorkflowRepository(self.sql)
         self.ops = OpsRepository(self.sql)
         self.prospect_uploads = ProspectUploadRepository(self.sql)
         self.credit_purchases = CreditPurchaseRepository(self.sql)

@@ -132,6 +132,17 @@ COMMUNITY_CLOSURE_BATCH = 500  # requests closed per closure run
 COMMUNITY_SUMMARY_MAX_CHARS = 1000  # response_text: the 2-3 sentence summary
 COMMUNITY_VERBATIM_MAX_CHARS = 4000  # verbatim_answer: the expert's exact words, capped
 
+# --- Solution Saga (agents.md §9, §16; decisions A11) ----------------------------------------------
+SAGA_EXPERT_TIMEOUT = timedelta(hours=24)  # solution_workflow_timeout after the community request
+SAGA_MIN_EXPERT_RESPONSES = 2  # responses that move a workflow to final evaluation
+SAGA_WEB_SEARCH_MAX_USES = 3  # searches the web search server tool may run per workflow
+SAGA_WEB_RESULTS_KEPT = 12  # web results stored per workflow (the first found)
+SAGA_INNOVATOR_MATCHES = 5  # innovators rows matched per workflow
+SAGA_REQUEST_MAX_CHARS = 1000  # longest request_description accepted
+SAGA_FINDINGS_MAX_VENDORS = 3  # named options in a message to the member ("two or three")
+SAGA_SOURCES_LOOKBACK = timedelta(days=30)  # workflows whose sources a reply about research may cite
+SAGA_SOURCES_WORKFLOWS = 10  # at most this many recent workflows
+
 # --- Retention (platform §6.6) ----------------------------------------------------------------
 MESSAGE_RETENTION = timedelta(days=365)
 EVENT_RETENTION = timedelta(days=90)

@@ -30,6 +30,7 @@ AGGREGATE_FILES = {
     "priorities",
     "prospects",
     "queue",
+    "solution_workflows",
     "tasks",
     "users",
 }

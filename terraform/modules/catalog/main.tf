@@ -143,6 +143,14 @@ locals {
       publishes       = false
       timeout_seconds = 300
     }
+    agent_solution_saga = {
+      description     = "Solution Saga: vendor research (web search, innovators, an expert round) as a workflow."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
     community_closer = {
       description     = "Hourly closure of expired or fully answered community requests (scheduler, OIDC)."
       exposure        = "internal"
@@ -170,6 +178,7 @@ locals {
     "agent-summarizer"      = { function = "agent_summarizer", ordered = false }
     "agent-of-humans"       = { function = "agent_of_humans", ordered = false }
     "agent-account-manager" = { function = "agent_account_manager", ordered = false }
+    "agent-solution-saga"   = { function = "agent_solution_saga", ordered = false }
   }
 
   dead_letter_recorder = "dead_letter_recorder"
