@@ -17,6 +17,7 @@ AGGREGATE_FILES = {
     "budgets",
     "community",
     "community_responses",
+    "credit_purchases",
     "credits",
     "conversations",
     "dead_letters",
@@ -27,8 +28,10 @@ AGGREGATE_FILES = {
     "messages",
     "ops",
     "priorities",
+    "prospects",
     "queue",
     "re_engagement",
+    "solution_workflows",
     "tasks",
     "users",
 }
