@@ -66,6 +66,7 @@ class ConciergeAgent:
     reply_prompt = REPLY_SYSTEM
     quotable: tuple[str, ...] = QUOTABLE
     prompt_version = PROMPT_VERSION
+    commerce_intents = False  # the offline rules read upload and credit asks (the Innovator's tools)
 
     def __init__(self, community: CommunityPort | None = None) -> None:
         self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = concierge_tools()
@@ -288,7 +289,11 @@ class ConciergeAgent:
         if not turn.user_texts:
             turn.decision = ConciergeDecision(next_scenario="no_message")
             return []  # a system trigger alone: nothing the rules can say
-        intents = [i for i in read_intents(turn.user_texts) if i.kind.value != "other"]
+        intents = [
+            i
+            for i in read_intents(turn.user_texts, innovator=self.commerce_intents)
+            if i.kind.value != "other"
+        ]
         calls = brain.plan(
             intents, goal_text=self.goal_text(turn), texts=turn.user_texts, presented=self._presented(turn)
         )
