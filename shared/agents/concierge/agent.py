@@ -105,8 +105,15 @@ class ConciergeAgent:
         """The member has no goal yet and the agent's last message asked what they are working on."""
         if not turn.user_texts or self.member(turn).goal:
             return False
-        last_agent = next((m for m in reversed(turn.ctx.history) if m.api_role == "assistant"), None)
-        return last_agent is not None and WELCOME_QUESTION in last_agent.content
+        # The agent's last send, whole: the welcome's parts share one created_at, so their order
+        # within it is arbitrary; the question may be any part of that run.
+        last_send: list[str] = []
+        for message in reversed(turn.ctx.history):
+            if message.api_role == "assistant":
+                last_send.append(message.content)
+            elif last_send:
+                break
+        return any(WELCOME_QUESTION in content for content in last_send)
 
     def goal_text(self, turn: ConciergeTurn) -> str | None:
         """The member's answer to the welcome question, when it reads as a goal (a statement, not a
