@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from werkzeug.serving import make_server
@@ -48,13 +49,31 @@ def add_task(
     due_offset: str = "-1 second",
     max_retries: int = 3,
 ) -> uuid.UUID:
-    row = db.execute(
-        "INSERT INTO agent_tasks (task_type, agent_type, user_id, priority, scheduled_for, context_json, "
-        "created_by, max_retries) VALUES (%s, %s, %s, %s, now() + %s::interval, '{}'::jsonb, 'test', %s) "
-        "RETURNING id",
-        (task_type, agent_type, user_id, priority, due_offset, max_retries),
-    ).fetchone()
-    return cast(uuid.UUID, row["id"])
+    """A pending task due ``due_offset`` from now ("-1 second", "1 hour", "-10 minutes"), created the
+    way agents create tasks (``uow.tasks.add``)."""
+    from shared.adapters.repositories.tasks import NewTask
+    from shared.adapters.unit_of_work import PostgresUnitOfWork
+
+    amount, unit = due_offset.split()
+    offset = timedelta(**{unit if unit.endswith("s") else unit + "s": int(amount)})
+    task = NewTask(
+        task_type=task_type,
+        agent_type=agent_type,
+        user_id=user_id,
+        scheduled_for=datetime.now(UTC) + offset,
+        priority=priority,
+        context_json={},
+        context_id=None,
+        context_type=None,
+        created_by="test",
+        dedupe_key=f"test:{uuid.uuid4()}",
+        max_retries=max_retries,
+    )
+    with PostgresUnitOfWork() as uow:
+        task_id = uow.tasks.add(task)
+        uow.commit()
+    assert task_id is not None
+    return task_id
 
 
 def event_row(db: Any, event_id: uuid.UUID) -> dict[str, Any]:
