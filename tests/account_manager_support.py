@@ -196,9 +196,7 @@ def run(
 
 
 def priorities(db: Any, user: Any) -> Any:
-    return db.execute(
-        "SELECT * FROM user_priorities WHERE user_id = %s ORDER BY priority_rank, item_type, item_id", (user,)
-    ).fetchall()
+    return fixture_sql(db).all("check_priorities_of_member", user_id=user)
 
 
 def live(db: Any, user: Any) -> list[dict[str, Any]]:

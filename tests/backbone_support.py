@@ -12,6 +12,8 @@ from typing import Any, cast
 
 from werkzeug.serving import make_server
 
+from tests.fixture_support import fixture_sql
+
 
 def make_user(db: Any, *, verified: bool = False, poc: str = "bouncer") -> uuid.UUID:
     """A member (approved with ``poc`` as point of contact when ``verified``)."""
@@ -77,17 +79,15 @@ def add_task(
 
 
 def event_row(db: Any, event_id: uuid.UUID) -> dict[str, Any]:
-    return cast(dict[str, Any], db.execute("SELECT * FROM events WHERE id = %s", (event_id,)).fetchone())
+    return cast(dict[str, Any], fixture_sql(db).one("check_event", event_id=event_id))
 
 
 def task_row(db: Any, task_id: uuid.UUID) -> dict[str, Any]:
-    return cast(dict[str, Any], db.execute("SELECT * FROM agent_tasks WHERE id = %s", (task_id,)).fetchone())
+    return cast(dict[str, Any], fixture_sql(db).one("check_task", task_id=task_id))
 
 
 def dead_letters(db: Any) -> list[dict[str, Any]]:
-    return cast(
-        list[dict[str, Any]], db.execute("SELECT * FROM event_dead_letters ORDER BY created_at").fetchall()
-    )
+    return fixture_sql(db).all("check_dead_letters")
 
 
 class Receiver:
@@ -170,9 +170,4 @@ def push_body(
 
 
 def handled_count(db: Any, delivery_id: Any) -> int:
-    return int(
-        db.execute(
-            "SELECT count(*) AS n FROM agent_actions_log WHERE agent_type = 'probe' AND context_id = %s",
-            (delivery_id,),
-        ).fetchone()["n"]
-    )
+    return int(fixture_sql(db).scalar("check_probe_runs", delivery_id=delivery_id))

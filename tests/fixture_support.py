@@ -1,9 +1,11 @@
-"""Named fixture queries (``tests/sql/*.sql``) for rows the product cannot write as a test needs them.
+"""Named test queries (``tests/sql/*.sql``): fixtures the product cannot write as a test needs them,
+and the assertion reads the support modules share.
 
 Test support creates state through the project's repositories and use cases. A few scenarios need
 rows no product code writes yet (intro opportunities) or rows in a past state (created days ago,
-already presented); those statements live in ``tests/sql`` as named queries, run by the same
-named-query adapter as the product's, so no SQL string sits in a support module.
+already presented): ``fixture_*`` queries. Reads shared by many tests (a member's priorities, queued
+messages, row counts) are ``check_*`` queries. Both run on the same named-query adapter as the
+product's, so no SQL string sits in a support module.
 """
 
 from __future__ import annotations

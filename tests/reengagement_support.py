@@ -160,33 +160,20 @@ def priority_update(user: Any, now: datetime, *, max_score: float, items: list[A
 
 
 def actions(db: Any, user: Any, action_type: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = db.execute(
-        "SELECT * FROM agent_actions_log WHERE user_id = %s AND action_type = %s ORDER BY created_at",
-        (user, action_type),
-    ).fetchall()
-    return rows
+    return fixture_sql(db).all("check_actions_of_member", user_id=user, action_type=action_type)
 
 
 def queued(db: Any, user: Any) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = db.execute(
-        "SELECT * FROM message_queue WHERE user_id = %s ORDER BY created_at", (user,)
-    ).fetchall()
-    return rows
+    return fixture_sql(db).all("check_queued", user_id=user)
 
 
 def checks(db: Any, user: Any, status: str = "pending") -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = db.execute(
-        "SELECT * FROM agent_tasks WHERE user_id = %s AND task_type = 're_engagement_check' AND status = %s"
-        " ORDER BY scheduled_for",
-        (user, status),
-    ).fetchall()
-    return rows
+    return fixture_sql(db).all("check_reengagement_checks", user_id=user, status=status)
 
 
 def priority_row(db: Any, user: Any, item: Any) -> dict[str, Any]:
-    row: dict[str, Any] = db.execute(
-        "SELECT * FROM user_priorities WHERE user_id = %s AND item_id = %s", (user, item)
-    ).fetchone()
+    row = fixture_sql(db).one("check_priority_of_item", user_id=user, item_id=item)
+    assert row is not None
     return row
 
 
