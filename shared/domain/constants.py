@@ -18,8 +18,14 @@ INBOUND_BODY_MAX_CHARS = 1600  # longer inbound bodies are refused with 413 (nev
 MAX_MMS_MEDIA = 10  # Twilio sends at most 10 MediaUrlN parameters
 WEBHOOK_MAX_BODY_BYTES = 64 * 1024  # larger Twilio / database-webhook bodies: 413 before parsing
 TWILIO_ERROR_UNSUBSCRIBED = 21610  # Twilio: recipient replied STOP (decisions B15)
-SMS_SEND_MAX_ATTEMPTS = 3  # Twilio create-message tries on 429 / 5xx / connection errors
-SMS_SEND_BACKOFF = (timedelta(seconds=0.5), timedelta(seconds=2))  # waits between those tries
+SMS_SEND_MAX_ATTEMPTS = 3  # Twilio create-message tries on 429 / 5xx / connection errors, per claim
+SMS_SEND_BACKOFF = (timedelta(seconds=0.5), timedelta(seconds=2))  # base waits between those tries
+SMS_SEND_JITTER = 0.5  # each wait is the base wait times a random factor in [1 - J, 1 + J]
+SMS_RETRY_AFTER_MAX = timedelta(seconds=30)  # a longer Retry-After: give the row back to the sweep
+SMS_MAX_TOTAL_ATTEMPTS = 9  # tries across claims (3 claims of 3) before a transient error fails the row
+SMS_SEND_LEASE = timedelta(minutes=5)  # a 'sending' row older than this is reconciled (stranded sender)
+SMS_RECONCILE_CLOCK_SKEW = timedelta(minutes=2)  # Twilio's clock vs ours when matching its message list
+SMS_RECONCILE_LIST_LIMIT = 200  # Twilio messages read per reconciliation (To/From/DateSent filtered)
 SMS_PENDING_SWEEP_AFTER = timedelta(minutes=2)  # the sender's sweep delivers 'pending' rows older than this
 SMS_PENDING_SWEEP_BATCH = 100
 
@@ -50,7 +56,7 @@ EVENT_DISPATCH_BATCH = 500
 PUBSUB_MIN_BACKOFF = timedelta(seconds=10)  # push subscription retry policy
 PUBSUB_MAX_BACKOFF = timedelta(minutes=10)
 PUBSUB_MAX_DELIVERY_ATTEMPTS = 5
-EVENT_MAX_AGE = timedelta(hours=24)  # consumers drop deliveries older than this, with a log line
+EVENT_MAX_AGE = timedelta(hours=24)  # consumers dead-letter deliveries older than this, with the reason
 DEAD_LETTER_ALERT_DEPTH = 10  # platform §2.3
 FUNCTION_ERROR_RATE_ALERT = 0.02  # share of 5xx responses per function (platform §7.6)
 DAILY_LLM_COST_ALERT_USD = 10  # platform §7.6
