@@ -34,6 +34,7 @@ from shared.adapters.repositories import (
     OpsRepository,
     PriorityRepository,
     QueueRepository,
+    RetentionRepository,
     TaskRepository,
     UserRepository,
 )
@@ -76,6 +77,7 @@ class PostgresUnitOfWork:
     priorities: PriorityRepository
     community_requests: CommunityRequestRepository
     ops: OpsRepository
+    retention: RetentionRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
         self._given = conn
@@ -108,6 +110,7 @@ class PostgresUnitOfWork:
         self.priorities = PriorityRepository(self.sql)
         self.community_requests = CommunityRequestRepository(self.sql)
         self.ops = OpsRepository(self.sql)
+        self.retention = RetentionRepository(self.sql)
         self._pending = []
         self._committed = False
         return self

@@ -134,9 +134,16 @@ COMMUNITY_SUMMARY_MAX_CHARS = 1000  # response_text: the 2-3 sentence summary
 COMMUNITY_VERBATIM_MAX_CHARS = 4000  # verbatim_answer: the expert's exact words, capped
 
 # --- Retention (platform §6.6) ----------------------------------------------------------------
-MESSAGE_RETENTION = timedelta(days=365)
-EVENT_RETENTION = timedelta(days=90)
-COMPLETED_TASK_RETENTION = timedelta(days=30)
+MESSAGE_RETENTION = timedelta(days=365)  # message history is purged after 1 year (RETENTION_MESSAGE_DAYS)
+EVENT_RETENTION = timedelta(days=90)  # processed events, then archived
+COMPLETED_TASK_RETENTION = timedelta(days=30)  # completed and failed tasks, then archived
+ACTION_LOG_RETENTION = timedelta(days=365)  # agent_actions_log, then archived (RETENTION_ACTION_LOG_DAYS)
+DEAD_LETTER_RETENTION = timedelta(days=90)  # replayed dead letters only, then archived
+PUBSUB_MESSAGE_RETENTION = timedelta(days=7)  # subscriptions' message_retention_duration (terraform topic)
+# Idempotency marks outlive every possible redelivery: the Pub/Sub retention window, plus a day.
+PROCESSED_DELIVERY_RETENTION = PUBSUB_MESSAGE_RETENTION + timedelta(days=1)
+RETENTION_BATCH = 500  # rows per archive-then-delete statement (one short transaction each)
+RETENTION_MAX_BATCHES_PER_RULE = 200  # per run: a backlog is worked off over several days' runs
 
 # One reply to a burst (issue 16, 1b): a turn waits until the member has been quiet this long
 # since their latest text, but never longer than BURST_MAX_WAIT after their first.

@@ -27,6 +27,7 @@ AGGREGATE_FILES = {
     "ops",
     "priorities",
     "queue",
+    "retention",  # retention_archive, and the archive-then-delete batch of each table (platform §6.6)
     "tasks",
     "users",
 }

@@ -6,8 +6,8 @@ bool, an id, or a list of them): services never read raw rows.
 ``uow.actions``, ``uow.tasks``, ``uow.queue``, ``uow.budgets``, ``uow.events``,
 ``uow.deliveries``, ``uow.dead_letters``, ``uow.turns`` (agent_turns), ``uow.instances``
 (agent_instances), ``uow.innovators``, ``uow.intro_offers``, ``uow.priorities``,
-``uow.community_requests`` and ``uow.ops`` (read models across
-aggregates).
+``uow.community_requests``, ``uow.ops`` (read models across
+aggregates) and ``uow.retention`` (archive-then-delete batches).
 """
 
 from shared.adapters.repositories.actions import ActionRecord, ActionRepository
@@ -24,6 +24,7 @@ from shared.adapters.repositories.offers import InnovatorRepository, IntroOfferR
 from shared.adapters.repositories.ops import OpsRepository
 from shared.adapters.repositories.priorities import Priority, PriorityRepository
 from shared.adapters.repositories.queue import QueueRepository, QueueRow
+from shared.adapters.repositories.retention import RetentionRepository
 from shared.adapters.repositories.tasks import TaskRepository
 from shared.adapters.repositories.users import SendProfile, User, UserLock, UserRepository
 
@@ -53,6 +54,7 @@ __all__ = [
     "PriorityRepository",
     "QueueRepository",
     "QueueRow",
+    "RetentionRepository",
     "SendProfile",
     "TaskRepository",
     "TurnRecord",
