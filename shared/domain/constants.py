@@ -65,6 +65,19 @@ SINGLE_LLM_CALL_ALERT_USD = 0.5  # one LLM call costing more (platform §7.6)
 LLM_LATENCY_P99_ALERT = timedelta(seconds=10)  # platform §7.6
 SLOW_DB_QUERY_ALERT = timedelta(seconds=1)  # a named query slower than this is logged (platform §7.6)
 MONTHLY_COST_ALERT_USD = 300  # platform §7.6
+DELIVERY_FAILURE_WINDOW = timedelta(hours=1)  # the delivery-failure rate is judged over this window ...
+DELIVERY_FAILURE_MIN_OUTCOMES = 20  # ... and only from this many SMS handed to Twilio in it
+LLM_LATENCY_WINDOW = timedelta(minutes=15)  # the p99 LLM latency is taken over this window
+DEAD_LETTER_ALERT_WINDOW = timedelta(days=1)  # more than DEAD_LETTER_ALERT_DEPTH recorded in this window
+DAILY_LLM_COST_WINDOW = timedelta(hours=24)  # DAILY_LLM_COST_ALERT_USD and SINGLE_LLM_CALL_ALERT_USD
+# The age of a backlog's oldest waiting item that alerts (terraform backlog_age_alert_seconds).
+BACKLOG_AGE_ALERT = {
+    "events": timedelta(minutes=10),
+    "agent_tasks": timedelta(minutes=10),
+    "message_queue": timedelta(minutes=30),
+    "sms_sending": timedelta(minutes=10),
+    "sms_pending": timedelta(minutes=15),
+}
 PUBSUB_PUBLISH_TIMEOUT = timedelta(seconds=30)  # the dispatcher waits this long for publish futures
 PUBSUB_ACK_DEADLINE = timedelta(seconds=600)  # push subscriptions: a worker may run the function timeout
 DISPATCH_MAX_BATCHES_PER_RUN = 20  # one dispatcher / sweeper request drains at most this many batches
