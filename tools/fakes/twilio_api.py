@@ -17,7 +17,9 @@
   makes the next N sends fail that way (``"retry_after": S`` adds Twilio's ``Retry-After``
   header); ``{"count": N, "callback_status": "undelivered", "error_code": 30003}`` accepts
   them but reports that outcome in the callbacks; ``{"count": N, "drop": true}`` accepts and
-  records them, then closes the connection without an answer (the sender cannot know).
+  records them, then closes the connection without an answer (the sender cannot know);
+  ``{"count": N, "delay": S}`` accepts and records them, then answers only after S seconds
+  (time to kill the sender mid-call).
   ``POST /_reset`` forgets messages and pending failures.
 
 Run: ``python -m tools.fakes.twilio_api --port 8700 --auth-token T``; in tests,
@@ -77,6 +79,7 @@ class Failure:
     error_code: int | None = None
     retry_after: float | None = None  # Retry-After header (seconds) on a failing answer
     drop: bool = False  # accept and record the message, then close without answering
+    delay: float = 0.0  # accept and record the message, then wait this long before answering
 
 
 @dataclass
@@ -115,8 +118,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the caller is gone (a killed sender); Twilio shrugs
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -227,8 +233,9 @@ class _Handler(BaseHTTPRequestHandler):
                 error_code=spec.get("error_code"),
                 retry_after=spec.get("retry_after"),
                 drop=bool(spec.get("drop", False)),
+                delay=min(float(spec.get("delay", 0.0)), MAX_LONG_POLL_SECONDS),
             )
-        except (ValueError, AttributeError):
+        except (ValueError, TypeError, AttributeError):
             self._json(400, {"error": "expected a JSON object"})
             return
         with self.state.lock:
@@ -308,6 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.arrived:
             self.state.messages.append(record)
             self.state.arrived.notify_all()
+        if failure is not None and failure.delay > 0:
+            time.sleep(failure.delay)  # a slow answer: the caller may die waiting for it
         if failure is not None and failure.drop:
             # Accepted, but the answer never reaches the caller (a crash or a cut connection).
             self.close_connection = True
@@ -453,10 +462,11 @@ class TwilioStandin:
         error_code: int | None = None,
         retry_after: float | None = None,
         drop: bool = False,
+        delay: float = 0.0,
     ) -> None:
         with self.state.lock:
             self.state.failures.extend(
-                [Failure(status, code, callback_status, error_code, retry_after, drop)] * count
+                [Failure(status, code, callback_status, error_code, retry_after, drop, delay)] * count
             )
 
     def set_status_callback_auth(self, auth_token: str) -> None:
