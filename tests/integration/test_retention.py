@@ -193,17 +193,38 @@ def test_small_batches_and_a_batch_cap_leave_the_rest_for_the_next_run(db):
     assert not any(exists(db, "events", e) for e in events)
 
 
-def test_a_locked_row_is_skipped_not_waited_for(db, database_url):
+def test_a_locked_row_is_skipped_not_waited_for_in_every_table(db, database_url):
     import psycopg
 
     user_id = make_user(db)
-    busy, free = processed_event(db, user_id), processed_event(db, user_id)
+    pairs = {
+        "events": (processed_event(db, user_id), processed_event(db, user_id)),
+        "agent_tasks": (finished_task(db, "completed"), finished_task(db, "completed")),
+        "agent_actions_log": (action(db, user_id), action(db, user_id)),
+        "messages": (message(db, user_id), message(db, user_id)),
+    }
+    event_id = processed_event(db, user_id)
+    pairs["event_dead_letters"] = (
+        dead_letter(db, event_id, replayed=True),
+        dead_letter(db, event_id, replayed=True),
+    )
+    mark(db, "event:busy")
+    mark(db, "event:free")
     with psycopg.connect(database_url) as holder:
-        holder.execute("SELECT 1 FROM events WHERE id = %s FOR UPDATE", (busy,))
-        report = run_retention(PostgresUnitOfWork, now=datetime.now(UTC) + EVENT_RETENTION + DAY)
+        holder.execute("SET lock_timeout = '5s'")
+        for table, (busy, _free) in pairs.items():
+            holder.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", (busy,))
+        holder.execute("SELECT 1 FROM processed_deliveries WHERE delivery_key = 'event:busy' FOR UPDATE")
+        report = run_retention(PostgresUnitOfWork, now=datetime.now(UTC) + 10 * MESSAGE_RETENTION)
         holder.rollback()
-    assert report.removed["events"] == 1
-    assert exists(db, "events", busy) and not exists(db, "events", free)
+    for table, (busy, free) in pairs.items():
+        assert exists(db, table, busy), f"{table}: the locked row was taken"
+        assert not exists(db, table, free), f"{table}: the free row stayed"
+    marks = [
+        r["delivery_key"] for r in db.execute("SELECT delivery_key FROM processed_deliveries").fetchall()
+    ]
+    assert marks == ["event:busy"]
+    assert report.removed["processed_deliveries"] == 1
 
 
 @pytest.mark.parametrize(
