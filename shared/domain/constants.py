@@ -75,7 +75,7 @@ BACKLOG_AGE_ALERT = {
     "events": timedelta(minutes=10),
     "agent_tasks": timedelta(minutes=10),
     "message_queue": timedelta(minutes=30),
-    "sms_sending": timedelta(minutes=10),
+    "sms_sending": timedelta(minutes=15),  # > SMS_SEND_LEASE + the 5-minute sweep: reconciled by then
     "sms_pending": timedelta(minutes=15),
 }
 PUBSUB_PUBLISH_TIMEOUT = timedelta(seconds=30)  # the dispatcher waits this long for publish futures

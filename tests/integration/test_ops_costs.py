@@ -80,7 +80,7 @@ def test_status_shows_every_signal_against_its_threshold_breached_in_red(db, ops
             " sent_at) VALUES (%s, %s, 'bouncer', %s, 'outbound', %s, 1, now())",
             (conversation, user, f"m{n}", "undelivered" if n < 2 else "delivered"),
         )
-    # An SMS claimed 20 minutes ago and never settled: the sms_sending backlog is over 10 minutes.
+    # An SMS claimed 20 minutes ago and never settled: the sms_sending backlog is over 15 minutes.
     db.execute(
         "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, attempts,"
         " claimed_at) VALUES (%s, %s, 'bouncer', 'stuck', 'outbound', 'sending', 1,"
