@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     solution_web_search: bool = True
     # One reply to a burst: unset = BURST_QUIET_GAP / BURST_MAX_WAIT; 0 turns the wait off (benchmarks)
     burst_quiet_gap_seconds: float | None = None
+    # Retention (platform §6.6): unset = ACTION_LOG_RETENTION / MESSAGE_RETENTION (1 year)
+    retention_action_log_days: int | None = Field(default=None, ge=1)
+    retention_message_days: int | None = Field(default=None, ge=1)
 
     # Database webhooks (pg_net / local relay) and other shared secrets
     webhook_signing_secret: SecretStr | None = None

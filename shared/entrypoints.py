@@ -55,6 +55,7 @@ from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.email_verification import Outcome, record_verification_email
 from shared.service_layer.inbound_sms import InvalidInbound, parse_inbound_form, record_inbound_sms
 from shared.service_layer.orchestrate import deliver_due_messages
+from shared.service_layer.retention import parse_retention_job, run_retention
 from shared.service_layer.send_sms import deliver_message, parse_send_request, sweep_pending_messages
 from shared.service_layer.sweep_tasks import sweep_tasks
 from shared.service_layer.triggers import parse_trigger
@@ -381,6 +382,13 @@ def community_closer(request: Request, deps: Deps) -> Response:
     return handle_internal_call(request, "community_closer", parse_closure_job, close)
 
 
+def retention(request: Request, deps: Deps) -> Response:
+    def run(job: str) -> dict[str, Any]:
+        return {"job": job, **run_retention(deps.uow_factory, now=deps.clock()).as_dict()}
+
+    return handle_internal_call(request, "retention", parse_retention_job, run)
+
+
 def http_entry(function: str) -> HttpEntry:
     """The entry of an HTTP function, by its folder name."""
     entries: dict[str, HttpEntry] = {
@@ -395,6 +403,7 @@ def http_entry(function: str) -> HttpEntry:
         "task_sweeper": task_sweeper,
         "message_orchestrator": message_orchestrator,
         "community_closer": community_closer,
+        "retention": retention,
     }
     return entries[function]
 

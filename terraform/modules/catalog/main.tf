@@ -160,6 +160,14 @@ locals {
       publishes       = false
       timeout_seconds = 300
     }
+    retention = {
+      description     = "Daily retention: archives, then deletes, old events, tasks, dead letters, logs and history (scheduler, OIDC)."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", WEBHOOK_SIGNING_SECRET = "webhook-signing-secret" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 540
+    }
     admin = {
       description     = "Operator approval of onboarded users (IAM-protected)."
       exposure        = "operators"
@@ -240,9 +248,9 @@ locals {
       function    = "retention"
       schedule    = "30 3 * * *"
       time_zone   = "Etc/UTC"
-      body        = "{}"
-      description = "Daily retention: old messages, processed events, completed tasks."
-      planned     = true
+      body        = "{\"job\": \"retention\"}"
+      description = "Daily retention (platform 6.6): archive then delete processed events, finished tasks, replayed dead letters, old logs and history, in small batches."
+      planned     = false
     }
   }
 }
