@@ -14,6 +14,7 @@ every input token of the same calls at the plain input rate (no caching).
 
     python -m bench.llm_cost --conversations 20 --turns 6
     python -m bench.llm_cost --agent concierge --conversations 20 --turns 6
+    python -m bench.llm_cost --saga 20      # USD per completed Solution Saga workflow
 
 ``--agent concierge`` replays verified members' conversations through the Concierge's real
 requests (issue 16, "Benchmarks"): its prompts, its forced ``make_decision`` tool, the context of
@@ -26,6 +27,11 @@ system prompt, history uncached, items per turn, short reply prompt with the gui
 5-minute TTL), and "after", the agent's layout (``cache_history`` and the 1-hour TTL of its
 registry entry). Target: at most $0.006 per inbound member message at list prices, and at least
 80% of input tokens read from cache after turn 1.
+
+The saga run (``run_saga``, its own section below) drives the saga's real model calls (web
+research with the web search server tool, evaluate_initial, two process_expert_response, the
+final evaluation) per workflow, and prices each completed workflow at list prices, searches
+included.
 """
 
 from __future__ import annotations
@@ -602,6 +608,131 @@ def _report(  # noqa: PLR0917
     print(f"saving from caching:                             {1 - per_msg / base_msg:.1%}")
 
 
+# --- Solution Saga: USD per completed workflow (issue 11) --------------------------------------
+
+SAGA_NEEDS = [
+    ("SOC 2 compliance automation for a 40-person startup", "compliance"),
+    ("a payroll provider for a team in three US states", "hr"),
+    ("an expense management tool that syncs with NetSuite", "finance"),
+    ("a customer data platform for a B2B SaaS", "marketing"),
+]
+
+
+class _Costs:
+    def __init__(self) -> None:
+        self.by_kind: dict[str, Decimal] = {}
+        self.searches = 0
+
+    def record(self, record: Any) -> None:
+        kind = record.call_kind
+        self.by_kind[kind] = self.by_kind.get(kind, Decimal(0)) + record.cost_usd
+        self.searches += record.usage.web_search_requests
+
+
+def _saga_responder(rng: random.Random) -> Any:
+    """Realistic-sized answers for each saga call (the instant responder's are minimal)."""
+    from tools.fakes.anthropic_api import FakeSearchResult, FakeWebSearch
+
+    def respond(body: dict[str, Any]) -> FakeReply:
+        choice = body.get("tool_choice") or {}
+        option = {
+            "name": "Vendor One",
+            "url": "https://vendor-one.example/",
+            "reason": "fits",
+            "source": "web",
+        }
+        if choice.get("name") == "record_initial_evaluation":
+            findings = {
+                "summary": "Two vendors fit.",
+                "options": [option] * 2,
+                "narrowingQuestion": "Budget?",
+            }
+            args: dict[str, Any] = {"hasValueToShare": True, "findings": findings, "reasoning": "concrete"}
+            return FakeReply(tool_uses=[(choice["name"], args)], output_tokens=rng.randint(250, 400))
+        if choice.get("name") == "record_expert_assessment":
+            args = {
+                "addedValue": True,
+                "needsFollowUp": False,
+                "hasContactIntro": False,
+                "shouldUpdateUser": False,
+                "reasoning": "first-hand",
+            }
+            return FakeReply(tool_uses=[(choice["name"], args)], output_tokens=rng.randint(120, 220))
+        if choice.get("name") == "record_final_recommendations":
+            args = {"summary": "Vendor One.", "options": [option] * 3, "reasoning": "experts agree"}
+            return FakeReply(tool_uses=[(choice["name"], args)], output_tokens=rng.randint(300, 500))
+        results = [FakeSearchResult(f"https://v{n}.example/", f"Vendor {n}") for n in range(5)]
+        searches = [FakeWebSearch(f"query {n}", results) for n in range(rng.randint(1, 3))]
+        cited = [(f"Vendor {n} does this.", f"https://v{n}.example/") for n in range(3)]
+        return FakeReply(web_searches=searches, cited=cited, output_tokens=rng.randint(500, 900))
+
+    return respond
+
+
+def run_saga(workflows: int, seed: int) -> None:
+    """USD per completed workflow: one web research call, decision point 1, two expert answers
+    (decision point 2 each) and the final evaluation, through the saga's own call functions."""
+    import uuid
+
+    from shared.adapters.llm_prices import WEB_SEARCH_USD_PER_SEARCH
+    from shared.agents.solution_saga import decisions
+    from shared.domain.constants import SAGA_WEB_SEARCH_MAX_USES
+
+    rng = random.Random(seed)
+    costs = _Costs()
+    with AnthropicFake(responder=_saga_responder(rng)) as fake:
+        llm = AnthropicLlm(build_client("bench-key", fake.base_url, 30.0, 0), costs)
+        for n in range(workflows):
+            need, category = SAGA_NEEDS[n % len(SAGA_NEEDS)]
+            user, workflow = uuid.uuid4(), uuid.uuid4()
+            research = decisions.web_research(
+                llm,
+                need=need,
+                category=category,
+                user_id=user,
+                workflow_id=workflow,
+                max_uses=SAGA_WEB_SEARCH_MAX_USES,
+            )
+            assert research is not None
+            sources: dict[str, Any] = {
+                "web_results": [{"url": r.url, "title": r.title} for r in research.results],
+                "innovators_in_our_network": [{"company_name": "Vendor One", "categories": [category]}],
+                "expert_answers": [],
+            }
+            decisions.evaluate_initial(llm, need=need, sources=sources, user_id=user, workflow_id=workflow)
+            for expert in ("Ana", "Ben"):
+                answer = f"We used Vendor One for {need}; setup took two weeks and support was good."
+                decisions.process_expert_response(
+                    llm,
+                    need=need,
+                    answer=answer,
+                    expert_first_name=expert,
+                    sources=sources,
+                    user_id=user,
+                    workflow_id=workflow,
+                )
+                sources["expert_answers"].append({"expert": expert, "answer": answer})
+            decisions.final_evaluation(
+                llm,
+                need=need,
+                sources=sources,
+                reason="2 experts answered",
+                user_id=user,
+                workflow_id=workflow,
+            )
+    model = call_settings("solution_saga", "evaluate_initial").model
+    total = sum(costs.by_kind.values(), Decimal(0))
+    per = Decimal(workflows)
+    print(f"Solution Saga: {workflows} completed workflows on {model} at list prices")
+    for kind, cost in sorted(costs.by_kind.items()):
+        print(f"  {kind:<26} {cost / per:.4f} USD per workflow")
+    print(
+        f"  searches                   {costs.searches / workflows:.2f} per workflow"
+        f" at {WEB_SEARCH_USD_PER_SEARCH} USD each (in web_research, with the results read as input)"
+    )
+    print(f"  total                      {total / per:.4f} USD per completed workflow")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -614,7 +745,11 @@ def main() -> None:
     parser.add_argument(
         "--per-turn-guidance", action="store_true", help="keep scenario guidance out of the cache"
     )
+    parser.add_argument("--saga", type=int, default=0, metavar="N", help="price N Solution Saga workflows")
     args = parser.parse_args()
+    if args.saga:
+        run_saga(args.saga, args.seed)
+        return
     if args.agent == "concierge":
         run_concierge(args.conversations, args.turns, args.gap_seconds, args.seed)
         return

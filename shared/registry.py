@@ -23,7 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared.domain.events import COMMUNITY_REQUEST_NEEDED, INTRO_AGENT_EVENTS, SOLUTION_RESEARCH_NEEDED
+from shared.domain.events import (
+    COMMUNITY_REQUEST_NEEDED,
+    INTRO_AGENT_EVENTS,
+    PROSPECT_RESEARCH_NEEDED,
+    SOLUTION_RESEARCH_CANCELLED,
+    SOLUTION_RESEARCH_NEEDED,
+)
 
 Kind = Literal["event", "task"]
 
@@ -84,6 +90,7 @@ class AgentSpec:
 _SUMMARY = "shared.service_layer.summaries:handle_summary_task"
 _AM_EVENT = "shared.service_layer.account_manager:handle_event"
 _AM_TASK = "shared.service_layer.account_manager:handle_task"
+_SAGA = "shared.service_layer.solution_saga:"
 
 AGENTS: tuple[AgentSpec, ...] = (
     AgentSpec(
@@ -208,14 +215,22 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_solution_saga",
         topic="agent-solution-saga",
         ordered=False,
-        deployed=False,
+        deployed=True,
+        events={
+            SOLUTION_RESEARCH_NEEDED: _SAGA + "handle_solution_needed",
+            SOLUTION_RESEARCH_CANCELLED: _SAGA + "handle_solution_cancelled",
+        },
+        tasks={
+            "process_community_response": _SAGA + "handle_response_task",
+            "solution_workflow_timeout": _SAGA + "handle_timeout_task",
+        },
         llm_calls={
+            "web_research": CallDefaults(temperature=0.2, max_tokens=1500),  # with the web search tool
             "evaluate_initial": _SCORING,
             "process_expert_response": _SCORING,
             "final_evaluation": _SCORING,
         },
-        description="Researches vendors.",
-        planned_events=(SOLUTION_RESEARCH_NEEDED,),
+        description="Researches vendors: web search, innovators, an expert round, findings within 24 h.",
     ),
     AgentSpec(
         key="intro",
@@ -236,6 +251,7 @@ AGENTS: tuple[AgentSpec, ...] = (
         ordered=False,
         deployed=False,
         description="Finds mutual connections for prospects.",
+        planned_events=(PROSPECT_RESEARCH_NEEDED,),
     ),
 )
 

@@ -57,6 +57,9 @@ PRICES: dict[str, ModelPrice] = {
     "claude-opus-4": _p("15", "75", "1.50", "18.75"),
 }
 
+# The web search server tool is billed per search on top of tokens: USD 10 per 1,000 searches.
+WEB_SEARCH_USD_PER_SEARCH = Decimal("0.01")
+
 _MOST_EXPENSIVE = max(PRICES.values(), key=lambda p: (p.output, p.input))
 
 
@@ -83,9 +86,11 @@ def cost_usd(
     cache_read_tokens: int,
     cache_write_tokens: int,
     cache_write_1h_tokens: int = 0,
+    web_search_requests: int = 0,
 ) -> Decimal:
     """List-price cost of one call. ``input_tokens`` excludes cached tokens, as the API reports it;
-    ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written with the 1-hour TTL."""
+    ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written with the 1-hour TTL;
+    web searches are billed per search (``WEB_SEARCH_USD_PER_SEARCH``)."""
     price = price_for(model)
     write_1h = min(max(cache_write_1h_tokens, 0), cache_write_tokens)
     total = (
@@ -94,5 +99,5 @@ def cost_usd(
         + Decimal(cache_read_tokens) * price.cache_read
         + Decimal(cache_write_tokens - write_1h) * price.cache_write
         + Decimal(write_1h) * price.input * CACHE_WRITE_1H_MULTIPLIER
-    ) / _PER_MILLION
+    ) / _PER_MILLION + Decimal(web_search_requests) * WEB_SEARCH_USD_PER_SEARCH
     return total.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
