@@ -26,6 +26,7 @@ from shared.adapters.email_webhook_auth import BadEmailSecret, check_email_webho
 from shared.adapters.internal_http import handle_internal_call, reject
 from shared.adapters.request_auth import RequestRejected, read_twilio_form
 from shared.adapters.stripe_checkout import BadSignature, verify_event
+from shared.agents.concierge.render import PocRenderer
 from shared.config import MissingSetting, get_settings
 from shared.domain.constants import (
     ADMIN_MAX_BODY_BYTES,
@@ -345,7 +346,11 @@ def task_sweeper(request: Request, deps: Deps) -> Response:
 def message_orchestrator(request: Request, deps: Deps) -> Response:
     def tick(trigger: str) -> dict[str, Any]:
         report = deliver_due_messages(
-            trigger=trigger, now=deps.clock(), uow_factory=deps.uow_factory, classifier=deps.freshness
+            trigger=trigger,
+            now=deps.clock(),
+            uow_factory=deps.uow_factory,
+            classifier=deps.freshness,
+            renderer=PocRenderer(lambda: deps.llm),  # the point of contact writes structured rows' prose
         )
         report_backlogs(deps.uow_factory, ("message_queue",))
         return {"trigger": trigger, **report.as_dict()}

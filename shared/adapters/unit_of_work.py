@@ -42,6 +42,7 @@ from shared.adapters.repositories import (
     UserRepository,
 )
 from shared.adapters.repositories.commerce import CreditPurchaseRepository, ProspectUploadRepository
+from shared.adapters.repositories.re_engagement import ReEngagementRepository
 from shared.domain.events import Event
 
 
@@ -85,6 +86,7 @@ class PostgresUnitOfWork:
     credits: CreditLedgerRepository
     solution_workflows: SolutionWorkflowRepository
     ops: OpsRepository
+    re_engagement: ReEngagementRepository
     prospect_uploads: ProspectUploadRepository
     credit_purchases: CreditPurchaseRepository
 
@@ -123,6 +125,7 @@ class PostgresUnitOfWork:
         self.credits = CreditLedgerRepository(self.sql)
         self.solution_workflows = SolutionWorkflowRepository(self.sql)
         self.ops = OpsRepository(self.sql)
+        self.re_engagement = ReEngagementRepository(self.sql)
         self.prospect_uploads = ProspectUploadRepository(self.sql)
         self.credit_purchases = CreditPurchaseRepository(self.sql)
         self._pending = []

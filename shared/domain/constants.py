@@ -156,6 +156,20 @@ COMPLETED_TASK_RETENTION = timedelta(days=30)
 BURST_QUIET_GAP = timedelta(seconds=2)
 BURST_MAX_WAIT = timedelta(seconds=8)
 
+# --- Concierge / Innovator re-engagement (decisions B5, agents.md §4.8, §13) ----------------------
+RE_ENGAGEMENT_MIN_GAP = timedelta(days=7)  # at most one re-engagement message per 7 days
+RE_ENGAGEMENT_PAUSE_WINDOW = timedelta(days=90)  # unanswered re-engagements are counted over 90 days
+RE_ENGAGEMENT_PAUSE_AFTER_UNANSWERED = 3  # this many unanswered in the window: pause until a human resumes
+RE_ENGAGEMENT_OVERRIDE_SCORE = 90  # a priority scoring above this may skip the 7-day gap (never the pause)
+RE_ENGAGEMENT_EXTEND_DAYS = (30, 90)  # no message: check again this many days out (inclusive bounds)
+RE_ENGAGEMENT_DEFAULT_EXTEND_DAYS = 60  # the offline brain's "nothing worth saying" horizon
+RE_ENGAGEMENT_QUIET_EXTEND_DAYS = 30  # the offline brain: something worth saying later, nothing now
+RE_ENGAGEMENT_TOP_CONSIDERED = 3  # the top priorities the decision considers (agents.md §4.8)
+RE_ENGAGEMENT_MAX_THREADS = 2  # threads one re-engagement message addresses
+RE_ENGAGEMENT_HIGH_VALUE = 70  # value_score above this is "high" (agents.md §4.8)
+RE_ENGAGEMENT_FOLLOW_UP = timedelta(days=7)  # a presented item's next check (agents.md §13 timeline)
+RE_ENGAGEMENT_HISTORY = 15  # Call 1 history for re-engagement (agents.md §4.2: 15-20)
+RE_ENGAGEMENT_PRIORITY_UPDATE_DELAY = timedelta(minutes=1)  # priority.update -> a check this soon
 # --- Innovator commerce (issue 13; agents.md §5, §15; decisions A11, B19) ---------------------------
 PROSPECT_UPLOAD_TOKEN_TTL = timedelta(hours=24)  # the upload link's life; single use
 PROSPECT_UPLOAD_TOKEN_BYTES = 32  # secrets.token_urlsafe entropy of the link's token

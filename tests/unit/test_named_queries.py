@@ -30,6 +30,7 @@ AGGREGATE_FILES = {
     "priorities",
     "prospects",
     "queue",
+    "re_engagement",
     "solution_workflows",
     "tasks",
     "users",

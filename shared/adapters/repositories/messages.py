@@ -340,6 +340,10 @@ class MessageRepository:
         )
         return [_history_item(r) for r in rows]
 
+    def initial_setup_due(self, user_id: UUID, *, min_inbound: int) -> bool:
+        """The member has sent ``min_inbound`` texts and the Account Manager never ran for them."""
+        return bool(self._sql.scalar("messages_initial_setup_due", user_id=user_id, min_inbound=min_inbound))
+
     def last_user_text_at(self, user_id: UUID) -> datetime | None:
         """When the user last wrote to us."""
         at: datetime | None = self._sql.scalar("messages_last_user_text_at", user_id=user_id)

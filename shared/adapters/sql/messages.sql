@@ -219,3 +219,11 @@ WHERE m.user_id = %(user_id)s
   AND m.role = 'user'
   AND m.routed
   AND m.answered_by_turn_id IS NULL;
+
+-- name: messages_initial_setup_due
+-- agents.md §6 initial_setup: the member has sent at least min_inbound texts and the Account Manager has never run for them.
+SELECT (SELECT count(*) FROM (SELECT 1 FROM messages
+                               WHERE user_id = %(user_id)s AND role = 'user' AND direction = 'inbound'
+                               LIMIT %(min_inbound)s) AS texts) >= %(min_inbound)s
+       AND NOT EXISTS (SELECT 1 FROM account_manager_members AS m
+                        WHERE m.user_id = %(user_id)s AND m.runs > 0) AS due;

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import pydantic
 
 from shared import registry
-from shared.adapters.repositories import ActionRecord, Priority
+from shared.adapters.repositories import Priority
 from shared.agents.concierge import fallback as brain
 from shared.agents.concierge.decision import (
     MAKE_DECISION,
@@ -39,6 +39,7 @@ from shared.agents.concierge.state import CommunityPort, ConciergeTurn, Concierg
 from shared.agents.concierge.tools import concierge_tools
 from shared.agents.context import profile_block
 from shared.agents.conversation.protocol import AgentTool, ProactiveDelivery, ToolRunnerPort, TurnResult
+from shared.agents.presentation import How, present_priority
 from shared.agents.solution_saga.grounding import stored_sources
 from shared.domain.constants import (
     CONCIERGE_HISTORY_STEP,
@@ -47,7 +48,6 @@ from shared.domain.constants import (
     CONCIERGE_PRIORITIES_IN_CONTEXT,
     CONCIERGE_TEXT_MAX_CHARS,
     EXPERT_ANSWER_CREDITS_MENTIONED,
-    PRIORITY_DORMANT_AFTER_PRESENTATIONS,
 )
 from shared.domain.member_intents import looks_like_goal, read_intents
 from shared.domain.reply_guards import GuardContext
@@ -410,22 +410,18 @@ def _describe_priority(p: Priority) -> str:
     return f"- {p.item_type} {p.item_id} value={p.value_score} presented={presented}: {summary}"
 
 
-def mark_presented(turn: ConciergeTurn, item_type: str, item_id: str, *, how: str) -> str | None:
-    """markPriorityPresented (agents.md §13) on the member's own priority row; its new status."""
-    presented = turn.uow.priorities.mark_presented(
-        turn.user_id, item_type, item_id, dormant_after=PRIORITY_DORMANT_AFTER_PRESENTATIONS
+def mark_presented(turn: ConciergeTurn, item_type: str, item_id: str, *, how: How) -> str | None:
+    """markPriorityPresented (agents.md §13) on the member's own priority row; its new status.
+    A second presentation makes it dormant and cancels its pending re-engagement checks."""
+    presented = present_priority(
+        turn.uow,
+        agent=turn.state.agent,
+        user_id=turn.user_id,
+        item_type=item_type,
+        item_id=item_id,
+        how=how,
+        now=turn.now,
+        context_id=turn.ctx.conversation_id,
+        context_type="conversation",
     )
-    if presented is None:
-        return None
-    turn.uow.actions.record(
-        ActionRecord(
-            agent_type=turn.state.agent,
-            action_type="priority_marked_dormant" if presented.status == "dormant" else "priority_presented",
-            user_id=turn.user_id,
-            context_id=turn.ctx.conversation_id,
-            context_type="conversation",
-            input_data={"item_type": item_type, "item_id": item_id, "how": how},
-            output_data={"status": presented.status, "presentation_count": presented.presentation_count},
-        )
-    )
-    return presented.status
+    return None if presented is None else presented.status

@@ -79,10 +79,11 @@ locals {
       publishes       = true
       timeout_seconds = 300
     }
+    # ANTHROPIC_API_KEY: the orchestrator's freshness check and the point of contact's rendering of queued data.
     message_orchestrator = {
       description     = "Releases queued proactive messages within budgets and quiet hours (webhook and tick)."
       exposure        = "webhook"
-      secrets         = { DATABASE_URL = "database-url", WEBHOOK_SIGNING_SECRET = "webhook-signing-secret" }
+      secrets         = { DATABASE_URL = "database-url", WEBHOOK_SIGNING_SECRET = "webhook-signing-secret", ANTHROPIC_API_KEY = "anthropic-api-key" }
       settings        = []
       publishes       = false
       timeout_seconds = 300
