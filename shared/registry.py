@@ -49,13 +49,17 @@ class CallDefaults:
 
     temperature: float
     max_tokens: int
+    # The conversation is in the cached prefix, the per-turn block after it (docs/llm.md, "Prompt
+    # caching"): for calls that see a member's growing conversation turn after turn.
+    cache_history: bool = False
+    cache_ttl: str = "5m"  # '1h' for a member's prefix that must outlive minutes between texts
 
 
 # agents.md §0.4 and §16: the shapes every conversational agent's calls share.
-_DECISION = CallDefaults(temperature=0.1, max_tokens=800)
+_DECISION = CallDefaults(temperature=0.1, max_tokens=800, cache_history=True, cache_ttl="1h")
 _REENGAGEMENT = CallDefaults(temperature=0.6, max_tokens=1000)
-_SYSTEM_DECISION = CallDefaults(temperature=0.3, max_tokens=800)
-_REPLY = CallDefaults(temperature=0.7, max_tokens=500)
+_SYSTEM_DECISION = CallDefaults(temperature=0.3, max_tokens=800, cache_history=True, cache_ttl="1h")
+_REPLY = CallDefaults(temperature=0.7, max_tokens=500, cache_history=True, cache_ttl="1h")
 _SCORING = CallDefaults(temperature=0.1, max_tokens=1000)
 
 
@@ -154,7 +158,7 @@ AGENTS: tuple[AgentSpec, ...] = (
         },
         tasks=_POC_REENGAGEMENT,
         llm_calls={
-            "decision": CallDefaults(temperature=0.1, max_tokens=1000),
+            "decision": CallDefaults(temperature=0.1, max_tokens=1000, cache_history=True, cache_ttl="1h"),
             "reengagement_decision": _REENGAGEMENT,
             "system_decision": _SYSTEM_DECISION,
             "reply": _REPLY,

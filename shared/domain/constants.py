@@ -119,6 +119,9 @@ ADMIN_MAX_BODY_BYTES = 4096  # larger operator requests to the admin function: 4
 
 # --- Concierge and Innovator (agents.md §4, §5, §16) --------------------------------------------
 CONCIERGE_HISTORY_USER_MESSAGE = 10  # Call 1 history with timestamps (agents.md §4.2, §16)
+# The history window's first message moves in steps of this many messages (10-15 shown), so the
+# cached conversation prefix is read, not rewritten, on most turns (docs/llm.md, "Prompt caching").
+CONCIERGE_HISTORY_STEP = 6
 CONCIERGE_PRIORITIES_IN_CONTEXT = 10  # top-10 priorities, not dormant (decisions B9)
 CONCIERGE_OPEN_REQUESTS_IN_CONTEXT = 3  # the member's own open community requests (agents.md §4.2)
 CONCIERGE_TEXT_MAX_CHARS = 1000  # longest question / goal / description a tool stores

@@ -421,6 +421,11 @@ class MessageRepository:
         )
         return [_history_item(r) for r in rows]
 
+    def history_count(self, conversation_id: UUID, *, roles: list[str]) -> int:
+        """How many messages ``recent_history`` could return for this conversation."""
+        row = self._sql.one("messages_history_count", conversation_id=conversation_id, roles=roles)
+        return int(row["n"]) if row else 0
+
     def since_summary(
         self, conversation_id: UUID, last_summary_message_id: UUID | None, *, limit: int
     ) -> list[HistoryItem]:

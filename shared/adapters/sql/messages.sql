@@ -195,6 +195,16 @@ WHERE conversation_id = %(conversation_id)s
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
 
+-- name: messages_history_count
+-- How many messages an agent may see in a conversation (the filter of messages_recent_history): where a history window that moves in steps starts.
+SELECT count(*) AS n
+FROM messages
+WHERE conversation_id = %(conversation_id)s
+  AND routed
+  AND (role = ANY(%(roles)s) OR (role = 'system' AND direction = 'outbound'))
+  AND NOT (direction = 'outbound' AND status IN ('failed', 'blocked'))
+  AND NOT (role = 'user' AND direction = 'outbound');
+
 -- name: messages_since_summary
 -- Messages after the last summarised one in (created_at, id) order, oldest first (filtered for agents in Python); parts of one reply share created_at.
 SELECT id, role, direction, content, status, routed, created_at
