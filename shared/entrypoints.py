@@ -27,7 +27,7 @@ from shared.adapters.request_auth import RequestRejected, read_twilio_form
 from shared.config import MissingSetting
 from shared.domain.constants import ADMIN_MAX_BODY_BYTES, EMAIL_WEBHOOK_MAX_BYTES
 from shared.logs import get_logger
-from shared.schedules import ACCOUNT_MANAGER_REVIEW_JOB
+from shared.schedules import ACCOUNT_MANAGER_REVIEW_JOB, INTRO_EXPIRY_JOB
 from shared.service_layer import approval
 from shared.service_layer.account_manager import schedule_account_manager_reviews
 from shared.service_layer.backlogs import report_backlogs
@@ -43,6 +43,7 @@ from shared.service_layer.deps import Deps
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.email_verification import Outcome, record_verification_email
 from shared.service_layer.inbound_sms import InvalidInbound, parse_inbound_form, record_inbound_sms
+from shared.service_layer.intros import run_intro_expiry
 from shared.service_layer.orchestrate import deliver_due_messages
 from shared.service_layer.send_sms import deliver_message, parse_send_request, sweep_pending_messages
 from shared.service_layer.sweep_tasks import sweep_tasks
@@ -230,8 +231,10 @@ def event_dispatcher(request: Request, deps: Deps) -> Response:
 def _sweeper_trigger(body: bytes) -> str:
     """The sweeper's triggers, plus the Account Manager's 6-hourly review job (shared.schedules)."""
     with contextlib.suppress(ValueError):
-        if json.loads(body or b"null") == {"job": ACCOUNT_MANAGER_REVIEW_JOB}:
-            return ACCOUNT_MANAGER_REVIEW_JOB
+        data = json.loads(body or b"null")
+        for job in (ACCOUNT_MANAGER_REVIEW_JOB, INTRO_EXPIRY_JOB):
+            if data == {"job": job}:
+                return job
     return parse_trigger(body, "agent_tasks")
 
 
@@ -242,6 +245,8 @@ def task_sweeper(request: Request, deps: Deps) -> Response:
             result["reviews_scheduled"] = schedule_account_manager_reviews(
                 uow_factory=deps.uow_factory, now=deps.clock()
             )
+        if trigger == INTRO_EXPIRY_JOB:
+            result["intro_expiry"] = run_intro_expiry(deps.uow_factory, now=deps.clock()).as_dict()
         report = sweep_tasks(deps.publisher, uow_factory=deps.uow_factory)
         report_backlogs(deps.uow_factory, ("agent_tasks",))
         return {**result, **report.as_dict()}

@@ -23,7 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared.domain.events import COMMUNITY_REQUEST_NEEDED, INTRO_AGENT_EVENTS, SOLUTION_RESEARCH_NEEDED
+from shared.domain.events import (
+    COMMUNITY_REQUEST_NEEDED,
+    INTRO_AGENT_EVENTS,
+    INTRO_SERVICE_EVENTS,
+    SOLUTION_RESEARCH_NEEDED,
+)
 
 Kind = Literal["event", "task"]
 
@@ -163,13 +168,13 @@ AGENTS: tuple[AgentSpec, ...] = (
             for t in (
                 "user.verified",
                 "intro.approved",
-                "intro.opportunity_created",
                 "intro.opportunity_accepted",
                 "intro.opportunity_completed",
                 "connection.request_created",
                 "intro.offer_created",
                 "intro.offer_accepted",
                 "solution.research_complete",
+                *INTRO_SERVICE_EVENTS,  # the intro services' own transitions (issue 12)
             )
         },
         tasks={
@@ -219,10 +224,11 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_intro",
         topic="agent-intro",
         ordered=False,
-        deployed=False,
+        deployed=True,
+        events={t: "shared.service_layer.intros:handle_event" for t in INTRO_AGENT_EVENTS},
+        tasks={"intro_followup_check": "shared.service_layer.intros:handle_followup_task"},
         llm_calls={"talking_points": CallDefaults(temperature=0.5, max_tokens=500)},
-        description="Brokers double opt-in introductions.",
-        planned_events=INTRO_AGENT_EVENTS,  # published by the members' intro tools (issue 16)
+        description="Brokers double opt-in introductions: talking points, contact exchange, follow-up.",
     ),
     AgentSpec(
         key="social_butterfly",

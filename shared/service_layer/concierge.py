@@ -27,6 +27,7 @@ from shared.logs import get_logger
 from shared.service_layer import community
 from shared.service_layer.consumer import Delivery, delivery_user_id
 from shared.service_layer.deps import Deps
+from shared.service_layer.intros import IntroService
 
 log = get_logger(__name__)
 
@@ -47,8 +48,8 @@ class CommunityService:
 
 
 def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> TurnResult:
-    service = CommunityService()
-    agent = InnovatorAgent(service) if innovator else ConciergeAgent(service)
+    service, intros = CommunityService(), IntroService()
+    agent = InnovatorAgent(service, intros) if innovator else ConciergeAgent(service, intros)
     result = run_turn(
         agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory, clock=deps.clock, burst=deps.burst
     )

@@ -64,6 +64,57 @@ class IntroAnswer:
 
 
 @dataclass(frozen=True)
+class IntroParties:
+    """An intro-flow row after a service transition (pause, cancel, complete, expire, remind): who it
+    concerns. ``payee_user_id`` is who its bounty goes to (the connector of an opportunity or offer, the
+    introducee of a connection request); ``other_user_id`` the other member side (innovator, introducee,
+    requestor), None for a prospect."""
+
+    kind: str  # intro_opportunity | intro_offer | connection_request
+    id: UUID
+    status: str
+    payee_user_id: UUID | None
+    other_user_id: UUID | None
+    bounty_credits: int = 0
+    prospect_name: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberCard:
+    """What each side of an introduction gets about the other once both accepted (decisions B17)."""
+
+    id: UUID
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    title: str | None
+    email: str | None  # the verified email only
+
+    @property
+    def name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or "A member"
+
+
+@dataclass(frozen=True)
+class OpportunityBrief:
+    """An opportunity with what the Intro agent writes talking points from (agents.md §10)."""
+
+    id: UUID
+    status: str
+    connector_user_id: UUID
+    innovator_id: UUID | None
+    prospect_name: str
+    prospect_company: str | None
+    prospect_title: str | None
+    innovator_name: str | None
+    innovator_company: str | None
+    solution_description: str | None
+    intro_context: str | None
+    bounty_credits: int
+    talking_points: str | None
+
+
+@dataclass(frozen=True)
 class RoutedRequest:
     """A community request that reached the acting member as an expert, and who asked it."""
 
@@ -317,6 +368,100 @@ class IntroOfferRepository:
         )
         return None if existing is None else (uuid_of(existing["id"]), False)
 
+    # --- the intro services (issue 12) ---------------------------------------------------------------
+
+    def lock_prospect(self, user_id: UUID, opportunity_id: UUID) -> None:
+        """Lock the member's opportunity and its siblings (same prospect and innovator), in id order."""
+        self._sql.all("intro_opportunities_lock_prospect", user_id=user_id, opportunity_id=opportunity_id)
+
+    def pause_siblings(self, opportunity_id: UUID) -> list[IntroParties]:
+        rows = self._sql.all("intro_opportunities_pause_siblings", opportunity_id=opportunity_id)
+        return [_opportunity_parties(r, "paused") for r in rows]
+
+    def cancel_siblings(self, opportunity_id: UUID) -> list[IntroParties]:
+        rows = self._sql.all("intro_opportunities_cancel_siblings", opportunity_id=opportunity_id)
+        return [_opportunity_parties(r, "cancelled") for r in rows]
+
+    def complete_opportunity(self, user_id: UUID, opportunity_id: UUID, now: datetime) -> IntroParties | None:
+        row = self._sql.one(
+            "intro_opportunities_complete", user_id=user_id, opportunity_id=opportunity_id, now=now
+        )
+        return None if row is None else _opportunity_parties(row, row["status"])
+
+    def complete_offer(self, user_id: UUID, offer_id: UUID, now: datetime) -> IntroParties | None:
+        row = self._sql.one("intro_offers_complete", user_id=user_id, offer_id=offer_id, now=now)
+        return None if row is None else _offer_parties(row)
+
+    def complete_connection_request(
+        self, user_id: UUID, request_id: UUID, now: datetime
+    ) -> IntroParties | None:
+        row = self._sql.one("connection_requests_complete", user_id=user_id, request_id=request_id, now=now)
+        return None if row is None else _request_parties(row)
+
+    def expire_opportunities(self, now: datetime, limit: int) -> list[IntroParties]:
+        rows = self._sql.all("intro_opportunities_expire", now=now, limit=limit)
+        return [_opportunity_parties(r, r["status"]) for r in rows]
+
+    def expire_offers(self, now: datetime, limit: int) -> list[IntroParties]:
+        return [_offer_parties(r) for r in self._sql.all("intro_offers_expire", now=now, limit=limit)]
+
+    def expire_connection_requests(self, now: datetime, limit: int) -> list[IntroParties]:
+        return [
+            _request_parties(r) for r in self._sql.all("connection_requests_expire", now=now, limit=limit)
+        ]
+
+    def claim_offer_reminders(
+        self, now: datetime, accepted_before: datetime, limit: int
+    ) -> list[IntroParties]:
+        """Offers due a reminder to their connector, marked reminded in the same statement (once only)."""
+        rows = self._sql.all(
+            "intro_offers_claim_reminders", now=now, accepted_before=accepted_before, limit=limit
+        )
+        return [_offer_parties(r) for r in rows]
+
+    def opportunity_brief(self, opportunity_id: UUID) -> OpportunityBrief | None:
+        row = self._sql.one("intro_opportunities_for_talking_points", opportunity_id=opportunity_id)
+        if row is None:
+            return None
+        return OpportunityBrief(
+            id=uuid_of(row["id"]),
+            status=row["status"],
+            connector_user_id=uuid_of(row["connector_user_id"]),
+            innovator_id=uuid_or_none(row["innovator_id"]),
+            prospect_name=" ".join(p for p in (row["first_name"], row["last_name"]) if p),
+            prospect_company=row["prospect_company"],
+            prospect_title=row["prospect_title"],
+            innovator_name=row["innovator_name"],
+            innovator_company=row["innovator_company"],
+            solution_description=row["solution_description"],
+            intro_context=row["intro_context"],
+            bounty_credits=int(row["bounty_credits"]),
+            talking_points=row["talking_points"],
+        )
+
+    def set_talking_points(self, opportunity_id: UUID, talking_points: str) -> bool:
+        """Store them once; False when the opportunity already has them (a redelivery) or is gone."""
+        row = self._sql.one(
+            "intro_opportunities_set_talking_points",
+            opportunity_id=opportunity_id,
+            talking_points=talking_points,
+        )
+        return row is not None
+
+    def member_cards(self, user_ids: list[UUID]) -> dict[UUID, MemberCard]:
+        rows = self._sql.all("intro_member_cards", user_ids=user_ids)
+        return {
+            uuid_of(r["id"]): MemberCard(
+                id=uuid_of(r["id"]),
+                first_name=r["first_name"],
+                last_name=r["last_name"],
+                company=r["company"],
+                title=r["title"],
+                email=r["email"],
+            )
+            for r in rows
+        }
+
     # --- the expert's side -------------------------------------------------------------------------
 
     def routed_request(self, user_id: UUID, request_id: UUID) -> RoutedRequest | None:
@@ -335,4 +480,38 @@ def _offer_answer(row: Any, *, other: str) -> IntroAnswer:
         other_user_id=uuid_or_none(row[other]),
         context_type=row["context_type"],
         context_id=uuid_or_none(row["context_id"]),
+    )
+
+
+def _opportunity_parties(row: Any, status: str) -> IntroParties:
+    return IntroParties(
+        kind="intro_opportunity",
+        id=uuid_of(row["id"]),
+        status=status,
+        payee_user_id=uuid_or_none(row["connector_user_id"]),
+        other_user_id=uuid_or_none(row["innovator_id"]),
+        bounty_credits=int(row["bounty_credits"]) if "bounty_credits" in row else 0,
+    )
+
+
+def _offer_parties(row: Any) -> IntroParties:
+    return IntroParties(
+        kind="intro_offer",
+        id=uuid_of(row["id"]),
+        status=row["status"],
+        payee_user_id=uuid_or_none(row["offering_user_id"]),
+        other_user_id=uuid_or_none(row["introducee_user_id"]),
+        bounty_credits=int(row["bounty_credits"]) if "bounty_credits" in row else 0,
+        prospect_name=row.get("prospect_name"),
+    )
+
+
+def _request_parties(row: Any) -> IntroParties:
+    return IntroParties(
+        kind="connection_request",
+        id=uuid_of(row["id"]),
+        status=row["status"],
+        payee_user_id=uuid_or_none(row["introducee_user_id"]),
+        other_user_id=uuid_or_none(row["requestor_user_id"]),
+        bounty_credits=int(row["bounty_credits"]) if "bounty_credits" in row else 0,
     )

@@ -35,6 +35,8 @@ SELECT id, status, context_type, expires_at,
 UPDATE intro_offers AS o
    SET status = %(status)s::varchar,
        introducee_response = %(response)s,
+       introducee_accepted_at = CASE WHEN %(status)s::varchar = 'pending_connector_confirmation'
+                                     THEN %(now)s ELSE o.introducee_accepted_at END,
        bounty_credits = CASE WHEN %(status)s::varchar = 'pending_connector_confirmation'
                              THEN coalesce((SELECT i.warm_intro_bounty FROM innovators AS i
                                              WHERE i.user_id = o.introducee_user_id AND i.active), 0)
@@ -129,3 +131,123 @@ SELECT r.id, r.requesting_user_id, r.status
                     WHERE e.request_id = r.id AND e.expert_user_id = %(user_id)s)
         OR EXISTS (SELECT 1 FROM user_priorities AS p
                     WHERE p.user_id = %(user_id)s AND p.item_type = 'community_request' AND p.item_id = r.id));
+
+-- --- The intro services (issue 12): locks, sibling pause/cancel, completion, expiry, reminders ------------
+
+-- name: intro_opportunities_lock_prospect
+-- Before a connector's answer: lock every opportunity for the same prospect and innovator, in id order, so two
+-- connectors accepting at once take turns (the second then finds its own row paused) and never deadlock.
+SELECT o.id
+  FROM intro_opportunities AS o
+  JOIN intro_opportunities AS mine ON mine.id = %(opportunity_id)s AND mine.connector_user_id = %(user_id)s
+ WHERE o.id = mine.id
+    OR (mine.prospect_id IS NOT NULL AND o.prospect_id = mine.prospect_id
+        AND o.innovator_id IS NOT DISTINCT FROM mine.innovator_id)
+ ORDER BY o.id
+   FOR UPDATE OF o;
+
+-- name: intro_opportunities_pause_siblings
+-- agents.md §12.2: a connector accepted; the other connectors' open opportunities for the prospect pause.
+UPDATE intro_opportunities AS o
+   SET status = 'paused'
+  FROM intro_opportunities AS mine
+ WHERE mine.id = %(opportunity_id)s AND mine.prospect_id IS NOT NULL
+   AND o.prospect_id = mine.prospect_id AND o.innovator_id IS NOT DISTINCT FROM mine.innovator_id
+   AND o.id <> mine.id AND o.status IN ('open', 'presented', 'clarifying')
+RETURNING o.id, o.connector_user_id, o.innovator_id;
+
+-- name: intro_opportunities_cancel_siblings
+-- agents.md §12.2: a connector's intro completed; the paused (or still open) siblings are cancelled.
+UPDATE intro_opportunities AS o
+   SET status = 'cancelled'
+  FROM intro_opportunities AS mine
+ WHERE mine.id = %(opportunity_id)s AND mine.prospect_id IS NOT NULL
+   AND o.prospect_id = mine.prospect_id AND o.innovator_id IS NOT DISTINCT FROM mine.innovator_id
+   AND o.id <> mine.id AND o.status IN ('open', 'presented', 'clarifying', 'paused')
+RETURNING o.id, o.connector_user_id, o.innovator_id;
+
+-- name: intro_opportunities_complete
+-- decisions B20: the accepted opportunity is completed when its connector or innovator says they met.
+UPDATE intro_opportunities
+   SET status = 'completed', intro_completed_at = %(now)s
+ WHERE id = %(opportunity_id)s AND status = 'accepted'
+   AND (connector_user_id = %(user_id)s OR innovator_id = %(user_id)s)
+RETURNING id, status, connector_user_id, innovator_id, prospect_id, bounty_credits;
+
+-- name: intro_opportunities_set_talking_points
+-- The Intro agent's talking points for the connector (agents.md §10); once: a redelivery keeps the first.
+UPDATE intro_opportunities
+   SET talking_points = %(talking_points)s
+ WHERE id = %(opportunity_id)s AND talking_points IS NULL
+RETURNING id, connector_user_id, innovator_id;
+
+-- name: intro_opportunities_for_talking_points
+-- An opportunity with what its talking points are written from: the prospect, the innovator and its solution.
+SELECT o.id, o.connector_user_id, o.innovator_id, o.first_name, o.last_name, o.prospect_company,
+       o.prospect_title, o.innovator_name, o.intro_context, o.bounty_credits, o.talking_points, o.status,
+       i.company_name AS innovator_company, i.solution_description
+  FROM intro_opportunities AS o
+  LEFT JOIN innovators AS i ON i.user_id = o.innovator_id
+ WHERE o.id = %(opportunity_id)s;
+
+-- name: intro_opportunities_expire
+-- The expiry job: open opportunities past expires_at move to expired (a batch, oldest first).
+UPDATE intro_opportunities
+   SET status = 'expired'
+ WHERE id IN (SELECT id FROM intro_opportunities
+               WHERE status IN ('open', 'presented', 'clarifying') AND expires_at <= %(now)s
+               ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+RETURNING id, status, connector_user_id, innovator_id;
+
+-- name: intro_offers_complete
+-- decisions B20: a confirmed offer is completed when its connector or its introducee says they met.
+UPDATE intro_offers
+   SET status = 'completed', intro_completed_at = %(now)s
+ WHERE id = %(offer_id)s AND status = 'confirmed'
+   AND (offering_user_id = %(user_id)s OR introducee_user_id = %(user_id)s)
+RETURNING id, status, offering_user_id, introducee_user_id, bounty_credits, context_type, context_id;
+
+-- name: intro_offers_expire
+-- The expiry job: offers still waiting on either side past expires_at move to expired (§12.4 step 7).
+UPDATE intro_offers
+   SET status = 'expired'
+ WHERE id IN (SELECT id FROM intro_offers
+               WHERE status IN ('pending_introducee_response', 'pending_connector_confirmation')
+                 AND expires_at <= %(now)s
+               ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+RETURNING id, status, offering_user_id, introducee_user_id;
+
+-- name: intro_offers_claim_reminders
+-- The reminder job (§12.4 step 3): offers the introducee accepted at least 3 days ago that the connector has
+-- not confirmed, not expired and not reminded yet; marked reminded in the same statement (once only).
+UPDATE intro_offers
+   SET reminded_at = %(now)s
+ WHERE id IN (SELECT id FROM intro_offers
+               WHERE status = 'pending_connector_confirmation' AND reminded_at IS NULL
+                 AND introducee_accepted_at <= %(accepted_before)s AND expires_at > %(now)s
+               ORDER BY introducee_accepted_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+RETURNING id, status, offering_user_id, introducee_user_id, prospect_name;
+
+-- name: connection_requests_complete
+-- decisions B20: an accepted request is completed when its introducee or its requestor says they met.
+UPDATE connection_requests
+   SET status = 'completed', intro_completed_at = %(now)s
+ WHERE id = %(request_id)s AND status = 'accepted'
+   AND (introducee_user_id = %(user_id)s OR requestor_user_id = %(user_id)s)
+RETURNING id, status, introducee_user_id, requestor_user_id, requestor_prospect_id, bounty_credits;
+
+-- name: connection_requests_expire
+-- The expiry job: requests with no answer 30 days on move to expired (§12.3).
+UPDATE connection_requests
+   SET status = 'expired'
+ WHERE id IN (SELECT id FROM connection_requests
+               WHERE status IN ('open', 'presented', 'clarifying') AND expires_at <= %(now)s
+               ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+RETURNING id, status, introducee_user_id, requestor_user_id;
+
+-- name: intro_member_cards
+-- decisions B17: what each side of an introduction gets once both have accepted: name, company and the
+-- email they verified (never a phone number). Only verified members with a verified email.
+SELECT id, first_name, last_name, company, title, CASE WHEN email_verified THEN email END AS email
+  FROM users
+ WHERE id = ANY(%(user_ids)s::uuid[]);

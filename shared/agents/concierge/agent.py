@@ -27,6 +27,7 @@ from shared.agents.concierge.decision import (
     ConciergeDecision,
     ContextForCall2,
 )
+from shared.agents.concierge.intro_port import IntroPort
 from shared.agents.concierge.prompts import (
     DECISION_SYSTEM,
     PROMPT_VERSION,
@@ -66,9 +67,10 @@ class ConciergeAgent:
     quotable: tuple[str, ...] = QUOTABLE
     prompt_version = PROMPT_VERSION
 
-    def __init__(self, community: CommunityPort | None = None) -> None:
+    def __init__(self, community: CommunityPort | None = None, intros: IntroPort | None = None) -> None:
         self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = concierge_tools()
         self.community = community  # the Community service's use cases, from the service layer
+        self.intros = intros  # the intro services (issue 12), from the service layer
 
     # --- what kind of turn ---------------------------------------------------------------------
 
@@ -76,7 +78,7 @@ class ConciergeAgent:
         return CONCIERGE_HISTORY_USER_MESSAGE
 
     def new_state(self) -> ConciergeTurnState:
-        return ConciergeTurnState(agent=self.name, community=self.community)
+        return ConciergeTurnState(agent=self.name, community=self.community, intros=self.intros)
 
     def call_kind(self, turn: ConciergeTurn) -> str:
         return "decision" if turn.user_texts else "system_decision"
