@@ -44,7 +44,7 @@ def actor(user_id: Any, now: datetime = NOW) -> IntroActor:
 
 
 def status_of(db: Any, table: str, item_id: Any) -> str:
-    return str(db.execute(f"SELECT status FROM {table} WHERE id = %s", [item_id]).fetchone()["status"])  # noqa: S608
+    return str(db.execute(f"SELECT status FROM {table} WHERE id = %s", [item_id]).fetchone()["status"])
 
 
 def event_types(db: Any) -> list[str]:
@@ -67,7 +67,10 @@ def queued_for(db: Any, user_id: Any) -> list[str]:
 
 
 def prospect(db: Any, innovator: Any) -> Any:
-    sql = "INSERT INTO prospects (email, first_name, last_name, innovator_id) VALUES ('tony@roku.com', 'Tony', 'Ruiz', %s) RETURNING id"
+    sql = (
+        "INSERT INTO prospects (email, first_name, last_name, innovator_id)"
+        " VALUES ('tony@roku.com', 'Tony', 'Ruiz', %s) RETURNING id"
+    )
     return db.execute(sql, [innovator]).fetchone()["id"]
 
 
@@ -200,7 +203,8 @@ def test_offer_two_steps_confirm_before_accept_refused_and_bounty_from_the_innov
     connector, _ = member(db, "+14155550102")
     innovator, _ = member(db, "+14155550101", poc="innovator", innovator=True)
     db.execute(
-        "INSERT INTO innovators (user_id, company_name) VALUES (%s, 'Initech') ON CONFLICT (user_id) DO NOTHING",
+        "INSERT INTO innovators (user_id, company_name) VALUES (%s, 'Initech')"
+        " ON CONFLICT (user_id) DO NOTHING",
         [innovator],
     )
     o = offer(db, connector, innovator)
