@@ -226,7 +226,10 @@ AGENTS: tuple[AgentSpec, ...] = (
         ordered=False,
         deployed=True,
         events={t: "shared.service_layer.intros:handle_event" for t in INTRO_AGENT_EVENTS},
-        tasks={"intro_followup_check": "shared.service_layer.intros:handle_followup_task"},
+        tasks={
+            "intro_followup_check": "shared.service_layer.intros:handle_followup_task",
+            "prospect_upgrade_check": "shared.service_layer.prospects:handle_upgrade_task",  # §2.8, §14
+        },
         llm_calls={"talking_points": CallDefaults(temperature=0.5, max_tokens=500)},
         description="Brokers double opt-in introductions: talking points, contact exchange, follow-up.",
     ),

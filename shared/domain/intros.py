@@ -17,6 +17,12 @@ OPEN_STATUSES = ("open", "presented", "clarifying")  # opportunities and connect
 OFFER_WAITING_STATUSES = ("pending_introducee_response", "pending_connector_confirmation")
 
 
+# The +7-day check-in (agents.md §10, decisions B20): its opening words let the offline rules know that a
+# member's "yes" or "no" answers it.
+FOLLOWUP_OPENING = "Quick check-in on your intro with"
+FOLLOWUP_QUESTION = FOLLOWUP_OPENING + " {name}: did you two meet? Reply yes or no."
+
+
 class IntroRefused(Exception):
     """A transition that changed nothing; the message says why, and that nothing changed."""
 

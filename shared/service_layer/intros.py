@@ -52,6 +52,7 @@ from shared.domain.constants import (
 )
 from shared.domain.intros import (
     CONNECTION_REQUEST,
+    FOLLOWUP_QUESTION,
     INTRO_KINDS,
     INTRO_OFFER,
     INTRO_OPPORTUNITY,
@@ -376,6 +377,16 @@ class IntroService:
             "connection_request_id": str(request_id),
         }
 
+    def record_outcome(
+        self, uow: PostgresUnitOfWork, actor: IntroActor, *, met: bool, reason: str | None
+    ) -> Mapping[str, Any]:
+        """The member's answer to the +7-day "did you meet?": against their latest intro waiting on it."""
+        pending = uow.intro_offers.awaiting_outcome(actor.user_id)
+        if pending is None:
+            raise NotYours("this member has no accepted introduction waiting to hear whether they met")
+        outcome = record_outcome(uow, actor, pending.role, pending.id, met=met, reason=reason)
+        return {"intro_outcome": "met" if met else "not_met", **outcome.as_dict()}
+
 
 def _offer_refusal(owned_role: str, owned_status: str, role: str) -> IntroRefused:
     if owned_role != role:
@@ -619,9 +630,6 @@ def _talking_points(uow: PostgresUnitOfWork, deps: Deps, opportunity_id: UUID) -
         )
     )
     return {"talking_points": path}
-
-
-FOLLOWUP_QUESTION = "Quick check-in on your intro with {name}: did you two meet? Reply yes or no."
 
 
 def handle_followup_task(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:

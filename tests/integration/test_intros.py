@@ -280,3 +280,79 @@ def test_contacts_cross_only_after_both_sides_accepted_then_the_followup_asks_bo
     )
     assert run(lambda uow: handle_followup_task(followup, uow, deps))["asked"] == 2
     assert any("did you two meet" in m for m in queued_for(db, introducee))
+
+
+def test_a_yes_to_the_checkin_offline_completes_the_intro_and_pays_the_connector(db):
+    """The member's "yes" after the +7-day question, through the Concierge's offline rules (no key)."""
+    from shared.domain.intros import FOLLOWUP_QUESTION
+    from shared.service_layer.concierge import run_member_turn
+    from tests.bouncer_support import say
+
+    connector, _ = member(db, "+14155550102", first_name="Ana")
+    introducee, conv = member(db, "+14155550103", first_name="Ben")
+    o = offer(db, connector, introducee, status="confirmed")
+    db.execute("UPDATE intro_offers SET bounty_credits = 25 WHERE id = %s", [o])
+    db.execute(
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status)"
+        " VALUES (%s, %s, 'concierge', %s, 'outbound', 'sent')",
+        [conv, introducee, FOLLOWUP_QUESTION.format(name="Ana Chen")],
+    )
+    say(db, introducee, conv, "Yes we did, thanks!")
+    result = run_member_turn(introducee, make_deps())
+    assert result.path == "fallback", result
+    assert status_of(db, "intro_offers", o) == "completed"
+    assert credits_of(db, connector) == 25
+    assert "intro.offer_completed" in event_types(db)
+    assert any("happened" in m for m in queued_for(db, connector))
+
+
+# --- prospect upgrade (§3) --------------------------------------------------------------------------
+
+
+def test_approval_upgrades_matching_prospects_once_and_flags_partial_matches(db):
+    from shared.service_layer import approval
+    from shared.service_layer.prospects import upgrade_prospects
+    from tests.bouncer_support import new_user
+
+    innovator, _ = member(db, "+14155550101", poc="innovator", innovator=True)
+    other, _ = member(db, "+14155550105", poc="innovator", innovator=True)
+    exact = db.execute(
+        "INSERT INTO prospects (email, first_name, last_name, innovator_id)"
+        " VALUES ('dana@kim.io', 'Dana', 'Kim', %s) RETURNING id",
+        [innovator],
+    ).fetchone()["id"]
+    partial = db.execute(
+        "INSERT INTO prospects (email, first_name, last_name, company, innovator_id)"
+        " VALUES ('dk@gmail.com', 'Dana', 'Kim', 'Kim Labs Inc', %s) RETURNING id",
+        [other],
+    ).fetchone()["id"]
+    dana, _ = new_user(
+        db,
+        "+14155550109",
+        first_name="Dana",
+        last_name="Kim",
+        company="Kim Labs",
+        title="CTO",
+        email="dana@kim.io",
+        email_verified=True,
+        approval_status="pending",
+    )
+    approval.approve("+14155550109", as_="concierge", operator="test")
+    task = db.execute("SELECT count(*) AS n FROM agent_tasks WHERE task_type = 'prospect_upgrade_check'")
+    assert task.fetchone()["n"] == 1
+
+    first = run(lambda uow: upgrade_prospects(uow, dana, NOW))
+    again = run(lambda uow: upgrade_prospects(uow, dana, NOW))
+    assert (first["upgraded"], first["review"]) == (1, 1)
+    assert again["upgraded"] == 0
+    assert status_of(db, "prospects", exact) == "converted"
+    assert status_of(db, "prospects", partial) == "pending"
+    assert credits_of(db, innovator) == 25 and credits_of(db, other) == 0
+    request = db.execute(
+        "SELECT status FROM connection_requests WHERE requestor_user_id = %s AND introducee_user_id = %s",
+        [innovator, dana],
+    ).fetchall()
+    assert [r["status"] for r in request] == ["open"]
+    with PostgresUnitOfWork() as uow:
+        review = uow.intro_offers.prospects_to_review(10)
+    assert [(r.id, r.review["score"]) for r in review] == [(partial, 60)]

@@ -34,12 +34,14 @@ from shared.service_layer.dead_letters import ReplayError, replay_all, replay_de
 from tools.localstack.stack_info import StackInfo, stack_file
 from tools.ops.approval import register_approval_commands
 from tools.ops.community import ledger_status_row, register_community_commands
+from tools.ops.prospects import register_prospect_commands
 
 app = typer.Typer(help="Operate Yachtparty: backlog status, dead letters.", no_args_is_help=True)
 dead_letters_app = typer.Typer(help="List and replay dead letters.", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
 register_approval_commands(app)  # approve / reject / hold / pending (tools/ops/approval.py)
 register_community_commands(app)  # credits, community (tools/ops/community.py)
+register_prospect_commands(app)  # prospects review (tools/ops/prospects.py)
 console = Console()
 
 

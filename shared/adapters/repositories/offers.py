@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.adapters.postgres import Sql
-from shared.adapters.repositories._rows import uuid_of, uuid_or_none
+from shared.adapters.repositories._rows import json_param, uuid_of, uuid_or_none
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,32 @@ class OpportunityBrief:
     intro_context: str | None
     bounty_credits: int
     talking_points: str | None
+
+
+@dataclass(frozen=True)
+class ProspectRow:
+    """A pending prospect an innovator uploaded, as matching reads it (agents.md §14)."""
+
+    id: UUID
+    innovator_id: UUID
+    email: str | None
+    phone: str | None
+    linkedin_url: str | None
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+
+
+@dataclass(frozen=True)
+class ProspectReview:
+    """A 40-69 match waiting for an operator."""
+
+    id: UUID
+    name: str
+    company: str | None
+    email: str | None
+    innovator_id: UUID
+    review: Any
 
 
 @dataclass(frozen=True)
@@ -448,6 +474,11 @@ class IntroOfferRepository:
         )
         return row is not None
 
+    def awaiting_outcome(self, user_id: UUID) -> OwnedIntro | None:
+        """The member's latest intro both sides accepted with no outcome yet; ``role`` is its kind."""
+        row = self._sql.one("intro_offers_awaiting_outcome", user_id=user_id)
+        return None if row is None else OwnedIntro(uuid_of(row["id"]), row["status"], row["kind"])
+
     def member_cards(self, user_ids: list[UUID]) -> dict[UUID, MemberCard]:
         rows = self._sql.all("intro_member_cards", user_ids=user_ids)
         return {
@@ -461,6 +492,45 @@ class IntroOfferRepository:
             )
             for r in rows
         }
+
+    # --- prospects (agents.md §14): read here, written by the upload page (issue 12 reads only) -----
+
+    def prospect_candidates(self, user_id: UUID) -> list[ProspectRow]:
+        return [
+            ProspectRow(
+                id=uuid_of(r["id"]),
+                innovator_id=uuid_of(r["innovator_id"]),
+                email=r["email"],
+                phone=r["phone_number"],
+                linkedin_url=r["linkedin_url"],
+                first_name=r["first_name"],
+                last_name=r["last_name"],
+                company=r["company"],
+            )
+            for r in self._sql.all("prospects_match_candidates", user_id=user_id)
+        ]
+
+    def convert_prospect(self, prospect_id: UUID, user_id: UUID, now: datetime) -> bool:
+        """pending -> converted to the member; False when it was not pending (a second run)."""
+        row = self._sql.one("prospects_convert", prospect_id=prospect_id, user_id=user_id, now=now)
+        return row is not None
+
+    def flag_prospect_for_review(self, prospect_id: UUID, review: dict[str, Any]) -> bool:
+        row = self._sql.one("prospects_flag_for_review", prospect_id=prospect_id, review=json_param(review))
+        return row is not None
+
+    def prospects_to_review(self, limit: int) -> list[ProspectReview]:
+        return [
+            ProspectReview(
+                id=uuid_of(r["id"]),
+                name=" ".join(p for p in (r["first_name"], r["last_name"]) if p),
+                company=r["company"],
+                email=r["email"],
+                innovator_id=uuid_of(r["innovator_id"]),
+                review=r["review"],
+            )
+            for r in self._sql.all("prospects_review_list", limit=limit)
+        ]
 
     # --- the expert's side -------------------------------------------------------------------------
 

@@ -251,3 +251,58 @@ RETURNING id, status, introducee_user_id, requestor_user_id;
 SELECT id, first_name, last_name, company, title, CASE WHEN email_verified THEN email END AS email
   FROM users
  WHERE id = ANY(%(user_ids)s::uuid[]);
+
+-- name: intro_offers_awaiting_outcome
+-- The acting member's latest introduction both sides accepted that has no outcome yet (decisions B20): what
+-- their "yes, we met" answers. Across the three flows; the member is one of its sides.
+SELECT kind, id, status FROM (
+  SELECT 'intro_opportunity' AS kind, id, status, updated_at FROM intro_opportunities
+   WHERE status = 'accepted' AND (connector_user_id = %(user_id)s OR innovator_id = %(user_id)s)
+  UNION ALL
+  SELECT 'intro_offer', id, status, updated_at FROM intro_offers
+   WHERE status = 'confirmed' AND (offering_user_id = %(user_id)s OR introducee_user_id = %(user_id)s)
+  UNION ALL
+  SELECT 'connection_request', id, status, updated_at FROM connection_requests
+   WHERE status = 'accepted' AND (introducee_user_id = %(user_id)s OR requestor_user_id = %(user_id)s)
+) AS waiting
+ORDER BY updated_at DESC, id
+LIMIT 1;
+
+-- --- Prospect matching and upgrade (agents.md §14, §2.8): kept with the intro flows they feed -------------
+
+-- name: prospects_match_candidates
+-- Pending prospects that could be this member: any exact contact, the same last name, or the same email
+-- domain. Scored in code (shared.domain.prospects); this only narrows the rows.
+SELECT p.id, p.innovator_id, p.email, p.phone_number, p.linkedin_url, p.first_name, p.last_name, p.company
+  FROM prospects AS p, users AS u
+ WHERE u.id = %(user_id)s AND p.status = 'pending' AND p.innovator_id <> u.id
+   AND (lower(p.email) = lower(u.email)
+        OR p.phone_number = u.phone_number
+        OR (u.linkedin_url IS NOT NULL AND rtrim(lower(p.linkedin_url), '/') = rtrim(lower(u.linkedin_url), '/'))
+        OR lower(btrim(p.last_name)) = lower(btrim(u.last_name))
+        OR (u.email IS NOT NULL AND lower(split_part(p.email, '@', 2)) = lower(split_part(u.email, '@', 2))))
+ ORDER BY p.uploaded_at, p.id
+ LIMIT 200;
+
+-- name: prospects_convert
+-- Upgrade (§14 step 1): the prospect becomes the member; only from pending, so a second run converts nothing.
+UPDATE prospects
+   SET status = 'converted', converted_to_user_id = %(user_id)s, converted_at = %(now)s
+ WHERE id = %(prospect_id)s AND status = 'pending'
+RETURNING id, innovator_id;
+
+-- name: prospects_flag_for_review
+-- A 40-69 match (§14): kept pending, with the member, the score and the fields in metadata.review, for
+-- an operator (ops prospects review).
+UPDATE prospects
+   SET metadata = coalesce(metadata, '{}'::jsonb) || jsonb_build_object('review', %(review)s::jsonb)
+ WHERE id = %(prospect_id)s AND status = 'pending'
+RETURNING id;
+
+-- name: prospects_review_list
+-- The operator's review list: pending prospects with a 40-69 match waiting, newest first.
+SELECT p.id, p.first_name, p.last_name, p.company, p.email, p.innovator_id, p.metadata -> 'review' AS review
+  FROM prospects AS p
+ WHERE p.status = 'pending' AND p.metadata ? 'review'
+ ORDER BY p.updated_at DESC
+ LIMIT %(limit)s;

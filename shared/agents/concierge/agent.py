@@ -49,7 +49,8 @@ from shared.domain.constants import (
     EXPERT_ANSWER_CREDITS_MENTIONED,
     PRIORITY_DORMANT_AFTER_PRESENTATIONS,
 )
-from shared.domain.member_intents import looks_like_goal, read_intents
+from shared.domain.intros import FOLLOWUP_OPENING
+from shared.domain.member_intents import looks_like_goal, read_intents, read_yes_no
 from shared.domain.reply_guards import GuardContext
 from shared.logs import get_logger
 
@@ -290,7 +291,7 @@ class ConciergeAgent:
             turn.decision = ConciergeDecision(next_scenario="no_message")
             return []  # a system trigger alone: nothing the rules can say
         intents = [i for i in read_intents(turn.user_texts) if i.kind.value != "other"]
-        calls = brain.plan(
+        calls = self._intro_outcome(turn) or brain.plan(
             intents, goal_text=self.goal_text(turn), texts=turn.user_texts, presented=self._presented(turn)
         )
         turn.decision = ConciergeDecision.model_validate(
@@ -302,6 +303,16 @@ class ConciergeAgent:
         for name, args in calls:
             tools.run(name, args)
         return brain.render(turn.tool_results, intents)
+
+    def _intro_outcome(self, turn: ConciergeTurn) -> list[tuple[str, dict[str, Any]]]:
+        """A yes or no right after the +7-day "did you two meet?" (issue 12 §2) answers that check-in."""
+        outbound = [m for m in turn.ctx.history if m.direction == "outbound"]
+        if not outbound or not outbound[-1].content.startswith(FOLLOWUP_OPENING):
+            return []
+        met = read_yes_no(" ".join(turn.user_texts))
+        if met is None:
+            return []
+        return [("record_intro_outcome", {"met": met})]
 
     def _presented(self, turn: ConciergeTurn) -> brain.Presented | None:
         """The item presented last, for the offline rules; an intro offer's role read from its row."""

@@ -69,3 +69,7 @@ class IntroPort(Protocol):
     def request_connection(
         self, uow: PostgresUnitOfWork, actor: IntroActor, args: RequestConnectionArgs
     ) -> Mapping[str, Any]: ...
+
+    def record_outcome(
+        self, uow: PostgresUnitOfWork, actor: IntroActor, *, met: bool, reason: str | None
+    ) -> Mapping[str, Any]: ...

@@ -18,6 +18,7 @@ from shared.agents.concierge.decision import (
     ConnectionRequestArgs,
     IntroOfferArgs,
     IntroOpportunityArgs,
+    IntroOutcomeArgs,
     OfferIntroArgs,
     RequestConnectionArgs,
 )
@@ -105,6 +106,12 @@ def confirm_intro_offer(turn: ConciergeTurn, args: IntroOfferArgs) -> dict[str, 
             turn.uow, _actor(turn), args.intro_offer_id, action="confirm", reason=args.reason
         )
     )
+
+
+def record_intro_outcome(turn: ConciergeTurn, args: IntroOutcomeArgs) -> dict[str, Any]:
+    """The member's answer to the +7-day check-in: "yes" completes their latest accepted intro (and pays its
+    bounty once), "no" records that it did not happen (decisions B20)."""
+    return dict(_intros(turn).record_outcome(turn.uow, _actor(turn), met=args.met, reason=args.reason))
 
 
 def request_connection(turn: ConciergeTurn, args: RequestConnectionArgs) -> dict[str, Any]:
