@@ -175,6 +175,7 @@ AGENTS: tuple[AgentSpec, ...] = (
                 "intro.offer_accepted",
                 "solution.research_complete",
                 *INTRO_SERVICE_EVENTS,  # the intro services' own transitions (issue 12)
+                "prospect.research_complete",  # the Social Butterfly's counts (agents.md §11)
             )
         },
         tasks={
@@ -239,8 +240,9 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_social_butterfly",
         topic="agent-social-butterfly",
         ordered=False,
-        deployed=False,
-        description="Finds mutual connections for prospects.",
+        deployed=True,
+        events={"prospect.research_needed": "shared.service_layer.social_butterfly:handle_research_needed"},
+        description="Finds mutual connections for prospects (Apify; disabled without APIFY_TOKEN).",
     ),
 )
 

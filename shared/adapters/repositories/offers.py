@@ -141,6 +141,33 @@ class ProspectReview:
 
 
 @dataclass(frozen=True)
+class ResearchTarget:
+    """A prospect to research (agents.md §11), with the innovator's LinkedIn URL and name."""
+
+    id: UUID
+    innovator_id: UUID
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    title: str | None
+    email: str | None
+    linkedin_url: str | None
+    innovator_linkedin_url: str | None
+    innovator_name: str | None
+
+
+@dataclass(frozen=True)
+class NewOpportunity:
+    """An intro opportunity the system creates for a member who knows a prospect (§11 step 4)."""
+
+    connector_user_id: UUID
+    target: ResearchTarget
+    intro_context: str
+    bounty_credits: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class RoutedRequest:
     """A community request that reached the acting member as an expert, and who asked it."""
 
@@ -531,6 +558,64 @@ class IntroOfferRepository:
             )
             for r in self._sql.all("prospects_review_list", limit=limit)
         ]
+
+    # --- Social Butterfly (agents.md §11) ------------------------------------------------------------
+
+    def research_target(self, prospect_id: UUID, innovator_id: UUID) -> ResearchTarget | None:
+        row = self._sql.one("prospects_for_research", prospect_id=prospect_id, innovator_id=innovator_id)
+        if row is None:
+            return None
+        return ResearchTarget(
+            id=uuid_of(row["id"]),
+            innovator_id=uuid_of(row["innovator_id"]),
+            first_name=row["first_name"],
+            last_name=row["last_name"],
+            company=row["company"],
+            title=row["title"],
+            email=row["email"],
+            linkedin_url=row["linkedin_url"],
+            innovator_linkedin_url=row["innovator_linkedin_url"],
+            innovator_name=row["innovator_name"],
+        )
+
+    def record_research(
+        self, target: ResearchTarget, mutual_connections: list[dict[str, Any]], now: datetime
+    ) -> None:
+        name = " ".join(p for p in (target.first_name, target.last_name) if p) or "unknown"
+        self._sql.one(
+            "linkedin_research_prospects_record",
+            prospect_name=name,
+            company=target.company,
+            title=target.title,
+            linkedin_url=target.linkedin_url,
+            email=target.email,
+            mutual_connections=json_param(mutual_connections),
+            innovator_id=target.innovator_id,
+            now=now,
+        )
+
+    def members_by_linkedin(self, urls: list[str]) -> list[UUID]:
+        return [uuid_of(r["id"]) for r in self._sql.all("intro_opportunities_members_by_linkedin", urls=urls)]
+
+    def add_opportunity(self, new: NewOpportunity) -> UUID | None:
+        """The new opportunity's id; None when the connector already has one for this prospect."""
+        t = new.target
+        row = self._sql.one(
+            "intro_opportunities_insert_for_prospect",
+            connector_user_id=new.connector_user_id,
+            innovator_id=t.innovator_id,
+            prospect_id=t.id,
+            first_name=t.first_name or "",
+            last_name=t.last_name or "",
+            company=t.company,
+            title=t.title,
+            linkedin_url=t.linkedin_url,
+            innovator_name=t.innovator_name,
+            intro_context=new.intro_context,
+            bounty_credits=new.bounty_credits,
+            expires_at=new.expires_at,
+        )
+        return None if row is None else uuid_of(row["id"])
 
     # --- the expert's side -------------------------------------------------------------------------
 

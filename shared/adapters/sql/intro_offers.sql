@@ -306,3 +306,52 @@ SELECT p.id, p.first_name, p.last_name, p.company, p.email, p.innovator_id, p.me
  WHERE p.status = 'pending' AND p.metadata ? 'review'
  ORDER BY p.updated_at DESC
  LIMIT %(limit)s;
+
+-- --- Social Butterfly (agents.md §11): mutual connections -> intro opportunities ----------------------------
+
+-- name: prospects_for_research
+-- A prospect an innovator uploaded, with the innovator's own LinkedIn URL (the other end of "mutual").
+SELECT p.id, p.innovator_id, p.first_name, p.last_name, p.company, p.title, p.email, p.linkedin_url,
+       u.linkedin_url AS innovator_linkedin_url,
+       coalesce(i.company_name, nullif(concat_ws(' ', u.first_name, u.last_name), '')) AS innovator_name
+  FROM prospects AS p
+  JOIN users AS u ON u.id = p.innovator_id
+  LEFT JOIN innovators AS i ON i.user_id = p.innovator_id
+ WHERE p.id = %(prospect_id)s AND p.innovator_id = %(innovator_id)s AND p.status <> 'deleted';
+
+-- name: linkedin_research_prospects_record
+-- Store what the research found on the prospect's research row (one per LinkedIn URL), adding the innovator
+-- to users_researching.
+WITH updated AS (
+  UPDATE linkedin_research_prospects
+     SET mutual_connections = %(mutual_connections)s::jsonb, last_researched_at = %(now)s,
+         users_researching = ARRAY(SELECT DISTINCT unnest(users_researching || ARRAY[%(innovator_id)s::uuid]))
+   WHERE linkedin_url = %(linkedin_url)s
+  RETURNING id
+)
+INSERT INTO linkedin_research_prospects (name, company, title, linkedin_url, email, mutual_connections,
+                                         last_researched_at, users_researching)
+SELECT %(prospect_name)s, %(company)s, %(title)s, %(linkedin_url)s, %(email)s, %(mutual_connections)s::jsonb, %(now)s,
+       ARRAY[%(innovator_id)s::uuid]
+ WHERE NOT EXISTS (SELECT 1 FROM updated)
+RETURNING id;
+
+-- name: intro_opportunities_members_by_linkedin
+-- Verified, reachable members whose LinkedIn URL is one of these (compared lower-case, without a trailing
+-- slash or the scheme and www): the connectors of the mutual connections.
+SELECT id, linkedin_url
+  FROM users
+ WHERE verified AND NOT opted_out AND linkedin_url IS NOT NULL
+   AND regexp_replace(rtrim(lower(linkedin_url), '/'), '^https?://(www\.)?', '') = ANY(%(urls)s::text[]);
+
+-- name: intro_opportunities_insert_for_prospect
+-- agents.md §11 step 4: an open opportunity for a member who knows the prospect (bounty 50); once per
+-- connector, prospect and innovator (a redelivery inserts nothing).
+INSERT INTO intro_opportunities (connector_user_id, innovator_id, prospect_id, first_name, last_name,
+                                 prospect_company, prospect_title, prospect_linkedin_url, innovator_name,
+                                 intro_context, bounty_credits, connection_strength, expires_at)
+VALUES (%(connector_user_id)s, %(innovator_id)s, %(prospect_id)s, %(first_name)s, %(last_name)s, %(company)s,
+        %(title)s, %(linkedin_url)s, %(innovator_name)s, %(intro_context)s, %(bounty_credits)s, 'first_degree',
+        %(expires_at)s)
+ON CONFLICT (connector_user_id, prospect_id, innovator_id) WHERE prospect_id IS NOT NULL DO NOTHING
+RETURNING id;

@@ -118,6 +118,14 @@ locals {
       publishes       = false
       timeout_seconds = 300
     }
+    agent_social_butterfly = {
+      description     = "The Social Butterfly: mutual LinkedIn connections of prospects via Apify (disabled without a token)."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
     agent_account_manager = {
       description     = "The Account Manager: each member's ranked priorities (events, community tasks, reviews)."
       exposure        = "internal"
@@ -155,13 +163,14 @@ locals {
   # topic -> consumer function; exactly shared.routing.all_topics(). Each topic gets a
   # dead-letter topic "<topic>-dead-letter" pushed to dead_letter_recorder.
   routes = {
-    "agent-bouncer"         = { function = "agent_bouncer", ordered = true }
-    "agent-concierge"       = { function = "agent_concierge", ordered = true }
-    "agent-innovator"       = { function = "agent_innovator", ordered = true }
-    "agent-summarizer"      = { function = "agent_summarizer", ordered = false }
-    "agent-of-humans"       = { function = "agent_of_humans", ordered = false }
-    "agent-account-manager" = { function = "agent_account_manager", ordered = false }
-    "agent-intro"           = { function = "agent_intro", ordered = false }
+    "agent-bouncer"          = { function = "agent_bouncer", ordered = true }
+    "agent-concierge"        = { function = "agent_concierge", ordered = true }
+    "agent-innovator"        = { function = "agent_innovator", ordered = true }
+    "agent-summarizer"       = { function = "agent_summarizer", ordered = false }
+    "agent-of-humans"        = { function = "agent_of_humans", ordered = false }
+    "agent-account-manager"  = { function = "agent_account_manager", ordered = false }
+    "agent-intro"            = { function = "agent_intro", ordered = false }
+    "agent-social-butterfly" = { function = "agent_social_butterfly", ordered = false }
   }
 
   dead_letter_recorder = "dead_letter_recorder"
