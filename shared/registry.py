@@ -27,6 +27,8 @@ from shared.domain.events import (
     COMMUNITY_REQUEST_NEEDED,
     INTRO_AGENT_EVENTS,
     INTRO_SERVICE_EVENTS,
+    PROSPECT_RESEARCH_NEEDED,
+    SOLUTION_RESEARCH_CANCELLED,
     SOLUTION_RESEARCH_NEEDED,
 )
 
@@ -85,6 +87,7 @@ class AgentSpec:
 _SUMMARY = "shared.service_layer.summaries:handle_summary_task"
 _AM_EVENT = "shared.service_layer.account_manager:handle_event"
 _AM_TASK = "shared.service_layer.account_manager:handle_task"
+_SAGA = "shared.service_layer.solution_saga:"
 
 AGENTS: tuple[AgentSpec, ...] = (
     AgentSpec(
@@ -210,14 +213,22 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_solution_saga",
         topic="agent-solution-saga",
         ordered=False,
-        deployed=False,
+        deployed=True,
+        events={
+            SOLUTION_RESEARCH_NEEDED: _SAGA + "handle_solution_needed",
+            SOLUTION_RESEARCH_CANCELLED: _SAGA + "handle_solution_cancelled",
+        },
+        tasks={
+            "process_community_response": _SAGA + "handle_response_task",
+            "solution_workflow_timeout": _SAGA + "handle_timeout_task",
+        },
         llm_calls={
+            "web_research": CallDefaults(temperature=0.2, max_tokens=1500),  # with the web search tool
             "evaluate_initial": _SCORING,
             "process_expert_response": _SCORING,
             "final_evaluation": _SCORING,
         },
-        description="Researches vendors.",
-        planned_events=(SOLUTION_RESEARCH_NEEDED,),
+        description="Researches vendors: web search, innovators, an expert round, findings within 24 h.",
     ),
     AgentSpec(
         key="intro",
@@ -241,7 +252,7 @@ AGENTS: tuple[AgentSpec, ...] = (
         topic="agent-social-butterfly",
         ordered=False,
         deployed=True,
-        events={"prospect.research_needed": "shared.service_layer.social_butterfly:handle_research_needed"},
+        events={PROSPECT_RESEARCH_NEEDED: "shared.service_layer.social_butterfly:handle_research_needed"},
         description="Finds mutual connections for prospects (Apify; disabled without APIFY_TOKEN).",
     ),
 )

@@ -72,6 +72,8 @@ RECORD_ONLY_EVENTS = frozenset(
         "community.request_attached",
         "community.no_experts_found",
         "community.request_closed",
+        # The Solution Saga's demand signal, for the Introductions and Innovator issues to consume.
+        "solution.demand_signal",
     }
 )
 

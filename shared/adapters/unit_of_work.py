@@ -37,9 +37,11 @@ from shared.adapters.repositories import (
     PriorityRepository,
     PrioritySourceRepository,
     QueueRepository,
+    SolutionWorkflowRepository,
     TaskRepository,
     UserRepository,
 )
+from shared.adapters.repositories.commerce import CreditPurchaseRepository, ProspectUploadRepository
 from shared.domain.events import Event
 
 
@@ -81,7 +83,10 @@ class PostgresUnitOfWork:
     community_requests: CommunityRequestRepository
     community_responses: CommunityResponseRepository
     credits: CreditLedgerRepository
+    solution_workflows: SolutionWorkflowRepository
     ops: OpsRepository
+    prospect_uploads: ProspectUploadRepository
+    credit_purchases: CreditPurchaseRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
         self._given = conn
@@ -116,7 +121,10 @@ class PostgresUnitOfWork:
         self.community_requests = CommunityRequestRepository(self.sql)
         self.community_responses = CommunityResponseRepository(self.sql)
         self.credits = CreditLedgerRepository(self.sql)
+        self.solution_workflows = SolutionWorkflowRepository(self.sql)
         self.ops = OpsRepository(self.sql)
+        self.prospect_uploads = ProspectUploadRepository(self.sql)
+        self.credit_purchases = CreditPurchaseRepository(self.sql)
         self._pending = []
         self._committed = False
         return self

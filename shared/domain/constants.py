@@ -139,6 +139,17 @@ COMMUNITY_CLOSURE_BATCH = 500  # requests closed per closure run
 COMMUNITY_SUMMARY_MAX_CHARS = 1000  # response_text: the 2-3 sentence summary
 COMMUNITY_VERBATIM_MAX_CHARS = 4000  # verbatim_answer: the expert's exact words, capped
 
+# --- Solution Saga (agents.md §9, §16; decisions A11) ----------------------------------------------
+SAGA_EXPERT_TIMEOUT = timedelta(hours=24)  # solution_workflow_timeout after the community request
+SAGA_MIN_EXPERT_RESPONSES = 2  # responses that move a workflow to final evaluation
+SAGA_WEB_SEARCH_MAX_USES = 3  # searches the web search server tool may run per workflow
+SAGA_WEB_RESULTS_KEPT = 12  # web results stored per workflow (the first found)
+SAGA_INNOVATOR_MATCHES = 5  # innovators rows matched per workflow
+SAGA_REQUEST_MAX_CHARS = 1000  # longest request_description accepted
+SAGA_FINDINGS_MAX_VENDORS = 3  # named options in a message to the member ("two or three")
+SAGA_SOURCES_LOOKBACK = timedelta(days=30)  # workflows whose sources a reply about research may cite
+SAGA_SOURCES_WORKFLOWS = 10  # at most this many recent workflows
+
 # --- Retention (platform §6.6) ----------------------------------------------------------------
 MESSAGE_RETENTION = timedelta(days=365)
 EVENT_RETENTION = timedelta(days=90)
@@ -148,3 +159,16 @@ COMPLETED_TASK_RETENTION = timedelta(days=30)
 # since their latest text, but never longer than BURST_MAX_WAIT after their first.
 BURST_QUIET_GAP = timedelta(seconds=2)
 BURST_MAX_WAIT = timedelta(seconds=8)
+
+# --- Innovator commerce (issue 13; agents.md §5, §15; decisions A11, B19) ---------------------------
+PROSPECT_UPLOAD_TOKEN_TTL = timedelta(hours=24)  # the upload link's life; single use
+PROSPECT_UPLOAD_TOKEN_BYTES = 32  # secrets.token_urlsafe entropy of the link's token
+PROSPECT_UPLOAD_MAX_BYTES = 5 * 1024 * 1024  # one CSV file; larger: a clear page, nothing written
+PROSPECT_UPLOAD_MAX_ROWS = 10_000  # data rows per file
+PROSPECT_UPLOAD_MAX_FIELD_CHARS = 500  # one cell
+PROSPECT_UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024  # multipart framing and the form's small fields
+# The one price table (credits -> price in US cents) request_credit_funding sells from.
+CREDIT_PACKS: tuple[tuple[int, int], ...] = ((100, 10_000), (250, 23_750), (500, 45_000), (1_000, 85_000))
+CREDIT_CURRENCY = "usd"
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300  # a signed event older than this is a replay (the SDK's default)
+STRIPE_WEBHOOK_MAX_BYTES = 256 * 1024  # Stripe's events are a few KB

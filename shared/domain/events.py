@@ -27,6 +27,7 @@ class Event:
 
 COMMUNITY_REQUEST_NEEDED = "community.request_needed"  # agents.md §4.3.1, platform.md §2 (Agent of Humans)
 SOLUTION_RESEARCH_NEEDED = "user.inquiry.solution_needed"  # agents.md §4.3.2, §17 (Solution Saga)
+SOLUTION_RESEARCH_CANCELLED = "user.inquiry.solution_cancelled"  # issue 11: the member no longer needs it
 
 
 @dataclass(frozen=True)
@@ -188,4 +189,59 @@ class IntroFlowChanged:
             aggregate_id=self.item_id,
             payload=payload,
             created_by=self.acting_agent_type,
+        )
+
+
+PROSPECT_RESEARCH_NEEDED = "prospect.research_needed"  # agents.md §11, platform.md §2 (Social Butterfly)
+
+
+@dataclass(frozen=True)
+class ProspectResearchNeeded:
+    """An uploaded prospect with a LinkedIn URL (issue 13): the Social Butterfly researches them."""
+
+    prospect_id: UUID
+    innovator_id: UUID
+    linkedin_url: str
+    upload_batch_id: UUID
+
+    def event(self) -> Event:
+        return Event(
+            event_type=PROSPECT_RESEARCH_NEEDED,
+            aggregate_type="prospect",
+            aggregate_id=self.prospect_id,
+            payload={
+                "prospectId": str(self.prospect_id),
+                "innovatorId": str(self.innovator_id),
+                "researchType": "mutual_connections",
+                "linkedinUrl": self.linkedin_url,
+                "upload_batch_id": str(self.upload_batch_id),
+                "user_id": str(self.innovator_id),
+            },
+            created_by="prospect_upload",
+        )
+
+
+@dataclass(frozen=True)
+class SolutionResearchCancelled:
+    """The member no longer needs research they asked for (issue 11, cancellation). The Solution
+    Saga cancels the matching in-progress workflow(s): by id, else those whose request mentions
+    ``about``, else all of the member's."""
+
+    requesting_agent_type: str
+    user_id: UUID
+    workflow_id: UUID | None = None
+    about: str | None = None
+
+    def event(self) -> Event:
+        return Event(
+            event_type=SOLUTION_RESEARCH_CANCELLED,
+            aggregate_type="user",
+            aggregate_id=self.user_id,
+            payload={
+                "requesting_agent_type": self.requesting_agent_type,
+                "user_id": str(self.user_id),
+                "workflow_id": str(self.workflow_id) if self.workflow_id else None,
+                "about": self.about,
+            },
+            created_by=self.requesting_agent_type,
         )

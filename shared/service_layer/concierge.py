@@ -49,7 +49,14 @@ class CommunityService:
 
 def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> TurnResult:
     service, intros = CommunityService(), IntroService()
-    agent = InnovatorAgent(service, intros) if innovator else ConciergeAgent(service, intros)
+    return _run(
+        InnovatorAgent(service, intros) if innovator else ConciergeAgent(service, intros), user_id, deps
+    )
+
+
+def _run(agent: ConciergeAgent, user_id: UUID, deps: Deps) -> TurnResult:
+    # Each handler names only its own agent, so the Concierge's code path (and its deployed
+    # settings, tests/infra) never reaches the Innovator's commerce tools and their secrets.
     result = run_turn(
         agent, user_id, llm=deps.llm, uow_factory=deps.uow_factory, clock=deps.clock, burst=deps.burst
     )
@@ -67,7 +74,7 @@ def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> Tu
 
 def handle_turn_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
     """Events for a Concierge member: one turn (its own transaction)."""
-    result = run_member_turn(delivery_user_id(delivery), deps)
+    result = _run(ConciergeAgent(CommunityService(), IntroService()), delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
 
 
@@ -75,5 +82,5 @@ def handle_innovator_turn_event(
     delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps
 ) -> dict[str, Any] | None:
     """Events for an Innovator member: one turn (its own transaction)."""
-    result = run_member_turn(delivery_user_id(delivery), deps, innovator=True)
+    result = _run(InnovatorAgent(CommunityService(), IntroService()), delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}

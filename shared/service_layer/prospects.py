@@ -24,7 +24,7 @@ from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain import credits as credit_rules
 from shared.domain import events as ev
 from shared.domain.constants import CONNECTION_REQUEST_EXPIRY
-from shared.domain.prospects import Person, score
+from shared.domain.prospect_matching import Person, score
 from shared.logs import get_logger
 from shared.service_layer import credits
 from shared.service_layer.consumer import Delivery, PermanentError

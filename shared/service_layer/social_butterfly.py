@@ -31,8 +31,8 @@ from shared.service_layer.deps import Deps
 log = get_logger(__name__)
 
 AGENT = "social_butterfly"
-MUTUAL_CONNECTIONS = "linkedin_mutual_connections"
-PROSPECT_RESEARCH_NEEDED = "prospect.research_needed"
+MUTUAL_CONNECTIONS = "linkedin_mutual_connections"  # agents.md §11's name
+RESEARCH_TYPES = (MUTUAL_CONNECTIONS, "mutual_connections")  # the upload page publishes the short one
 PROSPECT_RESEARCH_COMPLETE = "prospect.research_complete"
 
 
@@ -58,8 +58,10 @@ def handle_research_needed(delivery: Delivery, uow: PostgresUnitOfWork, deps: De
     prospect_id = _uuid(payload, "prospect_id", "prospectId")
     innovator_id = _uuid(payload, "innovator_id", "innovatorId")
     research_type = payload.get("research_type") or payload.get("researchType") or MUTUAL_CONNECTIONS
-    if research_type != MUTUAL_CONNECTIONS:
-        raise PermanentError(f"research_type {research_type!r} is not supported (only {MUTUAL_CONNECTIONS})")
+    if research_type not in RESEARCH_TYPES:
+        raise PermanentError(
+            f"research_type {research_type!r} is not supported (only {', '.join(RESEARCH_TYPES)})"
+        )
     research = deps.research
     if research is None:
         log.warning(

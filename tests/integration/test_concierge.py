@@ -5,6 +5,7 @@ the member guards, and the welcome queued on approval.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from shared.domain.events import COMMUNITY_REQUEST_NEEDED, SOLUTION_RESEARCH_NEE
 from shared.service_layer import approval, community
 from shared.service_layer.concierge import run_member_turn
 from tests.bouncer_support import new_user, replies, say
+from tests.commerce_support import UPLOAD_BASE, stripe_standin, upload_settings
 from tests.deps_support import make_deps, settings_llm
 
 pytestmark = pytest.mark.integration
@@ -338,7 +340,10 @@ def test_model_outage_falls_back_to_the_offline_brain(db, anthropic_fake):
     assert replies(db, user_id) == ["I'll get that question out to the network."]
 
 
-def test_llm_innovator_profile_and_unavailable_commerce_tools(db, anthropic_fake):
+def test_llm_innovator_profile_and_commerce_links(db, anthropic_fake, monkeypatch):
+    stack = contextlib.ExitStack()
+    stack.enter_context(upload_settings(monkeypatch))
+    standin = stack.enter_context(stripe_standin(monkeypatch))
     user_id, conv = member(db, poc="innovator", innovator=True)
     db.execute("INSERT INTO innovators (user_id, company_name) VALUES (%s, 'Globex')", [user_id])
     decide(
@@ -354,7 +359,7 @@ def test_llm_innovator_profile_and_unavailable_commerce_tools(db, anthropic_fake
         ("upload_prospects", {}),
         ("request_credit_funding", {"amount": 100}),
     )
-    anthropic_fake.reply("Noted the profile. Uploading prospects and buying credits aren't available yet.")
+    anthropic_fake.reply("Noted the profile. Here are your upload and payment links.")
     result = llm_turn(
         db,
         user_id,
@@ -375,7 +380,16 @@ def test_llm_innovator_profile_and_unavailable_commerce_tools(db, anthropic_fake
     ).fetchone()
     assert [t["ok"] for t in log["output_data"]["tools"]] == [True, True, True]
     reply_body = json.dumps(anthropic_fake.requests[-1].body)
-    assert "not_available_yet" in reply_body and "https://" not in reply_body
+    assert "not_available_yet" not in reply_body
+    assert f"{UPLOAD_BASE}/?t=" in reply_body  # the upload link (issue 13)
+    [session] = standin.sessions.values()
+    assert session["url"] in reply_body and session["client_reference_id"] == str(user_id)
+    assert db.execute("SELECT count(*) AS n FROM prospect_upload_tokens").fetchone()["n"] == 1
+    assert (
+        db.execute("SELECT stripe_session_id FROM credit_purchases").fetchone()["stripe_session_id"]
+        == session["id"]
+    )
+    stack.close()
 
 
 # --- activation -----------------------------------------------------------------------------------------

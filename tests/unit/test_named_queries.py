@@ -17,6 +17,7 @@ AGGREGATE_FILES = {
     "budgets",
     "community",
     "community_responses",
+    "credit_purchases",
     "credits",
     "conversations",
     "dead_letters",
@@ -27,7 +28,9 @@ AGGREGATE_FILES = {
     "messages",
     "ops",
     "priorities",
+    "prospects",
     "queue",
+    "solution_workflows",
     "tasks",
     "users",
 }

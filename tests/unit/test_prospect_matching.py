@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.domain.prospects import (
+from shared.domain.prospect_matching import (
     Person,
     normalise_company,
     normalise_email,

@@ -35,6 +35,7 @@ from tools.localstack.stack_info import StackInfo, stack_file
 from tools.ops.approval import register_approval_commands
 from tools.ops.community import ledger_status_row, register_community_commands
 from tools.ops.prospects import register_prospect_commands
+from tools.ops.purchases import register_purchase_commands
 
 app = typer.Typer(help="Operate Yachtparty: backlog status, dead letters.", no_args_is_help=True)
 dead_letters_app = typer.Typer(help="List and replay dead letters.", no_args_is_help=True)
@@ -42,6 +43,7 @@ app.add_typer(dead_letters_app, name="dead-letters")
 register_approval_commands(app)  # approve / reject / hold / pending (tools/ops/approval.py)
 register_community_commands(app)  # credits, community (tools/ops/community.py)
 register_prospect_commands(app)  # prospects review (tools/ops/prospects.py)
+register_purchase_commands(app)  # purchases (tools/ops/purchases.py)
 console = Console()
 
 

@@ -8,7 +8,8 @@ bool, an id, or a list of them): services never read raw rows.
 (agent_instances), ``uow.innovators``, ``uow.intro_offers``, ``uow.priorities`` (with the
 Account Manager's watermark), ``uow.priority_sources`` (the rows priorities are built from),
 ``uow.community_requests`` (with their requesters, asks and review items),
-``uow.community_responses``, ``uow.credits`` (the credit ledger) and ``uow.ops`` (read models
+``uow.community_responses``, ``uow.credits`` (the credit ledger),
+``uow.solution_workflows`` (the Solution Saga's state) and ``uow.ops`` (read models
 across aggregates).
 """
 
@@ -35,6 +36,7 @@ from shared.adapters.repositories.priorities import (
 )
 from shared.adapters.repositories.priority_sources import PrioritySourceRepository
 from shared.adapters.repositories.queue import QueueRepository, QueueRow
+from shared.adapters.repositories.solution_workflows import SolutionWorkflowRepository, Workflow
 from shared.adapters.repositories.tasks import TaskRepository
 from shared.adapters.repositories.users import SendProfile, User, UserLock, UserRepository
 
@@ -72,9 +74,11 @@ __all__ = [
     "QueueRow",
     "RankedPriority",
     "SendProfile",
+    "SolutionWorkflowRepository",
     "TaskRepository",
     "TurnRecord",
     "User",
     "UserLock",
     "UserRepository",
+    "Workflow",
 ]

@@ -186,12 +186,6 @@ class PriorityRepository:
             return 0
         return self._sql.run("priorities_delete", user_id=user_id, ids=list(ids))
 
-    def set_item_status(self, user_id: UUID, item_type: str, item_id: UUID, status: str) -> int:
-        """One item's live priority for one member to ``status``, if it has one."""
-        return self._sql.run(
-            "priority_set_item_status", user_id=user_id, item_type=item_type, item_id=item_id, status=status
-        )
-
     def delete_for_items(self, item_type: str, item_ids: Sequence[UUID]) -> list[UUID]:
         """Remove every member's priority for these items; returns whose lists changed (one per row)."""
         rows = self._sql.all("priorities_delete_items", item_type=item_type, ids=list(item_ids))

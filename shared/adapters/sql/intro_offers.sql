@@ -272,7 +272,7 @@ LIMIT 1;
 
 -- name: prospects_match_candidates
 -- Pending prospects that could be this member: any exact contact, the same last name, or the same email
--- domain. Scored in code (shared.domain.prospects); this only narrows the rows.
+-- domain. Scored in code (shared.domain.prospect_matching); this only narrows the rows.
 SELECT p.id, p.innovator_id, p.email, p.phone_number, p.linkedin_url, p.first_name, p.last_name, p.company
   FROM prospects AS p, users AS u
  WHERE u.id = %(user_id)s AND p.status = 'pending' AND p.innovator_id <> u.id

@@ -41,6 +41,7 @@ from shared.agents.concierge.state import CommunityPort, ConciergeTurn, Concierg
 from shared.agents.concierge.tools import concierge_tools
 from shared.agents.context import profile_block
 from shared.agents.conversation.protocol import AgentTool, ProactiveDelivery, ToolRunnerPort, TurnResult
+from shared.agents.solution_saga.grounding import stored_sources
 from shared.domain.constants import (
     CONCIERGE_HISTORY_USER_MESSAGE,
     CONCIERGE_OPEN_REQUESTS_IN_CONTEXT,
@@ -351,6 +352,10 @@ class ConciergeAgent:
                     self.decision_guidance(turn),
                     history,
                     json.dumps([r.output for r in turn.tool_results], default=str),
+                    # what the member's research found: the only vendors / URLs it may name (issue 11)
+                    stored_sources(turn.uow.solution_workflows, turn.user_id, now=turn.now).context_text()
+                    if turn.uow is not None
+                    else "",
                 ]
             ),
             member_checks=True,

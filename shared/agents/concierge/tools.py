@@ -39,7 +39,12 @@ from shared.agents.concierge.decision import (
 )
 from shared.agents.concierge.state import ConciergeTurn, ConciergeTurnState
 from shared.agents.conversation.protocol import AgentTool
-from shared.domain.events import CommunityRequestNeeded, Event, SolutionResearchNeeded
+from shared.domain.events import (
+    CommunityRequestNeeded,
+    Event,
+    SolutionResearchCancelled,
+    SolutionResearchNeeded,
+)
 
 _LIKE_ESCAPE = re.compile(r"([\\%_])")
 
@@ -113,6 +118,8 @@ def cancel_community_request(turn: ConciergeTurn, args: CancelRequestArgs) -> di
     outcomes = [community.cancel(turn.uow, request_id=r.id, user_id=turn.user_id, now=turn.now) for r in mine]
     if mine:
         turn.uow.priorities.cancel_for_items("community_request", [r.id for r in mine])
+    if args.about:  # research on the same topic is no longer needed either (the Solution Saga's)
+        _emit(turn, SolutionResearchCancelled(_agent(turn), turn.user_id, about=args.about).event())
     return {
         "cancelled": len(mine),
         "requests": [r.described[:120] for r in mine],

@@ -7,9 +7,8 @@ innovator-profile block in the stable context, and four more tools:
 - ``check_intro_progress``: counts and completion rate from the member's own intro rows;
 - ``request_connection``: a connection request to a verified member they want to meet
   (``shared.agents.concierge.intro_tools``);
-- ``upload_prospects`` and ``request_credit_funding``: the Innovator-commerce issue serves the
-  upload page and Stripe Checkout; until it lands they return a plain "not available yet"
-  result, never a link.
+- ``upload_prospects`` and ``request_credit_funding``: a single-use upload link and a Stripe
+  Checkout link (``shared.agents.innovator.commerce``, docs/commerce.md).
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from shared.agents.concierge.prompts import QUOTABLE
 from shared.agents.concierge.state import CommunityPort, ConciergeTurn, ConciergeTurnState
 from shared.agents.concierge.tools import concierge_tools
 from shared.agents.conversation.protocol import AgentTool
+from shared.agents.innovator import commerce
 from shared.agents.innovator.prompts import DECISION_SYSTEM, PROMPT_VERSION, REPLY_SYSTEM, WELCOME
 
 NOT_AVAILABLE_YET = "not_available_yet"
@@ -47,20 +47,11 @@ def update_innovator_profile(turn: ConciergeTurn, args: InnovatorProfileArgs) ->
 
 
 def upload_prospects(turn: ConciergeTurn, _: NoArguments) -> dict[str, Any]:
-    return {
-        "status": NOT_AVAILABLE_YET,
-        "available": False,
-        "note": "Prospect upload is not available yet. No link exists; do not give one.",
-    }
+    return commerce.upload_link(turn.uow, turn.user_id, turn.now)
 
 
 def request_credit_funding(turn: ConciergeTurn, args: CreditFundingArgs) -> dict[str, Any]:
-    return {
-        "status": NOT_AVAILABLE_YET,
-        "available": False,
-        "amount": args.amount,
-        "note": "Buying credits is not available yet. No link exists; do not give one.",
-    }
+    return commerce.funding_link(turn.uow, turn.user_id, args.amount, turn.id)
 
 
 def check_intro_progress(turn: ConciergeTurn, _: NoArguments) -> dict[str, Any]:

@@ -5,7 +5,8 @@
 
 locals {
   # exposure:
-  #   public    - callers outside Google (Twilio, the email provider); signature checked in code
+  #   public    - callers outside Google (Twilio, the email provider, Stripe, innovators' browsers);
+  #               signature, shared secret or single-use link token checked in code
   #   webhook   - called by pg_net (cannot mint OIDC tokens) and Cloud Scheduler; HMAC and
   #               the scheduler's OIDC token checked in code
   #   internal  - ingress internal only; run.invoker for the identity that calls it
@@ -35,6 +36,22 @@ locals {
       exposure        = "public"
       secrets         = { DATABASE_URL = "database-url", EMAIL_WEBHOOK_SECRET = "email-webhook-secret" }
       settings        = ["VERIFY_EMAIL_DOMAIN"]
+      publishes       = false
+      timeout_seconds = 60
+    }
+    prospect_upload = {
+      description     = "The innovators' prospect list upload page (single-use link, CSRF, preview then confirm)."
+      exposure        = "public"
+      secrets         = { DATABASE_URL = "database-url" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 120
+    }
+    stripe_webhook = {
+      description     = "Stripe events: a paid Checkout Session credits the buyer once (signature checked in code)."
+      exposure        = "public"
+      secrets         = { DATABASE_URL = "database-url", STRIPE_WEBHOOK_SECRET = "stripe-webhook-secret" }
+      settings        = []
       publishes       = false
       timeout_seconds = 60
     }
@@ -97,8 +114,8 @@ locals {
     agent_innovator = {
       description     = "The Innovator: point of contact for members who sell solutions."
       exposure        = "internal"
-      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
-      settings        = []
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key", STRIPE_SECRET_KEY = "stripe-secret-key" }
+      settings        = ["PROSPECT_UPLOAD_URL"]
       publishes       = false
       timeout_seconds = 300
     }
@@ -142,6 +159,14 @@ locals {
       publishes       = false
       timeout_seconds = 300
     }
+    agent_solution_saga = {
+      description     = "Solution Saga: vendor research (web search, innovators, an expert round) as a workflow."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
     community_closer = {
       description     = "Hourly closure of expired or fully answered community requests (scheduler, OIDC)."
       exposure        = "internal"
@@ -169,6 +194,7 @@ locals {
     "agent-summarizer"       = { function = "agent_summarizer", ordered = false }
     "agent-of-humans"        = { function = "agent_of_humans", ordered = false }
     "agent-account-manager"  = { function = "agent_account_manager", ordered = false }
+    "agent-solution-saga"    = { function = "agent_solution_saga", ordered = false }
     "agent-intro"            = { function = "agent_intro", ordered = false }
     "agent-social-butterfly" = { function = "agent_social_butterfly", ordered = false }
   }
