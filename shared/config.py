@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # Anthropic
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
+    # Social Butterfly (agents.md §11): APIFY_TOKEN (below) unset -> disabled with a log line; the URL points
+    # tests and the local stack at tools/fakes/apify_api.py; the Actor that lists mutual LinkedIn connections.
+    apify_api_url: str | None = None
+    apify_mutual_connections_actor: str = "yachtparty/linkedin-mutual-connections"
     # Sonnet 4.6: the newest Sonnet that still accepts temperature and a forced tool (Call 1).
     anthropic_model: str = "claude-sonnet-4-6"
     anthropic_timeout_seconds: float = 30.0  # per attempt; the SDK retries on top

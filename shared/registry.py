@@ -26,6 +26,7 @@ from typing import Literal
 from shared.domain.events import (
     COMMUNITY_REQUEST_NEEDED,
     INTRO_AGENT_EVENTS,
+    INTRO_SERVICE_EVENTS,
     PROSPECT_RESEARCH_NEEDED,
     SOLUTION_RESEARCH_CANCELLED,
     SOLUTION_RESEARCH_NEEDED,
@@ -189,13 +190,14 @@ AGENTS: tuple[AgentSpec, ...] = (
             for t in (
                 "user.verified",
                 "intro.approved",
-                "intro.opportunity_created",
                 "intro.opportunity_accepted",
                 "intro.opportunity_completed",
                 "connection.request_created",
                 "intro.offer_created",
                 "intro.offer_accepted",
                 "solution.research_complete",
+                *INTRO_SERVICE_EVENTS,  # the intro services' own transitions (issue 12)
+                "prospect.research_complete",  # the Social Butterfly's counts (agents.md §11)
             )
         },
         tasks={
@@ -253,10 +255,14 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_intro",
         topic="agent-intro",
         ordered=False,
-        deployed=False,
+        deployed=True,
+        events={t: "shared.service_layer.intros:handle_event" for t in INTRO_AGENT_EVENTS},
+        tasks={
+            "intro_followup_check": "shared.service_layer.intros:handle_followup_task",
+            "prospect_upgrade_check": "shared.service_layer.prospects:handle_upgrade_task",  # §2.8, §14
+        },
         llm_calls={"talking_points": CallDefaults(temperature=0.5, max_tokens=500)},
-        description="Brokers double opt-in introductions.",
-        planned_events=INTRO_AGENT_EVENTS,  # published by the members' intro tools (issue 16)
+        description="Brokers double opt-in introductions: talking points, contact exchange, follow-up.",
     ),
     AgentSpec(
         key="social_butterfly",
@@ -264,9 +270,9 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_social_butterfly",
         topic="agent-social-butterfly",
         ordered=False,
-        deployed=False,
-        description="Finds mutual connections for prospects.",
-        planned_events=(PROSPECT_RESEARCH_NEEDED,),
+        deployed=True,
+        events={PROSPECT_RESEARCH_NEEDED: "shared.service_layer.social_butterfly:handle_research_needed"},
+        description="Finds mutual connections for prospects (Apify; disabled without APIFY_TOKEN).",
     ),
 )
 

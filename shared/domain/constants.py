@@ -128,6 +128,13 @@ CONCIERGE_TEXT_MAX_CHARS = 1000  # longest question / goal / description a tool 
 PRIORITY_DORMANT_AFTER_PRESENTATIONS = 2  # the two-strike rule (agents.md §13, decisions B9)
 INTRO_OFFER_EXPIRY = timedelta(days=14)  # intro_offers.expires_at (agents.md §12.1)
 CONNECTION_REQUEST_EXPIRY = timedelta(days=30)  # connection_requests.expires_at (agents.md §12.1)
+# intro_opportunities.expires_at: the spec leaves it open (§12.1). 21 days: longer than an offer (14, the
+# connector must reach a third party) and shorter than a connection request (30): an opportunity holds the
+# prospect for one connector while its siblings wait paused, so it must not hold them for a month.
+INTRO_OPPORTUNITY_EXPIRY = timedelta(days=21)
+INTRO_OFFER_REMINDER_AFTER = timedelta(days=3)  # intro.offer_reminder to an unconfirming connector (§12.4)
+INTRO_FOLLOWUP_AFTER = timedelta(days=7)  # intro_followup_check: "did you meet?" (agents.md §10, B20)
+INTRO_EXPIRY_BATCH = 500  # rows one expiry run moves per flow (the rest next run)
 # request_connection's offer_credits cap: a bounty paid on completion (decisions B20), never charged upfront
 CONNECTION_REQUEST_MAX_OFFER_CREDITS = 500
 EXPERT_ANSWER_MIN_WORDS = 4  # offline brain: a shorter text to a presented request is not read as an answer

@@ -37,6 +37,7 @@ from shared.service_layer.dead_letters import ReplayError, replay_all, replay_de
 from tools.localstack.stack_info import StackInfo, stack_file
 from tools.ops.approval import register_approval_commands
 from tools.ops.community import ledger_status_row, register_community_commands
+from tools.ops.prospects import register_prospect_commands
 from tools.ops.purchases import register_purchase_commands
 from tools.ops.reengagement import register_reengagement_commands
 
@@ -46,6 +47,7 @@ app.add_typer(dead_letters_app, name="dead-letters")
 register_approval_commands(app)  # approve / reject / hold / pending (tools/ops/approval.py)
 register_community_commands(app)  # credits, community (tools/ops/community.py)
 register_reengagement_commands(app)  # reengagement paused / resume (tools/ops/reengagement.py)
+register_prospect_commands(app)  # prospects review (tools/ops/prospects.py)
 register_purchase_commands(app)  # purchases (tools/ops/purchases.py)
 console = Console()
 

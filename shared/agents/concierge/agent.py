@@ -28,6 +28,7 @@ from shared.agents.concierge.decision import (
     ConciergeDecision,
     ContextForCall2,
 )
+from shared.agents.concierge.intro_port import IntroPort
 from shared.agents.concierge.prompts import (
     DECISION_SYSTEM,
     PROMPT_VERSION,
@@ -49,7 +50,8 @@ from shared.domain.constants import (
     CONCIERGE_TEXT_MAX_CHARS,
     EXPERT_ANSWER_CREDITS_MENTIONED,
 )
-from shared.domain.member_intents import looks_like_goal, read_intents
+from shared.domain.intros import FOLLOWUP_OPENING
+from shared.domain.member_intents import looks_like_goal, read_intents, read_yes_no
 from shared.domain.reply_guards import GuardContext
 from shared.logs import get_logger
 
@@ -69,9 +71,10 @@ class ConciergeAgent:
     quotable: tuple[str, ...] = QUOTABLE
     prompt_version = PROMPT_VERSION
 
-    def __init__(self, community: CommunityPort | None = None) -> None:
+    def __init__(self, community: CommunityPort | None = None, intros: IntroPort | None = None) -> None:
         self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = concierge_tools()
         self.community = community  # the Community service's use cases, from the service layer
+        self.intros = intros  # the intro services (issue 12), from the service layer
 
     # --- what kind of turn ---------------------------------------------------------------------
 
@@ -83,7 +86,7 @@ class ConciergeAgent:
         return window_length(total, CONCIERGE_HISTORY_USER_MESSAGE, HISTORY_STEP)
 
     def new_state(self) -> ConciergeTurnState:
-        return ConciergeTurnState(agent=self.name, community=self.community)
+        return ConciergeTurnState(agent=self.name, community=self.community, intros=self.intros)
 
     def call_kind(self, turn: ConciergeTurn) -> str:
         return "decision" if turn.user_texts else "system_decision"
@@ -306,7 +309,7 @@ class ConciergeAgent:
             turn.decision = ConciergeDecision(next_scenario="no_message")
             return []  # a system trigger alone: nothing the rules can say
         intents = [i for i in read_intents(turn.user_texts) if i.kind.value != "other"]
-        calls = brain.plan(
+        calls = self._intro_outcome(turn) or brain.plan(
             intents, goal_text=self.goal_text(turn), texts=turn.user_texts, presented=self._presented(turn)
         )
         turn.decision = ConciergeDecision.model_validate(
@@ -318,6 +321,16 @@ class ConciergeAgent:
         for name, args in calls:
             tools.run(name, args)
         return brain.render(turn.tool_results, intents)
+
+    def _intro_outcome(self, turn: ConciergeTurn) -> list[tuple[str, dict[str, Any]]]:
+        """A yes or no right after the +7-day "did you two meet?" (issue 12 §2) answers that check-in."""
+        outbound = [m for m in turn.ctx.history if m.direction == "outbound"]
+        if not outbound or not outbound[-1].content.startswith(FOLLOWUP_OPENING):
+            return []
+        met = read_yes_no(" ".join(turn.user_texts))
+        if met is None:
+            return []
+        return [("record_intro_outcome", {"met": met})]
 
     def _presented(self, turn: ConciergeTurn) -> brain.Presented | None:
         """The item presented last, for the offline rules; an intro offer's role read from its row."""

@@ -33,6 +33,7 @@ from shared.agents.concierge.decision import (
     GoalArgs,
     IntroOfferArgs,
     IntroOpportunityArgs,
+    IntroOutcomeArgs,
     OfferIntroArgs,
     ResearchArgs,
 )
@@ -230,6 +231,15 @@ def concierge_tools() -> dict[str, AgentTool[ConciergeTurnState]]:
                 IntroOfferArgs,
             ),
             intro_tools.confirm_intro_offer,
+        ),
+        AgentTool(
+            ToolSpec(
+                "record_intro_outcome",
+                "The member answers the check-in on an introduction that was made: did they meet (met) "
+                "or not (with the reason, if they gave one).",
+                IntroOutcomeArgs,
+            ),
+            intro_tools.record_intro_outcome,
         ),
         AgentTool(
             ToolSpec(

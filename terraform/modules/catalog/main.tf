@@ -128,6 +128,22 @@ locals {
       publishes       = false
       timeout_seconds = 300
     }
+    agent_intro = {
+      description     = "The Intro agent: talking points, contact exchange after double opt-in, +7-day follow-up."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
+    agent_social_butterfly = {
+      description     = "The Social Butterfly: mutual LinkedIn connections of prospects via Apify (disabled without a token)."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
     agent_account_manager = {
       description     = "The Account Manager: each member's ranked priorities (events, community tasks, reviews)."
       exposure        = "internal"
@@ -181,13 +197,15 @@ locals {
   # topic -> consumer function; exactly shared.routing.all_topics(). Each topic gets a
   # dead-letter topic "<topic>-dead-letter" pushed to dead_letter_recorder.
   routes = {
-    "agent-bouncer"         = { function = "agent_bouncer", ordered = true }
-    "agent-concierge"       = { function = "agent_concierge", ordered = true }
-    "agent-innovator"       = { function = "agent_innovator", ordered = true }
-    "agent-summarizer"      = { function = "agent_summarizer", ordered = false }
-    "agent-of-humans"       = { function = "agent_of_humans", ordered = false }
-    "agent-account-manager" = { function = "agent_account_manager", ordered = false }
-    "agent-solution-saga"   = { function = "agent_solution_saga", ordered = false }
+    "agent-bouncer"          = { function = "agent_bouncer", ordered = true }
+    "agent-concierge"        = { function = "agent_concierge", ordered = true }
+    "agent-innovator"        = { function = "agent_innovator", ordered = true }
+    "agent-summarizer"       = { function = "agent_summarizer", ordered = false }
+    "agent-of-humans"        = { function = "agent_of_humans", ordered = false }
+    "agent-account-manager"  = { function = "agent_account_manager", ordered = false }
+    "agent-solution-saga"    = { function = "agent_solution_saga", ordered = false }
+    "agent-intro"            = { function = "agent_intro", ordered = false }
+    "agent-social-butterfly" = { function = "agent_social_butterfly", ordered = false }
   }
 
   dead_letter_recorder = "dead_letter_recorder"
@@ -234,6 +252,14 @@ locals {
       time_zone   = "Etc/UTC"
       body        = "{\"job\": \"account_manager_review\"}"
       description = "The Account Manager's 6-hourly review: a review task per member with news (agent_account_manager runs them)."
+      planned     = false
+    }
+    "intro-expiry" = {
+      function    = "task_sweeper"
+      schedule    = "15 * * * *"
+      time_zone   = "Etc/UTC"
+      body        = "{\"job\": \"intro_expiry\"}"
+      description = "Hourly: expired intro-flow rows and the 3-day reminder to unconfirmed connectors."
       planned     = false
     }
     "community-request-closure" = {
