@@ -33,6 +33,7 @@ AGGREGATE_FILES = {
     "queue",
     "re_engagement",
     "solution_workflows",
+    "retention",  # retention_archive, and the archive-then-delete batch of each table (platform §6.6)
     "tasks",
     "users",
 }

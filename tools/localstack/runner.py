@@ -94,7 +94,7 @@ def postgres(state_dir: Path, external_url: str | None) -> Iterator[str]:
         if not yield_cluster.is_running():
             yield_cluster.start()
         url = yield_cluster.create_database(LOCAL_DB)
-        say(f"PostgreSQL: private cluster on 127.0.0.1:{port} ({state_dir / 'pg'})")
+        say(f"PostgreSQL: private cluster on 127.0.0.1:{port} (data in {yield_cluster.datadir})")
     applied = migrate(url)
     seed(url)
     say(f"migrations: {len(applied)} applied now; demo seed loaded")
