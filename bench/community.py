@@ -27,9 +27,12 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import psycopg
+from psycopg.rows import dict_row
 
+from bench.queries import bench_sql
 from shared import config
 from shared.adapters import postgres
 from shared.adapters.unit_of_work import PostgresUnitOfWork
@@ -62,15 +65,13 @@ def _experts(url: str, n: int, rng: random.Random) -> None:
         )
         for i in range(n)
     ]
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
-        with cur.copy(
-            "COPY users (phone_number, expertise, timezone, verified, poc_agent_type, quiet_hours_start,"
-            " quiet_hours_end) FROM STDIN"
-        ) as copy:
+    with psycopg.connect(url, row_factory=dict_row) as conn, conn.cursor() as cur:
+        sql = bench_sql(conn)
+        with cur.copy(cast(Any, sql.text("bench_copy_members"))) as copy:
             for phone, tags, zone, awake in rows:
                 quiet = ("00:00", "00:00") if awake else (None, None)
                 copy.write_row((phone, tags, zone, True, "concierge", *quiet))
-        conn.execute("ANALYZE users")
+        sql.run("bench_analyze_users")
         conn.commit()
 
 
@@ -80,7 +81,7 @@ def _tag_set(rng: random.Random) -> list[str]:
 
 def route_throughput(n: int, threads: int, rng: random.Random) -> tuple[float, int]:
     with postgres.connect() as conn:
-        askers = [r["id"] for r in conn.execute("SELECT id FROM users LIMIT %s", (threads * 10,)).fetchall()]
+        askers = [r["id"] for r in bench_sql(conn).all("bench_some_member_ids", limit=threads * 10)]
     work = [
         RequestNeeded(
             requesting_agent_type="concierge",
