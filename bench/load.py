@@ -56,7 +56,7 @@ from shared.domain.constants import (
     QUIET_HOURS_START_HOUR,
 )
 from tools.localstack.pgcluster import free_port
-from tools.localstack.phone import send_sms, sent_messages
+from tools.localstack.phone import send_sms, sent_messages, wait_for_replies
 from tools.localstack.stack_info import StackInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,13 +102,13 @@ def one_member(info: StackInfo, phone: str, messages: int, burst: int, figures: 
         with figures.lock:
             figures.bursts[phone] += 1
         # One long poll: the stand-in answers when the reply arrives and stamps it on its own clock.
-        replies = sent_messages(info, phone, min_count=seen + 1, wait=REPLY_TIMEOUT)
-        if len(replies) <= seen:
+        new = wait_for_replies(info, phone, seen, timeout=REPLY_TIMEOUT)
+        if not new:
             with figures.lock:
                 figures.missing.append(f"{phone} burst {start // burst}")
             continue
         with figures.lock:
-            figures.latencies.append(float(replies[seen]["received_at"]) - began)
+            figures.latencies.append(float(new[0]["received_at"]) - began)
         time.sleep(0.3)  # let the other parts of a split reply land before the next burst
         seen = len(sent_messages(info, phone))
 

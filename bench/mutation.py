@@ -196,32 +196,60 @@ def run_tests(copy: Path, tests: list[str], timeout: float) -> bool:
 
 MUTMUT_CONFIG = """
 [mutmut]
-source_paths = {source}
-pytest_add_cli_args_test_selection = {tests}
-pytest_add_cli_args = -p no:randomly -q -x
+source_paths =
+    {source}
+pytest_add_cli_args_test_selection =
+{tests}
+pytest_add_cli_args =
+    -p
+    no:randomly
+    -q
+only_mutate =
+{only}
 also_copy =
-    shared
-    tools
-    tests
-    functions
-    supabase
-    evals
-    bench
-    pyproject.toml
+{also}
 """
 
 
-def run_mutmut(source: str, tests: list[str], children: int) -> int:
+def _lines(values: list[str]) -> str:
+    return "\n".join(f"    {v}" for v in values)
+
+
+def _also_copy(copy: Path, source: str) -> list[str]:
+    """Everything the tests import, except the package being mutated (mutmut writes that one)."""
+    top = ["tools", "tests", "functions", "supabase", "evals", "bench", "pyproject.toml"]
+    shared = [
+        str(p.relative_to(copy))
+        for p in sorted((copy / "shared").iterdir())
+        if p.name != "__pycache__" and not source.startswith(str(p.relative_to(copy)))
+    ]
+    return top + shared
+
+
+def run_mutmut(source: str, tests: list[str], children: int, only: list[str]) -> int:
     """mutmut over ``source`` in a scratch copy; prints killed / total and the survivors."""
     copy = scratch_copy()
     started = time.monotonic()
     try:
-        (copy / "setup.cfg").write_text(MUTMUT_CONFIG.format(source=source, tests=" ".join(tests)))
+        (copy / "setup.cfg").write_text(
+            MUTMUT_CONFIG.format(
+                source=source,
+                tests=_lines(tests),
+                only=_lines(only or [f"{source}/*"]),
+                also=_lines(_also_copy(copy, source)),
+            )
+        )
         mutmut = str(Path(sys.executable).parent / "mutmut")
         subprocess.run([mutmut, "run", "--max-children", str(children)], cwd=copy, check=False)
         listing = subprocess.run(
             [mutmut, "results", "--all", "true"], cwd=copy, capture_output=True, text=True, check=False
         ).stdout
+        diffs = [
+            subprocess.run([mutmut, "show", line.split(":", 1)[0].strip()], cwd=copy, capture_output=True,
+                           text=True, check=False).stdout
+            for line in listing.splitlines()
+            if line.endswith("survived")
+        ]  # fmt: skip
     finally:
         shutil.rmtree(copy, ignore_errors=True)
     statuses = Counter(line.rsplit(":", 1)[1].strip() for line in listing.splitlines() if ":" in line)
@@ -231,9 +259,12 @@ def run_mutmut(source: str, tests: list[str], children: int) -> int:
           f"in {time.monotonic() - started:.0f} s; by status: {dict(statuses)}")  # fmt: skip
     survivors = [line.split(":", 1)[0].strip() for line in listing.splitlines() if line.endswith("survived")]
     if survivors:
-        print("survivors (see each with `mutmut show NAME` in a copy):")
+        print("survivors:")
         for name in survivors:
             print(f"  {name}")
+        print("\nthe surviving mutations:")
+        for diff in diffs:
+            print(diff.rstrip())
     return 0
 
 
@@ -246,9 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mutmut", metavar="PATH", default=None, help="run mutmut over this package")
     parser.add_argument("--tests", nargs="+", default=["tests/unit"], help="mutmut's test selection")
     parser.add_argument("--children", type=int, default=2, help="mutmut's parallel workers")
+    parser.add_argument("--files", nargs="+", default=[], help="mutmut: only these files (globs)")
     args = parser.parse_args(argv)
     if args.mutmut:
-        return run_mutmut(args.mutmut, args.tests, args.children)
+        return run_mutmut(args.mutmut, args.tests, args.children, args.files)
 
     mutants = [
         m

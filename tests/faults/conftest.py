@@ -102,7 +102,14 @@ def _stack_settings(fault_stack: FaultStack, monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setenv(key, value)
     config.reset_settings_cache()
     bootstrap.reset()
+    _clear_failures(fault_stack)
     yield
+    _clear_failures(fault_stack)  # a test's unused injected failures never reach the next one
     fault_stack.stop_processes()
     bootstrap.reset()
     config.reset_settings_cache()
+
+
+def _clear_failures(stack: FaultStack) -> None:
+    with stack.standin.state.lock:
+        stack.standin.state.failures.clear()

@@ -208,7 +208,8 @@ class FaultStack:
     # --- what happened -------------------------------------------------------------------
     def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         with psycopg.connect(self.database_url, autocommit=True, row_factory=dict_row) as conn:
-            return conn.execute(sql, params).fetchall()
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description is not None else []
 
     def sent(self, phone: str | None = None) -> list[dict[str, Any]]:
         if phone is not None:

@@ -233,3 +233,29 @@ def test_the_trigger_functions_run_with_their_owners_rights(db):
     ).fetchall()
     definers = {r["proname"] for r in rows}
     assert definers == SECURITY_DEFINER
+
+
+def test_the_closure_job_skips_a_request_another_worker_holds_and_closes_the_rest(db, database_url):
+    from datetime import UTC, datetime
+
+    from shared.service_layer.community import run_closure
+
+    ids = [
+        db.execute(
+            "INSERT INTO community_requests (requesting_agent_type, question, category, created_at,"
+            " expires_at) VALUES ('concierge', %s, 'hr', now() - interval '3 days',"
+            " now() - interval '1 hour') RETURNING id",
+            (f"question {i}",),
+        ).fetchone()["id"]
+        for i in range(2)
+    ]
+    held, free = ids
+    with _row_held(database_url, "SELECT id FROM community_requests WHERE id = %s FOR UPDATE", held):
+        report = _claim_without_blocking(lambda: run_closure(PostgresUnitOfWork, now=datetime.now(UTC)))
+        assert report.examined == 1
+    statuses = {
+        r["id"]: r["status"]
+        for r in db.execute("SELECT id, status FROM community_requests WHERE id = ANY(%s)", (ids,)).fetchall()
+    }
+    assert statuses[free] == "closed"
+    assert statuses[held] != "closed", "a request another worker held was closed under it"
