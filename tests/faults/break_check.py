@@ -52,10 +52,10 @@ BREAKS = [
         "429_and_500_bursts",
     ),
     Break(
-        "llm-unavailable-reraised",
+        "llm-unavailable-silent",
         "shared/agents/conversation/turn.py",
         "    except LlmUnavailable as exc:\n",
-        "    except LlmUnavailable as exc:\n        raise\n",
+        "    except LlmUnavailable as exc:\n        return TurnResult(status='silent', path='llm')\n",
         "unavailable_llm and 529",
     ),
     Break(

@@ -126,9 +126,9 @@ def test_a_crash_between_the_commit_and_the_publish_is_delivered_by_the_sweep(fa
     (SIGKILL), so the after-commit webhook reaches nobody. The next scheduler sweep, once the
     dispatcher is back, publishes the event: the member gets exactly one reply, 0 lost.
 
-    Shown to fail on broken code: with the dispatcher's sweep made a no-op
-    (``dispatch_events`` returning before claiming when called from a sweep) the event stays
-    unprocessed and no reply comes."""
+    Shown to fail on broken code: with the dispatcher's sweep made a no-op (the
+    ``event_dispatcher`` entry point returning before ``dispatch_events`` on a sweep) the event
+    stays unprocessed and no reply comes."""
     stack = fault_stack
     stack.start_process("event_dispatcher")
     stack.kill("event_dispatcher")
@@ -183,10 +183,9 @@ def test_every_delivery_redelivered_three_times_makes_no_duplicate_row_or_sms(fa
     Twilio's status callbacks and a task's push. Afterwards: one inbound row, one turn, each
     reply sent once, one mark per delivery, one task completion.
 
-    Shown to fail on broken code: with the consumer's dedupe removed (``processed_deliveries``
-    insert made ``ON CONFLICT DO NOTHING`` and its result ignored) the task handler runs again;
-    with the sender's guarded ``pending -> sending`` transition dropped the SMS goes out twice;
-    with ``ON CONFLICT (twilio_message_sid)`` removed the inbound webhook answers 500."""
+    Shown to fail on broken code (``python -m tests.faults.break_check``): with the sender's
+    guarded ``pending -> sending`` claim made to accept a message in any status, the replayed
+    sender webhooks send the reply again."""
     stack = fault_stack
     phone = _phone()
     sid = new_message_sid()
@@ -204,8 +203,9 @@ def test_every_delivery_redelivered_three_times_makes_no_duplicate_row_or_sms(fa
         # The sender's webhook, three more times for every reply.
         rows = _outbound(stack, phone)
         for row in rows:
-            webhook = {"table": "messages", "type": "INSERT", "record": {"id": str(row["id"])}}
-            assert all(code < 500 for code in _three_times(lambda w=webhook: stack.tick("sms_sender", w)))
+            webhook = {"table": "messages", "type": "INSERT", "record_id": str(row["id"])}
+            codes = _three_times(lambda w=webhook: stack.tick("sms_sender", w))
+            assert codes == [200, 200, 200], codes
             _replay_callbacks(stack, row["twilio_message_sid"])
 
         # A task's delivery: the Bouncer's follow-up, made due and swept, then pushed three more times.
@@ -255,8 +255,7 @@ def test_twilio_429_and_500_bursts_end_with_every_reply_delivered_once(fault_sta
     retries); five members text at once. Every reply is delivered after the burst, once.
 
     Shown to fail on broken code: with ``retryable`` computed as ``status >= 500`` only (429
-    not retried) the first reply is marked failed and never sent; with the guarded claim
-    removed, concurrent webhooks and retries send a reply twice."""
+    not retried) the first reply is marked failed and never sent."""
     stack = fault_stack
     phones = [_phone() for _ in range(5)]
     stack.standin.fail(1, status=429, code=20429)
@@ -328,9 +327,9 @@ def test_an_unavailable_llm_still_answers_the_member_once(
     the SDK's retry. The member still gets an answer (the offline brain's), once; a redelivery
     of the event afterwards does not answer again.
 
-    Shown to fail on broken code: with the turn's ``except`` for an unavailable LLM re-raising
-    instead of falling back, the delivery 500s, Pub/Sub retries into the same 529s and the
-    member hears nothing within the wait."""
+    Shown to fail on broken code: with the turn answering an unavailable LLM with silence
+    (``TurnResult(status='silent')`` instead of the fallback brain) the member hears nothing.
+    (Re-raising there is not enough to break it: the turn's graceful path still answers.)"""
     stack = fault_stack
     phone = _phone()
     with _llm(stack, monkeypatch, timeout=1.0) as fake, _tap(stack, BOUNCER.topic) as published:
@@ -398,9 +397,9 @@ def test_the_backlog_drains_after_the_emulator_restarts(fault_stack: FaultStack)
     it is started again (empty: topics and subscriptions are recreated). The backlog drains:
     each member gets one reply, no event is left unprocessed or dead-lettered.
 
-    Shown to fail on broken code: with the dispatcher marking events processed before the
-    publish succeeded (mark-then-publish) the events are lost with the emulator and nobody
-    answers."""
+    Shown to fail on broken code: with the dispatcher marking an event processed although its
+    publish failed (``if outcome.ok`` made ``if True``), the events are lost with the emulator
+    and nobody answers."""
     stack = fault_stack
     phones = [_phone() for _ in range(3)]
 
