@@ -26,6 +26,7 @@ class Break:
     old: str
     new: str
     test: str  # pytest -k expression in tests/faults/test_faults.py
+    also: tuple[tuple[str, str, str], ...] = ()  # further (path, old, new) edits of the same break
 
 
 BREAKS = [
@@ -43,6 +44,13 @@ BREAKS = [
         'if message.status != "pending":',
         'if message.status not in ("pending", "queued", "sent", "delivered", "sending"):',
         "redelivered_three_times",
+        also=(
+            (
+                "shared/adapters/sql/messages.sql",
+                "AND direction = 'outbound' AND status = 'pending'\nRETURNING id, attempts;",
+                "AND direction = 'outbound'\nRETURNING id, attempts;",
+            ),
+        ),
     ),
     Break(
         "429-not-retried",
@@ -93,12 +101,15 @@ def main(argv: list[str]) -> int:
     copy = scratch_copy()
     try:
         for item in chosen:
-            path = copy / item.path
-            original = path.read_text()
-            if item.old not in original:
-                print(f"{item.name}: the code to break was not found in {item.path}", flush=True)
+            edits = [(item.path, item.old, item.new), *item.also]
+            originals = {path: (copy / path).read_text() for path, _, _ in edits}
+            missing = [path for path, old, _ in edits if old not in originals[path]]
+            if missing:
+                print(f"{item.name}: the code to break was not found in {missing}", flush=True)
                 continue
-            path.write_text(original.replace(item.old, item.new, 1))
+            for path, old, new in edits:
+                target = copy / path
+                target.write_text(target.read_text().replace(old, new, 1))
             try:
                 result = subprocess.run(
                     [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:randomly",
@@ -109,7 +120,8 @@ def main(argv: list[str]) -> int:
                 verdict = "caught" if result.returncode != 0 else "NOT CAUGHT"
                 print(f"{item.name}: {verdict} ({tail[0]})", flush=True)
             finally:
-                path.write_text(original)
+                for path, text in originals.items():
+                    (copy / path).write_text(text)
     finally:
         shutil.rmtree(copy, ignore_errors=True)
     return 0

@@ -259,3 +259,13 @@ def test_the_closure_job_skips_a_request_another_worker_holds_and_closes_the_res
     }
     assert statuses[free] == "closed"
     assert statuses[held] != "closed", "a request another worker held was closed under it"
+
+
+def test_a_user_lock_taken_without_waiting_also_excludes_a_second_taker(db):
+    user = make_user(db)
+    with PostgresUnitOfWork() as first:
+        assert first.users.try_lock(user, UserLock.TURN) is True
+        with PostgresUnitOfWork() as second:
+            assert second.users.try_lock(user, UserLock.TURN) is False
+            second.rollback()
+        first.rollback()
