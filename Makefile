@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 CHECKOV_VENV  := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: setup run test lint typecheck unit bench clean chat ops bundles fmt checkov
+.PHONY: setup run test lint typecheck unit bench clean chat ops bundles fmt checkov browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# The browser test (tests/browser) drives Debian's Chromium and its driver; no step downloads a
+# browser build. Installed with apt-get when missing; without apt the test skips and says why.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium and chromium-driver (apt-get) for the browser test"; \
+	  $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null \
+	  || { $(SUDO) apt-get update >/dev/null && $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null; }; \
+	else echo "WARNING: apt-get is not available: install Chromium and chromedriver, or the browser test is SKIPPED"; fi
 
 # Checkov pins many packages of its own: it gets a venv of its own (tests/infra/test_checkov.py).
 $(CHECKOV_STAMP): requirements-checkov.txt

@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -104,10 +104,8 @@ class TimedSql(Sql):
 class TimedUnitOfWork(PostgresUnitOfWork):
     clock = DbClock()
 
-    def __enter__(self) -> Self:
-        super().__enter__()
-        self.sql = TimedSql(self._conn, self.clock)
-        return self
+    def _make_sql(self, conn: Any) -> Sql:
+        return TimedSql(conn, self.clock)  # every repository of the unit of work runs through it
 
     def commit(self) -> list[UUID]:
         started = time.perf_counter()
@@ -272,7 +270,7 @@ def review(llm: AnthropicLlm, workers: int) -> ReviewFigures:
     now = datetime.now(UTC)
     started = time.perf_counter()
     with TimedUnitOfWork() as uow:
-        due = schedule_reviews(uow.sql, now)
+        due = schedule_reviews(uow, now)
         uow.commit()
     figures.select_seconds = time.perf_counter() - started
     figures.selected = len(due)

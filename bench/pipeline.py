@@ -9,7 +9,13 @@ request to the Twilio API call, at 1 and at 20 concurrent simulated users.
 As a same-run baseline it also times the bare signed webhook round trip (request to empty
 TwiML), which every reply has to include.
 
-Usage: ``python -m bench.pipeline [--messages 5] [--concurrency 1 20]``
+``--path concierge`` (issue 16) times the same round trip for approved members: the text is
+routed to ``agent_concierge``, whose turn loads the member's context (goal, priorities, open
+requests), makes its two calls (answered instantly), runs the guards and writes the reply. The
+simulated users are made members beforehand through the same repository calls onboarding and
+an operator's approval make (no welcome is queued, so only replies reach the stand-in).
+
+Usage: ``python -m bench.pipeline [--messages 5] [--concurrency 1 20] [--path bouncer concierge]``
 Target (issue 4): p50 <= 150 ms and p99 <= 500 ms.
 """
 
@@ -29,6 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from bench._stack import start_stack
+from shared import config
+from shared.adapters.repositories.users import ProfileFields
+from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.domain.phone import guess_timezone
 from tools.fakes.anthropic_api import AnthropicFake, instant_responder
 from tools.localstack.phone import send_sms, sent_messages, wait_for_replies
 from tools.localstack.stack_info import StackInfo
@@ -62,8 +72,34 @@ def one_user(info: StackInfo, phone: str, messages: int) -> tuple[list[float], l
     return to_twilio, webhook
 
 
-def run_level(info: StackInfo, users: int, messages: int, offset: int) -> tuple[list[float], list[float]]:
-    phones = [f"+1415556{offset + i:04d}" for i in range(users)]
+def make_members(info: StackInfo, phones: list[str]) -> None:
+    """Onboarded, email-verified members approved for the Concierge, in the stack's database."""
+    os.environ["DATABASE_URL"] = info.database_url
+    config.reset_settings_cache()
+    with PostgresUnitOfWork() as uow:
+        for i, phone in enumerate(phones):
+            user = uow.users.upsert_by_phone(phone, timezone=guess_timezone(phone))
+            uow.users.update_profile(
+                user.id,
+                ProfileFields(first_name="Bench", last_name=f"Member{i}", company="Globex", title="CTO"),
+            )
+            uow.users.mark_email_verified(user.id, f"bench{i}@globex.example")
+            uow.users.complete_onboarding(user.id)
+            uow.users.approve(user.id, "concierge")
+        uow.commit()
+
+
+def phones_for(path: str, users: int, offset: int) -> list[str]:
+    exchange = "556" if path == "bouncer" else "557"
+    return [f"+1415{exchange}{offset + i:04d}" for i in range(users)]
+
+
+def run_level(
+    info: StackInfo, users: int, messages: int, offset: int, path: str = "bouncer"
+) -> tuple[list[float], list[float]]:
+    phones = phones_for(path, users, offset)
+    if path == "concierge":
+        make_members(info, phones)
     to_twilio: list[float] = []
     webhook: list[float] = []
     with ThreadPoolExecutor(max_workers=users) as pool:
@@ -129,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline")
     parser.add_argument("--messages", type=int, default=5, help="messages per simulated user")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 20])
+    parser.add_argument(
+        "--path", nargs="+", choices=("bouncer", "concierge"), default=["bouncer", "concierge"]
+    )
     args = parser.parse_args(argv)
 
     fake = AnthropicFake(responder=instant_responder).start()
@@ -140,20 +179,22 @@ def main(argv: list[str] | None = None) -> int:
     env["BURST_QUIET_GAP_SECONDS"] = "0"
     proc, info = start_stack(state_dir, env)
     try:
-        run_level(info, 2, 2, 9000)  # warm-up: first requests pay imports and connection set-up
-        header = ("users", "msgs", "p50 ms", "p99 ms", "webhook p50", "webhook p99")
-        print("\n{:>6} {:>6} {:>8} {:>8} {:>12} {:>12}".format(*header))
-        for i, users in enumerate(args.concurrency):
-            to_twilio, webhook = run_level(info, users, args.messages, i * 100)
-            print(
-                f"{users:>6} {len(to_twilio):>6} {statistics.median(to_twilio) * 1000:>8.1f} "
-                f"{percentile(to_twilio, 99) * 1000:>8.1f} {statistics.median(webhook) * 1000:>12.1f} "
-                f"{percentile(webhook, 99) * 1000:>12.1f}"
-            )
+        for path in args.path:  # warm-up: first requests pay imports and connection set-up
+            run_level(info, 2, 2, 9000, path)
+        header = ("path", "users", "msgs", "p50 ms", "p99 ms", "webhook p50", "webhook p99")
+        print("\n{:>9} {:>6} {:>6} {:>8} {:>8} {:>12} {:>12}".format(*header))
+        for path in args.path:
+            for i, users in enumerate(args.concurrency):
+                to_twilio, webhook = run_level(info, users, args.messages, i * 100, path)
+                print(
+                    f"{path:>9} {users:>6} {len(to_twilio):>6} {statistics.median(to_twilio) * 1000:>8.1f} "
+                    f"{percentile(to_twilio, 99) * 1000:>8.1f} {statistics.median(webhook) * 1000:>12.1f} "
+                    f"{percentile(webhook, 99) * 1000:>12.1f}"
+                )
         print("\ntarget: p50 <= 150 ms, p99 <= 500 ms (webhook request -> Twilio API call)")
         print(
             f"Pub/Sub emulator push ceiling, same run: {emulator_push_ceiling(info)} request(s) in flight "
-            "per subscription (every Bouncer turn waits behind it locally; Pub/Sub in production scales out)"
+            "per subscription (every agent turn waits behind it locally; Pub/Sub in production scales out)"
         )
         print(f"LLM calls answered by the scripted endpoint: {len(fake.requests)}")
     finally:

@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field
 
 from shared.adapters.llm import Llm, LlmRequest, ToolSpec
 from shared.agents.llm_config import call_settings
+from shared.domain.reply_guards import HYPE_WORDS
 
-HYPE = re.compile(r"\b(exclusive|amazing|incredible|exceptional|thrilled|excited|awesome|fantastic)\b", re.I)
+HYPE = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, sorted(HYPE_WORDS))) + r")(?![\w-])", re.I)
 INTERNALS = re.compile(r"(\{\"|make_decision|collect_user_info|next_scenario|tool_|verification_token)")
 CLAIMS = re.compile(r"\byou(?:'re| are)\s+(?:now\s+)?(?:verified|approved|in)\b", re.I)
 MAX_SENTENCES = 3

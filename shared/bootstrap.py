@@ -36,7 +36,7 @@ from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.conversation.turn import BurstWait
 from shared.config import get_settings
 from shared.service_layer.deps import Deps
-from shared.service_layer.freshness import AssumeRelevantClassifier
+from shared.service_layer.freshness import LlmFreshnessClassifier
 
 _lock = threading.Lock()
 _deps: Deps | None = None
@@ -67,7 +67,8 @@ def _build() -> Deps:
         clock=_wall_clock,
         sms_factory=default_gateway,
         publisher_factory=get_publisher,
-        freshness=AssumeRelevantClassifier(),
+        # platform §1.7: the LLM classifier (rules without a key), on the process's current LLM.
+        freshness=LlmFreshnessClassifier(lambda: deps().llm),
         verify_email_domain=settings.verify_email_domain,
         burst=_burst(settings.burst_quiet_gap_seconds),
     )

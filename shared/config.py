@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -58,8 +58,15 @@ class Settings(BaseSettings):
     anthropic_timeout_seconds: float = 30.0  # per attempt; the SDK retries on top
     anthropic_max_retries: int = 2
     llm_overrides: str | None = None  # JSON, see shared/agents/llm_config.py
+    # The Solution Saga's web research through Anthropic's web search tool (decisions A11). Turn it
+    # off (SOLUTION_WEB_SEARCH=false) where the organisation has not enabled the tool; without an
+    # ANTHROPIC_API_KEY it is off anyway.
+    solution_web_search: bool = True
     # One reply to a burst: unset = BURST_QUIET_GAP / BURST_MAX_WAIT; 0 turns the wait off (benchmarks)
     burst_quiet_gap_seconds: float | None = None
+    # Retention (platform §6.6): unset = ACTION_LOG_RETENTION / MESSAGE_RETENTION (1 year)
+    retention_action_log_days: int | None = Field(default=None, ge=1)
+    retention_message_days: int | None = Field(default=None, ge=1)
 
     # Database webhooks (pg_net / local relay) and other shared secrets
     webhook_signing_secret: SecretStr | None = None
@@ -68,6 +75,10 @@ class Settings(BaseSettings):
     # Other providers
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None  # None: Stripe's own API; the local stack's stand-in otherwise
+    stripe_success_url: str | None = None  # where Checkout returns after paying (None: a neutral page)
+    stripe_cancel_url: str | None = None
+    prospect_upload_url: str | None = None  # the public URL of the prospect_upload function
     apify_token: SecretStr | None = None
     verify_email_domain: str | None = None
 

@@ -19,19 +19,30 @@ from uuid import UUID
 
 from cloudevents.abstract import CloudEvent
 from flask import Request, Response, jsonify
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from shared.adapters.email_parsing import MalformedEmail, parse_inbound_email
 from shared.adapters.email_webhook_auth import BadEmailSecret, check_email_webhook_secret
 from shared.adapters.internal_http import handle_internal_call, reject
 from shared.adapters.request_auth import RequestRejected, read_twilio_form
-from shared.config import MissingSetting
-from shared.domain.constants import ADMIN_MAX_BODY_BYTES, EMAIL_WEBHOOK_MAX_BYTES
+from shared.adapters.stripe_checkout import BadSignature, verify_event
+from shared.agents.concierge.render import PocRenderer
+from shared.config import MissingSetting, get_settings
+from shared.domain.constants import (
+    ADMIN_MAX_BODY_BYTES,
+    EMAIL_WEBHOOK_MAX_BYTES,
+    PROSPECT_UPLOAD_FORM_OVERHEAD_BYTES,
+    PROSPECT_UPLOAD_MAX_BYTES,
+    STRIPE_WEBHOOK_MAX_BYTES,
+)
 from shared.logs import get_logger
 from shared.schedules import ACCOUNT_MANAGER_REVIEW_JOB
-from shared.service_layer import approval
+from shared.service_layer import approval, prospect_pages
+from shared.service_layer import prospect_upload as uploads
 from shared.service_layer.account_manager import schedule_account_manager_reviews
 from shared.service_layer.backlogs import report_backlogs
 from shared.service_layer.community import run_closure
+from shared.service_layer.credit_purchases import record_stripe_event
 from shared.service_layer.dead_letters import record_dead_letter_delivery
 from shared.service_layer.delivery import deliver
 from shared.service_layer.delivery_status import (
@@ -44,6 +55,7 @@ from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.email_verification import Outcome, record_verification_email
 from shared.service_layer.inbound_sms import InvalidInbound, parse_inbound_form, record_inbound_sms
 from shared.service_layer.orchestrate import deliver_due_messages
+from shared.service_layer.retention import parse_retention_job, run_retention
 from shared.service_layer.send_sms import deliver_message, parse_send_request, sweep_pending_messages
 from shared.service_layer.sweep_tasks import sweep_tasks
 from shared.service_layer.triggers import parse_trigger
@@ -138,6 +150,89 @@ def email_inbound(request: Request, deps: Deps) -> Response:  # noqa: PLR0911
         return _json(400, error=f"malformed email webhook: {exc}")
     result = record_verification_email(email, domain=deps.verify_email_domain, uow_factory=deps.uow_factory)
     return _json(_EMAIL_STATUS[result.outcome], outcome=result.outcome.value)
+
+
+# --- Innovator commerce (public): the prospect upload page and the Stripe webhook --------------
+
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none';"
+        " base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _html(page: uploads.Page) -> Response:
+    return Response(page.html, status=page.status, mimetype="text/html", headers=_PAGE_HEADERS)
+
+
+def _upload_problem(status: int, title: str, message: str) -> Response:
+    return _html(uploads.Page(status, prospect_pages.problem(title, message), "refused"))
+
+
+def prospect_upload(request: Request, deps: Deps) -> Response:  # noqa: PLR0911
+    """GET ``?t=<token>``: the upload form. POST ``action=preview`` (multipart: t, csrf, file): the
+    per-row preview. POST ``action=confirm`` (t, csrf, batch): save. 405 other methods; 413 a file
+    over 5 MB; every refusal is a page, never a stack trace. See docs/commerce.md."""
+    if request.method == "GET":
+        return _html(uploads.open_link(request.args.get("t"), uow_factory=deps.uow_factory, now=deps.clock()))
+    if request.method != "POST":
+        return _upload_problem(405, "Not allowed", "Open the link from your text message.")
+    limit = PROSPECT_UPLOAD_MAX_BYTES + PROSPECT_UPLOAD_FORM_OVERHEAD_BYTES
+    if (request.content_length or 0) > limit:
+        return _upload_problem(
+            413, "File too large", "The file is larger than 5 MB. Split it and upload each part."
+        )
+    request.max_content_length = limit
+    request.max_form_memory_size = limit  # werkzeug buffers file chunks against this too
+    try:
+        form = request.form
+        upload = request.files.get("file")
+        data = upload.stream.read(PROSPECT_UPLOAD_MAX_BYTES + 1) if upload is not None else None
+    except RequestEntityTooLarge:
+        return _upload_problem(
+            413, "File too large", "The file is larger than 5 MB. Split it and upload each part."
+        )
+    except (ValueError, UnicodeDecodeError):
+        return _upload_problem(400, "Bad request", "The form could not be read. Open the link and try again.")
+    token, csrf, action = form.get("t"), form.get("csrf"), form.get("action")
+    now = deps.clock()
+    if action == "preview":
+        name = upload.filename if upload is not None else None
+        if not name and not data:
+            data = None  # the form was sent without choosing a file
+        return _html(uploads.preview(token, csrf, data, name, uow_factory=deps.uow_factory, now=now))
+    if action == "confirm":
+        return _html(uploads.confirm(token, csrf, form.get("batch"), uow_factory=deps.uow_factory, now=now))
+    return _upload_problem(400, "Bad request", "Unknown form action. Open the link and try again.")
+
+
+def stripe_webhook(request: Request, deps: Deps) -> Response:
+    """Stripe events: 200 for every verified event (credited, duplicate, ignored, refused); 400
+    unsigned, forged, replayed or malformed; 405 not POST; 413 oversized. See docs/commerce.md."""
+    if request.method != "POST":
+        return _json(405, error="method not allowed")
+    if (request.content_length or 0) > STRIPE_WEBHOOK_MAX_BYTES:
+        return _json(413, error="body too large")
+    raw = request.get_data(cache=False)
+    if len(raw) > STRIPE_WEBHOOK_MAX_BYTES:
+        return _json(413, error="body too large")
+    try:
+        secret = get_settings().require("stripe_webhook_secret")
+    except MissingSetting as exc:
+        log.error("stripe webhook is not configured", extra={"missing": exc.env_var})
+        return _json(500, error=str(exc))
+    try:
+        event = verify_event(raw, request.headers.get("Stripe-Signature"), secret)
+    except BadSignature as exc:
+        log.warning("stripe webhook refused", extra={"reason": str(exc)[:200]})
+        return _json(400, error="bad signature")
+    outcome = record_stripe_event(event, uow_factory=deps.uow_factory, now=deps.clock())
+    return _json(200, received=True, event=event.id, **outcome.as_dict())
 
 
 # --- Operators (IAM-protected) ----------------------------------------------------------------
@@ -252,7 +347,11 @@ def task_sweeper(request: Request, deps: Deps) -> Response:
 def message_orchestrator(request: Request, deps: Deps) -> Response:
     def tick(trigger: str) -> dict[str, Any]:
         report = deliver_due_messages(
-            trigger=trigger, now=deps.clock(), uow_factory=deps.uow_factory, classifier=deps.freshness
+            trigger=trigger,
+            now=deps.clock(),
+            uow_factory=deps.uow_factory,
+            classifier=deps.freshness,
+            renderer=PocRenderer(lambda: deps.llm),  # the point of contact writes structured rows' prose
         )
         report_backlogs(deps.uow_factory, ("message_queue",))
         return {"trigger": trigger, **report.as_dict()}
@@ -283,6 +382,13 @@ def community_closer(request: Request, deps: Deps) -> Response:
     return handle_internal_call(request, "community_closer", parse_closure_job, close)
 
 
+def retention(request: Request, deps: Deps) -> Response:
+    def run(job: str) -> dict[str, Any]:
+        return {"job": job, **run_retention(deps.uow_factory, now=deps.clock()).as_dict()}
+
+    return handle_internal_call(request, "retention", parse_retention_job, run)
+
+
 def http_entry(function: str) -> HttpEntry:
     """The entry of an HTTP function, by its folder name."""
     entries: dict[str, HttpEntry] = {
@@ -290,11 +396,14 @@ def http_entry(function: str) -> HttpEntry:
         "twilio_status": twilio_status,
         "email_inbound": email_inbound,
         "admin": admin,
+        "prospect_upload": prospect_upload,
+        "stripe_webhook": stripe_webhook,
         "sms_sender": sms_sender,
         "event_dispatcher": event_dispatcher,
         "task_sweeper": task_sweeper,
         "message_orchestrator": message_orchestrator,
         "community_closer": community_closer,
+        "retention": retention,
     }
     return entries[function]
 

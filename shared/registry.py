@@ -23,7 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared.domain.events import COMMUNITY_REQUEST_NEEDED, SOLUTION_RESEARCH_NEEDED
+from shared.domain.events import (
+    COMMUNITY_REQUEST_NEEDED,
+    INTRO_AGENT_EVENTS,
+    PROSPECT_RESEARCH_NEEDED,
+    SOLUTION_RESEARCH_CANCELLED,
+    SOLUTION_RESEARCH_NEEDED,
+)
 
 Kind = Literal["event", "task"]
 
@@ -80,6 +86,15 @@ class AgentSpec:
 _SUMMARY = "shared.service_layer.summaries:handle_summary_task"
 _AM_EVENT = "shared.service_layer.account_manager:handle_event"
 _AM_TASK = "shared.service_layer.account_manager:handle_task"
+# Concierge / Innovator re-engagement and the Account Manager's priority.update (decisions B5,
+# agents.md §4.1, §4.8):
+# declared by both members' points of contact, so routing sends each member's work to their own.
+_POC_REENGAGEMENT = {"re_engagement_check": "shared.service_layer.reengagement:handle_reengagement_task"}
+_POC_PRIORITY_UPDATE = {"priority.update": "shared.service_layer.reengagement:handle_priority_update"}
+_RENDER = CallDefaults(
+    temperature=0.7, max_tokens=500
+)  # platform.md §1.8: writing what background agents queued
+_SAGA = "shared.service_layer.solution_saga:"
 
 AGENTS: tuple[AgentSpec, ...] = (
     AgentSpec(
@@ -99,6 +114,7 @@ AGENTS: tuple[AgentSpec, ...] = (
             "reengagement_decision": CallDefaults(temperature=0.6, max_tokens=500),
             "reply": CallDefaults(temperature=0.7, max_tokens=300),
             "referral_match": CallDefaults(temperature=0.1, max_tokens=300),
+            "render": _RENDER,
         },
         description="Onboards and screens newcomers.",
     ),
@@ -112,12 +128,15 @@ AGENTS: tuple[AgentSpec, ...] = (
         events={
             "message.received": "shared.service_layer.concierge:handle_turn_event",
             "user.email_verified": "shared.service_layer.concierge:handle_turn_event",
+            **_POC_PRIORITY_UPDATE,
         },
+        tasks=_POC_REENGAGEMENT,
         llm_calls={
             "decision": _DECISION,
             "reengagement_decision": _REENGAGEMENT,
             "system_decision": _SYSTEM_DECISION,
             "reply": _REPLY,
+            "render": _RENDER,
         },
         description="Point of contact for verified members.",
     ),
@@ -131,12 +150,15 @@ AGENTS: tuple[AgentSpec, ...] = (
         events={
             "message.received": "shared.service_layer.concierge:handle_innovator_turn_event",
             "user.email_verified": "shared.service_layer.concierge:handle_innovator_turn_event",
+            **_POC_PRIORITY_UPDATE,
         },
+        tasks=_POC_REENGAGEMENT,
         llm_calls={
             "decision": CallDefaults(temperature=0.1, max_tokens=1000),
             "reengagement_decision": _REENGAGEMENT,
             "system_decision": _SYSTEM_DECISION,
             "reply": _REPLY,
+            "render": _RENDER,
         },
         description="Point of contact for members who sell solutions.",
     ),
@@ -204,14 +226,22 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_solution_saga",
         topic="agent-solution-saga",
         ordered=False,
-        deployed=False,
+        deployed=True,
+        events={
+            SOLUTION_RESEARCH_NEEDED: _SAGA + "handle_solution_needed",
+            SOLUTION_RESEARCH_CANCELLED: _SAGA + "handle_solution_cancelled",
+        },
+        tasks={
+            "process_community_response": _SAGA + "handle_response_task",
+            "solution_workflow_timeout": _SAGA + "handle_timeout_task",
+        },
         llm_calls={
+            "web_research": CallDefaults(temperature=0.2, max_tokens=1500),  # with the web search tool
             "evaluate_initial": _SCORING,
             "process_expert_response": _SCORING,
             "final_evaluation": _SCORING,
         },
-        description="Researches vendors.",
-        planned_events=(SOLUTION_RESEARCH_NEEDED,),
+        description="Researches vendors: web search, innovators, an expert round, findings within 24 h.",
     ),
     AgentSpec(
         key="intro",
@@ -222,6 +252,7 @@ AGENTS: tuple[AgentSpec, ...] = (
         deployed=False,
         llm_calls={"talking_points": CallDefaults(temperature=0.5, max_tokens=500)},
         description="Brokers double opt-in introductions.",
+        planned_events=INTRO_AGENT_EVENTS,  # published by the members' intro tools (issue 16)
     ),
     AgentSpec(
         key="social_butterfly",
@@ -231,6 +262,7 @@ AGENTS: tuple[AgentSpec, ...] = (
         ordered=False,
         deployed=False,
         description="Finds mutual connections for prospects.",
+        planned_events=(PROSPECT_RESEARCH_NEEDED,),
     ),
 )
 
@@ -283,9 +315,15 @@ def task_agent_types() -> tuple[str, ...]:
     return (*agent_keys(), SYSTEM_AGENT_TYPE)
 
 
+def agents_declaring(kind: Kind, type_: str) -> tuple[AgentSpec, ...]:
+    """Every agent that declares a handler for this event or task type."""
+    return tuple(a for a in AGENTS if a.handler(kind, type_))
+
+
 def agent_for_system_task(task_type: str) -> AgentSpec | None:
-    """The agent that declares a task the system scheduled (``agent_type = 'system'``)."""
-    owners = [a for a in AGENTS if task_type in a.tasks]
+    """The agent that declares a task the system scheduled (``agent_type = 'system'``); None when
+    none or several do (several points of contact: routed by the member's, ``shared.routing``)."""
+    owners = agents_declaring("task", task_type)
     return owners[0] if len(owners) == 1 else None
 
 

@@ -8,9 +8,10 @@ topics, subscriptions and functions match). Topic per consumer; no subscription 
 Every consumer is an agent of the registry (``shared.registry``). Conversational work goes to
 the user's point-of-contact agent, resolved per user by ``resolve_poc``. Events a background
 agent declares go to that agent; tasks go to their ``agent_type``, and the system's own tasks
-to the agent that declares them. An agent whose function has not been built yet
-(``deployed=False``) is in ``PLANNED_CONSUMERS``; work routed to it becomes a dead letter with a
-clear error and can be replayed once the function lands.
+to the agent that declares them. Work several points of contact declare (``priority.update``,
+the system task ``re_engagement_check``) goes to the member's own point of contact. An agent
+whose function has not been built yet (``deployed=False``) is in ``PLANNED_CONSUMERS``; work
+routed to it becomes a dead letter with a clear error and can be replayed once the function lands.
 """
 
 from __future__ import annotations
@@ -61,9 +62,7 @@ RECORD_ONLY_EVENTS = frozenset(
         "user.onboarding_info_complete",  # the operator's approval queue reads the table
         "user.onboarding_step.completed",
         "user.verification.pending",
-        # The Account Manager's outputs. The Concierge reads user_priorities directly; these become
-        # its events (POC_EVENTS or its registry entry) once it declares a handler for them.
-        "priority.update",
+        # The Account Manager's run report (priority.update goes to the member's point of contact).
         "account_manager.processing.completed",
         "user.opted_out",
         "user.opted_in",
@@ -72,8 +71,15 @@ RECORD_ONLY_EVENTS = frozenset(
         "community.request_attached",
         "community.no_experts_found",
         "community.request_closed",
+        # The Solution Saga's demand signal, for the Introductions and Innovator issues to consume.
+        "solution.demand_signal",
     }
 )
+
+
+def _declared_by_points_of_contact_only(event_type: str) -> bool:
+    owners = registry.agents_declaring("event", event_type)
+    return len(owners) > 1 and all(o.point_of_contact for o in owners)
 
 
 def _event_routes() -> dict[str, str]:
@@ -82,6 +88,10 @@ def _event_routes() -> dict[str, str]:
     for spec in registry.AGENTS:
         for event_type in (*spec.events, *spec.planned_events):
             if event_type in POC_EVENTS:
+                continue
+            if _declared_by_points_of_contact_only(event_type):
+                # Several points of contact declare it (priority.update): each member's goes to theirs.
+                routes[event_type] = Route.POC
                 continue
             if event_type in routes:
                 raise RuntimeError(f"event {event_type!r} has two consumers; the registry must name one")
@@ -153,7 +163,10 @@ def route_event(event_type: str, verified: bool | None, poc_agent_type: str | No
     if route == Route.POC:
         if verified is None:
             raise NoRoute(f"event {event_type!r} needs a user to pick the point-of-contact agent")
-        return consumer_for(resolve_poc(verified, poc_agent_type))
+        poc = resolve_poc(verified, poc_agent_type)
+        if event_type not in POC_EVENTS and not registry.agent(poc).handler("event", event_type):
+            return None  # e.g. priority.update for someone still with the Bouncer: nothing to do
+        return consumer_for(poc)
     return consumer_for(route)
 
 
@@ -163,9 +176,18 @@ def route_task(
     """The consumer for a due agent task. Raises NoRoute."""
     if agent_type == registry.SYSTEM_AGENT_TYPE:
         owner = registry.agent_for_system_task(task_type)
-        if owner is None:
-            raise NoRoute(f"no agent declares the system task {task_type!r}")
-        return consumer_for(owner.key)
+        if owner is not None:
+            return consumer_for(owner.key)
+        owners = registry.agents_declaring("task", task_type)
+        if owners and all(o.point_of_contact for o in owners):
+            # Several points of contact declare it (re_engagement_check): the member's own handles it.
+            if verified is None:
+                raise NoRoute(f"system task {task_type!r} needs a user to pick the point-of-contact agent")
+            poc = resolve_poc(verified, poc_agent_type)
+            if registry.agent(poc).handler("task", task_type):
+                return consumer_for(poc)
+            raise NoRoute(f"the point of contact {poc!r} does not handle the system task {task_type!r}")
+        raise NoRoute(f"no agent declares the system task {task_type!r}")
     return consumer_for(agent_type)
 
 

@@ -46,7 +46,7 @@ SCHEDULED_JOBS: tuple[ScheduledJob, ...] = (
         {"job": "close_expired_requests"},
         time_zone="America/Los_Angeles",
     ),
-    ScheduledJob("retention", "retention", "30 3 * * *", 86400, {}, planned=True),
+    ScheduledJob("retention", "retention", "30 3 * * *", 86400, {"job": "retention"}),
 )
 
 

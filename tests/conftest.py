@@ -18,6 +18,7 @@ import pytest
 
 from shared import bootstrap, config
 from shared.adapters import postgres
+from tests.deps_support import anthropic_llm
 from tools.fakes.anthropic_api import AnthropicFake
 from tools.localstack import pgcluster
 from tools.localstack import pubsub_emulator as pubsub_emulator_tool
@@ -93,18 +94,15 @@ def db(database_url: str) -> Iterator[postgres.Connection]:
 
 
 @pytest.fixture
-def anthropic_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[AnthropicFake]:
-    """A loopback Messages API (tools/fakes/anthropic_api.py); ``build_llm(settings)`` points the real
-    SDK at it, with a short timeout and one retry. Queue answers with ``anthropic_fake.tool_use(...)`` /
-    ``.reply(...)`` / ``.error(...)``; requests received are in ``anthropic_fake.requests``."""
-    with AnthropicFake() as fake:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-for-the-local-fake")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
-        monkeypatch.setenv("ANTHROPIC_TIMEOUT_SECONDS", "5")
-        monkeypatch.setenv("ANTHROPIC_MAX_RETRIES", "1")
-        config.reset_settings_cache()
+def anthropic_fake() -> Iterator[AnthropicFake]:
+    """A loopback Messages API (tools/fakes/anthropic_api.py), and the real adapter on it handed to
+    the composition root (``bootstrap.override(llm=...)``): built from explicit settings (its base
+    URL, a test key, a 5 s timeout, one retry; ``tests.deps_support.anthropic_llm``), no
+    environment variable. ``composed_llm()`` returns it, and functions under test get it from
+    ``bootstrap.deps()``. Queue answers with ``anthropic_fake.tool_use(...)`` / ``.reply(...)`` /
+    ``.error(...)``; requests received are in ``anthropic_fake.requests``."""
+    with AnthropicFake() as fake, bootstrap.override(llm=anthropic_llm(fake.base_url)):
         yield fake
-    config.reset_settings_cache()
 
 
 @pytest.fixture(scope="session")

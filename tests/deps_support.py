@@ -1,7 +1,9 @@
 """Building the adapters a use case takes, for tests: ``make_deps(llm=..., clock=...)``.
 
-Tests pass fakes in; nothing here reads an environment variable to pick a fake. The real
-adapters (Postgres, the SDKs pointed at loopback stand-ins) come from the test's settings.
+Tests pass fakes in; nothing here reads an environment variable to pick a fake. The real LLM
+adapter is built from explicit settings (``anthropic_llm``): the ``anthropic_fake`` fixture
+hands it to the composition root (``bootstrap.override(llm=...)``), and ``composed_llm()``
+returns what the root hands out now.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.adapters.llm import CallLog, Llm, PostgresCallLog, build_llm
+from shared import bootstrap
+from shared.adapters.llm import AnthropicLlm, CallLog, Llm, PostgresCallLog, build_client
 from shared.adapters.pubsub import Publisher, get_publisher
 from shared.adapters.twilio_sms import SmsGateway, default_gateway
 from shared.adapters.unit_of_work import PostgresUnitOfWork
@@ -19,11 +22,34 @@ from shared.config import get_settings
 from shared.service_layer.deps import Deps
 from shared.service_layer.freshness import AssumeRelevantClassifier, FreshnessClassifier
 
+FAKE_ANTHROPIC_KEY = "test-key-for-the-local-fake"
+FAKE_TIMEOUT_SECONDS = 5.0  # per attempt; a test of timeouts passes a shorter one
+FAKE_MAX_RETRIES = 1
 
-def settings_llm(call_log: CallLog | None = None) -> Llm | None:
-    """The real adapter as the settings describe it (the ``anthropic_fake`` fixture points it at
-    the loopback Messages API); None without a key."""
-    return build_llm(get_settings(), call_log if call_log is not None else PostgresCallLog())
+
+def anthropic_llm(
+    base_url: str,
+    *,
+    call_log: CallLog | None = None,
+    timeout_seconds: float = FAKE_TIMEOUT_SECONDS,
+    max_retries: int = FAKE_MAX_RETRIES,
+) -> AnthropicLlm:
+    """The real adapter (the official ``anthropic`` SDK) on explicit settings: the Messages API at
+    ``base_url`` (the loopback fake), a test key, a short timeout and one retry. Its calls go to
+    ``call_log`` (default: the ledger in Postgres, ``agent_actions_log``)."""
+    client = build_client(FAKE_ANTHROPIC_KEY, base_url, timeout_seconds, max_retries)
+    return AnthropicLlm(client, call_log if call_log is not None else PostgresCallLog())
+
+
+def composed_llm() -> Llm | None:
+    """The LLM the composition root hands out now: inside the ``anthropic_fake`` fixture the real
+    adapter on the loopback fake; otherwise what the settings describe (None without a key)."""
+    return bootstrap.deps().llm
+
+
+# The name tests used before the fixture went through the composition root (branches in flight
+# still call it); same function.
+settings_llm = composed_llm
 
 
 def make_deps(

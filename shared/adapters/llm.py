@@ -110,6 +110,38 @@ class LlmRequest:
     prompt_version: str | None = None
     context_type: str | None = None
     agent_instance_id: UUID | None = None  # agent_instances row of this prompt version (issue 8 §7)
+    # Anthropic server tools in the API's own shape, e.g. WEB_SEARCH_TOOL (run by the API, not us)
+    server_tools: Sequence[dict[str, Any]] = ()
+
+
+# Anthropic's server-side web search tool (decisions A11): the API runs the searches and returns
+# ``server_tool_use`` and ``web_search_tool_result`` blocks, and text blocks cite the results.
+WEB_SEARCH_TOOL_TYPE = "web_search_20250305"
+WEB_SEARCH_TOOL_NAME = "web_search"
+
+
+def web_search_tool(max_uses: int) -> dict[str, Any]:
+    return {"type": WEB_SEARCH_TOOL_TYPE, "name": WEB_SEARCH_TOOL_NAME, "max_uses": max_uses}
+
+
+@dataclass(frozen=True)
+class WebResult:
+    """One ``web_search_result`` the API returned (its URL and title, as found)."""
+
+    url: str
+    title: str
+    page_age: str | None = None
+    query: str = ""  # the search that found it
+
+
+@dataclass(frozen=True)
+class WebCitation:
+    """A ``web_search_result_location`` citation on a text block: the sentence and its source."""
+
+    url: str
+    title: str | None
+    cited_text: str
+    text: str  # the text block that carries the citation
 
 
 @dataclass(frozen=True)
@@ -135,6 +167,7 @@ class Usage:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    web_search_requests: int = 0  # server tool uses, billed per search
 
     @property
     def total_input_tokens(self) -> int:
@@ -151,6 +184,9 @@ class LlmResponse:
     latency_ms: int = 0
     model: str = ""
     stop_reason: str = "end_turn"
+    web_results: list[WebResult] = field(default_factory=list)
+    citations: list[WebCitation] = field(default_factory=list)
+    web_search_errors: list[str] = field(default_factory=list)  # web_search_tool_result_error codes
 
     def tool_call(self, name: str) -> ToolCall | None:
         return next((c for c in self.tool_calls if c.name == name), None)
@@ -266,10 +302,11 @@ def build_params(request: LlmRequest, resolved: ResolvedCall) -> dict[str, Any]:
         params["extra_body"] = {"temperature": resolved.temperature}
     if system:
         params["system"] = system
-    if request.tools:
+    if request.tools or request.server_tools:
         tools = [tool.to_api() for tool in request.tools]
-        tools[-1]["cache_control"] = dict(EPHEMERAL)
-        params["tools"] = tools
+        if tools:
+            tools[-1]["cache_control"] = dict(EPHEMERAL)
+        params["tools"] = [*(dict(t) for t in request.server_tools), *tools]
     if request.force_tool:
         if request.force_tool not in {t.name for t in request.tools}:
             raise ValueError(f"force_tool {request.force_tool!r} is not among the request's tools")
@@ -318,7 +355,7 @@ def _input_data(request: LlmRequest, resolved: ResolvedCall) -> dict[str, Any]:
         "stable_context": request.stable_context,
         "dynamic_context": request.dynamic_context,
         "messages": request.messages,
-        "tools": [t.name for t in request.tools],
+        "tools": [t.name for t in request.tools] + [str(t.get("name")) for t in request.server_tools],
         "force_tool": request.force_tool,
     }
 
@@ -335,6 +372,14 @@ def _output_data(response: LlmResponse) -> dict[str, Any]:
             for c in response.invalid_tool_calls
         ],
         "stop_reason": response.stop_reason,
+        **(
+            {
+                "web_results": [r.url for r in response.web_results],
+                "web_search_errors": response.web_search_errors,
+            }
+            if response.web_results or response.web_search_errors
+            else {}
+        ),
     }
 
 
@@ -361,6 +406,7 @@ def record_call(
         "output_tokens": usage.output_tokens,
         "cache_read_tokens": usage.cache_read_tokens,
         "cache_write_tokens": usage.cache_write_tokens,
+        "web_search_requests": usage.web_search_requests,
         "latency_ms": latency_ms,
         "user_id": str(request.user_id) if request.user_id else None,
         "error": error,
@@ -449,18 +495,26 @@ class AnthropicLlm:
     def _to_response(request: LlmRequest, message: Any, latency_ms: int) -> LlmResponse:
         texts: list[str] = []
         uses: list[tuple[str, Any, str]] = []
+        web = _WebBlocks()
         for block in message.content:
             if block.type == "text":
                 texts.append(block.text)
+                web.cite(block)
             elif block.type == "tool_use":
                 uses.append((block.name, block.input, block.id))
+            elif block.type == "server_tool_use":
+                web.searched(block)
+            elif block.type == "web_search_tool_result":
+                web.results(block)
         valid, invalid = split_tool_calls(request.tools, uses)
         u = message.usage
+        server = getattr(u, "server_tool_use", None)
         usage = Usage(
             input_tokens=u.input_tokens or 0,
             output_tokens=u.output_tokens or 0,
             cache_read_tokens=u.cache_read_input_tokens or 0,
             cache_write_tokens=u.cache_creation_input_tokens or 0,
+            web_search_requests=(server.web_search_requests or 0) if server is not None else 0,
         )
         model = str(message.model)
         return LlmResponse(
@@ -474,11 +528,53 @@ class AnthropicLlm:
                 output_tokens=usage.output_tokens,
                 cache_read_tokens=usage.cache_read_tokens,
                 cache_write_tokens=usage.cache_write_tokens,
+                web_search_requests=usage.web_search_requests,
             ),
             latency_ms=latency_ms,
             model=model,
             stop_reason=str(message.stop_reason or ""),
+            web_results=web.found,
+            citations=web.citations,
+            web_search_errors=web.errors,
         )
+
+
+class _WebBlocks:
+    """Collects the web search server tool's blocks of one response, in the SDK's types."""
+
+    def __init__(self) -> None:
+        self.queries: dict[str, str] = {}  # server_tool_use id -> query
+        self.found: list[WebResult] = []
+        self.citations: list[WebCitation] = []
+        self.errors: list[str] = []
+
+    def searched(self, block: Any) -> None:
+        query = block.input.get("query") if isinstance(block.input, dict) else None
+        self.queries[block.id] = str(query or "")
+
+    def results(self, block: Any) -> None:
+        content = block.content
+        if not isinstance(content, list):  # WebSearchToolResultErrorObject
+            self.errors.append(str(getattr(content, "error_code", "unknown")))
+            return
+        query = self.queries.get(block.tool_use_id, "")
+        for item in content:
+            if getattr(item, "type", "") == "web_search_result":
+                self.found.append(
+                    WebResult(url=item.url, title=item.title, page_age=item.page_age, query=query)
+                )
+
+    def cite(self, block: Any) -> None:
+        for citation in getattr(block, "citations", None) or ():
+            if getattr(citation, "type", "") == "web_search_result_location":
+                self.citations.append(
+                    WebCitation(
+                        url=citation.url,
+                        title=citation.title,
+                        cited_text=citation.cited_text,
+                        text=block.text,
+                    )
+                )
 
 
 # --- Construction -------------------------------------------------------------------------

@@ -56,6 +56,9 @@ PRICES: dict[str, ModelPrice] = {
     "claude-opus-4": _p("15", "75", "1.50", "18.75"),
 }
 
+# The web search server tool is billed per search on top of tokens: USD 10 per 1,000 searches.
+WEB_SEARCH_USD_PER_SEARCH = Decimal("0.01")
+
 _MOST_EXPENSIVE = max(PRICES.values(), key=lambda p: (p.output, p.input))
 
 
@@ -72,14 +75,21 @@ def price_for(model: str) -> ModelPrice:
 
 
 def cost_usd(
-    model: str, *, input_tokens: int, output_tokens: int, cache_read_tokens: int, cache_write_tokens: int
+    model: str,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int,
+    cache_write_tokens: int,
+    web_search_requests: int = 0,
 ) -> Decimal:
-    """List-price cost of one call. ``input_tokens`` excludes cached tokens, as the API reports it."""
+    """List-price cost of one call. ``input_tokens`` excludes cached tokens, as the API reports it;
+    web searches are billed per search (``WEB_SEARCH_USD_PER_SEARCH``)."""
     price = price_for(model)
     total = (
         Decimal(input_tokens) * price.input
         + Decimal(output_tokens) * price.output
         + Decimal(cache_read_tokens) * price.cache_read
         + Decimal(cache_write_tokens) * price.cache_write
-    ) / _PER_MILLION
+    ) / _PER_MILLION + Decimal(web_search_requests) * WEB_SEARCH_USD_PER_SEARCH
     return total.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)

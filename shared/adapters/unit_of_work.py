@@ -35,10 +35,15 @@ from shared.adapters.repositories import (
     MessageRepository,
     OpsRepository,
     PriorityRepository,
+    PrioritySourceRepository,
     QueueRepository,
+    RetentionRepository,
+    SolutionWorkflowRepository,
     TaskRepository,
     UserRepository,
 )
+from shared.adapters.repositories.commerce import CreditPurchaseRepository, ProspectUploadRepository
+from shared.adapters.repositories.re_engagement import ReEngagementRepository
 from shared.domain.events import Event
 
 
@@ -76,10 +81,16 @@ class PostgresUnitOfWork:
     innovators: InnovatorRepository
     intro_offers: IntroOfferRepository
     priorities: PriorityRepository
+    priority_sources: PrioritySourceRepository
     community_requests: CommunityRequestRepository
     community_responses: CommunityResponseRepository
     credits: CreditLedgerRepository
+    solution_workflows: SolutionWorkflowRepository
     ops: OpsRepository
+    re_engagement: ReEngagementRepository
+    prospect_uploads: ProspectUploadRepository
+    credit_purchases: CreditPurchaseRepository
+    retention: RetentionRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
         self._given = conn
@@ -94,7 +105,7 @@ class PostgresUnitOfWork:
             self._ctx = get_pool().connection()
             self._conn = self._ctx.__enter__()
         self._conn.autocommit = False
-        self.sql = Sql(self._conn)
+        self.sql = self._make_sql(self._conn)
         self.users = UserRepository(self.sql)
         self.conversations = ConversationRepository(self.sql)
         self.messages = MessageRepository(self.sql)
@@ -110,13 +121,23 @@ class PostgresUnitOfWork:
         self.innovators = InnovatorRepository(self.sql)
         self.intro_offers = IntroOfferRepository(self.sql)
         self.priorities = PriorityRepository(self.sql)
+        self.priority_sources = PrioritySourceRepository(self.sql)
         self.community_requests = CommunityRequestRepository(self.sql)
         self.community_responses = CommunityResponseRepository(self.sql)
         self.credits = CreditLedgerRepository(self.sql)
+        self.solution_workflows = SolutionWorkflowRepository(self.sql)
         self.ops = OpsRepository(self.sql)
+        self.re_engagement = ReEngagementRepository(self.sql)
+        self.prospect_uploads = ProspectUploadRepository(self.sql)
+        self.credit_purchases = CreditPurchaseRepository(self.sql)
+        self.retention = RetentionRepository(self.sql)
         self._pending = []
         self._committed = False
         return self
+
+    def _make_sql(self, conn: Connection) -> Sql:
+        """The query runner every repository of this unit of work shares (a benchmark times it)."""
+        return Sql(conn)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

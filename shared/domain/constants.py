@@ -18,8 +18,14 @@ INBOUND_BODY_MAX_CHARS = 1600  # longer inbound bodies are refused with 413 (nev
 MAX_MMS_MEDIA = 10  # Twilio sends at most 10 MediaUrlN parameters
 WEBHOOK_MAX_BODY_BYTES = 64 * 1024  # larger Twilio / database-webhook bodies: 413 before parsing
 TWILIO_ERROR_UNSUBSCRIBED = 21610  # Twilio: recipient replied STOP (decisions B15)
-SMS_SEND_MAX_ATTEMPTS = 3  # Twilio create-message tries on 429 / 5xx / connection errors
-SMS_SEND_BACKOFF = (timedelta(seconds=0.5), timedelta(seconds=2))  # waits between those tries
+SMS_SEND_MAX_ATTEMPTS = 3  # Twilio create-message tries on 429 / 5xx / connection errors, per claim
+SMS_SEND_BACKOFF = (timedelta(seconds=0.5), timedelta(seconds=2))  # base waits between those tries
+SMS_SEND_JITTER = 0.5  # each wait is the base wait times a random factor in [1 - J, 1 + J]
+SMS_RETRY_AFTER_MAX = timedelta(seconds=30)  # a longer Retry-After: give the row back to the sweep
+SMS_MAX_TOTAL_ATTEMPTS = 9  # tries across claims (3 claims of 3) before a transient error fails the row
+SMS_SEND_LEASE = timedelta(minutes=5)  # a 'sending' row older than this is reconciled (stranded sender)
+SMS_RECONCILE_CLOCK_SKEW = timedelta(minutes=2)  # Twilio's clock vs ours when matching its message list
+SMS_RECONCILE_LIST_LIMIT = 200  # Twilio messages read per reconciliation (To/From/DateSent filtered)
 SMS_PENDING_SWEEP_AFTER = timedelta(minutes=2)  # the sender's sweep delivers 'pending' rows older than this
 SMS_PENDING_SWEEP_BATCH = 100
 
@@ -50,7 +56,7 @@ EVENT_DISPATCH_BATCH = 500
 PUBSUB_MIN_BACKOFF = timedelta(seconds=10)  # push subscription retry policy
 PUBSUB_MAX_BACKOFF = timedelta(minutes=10)
 PUBSUB_MAX_DELIVERY_ATTEMPTS = 5
-EVENT_MAX_AGE = timedelta(hours=24)  # consumers drop deliveries older than this, with a log line
+EVENT_MAX_AGE = timedelta(hours=24)  # consumers dead-letter deliveries older than this, with the reason
 DEAD_LETTER_ALERT_DEPTH = 10  # platform §2.3
 FUNCTION_ERROR_RATE_ALERT = 0.02  # share of 5xx responses per function (platform §7.6)
 DAILY_LLM_COST_ALERT_USD = 10  # platform §7.6
@@ -59,6 +65,19 @@ SINGLE_LLM_CALL_ALERT_USD = 0.5  # one LLM call costing more (platform §7.6)
 LLM_LATENCY_P99_ALERT = timedelta(seconds=10)  # platform §7.6
 SLOW_DB_QUERY_ALERT = timedelta(seconds=1)  # a named query slower than this is logged (platform §7.6)
 MONTHLY_COST_ALERT_USD = 300  # platform §7.6
+DELIVERY_FAILURE_WINDOW = timedelta(hours=1)  # the delivery-failure rate is judged over this window ...
+DELIVERY_FAILURE_MIN_OUTCOMES = 20  # ... and only from this many SMS handed to Twilio in it
+LLM_LATENCY_WINDOW = timedelta(minutes=15)  # the p99 LLM latency is taken over this window
+DEAD_LETTER_ALERT_WINDOW = timedelta(days=1)  # more than DEAD_LETTER_ALERT_DEPTH recorded in this window
+DAILY_LLM_COST_WINDOW = timedelta(hours=24)  # DAILY_LLM_COST_ALERT_USD and SINGLE_LLM_CALL_ALERT_USD
+# The age of a backlog's oldest waiting item that alerts (terraform backlog_age_alert_seconds).
+BACKLOG_AGE_ALERT = {
+    "events": timedelta(minutes=10),
+    "agent_tasks": timedelta(minutes=10),
+    "message_queue": timedelta(minutes=30),
+    "sms_sending": timedelta(minutes=15),  # > SMS_SEND_LEASE + the 5-minute sweep: reconciled by then
+    "sms_pending": timedelta(minutes=15),
+}
 PUBSUB_PUBLISH_TIMEOUT = timedelta(seconds=30)  # the dispatcher waits this long for publish futures
 PUBSUB_ACK_DEADLINE = timedelta(seconds=600)  # push subscriptions: a worker may run the function timeout
 DISPATCH_MAX_BATCHES_PER_RUN = 20  # one dispatcher / sweeper request drains at most this many batches
@@ -104,6 +123,11 @@ CONCIERGE_PRIORITIES_IN_CONTEXT = 10  # top-10 priorities, not dormant (decision
 CONCIERGE_OPEN_REQUESTS_IN_CONTEXT = 3  # the member's own open community requests (agents.md §4.2)
 CONCIERGE_TEXT_MAX_CHARS = 1000  # longest question / goal / description a tool stores
 PRIORITY_DORMANT_AFTER_PRESENTATIONS = 2  # the two-strike rule (agents.md §13, decisions B9)
+INTRO_OFFER_EXPIRY = timedelta(days=14)  # intro_offers.expires_at (agents.md §12.1)
+CONNECTION_REQUEST_EXPIRY = timedelta(days=30)  # connection_requests.expires_at (agents.md §12.1)
+# request_connection's offer_credits cap: a bounty paid on completion (decisions B20), never charged upfront
+CONNECTION_REQUEST_MAX_OFFER_CREDITS = 500
+EXPERT_ANSWER_MIN_WORDS = 4  # offline brain: a shorter text to a presented request is not read as an answer
 
 # --- Credits (decisions B8) -------------------------------------------------------------------------
 PROSPECT_CONVERSION_CREDITS = 25
@@ -127,12 +151,57 @@ COMMUNITY_CLOSURE_BATCH = 500  # requests closed per closure run
 COMMUNITY_SUMMARY_MAX_CHARS = 1000  # response_text: the 2-3 sentence summary
 COMMUNITY_VERBATIM_MAX_CHARS = 4000  # verbatim_answer: the expert's exact words, capped
 
+# --- Solution Saga (agents.md §9, §16; decisions A11) ----------------------------------------------
+SAGA_EXPERT_TIMEOUT = timedelta(hours=24)  # solution_workflow_timeout after the community request
+SAGA_MIN_EXPERT_RESPONSES = 2  # responses that move a workflow to final evaluation
+SAGA_WEB_SEARCH_MAX_USES = 3  # searches the web search server tool may run per workflow
+SAGA_WEB_RESULTS_KEPT = 12  # web results stored per workflow (the first found)
+SAGA_INNOVATOR_MATCHES = 5  # innovators rows matched per workflow
+SAGA_REQUEST_MAX_CHARS = 1000  # longest request_description accepted
+SAGA_FINDINGS_MAX_VENDORS = 3  # named options in a message to the member ("two or three")
+SAGA_SOURCES_LOOKBACK = timedelta(days=30)  # workflows whose sources a reply about research may cite
+SAGA_SOURCES_WORKFLOWS = 10  # at most this many recent workflows
+
 # --- Retention (platform §6.6) ----------------------------------------------------------------
-MESSAGE_RETENTION = timedelta(days=365)
-EVENT_RETENTION = timedelta(days=90)
-COMPLETED_TASK_RETENTION = timedelta(days=30)
+MESSAGE_RETENTION = timedelta(days=365)  # message history is purged after 1 year (RETENTION_MESSAGE_DAYS)
+EVENT_RETENTION = timedelta(days=90)  # processed events, then archived
+COMPLETED_TASK_RETENTION = timedelta(days=30)  # completed and failed tasks, then archived
+ACTION_LOG_RETENTION = timedelta(days=365)  # agent_actions_log, then archived (RETENTION_ACTION_LOG_DAYS)
+DEAD_LETTER_RETENTION = timedelta(days=90)  # replayed dead letters only, then archived
+PUBSUB_MESSAGE_RETENTION = timedelta(days=7)  # subscriptions' message_retention_duration (terraform topic)
+# Idempotency marks outlive every possible redelivery: the Pub/Sub retention window, plus a day.
+PROCESSED_DELIVERY_RETENTION = PUBSUB_MESSAGE_RETENTION + timedelta(days=1)
+RETENTION_BATCH = 500  # rows per archive-then-delete statement (one short transaction each)
+RETENTION_MAX_BATCHES_PER_RULE = 200  # per run: a backlog is worked off over several days' runs
 
 # One reply to a burst (issue 16, 1b): a turn waits until the member has been quiet this long
 # since their latest text, but never longer than BURST_MAX_WAIT after their first.
 BURST_QUIET_GAP = timedelta(seconds=2)
 BURST_MAX_WAIT = timedelta(seconds=8)
+
+# --- Concierge / Innovator re-engagement (decisions B5, agents.md §4.8, §13) ----------------------
+RE_ENGAGEMENT_MIN_GAP = timedelta(days=7)  # at most one re-engagement message per 7 days
+RE_ENGAGEMENT_PAUSE_WINDOW = timedelta(days=90)  # unanswered re-engagements are counted over 90 days
+RE_ENGAGEMENT_PAUSE_AFTER_UNANSWERED = 3  # this many unanswered in the window: pause until a human resumes
+RE_ENGAGEMENT_OVERRIDE_SCORE = 90  # a priority scoring above this may skip the 7-day gap (never the pause)
+RE_ENGAGEMENT_EXTEND_DAYS = (30, 90)  # no message: check again this many days out (inclusive bounds)
+RE_ENGAGEMENT_DEFAULT_EXTEND_DAYS = 60  # the offline brain's "nothing worth saying" horizon
+RE_ENGAGEMENT_QUIET_EXTEND_DAYS = 30  # the offline brain: something worth saying later, nothing now
+RE_ENGAGEMENT_TOP_CONSIDERED = 3  # the top priorities the decision considers (agents.md §4.8)
+RE_ENGAGEMENT_MAX_THREADS = 2  # threads one re-engagement message addresses
+RE_ENGAGEMENT_HIGH_VALUE = 70  # value_score above this is "high" (agents.md §4.8)
+RE_ENGAGEMENT_FOLLOW_UP = timedelta(days=7)  # a presented item's next check (agents.md §13 timeline)
+RE_ENGAGEMENT_HISTORY = 15  # Call 1 history for re-engagement (agents.md §4.2: 15-20)
+RE_ENGAGEMENT_PRIORITY_UPDATE_DELAY = timedelta(minutes=1)  # priority.update -> a check this soon
+# --- Innovator commerce (issue 13; agents.md §5, §15; decisions A11, B19) ---------------------------
+PROSPECT_UPLOAD_TOKEN_TTL = timedelta(hours=24)  # the upload link's life; single use
+PROSPECT_UPLOAD_TOKEN_BYTES = 32  # secrets.token_urlsafe entropy of the link's token
+PROSPECT_UPLOAD_MAX_BYTES = 5 * 1024 * 1024  # one CSV file; larger: a clear page, nothing written
+PROSPECT_UPLOAD_MAX_ROWS = 10_000  # data rows per file
+PROSPECT_UPLOAD_MAX_FIELD_CHARS = 500  # one cell
+PROSPECT_UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024  # multipart framing and the form's small fields
+# The one price table (credits -> price in US cents) request_credit_funding sells from.
+CREDIT_PACKS: tuple[tuple[int, int], ...] = ((100, 10_000), (250, 23_750), (500, 45_000), (1_000, 85_000))
+CREDIT_CURRENCY = "usd"
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300  # a signed event older than this is a replay (the SDK's default)
+STRIPE_WEBHOOK_MAX_BYTES = 256 * 1024  # Stripe's events are a few KB

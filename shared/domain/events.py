@@ -27,6 +27,7 @@ class Event:
 
 COMMUNITY_REQUEST_NEEDED = "community.request_needed"  # agents.md §4.3.1, platform.md §2 (Agent of Humans)
 SOLUTION_RESEARCH_NEEDED = "user.inquiry.solution_needed"  # agents.md §4.3.2, §17 (Solution Saga)
+SOLUTION_RESEARCH_CANCELLED = "user.inquiry.solution_cancelled"  # issue 11: the member no longer needs it
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,124 @@ class SolutionResearchNeeded:
                 "request_description": self.request_description,
                 "category": self.category,
                 "urgency": self.urgency,
+            },
+            created_by=self.requesting_agent_type,
+        )
+
+
+# --- The intro flows (agents.md §12, platform.md §2.4): published by the members' own tools -------
+#
+# The Account Manager re-ranks everyone an intro-flow row concerns (it reads the ``*_user_id`` and
+# ``*_id`` fields below); the Intro agent (issue 12) consumes the rest. Until it is deployed its events
+# wait as replayable dead letters. Payloads carry ids and statuses only: never a member's contact
+# details (decisions B17, double opt-in).
+
+INTRO_OFFER_CREATED = "intro.offer_created"  # offer_introduction (§12.4 step 1)
+INTRO_OFFER_ACCEPTED = "intro.offer_accepted"  # accept_intro_offer (step 3)
+INTRO_OFFER_DECLINED = "intro.offer_declined"  # decline_intro_offer, by the introducee or the connector
+INTRO_OFFER_CONFIRMED = "intro.offer_confirmed"  # confirm_intro_offer (step 5)
+INTRO_OPPORTUNITY_ACCEPTED = "intro.opportunity_accepted"  # accept_intro_opportunity (§12.2)
+INTRO_OPPORTUNITY_DECLINED = "intro.opportunity_declined"  # decline_intro_opportunity
+CONNECTION_REQUEST_CREATED = "connection.request_created"  # request_connection (§5 tool 5)
+CONNECTION_REQUEST_ACCEPTED = "connection.request_accepted"  # accept_connection_request (§12.3)
+CONNECTION_REQUEST_DECLINED = "connection.request_declined"  # decline_connection_request
+
+# The intro-flow events the Intro agent will handle (the rest are the Account Manager's).
+INTRO_AGENT_EVENTS: tuple[str, ...] = (
+    INTRO_OFFER_DECLINED,
+    INTRO_OFFER_CONFIRMED,
+    INTRO_OPPORTUNITY_DECLINED,
+    CONNECTION_REQUEST_ACCEPTED,
+    CONNECTION_REQUEST_DECLINED,
+)
+
+
+@dataclass(frozen=True)
+class IntroFlowChanged:
+    """A member's tool created or answered an intro-flow row.
+
+    ``item_type`` is the row's table in the singular (intro_offer, intro_opportunity,
+    connection_request), the aggregate of the event; the payload names the row as
+    ``<item_type>_id`` and the members it concerns by role.
+    """
+
+    event_type: str
+    item_type: str  # intro_offer | intro_opportunity | connection_request
+    item_id: UUID
+    acting_user_id: UUID
+    acting_agent_type: str  # concierge | innovator
+    status: str  # the row's status after the change
+    members: dict[str, UUID | None] = field(default_factory=dict)  # e.g. offering_user_id, introducee_user_id
+    details: dict[str, Any] = field(default_factory=dict)  # bounty_credits, context_type, context_id, ...
+
+    def event(self) -> Event:
+        payload: dict[str, Any] = {
+            f"{self.item_type}_id": str(self.item_id),
+            "user_id": str(self.acting_user_id),
+            "acting_agent_type": self.acting_agent_type,
+            "status": self.status,
+        }
+        payload.update({k: str(v) if v is not None else None for k, v in self.members.items()})
+        payload.update({k: str(v) if isinstance(v, UUID) else v for k, v in self.details.items()})
+        return Event(
+            event_type=self.event_type,
+            aggregate_type=self.item_type,
+            aggregate_id=self.item_id,
+            payload=payload,
+            created_by=self.acting_agent_type,
+        )
+
+
+PROSPECT_RESEARCH_NEEDED = "prospect.research_needed"  # agents.md §11, platform.md §2 (Social Butterfly)
+
+
+@dataclass(frozen=True)
+class ProspectResearchNeeded:
+    """An uploaded prospect with a LinkedIn URL (issue 13): the Social Butterfly researches them."""
+
+    prospect_id: UUID
+    innovator_id: UUID
+    linkedin_url: str
+    upload_batch_id: UUID
+
+    def event(self) -> Event:
+        return Event(
+            event_type=PROSPECT_RESEARCH_NEEDED,
+            aggregate_type="prospect",
+            aggregate_id=self.prospect_id,
+            payload={
+                "prospectId": str(self.prospect_id),
+                "innovatorId": str(self.innovator_id),
+                "researchType": "mutual_connections",
+                "linkedinUrl": self.linkedin_url,
+                "upload_batch_id": str(self.upload_batch_id),
+                "user_id": str(self.innovator_id),
+            },
+            created_by="prospect_upload",
+        )
+
+
+@dataclass(frozen=True)
+class SolutionResearchCancelled:
+    """The member no longer needs research they asked for (issue 11, cancellation). The Solution
+    Saga cancels the matching in-progress workflow(s): by id, else those whose request mentions
+    ``about``, else all of the member's."""
+
+    requesting_agent_type: str
+    user_id: UUID
+    workflow_id: UUID | None = None
+    about: str | None = None
+
+    def event(self) -> Event:
+        return Event(
+            event_type=SOLUTION_RESEARCH_CANCELLED,
+            aggregate_type="user",
+            aggregate_id=self.user_id,
+            payload={
+                "requesting_agent_type": self.requesting_agent_type,
+                "user_id": str(self.user_id),
+                "workflow_id": str(self.workflow_id) if self.workflow_id else None,
+                "about": self.about,
             },
             created_by=self.requesting_agent_type,
         )

@@ -9,7 +9,12 @@ gets an honest acknowledgment, never a guess:
   ``FIND_PERSON`` (a community request, never an intro offer: agents.md §4.3 disambiguation);
 - a question about vendors, tools, platforms, software, providers → ``SOLUTION_QUESTION``
   (research plus a community request);
+- "I know someone at X" / "I can intro you to X" / "let me connect you with X" → ``OFFER_INTRO``
+  (an intro offer, when it answers a presented community or connection request);
 - anything else → ``OTHER``.
+
+``read_yes_no`` reads a yes or a no to the item presented last, and ``looks_like_answer`` whether a
+text can be an expert's answer to a presented community request.
 
 Pure functions, standard library only.
 """
@@ -25,6 +30,7 @@ class IntentKind(StrEnum):
     CANCEL = "cancel"
     FIND_PERSON = "find_person"
     SOLUTION_QUESTION = "solution_question"
+    OFFER_INTRO = "offer_intro"
     OTHER = "other"
 
 
@@ -53,6 +59,26 @@ _FIND_PERSON = re.compile(
     r"|(?:is there|any) (?:anyone|someone|somebody) (?:in the network )?)"
     r"\s+(?:at|from|in|who works at|who worked at|working at|who knows|with experience in|who has done)\s+"
     r"(?P<topic>.+?)" + _TOPIC_END,
+    re.IGNORECASE,
+)
+_OFFER_INTRO = re.compile(
+    r"\b(?i:i (?:can|could) (?:intro(?:duce)?|connect) you (?:to|with)|let me (?:intro(?:duce)?|connect) you "
+    r"(?:to|with)|(?:i'?d be )?happy to (?:intro(?:duce)?|connect) you (?:to|with)|i can make an intro to)"
+    r"\s+(?P<topic>.+?)"
+    + _TOPIC_END
+    + r"|\b(?i:i know)\s+(?P<known>(?i:someone|somebody|a (?:person|few people)|people|"
+    r"the (?:cto|ceo|cfo|founder|head of [\w ]+?))(?:\s+(?i:at|from|in|who)\s+.+?)?"
+    r"|[A-Z][\w'-]+(?: [A-Z][\w'-]+)?(?:\s+(?i:at|from)\s+.+?)?)" + _TOPIC_END
+)
+_PERSON_AT = re.compile(r"^(?P<name>.+?)\s+(?:at|from)\s+(?P<company>.+)$", re.IGNORECASE)
+_YES = re.compile(
+    r"^(?:yes|yeah|yep|yup|ya|y|sure|ok|okay|absolutely|definitely|of course|sounds good|please do|go ahead|"
+    r"let'?s do it|i'?m in|happy to|i'?d (?:like|love) (?:that|to)|count me in|confirmed?|i confirm)\b",
+    re.IGNORECASE,
+)
+_NO = re.compile(
+    r"^(?:no|nope|nah|n|not interested|not now|not really|no thanks|no thank you|i'?ll pass|pass|decline|"
+    r"i can'?t|can'?t do it|i don'?t think so|not for me)\b",
     re.IGNORECASE,
 )
 _SOLUTION_WORDS = (
@@ -131,6 +157,11 @@ def read_intent(text: str) -> Intent:
     if cancel:
         topic = _TRAILING_FILLER.sub("", _clean_topic(cancel.group("dont") or cancel.group("topic") or ""))
         return Intent(IntentKind.CANCEL, topic=topic, category=category_of(topic), text=flat)
+    offer = _OFFER_INTRO.search(flat)
+    if offer:
+        topic = _clean_topic(offer.group("topic") or offer.group("known") or "")
+        if topic:
+            return Intent(IntentKind.OFFER_INTRO, topic=topic, category=category_of(topic), text=flat)
     person = _FIND_PERSON.search(flat)
     if person:
         topic = _clean_topic(person.group("topic"))
@@ -168,3 +199,32 @@ def looks_like_goal(text: str) -> bool:
     if not flat or flat.endswith("?"):
         return False
     return read_intent(flat).kind not in (IntentKind.FIND_PERSON, IntentKind.CANCEL)
+
+
+def split_prospect(topic: str) -> tuple[str, str | None]:
+    """ "Jim Park at Stripe" -> ("Jim Park", "Stripe");
+    "someone at Stripe" -> ("someone at Stripe", "Stripe")."""
+    match = _PERSON_AT.match(topic)
+    if match is None:
+        return topic, None
+    name, company = match.group("name").strip(), _clean_topic(match.group("company"))
+    if name.lower() in ("someone", "somebody", "a person", "people", "a few people"):
+        return topic, company or None
+    return name, company or None
+
+
+def read_yes_no(text: str) -> bool | None:
+    """True for a yes, False for a no, None for anything else (what a bare reply to the item presented
+    last means). A yes that goes on ("yes, I know Tony") is still a yes."""
+    flat = " ".join(text.split()).strip(" .!")
+    if _NO.match(flat):
+        return False
+    if _YES.match(flat):
+        return True
+    return None
+
+
+def looks_like_answer(text: str, *, min_words: int) -> bool:
+    """A text long enough to be an expert's answer to a presented question, not a question back."""
+    flat = " ".join(text.split())
+    return len(flat.split()) >= min_words and not flat.endswith("?")

@@ -13,6 +13,18 @@ A reply fails when it
 
 For members' agents (the Concierge and the Innovator: ``GuardContext.member_checks``), also when it
 
+- names a company (or any proper noun) absent from the context (``invented_company``): "someone at
+  Roku", "Vanta and Drata", "IBM": a capitalised word inside a sentence, a CamelCase or all-caps
+  word anywhere, or a capitalised word after a company cue ("at", "from", "like", "such as"). A
+  capitalised word that opens a sentence is an ordinary word unless one of those applies;
+  ``ALLOWED_CAPITALISED`` holds product and business words (SMS, CRM, Q3, ...);
+- states a number absent from the context (``invented_number``): "found 3 platforms", "45% of
+  intros", "$20k". Not numbers: times of day (3pm, 10:30), dates (Dec 3, 12/3, 2026-12-03),
+  durations (2 days, 24 hours, a 15-minute call), list markers ("1) ..."), and digits inside a URL,
+  an email address, a phone number (``contact_detail``'s business) or a word (B2B, SOC2). A number
+  the member wrote or a tool returned (a credits amount, a count) is in the context and passes;
+  "3", "three" and "3k"/"3,000" match each other. Spelled counts (two to twelve, a dozen) count
+  when they quantify results ("three vendors", "two experts");
 - shows a URL that appears nowhere in what the model was given, tool results included (``unknown_url``);
 - claims results or contact ("found 3 platforms", "I've contacted", "I reached out to") when no
   tool succeeded this turn, or a count that appears nowhere in the context (``unbacked_claim``);
@@ -108,6 +120,55 @@ ALLOWED_CAPITALISED = frozenset(
         "svp",
         "evp",
         "ai",
+        # business vocabulary a reply may capitalise without naming anyone
+        "api",
+        "b2b",
+        "b2c",
+        "crm",
+        "erp",
+        "gtm",
+        "hr",
+        "kpi",
+        "okr",
+        "roi",
+        "saas",
+        "mvp",
+        "pr",
+        "seo",
+        "ops",
+        "q1",
+        "q2",
+        "q3",
+        "q4",
+        "h1",
+        "h2",
+        "eod",
+        "asap",
+        "fyi",
+        "tbd",
+        "eta",
+        "utc",
+        "faq",
+        "series",
+        "us",
+        "usa",
+        "uk",
+        "eu",
+        "emea",
+        "apac",
+        "latam",
+        "mr",
+        "ms",
+        "mrs",
+        "dr",
+        "interested",
+        "noted",
+        "done",
+        "while",
+        "let",
+        "happy",
+        "re",
+        "ps",
         "monday",
         "tuesday",
         "wednesday",
@@ -127,6 +188,27 @@ ALLOWED_CAPITALISED = frozenset(
         "october",
         "november",
         "december",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "mon",
+        "tue",
+        "tues",
+        "wed",
+        "thu",
+        "thurs",
+        "fri",
+        "sat",
+        "sun",
     }
 )
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z'’\-]+(?:\s+[A-Z][a-z'’\-]+)+\b")
@@ -156,6 +238,8 @@ HYPE_WORDS = frozenset(
         "unbelievable",
         "unparalleled",
         "world-class",
+        "thrilled",
+        "excited",
     }
 )
 _URL = re.compile(
@@ -242,11 +326,15 @@ def _prompt_text(text: str, ctx: GuardContext) -> Iterable[GuardViolation]:
         yield GuardViolation("prompt_text", " ".join(sorted(leaked)[0]))
 
 
-def _invented_names(text: str, ctx: GuardContext) -> Iterable[GuardViolation]:
+def _known_words(ctx: GuardContext) -> set[str]:
     known = set(_words(ctx.context_text)) | ALLOWED_CAPITALISED
     for passage in ctx.quotable:
         known |= set(_words(passage))
-    seen: set[str] = set()
+    return known
+
+
+def _invented_names(text: str, ctx: GuardContext, seen: set[str]) -> Iterable[GuardViolation]:
+    known = _known_words(ctx)
     for match in _CAPITALISED_RUN.finditer(text):
         tokens = [t.lower().strip("'’-") for t in match.group(0).split()]
         unknown = [t for t in tokens if t and t not in known and t.rstrip("s").rstrip("'’") not in known]
@@ -313,6 +401,174 @@ def _hype(text: str) -> Iterable[GuardViolation]:
             yield GuardViolation("hype", word)
 
 
+# --- companies and other proper nouns (member checks) -----------------------------------------------
+
+_PROPER = re.compile(
+    r"(?<![\w@/.])(?:\d*[A-Z][A-Za-z0-9&'’\-]*(?:\.(?:com|io|ai|co|net|org|app))?)(?![\w@/])"
+)
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\u2022]|---|\s[-–—]\s|[\"“(])\s*$")
+_COMPANY_CUE = re.compile(
+    r"\b(?:at|from|like|including|such as|called|named|via|using|try|vendors?|companies|firms?|"
+    r"platforms?|tools?|providers?)\s+$",
+    re.IGNORECASE,
+)
+_ORG_SUFFIX = frozenset({"inc", "labs", "corp", "llc", "ltd", "gmbh", "technologies", "software", "ventures"})
+
+
+def _proper_unknown(token: str, known: set[str], lowered_context: str) -> bool:
+    """Whether a capitalised token names something the context never mentioned."""
+    word = re.split(r"['’]", token, maxsplit=1)[0].lower()
+    if len(word) < 2 or word in ALLOWED_CAPITALISED or word in known:  # "option A or B"
+        return False
+    if "." in word:
+        return word not in lowered_context
+    parts = [p for p in word.split("-") if p]
+    return not all(p in known or p in ALLOWED_CAPITALISED for p in parts)
+
+
+def _shape_stands_out(token: str) -> bool:
+    """CamelCase, all caps or digits: a name even at the start of a sentence."""
+    body = re.split(r"['’]", token, maxsplit=1)[0]
+    letters = [c for c in body if c.isalpha()]
+    if len(letters) < 2:
+        return False
+    return body.isupper() or any(c.isupper() for c in body[1:]) or any(c.isdigit() for c in body)
+
+
+def _invented_companies(text: str, ctx: GuardContext, seen: set[str]) -> Iterable[GuardViolation]:
+    known = _known_words(ctx)
+    lowered_context = ctx.context_text.lower()
+    for match in _PROPER.finditer(text):
+        token = match.group(0).rstrip("-'’")
+        if token in seen or not _proper_unknown(token, known, lowered_context):
+            continue
+        before = text[: match.start()]
+        following = text[match.end() :].split(None, 1)
+        next_word = following[0].strip(".,;:!?").lower() if following else ""
+        opens_sentence = bool(_SENTENCE_START.search(before))
+        if (
+            not opens_sentence
+            or _shape_stands_out(token)
+            or _COMPANY_CUE.search(before)
+            or next_word in _ORG_SUFFIX
+        ):
+            seen.add(token)
+            yield GuardViolation("invented_company", token)
+
+
+# --- numbers (member checks) ----------------------------------------------------------------------------
+
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_NOT_A_NUMBER = (
+    re.compile(r"\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)", re.IGNORECASE),  # 3pm, 10:30 am
+    re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b"),  # 14:30
+    re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),  # 2026-12-03
+    re.compile(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"),  # 12/3, 12/3/26
+    re.compile(rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b", re.IGNORECASE),  # Dec 3
+    re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:\s+\d{{4}})?", re.IGNORECASE),  # 3 Dec
+    re.compile(
+        r"\b\d+(?:\.\d+)?(?:\s+|-)(?:business\s+)?(?:min(?:ute)?s?|hours?|hrs?|days?|weeks?|months?)\b",
+        re.IGNORECASE,
+    ),  # 2 days, a 15-minute call
+    re.compile(r"(?m)^\s*\d{1,2}[.)]\s"),  # list markers
+    re.compile(r"\b\d+(?:st|nd|rd|th)\b", re.IGNORECASE),  # ordinals
+)
+_NUMBER = re.compile(
+    r"(?<![\w.,])[$€£]?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?:\s?(k|m|mm|bn)\b)?(?![\w])",
+    re.IGNORECASE,
+)
+NUMBER_WORDS = {
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "dozen": 12,
+}
+# What a spelled count quantifies when it claims results ("three vendors", "two experts").
+RESULT_NOUNS = frozenset(
+    {
+        "platforms",
+        "vendors",
+        "tools",
+        "providers",
+        "solutions",
+        "companies",
+        "firms",
+        "people",
+        "experts",
+        "members",
+        "contacts",
+        "candidates",
+        "intros",
+        "introductions",
+        "matches",
+        "leads",
+        "prospects",
+        "responses",
+        "replies",
+        "recommendations",
+        "credits",
+        "meetings",
+        "calls",
+        "connections",
+    }
+)
+_SPELLED = re.compile(
+    r"\b(" + "|".join(NUMBER_WORDS) + r")\s+([a-z-]+)(?:\s+([a-z]+))?\b",
+    re.IGNORECASE,
+)
+_SCALE = {"k": 1_000, "m": 1_000_000, "mm": 1_000_000, "bn": 1_000_000_000}
+
+
+def _values(match: re.Match[str]) -> set[str]:
+    """A number's value as the context would show it: '20k' is '20000', '3,000' is '3000', '2.50' is '2.5'."""
+    whole = match.group(1).replace(",", "")
+    fraction = (match.group(2) or "").rstrip("0")
+    base = f"{int(whole)}.{fraction}" if fraction else str(int(whole))
+    scale = (match.group(3) or "").lower()
+    return {str(round(float(base) * _SCALE[scale]))} if scale else {base}
+
+
+def _blank(text: str, patterns: Iterable[re.Pattern[str]]) -> str:
+    for pattern in patterns:
+        text = pattern.sub(lambda m: " " * len(m.group(0)), text)
+    return text
+
+
+def _known_numbers(ctx: GuardContext) -> set[str]:
+    context = _blank(ctx.context_text, (_URL, _EMAIL))
+    known: set[str] = set()
+    for match in _NUMBER.finditer(context):
+        known |= _values(match)
+    for word in _words(context):
+        if word in NUMBER_WORDS:
+            known.add(str(NUMBER_WORDS[word]))
+    return known
+
+
+def _invented_numbers(text: str, ctx: GuardContext) -> Iterable[GuardViolation]:
+    known = _known_numbers(ctx)
+    scrubbed = _blank(text, (_URL, _EMAIL, _PHONE, *_NOT_A_NUMBER))
+    reported: set[str] = set()
+    for match in _NUMBER.finditer(scrubbed):
+        if not _values(match) & known and match.group(0) not in reported:
+            reported.add(match.group(0))
+            yield GuardViolation("invented_number", match.group(0).strip())
+    for match in _SPELLED.finditer(scrubbed):
+        first, second = (match.group(2) or "").lower(), (match.group(3) or "").lower()
+        if not {first, second} & RESULT_NOUNS or str(NUMBER_WORDS[match.group(1).lower()]) in known:
+            continue
+        words = match.group(0).split()  # "three (good) vendors"
+        yield GuardViolation("invented_number", " ".join(words[:2] if first in RESULT_NOUNS else words))
+
+
 _QUESTION_RUN = re.compile(r"[!?]*\?[!?]*")
 _EXCLAMATION_RUN = re.compile(r"!+(\.*)")
 
@@ -329,14 +585,17 @@ def calm_punctuation(text: str) -> str:
 def check_reply(parts: Sequence[str], ctx: GuardContext) -> list[GuardViolation]:
     """Every violation found in the SMS parts of one reply (empty list: safe to send)."""
     text = "\n".join(parts)
+    seen: set[str] = set()  # a name reported once, as a person or as a company
     return [
         *_leaked_json(text),
         *_tool_names(text, ctx),
         *_prompt_text(text, ctx),
-        *_invented_names(text, ctx),
+        *_invented_names(text, ctx, seen),
         *_verification_address(text, ctx),
         *(
             [
+                *_invented_companies(text, ctx, seen),
+                *_invented_numbers(text, ctx),
                 *_unknown_urls(text, ctx),
                 *_unbacked_claims(text, ctx),
                 *_contact_details(text, ctx),

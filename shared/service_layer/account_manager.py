@@ -25,7 +25,6 @@ exactly as after one delivery.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -33,7 +32,15 @@ from typing import Any
 from uuid import UUID
 
 from shared.adapters.llm import Llm
-from shared.adapters.postgres import Row, Sql
+from shared.adapters.repositories.events import MemberEvent
+from shared.adapters.repositories.priorities import ManagedMember, MemberPriority, RankedPriority
+from shared.adapters.repositories.priority_sources import (
+    FinishedResearch,
+    OpenCommunityRequest,
+    OpenConnectionRequest,
+    OpenIntroOffer,
+    OpenIntroOpportunity,
+)
 from shared.adapters.repositories.users import UserLock
 from shared.adapters.tasks import create_task
 from shared.adapters.unit_of_work import PostgresUnitOfWork
@@ -150,9 +157,9 @@ def handle_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dic
         raise PermanentError(f"{delivery.type} payload is not an object")
     members = _members_named(delivery, payload)
     if delivery.type.startswith(("intro.", "connection.")):
-        members = [*members, *_members_of_intro_items(uow.sql, delivery, payload)]
+        members = [*members, *_members_of_intro_items(uow, delivery, payload)]
     if delivery.type == "community.response_received":
-        members = [*members, *_community_response_received(uow.sql, payload, deps.clock())]
+        members = [*members, *_community_response_received(uow, payload, deps.clock())]
     results = [
         run_for_member(uow, user_id, RunInputs(trigger=delivery.type), llm=deps.llm, now=deps.clock())
         for user_id in _unique(members)
@@ -183,7 +190,7 @@ def handle_task(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict
             data.get("context_id")
         )
         if response_id is not None:
-            _pin_response_item(uow.sql, delivery.type, user_id, response_id, context, now)
+            _pin_response_item(uow, delivery.type, user_id, response_id, context, now)
     message_id = _uuid(context.get("message_id") or context.get("messageId"))
     if message_id is not None:
         inputs = replace(inputs, message_ids=(message_id,))
@@ -197,66 +204,61 @@ def run_for_member(
     uow: PostgresUnitOfWork, user_id: UUID, inputs: RunInputs, *, llm: Llm | None, now: datetime
 ) -> RunResult:
     """One member's run, in ``uow`` (the caller commits)."""
-    sql = uow.sql
     if not uow.users.try_lock(user_id, UserLock.ACCOUNT_MANAGER):
-        created = _review_later(sql, user_id, now, trigger="busy_retry")
+        created = _review_later(uow, user_id, now, trigger="busy_retry")
         log.info(
             "account manager run for this member already in progress; no-op", extra={"user_id": str(user_id)}
         )
         return RunResult(user_id, "busy", tasks_created=int(created))
-    row = sql.one("account_manager_member", user_id=user_id)
-    if row is None or not row["verified"] or row["opted_out"]:
+    managed = uow.priorities.managed_member(user_id)
+    if managed is None or not managed.verified or managed.opted_out:
         return RunResult(user_id, "no_member")
 
-    events = sql.all(
-        "member_events_since",
-        user_id=user_id,
-        since=row["events_read_until"],
-        own=AGENT,
-        limit=EVENTS_PER_RUN,
+    events = uow.events.for_member_since(
+        user_id, since=managed.events_read_until, excluding_creator=AGENT, limit=EVENTS_PER_RUN
     )
     message_ids = {*inputs.message_ids, *_message_ids(events)}
-    mentions = _goal_mentions(sql, user_id, message_ids)
-    existing = sql.all("priorities_of_member", user_id=user_id)
-    member = _member(row, existing, mentions)
+    mentions = _goal_mentions(uow, user_id, message_ids)
+    existing = uow.priorities.of_member(user_id)
+    member = _member(managed, existing, mentions)
     result = RunResult(user_id, "ranked", events_read=len(events))
 
     result.tasks_created += _transition_siblings(uow, user_id, now)
-    candidates = _load_candidates(sql, user_id, existing, mentions, inputs, now)
-    by_key = {(r["item_type"], UUID(str(r["item_id"]))): r for r in existing}
+    candidates = _load_candidates(uow, user_id, existing, mentions, inputs, now)
+    by_key = {r.key: r for r in existing}
 
     # Dormancy (B9, §13): presented twice -> dormant, never scored.
     dormant_rows = [
         by_key[c.key]
         for c in candidates
-        if c.key in by_key and is_dormant(max(c.presentation_count, by_key[c.key]["presentation_count"]))
+        if c.key in by_key and is_dormant(max(c.presentation_count, by_key[c.key].presentation_count))
     ]
-    dormant_keys = {(r["item_type"], UUID(str(r["item_id"]))) for r in dormant_rows}
+    dormant_keys = {r.key for r in dormant_rows}
     candidates = [c for c in candidates if c.key not in dormant_keys]
 
     # Existing live rows with no candidate: their source moved on (or vanished).
     candidate_keys = {c.key for c in candidates}
-    gone = [r for r in existing if r["status"] in LIVE_PRIORITY_STATUSES and _key(r) not in candidate_keys]
-    transitions = _source_transitions(sql, gone, dormant_keys)
+    gone = [r for r in existing if r.status in LIVE_PRIORITY_STATUSES and r.key not in candidate_keys]
+    transitions = _source_transitions(uow, gone, dormant_keys)
     for r in gone:
-        verdict = transitions[_key(r)]
+        verdict = transitions[r.key]
         if verdict is Transition.DORMANT:
             dormant_rows.append(r)
-    actioned = [r["id"] for r in gone if transitions[_key(r)] is Transition.ACTIONED]
-    expired = [r["id"] for r in gone if transitions[_key(r)] is Transition.EXPIRED]
-    removed = [r["id"] for r in gone if transitions[_key(r)] is Transition.REMOVED]
+    actioned = [r.id for r in gone if transitions[r.key] is Transition.ACTIONED]
+    expired = [r.id for r in gone if transitions[r.key] is Transition.EXPIRED]
+    removed = [r.id for r in gone if transitions[r.key] is Transition.REMOVED]
 
     scored, stale = _score(candidates, by_key, member, llm, now, result)
     top = rank(scored)
     top_keys = {c.key for c in top}
     fell_out = [
-        r["id"]
+        r.id
         for r in existing
-        if r["status"] in LIVE_PRIORITY_STATUSES and _key(r) in candidate_keys and _key(r) not in top_keys
+        if r.status in LIVE_PRIORITY_STATUSES and r.key in candidate_keys and r.key not in top_keys
     ]
 
     _apply(
-        sql,
+        uow,
         user_id,
         statuses={"actioned": actioned, "expired": expired},
         deleted=[*removed, *fell_out],
@@ -273,14 +275,10 @@ def run_for_member(
     newly_urgent = [c for c in urgent(top) if not _was_urgent(by_key.get(c.key))]
     result.urgent = len(urgent(top))
     if newly_urgent:
-        uow.emit(_priority_update(user_id, row["poc_agent_type"], top, newly_urgent))
-    watermark = max((e["created_at"] for e in events), default=row["events_read_until"])
-    sql.run(
-        "account_manager_member_advance",
-        user_id=user_id,
-        events_read_until=watermark,
-        now=now,
-        trigger=inputs.trigger[:50],
+        uow.emit(_priority_update(user_id, managed.poc_agent_type, top, newly_urgent))
+    watermark = max((e.created_at for e in events), default=managed.events_read_until)
+    uow.priorities.advance_watermark(
+        user_id, events_read_until=watermark, now=now, trigger=inputs.trigger[:50]
     )
     uow.emit(_processing_completed(user_id, result, now))
     log.info(
@@ -301,62 +299,58 @@ def run_for_member(
 
 
 def _apply(
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     user_id: UUID,
     *,
-    statuses: Mapping[str, list[Any]],
-    deleted: list[Any],
-    dormant_rows: Sequence[Row],
+    statuses: Mapping[str, list[UUID]],
+    deleted: list[UUID],
+    dormant_rows: Sequence[MemberPriority],
     top: Sequence[Candidate],
     stale: Sequence[Candidate],
     now: datetime,
     result: RunResult,
 ) -> None:
     for status, ids in statuses.items():
-        if ids:
-            sql.run("priorities_set_status", user_id=user_id, ids=ids, status=status)
-    if deleted:
-        sql.run("priorities_delete", user_id=user_id, ids=deleted)
+        uow.priorities.set_status(user_id, ids, status)
+    uow.priorities.delete(user_id, deleted)
     if dormant_rows:
-        result.tasks_cancelled = _make_dormant(sql, user_id, dormant_rows, now)
-    if top:
-        sql.run("priorities_write", user_id=user_id, rows=json.dumps(_rows(top, now), default=str))
-    if stale:
-        rows = _rows(stale, now, first_rank=TOP_PRIORITIES + 1, status="expired")
-        sql.run("priorities_write", user_id=user_id, rows=json.dumps(rows, default=str))
+        result.tasks_cancelled = _make_dormant(uow, user_id, dormant_rows, now)
+    uow.priorities.write(user_id, _rows(top, now))
+    uow.priorities.write(user_id, _rows(stale, now, first_rank=TOP_PRIORITIES + 1, status="expired"))
 
 
 # --- Candidates ------------------------------------------------------------------------------------
 
 
 def _load_candidates(  # noqa: PLR0917
-    sql: Sql,
+    uow: PostgresUnitOfWork,
     user_id: UUID,
-    existing: Sequence[Row],
+    existing: Sequence[MemberPriority],
     mentions: Sequence[Candidate],
     inputs: RunInputs,
     now: datetime,
 ) -> list[Candidate]:
-    params = {"user_id": user_id, "now": now, "dormant_after": DORMANT_AFTER_PRESENTATIONS}
+    sources = uow.priority_sources
+    dormant_after = DORMANT_AFTER_PRESENTATIONS
     out: list[Candidate] = []
-    for r in sql.all("intro_opportunities_open_for_connector", **params):
-        out.append(_intro_opportunity(r, now))
-    for r in sql.all("connection_requests_open_for_introducee", **params):
-        out.append(_connection_request(r, now))
-    by_key = {_key(r): r for r in existing}
-    for r in sql.all("intro_offers_open_for_member", **params):
-        offer = _intro_offer(r, now)
+    for o in sources.intro_opportunities_for_connector(user_id, now=now, dormant_after=dormant_after):
+        out.append(_intro_opportunity(o, now))
+    for cr in sources.connection_requests_for_introducee(user_id, now=now, dormant_after=dormant_after):
+        out.append(_connection_request(cr, now))
+    by_key = {r.key: r for r in existing}
+    for f in sources.intro_offers_for_member(user_id, now=now):
+        offer = _intro_offer(f, now)
         prior = by_key.get(offer.key)
-        if prior is not None and prior["status"] == "dormant":
+        if prior is not None and prior.status == "dormant":
             continue
-        out.append(replace(offer, presentation_count=prior["presentation_count"] if prior else 0))
-    for r in sql.all(
-        "community_requests_open_for_expert", **params, named_ids=list(inputs.community_request_ids)
+        out.append(replace(offer, presentation_count=prior.presentation_count if prior else 0))
+    for q in sources.community_requests_for_expert(
+        user_id, now=now, dormant_after=dormant_after, named_ids=inputs.community_request_ids
     ):
-        out.append(_community_request(r))
-    for r in sql.all("solution_updates_for_member", user_id=user_id, since=now - SOLUTION_UPDATE_TTL):
-        out.append(_solution_update(r))
-    out.extend(_own_items(sql, existing, mentions, now))
+        out.append(_community_request(q))
+    for w in sources.research_finished_for_member(user_id, since=now - SOLUTION_UPDATE_TTL):
+        out.append(_solution_update(w))
+    out.extend(_own_items(uow, existing, mentions, now))
     seen: set[tuple[str, UUID]] = set()
     unique = []
     for c in out:
@@ -367,185 +361,173 @@ def _load_candidates(  # noqa: PLR0917
 
 
 def _own_items(
-    sql: Sql, existing: Sequence[Row], mentions: Sequence[Candidate], now: datetime
+    uow: PostgresUnitOfWork, existing: Sequence[MemberPriority], mentions: Sequence[Candidate], now: datetime
 ) -> list[Candidate]:
     """Items with no source list of their own: goals and challenges, answers waiting for the
     member, impact notes. A response row that vanished takes its item with it."""
     out: list[Candidate] = []
-    live = [r for r in existing if r["status"] in LIVE_PRIORITY_STATUSES]
+    live = [r for r in existing if r.status in LIVE_PRIORITY_STATUSES]
     response_ids = [
-        r["item_id"] for r in live if r["item_type"] in (ItemType.COMMUNITY_RESPONSE, ItemType.EXPERT_IMPACT)
+        r.item_id for r in live if r.item_type in (ItemType.COMMUNITY_RESPONSE, ItemType.EXPERT_IMPACT)
     ]
     present = (
-        {
-            UUID(str(s["item_id"]))
-            for s in sql.all("priority_sources", **_source_ids({"community_response": response_ids}))
-        }
+        {item_id for _, item_id in uow.priority_sources.statuses({"community_response": response_ids})}
         if response_ids
         else set()
     )
     for r in live:
-        item_type = r["item_type"]
-        metadata = r["metadata"] or {}
-        created = r["created_at"]
+        item_type = r.item_type
         if item_type in (ItemType.GOAL, ItemType.CHALLENGE):
-            if r["expires_at"] is not None and r["expires_at"] <= now:
+            if r.expires_at is not None and r.expires_at <= now:
                 continue
             out.append(
                 Candidate(
                     item_type=ItemType(item_type),
-                    item_id=UUID(str(r["item_id"])),
-                    created_at=created,
-                    text=r["content"] or "",
+                    item_id=r.item_id,
+                    created_at=r.created_at,
+                    text=r.content or "",
                     source=ScoreSource.LLM,
-                    expires_at=r["expires_at"],
-                    presentation_count=r["presentation_count"],
-                    last_presented_at=r["last_presented_at"],
-                    summary=r["item_summary"] or cut(r["content"] or "", SUMMARY_MAX_CHARS),
-                    metadata=metadata,
+                    expires_at=r.expires_at,
+                    presentation_count=r.presentation_count,
+                    last_presented_at=r.last_presented_at,
+                    summary=r.item_summary or cut(r.content or "", SUMMARY_MAX_CHARS),
+                    metadata=dict(r.metadata),
                 )
             )
-        elif (
-            item_type in (ItemType.COMMUNITY_RESPONSE, ItemType.EXPERT_IMPACT)
-            and UUID(str(r["item_id"])) in present
-        ):
+        elif item_type in (ItemType.COMMUNITY_RESPONSE, ItemType.EXPERT_IMPACT) and r.item_id in present:
             pinned = item_type == ItemType.COMMUNITY_RESPONSE
             out.append(
                 Candidate(
                     item_type=ItemType(item_type),
-                    item_id=UUID(str(r["item_id"])),
-                    created_at=created,
-                    text=r["content"] or "",
+                    item_id=r.item_id,
+                    created_at=r.created_at,
+                    text=r.content or "",
                     score=COMMUNITY_RESPONSE_SCORE if pinned else EXPERT_IMPACT_SCORE,
                     source=ScoreSource.FIXED,
                     pinned=pinned,
-                    presentation_count=r["presentation_count"],
-                    last_presented_at=r["last_presented_at"],
-                    expires_at=r["expires_at"],
-                    summary=r["item_summary"] or "",
+                    presentation_count=r.presentation_count,
+                    last_presented_at=r.last_presented_at,
+                    expires_at=r.expires_at,
+                    summary=r.item_summary or "",
                     context=None,
-                    metadata=metadata,
+                    metadata=dict(r.metadata),
                 )
             )
     out.extend(mentions)
     return out
 
 
-def _intro_opportunity(r: Row, now: datetime) -> Candidate:
-    prospect = f"{r['first_name']} {r['last_name']}".strip()
-    bounty = int(r["bounty_credits"])
+def _intro_opportunity(o: OpenIntroOpportunity, now: datetime) -> Candidate:
+    prospect = f"{o.first_name} {o.last_name}".strip()
+    bounty = o.bounty_credits
     return Candidate(
         item_type=ItemType.INTRO_OPPORTUNITY,
-        item_id=UUID(str(r["id"])),
-        created_at=r["created_at"],
+        item_id=o.id,
+        created_at=o.created_at,
         credits=bounty,
         score=score_intro_opportunity(
-            bounty_credits=bounty, connection_strength=r["connection_strength"], age=now - r["created_at"]
+            bounty_credits=bounty, connection_strength=o.connection_strength, age=now - o.created_at
         ),
-        expires_at=r["expires_at"],
-        presentation_count=r["presentation_count"],
-        last_presented_at=r["last_presented_at"],
-        presented=r["status"] != "open",
-        summary=f"Intro {prospect} at {r['prospect_company'] or 'their company'}",
+        expires_at=o.expires_at,
+        presentation_count=o.presentation_count,
+        last_presented_at=o.last_presented_at,
+        presented=o.status != "open",
+        summary=f"Intro {prospect} at {o.prospect_company or 'their company'}",
         primary_name=prospect,
-        secondary_name=r["innovator_name"],
+        secondary_name=o.innovator_name,
         context=f"earn {bounty} credits",
-        metadata={"bounty_credits": bounty, "prospect_company": r["prospect_company"]},
+        metadata={"bounty_credits": bounty, "prospect_company": o.prospect_company},
     )
 
 
-def _connection_request(r: Row, now: datetime) -> Candidate:
-    vouches = len(r["vouched_by_user_ids"] or [])
+def _connection_request(c: OpenConnectionRequest, now: datetime) -> Candidate:
+    vouches = len(c.vouched_by_user_ids)
     return Candidate(
         item_type=ItemType.CONNECTION_REQUEST,
-        item_id=UUID(str(r["id"])),
-        created_at=r["created_at"],
-        credits=int(r["bounty_credits"]),
+        item_id=c.id,
+        created_at=c.created_at,
+        credits=c.bounty_credits,
         score=score_connection_request(
-            vouches=vouches,
-            requestor_credits_spent=int(r["requestor_credits_spent"]),
-            age=now - r["created_at"],
+            vouches=vouches, requestor_credits_spent=c.requestor_credits_spent, age=now - c.created_at
         ),
-        expires_at=r["expires_at"],
-        presentation_count=r["presentation_count"],
-        last_presented_at=r["last_presented_at"],
-        presented=r["status"] != "open",
-        summary=f"{r['requestor_name']} wants to meet you",
-        primary_name=r["requestor_name"],
-        context=r["intro_context"],
-        metadata={"requestor_company": r["requestor_company"], "vouch_count": vouches},
+        expires_at=c.expires_at,
+        presentation_count=c.presentation_count,
+        last_presented_at=c.last_presented_at,
+        presented=c.status != "open",
+        summary=f"{c.requestor_name} wants to meet you",
+        primary_name=c.requestor_name,
+        context=c.intro_context,
+        metadata={"requestor_company": c.requestor_company, "vouch_count": vouches},
     )
 
 
-def _intro_offer(r: Row, now: datetime) -> Candidate:
-    age = now - r["created_at"]
-    bounty = int(r["bounty_credits"])
-    if r["role"] == "introducee":
-        score = score_offer_for_introducee(bounty_credits=bounty, context_type=r["context_type"], age=age)
-        summary = f"{r['offering_name'] or 'A member'} can introduce you to {r['prospect_name']}"
-        primary = r["offering_name"]
+def _intro_offer(f: OpenIntroOffer, now: datetime) -> Candidate:
+    age = now - f.created_at
+    bounty = f.bounty_credits
+    if f.role == "introducee":
+        score = score_offer_for_introducee(bounty_credits=bounty, context_type=f.context_type, age=age)
+        summary = f"{f.offering_name or 'A member'} can introduce you to {f.prospect_name}"
+        primary = f.offering_name
     else:
         score = score_offer_for_connector(age=age)
-        summary = f"Confirm your intro of {r['prospect_name']} to {r['introducee_name'] or 'a member'}"
-        primary = r["introducee_name"]
+        summary = f"Confirm your intro of {f.prospect_name} to {f.introducee_name or 'a member'}"
+        primary = f.introducee_name
     return Candidate(
         item_type=ItemType.INTRO_OFFER,
-        item_id=UUID(str(r["id"])),
-        created_at=r["created_at"],
+        item_id=f.id,
+        created_at=f.created_at,
         credits=bounty,
         score=score,
-        expires_at=r["expires_at"],
+        expires_at=f.expires_at,
         summary=summary,
         primary_name=primary,
-        secondary_name=r["prospect_name"],
-        context=r["prospect_context"],
-        metadata={"role": r["role"], "bounty_credits": bounty, "prospect_company": r["prospect_company"]},
+        secondary_name=f.prospect_name,
+        context=f.prospect_context,
+        metadata={"role": f.role, "bounty_credits": bounty, "prospect_company": f.prospect_company},
     )
 
 
-def _community_request(r: Row) -> Candidate:
-    expertise = tuple(r["expertise_needed"] or ())
+def _community_request(q: OpenCommunityRequest) -> Candidate:
     return Candidate(
         item_type=ItemType.COMMUNITY_REQUEST,
-        item_id=UUID(str(r["id"])),
-        created_at=r["created_at"],
-        text=f"{r['question']} (urgency: {r['urgency']})",
-        category=r["category"],
-        expertise=expertise,
+        item_id=q.id,
+        created_at=q.created_at,
+        text=f"{q.question} (urgency: {q.urgency})",
+        category=q.category,
+        expertise=q.expertise_needed,
         source=ScoreSource.LLM,
-        expires_at=r["expires_at"],
-        presentation_count=r["presentation_count"],
-        last_presented_at=r["last_presented_at"],
-        presented=r["status"] != "open",
-        summary=cut(r["question"], SUMMARY_MAX_CHARS),
-        context=r["category"] or "expert input needed",
-        metadata={"category": r["category"], "expertise_needed": list(expertise)},
+        expires_at=q.expires_at,
+        presentation_count=q.presentation_count,
+        last_presented_at=q.last_presented_at,
+        presented=q.status != "open",
+        summary=cut(q.question, SUMMARY_MAX_CHARS),
+        context=q.category or "expert input needed",
+        metadata={"category": q.category, "expertise_needed": list(q.expertise_needed)},
     )
 
 
-def _solution_update(r: Row) -> Candidate:
-    innovators = r["matched_innovators"] if isinstance(r["matched_innovators"], list) else []
+def _solution_update(w: FinishedResearch) -> Candidate:
     return Candidate(
         item_type=ItemType.SOLUTION_UPDATE,
-        item_id=UUID(str(r["id"])),
-        created_at=r["completed_at"],
-        text=f"Research finished: {r['request_description']} ({len(innovators)} matched solutions)",
-        category=r["category"],
+        item_id=w.id,
+        created_at=w.completed_at,
+        text=f"Research finished: {w.request_description} ({w.matched_innovators} matched solutions)",
+        category=w.category,
         source=ScoreSource.LLM,
-        expires_at=r["completed_at"] + SOLUTION_UPDATE_TTL,
-        summary=cut(f"Research ready: {r['request_description']}", SUMMARY_MAX_CHARS),
-        context=r["category"],
-        metadata={"category": r["category"], "matched": len(innovators)},
+        expires_at=w.completed_at + SOLUTION_UPDATE_TTL,
+        summary=cut(f"Research ready: {w.request_description}", SUMMARY_MAX_CHARS),
+        context=w.category,
+        metadata={"category": w.category, "matched": w.matched_innovators},
     )
 
 
-def _goal_mentions(sql: Sql, user_id: UUID, message_ids: set[UUID]) -> list[Candidate]:
+def _goal_mentions(uow: PostgresUnitOfWork, user_id: UUID, message_ids: set[UUID]) -> list[Candidate]:
     """Inbound texts with goal keywords become goal or challenge items (explicit_mention)."""
     if not message_ids:
         return []
     out = []
-    for m in sql.all("inbound_messages_by_id", ids=list(message_ids), user_id=user_id):
-        text = m["content"] or ""
+    for m in uow.messages.inbound_by_ids(user_id, list(message_ids)):
+        text = m.content
         if not has_goal_keywords(text):
             continue
         lowered = text.lower()
@@ -553,45 +535,46 @@ def _goal_mentions(sql: Sql, user_id: UUID, message_ids: set[UUID]) -> list[Cand
         out.append(
             Candidate(
                 item_type=kind,
-                item_id=UUID(str(m["id"])),
-                created_at=m["created_at"],
+                item_id=m.id,
+                created_at=m.created_at,
                 text=cut(text, 500),
                 source=ScoreSource.LLM,
-                expires_at=m["created_at"] + GOAL_TTL,
+                expires_at=m.created_at + GOAL_TTL,
                 summary=cut(text, SUMMARY_MAX_CHARS),
-                metadata={"message_id": str(m["id"])},
+                metadata={"message_id": str(m.id)},
             )
         )
     return out
 
 
-def _message_ids(events: Iterable[Row]) -> set[UUID]:
+def _message_ids(events: Iterable[MemberEvent]) -> set[UUID]:
     ids = set()
     for e in events:
-        if e["event_type"] == "message.received":
-            payload = e["payload"] or {}
-            mid = _uuid(payload.get("message_id") or payload.get("messageId"))
+        if e.event_type == "message.received":
+            mid = _uuid(e.payload.get("message_id") or e.payload.get("messageId"))
             if mid is not None:
                 ids.add(mid)
     return ids
 
 
-def _member(row: Row, existing: Sequence[Row], mentions: Sequence[Candidate]) -> Member:
+def _member(
+    managed: ManagedMember, existing: Sequence[MemberPriority], mentions: Sequence[Candidate]
+) -> Member:
     goals = [
-        r["content"]
+        r.content
         for r in existing
-        if r["item_type"] in (ItemType.GOAL, ItemType.CHALLENGE) and r["status"] in LIVE_PRIORITY_STATUSES
+        if r.item_type in (ItemType.GOAL, ItemType.CHALLENGE) and r.status in LIVE_PRIORITY_STATUSES
     ]
     goals += [m.text for m in mentions]
-    if row["goal"]:  # the goal the Concierge stored from the welcome question (decisions B21)
-        goals.insert(0, row["goal"])
+    if managed.goal:  # the goal the Concierge stored from the welcome question (decisions B21)
+        goals.insert(0, managed.goal)
     return Member(
-        user_id=UUID(str(row["id"])),
-        expertise=tuple(row["expertise"] or ()),
+        user_id=managed.id,
+        expertise=managed.expertise,
         goal_text=" ".join(g for g in goals if g),
-        title=row["title"] or "",
-        company=row["company"] or "",
-        answers_given=int(row["answers_given"] or 0),
+        title=managed.title or "",
+        company=managed.company or "",
+        answers_given=managed.answers_given,
     )
 
 
@@ -600,7 +583,7 @@ def _member(row: Row, existing: Sequence[Row], mentions: Sequence[Candidate]) ->
 
 def _score(  # noqa: PLR0917
     candidates: Sequence[Candidate],
-    by_key: Mapping[tuple[str, UUID], Row],
+    by_key: Mapping[tuple[str, UUID], MemberPriority],
     member: Member,
     llm: Llm | None,
     now: datetime,
@@ -616,16 +599,16 @@ def _score(  # noqa: PLR0917
             ready.append(c)
             continue
         prior = by_key.get(c.key)
-        if prior is not None and prior["status"] == "expired" and prior["score_fingerprint"] == c.fingerprint:
+        if prior is not None and prior.status == "expired" and prior.score_fingerprint == c.fingerprint:
             continue  # judged stale before, and nothing about it changed since
 
         if prior is not None and _score_still_good(prior, c, now, llm is not None):
             ready.append(
                 replace(
                     c,
-                    score=float(prior["value_score"]),
-                    source=ScoreSource(prior["score_source"]),
-                    reason=prior["score_reason"] or "",
+                    score=float(prior.value_score or 0),
+                    source=ScoreSource(str(prior.score_source)),
+                    reason=prior.score_reason or "",
                 )
             )
         else:
@@ -660,83 +643,60 @@ def _score(  # noqa: PLR0917
     return ready, stale
 
 
-def _score_still_good(prior: Row, c: Candidate, now: datetime, llm_available: bool) -> bool:
-    if prior["value_score"] is None or prior["score_fingerprint"] != c.fingerprint:
+def _score_still_good(prior: MemberPriority, c: Candidate, now: datetime, llm_available: bool) -> bool:
+    if prior.value_score is None or prior.score_fingerprint != c.fingerprint:
         return False
-    if prior["score_source"] == ScoreSource.LLM:
-        return prior["scored_at"] is not None and now - prior["scored_at"] < LLM_SCORE_MAX_AGE
+    if prior.score_source == ScoreSource.LLM:
+        return prior.scored_at is not None and now - prior.scored_at < LLM_SCORE_MAX_AGE
     # A fallback score is replaced as soon as an LLM can do better; without one it stands.
-    return prior["score_source"] == ScoreSource.FALLBACK and not llm_available
+    return prior.score_source == ScoreSource.FALLBACK and not llm_available
 
 
 # --- Transitions -----------------------------------------------------------------------------------
 
 
-def _source_ids(ids_by_type: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
-    types = (
-        "intro_opportunity",
-        "connection_request",
-        "intro_offer",
-        "community_request",
-        "community_response",
-        "solution_update",
-    )
-    return {f"{t}_ids": list(ids_by_type.get(t, ())) for t in types}
-
-
 def _source_transitions(
-    sql: Sql, gone: Sequence[Row], dormant_keys: set[tuple[str, UUID]]
+    uow: PostgresUnitOfWork, gone: Sequence[MemberPriority], dormant_keys: set[tuple[str, UUID]]
 ) -> dict[tuple[str, UUID], Transition]:
     """What happens to live rows no candidate matched (agents.md §6 event-driven updates)."""
     out: dict[tuple[str, UUID], Transition] = {}
-    ids: dict[str, list[Any]] = {}
+    ids: dict[str, list[UUID]] = {}
     for r in gone:
-        ids.setdefault(r["item_type"], []).append(r["item_id"])
-    sources = (
-        {
-            (s["item_type"], UUID(str(s["item_id"]))): s
-            for s in sql.all("priority_sources", **_source_ids(ids))
-        }
-        if gone
-        else {}
-    )
+        ids.setdefault(r.item_type, []).append(r.item_id)
+    sources = uow.priority_sources.statuses(ids) if gone else {}
     for r in gone:
-        key = _key(r)
+        key = r.key
         if key in dormant_keys:
             out[key] = Transition.DORMANT
             continue
-        if r["item_type"] in (ItemType.GOAL, ItemType.CHALLENGE, ItemType.EXPERT_IMPACT):
+        if r.item_type in (ItemType.GOAL, ItemType.CHALLENGE, ItemType.EXPERT_IMPACT):
             out[key] = Transition.EXPIRED
             continue
         source = sources.get(key)
-        verdict = source_transition(source["status"] if source else None)
+        verdict = source_transition(source.status if source else None)
         if verdict is Transition.KEEP:
             # Still open, but no longer this member's to act on (answered, moved, out of date) or
             # presented twice: the 2-strike rule, or removed.
-            shown = max(r["presentation_count"], source["presentation_count"] if source else 0)
+            shown = max(r.presentation_count, source.presentation_count if source else 0)
             verdict = Transition.DORMANT if is_dormant(shown) else Transition.REMOVED
         out[key] = verdict
     return out
 
 
-def _make_dormant(sql: Sql, user_id: UUID, rows: Sequence[Row], now: datetime) -> int:
+def _make_dormant(
+    uow: PostgresUnitOfWork, user_id: UUID, rows: Sequence[MemberPriority], now: datetime
+) -> int:
     """Dormant priorities, dormant single-owner sources, and their re-engagement checks cancelled."""
-    sql.run("priorities_set_status", user_id=user_id, ids=[r["id"] for r in rows], status="dormant")
-    by_type: dict[str, list[Any]] = {}
+    uow.priorities.set_status(user_id, [r.id for r in rows], "dormant")
+    by_type: dict[str, list[UUID]] = {}
     for r in rows:
-        by_type.setdefault(r["item_type"], []).append(r["item_id"])
-    sql.one(
-        "intro_sources_mark_dormant",
-        now=now,
+        by_type.setdefault(r.item_type, []).append(r.item_id)
+    uow.priority_sources.mark_intro_sources_dormant(
         intro_opportunity_ids=by_type.get("intro_opportunity", []),
         connection_request_ids=by_type.get("connection_request", []),
-    )
-    cancelled = sql.all(
-        "reengagement_tasks_cancel_for_items",
-        user_id=user_id,
-        item_ids=[str(r["item_id"]) for r in rows],
         now=now,
     )
+    cancelled = uow.tasks.cancel_reengagement_for_items(user_id, [r.item_id for r in rows], now=now)
     log.info(
         "priorities marked dormant (presented twice)",
         extra={"user_id": str(user_id), "items": len(rows), "reengagement_tasks_cancelled": len(cancelled)},
@@ -747,33 +707,36 @@ def _make_dormant(sql: Sql, user_id: UUID, rows: Sequence[Row], now: datetime) -
 def _transition_siblings(uow: PostgresUnitOfWork, user_id: UUID, now: datetime) -> int:
     """§6: another connector's opportunity for a prospect this member accepted -> paused; completed
     -> cancelled. The siblings leave their connectors' lists now, and those lists are re-ranked."""
-    changed = uow.sql.all("intro_opportunities_transition_siblings", user_id=user_id)
+    changed = uow.priority_sources.transition_sibling_opportunities(user_id)
     if not changed:
         return 0
-    affected = uow.sql.all(
-        "priorities_delete_items", item_type=ItemType.INTRO_OPPORTUNITY, ids=[r["id"] for r in changed]
-    )
+    affected = uow.priorities.delete_for_items(ItemType.INTRO_OPPORTUNITY, [c.id for c in changed])
     log.info(
         "sibling intro opportunities transitioned",
         extra={
             "user_id": str(user_id),
-            "paused": sum(1 for r in changed if r["status"] == "paused"),
-            "cancelled": sum(1 for r in changed if r["status"] == "cancelled"),
+            "paused": sum(1 for c in changed if c.status == "paused"),
+            "cancelled": sum(1 for c in changed if c.status == "cancelled"),
         },
     )
-    connectors = _unique(UUID(str(r["user_id"])) for r in affected)
-    return sum(int(_review_later(uow.sql, c, now, trigger="sibling_transition")) for c in connectors)
+    connectors = _unique(affected)
+    return sum(int(_review_later(uow, c, now, trigger="sibling_transition")) for c in connectors)
 
 
 # --- Items pinned by tasks and events -------------------------------------------------------------
 
 
 def _pin_response_item(  # noqa: PLR0917
-    sql: Sql, task_type: str, user_id: UUID, response_id: UUID, context: Mapping[str, Any], now: datetime
+    uow: PostgresUnitOfWork,
+    task_type: str,
+    user_id: UUID,
+    response_id: UUID,
+    context: Mapping[str, Any],
+    now: datetime,
 ) -> None:
     """community_response_available (requester): rank 1, value 90. notify_expert_of_impact
     (expert): an impact note. The run that follows ranks them with everything else."""
-    response = sql.one("community_response_by_id", response_id=response_id)
+    response = uow.priority_sources.community_response(response_id)
     if response is None:
         log.warning("community response vanished; nothing to add", extra={"response_id": str(response_id)})
         return
@@ -782,35 +745,33 @@ def _pin_response_item(  # noqa: PLR0917
             item_type=ItemType.COMMUNITY_RESPONSE,
             item_id=response_id,
             created_at=now,
-            text=response["response_text"] or "",
+            text=response.response_text or "",
             score=COMMUNITY_RESPONSE_SCORE,
             source=ScoreSource.FIXED,
             pinned=True,
-            summary=cut(f"An expert answered: {response['question']}", SUMMARY_MAX_CHARS),
-            context=response["category"] or "your question",
-            metadata={"request_id": str(response["request_id"]), "category": response["category"]},
+            summary=cut(f"An expert answered: {response.question}", SUMMARY_MAX_CHARS),
+            context=response.category or "your question",
+            metadata={"request_id": str(response.request_id), "category": response.category},
         )
     else:
-        credits = (
-            context.get("creditsAwarded") or context.get("credits_awarded") or response["credits_awarded"]
-        )
+        credits = context.get("creditsAwarded") or context.get("credits_awarded") or response.credits_awarded
         item = Candidate(
             item_type=ItemType.EXPERT_IMPACT,
             item_id=response_id,
             created_at=now,
-            text=str(context.get("impactDescription") or response["impact_description"] or ""),
+            text=str(context.get("impactDescription") or response.impact_description or ""),
             score=EXPERT_IMPACT_SCORE,
             source=ScoreSource.FIXED,
-            summary=cut(f"Your answer helped: {response['question']}", SUMMARY_MAX_CHARS),
+            summary=cut(f"Your answer helped: {response.question}", SUMMARY_MAX_CHARS),
             context=f"earned {credits} credits" if credits else None,
-            metadata={"request_id": str(response["request_id"]), "credits_awarded": credits},
+            metadata={"request_id": str(response.request_id), "credits_awarded": credits},
         )
-    sql.run(
-        "priorities_write", user_id=user_id, rows=json.dumps(_rows([item], now, first_rank=1), default=str)
-    )
+    uow.priorities.write(user_id, _rows([item], now, first_rank=1))
 
 
-def _community_response_received(sql: Sql, payload: Mapping[str, Any], now: datetime) -> list[UUID]:
+def _community_response_received(
+    uow: PostgresUnitOfWork, payload: Mapping[str, Any], now: datetime
+) -> list[UUID]:
     """The expert answered: their ask is actioned. A requester waiting through a point of contact
     gets the answer as rank 1 / value 90 (platform.md §2.4; a Solution Saga request is the saga's)."""
     request_id = _uuid(payload.get("requestId") or payload.get("request_id"))
@@ -818,20 +779,14 @@ def _community_response_received(sql: Sql, payload: Mapping[str, Any], now: date
     expert_id = _uuid(payload.get("expertUserId") or payload.get("expert_user_id"))
     members: list[UUID] = []
     if expert_id is not None and request_id is not None:
-        sql.run(
-            "priority_set_item_status",
-            user_id=expert_id,
-            item_type=ItemType.COMMUNITY_REQUEST,
-            item_id=request_id,
-            status="actioned",
-        )
-    request = sql.one("community_request_by_id", request_id=request_id) if request_id else None
-    if request is None or request["requesting_user_id"] is None or response_id is None:
+        uow.priorities.set_item_status(expert_id, ItemType.COMMUNITY_REQUEST, request_id, "actioned")
+    request = uow.priority_sources.community_request(request_id) if request_id else None
+    if request is None or request.requesting_user_id is None or response_id is None:
         return members
-    if request["requesting_agent_type"] == "solution_saga":
+    if request.requesting_agent_type == "solution_saga":
         return members
-    requester = UUID(str(request["requesting_user_id"]))
-    _pin_response_item(sql, "community_response_available", requester, response_id, {}, now)
+    requester = request.requesting_user_id
+    _pin_response_item(uow, "community_response_available", requester, response_id, {}, now)
     members.append(requester)
     return members
 
@@ -841,38 +796,34 @@ def _community_response_received(sql: Sql, payload: Mapping[str, Any], now: date
 
 def _rows(
     items: Sequence[Candidate], now: datetime, first_rank: int = 1, status: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[RankedPriority]:
     return [
-        {
-            "priority_rank": first_rank + n,
-            "item_type": str(c.item_type),
-            "item_id": str(c.item_id),
-            "value_score": c.score,
-            "status": status or ("presented" if c.presented else "active"),
-            "content": c.text or None,
-            "presentation_count": c.presentation_count,
-            "last_presented_at": c.last_presented_at,
-            "item_summary": c.summary or None,
-            "item_primary_name": c.primary_name,
-            "item_secondary_name": c.secondary_name,
-            "item_context": c.context,
-            "item_metadata": c.metadata or None,
-            "expires_at": c.expires_at,
-            "score_source": str(c.source),
-            "score_fingerprint": c.fingerprint,
-            "score_reason": c.reason or None,
-            "scored_at": now,
-        }
+        RankedPriority(
+            priority_rank=first_rank + n,
+            item_type=str(c.item_type),
+            item_id=c.item_id,
+            value_score=c.score,
+            status=status or ("presented" if c.presented else "active"),
+            content=c.text or None,
+            presentation_count=c.presentation_count,
+            last_presented_at=c.last_presented_at,
+            item_summary=c.summary or None,
+            item_primary_name=c.primary_name,
+            item_secondary_name=c.secondary_name,
+            item_context=c.context,
+            item_metadata=dict(c.metadata) or None,
+            expires_at=c.expires_at,
+            score_source=str(c.source),
+            score_fingerprint=c.fingerprint,
+            score_reason=c.reason or None,
+            scored_at=now,
+        )
         for n, c in enumerate(items)
     ]
 
 
-def _was_urgent(prior: Row | None) -> bool:
-    return (
-        prior is not None
-        and prior["status"] in LIVE_PRIORITY_STATUSES
-        and float(prior["value_score"] or 0) > 80
-    )
+def _was_urgent(prior: MemberPriority | None) -> bool:
+    return prior is not None and prior.status in LIVE_PRIORITY_STATUSES and float(prior.value_score or 0) > 80
 
 
 def _priority_update(
@@ -921,24 +872,30 @@ def _processing_completed(user_id: UUID, result: RunResult, now: datetime) -> Ev
     )
 
 
-def _review_later(sql: Sql, user_id: UUID, now: datetime, *, trigger: str) -> bool:
+def _review_later(uow: PostgresUnitOfWork, user_id: UUID, now: datetime, *, trigger: str) -> bool:
     """A review task for the member soon (one pending at a time per reason)."""
-    return request_review(sql, user_id, trigger=trigger, now=now + BUSY_RETRY_AFTER)
+    return request_review(uow, user_id, trigger=trigger, now=now + BUSY_RETRY_AFTER)
 
 
 def request_review(
-    sql: Sql, user_id: UUID, *, trigger: str, now: datetime, message_id: UUID | None = None
+    uow: PostgresUnitOfWork,
+    /,
+    user_id: UUID,
+    *,
+    trigger: str,
+    now: datetime,
+    message_id: UUID | None = None,
 ) -> bool:
-    """Ask for a run of one member, in the caller's transaction: the inbound triggers of §6
-    (``initial_setup`` on the 3rd inbound message, ``explicit_mention`` with the message whose
-    goal keywords fired it), a busy retry, a sibling transition. One pending per member and
-    reason; False when one is already pending."""
+    """Ask for a run of one member, in the caller's unit of work: the
+    inbound triggers of §6 (``initial_setup`` on the 3rd inbound message, ``explicit_mention``
+    with the message whose goal keywords fired it), a busy retry, a sibling transition. One
+    pending per member and reason; False when one is already pending."""
     context: dict[str, Any] = {"trigger": trigger}
     if message_id is not None:
         context["message_id"] = str(message_id)
     return (
         create_task(
-            sql,
+            uow,
             task_type=REVIEW_TASK,
             agent_type=AGENT,
             user_id=user_id,
@@ -952,34 +909,24 @@ def request_review(
     )
 
 
-def schedule_reviews(sql: Sql, now: datetime) -> list[UUID]:
+def schedule_reviews(uow: PostgresUnitOfWork, now: datetime) -> list[UUID]:
     """The 6-hourly review: a review task for each member with events since their watermark or a
     live priority past its expiry; nobody else is looked at (issue 10, cost at scale)."""
-    rows = sql.all(
-        "account_manager_schedule_reviews",
-        now=now,
-        own=AGENT,
-        task_type=REVIEW_TASK,
-        agent_type=AGENT,
-        max_retries=TASK_MAX_RETRIES,
+    return uow.priorities.schedule_reviews(
+        now=now, created_by=AGENT, task_type=REVIEW_TASK, agent_type=AGENT, max_retries=TASK_MAX_RETRIES
     )
-    return [UUID(str(r["user_id"])) for r in rows]
 
 
 def schedule_account_manager_reviews(*, uow_factory: Callable[[], PostgresUnitOfWork], now: datetime) -> int:
     """The 6-hourly job (Cloud Scheduler -> task_sweeper): schedule the reviews, in one commit."""
     with uow_factory() as uow:
-        scheduled = schedule_reviews(uow.sql, now)
+        scheduled = schedule_reviews(uow, now)
         uow.commit()
     log.info("account manager review scheduled", extra={"members": len(scheduled)})
     return len(scheduled)
 
 
 # --- Small helpers ---------------------------------------------------------------------------------
-
-
-def _key(r: Row) -> tuple[str, UUID]:
-    return (r["item_type"], UUID(str(r["item_id"])))
 
 
 def _uuid(value: Any) -> UUID | None:
@@ -1010,16 +957,16 @@ INTRO_ITEM_FIELDS = (
 )
 
 
-def _members_of_intro_items(sql: Sql, delivery: Delivery, payload: Mapping[str, Any]) -> list[UUID]:
+def _members_of_intro_items(
+    uow: PostgresUnitOfWork, delivery: Delivery, payload: Mapping[str, Any]
+) -> list[UUID]:
     """Everyone an intro-flow event's row concerns: ``intro.offer_accepted`` names only the
     introducee, but the item moves to the offering member (§12.4 step 3)."""
     ids = [_uuid(payload.get(name)) for name in INTRO_ITEM_FIELDS]
     if delivery.data.get("aggregate_type") not in (None, "user"):
         ids.append(_uuid(delivery.data.get("aggregate_id")))
-    wanted = [str(i) for i in _unique(i for i in ids if i is not None)]
-    if not wanted:
-        return []
-    return [UUID(str(r["user_id"])) for r in sql.all("members_of_intro_items", ids=wanted)]
+    wanted = _unique(i for i in ids if i is not None)
+    return uow.priority_sources.members_of_intro_items(wanted)
 
 
 def _members_named(delivery: Delivery, payload: Mapping[str, Any]) -> list[UUID]:

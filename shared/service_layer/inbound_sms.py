@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -25,8 +26,10 @@ from shared.domain.constants import INBOUND_BODY_MAX_CHARS, MAX_MMS_MEDIA
 from shared.domain.events import Event
 from shared.domain.opt_out import HELP_TEXT, Keyword, classify
 from shared.domain.phone import InvalidPhoneNumber, guess_timezone, normalize_e164
+from shared.domain.priorities import INITIAL_SETUP_INBOUND_COUNT, has_goal_keywords
 from shared.domain.sms import body_length, count_segments
 from shared.logs import get_logger
+from shared.service_layer.account_manager import request_review
 
 log = get_logger(__name__)
 
@@ -167,6 +170,8 @@ def record_inbound_sms(sms: InboundSms, uow: PostgresUnitOfWork) -> InboundResul
                     created_by=CREATED_BY,
                 )
             )
+            if user.verified:
+                _request_account_manager_review(tx, user_id, message_id, sms.body)
             outcome = Outcome.ROUTED
         tx.commit()
 
@@ -191,6 +196,20 @@ def record_inbound_sms(sms: InboundSms, uow: PostgresUnitOfWork) -> InboundResul
         },
     )
     return result
+
+
+def _request_account_manager_review(
+    tx: PostgresUnitOfWork, user_id: UUID, message_id: UUID, body: str
+) -> None:
+    """agents.md §6 inbound triggers, in the same commit as the message: ``initial_setup`` once the
+    member has sent their 3rd text and the Account Manager has never run for them, and
+    ``explicit_mention`` when the text carries goal keywords. ``request_review`` keeps one
+    pending review per member and reason (deduped)."""
+    now = datetime.now(UTC)
+    if tx.messages.initial_setup_due(user_id, min_inbound=INITIAL_SETUP_INBOUND_COUNT):
+        request_review(tx, user_id, trigger="initial_setup", now=now, message_id=message_id)
+    if has_goal_keywords(body):
+        request_review(tx, user_id, trigger="explicit_mention", now=now, message_id=message_id)
 
 
 def _act_on_keyword(

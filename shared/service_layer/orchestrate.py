@@ -12,7 +12,9 @@ and handles each user in one unit of work (one transaction):
    not budgeted, quiet hours ignored; otherwise the budget and quiet hours decide: send now, or
    defer every part to the earliest instant it becomes allowed;
 4. before sending, rows with ``requires_fresh_context`` pass the freshness check (stale ->
-   'superseded'); the body is ``final_message`` or the text in ``message_data``;
+   'superseded'); the body is ``final_message``, else ready prose in ``message_data``, else the
+   member's point-of-contact agent writes it from the structured ``message_data`` (the
+   ``renderer``: an LLM call with the reply guards, or a deterministic template; platform §1.8);
 5. sending = outbound ``messages`` rows through ``add_outbound_messages`` (the one outbound
    path), the queue rows 'sent', the budget row and the send ledger, all in the same commit.
 
@@ -35,6 +37,7 @@ from uuid import UUID
 from shared.adapters.outbound import OutboundWriter, add_outbound_messages
 from shared.adapters.repositories import ActionRecord, Budget, Conversation, QueueRow, SendProfile, UserLock
 from shared.adapters.repositories.messages import UserText
+from shared.agents.concierge.render import Rendered, RenderRequest
 from shared.domain.constants import ORCHESTRATOR_BATCH
 from shared.domain.send_policy import (
     HOURLY_WINDOW,
@@ -124,6 +127,13 @@ class TickUnitOfWork(Protocol):
 TickUowFactory = Callable[[], TickUnitOfWork]
 
 
+class QueuedRenderer(Protocol):
+    """Writes the prose of a queued row that carries only structured ``message_data``
+    (``shared.agents.concierge.render.PocRenderer``); None: nothing sendable."""
+
+    def render(self, request: RenderRequest) -> Rendered | None: ...
+
+
 @dataclass
 class TickReport:
     users: int = 0
@@ -132,6 +142,7 @@ class TickReport:
     deferred_units: int = 0
     cancelled_units: int = 0
     superseded_units: int = 0
+    rendered_rows: int = 0  # bodies the point of contact wrote from structured message_data
     failed_units: int = 0
     skipped_users: int = 0  # another tick holds the user
     incomplete_units: int = 0  # a sequence whose parts are not all claimable now
@@ -142,11 +153,8 @@ class TickReport:
 
 
 def render_body(row: QueueRow) -> str | None:
-    """The SMS text of a queued row: ``final_message``, else ready prose in ``message_data``.
-
-    No LLM rendering yet (platform §1.8 arrives with the agent runtime): structured data
-    without prose is not guessed at; the caller fails the row with a clear reason.
-    """
+    """The ready SMS text of a queued row: ``final_message``, else ready prose in ``message_data``.
+    None: structured data only; the point of contact's renderer writes it (``_bodies``)."""
     if row.final_message and row.final_message.strip():
         return row.final_message.strip()
     for key in RENDERABLE_KEYS:
@@ -154,6 +162,36 @@ def render_body(row: QueueRow) -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return None
+
+
+def _bodies(
+    rows: Sequence[QueueRow],
+    profile: SendProfile,
+    role: str,
+    renderer: QueuedRenderer | None,
+    newer_context: tuple[str, ...] = (),
+) -> tuple[list[str | None], list[str]]:
+    """Each row's SMS text, and how each rendered one was written ('llm' / 'template'); a
+    structured row is written with the member's newer texts in view when freshness asked for it."""
+    bodies: list[str | None] = []
+    paths: list[str] = []
+    for row in rows:
+        body = render_body(row)
+        if body is None and renderer is not None and row.message_data:
+            rendered = renderer.render(
+                RenderRequest(
+                    user_id=profile.id,
+                    agent=role,
+                    message_data=row.message_data,
+                    queue_id=row.part.id,
+                    member_context=newer_context,
+                )
+            )
+            if rendered is not None:
+                body = rendered.text
+                paths.append(rendered.path)
+        bodies.append(body)
+    return bodies, paths
 
 
 def role_for(agent_id: str, profile: SendProfile) -> str:
@@ -181,6 +219,7 @@ def run_tick(
     *,
     now: datetime,
     classifier: FreshnessClassifier,
+    renderer: QueuedRenderer | None = None,
     batch: int = ORCHESTRATOR_BATCH,
 ) -> TickReport:
     """Handle every due unit of up to ``batch`` users; one user's failure never blocks another."""
@@ -190,7 +229,7 @@ def run_tick(
     for user_id in due:
         report.users += 1
         try:
-            _process_user(uow_factory, user_id, now, classifier, report)
+            _process_user(uow_factory, user_id, now, classifier, report, renderer)
         except Exception:
             report.errors += 1
             log.exception("orchestrator: user skipped after an error", extra={"user_id": str(user_id)})
@@ -218,12 +257,13 @@ def _state_for(uow: TickUnitOfWork, profile: SendProfile, now: datetime) -> tupl
     return state, budget
 
 
-def _process_user(
+def _process_user(  # noqa: PLR0917
     uow_factory: TickUowFactory,
     user_id: UUID,
     now: datetime,
     classifier: FreshnessClassifier,
     report: TickReport,
+    renderer: QueuedRenderer | None = None,
 ) -> None:
     with uow_factory() as uow:
         if not uow.users.try_lock(user_id, UserLock.ORCHESTRATOR):
@@ -247,6 +287,7 @@ def _process_user(
                 now=now,
                 classifier=classifier,
                 report=report,
+                renderer=renderer,
             )
         uow.commit()
 
@@ -305,9 +346,11 @@ def _handle_unit(
     now: datetime,
     classifier: FreshnessClassifier,
     report: TickReport,
+    renderer: QueuedRenderer | None = None,
 ) -> SendState:
     ids = [part.id for part in unit.parts]
     fields: dict[str, Any] = {"user_id": str(profile.id), "unit": str(unit.key), "parts": len(ids)}
+    newer_context: tuple[str, ...] = ()
     if not unit.complete:
         report.incomplete_units += 1
         log.warning("orchestrator: sequence not complete this tick; left queued", extra=fields)
@@ -337,6 +380,7 @@ def _handle_unit(
                 created_at=unit.created_at,
                 message_data=rows[0].message_data,
                 final_message=rows[0].final_message,
+                agent_id=rows[0].agent_id,
             ),
             _newer_texts(uow),
             classifier,
@@ -346,10 +390,13 @@ def _handle_unit(
             report.superseded_units += 1
             log.info("orchestrator: superseded", extra={**fields, "reason": freshness.reason})
             return state
+        newer_context = freshness.reformulate_with
 
-    bodies = [render_body(row) for row in rows]
+    role = role_for(rows[0].agent_id, profile)
+    bodies, rendered_paths = _bodies(rows, profile, role, renderer, newer_context)
+    report.rendered_rows += len(rendered_paths)
     if any(body is None for body in bodies):
-        error = "no final_message and no text in message_data to send"
+        error = "no final_message, no text in message_data, and nothing the point of contact could write"
         uow.queue.close(ids, "failed", error)
         _log_action(
             uow,
@@ -366,7 +413,6 @@ def _handle_unit(
         return state
     texts = [body for body in bodies if body is not None]
 
-    role = role_for(rows[0].agent_id, profile)
     conversation_id = _conversation_for(uow, profile.id, rows[0].conversation_context_id)
     message_ids = add_outbound_messages(
         uow.messages,
@@ -392,6 +438,7 @@ def _handle_unit(
             "message_ids": message_ids,
             "local_date": day.isoformat(),
             "budgeted": decision.budgeted,
+            **({"rendered": rendered_paths} if rendered_paths else {}),
         },
     )
     report.sent_units += 1
@@ -406,8 +453,13 @@ def _handle_unit(
 
 
 def deliver_due_messages(
-    *, trigger: str, now: datetime, uow_factory: TickUowFactory, classifier: FreshnessClassifier
+    *,
+    trigger: str,
+    now: datetime,
+    uow_factory: TickUowFactory,
+    classifier: FreshnessClassifier,
+    renderer: QueuedRenderer | None = None,
 ) -> TickReport:
     """One tick: every due unit of up to a batch of users, at ``now``."""
     log.info("orchestrator tick requested", extra={"trigger": trigger})
-    return run_tick(uow_factory, now=now, classifier=classifier)
+    return run_tick(uow_factory, now=now, classifier=classifier, renderer=renderer)

@@ -95,9 +95,10 @@ def fault_stack(pg_server: PgServer, template_db: str) -> Iterator[FaultStack]:
             shutil.rmtree(state, ignore_errors=True)
 
 
-@pytest.fixture(autouse=True)
-def _stack_settings(fault_stack: FaultStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The in-process functions read the stack's settings (the root conftest clears secrets)."""
+@pytest.fixture
+def stack_settings(fault_stack: FaultStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The in-process functions read the stack's settings (the root conftest clears secrets).
+    Not autouse: other modules in tests/faults run without a FaultStack."""
     for key, value in fault_stack.env(fault_stack.base_url).items():
         monkeypatch.setenv(key, value)
     config.reset_settings_cache()

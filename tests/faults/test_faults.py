@@ -29,7 +29,12 @@ from tools.localstack.phone import new_message_sid, send_sms
 
 from .stack import FaultStack, wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.pubsub, pytest.mark.xdist_group("faults")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.pubsub,
+    pytest.mark.xdist_group("faults"),
+    pytest.mark.usefixtures("stack_settings"),
+]
 
 BOUNCER = CONSUMERS["bouncer"]
 

@@ -29,13 +29,13 @@ from tools.bundles.build import discover_functions
 ALLOWED_PROJECT_ROLES = {"roles/logging.logWriter", "roles/cloudtrace.agent"}
 # Issue 14: the build identity needs Cloud Run Builder on the project (gcf-v2-sources bucket).
 BUILDER_PROJECT_ROLES = {"roles/run.builder", "roles/logging.logWriter"}
-PUBLIC = {"twilio_inbound", "twilio_status", "email_inbound"}
+PUBLIC = {"twilio_inbound", "twilio_status", "email_inbound", "prospect_upload", "stripe_webhook"}  # A8
 WEBHOOK_TARGETS = {"sms_sender", "event_dispatcher", "task_sweeper", "message_orchestrator"}
 OPERATOR_FUNCTIONS = {"admin"}
 ALWAYS_SET = {"GOOGLE_CLOUD_PROJECT", "LOG_LEVEL", "YACHTPARTY_ENVIRONMENT"}
 SCHEDULER_ENV = {"SCHEDULER_SERVICE_ACCOUNT_EMAIL", "SCHEDULER_OIDC_AUDIENCE"}
 PUBLISHER_ENV = {"PUBSUB_API_ENDPOINT"}
-DERIVED_SETTINGS = {"PUBLIC_BASE_URL", "TWILIO_STATUS_CALLBACK_URL"}
+DERIVED_SETTINGS = {"PUBLIC_BASE_URL", "TWILIO_STATUS_CALLBACK_URL", "PROSPECT_UPLOAD_URL"}
 
 
 def terraform_binary() -> str | None:

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from shared.service_layer.account_manager import (
     run_for_member,
     schedule_reviews,
 )
-from shared.service_layer.consumer import Delivery
+from shared.service_layer.consumer import Delivery, PermanentError
 from tests.account_manager_support import (
     NOW,
     community_request,
@@ -72,7 +73,7 @@ def task_delivery(user: Any, task_type: str, *, context_id: Any = None, context:
     )
 
 
-def event_delivery(event_type: str, payload: dict[str, Any], user: Any = None) -> Delivery:
+def event_delivery(event_type: str, payload: Any, user: Any = None) -> Delivery:
     return Delivery(
         kind="event",
         id=uuid.uuid4(),
@@ -299,8 +300,8 @@ def test_watermark_reads_only_new_events_and_the_review_picks_only_members_with_
         "UPDATE user_priorities SET expires_at = %s WHERE item_id = %s", (NOW - timedelta(minutes=1), request)
     )
     with PostgresUnitOfWork() as uow:
-        due = schedule_reviews(uow.sql, NOW)
-        again = schedule_reviews(uow.sql, NOW)
+        due = schedule_reviews(uow, NOW)
+        again = schedule_reviews(uow, NOW)
         uow.commit()
     assert set(due) == {ben, cy} and again == []  # one pending review per member
     assert run(ben).events_read == 1
@@ -481,8 +482,8 @@ def test_an_explicit_mention_review_turns_the_message_into_a_goal(db):
         (conv, ana),
     ).fetchone()["id"]
     with PostgresUnitOfWork() as uow:
-        assert request_review(uow.sql, ana, trigger="explicit_mention", now=NOW, message_id=said)
-        assert not request_review(uow.sql, ana, trigger="explicit_mention", now=NOW, message_id=said)
+        assert request_review(uow, ana, trigger="explicit_mention", now=NOW, message_id=said)
+        assert not request_review(uow, ana, trigger="explicit_mention", now=NOW, message_id=said)
         uow.commit()
     task = db.execute("SELECT * FROM agent_tasks WHERE user_id = %s", (ana,)).fetchone()
     delivery = task_delivery(ana, "account_manager_review", context=task["context_json"])
@@ -500,3 +501,31 @@ def test_an_item_the_llm_calls_stale_is_expired_and_not_scored_again_while_uncha
     llm = ScriptedLlm()
     run(ana, llm=llm)
     assert llm.requests == [] and live(db, ana) == []
+
+
+def test_hostile_payloads_are_refused_or_ignored_and_nothing_is_written_twice(db):
+    ana = member(db)
+    opportunity = intro_opportunity(db, ana)
+    # Not an object: refused for good (the consumer dead-letters it), nothing written.
+    with pytest.raises(PermanentError), PostgresUnitOfWork() as uow:
+        handle_event(
+            event_delivery("intro.approved", ["not", "an", "object"]), uow, make_deps(clock=lambda: NOW)
+        )
+    assert priorities(db, ana) == []
+    # Ids that are not UUIDs, a member event whose payload is not an object: ignored, the run goes on.
+    event(db, ana, "message.received", {"message_id": "'; DROP TABLE users; --"})
+    db.execute(
+        "INSERT INTO events (event_type, aggregate_type, aggregate_id, payload, created_at, created_by)"
+        " VALUES ('message.received', 'user', %s, '\"a string\"', %s, 'test')",
+        (ana, NOW),
+    )
+    payload = {"userId": str(ana), "introId": "not-a-uuid", "offerId": 42, "connectorUserId": "x"}
+    first = handle(handle_event, event_delivery("intro.approved", payload))
+    again = handle(handle_event, event_delivery("intro.approved", payload))
+    assert [r["status"] for r in first["runs"]] == ["ranked"] and again["runs"][0]["events_read"] == 0
+    assert [r["item_id"] for r in priorities(db, ana)] == [opportunity]  # one row, however often
+    # A task naming no member at all is refused.
+    with pytest.raises(PermanentError), PostgresUnitOfWork() as uow:
+        orphan = replace(task_delivery(ana, "account_manager_review"), user_id=None)
+        orphan.data["user_id"] = "nobody"
+        handle_task(orphan, uow, make_deps(clock=lambda: NOW))

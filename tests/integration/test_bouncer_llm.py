@@ -16,7 +16,7 @@ from shared.adapters.email_parsing import InboundEmail
 from shared.service_layer.bouncer import run_bouncer_turn
 from shared.service_layer.email_verification import record_verification_email
 from tests.bouncer_support import DOMAIN, new_user, replies, say
-from tests.deps_support import make_deps, settings_llm
+from tests.deps_support import anthropic_llm, composed_llm, make_deps
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def _domain(monkeypatch: Any) -> Any:
 
 def bounce(db: Any, user_id: Any, conversation_id: Any, text: Any, llm: Any = None) -> Any:
     say(db, user_id, conversation_id, text)
-    return run_bouncer_turn(user_id, make_deps(llm=llm or settings_llm()))
+    return run_bouncer_turn(user_id, make_deps(llm=llm or composed_llm()))
 
 
 def snapshot(db: Any) -> Any:
@@ -166,14 +166,12 @@ def test_malformed_decision_arguments_run_no_tools(db, anthropic_fake):
     assert replies(db, user_id) == ["Who told you about this?"]
 
 
-def test_model_timeout_is_answered_by_the_fallback_brain(db, anthropic_fake, monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_TIMEOUT_SECONDS", "0.3")
-    monkeypatch.setenv("ANTHROPIC_MAX_RETRIES", "1")
-    config.reset_settings_cache()
+def test_model_timeout_is_answered_by_the_fallback_brain(db, anthropic_fake):
+    impatient = anthropic_llm(anthropic_fake.base_url, timeout_seconds=0.3, max_retries=1)
     user_id, conv = new_user(db)
     anthropic_fake.delay(2.0)
     anthropic_fake.delay(2.0)
-    result = bounce(db, user_id, conv, "Ben Trenda told me about this")
+    result = bounce(db, user_id, conv, "Ben Trenda told me about this", llm=impatient)
     assert result.path == "fallback"
     assert replies(db, user_id) == ["And you are? First and last name."]
     user = db.execute("SELECT name_dropped FROM users WHERE id = %s", [user_id]).fetchone()
@@ -209,7 +207,7 @@ def test_email_verified_trigger_completes_onboarding_through_two_calls(db, anthr
         decision(complete_onboarding=True, next_scenario="email_verified_onboarding_complete"),
     )
     anthropic_fake.reply("Got your email, thanks. The team reviews every request and will get back to you.")
-    result = run_bouncer_turn(user_id, make_deps(llm=settings_llm()))
+    result = run_bouncer_turn(user_id, make_deps(llm=composed_llm()))
     assert result.path == "llm"
     user = db.execute("SELECT * FROM users WHERE id = %s", [user_id]).fetchone()
     assert user["email"] == "sarah@globex.com" and user["email_verified"]

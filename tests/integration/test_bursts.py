@@ -14,7 +14,7 @@ from shared.agents.conversation.turn import BurstWait, settle_burst
 from shared.service_layer.bouncer import run_bouncer_turn
 from shared.service_layer.concierge import run_member_turn
 from tests.bouncer_support import new_user, say
-from tests.deps_support import make_deps, settings_llm
+from tests.deps_support import composed_llm, make_deps
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ def test_llm_concierge_answers_a_burst_once(db, anthropic_fake):
         {"next_scenario": "single_topic_response", "tools_to_execute": [], "context_for_call_2": {}},
     )
     anthropic_fake.reply("Good to hear from you, Ana. What are you working on this quarter?")
-    deps = make_deps(llm=settings_llm(), burst=BURST)
+    deps = make_deps(llm=composed_llm(), burst=BURST)
     result = _burst_while(db, user_id, conv, lambda: run_member_turn(user_id, deps, innovator=False))
     assert result.status == "answered"
     assert len(_turns(db, user_id)) == 1

@@ -5,6 +5,7 @@ the member guards, and the welcome queued on approval.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from datetime import UTC, datetime
@@ -15,9 +16,10 @@ import pytest
 from shared import config
 from shared.agents.concierge.prompts import WELCOME, WELCOME_QUESTION
 from shared.domain.events import COMMUNITY_REQUEST_NEEDED, SOLUTION_RESEARCH_NEEDED
-from shared.service_layer import approval
+from shared.service_layer import approval, community
 from shared.service_layer.concierge import run_member_turn
 from tests.bouncer_support import new_user, replies, say
+from tests.commerce_support import UPLOAD_BASE, stripe_standin, upload_settings
 from tests.deps_support import make_deps, settings_llm
 
 pytestmark = pytest.mark.integration
@@ -61,11 +63,18 @@ def offline(db: Any, user_id: Any, conv: Any, text: str, *, innovator: bool = Fa
 
 
 def open_request(db: Any, user_id: Any, question: str, summary: str) -> Any:
+    """An open request the member asked, as the Community service routes it (with its requester row)."""
     sql = (
         "INSERT INTO community_requests (requesting_agent_type, requesting_user_id, question,"
         " request_summary) VALUES ('concierge', %s, %s, %s) RETURNING id"
     )
-    return db.execute(sql, [user_id, question, summary]).fetchone()["id"]
+    request_id = db.execute(sql, [user_id, question, summary]).fetchone()["id"]
+    db.execute(
+        "INSERT INTO community_request_requesters (request_id, user_id, requesting_agent_type, question)"
+        " VALUES (%s, %s, 'concierge', %s)",
+        [request_id, user_id, question],
+    )
+    return request_id
 
 
 # --- the offline brain ------------------------------------------------------------------------------
@@ -113,7 +122,12 @@ def test_offline_stop_asking_cancels_the_members_own_request_and_its_priorities(
     offline(db, user_id, conv, "stop asking me about SOC 2")
     request = db.execute("SELECT * FROM community_requests WHERE id = %s", [mine]).fetchone()
     assert request["status"] == "cancelled" and request["closed_loop_at"] is not None
-    assert request["closed_loop_message"] == "cancelled by user, no longer needed"
+    # cancelled by the Community service (community.cancel_request), which writes its own closing line
+    assert request["closed_loop_message"] == community.THANK_YOU
+    withdrawn = db.execute(
+        "SELECT cancelled_at FROM community_request_requesters WHERE request_id = %s", [mine]
+    ).fetchone()
+    assert withdrawn["cancelled_at"] is not None
     priority = db.execute("SELECT status FROM user_priorities WHERE item_id = %s", [mine]).fetchone()
     assert priority["status"] == "cancelled"
     assert replies(db, user_id) == ["Done. I've cancelled your request about SOC 2."]
@@ -326,7 +340,10 @@ def test_model_outage_falls_back_to_the_offline_brain(db, anthropic_fake):
     assert replies(db, user_id) == ["I'll get that question out to the network."]
 
 
-def test_llm_innovator_profile_and_unavailable_commerce_tools(db, anthropic_fake):
+def test_llm_innovator_profile_and_commerce_links(db, anthropic_fake, monkeypatch):
+    stack = contextlib.ExitStack()
+    stack.enter_context(upload_settings(monkeypatch))
+    standin = stack.enter_context(stripe_standin(monkeypatch))
     user_id, conv = member(db, poc="innovator", innovator=True)
     db.execute("INSERT INTO innovators (user_id, company_name) VALUES (%s, 'Globex')", [user_id])
     decide(
@@ -342,7 +359,7 @@ def test_llm_innovator_profile_and_unavailable_commerce_tools(db, anthropic_fake
         ("upload_prospects", {}),
         ("request_credit_funding", {"amount": 100}),
     )
-    anthropic_fake.reply("Noted the profile. Uploading prospects and buying credits aren't available yet.")
+    anthropic_fake.reply("Noted the profile. Here are your upload and payment links.")
     result = llm_turn(
         db,
         user_id,
@@ -363,7 +380,16 @@ def test_llm_innovator_profile_and_unavailable_commerce_tools(db, anthropic_fake
     ).fetchone()
     assert [t["ok"] for t in log["output_data"]["tools"]] == [True, True, True]
     reply_body = json.dumps(anthropic_fake.requests[-1].body)
-    assert "not_available_yet" in reply_body and "https://" not in reply_body
+    assert "not_available_yet" not in reply_body
+    assert f"{UPLOAD_BASE}/?t=" in reply_body  # the upload link (issue 13)
+    [session] = standin.sessions.values()
+    assert session["url"] in reply_body and session["client_reference_id"] == str(user_id)
+    assert db.execute("SELECT count(*) AS n FROM prospect_upload_tokens").fetchone()["n"] == 1
+    assert (
+        db.execute("SELECT stripe_session_id FROM credit_purchases").fetchone()["stripe_session_id"]
+        == session["id"]
+    )
+    stack.close()
 
 
 # --- activation -----------------------------------------------------------------------------------------

@@ -45,9 +45,18 @@ def _recorder() -> Any:
     return function_app("dead_letter_recorder", RECORDER_SOURCE).test_client()
 
 
+# An event of a planned (not deployed) agent: the Intro agent's, routed to it for these tests.
+PLANNED_EVENT = "intro.requested"
+
+
+@pytest.fixture(autouse=True)
+def _planned_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(routing.EVENT_ROUTES, PLANNED_EVENT, "intro")
+
+
 def _unroutable_event(db: Any) -> Any:
     user = make_user(db, verified=True, poc="concierge")
-    event_id = add_event(db, "user.inquiry.solution_needed", user, {"question": "for the community"})
+    event_id = add_event(db, PLANNED_EVENT, user, {"question": "for the community"})
     dispatch_events(FakePublisher())
     [dead] = dead_letters(db)
     return user, event_id, dead
@@ -56,8 +65,8 @@ def _unroutable_event(db: Any) -> Any:
 def test_an_unroutable_event_becomes_a_dead_letter_and_replays_once_its_consumer_exists(db, uow, monkeypatch):
     user, event_id, dead = _unroutable_event(db)
 
-    # The Solution Saga's function lands.
-    monkeypatch.setitem(routing.CONSUMERS, "solution_saga", routing.PLANNED_CONSUMERS["solution_saga"])
+    # The Intro agent's function lands.
+    monkeypatch.setitem(routing.CONSUMERS, "intro", routing.PLANNED_CONSUMERS["intro"])
     result = replay_dead_letter(uow, dead["id"])
     uow.commit()
 
@@ -72,7 +81,7 @@ def test_an_unroutable_event_becomes_a_dead_letter_and_replays_once_its_consumer
 
     publisher = FakePublisher()
     assert dispatch_events(publisher).published == 1
-    assert publisher.published[0][1].topic == "agent-solution-saga"
+    assert publisher.published[0][1].topic == "agent-intro"
 
 
 def test_a_replayed_dead_letter_is_not_replayed_twice_unless_forced(db, uow):
@@ -88,7 +97,7 @@ def test_a_replayed_dead_letter_is_not_replayed_twice_unless_forced(db, uow):
 
 
 def test_a_task_dead_letter_replay_requeues_the_failed_task(db, uow):
-    task = add_task(db, agent_type="solution_saga", task_type="research_solution")
+    task = add_task(db, agent_type="intro", task_type="intro_followup")
     sweep_tasks(FakePublisher())
     assert task_row(db, task)["status"] == "failed"
     [dead] = dead_letters(db)

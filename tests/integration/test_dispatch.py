@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from shared import routing
 from shared.domain.constants import EVENT_MAX_PUBLISH_ATTEMPTS
 from shared.service_layer.dispatch_events import dispatch_events
 from tests.backbone_support import add_event, dead_letters, event_row, make_user
@@ -77,15 +78,16 @@ def test_a_verified_members_text_goes_to_their_point_of_contact(db):
     assert sorted(m.topic for _, m in publisher.published) == ["agent-concierge", "agent-innovator"]
 
 
-def test_an_event_for_a_planned_consumer_is_dead_lettered_at_once_with_a_clear_error(db):
+def test_an_event_for_a_planned_consumer_is_dead_lettered_at_once_with_a_clear_error(db, monkeypatch):
+    monkeypatch.setitem(routing.EVENT_ROUTES, "intro.requested", "intro")  # the planned Intro agent's
     user = make_user(db, verified=True, poc="concierge")
-    event_id = add_event(db, "user.inquiry.solution_needed", user)
+    event_id = add_event(db, "intro.requested", user)
     report = dispatch_events(FakePublisher())
     assert report.dead_lettered == 1
     [dead] = dead_letters(db)
     assert dead["event_id"] == event_id
     assert dead["source"] == "dispatcher"
-    assert "solution_saga" in dead["error_message"] and "not deployed" in dead["error_message"]
+    assert "agent_intro" in dead["error_message"] and "not deployed" in dead["error_message"]
     row = event_row(db, event_id)
     assert row["processed"] is True
     assert row["metadata"]["dispatch"]["outcome"] == "dead_lettered"

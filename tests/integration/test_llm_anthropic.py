@@ -19,12 +19,14 @@ from shared.adapters.llm import (
     PostgresCallLog,
     ToolSpec,
     build_client,
+    build_llm,
 )
 from shared.adapters.llm_prices import cost_usd
 from shared.agents.llm_config import call_settings
-from tests.deps_support import settings_llm
+from shared.config import Settings
+from tests.deps_support import FAKE_ANTHROPIC_KEY, anthropic_llm, composed_llm
 from tests.fakes.llm import InMemoryCallLog
-from tools.fakes.anthropic_api import FakeDelay, FakeReply
+from tools.fakes.anthropic_api import AnthropicFake, FakeDelay, FakeReply
 
 pytestmark = pytest.mark.integration
 
@@ -38,10 +40,9 @@ DECIDE = ToolSpec("make_decision", "Record the decision for this turn.", Decisio
 SYSTEM = "You are the bouncer. " * 400  # ~2,000 tokens: over the minimum cacheable prefix
 
 
-def _llm(call_log: CallLog | None = None) -> Llm:
-    llm = settings_llm(call_log)
-    assert llm is not None
-    return llm
+def _llm(fake: AnthropicFake, call_log: CallLog | None = None) -> Llm:
+    """The real adapter on the loopback fake, its calls to ``call_log`` (default: Postgres)."""
+    return anthropic_llm(fake.base_url, call_log=call_log)
 
 
 def _request(user_id: Any = None, **kw: Any) -> LlmRequest:
@@ -62,12 +63,35 @@ def _request(user_id: Any = None, **kw: Any) -> LlmRequest:
 
 
 def test_no_key_means_no_llm():
-    assert settings_llm() is None
+    assert composed_llm() is None
+    assert build_llm(Settings(anthropic_api_key=None), InMemoryCallLog()) is None
+
+
+def test_the_fixture_hands_the_real_adapter_to_the_composition_root(anthropic_fake, db):
+    llm = composed_llm()
+    assert isinstance(llm, AnthropicLlm)
+    anthropic_fake.reply("hello")
+    assert llm.complete(_request(tools=(), force_tool=None, call_kind="reply")).text == "hello"
+    headers = anthropic_fake.requests[0].headers
+    assert FAKE_ANTHROPIC_KEY in (headers.get("x-api-key") or headers.get("authorization") or "")
+
+
+def test_build_llm_makes_the_real_adapter_from_explicit_settings(anthropic_fake):
+    settings = Settings(
+        anthropic_api_key=pydantic.SecretStr("k"),
+        anthropic_base_url=anthropic_fake.base_url,
+        anthropic_timeout_seconds=5,
+        anthropic_max_retries=1,
+    )
+    llm = build_llm(settings, InMemoryCallLog())
+    assert isinstance(llm, AnthropicLlm)
+    anthropic_fake.reply("from settings")
+    assert llm.complete(_request(tools=(), force_tool=None, call_kind="reply")).text == "from settings"
 
 
 def test_tool_use_decision_is_parsed_into_the_pydantic_model(anthropic_fake):
     anthropic_fake.tool_use("make_decision", {"next_scenario": "ask_for_name", "first_name": "Ana"})
-    response = _llm(InMemoryCallLog()).complete(_request())
+    response = _llm(anthropic_fake, InMemoryCallLog()).complete(_request())
     call = response.tool_call("make_decision")
     assert call is not None and call.arguments == Decision(next_scenario="ask_for_name", first_name="Ana")
     assert call.id.startswith("toolu_") and response.stop_reason == "tool_use"
@@ -81,7 +105,7 @@ def test_tool_use_decision_is_parsed_into_the_pydantic_model(anthropic_fake):
 
 def test_cache_control_reaches_the_wire_on_the_right_blocks(anthropic_fake):
     anthropic_fake.tool_use("make_decision", {"next_scenario": "x"})
-    _llm(InMemoryCallLog()).complete(_request())
+    _llm(anthropic_fake, InMemoryCallLog()).complete(_request())
     body = anthropic_fake.requests[0].body
     assert [b.get("cache_control") for b in body["system"]] == [
         {"type": "ephemeral"},
@@ -95,7 +119,7 @@ def test_cache_control_reaches_the_wire_on_the_right_blocks(anthropic_fake):
 def test_malformed_tool_arguments_become_invalid_calls_never_executed(anthropic_fake):
     anthropic_fake.tool_use("make_decision", {"first_name": "x" * 500})
     anthropic_fake.tool_use("drop_tables", {"now": True})
-    llm = _llm(InMemoryCallLog())
+    llm = _llm(anthropic_fake, InMemoryCallLog())
     bad = llm.complete(_request())
     unknown = llm.complete(_request())
     assert bad.tool_calls == [] and bad.tool_call("make_decision") is None
@@ -108,7 +132,7 @@ def test_malformed_tool_arguments_become_invalid_calls_never_executed(anthropic_
 def test_second_call_reads_the_cached_prefix_and_cost_uses_the_price_table(anthropic_fake):
     anthropic_fake.tool_use("make_decision", {"next_scenario": "x"})
     anthropic_fake.tool_use("make_decision", {"next_scenario": "y"})
-    llm = _llm(InMemoryCallLog())
+    llm = _llm(anthropic_fake, InMemoryCallLog())
     first = llm.complete(_request())
     second = llm.complete(_request(messages=[{"role": "user", "content": "Ben sent me"}]))
     assert first.usage.cache_write_tokens > 1024 and first.usage.cache_read_tokens == 0
@@ -148,7 +172,7 @@ def test_overload_and_server_errors_are_retried_then_unavailable(anthropic_fake,
     anthropic_fake.error(status, kind)
     anthropic_fake.error(status, kind)
     with pytest.raises(LlmUnavailable) as caught:
-        _llm(InMemoryCallLog()).complete(_request())
+        _llm(anthropic_fake, InMemoryCallLog()).complete(_request())
     assert caught.value.reason == reason
     assert len(anthropic_fake.requests) == 2
 
@@ -156,7 +180,7 @@ def test_overload_and_server_errors_are_retried_then_unavailable(anthropic_fake,
 def test_a_retry_that_succeeds_is_a_normal_answer(anthropic_fake):
     anthropic_fake.error(529, "overloaded_error")
     anthropic_fake.tool_use("make_decision", {"next_scenario": "x"})
-    assert _llm(InMemoryCallLog()).complete(_request()).tool_call("make_decision") is not None
+    assert _llm(anthropic_fake, InMemoryCallLog()).complete(_request()).tool_call("make_decision") is not None
 
 
 def _user(db: Any) -> Any:
@@ -170,7 +194,7 @@ def test_ledger_rows_on_success_and_error_in_postgres(anthropic_fake, db):
     anthropic_fake.tool_use("make_decision", {"next_scenario": "ask_for_name"})
     anthropic_fake.error(529, "overloaded_error")
     anthropic_fake.error(529, "overloaded_error")
-    llm = _llm()  # the default sink: PostgresCallLog on DATABASE_URL's pool
+    llm = _llm(anthropic_fake)  # the default sink: PostgresCallLog on DATABASE_URL's pool
     ok = llm.complete(_request(user_id=user_id))
     with pytest.raises(LlmUnavailable):
         llm.complete(_request(user_id=user_id))
@@ -197,5 +221,5 @@ def test_ledger_write_failure_never_fails_the_call(anthropic_fake, database_url,
     anthropic_fake.reply("fine")
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     config.reset_settings_cache()
-    llm = _llm(PostgresCallLog("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"))
+    llm = _llm(anthropic_fake, PostgresCallLog("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"))
     assert llm.complete(_request(tools=(), force_tool=None, call_kind="reply")).text == "fine"

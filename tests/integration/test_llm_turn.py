@@ -242,12 +242,18 @@ def test_a_guard_failure_regenerates_once_then_uses_the_safe_template(db):
     result = run_turn(EchoAgent(), user_id, llm=llm)
     assert result.path == "template" and outbound(db, user_id) == ["Noted. What's your name?"]
     assert "REJECTED" in llm.requests[2].dynamic_context
+    assert "leaked_json" in llm.requests[2].dynamic_context  # the regeneration is told what failed
+    assert [v.kind for v in result.guard_violations] == ["leaked_json", "tool_name", "invented_name"]
     llm2 = ScriptedLlm()
     user2, _ = arrange_second(db)
     llm2.decision("make_decision", next_scenario="greet")
     llm2.reply('{"a": 1}')
     llm2.reply("Who told you about this?")
-    assert run_turn(EchoAgent(), user2, llm=llm2).path == "llm"
+    second = run_turn(EchoAgent(), user2, llm=llm2)
+    assert second.path == "llm"
+    assert [v.kind for v in second.guard_violations] == ["leaked_json"]  # a rejected first draft is kept
+    row = db.execute("SELECT guard_violations FROM agent_turns WHERE id = %s", (second.turn_id,)).fetchone()
+    assert row["guard_violations"] and row["guard_violations"][0].startswith("leaked_json")
 
 
 def arrange_second(db: Any) -> tuple[Any, Any]:

@@ -12,7 +12,7 @@ from shared.agents.context import load_context, profile_block
 from shared.agents.summarizer.summary import clamp_words
 from shared.domain.constants import SUMMARY_MAX_WORDS
 from shared.service_layer.summaries import SummaryResult, summarize_conversation
-from tests.deps_support import settings_llm
+from tests.deps_support import composed_llm
 from tests.fakes.llm import ScriptedLlm
 
 pytestmark = pytest.mark.integration
@@ -101,8 +101,8 @@ def test_next_run_summarises_only_new_messages_and_rolls_the_old_summary_forward
 
 def test_without_an_llm_the_extractive_summary_is_stored(db):
     _, conv = arrange(db)
-    assert settings_llm() is None
-    result = create_conversation_summary(conv, llm=settings_llm())
+    assert composed_llm() is None
+    result = create_conversation_summary(conv, llm=composed_llm())
     summary = stored(db, conv)["conversation_summary"]
     assert result.path == "extractive" and summary == result.summary
     assert "looking for a CFO intro" in summary
@@ -135,7 +135,7 @@ def test_summary_reaches_the_agents_context(db):
 def test_the_real_adapter_writes_the_summary_through_the_fake(anthropic_fake, db):
     _, conv = arrange(db)
     anthropic_fake.reply("Needs and goals: CFO intro.\nKey facts: Ana Ruiz, CEO, Lumen Labs.")
-    result = create_conversation_summary(conv, llm=settings_llm())
+    result = create_conversation_summary(conv, llm=composed_llm())
     assert result.path == "llm" and stored(db, conv)["conversation_summary"].startswith("Needs and goals")
     assert anthropic_fake.requests[0].body["max_tokens"] == 500
     cost = db.execute("SELECT count(*) AS n FROM agent_actions_log WHERE action_type = 'llm_call'").fetchone()

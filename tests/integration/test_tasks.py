@@ -243,13 +243,13 @@ def test_fail_task_is_guarded_too(db, uow):
 
 
 def test_a_task_for_a_planned_agent_fails_with_a_dead_letter(db):
-    task = add_task(db, agent_type="solution_saga", task_type="research_solution")
+    task = add_task(db, agent_type="intro", task_type="intro_followup")
     publisher = FakePublisher()
     report = sweep_tasks(publisher)
     assert report.failed == 1 and publisher.published == []
     assert task_row(db, task)["status"] == "failed"
     [dead] = dead_letters(db)
-    assert "agent_solution_saga" in dead["error_message"]
+    assert "agent_intro" in dead["error_message"]
     assert dead["source"] == "dispatcher"
 
 

@@ -223,6 +223,7 @@ def test_large_batches_split_into_calls_of_the_batch_size():
 def test_the_account_manager_consumes_user_verified_and_its_outputs_are_recorded():
     assert routing.EVENT_ROUTES["user.verified"] == "account_manager"
     assert "user.verified" not in routing.RECORD_ONLY_EVENTS
-    assert routing.route_event("priority.update", True, "concierge") is None
+    # priority.update goes to the member's point of contact (shared.service_layer.reengagement).
+    assert routing.route_event("priority.update", False, None) is None
     assert routing.CONSUMERS["account_manager"].function == "agent_account_manager"
     assert str(ScoreSource.LLM) == "llm"

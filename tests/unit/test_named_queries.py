@@ -17,6 +17,7 @@ AGGREGATE_FILES = {
     "budgets",
     "community",
     "community_responses",
+    "credit_purchases",
     "credits",
     "conversations",
     "dead_letters",
@@ -27,7 +28,11 @@ AGGREGATE_FILES = {
     "messages",
     "ops",
     "priorities",
+    "prospects",
     "queue",
+    "re_engagement",
+    "solution_workflows",
+    "retention",  # retention_archive, and the archive-then-delete batch of each table (platform §6.6)
     "tasks",
     "users",
 }

@@ -130,7 +130,13 @@ def test_another_members_contact_details_are_unsendable():
 
 
 def test_hype_words_come_from_one_list():
+    from evals.judge import HYPE
+
     assert "amazing" in HYPE_WORDS
+    assert all(
+        HYPE.search(f"so {word} today") for word in HYPE_WORDS
+    )  # the Bouncer judge reads the same list
+    assert _kinds("We're thrilled to have you.") == {"hype"}
     assert "hype" in _kinds("An amazing option.")
     assert "hype" in _kinds("A world-class team.")
     assert _kinds("I'll get that question out to the network.") == set()
@@ -138,3 +144,133 @@ def test_hype_words_come_from_one_list():
 
 def test_the_bouncer_is_not_held_to_the_member_checks():
     assert check_reply(["I found 3 platforms at https://x.com/y"], GuardContext(context_text="")) == []
+
+
+# --- companies and numbers absent from the context (issue 16 §5) ------------------------------------
+
+FACTS = GuardContext(
+    member_checks=True,
+    context_text=(
+        "- Name: Sarah Chen\n- Company: Globex\n- Title: VP Product\n"
+        "- [2026-12-02 01:18:09 UTC] user: I'm looking for SOC 2 automation vendors, budget $20k, "
+        "team of 12. Anyone at Stripe?\n"
+        "- priority community_request 7d9e value=85: Which CRM did you pick?\n"
+        '[{"research": "requested"}, {"credits_offered": 25, "answers_so_far": 3}]'
+    ),
+    acted=frozenset({"request_solution_research"}),
+)
+
+
+def _facts(text: str) -> list[tuple[str, str]]:
+    return [(v.kind, v.detail) for v in check_reply([text], FACTS)]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "detail"),
+    [
+        ("Brian Martinez at Roku can help.", "invented_company", "Roku"),
+        ("Someone at Roku might know.", "invented_company", "Roku"),
+        ("Vanta and Drata are the usual picks.", "invented_company", "Drata"),
+        ("You could look at Vanta.", "invented_company", "Vanta"),
+        ("I'd check HubSpot for that.", "invented_company", "HubSpot"),
+        ("IBM is a fit.", "invented_company", "IBM"),
+        ("Try Monday.com for that.", "invented_company", "Monday.com"),
+        ("Roku Labs has a team on it.", "invented_name", "Roku Labs"),  # a run of names
+        ("We can hop on Zoom.", "invented_company", "Zoom"),
+        ("Ask the folks from Okta.", "invented_company", "Okta"),
+    ],
+)
+def test_a_company_absent_from_the_context_is_unsendable(text, kind, detail):
+    assert (kind, detail) in _facts(text)
+
+
+def test_the_brian_martinez_at_roku_reply_fails_as_a_person_and_as_a_company():
+    assert _facts("Brian Martinez at Roku can help.") == [
+        ("invented_name", "Brian Martinez"),
+        ("invented_company", "Roku"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Got it, Sarah. I'll ask the network about Stripe.",
+        "Noted, Globex's SOC 2 question is with the network.",
+        "While I have you: the CRM question from Q3. Interested?",
+        "Let me know what you think.",
+        "Hey Sarah, happy to help with SOC 2.",
+        "Are we talking about vendors or partners, or something else?",
+        "I'll look into SOC 2 automation options and come back to you.",
+        "I'll write back on Monday or Tuesday, by EOD at the latest.",
+        "Sure. Interested in a B2B SaaS angle or an API one?",
+        "Happy to. Your VP Product hat on, or the Globex one?",
+        "I'll check in with the team at Yachtparty.",
+        "The Series B question is with the network.",
+        "Option A or B?",
+        "Is that for the US team or EMEA?",
+    ],
+)
+def test_known_and_ordinary_capitalised_words_pass(text):
+    assert _facts(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        ("Around 45% of intros convert.", "45"),
+        ("Your budget of $25k is noted.", "$25k"),
+        ("I found five vendors.", "five vendors"),
+        ("Six experts replied.", "Six experts"),
+        ("It costs 40 credits.", "40"),
+        ("That's 1,500 dollars a year.", "1,500"),
+        ("They have 7 seats left.", "7"),
+        ("Version 4.5 fixes it.", "4.5"),
+    ],
+)
+def test_a_number_absent_from_the_context_is_unsendable(text, detail):
+    assert ("invented_number", detail) in _facts(text)
+
+
+def test_found_3_platforms_with_no_tool_result_fails():
+    no_tools = replace(FACTS, acted=frozenset())
+    kinds_found = {v.kind for v in check_reply(["I found 3 platforms."], no_tools)}
+    assert "unbacked_claim" in kinds_found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your $20k budget is noted.",  # the member's own words
+        "A team of 12, noted.",
+        "Your budget of 20k is noted.",  # 20k = $20k
+        "Your budget of $20,000 is noted.",
+        "It's 25 credits if you answer.",  # a credits amount from a tool result
+        "3 answers so far.",  # a count a tool returned
+        "Three answers so far.",  # spelled the other way
+        "Talk at 3pm on Dec 3?",  # times and dates
+        "Does 10:30 work, or 4 p.m.?",
+        "I'll come back to you on 12/4 or 2026-12-05.",
+        "I'll come back within 2 days, maybe 48 hours.",  # durations
+        "A 15-minute call would do.",
+        "1) research\n2) ask the network",  # list markers
+        "Your 2nd request is open.",  # ordinals
+        "Let's talk on the 3rd of December.",
+        "The SOC 2 question is out.",  # the member's own word
+        "Two ways to read that: vendors or partners?",  # a spelled number that counts no results
+        "I have you at +1 415 555 0100.",  # a phone number is contact_detail's business, not this one's
+    ],
+)
+def test_numbers_that_are_not_invented_pass(text):
+    ctx = replace(FACTS, own_contacts=frozenset({"+14155550100"}))
+    assert [v for v in check_reply([text], ctx) if v.kind == "invented_number"] == []
+
+
+def test_numbers_inside_urls_emails_and_words_are_not_counted():
+    ctx = replace(FACTS, context_text=FACTS.context_text + " https://globex.example/u/98765 b2b")
+    assert [v.kind for v in check_reply(["Upload at https://globex.example/u/98765"], ctx)] == []
+    assert [v.kind for v in check_reply(["A B2B angle then."], ctx)] == []
+
+
+def test_the_bouncer_is_not_held_to_the_company_and_number_checks():
+    bouncer = GuardContext(context_text="user: hi")
+    assert check_reply(["What's your title at Roku? Takes 2 seconds."], bouncer) == []

@@ -24,9 +24,16 @@ def test_verified_members_reach_their_point_of_contact():
     assert route_event("user.email_verified", True, "concierge") == CONSUMERS["concierge"]
 
 
-def test_events_for_a_planned_agent_are_a_clear_no_route_until_it_lands():
-    with pytest.raises(NoRoute, match=r"agent_solution_saga.*not deployed"):
-        route_event("user.inquiry.solution_needed", True, "concierge")
+def test_work_for_a_planned_agent_is_a_clear_no_route_until_it_lands():
+    with pytest.raises(NoRoute, match=r"agent_intro.*not deployed"):
+        route_task("intro", "intro_followup", True, "concierge")
+
+
+def test_research_requests_go_to_the_solution_saga():
+    consumer = route_event("user.inquiry.solution_needed", True, "concierge")
+    assert consumer is not None and consumer.function == "agent_solution_saga"
+    timeout = route_task("solution_saga", "solution_workflow_timeout", True, "concierge")
+    assert timeout.topic == "agent-solution-saga"
 
 
 def test_community_requests_go_to_the_agent_of_humans():

@@ -14,6 +14,16 @@ Usage is computed from the request, the way the API bills it:
   write; the rest is plain input. Prefixes under the model's minimum cacheable length are
   never cached, as with the real API.
 
+Anthropic's server-side web search tool (``web_search_20250305``) is answered in its real
+format: a ``server_tool_use`` block (``srvtoolu_`` id, ``{"query": ...}``), a
+``web_search_tool_result`` block holding ``web_search_result`` items (url, title,
+``encrypted_content``, ``page_age``) or a ``web_search_tool_result_error``, then text blocks whose
+``citations`` are ``web_search_result_location`` entries (url, title, ``cited_text``,
+``encrypted_index``); ``usage.server_tool_use.web_search_requests`` counts the searches, and each
+result adds ``WEB_RESULT_INPUT_TOKENS`` of input (the content the model read). Script
+it with ``fake.web_search(query, results, cited=[(text, url)], text=...)``; a scripted search on
+a request that did not offer the tool is refused, as the model could not have searched.
+
 Scripts are queued per test: ``fake.reply(text)``, ``fake.tool_use(name, input)``,
 ``fake.error(529, "overloaded_error")``, ``fake.delay(seconds)`` (to make the client time out).
 With an empty queue the server answers with ``responder(request_body)`` if one is set, else a
@@ -151,12 +161,41 @@ class PromptCache:
 # --- Script items --------------------------------------------------------------------------
 
 
+WEB_SEARCH_TOOL_TYPES = ("web_search_20250305",)
+WEB_RESULT_INPUT_TOKENS = 500  # input tokens one search result adds (the page content the model reads)
+WEB_SEARCH_ERROR_CODES = (
+    "invalid_tool_input",
+    "unavailable",
+    "max_uses_exceeded",
+    "too_many_requests",
+    "query_too_long",
+)
+
+
+@dataclass
+class FakeSearchResult:
+    url: str
+    title: str
+    page_age: str | None = None
+
+
+@dataclass
+class FakeWebSearch:
+    """One search the model runs with the server tool: its results, or an error code."""
+
+    query: str
+    results: list[FakeSearchResult] = field(default_factory=list)
+    error_code: str | None = None  # one of WEB_SEARCH_ERROR_CODES
+
+
 @dataclass
 class FakeReply:
     text: str = ""
     tool_uses: list[tuple[str, Any]] = field(default_factory=list)
     stop_reason: str | None = None
     output_tokens: int | None = None  # None: estimated from the content
+    web_searches: list[FakeWebSearch] = field(default_factory=list)
+    cited: list[tuple[str, str]] = field(default_factory=list)  # (text, url of a result it cites)
 
 
 @dataclass
@@ -238,6 +277,22 @@ class AnthropicFake:
     def tool_use(self, name: str, tool_input: Any, *, text: str = "") -> None:
         self.push(FakeReply(text=text, tool_uses=[(name, tool_input)]))
 
+    def web_search(
+        self,
+        query: str,
+        results: list[tuple[str, str]] | None = None,
+        *,
+        cited: list[tuple[str, str]] | None = None,
+        text: str = "",
+        error_code: str | None = None,
+    ) -> None:
+        """A reply that runs one web search: ``results`` are (url, title); ``cited`` are text
+        blocks (text, url) citing one of them; ``text`` a closing uncited block."""
+        search = FakeWebSearch(
+            query, [FakeSearchResult(url, title) for url, title in results or []], error_code=error_code
+        )
+        self.push(FakeReply(text=text, web_searches=[search], cited=list(cited or [])))
+
     def error(self, status: int, error_type: str, message: str = "scripted error") -> None:
         self.push(FakeError(status, error_type, message))
 
@@ -277,11 +332,13 @@ class AnthropicFake:
             if self.responder is None:
                 return _error(500, "api_error", "anthropic fake: no scripted response queued")
             item = self.responder(body)
+        if item.web_searches and not _offers_web_search(body):
+            return _error(500, "api_error", "anthropic fake: a web search was scripted but not offered")
         return 200, self._message(body, item), {}
 
     def _message(self, body: dict[str, Any], reply: FakeReply) -> dict[str, Any]:
         model = str(body["model"])
-        content: list[dict[str, Any]] = []
+        content: list[dict[str, Any]] = _web_search_blocks(reply)
         if reply.text:
             content.append({"type": "text", "text": reply.text})
         for name, tool_input in reply.tool_uses:
@@ -298,6 +355,7 @@ class AnthropicFake:
         if output_tokens is None:
             output_tokens = sum(estimate_tokens(_block_text(c)) for c in content) or 1
         stop_reason = reply.stop_reason or ("tool_use" if reply.tool_uses else "end_turn")
+        searches = sum(1 for search in reply.web_searches if search.error_code is None)
         return {
             "id": "msg_" + uuid.uuid4().hex[:24],
             "type": "message",
@@ -307,7 +365,7 @@ class AnthropicFake:
             "stop_reason": stop_reason,
             "stop_sequence": None,
             "usage": {
-                "input_tokens": usage.input_tokens,
+                "input_tokens": usage.input_tokens + _search_result_tokens(reply),
                 "cache_creation_input_tokens": usage.cache_creation_input_tokens,
                 "cache_read_input_tokens": usage.cache_read_input_tokens,
                 "cache_creation": {
@@ -315,9 +373,68 @@ class AnthropicFake:
                     "ephemeral_1h_input_tokens": 0,
                 },
                 "output_tokens": output_tokens,
+                "server_tool_use": {"web_search_requests": searches, "web_fetch_requests": 0},
                 "service_tier": "standard",
             },
         }
+
+
+def _search_result_tokens(reply: FakeReply) -> int:
+    """The model reads what each search returned: billed as (uncached) input, as the API does."""
+    return sum(len(s.results) for s in reply.web_searches if s.error_code is None) * WEB_RESULT_INPUT_TOKENS
+
+
+def _offers_web_search(body: dict[str, Any]) -> bool:
+    return any(t.get("type") in WEB_SEARCH_TOOL_TYPES for t in body.get("tools") or [] if isinstance(t, dict))
+
+
+def _opaque(*parts: str) -> str:
+    """Stands in for the API's encrypted_content / encrypted_index (opaque base64-like tokens)."""
+    return "Eo" + hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def _web_search_blocks(reply: FakeReply) -> list[dict[str, Any]]:
+    """server_tool_use + web_search_tool_result per search, then the cited text blocks."""
+    blocks: list[dict[str, Any]] = []
+    by_url: dict[str, FakeSearchResult] = {}
+    for search in reply.web_searches:
+        use_id = "srvtoolu_" + uuid.uuid4().hex[:24]
+        blocks.append({"type": "text", "text": "I'll search for that."})
+        blocks.append(
+            {"type": "server_tool_use", "id": use_id, "name": "web_search", "input": {"query": search.query}}
+        )
+        if search.error_code is not None:
+            result: Any = {"type": "web_search_tool_result_error", "error_code": search.error_code}
+        else:
+            result = [
+                {
+                    "type": "web_search_result",
+                    "url": r.url,
+                    "title": r.title,
+                    "encrypted_content": _opaque(r.url, search.query),
+                    "page_age": r.page_age,
+                }
+                for r in search.results
+            ]
+            by_url.update({r.url: r for r in search.results})
+        blocks.append({"type": "web_search_tool_result", "tool_use_id": use_id, "content": result})
+    for text, url in reply.cited:
+        source = by_url.get(url)
+        citations = (
+            [
+                {
+                    "type": "web_search_result_location",
+                    "url": url,
+                    "title": source.title,
+                    "cited_text": text[:150],
+                    "encrypted_index": _opaque(url, text),
+                }
+            ]
+            if source is not None
+            else None
+        )
+        blocks.append({"type": "text", "text": text, "citations": citations})
+    return blocks
 
 
 # --- An instant, schema-valid responder (benchmarks and the with-key end-to-end test) ----------
@@ -356,12 +473,26 @@ def minimal_instance(schema: dict[str, Any], defs: dict[str, Any] | None = None)
     return None
 
 
+INSTANT_SEARCH_RESULTS = (
+    FakeSearchResult("https://vendor-one.example/product", "Vendor One: the product", "3 weeks ago"),
+    FakeSearchResult("https://vendor-two.example/", "Vendor Two", "2 months ago"),
+    FakeSearchResult("https://review-site.example/best-tools", "The best tools, compared", None),
+)
+
+
 def instant_responder(body: dict[str, Any]) -> FakeReply:
-    """Answer a forced tool with a schema-valid minimal call, anything else with short prose."""
+    """Answer a forced tool with a schema-valid minimal call; a request offering web search with
+    one search, three results and two cited sentences; anything else with short prose."""
     choice = body.get("tool_choice") or {}
     if choice.get("type") == "tool":
         tool = next(t for t in body.get("tools", []) if t["name"] == choice["name"])
         return FakeReply(tool_uses=[(tool["name"], minimal_instance(tool["input_schema"]))])
+    if _offers_web_search(body):
+        results = list(INSTANT_SEARCH_RESULTS)
+        return FakeReply(
+            web_searches=[FakeWebSearch("vendors for this need", results)],
+            cited=[(f"{r.title} is one option.", r.url) for r in results[:2]],
+        )
     return FakeReply(text=INSTANT_REPLY_TEXT)
 
 
@@ -377,6 +508,14 @@ def _validate(body: dict[str, Any]) -> str | None:
         problems.append("messages: at least one message is required")
     elif not all(isinstance(m, dict) and m.get("role") in ("user", "assistant") for m in messages):
         problems.append("messages: each message needs role 'user' or 'assistant'")
+    for tool in body.get("tools") or []:
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if kind is not None and kind != "custom" and kind not in WEB_SEARCH_TOOL_TYPES:
+            problems.append(f"tools: unknown server tool type {kind!r}")
+        elif kind in WEB_SEARCH_TOOL_TYPES and tool.get("name") != "web_search":
+            problems.append("tools: the web search tool must be named 'web_search'")
+        elif kind is None and isinstance(tool, dict) and "input_schema" not in tool:
+            problems.append(f"tools.{tool.get('name')}: input_schema: Field required")
     breakpoints = sum(1 for b in (body.get("tools") or []) if "cache_control" in b)
     system = body.get("system")
     for block in system if isinstance(system, list) else []:

@@ -4,7 +4,8 @@ Starts, in order:
 1. PostgreSQL: a private cluster under ``<state-dir>/pg`` when ``DATABASE_URL`` is unset,
    with the migrations and the demo seed applied;
 2. the Pub/Sub emulator, with topics and push subscriptions created from ``shared.routing``;
-3. the Twilio stand-in (the real ``twilio`` client is pointed at it);
+3. the Twilio stand-in (the real ``twilio`` client is pointed at it) and the Stripe stand-in
+   (``STRIPE_API_BASE``; paying posts signed events to ``stripe_webhook``);
 4. every function under ``functions/``, each under functions-framework on its own port;
 5. the NOTIFY relay that stands in for pg_net, and the scheduler loop (``shared.schedules``);
 then prints a health summary and, on a terminal, opens the phone simulator. Ctrl-C stops
@@ -57,16 +58,18 @@ def discover_functions() -> list[str]:
 def _local_secrets(state_dir: Path) -> dict[str, str]:
     """Random per checkout, kept between runs; never real credentials."""
     path = state_dir / "local-secrets.json"
-    if path.exists():
-        stored: dict[str, str] = json.loads(path.read_text())
-        return stored
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     values = {
         "twilio_auth_token": secrets.token_hex(16),
         "webhook_signing_secret": secrets.token_hex(32),
         "email_webhook_secret": secrets.token_hex(32),
+        "stripe_secret_key": "sk_test_local_" + secrets.token_hex(12),
+        "stripe_webhook_secret": "whsec_local_" + secrets.token_hex(16),
+        **stored,
     }
-    path.write_text(json.dumps(values))
-    path.chmod(0o600)
+    if values != stored:
+        path.write_text(json.dumps(values))
+        path.chmod(0o600)
     return values
 
 
@@ -91,7 +94,7 @@ def postgres(state_dir: Path, external_url: str | None) -> Iterator[str]:
         if not yield_cluster.is_running():
             yield_cluster.start()
         url = yield_cluster.create_database(LOCAL_DB)
-        say(f"PostgreSQL: private cluster on 127.0.0.1:{port} ({state_dir / 'pg'})")
+        say(f"PostgreSQL: private cluster on 127.0.0.1:{port} (data in {yield_cluster.datadir})")
     applied = migrate(url)
     seed(url)
     say(f"migrations: {len(applied)} applied now; demo seed loaded")
@@ -183,7 +186,11 @@ class SchedulerLoop:
 
 
 def function_env(info: dict[str, Any], name: str, url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "PUBLIC_BASE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "PUBLIC_BASE_URL", "STRIPE_", "PROSPECT_UPLOAD_URL"))
+    }
     env.update(
         {
             "PYTHONPATH": str(ROOT),
@@ -199,6 +206,10 @@ def function_env(info: dict[str, Any], name: str, url: str) -> dict[str, str]:
             "WEBHOOK_SIGNING_SECRET": info["webhook_signing_secret"],
             "EMAIL_WEBHOOK_SECRET": info["email_webhook_secret"],
             "VERIFY_EMAIL_DOMAIN": LOCAL_EMAIL_DOMAIN,
+            "STRIPE_SECRET_KEY": info["stripe_secret_key"],
+            "STRIPE_WEBHOOK_SECRET": info["stripe_webhook_secret"],
+            "STRIPE_API_BASE": info["stripe_standin_url"],
+            "PROSPECT_UPLOAD_URL": info["function_urls"].get("prospect_upload", "") + "/",
             "THREADS": str(FUNCTION_THREADS),
             # Two connections per request thread: a conversational turn holds the consumer's unit of
             # work (its delivery mark) while its own turn transaction runs; with one per thread, 8
@@ -211,7 +222,7 @@ def function_env(info: dict[str, Any], name: str, url: str) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up script reads best in one place
-    from tools.fakes import twilio_api
+    from tools.fakes import stripe_api, twilio_api
     from tools.localstack import pubsub_emulator
     from tools.localstack.relay import NotifyRelay
 
@@ -248,6 +259,13 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
 
         names = discover_functions()
         urls = {name: f"http://127.0.0.1:{free_port()}" for name in names}
+        stripe = stripe_api.start_in_thread(
+            api_key=local["stripe_secret_key"],
+            webhook_secret=local["stripe_webhook_secret"],
+            webhook_url=urls["stripe_webhook"] + "/" if "stripe_webhook" in urls else None,
+        )
+        stack.callback(stripe.stop)
+        say(f"Stripe stand-in on {stripe.url}")
         info: dict[str, Any] = {
             "database_url": db_url,
             "function_urls": urls,
@@ -260,6 +278,9 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
             "verify_email_domain": LOCAL_EMAIL_DOMAIN,
             "pubsub_emulator_host": emulator.host_port,
             "brain": brain,
+            "stripe_standin_url": stripe.url,
+            "stripe_secret_key": local["stripe_secret_key"],
+            "stripe_webhook_secret": local["stripe_webhook_secret"],
         }
         procs: dict[str, subprocess.Popen[bytes]] = {}
         for name in names:
@@ -354,6 +375,8 @@ def print_health(
         say(f"  {name:<22} {state:<8} {url}")
     emulator_state = "up" if is_emulator_ready(info.pubsub_emulator_host) else "DOWN"
     say(f"  {'twilio stand-in':<22} {'up':<8} {info.twilio_standin_url}")
+    if info.stripe_standin_url:
+        say(f"  {'stripe stand-in':<22} {'up':<8} {info.stripe_standin_url}")
     say(f"  {'pubsub emulator':<22} {emulator_state:<8} {info.pubsub_emulator_host}")
     for name, healthy, detail in services or []:
         say(f"  {name:<22} {'up' if healthy else 'DOWN':<8} {detail}")

@@ -39,6 +39,9 @@ class StackInfo:
     pubsub_emulator_host: str
     brain: str
     pids: dict[str, int] = field(default_factory=dict)
+    stripe_standin_url: str = ""  # the Stripe stand-in (tools/fakes/stripe_api.py)
+    stripe_secret_key: str = ""  # local-only test key the stand-in accepts
+    stripe_webhook_secret: str = ""  # what the stand-in signs stripe_webhook deliveries with
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2))

@@ -179,12 +179,11 @@ class CommunityRequestRepository:
             for r in self._sql.all("community_requests_open_for_user", user_id=user_id, limit=limit)
         ]
 
-    def cancel_for_user(
-        self, user_id: UUID, *, request_id: UUID | None, pattern: str
-    ) -> list[CancelledRequest]:
-        """Cancel the member's own open requests: ``request_id``, else those matching ``pattern``."""
+    def own_open(self, user_id: UUID, *, request_id: UUID | None, pattern: str) -> list[CancelledRequest]:
+        """The member's own open requests they still wait on: ``request_id``, else those matching
+        ``pattern``."""
         rows = self._sql.all(
-            "community_requests_cancel_for_user", user_id=user_id, request_id=request_id, pattern=pattern
+            "community_requests_own_open_for_user", user_id=user_id, request_id=request_id, pattern=pattern
         )
         return [CancelledRequest(uuid_of(r["id"]), r["question"], r["request_summary"]) for r in rows]
 

@@ -67,6 +67,16 @@ class DeadEvent:
     error: str
 
 
+@dataclass(frozen=True)
+class MemberEvent:
+    """One event about a member (aggregate ``user``), as the Account Manager reads its news."""
+
+    id: UUID
+    event_type: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
 class EventRepository:
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
@@ -141,6 +151,24 @@ class EventRepository:
                 created_at=r["created_at"],
                 attempts=r["attempts"],
                 error=r["error"],
+            )
+            for r in rows
+        ]
+
+    def for_member_since(
+        self, user_id: UUID, *, since: datetime | None, excluding_creator: str, limit: int
+    ) -> list[MemberEvent]:
+        """The member's events after ``since`` (None: all), oldest first, leaving out the events
+        ``excluding_creator`` wrote itself."""
+        rows = self._sql.all(
+            "events_for_member_since", user_id=user_id, since=since, own=excluding_creator, limit=limit
+        )
+        return [
+            MemberEvent(
+                id=uuid_of(r["id"]),
+                event_type=r["event_type"],
+                payload=json_object(r["payload"]),
+                created_at=r["created_at"],
             )
             for r in rows
         ]

@@ -158,6 +158,19 @@ class TaskRepository:
             reason=reason,
         )
 
+    def cancel_reengagement_for_items(
+        self, user_id: UUID, item_ids: Sequence[UUID], *, now: datetime
+    ) -> list[UUID]:
+        """Cancel the member's pending ``re_engagement_check`` tasks about these items (their context
+        id, or an entry of their ``priority_items``); returns the cancelled tasks' ids."""
+        rows = self._sql.all(
+            "tasks_cancel_reengagement_for_items",
+            user_id=user_id,
+            item_ids=[str(i) for i in item_ids],
+            now=now,
+        )
+        return [uuid_of(r["id"]) for r in rows]
+
     def cancel_pending_for_context(self, context_id: UUID, *, task_types: Sequence[str], reason: str) -> int:
         """Cancel every member's pending tasks of these types about one context; returns how many."""
         return self._sql.run(

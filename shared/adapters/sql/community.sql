@@ -203,14 +203,16 @@ SELECT id, question, request_summary, category, status, created_at
  ORDER BY created_at DESC
  LIMIT %(limit)s;
 
--- name: community_requests_cancel_for_user
--- Cancel the member's own open requests: one by id, or those whose question or summary matches.
-UPDATE community_requests
-   SET status = 'cancelled', closed_loop_at = now(),
-       closed_loop_message = 'cancelled by user, no longer needed'
- WHERE requesting_user_id = %(user_id)s
-   AND status IN ('open', 'presented', 'clarifying', 'responses_received')
-   AND (id = %(request_id)s::uuid
+-- name: community_requests_own_open_for_user
+-- The member's own open requests they are still waiting on (by id, or those whose question or summary
+-- matches), for cancel_community_request; the cancelling itself is community.cancel_request.
+SELECT r.id, r.question, r.request_summary
+  FROM community_requests AS r
+  JOIN community_request_requesters AS q ON q.request_id = r.id
+ WHERE q.user_id = %(user_id)s AND q.cancelled_at IS NULL
+   AND r.status IN ('open', 'presented', 'clarifying', 'responses_received')
+   AND (r.id = %(request_id)s::uuid
         OR (%(request_id)s::uuid IS NULL
-            AND (question ILIKE %(pattern)s OR coalesce(request_summary, '') ILIKE %(pattern)s)))
-RETURNING id, question, request_summary;
+            AND (q.question ILIKE %(pattern)s OR r.question ILIKE %(pattern)s
+                 OR coalesce(r.request_summary, '') ILIKE %(pattern)s)))
+ ORDER BY r.created_at DESC;

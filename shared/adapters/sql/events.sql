@@ -82,3 +82,14 @@ SELECT count(*) AS unprocessed,
        extract(epoch FROM now() - min(created_at)) AS oldest_age_seconds
   FROM events
  WHERE NOT processed;
+
+-- name: events_for_member_since
+-- The member's events after the watermark, oldest first; the Account Manager's own events are not news to it.
+SELECT id, event_type, payload, created_at
+FROM events
+WHERE aggregate_type = 'user'
+  AND aggregate_id = %(user_id)s
+  AND created_at > coalesce(%(since)s::timestamptz, '-infinity'::timestamptz)
+  AND created_by IS DISTINCT FROM %(own)s
+ORDER BY created_at, id
+LIMIT %(limit)s;

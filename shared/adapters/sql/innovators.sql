@@ -40,3 +40,22 @@ SELECT kind,
        ) AS intros
  GROUP BY kind
  ORDER BY kind;
+
+-- name: innovators_match_need
+-- The Solution Saga's search of the innovators table (agents.md §9): active innovators whose
+-- categories include the request's (case-insensitive), or whose company or solution mentions one
+-- of its terms as a word (terms are regex-escaped by the caller); most categories in common first.
+SELECT i.id, i.user_id, i.company_name, i.solution_name, i.solution_description, i.categories,
+       cardinality(ARRAY(SELECT lower(c) FROM unnest(i.categories) AS c
+                         INTERSECT SELECT unnest(%(categories)s::text[]))) AS overlap
+  FROM innovators i
+  JOIN users u ON u.id = i.user_id
+ WHERE i.active
+   AND i.user_id <> %(user_id)s
+   AND (ARRAY(SELECT lower(c) FROM unnest(i.categories) AS c) && %(categories)s::text[]
+        OR EXISTS (SELECT 1 FROM unnest(%(terms)s::text[]) AS t
+                    WHERE i.company_name ~* ('\m' || t || '\M')
+                       OR coalesce(i.solution_name, '') ~* ('\m' || t || '\M')
+                       OR coalesce(i.solution_description, '') ~* ('\m' || t || '\M')))
+ ORDER BY overlap DESC, i.created_at
+ LIMIT %(limit)s;

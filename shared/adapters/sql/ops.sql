@@ -33,7 +33,7 @@ SELECT (SELECT coalesce(sum(cost_usd), 0) FROM agent_actions_log
            AND created_at >= now() - make_interval(days => %(days)s)) AS inbound;
 
 -- name: ops_backlogs
--- Depth and oldest age (seconds, 0 when empty) of every backlog the alerts watch (platform.md §7.6).
+-- Depth and oldest age (seconds, 0 when empty) of every backlog the alerts watch (platform.md §7.6); a sending SMS counts from its claim.
 SELECT 'events' AS backlog, count(*) AS depth,
        coalesce(extract(epoch FROM now() - min(created_at)), 0)::float AS oldest_age_seconds
 FROM events WHERE NOT processed
@@ -47,8 +47,71 @@ UNION ALL
 SELECT 'message_queue', count(*), coalesce(extract(epoch FROM now() - min(scheduled_for)), 0)::float
 FROM message_queue WHERE status = 'queued' AND scheduled_for <= now()
 UNION ALL
-SELECT 'sms_sending', count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float
+SELECT 'sms_sending', count(*), coalesce(extract(epoch FROM now() - min(coalesce(claimed_at, created_at))), 0)::float
 FROM messages WHERE direction = 'outbound' AND status = 'sending'
 UNION ALL
 SELECT 'sms_pending', count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float
 FROM messages WHERE direction = 'outbound' AND status = 'pending';
+
+-- name: ops_member_snapshot
+-- Everything one member's turns can leave behind, as JSON lists (the member evals grade this final state): their events, community requests (asked by them, or asked of them), priorities, outbound messages, queued messages, turns, open tasks, intro rows they are part of, innovator profile, goal and credits.
+SELECT
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('event_type', e.event_type, 'payload', e.payload,
+                                                'created_by', e.created_by) ORDER BY e.created_at, e.id), '[]')
+     FROM events e
+    WHERE e.aggregate_id = %(user_id)s OR e.payload ->> 'requesting_user_id' = %(user_id)s::text
+       OR e.payload ->> 'user_id' = %(user_id)s::text) AS events,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'status', r.status, 'question', r.question,
+                                                'requesting_user_id', r.requesting_user_id,
+                                                'desired_outcome', r.desired_outcome) ORDER BY r.created_at), '[]')
+     FROM community_requests r
+    WHERE r.requesting_user_id = %(user_id)s OR %(user_id)s = ANY(r.target_user_ids)) AS community_requests,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'request_id', c.request_id, 'status', c.status)
+                             ORDER BY c.created_at), '[]')
+     FROM community_responses c WHERE c.user_id = %(user_id)s) AS community_responses,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('item_type', p.item_type, 'item_id', p.item_id,
+                                                'status', p.status, 'presentation_count', p.presentation_count)
+                             ORDER BY p.priority_rank), '[]')
+     FROM user_priorities p WHERE p.user_id = %(user_id)s) AS priorities,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('role', m.role, 'content', m.content) ORDER BY m.created_at, m.id), '[]')
+     FROM messages m WHERE m.user_id = %(user_id)s AND m.direction = 'outbound') AS outbound,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('agent_id', q.agent_id, 'status', q.status,
+                                                'final_message', q.final_message, 'message_data', q.message_data)
+                             ORDER BY q.created_at, q.sequence_position), '[]')
+     FROM message_queue q WHERE q.user_id = %(user_id)s) AS queued,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('path', t.path, 'status', t.status, 'decision', t.decision,
+                                                'tools', t.tools, 'guard_violations', t.guard_violations)
+                             ORDER BY t.created_at), '[]')
+     FROM agent_turns t WHERE t.user_id = %(user_id)s) AS turns,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('task_type', k.task_type, 'agent_type', k.agent_type,
+                                                'status', k.status) ORDER BY k.created_at), '[]')
+     FROM agent_tasks k WHERE k.user_id = %(user_id)s) AS tasks,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', 'intro_opportunity', 'id', o.id, 'status', o.status)), '[]')
+     FROM intro_opportunities o WHERE %(user_id)s IN (o.connector_user_id, o.innovator_id))
+  || (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', 'connection_request', 'id', c.id, 'status', c.status)), '[]')
+        FROM connection_requests c WHERE %(user_id)s IN (c.introducee_user_id, c.requestor_user_id))
+  || (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', 'intro_offer', 'id', f.id, 'status', f.status)), '[]')
+        FROM intro_offers f WHERE %(user_id)s IN (f.offering_user_id, f.introducee_user_id)) AS intros,
+  (SELECT to_jsonb(i) - 'user_id' FROM innovators i WHERE i.user_id = %(user_id)s) AS innovator,
+  u.goal, u.verified, u.poc_agent_type, u.credit_balance
+  FROM users u
+ WHERE u.id = %(user_id)s;
+
+-- name: ops_alert_signals
+-- The platform §7.6 signals the database can show: SMS outcomes and failures in a window, LLM spend, dearest call and p99 latency, dead letters recorded recently.
+SELECT (SELECT count(*) FROM messages
+         WHERE direction = 'outbound' AND attempts > 0
+           AND status IN ('queued', 'sent', 'delivered', 'failed', 'undelivered')
+           AND coalesce(sent_at, created_at) >= now() - %(delivery_window)s::interval) AS sms_outcomes,
+       (SELECT count(*) FROM messages
+         WHERE direction = 'outbound' AND attempts > 0 AND status IN ('failed', 'undelivered')
+           AND coalesce(sent_at, created_at) >= now() - %(delivery_window)s::interval) AS sms_failures,
+       (SELECT coalesce(sum(cost_usd), 0)::float FROM agent_actions_log
+         WHERE action_type = 'llm_call' AND created_at >= now() - %(cost_window)s::interval) AS llm_cost_usd,
+       (SELECT max(cost_usd)::float FROM agent_actions_log
+         WHERE action_type = 'llm_call' AND created_at >= now() - %(cost_window)s::interval) AS llm_max_call_usd,
+       (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms)::float FROM agent_actions_log
+         WHERE action_type = 'llm_call' AND latency_ms > 0
+           AND created_at >= now() - %(latency_window)s::interval) AS llm_p99_ms,
+       (SELECT count(*) FROM event_dead_letters
+         WHERE created_at >= now() - %(dead_letter_window)s::interval) AS dead_letters_recent;

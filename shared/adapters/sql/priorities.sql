@@ -21,23 +21,6 @@ SET events_read_until = greatest(account_manager_members.events_read_until, excl
     last_trigger = excluded.last_trigger,
     runs = account_manager_members.runs + 1;
 
--- name: member_events_since
--- The member's events after the watermark, oldest first; the Account Manager's own events are not news to it.
-SELECT id, event_type, payload, created_at
-FROM events
-WHERE aggregate_type = 'user'
-  AND aggregate_id = %(user_id)s
-  AND created_at > coalesce(%(since)s::timestamptz, '-infinity'::timestamptz)
-  AND created_by IS DISTINCT FROM %(own)s
-ORDER BY created_at, id
-LIMIT %(limit)s;
-
--- name: inbound_messages_by_id
--- The member's own inbound texts among these ids (goal and challenge mentions).
-SELECT id, content, created_at
-FROM messages
-WHERE id = ANY(%(ids)s::uuid[]) AND user_id = %(user_id)s AND role = 'user' AND direction = 'inbound';
-
 -- name: priorities_of_member
 -- Every priority row of the member, whatever its status.
 SELECT id, item_type, item_id, priority_rank, value_score, status, content, metadata, presentation_count,
@@ -212,22 +195,6 @@ requests AS (
   WHERE id = ANY(%(connection_request_ids)s::uuid[]) AND status IN ('open', 'presented', 'clarifying')
   RETURNING id)
 SELECT (SELECT count(*) FROM opportunities) + (SELECT count(*) FROM requests) AS marked;
-
--- name: reengagement_tasks_cancel_for_items
--- Cancel the member's pending re-engagement checks about dormant items (context id or priority_items).
-UPDATE agent_tasks AS t
-SET status = 'cancelled', completed_at = %(now)s,
-    result_json = jsonb_build_object('reason', 'item_marked_dormant', 'cancelled_at', %(now)s::timestamptz)
-WHERE t.status = 'pending'
-  AND t.task_type = 're_engagement_check'
-  AND t.user_id = %(user_id)s
-  AND (t.context_id = ANY(%(item_ids)s::uuid[])
-       OR EXISTS (
-         SELECT 1
-         FROM jsonb_array_elements(CASE WHEN jsonb_typeof(t.context_json -> 'priority_items') = 'array'
-                                        THEN t.context_json -> 'priority_items' ELSE '[]'::jsonb END) AS e
-         WHERE e ->> 'item_id' = ANY(%(item_ids)s::text[])))
-RETURNING t.id;
 
 -- name: intro_opportunities_transition_siblings
 -- Other connectors' opportunities for a prospect this member accepted (-> paused) or completed (-> cancelled); agents.md §6.

@@ -21,6 +21,22 @@ UPDATE agent_tasks
    AND (%(context_id)s::uuid IS NULL OR context_id = %(context_id)s::uuid)
    AND (%(context_type)s::text IS NULL OR context_type = %(context_type)s::text);
 
+-- name: tasks_cancel_reengagement_for_items
+-- Cancel the member's pending re-engagement checks about dormant items (context id or priority_items).
+UPDATE agent_tasks AS t
+SET status = 'cancelled', completed_at = %(now)s,
+    result_json = jsonb_build_object('reason', 'item_marked_dormant', 'cancelled_at', %(now)s::timestamptz)
+WHERE t.status = 'pending'
+  AND t.task_type = 're_engagement_check'
+  AND t.user_id = %(user_id)s
+  AND (t.context_id = ANY(%(item_ids)s::uuid[])
+       OR EXISTS (
+         SELECT 1
+         FROM jsonb_array_elements(CASE WHEN jsonb_typeof(t.context_json -> 'priority_items') = 'array'
+                                        THEN t.context_json -> 'priority_items' ELSE '[]'::jsonb END) AS e
+         WHERE e ->> 'item_id' = ANY(%(item_ids)s::text[])))
+RETURNING t.id;
+
 -- name: tasks_cancel_pending_for_context
 -- Cancel every member's pending tasks of these types about one context (a finished request), recording why.
 UPDATE agent_tasks

@@ -20,7 +20,7 @@ from typing import Any
 
 import pydantic
 
-from shared.adapters.repositories import ActionRecord, Priority
+from shared.adapters.repositories import Priority
 from shared.agents.concierge import fallback as brain
 from shared.agents.concierge.decision import (
     MAKE_DECISION,
@@ -36,16 +36,18 @@ from shared.agents.concierge.prompts import (
     TOOL_ACKNOWLEDGMENTS,
     WELCOME_QUESTION,
 )
-from shared.agents.concierge.state import ConciergeTurn, ConciergeTurnState, MemberContext
+from shared.agents.concierge.state import CommunityPort, ConciergeTurn, ConciergeTurnState, MemberContext
 from shared.agents.concierge.tools import concierge_tools
 from shared.agents.context import profile_block
 from shared.agents.conversation.protocol import AgentTool, ProactiveDelivery, ToolRunnerPort, TurnResult
+from shared.agents.presentation import How, present_priority
+from shared.agents.solution_saga.grounding import stored_sources
 from shared.domain.constants import (
     CONCIERGE_HISTORY_USER_MESSAGE,
     CONCIERGE_OPEN_REQUESTS_IN_CONTEXT,
     CONCIERGE_PRIORITIES_IN_CONTEXT,
     CONCIERGE_TEXT_MAX_CHARS,
-    PRIORITY_DORMANT_AFTER_PRESENTATIONS,
+    EXPERT_ANSWER_CREDITS_MENTIONED,
 )
 from shared.domain.member_intents import looks_like_goal, read_intents
 from shared.domain.reply_guards import GuardContext
@@ -65,8 +67,9 @@ class ConciergeAgent:
     quotable: tuple[str, ...] = QUOTABLE
     prompt_version = PROMPT_VERSION
 
-    def __init__(self) -> None:
+    def __init__(self, community: CommunityPort | None = None) -> None:
         self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = concierge_tools()
+        self.community = community  # the Community service's use cases, from the service layer
 
     # --- what kind of turn ---------------------------------------------------------------------
 
@@ -74,7 +77,7 @@ class ConciergeAgent:
         return CONCIERGE_HISTORY_USER_MESSAGE
 
     def new_state(self) -> ConciergeTurnState:
-        return ConciergeTurnState(agent=self.name)
+        return ConciergeTurnState(agent=self.name, community=self.community)
 
     def call_kind(self, turn: ConciergeTurn) -> str:
         return "decision" if turn.user_texts else "system_decision"
@@ -130,6 +133,21 @@ class ConciergeAgent:
         parts += [f"- {r.id} ({_age(now, r.created_at)} old) {r.described}" for r in member.requests] or [
             "- none"
         ]
+        last = member.last_presented
+        if last is not None:
+            parts.append(
+                "LAST PRESENTED ITEM (what a bare yes or no answers): "
+                + _describe_priority(last).removeprefix("- ")
+            )
+        asked = member.last_presented_request
+        if asked is not None:
+            parts.append(
+                f"LAST PRESENTED COMMUNITY REQUEST (asked of the member as an expert, about "
+                f"{EXPERT_ANSWER_CREDITS_MENTIONED} credits): {asked.item_id}: "
+                f"{asked.item_summary or asked.item_primary_name or ''}. If the new messages answer it (an "
+                "answer, 'pass', or 'ask <name>'), set answers_presented_request=true; if they only offer to "
+                "introduce someone who could help, use offer_introduction with this request as its context."
+            )
         if self.answering_welcome(turn):
             parts.append(
                 "THE MEMBER IS ANSWERING THE WELCOME QUESTION (what they are working on): if it states a "
@@ -156,6 +174,19 @@ class ConciergeAgent:
             calls: list[tuple[str, Any]] = []  # §4.4 step 3: clarification runs no tools
         else:
             calls = [(t.tool_name, t.params) for t in decision.tools_to_execute]
+        asked = self.member(turn).last_presented_request
+        if (
+            decision.answers_presented_request
+            and asked is not None
+            and decision.next_scenario != "request_clarification"
+            and not any(name == "record_community_response" for name, _ in calls)
+        ):
+            # §4.6: the answer is recorded against the request presented last, by code, with the
+            # member's own words (the model only classified it).
+            text = " ".join(turn.user_texts)[:CONCIERGE_TEXT_MAX_CHARS]
+            calls.append(
+                ("record_community_response", {"request_id": str(asked.item_id), "response_text": text})
+            )
         goal = self.goal_text(turn)
         if goal and not any(name == "store_user_goal" for name, _ in calls):
             calls.insert(0, ("store_user_goal", {"goal_description": goal[:CONCIERGE_TEXT_MAX_CHARS]}))
@@ -189,6 +220,10 @@ class ConciergeAgent:
                 update["proactive_priority"] = None
                 if decision.next_scenario == "response_with_proactive_priority":
                     update["next_scenario"] = "single_topic_response"
+        if decision.answers_presented_request and (
+            not turn.user_texts or self.member(turn).last_presented_request is None
+        ):
+            update["answers_presented_request"] = False  # nothing was presented that it could answer
         return decision.model_copy(update=update) if update else decision
 
     # --- Call 2 -----------------------------------------------------------------------------------
@@ -254,7 +289,9 @@ class ConciergeAgent:
             turn.decision = ConciergeDecision(next_scenario="no_message")
             return []  # a system trigger alone: nothing the rules can say
         intents = [i for i in read_intents(turn.user_texts) if i.kind.value != "other"]
-        calls = brain.plan(intents, goal_text=self.goal_text(turn))
+        calls = brain.plan(
+            intents, goal_text=self.goal_text(turn), texts=turn.user_texts, presented=self._presented(turn)
+        )
         turn.decision = ConciergeDecision.model_validate(
             {
                 "next_scenario": "single_topic_response" if calls else "general_response",
@@ -264,6 +301,24 @@ class ConciergeAgent:
         for name, args in calls:
             tools.run(name, args)
         return brain.render(turn.tool_results, intents)
+
+    def _presented(self, turn: ConciergeTurn) -> brain.Presented | None:
+        """The item presented last, for the offline rules; an intro offer's role read from its row."""
+        last = self.member(turn).last_presented
+        if last is None:
+            return None
+        role = None
+        if last.item_type == "intro_offer":
+            owned = turn.uow.intro_offers.offer_of(turn.user_id, last.item_id)
+            role = owned.role if owned is not None else None
+        return brain.Presented(
+            item_type=last.item_type,
+            item_id=str(last.item_id),
+            summary=" ".join(
+                filter(None, [last.item_summary, last.item_primary_name, last.item_secondary_name])
+            ),
+            offer_role=role,
+        )
 
     def safe_template(self, turn: ConciergeTurn) -> list[str]:
         """When the guards refuse the model's reply twice: what the tools did, in fixed words."""
@@ -284,6 +339,10 @@ class ConciergeAgent:
                     self.decision_guidance(turn),
                     history,
                     json.dumps([r.output for r in turn.tool_results], default=str),
+                    # what the member's research found: the only vendors / URLs it may name (issue 11)
+                    stored_sources(turn.uow.solution_workflows, turn.user_id, now=turn.now).context_text()
+                    if turn.uow is not None
+                    else "",
                 ]
             ),
             member_checks=True,
@@ -319,22 +378,18 @@ def _describe_priority(p: Priority) -> str:
     return f"- {p.item_type} {p.item_id} value={p.value_score} presented={presented}: {summary}"
 
 
-def mark_presented(turn: ConciergeTurn, item_type: str, item_id: str, *, how: str) -> str | None:
-    """markPriorityPresented (agents.md §13) on the member's own priority row; its new status."""
-    presented = turn.uow.priorities.mark_presented(
-        turn.user_id, item_type, item_id, dormant_after=PRIORITY_DORMANT_AFTER_PRESENTATIONS
+def mark_presented(turn: ConciergeTurn, item_type: str, item_id: str, *, how: How) -> str | None:
+    """markPriorityPresented (agents.md §13) on the member's own priority row; its new status.
+    A second presentation makes it dormant and cancels its pending re-engagement checks."""
+    presented = present_priority(
+        turn.uow,
+        agent=turn.state.agent,
+        user_id=turn.user_id,
+        item_type=item_type,
+        item_id=item_id,
+        how=how,
+        now=turn.now,
+        context_id=turn.ctx.conversation_id,
+        context_type="conversation",
     )
-    if presented is None:
-        return None
-    turn.uow.actions.record(
-        ActionRecord(
-            agent_type=turn.state.agent,
-            action_type="priority_marked_dormant" if presented.status == "dormant" else "priority_presented",
-            user_id=turn.user_id,
-            context_id=turn.ctx.conversation_id,
-            context_type="conversation",
-            input_data={"item_type": item_type, "item_id": item_id, "how": how},
-            output_data={"status": presented.status, "presentation_count": presented.presentation_count},
-        )
-    )
-    return presented.status
+    return None if presented is None else presented.status

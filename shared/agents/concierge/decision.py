@@ -15,7 +15,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.adapters.llm import ToolSpec
-from shared.domain.constants import CONCIERGE_TEXT_MAX_CHARS
+from shared.domain.constants import CONCIERGE_TEXT_MAX_CHARS, CONNECTION_REQUEST_MAX_OFFER_CREDITS
 
 Scenario = Literal[
     "single_topic_response",
@@ -107,6 +107,9 @@ class ConciergeDecision(_Strict):
     proactive_priority: ProactivePriority | None = None
     clarification_needed: Clarification | None = None
     post_clarification_context: PostClarification | None = None
+    # §4.6: the new messages answer the community request presented to the member last (the check
+    # against LAST PRESENTED COMMUNITY REQUEST); code records the answer against that request.
+    answers_presented_request: bool = False
     context_for_call_2: ContextForCall2 = Field(default_factory=ContextForCall2)
 
 
@@ -167,3 +170,56 @@ class CreditFundingArgs(_Strict):
 
 class NoArguments(_Strict):
     """A tool without parameters."""
+
+
+# --- The intro flows and the expert's side (agents.md §4.3.3-§4.3.8, §5 tool 5, §12) ----------------
+
+Reason = Field(default=None, min_length=1, max_length=500)
+
+
+class OfferIntroArgs(_Strict):
+    """offer_introduction: the member volunteers to introduce someone they know ("I can intro you to X").
+
+    ``context_type``/``context_id`` name what it answers: a community request that reached the member, or
+    a connection request addressed to them ("not me, but I can introduce you to Jim"). Without one it is
+    spontaneous, stored as a nomination (no introducee yet).
+    """
+
+    prospect_name: str = Field(min_length=1, max_length=255)
+    target_context: str = Field(min_length=1, max_length=CONCIERGE_TEXT_MAX_CHARS)
+    context_type: Literal["community_request", "connection_request", "spontaneous"] = "spontaneous"
+    context_id: UUID | None = None
+    prospect_company: str | None = Short
+    prospect_title: str | None = Short
+    reason: str | None = Reason
+
+
+class IntroOpportunityArgs(_Strict):
+    intro_opportunity_id: UUID
+    reason: str | None = Reason
+
+
+class ConnectionRequestArgs(_Strict):
+    connection_request_id: UUID
+    reason: str | None = Reason
+
+
+class IntroOfferArgs(_Strict):
+    intro_offer_id: UUID
+    reason: str | None = Reason
+
+
+class CommunityResponseArgs(_Strict):
+    """record_community_response: the member's answer to a community request that reached them."""
+
+    request_id: UUID
+    response_text: str = Text
+
+
+class RequestConnectionArgs(_Strict):
+    """request_connection (Innovator): meet an existing member; ``offer_credits`` is a bounty paid on
+    completion (decisions B20), never charged here."""
+
+    target_user_id: UUID
+    intro_context: str = Text
+    offer_credits: int = Field(default=0, ge=0, le=CONNECTION_REQUEST_MAX_OFFER_CREDITS)

@@ -1,20 +1,35 @@
 """The Concierge's offline brain (issue 16 §6, decisions A10): deterministic intents, honest replies.
 
 Used with no ``ANTHROPIC_API_KEY`` or when the model is unavailable. ``plan`` maps the member's
-texts (read by ``shared.domain.member_intents``) to tool calls; the framework runs them; then
-``render`` writes the reply from the tool results alone. The reply says nothing the rules did
-not do: an acknowledgment appears only for a tool that succeeded, and a failure is owned up to
-without detail.
+texts (read by ``shared.domain.member_intents``) and the item presented to them last to tool
+calls; the framework runs them; then ``render`` writes the reply from the tool results alone. The
+reply says nothing the rules did not do: an acknowledgment appears only for a tool that
+succeeded, and a failure is owned up to without detail.
+
+The rules, first match wins for the item presented last (``Presented``):
+1. "stop asking me about X" / "no longer need X" where X names that item → decline it (a
+   community request asked of the member as an expert: "pass");
+2. "I know someone at X" / "I can intro you to X" answering a community or connection request →
+   ``offer_introduction`` for it;
+3. a yes or a no → accept / decline (for an intro offer waiting on the member as its connector:
+   confirm / decline; for a community request: "pass" on a no);
+4. an answer to a presented community request ("pass", "ask <name>", or a text of a few words) →
+   ``record_community_response``.
+Then, for what is left: a vendor question → research plus a community request; "do you know
+anyone at X" → a community request; "stop asking me about X" → cancel the member's own request;
+anything else → an honest acknowledgment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from shared.agents.conversation.protocol import ToolResult
-from shared.domain.constants import CONCIERGE_TEXT_MAX_CHARS
-from shared.domain.member_intents import Intent, IntentKind
+from shared.domain.community import Answer, read_expert_reply
+from shared.domain.constants import CONCIERGE_TEXT_MAX_CHARS, EXPERT_ANSWER_MIN_WORDS
+from shared.domain.member_intents import Intent, IntentKind, looks_like_answer, read_yes_no, split_prospect
 
 SUMMARY_MAX = 100
 
@@ -26,6 +41,48 @@ GOAL_NEXT_STEP = (
     "the network."
 )
 TOOL_TROUBLE = "I'm having trouble with part of that. I'll look into it."
+# What the rules say after each intro or answer tool that succeeded (nothing more happened).
+INTRO_ACKS: dict[str, str] = {
+    "accept_intro_opportunity": "Thanks, noted that you're up for making that intro.",
+    "decline_intro_opportunity": "No problem, I've taken that intro off your list.",
+    "accept_connection_request": "Noted that you'd like to meet them.",
+    "decline_connection_request": "Understood, I've declined that one for you.",
+    "accept_intro_offer": (
+        "Noted that you'd like that intro; it now waits on the member who offered it to confirm."
+    ),
+    "decline_intro_offer": "Understood, I've declined that intro.",
+    "confirm_intro_offer": "Thanks for confirming that intro.",
+}
+RESPONSE_ACKS: dict[str, str] = {
+    "recorded": "Thanks, I've recorded your answer and will pass it on.",
+    "already_recorded": "I already have your answer to that one.",
+    "passed": "No problem, I've marked that one as a pass.",
+    "referred": "Thanks, I've noted who to ask.",
+    "referral_stored": "Thanks, I've noted who to ask.",
+}
+
+# The answer tools of each presented item type: (yes, no).
+ANSWERS: dict[str, tuple[str, str]] = {
+    "intro_opportunity": ("accept_intro_opportunity", "decline_intro_opportunity"),
+    "connection_request": ("accept_connection_request", "decline_connection_request"),
+    "intro_offer": ("accept_intro_offer", "decline_intro_offer"),
+}
+ID_ARGUMENT = {
+    "intro_opportunity": "intro_opportunity_id",
+    "connection_request": "connection_request_id",
+    "intro_offer": "intro_offer_id",
+}
+
+
+@dataclass(frozen=True)
+class Presented:
+    """The item presented to the member last: its type, id and summary; for an intro offer, whether
+    it waits on them as introducee or as connector."""
+
+    item_type: str
+    item_id: str
+    summary: str = ""
+    offer_role: str | None = None  # introducee | connector (intro offers only)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -33,11 +90,22 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def plan(intents: Sequence[Intent], *, goal_text: str | None) -> list[tuple[str, dict[str, Any]]]:
-    """The tool calls the rules make. ``goal_text``: the member is answering the welcome question."""
+def plan(
+    intents: Sequence[Intent],
+    *,
+    goal_text: str | None,
+    texts: Sequence[str] = (),
+    presented: Presented | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The tool calls the rules make. ``goal_text``: the member is answering the welcome question;
+    ``texts``: their texts this turn; ``presented``: the item presented to them last."""
     calls: list[tuple[str, dict[str, Any]]] = []
     if goal_text:
         calls.append(("store_user_goal", {"goal_description": _cut(goal_text, CONCIERGE_TEXT_MAX_CHARS)}))
+    answered = _answer_presented(intents, texts, presented) if presented is not None else None
+    if answered is not None:
+        calls.extend(answered)
+        return calls
     for intent in intents:
         question = _cut(intent.text, CONCIERGE_TEXT_MAX_CHARS)
         topic = _cut(intent.topic or intent.text, SUMMARY_MAX)
@@ -78,6 +146,84 @@ def plan(intents: Sequence[Intent], *, goal_text: str | None) -> list[tuple[str,
     return calls
 
 
+def _answer_presented(
+    intents: Sequence[Intent], texts: Sequence[str], presented: Presented
+) -> list[tuple[str, dict[str, Any]]] | None:
+    """Rules 1-4: the member's texts as an answer to the item presented last; None when they are not."""
+    text = " ".join(" ".join(texts).split())
+    kinds = {i.kind for i in intents}
+    cancel = next((i for i in intents if i.kind is IntentKind.CANCEL), None)
+    if cancel is not None:
+        # naming the presented item declines it; anything else is the member's own request (cancel rule)
+        return _decline(presented) if cancel.topic and _names(presented.summary, cancel.topic) else None
+    if not text or kinds & {IntentKind.SOLUTION_QUESTION, IntentKind.FIND_PERSON}:
+        return None  # nothing said, or a new ask of their own: not an answer
+    offer = next((i for i in intents if i.kind is IntentKind.OFFER_INTRO), None)
+    if offer is not None and presented.item_type in ("community_request", "connection_request"):
+        name, company = split_prospect(offer.topic)
+        args: dict[str, Any] = {
+            "prospect_name": _cut(name, 255),
+            "target_context": _cut(text, CONCIERGE_TEXT_MAX_CHARS),
+            "context_type": presented.item_type,
+            "context_id": presented.item_id,
+        }
+        if company:
+            args["prospect_company"] = _cut(company, 255)
+        return [("offer_introduction", args)]
+    if presented.item_type == "community_request":
+        return _answer_request(text, presented)
+    return _answer_item(read_yes_no(text), presented)
+
+
+def _answer_request(text: str, presented: Presented) -> list[tuple[str, dict[str, Any]]] | None:
+    """Rules 3-4 for a community request asked of the member: "pass", "ask <name>", a no, an answer."""
+    if not isinstance(read_expert_reply(text), Answer):
+        return [_respond(presented, text)]  # "pass", "ask Dana Kim": the Community service reads them
+    yes_no = read_yes_no(text)
+    if yes_no is False:
+        return [_respond(presented, "pass")]
+    if yes_no is None and looks_like_answer(text, min_words=EXPERT_ANSWER_MIN_WORDS):
+        return [_respond(presented, text)]
+    return None  # a bare yes, or too short to be an answer
+
+
+def _answer_item(yes_no: bool | None, presented: Presented) -> list[tuple[str, dict[str, Any]]] | None:
+    """Rule 3 for an intro item: accept (confirm, for an offer waiting on the member as its connector)
+    or decline."""
+    if yes_no is None or presented.item_type not in ANSWERS:
+        return None
+    if yes_no is False:
+        return _decline(presented)
+    accept = ANSWERS[presented.item_type][0]
+    if presented.item_type == "intro_offer" and presented.offer_role == "connector":
+        accept = "confirm_intro_offer"
+    return [(accept, {ID_ARGUMENT[presented.item_type]: presented.item_id})]
+
+
+def _respond(presented: Presented, text: str) -> tuple[str, dict[str, Any]]:
+    return (
+        "record_community_response",
+        {"request_id": presented.item_id, "response_text": _cut(text, CONCIERGE_TEXT_MAX_CHARS)},
+    )
+
+
+def _decline(presented: Presented) -> list[tuple[str, dict[str, Any]]] | None:
+    if presented.item_type == "community_request":
+        return [_respond(presented, "pass")]
+    if presented.item_type not in ANSWERS:
+        return None
+    return [(ANSWERS[presented.item_type][1], {ID_ARGUMENT[presented.item_type]: presented.item_id})]
+
+
+def _names(summary: str, topic: str) -> bool:
+    """Whether the member's words ("the Stripe intro") name the presented item (its summary)."""
+    if topic.lower().strip() in ("this", "that", "it", "this one", "that one", "them"):
+        return True
+    words = [w for w in topic.lower().split() if len(w) > 2 and w not in ("the", "that", "this", "intro")]
+    lowered = summary.lower()
+    return bool(words) and all(w in lowered for w in words)
+
+
 def render(results: Sequence[ToolResult], intents: Sequence[Intent]) -> list[str]:
     """The reply, from what the tools actually did."""
     done = {r.name: r.output for r in results if r.ok}
@@ -98,6 +244,18 @@ def render(results: Sequence[ToolResult], intents: Sequence[Intent]) -> list[str
             if research is not None
             else "I'll get that question out to the network."
         )
+    offer = done.get("offer_introduction")
+    if offer is not None:
+        lines.append(
+            f"Thanks, I've noted your offer to introduce {_cut(str(offer['prospect_name']), SUMMARY_MAX)}. "
+            "Nobody's details are shared until both sides agree."
+        )
+    lines.extend(ack for name, ack in INTRO_ACKS.items() if name in done)
+    response = done.get("record_community_response")
+    if response is not None:
+        said = response.get("say") or RESPONSE_ACKS.get(str(response.get("community_response")))
+        if said:
+            lines.append(str(said))
     cancel = done.get("cancel_community_request")
     if cancel is not None:
         about = _cut(str(cancel.get("about") or "that"), SUMMARY_MAX)

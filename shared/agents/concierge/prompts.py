@@ -50,9 +50,26 @@ at Y", and alongside research for a vendor question.
 the welcome question about what they are working on, store it.
 - cancel_community_request {request_id? or about?}: the member no longer needs one of their own requests \
 ("stop asking me about X", "no longer need X").
+- offer_introduction {prospect_name, target_context, context_type?, context_id?, prospect_company?, \
+prospect_title?, reason?}: the member offers to introduce someone THEY know. context_type community_request \
+or connection_request with the item_id of the OPEN ITEM it answers; "spontaneous" otherwise.
+- accept_intro_opportunity / decline_intro_opportunity {intro_opportunity_id, reason?}: the member answers \
+an intro_opportunity item (they were asked to introduce someone).
+- accept_connection_request / decline_connection_request {connection_request_id, reason?}: the member \
+answers a connection_request item (someone wants to meet them).
+- accept_intro_offer / decline_intro_offer {intro_offer_id, reason?}: the member answers an intro_offer item \
+offered to them; confirm_intro_offer {intro_offer_id} when they offered it and now confirm it \
+(decline_intro_offer if they can't follow through).
+- record_community_response {request_id, response_text}: the member answers a community request that was \
+presented to them as an expert. For the LAST PRESENTED COMMUNITY REQUEST, set answers_presented_request=true \
+instead; code records it.
+Use only item ids from OPEN ITEMS; a yes or no with no clear item, or several possible items: ask which one.
 
-Disambiguation:
-- "I want to meet X" / "do you know anyone at Y?" -> publish_community_request (never an intro offer).
+Disambiguation (follow exactly):
+- "I want to meet X" / "do you know anyone at Y?" -> publish_community_request, NOT offer_introduction.
+- "I can intro you to X" / "let me connect you with Y" -> offer_introduction.
+- "Yes, I know Tony" (answering an intro_opportunity we presented) -> accept_intro_opportunity.
+- "Sure, I'd like to meet them" (answering a connection_request) -> accept_connection_request.
 - A question about vendors or tools -> request_solution_research AND publish_community_request.
 
 Scenario keys: single_topic_response, response_with_proactive_priority, multi_thread_response, \
@@ -153,6 +170,16 @@ TOOL_ACKNOWLEDGMENTS: dict[str, str] = {
     "upload_prospects": "Prospect upload is not available yet; say so plainly, no link.",
     "request_credit_funding": "Buying credits is not available yet; say so plainly, no link.",
     "check_intro_progress": "Report the counts given, and the completion rate when there is one.",
+    "offer_introduction": "Thank them for the offer; nobody's details are shared until both sides agree.",
+    "accept_intro_opportunity": "Noted they're up for making that intro; no contact details yet.",
+    "decline_intro_opportunity": "Noted; that intro is off their list.",
+    "accept_connection_request": "Noted they'd like to meet them; no contact details yet.",
+    "decline_connection_request": "Noted; declined.",
+    "accept_intro_offer": "Noted they'd like that intro; it now waits on the member who offered to confirm.",
+    "decline_intro_offer": "Noted; that intro is declined.",
+    "confirm_intro_offer": "Thank them for confirming the intro.",
+    "record_community_response": "Thank them; their answer is recorded (or their pass or referral noted).",
+    "request_connection": "Say the request to connect was made; the other member decides; no details yet.",
 }
 
 # Passages a reply may quote verbatim: the welcome, the example and the tool acknowledgments.

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
 
 from shared.adapters.repositories import CommunityRequest, Priority
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.conversation.protocol import Turn
 
 
@@ -17,6 +22,29 @@ class MemberContext:
     priorities: list[Priority] = field(default_factory=list)
     requests: list[CommunityRequest] = field(default_factory=list)
 
+    @property
+    def last_presented(self) -> Priority | None:
+        """The open item presented to the member most recently (what a bare "yes" answers)."""
+        shown = [p for p in self.priorities if p.last_presented_at is not None]
+        return max(shown, key=lambda p: p.last_presented_at or datetime.min) if shown else None
+
+    @property
+    def last_presented_request(self) -> Priority | None:
+        """agents.md §4.2/§4.6: the community request presented last, when that is the last item shown."""
+        last = self.last_presented
+        return last if last is not None and last.item_type == "community_request" else None
+
+
+class CommunityPort(Protocol):
+    """The Community service's public use cases (``shared.service_layer.community``), handed in by the
+    service layer: an agent never imports upward. Both run in the turn's unit of work."""
+
+    def reply(
+        self, uow: PostgresUnitOfWork, *, request_id: UUID, expert_user_id: UUID, text: str, now: datetime
+    ) -> Mapping[str, Any]: ...
+
+    def cancel(self, uow: PostgresUnitOfWork, *, request_id: UUID, user_id: UUID, now: datetime) -> str: ...
+
 
 @dataclass
 class ConciergeTurnState:
@@ -24,6 +52,7 @@ class ConciergeTurnState:
     member: MemberContext | None = None
     invalid_decision: bool = False  # Call 1 did not validate; the safe decision ran
     goal_stored: str | None = None
+    community: CommunityPort | None = None  # None: the community tools answer "not available"
 
 
 ConciergeTurn = Turn[ConciergeTurnState]

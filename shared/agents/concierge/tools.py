@@ -8,7 +8,12 @@ timeout and turns an exception into ``{error, errorType}``.
 Which issue owns what happens next:
 - ``publish_community_request`` → ``community.request_needed`` (the Community issue's Agent of
   Humans inserts ``community_requests`` and routes it to experts);
-- ``request_solution_research`` → ``user.inquiry.solution_needed`` (the Solution Saga issue).
+- ``request_solution_research`` → ``user.inquiry.solution_needed`` (the Solution Saga issue);
+- ``cancel_community_request`` and ``record_community_response`` → the Community service's public
+  use cases (``community.cancel_request``, ``community.handle_expert_reply``), handed in as
+  ``turn.state.community``;
+- the intro tools (``intro_tools``) → the intro-flow events of ``shared.domain.events`` (the
+  Account Manager and, once built, the Intro agent).
 Until those consumers are deployed their events wait as replayable dead letters (routed to
 the planned agent; ``shared.routing``).
 """
@@ -19,10 +24,26 @@ import re
 from typing import Any
 
 from shared.adapters.llm import ToolSpec
-from shared.agents.concierge.decision import CancelRequestArgs, CommunityRequestArgs, GoalArgs, ResearchArgs
+from shared.agents.concierge import intro_tools
+from shared.agents.concierge.decision import (
+    CancelRequestArgs,
+    CommunityRequestArgs,
+    CommunityResponseArgs,
+    ConnectionRequestArgs,
+    GoalArgs,
+    IntroOfferArgs,
+    IntroOpportunityArgs,
+    OfferIntroArgs,
+    ResearchArgs,
+)
 from shared.agents.concierge.state import ConciergeTurn, ConciergeTurnState
 from shared.agents.conversation.protocol import AgentTool
-from shared.domain.events import CommunityRequestNeeded, Event, SolutionResearchNeeded
+from shared.domain.events import (
+    CommunityRequestNeeded,
+    Event,
+    SolutionResearchCancelled,
+    SolutionResearchNeeded,
+)
 
 _LIKE_ESCAPE = re.compile(r"([\\%_])")
 
@@ -81,20 +102,27 @@ def store_user_goal(turn: ConciergeTurn, args: GoalArgs) -> dict[str, Any]:
 
 
 def cancel_community_request(turn: ConciergeTurn, args: CancelRequestArgs) -> dict[str, Any]:
-    """agents.md §4.3.9: the member's own request, by id or topic; someone else's id is refused."""
+    """agents.md §4.3.9: the member's own request, by id or topic; someone else's id is refused. The
+    cancelling is the Community service's (``community.cancel_request``): the request is cancelled when
+    no other member waits on it, else the member is withdrawn from it."""
     if args.request_id is None and not args.about:
         raise ValueError("give request_id or what the request was about")
+    community = turn.state.community
+    if community is None:
+        raise RuntimeError("cancelling requests is not available in this turn")
     pattern = "%" + _LIKE_ESCAPE.sub(r"\\\1", args.about or "") + "%"
-    cancelled = turn.uow.community_requests.cancel_for_user(
-        turn.user_id, request_id=args.request_id, pattern=pattern
-    )
-    if args.request_id is not None and not cancelled:
+    mine = turn.uow.community_requests.own_open(turn.user_id, request_id=args.request_id, pattern=pattern)
+    if args.request_id is not None and not mine:
         raise LookupError("no open request of this member has that id")
-    if cancelled:
-        turn.uow.priorities.cancel_for_items("community_request", [r.id for r in cancelled])
+    outcomes = [community.cancel(turn.uow, request_id=r.id, user_id=turn.user_id, now=turn.now) for r in mine]
+    if mine:
+        turn.uow.priorities.cancel_for_items("community_request", [r.id for r in mine])
+    if args.about:  # research on the same topic is no longer needed either (the Solution Saga's)
+        _emit(turn, SolutionResearchCancelled(_agent(turn), turn.user_id, about=args.about).event())
     return {
-        "cancelled": len(cancelled),
-        "requests": [r.described[:120] for r in cancelled],
+        "cancelled": len(mine),
+        "requests": [r.described[:120] for r in mine],
+        "outcomes": outcomes,
         "about": args.about,
     }
 
@@ -129,6 +157,82 @@ def concierge_tools() -> dict[str, AgentTool[ConciergeTurnState]]:
                 CancelRequestArgs,
             ),
             cancel_community_request,
+        ),
+        AgentTool(
+            ToolSpec(
+                "offer_introduction",
+                "The member offers to introduce someone THEY know ('I can intro you to X', 'let me connect "
+                "you with Y'), optionally in answer to a community request or connection request of theirs "
+                "(context_type + context_id). Never for 'I want to meet X'.",
+                OfferIntroArgs,
+            ),
+            intro_tools.offer_introduction,
+        ),
+        AgentTool(
+            ToolSpec(
+                "accept_intro_opportunity",
+                "The member agrees to introduce the prospect of an intro opportunity presented to them.",
+                IntroOpportunityArgs,
+            ),
+            intro_tools.accept_intro_opportunity,
+        ),
+        AgentTool(
+            ToolSpec(
+                "decline_intro_opportunity",
+                "The member won't introduce the prospect of an intro opportunity presented to them.",
+                IntroOpportunityArgs,
+            ),
+            intro_tools.decline_intro_opportunity,
+        ),
+        AgentTool(
+            ToolSpec(
+                "accept_connection_request",
+                "The member wants to meet the person of a connection request presented to them.",
+                ConnectionRequestArgs,
+            ),
+            intro_tools.accept_connection_request,
+        ),
+        AgentTool(
+            ToolSpec(
+                "decline_connection_request",
+                "The member does not want to meet the person of a connection request presented to them.",
+                ConnectionRequestArgs,
+            ),
+            intro_tools.decline_connection_request,
+        ),
+        AgentTool(
+            ToolSpec(
+                "accept_intro_offer",
+                "The member (introducee) accepts an intro another member offered them.",
+                IntroOfferArgs,
+            ),
+            intro_tools.accept_intro_offer,
+        ),
+        AgentTool(
+            ToolSpec(
+                "decline_intro_offer",
+                "The member declines an intro offer: as introducee, or as the connector who can't follow "
+                "through.",
+                IntroOfferArgs,
+            ),
+            intro_tools.decline_intro_offer,
+        ),
+        AgentTool(
+            ToolSpec(
+                "confirm_intro_offer",
+                "The member (the connector who offered) confirms the intro they offered, after the other "
+                "side accepted.",
+                IntroOfferArgs,
+            ),
+            intro_tools.confirm_intro_offer,
+        ),
+        AgentTool(
+            ToolSpec(
+                "record_community_response",
+                "Record the member's answer to a community request that was presented to them as an expert.",
+                CommunityResponseArgs,
+            ),
+            intro_tools.record_community_response,
         ),
     ]
     return {t.spec.name: t for t in tools}

@@ -12,8 +12,9 @@ One turn, in its own transaction:
 5. run the tools the decision asks for (``ToolRunner``: validated, savepoint, timeout each);
 6. **Call 2**, the reply, with no tools; split with the tolerant parser; exclamation points
    become periods (§0.7) and the agent's ``finish_reply`` makes its deterministic edits; then
-   the deterministic guards. A reply that fails a guard is regenerated once, then replaced by
-   the agent's safe template;
+   the deterministic guards. A reply that fails a guard is regenerated once (told what failed),
+   then replaced by the agent's safe template; every hit is logged and kept on the turn row
+   (``agent_turns.guard_violations``), a rejected first draft included;
 7. if more user texts arrived meanwhile, roll back and start over once, so they all get one
    reply; else deliver: a turn that answers a user text writes its **reply** straight to
    ``messages`` (``add_outbound_messages``); a **proactive** turn (system triggers only: a
@@ -373,12 +374,16 @@ def _llm_turn(agent: Agent[StateT], turn: Turn[StateT], llm: Llm, runner: ToolRu
     # the agents' own names are product words, never invented people
     agents = " ".join(registry.agent_keys())
     guard_ctx = replace(guard_ctx, context_text=f"{guard_ctx.context_text}\n{tool_text}\n{agents}")
+    hits: list[GuardViolation] = []  # every attempt's, for the turn row
     for attempt in range(2):
         guidance = agent.reply_guidance(turn)
         if violations:
             guidance += (
-                "\n\nYOUR PREVIOUS DRAFT WAS REJECTED: it exposed internals or named someone not in the "
-                "context. Write it again in plain words, naming only people given above."
+                "\n\nYOUR PREVIOUS DRAFT WAS REJECTED ("
+                + "; ".join(f"{v.kind}: {v.detail}" for v in violations)
+                + "): it exposed internals, or named a person, company, number, link or result that is "
+                "not in the context or the tool results. Write it again in plain words, using only "
+                "names, numbers and results given above."
             )
         reply = llm.complete(
             _request(agent, turn, call_kind="reply", system=agent.reply_prompt, dynamic=guidance)
@@ -389,8 +394,9 @@ def _llm_turn(agent: Agent[StateT], turn: Turn[StateT], llm: Llm, runner: ToolRu
             else []
         )
         violations = check_reply(parts, guard_ctx)
+        hits += violations
         if parts and not violations:
-            return TurnResult(status="answered", path="llm", bodies=parts)
+            return TurnResult(status="answered", path="llm", bodies=parts, guard_violations=hits)
         log.warning(
             "reply failed the guards" if parts else "empty reply",
             extra={
@@ -401,7 +407,7 @@ def _llm_turn(agent: Agent[StateT], turn: Turn[StateT], llm: Llm, runner: ToolRu
             },
         )
     return TurnResult(
-        status="answered", path="template", bodies=agent.safe_template(turn), guard_violations=violations
+        status="answered", path="template", bodies=agent.safe_template(turn), guard_violations=hits
     )
 
 

@@ -5,9 +5,10 @@ innovator-profile block in the stable context, and four more tools:
 
 - ``update_innovator_profile``: the member's own ``innovators`` row;
 - ``check_intro_progress``: counts and completion rate from the member's own intro rows;
-- ``upload_prospects`` and ``request_credit_funding``: the Innovator-commerce issue serves the
-  upload page and Stripe Checkout; until it lands they return a plain "not available yet"
-  result, never a link.
+- ``request_connection``: a connection request to a verified member they want to meet
+  (``shared.agents.concierge.intro_tools``);
+- ``upload_prospects`` and ``request_credit_funding``: a single-use upload link and a Stripe
+  Checkout link (``shared.agents.innovator.commerce``, docs/commerce.md).
 """
 
 from __future__ import annotations
@@ -17,12 +18,19 @@ from typing import Any
 
 from shared.adapters.llm import ToolSpec
 from shared.adapters.repositories.offers import InnovatorProfileUpdate
+from shared.agents.concierge import intro_tools
 from shared.agents.concierge.agent import ConciergeAgent
-from shared.agents.concierge.decision import CreditFundingArgs, InnovatorProfileArgs, NoArguments
+from shared.agents.concierge.decision import (
+    CreditFundingArgs,
+    InnovatorProfileArgs,
+    NoArguments,
+    RequestConnectionArgs,
+)
 from shared.agents.concierge.prompts import QUOTABLE
-from shared.agents.concierge.state import ConciergeTurn, ConciergeTurnState
+from shared.agents.concierge.state import CommunityPort, ConciergeTurn, ConciergeTurnState
 from shared.agents.concierge.tools import concierge_tools
 from shared.agents.conversation.protocol import AgentTool
+from shared.agents.innovator import commerce
 from shared.agents.innovator.prompts import DECISION_SYSTEM, PROMPT_VERSION, REPLY_SYSTEM, WELCOME
 
 NOT_AVAILABLE_YET = "not_available_yet"
@@ -38,20 +46,11 @@ def update_innovator_profile(turn: ConciergeTurn, args: InnovatorProfileArgs) ->
 
 
 def upload_prospects(turn: ConciergeTurn, _: NoArguments) -> dict[str, Any]:
-    return {
-        "status": NOT_AVAILABLE_YET,
-        "available": False,
-        "note": "Prospect upload is not available yet. No link exists; do not give one.",
-    }
+    return commerce.upload_link(turn.uow, turn.user_id, turn.now)
 
 
 def request_credit_funding(turn: ConciergeTurn, args: CreditFundingArgs) -> dict[str, Any]:
-    return {
-        "status": NOT_AVAILABLE_YET,
-        "available": False,
-        "amount": args.amount,
-        "note": "Buying credits is not available yet. No link exists; do not give one.",
-    }
+    return commerce.funding_link(turn.uow, turn.user_id, args.amount, turn.id)
 
 
 def check_intro_progress(turn: ConciergeTurn, _: NoArguments) -> dict[str, Any]:
@@ -93,6 +92,14 @@ def innovator_tools() -> dict[str, AgentTool[ConciergeTurnState]]:
             ToolSpec("request_credit_funding", "Get the way to buy credits.", CreditFundingArgs),
             request_credit_funding,
         ),
+        AgentTool(
+            ToolSpec(
+                "request_connection",
+                "Ask to meet an existing member (target_user_id from the facts, never guessed), with why.",
+                RequestConnectionArgs,
+            ),
+            intro_tools.request_connection,
+        ),
     ]
     return {**concierge_tools(), **{t.spec.name: t for t in extra}}
 
@@ -104,8 +111,8 @@ class InnovatorAgent(ConciergeAgent):
     quotable = (*QUOTABLE, WELCOME)
     prompt_version = PROMPT_VERSION
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, community: CommunityPort | None = None) -> None:
+        super().__init__(community)
         self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = innovator_tools()
 
     def stable_context(self, turn: ConciergeTurn) -> str:

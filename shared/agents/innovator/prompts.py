@@ -21,6 +21,9 @@ The member sells a solution (an innovator). Innovator tools, by purpose:
 pricing_model?, differentiation?}: when they describe what they sell, to whom, how it is priced, or how it \
 differs.
 - Prospects: upload_prospects {}: when they want to share a list of target accounts or prospects.
+- Connections: request_connection {target_user_id, intro_context, offer_credits?}: when they want to meet \
+a specific member whose user id is in the facts (never a guessed id); offer_credits is a bounty paid only \
+when the intro is completed.
 - Progress: check_intro_progress {}: when they ask how their intros are going (scenario \
 intro_progress_report).
 - Credits: request_credit_funding {amount}: when they want to buy credits.

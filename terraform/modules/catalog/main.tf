@@ -5,7 +5,8 @@
 
 locals {
   # exposure:
-  #   public    - callers outside Google (Twilio, the email provider); signature checked in code
+  #   public    - callers outside Google (Twilio, the email provider, Stripe, innovators' browsers);
+  #               signature, shared secret or single-use link token checked in code
   #   webhook   - called by pg_net (cannot mint OIDC tokens) and Cloud Scheduler; HMAC and
   #               the scheduler's OIDC token checked in code
   #   internal  - ingress internal only; run.invoker for the identity that calls it
@@ -38,6 +39,22 @@ locals {
       publishes       = false
       timeout_seconds = 60
     }
+    prospect_upload = {
+      description     = "The innovators' prospect list upload page (single-use link, CSRF, preview then confirm)."
+      exposure        = "public"
+      secrets         = { DATABASE_URL = "database-url" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 120
+    }
+    stripe_webhook = {
+      description     = "Stripe events: a paid Checkout Session credits the buyer once (signature checked in code)."
+      exposure        = "public"
+      secrets         = { DATABASE_URL = "database-url", STRIPE_WEBHOOK_SECRET = "stripe-webhook-secret" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 60
+    }
     sms_sender = {
       description     = "Sends pending outbound messages through Twilio (database webhook, HMAC)."
       exposure        = "webhook"
@@ -62,10 +79,11 @@ locals {
       publishes       = true
       timeout_seconds = 300
     }
+    # ANTHROPIC_API_KEY: the orchestrator's freshness check and the point of contact's rendering of queued data.
     message_orchestrator = {
       description     = "Releases queued proactive messages within budgets and quiet hours (webhook and tick)."
       exposure        = "webhook"
-      secrets         = { DATABASE_URL = "database-url", WEBHOOK_SIGNING_SECRET = "webhook-signing-secret" }
+      secrets         = { DATABASE_URL = "database-url", WEBHOOK_SIGNING_SECRET = "webhook-signing-secret", ANTHROPIC_API_KEY = "anthropic-api-key" }
       settings        = []
       publishes       = false
       timeout_seconds = 300
@@ -97,8 +115,8 @@ locals {
     agent_innovator = {
       description     = "The Innovator: point of contact for members who sell solutions."
       exposure        = "internal"
-      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
-      settings        = []
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key", STRIPE_SECRET_KEY = "stripe-secret-key" }
+      settings        = ["PROSPECT_UPLOAD_URL"]
       publishes       = false
       timeout_seconds = 300
     }
@@ -126,6 +144,14 @@ locals {
       publishes       = false
       timeout_seconds = 300
     }
+    agent_solution_saga = {
+      description     = "Solution Saga: vendor research (web search, innovators, an expert round) as a workflow."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
     community_closer = {
       description     = "Hourly closure of expired or fully answered community requests (scheduler, OIDC)."
       exposure        = "internal"
@@ -133,6 +159,14 @@ locals {
       settings        = []
       publishes       = false
       timeout_seconds = 300
+    }
+    retention = {
+      description     = "Daily retention: archives, then deletes, old events, tasks, dead letters, logs and history (scheduler, OIDC)."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", WEBHOOK_SIGNING_SECRET = "webhook-signing-secret" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 540
     }
     admin = {
       description     = "Operator approval of onboarded users (IAM-protected)."
@@ -153,6 +187,7 @@ locals {
     "agent-summarizer"      = { function = "agent_summarizer", ordered = false }
     "agent-of-humans"       = { function = "agent_of_humans", ordered = false }
     "agent-account-manager" = { function = "agent_account_manager", ordered = false }
+    "agent-solution-saga"   = { function = "agent_solution_saga", ordered = false }
   }
 
   dead_letter_recorder = "dead_letter_recorder"
@@ -213,9 +248,9 @@ locals {
       function    = "retention"
       schedule    = "30 3 * * *"
       time_zone   = "Etc/UTC"
-      body        = "{}"
-      description = "Daily retention: old messages, processed events, completed tasks."
-      planned     = true
+      body        = "{\"job\": \"retention\"}"
+      description = "Daily retention (platform 6.6): archive then delete processed events, finished tasks, replayed dead letters, old logs and history, in small batches."
+      planned     = false
     }
   }
 }

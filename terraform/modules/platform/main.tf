@@ -48,6 +48,7 @@ locals {
       {
         PUBLIC_BASE_URL            = local.function_url[name]
         TWILIO_STATUS_CALLBACK_URL = "${try(local.function_url["twilio_status"], local.base_url)}/"
+        PROSPECT_UPLOAD_URL        = "${try(local.function_url["prospect_upload"], local.base_url)}/"
       },
       var.settings,
     )

@@ -1,0 +1,246 @@
+"""The Concierge's rules around the item presented last (issue 16 §1 the expert's side, §6 offline brain):
+the offline plan for each rule, its honest reply, and the decision step's answer check, on fakes only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from shared.adapters.repositories import Priority
+from shared.agents.concierge import fallback as brain
+from shared.agents.concierge.agent import ConciergeAgent
+from shared.agents.concierge.decision import ConciergeDecision
+from shared.agents.concierge.state import ConciergeTurn, ConciergeTurnState, MemberContext
+from shared.agents.conversation.protocol import ToolResult, Turn
+from shared.domain.member_intents import IntentKind, read_intent, read_intents, read_yes_no, split_prospect
+
+ITEM = str(uuid.uuid4())
+NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+
+
+def plan(text: str, item_type: str | None, *, summary: str = "", role: str | None = None) -> list[Any]:
+    presented = brain.Presented(item_type, ITEM, summary, role) if item_type else None
+    intents = [i for i in read_intents([text]) if i.kind is not IntentKind.OTHER]
+    return brain.plan(intents, goal_text=None, texts=[text], presented=presented)
+
+
+# --- reading the member ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("I know someone at Stripe", "someone at Stripe"),
+        ("I can intro you to Jim Park at Stripe", "Jim Park at Stripe"),
+        ("let me connect you with Dana from Acme.", "Dana from Acme"),
+        ("Happy to introduce you to the CTO there", "CTO there"),
+        ("Yes, I know Tony", "Tony"),
+    ],
+)
+def test_offers_to_introduce_are_read(text, topic):
+    intent = read_intent(text)
+    assert (intent.kind, intent.topic) == (IntentKind.OFFER_INTRO, topic)
+
+
+@pytest.mark.parametrize("text", ["I know, right?", "I know Vanta is good", "Do you know anyone at Stripe?"])
+def test_what_is_not_an_offer(text):
+    assert read_intent(text).kind is not IntentKind.OFFER_INTRO
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("yes", True),
+        ("Yes, I know Tony", True),
+        ("sure, I'd like to meet them", True),
+        ("sounds good!", True),
+        ("no thanks", False),
+        ("nope", False),
+        ("not interested.", False),
+        ("no, I can't do it after all", False),
+        ("maybe later?", None),
+        ("yesterday was busy", None),
+        ("know what, never mind", None),
+    ],
+)
+def test_yes_and_no(text, answer):
+    assert read_yes_no(text) is answer
+
+
+def test_split_prospect():
+    assert split_prospect("Jim Park at Stripe") == ("Jim Park", "Stripe")
+    assert split_prospect("someone at Stripe") == ("someone at Stripe", "Stripe")
+    assert split_prospect("Tony") == ("Tony", None)
+
+
+# --- the offline plan ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "item_type", "role", "expected"),
+    [
+        ("Yes, I know Tony", "intro_opportunity", None, ("accept_intro_opportunity", "intro_opportunity_id")),
+        ("no thanks", "intro_opportunity", None, ("decline_intro_opportunity", "intro_opportunity_id")),
+        ("sure, I'd like to meet them", "connection_request", None, ("accept_connection_request", None)),
+        ("not interested", "connection_request", None, ("decline_connection_request", None)),
+        ("yes please", "intro_offer", "introducee", ("accept_intro_offer", "intro_offer_id")),
+        ("no", "intro_offer", "introducee", ("decline_intro_offer", "intro_offer_id")),
+        ("yes", "intro_offer", "connector", ("confirm_intro_offer", "intro_offer_id")),
+        ("no, I can't do it", "intro_offer", "connector", ("decline_intro_offer", "intro_offer_id")),
+    ],
+)
+def test_yes_or_no_answers_the_item_presented_last(text, item_type, role, expected):
+    [(name, args)] = plan(text, item_type, role=role)
+    assert name == expected[0]
+    assert list(args.values()) == [ITEM]
+
+
+def test_an_expert_answer_is_recorded_in_their_words():
+    answer = "We used Drata, about ten weeks end to end"
+    assert plan(answer, "community_request") == [
+        ("record_community_response", {"request_id": ITEM, "response_text": answer})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "recorded"), [("pass", "pass"), ("ask Dana Kim", "ask Dana Kim"), ("no", "pass")]
+)
+def test_an_expert_pass_or_referral_goes_to_the_community_service(text, recorded):
+    assert plan(text, "community_request") == [
+        ("record_community_response", {"request_id": ITEM, "response_text": recorded})
+    ]
+
+
+@pytest.mark.parametrize("text", ["ok thanks", "yes", "what is this about?"])
+def test_a_short_reply_or_a_question_is_not_an_expert_answer(text):
+    assert plan(text, "community_request") == []
+
+
+@pytest.mark.parametrize("item_type", ["community_request", "connection_request"])
+def test_i_know_someone_answering_a_request_is_an_intro_offer_for_it(item_type):
+    [(name, args)] = plan("I know someone at Vanta", item_type)
+    assert name == "offer_introduction"
+    assert args["context_type"] == item_type and args["context_id"] == ITEM
+    assert (args["prospect_name"], args["prospect_company"]) == ("someone at Vanta", "Vanta")
+
+
+def test_i_want_to_meet_is_never_an_intro_offer():
+    [(name, args)] = plan("Do you know anyone at Stripe?", "community_request")
+    assert name == "publish_community_request" and args["desired_outcome"] == "introduction"
+
+
+def test_stop_asking_me_about_the_presented_item_declines_it_else_cancels_own_request():
+    assert plan("stop asking me about the Roku intro", "intro_opportunity", summary="Intro Tony at Roku") == [
+        ("decline_intro_opportunity", {"intro_opportunity_id": ITEM})
+    ]
+    assert plan("stop asking me about that", "connection_request") == [
+        ("decline_connection_request", {"connection_request_id": ITEM})
+    ]
+    assert plan("stop asking me about SOC 2", "intro_opportunity", summary="Intro Tony at Roku") == [
+        ("cancel_community_request", {"about": "SOC 2"})
+    ]
+
+
+def test_a_yes_with_nothing_presented_does_nothing():
+    assert plan("yes", None) == []
+    assert brain.render([], []) == [brain.HONEST_ACK]
+
+
+# --- the honest reply ------------------------------------------------------------------------------------
+
+
+def test_the_reply_acknowledges_only_what_succeeded():
+    ok = ToolResult("accept_connection_request", True, {"connection_request": "accepted"})
+    assert brain.render([ok], []) == ["Noted that you'd like to meet them."]
+    failed = ToolResult(
+        "accept_connection_request", False, {"error": "no connection request", "errorType": "failed"}
+    )
+    assert brain.render([failed], []) == [brain.TOOL_TROUBLE]
+    offered = ToolResult("offer_introduction", True, {"intro_offer": "created", "prospect_name": "Jim Park"})
+    [reply] = brain.render([offered], [])
+    assert "Jim Park" in reply and "both sides agree" in reply
+    refused = ToolResult(
+        "record_community_response", True, {"community_response": "refused", "say": "Closed."}
+    )
+    assert brain.render([refused], []) == ["Closed."]
+
+
+# --- the decision step's answer check (§4.6) --------------------------------------------------------------
+
+
+def priority(item_type: str, *, presented_ago: timedelta | None) -> Priority:
+    return Priority(
+        id=uuid.uuid4(),
+        priority_rank=1,
+        item_type=item_type,
+        item_id=uuid.uuid4(),
+        value_score=80,
+        status="presented" if presented_ago else "active",
+        presentation_count=1 if presented_ago else 0,
+        last_presented_at=NOW - presented_ago if presented_ago else None,
+        item_summary=f"a {item_type}",
+        item_primary_name=None,
+        item_secondary_name=None,
+        item_context=None,
+    )
+
+
+def turn(*priorities: Priority, text: str = "Drata, about ten weeks") -> ConciergeTurn:
+    state = ConciergeTurnState(
+        member=MemberContext(goal="SOC 2", goal_type=None, priorities=list(priorities))
+    )
+    inbound = [SimpleNamespace(role="user", content=text, created_at=NOW)]
+    ctx = SimpleNamespace(history=[], user_id=uuid.uuid4(), conversation_id=None)
+    return Turn(ctx=cast(Any, ctx), uow=cast(Any, None), inbound=cast(Any, inbound), state=state, now=NOW)
+
+
+def decision(**fields: Any) -> ConciergeDecision:
+    return ConciergeDecision.model_validate({"next_scenario": "single_topic_response", **fields})
+
+
+def test_an_answer_to_the_presented_request_is_recorded_by_code_against_that_request():
+    request = priority("community_request", presented_ago=timedelta(hours=1))
+    older = priority("intro_opportunity", presented_ago=timedelta(days=2))
+    t = turn(older, request)
+    calls = ConciergeAgent().actions(t, decision(answers_presented_request=True))
+    assert calls == [
+        (
+            "record_community_response",
+            {"request_id": str(request.item_id), "response_text": "Drata, about ten weeks"},
+        )
+    ]
+
+
+def test_the_answer_check_is_dropped_when_the_last_presented_item_is_not_a_request():
+    request = priority("community_request", presented_ago=timedelta(days=2))
+    intro = priority("intro_opportunity", presented_ago=timedelta(hours=1))
+    t = turn(request, intro)
+    assert ConciergeAgent().actions(t, decision(answers_presented_request=True)) == []
+    assert isinstance(t.decision, ConciergeDecision) and t.decision.answers_presented_request is False
+
+
+def test_a_clarification_records_nothing():
+    request = priority("community_request", presented_ago=timedelta(hours=1))
+    calls = ConciergeAgent().actions(
+        turn(request),
+        decision(
+            next_scenario="request_clarification",
+            answers_presented_request=True,
+            clarification_needed={
+                "ambiguous_request": "x",
+                "interpretations": [{"label": "a", "description": "a"}, {"label": "b", "description": "b"}],
+            },
+        ),
+    )
+    assert calls == []
+
+
+def test_the_decision_guidance_names_the_last_presented_request():
+    request = priority("community_request", presented_ago=timedelta(hours=1))
+    guidance = ConciergeAgent().decision_guidance(turn(request))
+    assert "LAST PRESENTED COMMUNITY REQUEST" in guidance and str(request.item_id) in guidance
+    assert "25 credits" in guidance
