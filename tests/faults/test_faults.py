@@ -505,9 +505,6 @@ def _age_sending_claims(stack: FaultStack) -> None:
     stack.query(f"UPDATE messages SET {sets} WHERE status = 'sending'")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs reliability branch §1: reconciliation of rows stranded in 'sending'"
-)
 @pytest.mark.parametrize("twilio_got_it", [False, True], ids=["before-twilio", "after-twilio"])
 def test_sms_sender_killed_mid_send_loses_nothing_and_sends_nothing_twice(
     fault_stack: FaultStack, twilio_got_it: bool
@@ -517,8 +514,8 @@ def test_sms_sender_killed_mid_send_loses_nothing_and_sends_nothing_twice(
     claim's lease runs out, a restarted sender's sweep reconciles: the first is sent once, the
     second is not sent again (Twilio's message list witnesses it).
 
-    On main the row stays ``sending`` forever (0 sent in the first case): xfail until the
-    reliability branch lands, then flip."""
+    Before the reliability branch's reconciliation the row stayed ``sending`` forever (this
+    test failed on that code: no SMS within the wait)."""
     stack = fault_stack
     hanging = _HangingTwilio(stack.standin.url, forward=twilio_got_it)
     stack.start_process("sms_sender", {"TWILIO_API_BASE_URL": hanging.url})
