@@ -30,29 +30,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import shutil
 import statistics
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
 
+from bench._stack import bench_database
 from bench.queries import bench_sql
 from shared import config
-from shared.adapters import postgres
 from shared.adapters.llm import AnthropicLlm, CallRecord, build_client, build_params
 from shared.adapters.llm_prices import cost_usd, price_for
 from shared.adapters.postgres import Row, Sql
@@ -61,8 +56,6 @@ from shared.agents.account_manager.scoring import build_request
 from shared.domain.priorities import Candidate, ItemType, Member, ScoreSource
 from shared.service_layer.account_manager import RunInputs, run_for_member, schedule_reviews
 from tools.fakes.anthropic_api import AnthropicFake, FakeReply, PromptCache, estimate_tokens, prompt_blocks
-from tools.localstack.migrate import migrate
-from tools.localstack.pgcluster import PgCluster, free_port
 
 CATEGORIES = ["finance", "sales", "hiring", "pricing", "security", "ai", "marketing", "legal"]
 REVIEWS_PER_DAY = 4  # every 6 hours
@@ -363,27 +356,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
 
-    cluster: PgCluster | None = None
-    base: Path | None = None
-    admin_url = os.environ.get("DATABASE_URL")
-    if not admin_url:
-        base = Path(tempfile.mkdtemp(prefix="yp-bench-pg-"))
-        base.chmod(0o755)
-        cluster = PgCluster(datadir=base / "data", port=free_port())
-        cluster.init()
-        cluster.start(fast=True)
-        admin_url = cluster.admin_url
-    fake = AnthropicFake(responder=score_everything).start()
-    try:
-        name = f"bench_am_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = admin_url.rsplit("/", 1)[0] + "/" + name
-        migrate(url)
-        os.environ["DATABASE_URL"] = url
-        os.environ["DATABASE_POOL_MAX"] = str(args.workers + 2)
-        config.reset_settings_cache()
-        postgres.close_pool()
+    with (
+        bench_database("bench_am", pool_max=args.workers + 2) as url,
+        AnthropicFake(responder=score_everything) as fake,
+    ):
         model = config.get_settings().anthropic_model
 
         started = time.perf_counter()
@@ -402,13 +378,6 @@ def main() -> None:
         figures = review(AnthropicLlm(client, log), args.workers)
         naive = price_naive(url, model, datetime.now(UTC) + timedelta(seconds=1))
         report(args, model, figures, price_log(log), naive)
-    finally:
-        postgres.close_pool()
-        fake.stop()
-        if cluster is not None:
-            cluster.stop()
-        if base is not None:
-            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -172,6 +172,10 @@ def get_pool(name: str = MAIN_POOL) -> ConnectionPool[Connection]:
                 kwargs={"row_factory": dict_row, "prepare_threshold": settings.database_prepare_threshold},
                 open=True,
                 name=f"yachtparty-{name}",
+                # A connection the server dropped (restart, failover, pg_terminate_backend) is
+                # found at checkout and replaced, not handed to a request that then fails and
+                # costs a Pub/Sub redelivery per dead connection (tests/faults).
+                check=ConnectionPool.check_connection,
             )
             _pools[name] = pool
         return pool
