@@ -47,6 +47,7 @@ from psycopg.rows import dict_row
 from twilio.request_validator import RequestValidator
 
 from bench._stack import bench_database, local_stack
+from bench.queries import bench_sql
 from shared.domain.constants import (
     DAILY_PROACTIVE_LIMIT,
     DEFAULT_TIMEZONE,
@@ -131,31 +132,21 @@ class ConnectionPeak:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        with psycopg.connect(self._url, autocommit=True) as conn:
+        with psycopg.connect(self._url, autocommit=True, row_factory=dict_row) as conn:
             while not self._stop.is_set():
-                row = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
-                ).fetchone()
-                self.peak = max(self.peak, int(row[0]) - 1 if row else 0)  # not counting this sampler
+                row = bench_sql(conn).one("bench_load_client_connections")
+                self.peak = max(self.peak, int(row["n"]) - 1 if row else 0)  # not counting this sampler
                 self._stop.wait(0.2)
 
 
-def rows(url: str, sql: str, *params: Any) -> list[dict[str, Any]]:
+def rows(url: str, name: str) -> list[dict[str, Any]]:
+    """A named bench query's rows (``bench/sql/load.sql``), on a connection of its own."""
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-        return conn.execute(sql, params).fetchall()
+        return [dict(r) for r in bench_sql(conn).all(name)]
 
 
 def backlog(url: str) -> dict[str, int]:
-    (row,) = rows(
-        url,
-        "SELECT (SELECT count(*) FROM events WHERE NOT processed) AS events,"
-        " (SELECT count(*) FROM messages WHERE direction = 'outbound' AND status IN ('pending', 'sending'))"
-        " AS sms,"
-        " (SELECT count(*) FROM message_queue WHERE status IN ('approved', 'processing')"
-        "   OR (status = 'queued' AND scheduled_for <= now())) AS queue,"
-        " (SELECT count(*) FROM agent_tasks WHERE status IN ('processing')"
-        "   OR (status = 'pending' AND scheduled_for <= now())) AS tasks",
-    )
+    (row,) = rows(url, "bench_load_backlog")
     return {k: int(v) for k, v in row.items()}
 
 
@@ -182,14 +173,7 @@ def check(label: str, violations: list[Any]) -> bool:
 def invariants(url: str, info: StackInfo, figures: Figures) -> bool:
     print("\ninvariants over the whole database and the Twilio stand-in's log:")
     ok = True
-    turns = {
-        r["phone_number"]: int(r["n"])
-        for r in rows(
-            url,
-            "SELECT u.phone_number, count(t.id) AS n FROM users u "
-            "LEFT JOIN agent_turns t ON t.user_id = u.id GROUP BY 1",
-        )
-    }
+    turns = {r["phone_number"]: int(r["n"]) for r in rows(url, "bench_load_turns_per_member")}
     wrong = [
         f"{p}: {turns.get(p, 0)} turns for {n} bursts"
         for p, n in figures.bursts.items()
@@ -197,11 +181,7 @@ def invariants(url: str, info: StackInfo, figures: Figures) -> bool:
     ]
     ok &= check("exactly one reply turn per inbound burst", wrong)
 
-    proactive = rows(
-        url,
-        "SELECT u.phone_number, u.timezone, m.created_at FROM message_queue q JOIN messages m "
-        "ON m.id = q.delivered_message_id JOIN users u ON u.id = q.user_id ORDER BY m.created_at",
-    )
+    proactive = rows(url, "bench_load_proactive_deliveries")
     over: list[str] = []
     quiet: list[str] = []
     per_member: dict[str, list[datetime]] = {}
@@ -227,29 +207,20 @@ def invariants(url: str, info: StackInfo, figures: Figures) -> bool:
     )
     ok &= check("no member messaged in quiet hours", quiet)
 
-    twice = rows(
-        url,
-        "SELECT twilio_message_sid, count(*) AS n FROM messages WHERE twilio_message_sid IS NOT NULL "
-        "GROUP BY 1 HAVING count(*) > 1",
-    )
+    twice = rows(url, "bench_load_duplicate_sids")
     sent = Counter(
         (m["to"], m["body"]) for m in requests.get(info.twilio_standin_url + "/_sent", timeout=60).json()
     )
     allowed = {
-        (r["phone_number"], r["content"]): int(r["n"])
-        for r in rows(
-            url,
-            "SELECT u.phone_number, m.content, count(*) AS n FROM messages m "
-            "JOIN users u ON u.id = m.user_id WHERE m.direction = 'outbound' GROUP BY 1, 2",
-        )
+        (r["phone_number"], r["content"]): int(r["n"]) for r in rows(url, "bench_load_outbound_counts")
     }
     extra = [f"{k[0]}: {k[1][:30]!r} x{n}" for k, n in sent.items() if n > allowed.get(k, 0)]
     ok &= check(f"no SMS sent twice ({sum(sent.values())} SMS)", [*twice, *extra])
 
-    unprocessed = rows(url, "SELECT id, event_type FROM events WHERE NOT processed")
+    unprocessed = rows(url, "bench_load_unprocessed_events")
     ok &= check("no event left unprocessed", unprocessed)
 
-    dead = rows(url, "SELECT event_type, consumer, error_message FROM event_dead_letters")
+    dead = rows(url, "bench_load_dead_letters")
     explained = [d for d in dead if EXPLAINED_DEAD_LETTER in (d["error_message"] or "")]
     unexplained = [d for d in dead if d not in explained]
     ok &= check(
