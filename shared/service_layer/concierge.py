@@ -27,6 +27,7 @@ from shared.logs import get_logger
 from shared.service_layer import community
 from shared.service_layer.consumer import Delivery, delivery_user_id
 from shared.service_layer.deps import Deps
+from shared.service_layer.intros import IntroService
 
 log = get_logger(__name__)
 
@@ -47,8 +48,10 @@ class CommunityService:
 
 
 def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> TurnResult:
-    service = CommunityService()
-    return _run(InnovatorAgent(service) if innovator else ConciergeAgent(service), user_id, deps)
+    service, intros = CommunityService(), IntroService()
+    return _run(
+        InnovatorAgent(service, intros) if innovator else ConciergeAgent(service, intros), user_id, deps
+    )
 
 
 def _run(agent: ConciergeAgent, user_id: UUID, deps: Deps) -> TurnResult:
@@ -71,7 +74,7 @@ def _run(agent: ConciergeAgent, user_id: UUID, deps: Deps) -> TurnResult:
 
 def handle_turn_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
     """Events for a Concierge member: one turn (its own transaction)."""
-    result = _run(ConciergeAgent(), delivery_user_id(delivery), deps)
+    result = _run(ConciergeAgent(CommunityService(), IntroService()), delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
 
 
@@ -79,5 +82,5 @@ def handle_innovator_turn_event(
     delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps
 ) -> dict[str, Any] | None:
     """Events for an Innovator member: one turn (its own transaction)."""
-    result = _run(InnovatorAgent(), delivery_user_id(delivery), deps)
+    result = _run(InnovatorAgent(CommunityService(), IntroService()), delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}

@@ -6,7 +6,8 @@ from __future__ import annotations
 from shared.agents.concierge.prompts import DECISION_SYSTEM as CONCIERGE_DECISION
 from shared.agents.concierge.prompts import REPLY_SYSTEM as CONCIERGE_REPLY
 
-PROMPT_VERSION = "innovator_v1.1"
+# v1.1: the reply prompt carries all scenario guidance (concierge-cost); v1.2: quote returned links exactly
+PROMPT_VERSION = "innovator_v1.2"
 
 WELCOME = (
     "You're in. I'm your point of contact at Yachtparty for warm intros to buyers and candid feedback from "
