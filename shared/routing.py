@@ -73,6 +73,8 @@ RECORD_ONLY_EVENTS = frozenset(
         "community.request_closed",
         # The Solution Saga's demand signal, for the Introductions and Innovator issues to consume.
         "solution.demand_signal",
+        # Analytics (platform.md §2): an innovator's confirmed prospect upload.
+        "prospects.batch_uploaded",
     }
 )
 

@@ -61,12 +61,22 @@ def queue_message(
     can_delay: bool = True,
     requires_fresh_context: bool = False,
     conversation_id: UUID | None = None,
+    data_parts: Sequence[dict[str, Any]] = (),
 ) -> QueuedMessage:
     """Queue one message, or a sequence of 2-5 parts delivered whole and counted once.
 
     ``parts`` are the ready SMS texts (``final_message``); with none, ``message_data`` must
-    carry the content for later rendering.
+    carry the content for later rendering. ``data_parts``: a sequence whose parts are each
+    structured ``message_data``, written by the point of contact at send time (re-engagement).
     """
+    if data_parts and (parts or message_data):
+        raise InvalidQueuedMessage("give data_parts, or parts / message_data, not both")
+    if any(not d for d in data_parts):
+        raise InvalidQueuedMessage("a sequence part has no message_data")
+    if len(data_parts) > MAX_SEQUENCE_PARTS:
+        raise InvalidQueuedMessage(
+            f"a sequence has at most {MAX_SEQUENCE_PARTS} parts, not {len(data_parts)}"
+        )
     texts = [p.strip() for p in parts]
     if priority not in PRIORITY_RANK:
         raise InvalidQueuedMessage(f"priority must be one of {sorted(PRIORITY_RANK)}, not {priority!r}")
@@ -76,7 +86,7 @@ def queue_message(
         raise InvalidQueuedMessage("a sequence part is blank")
     if len(texts) > MAX_SEQUENCE_PARTS:
         raise InvalidQueuedMessage(f"a sequence has at most {MAX_SEQUENCE_PARTS} parts, not {len(texts)}")
-    if not texts and not message_data:
+    if not texts and not message_data and not data_parts:
         raise InvalidQueuedMessage("nothing to send: give parts or message_data")
 
     user = uow.users.send_profile(user_id, now)
@@ -87,14 +97,15 @@ def queue_message(
     delayable = can_delay and priority != "urgent"
     scheduled_for = best_send_time(now, tz, _best_hours(user.response_pattern), delayable, active)
 
-    rows: list[str | None] = list(texts) if texts else [None]
+    rows: list[str | None] = list(texts) if texts else [None] * max(len(data_parts), 1)
+    datas = list(data_parts) or [message_data or {}] * len(rows)
     sequence_id = uuid4() if len(rows) > 1 else None
     ids = [
         uow.queue.add(
             NewQueuedPart(
                 user_id=user_id,
                 agent_id=agent_id,
-                message_data=message_data or {},
+                message_data=data,
                 final_message=text,
                 scheduled_for=scheduled_for,
                 priority=priority,
@@ -107,7 +118,7 @@ def queue_message(
             ),
             now=now,
         )
-        for position, text in enumerate(rows, start=1)
+        for position, (text, data) in enumerate(zip(rows, datas, strict=True), start=1)
     ]
     log.info(
         "message queued",

@@ -202,6 +202,19 @@ RE_ENGAGEMENT_MAX_THREADS = 2  # threads one re-engagement message addresses
 RE_ENGAGEMENT_HIGH_VALUE = 70  # value_score above this is "high" (agents.md §4.8)
 RE_ENGAGEMENT_FOLLOW_UP = timedelta(days=7)  # a presented item's next check (agents.md §13 timeline)
 RE_ENGAGEMENT_HISTORY = 15  # Call 1 history for re-engagement (agents.md §4.2: 15-20)
+# agents.md §4.8 "other loop protections": at most this many re-engagements per member in
+# RE_ENGAGEMENT_PAUSE_WINDOW (90 days), and the gap after the last one grows with each unanswered
+# one in a row: 7 -> 14 -> 30 -> 60 -> 90 days (the first step is B5's 7-day gap).
+RE_ENGAGEMENT_MAX_PER_WINDOW = 5
+RE_ENGAGEMENT_BACKOFF_DAYS = (7, 14, 30, 60, 90)
+# How far back the throttles read sends: the window, or the whole backoff ladder if longer.
+RE_ENGAGEMENT_LOOKBACK = max(RE_ENGAGEMENT_PAUSE_WINDOW, timedelta(days=sum(RE_ENGAGEMENT_BACKOFF_DAYS)))
+# The sequence structures of one re-engagement (agents.md §4.8): parts and what each carries.
+RE_ENGAGEMENT_SEQUENCE_PARTS: dict[str, tuple[str, ...]] = {
+    "single": ("single",),
+    "sequence_2": ("primary", "secondary"),
+    "sequence_3": ("reassurance", "update", "opportunity"),
+}
 RE_ENGAGEMENT_PRIORITY_UPDATE_DELAY = timedelta(minutes=1)  # priority.update -> a check this soon
 # --- Innovator commerce (issue 13; agents.md §5, §15; decisions A11, B19) ---------------------------
 PROSPECT_UPLOAD_TOKEN_TTL = timedelta(hours=24)  # the upload link's life; single use

@@ -221,6 +221,36 @@ class ProspectResearchNeeded:
         )
 
 
+PROSPECTS_BATCH_UPLOADED = "prospects.batch_uploaded"  # platform.md §2 events table: analytics
+
+
+@dataclass(frozen=True)
+class ProspectsBatchUploaded:
+    """An innovator's upload was confirmed (issue 13): an analytics fact, written with the batch."""
+
+    innovator_id: UUID
+    upload_batch_id: UUID
+    record_count: int
+    duplicates_skipped: int
+    research_needed: int
+
+    def event(self) -> Event:
+        return Event(
+            event_type=PROSPECTS_BATCH_UPLOADED,
+            aggregate_type="innovator",
+            aggregate_id=self.innovator_id,
+            payload={
+                "record_count": self.record_count,
+                "duplicates_skipped": self.duplicates_skipped,
+                "research_needed": self.research_needed,
+                "upload_batch_id": str(self.upload_batch_id),
+                "innovator_id": str(self.innovator_id),
+                "user_id": str(self.innovator_id),
+            },
+            created_by="prospect_upload",
+        )
+
+
 @dataclass(frozen=True)
 class SolutionResearchCancelled:
     """The member no longer needs research they asked for (issue 11, cancellation). The Solution

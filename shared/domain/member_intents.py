@@ -11,6 +11,9 @@ gets an honest acknowledgment, never a guess:
   (research plus a community request);
 - "I know someone at X" / "I can intro you to X" / "let me connect you with X" → ``OFFER_INTRO``
   (an intro offer, when it answers a presented community or connection request);
+- for an Innovator only (``innovator=True``; agents.md §5 tools 2 and 4): "here's my list" /
+  "upload my prospects" / "send me the upload link" → ``UPLOAD_PROSPECTS``, and "buy 500 credits" /
+  "add credits" / "top up my credits" → ``BUY_CREDITS`` (with the number of credits when one is given);
 - anything else → ``OTHER``.
 
 ``read_yes_no`` reads a yes or a no to the item presented last, and ``looks_like_answer`` whether a
@@ -31,6 +34,8 @@ class IntentKind(StrEnum):
     FIND_PERSON = "find_person"
     SOLUTION_QUESTION = "solution_question"
     OFFER_INTRO = "offer_intro"
+    UPLOAD_PROSPECTS = "upload_prospects"
+    BUY_CREDITS = "buy_credits"
     OTHER = "other"
 
 
@@ -40,6 +45,7 @@ class Intent:
     topic: str = ""  # what it is about, in the member's words ("SOC 2 automation", "Stripe")
     category: str | None = None  # a coarse area for routing (CATEGORY_WORDS), when one is obvious
     text: str = ""  # the member's text it was read from
+    credits: int | None = None  # BUY_CREDITS: how many the member named ("buy 500 credits"), if any
 
 
 _TOPIC_END = r"(?=[?.!,;]|\s+(?:any|anyone|please|thanks|thank you|asap)\b|$)"
@@ -70,6 +76,24 @@ _OFFER_INTRO = re.compile(
     r"the (?:cto|ceo|cfo|founder|head of [\w ]+?))(?:\s+(?i:at|from|in|who)\s+.+?)?"
     r"|[A-Z][\w'-]+(?: [A-Z][\w'-]+)?(?:\s+(?i:at|from)\s+.+?)?)" + _TOPIC_END
 )
+# An Innovator's commerce asks (agents.md §5): a list to upload, credits to buy.
+_LIST_WORDS = r"(?:list|lists|prospects?|leads?|csv|spreadsheet|targets?|target accounts?)"
+_UPLOAD = re.compile(
+    r"\b(?:upload(?:ing)?|here'?s|here is|attach(?:ed|ing)?|send(?:ing)?|share|sharing|import(?:ing)?)\b"
+    rf"[^.?!]{{0,40}}?\b{_LIST_WORDS}\b"
+    r"|\bupload (?:link|page)\b|\b(?:prospect|lead|target(?: account)?)s? list\b",
+    re.IGNORECASE,
+)
+_BUY_CREDITS = re.compile(
+    r"\b(?:buy(?:ing)?|purchas(?:e|ing)|add(?:ing)?|top(?:ping)? ?up|fund(?:ing)?|load|reload|get|more)\b"
+    r"[^.?!]{0,25}?\bcredits?\b",
+    re.IGNORECASE,
+)
+_CREDIT_AMOUNT = re.compile(
+    r"\b(\d{1,3}(?:,\d{3})+|\d{1,9})\s*(?:more\s+|extra\s+)?credits?\b", re.IGNORECASE
+)
+CREDITS_MAX_READ = 100_000  # a larger number is read as this: the tool then answers with the largest pack
+
 _PERSON_AT = re.compile(r"^(?P<name>.+?)\s+(?:at|from)\s+(?P<company>.+)$", re.IGNORECASE)
 _YES = re.compile(
     r"^(?:yes|yeah|yep|yup|ya|y|sure|ok|okay|absolutely|definitely|of course|sounds good|please do|go ahead|"
@@ -148,15 +172,41 @@ def _clean_topic(topic: str) -> str:
         cleaned = stripped
 
 
-def read_intent(text: str) -> Intent:
-    """What one member text asks for, by the rules above."""
+def read_credits(text: str) -> int | None:
+    """The number of credits a text names ("buy 1,000 credits" -> 1000), None when it names none."""
+    match = _CREDIT_AMOUNT.search(text)
+    if match is None:
+        return None
+    credits = int(match.group(1).replace(",", ""))
+    return min(credits, CREDITS_MAX_READ) if credits > 0 else None
+
+
+def _cancel_intent(flat: str) -> Intent | None:
+    cancel = _CANCEL.search(flat)
+    if cancel is None:
+        return None
+    topic = _TRAILING_FILLER.sub("", _clean_topic(cancel.group("dont") or cancel.group("topic") or ""))
+    return Intent(IntentKind.CANCEL, topic=topic, category=category_of(topic), text=flat)
+
+
+def _commerce_intent(flat: str) -> Intent | None:
+    """An Innovator's ask for credits or for the upload link; None for anything else."""
+    if _BUY_CREDITS.search(flat):
+        return Intent(IntentKind.BUY_CREDITS, topic="credits", text=flat, credits=read_credits(flat))
+    if _UPLOAD.search(flat):
+        return Intent(IntentKind.UPLOAD_PROSPECTS, topic="prospect list", text=flat)
+    return None
+
+
+def read_intent(text: str, *, innovator: bool = False) -> Intent:
+    """What one member text asks for, by the rules above. ``innovator``: also read the Innovator's
+    commerce asks (a Concierge member has no upload or credit tools)."""
     flat = " ".join(text.split())
     if not flat:
         return Intent(IntentKind.OTHER, text=text)
-    cancel = _CANCEL.search(flat)
-    if cancel:
-        topic = _TRAILING_FILLER.sub("", _clean_topic(cancel.group("dont") or cancel.group("topic") or ""))
-        return Intent(IntentKind.CANCEL, topic=topic, category=category_of(topic), text=flat)
+    first = _cancel_intent(flat) or (_commerce_intent(flat) if innovator else None)
+    if first is not None:
+        return first  # a cancellation first, then (an Innovator's) credits or upload ask
     offer = _OFFER_INTRO.search(flat)
     if offer:
         topic = _clean_topic(offer.group("topic") or offer.group("known") or "")
@@ -180,9 +230,9 @@ def read_intent(text: str) -> Intent:
     return Intent(IntentKind.OTHER, text=flat)
 
 
-def read_intents(texts: list[str]) -> list[Intent]:
+def read_intents(texts: list[str], *, innovator: bool = False) -> list[Intent]:
     """One intent per text, in order; a burst's later text about the same thing wins (§4.4 step 2)."""
-    intents = [read_intent(t) for t in texts]
+    intents = [read_intent(t, innovator=innovator) for t in texts]
     acted = [i for i in intents if i.kind is not IntentKind.OTHER]
     if not acted:
         return [Intent(IntentKind.OTHER, text=" ".join(texts))] if texts else []

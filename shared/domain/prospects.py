@@ -7,7 +7,9 @@ without a BOM), not Excel's CSV dialect, has no contact column or too many rows.
 Row rules (§5): header variants are accepted (``phone``/``phone_number``, ``linkedin``/
 ``linkedin_url``, ``first name``/``first_name``, ...); every row needs at least one of email,
 phone or LinkedIn, each in a valid format; a missing name or company is a warning; a row whose
-email, phone or LinkedIn repeats an earlier row's is an error (written once, not twice).
+email, phone or LinkedIn repeats an earlier row's is an error (written once, not twice), and so
+is a row whose email, phone or LinkedIn the same innovator uploaded before (``mark_already_uploaded``:
+"already in your prospects"; the confirmation checks again and never writes it twice).
 
 Cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) are kept as
 plain text and flagged with a warning; the page escapes every value it shows.
@@ -16,11 +18,13 @@ plain text and flagged with a warning; the page escapes every value it shows.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import re
 import secrets
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -280,6 +284,27 @@ def _check_row(
     if not errors:
         _check_duplicates(number, values, seen, errors)
     return RowResult(number, values, tuple(errors), tuple(warnings))
+
+
+ALREADY_UPLOADED = "already in your prospects"
+
+
+def row_contacts(row: RowResult) -> list[tuple[str, str]]:
+    """A row's contacts as ``(field, lowercased value)``: what duplicates are matched on."""
+    return [(k, v.lower()) for k in CONTACT_FIELDS if (v := row.values.get(k)) is not None]
+
+
+def mark_already_uploaded(
+    rows: Iterable[RowResult], known: AbstractSet[tuple[str, str]]
+) -> tuple[RowResult, ...]:
+    """Rows whose contact the innovator uploaded before (``known``) become errors: shown as
+    duplicates on the preview, never written again. Rows with errors already are left as they are."""
+    out: list[RowResult] = []
+    for row in rows:
+        seen = [field for field, value in row_contacts(row) if (field, value) in known]
+        errors = tuple(f"{ALREADY_UPLOADED} ({field})" for field in seen)
+        out.append(dataclasses.replace(row, errors=errors) if row.writable and seen else row)
+    return tuple(out)
 
 
 def writable_rows(rows: Iterable[RowResult]) -> list[RowResult]:

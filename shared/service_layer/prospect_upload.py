@@ -4,17 +4,23 @@ Every outcome is a ``Page`` (HTTP status + HTML): an unknown, expired or used li
 token and a refused file each get a clear page; none writes anything.
 
 - ``open_link``: the upload form.
-- ``preview``: the file is checked (``shared.domain.prospects``); the per-row results wait on the
-  link under a fresh ``preview_batch_id``; nothing is written to ``prospects``.
+- ``preview``: the file is checked (``shared.domain.prospects``), and each row against the
+  prospects this innovator uploaded before (a match is shown as a duplicate, "already in your
+  prospects"); the per-row results wait on the link under a fresh ``preview_batch_id``; nothing
+  is written to ``prospects``.
 - ``confirm``: in one transaction, the rows without errors are written with one
   ``upload_batch_id`` (the preview's), ``prospect.research_needed`` is emitted for each row with a
-  LinkedIn URL, and the link is spent. The link's row is locked first, so a double submit waits,
-  then finds the link spent with the same batch and answers the success page again: the batch is
-  written once. Prospects always belong to the link's innovator: nothing in the form names one.
+  LinkedIn URL, ``prospects.batch_uploaded`` (analytics, platform.md §2) once for the batch, and the
+  link is spent. Under the innovator's account lock, rows are checked again against their earlier
+  uploads, so a list confirmed through another link since the preview is not written twice. The
+  link's row is locked first, so a double submit waits, then finds the link spent with the same
+  batch and answers the success page again: the batch is written once. Prospects always belong
+  to the link's innovator: nothing in the form names one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,13 +28,16 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from shared.adapters.repositories.commerce import NewProspect, UploadLink
+from shared.adapters.repositories.users import UserLock
 from shared.adapters.unit_of_work import PostgresUnitOfWork
-from shared.domain.events import ProspectResearchNeeded
+from shared.domain.events import ProspectResearchNeeded, ProspectsBatchUploaded
 from shared.domain.prospects import (
     RowResult,
     UploadRefused,
+    mark_already_uploaded,
     parse_prospect_csv,
     plausible_token,
+    row_contacts,
     token_hash,
 )
 from shared.logs import get_logger
@@ -119,6 +128,10 @@ def preview(
         except UploadRefused as exc:
             log.info("upload refused", extra={"link_id": str(link.id), "reason": exc.reason})
             return Page(422, pages.upload_form(token or "", link.csrf_secret, problem=exc.reason), "refused")
+        known = uow.prospect_uploads.known_contacts(
+            link.innovator_id, (c for r in parsed.rows if r.writable for c in row_contacts(r))
+        )
+        parsed = dataclasses.replace(parsed, rows=mark_already_uploaded(parsed.rows, known))
         batch_id = uuid4()
         name = (file_name or "")[:200] or None
         uow.prospect_uploads.set_preview(link.id, batch_id, [r.as_dict() for r in parsed.rows], name)
@@ -176,7 +189,13 @@ def confirm(  # noqa: PLR0911
                 ),
                 "stale_preview",
             )
-        rows = [r for r in (RowResult.from_dict(d) for d in link.preview_rows) if r.writable]
+        uow.users.lock(link.innovator_id, UserLock.ACCOUNT)  # two links' confirmations, one at a time
+        previewed = [r for r in (RowResult.from_dict(d) for d in link.preview_rows) if r.writable]
+        known = uow.prospect_uploads.known_contacts(
+            link.innovator_id, (c for r in previewed for c in row_contacts(r))
+        )
+        rows = [r for r in mark_already_uploaded(previewed, known) if r.writable]
+        skipped = len(previewed) - len(rows)
         researched = 0
         for row in rows:
             v = row.values
@@ -198,6 +217,7 @@ def confirm(  # noqa: PLR0911
             if linkedin:
                 researched += 1
                 uow.emit(ProspectResearchNeeded(prospect_id, link.innovator_id, linkedin, batch_id).event())
+        uow.emit(ProspectsBatchUploaded(link.innovator_id, batch_id, len(rows), skipped, researched).event())
         uow.prospect_uploads.mark_used(link.id, batch_id, len(rows), now)
         uow.commit()
     log.info(
@@ -206,6 +226,7 @@ def confirm(  # noqa: PLR0911
             "user_id": str(link.innovator_id),
             "upload_batch_id": str(batch_id),
             "rows": len(rows),
+            "duplicates_skipped": skipped,
             "research_needed": researched,
         },
     )

@@ -12,7 +12,9 @@
   3. the decision (``shared.agents.concierge.reengagement``): the LLM, else the offline rules.
      No message: the next check in ``extend_days`` (30-90), logged ``re_engagement_deferred``;
   4. a message: structured ``message_data`` (the 1-2 threads, no prose) queued in
-     ``message_queue`` for the member's point of contact, which writes the prose at send time
+     ``message_queue`` for the member's point of contact, as one row or as a sequence of 2-3 rows
+     (``sequence_2``: primary, secondary; ``sequence_3``: a reassurance about the member's own open
+     request, the update, the opportunity; sent whole and counted once), which writes the prose at send time
      (quiet hours, budgets and freshness apply); ``re_engagement_message_sent`` is logged in the
      same transaction, so only a queued message counts; each thread is marked presented
      (``dedicated``; a second presentation makes it dormant and cancels its pending checks);
@@ -47,13 +49,14 @@ from shared.domain.constants import (
     CONCIERGE_PRIORITIES_IN_CONTEXT,
     RE_ENGAGEMENT_FOLLOW_UP,
     RE_ENGAGEMENT_HISTORY,
+    RE_ENGAGEMENT_LOOKBACK,
     RE_ENGAGEMENT_MIN_GAP,
     RE_ENGAGEMENT_OVERRIDE_SCORE,
     RE_ENGAGEMENT_PAUSE_WINDOW,
     RE_ENGAGEMENT_PRIORITY_UPDATE_DELAY,
 )
 from shared.domain.phone import InvalidPhoneNumber, normalize_e164
-from shared.domain.reengagement import Paused, Proceed, Throttled, check_throttles
+from shared.domain.reengagement import Paused, Proceed, Throttled, check_throttles, sequence_parts
 from shared.logs import get_logger
 from shared.routing import resolve_poc
 from shared.service_layer.consumer import Delivery, PermanentError, delivery_user_id
@@ -167,7 +170,7 @@ def run_check(
 
     attempt = _attempt(context)
     state = uow.re_engagement.state(user_id)
-    sends = uow.re_engagement.sends(user_id, since=now - RE_ENGAGEMENT_PAUSE_WINDOW, now=now)
+    sends = uow.re_engagement.sends(user_id, since=now - RE_ENGAGEMENT_LOOKBACK, now=now)
     priorities = uow.priorities.open_for_user(user_id, limit=CONCIERGE_PRIORITIES_IN_CONTEXT)
     # The critical override is for news: an item above 90 already shown this week does not reopen the gap.
     scores = [
@@ -208,7 +211,7 @@ def run_check(
             uow,
             user_id=user_id,
             at=throttle.retry_at,
-            reason="7_day_limit",
+            reason=throttle.reason,
             attempt=attempt,
             dedupe=f"after:{task_id}",
             priority_items=context.get("priority_items") or None,
@@ -222,19 +225,23 @@ def run_check(
             now=now,
             task_id=task_id,
             output={
-                "reason": "7_day_limit",
+                "reason": throttle.reason,
+                "gap_days": throttle.gap_days,
                 "retry_at": throttle.retry_at.isoformat(),
                 "last_sent_at": throttle.last_sent_at.isoformat(),
                 "next_task_id": str(next_id),
             },
         )
         log.info(
-            "re-engagement throttled (7 days)", extra={**fields, "retry_at": throttle.retry_at.isoformat()}
+            "re-engagement throttled",
+            extra={**fields, "reason": throttle.reason, "retry_at": throttle.retry_at.isoformat()},
         )
-        return {"status": "throttled", "retry_at": throttle.retry_at.isoformat()}
+        return {"status": "throttled", "reason": throttle.reason, "retry_at": throttle.retry_at.isoformat()}
     assert isinstance(throttle, Proceed)
 
     goal = uow.users.goal(user_id)
+    own = uow.community_requests.open_for_user(user_id, limit=1)
+    own_request = own[0].described if own else None
     decision = decide(
         deps.llm,
         ReEngagementInput(
@@ -245,8 +252,9 @@ def run_check(
             history=load_history(uow.messages, conversation.id, RE_ENGAGEMENT_HISTORY),
             goal=goal.goal if goal else None,
             days_since_last_message=(now - last_text).days if last_text else NO_CONVERSATION_DAYS,
-            unanswered=sum(1 for s in sends if not s.answered),
+            unanswered=sum(1 for s in sends if not s.answered and now - s.at <= RE_ENGAGEMENT_PAUSE_WINDOW),
             attempt=attempt,
+            own_request=own_request,
         ),
     )
     if not decision.should_message:
@@ -270,7 +278,9 @@ def run_check(
         )
         log.info("re-engagement: no message now", extra={**fields, "extend_days": decision.extend_days})
         return {"status": "no_message", "extend_days": decision.extend_days, "path": decision.path}
-    return _send(uow, agent, user_id, conversation.id, task_id, now, decision, throttle.override, attempt)
+    return _send(
+        uow, agent, user_id, conversation.id, task_id, now, decision, throttle.override, attempt, own_request
+    )
 
 
 def _send(  # noqa: PLR0917
@@ -283,6 +293,7 @@ def _send(  # noqa: PLR0917
     decision: ReEngagementDecision,
     override: bool,
     attempt: int,
+    own_request: str | None,
 ) -> dict[str, Any]:
     threads = thread_payload(
         [
@@ -296,12 +307,13 @@ def _send(  # noqa: PLR0917
             for p in decision.threads
         ]
     )
+    parts = sequence_parts(decision.structure, threads, own_request, kind=KIND_RE_ENGAGEMENT)
     queued = queue_message(
         uow,
         user_id=user_id,
         agent_id=f"{agent}_reengagement",
         now=now,
-        message_data={"kind": KIND_RE_ENGAGEMENT, "structure": decision.structure, "threads": threads},
+        data_parts=parts,
         priority="medium",
         can_delay=True,
         requires_fresh_context=True,
@@ -320,6 +332,8 @@ def _send(  # noqa: PLR0917
         output={
             "queue_ids": [str(i) for i in queued.ids],
             "items": [_item(p) for p in decision.threads],
+            "structure": parts[0]["structure"],
+            "parts": len(parts),
             "override": override,
             "path": decision.path,
             "reason": decision.reason,

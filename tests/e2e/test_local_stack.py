@@ -245,6 +245,7 @@ def _assert_health_lists_everything_up(stack: RunningStack) -> None:
         "postgresql",
         "pubsub emulator",
         "twilio stand-in",
+        "stripe stand-in",
         "notify relay",
         "scheduler loop",
         *stack.info.function_urls,

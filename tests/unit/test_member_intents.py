@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from shared.agents.concierge import fallback as brain
 from shared.agents.conversation.protocol import ToolResult
+from shared.domain.constants import CREDIT_PACKS
 from shared.domain.member_intents import (
     IntentKind,
     looks_like_goal,
@@ -98,6 +101,105 @@ def test_looks_like_goal():
     assert not looks_like_goal("do you know anyone at Stripe")
     assert not looks_like_goal("stop asking me about SOC 2")
     assert not looks_like_goal("  ")
+
+
+# --- the Innovator's commerce asks (issue 13; agents.md §5 tools 2 and 4) -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "credits"),
+    [
+        ("here's my list", IntentKind.UPLOAD_PROSPECTS, None),
+        ("Here is my prospect list", IntentKind.UPLOAD_PROSPECTS, None),
+        ("upload my prospects", IntentKind.UPLOAD_PROSPECTS, None),
+        ("Can I upload my target list?", IntentKind.UPLOAD_PROSPECTS, None),
+        ("send me the upload link", IntentKind.UPLOAD_PROSPECTS, None),
+        ("I have a lead list for you", IntentKind.UPLOAD_PROSPECTS, None),
+        ("buy 500 credits", IntentKind.BUY_CREDITS, 500),
+        ("add credits", IntentKind.BUY_CREDITS, None),
+        ("top up my credits please", IntentKind.BUY_CREDITS, None),
+        ("can I get 1,000 more credits?", IntentKind.BUY_CREDITS, 1000),
+        ("purchase 250000000 credits", IntentKind.BUY_CREDITS, 100_000),  # held to what the tool accepts
+        ("how many credits do I have?", IntentKind.OTHER, None),
+        ("stop asking me about credits", IntentKind.CANCEL, None),
+        ("any good payroll software?", IntentKind.SOLUTION_QUESTION, None),
+        ("thanks, talk soon", IntentKind.OTHER, None),
+    ],
+)
+def test_read_innovator_commerce_intents(text, kind, credits):
+    intent = read_intent(text, innovator=True)
+    assert (intent.kind, intent.credits) == (kind, credits)
+
+
+@pytest.mark.parametrize("text", ["here's my list", "upload my prospects", "buy 500 credits", "add credits"])
+def test_a_concierge_member_has_no_commerce_intents(text):
+    """The Concierge has no upload or credit tools: its rules never read these asks."""
+    assert read_intent(text).kind is IntentKind.OTHER
+    assert brain.plan(read_intents([text]), goal_text=None) == []
+
+
+def test_plan_calls_the_real_commerce_tools():
+    upload = brain.plan(read_intents(["here's my list"], innovator=True), goal_text=None)
+    assert upload == [("upload_prospects", {})]
+    buy = brain.plan(read_intents(["buy 500 credits"], innovator=True), goal_text=None)
+    assert buy == [("request_credit_funding", {"amount": 500})]
+    # a bare "add credits": the smallest pack of the one price table
+    bare = brain.plan(read_intents(["add credits"], innovator=True), goal_text=None)
+    assert bare == [("request_credit_funding", {"amount": min(c for c, _ in CREDIT_PACKS)})]
+
+
+UPLOAD_URL = "https://upload.example.test/?t=AbC-123_xyz"
+CHECKOUT_URL = "https://checkout.stripe.test/c/pay/cs_test_a1B2c3"
+
+
+def test_render_quotes_the_returned_links_exactly():
+    upload = brain.render(
+        [ok("upload_prospects", status="link_created", available=True, url=UPLOAD_URL, expires_in_hours=24)],
+        read_intents(["here's my list"], innovator=True),
+    )
+    assert len(upload) == 1 and UPLOAD_URL in upload[0] and "24 hours" in upload[0]
+    funding = brain.render(
+        [
+            ok(
+                "request_credit_funding",
+                status="link_created",
+                available=True,
+                url=CHECKOUT_URL,
+                credits=500,
+                requested_credits=400,
+                price_usd=450.0,
+            )
+        ],
+        read_intents(["buy 400 credits"], innovator=True),
+    )
+    assert CHECKOUT_URL in funding[0]
+    assert "500 credits ($450.00), the smallest pack that covers 400" in funding[0]
+    for body in (upload[0], funding[0]):
+        urls = re.findall(r"https?://\S+", body)
+        assert urls in ([UPLOAD_URL], [CHECKOUT_URL]), body  # exactly the returned link, nothing more
+
+
+def test_render_without_a_link_gives_none():
+    for name, fixed in (
+        ("upload_prospects", brain.NO_UPLOAD_LINK),
+        ("request_credit_funding", brain.NO_FUNDING_LINK),
+    ):
+        text = brain.render([ok(name, status="unavailable", available=False, note="x")], [])
+        assert text == [fixed] and "http" not in text[0]
+    too_many = brain.render(
+        [
+            ok(
+                "request_credit_funding",
+                status="too_many_credits",
+                available=False,
+                note="The largest pack is 1000 credits; no link was created.",
+            )
+        ],
+        [],
+    )
+    assert too_many == ["The largest pack is 1000 credits; no link was created. Tell me a smaller amount."]
+    failed = brain.render([ToolResult("upload_prospects", False, {"error": "x"})], [])
+    assert failed == [brain.TOOL_TROUBLE]
 
 
 INJECTIONS = (

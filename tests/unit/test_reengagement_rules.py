@@ -75,21 +75,21 @@ def test_override_needs_a_score_strictly_above_90():
 
 
 def test_pause_after_three_unanswered_not_after_two():
-    two = [sent(timedelta(days=d)) for d in (10, 20)]
+    two = [sent(timedelta(days=d)) for d in (15, 30)]  # spaced past the backoff (14 days after 2)
     three = [sent(timedelta(days=d)) for d in (10, 20, 30)]
     assert throttle(*two) == Proceed()
     assert throttle(*three) == Paused(unanswered=RE_ENGAGEMENT_PAUSE_AFTER_UNANSWERED, newly=True)
 
 
 def test_an_answered_reengagement_resets_the_streak():
-    sends = [sent(timedelta(days=10)), sent(timedelta(days=20)), sent(timedelta(days=30), answered=True)]
+    sends = [sent(timedelta(days=15)), sent(timedelta(days=25)), sent(timedelta(days=30), answered=True)]
     sends.append(sent(timedelta(days=40)))
     assert unanswered_streak(sends, now=NOW, since=None) == 2
     assert throttle(*sends) == Proceed()
 
 
 def test_the_ninety_day_window_boundary_both_sides():
-    recent = [sent(timedelta(days=10)), sent(timedelta(days=20))]
+    recent = [sent(timedelta(days=35)), sent(timedelta(days=50))]  # past the backoff (30 days after 3)
     assert isinstance(throttle(*recent, sent(RE_ENGAGEMENT_PAUSE_WINDOW)), Paused)  # on the edge: counted
     assert throttle(*recent, sent(RE_ENGAGEMENT_PAUSE_WINDOW + SECOND)) == Proceed()  # outside: not
 
@@ -101,9 +101,9 @@ def test_the_pause_is_never_overridden_even_by_a_critical_priority():
 
 
 def test_sends_before_a_resume_no_longer_count():
-    three = [sent(timedelta(days=d)) for d in (10, 20, 30)]
-    assert throttle(*three, resumed_at=NOW - timedelta(days=15)) == Proceed()
-    assert isinstance(throttle(*three, resumed_at=NOW - timedelta(days=31)), Paused)
+    three = [sent(timedelta(days=d)) for d in (30, 40, 50)]
+    assert throttle(*three, resumed_at=NOW - timedelta(days=35)) == Proceed()
+    assert isinstance(throttle(*three, resumed_at=NOW - timedelta(days=51)), Paused)
 
 
 def test_extend_days_is_held_to_30_90():

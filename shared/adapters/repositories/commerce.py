@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -135,6 +136,24 @@ class ProspectUploadRepository:
         )
         assert row is not None
         return uuid_of(row["id"])
+
+    def known_contacts(
+        self, innovator_id: UUID, contacts: Iterable[tuple[str, str]]
+    ) -> frozenset[tuple[str, str]]:
+        """Which of the given ``(field, lowercased value)`` contacts the innovator uploaded before."""
+        wanted: dict[str, list[str]] = {"email": [], "phone_number": [], "linkedin_url": []}
+        for field, value in contacts:
+            wanted[field].append(value.lower())
+        if not any(wanted.values()):
+            return frozenset()
+        rows = self._sql.all(
+            "prospects_known_contacts",
+            innovator_id=innovator_id,
+            emails=wanted["email"],
+            phones=wanted["phone_number"],
+            linkedins=wanted["linkedin_url"],
+        )
+        return frozenset((str(r["field"]), str(r["value"]).lower()) for r in rows)
 
     def batch(self, batch_id: UUID) -> list[StoredProspect]:
         return [

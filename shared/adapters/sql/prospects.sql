@@ -45,3 +45,17 @@ SELECT id, innovator_id, email, phone_number, linkedin_url, first_name, last_nam
   FROM prospects
  WHERE upload_batch_id = %(upload_batch_id)s
  ORDER BY created_at, id;
+
+-- name: prospects_known_contacts
+-- The emails, phones and LinkedIn URLs among the given ones that the innovator's earlier uploads hold.
+SELECT 'email' AS field, lower(email) AS value
+  FROM prospects
+ WHERE innovator_id = %(innovator_id)s AND lower(email) = ANY(%(emails)s::text[])
+UNION
+SELECT 'phone_number', phone_number
+  FROM prospects
+ WHERE innovator_id = %(innovator_id)s AND phone_number = ANY(%(phones)s::text[])
+UNION
+SELECT 'linkedin_url', lower(linkedin_url)
+  FROM prospects
+ WHERE innovator_id = %(innovator_id)s AND lower(linkedin_url) = ANY(%(linkedins)s::text[]);

@@ -70,6 +70,7 @@ class ConciergeAgent:
     reply_prompt = REPLY_SYSTEM
     quotable: tuple[str, ...] = QUOTABLE
     prompt_version = PROMPT_VERSION
+    commerce_intents = False  # the offline rules read upload and credit asks (the Innovator's tools)
 
     def __init__(self, community: CommunityPort | None = None, intros: IntroPort | None = None) -> None:
         self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = concierge_tools()
@@ -113,8 +114,15 @@ class ConciergeAgent:
         """The member has no goal yet and the agent's last message asked what they are working on."""
         if not turn.user_texts or self.member(turn).goal:
             return False
-        last_agent = next((m for m in reversed(turn.ctx.history) if m.api_role == "assistant"), None)
-        return last_agent is not None and WELCOME_QUESTION in last_agent.content
+        # The agent's last send, whole: the welcome's parts share one created_at, so their order
+        # within it is arbitrary; the question may be any part of that run.
+        last_send: list[str] = []
+        for message in reversed(turn.ctx.history):
+            if message.api_role == "assistant":
+                last_send.append(message.content)
+            elif last_send:
+                break
+        return any(WELCOME_QUESTION in content for content in last_send)
 
     def goal_text(self, turn: ConciergeTurn) -> str | None:
         """The member's answer to the welcome question, when it reads as a goal (a statement, not a
@@ -308,7 +316,11 @@ class ConciergeAgent:
         if not turn.user_texts:
             turn.decision = ConciergeDecision(next_scenario="no_message")
             return []  # a system trigger alone: nothing the rules can say
-        intents = [i for i in read_intents(turn.user_texts) if i.kind.value != "other"]
+        intents = [
+            i
+            for i in read_intents(turn.user_texts, innovator=self.commerce_intents)
+            if i.kind.value != "other"
+        ]
         calls = self._intro_outcome(turn) or brain.plan(
             intents, goal_text=self.goal_text(turn), texts=turn.user_texts, presented=self._presented(turn)
         )

@@ -17,7 +17,10 @@ The rules, first match wins for the item presented last (``Presented``):
    ``record_community_response``.
 Then, for what is left: a vendor question → research plus a community request; "do you know
 anyone at X" → a community request; "stop asking me about X" → cancel the member's own request;
-anything else → an honest acknowledgment.
+for an Innovator, "here's my list" → ``upload_prospects`` and "buy 500 credits" →
+``request_credit_funding`` (the smallest pack when no number is given), whose returned link the
+reply quotes exactly (no link is ever written that a tool did not return); anything else → an
+honest acknowledgment.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from shared.agents.conversation.protocol import ToolResult
 from shared.domain.community import Answer, read_expert_reply
 from shared.domain.constants import CONCIERGE_TEXT_MAX_CHARS, EXPERT_ANSWER_MIN_WORDS
 from shared.domain.member_intents import Intent, IntentKind, looks_like_answer, read_yes_no, split_prospect
+from shared.domain.prospects import credit_packs
 
 SUMMARY_MAX = 100
 
@@ -144,6 +148,11 @@ def plan(
             )
         elif intent.kind is IntentKind.CANCEL and intent.topic:
             calls.append(("cancel_community_request", {"about": _cut(intent.topic, 200)}))
+        elif intent.kind is IntentKind.UPLOAD_PROSPECTS:
+            calls.append(("upload_prospects", {}))
+        elif intent.kind is IntentKind.BUY_CREDITS:
+            smallest = min(p.credits for p in credit_packs())
+            calls.append(("request_credit_funding", {"amount": intent.credits or smallest}))
     return calls
 
 
@@ -264,6 +273,7 @@ def render(results: Sequence[ToolResult], intents: Sequence[Intent]) -> list[str
             lines.append(f"Done. I've cancelled your request about {about}.")
         else:
             lines.append(f"I don't see an open request of yours about {about}, so nothing was cancelled.")
+    lines.extend(_commerce_lines(done))
     if failed:
         lines.append(TOOL_TROUBLE)
     if not lines:
@@ -272,3 +282,45 @@ def render(results: Sequence[ToolResult], intents: Sequence[Intent]) -> list[str
     if goal is not None and len(done) == 1 and not failed:
         return [body, GOAL_NEXT_STEP]
     return [body]
+
+
+NO_UPLOAD_LINK = "I can't make an upload link right now, so I have no link to send you yet."
+NO_FUNDING_LINK = "I can't make a payment link right now, so I have no link to send you yet."
+
+
+def _commerce_lines(done: dict[str, Any]) -> list[str]:
+    upload, funding = done.get("upload_prospects"), done.get("request_credit_funding")
+    return [
+        *([_upload_line(upload)] if upload is not None else []),
+        *([_funding_line(funding)] if funding is not None else []),
+    ]
+
+
+def _upload_line(result: dict[str, Any]) -> str:
+    """The upload link exactly as ``upload_prospects`` returned it, or that there is none."""
+    url = result.get("url")
+    if not result.get("available") or not isinstance(url, str) or not url:
+        return NO_UPLOAD_LINK
+    hours = result.get("expires_in_hours")
+    valid = f" It works once and expires in {hours} hours." if isinstance(hours, int) else ""
+    return (
+        "Here's your link to upload your prospect list (a CSV with an email, phone or LinkedIn per row; "
+        f"you'll see a preview before anything is saved): {url}{valid}"
+    )
+
+
+def _funding_line(result: dict[str, Any]) -> str:
+    """The Checkout link exactly as ``request_credit_funding`` returned it, or why there is none."""
+    url = result.get("url")
+    if result.get("available") and isinstance(url, str) and url:
+        credits, requested, price = (
+            result.get("credits"),
+            result.get("requested_credits"),
+            result.get("price_usd"),
+        )
+        pack = f"{credits} credits" + (f" (${price:,.2f})" if isinstance(price, int | float) else "")
+        why = f", the smallest pack that covers {requested}" if requested and requested != credits else ""
+        return f"Here's the checkout link for {pack}{why}: {url}"
+    if result.get("status") == "too_many_credits":
+        return f"{result.get('note') or 'That is more than the largest pack.'} Tell me a smaller amount."
+    return NO_FUNDING_LINK

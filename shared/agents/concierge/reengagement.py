@@ -32,12 +32,12 @@ from shared.domain.constants import (
     RE_ENGAGEMENT_QUIET_EXTEND_DAYS,
     RE_ENGAGEMENT_TOP_CONSIDERED,
 )
-from shared.domain.reengagement import clamp_extend_days
+from shared.domain.reengagement import clamp_extend_days, sequence_structure
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 
-PROMPT_VERSION = "reengagement-v1"
+PROMPT_VERSION = "reengagement-v2"
 CALL_KIND = "reengagement_decision"
 TOOL = "reengagement_decision"
 MIN_EXTEND, MAX_EXTEND = RE_ENGAGEMENT_EXTEND_DAYS
@@ -54,6 +54,9 @@ Rules:
 - Message only when a thread would be worth the member's attention now. Value above \
 {RE_ENGAGEMENT_HIGH_VALUE} is high. Never message just to check in.
 - Address at most {RE_ENGAGEMENT_MAX_THREADS} threads, highest value first; name them by key.
+- message_structure: "single" (one SMS), "sequence_2" (two threads: primary then secondary SMS) or \
+"sequence_3" (reassurance about the member's own open request, then the update, then the opportunity; \
+only when OWN OPEN REQUEST is given and two threads are worth it). Fewer SMS is better.
 - Read the social situation: terse replies mean busy, detailed replies mean engaged, slow replies \
 mean they need space, "too many messages" means stop. Unanswered check-ins count against messaging.
 - When not messaging, pick extend_days between {MIN_EXTEND} and {MAX_EXTEND}: about 60 when nothing \
@@ -72,7 +75,7 @@ class ReEngagementCall(BaseModel):
     should_message: bool
     threads: list[str] = Field(default_factory=list, max_length=10)  # held to the top 3 by from_call
     extend_days: int = Field(default=RE_ENGAGEMENT_DEFAULT_EXTEND_DAYS, ge=1, le=365)
-    message_structure: Literal["single", "sequence_2"] = "single"
+    message_structure: Literal["single", "sequence_2", "sequence_3"] = "single"
     reason: str = Field(default="", max_length=400)
 
 
@@ -95,6 +98,7 @@ class ReEngagementInput:
     unanswered: int = 0
     attempt: int = 1
     agent_instance_id: UUID | None = None
+    own_request: str | None = None  # the member's own newest open request: what a reassurance is about
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,9 @@ def offline_decision(data: ReEngagementInput) -> ReEngagementDecision:
         return ReEngagementDecision(
             should_message=True,
             threads=threads,
-            structure="single" if len(threads) == 1 else "sequence_2",
+            structure=sequence_structure(
+                "sequence_3", threads=len(threads), reassurance=data.own_request is not None
+            ),
             reason="high-value thread not shown this week",
         )
     later = any(_score(p) >= SOME_VALUE for p in top)
@@ -158,6 +164,7 @@ def member_block(data: ReEngagementInput) -> str:
     )
     return (
         f"THREADS:\n{threads}\n\nGOAL: {data.goal or '(none stated)'}\n"
+        f"OWN OPEN REQUEST: {data.own_request or '(none)'}\n"
         f"DAYS SINCE LAST MESSAGE: {data.days_since_last_message}\n"
         f"UNANSWERED CHECK-INS: {data.unanswered}\nATTEMPT: {data.attempt}\n\n"
         f"RECENT CONVERSATION:\n{lines or '(none)'}"
@@ -206,7 +213,9 @@ def from_call(args: ReEngagementCall, data: ReEngagementInput) -> ReEngagementDe
         return ReEngagementDecision(
             should_message=True,
             threads=threads,
-            structure="single" if len(threads) == 1 else args.message_structure,
+            structure=sequence_structure(
+                args.message_structure, threads=len(threads), reassurance=data.own_request is not None
+            ),
             reason=args.reason,
             path="llm",
         )

@@ -29,7 +29,7 @@ from shared.logs import get_logger
 log = get_logger(__name__)
 
 CALL_KIND = "render"
-PROMPT_VERSION = "render-v1"
+PROMPT_VERSION = "render-v2"
 MAX_RENDER_CHARS = 480  # about three SMS segments: one considered message, not an essay
 KIND_RE_ENGAGEMENT = "re_engagement"
 
@@ -43,6 +43,10 @@ results or links. Never claim you contacted, found or arranged anything the JSON
 - No exclamation points, no emoji, no superlatives or hype words, no JSON, no field names, no \
 internal words (tasks, priorities, scores, agents, system).
 - For several threads, lead with the most valuable one and keep each to one sentence.
+- When the JSON has a "part", this SMS is one of a short sequence sent together: write only that part \
+in one or two sentences. "reassurance": the member's own open request ("own_request") is still being \
+worked on, no news claimed. "primary" / "update": the thread given. "secondary" / "opportunity": the \
+thread given, as one more thing, ending with a clear next step. No greeting after the first part.
 - Output only the SMS text."""
 
 
@@ -76,8 +80,32 @@ def _phrase(thread: Mapping[str, Any]) -> str | None:
     return None
 
 
+# One SMS of a re-engagement sequence (agents.md §4.8; ``shared.domain.reengagement.sequence_parts``).
+_PART_TEMPLATES: dict[str, str] = {
+    "reassurance": "Your question about {phrase} is still open with the network.",
+    "primary": "Following up on this: {phrase}.",
+    "update": "Following up on this: {phrase}.",
+    "secondary": "Also open for you: {phrase}. Reply about either and I'll take it from there.",
+    "opportunity": "Also open for you: {phrase}. Reply about either and I'll take it from there.",
+}
+
+
+def _part_template(data: Mapping[str, Any]) -> str | None:
+    part = data.get("part")
+    if not isinstance(part, str) or part not in _PART_TEMPLATES:
+        return None
+    if part == "reassurance":
+        own = data.get("own_request")
+        phrase = own.strip().rstrip(".?") if isinstance(own, str) and own.strip() else None
+    else:
+        phrase = next((p for p in (_phrase(t) for t in _threads(data)) if p), None)
+    return _PART_TEMPLATES[part].format(phrase=phrase) if phrase else None
+
+
 def template(data: Mapping[str, Any]) -> str | None:
     """The deterministic wording of a queued payload; None when the data says nothing sendable."""
+    if "part" in data:
+        return _part_template(data)
     phrases = [p for p in (_phrase(t) for t in _threads(data)) if p]
     if phrases:
         if len(phrases) == 1:

@@ -34,8 +34,6 @@ from shared.agents.conversation.protocol import AgentTool
 from shared.agents.innovator import commerce
 from shared.agents.innovator.prompts import DECISION_SYSTEM, PROMPT_VERSION, REPLY_SYSTEM, WELCOME
 
-NOT_AVAILABLE_YET = "not_available_yet"
-
 
 def update_innovator_profile(turn: ConciergeTurn, args: InnovatorProfileArgs) -> dict[str, Any]:
     fields = args.model_dump()
@@ -111,6 +109,7 @@ class InnovatorAgent(ConciergeAgent):
     reply_prompt = REPLY_SYSTEM
     quotable = (*QUOTABLE, WELCOME)
     prompt_version = PROMPT_VERSION
+    commerce_intents = True
 
     def __init__(self, community: CommunityPort | None = None, intros: IntroPort | None = None) -> None:
         super().__init__(community, intros)

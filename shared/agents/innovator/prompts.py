@@ -6,7 +6,8 @@ from __future__ import annotations
 from shared.agents.concierge.prompts import DECISION_SYSTEM as CONCIERGE_DECISION
 from shared.agents.concierge.prompts import REPLY_SYSTEM as CONCIERGE_REPLY
 
-PROMPT_VERSION = "innovator_v1.1"  # v1.1: the reply prompt carries all scenario guidance (concierge-cost)
+# v1.1: the reply prompt carries all scenario guidance (concierge-cost); v1.2: quote returned links exactly
+PROMPT_VERSION = "innovator_v1.2"
 
 WELCOME = (
     "You're in. I'm your point of contact at Yachtparty for warm intros to buyers and candid feedback from "
@@ -37,6 +38,10 @@ REPLY_SYSTEM = (
     CONCIERGE_REPLY.replace("the Concierge of Yachtparty", "the Innovator agent of Yachtparty")
     + """
 This member sells a solution: business-focused and results-oriented. Talk in concrete numbers only when the \
-FACTS carry them. When a capability is not available yet, say so plainly and never give a link.
+FACTS carry them.
+Links: when a tool result in FACTS carries a url (upload_prospects, request_credit_funding), quote that url \
+exactly, character for character, once, on its own after a colon: never shorten, reformat, complete or \
+invent a link, and never give a link no tool returned. When the result has no url (not available, not \
+configured, too many credits), say so plainly and give no link.
 """
 )
