@@ -41,6 +41,7 @@ from shared.adapters.repositories.priority_sources import (
     OpenConnectionRequest,
     OpenIntroOffer,
     OpenIntroOpportunity,
+    PinnedResponse,
 )
 from shared.adapters.repositories.users import UserLock
 from shared.adapters.tasks import create_task
@@ -88,6 +89,10 @@ PROCESSING_COMPLETED = "account_manager.processing.completed"
 EVENTS_PER_RUN = 500  # events read per run; the rest wait for the next run (the watermark holds)
 BUSY_RETRY_AFTER = timedelta(minutes=1)
 SUMMARY_MAX_CHARS = 60  # community_request summary: the question cut to 60 characters (§6 step 7)
+# An answer relayed to its requester, an impact note to its expert: the summary carries the whole
+# message (name, question, insight / credits), since the point of contact's template sends it as is.
+RELAY_SUMMARY_MAX_CHARS = 400
+RELAY_QUESTION_MAX_CHARS = 80
 CHALLENGE_WORDS = ("challenge", "problem", "struggling")
 
 # Payload fields that name a member, camelCase as platform.md §2.4 spells them, snake_case as
@@ -750,7 +755,7 @@ def _pin_response_item(  # noqa: PLR0917
             score=COMMUNITY_RESPONSE_SCORE,
             source=ScoreSource.FIXED,
             pinned=True,
-            summary=cut(f"An expert answered: {response.question}", SUMMARY_MAX_CHARS),
+            summary=cut(_relayed_answer(response), RELAY_SUMMARY_MAX_CHARS),
             context=response.category or "your question",
             metadata={"request_id": str(response.request_id), "category": response.category},
         )
@@ -763,11 +768,30 @@ def _pin_response_item(  # noqa: PLR0917
             text=str(context.get("impactDescription") or response.impact_description or ""),
             score=EXPERT_IMPACT_SCORE,
             source=ScoreSource.FIXED,
-            summary=cut(f"Your answer helped: {response.question}", SUMMARY_MAX_CHARS),
+            summary=cut(_impact_note(response, credits), RELAY_SUMMARY_MAX_CHARS),
             context=f"earned {credits} credits" if credits else None,
             metadata={"request_id": str(response.request_id), "credits_awarded": credits},
         )
     uow.priorities.write(user_id, _rows([item], now, first_rank=1))
+
+
+def _relayed_answer(response: PinnedResponse) -> str:
+    """What the requester is told (agents.md §8.12: the expert's first name, the question and the
+    insight), in the item's summary: the point of contact's template relays it as it stands."""
+    who = response.expert_first_name or "An expert"
+    insight = (response.response_text or "").strip()
+    said = f'{who} answered your question "{cut(response.question, RELAY_QUESTION_MAX_CHARS)}"'
+    return f"{said}: {insight}" if insight else said
+
+
+def _impact_note(response: PinnedResponse, credits: object) -> str:
+    """What the expert is told (agents.md §8.13): how their insight helped and the credits earned."""
+    note = f'Your answer to "{cut(response.question, RELAY_QUESTION_MAX_CHARS)}" reached the member who asked'
+    if response.impact_description:
+        note += f" ({response.impact_description.strip().rstrip('.')})"
+    if credits:
+        note += f". You earned {credits} credits"
+    return note + "."
 
 
 def _community_response_received(

@@ -70,14 +70,15 @@ def _run(agent: ConciergeAgent, user_id: UUID, deps: Deps) -> TurnResult:
 
 
 def handle_turn_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
-    """Events for a Concierge member: one turn (its own transaction)."""
-    result = _run(ConciergeAgent(), delivery_user_id(delivery), deps)
+    """Events for a Concierge member: one turn (its own transaction), with the Community service
+    (an expert's answer, a cancellation)."""
+    result = _run(ConciergeAgent(CommunityService()), delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
 
 
 def handle_innovator_turn_event(
     delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps
 ) -> dict[str, Any] | None:
-    """Events for an Innovator member: one turn (its own transaction)."""
-    result = _run(InnovatorAgent(), delivery_user_id(delivery), deps)
+    """Events for an Innovator member: one turn (its own transaction), with the Community service."""
+    result = _run(InnovatorAgent(CommunityService()), delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}

@@ -32,6 +32,8 @@ CALL_KIND = "render"
 PROMPT_VERSION = "render-v1"
 MAX_RENDER_CHARS = 480  # about three SMS segments: one considered message, not an essay
 KIND_RE_ENGAGEMENT = "re_engagement"
+# Items whose summary is the whole message (the Account Manager writes them to be relayed).
+NEWS_ITEM_TYPES = frozenset({"community_response", "expert_impact"})
 
 SYSTEM = """You write one SMS from Yachtparty, an invitation-only professional network, to a member. \
 The facts to convey are given as JSON. Write as a competent senior partner manager: brief, \
@@ -76,9 +78,24 @@ def _phrase(thread: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "?", "!", "…")) else f"{text}."
+
+
 def template(data: Mapping[str, Any]) -> str | None:
-    """The deterministic wording of a queued payload; None when the data says nothing sendable."""
-    phrases = [p for p in (_phrase(t) for t in _threads(data)) if p]
+    """The deterministic wording of a queued payload; None when the data says nothing sendable.
+    News (an answer relayed to its requester, an impact note to its expert) is said as it stands;
+    an expert's open ask invites their answer; anything else is followed up."""
+    threads = _threads(data)
+    phrases = [p for p in (_phrase(t) for t in threads) if p]
+    types = {t.get("item_type") for t in threads}
+    if phrases and types <= NEWS_ITEM_TYPES:
+        return " ".join(_sentence(p) for p in phrases)
+    if len(phrases) == 1 and types == {"community_request"}:
+        return (
+            f"A member asked something you may know about: {_sentence(phrases[0])} "
+            "Reply with your answer, or 'pass'."
+        )
     if phrases:
         if len(phrases) == 1:
             return (
