@@ -151,6 +151,9 @@ class RunInputs:
     trigger: str
     community_request_ids: tuple[UUID, ...] = ()
     message_ids: tuple[UUID, ...] = ()
+    # Items the trigger itself just wrote (an answer, an impact note): newly urgent for this run
+    # although their row already exists when it reads the list.
+    announce: tuple[tuple[str, UUID], ...] = ()
 
 
 # --- Handlers (registry: shared.registry, agent 'account_manager') -----------------------------
@@ -196,7 +199,8 @@ def handle_task(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict
             data.get("context_id")
         )
         if response_id is not None:
-            _pin_response_item(uow, delivery.type, user_id, response_id, context, now)
+            pinned = _pin_response_item(uow, delivery.type, user_id, response_id, context, now)
+            inputs = replace(inputs, announce=(pinned,) if pinned else ())
     message_id = _uuid(context.get("message_id") or context.get("messageId"))
     if message_id is not None:
         inputs = replace(inputs, message_ids=(message_id,))
@@ -278,7 +282,7 @@ def run_for_member(
     result.removed = len(removed) + len(fell_out)
     result.dormant = len(dormant_rows)
     result.top = [(c.item_type, str(c.item_id), c.score or 0) for c in top]
-    newly_urgent = [c for c in urgent(top) if not _was_urgent(by_key.get(c.key))]
+    newly_urgent = [c for c in urgent(top) if c.key in inputs.announce or not _was_urgent(by_key.get(c.key))]
     result.urgent = len(urgent(top))
     if newly_urgent:
         uow.emit(_priority_update(user_id, managed.poc_agent_type, top, newly_urgent))
@@ -739,13 +743,14 @@ def _pin_response_item(  # noqa: PLR0917
     response_id: UUID,
     context: Mapping[str, Any],
     now: datetime,
-) -> None:
+) -> tuple[str, UUID] | None:
     """community_response_available (requester): rank 1, value 90. notify_expert_of_impact
-    (expert): an impact note. The run that follows ranks them with everything else."""
+    (expert): an impact note. The run that follows ranks them with everything else. Returns the
+    item's key when it is news (not already live and urgent), for the run to announce."""
     response = uow.priority_sources.community_response(response_id)
     if response is None:
         log.warning("community response vanished; nothing to add", extra={"response_id": str(response_id)})
-        return
+        return None
     if task_type == "community_response_available":
         item = Candidate(
             item_type=ItemType.COMMUNITY_RESPONSE,
@@ -772,7 +777,9 @@ def _pin_response_item(  # noqa: PLR0917
             context=f"earned {credits} credits" if credits else None,
             metadata={"request_id": str(response.request_id), "credits_awarded": credits},
         )
+    prior = next((r for r in uow.priorities.of_member(user_id) if r.key == item.key), None)
     uow.priorities.write(user_id, _rows([item], now, first_rank=1))
+    return None if _was_urgent(prior) else item.key
 
 
 def _relayed_answer(response: PinnedResponse) -> str:
