@@ -164,14 +164,18 @@ def _text_arrives(stack: RunningStack, phone: str, *needles: str, after: int = 0
     return found
 
 
-def _ops(stack: RunningStack, *args: str) -> str:
-    done = subprocess.run(
+def _run_ops(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "tools.ops", *args],
         env={**os.environ, "DATABASE_URL": stack.info.database_url},
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def _ops(stack: RunningStack, *args: str) -> str:
+    done = _run_ops(stack, *args)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -251,7 +255,8 @@ def test_a_question_reaches_an_expert_and_the_answer_comes_back_credited(stack: 
         _user_id(stack, PRIYA),
     ) == [(25, f"community_response_{response_id}")]  # 15 + 10 x (8 - 7)
     assert "25" in _ops(stack, "credits", PRIYA)
-    _ops(stack, "community", "score", str(response_id), "8")  # scored twice: still paid once
+    again = _run_ops(stack, "community", "score", str(response_id), "9")  # a second score is refused
+    assert again.returncode != 0 and "was scored 8" in again.stdout + again.stderr
     assert _query(stack, "SELECT count(*) FROM credit_events") == [(1,)]
 
     # 6. both see the close of the loop: A has the insight (above); B hears of their impact a day
