@@ -30,27 +30,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import shutil
 import statistics
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg.rows import dict_row
 
+from bench._stack import bench_database
+from bench.queries import bench_sql
 from shared import config
-from shared.adapters import postgres
 from shared.adapters.llm import AnthropicLlm, CallRecord, build_client, build_params
 from shared.adapters.llm_prices import cost_usd, price_for
 from shared.adapters.postgres import Row, Sql
@@ -59,8 +56,6 @@ from shared.agents.account_manager.scoring import build_request
 from shared.domain.priorities import Candidate, ItemType, Member, ScoreSource
 from shared.service_layer.account_manager import RunInputs, run_for_member, schedule_reviews
 from tools.fakes.anthropic_api import AnthropicFake, FakeReply, PromptCache, estimate_tokens, prompt_blocks
-from tools.localstack.migrate import migrate
-from tools.localstack.pgcluster import PgCluster, free_port
 
 CATEGORIES = ["finance", "sales", "hiring", "pricing", "security", "ai", "marketing", "legal"]
 REVIEWS_PER_DAY = 4  # every 6 hours
@@ -152,89 +147,28 @@ def score_everything(body: dict[str, Any]) -> FakeReply:
 
 
 def seed(url: str, members: int, asks: int) -> list[UUID]:
-    cats = "ARRAY[" + ",".join(f"'{c}'" for c in CATEGORIES) + "]"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO users (phone_number, first_name, last_name, company, title, verified,"
-            " poc_agent_type,"
-            " approval_status, expertise)"
-            " SELECT '+1415' || lpad(g::text, 7, '0'), 'Member' || g, 'Bench', 'Company ' || (g %% 997),"
-            " 'VP',"
-            f" true, 'concierge', 'approved', ARRAY[({cats})[1 + g %% 8], ({cats})[1 + (g * 7) %% 8]]"
-            " FROM generate_series(1, %s) AS g",
-            (members,),
-        )
-        conn.execute(
-            "CREATE TEMP TABLE m AS SELECT id, row_number() OVER (ORDER BY phone_number) AS n FROM users"
-        )
-        conn.execute(
-            "INSERT INTO community_requests (requesting_agent_type, requesting_user_id, question, category,"
-            " expertise_needed, target_user_ids, created_at, expires_at)"
-            f" SELECT 'concierge', r.id, 'Question ' || k || ' from member ' || r.n || ': how do you"
-            f" approach '"
-            f" || ({cats})[1 + (m.n + k) %% 8] || ' at a 40-person company?', ({cats})[1 + (m.n + k) %% 8],"
-            f" ARRAY[({cats})[1 + (m.n + k) %% 8]], ARRAY[m.id], now() - interval '1 day', now() +"
-            f" interval '6 days'"
-            " FROM m JOIN m AS r ON r.n = (m.n %% %s) + 1 CROSS JOIN generate_series(1, %s) AS k",
-            (members, asks),
-        )
-        conn.execute(
-            "INSERT INTO intro_opportunities (connector_user_id, first_name, last_name, prospect_company,"
-            " innovator_name, bounty_credits, connection_strength, created_at)"
-            " SELECT id, 'Pat', 'Lee' || n, 'Globex', 'Acme AI', 50, 'second_degree', now() -"
-            " interval '5 days'"
-            " FROM m"
-        )
-        conn.execute(
-            "INSERT INTO connection_requests (introducee_user_id, requestor_user_id, requestor_name,"
-            " intro_context, vouched_by_user_ids, created_at) SELECT m.id, r.id, 'Member ' || r.n,"
-            " 'wants to compare notes on pricing', ARRAY[r.id], now() - interval '4 days'"
-            " FROM m JOIN m AS r ON r.n = (m.n %% %s) + 1",
-            (members,),
-        )
-        conn.execute(
-            "INSERT INTO user_priorities (user_id, priority_rank, item_type, item_id, status,"
-            " content, expires_at,"
-            f" created_at) SELECT id, 1, 'goal', gen_random_uuid(), 'active', 'We are working on '"
-            f" || ({cats})[1 + n % 8] || ' this quarter', now() + interval '60 days', now() -"
-            f" interval '3 days'"
-            " FROM m"
-        )
-        conn.execute(
-            "INSERT INTO account_manager_members (user_id, events_read_until, last_run_at, runs)"
-            " SELECT id, now() - interval '1 minute', now() - interval '6 hours', 1 FROM m"
-        )
-        conn.execute("ANALYZE")
-        return [r[0] for r in conn.execute("SELECT id FROM m ORDER BY n").fetchall()]
+    cats = list(CATEGORIES)
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        sql = bench_sql(conn)
+        sql.run("bench_seed_members", cats=cats, members=members)
+        sql.run("bench_number_members")
+        sql.run("bench_seed_community_requests", cats=cats, members=members, asks=asks)
+        sql.run("bench_seed_intro_opportunities")
+        sql.run("bench_seed_connection_requests", members=members)
+        sql.run("bench_seed_goals", cats=cats)
+        sql.run("bench_seed_account_manager_members")
+        sql.run("bench_analyze")
+        return [r["id"] for r in sql.all("bench_numbered_member_ids")]
 
 
 def add_news(url: str, users: list[UUID]) -> None:
     """An inbound goal and its event, and a new community request, for each of these members."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TEMP TABLE news AS SELECT u.id, u.phone_number, row_number() OVER () AS n"
-            " FROM users AS u WHERE u.id = ANY(%s)",
-            (users,),
-        )
-        conn.execute("INSERT INTO conversations (user_id, phone_number) SELECT id, phone_number FROM news")
-        conn.execute(
-            "WITH msg AS (INSERT INTO messages (conversation_id, user_id, role, content, direction, status)"
-            " SELECT c.id, c.user_id, 'user', 'Looking for a fractional CFO who has done a Series"
-            " B', 'inbound',"
-            " 'received' FROM conversations AS c JOIN news ON news.id = c.user_id RETURNING id, user_id)"
-            " INSERT INTO events (event_type, aggregate_type, aggregate_id, payload, created_by)"
-            " SELECT 'message.received', 'user', user_id, jsonb_build_object('user_id', user_id,"
-            " 'message_id', id),"
-            " 'twilio_inbound' FROM msg"
-        )
-        conn.execute(
-            "INSERT INTO community_requests (requesting_agent_type, requesting_user_id, question, category,"
-            " expertise_needed, target_user_ids, expires_at) SELECT 'concierge', (SELECT id FROM"
-            " users LIMIT 1),"
-            " 'Who has negotiated a SOC 2 scope down with an enterprise buyer?', 'security',"
-            " ARRAY['security'],"
-            " ARRAY[news.id], now() + interval '7 days' FROM news"
-        )
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        sql = bench_sql(conn)
+        sql.run("bench_number_news_members", users=users)
+        sql.run("bench_seed_news_conversations")
+        sql.run("bench_seed_news_texts")
+        sql.run("bench_seed_news_requests")
 
 
 # --- The review -------------------------------------------------------------------------------------
@@ -301,16 +235,13 @@ class Priced:
 
 def naive_items(url: str) -> Iterator[tuple[Member, Candidate]]:
     """Every member's LLM-scored items today: open asks routed to them, their goals (stored and new)."""
-    with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        sql = bench_sql(conn)
         members = {
             r["id"]: Member(r["id"], expertise=tuple(r["expertise"]), title=r["title"], company=r["company"])
-            for r in conn.execute("SELECT id, expertise, title, company FROM users WHERE verified")
+            for r in sql.all("bench_verified_members")
         }
-        asks = conn.execute(
-            "SELECT t.user_id, r.id, r.question, r.category, r.expertise_needed, r.urgency, r.created_at"
-            " FROM community_requests AS r CROSS JOIN LATERAL unnest(r.target_user_ids) AS t(user_id)"
-            " WHERE r.status = 'open' AND r.expires_at > now()"
-        )
+        asks = sql.all("bench_open_asks_by_target")
         for r in asks:
             yield (
                 members[r["user_id"]],
@@ -324,11 +255,7 @@ def naive_items(url: str) -> Iterator[tuple[Member, Candidate]]:
                     source=ScoreSource.LLM,
                 ),
             )
-        goals = conn.execute(
-            "SELECT user_id, item_id AS id, content, created_at FROM user_priorities WHERE item_type = 'goal'"
-            " UNION ALL SELECT m.user_id, m.id, m.content, m.created_at FROM messages AS m"
-            " WHERE m.role = 'user' AND NOT EXISTS (SELECT 1 FROM user_priorities p WHERE p.item_id = m.id)"
-        )
+        goals = sql.all("bench_goals_and_unstored_texts")
         for r in goals:
             yield (
                 members[r["user_id"]],
@@ -429,27 +356,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
 
-    cluster: PgCluster | None = None
-    base: Path | None = None
-    admin_url = os.environ.get("DATABASE_URL")
-    if not admin_url:
-        base = Path(tempfile.mkdtemp(prefix="yp-bench-pg-"))
-        base.chmod(0o755)
-        cluster = PgCluster(datadir=base / "data", port=free_port())
-        cluster.init()
-        cluster.start(fast=True)
-        admin_url = cluster.admin_url
-    fake = AnthropicFake(responder=score_everything).start()
-    try:
-        name = f"bench_am_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = admin_url.rsplit("/", 1)[0] + "/" + name
-        migrate(url)
-        os.environ["DATABASE_URL"] = url
-        os.environ["DATABASE_POOL_MAX"] = str(args.workers + 2)
-        config.reset_settings_cache()
-        postgres.close_pool()
+    with (
+        bench_database("bench_am", pool_max=args.workers + 2) as url,
+        AnthropicFake(responder=score_everything) as fake,
+    ):
         model = config.get_settings().anthropic_model
 
         started = time.perf_counter()
@@ -468,13 +378,6 @@ def main() -> None:
         figures = review(AnthropicLlm(client, log), args.workers)
         naive = price_naive(url, model, datetime.now(UTC) + timedelta(seconds=1))
         report(args, model, figures, price_log(log), naive)
-    finally:
-        postgres.close_pool()
-        fake.stop()
-        if cluster is not None:
-            cluster.stop()
-        if base is not None:
-            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

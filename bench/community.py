@@ -17,39 +17,27 @@ Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import shutil
 import statistics
-import tempfile
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any, cast
 
 import psycopg
+from psycopg.rows import dict_row
 
-from shared import config
+from bench._stack import bench_database
+from bench.queries import bench_sql
 from shared.adapters import postgres
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.community import normalize_expertise
 from shared.domain.constants import COMMUNITY_CANDIDATE_POOL
 from shared.service_layer.community import RequestNeeded, route_request
-from tools.localstack.migrate import migrate
-from tools.localstack.pgcluster import PgCluster, free_port
 
 TAGS = [f"topic {i:03d}" for i in range(100)]
 ZONES = ["America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/London", "Asia/Singapore"]
-
-
-def _fresh_database(admin_url: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    migrate(url)
-    return url
 
 
 def _experts(url: str, n: int, rng: random.Random) -> None:
@@ -62,15 +50,13 @@ def _experts(url: str, n: int, rng: random.Random) -> None:
         )
         for i in range(n)
     ]
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
-        with cur.copy(
-            "COPY users (phone_number, expertise, timezone, verified, poc_agent_type, quiet_hours_start,"
-            " quiet_hours_end) FROM STDIN"
-        ) as copy:
+    with psycopg.connect(url, row_factory=dict_row) as conn, conn.cursor() as cur:
+        sql = bench_sql(conn)
+        with cur.copy(cast(Any, sql.text("bench_copy_members"))) as copy:
             for phone, tags, zone, awake in rows:
                 quiet = ("00:00", "00:00") if awake else (None, None)
                 copy.write_row((phone, tags, zone, True, "concierge", *quiet))
-        conn.execute("ANALYZE users")
+        sql.run("bench_analyze_users")
         conn.commit()
 
 
@@ -80,7 +66,7 @@ def _tag_set(rng: random.Random) -> list[str]:
 
 def route_throughput(n: int, threads: int, rng: random.Random) -> tuple[float, int]:
     with postgres.connect() as conn:
-        askers = [r["id"] for r in conn.execute("SELECT id FROM users LIMIT %s", (threads * 10,)).fetchall()]
+        askers = [r["id"] for r in bench_sql(conn).all("bench_some_member_ids", limit=threads * 10)]
     work = [
         RequestNeeded(
             requesting_agent_type="concierge",
@@ -152,22 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(9)
 
-    cluster: PgCluster | None = None
-    base: Path | None = None
-    admin_url = os.environ.get("DATABASE_URL")
-    if not admin_url:
-        base = Path(tempfile.mkdtemp(prefix="yp-bench-pg-"))
-        base.chmod(0o755)
-        cluster = PgCluster(datadir=base / "data", port=free_port())
-        cluster.init()
-        cluster.start(fast=True)
-        admin_url = cluster.admin_url
-    try:
-        url = _fresh_database(admin_url)
-        os.environ["DATABASE_URL"] = url
-        os.environ["DATABASE_POOL_MAX"] = str(max(4, args.threads + 1))
-        config.reset_settings_cache()
-        postgres.close_pool()
+    with bench_database("bench_community", pool_max=max(4, args.threads + 1)) as url:
         _experts(url, args.experts, rng)
         rate, asked = route_throughput(args.requests, args.threads, rng)
         baseline, matching = query_latencies(args.queries, rng)
@@ -179,12 +150,6 @@ def main() -> None:
         print(
             f"matching query:             p50 {m50:.2f} ms, p99 {m99:.2f} ms ({m99 / b99:.2f}x baseline p99)"
         )
-    finally:
-        postgres.close_pool()
-        if cluster is not None:
-            cluster.stop()
-        if base is not None:
-            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

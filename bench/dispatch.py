@@ -20,17 +20,15 @@ import argparse
 import json
 import os
 import shutil
-import tempfile
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from shared import config
+from bench._stack import fresh_database, postgres_server
 from shared.adapters import postgres
 from shared.adapters.pubsub import GooglePublisher
 from shared.adapters.tasks import create_task
@@ -40,8 +38,6 @@ from shared.domain.events import Event
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
 from tools.localstack import pubsub_emulator
-from tools.localstack.migrate import migrate
-from tools.localstack.pgcluster import PgCluster, create_database, free_port
 
 PRIORITIES = sorted(PRIORITY_RANK, key=PRIORITY_RANK.__getitem__)  # urgent, high, medium, low
 
@@ -75,12 +71,6 @@ class PushLog:
                 return
 
         return Handler
-
-
-def _fresh_database(admin_url: str) -> str:
-    url = create_database(admin_url, f"bench_{uuid.uuid4().hex[:8]}")
-    migrate(url)
-    return url
 
 
 def _insert_tasks(n: int) -> None:
@@ -248,40 +238,24 @@ def main() -> None:
     parser.add_argument("--latency-events", type=int, default=200)
     args = parser.parse_args()
 
-    cluster: PgCluster | None = None
-    base: Path | None = None
-    admin_url = os.environ.get("DATABASE_URL")
-    if not admin_url:
-        base = Path(tempfile.mkdtemp(prefix="yp-bench-pg-"))
-        base.chmod(0o755)
-        cluster = PgCluster(datadir=base / "data", port=free_port())
-        cluster.init()
-        cluster.start(fast=True)
-        admin_url = cluster.admin_url
     emulator = pubsub_emulator.start(project=f"yp-bench-{uuid.uuid4().hex[:6]}")
     os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host_port
     os.environ["GOOGLE_CLOUD_PROJECT"] = emulator.project
     push = PushLog()
     try:
-        url = _fresh_database(admin_url)
-        os.environ["DATABASE_URL"] = url
-        os.environ["DATABASE_POOL_MAX"] = str(max(4, args.sweepers + 1))
-        config.reset_settings_cache()
-        postgres.close_pool()
-        pubsub_emulator.ensure_topology(emulator.project, lambda consumer: f"{push.url}/{consumer.function}")
-        users = _users(200)
-
-        run_all(args, url, emulator, push, users)
+        with postgres_server() as admin_url:
+            url = fresh_database(admin_url, pool_max=max(4, args.sweepers + 1))
+            pubsub_emulator.ensure_topology(
+                emulator.project, lambda consumer: f"{push.url}/{consumer.function}"
+            )
+            users = _users(200)
+            run_all(args, url, emulator, push, users)
     finally:
         postgres.close_pool()
         push.server.shutdown()
         pubsub_emulator.stop(emulator)
         if emulator.data_dir is not None:
             shutil.rmtree(emulator.data_dir, ignore_errors=True)
-        if cluster is not None:
-            cluster.stop()
-        if base is not None:
-            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

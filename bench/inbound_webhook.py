@@ -27,13 +27,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import psycopg
 import requests
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from twilio.request_validator import RequestValidator
 
+from bench.queries import bench_queries, bench_sql
 from tools.localstack.migrate import migrate
 from tools.localstack.pgcluster import PgCluster, free_port
 
@@ -186,10 +189,11 @@ def bench_baseline(
         kwargs={"prepare_threshold": prepare_threshold},
     ) as pool:
         pool.wait()
+        insert = cast(Any, bench_queries()["bench_baseline_insert"])
 
         def op(i: int) -> None:
             with pool.connection() as conn:  # one transaction, one INSERT, commit
-                conn.execute("INSERT INTO bench_baseline (body) VALUES (%s)", (f"baseline {i}",))
+                conn.execute(insert, {"body": f"baseline {i}"})
 
         return run_load(n, concurrency, op)
 
@@ -216,11 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         database_url = cluster.create_database("bench")
         migrate(database_url)
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(
-                "CREATE TABLE bench_baseline (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
-                " body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
-            )
+        with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
+            bench_sql(conn).run("bench_create_baseline_table")
         port = free_port()
         prepare = 1 if args.prepared else None
         proc = start_function(database_url, port, threads=max(args.concurrency), prepare_threshold=prepare)
@@ -245,12 +246,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"throughput {hook['rps']:.0f} req/s (target >= 200); "
                 f"database share of the webhook's p50: {max(hook['p50'] - floor['p50'], 0):.2f} ms"
             )
-        with psycopg.connect(database_url) as conn:
-            row = conn.execute(
-                "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM messages),"
-                " (SELECT count(*) FROM events)"
-            ).fetchone()
-        print(f"written: users {row[0]}, messages {row[1]}, events {row[2]}" if row else "")
+        with psycopg.connect(database_url, row_factory=dict_row) as conn:
+            row = bench_sql(conn).one("bench_written_counts") or {}
+        print("written: " + ", ".join(f"{table} {count}" for table, count in row.items()))
     finally:
         if proc is not None:
             proc.terminate()

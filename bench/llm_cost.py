@@ -18,11 +18,15 @@ every input token of the same calls at the plain input rate (no caching).
 
 ``--agent concierge`` replays verified members' conversations through the Concierge's real
 requests (issue 16, "Benchmarks"): its prompts, its forced ``make_decision`` tool, the context of
-§4.2 built by the agent's own hooks (profile and goal in the cached block; the unanswered texts,
-ten open priorities and three open community requests of the member in the per-turn block), the
-history window, and a reply call whose guidance carries the tool results (research and a
-community request each turn). Target: at most $0.006 per inbound member message at list prices,
-and at least 80% of input tokens read from cache after turn 1.
+§4.2 built by the agent's own hooks (profile, goal, ten open priorities and three open community
+requests of the member in the cached member block; the unanswered texts in the per-turn block
+after the history), the stepped history window, and a reply call whose guidance carries the tool
+results (research and a community request each turn). It runs twice on the same members and
+texts: "before", the layout main used until the concierge-cost branch (per-turn block closing the
+system prompt, history uncached, items per turn, short reply prompt with the guidance per turn,
+5-minute TTL), and "after", the agent's layout (``cache_history`` and the 1-hour TTL of its
+registry entry). Target: at most $0.006 per inbound member message at list prices, and at least
+80% of input tokens read from cache after turn 1.
 
 The saga run (``run_saga``, its own section below) drives the saga's real model calls (web
 research with the web search server tool, evaluate_initial, two process_expert_response, the
@@ -33,9 +37,10 @@ included.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -45,17 +50,21 @@ import pydantic
 from shared.adapters.llm import (
     AnthropicLlm,
     LlmRequest,
+    LlmResponse,
     ToolSpec,
     Usage,
     build_client,
 )
 from shared.adapters.llm_prices import price_for
 from shared.adapters.repositories import CommunityRequest, InboundMessage, Priority, User
-from shared.agents.concierge.agent import ConciergeAgent
+from shared.agents.concierge.agent import HISTORY_STEP, ConciergeAgent, window
+from shared.agents.concierge.decision import ConciergeDecision
+from shared.agents.concierge.prompts import PROMPT_VERSION, SCENARIO_GUIDANCE, TOOL_ACKNOWLEDGMENTS
 from shared.agents.concierge.state import ConciergeTurnState, MemberContext
 from shared.agents.context import AgentContext, HistoryMessage, to_api_messages
 from shared.agents.conversation.protocol import ToolResult, Turn
 from shared.agents.llm_config import call_settings
+from shared.domain.constants import CONCIERGE_HISTORY_USER_MESSAGE
 from tools.fakes.anthropic_api import AnthropicFake, FakeReply
 
 USER_LINES = [
@@ -379,19 +388,82 @@ def _concierge_decision() -> dict[str, Any]:
 CONCIERGE_REPLY = "I'll look into SOC 2 automation options and come back to you. I'll also ask the network."
 
 
-def _split_guidance(guidance: str, stable_items: bool) -> tuple[str, str]:
-    """(extra cached text, per-turn text). With ``stable_items`` the open items and open requests,
-    which change when the Account Manager reranks (hours), not per text, move to the cached block."""
-    if not stable_items or "OPEN ITEMS" not in guidance:
-        return "", guidance
-    head, _, items = guidance.partition("OPEN ITEMS")
-    return "OPEN ITEMS" + items, head
+def _legacy(agent: ConciergeAgent, turn: Turn[ConciergeTurnState], call: str) -> tuple[str, str, str]:
+    """(system, stable, per-turn) as main sent them before the caching redesign: the per-turn block
+    closed the system prompt (so the history after it was never cached), the open items and
+    requests were per turn, and the reply prompt was short (under the 1,024-token minimum) with the
+    scenario's guidance and the tools' acknowledgments sent per turn."""
+    decision = turn.decision
+    turn.decision = decision or ConciergeDecision(next_scenario="no_message")
+    profile = agent.stable_context(turn)  # profile and goal only, once a decision exists
+    turn.decision = decision
+    if call == "decision":
+        return agent.decision_prompt, profile, agent.open_items(turn) + "\n" + agent.decision_guidance(turn)
+    reply_prompt = agent.reply_prompt.split("\n\nSCENARIO GUIDANCE")[0]
+    assert isinstance(decision, ConciergeDecision)
+    acks = {r.name: TOOL_ACKNOWLEDGMENTS.get(r.name, "") for r in turn.tool_results if r.ok}
+    guidance = (
+        agent.reply_guidance(turn)
+        + f"\nGUIDANCE: {SCENARIO_GUIDANCE[decision.next_scenario]}"
+        + "\nACKNOWLEDGE: "
+        + json.dumps(acks)
+    )
+    return reply_prompt, profile, guidance
 
 
-def run_concierge(
-    conversations: int, turns: int, gap_seconds: float, seed: int, stable_items: bool = False
+@dataclass
+class Variant:
+    label: str
+    legacy: bool
+    by_turn: dict[int, Totals] = field(default_factory=dict)
+    first: Totals = field(default_factory=Totals)
+    after_first: Totals = field(default_factory=Totals)
+    overall: Totals = field(default_factory=Totals)
+    inbound: int = 0
+
+
+def _concierge_call(
+    llm: AnthropicLlm,
+    *,
+    agent: ConciergeAgent,
+    turn: Turn[ConciergeTurnState],
+    variant: Variant,
+    kind: str,
+    messages: list[dict[str, Any]],
+) -> LlmResponse:
+    """One of the turn's two calls, as the agent builds it (or as main built it, ``legacy``)."""
+    settings = call_settings("concierge", kind)
+    if variant.legacy:
+        system, stable, dynamic = _legacy(agent, turn, kind)
+        settings = replace(settings, cache_history=False, cache_ttl="5m")
+    elif kind == "decision":
+        system, stable, dynamic = (
+            agent.decision_prompt,
+            agent.stable_context(turn),
+            agent.decision_guidance(turn),
+        )
+    else:
+        system, stable, dynamic = agent.reply_prompt, agent.stable_context(turn), agent.reply_guidance(turn)
+    decision = kind == "decision"
+    return llm.complete(
+        LlmRequest(
+            agent="concierge",
+            call_kind=kind,
+            settings=settings,
+            system=system,
+            stable_context=stable,
+            dynamic_context=dynamic,
+            messages=messages,
+            tools=[agent.decision_tool] if decision else [],
+            force_tool=agent.decision_tool.name if decision else None,
+        )
+    )
+
+
+def _concierge_variant(
+    variant: Variant, conversations: int, turns: int, gap_seconds: float, seed: int
 ) -> None:
-    """The Concierge's two calls per inbound message, built by the agent's own hooks."""
+    """One replay of the same members and texts (same seed) with one request layout."""
     rng = random.Random(seed)
     agent = ConciergeAgent()
     clock = Clock()
@@ -415,9 +487,6 @@ def run_concierge(
         history: list[list[HistoryMessage]] = [[] for _ in people]
         for i, c in enumerate(people):
             c.next_at = i * gap_seconds
-        by_turn: dict[int, Totals] = {}
-        overall, after_first, first = Totals(), Totals(), Totals()
-        inbound = 0
         while any(c.turn < turns for c in people):
             index, c = min(
                 ((i, p) for i, p in enumerate(people) if p.turn < turns), key=lambda ip: ip[1].next_at
@@ -426,7 +495,7 @@ def run_concierge(
             now = start + timedelta(seconds=clock.now)
             user, member = members[index]
             text = MEMBER_LINES[c.turn % len(MEMBER_LINES)]
-            inbound += 1
+            variant.inbound += 1
             message = InboundMessage(uuid.uuid4(), uuid.uuid4(), "user", "inbound", text, now)
             history[index].append(HistoryMessage("user", "inbound", text, now))
             ctx = AgentContext(user=user, conversation=None, history=history[index])
@@ -437,22 +506,10 @@ def run_concierge(
                 state=ConciergeTurnState(member=member),
                 now=now,
             )
-            ctx.history = history[index][-agent.history_limit(turn) :]
+            ctx.history = window(history[index], CONCIERGE_HISTORY_USER_MESSAGE, HISTORY_STEP)
             messages = to_api_messages(ctx.history)
-            cached_items, per_turn = _split_guidance(agent.decision_guidance(turn), stable_items)
-            stable = agent.stable_context(turn) + ("\n\n" + cached_items if cached_items else "")
-            decision_response = llm.complete(
-                LlmRequest(
-                    agent="concierge",
-                    call_kind="decision",
-                    settings=call_settings("concierge", "decision"),
-                    system=agent.decision_prompt,
-                    stable_context=stable,
-                    dynamic_context=per_turn,
-                    messages=messages,
-                    tools=[agent.decision_tool],
-                    force_tool=agent.decision_tool.name,
-                )
+            decision_response = _concierge_call(
+                llm, agent=agent, turn=turn, variant=variant, kind="decision", messages=messages
             )
             call = decision_response.tool_call(agent.decision_tool.name)
             assert call is not None, decision_response.invalid_tool_calls
@@ -466,43 +523,46 @@ def run_concierge(
                     {"community_request": "submitted", "request_summary": "SOC 2 automation vendors"},
                 ),
             ]
-            reply_response = llm.complete(
-                LlmRequest(
-                    agent="concierge",
-                    call_kind="reply",
-                    settings=call_settings("concierge", "reply"),
-                    system=agent.reply_prompt,
-                    stable_context=stable,
-                    dynamic_context=agent.reply_guidance(turn),
-                    messages=messages,
-                )
+            reply_response = _concierge_call(
+                llm, agent=agent, turn=turn, variant=variant, kind="reply", messages=messages
             )
             for response in (decision_response, reply_response):
                 for bucket in (
-                    overall,
-                    by_turn.setdefault(c.turn, Totals()),
-                    after_first if c.turn else first,
+                    variant.overall,
+                    variant.by_turn.setdefault(c.turn, Totals()),
+                    variant.after_first if c.turn else variant.first,
                 ):
                     bucket.add(response.usage, response.cost_usd, response.model)
             history[index].append(HistoryMessage("concierge", "outbound", CONCIERGE_REPLY, now))
             c.turn += 1
             c.next_at = clock.now + rng.uniform(60, 480)
             clock.now += gap_seconds
-    _report(
-        conversations,
-        turns,
-        gap_seconds,
-        False,  # the Concierge sends its scenario guidance per turn, in the reply's guidance
-        f"concierge prompts ({agent.prompt_version}), 10 priorities + 3 open requests "
-        + ("in the cached block" if stable_items else "per turn (as the agent sends them today)"),
-        by_turn,
-        first,
-        after_first,
-        overall,
-        inbound,
-        agent="concierge",
-        target_usd=CONCIERGE_TARGET_USD,
-    )
+
+
+def run_concierge(conversations: int, turns: int, gap_seconds: float, seed: int) -> None:
+    """The Concierge's two calls per inbound message, built by the agent's own hooks, before and
+    after the caching redesign, on the same members and texts in the same run."""
+    variants = [
+        Variant("before: main's layout until concierge-cost (history uncached, short reply prompt)", True),
+        Variant("after: history cached, items in the member block, reply prompt with all guidance", False),
+    ]
+    for variant in variants:
+        _concierge_variant(variant, conversations, turns, gap_seconds, seed)
+        _report(
+            conversations,
+            turns,
+            gap_seconds,
+            not variant.legacy,
+            f"concierge prompts ({PROMPT_VERSION}); {variant.label}",
+            variant.by_turn,
+            variant.first,
+            variant.after_first,
+            variant.overall,
+            variant.inbound,
+            agent="concierge",
+            target_usd=CONCIERGE_TARGET_USD,
+        )
+        print()
 
 
 def _report(  # noqa: PLR0917
@@ -683,11 +743,6 @@ def main() -> None:
     parser.add_argument("--gap-seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--stable-items",
-        action="store_true",
-        help="concierge: measure the open items and requests in the cached block instead of per turn",
-    )
-    parser.add_argument(
         "--per-turn-guidance", action="store_true", help="keep scenario guidance out of the cache"
     )
     parser.add_argument("--saga", type=int, default=0, metavar="N", help="price N Solution Saga workflows")
@@ -696,7 +751,7 @@ def main() -> None:
         run_saga(args.saga, args.seed)
         return
     if args.agent == "concierge":
-        run_concierge(args.conversations, args.turns, args.gap_seconds, args.seed, args.stable_items)
+        run_concierge(args.conversations, args.turns, args.gap_seconds, args.seed)
         return
     run(
         args.conversations,

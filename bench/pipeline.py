@@ -26,7 +26,6 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,36 +34,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench._stack import start_stack
 from shared import config
 from shared.adapters.repositories.users import ProfileFields
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.phone import guess_timezone
 from tools.fakes.anthropic_api import AnthropicFake, instant_responder
 from tools.localstack.phone import send_sms, sent_messages, wait_for_replies
-from tools.localstack.stack_info import StackInfo, stack_file
+from tools.localstack.stack_info import StackInfo
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_stack(state_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], StackInfo]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.localstack", "--no-chat", "--state-dir", str(state_dir)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        print("  " + line.rstrip(), flush=True)
-        if "running; press Ctrl-C" in line:
-            break
-    else:
-        raise SystemExit("the local stack did not start")
-    threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
-    return proc, StackInfo.load(stack_file(state_dir))
 
 
 def percentile(values: list[float], pct: float) -> float:

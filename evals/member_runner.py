@@ -29,8 +29,8 @@ from typing import Any
 
 from evals.member_scenarios import SCENARIOS, Outcome, Scenario, by_key
 from evals.member_world import ScriptedModel, World, scripted_llm
-from shared import config, registry
-from shared.adapters.llm import Llm, PostgresCallLog, build_llm
+from shared import bootstrap, registry
+from shared.adapters.llm import Llm
 from shared.service_layer.consumer import Delivery
 from shared.service_layer.delivery import resolve_handler
 
@@ -143,7 +143,7 @@ def run_all(
 ) -> tuple[list[Trial], dict[str, dict[str, Any]]]:
     live: Llm | None = None
     if mode == "live":
-        live = build_llm(config.get_settings(), PostgresCallLog())
+        live = bootstrap.deps().llm  # the composition root's model (tests hand it the loopback API)
         if live is None:
             raise SystemExit("live mode needs ANTHROPIC_API_KEY")
     trials = [run_scenario(s, live=live, trial=i) for s in scenarios for i in range(k)]

@@ -112,6 +112,12 @@ class World:
     members: dict[str, Member] = field(default_factory=dict)
     ids: dict[str, uuid.UUID] = field(default_factory=dict)  # named rows the scenario refers to
     clock: _Clock = field(default_factory=_Clock)
+    # Expertise is tagged per world, so a trial's community requests are routed to its own experts
+    # and never absorbed as duplicates of an earlier trial's open request (pass^k runs k worlds).
+    run: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+
+    def skill(self, expertise: str) -> str:
+        return f"{expertise} {self.run}"
 
     def deps(self, llm: Llm | None) -> Deps:
         return replace(bootstrap.deps(), llm_factory=lambda: llm, clock=self.clock, burst=NO_BURST_WAIT)
@@ -141,7 +147,11 @@ class World:
             uow.users.update_profile(
                 texting.id,
                 ProfileFields(
-                    first_name=first, last_name=last, company=company, title=title, expertise=tuple(expertise)
+                    first_name=first,
+                    last_name=last,
+                    company=company,
+                    title=title,
+                    expertise=tuple(self.skill(e) for e in expertise),
                 ),
             )
             uow.users.mark_email_verified(texting.id, f"{first.lower()}@{company.lower()}.example")
@@ -170,7 +180,7 @@ class World:
                     requesting_user_id=self[alias].user_id,
                     question=question,
                     category=None,
-                    expertise_needed=tuple(e.lower() for e in expertise),
+                    expertise_needed=tuple(self.skill(e).lower() for e in expertise),
                     request_summary=summary,
                 ),
                 now=self.clock.now,

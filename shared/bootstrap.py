@@ -29,6 +29,7 @@ from cloudevents.abstract import CloudEvent
 from flask import Request, Response
 
 from shared import entrypoints
+from shared.adapters.apify import MutualConnections, build_mutual_connections
 from shared.adapters.llm import Llm, PostgresCallLog, build_llm
 from shared.adapters.pubsub import get_publisher
 from shared.adapters.twilio_sms import default_gateway
@@ -52,6 +53,11 @@ def _llm_from_settings() -> Llm | None:
     return build_llm(get_settings(), call_log=PostgresCallLog())
 
 
+@lru_cache(maxsize=1)
+def _research_from_settings() -> MutualConnections | None:
+    return build_mutual_connections(get_settings())
+
+
 def _burst(quiet_gap_seconds: float | None) -> BurstWait:
     default = BurstWait.default()
     if quiet_gap_seconds is None:
@@ -71,6 +77,7 @@ def _build() -> Deps:
         freshness=LlmFreshnessClassifier(lambda: deps().llm),
         verify_email_domain=settings.verify_email_domain,
         burst=_burst(settings.burst_quiet_gap_seconds),
+        research_factory=_research_from_settings,
     )
 
 
@@ -116,6 +123,7 @@ def reset() -> None:
     with _lock:
         _deps = None
     _llm_from_settings.cache_clear()
+    _research_from_settings.cache_clear()
 
 
 def http_handler(function: str) -> Callable[[Request], Response]:

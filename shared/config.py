@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # Anthropic
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
+    # Social Butterfly (agents.md §11): APIFY_TOKEN (below) unset -> disabled with a log line; the URL points
+    # tests and the local stack at tools/fakes/apify_api.py; the Actor that lists mutual LinkedIn connections.
+    apify_api_url: str | None = None
+    apify_mutual_connections_actor: str = "yachtparty/linkedin-mutual-connections"
     # Sonnet 4.6: the newest Sonnet that still accepts temperature and a forced tool (Call 1).
     anthropic_model: str = "claude-sonnet-4-6"
     anthropic_timeout_seconds: float = 30.0  # per attempt; the SDK retries on top
@@ -64,6 +68,9 @@ class Settings(BaseSettings):
     solution_web_search: bool = True
     # One reply to a burst: unset = BURST_QUIET_GAP / BURST_MAX_WAIT; 0 turns the wait off (benchmarks)
     burst_quiet_gap_seconds: float | None = None
+    # Retention (platform §6.6): unset = ACTION_LOG_RETENTION / MESSAGE_RETENTION (1 year)
+    retention_action_log_days: int | None = Field(default=None, ge=1)
+    retention_message_days: int | None = Field(default=None, ge=1)
 
     # Database webhooks (pg_net / local relay) and other shared secrets
     webhook_signing_secret: SecretStr | None = None

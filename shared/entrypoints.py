@@ -36,7 +36,7 @@ from shared.domain.constants import (
     STRIPE_WEBHOOK_MAX_BYTES,
 )
 from shared.logs import get_logger
-from shared.schedules import ACCOUNT_MANAGER_REVIEW_JOB
+from shared.schedules import ACCOUNT_MANAGER_REVIEW_JOB, INTRO_EXPIRY_JOB
 from shared.service_layer import approval, prospect_pages
 from shared.service_layer import prospect_upload as uploads
 from shared.service_layer.account_manager import schedule_account_manager_reviews
@@ -54,7 +54,9 @@ from shared.service_layer.deps import Deps
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.email_verification import Outcome, record_verification_email
 from shared.service_layer.inbound_sms import InvalidInbound, parse_inbound_form, record_inbound_sms
+from shared.service_layer.intros import run_intro_expiry
 from shared.service_layer.orchestrate import deliver_due_messages
+from shared.service_layer.retention import parse_retention_job, run_retention
 from shared.service_layer.send_sms import deliver_message, parse_send_request, sweep_pending_messages
 from shared.service_layer.sweep_tasks import sweep_tasks
 from shared.service_layer.triggers import parse_trigger
@@ -324,8 +326,10 @@ def event_dispatcher(request: Request, deps: Deps) -> Response:
 def _sweeper_trigger(body: bytes) -> str:
     """The sweeper's triggers, plus the Account Manager's 6-hourly review job (shared.schedules)."""
     with contextlib.suppress(ValueError):
-        if json.loads(body or b"null") == {"job": ACCOUNT_MANAGER_REVIEW_JOB}:
-            return ACCOUNT_MANAGER_REVIEW_JOB
+        data = json.loads(body or b"null")
+        for job in (ACCOUNT_MANAGER_REVIEW_JOB, INTRO_EXPIRY_JOB):
+            if data == {"job": job}:
+                return job
     return parse_trigger(body, "agent_tasks")
 
 
@@ -336,6 +340,8 @@ def task_sweeper(request: Request, deps: Deps) -> Response:
             result["reviews_scheduled"] = schedule_account_manager_reviews(
                 uow_factory=deps.uow_factory, now=deps.clock()
             )
+        if trigger == INTRO_EXPIRY_JOB:
+            result["intro_expiry"] = run_intro_expiry(deps.uow_factory, now=deps.clock()).as_dict()
         report = sweep_tasks(deps.publisher, uow_factory=deps.uow_factory)
         report_backlogs(deps.uow_factory, ("agent_tasks",))
         return {**result, **report.as_dict()}
@@ -381,6 +387,13 @@ def community_closer(request: Request, deps: Deps) -> Response:
     return handle_internal_call(request, "community_closer", parse_closure_job, close)
 
 
+def retention(request: Request, deps: Deps) -> Response:
+    def run(job: str) -> dict[str, Any]:
+        return {"job": job, **run_retention(deps.uow_factory, now=deps.clock()).as_dict()}
+
+    return handle_internal_call(request, "retention", parse_retention_job, run)
+
+
 def http_entry(function: str) -> HttpEntry:
     """The entry of an HTTP function, by its folder name."""
     entries: dict[str, HttpEntry] = {
@@ -395,6 +408,7 @@ def http_entry(function: str) -> HttpEntry:
         "task_sweeper": task_sweeper,
         "message_orchestrator": message_orchestrator,
         "community_closer": community_closer,
+        "retention": retention,
     }
     return entries[function]
 

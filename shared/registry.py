@@ -26,6 +26,7 @@ from typing import Literal
 from shared.domain.events import (
     COMMUNITY_REQUEST_NEEDED,
     INTRO_AGENT_EVENTS,
+    INTRO_SERVICE_EVENTS,
     PROSPECT_RESEARCH_NEEDED,
     SOLUTION_RESEARCH_CANCELLED,
     SOLUTION_RESEARCH_NEEDED,
@@ -49,13 +50,17 @@ class CallDefaults:
 
     temperature: float
     max_tokens: int
+    # The conversation is in the cached prefix, the per-turn block after it (docs/llm.md, "Prompt
+    # caching"): for calls that see a member's growing conversation turn after turn.
+    cache_history: bool = False
+    cache_ttl: str = "5m"  # '1h' for a member's prefix that must outlive minutes between texts
 
 
 # agents.md §0.4 and §16: the shapes every conversational agent's calls share.
-_DECISION = CallDefaults(temperature=0.1, max_tokens=800)
+_DECISION = CallDefaults(temperature=0.1, max_tokens=800, cache_history=True, cache_ttl="1h")
 _REENGAGEMENT = CallDefaults(temperature=0.6, max_tokens=1000)
-_SYSTEM_DECISION = CallDefaults(temperature=0.3, max_tokens=800)
-_REPLY = CallDefaults(temperature=0.7, max_tokens=500)
+_SYSTEM_DECISION = CallDefaults(temperature=0.3, max_tokens=800, cache_history=True, cache_ttl="1h")
+_REPLY = CallDefaults(temperature=0.7, max_tokens=500, cache_history=True, cache_ttl="1h")
 _SCORING = CallDefaults(temperature=0.1, max_tokens=1000)
 
 
@@ -154,7 +159,7 @@ AGENTS: tuple[AgentSpec, ...] = (
         },
         tasks=_POC_REENGAGEMENT,
         llm_calls={
-            "decision": CallDefaults(temperature=0.1, max_tokens=1000),
+            "decision": CallDefaults(temperature=0.1, max_tokens=1000, cache_history=True, cache_ttl="1h"),
             "reengagement_decision": _REENGAGEMENT,
             "system_decision": _SYSTEM_DECISION,
             "reply": _REPLY,
@@ -185,13 +190,14 @@ AGENTS: tuple[AgentSpec, ...] = (
             for t in (
                 "user.verified",
                 "intro.approved",
-                "intro.opportunity_created",
                 "intro.opportunity_accepted",
                 "intro.opportunity_completed",
                 "connection.request_created",
                 "intro.offer_created",
                 "intro.offer_accepted",
                 "solution.research_complete",
+                *INTRO_SERVICE_EVENTS,  # the intro services' own transitions (issue 12)
+                "prospect.research_complete",  # the Social Butterfly's counts (agents.md §11)
             )
         },
         tasks={
@@ -249,10 +255,14 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_intro",
         topic="agent-intro",
         ordered=False,
-        deployed=False,
+        deployed=True,
+        events={t: "shared.service_layer.intros:handle_event" for t in INTRO_AGENT_EVENTS},
+        tasks={
+            "intro_followup_check": "shared.service_layer.intros:handle_followup_task",
+            "prospect_upgrade_check": "shared.service_layer.prospects:handle_upgrade_task",  # §2.8, §14
+        },
         llm_calls={"talking_points": CallDefaults(temperature=0.5, max_tokens=500)},
-        description="Brokers double opt-in introductions.",
-        planned_events=INTRO_AGENT_EVENTS,  # published by the members' intro tools (issue 16)
+        description="Brokers double opt-in introductions: talking points, contact exchange, follow-up.",
     ),
     AgentSpec(
         key="social_butterfly",
@@ -260,9 +270,9 @@ AGENTS: tuple[AgentSpec, ...] = (
         function="agent_social_butterfly",
         topic="agent-social-butterfly",
         ordered=False,
-        deployed=False,
-        description="Finds mutual connections for prospects.",
-        planned_events=(PROSPECT_RESEARCH_NEEDED,),
+        deployed=True,
+        events={PROSPECT_RESEARCH_NEEDED: "shared.service_layer.social_butterfly:handle_research_needed"},
+        description="Finds mutual connections for prospects (Apify; disabled without APIFY_TOKEN).",
     ),
 )
 

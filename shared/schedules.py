@@ -15,6 +15,7 @@ from typing import Any
 from shared.domain.constants import COMMUNITY_CLOSURE_EVERY
 
 ACCOUNT_MANAGER_REVIEW_JOB = "account_manager_review"
+INTRO_EXPIRY_JOB = "intro_expiry"  # expired intro-flow rows and 3-day offer reminders (issue 12)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ SCHEDULED_JOBS: tuple[ScheduledJob, ...] = (
     ScheduledJob(
         "account-manager-review", "task_sweeper", "0 */6 * * *", 6 * 3600, {"job": ACCOUNT_MANAGER_REVIEW_JOB}
     ),
+    ScheduledJob("intro-expiry", "task_sweeper", "15 * * * *", 3600, {"job": INTRO_EXPIRY_JOB}),
     ScheduledJob(
         "community-request-closure",
         "community_closer",
@@ -46,7 +48,7 @@ SCHEDULED_JOBS: tuple[ScheduledJob, ...] = (
         {"job": "close_expired_requests"},
         time_zone="America/Los_Angeles",
     ),
-    ScheduledJob("retention", "retention", "30 3 * * *", 86400, {}, planned=True),
+    ScheduledJob("retention", "retention", "30 3 * * *", 86400, {"job": "retention"}),
 )
 
 

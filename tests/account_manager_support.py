@@ -10,36 +10,54 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.adapters.llm import Llm
+from shared.adapters.repositories.commerce import NewProspect
+from shared.adapters.repositories.users import ProfileFields
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer.account_manager import RunInputs, RunResult, run_for_member
+from tests.fixture_support import fixture_sql
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 _phones = itertools.count(1000)
 
 
 def member(db: Any, *, verified: bool = True, expertise: tuple[str, ...] = (), first: str = "Ana") -> Any:
+    """A member who texted in, gave a profile, and (``verified``) was approved to the Concierge."""
     phone = f"+1415555{next(_phones):04d}"
-    return db.execute(
-        "INSERT INTO users (phone_number, first_name, last_name, company, title, verified, poc_agent_type,"
-        " expertise, approval_status) VALUES (%s, %s, 'Ruiz', 'Lumen Labs', 'CFO', %s, %s, %s, %s)"
-        " RETURNING id",
-        (
-            phone,
-            first,
-            verified,
-            "concierge" if verified else "bouncer",
-            list(expertise),
-            "approved" if verified else None,
-        ),
-    ).fetchone()["id"]
+    with PostgresUnitOfWork() as uow:
+        user = uow.users.upsert_by_phone(phone, timezone=None)
+        profile = ProfileFields(
+            first_name=first,
+            last_name="Ruiz",
+            company="Lumen Labs",
+            title="CFO",
+            expertise=expertise or None,
+        )
+        uow.users.update_profile(user.id, profile)
+        if verified:
+            uow.users.approve(user.id, "concierge")
+        uow.commit()
+    return user.id
 
 
 def prospect(db: Any, innovator: Any) -> Any:
-    return db.execute(
-        "INSERT INTO prospects (email, first_name, last_name, company, innovator_id)"
-        " VALUES (%s, 'Pat', 'Lee', 'Globex', %s) RETURNING id",
-        (f"p{uuid.uuid4().hex[:8]}@globex.test", innovator),
-    ).fetchone()["id"]
+    """A prospect of the innovator's, as a CSV upload stores it."""
+    with PostgresUnitOfWork() as uow:
+        prospect_id = uow.prospect_uploads.add_prospect(
+            NewProspect(
+                innovator_id=innovator,
+                upload_batch_id=uuid.uuid4(),
+                email=f"p{uuid.uuid4().hex[:8]}@globex.test",
+                phone_number=None,
+                linkedin_url=None,
+                first_name="Pat",
+                last_name="Lee",
+                company="Globex",
+                title=None,
+                metadata={},
+            )
+        )
+        uow.commit()
+    return prospect_id
 
 
 def intro_opportunity(
@@ -54,14 +72,20 @@ def intro_opportunity(
     innovator: Any = None,
     presentations: int = 0,
 ) -> Any:
-    return db.execute(
-        "INSERT INTO intro_opportunities (connector_user_id, innovator_id, prospect_id, first_name,"
-        " last_name,"
-        " prospect_company, innovator_name, bounty_credits, connection_strength, status, presentation_count,"
-        " created_at) VALUES (%s, %s, %s, 'Pat', 'Lee', 'Globex', 'Acme AI', %s, %s, %s, %s, %s)"
-        " RETURNING id",
-        (connector, innovator, prospect_id, bounty, strength, status, presentations, NOW - age),
-    ).fetchone()["id"]
+    """An intro opportunity (no product code writes these yet: a named fixture query)."""
+    row = fixture_sql(db).one(
+        "fixture_intro_opportunity",
+        connector=connector,
+        innovator=innovator,
+        prospect=prospect_id,
+        bounty=bounty,
+        strength=strength,
+        status=status,
+        presentations=presentations,
+        created_at=NOW - age,
+    )
+    assert row is not None
+    return row["id"]
 
 
 def connection_request(
@@ -75,25 +99,19 @@ def connection_request(
     status: str = "open",
     presentations: int = 0,
 ) -> Any:
-    return db.execute(
-        "INSERT INTO connection_requests (introducee_user_id, requestor_user_id, requestor_name,"
-        " requestor_company,"
-        " intro_context, vouched_by_user_ids, requestor_credits_spent, status, presentation_count,"
-        " created_at,"
-        " expires_at) VALUES (%s, %s, 'Sam Okafor', 'Initech', 'wants to talk treasury', %s, %s, %s,"
-        " %s, %s, %s)"
-        " RETURNING id",
-        (
-            introducee,
-            requestor,
-            [requestor] * vouches,
-            credits_spent,
-            status,
-            presentations,
-            NOW - age,
-            NOW - age + timedelta(days=30),
-        ),
-    ).fetchone()["id"]
+    """A connection request made ``age`` ago (a past state: a named fixture query)."""
+    row = fixture_sql(db).one(
+        "fixture_connection_request",
+        introducee=introducee,
+        requestor=requestor,
+        vouchers=[requestor] * vouches,
+        credits_spent=credits_spent,
+        status=status,
+        presentations=presentations,
+        created_at=NOW - age,
+    )
+    assert row is not None
+    return row["id"]
 
 
 def intro_offer(
@@ -106,12 +124,18 @@ def intro_offer(
     context_type: str = "spontaneous",
     age: timedelta = timedelta(days=3),
 ) -> Any:
-    return db.execute(
-        "INSERT INTO intro_offers (offering_user_id, introducee_user_id, prospect_name, prospect_company,"
-        " context_type, status, bounty_credits, created_at, expires_at)"
-        " VALUES (%s, %s, 'Jim Berg', 'Stark Logistics', %s, %s, %s, %s, %s) RETURNING id",
-        (offering, introducee, context_type, status, bounty, NOW - age, NOW - age + timedelta(days=14)),
-    ).fetchone()["id"]
+    """An intro offer made ``age`` ago (a past state: a named fixture query)."""
+    row = fixture_sql(db).one(
+        "fixture_intro_offer",
+        offering=offering,
+        introducee=introducee,
+        context_type=context_type,
+        status=status,
+        bounty=bounty,
+        created_at=NOW - age,
+    )
+    assert row is not None
+    return row["id"]
 
 
 def community_request(
@@ -126,38 +150,40 @@ def community_request(
     presentations: int = 0,
     status: str = "open",
 ) -> Any:
-    return db.execute(
-        "INSERT INTO community_requests (requesting_agent_type, requesting_user_id, question, category,"
-        " expertise_needed, target_user_ids, status, presentation_count, created_at, expires_at)"
-        " VALUES ('concierge', %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (
-            requester,
-            question,
-            category,
-            list(expertise),
-            experts,
-            status,
-            presentations,
-            NOW - age,
-            NOW - age + timedelta(days=7),
-        ),
-    ).fetchone()["id"]
+    """A community ask routed to ``experts`` ``age`` ago (a past state: a named fixture query)."""
+    row = fixture_sql(db).one(
+        "fixture_community_request",
+        requester=requester,
+        question=question,
+        category=category,
+        expertise=list(expertise),
+        experts=experts,
+        status=status,
+        presentations=presentations,
+        created_at=NOW - age,
+    )
+    assert row is not None
+    return row["id"]
 
 
 def community_response(db: Any, request: Any, expert: Any) -> Any:
-    return db.execute(
-        "INSERT INTO community_responses (request_id, user_id, response_text) VALUES (%s, %s, 'Start with a"
-        " 13-week cash forecast.') RETURNING id",
-        (request, expert),
-    ).fetchone()["id"]
+    """The expert's answer, stored the way the Concierge records one."""
+    answer = "Start with a 13-week cash forecast."
+    with PostgresUnitOfWork() as uow:
+        recorded = uow.community_responses.add(
+            request, expert, response_text=answer, verbatim_answer=answer, now=datetime.now(UTC)
+        )
+        uow.commit()
+    return recorded.id
 
 
 def event(db: Any, user: Any, event_type: str, payload: dict[str, Any], *, at: datetime = NOW) -> Any:
-    return db.execute(
-        "INSERT INTO events (event_type, aggregate_type, aggregate_id, payload, created_at, created_by)"
-        " VALUES (%s, 'user', %s, %s, %s, 'test') RETURNING id",
-        (event_type, user, json.dumps(payload), at),
-    ).fetchone()["id"]
+    """A user event written at ``at`` (a past state: a named fixture query)."""
+    row = fixture_sql(db).one(
+        "fixture_event", event_type=event_type, user_id=user, payload=json.dumps(payload), created_at=at
+    )
+    assert row is not None
+    return row["id"]
 
 
 def run(
@@ -170,9 +196,7 @@ def run(
 
 
 def priorities(db: Any, user: Any) -> Any:
-    return db.execute(
-        "SELECT * FROM user_priorities WHERE user_id = %s ORDER BY priority_rank, item_type, item_id", (user,)
-    ).fetchall()
+    return fixture_sql(db).all("check_priorities_of_member", user_id=user)
 
 
 def live(db: Any, user: Any) -> list[dict[str, Any]]:

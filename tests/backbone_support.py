@@ -7,9 +7,12 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from werkzeug.serving import make_server
+
+from tests.fixture_support import fixture_sql
 
 
 def make_user(db: Any, *, verified: bool = False, poc: str = "bouncer") -> uuid.UUID:
@@ -48,27 +51,43 @@ def add_task(
     due_offset: str = "-1 second",
     max_retries: int = 3,
 ) -> uuid.UUID:
-    row = db.execute(
-        "INSERT INTO agent_tasks (task_type, agent_type, user_id, priority, scheduled_for, context_json, "
-        "created_by, max_retries) VALUES (%s, %s, %s, %s, now() + %s::interval, '{}'::jsonb, 'test', %s) "
-        "RETURNING id",
-        (task_type, agent_type, user_id, priority, due_offset, max_retries),
-    ).fetchone()
-    return cast(uuid.UUID, row["id"])
+    """A pending task due ``due_offset`` from now ("-1 second", "1 hour", "-10 minutes"), created the
+    way agents create tasks (``uow.tasks.add``)."""
+    from shared.adapters.repositories.tasks import NewTask
+    from shared.adapters.unit_of_work import PostgresUnitOfWork
+
+    amount, unit = due_offset.split()
+    offset = timedelta(**{unit if unit.endswith("s") else unit + "s": int(amount)})
+    task = NewTask(
+        task_type=task_type,
+        agent_type=agent_type,
+        user_id=user_id,
+        scheduled_for=datetime.now(UTC) + offset,
+        priority=priority,
+        context_json={},
+        context_id=None,
+        context_type=None,
+        created_by="test",
+        dedupe_key=f"test:{uuid.uuid4()}",
+        max_retries=max_retries,
+    )
+    with PostgresUnitOfWork() as uow:
+        task_id = uow.tasks.add(task)
+        uow.commit()
+    assert task_id is not None
+    return task_id
 
 
 def event_row(db: Any, event_id: uuid.UUID) -> dict[str, Any]:
-    return cast(dict[str, Any], db.execute("SELECT * FROM events WHERE id = %s", (event_id,)).fetchone())
+    return cast(dict[str, Any], fixture_sql(db).one("check_event", event_id=event_id))
 
 
 def task_row(db: Any, task_id: uuid.UUID) -> dict[str, Any]:
-    return cast(dict[str, Any], db.execute("SELECT * FROM agent_tasks WHERE id = %s", (task_id,)).fetchone())
+    return cast(dict[str, Any], fixture_sql(db).one("check_task", task_id=task_id))
 
 
 def dead_letters(db: Any) -> list[dict[str, Any]]:
-    return cast(
-        list[dict[str, Any]], db.execute("SELECT * FROM event_dead_letters ORDER BY created_at").fetchall()
-    )
+    return fixture_sql(db).all("check_dead_letters")
 
 
 class Receiver:
@@ -151,9 +170,4 @@ def push_body(
 
 
 def handled_count(db: Any, delivery_id: Any) -> int:
-    return int(
-        db.execute(
-            "SELECT count(*) AS n FROM agent_actions_log WHERE agent_type = 'probe' AND context_id = %s",
-            (delivery_id,),
-        ).fetchone()["n"]
-    )
+    return int(fixture_sql(db).scalar("check_probe_runs", delivery_id=delivery_id))

@@ -11,6 +11,7 @@ from typing import Any
 
 from shared.adapters.repositories.users import ProfileFields
 from shared.adapters.unit_of_work import PostgresUnitOfWork
+from tests.fixture_support import fixture_sql
 
 DOMAIN = "verify.example.test"
 PROFILE = {"first_name", "last_name", "company", "title"}
@@ -84,7 +85,4 @@ def deliver_queued(now: Any = None) -> Any:
 
 def queued(db: Any, user_id: Any) -> Any:
     """The user's message_queue rows, oldest first."""
-    return db.execute(
-        "SELECT * FROM message_queue WHERE user_id = %s ORDER BY created_at, sequence_position NULLS FIRST",
-        [user_id],
-    ).fetchall()
+    return fixture_sql(db).all("check_queued_in_sequence", user_id=user_id)

@@ -8,10 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.adapters.llm import Llm
+from shared.adapters.repositories.actions import ActionRecord
+from shared.adapters.repositories.priorities import RankedPriority
+from shared.adapters.repositories.users import ProfileFields
 from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.domain.priorities import ScoreSource
 from shared.service_layer.consumer import Delivery
 from shared.service_layer.reengagement import handle_priority_update, handle_reengagement_task
 from tests.deps_support import make_deps
+from tests.fixture_support import fixture_sql
 
 # A controllable clock anchored near the wall clock: SQL that stamps now() (presentations) stays
 # consistent with it.
@@ -20,25 +25,28 @@ _phones = itertools.count(2000)
 
 
 def reachable_member(db: Any, *, poc: str = "concierge", expertise: tuple[str, ...] = ()) -> tuple[Any, Any]:
-    """A verified member with an active conversation: (user id, conversation id)."""
+    """A verified member with an active conversation: (user id, conversation id).
+
+    Built the way the product builds one: the first text creates the member and the conversation,
+    onboarding fills the profile, an operator's approval makes ``poc`` the point of contact.
+    """
     phone = f"+1415556{next(_phones):04d}"
-    user = db.execute(
-        "INSERT INTO users (phone_number, first_name, last_name, company, title, verified, poc_agent_type,"
-        " expertise, approval_status, timezone) VALUES (%s, 'Ana', 'Ruiz', 'Lumen Labs', 'CFO', true, %s, %s,"
-        " 'approved', 'America/New_York') RETURNING id",
-        (phone, poc, list(expertise)),
-    ).fetchone()["id"]
-    conversation = db.execute(
-        "INSERT INTO conversations (user_id, phone_number) VALUES (%s, %s) RETURNING id", (user, phone)
-    ).fetchone()["id"]
-    return user, conversation
+    with PostgresUnitOfWork() as uow:
+        user = uow.users.upsert_by_phone(phone, timezone="America/New_York")
+        profile = ProfileFields(
+            first_name="Ana", last_name="Ruiz", company="Lumen Labs", title="CFO", expertise=expertise or None
+        )
+        uow.users.update_profile(user.id, profile)
+        uow.users.approve(user.id, poc)
+        uow.commit()
+    return user.id, user.conversation_id
 
 
 def phone_of(db: Any, user: Any) -> str:
-    phone: str = db.execute("SELECT phone_number FROM users WHERE id = %s", (user,)).fetchone()[
-        "phone_number"
-    ]
-    return phone
+    with PostgresUnitOfWork() as uow:
+        member = uow.users.get(user)
+    assert member is not None
+    return member.phone_number
 
 
 def add_priority(
@@ -50,30 +58,50 @@ def add_priority(
     item_type: str = "intro_opportunity",
     rank: int = 1,
 ) -> Any:
+    """An active priority of the member's, written the way the Account Manager writes its ranking."""
     item = uuid.uuid4()
-    db.execute(
-        "INSERT INTO user_priorities (user_id, priority_rank, item_type, item_id, value_score, item_summary,"
-        " item_primary_name) VALUES (%s, %s, %s, %s, %s, %s, 'Pat Lee')",
-        (user, rank, item_type, item, score, summary),
+    row = RankedPriority(
+        priority_rank=rank,
+        item_type=item_type,
+        item_id=item,
+        value_score=score,
+        status="active",
+        content=None,
+        presentation_count=0,
+        last_presented_at=None,
+        item_summary=summary,
+        item_primary_name="Pat Lee",
+        item_secondary_name=None,
+        item_context=None,
+        item_metadata=None,
+        expires_at=None,
+        score_source=ScoreSource.RULES,
+        score_fingerprint=f"test {item}",
+        score_reason=None,
+        scored_at=datetime.now(UTC),
     )
+    with PostgresUnitOfWork() as uow:
+        uow.priorities.write(user, [row])
+        uow.commit()
     return item
 
 
 def user_text(db: Any, user: Any, conversation: Any, at: datetime, content: str = "ok") -> None:
-    db.execute(
-        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, created_at)"
-        " VALUES (%s, %s, 'user', %s, 'inbound', 'received', %s)",
-        (conversation, user, content, at),
+    """A text the member sent at ``at`` (a past time: a named fixture query)."""
+    fixture_sql(db).one(
+        "fixture_user_text", conversation_id=conversation, user_id=user, content=content, created_at=at
     )
 
 
 def logged_send(db: Any, user: Any, at: datetime) -> None:
-    """An earlier re_engagement_message_sent of the member."""
-    db.execute(
-        "INSERT INTO agent_actions_log (agent_type, action_type, user_id, created_at)"
-        " VALUES ('concierge', 're_engagement_message_sent', %s, %s)",
-        (user, at),
-    )
+    """An earlier re_engagement_message_sent of the member, logged the way the sender logs it."""
+    with PostgresUnitOfWork() as uow:
+        uow.actions.record(
+            ActionRecord(
+                agent_type="concierge", action_type="re_engagement_message_sent", user_id=user, created_at=at
+            )
+        )
+        uow.commit()
 
 
 def task_delivery(user: Any, *, task_id: Any = None, context: dict[str, Any] | None = None) -> Delivery:
@@ -132,33 +160,20 @@ def priority_update(user: Any, now: datetime, *, max_score: float, items: list[A
 
 
 def actions(db: Any, user: Any, action_type: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = db.execute(
-        "SELECT * FROM agent_actions_log WHERE user_id = %s AND action_type = %s ORDER BY created_at",
-        (user, action_type),
-    ).fetchall()
-    return rows
+    return fixture_sql(db).all("check_actions_of_member", user_id=user, action_type=action_type)
 
 
 def queued(db: Any, user: Any) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = db.execute(
-        "SELECT * FROM message_queue WHERE user_id = %s ORDER BY created_at", (user,)
-    ).fetchall()
-    return rows
+    return fixture_sql(db).all("check_queued", user_id=user)
 
 
 def checks(db: Any, user: Any, status: str = "pending") -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = db.execute(
-        "SELECT * FROM agent_tasks WHERE user_id = %s AND task_type = 're_engagement_check' AND status = %s"
-        " ORDER BY scheduled_for",
-        (user, status),
-    ).fetchall()
-    return rows
+    return fixture_sql(db).all("check_reengagement_checks", user_id=user, status=status)
 
 
 def priority_row(db: Any, user: Any, item: Any) -> dict[str, Any]:
-    row: dict[str, Any] = db.execute(
-        "SELECT * FROM user_priorities WHERE user_id = %s AND item_id = %s", (user, item)
-    ).fetchone()
+    row = fixture_sql(db).one("check_priority_of_item", user_id=user, item_id=item)
+    assert row is not None
     return row
 
 

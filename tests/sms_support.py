@@ -15,6 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from shared import config
 from shared.adapters import webhook_signing
+from tests.fixture_support import fixture_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTH_TOKEN = "test-auth-token-" + "0" * 16
@@ -91,10 +92,8 @@ def internal_post(
 
 
 def counts(db: Any) -> dict[str, int]:
-    row = db.execute(
-        "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM conversations) AS conversations,"
-        " (SELECT count(*) FROM messages) AS messages, (SELECT count(*) FROM events) AS events"
-    ).fetchone()
+    row = fixture_sql(db).one("check_row_counts")
+    assert row is not None
     return dict(row)
 
 

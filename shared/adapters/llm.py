@@ -67,17 +67,45 @@ class ToolSpec:
 
 @lru_cache(maxsize=128)
 def _input_schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
-    """A model's JSON schema, built once per process: it is static, and part of the cached prefix."""
-    return model.model_json_schema()
+    """A model's JSON schema, built once per process: it is static, and part of the cached prefix.
+    Pydantic's generated ``title`` annotations (each property's name again, capitalised) are left
+    out: they tell the model nothing and cost tokens on every call."""
+    schema: dict[str, Any] = _without_titles(model.model_json_schema())
+    return schema
+
+
+def _without_titles(node: Any, *, names: bool = False) -> Any:
+    """The schema without ``title`` annotations; ``names``: the keys of this mapping are property or
+    definition names (a property called ``title`` stays)."""
+    if isinstance(node, dict):
+        return {
+            key: _without_titles(value, names=key in ("properties", "$defs"))
+            for key, value in node.items()
+            if names or not (key == "title" and isinstance(value, str))
+        }
+    if isinstance(node, list):
+        return [_without_titles(item) for item in node]
+    return node
 
 
 @dataclass(frozen=True)
 class ResolvedCall:
-    """Model, temperature and output-token limit of one call."""
+    """Model, temperature and output-token limit of one call, and how its prompt is cached.
+
+    ``cache_history``: the conversation is part of the cached prefix. The per-turn block then goes
+    after the history (a trailing block of the last user turn) instead of into the system prompt,
+    and the breakpoints sit on the static system prompt, the stable block, the previous user turn
+    (what the member's last turn wrote) and the latest user turn, so turn N+1 reads turn N's
+    prefix. Without it, the per-turn block closes the system prompt and the history is uncached.
+    ``cache_ttl``: how long each written prefix lives after its last use; '1h' suits a member who
+    answers minutes apart (a 5-minute entry has often lapsed and is written again at 1.25x).
+    """
 
     model: str
     temperature: float
     max_tokens: int
+    cache_history: bool = False
+    cache_ttl: str = "5m"  # '5m' or '1h' (writes cost 1.25x or 2x the input price; reads 0.1x)
 
 
 # Model families that refuse non-default sampling parameters with a 400; temperature is omitted.
@@ -166,7 +194,8 @@ class Usage:
     input_tokens: int = 0  # uncached input tokens
     output_tokens: int = 0
     cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
+    cache_write_tokens: int = 0  # all cache writes, both TTLs
+    cache_write_1h_tokens: int = 0  # the part of cache_write_tokens written with the 1-hour TTL
     web_search_requests: int = 0  # server tool uses, billed per search
 
     @property
@@ -284,18 +313,23 @@ def _action(record: CallRecord) -> ActionRecord:
 
 
 def build_params(request: LlmRequest, resolved: ResolvedCall) -> dict[str, Any]:
-    """The keyword arguments for ``client.messages.create``, with the cache breakpoints set."""
+    """The keyword arguments for ``client.messages.create``, with the cache breakpoints set
+    (at most 4 per request, the API's limit)."""
+    cache = _cache_control(resolved)
     system: list[dict[str, Any]] = []
     if request.system:
-        system.append({"type": "text", "text": request.system, "cache_control": dict(EPHEMERAL)})
+        system.append({"type": "text", "text": request.system, "cache_control": dict(cache)})
     if request.stable_context:
-        system.append({"type": "text", "text": request.stable_context, "cache_control": dict(EPHEMERAL)})
-    if request.dynamic_context:
+        system.append({"type": "text", "text": request.stable_context, "cache_control": dict(cache)})
+    messages = request.messages
+    if resolved.cache_history:
+        messages = _cached_history(request.messages, request.dynamic_context, cache)
+    elif request.dynamic_context:
         system.append({"type": "text", "text": request.dynamic_context})
     params: dict[str, Any] = {
         "model": resolved.model,
         "max_tokens": resolved.max_tokens,
-        "messages": request.messages,
+        "messages": messages,
     }
     if accepts_temperature(resolved.model):
         # SDK 1.x dropped sampling keywords from create(); the API still takes them in the body.
@@ -304,14 +338,53 @@ def build_params(request: LlmRequest, resolved: ResolvedCall) -> dict[str, Any]:
         params["system"] = system
     if request.tools or request.server_tools:
         tools = [tool.to_api() for tool in request.tools]
-        if tools:
-            tools[-1]["cache_control"] = dict(EPHEMERAL)
+        if tools and not (resolved.cache_history and request.system):
+            # With the history cached, the system prompt's breakpoint covers the tools before it
+            # and the four breakpoints go where the prompt changes.
+            tools[-1]["cache_control"] = dict(cache)
         params["tools"] = [*(dict(t) for t in request.server_tools), *tools]
     if request.force_tool:
         if request.force_tool not in {t.name for t in request.tools}:
             raise ValueError(f"force_tool {request.force_tool!r} is not among the request's tools")
         params["tool_choice"] = {"type": "tool", "name": request.force_tool}
     return params
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    """A message's content as a list of content blocks (copies: the request is never mutated)."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [dict(block) for block in content]
+
+
+def _cache_control(resolved: ResolvedCall) -> dict[str, str]:
+    if resolved.cache_ttl == "1h":
+        return {**EPHEMERAL, "ttl": "1h"}
+    return dict(EPHEMERAL)
+
+
+def _cached_history(
+    messages: list[dict[str, Any]], dynamic: str, cache: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The history with breakpoints on the previous and the latest user turn, and the per-turn
+    block after them, uncached. The previous user turn closed the prefix the member's last turn
+    cached, so this request reads it; the latest closes the prefix the next turn will read."""
+    out = [dict(m) for m in messages]
+    if not out:
+        return out
+    user_turns = [i for i, m in enumerate(out) if m.get("role") == "user"]
+    for i in user_turns[-2:]:
+        blocks = _blocks(out[i]["content"])
+        if blocks:
+            blocks[-1]["cache_control"] = dict(cache)
+        out[i]["content"] = blocks
+    if dynamic:
+        last = out[-1]
+        if last.get("role") != "user":
+            out.append({"role": "user", "content": [{"type": "text", "text": dynamic}]})
+        else:
+            last["content"] = [*_blocks(last["content"]), {"type": "text", "text": dynamic}]
+    return out
 
 
 def parse_tool_call(
@@ -406,6 +479,7 @@ def record_call(
         "output_tokens": usage.output_tokens,
         "cache_read_tokens": usage.cache_read_tokens,
         "cache_write_tokens": usage.cache_write_tokens,
+        "cache_write_1h_tokens": usage.cache_write_1h_tokens,
         "web_search_requests": usage.web_search_requests,
         "latency_ms": latency_ms,
         "user_id": str(request.user_id) if request.user_id else None,
@@ -508,12 +582,14 @@ class AnthropicLlm:
                 web.results(block)
         valid, invalid = split_tool_calls(request.tools, uses)
         u = message.usage
+        split = getattr(u, "cache_creation", None)
         server = getattr(u, "server_tool_use", None)
         usage = Usage(
             input_tokens=u.input_tokens or 0,
             output_tokens=u.output_tokens or 0,
             cache_read_tokens=u.cache_read_input_tokens or 0,
             cache_write_tokens=u.cache_creation_input_tokens or 0,
+            cache_write_1h_tokens=(getattr(split, "ephemeral_1h_input_tokens", 0) or 0) if split else 0,
             web_search_requests=(server.web_search_requests or 0) if server is not None else 0,
         )
         model = str(message.model)
@@ -528,6 +604,7 @@ class AnthropicLlm:
                 output_tokens=usage.output_tokens,
                 cache_read_tokens=usage.cache_read_tokens,
                 cache_write_tokens=usage.cache_write_tokens,
+                cache_write_1h_tokens=usage.cache_write_1h_tokens,
                 web_search_requests=usage.web_search_requests,
             ),
             latency_ms=latency_ms,

@@ -1,8 +1,9 @@
 """The one maintained price table for Anthropic models, in USD per million tokens.
 
 Update this file, and only this file, when Anthropic changes its list prices; then update
-``PRICES_CHECKED_ON``. Cache writes are priced at the 5-minute TTL rate (the only TTL this
-project uses). Dated model ids (``claude-sonnet-4-5-20250929``) are priced by their family
+``PRICES_CHECKED_ON``. Cache writes are priced at the 5-minute TTL rate (the TTL this
+project uses by default); a 1-hour write costs twice the input price, per the provider's prompt
+caching page, for every model. Dated model ids (``claude-sonnet-4-5-20250929``) are priced by their family
 prefix. A model missing from the table is priced at the most expensive row, with a warning,
 so an unknown model over-reports cost rather than hiding it.
 """
@@ -74,6 +75,9 @@ def price_for(model: str) -> ModelPrice:
     return _MOST_EXPENSIVE
 
 
+CACHE_WRITE_1H_MULTIPLIER = Decimal(2)  # a 1-hour cache write, times the input price
+
+
 def cost_usd(
     model: str,
     *,
@@ -81,15 +85,19 @@ def cost_usd(
     output_tokens: int,
     cache_read_tokens: int,
     cache_write_tokens: int,
+    cache_write_1h_tokens: int = 0,
     web_search_requests: int = 0,
 ) -> Decimal:
     """List-price cost of one call. ``input_tokens`` excludes cached tokens, as the API reports it;
+    ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written with the 1-hour TTL;
     web searches are billed per search (``WEB_SEARCH_USD_PER_SEARCH``)."""
     price = price_for(model)
+    write_1h = min(max(cache_write_1h_tokens, 0), cache_write_tokens)
     total = (
         Decimal(input_tokens) * price.input
         + Decimal(output_tokens) * price.output
         + Decimal(cache_read_tokens) * price.cache_read
-        + Decimal(cache_write_tokens) * price.cache_write
+        + Decimal(cache_write_tokens - write_1h) * price.cache_write
+        + Decimal(write_1h) * price.input * CACHE_WRITE_1H_MULTIPLIER
     ) / _PER_MILLION + Decimal(web_search_requests) * WEB_SEARCH_USD_PER_SEARCH
     return total.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)

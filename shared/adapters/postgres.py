@@ -67,15 +67,21 @@ def parse_queries(text: str, source: str = "<string>") -> dict[str, str]:
     return queries
 
 
-@lru_cache(maxsize=1)
-def load_queries() -> Mapping[str, str]:
+def load_query_dir(directory: Path) -> dict[str, str]:
+    """Every named query in ``directory/*.sql``; names must be unique across its files."""
     queries: dict[str, str] = {}
-    for path in sorted(SQL_DIR.glob("*.sql")):
+    for path in sorted(directory.glob("*.sql")):
         for name, sql in parse_queries(path.read_text(encoding="utf-8"), str(path)).items():
             if name in queries:
                 raise ValueError(f"duplicate query name {name!r} in {path.name}")
             queries[name] = sql
     return queries
+
+
+@lru_cache(maxsize=1)
+def load_queries() -> Mapping[str, str]:
+    """The project's named queries (``shared/adapters/sql``)."""
+    return load_query_dir(SQL_DIR)
 
 
 def query(name: str) -> str:
@@ -86,15 +92,28 @@ def query(name: str) -> str:
 
 
 class Sql:
-    """Runs named queries on one connection (inside whatever transaction it holds)."""
+    """Runs named queries on one connection (inside whatever transaction it holds).
 
-    def __init__(self, conn: Connection) -> None:
+    ``queries`` replaces the project's query set (the benchmarks' seed queries live in ``bench/sql``).
+    """
+
+    def __init__(self, conn: Connection, queries: Mapping[str, str] | None = None) -> None:
         self.conn = conn
+        self._queries = queries
+
+    def text(self, name: str) -> str:
+        """The SQL of a named query (for a statement run outside ``one``/``all``, e.g. COPY)."""
+        if self._queries is None:
+            return query(name)
+        try:
+            return self._queries[name]
+        except KeyError:
+            raise QueryNotFound(name) from None
 
     def _execute(self, name: str, params: Mapping[str, Any]) -> psycopg.Cursor[Row]:
         started = time.perf_counter()
         try:
-            return self.conn.execute(cast(Any, query(name)), params)
+            return self.conn.execute(cast(Any, self.text(name)), params)
         except pg_errors.UniqueViolation as exc:
             raise AlreadyExists(exc.diag.constraint_name) from exc
         finally:
@@ -153,6 +172,10 @@ def get_pool(name: str = MAIN_POOL) -> ConnectionPool[Connection]:
                 kwargs={"row_factory": dict_row, "prepare_threshold": settings.database_prepare_threshold},
                 open=True,
                 name=f"yachtparty-{name}",
+                # A connection the server dropped (restart, failover, pg_terminate_backend) is
+                # found at checkout and replaced, not handed to a request that then fails and
+                # costs a Pub/Sub redelivery per dead connection (tests/faults).
+                check=ConnectionPool.check_connection,
             )
             _pools[name] = pool
         return pool

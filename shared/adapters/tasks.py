@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from shared.adapters.postgres import Sql
 from shared.adapters.repositories.dead_letters import DEAD_LETTER_SOURCES, NewDeadLetter
-from shared.adapters.repositories.tasks import FailedTask, NewTask, TaskFailure, TaskRepository, TaskRetry
+from shared.adapters.repositories.tasks import FailedTask, NewTask, TaskFailure, TaskRetry
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import PRIORITY_RANK, TASK_MAX_RETRIES
 from shared.domain.retry import GiveUp, RetryAt, RetryDecision, decide_task_failure
@@ -41,12 +40,6 @@ class LostLease(Exception):
         self.claim_token = claim_token
 
 
-def _tasks(uow: PostgresUnitOfWork | Sql) -> TaskRepository:
-    """The unit of work's task repository; a bare ``Sql`` is accepted from the modules that do not
-    run on repositories yet (the Account Manager's and the community's)."""
-    return TaskRepository(uow) if isinstance(uow, Sql) else uow.tasks
-
-
 def default_dedupe_key(
     task_type: str, user_id: UUID | None, context_type: str | None, context_id: UUID | None
 ) -> str:
@@ -54,7 +47,7 @@ def default_dedupe_key(
 
 
 def create_task(
-    uow: PostgresUnitOfWork | Sql,
+    uow: PostgresUnitOfWork,
     *,
     task_type: str,
     agent_type: str,
@@ -73,7 +66,7 @@ def create_task(
         raise ValueError(f"unknown priority {priority!r}; use one of {', '.join(PRIORITY_RANK)}")
     if scheduled_for.tzinfo is None:
         raise ValueError("scheduled_for must be timezone-aware")
-    task_id = _tasks(uow).add(
+    task_id = uow.tasks.add(
         NewTask(
             task_type=task_type,
             agent_type=agent_type,

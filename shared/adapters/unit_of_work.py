@@ -37,6 +37,7 @@ from shared.adapters.repositories import (
     PriorityRepository,
     PrioritySourceRepository,
     QueueRepository,
+    RetentionRepository,
     SolutionWorkflowRepository,
     TaskRepository,
     UserRepository,
@@ -89,6 +90,7 @@ class PostgresUnitOfWork:
     re_engagement: ReEngagementRepository
     prospect_uploads: ProspectUploadRepository
     credit_purchases: CreditPurchaseRepository
+    retention: RetentionRepository
 
     def __init__(self, conn: Connection | None = None) -> None:
         self._given = conn
@@ -128,6 +130,7 @@ class PostgresUnitOfWork:
         self.re_engagement = ReEngagementRepository(self.sql)
         self.prospect_uploads = ProspectUploadRepository(self.sql)
         self.credit_purchases = CreditPurchaseRepository(self.sql)
+        self.retention = RetentionRepository(self.sql)
         self._pending = []
         self._committed = False
         return self

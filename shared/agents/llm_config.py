@@ -3,7 +3,9 @@
 Defaults follow agents.md §0.4 and platform.md §7.2 (decisions A9). The model id is the
 ``ANTHROPIC_MODEL`` setting. Any row can be overridden without a deploy through
 ``LLM_OVERRIDES``, a JSON object keyed ``"<agent>.<call_kind>"`` (or ``"*.<call_kind>"``)
-whose values may set ``model``, ``temperature`` and ``max_tokens``, e.g.::
+whose values may set ``model``, ``temperature``, ``max_tokens``, ``cache_history`` (the
+conversation is part of the cached prefix) and ``cache_ttl`` (``5m`` or ``1h``; both in
+``shared.adapters.llm.ResolvedCall``), e.g.::
 
     LLM_OVERRIDES='{"bouncer.reply": {"temperature": 0.5}, "*.summary": {"model": "claude-haiku-4-5"}}'
 """
@@ -24,11 +26,18 @@ class CallSettings:
     temperature: float
     max_tokens: int
     model: str | None = None  # None: the ANTHROPIC_MODEL setting
+    cache_history: bool = False  # the history is in the cached prefix (ResolvedCall.cache_history)
+    cache_ttl: str = "5m"  # '5m' or '1h' (ResolvedCall.cache_ttl)
 
 
 def _defaults() -> dict[tuple[str, str], CallSettings]:
     table = {
-        (spec.key, kind): CallSettings(temperature=d.temperature, max_tokens=d.max_tokens)
+        (spec.key, kind): CallSettings(
+            temperature=d.temperature,
+            max_tokens=d.max_tokens,
+            cache_history=d.cache_history,
+            cache_ttl=d.cache_ttl,
+        )
         for spec in registry.AGENTS
         for kind, d in spec.llm_calls.items()
     }
@@ -65,9 +74,13 @@ def call_settings(agent: str, call_kind: str) -> ResolvedCall:
                 model=str(o["model"]) if "model" in o else base.model,
                 temperature=float(o["temperature"]) if "temperature" in o else base.temperature,
                 max_tokens=int(o["max_tokens"]) if "max_tokens" in o else base.max_tokens,
+                cache_history=bool(o["cache_history"]) if "cache_history" in o else base.cache_history,
+                cache_ttl=str(o["cache_ttl"]) if "cache_ttl" in o else base.cache_ttl,
             )
     return ResolvedCall(
         model=base.model or settings.anthropic_model,
         temperature=base.temperature,
         max_tokens=base.max_tokens,
+        cache_history=base.cache_history,
+        cache_ttl=base.cache_ttl if base.cache_ttl in ("5m", "1h") else "5m",
     )

@@ -18,8 +18,14 @@ INBOUND_BODY_MAX_CHARS = 1600  # longer inbound bodies are refused with 413 (nev
 MAX_MMS_MEDIA = 10  # Twilio sends at most 10 MediaUrlN parameters
 WEBHOOK_MAX_BODY_BYTES = 64 * 1024  # larger Twilio / database-webhook bodies: 413 before parsing
 TWILIO_ERROR_UNSUBSCRIBED = 21610  # Twilio: recipient replied STOP (decisions B15)
-SMS_SEND_MAX_ATTEMPTS = 3  # Twilio create-message tries on 429 / 5xx / connection errors
-SMS_SEND_BACKOFF = (timedelta(seconds=0.5), timedelta(seconds=2))  # waits between those tries
+SMS_SEND_MAX_ATTEMPTS = 3  # Twilio create-message tries on 429 / 5xx / connection errors, per claim
+SMS_SEND_BACKOFF = (timedelta(seconds=0.5), timedelta(seconds=2))  # base waits between those tries
+SMS_SEND_JITTER = 0.5  # each wait is the base wait times a random factor in [1 - J, 1 + J]
+SMS_RETRY_AFTER_MAX = timedelta(seconds=30)  # a longer Retry-After: give the row back to the sweep
+SMS_MAX_TOTAL_ATTEMPTS = 9  # tries across claims (3 claims of 3) before a transient error fails the row
+SMS_SEND_LEASE = timedelta(minutes=5)  # a 'sending' row older than this is reconciled (stranded sender)
+SMS_RECONCILE_CLOCK_SKEW = timedelta(minutes=2)  # Twilio's clock vs ours when matching its message list
+SMS_RECONCILE_LIST_LIMIT = 200  # Twilio messages read per reconciliation (To/From/DateSent filtered)
 SMS_PENDING_SWEEP_AFTER = timedelta(minutes=2)  # the sender's sweep delivers 'pending' rows older than this
 SMS_PENDING_SWEEP_BATCH = 100
 
@@ -50,7 +56,7 @@ EVENT_DISPATCH_BATCH = 500
 PUBSUB_MIN_BACKOFF = timedelta(seconds=10)  # push subscription retry policy
 PUBSUB_MAX_BACKOFF = timedelta(minutes=10)
 PUBSUB_MAX_DELIVERY_ATTEMPTS = 5
-EVENT_MAX_AGE = timedelta(hours=24)  # consumers drop deliveries older than this, with a log line
+EVENT_MAX_AGE = timedelta(hours=24)  # consumers dead-letter deliveries older than this, with the reason
 DEAD_LETTER_ALERT_DEPTH = 10  # platform §2.3
 FUNCTION_ERROR_RATE_ALERT = 0.02  # share of 5xx responses per function (platform §7.6)
 DAILY_LLM_COST_ALERT_USD = 10  # platform §7.6
@@ -59,6 +65,19 @@ SINGLE_LLM_CALL_ALERT_USD = 0.5  # one LLM call costing more (platform §7.6)
 LLM_LATENCY_P99_ALERT = timedelta(seconds=10)  # platform §7.6
 SLOW_DB_QUERY_ALERT = timedelta(seconds=1)  # a named query slower than this is logged (platform §7.6)
 MONTHLY_COST_ALERT_USD = 300  # platform §7.6
+DELIVERY_FAILURE_WINDOW = timedelta(hours=1)  # the delivery-failure rate is judged over this window ...
+DELIVERY_FAILURE_MIN_OUTCOMES = 20  # ... and only from this many SMS handed to Twilio in it
+LLM_LATENCY_WINDOW = timedelta(minutes=15)  # the p99 LLM latency is taken over this window
+DEAD_LETTER_ALERT_WINDOW = timedelta(days=1)  # more than DEAD_LETTER_ALERT_DEPTH recorded in this window
+DAILY_LLM_COST_WINDOW = timedelta(hours=24)  # DAILY_LLM_COST_ALERT_USD and SINGLE_LLM_CALL_ALERT_USD
+# The age of a backlog's oldest waiting item that alerts (terraform backlog_age_alert_seconds).
+BACKLOG_AGE_ALERT = {
+    "events": timedelta(minutes=10),
+    "agent_tasks": timedelta(minutes=10),
+    "message_queue": timedelta(minutes=30),
+    "sms_sending": timedelta(minutes=15),  # > SMS_SEND_LEASE + the 5-minute sweep: reconciled by then
+    "sms_pending": timedelta(minutes=15),
+}
 PUBSUB_PUBLISH_TIMEOUT = timedelta(seconds=30)  # the dispatcher waits this long for publish futures
 PUBSUB_ACK_DEADLINE = timedelta(seconds=600)  # push subscriptions: a worker may run the function timeout
 DISPATCH_MAX_BATCHES_PER_RUN = 20  # one dispatcher / sweeper request drains at most this many batches
@@ -100,12 +119,22 @@ ADMIN_MAX_BODY_BYTES = 4096  # larger operator requests to the admin function: 4
 
 # --- Concierge and Innovator (agents.md §4, §5, §16) --------------------------------------------
 CONCIERGE_HISTORY_USER_MESSAGE = 10  # Call 1 history with timestamps (agents.md §4.2, §16)
+# The history window's first message moves in steps of this many messages (10-15 shown), so the
+# cached conversation prefix is read, not rewritten, on most turns (docs/llm.md, "Prompt caching").
+CONCIERGE_HISTORY_STEP = 6
 CONCIERGE_PRIORITIES_IN_CONTEXT = 10  # top-10 priorities, not dormant (decisions B9)
 CONCIERGE_OPEN_REQUESTS_IN_CONTEXT = 3  # the member's own open community requests (agents.md §4.2)
 CONCIERGE_TEXT_MAX_CHARS = 1000  # longest question / goal / description a tool stores
 PRIORITY_DORMANT_AFTER_PRESENTATIONS = 2  # the two-strike rule (agents.md §13, decisions B9)
 INTRO_OFFER_EXPIRY = timedelta(days=14)  # intro_offers.expires_at (agents.md §12.1)
 CONNECTION_REQUEST_EXPIRY = timedelta(days=30)  # connection_requests.expires_at (agents.md §12.1)
+# intro_opportunities.expires_at: the spec leaves it open (§12.1). 21 days: longer than an offer (14, the
+# connector must reach a third party) and shorter than a connection request (30): an opportunity holds the
+# prospect for one connector while its siblings wait paused, so it must not hold them for a month.
+INTRO_OPPORTUNITY_EXPIRY = timedelta(days=21)
+INTRO_OFFER_REMINDER_AFTER = timedelta(days=3)  # intro.offer_reminder to an unconfirming connector (§12.4)
+INTRO_FOLLOWUP_AFTER = timedelta(days=7)  # intro_followup_check: "did you meet?" (agents.md §10, B20)
+INTRO_EXPIRY_BATCH = 500  # rows one expiry run moves per flow (the rest next run)
 # request_connection's offer_credits cap: a bounty paid on completion (decisions B20), never charged upfront
 CONNECTION_REQUEST_MAX_OFFER_CREDITS = 500
 EXPERT_ANSWER_MIN_WORDS = 4  # offline brain: a shorter text to a presented request is not read as an answer
@@ -144,9 +173,16 @@ SAGA_SOURCES_LOOKBACK = timedelta(days=30)  # workflows whose sources a reply ab
 SAGA_SOURCES_WORKFLOWS = 10  # at most this many recent workflows
 
 # --- Retention (platform §6.6) ----------------------------------------------------------------
-MESSAGE_RETENTION = timedelta(days=365)
-EVENT_RETENTION = timedelta(days=90)
-COMPLETED_TASK_RETENTION = timedelta(days=30)
+MESSAGE_RETENTION = timedelta(days=365)  # message history is purged after 1 year (RETENTION_MESSAGE_DAYS)
+EVENT_RETENTION = timedelta(days=90)  # processed events, then archived
+COMPLETED_TASK_RETENTION = timedelta(days=30)  # completed and failed tasks, then archived
+ACTION_LOG_RETENTION = timedelta(days=365)  # agent_actions_log, then archived (RETENTION_ACTION_LOG_DAYS)
+DEAD_LETTER_RETENTION = timedelta(days=90)  # replayed dead letters only, then archived
+PUBSUB_MESSAGE_RETENTION = timedelta(days=7)  # subscriptions' message_retention_duration (terraform topic)
+# Idempotency marks outlive every possible redelivery: the Pub/Sub retention window, plus a day.
+PROCESSED_DELIVERY_RETENTION = PUBSUB_MESSAGE_RETENTION + timedelta(days=1)
+RETENTION_BATCH = 500  # rows per archive-then-delete statement (one short transaction each)
+RETENTION_MAX_BATCHES_PER_RULE = 200  # per run: a backlog is worked off over several days' runs
 
 # One reply to a burst (issue 16, 1b): a turn waits until the member has been quiet this long
 # since their latest text, but never longer than BURST_MAX_WAIT after their first.

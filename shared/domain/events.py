@@ -119,14 +119,40 @@ INTRO_OPPORTUNITY_DECLINED = "intro.opportunity_declined"  # decline_intro_oppor
 CONNECTION_REQUEST_CREATED = "connection.request_created"  # request_connection (§5 tool 5)
 CONNECTION_REQUEST_ACCEPTED = "connection.request_accepted"  # accept_connection_request (§12.3)
 CONNECTION_REQUEST_DECLINED = "connection.request_declined"  # decline_connection_request
+# The intro services' own transitions (issue 12): completion, sibling pause/cancel, expiry, reminders.
+INTRO_OPPORTUNITY_CREATED = "intro.opportunity_created"  # prospect upgrade / Social Butterfly (§11, §14)
+INTRO_OPPORTUNITY_COMPLETED = "intro.opportunity_completed"  # the +7-day "yes, we met" (B20)
+INTRO_OPPORTUNITY_PAUSED = "intro.opportunity_paused"  # a sibling's connector accepted (§12.2)
+INTRO_OPPORTUNITY_CANCELLED = "intro.opportunity_cancelled"  # a sibling completed (§12.2)
+INTRO_OPPORTUNITY_EXPIRED = "intro.opportunity_expired"
+INTRO_OFFER_COMPLETED = "intro.offer_completed"  # §12.4 step 6
+INTRO_OFFER_EXPIRED = "intro.offer_expired"  # §12.4 step 7
+INTRO_OFFER_REMINDER = "intro.offer_reminder"  # §12.4 step 3: 3 days unconfirmed
+CONNECTION_REQUEST_COMPLETED = "connection.request_completed"
+CONNECTION_REQUEST_EXPIRED = "connection.request_expired"
+PRIORITY_INTRO_ADDED = "priority.intro_added"  # the Intro agent stored talking points (agents.md §10)
 
-# The intro-flow events the Intro agent will handle (the rest are the Account Manager's).
+# The intro-flow events the Intro agent handles (the rest are the Account Manager's).
 INTRO_AGENT_EVENTS: tuple[str, ...] = (
+    INTRO_OPPORTUNITY_CREATED,
     INTRO_OFFER_DECLINED,
     INTRO_OFFER_CONFIRMED,
     INTRO_OPPORTUNITY_DECLINED,
     CONNECTION_REQUEST_ACCEPTED,
     CONNECTION_REQUEST_DECLINED,
+)
+
+# The intro services' transitions the Account Manager re-ranks priorities on.
+INTRO_SERVICE_EVENTS: tuple[str, ...] = (
+    INTRO_OPPORTUNITY_PAUSED,
+    INTRO_OPPORTUNITY_CANCELLED,
+    INTRO_OPPORTUNITY_EXPIRED,
+    INTRO_OFFER_COMPLETED,
+    INTRO_OFFER_EXPIRED,
+    INTRO_OFFER_REMINDER,
+    CONNECTION_REQUEST_COMPLETED,
+    CONNECTION_REQUEST_EXPIRED,
+    PRIORITY_INTRO_ADDED,
 )
 
 

@@ -192,11 +192,49 @@ def read_intents(texts: list[str]) -> list[Intent]:
     return list(latest.values())
 
 
+# Text aimed at the agent rather than about the member's work (prompt injection): overriding its
+# rules, changing its role, asking it to reveal its prompt, or to act on accounts (verify, approve,
+# make admin, award credits, change an agent). Deterministic, so a goal or any other stored
+# free text can be refused without asking the model that may have been fooled.
+_INSTRUCTIONS = (
+    re.compile(
+        r"\b(?:ignore|disregard|forget|override|bypass|skip)\s+(?:all\s+|any\s+)?(?:of\s+)?"
+        r"(?:your|the|my|these|those|previous|prior|above|earlier|system|all)\b[\w\s,]{0,30}?"
+        r"\b(?:instructions?|rules?|prompts?|guidelines?|guardrails?|directives?|programming|policies)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:you are now|from now on,? you|act as (?:an?|the) |pretend (?:to be|you are)|new instructions?|"
+        r"developer mode|jailbreak|system prompt|your (?:prompt|instructions)|(?:reveal|print|show|repeat) "
+        r"(?:me )?(?:your|the) (?:prompt|instructions|rules))",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:mark|set|make|flag|approve)\s+(?:me|him|her|them|this (?:user|member|account)|my account|"
+        r"user\s+\S+|\+?\d[\d\s-]{6,})\s+(?:as\s+)?(?:verified|approved|an?\s+admin|admin|vip)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:give|grant|award|add|credit|transfer)\s+(?:me|him|her|them|my account|\S+'s account)?\s*"
+        r"\d[\d,]*\s+credits\b|\bchange\s+(?:my|his|her|their|the)\s+(?:agent|poc|point of contact)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\bi'?m (?:an?|the|your) (?:admin|administrator|developer|operator)\b", re.IGNORECASE),
+)
+
+
+def reads_as_instructions(text: str) -> bool:
+    """True when a member's text tries to instruct the agent (override its rules, change its role,
+    act on accounts or credits) instead of saying something about the member's own work."""
+    flat = " ".join(text.split())
+    return any(p.search(flat) for p in _INSTRUCTIONS)
+
+
 def looks_like_goal(text: str) -> bool:
     """An answer to "what are you working on?" that states a goal: not a question to us, not a
-    request to find someone, not a cancellation."""
+    request to find someone, not a cancellation, and not instructions aimed at the agent."""
     flat = " ".join(text.split())
-    if not flat or flat.endswith("?"):
+    if not flat or flat.endswith("?") or reads_as_instructions(flat):
         return False
     return read_intent(flat).kind not in (IntentKind.FIND_PERSON, IntentKind.CANCEL)
 

@@ -32,7 +32,6 @@ from typing import Any
 from uuid import UUID
 
 from shared.adapters.llm import Llm
-from shared.adapters.postgres import Sql
 from shared.adapters.repositories.events import MemberEvent
 from shared.adapters.repositories.priorities import ManagedMember, MemberPriority, RankedPriority
 from shared.adapters.repositories.priority_sources import (
@@ -910,7 +909,7 @@ def _review_later(uow: PostgresUnitOfWork, user_id: UUID, now: datetime, *, trig
 
 
 def request_review(
-    uow: PostgresUnitOfWork | Sql,
+    uow: PostgresUnitOfWork,
     /,
     user_id: UUID,
     *,
@@ -918,8 +917,7 @@ def request_review(
     now: datetime,
     message_id: UUID | None = None,
 ) -> bool:
-    """Ask for a run of one member, in the caller's transaction (pass the unit of work; a bare
-    ``Sql`` is still accepted as ``create_task`` accepts it, for callers written before): the
+    """Ask for a run of one member, in the caller's unit of work: the
     inbound triggers of §6 (``initial_setup`` on the 3rd inbound message, ``explicit_mention``
     with the message whose goal keywords fired it), a busy retry, a sibling transition. One
     pending per member and reason; False when one is already pending."""

@@ -26,6 +26,7 @@ from shared.agents.bouncer.tools import cancel_followups
 from shared.domain.events import Event
 from shared.domain.phone import InvalidPhoneNumber, normalize_e164
 from shared.logs import get_logger
+from shared.service_layer.prospects import schedule_upgrade_check
 
 log = get_logger(__name__)
 
@@ -126,6 +127,8 @@ def approve(
         )
         if not user.opted_out:
             _queue_welcome(uow, user_id, as_, at)
+        # agents.md §2.8: the prospect upgrade runs as the Intro agent's task, so it never fails approval.
+        schedule_upgrade_check(uow, user_id, at, created_by=f"operator:{operator}")
         _log_decision(uow, user_id, "approved", operator, {"poc_agent_type": as_})
         uow.commit()
     log.info("user approved", extra={"user_id": str(user_id), "poc_agent_type": as_, "operator": operator})

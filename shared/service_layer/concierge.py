@@ -27,6 +27,7 @@ from shared.logs import get_logger
 from shared.service_layer import community
 from shared.service_layer.consumer import Delivery, delivery_user_id
 from shared.service_layer.deps import Deps
+from shared.service_layer.intros import IntroService
 
 log = get_logger(__name__)
 
@@ -47,8 +48,10 @@ class CommunityService:
 
 
 def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> TurnResult:
-    service = CommunityService()
-    return _run(InnovatorAgent(service) if innovator else ConciergeAgent(service), user_id, deps)
+    service, intros = CommunityService(), IntroService()
+    return _run(
+        InnovatorAgent(service, intros) if innovator else ConciergeAgent(service, intros), user_id, deps
+    )
 
 
 def _run(agent: ConciergeAgent, user_id: UUID, deps: Deps) -> TurnResult:
@@ -70,15 +73,14 @@ def _run(agent: ConciergeAgent, user_id: UUID, deps: Deps) -> TurnResult:
 
 
 def handle_turn_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
-    """Events for a Concierge member: one turn (its own transaction), with the Community service
-    (an expert's answer, a cancellation)."""
-    result = _run(ConciergeAgent(CommunityService()), delivery_user_id(delivery), deps)
+    """Events for a Concierge member: one turn (its own transaction)."""
+    result = _run(ConciergeAgent(CommunityService(), IntroService()), delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
 
 
 def handle_innovator_turn_event(
     delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps
 ) -> dict[str, Any] | None:
-    """Events for an Innovator member: one turn (its own transaction), with the Community service."""
-    result = _run(InnovatorAgent(CommunityService()), delivery_user_id(delivery), deps)
+    """Events for an Innovator member: one turn (its own transaction)."""
+    result = _run(InnovatorAgent(CommunityService(), IntroService()), delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}

@@ -18,7 +18,10 @@ What ``consume`` guarantees
   the same ``data.message``. Both decode to a ``Delivery``.
 - **Malformed** deliveries (bad base64/JSON, missing attributes) are permanent: acknowledged and
   recorded in ``event_dead_letters`` (source ``consumer``), never retried.
-- **Too old**: a delivery published more than ``EVENT_MAX_AGE`` ago is dropped with a log line.
+- **Too old**: a delivery published more than ``EVENT_MAX_AGE`` ago is not handled: it becomes a
+  dead letter with the reason (and a task delivery fails its task), committed with the mark
+  ``dead_lettered``, so an operator sees it and can replay it. Never just a log line. Only a
+  handler's own commit marks a delivery ``handled``.
 - **Exactly-once effect.** One transaction holds: the idempotency mark
   (``processed_deliveries``, key ``event:<id>`` or ``task:<id>:<claim token>``), the handler's
   writes, the events it emitted and, for task deliveries, the guarded ``complete_task`` with the
@@ -259,10 +262,22 @@ def consume(
     age = (now or datetime.now(UTC)) - delivery.published_at
     if max_age is not None and age > max_age:
         log.warning(
-            "dropping delivery older than the maximum age",
+            "delivery older than the maximum age: dead-lettered, not handled",
             extra={**context, "age_seconds": age.total_seconds(), "max_age_seconds": max_age.total_seconds()},
         )
-        return Outcome.TOO_OLD
+        outcome = _dead_letter(
+            delivery=delivery,
+            consumer=consumer,
+            key=delivery_key(delivery),
+            error=(
+                f"too old: published {age.total_seconds():.0f} s ago, over the maximum age of "
+                f"{max_age.total_seconds():.0f} s (EVENT_MAX_AGE); not handled"
+            ),
+            context=context,
+            uow_factory=uow_factory,
+            task_lifecycle=task_lifecycle,
+        )
+        return Outcome.TOO_OLD if outcome is Outcome.DEAD_LETTERED else outcome
 
     return _run(
         delivery,

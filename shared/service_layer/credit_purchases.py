@@ -79,7 +79,7 @@ def record_stripe_event(  # noqa: PLR0911
             )
             return PurchaseOutcome("mismatch", session_id)
         entry = credits.award(
-            uow.sql,
+            uow,
             user_id=purchase.user_id,
             amount=purchase.credits,
             event_type=CREDIT_PURCHASE,

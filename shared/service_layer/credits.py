@@ -10,8 +10,7 @@
   the database trigger keeps. ``ledger_consistency`` is the check ``ops status`` shows.
 
 Call inside the caller's unit of work (``uow``: its ``credits`` ledger and ``users``); the caller
-commits. A bare ``Sql`` is still accepted from callers not yet on the unit of work; it is to go
-once none is left (as with ``create_task``).
+commits.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from shared.adapters.postgres import Sql
 from shared.adapters.repositories.credits import (
     CreditLedgerRepository,
     LedgerConsistency,
@@ -46,7 +44,7 @@ __all__ = [
     "spend",
 ]
 
-Ledger = PostgresUnitOfWork | Sql
+Ledger = PostgresUnitOfWork
 
 
 class CreditError(Exception):
@@ -76,8 +74,6 @@ class _Repos:
 
 
 def _repos(uow: Ledger) -> _Repos:
-    if isinstance(uow, Sql):
-        return _Repos(CreditLedgerRepository(uow), UserRepository(uow))
     return _Repos(uow.credits, uow.users)
 
 

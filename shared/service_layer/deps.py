@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.adapters.apify import MutualConnections
 from shared.adapters.llm import Llm
 from shared.adapters.pubsub import Publisher
 from shared.adapters.twilio_sms import SmsGateway
@@ -34,10 +35,16 @@ class Deps:
     freshness: FreshnessClassifier
     verify_email_domain: str | None = None
     burst: BurstWait = NO_BURST_WAIT  # production: BurstWait.default() (shared.bootstrap)
+    # Apify mutual connections (Social Butterfly); None: no APIFY_TOKEN, the research is disabled
+    research_factory: Callable[[], MutualConnections | None] = lambda: None
 
     @property
     def llm(self) -> Llm | None:
         return self.llm_factory()
+
+    @property
+    def research(self) -> MutualConnections | None:
+        return self.research_factory()
 
     @property
     def sms(self) -> SmsGateway:

@@ -7,12 +7,24 @@ For each message:
    message is refused ('blocked', never sent) when the user opted out (decisions B15) or
    when the runaway guard trips (more than RUNAWAY_GUARD_MAX_SMS in RUNAWAY_GUARD_WINDOW,
    decisions B1), and failed when its body is over Twilio's limit (see domain/sms.py).
+   The claim stamps ``claimed_at``: the start of a send lease (SMS_SEND_LEASE).
 2. Outside any transaction, the Twilio call, retried on 429 / 5xx / refused connections
-   with a small bounded backoff.
+   with backoff and jitter, honouring Twilio's ``Retry-After``.
 3. A second short transaction records the SID, Twilio's status, sent_at and segments, or
-   the failure. Error 21610 (recipient unsubscribed at Twilio) opts the user out. The status
+   the failure. Error 21610 (recipient unsubscribed at Twilio) opts the user out; any other
+   permanent 4xx fails the row with Twilio's code. A transient error that outlasts this
+   claim's tries gives the row back to ``pending`` for the sweep (up to
+   SMS_MAX_TOTAL_ATTEMPTS tries in all, then ``failed``). A timeout after the request went out
+   (Twilio may have accepted it) leaves the row ``sending``: reconciliation decides. The status
    callback URL carries the message id, so a callback that overtakes this step is still
    applied (it records the SID itself); this step then keeps the further-forward status.
+
+Stranded rows: a sender that dies between 1 and 3 leaves the row ``sending``. Once its lease
+has run out the sweep reconciles it (``reconcile_stranded``) before anything is resent: a
+status callback that already placed the message (witness 1), or Twilio's message list holding
+the exact body to that number since the row was written (witness 2), means Twilio has it and
+it is never sent again. Only with neither witness does the row go back to ``pending`` and
+through the claim (and its guards) again. The reasoning is in docs/sms.md.
 
 Parts of a sequence go out in order: a part waits while an earlier part is unsent, and the
 call that sends a part carries on with the next one.
@@ -21,19 +33,21 @@ call that sends a part carries on with the next one.
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from shared.adapters.repositories.messages import Sendable
+from shared.adapters.repositories.messages import Reconcilable, Sendable
 from shared.adapters.repositories.users import UserLock
 from shared.adapters.twilio_sms import (
     GatewayError,
     SendResult,
     SmsGateway,
+    TwilioMessage,
     status_callback_url,
 )
 from shared.adapters.unit_of_work import PostgresUnitOfWork
@@ -42,9 +56,15 @@ from shared.domain.constants import (
     RUNAWAY_GUARD_WINDOW,
     SEQUENCE_PART_DELAY,
     SMS_MAX_BODY_CHARS,
+    SMS_MAX_TOTAL_ATTEMPTS,
     SMS_PENDING_SWEEP_AFTER,
     SMS_PENDING_SWEEP_BATCH,
+    SMS_RECONCILE_CLOCK_SKEW,
+    SMS_RECONCILE_LIST_LIMIT,
+    SMS_RETRY_AFTER_MAX,
     SMS_SEND_BACKOFF,
+    SMS_SEND_JITTER,
+    SMS_SEND_LEASE,
     SMS_SEND_MAX_ATTEMPTS,
     TWILIO_ERROR_UNSUBSCRIBED,
 )
@@ -55,7 +75,12 @@ from shared.logs import get_logger
 log = get_logger(__name__)
 
 Sleep = Callable[[float], None]
+Jitter = Callable[[], float]  # a factor around 1.0 applied to each backoff wait
 CREATED_BY = "sms_sender"
+
+
+def default_jitter() -> float:
+    return random.uniform(1.0 - SMS_SEND_JITTER, 1.0 + SMS_SEND_JITTER)
 
 
 class SendOutcome(StrEnum):
@@ -65,6 +90,9 @@ class SendOutcome(StrEnum):
     DEFERRED = "deferred"  # an earlier part of its sequence is not sent yet
     NOT_PENDING = "not_pending"  # someone else claimed it, or it was handled already
     NOT_FOUND = "not_found"
+    RETRY_LATER = "retry_later"  # a transient error outlasted this claim's tries: pending again
+    UNCERTAIN = "uncertain"  # Twilio may have it (timeout); left 'sending' for reconciliation
+    RECONCILED = "reconciled"  # a stranded row Twilio had: recorded, not resent
 
 
 @dataclass(frozen=True)
@@ -103,15 +131,19 @@ class _Claim:
     body: str
     sequence_id: UUID | None
     sequence_position: int | None
+    lease: datetime | None = None  # claimed_at of our claim
+    attempts: int = 0  # tries so far, this claim's first included
 
 
-def deliver_message(message_id: UUID, *, gateway: SmsGateway, sleep: Sleep = time.sleep) -> list[SendReport]:
+def deliver_message(
+    message_id: UUID, *, gateway: SmsGateway, sleep: Sleep = time.sleep, jitter: Jitter = default_jitter
+) -> list[SendReport]:
     """Send one pending message (and the following parts of its sequence). Never sends twice."""
     gw = gateway
     reports: list[SendReport] = []
     current: UUID | None = message_id
     while current is not None:
-        report, claim = _deliver_one(current, gw, sleep)
+        report, claim = _deliver_one(current, gw, sleep, jitter)
         reports.append(report)
         current = None
         if claim is not None and claim.sequence_id is not None and report.outcome != SendOutcome.DEFERRED:
@@ -122,18 +154,157 @@ def deliver_message(message_id: UUID, *, gateway: SmsGateway, sleep: Sleep = tim
 
 
 def sweep_pending_messages(
-    *, gateway: SmsGateway, sleep: Sleep = time.sleep, now: datetime | None = None
+    *,
+    gateway: SmsGateway,
+    sleep: Sleep = time.sleep,
+    now: datetime | None = None,
+    jitter: Jitter = default_jitter,
 ) -> list[SendReport]:
-    """The safety net for lost webhooks: deliver outbound rows pending for too long."""
-    cutoff = (now or datetime.now(UTC)) - SMS_PENDING_SWEEP_AFTER
-    with PostgresUnitOfWork() as tx:
-        stale = tx.messages.stale_pending(older_than=cutoff, limit=SMS_PENDING_SWEEP_BATCH)
+    """The safety net: reconcile rows stranded in 'sending' past their lease, then deliver
+    outbound rows pending for too long (lost webhooks, transient errors handed back)."""
+    at = now or datetime.now(UTC)
     reports: list[SendReport] = []
+    with PostgresUnitOfWork() as tx:
+        stranded = tx.messages.stale_sending(older_than=at - SMS_SEND_LEASE, limit=SMS_PENDING_SWEEP_BATCH)
+    for stranded_id in stranded:
+        reports.extend(reconcile_stranded(stranded_id, gateway=gateway, sleep=sleep, now=at, jitter=jitter))
+    if stranded:
+        log.warning("sender sweep reconciled rows stranded in sending", extra={"count": len(stranded)})
+    with PostgresUnitOfWork() as tx:
+        stale = tx.messages.stale_pending(
+            older_than=at - SMS_PENDING_SWEEP_AFTER, limit=SMS_PENDING_SWEEP_BATCH
+        )
     for stale_id in stale:
-        reports.extend(deliver_message(stale_id, gateway=gateway, sleep=sleep))
+        reports.extend(deliver_message(stale_id, gateway=gateway, sleep=sleep, jitter=jitter))
     if stale:
         log.warning("sender sweep delivered stale pending messages", extra={"count": len(stale)})
     return reports
+
+
+def reconcile_stranded(
+    message_id: UUID,
+    *,
+    gateway: SmsGateway,
+    sleep: Sleep = time.sleep,
+    now: datetime | None = None,
+    jitter: Jitter = default_jitter,
+) -> list[SendReport]:
+    """Settle a row left 'sending' past its lease: record what Twilio has, resend only with no witness.
+
+    Witness 1: a status callback already placed the message (it records the SID and moves the
+    status on; the callback URL carries our message id). Witness 2: Twilio's message list to
+    this number (and from our number), sent since the row was written, holds the exact body
+    under a SID none of our rows owns. Either means Twilio has the message: record it, never
+    resend. Neither: give the row back to 'pending' and deliver it through the claim again.
+    """
+    at = now or datetime.now(UTC)
+    taken = _take_over_lease(message_id, at)
+    if isinstance(taken, SendReport):
+        return [taken]
+    row, lease = taken
+
+    since = row.created_at - SMS_RECONCILE_CLOCK_SKEW
+    try:
+        listed = gateway.sent_messages(to=row.phone_number, sent_after=since, limit=SMS_RECONCILE_LIST_LIMIT)
+    except GatewayError as exc:
+        # No answer is no witness either way: keep the row (under our renewed lease); the next
+        # sweep after the lease asks again. Never resend on an unanswered question.
+        log.warning(
+            "cannot read Twilio's message list; stranded SMS left for the next sweep",
+            extra={"message_id": str(message_id), "status": exc.status, "code": exc.code},
+        )
+        return [SendReport(message_id, SendOutcome.UNCERTAIN, error=exc.message)]
+    candidates = [m for m in listed if _same_message(m, row.phone_number, row.content, since)]
+
+    settled = _settle_from_list(message_id, candidates, lease, at)
+    if settled is not None:
+        return [settled]
+    log.warning(
+        "stranded SMS has no witness at Twilio: sending it again",
+        extra={"message_id": str(message_id), "witness": "none"},
+    )
+    return deliver_message(message_id, gateway=gateway, sleep=sleep, jitter=jitter)
+
+
+def _take_over_lease(message_id: UUID, at: datetime) -> tuple[Reconcilable, datetime] | SendReport:
+    """Witness 1, then take the stranded row's lease (one reconciler at a time)."""
+    with PostgresUnitOfWork() as tx:
+        row = _lock_reconcilable(tx, message_id)
+        if row is None:
+            return SendReport(message_id, SendOutcome.NOT_FOUND)
+        if row.status != "sending" or row.message_sid is not None:
+            log.info(
+                "stranded SMS already placed by a status callback: not resent",
+                extra={"message_id": str(message_id), "status": row.status, "witness": "callback"},
+            )
+            return SendReport(message_id, SendOutcome.RECONCILED, sid=row.message_sid)
+        if row.claimed_at is not None and row.claimed_at > at - SMS_SEND_LEASE:
+            return SendReport(message_id, SendOutcome.NOT_PENDING)  # its sender may still be at work
+        lease = tx.messages.renew_lease(message_id, lease=row.claimed_at)
+        if lease is None:
+            return SendReport(message_id, SendOutcome.NOT_PENDING)
+        tx.commit()
+    return row, lease
+
+
+def _settle_from_list(
+    message_id: UUID, candidates: list[TwilioMessage], lease: datetime, at: datetime
+) -> SendReport | None:
+    """Witness 2 (or a late witness 1): record what Twilio has. None: no witness, row pending again."""
+    with PostgresUnitOfWork() as tx:
+        current = _lock_reconcilable(tx, message_id)
+        if current is None:
+            return SendReport(message_id, SendOutcome.NOT_FOUND)
+        if current.status != "sending" or current.message_sid is not None:
+            return SendReport(message_id, SendOutcome.RECONCILED, sid=current.message_sid)
+        owned = tx.messages.known_sids([m.sid for m in candidates]) if candidates else set()
+        free = sorted(
+            (m for m in candidates if m.sid not in owned),
+            key=lambda m: m.date_created or m.date_sent or at,
+        )
+        if free:
+            found = free[0]
+            status = _reconciled_status(found.status)
+            tx.messages.record_reconciled(
+                message_id,
+                message_sid=found.sid,
+                status=status,
+                error_code=found.error_code if status in ("failed", "undelivered") else None,
+                sent_at=found.date_sent,
+            )
+            tx.commit()
+            log.warning(
+                "stranded SMS found in Twilio's message list: recorded, not resent",
+                extra={"message_id": str(message_id), "message_sid": found.sid, "witness": "twilio_list"},
+            )
+            return SendReport(message_id, SendOutcome.RECONCILED, sid=found.sid)
+        if not tx.messages.release_claim(message_id, lease=lease):
+            return SendReport(message_id, SendOutcome.NOT_PENDING)
+        tx.commit()
+    return None
+
+
+def _lock_reconcilable(tx: PostgresUnitOfWork, message_id: UUID) -> Reconcilable | None:
+    recipient = tx.messages.recipient(message_id)
+    if recipient is not None:
+        tx.users.lock(recipient, UserLock.ACCOUNT)  # one lock order: the user, then the message
+    return tx.messages.lock_for_reconcile(message_id)
+
+
+def _same_message(listed: TwilioMessage, phone_number: str, body: str, since: datetime) -> bool:
+    """Twilio's record is this message: same recipient, the exact body, not older than the row."""
+    if listed.to != phone_number or listed.body != body:
+        return False
+    created = listed.date_created or listed.date_sent
+    return created is None or created >= since
+
+
+def _reconciled_status(twilio_status: str) -> str:
+    try:
+        status = status_from_twilio(twilio_status)
+    except ValueError:
+        return "queued"
+    return status if status in ("queued", "sent", "delivered", "failed", "undelivered") else "queued"
 
 
 def _claim(message_id: UUID) -> tuple[SendReport | None, _Claim | None]:
@@ -157,8 +328,17 @@ def _claim(message_id: UUID) -> tuple[SendReport | None, _Claim | None]:
             message.sequence_id, message.sequence_position
         ):
             return SendReport(message_id, SendOutcome.DEFERRED), claim
-        if not tx.messages.claim_for_sending(message_id):
+        claimed = tx.messages.claim_for_sending(message_id)
+        if claimed is None:
             return SendReport(message_id, SendOutcome.NOT_PENDING), None
+        claim = _Claim(
+            phone_number=claim.phone_number,
+            body=claim.body,
+            sequence_id=claim.sequence_id,
+            sequence_position=claim.sequence_position,
+            lease=claimed.claimed_at,
+            attempts=claimed.attempts,
+        )
 
         refusal = _refusal(tx, message, claim)
         tx.commit()
@@ -197,8 +377,18 @@ def _refusal(tx: PostgresUnitOfWork, message: Sendable, claim: _Claim) -> SendRe
     return None
 
 
+def backoff_wait(attempt: int, retry_after: float | None, jitter: Jitter) -> float | None:
+    """Seconds to wait after failed try ``attempt`` (1-based): Twilio's Retry-After when it gave
+    one (None when that is longer than SMS_RETRY_AFTER_MAX: hand the row to the sweep), else the
+    base backoff times a jitter factor (so a burst of senders does not retry in lockstep)."""
+    if retry_after is not None:
+        return retry_after if retry_after <= SMS_RETRY_AFTER_MAX.total_seconds() else None
+    base = SMS_SEND_BACKOFF[min(attempt - 1, len(SMS_SEND_BACKOFF) - 1)]
+    return (base * jitter()).total_seconds() if base > timedelta(0) else 0.0
+
+
 def _send_with_retries(
-    gateway: SmsGateway, message_id: UUID, claim: _Claim, sleep: Sleep
+    gateway: SmsGateway, message_id: UUID, claim: _Claim, sleep: Sleep, jitter: Jitter
 ) -> tuple[SendResult | GatewayError, int]:
     """Returns the result or the last error, and how many calls were made."""
     callback = status_callback_url(message_id)
@@ -210,20 +400,30 @@ def _send_with_retries(
         except GatewayError as exc:
             if not exc.retryable or attempt >= SMS_SEND_MAX_ATTEMPTS:
                 return exc, attempt
-            wait = SMS_SEND_BACKOFF[min(attempt - 1, len(SMS_SEND_BACKOFF) - 1)].total_seconds()
+            wait = backoff_wait(attempt, exc.retry_after, jitter)
+            if wait is None:
+                return exc, attempt
             log.warning(
                 "Twilio send failed, retrying",
-                extra={"attempt": attempt, "status": exc.status, "code": exc.code, "wait_seconds": wait},
+                extra={
+                    "attempt": attempt,
+                    "status": exc.status,
+                    "code": exc.code,
+                    "wait_seconds": wait,
+                    "retry_after": exc.retry_after,
+                },
             )
             sleep(wait)
 
 
-def _deliver_one(message_id: UUID, gateway: SmsGateway, sleep: Sleep) -> tuple[SendReport, _Claim | None]:
+def _deliver_one(
+    message_id: UUID, gateway: SmsGateway, sleep: Sleep, jitter: Jitter
+) -> tuple[SendReport, _Claim | None]:
     report, claim = _claim(message_id)
     if report is not None or claim is None:
         return report or SendReport(message_id, SendOutcome.NOT_PENDING), claim
 
-    outcome, calls = _send_with_retries(gateway, message_id, claim, sleep)
+    outcome, calls = _send_with_retries(gateway, message_id, claim, sleep, jitter)
     extra = calls - 1  # the claim counted the first attempt
     with PostgresUnitOfWork() as tx:
         if isinstance(outcome, SendResult):
@@ -267,12 +467,37 @@ def _deliver_one(message_id: UUID, gateway: SmsGateway, sleep: Sleep) -> tuple[S
             )
             return SendReport(message_id, SendOutcome.BLOCKED, error=error.message), claim
 
-        tx.messages.fail(
-            message_id,
-            error_code=error.code if error.code is not None else error.status,
-            error_message=error.message,
-            extra_attempts=extra,
-        )
+        if error.ambiguous:
+            # Twilio may have accepted it: no second call now. The row stays 'sending' under
+            # its lease; reconciliation (witnesses, docs/sms.md) settles it after the lease.
+            log.warning(
+                "Twilio's answer was lost; SMS left for reconciliation",
+                extra={"message_id": str(message_id), "attempts": calls, "error": error.message},
+            )
+            return SendReport(message_id, SendOutcome.UNCERTAIN, error=error.message), claim
+
+        code = error.code if error.code is not None else error.status
+        if error.retryable and claim.attempts + extra < SMS_MAX_TOTAL_ATTEMPTS:
+            if tx.messages.release_claim(
+                message_id,
+                lease=claim.lease,
+                extra_attempts=extra,
+                error_code=code,
+                error_message=error.message,
+            ):
+                tx.commit()
+            log.warning(
+                "Twilio still failing; SMS handed back to the sweep",
+                extra={
+                    "message_id": str(message_id),
+                    "status": error.status,
+                    "code": error.code,
+                    "attempts": claim.attempts + extra,
+                },
+            )
+            return SendReport(message_id, SendOutcome.RETRY_LATER, error=error.message), claim
+
+        tx.messages.fail(message_id, error_code=code, error_message=error.message, extra_attempts=extra)
         tx.commit()
     log.error(
         "SMS send failed",

@@ -98,6 +98,7 @@ class ScriptedLlm:
                     output_tokens=item.usage.output_tokens,
                     cache_read_tokens=item.usage.cache_read_tokens,
                     cache_write_tokens=item.usage.cache_write_tokens,
+                    cache_write_1h_tokens=item.usage.cache_write_1h_tokens,
                 ),
                 model=resolved.model,
                 stop_reason=item.stop_reason or ("tool_use" if item.tool_uses else "end_turn"),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from shared.adapters.twilio_sms import GatewayError, SendResult
+from shared.adapters.twilio_sms import GatewayError, SendResult, TwilioMessage
 
 
 @dataclass
@@ -29,3 +30,20 @@ class FakeSmsGateway:
             sid = f"SM{len(self.sent) + 1:032x}"
             self.sent.append({"sid": sid, "to": to, "body": body, "status_callback": status_callback})
             return SendResult(sid=sid, status="queued", num_segments=None)
+
+    def sent_messages(self, *, to: str, sent_after: datetime, limit: int) -> list[TwilioMessage]:
+        """What this fake accepted for ``to``, newest first (it keeps no send dates)."""
+        with self._lock:
+            found = [m for m in reversed(self.sent) if m["to"] == to]
+        return [
+            TwilioMessage(
+                sid=m["sid"],
+                to=m["to"],
+                body=m["body"],
+                status="queued",
+                error_code=None,
+                date_created=None,
+                date_sent=None,
+            )
+            for m in found[:limit]
+        ]

@@ -121,12 +121,33 @@ def test_a_body_that_is_not_a_pubsub_push_at_all_is_refused_by_the_framework(db)
     assert dead_letters(db) == []
 
 
-def test_a_delivery_older_than_the_maximum_age_is_dropped(db):
+def test_a_delivery_older_than_the_maximum_age_becomes_a_dead_letter_with_the_reason(db):
     event_id, message = _published_event(db)
     old = (datetime.now(UTC) - timedelta(hours=25)).isoformat().replace("+00:00", "Z")
+    client = probe_client()
+    assert client.post("/", json=push_body(message, publish_time=old)).status_code == 200
+    assert client.post("/", json=push_body(message, publish_time=old)).status_code == 200  # redelivered
+    assert handled_count(db, event_id) == 0  # never handled...
+    [dead] = dead_letters(db)  # ...and never silently lost: one dead letter, with the reason
+    assert dead["event_id"] == event_id
+    assert dead["source"] == "consumer"
+    assert dead["consumer"] == "agent_bouncer"
+    assert "too old" in dead["error_message"] and "EVENT_MAX_AGE" in dead["error_message"]
+    assert dead["replayed_at"] is None
+    [mark] = _processed(db)
+    assert mark["outcome"] == "dead_lettered"  # not 'handled': only the handler's commit says that
+
+
+def test_an_over_age_task_delivery_fails_its_task_with_the_reason(db):
+    task_id, message = _published_task(db)
+    old = (datetime.now(UTC) - timedelta(hours=25)).isoformat().replace("+00:00", "Z")
     assert probe_client().post("/", json=push_body(message, publish_time=old)).status_code == 200
-    assert handled_count(db, event_id) == 0
-    assert _processed(db) == []
+    row = task_row(db, task_id)
+    assert row["status"] == "failed"
+    assert "too old" in row["error_log"]
+    assert handled_count(db, task_id) == 0
+    [dead] = dead_letters(db)
+    assert dead["event_id"] == task_id
 
 
 def test_a_transient_error_is_raised_so_pubsub_redelivers_and_nothing_is_kept(db):

@@ -157,6 +157,33 @@ def test_internal_functions_never_answer_5xx(env, db, payload, signed):
         _no_server_error(response, (name, payload))
 
 
+raw_bodies = st.one_of(
+    st.binary(max_size=300),
+    st.sampled_from(
+        [b"", b"{", b"\x00", b"\xff\xfe", b"[]", b"null", b'{"job": null}', b'{"job": "x" }' * 500]
+    ),
+)
+
+
+@FUZZ
+@given(payload=json_values, raw=st.one_of(st.none(), raw_bodies), signed=st.booleans())
+@example(payload=None, raw=b'{"job": "close_expired_requests"}', signed=True)
+@example(payload=None, raw=b'{"job": "close_expired_requests", "extra": 1}', signed=True)
+@example(payload=None, raw=b"\xff", signed=True)
+def test_scheduled_jobs_never_answer_5xx_and_a_refusal_writes_nothing(env, db, payload, raw, signed):
+    """community_closer and retention: the scheduler's jobs, fuzzed signed and unsigned."""
+    for name in ("community_closer", "retention"):
+        client = app_client(name)
+        before = counts(db)
+        body = raw if raw is not None else json.dumps(payload).encode()
+        response = internal_post(client, None, secret=WEBHOOK_SECRET if signed else None, raw=body)
+        _no_server_error(response, (name, body[:200]))
+        if response.status_code != 200:
+            assert counts(db) == before
+        if not signed:
+            assert response.status_code == 401
+
+
 @FUZZ
 @given(payload=json_values)
 def test_admin_never_answers_5xx(env, db, payload):

@@ -53,6 +53,7 @@ CONSTANTS = {
     "llm_latency_p99_alert_seconds": ("LLM_LATENCY_P99_ALERT", 1),
     "slow_db_query_alert_ms": ("SLOW_DB_QUERY_ALERT", 1000),
     "monthly_budget_usd": ("MONTHLY_COST_ALERT_USD", 1),
+    "delivery_failure_min_outcomes": ("DELIVERY_FAILURE_MIN_OUTCOMES", 1),
 }
 # Log fields the metrics read that the code does not write yet (docs/operating.md, Alerts,
 # "What the alerts read"). Until it does, those alerts stay silent; they never fire falsely.
@@ -187,3 +188,12 @@ def test_the_runbook_explains_every_alert_and_the_fields_it_reads() -> None:
         assert f"`{backlog}`" in alerts, f"docs/operating.md, Alerts, does not explain the {backlog} backlog"
     for field in AWAITED_LOG_FIELDS:
         assert f"`{field}`" in alerts, f"docs/operating.md, Alerts, does not name the log field {field}"
+
+
+def test_backlog_age_thresholds_are_the_constants_ops_status_judges_by() -> None:
+    """Cloud Monitoring and `ops status` alert at the same age for every backlog."""
+    declared = tf.variables(_platform())["backlog_age_alert_seconds"]["default"]
+    assert declared == {
+        name: int(limit.total_seconds()) for name, limit in constants.BACKLOG_AGE_ALERT.items()
+    }
+    assert set(constants.BACKLOG_AGE_ALERT) == set(BACKLOGS)

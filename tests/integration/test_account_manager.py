@@ -402,9 +402,7 @@ def test_urgent_items_publish_priority_update_once_and_every_run_reports_complet
 def test_goal_mentions_in_new_inbound_messages_become_goal_items(db):
     ana = member(db)
     conv = db.execute(
-        "INSERT INTO conversations (user_id, phone_number) SELECT id, phone_number FROM users WHERE id = %s"
-        " RETURNING id",
-        (ana,),
+        "SELECT id FROM conversations WHERE user_id = %s AND status = 'active'", (ana,)
     ).fetchone()["id"]
     said = db.execute(
         "INSERT INTO messages (conversation_id, user_id, role, content, direction, status) VALUES"
@@ -490,9 +488,7 @@ def test_an_accepted_offer_moves_to_the_offering_member_from_the_event_alone(db)
 def test_an_explicit_mention_review_turns_the_message_into_a_goal(db):
     ana = member(db)
     conv = db.execute(
-        "INSERT INTO conversations (user_id, phone_number) SELECT id, phone_number FROM users WHERE id = %s"
-        " RETURNING id",
-        (ana,),
+        "SELECT id FROM conversations WHERE user_id = %s AND status = 'active'", (ana,)
     ).fetchone()["id"]
     said = db.execute(
         "INSERT INTO messages (conversation_id, user_id, role, content, direction, status) VALUES"

@@ -13,7 +13,7 @@ import pytest
 
 from shared import config
 from shared.domain import events as catalogue
-from shared.routing import NoRoute, route_event
+from shared.routing import route_event
 from shared.service_layer.concierge import run_member_turn
 from tests.bouncer_support import new_user, replies, say
 from tests.deps_support import make_deps, settings_llm
@@ -598,10 +598,10 @@ def test_request_connection_is_not_a_concierge_tool(db, anthropic_fake):
     assert db.execute("SELECT count(*) AS n FROM connection_requests").fetchone()["n"] == 0
 
 
-# --- routing: the Intro agent's events wait as replayable dead letters -------------------------------------
+# --- routing: the Intro agent (deployed by issue 12) consumes its events ------------------------------------
 
 
 @pytest.mark.parametrize("event_type", catalogue.INTRO_AGENT_EVENTS)
-def test_the_intro_agents_events_are_routed_to_it_and_wait_until_it_is_deployed(event_type):
-    with pytest.raises(NoRoute, match="not deployed yet"):
-        route_event(event_type, True, "concierge")
+def test_the_intro_agents_events_are_routed_to_it(event_type):
+    consumer = route_event(event_type, True, "concierge")
+    assert consumer is not None and consumer.function == "agent_intro"

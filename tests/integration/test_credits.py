@@ -137,19 +137,3 @@ def test_consistency_check_finds_a_cache_written_around_the_ledger(db: Any) -> N
         report = credits.ledger_consistency(uow)
     assert not report.consistent
     assert report.mismatched == 1
-
-
-def test_a_bare_sql_still_reaches_the_ledger_until_every_caller_passes_its_unit_of_work(db: Any) -> None:
-    user = member(db)
-    with PostgresUnitOfWork() as uow:
-        entry = credits.award(
-            uow.sql,
-            user_id=user,
-            amount=5,
-            event_type="community_response",
-            reference_type="community_response",
-            reference_id=uuid4(),
-            idempotency_key="bare-sql",
-        )
-        uow.commit()
-    assert not entry.duplicate and cached(db, user) == 5

@@ -79,7 +79,10 @@ def test_a_verified_members_text_goes_to_their_point_of_contact(db):
 
 
 def test_an_event_for_a_planned_consumer_is_dead_lettered_at_once_with_a_clear_error(db, monkeypatch):
-    monkeypatch.setitem(routing.EVENT_ROUTES, "intro.requested", "intro")  # the planned Intro agent's
+    monkeypatch.setitem(routing.EVENT_ROUTES, "intro.requested", "intro")
+    # Every agent is deployed now (issue 12): the Intro agent stands in for a planned one.
+    monkeypatch.setitem(routing.PLANNED_CONSUMERS, "intro", routing.CONSUMERS["intro"])
+    monkeypatch.delitem(routing.CONSUMERS, "intro")
     user = make_user(db, verified=True, poc="concierge")
     event_id = add_event(db, "intro.requested", user)
     report = dispatch_events(FakePublisher())

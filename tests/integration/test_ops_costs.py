@@ -62,3 +62,38 @@ def test_costs_sums_the_ledger_per_day_and_per_inbound_message(db, ops_cli):
 def test_costs_rejects_a_nonsense_window(ops_cli):
     out = ops_cli("costs", "--days", "0")
     assert out.exit_code != 0
+
+
+def test_status_shows_every_signal_against_its_threshold_breached_in_red(db, ops_cli):
+    quiet = ops_cli("status")
+    assert quiet.exit_code == 0, quiet.output
+    assert "Alert signals" in quiet.output
+    assert "BREACHED" not in quiet.output
+    assert "database CPU" in quiet.output  # named, with where to look
+
+    user = make_user(db)
+    conversation = _conversation(db, user)
+    # 20 SMS handed to Twilio in the last hour, 2 came back undelivered: 10 % > 5 %.
+    for n in range(20):
+        db.execute(
+            "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, attempts,"
+            " sent_at) VALUES (%s, %s, 'bouncer', %s, 'outbound', %s, 1, now())",
+            (conversation, user, f"m{n}", "undelivered" if n < 2 else "delivered"),
+        )
+    # An SMS claimed 20 minutes ago and never settled: the sms_sending backlog is over 15 minutes.
+    db.execute(
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, attempts,"
+        " claimed_at) VALUES (%s, %s, 'bouncer', 'stuck', 'outbound', 'sending', 1,"
+        " now() - interval '20 minutes')",
+        (conversation, user),
+    )
+    out = ops_cli("status")
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    failures = next(line for line in lines if "SMS delivery failures" in line)
+    assert "10.0% of 20" in failures and "BREACHED" in failures
+    sending = next(line for line in lines if "backlog sms_sending" in line)
+    assert "BREACHED" in sending
+    events = next(line for line in lines if "backlog events" in line)
+    assert "ok" in events
+    assert "over threshold:" in out.output

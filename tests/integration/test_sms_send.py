@@ -10,9 +10,10 @@ from werkzeug.serving import make_server
 
 from shared.adapters.twilio_sms import GatewayError, TwilioSmsGateway, default_gateway
 from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.domain.constants import SMS_MAX_TOTAL_ATTEMPTS, SMS_RETRY_AFTER_MAX, SMS_SEND_JITTER
 from shared.domain.opt_out import HELP_TEXT
 from shared.service_layer.inbound_sms import InboundSms, record_inbound_sms
-from shared.service_layer.send_sms import SendOutcome, deliver_message
+from shared.service_layer.send_sms import SendOutcome, backoff_wait, deliver_message
 from tests.sms_support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -61,7 +62,7 @@ def test_429_and_5xx_are_retried_with_backoff_then_sent(env, db, standin):
     standin.fail(1, status=429)
     standin.fail(1, status=503)
     sleeps = Sleeps()
-    [report] = deliver_message(message_id, sleep=sleeps, gateway=default_gateway())
+    [report] = deliver_message(message_id, sleep=sleeps, gateway=default_gateway(), jitter=lambda: 1.0)
     assert report.outcome is SendOutcome.SENT
     assert sleeps.waits == [0.5, 2.0]
     row = msg(db, message_id)
@@ -70,31 +71,86 @@ def test_429_and_5xx_are_retried_with_backoff_then_sent(env, db, standin):
     assert len(standin.sent) == 1
 
 
-def test_failed_after_the_last_attempt_with_the_error(env, db, standin):
+def test_backoff_waits_are_jittered_around_the_base_waits(env, db, standin):
     user_id, conversation_id = make_user(db)
-    [message_id] = add_outbound(user_id, conversation_id, ["doomed"])
-    standin.fail(5, status=500)
+    [message_id] = add_outbound(user_id, conversation_id, ["jitter"])
+    standin.fail(2, status=500)
+    sleeps = Sleeps()
+    deliver_message(message_id, sleep=sleeps, gateway=default_gateway())
+    low, high = 1 - SMS_SEND_JITTER, 1 + SMS_SEND_JITTER
+    assert 0.5 * low <= sleeps.waits[0] <= 0.5 * high
+    assert 2.0 * low <= sleeps.waits[1] <= 2.0 * high
+    assert backoff_wait(1, None, lambda: low) == pytest.approx(0.5 * low)
+
+
+def test_retry_after_is_honoured(env, db, standin):
+    user_id, conversation_id = make_user(db)
+    [message_id] = add_outbound(user_id, conversation_id, ["patience"])
+    standin.fail(1, status=429, retry_after=3)
+    standin.fail(1, status=503, retry_after=1)
+    sleeps = Sleeps()
+    [report] = deliver_message(message_id, sleep=sleeps, gateway=default_gateway(), jitter=lambda: 1.0)
+    assert report.outcome is SendOutcome.SENT
+    assert sleeps.waits == [3.0, 1.0]
+    assert len(standin.sent) == 1
+
+
+def test_a_retry_after_longer_than_the_cap_hands_the_row_to_the_sweep(env, db, standin):
+    user_id, conversation_id = make_user(db)
+    [message_id] = add_outbound(user_id, conversation_id, ["later"])
+    standin.fail(1, status=429, retry_after=SMS_RETRY_AFTER_MAX.total_seconds() + 60)
     sleeps = Sleeps()
     [report] = deliver_message(message_id, sleep=sleeps, gateway=default_gateway())
-    assert report.outcome is SendOutcome.FAILED
+    assert report.outcome is SendOutcome.RETRY_LATER
+    assert sleeps.waits == []
+    row = msg(db, message_id)
+    assert (row["status"], row["attempts"], row["error_code"]) == ("pending", 1, 20429)
+
+
+def test_transient_errors_go_back_to_pending_then_fail_after_the_total_attempts(env, db, standin):
+    user_id, conversation_id = make_user(db)
+    [message_id] = add_outbound(user_id, conversation_id, ["doomed"])
+    standin.fail(SMS_MAX_TOTAL_ATTEMPTS, status=500)
+    sleeps = Sleeps()
+    [report] = deliver_message(message_id, sleep=sleeps, gateway=default_gateway())
+    assert report.outcome is SendOutcome.RETRY_LATER
     assert len(sleeps.waits) == 2
     row = msg(db, message_id)
+    assert (row["status"], row["attempts"], row["error_code"]) == ("pending", 3, 20500)
+    outcomes = [
+        deliver_message(message_id, sleep=sleeps, gateway=default_gateway())[0].outcome for _ in range(2)
+    ]
+    assert outcomes == [SendOutcome.RETRY_LATER, SendOutcome.FAILED]
+    row = msg(db, message_id)
     assert row["status"] == "failed"
-    assert row["attempts"] == 3
+    assert row["attempts"] == SMS_MAX_TOTAL_ATTEMPTS
     assert row["error_code"] == 20500
     assert row["error_message"]
     assert standin.sent == []
 
 
-def test_unreachable_twilio_is_retried_then_failed(database_url, monkeypatch, db):
+def test_a_burst_of_429_then_recovery_delivers_once(env, db, standin):
+    user_id, conversation_id = make_user(db)
+    [message_id] = add_outbound(user_id, conversation_id, ["after the storm"])
+    standin.fail(4, status=429)
+    sleeps = Sleeps()
+    first = deliver_message(message_id, sleep=sleeps, gateway=default_gateway())
+    assert first[0].outcome is SendOutcome.RETRY_LATER
+    again = deliver_message(message_id, sleep=sleeps, gateway=default_gateway())
+    assert again[0].outcome is SendOutcome.SENT
+    assert [m["body"] for m in standin.sent] == ["after the storm"]
+    assert msg(db, message_id)["attempts"] == 5
+
+
+def test_unreachable_twilio_is_retried_then_handed_back(database_url, monkeypatch, db):
     configure(monkeypatch, TWILIO_API_BASE_URL=f"http://127.0.0.1:{free_port()}")
     user_id, conversation_id = make_user(db)
     [message_id] = add_outbound(user_id, conversation_id, ["nobody home"])
     sleeps = Sleeps()
     [report] = deliver_message(message_id, sleep=sleeps, gateway=default_gateway())
-    assert report.outcome is SendOutcome.FAILED
+    assert report.outcome is SendOutcome.RETRY_LATER
     assert len(sleeps.waits) == 2
-    assert msg(db, message_id)["status"] == "failed"
+    assert msg(db, message_id)["status"] == "pending"
 
 
 def test_messaging_service_sid_is_used_when_configured(database_url, monkeypatch, db, standin):

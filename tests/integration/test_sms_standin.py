@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from shared.adapters.twilio_sms import BaseUrlHttpClient
@@ -94,3 +94,50 @@ def test_sent_long_poll_gives_up_after_wait_and_refuses_bad_parameters(standin):
     assert nothing.json() == []
     bad = requests.get(standin.url + "/_sent", params={"min_count": "many"}, timeout=5)
     assert bad.status_code == 400
+
+
+def test_message_list_answers_the_real_client_filtered_by_to_from_and_date_sent(standin):
+    from datetime import UTC, datetime, timedelta
+
+    twilio = client(standin)
+    twilio.messages.create(to="+14155550123", from_="+14155550100", body="first")
+    twilio.messages.create(to="+14155550123", from_="+14155550100", body="second")
+    twilio.messages.create(to="+14155550999", from_="+14155550100", body="other member")
+    twilio.messages.create(to="+14155550123", from_="+14155550111", body="other sender")
+    today = datetime.now(UTC)
+
+    listed = twilio.messages.list(to="+14155550123", from_="+14155550100", date_sent_after=today)
+    assert [m.body for m in listed] == ["second", "first"]  # newest first, like Twilio
+    assert all(m.date_sent is not None and m.date_sent.tzinfo is not None for m in listed)
+    assert listed[0].sid.startswith("SM")
+    assert twilio.messages.list(to="+14155550123", date_sent_after=today + timedelta(days=1)) == []
+    assert len(twilio.messages.list(to="+14155550123", date_sent_before=today)) == 3
+
+
+def test_message_list_pages_like_twilio(standin):
+    twilio = client(standin)
+    for n in range(5):
+        twilio.messages.create(to="+14155550123", from_="+14155550100", body=f"m{n}")
+    listed = twilio.messages.list(to="+14155550123", page_size=2)
+    assert [m.body for m in listed] == ["m4", "m3", "m2", "m1", "m0"]
+    assert len(twilio.messages.list(to="+14155550123", limit=3, page_size=2)) == 3
+
+
+def test_message_list_needs_auth_and_sane_filters(standin):
+    with pytest.raises(TwilioException, match="Unable to fetch page"):
+        client(standin, token="wrong").messages.list(to="+14155550123")
+    url = f"{standin.url}/2010-04-01/Accounts/{ACCOUNT}/Messages.json?DateSent%3E=not-a-date"
+    assert requests.get(url, auth=(ACCOUNT, TOKEN), timeout=5).status_code == 400
+
+
+def test_injected_429_carries_retry_after_and_drop_accepts_without_answering(standin):
+    standin.fail(1, status=429, retry_after=7)
+    url = f"{standin.url}/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+    form = {"To": "+14155550123", "From": "+14155550100", "Body": "hi"}
+    answer = requests.post(url, data=form, auth=(ACCOUNT, TOKEN), timeout=5)
+    assert answer.status_code == 429
+    assert answer.headers["Retry-After"] == "7"
+    standin.fail(1, drop=True)
+    with pytest.raises(requests.ConnectionError):
+        requests.post(url, data=form, auth=(ACCOUNT, TOKEN), timeout=5)
+    assert [m["body"] for m in standin.sent] == ["hi"]  # Twilio has it; the caller never heard

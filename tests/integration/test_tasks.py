@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared import routing
 from shared.adapters.postgres import connect
 from shared.adapters.tasks import (
     LostLease,
@@ -242,7 +243,10 @@ def test_fail_task_is_guarded_too(db, uow):
     assert task_row(db, task)["status"] == "processing"
 
 
-def test_a_task_for_a_planned_agent_fails_with_a_dead_letter(db):
+def test_a_task_for_a_planned_agent_fails_with_a_dead_letter(db, monkeypatch: pytest.MonkeyPatch):
+    # Every agent is deployed now (issue 12): the Intro agent stands in for a planned one.
+    monkeypatch.setitem(routing.PLANNED_CONSUMERS, "intro", routing.CONSUMERS["intro"])
+    monkeypatch.delitem(routing.CONSUMERS, "intro")
     task = add_task(db, agent_type="intro", task_type="intro_followup")
     publisher = FakePublisher()
     report = sweep_tasks(publisher)

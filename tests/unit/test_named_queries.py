@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.queries import BENCH_SQL_DIR, bench_queries
 from shared.adapters.postgres import SQL_DIR, load_queries, parse_queries, query
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +33,7 @@ AGGREGATE_FILES = {
     "queue",
     "re_engagement",
     "solution_workflows",
+    "retention",  # retention_archive, and the archive-then-delete batch of each table (platform §6.6)
     "tasks",
     "users",
 }
@@ -84,13 +86,25 @@ def test_every_named_query_is_used_outside_the_tests():
 
 def test_every_query_a_caller_names_exists():
     named = set(load_queries())
+    bench_named = named | set(bench_queries())  # the benchmarks may also run their seed queries
     missing = sorted(
         f"{path.relative_to(ROOT)}: {m.group(1)}"
         for path, text in _caller_sources().items()
         for m in QUERY_CALL.finditer(text)
-        if m.group(1) not in named
+        if m.group(1) not in (bench_named if path.is_relative_to(ROOT / "bench") else named)
     )
     assert missing == []
+
+
+def test_bench_queries_are_used_by_the_benchmarks_and_apart_from_the_products():
+    bench = set(bench_queries())
+    assert BENCH_SQL_DIR.is_dir() and bench
+    assert not bench & set(load_queries()), "a bench query shadows a product query"
+    bench_text = "\n".join(
+        text for path, text in _caller_sources().items() if path.is_relative_to(ROOT / "bench")
+    )
+    used = {m.group(2) for m in STRING_LITERAL.finditer(bench_text)}
+    assert sorted(bench - used) == []
 
 
 def test_query_files_are_named_after_the_data_they_touch():

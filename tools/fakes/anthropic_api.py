@@ -8,7 +8,10 @@ Usage is computed from the request, the way the API bills it:
 
 - tokens are estimated from the serialised text (about 4 characters a token, per block);
 - the prompt is read in the API's prefix order, tools -> system -> messages; every block with
-  ``cache_control`` is a breakpoint closing a cacheable prefix;
+  ``cache_control`` is a breakpoint closing a cacheable prefix (at most 4, messages included); a
+  different ``tool_choice`` keys the message blocks' prefixes apart, as the API invalidates
+  them (only them) when it changes; a breakpoint's ``ttl`` is 5 minutes or, with ``"ttl": "1h"``,
+  an hour (usage splits the writes by TTL, and 1h breakpoints must come before 5m ones);
 - a prefix seen before (same model, same bytes) within the TTL (5 minutes, refreshed on each
   hit) is a cache read; the part from the longest hit up to the last breakpoint is a cache
   write; the rest is plain input. Prefixes under the model's minimum cacheable length are
@@ -33,6 +36,7 @@ With an empty queue the server answers with ``responder(request_body)`` if one i
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -46,6 +50,7 @@ from types import TracebackType
 from typing import Any, Self
 
 CACHE_TTL_SECONDS = 300.0  # the API's ephemeral cache (5 minutes, refreshed on hit)
+CACHE_TTL_1H_SECONDS = 3600.0  # cache_control {"ttl": "1h"}
 CHARS_PER_TOKEN = 4
 TOOL_USE_SYSTEM_TOKENS = 346  # tool-use system prompt the API adds when tools are present
 MESSAGE_OVERHEAD_TOKENS = 4  # role and separators per message
@@ -77,6 +82,14 @@ class PromptBlock:
     key: str  # canonical text of the block, for prefix hashing
     tokens: int
     breakpoint: bool
+    ttl: float = CACHE_TTL_SECONDS  # the breakpoint's cache_control ttl: '5m' (default) or '1h'
+
+
+def _ttl(block: Any) -> float:
+    marker = block.get("cache_control") if isinstance(block, dict) else None
+    if isinstance(marker, dict) and marker.get("ttl") == "1h":
+        return CACHE_TTL_1H_SECONDS
+    return CACHE_TTL_SECONDS
 
 
 def prompt_blocks(body: dict[str, Any]) -> list[PromptBlock]:
@@ -86,14 +99,21 @@ def prompt_blocks(body: dict[str, Any]) -> list[PromptBlock]:
     for i, tool in enumerate(tools):
         text = _block_text(tool)
         extra = TOOL_USE_SYSTEM_TOKENS if i == 0 else 0
-        blocks.append(PromptBlock("tool:" + text, estimate_tokens(text) + extra, "cache_control" in tool))
+        blocks.append(
+            PromptBlock("tool:" + text, estimate_tokens(text) + extra, "cache_control" in tool, _ttl(tool))
+        )
     system = body.get("system")
     if isinstance(system, str):
         blocks.append(PromptBlock("system:" + system, estimate_tokens(system), False))
     elif isinstance(system, list):
         for block in system:
             text = _block_text(block)
-            blocks.append(PromptBlock("system:" + text, estimate_tokens(text), "cache_control" in block))
+            blocks.append(
+                PromptBlock("system:" + text, estimate_tokens(text), "cache_control" in block, _ttl(block))
+            )
+    # The API's cache hierarchy is tools -> system -> messages, and a change of tool_choice
+    # invalidates the message blocks only: it keys the messages' prefixes, costs no tokens.
+    blocks.append(PromptBlock("tool_choice:" + json.dumps(body.get("tool_choice"), sort_keys=True), 0, False))
     for message in body.get("messages") or []:
         role = str(message.get("role", ""))
         content = message.get("content")
@@ -102,7 +122,9 @@ def prompt_blocks(body: dict[str, Any]) -> list[PromptBlock]:
             text = _block_text(part)
             overhead = MESSAGE_OVERHEAD_TOKENS if j == 0 else 0
             marked = isinstance(part, dict) and "cache_control" in part
-            blocks.append(PromptBlock(f"{role}:" + text, estimate_tokens(text) + overhead, marked))
+            blocks.append(
+                PromptBlock(f"{role}:" + text, estimate_tokens(text) + overhead, marked, _ttl(part))
+            )
     return blocks
 
 
@@ -111,6 +133,7 @@ class CacheUsage:
     input_tokens: int
     cache_read_input_tokens: int
     cache_creation_input_tokens: int
+    cache_creation_1h_input_tokens: int = 0  # the part written with the 1-hour TTL
 
 
 class PromptCache:
@@ -127,30 +150,37 @@ class PromptCache:
         total = sum(b.tokens for b in blocks)
         digest = hashlib.sha256(model.encode())
         running = 0
-        breakpoints: list[tuple[str, int]] = []  # (prefix key, tokens up to and incl. the block)
+        # (prefix key, tokens up to and incl. the block, the breakpoint's TTL)
+        breakpoints: list[tuple[str, int, float]] = []
         for block in blocks:
             digest.update(b"\x00" + block.key.encode())
             running += block.tokens
             if block.breakpoint:
-                breakpoints.append((digest.hexdigest(), running))
+                ttl = self._ttl if block.ttl == CACHE_TTL_SECONDS else block.ttl
+                breakpoints.append((digest.hexdigest(), running, ttl))
         minimum = min_cacheable_tokens(model)
         with self._lock:
             read = 0
-            for key, upto in breakpoints:
+            for key, upto, _ in breakpoints:
                 expiry = self._entries.get(key)
                 if expiry is not None and expiry > now:
                     read = upto
             written_upto = read
-            for key, upto in breakpoints:
+            write_1h = 0
+            for key, upto, ttl in breakpoints:
                 if upto < minimum:
                     continue
-                self._entries[key] = now + self._ttl  # written, or refreshed on hit
-                written_upto = max(written_upto, upto)
+                self._entries[key] = now + ttl  # written, or refreshed on hit
+                if upto > written_upto:
+                    if ttl > CACHE_TTL_SECONDS:
+                        write_1h += upto - written_upto
+                    written_upto = upto
         write = written_upto - read
         return CacheUsage(
             input_tokens=total - read - write,
             cache_read_input_tokens=read,
             cache_creation_input_tokens=write,
+            cache_creation_1h_input_tokens=write_1h,
         )
 
     def clear(self) -> None:
@@ -369,8 +399,9 @@ class AnthropicFake:
                 "cache_creation_input_tokens": usage.cache_creation_input_tokens,
                 "cache_read_input_tokens": usage.cache_read_input_tokens,
                 "cache_creation": {
-                    "ephemeral_5m_input_tokens": usage.cache_creation_input_tokens,
-                    "ephemeral_1h_input_tokens": 0,
+                    "ephemeral_5m_input_tokens": usage.cache_creation_input_tokens
+                    - usage.cache_creation_1h_input_tokens,
+                    "ephemeral_1h_input_tokens": usage.cache_creation_1h_input_tokens,
                 },
                 "output_tokens": output_tokens,
                 "server_tool_use": {"web_search_requests": searches, "web_fetch_requests": 0},
@@ -496,6 +527,33 @@ def instant_responder(body: dict[str, Any]) -> FakeReply:
     return FakeReply(text=INSTANT_REPLY_TEXT)
 
 
+def _cache_problems(body: dict[str, Any]) -> list[str]:
+    """At most 4 cache breakpoints (tools, system and messages), and no 1h one after a 5m one."""
+    system = body.get("system")
+    messages = body.get("messages")
+    marked = [
+        b
+        for b in [
+            *(body.get("tools") or []),
+            *(system if isinstance(system, list) else []),
+            *(
+                part
+                for m in (messages if isinstance(messages, list) else [])
+                if isinstance(m, dict) and isinstance(m.get("content"), list)
+                for part in m["content"]
+            ),
+        ]
+        if isinstance(b, dict) and "cache_control" in b
+    ]
+    problems: list[str] = []
+    ttls = [_ttl(b) for b in marked]
+    if any(a < b for a, b in itertools.pairwise(ttls)):
+        problems.append("a ttl='1h' cache_control block must not come after a ttl='5m' cache_control block")
+    if len(marked) > 4:
+        problems.append("A maximum of 4 blocks with cache_control may be provided.")
+    return problems
+
+
 def _validate(body: dict[str, Any]) -> str | None:
     """The first reason the real API would refuse this request with a 400, or None."""
     problems: list[str] = []
@@ -516,14 +574,11 @@ def _validate(body: dict[str, Any]) -> str | None:
             problems.append("tools: the web search tool must be named 'web_search'")
         elif kind is None and isinstance(tool, dict) and "input_schema" not in tool:
             problems.append(f"tools.{tool.get('name')}: input_schema: Field required")
-    breakpoints = sum(1 for b in (body.get("tools") or []) if "cache_control" in b)
     system = body.get("system")
     for block in system if isinstance(system, list) else []:
         if block.get("type") == "text" and not block.get("text"):
             problems.append("system: text content blocks must be non-empty")
-        breakpoints += "cache_control" in block
-    if breakpoints > 4:
-        problems.append("A maximum of 4 blocks with cache_control may be provided.")
+    problems += _cache_problems(body)
     choice = body.get("tool_choice")
     tool_names = {t.get("name") for t in body.get("tools") or []}
     if isinstance(choice, dict) and choice.get("type") == "tool" and choice.get("name") not in tool_names:

@@ -8,9 +8,18 @@
 - When the request names a ``StatusCallback``, the stand-in posts ``sent`` then
   ``delivered`` to it, signed with the auth token exactly as Twilio signs
   (``X-Twilio-Signature``, ``RequestValidator``'s algorithm).
+- ``GET /2010-04-01/Accounts/{AccountSid}/Messages.json`` lists accepted messages in
+  Twilio's page format (``messages``, ``page``, ``page_size``, ``next_page_uri``...), newest
+  first, filtered like Twilio by ``To``, ``From``, ``DateSent`` / ``DateSent>`` /
+  ``DateSent<`` (day granularity, GMT) and paged by ``PageSize`` / ``Page``. Dates are RFC 2822
+  as Twilio writes them. The real ``twilio`` client's ``messages.list`` reads it unchanged.
 - ``POST /_fail`` with ``{"count": N, "status": 429|500|400, "code": 20429|20500|21610}``
-  makes the next N sends fail that way; ``{"count": N, "callback_status": "undelivered",
-  "error_code": 30003}`` accepts them but reports that outcome in the callbacks.
+  makes the next N sends fail that way (``"retry_after": S`` adds Twilio's ``Retry-After``
+  header); ``{"count": N, "callback_status": "undelivered", "error_code": 30003}`` accepts
+  them but reports that outcome in the callbacks; ``{"count": N, "drop": true}`` accepts and
+  records them, then closes the connection without an answer (the sender cannot know);
+  ``{"count": N, "delay": S}`` accepts and records them, then answers only after S seconds
+  (time to kill the sender mid-call).
   ``POST /_reset`` forgets messages and pending failures.
 
 Run: ``python -m tools.fakes.twilio_api --port 8700 --auth-token T``; in tests,
@@ -27,10 +36,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from email.utils import formatdate
+from datetime import UTC, date, datetime
+from email.utils import format_datetime, formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import requests
 from twilio.request_validator import RequestValidator
@@ -67,6 +77,9 @@ class Failure:
     code: int | None = None
     callback_status: str | None = None  # accept, then report this in the status callback
     error_code: int | None = None
+    retry_after: float | None = None  # Retry-After header (seconds) on a failing answer
+    drop: bool = False  # accept and record the message, then close without answering
+    delay: float = 0.0  # accept and record the message, then wait this long before answering
 
 
 @dataclass
@@ -98,13 +111,18 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return
 
-    def _json(self, status: int, payload: Any) -> None:
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        try:
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the caller is gone (a killed sender); Twilio shrugs
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -119,6 +137,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(200, list(self.state.callbacks_posted))
         elif parts.path in ("/", "/_health"):
             self._json(200, {"ok": True})
+        elif match := _MESSAGES_PATH.match(parts.path):
+            self._list_messages(match["account"], parts.query)
         else:
             self._json(404, _error(404, 20404, "The requested resource was not found"))
 
@@ -140,6 +160,48 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 self.state.arrived.wait(remaining)
         self._json(200, found)
+
+    def _list_messages(self, account: str, query: str) -> None:
+        """Twilio's Messages list: filtered by To / From / DateSent, newest first, paged."""
+        if not self._authorised(account):
+            self._json(401, _error(401, 20003))
+            return
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        try:
+            bounds = _date_sent_bounds(params)
+            page_size = min(max(int(params.get("PageSize", "50")), 1), 1000)
+            page = max(int(params.get("Page", "0")), 0)
+        except ValueError:
+            self._json(400, _error(400, 20001, "Invalid filter or paging parameter"))
+            return
+        to, sender = params.get("To"), params.get("From")
+        with self.state.lock:
+            found = [
+                _public(m)
+                for m in reversed(self.state.messages)
+                if m["account_sid"] == account
+                and (to is None or m["to"] == to)
+                and (sender is None or m["from"] == sender)
+                and _sent_within(m, bounds)
+            ]
+        chunk = found[page * page_size : (page + 1) * page_size]
+        base = f"/{API_VERSION}/Accounts/{account}/Messages.json"
+        keep = urlencode([(k, v) for k, v in params.items() if k not in ("Page", "PageToken")])
+        more = (page + 1) * page_size < len(found)
+        self._json(
+            200,
+            {
+                "messages": chunk,
+                "end": page * page_size + max(len(chunk) - 1, 0),
+                "first_page_uri": f"{base}?{keep}&Page=0",
+                "next_page_uri": f"{base}?{keep}&Page={page + 1}&PageToken=PA{page + 1}" if more else None,
+                "page": page,
+                "page_size": page_size,
+                "previous_page_uri": f"{base}?{keep}&Page={page - 1}" if page > 0 else None,
+                "start": page * page_size,
+                "uri": f"{base}?{query}",
+            },
+        )
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
@@ -169,8 +231,11 @@ class _Handler(BaseHTTPRequestHandler):
                 code=spec.get("code"),
                 callback_status=spec.get("callback_status"),
                 error_code=spec.get("error_code"),
+                retry_after=spec.get("retry_after"),
+                drop=bool(spec.get("drop", False)),
+                delay=min(float(spec.get("delay", 0.0)), MAX_LONG_POLL_SECONDS),
             )
-        except (ValueError, AttributeError):
+        except (ValueError, TypeError, AttributeError):
             self._json(400, {"error": "expected a JSON object"})
             return
         with self.state.lock:
@@ -212,16 +277,18 @@ class _Handler(BaseHTTPRequestHandler):
         if failure is not None and failure.status:
             status = int(failure.status)
             code = int(failure.code or (20429 if status == 429 else 20500 if status >= 500 else 21610))
-            self._json(status, _error(status, code))
+            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else None
+            self._json(status, _error(status, code), headers)
             return
         sid = "SM" + secrets.token_hex(16)
         now = formatdate(usegmt=True).replace("GMT", "+0000")
+        sent_at = datetime.now(UTC)
         resource = {
             "account_sid": account,
             "api_version": API_VERSION,
             "body": body,
             "date_created": now,
-            "date_sent": None,
+            "date_sent": format_datetime(sent_at).replace("-0000", "+0000"),
             "date_updated": now,
             "direction": "outbound-api",
             "error_code": None,
@@ -239,11 +306,23 @@ class _Handler(BaseHTTPRequestHandler):
             "uri": f"/{API_VERSION}/Accounts/{account}/Messages/{sid}.json",
         }
         # received_at (epoch seconds) lets benchmarks time "webhook in -> Twilio API call".
-        record = {**resource, "status_callback": form.get("StatusCallback"), "received_at": time.time()}
+        record = {
+            **resource,
+            "status_callback": form.get("StatusCallback"),
+            "received_at": time.time(),
+            "sent_at": sent_at.isoformat(),
+        }
         with self.state.arrived:
             self.state.messages.append(record)
             self.state.arrived.notify_all()
-        self._json(201, resource)
+        if failure is not None and failure.delay > 0:
+            time.sleep(failure.delay)  # a slow answer: the caller may die waiting for it
+        if failure is not None and failure.drop:
+            # Accepted, but the answer never reaches the caller (a crash or a cut connection).
+            self.close_connection = True
+            self.connection.shutdown(2)
+        else:
+            self._json(201, resource)
         callback = form.get("StatusCallback")
         if callback:
             threading.Thread(
@@ -252,6 +331,40 @@ class _Handler(BaseHTTPRequestHandler):
                 name=f"status-callback-{sid}",
                 daemon=True,
             ).start()
+
+
+_PRIVATE_FIELDS = ("status_callback", "received_at", "sent_at")
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    """A recorded message as Twilio's API shows it (without the stand-in's own fields)."""
+    return {k: v for k, v in record.items() if k not in _PRIVATE_FIELDS}
+
+
+def _parse_day(value: str) -> date:
+    """Twilio's DateSent filters: ``YYYY-MM-DD`` or an ISO 8601 time (the SDK sends
+    ``YYYY-MM-DDTHH:MM:SSZ``); Twilio compares whole days (GMT)."""
+    text = value.strip()
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).date()
+
+
+def _date_sent_bounds(params: dict[str, str]) -> tuple[date | None, date | None]:
+    low = high = None
+    if "DateSent" in params:
+        low = high = _parse_day(params["DateSent"])
+    if "DateSent>" in params:
+        low = _parse_day(params["DateSent>"])
+    if "DateSent<" in params:
+        high = _parse_day(params["DateSent<"])
+    return low, high
+
+
+def _sent_within(record: dict[str, Any], bounds: tuple[date | None, date | None]) -> bool:
+    day = datetime.fromisoformat(record["sent_at"]).date()
+    low, high = bounds
+    return (low is None or day >= low) and (high is None or day <= high)
 
 
 def _post_callbacks(state: StandinState, record: dict[str, Any], url: str, failure: Failure | None) -> None:
@@ -347,9 +460,14 @@ class TwilioStandin:
         code: int | None = None,
         callback_status: str | None = None,
         error_code: int | None = None,
+        retry_after: float | None = None,
+        drop: bool = False,
+        delay: float = 0.0,
     ) -> None:
         with self.state.lock:
-            self.state.failures.extend([Failure(status, code, callback_status, error_code)] * count)
+            self.state.failures.extend(
+                [Failure(status, code, callback_status, error_code, retry_after, drop, delay)] * count
+            )
 
     def set_status_callback_auth(self, auth_token: str) -> None:
         """Sign status callbacks with this token (the receiving functions' TWILIO_AUTH_TOKEN)."""

@@ -3,11 +3,20 @@
 Used by the test suite (a throwaway cluster per session) and by the local stack (a
 persistent cluster under ``.local/pg``). ``initdb`` refuses to run as root, so when we are
 root the cluster belongs to the ``postgres`` system user.
+
+Wherever the repository is cloned: the ``postgres`` user must be able to reach its data
+directory, and a clone under a directory only root may enter (``/root``, a 0700 temp dir)
+would refuse it ("initdb: could not access directory ... Permission denied"). So when the
+cluster's user cannot traverse the path asked for, the data lives in a directory that user
+owns, under ``$YACHTPARTY_PG_HOME`` (default ``/var/lib/yachtparty-pg``), one per requested
+path (``<name>-<hash of the path>``), and the requested path becomes a symlink to it, so
+``.local/pg`` still shows where the data is.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import shutil
 import socket
@@ -41,16 +50,62 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+CLUSTER_USER_WHEN_ROOT = "postgres"
+DEFAULT_PG_HOME = Path("/var/lib/yachtparty-pg")  # root-owned; used only when we run as root
+
+
 def _as_owner(cmd: list[str]) -> list[str]:
     if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *cmd]
+        return ["runuser", "-u", CLUSTER_USER_WHEN_ROOT, "--", *cmd]
     return cmd
+
+
+def pg_home() -> Path:
+    """Where data directories go when the requested path is out of the cluster user's reach."""
+    return Path(os.environ.get("YACHTPARTY_PG_HOME") or DEFAULT_PG_HOME)
+
+
+def cluster_user_can_reach(path: Path) -> bool:
+    """Can the cluster's user traverse every directory down to ``path`` (its nearest existing part)?"""
+    if os.geteuid() != 0:
+        return True  # the cluster runs as us
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    probe = _as_owner(["test", "-x", str(existing)])
+    return subprocess.run(probe, check=False, capture_output=True).returncode == 0
+
+
+def resolve_datadir(requested: Path) -> Path:
+    """The data directory to use for ``requested``: itself when the cluster's user can reach it,
+    else a directory that user owns under ``pg_home()`` (the requested path links to it)."""
+    requested = requested.absolute()
+    if requested.is_symlink():
+        return requested.resolve()
+    if (requested / "PG_VERSION").exists() or cluster_user_can_reach(requested):
+        return requested
+    digest = hashlib.sha256(str(requested).encode()).hexdigest()[:12]
+    home = pg_home()
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o711)  # others may pass through to their own cluster, not list the clusters
+    target = home / f"{requested.name}-{digest}"
+    requested.parent.mkdir(parents=True, exist_ok=True)
+    if not requested.exists():
+        requested.symlink_to(target, target_is_directory=True)
+    return target
 
 
 @dataclass
 class PgCluster:
+    """A cluster whose data is at ``datadir`` (resolved by ``resolve_datadir``; ``requested`` is
+    the path the caller asked for)."""
+
     datadir: Path
     port: int
+
+    def __post_init__(self) -> None:
+        self.requested = self.datadir
+        self.datadir = resolve_datadir(self.datadir)
 
     @property
     def admin_url(self) -> str:
@@ -64,7 +119,7 @@ class PgCluster:
             return
         self.datadir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            shutil.chown(self.datadir, "postgres", "postgres")
+            shutil.chown(self.datadir, CLUSTER_USER_WHEN_ROOT, CLUSTER_USER_WHEN_ROOT)
         self.datadir.chmod(0o700)
         subprocess.run(
             _as_owner(

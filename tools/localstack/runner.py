@@ -94,7 +94,7 @@ def postgres(state_dir: Path, external_url: str | None) -> Iterator[str]:
         if not yield_cluster.is_running():
             yield_cluster.start()
         url = yield_cluster.create_database(LOCAL_DB)
-        say(f"PostgreSQL: private cluster on 127.0.0.1:{port} ({state_dir / 'pg'})")
+        say(f"PostgreSQL: private cluster on 127.0.0.1:{port} (data in {yield_cluster.datadir})")
     applied = migrate(url)
     seed(url)
     say(f"migrations: {len(applied)} applied now; demo seed loaded")
@@ -211,7 +211,10 @@ def function_env(info: dict[str, Any], name: str, url: str) -> dict[str, str]:
             "STRIPE_API_BASE": info["stripe_standin_url"],
             "PROSPECT_UPLOAD_URL": info["function_urls"].get("prospect_upload", "") + "/",
             "THREADS": str(FUNCTION_THREADS),
-            "DATABASE_POOL_MAX": str(FUNCTION_THREADS),  # one connection per request thread
+            # Two connections per request thread: a conversational turn holds the consumer's unit of
+            # work (its delivery mark) while its own turn transaction runs; with one per thread, 8
+            # concurrent turns starve the pool until psycopg_pool's timeout (found by tests/faults).
+            "DATABASE_POOL_MAX": str(2 * FUNCTION_THREADS),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         }
     )

@@ -1,7 +1,8 @@
 """Operator CLI: ``python -m tools.ops <command>`` (or ``make ops ARGS="<command>"``).
 
 - ``status``: event backlog (and the age of the oldest unprocessed event), due and leased
-  tasks, message-queue depths, dead letters.
+  tasks, message-queue depths, dead letters; then every platform 7.6 alert signal the
+  database shows against its threshold, red where breached (exit code 0 either way).
 - ``dead-letters list [--all] [--limit N]``: newest first; replayed ones only with ``--all``.
 - ``dead-letters replay <id> [--force]`` or ``dead-letters replay --all``: an event dead letter
   is re-inserted as a new event, a task dead letter requeues its task.
@@ -23,7 +24,9 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.adapters.postgres import Sql, connect
+from shared.adapters.repositories.ops import OpsRepository
 from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.domain.alerts import ELSEWHERE, SignalReading, judge
 from shared.domain.constants import (
     DAILY_LLM_COST_ALERT_USD,
     DEAD_LETTER_ALERT_DEPTH,
@@ -34,6 +37,7 @@ from shared.service_layer.dead_letters import ReplayError, replay_all, replay_de
 from tools.localstack.stack_info import StackInfo, stack_file
 from tools.ops.approval import register_approval_commands
 from tools.ops.community import ledger_status_row, register_community_commands
+from tools.ops.prospects import register_prospect_commands
 from tools.ops.purchases import register_purchase_commands
 from tools.ops.reengagement import register_reengagement_commands
 
@@ -43,6 +47,7 @@ app.add_typer(dead_letters_app, name="dead-letters")
 register_approval_commands(app)  # approve / reject / hold / pending (tools/ops/approval.py)
 register_community_commands(app)  # credits, community (tools/ops/community.py)
 register_reengagement_commands(app)  # reengagement paused / resume (tools/ops/reengagement.py)
+register_prospect_commands(app)  # prospects review (tools/ops/prospects.py)
 register_purchase_commands(app)  # purchases (tools/ops/purchases.py)
 console = Console()
 
@@ -63,6 +68,7 @@ def status() -> None:
         queue = sql.all("queue_depths")
         dead = sql.one("dead_letters_counts") or {}
         sms = sql.one("ops_outbound_sms_health", stuck_after=SMS_PENDING_SWEEP_AFTER) or {}
+        readings = judge(OpsRepository(sql).signal_figures())
 
     table = Table(title="Yachtparty backlog", show_lines=False)
     table.add_column("what")
@@ -100,6 +106,30 @@ def status() -> None:
     console.print(table)
     if unreplayed > DEAD_LETTER_ALERT_DEPTH:
         console.print(f"[bold red]dead-letter depth above {DEAD_LETTER_ALERT_DEPTH}: investigate[/]")
+    _print_signals(readings)
+
+
+def _print_signals(readings: list[SignalReading]) -> None:
+    """Each platform 7.6 signal against its threshold; a breached one in red (docs/operating.md)."""
+    table = Table(title="Alert signals (platform 7.6)", show_lines=False)
+    table.add_column("signal")
+    table.add_column("now", justify="right")
+    table.add_column("alerts at")
+    table.add_column("state")
+    for r in readings:
+        style = "bold red" if r.breached else "green"
+        table.add_row(
+            f"[{style}]{r.signal}[/]" if r.breached else r.signal,
+            f"[{style}]{r.value}[/]" if r.breached else r.value,
+            r.threshold,
+            f"[{style}]{'BREACHED' if r.breached else 'ok'}[/]",
+        )
+    for signal, threshold, where in ELSEWHERE:
+        table.add_row(f"[dim]{signal}[/]", "[dim]-[/]", f"[dim]{threshold}[/]", f"[dim]{where}[/]")
+    console.print(table)
+    breached = [r.signal for r in readings if r.breached]
+    if breached:
+        console.print(f"[bold red]over threshold: {', '.join(breached)} (docs/operating.md, Alerts)[/]")
 
 
 @dead_letters_app.command("list")

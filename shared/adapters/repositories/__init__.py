@@ -9,8 +9,8 @@ bool, an id, or a list of them): services never read raw rows.
 Account Manager's watermark), ``uow.priority_sources`` (the rows priorities are built from),
 ``uow.community_requests`` (with their requesters, asks and review items),
 ``uow.community_responses``, ``uow.credits`` (the credit ledger),
-``uow.solution_workflows`` (the Solution Saga's state) and ``uow.ops`` (read models
-across aggregates).
+``uow.solution_workflows`` (the Solution Saga's state), ``uow.ops`` (read models
+across aggregates) and ``uow.retention`` (archive-then-delete batches).
 """
 
 from shared.adapters.repositories.actions import ActionRecord, ActionRepository
@@ -36,6 +36,7 @@ from shared.adapters.repositories.priorities import (
 )
 from shared.adapters.repositories.priority_sources import PrioritySourceRepository
 from shared.adapters.repositories.queue import QueueRepository, QueueRow
+from shared.adapters.repositories.retention import RetentionRepository
 from shared.adapters.repositories.solution_workflows import SolutionWorkflowRepository, Workflow
 from shared.adapters.repositories.tasks import TaskRepository
 from shared.adapters.repositories.users import SendProfile, User, UserLock, UserRepository
@@ -73,6 +74,7 @@ __all__ = [
     "QueueRepository",
     "QueueRow",
     "RankedPriority",
+    "RetentionRepository",
     "SendProfile",
     "SolutionWorkflowRepository",
     "TaskRepository",

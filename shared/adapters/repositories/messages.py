@@ -88,6 +88,29 @@ class Sendable:
 
 
 @dataclass(frozen=True)
+class Claimed:
+    """A successful claim: when its lease started, and the row's tries counting this one."""
+
+    claimed_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Reconcilable:
+    """A message whose send lease ran out, locked for reconciliation."""
+
+    id: UUID
+    user_id: UUID
+    phone_number: str
+    status: str
+    message_sid: str | None
+    content: str
+    attempts: int
+    created_at: datetime
+    claimed_at: datetime | None
+
+
+@dataclass(frozen=True)
 class TrackedMessage:
     """An outbound message a delivery-status callback is about."""
 
@@ -203,9 +226,12 @@ class MessageRepository:
             )
         )
 
-    def claim_for_sending(self, message_id: UUID) -> bool:
-        """pending -> sending; False when someone else got there first."""
-        return self._sql.one("messages_claim_for_sending", message_id=message_id) is not None
+    def claim_for_sending(self, message_id: UUID) -> Claimed | None:
+        """pending -> sending: the lease start and tries so far; None when someone else got there first."""
+        row = self._sql.one("messages_claim_for_sending", message_id=message_id)
+        if row is None:
+            return None
+        return Claimed(claimed_at=row["claimed_at"], attempts=int(row["attempts"]))
 
     def count_recent_outbound(self, user_id: UUID, *, excluding: UUID, since: datetime) -> int:
         return int(
@@ -252,6 +278,78 @@ class MessageRepository:
     def stale_pending(self, *, older_than: datetime, limit: int) -> list[UUID]:
         rows = self._sql.all("messages_stale_pending", older_than=older_than, limit=limit)
         return [uuid_of(r["id"]) for r in rows]
+
+    # stranded sends (the lease ran out) --------------------------------------------------------
+    def stale_sending(self, *, older_than: datetime, limit: int) -> list[UUID]:
+        rows = self._sql.all("messages_stale_sending", older_than=older_than, limit=limit)
+        return [uuid_of(r["id"]) for r in rows]
+
+    def lock_for_reconcile(self, message_id: UUID) -> Reconcilable | None:
+        row = self._sql.one("messages_lock_for_reconcile", message_id=message_id)
+        if row is None:
+            return None
+        return Reconcilable(
+            id=uuid_of(row["id"]),
+            user_id=uuid_of(row["user_id"]),
+            phone_number=row["phone_number"],
+            status=row["status"],
+            message_sid=row["twilio_message_sid"],
+            content=row["content"],
+            attempts=int(row["attempts"]),
+            created_at=row["created_at"],
+            claimed_at=row["claimed_at"],
+        )
+
+    def renew_lease(self, message_id: UUID, *, lease: datetime | None) -> datetime | None:
+        """The new lease start, or None when someone else renewed or settled the row first."""
+        at: datetime | None = self._sql.scalar("messages_renew_lease", message_id=message_id, lease=lease)
+        return at
+
+    def release_claim(
+        self,
+        message_id: UUID,
+        *,
+        lease: datetime | None,
+        extra_attempts: int = 0,
+        error_code: int | None = None,
+        error_message: str | None = None,
+    ) -> bool:
+        """sending -> pending for this lease holder; False when the row moved on meanwhile."""
+        return (
+            self._sql.one(
+                "messages_release_claim",
+                message_id=message_id,
+                lease=lease,
+                extra_attempts=extra_attempts,
+                error_code=error_code,
+                error_message=error_message,
+            )
+            is not None
+        )
+
+    def known_sids(self, sids: list[str]) -> set[str]:
+        return {r["sid"] for r in self._sql.all("messages_known_sids", sids=sids)}
+
+    def record_reconciled(
+        self,
+        message_id: UUID,
+        *,
+        message_sid: str,
+        status: str,
+        error_code: int | None,
+        sent_at: datetime | None,
+    ) -> bool:
+        return (
+            self._sql.one(
+                "messages_record_reconciled",
+                message_id=message_id,
+                message_sid=message_sid,
+                status=status,
+                error_code=error_code,
+                sent_at=sent_at,
+            )
+            is not None
+        )
 
     # delivery callbacks --------------------------------------------------------------------
     def callback_recipient(self, message_sid: str, message_id: UUID | None) -> UUID | None:
@@ -322,6 +420,11 @@ class MessageRepository:
             "messages_recent_history", conversation_id=conversation_id, limit=limit, roles=roles
         )
         return [_history_item(r) for r in rows]
+
+    def history_count(self, conversation_id: UUID, *, roles: list[str]) -> int:
+        """How many messages ``recent_history`` could return for this conversation."""
+        row = self._sql.one("messages_history_count", conversation_id=conversation_id, roles=roles)
+        return int(row["n"]) if row else 0
 
     def since_summary(
         self, conversation_id: UUID, last_summary_message_id: UUID | None, *, limit: int

@@ -51,10 +51,10 @@ WHERE user_id = %(user_id)s AND direction = 'outbound' AND id <> %(message_id)s
   AND coalesce(sent_at, created_at) > %(since)s;
 
 -- name: messages_claim_for_sending
--- Guarded transition: only one caller ever moves a pending message to 'sending'.
-UPDATE messages SET status = 'sending', attempts = attempts + 1
+-- Guarded transition: only one caller ever moves a pending message to 'sending'; claimed_at starts its lease.
+UPDATE messages SET status = 'sending', attempts = attempts + 1, claimed_at = now()
 WHERE id = %(message_id)s AND direction = 'outbound' AND status = 'pending'
-RETURNING id, attempts;
+RETURNING id, attempts, claimed_at;
 
 -- name: messages_block
 -- Never sent: the user opted out, or the runaway guard refused it.
@@ -91,6 +91,49 @@ SELECT id FROM messages
 WHERE direction = 'outbound' AND status = 'pending' AND created_at < %(older_than)s
 ORDER BY created_at
 LIMIT %(limit)s;
+
+-- name: messages_stale_sending
+-- The sender's sweep: rows whose send lease ran out while still 'sending' (their sender died); oldest first.
+SELECT id FROM messages
+WHERE direction = 'outbound' AND status = 'sending' AND claimed_at < %(older_than)s
+ORDER BY claimed_at
+LIMIT %(limit)s;
+
+-- name: messages_lock_for_reconcile
+-- A message being reconciled, locked (after its recipient: one lock order), with what reconciliation matches on.
+SELECT m.id, m.user_id, u.phone_number, m.status, m.twilio_message_sid, m.content, m.attempts,
+       m.created_at, m.claimed_at
+FROM messages m JOIN users u ON u.id = m.user_id
+WHERE m.id = %(message_id)s AND m.direction = 'outbound'
+FOR UPDATE OF m;
+
+-- name: messages_renew_lease
+-- Take over a stranded row's lease for reconciliation (only if nobody renewed it since we read it).
+UPDATE messages SET claimed_at = now()
+WHERE id = %(message_id)s AND status = 'sending' AND twilio_message_sid IS NULL
+  AND claimed_at IS NOT DISTINCT FROM %(lease)s
+RETURNING claimed_at;
+
+-- name: messages_release_claim
+-- Give a claimed row back to 'pending' (no witness that Twilio has it, or a transient error outlasted this claim's tries).
+UPDATE messages SET status = 'pending', attempts = attempts + %(extra_attempts)s, claimed_at = NULL,
+                    error_code = %(error_code)s, error_message = %(error_message)s
+WHERE id = %(message_id)s AND status = 'sending' AND twilio_message_sid IS NULL
+  AND claimed_at IS NOT DISTINCT FROM %(lease)s
+RETURNING id;
+
+-- name: messages_known_sids
+-- Which of these Twilio SIDs already belong to one of our messages.
+SELECT twilio_message_sid AS sid FROM messages WHERE twilio_message_sid = ANY(%(sids)s::text[]);
+
+-- name: messages_record_reconciled
+-- Twilio's list shows it has this stranded message: record its SID and status (still only from 'sending').
+UPDATE messages SET twilio_message_sid = %(message_sid)s, status = %(status)s::text,
+                    sent_at = coalesce(sent_at, %(sent_at)s, now()),
+                    delivered_at = CASE WHEN %(status)s::text = 'delivered' THEN now() ELSE delivered_at END,
+                    error_code = %(error_code)s
+WHERE id = %(message_id)s AND status = 'sending' AND twilio_message_sid IS NULL
+RETURNING id;
 
 -- name: messages_callback_recipient
 -- The recipient of the message a status callback is about (locked before the message: one lock order, user then message, as the sender takes them).
@@ -151,6 +194,16 @@ WHERE conversation_id = %(conversation_id)s
   AND NOT (role = 'user' AND direction = 'outbound')
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
+
+-- name: messages_history_count
+-- How many messages an agent may see in a conversation (the filter of messages_recent_history): where a history window that moves in steps starts.
+SELECT count(*) AS n
+FROM messages
+WHERE conversation_id = %(conversation_id)s
+  AND routed
+  AND (role = ANY(%(roles)s) OR (role = 'system' AND direction = 'outbound'))
+  AND NOT (direction = 'outbound' AND status IN ('failed', 'blocked'))
+  AND NOT (role = 'user' AND direction = 'outbound');
 
 -- name: messages_since_summary
 -- Messages after the last summarised one in (created_at, id) order, oldest first (filtered for agents in Python); parts of one reply share created_at.

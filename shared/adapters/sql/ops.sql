@@ -33,7 +33,7 @@ SELECT (SELECT coalesce(sum(cost_usd), 0) FROM agent_actions_log
            AND created_at >= now() - make_interval(days => %(days)s)) AS inbound;
 
 -- name: ops_backlogs
--- Depth and oldest age (seconds, 0 when empty) of every backlog the alerts watch (platform.md §7.6).
+-- Depth and oldest age (seconds, 0 when empty) of every backlog the alerts watch (platform.md §7.6); a sending SMS counts from its claim.
 SELECT 'events' AS backlog, count(*) AS depth,
        coalesce(extract(epoch FROM now() - min(created_at)), 0)::float AS oldest_age_seconds
 FROM events WHERE NOT processed
@@ -47,7 +47,7 @@ UNION ALL
 SELECT 'message_queue', count(*), coalesce(extract(epoch FROM now() - min(scheduled_for)), 0)::float
 FROM message_queue WHERE status = 'queued' AND scheduled_for <= now()
 UNION ALL
-SELECT 'sms_sending', count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float
+SELECT 'sms_sending', count(*), coalesce(extract(epoch FROM now() - min(coalesce(claimed_at, created_at))), 0)::float
 FROM messages WHERE direction = 'outbound' AND status = 'sending'
 UNION ALL
 SELECT 'sms_pending', count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float
@@ -96,3 +96,22 @@ SELECT
   u.goal, u.verified, u.poc_agent_type, u.credit_balance
   FROM users u
  WHERE u.id = %(user_id)s;
+
+-- name: ops_alert_signals
+-- The platform §7.6 signals the database can show: SMS outcomes and failures in a window, LLM spend, dearest call and p99 latency, dead letters recorded recently.
+SELECT (SELECT count(*) FROM messages
+         WHERE direction = 'outbound' AND attempts > 0
+           AND status IN ('queued', 'sent', 'delivered', 'failed', 'undelivered')
+           AND coalesce(sent_at, created_at) >= now() - %(delivery_window)s::interval) AS sms_outcomes,
+       (SELECT count(*) FROM messages
+         WHERE direction = 'outbound' AND attempts > 0 AND status IN ('failed', 'undelivered')
+           AND coalesce(sent_at, created_at) >= now() - %(delivery_window)s::interval) AS sms_failures,
+       (SELECT coalesce(sum(cost_usd), 0)::float FROM agent_actions_log
+         WHERE action_type = 'llm_call' AND created_at >= now() - %(cost_window)s::interval) AS llm_cost_usd,
+       (SELECT max(cost_usd)::float FROM agent_actions_log
+         WHERE action_type = 'llm_call' AND created_at >= now() - %(cost_window)s::interval) AS llm_max_call_usd,
+       (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms)::float FROM agent_actions_log
+         WHERE action_type = 'llm_call' AND latency_ms > 0
+           AND created_at >= now() - %(latency_window)s::interval) AS llm_p99_ms,
+       (SELECT count(*) FROM event_dead_letters
+         WHERE created_at >= now() - %(dead_letter_window)s::interval) AS dead_letters_recent;

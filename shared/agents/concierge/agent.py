@@ -14,12 +14,13 @@ Activation (issue 16 §3): approval queues a welcome that asks what the member i
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 
+from shared import registry
 from shared.adapters.repositories import Priority
 from shared.agents.concierge import fallback as brain
 from shared.agents.concierge.decision import (
@@ -27,13 +28,12 @@ from shared.agents.concierge.decision import (
     ConciergeDecision,
     ContextForCall2,
 )
+from shared.agents.concierge.intro_port import IntroPort
 from shared.agents.concierge.prompts import (
     DECISION_SYSTEM,
     PROMPT_VERSION,
     QUOTABLE,
     REPLY_SYSTEM,
-    SCENARIO_GUIDANCE,
-    TOOL_ACKNOWLEDGMENTS,
     WELCOME_QUESTION,
 )
 from shared.agents.concierge.state import CommunityPort, ConciergeTurn, ConciergeTurnState, MemberContext
@@ -43,18 +43,22 @@ from shared.agents.conversation.protocol import AgentTool, ProactiveDelivery, To
 from shared.agents.presentation import How, present_priority
 from shared.agents.solution_saga.grounding import stored_sources
 from shared.domain.constants import (
+    CONCIERGE_HISTORY_STEP,
     CONCIERGE_HISTORY_USER_MESSAGE,
     CONCIERGE_OPEN_REQUESTS_IN_CONTEXT,
     CONCIERGE_PRIORITIES_IN_CONTEXT,
     CONCIERGE_TEXT_MAX_CHARS,
     EXPERT_ANSWER_CREDITS_MENTIONED,
 )
-from shared.domain.member_intents import looks_like_goal, read_intents
+from shared.domain.intros import FOLLOWUP_OPENING
+from shared.domain.member_intents import looks_like_goal, read_intents, read_yes_no
 from shared.domain.reply_guards import GuardContext
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 
+HISTORY_STEP = CONCIERGE_HISTORY_STEP
+T = TypeVar("T")
 PROACTIVE_MIN_VALUE = 70  # agents.md §4.4: value_score > 70
 PROACTIVE_MIN_GAP = timedelta(days=3)  # agents.md §4.4: last presented more than 3 days ago
 
@@ -67,17 +71,22 @@ class ConciergeAgent:
     quotable: tuple[str, ...] = QUOTABLE
     prompt_version = PROMPT_VERSION
 
-    def __init__(self, community: CommunityPort | None = None) -> None:
+    def __init__(self, community: CommunityPort | None = None, intros: IntroPort | None = None) -> None:
         self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = concierge_tools()
         self.community = community  # the Community service's use cases, from the service layer
+        self.intros = intros  # the intro services (issue 12), from the service layer
 
     # --- what kind of turn ---------------------------------------------------------------------
 
     def history_limit(self, turn: ConciergeTurn) -> int:
-        return CONCIERGE_HISTORY_USER_MESSAGE
+        """At least the last ``CONCIERGE_HISTORY_USER_MESSAGE`` messages; the window's first message
+        moves in steps (``window_length``), so the cached conversation prefix survives most turns."""
+        roles = [registry.USER_ROLE, *registry.poc_agent_keys()]
+        total = turn.uow.messages.history_count(turn.inbound[-1].conversation_id, roles=roles)
+        return window_length(total, CONCIERGE_HISTORY_USER_MESSAGE, HISTORY_STEP)
 
     def new_state(self) -> ConciergeTurnState:
-        return ConciergeTurnState(agent=self.name, community=self.community)
+        return ConciergeTurnState(agent=self.name, community=self.community, intros=self.intros)
 
     def call_kind(self, turn: ConciergeTurn) -> str:
         return "decision" if turn.user_texts else "system_decision"
@@ -118,21 +127,36 @@ class ConciergeAgent:
     # --- Call 1 ----------------------------------------------------------------------------------
 
     def stable_context(self, turn: ConciergeTurn) -> str:
+        """The member block, cached after the static prompt (docs/llm.md, "Prompt caching"): what
+        changes in days, not per text. Call 1 (no decision yet) also gets the open items and the
+        member's own open requests, which only the decision step needs."""
         member = self.member(turn)
         lines = [profile_block(turn.ctx), f"- Goal: {member.goal or '(not stated yet)'}"]
+        if turn.decision is None:
+            lines.append(self.open_items(turn))
         return "\n".join(lines)
 
-    def decision_guidance(self, turn: ConciergeTurn) -> str:
-        now = turn.inbound[-1].created_at
+    def open_items(self, turn: ConciergeTurn) -> str:
+        """The open priorities and the member's own open community requests (agents.md §4.2); they
+        change when the Account Manager reranks or an item is presented, not with every text."""
         member = self.member(turn)
-        parts = ["NEW MESSAGES (oldest first, with times):"]
-        parts += [f"- [{m.created_at:%Y-%m-%d %H:%M:%S} UTC] {m.role}: {m.content}" for m in turn.inbound]
-        parts.append("OPEN ITEMS (priorities; item_type, item_id, value, last presented, summary):")
+        today = turn.now
+        parts = ["OPEN ITEMS (priorities; item_type, item_id, value, last presented, summary):"]
         parts += [_describe_priority(p) for p in member.priorities] or ["- none"]
         parts.append("THE MEMBER'S OWN OPEN COMMUNITY REQUESTS (id, age, question):")
-        parts += [f"- {r.id} ({_age(now, r.created_at)} old) {r.described}" for r in member.requests] or [
+        parts += [f"- {r.id} ({_age(today, r.created_at)} old) {r.described}" for r in member.requests] or [
             "- none"
         ]
+        return "\n".join(parts)
+
+    def decision_guidance(self, turn: ConciergeTurn) -> str:
+        """The per-turn block: after the cached history, never cached."""
+        member = self.member(turn)
+        parts = [
+            "TURN CONTEXT (written by Yachtparty's system, not by the member)",
+            "NEW MESSAGES (oldest first, with times):",
+        ]
+        parts += [f"- [{m.created_at:%Y-%m-%d %H:%M:%S} UTC] {m.role}: {m.content}" for m in turn.inbound]
         last = member.last_presented
         if last is not None:
             parts.append(
@@ -239,13 +263,8 @@ class ConciergeAgent:
         done = []
         for result in turn.tool_results:
             if result.ok:
-                done.append(
-                    {
-                        "action": result.name,
-                        "acknowledge": TOOL_ACKNOWLEDGMENTS.get(result.name, ""),
-                        "result": result.output,
-                    }
-                )
+                # how to acknowledge each action is in the cached reply prompt (ACKNOWLEDGMENTS)
+                done.append({"action": result.name, "result": result.output})
             else:
                 facts["tool_errors"] = "having trouble with part of that; say you'll look into it, no detail"
         facts["done"] = done
@@ -268,8 +287,9 @@ class ConciergeAgent:
             facts["post_clarification"] = decision.post_clarification_context.model_dump(mode="json")
         call2 = decision.context_for_call_2
         lines = [
+            "TURN CONTEXT (written by Yachtparty's system, not by the member)",
+            # the guidance of each scenario is in the cached reply prompt (SCENARIO GUIDANCE)
             f"SCENARIO: {scenario}",
-            f"GUIDANCE: {SCENARIO_GUIDANCE.get(scenario, SCENARIO_GUIDANCE['general_response'])}",
             "FACTS: " + json.dumps(facts, sort_keys=True, default=str),
             f"TONE: {call2.tone}; STRUCTURE: {call2.message_structure}",
         ]
@@ -289,7 +309,7 @@ class ConciergeAgent:
             turn.decision = ConciergeDecision(next_scenario="no_message")
             return []  # a system trigger alone: nothing the rules can say
         intents = [i for i in read_intents(turn.user_texts) if i.kind.value != "other"]
-        calls = brain.plan(
+        calls = self._intro_outcome(turn) or brain.plan(
             intents, goal_text=self.goal_text(turn), texts=turn.user_texts, presented=self._presented(turn)
         )
         turn.decision = ConciergeDecision.model_validate(
@@ -301,6 +321,16 @@ class ConciergeAgent:
         for name, args in calls:
             tools.run(name, args)
         return brain.render(turn.tool_results, intents)
+
+    def _intro_outcome(self, turn: ConciergeTurn) -> list[tuple[str, dict[str, Any]]]:
+        """A yes or no right after the +7-day "did you two meet?" (issue 12 §2) answers that check-in."""
+        outbound = [m for m in turn.ctx.history if m.direction == "outbound"]
+        if not outbound or not outbound[-1].content.startswith(FOLLOWUP_OPENING):
+            return []
+        met = read_yes_no(" ".join(turn.user_texts))
+        if met is None:
+            return []
+        return [("record_intro_outcome", {"met": met})]
 
     def _presented(self, turn: ConciergeTurn) -> brain.Presented | None:
         """The item presented last, for the offline rules; an intro offer's role read from its row."""
@@ -336,6 +366,7 @@ class ConciergeAgent:
             context_text="\n".join(
                 [
                     self.stable_context(turn),
+                    self.open_items(turn),
                     self.decision_guidance(turn),
                     history,
                     json.dumps([r.output for r in turn.tool_results], default=str),
@@ -365,6 +396,20 @@ class ConciergeAgent:
             return
         item = decision.proactive_priority
         mark_presented(turn, item.item_type, str(item.item_id), how="natural")
+
+
+def window_length(total: int, limit: int, step: int) -> int:
+    """How many of a conversation's ``total`` messages the history shows: all up to ``limit``, then
+    between ``limit`` and ``limit + step - 1``, the first one moving only every ``step`` messages. A
+    window that slid by one every turn would change the start of the cached prefix every turn."""
+    if total <= limit:
+        return total
+    return total - ((total - limit) // step) * step
+
+
+def window(history: Sequence[T], limit: int, step: int) -> list[T]:
+    """The last ``window_length`` items of a whole history (oldest first)."""
+    return list(history[len(history) - window_length(len(history), limit, step) :])
 
 
 def _age(now: datetime, then: datetime) -> str:

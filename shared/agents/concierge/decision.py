@@ -209,6 +209,13 @@ class IntroOfferArgs(_Strict):
     reason: str | None = Reason
 
 
+class IntroOutcomeArgs(_Strict):
+    """record_intro_outcome: the member's answer to the +7-day "did you two meet?" (decisions B20)."""
+
+    met: bool
+    reason: str | None = Reason
+
+
 class CommunityResponseArgs(_Strict):
     """record_community_response: the member's answer to a community request that reached them."""
 

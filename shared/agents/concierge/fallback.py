@@ -52,6 +52,7 @@ INTRO_ACKS: dict[str, str] = {
     ),
     "decline_intro_offer": "Understood, I've declined that intro.",
     "confirm_intro_offer": "Thanks for confirming that intro.",
+    "record_intro_outcome": "Thanks for letting me know how that intro went.",
 }
 RESPONSE_ACKS: dict[str, str] = {
     "recorded": "Thanks, I've recorded your answer and will pass it on.",

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from shared.adapters.repositories import CommunityRequest, Priority
 from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.agents.concierge.intro_port import IntroPort
 from shared.agents.conversation.protocol import Turn
 
 
@@ -53,6 +54,9 @@ class ConciergeTurnState:
     invalid_decision: bool = False  # Call 1 did not validate; the safe decision ran
     goal_stored: str | None = None
     community: CommunityPort | None = None  # None: the community tools answer "not available"
+    intros: IntroPort | None = (
+        None  # the intro services (issue 12); None: the intro tools answer "not available"
+    )
 
 
 ConciergeTurn = Turn[ConciergeTurnState]

@@ -33,6 +33,7 @@ from shared.agents.concierge.decision import (
     GoalArgs,
     IntroOfferArgs,
     IntroOpportunityArgs,
+    IntroOutcomeArgs,
     OfferIntroArgs,
     ResearchArgs,
 )
@@ -44,6 +45,7 @@ from shared.domain.events import (
     SolutionResearchCancelled,
     SolutionResearchNeeded,
 )
+from shared.domain.member_intents import reads_as_instructions
 
 _LIKE_ESCAPE = re.compile(r"([\\%_])")
 
@@ -95,6 +97,10 @@ def request_solution_research(turn: ConciergeTurn, args: ResearchArgs) -> dict[s
 
 
 def store_user_goal(turn: ConciergeTurn, args: GoalArgs) -> dict[str, Any]:
+    """The member's goal, in their words; text aimed at the agent (prompt injection) is refused with
+    a tool error, whoever asked for it, so a fooled model cannot store it either."""
+    if reads_as_instructions(args.goal_description):
+        raise ValueError("that reads as instructions to the agent, not as what the member is working on")
     if not turn.uow.users.store_goal(turn.user_id, args.goal_description, args.goal_type):
         raise RuntimeError("no such member")
     turn.state.goal_stored = args.goal_description
@@ -225,6 +231,15 @@ def concierge_tools() -> dict[str, AgentTool[ConciergeTurnState]]:
                 IntroOfferArgs,
             ),
             intro_tools.confirm_intro_offer,
+        ),
+        AgentTool(
+            ToolSpec(
+                "record_intro_outcome",
+                "The member answers the check-in on an introduction that was made: did they meet (met) "
+                "or not (with the reason, if they gave one).",
+                IntroOutcomeArgs,
+            ),
+            intro_tools.record_intro_outcome,
         ),
         AgentTool(
             ToolSpec(

@@ -26,6 +26,7 @@ from shared.agents.concierge.decision import (
     NoArguments,
     RequestConnectionArgs,
 )
+from shared.agents.concierge.intro_port import IntroPort
 from shared.agents.concierge.prompts import QUOTABLE
 from shared.agents.concierge.state import CommunityPort, ConciergeTurn, ConciergeTurnState
 from shared.agents.concierge.tools import concierge_tools
@@ -111,8 +112,8 @@ class InnovatorAgent(ConciergeAgent):
     quotable = (*QUOTABLE, WELCOME)
     prompt_version = PROMPT_VERSION
 
-    def __init__(self, community: CommunityPort | None = None) -> None:
-        super().__init__(community)
+    def __init__(self, community: CommunityPort | None = None, intros: IntroPort | None = None) -> None:
+        super().__init__(community, intros)
         self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = innovator_tools()
 
     def stable_context(self, turn: ConciergeTurn) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from shared.agents.concierge.prompts import DECISION_SYSTEM as CONCIERGE_DECISION
 from shared.agents.concierge.prompts import REPLY_SYSTEM as CONCIERGE_REPLY
 
-PROMPT_VERSION = "innovator_v1.0"
+PROMPT_VERSION = "innovator_v1.1"  # v1.1: the reply prompt carries all scenario guidance (concierge-cost)
 
 WELCOME = (
     "You're in. I'm your point of contact at Yachtparty for warm intros to buyers and candid feedback from "

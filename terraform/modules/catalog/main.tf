@@ -128,6 +128,22 @@ locals {
       publishes       = false
       timeout_seconds = 300
     }
+    agent_intro = {
+      description     = "The Intro agent: talking points, contact exchange after double opt-in, +7-day follow-up."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
+    agent_social_butterfly = {
+      description     = "The Social Butterfly: mutual LinkedIn connections of prospects via Apify (disabled without a token)."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 300
+    }
     agent_account_manager = {
       description     = "The Account Manager: each member's ranked priorities (events, community tasks, reviews)."
       exposure        = "internal"
@@ -160,6 +176,14 @@ locals {
       publishes       = false
       timeout_seconds = 300
     }
+    retention = {
+      description     = "Daily retention: archives, then deletes, old events, tasks, dead letters, logs and history (scheduler, OIDC)."
+      exposure        = "internal"
+      secrets         = { DATABASE_URL = "database-url", WEBHOOK_SIGNING_SECRET = "webhook-signing-secret" }
+      settings        = []
+      publishes       = false
+      timeout_seconds = 540
+    }
     admin = {
       description     = "Operator approval of onboarded users (IAM-protected)."
       exposure        = "operators"
@@ -173,13 +197,15 @@ locals {
   # topic -> consumer function; exactly shared.routing.all_topics(). Each topic gets a
   # dead-letter topic "<topic>-dead-letter" pushed to dead_letter_recorder.
   routes = {
-    "agent-bouncer"         = { function = "agent_bouncer", ordered = true }
-    "agent-concierge"       = { function = "agent_concierge", ordered = true }
-    "agent-innovator"       = { function = "agent_innovator", ordered = true }
-    "agent-summarizer"      = { function = "agent_summarizer", ordered = false }
-    "agent-of-humans"       = { function = "agent_of_humans", ordered = false }
-    "agent-account-manager" = { function = "agent_account_manager", ordered = false }
-    "agent-solution-saga"   = { function = "agent_solution_saga", ordered = false }
+    "agent-bouncer"          = { function = "agent_bouncer", ordered = true }
+    "agent-concierge"        = { function = "agent_concierge", ordered = true }
+    "agent-innovator"        = { function = "agent_innovator", ordered = true }
+    "agent-summarizer"       = { function = "agent_summarizer", ordered = false }
+    "agent-of-humans"        = { function = "agent_of_humans", ordered = false }
+    "agent-account-manager"  = { function = "agent_account_manager", ordered = false }
+    "agent-solution-saga"    = { function = "agent_solution_saga", ordered = false }
+    "agent-intro"            = { function = "agent_intro", ordered = false }
+    "agent-social-butterfly" = { function = "agent_social_butterfly", ordered = false }
   }
 
   dead_letter_recorder = "dead_letter_recorder"
@@ -228,6 +254,14 @@ locals {
       description = "The Account Manager's 6-hourly review: a review task per member with news (agent_account_manager runs them)."
       planned     = false
     }
+    "intro-expiry" = {
+      function    = "task_sweeper"
+      schedule    = "15 * * * *"
+      time_zone   = "Etc/UTC"
+      body        = "{\"job\": \"intro_expiry\"}"
+      description = "Hourly: expired intro-flow rows and the 3-day reminder to unconfirmed connectors."
+      planned     = false
+    }
     "community-request-closure" = {
       function    = "community_closer"
       schedule    = "0 * * * *"
@@ -240,9 +274,9 @@ locals {
       function    = "retention"
       schedule    = "30 3 * * *"
       time_zone   = "Etc/UTC"
-      body        = "{}"
-      description = "Daily retention: old messages, processed events, completed tasks."
-      planned     = true
+      body        = "{\"job\": \"retention\"}"
+      description = "Daily retention (platform 6.6): archive then delete processed events, finished tasks, replayed dead letters, old logs and history, in small batches."
+      planned     = false
     }
   }
 }

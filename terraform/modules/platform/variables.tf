@@ -250,7 +250,7 @@ variable "backlog_age_alert_seconds" {
     events        = 600
     agent_tasks   = 600
     message_queue = 1800
-    sms_sending   = 600
+    sms_sending   = 900
     sms_pending   = 900
   }
 

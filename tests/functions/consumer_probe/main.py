@@ -6,12 +6,12 @@ behaves as the delivery asks: ``ok`` (returns a result), ``permanent`` or ``tran
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from shared.adapters.repositories.actions import ActionRecord
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer.consumer import Delivery, PermanentError, consume
 
@@ -19,10 +19,13 @@ from shared.service_layer.consumer import Delivery, PermanentError, consume
 def handle(delivery: Delivery, uow: PostgresUnitOfWork) -> dict[str, Any] | None:
     source = delivery.data.get("payload") or delivery.data.get("context_json") or {}
     behaviour = source.get("behaviour", "ok")
-    uow.sql.conn.execute(
-        "INSERT INTO agent_actions_log (agent_type, action_type, context_id, input_data) "
-        "VALUES ('probe', 'handled', %s, %s::jsonb)",
-        (delivery.id, json.dumps({"message_id": delivery.message_id, "kind": delivery.kind})),
+    uow.actions.record(
+        ActionRecord(
+            agent_type="probe",
+            action_type="handled",
+            context_id=delivery.id,
+            input_data={"message_id": delivery.message_id, "kind": delivery.kind},
+        )
     )
     if behaviour == "permanent":
         raise PermanentError("the probe was told this can never work")

@@ -1,0 +1,45 @@
+-- bench.load (bench/load.py): its connection sampler and the invariants it checks over the whole database.
+
+-- name: bench_load_client_connections
+-- Client backends connected right now (the sampler subtracts itself).
+SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'client backend';
+
+-- name: bench_load_backlog
+-- What is still due: unprocessed events, unsent SMS, due queue rows, due or running tasks.
+SELECT (SELECT count(*) FROM events WHERE NOT processed) AS events,
+       (SELECT count(*) FROM messages WHERE direction = 'outbound' AND status IN ('pending', 'sending')) AS sms,
+       (SELECT count(*) FROM message_queue WHERE status IN ('approved', 'processing')
+          OR (status = 'queued' AND scheduled_for <= now())) AS queue,
+       (SELECT count(*) FROM agent_tasks WHERE status IN ('processing')
+          OR (status = 'pending' AND scheduled_for <= now())) AS tasks;
+
+-- name: bench_load_turns_per_member
+-- Reply turns per member.
+SELECT u.phone_number, count(t.id) AS n FROM users u LEFT JOIN agent_turns t ON t.user_id = u.id GROUP BY 1;
+
+-- name: bench_load_proactive_deliveries
+-- Every queued (proactive) message that was delivered, with its member's time zone.
+SELECT u.phone_number, u.timezone, m.created_at
+  FROM message_queue q
+  JOIN messages m ON m.id = q.delivered_message_id
+  JOIN users u ON u.id = q.user_id
+ ORDER BY m.created_at;
+
+-- name: bench_load_duplicate_sids
+-- A Twilio SID stored on two rows.
+SELECT twilio_message_sid, count(*) AS n FROM messages
+ WHERE twilio_message_sid IS NOT NULL GROUP BY 1 HAVING count(*) > 1;
+
+-- name: bench_load_outbound_counts
+-- How many outbound rows each (member, text) has: the most SMS of that text the stand-in may show.
+SELECT u.phone_number, m.content, count(*) AS n
+  FROM messages m JOIN users u ON u.id = m.user_id
+ WHERE m.direction = 'outbound' GROUP BY 1, 2;
+
+-- name: bench_load_unprocessed_events
+-- Events no consumer finished.
+SELECT id, event_type FROM events WHERE NOT processed;
+
+-- name: bench_load_dead_letters
+-- Every dead letter.
+SELECT event_type, consumer, error_message FROM event_dead_letters;
