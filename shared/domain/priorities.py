@@ -29,9 +29,10 @@ MAX_SCORE = 100
 DORMANT_AFTER_PRESENTATIONS = 2  # the 2-strike rule (§13, B9)
 COMMUNITY_RESPONSE_SCORE = 90  # community_response_available: rank 1, value 90 (§6)
 COMMUNITY_RESPONSE_RANK = 1
-# notify_expert_of_impact: the spec gives no number. Below the urgent threshold: the expert hears
-# of their impact at the next natural mention, not through a dedicated message.
-EXPERT_IMPACT_SCORE = 75
+# notify_expert_of_impact: the spec gives no number, but says the Concierge then tells the expert
+# (agents.md §8.13). Above the override (90): it announces itself (priority.update) and, news not a
+# repeat, may skip re-engagement's 7-day gap (the expert was usually just asked by a re-engagement).
+EXPERT_IMPACT_SCORE = 91
 REVIEW_EVERY = timedelta(hours=6)  # the cron `0 */6 * * *`
 # An LLM score is kept while the item's content is unchanged, at most this long (then re-scored).
 LLM_SCORE_MAX_AGE = timedelta(days=7)
@@ -252,7 +253,9 @@ STOP_WORDS = frozenset(
 )
 RECENCY_WINDOW = timedelta(days=14)
 FALLBACK_BASE = {
-    ItemType.COMMUNITY_REQUEST: 45,
+    # An ask routed to this expert on their own expertise is time-sensitive (the asker waits): fresh
+    # and matched it scores above 80, so it is presented (priority.update) with no LLM too.
+    ItemType.COMMUNITY_REQUEST: 60,
     ItemType.GOAL: 55,
     ItemType.CHALLENGE: 55,
     ItemType.SOLUTION_UPDATE: 60,

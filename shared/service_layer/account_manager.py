@@ -40,6 +40,7 @@ from shared.adapters.repositories.priority_sources import (
     OpenConnectionRequest,
     OpenIntroOffer,
     OpenIntroOpportunity,
+    PinnedResponse,
 )
 from shared.adapters.repositories.users import UserLock
 from shared.adapters.tasks import create_task
@@ -87,6 +88,10 @@ PROCESSING_COMPLETED = "account_manager.processing.completed"
 EVENTS_PER_RUN = 500  # events read per run; the rest wait for the next run (the watermark holds)
 BUSY_RETRY_AFTER = timedelta(minutes=1)
 SUMMARY_MAX_CHARS = 60  # community_request summary: the question cut to 60 characters (§6 step 7)
+# An answer relayed to its requester, an impact note to its expert: the summary carries the whole
+# message (name, question, insight / credits), since the point of contact's template sends it as is.
+RELAY_SUMMARY_MAX_CHARS = 400
+RELAY_QUESTION_MAX_CHARS = 80
 CHALLENGE_WORDS = ("challenge", "problem", "struggling")
 
 # Payload fields that name a member, camelCase as platform.md §2.4 spells them, snake_case as
@@ -145,6 +150,9 @@ class RunInputs:
     trigger: str
     community_request_ids: tuple[UUID, ...] = ()
     message_ids: tuple[UUID, ...] = ()
+    # Items the trigger itself just wrote (an answer, an impact note): newly urgent for this run
+    # although their row already exists when it reads the list.
+    announce: tuple[tuple[str, UUID], ...] = ()
 
 
 # --- Handlers (registry: shared.registry, agent 'account_manager') -----------------------------
@@ -190,7 +198,8 @@ def handle_task(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict
             data.get("context_id")
         )
         if response_id is not None:
-            _pin_response_item(uow, delivery.type, user_id, response_id, context, now)
+            pinned = _pin_response_item(uow, delivery.type, user_id, response_id, context, now)
+            inputs = replace(inputs, announce=(pinned,) if pinned else ())
     message_id = _uuid(context.get("message_id") or context.get("messageId"))
     if message_id is not None:
         inputs = replace(inputs, message_ids=(message_id,))
@@ -272,7 +281,7 @@ def run_for_member(
     result.removed = len(removed) + len(fell_out)
     result.dormant = len(dormant_rows)
     result.top = [(c.item_type, str(c.item_id), c.score or 0) for c in top]
-    newly_urgent = [c for c in urgent(top) if not _was_urgent(by_key.get(c.key))]
+    newly_urgent = [c for c in urgent(top) if c.key in inputs.announce or not _was_urgent(by_key.get(c.key))]
     result.urgent = len(urgent(top))
     if newly_urgent:
         uow.emit(_priority_update(user_id, managed.poc_agent_type, top, newly_urgent))
@@ -733,13 +742,14 @@ def _pin_response_item(  # noqa: PLR0917
     response_id: UUID,
     context: Mapping[str, Any],
     now: datetime,
-) -> None:
+) -> tuple[str, UUID] | None:
     """community_response_available (requester): rank 1, value 90. notify_expert_of_impact
-    (expert): an impact note. The run that follows ranks them with everything else."""
+    (expert): an impact note. The run that follows ranks them with everything else. Returns the
+    item's key when it is news (not already live and urgent), for the run to announce."""
     response = uow.priority_sources.community_response(response_id)
     if response is None:
         log.warning("community response vanished; nothing to add", extra={"response_id": str(response_id)})
-        return
+        return None
     if task_type == "community_response_available":
         item = Candidate(
             item_type=ItemType.COMMUNITY_RESPONSE,
@@ -749,7 +759,7 @@ def _pin_response_item(  # noqa: PLR0917
             score=COMMUNITY_RESPONSE_SCORE,
             source=ScoreSource.FIXED,
             pinned=True,
-            summary=cut(f"An expert answered: {response.question}", SUMMARY_MAX_CHARS),
+            summary=cut(_relayed_answer(response), RELAY_SUMMARY_MAX_CHARS),
             context=response.category or "your question",
             metadata={"request_id": str(response.request_id), "category": response.category},
         )
@@ -762,11 +772,32 @@ def _pin_response_item(  # noqa: PLR0917
             text=str(context.get("impactDescription") or response.impact_description or ""),
             score=EXPERT_IMPACT_SCORE,
             source=ScoreSource.FIXED,
-            summary=cut(f"Your answer helped: {response.question}", SUMMARY_MAX_CHARS),
+            summary=cut(_impact_note(response, credits), RELAY_SUMMARY_MAX_CHARS),
             context=f"earned {credits} credits" if credits else None,
             metadata={"request_id": str(response.request_id), "credits_awarded": credits},
         )
+    prior = next((r for r in uow.priorities.of_member(user_id) if r.key == item.key), None)
     uow.priorities.write(user_id, _rows([item], now, first_rank=1))
+    return None if _was_urgent(prior) else item.key
+
+
+def _relayed_answer(response: PinnedResponse) -> str:
+    """What the requester is told (agents.md §8.12: the expert's first name, the question and the
+    insight), in the item's summary: the point of contact's template relays it as it stands."""
+    who = response.expert_first_name or "An expert"
+    insight = (response.response_text or "").strip()
+    said = f'{who} answered your question "{cut(response.question, RELAY_QUESTION_MAX_CHARS)}"'
+    return f"{said}: {insight}" if insight else said
+
+
+def _impact_note(response: PinnedResponse, credits: object) -> str:
+    """What the expert is told (agents.md §8.13): how their insight helped and the credits earned."""
+    note = f'Your answer to "{cut(response.question, RELAY_QUESTION_MAX_CHARS)}" reached the member who asked'
+    if response.impact_description:
+        note += f" ({response.impact_description.strip().rstrip('.')})"
+    if credits:
+        note += f". You earned {credits} credits"
+    return note + "."
 
 
 def _community_response_received(

@@ -798,11 +798,21 @@ def run_closure(uow_factory: UowFactory, *, now: datetime) -> ClosureReport:
     return report
 
 
-def cancel_request(uow: Work, *, request_id: UUID, user_id: UUID, now: datetime) -> str:
-    """The member withdraws their question (the Concierge's tool). The request is cancelled when
-    no requester is left; 'withdrawn' when others still wait for the answer."""
+def cancel_request(
+    uow: Work,
+    *,
+    request_id: UUID,
+    user_id: UUID,
+    now: datetime,
+    requesting_agent_type: str | None = None,
+) -> str:
+    """The member withdraws their question (the Concierge's tool: through every agent they asked
+    by; the Solution Saga: only its own place). The request is cancelled when no requester is
+    left; 'withdrawn' when others (or the member through another agent) still wait for it."""
     request = _lock_request(uow, request_id)
-    if not uow.community_requests.cancel_requester(request_id, user_id, now=now):
+    if not uow.community_requests.cancel_requester(
+        request_id, user_id, now=now, requesting_agent_type=requesting_agent_type
+    ):
         raise NotARequester(f"member {user_id} is not waiting on request {request_id}")
     if request.status not in OPEN_STATUSES:
         return request.status

@@ -886,7 +886,11 @@ def cancel_workflows(
         if w.community_request_id is not None:
             try:
                 withdrawn = community.cancel_request(
-                    uow, request_id=w.community_request_id, user_id=user_id, now=now
+                    uow,
+                    request_id=w.community_request_id,
+                    user_id=user_id,
+                    now=now,
+                    requesting_agent_type=AGENT,
                 )
             except (community.NotARequester, community.UnknownRequest):
                 withdrawn = "not_a_requester"

@@ -339,6 +339,25 @@ def test_community_response_available_is_rank_one_value_ninety(db):
     assert float(rows[1]["value_score"]) == 100
 
 
+def test_an_answer_and_an_impact_note_announce_themselves_once(db):
+    """The task writes its item before the run reads the list; the run must still publish
+    priority.update for it (it is news), and a re-created task must not announce it again."""
+    ana, expert = member(db), member(db, first="Eve")
+    request = community_request(db, ana, [expert])
+    response = community_response(db, request, expert)
+    answer = task_delivery(ana, "community_response_available", context={"responseId": str(response)})
+    handle(handle_task, answer)
+    handle(handle_task, replace(answer, id=uuid.uuid4()))
+    impact = task_delivery(expert, "notify_expert_of_impact", context={"responseId": str(response)})
+    handle(handle_task, impact)
+    updates = db.execute(
+        "SELECT payload FROM events WHERE event_type = 'priority.update' ORDER BY created_at"
+    ).fetchall()
+    assert [u["payload"]["userId"] for u in updates] == [str(ana), str(expert)]
+    [note] = [r for r in live(db, expert) if r["item_type"] == "expert_impact"]
+    assert float(note["value_score"]) > 90
+
+
 def test_response_received_actions_the_experts_ask_and_tells_the_requester(db):
     ana, expert = member(db), member(db, first="Eve")
     request = community_request(db, ana, [expert])

@@ -325,6 +325,59 @@ def test_solution_saga_requests_get_a_process_task(db: Any, experts: list[UUID])
     assert not tasks(db, community.RESPONSE_AVAILABLE)
 
 
+def test_a_member_asking_through_the_concierge_and_the_saga_is_told_through_both(
+    db: Any, experts: list[UUID]
+) -> None:
+    """The saga's request is absorbed by the member's own Concierge request (same question within
+    7 days): the member waits through both agents, so an answer reaches the saga as a
+    process_community_response task and the Account Manager as community_response_available.
+    Redelivering the saga's request adds nothing; the saga withdrawing keeps the Concierge's place."""
+    request_id, asker = routed_request(db)
+    workflow = uuid4()
+    saga_event = cloud_event(
+        community.REQUEST_NEEDED,
+        needed(
+            asker,
+            requesting_agent_type="solution_saga",
+            context_id=str(workflow),
+            context_type="solution_workflow",
+        ),
+    )
+    for _ in range(3):
+        deliver_event(saga_event)
+    assert len(requests(db)) == 1
+    rows = list(
+        db.execute(
+            "SELECT requesting_agent_type, context_id FROM community_request_requesters"
+            " WHERE request_id = %s ORDER BY requesting_agent_type",
+            (request_id,),
+        )
+    )
+    assert [(r["requesting_agent_type"], r["context_id"]) for r in rows] == [
+        ("concierge", None),
+        ("solution_saga", workflow),
+    ]
+
+    reply(request_id, experts[0], "Rippling if you also need device management.")
+    [received] = events(db, community.RESPONSE_RECEIVED)
+    deliver_event(cloud_event(community.RESPONSE_RECEIVED, received["payload"]))
+    [process] = tasks(db, community.PROCESS_RESPONSE)
+    assert process["agent_type"] == "solution_saga" and process["context_id"] == workflow
+    [available] = tasks(db, community.RESPONSE_AVAILABLE)
+    assert available["user_id"] == asker
+
+    with PostgresUnitOfWork() as uow:
+        withdrawn = community.cancel_request(
+            uow, request_id=request_id, user_id=asker, now=NOW, requesting_agent_type="solution_saga"
+        )
+        assert withdrawn == "withdrawn"
+        assert [r.requesting_agent_type for r in uow.community_requests.requesters(request_id)] == [
+            "concierge"
+        ]
+        assert community.cancel_request(uow, request_id=request_id, user_id=asker, now=NOW) == "cancelled"
+        uow.commit()
+
+
 def test_pass_and_referral(db: Any, experts: list[UUID]) -> None:
     request_id, _ = routed_request(db)
     dana = person(db, "Dana", "Kim")

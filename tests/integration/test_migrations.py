@@ -140,10 +140,17 @@ def test_seed_applies_twice_and_is_idempotent(database_url):
         referred = conn.execute("SELECT count(*) FROM users WHERE referred_by IS NOT NULL").fetchone()
         numbers = conn.execute("SELECT phone_number FROM users").fetchall()
         secrets = conn.execute("SELECT count(*) FROM app_settings").fetchone()
+        without_conversation = conn.execute(
+            "SELECT count(*) FROM users u WHERE u.verified AND NOT EXISTS "
+            "(SELECT 1 FROM conversations c WHERE c.user_id = u.id AND c.status = 'active')"
+        ).fetchone()
+        conversations = conn.execute("SELECT count(*) FROM conversations").fetchone()
     assert counts_once == counts_twice
+    assert without_conversation == (0,)  # re-engagement and queued messages can reach every demo member
+    assert conversations is not None and counts_once is not None and conversations[0] == counts_once[0]
     assert counts_once is not None and counts_once[0] >= 4
     assert members is not None and members[0] >= 2
-    assert innovator == [(True, "innovator", 25)]
+    assert innovator == [(True, "innovator", 25)] * 2
     assert referred is not None and referred[0] >= 1
     assert all(n[0].startswith("+1415555") for n in numbers)
     assert secrets == (0,)

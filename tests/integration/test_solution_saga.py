@@ -648,8 +648,8 @@ def test_a_question_the_member_already_asked_the_community_completes_at_the_time
     db: Any, world: dict[str, UUID]
 ) -> None:
     """The Concierge asked the same experts first: the Community service attaches the saga to that
-    request but keeps the member's one requester row, so answers reach the Concierge's path; the
-    saga reads them from the request at the timeout (docs/solution_saga.md, not built yet)."""
+    request, and the member waits on it through both agents (requesters keyed by request, member
+    and requesting agent), so an answer reaches the saga as a process_community_response task."""
     asker = world["asker"]
     with PostgresUnitOfWork() as uow:
         first = community.route_request(
@@ -669,7 +669,10 @@ def test_a_question_the_member_already_asked_the_community_completes_at_the_time
     assert w["community_request_id"] == first.request_id
     assert w["pending_tasks"][0]["routing"] == "attached"
     answer(world["ana"], first.request_id, "Trustwell, and keep the auditor in the loop early.")
-    assert tasks(db, solution_saga.PROCESS_RESPONSE) == []
+    [process] = tasks(db, solution_saga.PROCESS_RESPONSE)
+    assert process["context_id"] == w["id"]
+    run_task(process)
+    assert len(workflow(db, asker)["community_insights"]) == 1
     run_task(tasks(db, solution_saga.TIMEOUT_TASK)[0], at=NOW + SAGA_EXPERT_TIMEOUT)
     final = queued(db, asker)[-1]["final_message"]
     assert "Ana said" in final and "Trustwell" in final

@@ -270,7 +270,7 @@ class CommunityRequestRepository:
     def add_requester(
         self, request_id: UUID, requester: Requester, *, source_event_id: UUID | None, now: datetime
     ) -> bool:
-        """False when the member (or this source event) is already on the request."""
+        """False when the member is already on the request through this agent (or this source event is)."""
         row = self._sql.one(
             "community_add_requester",
             request_id=request_id,
@@ -297,10 +297,19 @@ class CommunityRequestRepository:
             for r in self._sql.all("community_requesters", request_id=request_id)
         ]
 
-    def cancel_requester(self, request_id: UUID, user_id: UUID, *, now: datetime) -> bool:
-        """False when the member was not waiting on the request."""
-        row = self._sql.one("community_cancel_requester", request_id=request_id, user_id=user_id, now=now)
-        return row is not None
+    def cancel_requester(
+        self, request_id: UUID, user_id: UUID, *, now: datetime, requesting_agent_type: str | None = None
+    ) -> bool:
+        """Withdraw the member (through one requesting agent, or every one when None). False when
+        the member was not waiting on the request that way."""
+        rows = self._sql.all(
+            "community_cancel_requester",
+            request_id=request_id,
+            user_id=user_id,
+            now=now,
+            requesting_agent_type=requesting_agent_type,
+        )
+        return bool(rows)
 
     # --- asks of experts ------------------------------------------------------------------------
 

@@ -155,6 +155,7 @@ class PinnedResponse:
     requesting_user_id: UUID | None
     question: str
     category: str | None
+    expert_first_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -342,6 +343,7 @@ class PrioritySourceRepository:
             requesting_user_id=uuid_or_none(r["requesting_user_id"]),
             question=r["question"],
             category=r["category"],
+            expert_first_name=r["expert_first_name"],
         )
 
     # --- Source-side transitions -----------------------------------------------------------------

@@ -59,7 +59,8 @@ VALUES (%(requesting_agent_type)s, %(requesting_user_id)s, %(context_id)s, %(con
 RETURNING id, expires_at;
 
 -- name: community_add_requester
--- Record a member whose question this request answers; nothing if they are already on it.
+-- Record a member whose question this request answers, per requesting agent (the same member can
+-- wait through the Concierge and the Solution Saga); nothing if already on it through that agent.
 INSERT INTO community_request_requesters (request_id, user_id, requesting_agent_type, context_id, context_type,
                                           question, source_event_id, created_at)
 VALUES (%(request_id)s, %(user_id)s, %(requesting_agent_type)s, %(context_id)s, %(context_type)s,
@@ -96,10 +97,11 @@ SELECT user_id, requesting_agent_type, context_id, context_type, question
  ORDER BY created_at;
 
 -- name: community_cancel_requester
--- A member withdraws their question from a request.
+-- A member withdraws their question from a request: through one requesting agent, or (NULL) all.
 UPDATE community_request_requesters
    SET cancelled_at = %(now)s
  WHERE request_id = %(request_id)s AND user_id = %(user_id)s AND cancelled_at IS NULL
+   AND (%(requesting_agent_type)s::text IS NULL OR requesting_agent_type = %(requesting_agent_type)s::text)
 RETURNING user_id;
 
 -- name: community_set_ask_status
@@ -208,11 +210,11 @@ SELECT id, question, request_summary, category, status, created_at
 -- matches), for cancel_community_request; the cancelling itself is community.cancel_request.
 SELECT r.id, r.question, r.request_summary
   FROM community_requests AS r
-  JOIN community_request_requesters AS q ON q.request_id = r.id
- WHERE q.user_id = %(user_id)s AND q.cancelled_at IS NULL
-   AND r.status IN ('open', 'presented', 'clarifying', 'responses_received')
-   AND (r.id = %(request_id)s::uuid
-        OR (%(request_id)s::uuid IS NULL
-            AND (q.question ILIKE %(pattern)s OR r.question ILIKE %(pattern)s
-                 OR coalesce(r.request_summary, '') ILIKE %(pattern)s)))
+ WHERE r.status IN ('open', 'presented', 'clarifying', 'responses_received')
+   AND EXISTS (SELECT 1 FROM community_request_requesters AS q
+                WHERE q.request_id = r.id AND q.user_id = %(user_id)s AND q.cancelled_at IS NULL
+                  AND (r.id = %(request_id)s::uuid
+                       OR (%(request_id)s::uuid IS NULL
+                           AND (q.question ILIKE %(pattern)s OR r.question ILIKE %(pattern)s
+                                OR coalesce(r.request_summary, '') ILIKE %(pattern)s))))
  ORDER BY r.created_at DESC;

@@ -121,8 +121,10 @@ FROM community_requests WHERE id = %(request_id)s;
 -- name: community_response_by_id
 -- One community response with its request (community_response_available, notify_expert_of_impact).
 SELECT cr.id, cr.request_id, cr.user_id AS expert_user_id, cr.response_text, cr.usefulness_score,
-       cr.impact_description, cr.credits_awarded, r.requesting_user_id, r.question, r.category
+       cr.impact_description, cr.credits_awarded, r.requesting_user_id, r.question, r.category,
+       u.first_name AS expert_first_name
 FROM community_responses AS cr JOIN community_requests AS r ON r.id = cr.request_id
+LEFT JOIN users AS u ON u.id = cr.user_id
 WHERE cr.id = %(response_id)s;
 
 -- name: priorities_write

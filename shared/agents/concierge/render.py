@@ -32,6 +32,8 @@ CALL_KIND = "render"
 PROMPT_VERSION = "render-v2"
 MAX_RENDER_CHARS = 480  # about three SMS segments: one considered message, not an essay
 KIND_RE_ENGAGEMENT = "re_engagement"
+# Items whose summary is the whole message (the Account Manager writes them to be relayed).
+NEWS_ITEM_TYPES = frozenset({"community_response", "expert_impact"})
 
 SYSTEM = """You write one SMS from Yachtparty, an invitation-only professional network, to a member. \
 The facts to convey are given as JSON. Write as a competent senior partner manager: brief, \
@@ -102,26 +104,45 @@ def _part_template(data: Mapping[str, Any]) -> str | None:
     return _PART_TEMPLATES[part].format(phrase=phrase) if phrase else None
 
 
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "?", "!", "…")) else f"{text}."
+
+
 def template(data: Mapping[str, Any]) -> str | None:
-    """The deterministic wording of a queued payload; None when the data says nothing sendable."""
+    """The deterministic wording of a queued payload; None when the data says nothing sendable.
+    News (an answer relayed to its requester, an impact note to its expert) is said as it stands;
+    an expert's open ask invites their answer; anything else is followed up. One part of a
+    re-engagement sequence has its own template."""
     if "part" in data:
         return _part_template(data)
-    phrases = [p for p in (_phrase(t) for t in _threads(data)) if p]
+    threads = _threads(data)
+    phrases = [p for p in (_phrase(t) for t in threads) if p]
     if phrases:
-        if len(phrases) == 1:
-            return (
-                f"Following up on this: {phrases[0]}. Is it still useful to you? "
-                "Reply and I'll take it from there."
-            )
-        return (
-            f"Two open items for you: {phrases[0]}; and {phrases[1]}. "
-            "Reply about either and I'll take it from there."
-        )
+        return _threads_template(phrases, {t.get("item_type") for t in threads})
     for key in ("summary", "headline", "update"):
         value = data.get(key)
         if isinstance(value, str) and value.strip():
             return value.strip()
     return None
+
+
+def _threads_template(phrases: list[str], types: set[Any]) -> str:
+    if types <= NEWS_ITEM_TYPES:
+        return " ".join(_sentence(p) for p in phrases)
+    if len(phrases) == 1 and types == {"community_request"}:
+        return (
+            f"A member asked something you may know about: {_sentence(phrases[0])} "
+            "Reply with your answer, or 'pass'."
+        )
+    if len(phrases) == 1:
+        return (
+            f"Following up on this: {phrases[0]}. Is it still useful to you? "
+            "Reply and I'll take it from there."
+        )
+    return (
+        f"Two open items for you: {phrases[0]}; and {phrases[1]}. "
+        "Reply about either and I'll take it from there."
+    )
 
 
 def guard_context(data: Mapping[str, Any], member_context: Sequence[str] = ()) -> GuardContext:
