@@ -574,7 +574,8 @@ def test_model_path_web_search_grounding_and_the_ledger(
 
     w = workflow(db, asker)
     assert w["status"] == "completed"
-    assert [e["by"] for e in w["conversation_log"]] == ["system", "llm", "llm", "llm", "llm"]
+    # the follow-up question to Ana is a system entry after her assessment
+    assert [e["by"] for e in w["conversation_log"]] == ["system", "llm", "llm", "system", "llm", "llm"]
     assert w["next_action"] is None
     assert w["completed_tasks"][0]["assessment"]["followUpQuestion"] == "Do you have a contact at Vanta?"
     kinds = [q["message_data"]["kind"] for q in queued(db, asker)]
@@ -595,6 +596,93 @@ def test_model_path_web_search_grounding_and_the_ledger(
     assert sources.backs_name("Vanta") and sources.backs_name("Trustwell") and sources.backs_url(VANTA)
     assert not sources.backs_name("Secureframe") and not sources.backs_url("https://complyzilla.example/")
     assert VANTA in sources.context_text()
+
+
+def _assessment(fake: AnthropicFake, *, follow_up: str | None) -> None:
+    _tool(
+        fake,
+        "record_expert_assessment",
+        {
+            "addedValue": True,
+            "needsFollowUp": follow_up is not None,
+            "followUpQuestion": follow_up,
+            "hasContactIntro": False,
+            "contactInfo": None,
+            "shouldUpdateUser": False,
+            "mentionedVendors": ["Trustwell"],
+            "reasoning": "first-hand, but which plan?",
+        },
+    )
+
+
+def test_a_follow_up_question_goes_to_that_expert_through_the_queue_once(
+    db: Any, world: dict[str, UUID], anthropic_fake: AnthropicFake
+) -> None:
+    asker, ana = world["asker"], world["ana"]
+    start(asker)  # offline start: the community request and the timeout
+    w = workflow(db, asker)
+    question = "How long did the Trustwell setup take for SOC 2?"
+    _assessment(anthropic_fake, follow_up=question)
+    t1 = response_task(db, answer(ana, w["community_request_id"], "We used Trustwell; auditors liked it."))
+    llm = settings_llm()
+
+    assert run_task(t1, llm=llm)["status"] == "waiting"
+    assert run_task(t1, llm=llm)["status"] == "duplicate"  # redelivered: no second question
+    [ask] = queued(db, ana)
+    assert ask["agent_id"] == "concierge" and ask["status"] == "queued"
+    assert ask["message_data"]["kind"] == solution_saga.EXPERT_FOLLOW_UP
+    assert ask["message_data"]["question"] == question
+    assert ask["message_data"]["request_id"] == str(w["community_request_id"])
+    assert question in ask["final_message"] and NEED in ask["final_message"]
+    assert rows(db, "SELECT id FROM messages WHERE user_id = %s", ana) == []  # never written directly
+    w = workflow(db, asker)
+    assert w["community_insights"][0]["follow_up"]["queued_message_ids"] == [str(ask["id"])]
+    assert w["next_action"] == f"follow up with Ana: {question}"
+    assert [e["by"] for e in w["conversation_log"]][-2:] == ["llm", "system"]
+    assert anthropic_fake.pending == 0
+
+    # the member cancels: the question not yet sent is withdrawn with the research
+    with PostgresUnitOfWork() as uow:
+        solution_saga.cancel_workflows(uow, user_id=asker, now=NOW)
+        uow.commit()
+    assert queued(db, ana)[0]["status"] == "cancelled"
+
+
+def test_a_follow_up_naming_an_unsourced_vendor_is_not_sent(
+    db: Any, world: dict[str, UUID], anthropic_fake: AnthropicFake
+) -> None:
+    asker, ana = world["asker"], world["ana"]
+    start(asker)
+    w = workflow(db, asker)
+    _assessment(
+        anthropic_fake, follow_up="Did you compare it with Complyzilla Pro (https://complyzilla.example/)?"
+    )
+    t1 = response_task(db, answer(ana, w["community_request_id"], "We used Trustwell; auditors liked it."))
+
+    assert run_task(t1, llm=settings_llm())["status"] == "waiting"
+    assert queued(db, ana) == []
+    follow_up = workflow(db, asker)["community_insights"][0]["follow_up"]
+    assert follow_up["queued_message_ids"] == [] and follow_up["not_sent"] == "the reply guards refused it"
+
+
+def test_no_follow_up_is_sent_once_the_last_answer_completes_the_workflow(
+    db: Any, world: dict[str, UUID], anthropic_fake: AnthropicFake
+) -> None:
+    asker = world["asker"]
+    start(asker)
+    w = workflow(db, asker)
+    llm = settings_llm()
+    _assessment(anthropic_fake, follow_up=None)
+    run_task(
+        response_task(db, answer(world["ana"], w["community_request_id"], "Trustwell, no doubt.")), llm=llm
+    )
+    _assessment(anthropic_fake, follow_up="How long did the Trustwell setup take?")
+    anthropic_fake.error(400, "invalid_request_error")  # the final evaluation falls back offline
+    done = run_task(
+        response_task(db, answer(world["ben"], w["community_request_id"], "Trustwell, it was fine.")), llm=llm
+    )
+    assert done["status"] == "completed"
+    assert queued(db, world["ben"]) == []
 
 
 def test_web_search_off_or_failing_runs_offline_and_never_claims_a_search(
