@@ -176,14 +176,19 @@ def handle_solution_cancelled(
     user_id = _uuid(payload.get("user_id"))
     if user_id is None:
         raise PermanentError(f"{SOLUTION_CANCELLED} needs a user_id (UUID)")
-    about = payload.get("about")
-    cancelled = cancel_workflows(
-        uow,
-        user_id=user_id,
-        now=deps.clock(),
-        workflow_id=_uuid(payload.get("workflow_id")),
-        about=about if isinstance(about, str) else None,
-    )
+    about = payload.get("about") if isinstance(payload.get("about"), str) else None
+    workflow_id = _uuid(payload.get("workflow_id"))
+    raw_ids = payload.get("community_request_ids") or []
+    request_ids = [_uuid(i) for i in raw_ids] if isinstance(raw_ids, list) else [None]
+    if any(i is None for i in request_ids):
+        raise PermanentError(f"{SOLUTION_CANCELLED}: community_request_ids must be a list of UUIDs")
+    now = deps.clock()
+    cancelled: list[UUID] = []
+    if request_ids:  # the member cancelled these community requests: the research waiting on them too
+        ids = [i for i in request_ids if i is not None]
+        cancelled += cancel_workflows(uow, user_id=user_id, now=now, request_ids=ids)
+    if about or workflow_id or not request_ids:
+        cancelled += cancel_workflows(uow, user_id=user_id, now=now, workflow_id=workflow_id, about=about)
     return {"cancelled": [str(c) for c in cancelled]}
 
 
@@ -931,12 +936,15 @@ def cancel_workflows(
     now: datetime,
     workflow_id: UUID | None = None,
     about: str | None = None,
+    request_ids: list[UUID] | None = None,
 ) -> list[UUID]:
-    """The member no longer needs the research: their in-progress workflow (by id, or those about
-    a topic, or all) is cancelled with its pending tasks, its unsent findings and its place on
-    the community request."""
+    """The member no longer needs the research: their in-progress workflow (by id, those waiting
+    on one of ``request_ids``, those about a topic, or all) is cancelled with its pending tasks,
+    its unsent findings and follow-ups, and its place on the community request."""
     cancelled: list[UUID] = []
-    for w in uow.solution_workflows.open_for_user(user_id, workflow_id=workflow_id, about=about):
+    for w in uow.solution_workflows.open_for_user(
+        user_id, workflow_id=workflow_id, about=about, request_ids=request_ids
+    ):
         tasks = _cancel_pending_tasks(uow, w, reason="workflow cancelled by the member")
         for queue_id in (w.initial_findings or {}).get("queued_message_ids") or []:
             uow.queue.cancel(user_id=user_id, queue_id=UUID(str(queue_id)), reason="research cancelled")

@@ -818,6 +818,107 @@ def test_the_concierges_cancel_tool_cancels_the_members_research_on_that_topic(
     assert tasks(db, solution_saga.TIMEOUT_TASK)[0]["status"] == "cancelled"
 
 
+def _deliver_cancelled(member: UUID, cancelled: dict[str, Any]) -> Outcome:
+    event = ClaimedEvent(
+        id=cancelled["id"],
+        event_type=cancelled["event_type"],
+        aggregate_type="user",
+        aggregate_id=member,
+        payload=cancelled["payload"],
+        metadata={},
+        attempts=0,
+        created_at=NOW,
+        created_by="concierge",
+        user_id=member,
+        user_verified=True,
+        user_poc_agent_type="concierge",
+    )
+    cloud = CloudEvent(
+        {"type": "google.cloud.pubsub.topic.v1.messagePublished", "source": "//pubsub.googleapis.com/test"},
+        push_body(event_message(event, CONSUMERS["solution_saga"])),
+    )
+    return deliver("agent_solution_saga", cloud, make_deps(clock=lambda: NOW))
+
+
+def test_the_concierges_cancel_tool_by_request_id_cancels_the_research_waiting_on_it(
+    db: Any, world: dict[str, UUID], anthropic_fake: AnthropicFake
+) -> None:
+    from shared.service_layer.concierge import run_member_turn
+    from tests.bouncer_support import new_user, say
+
+    member, conversation = new_user(
+        db,
+        "+14155550143",
+        first_name="Sarah",
+        last_name="Chen",
+        email="sarah@globex.com",
+        email_verified=True,
+        verified=True,
+        approval_status="approved",
+        poc_agent_type="concierge",
+    )
+    start(member)  # offline: the workflow, its community request and its timeout task
+    other = start(
+        world["asker"], request_description="Payroll software for a 10-person team", category="payroll"
+    )
+    assert other == Outcome.HANDLED
+    w = workflow(db, member)
+    request_id = w["community_request_id"]
+    anthropic_fake.tool_use(
+        "make_decision",
+        {
+            "next_scenario": "single_topic_response",
+            "tools_to_execute": [
+                {"tool_name": "cancel_community_request", "params": {"request_id": str(request_id)}}
+            ],
+            "context_for_call_2": {"primary_topic": "SOC 2"},
+        },
+    )
+    anthropic_fake.reply("Done, I've stopped that.")
+    say(db, member, conversation, "cancel that request please, we're sorted")
+    run_member_turn(member, make_deps(llm=settings_llm()))
+
+    [request] = rows(db, "SELECT status FROM community_requests WHERE id = %s", request_id)
+    assert request["status"] == "cancelled"
+    [cancelled] = events(db, solution_saga.SOLUTION_CANCELLED)
+    assert cancelled["payload"]["about"] is None
+    assert cancelled["payload"]["community_request_ids"] == [str(request_id)]
+    assert _deliver_cancelled(member, cancelled) == Outcome.HANDLED
+    w = workflow(db, member)
+    assert (w["status"], w["current_step"], w["pending_tasks"]) == ("cancelled", "cancelled", [])
+    timeouts = {t["user_id"]: t["status"] for t in tasks(db, solution_saga.TIMEOUT_TASK)}
+    assert timeouts == {member: "cancelled", world["asker"]: "pending"}
+    assert workflow(db, world["asker"])["status"] == "in_progress"  # another member's: untouched
+    # redelivered: nothing more to cancel
+    assert _deliver_cancelled(member, cancelled) in {Outcome.HANDLED, Outcome.DUPLICATE}
+    assert len(workflow(db, member)["conversation_log"]) == len(w["conversation_log"])
+
+
+def test_a_cancellation_naming_bad_request_ids_is_a_dead_letter_and_cancels_nothing(
+    db: Any, world: dict[str, UUID]
+) -> None:
+    from shared.service_layer.consumer import PermanentError
+
+    asker = world["asker"]
+    start(asker)
+    with PostgresUnitOfWork() as uow, pytest.raises(PermanentError, match="community_request_ids"):
+        solution_saga.handle_solution_cancelled(
+            Delivery(
+                "event",
+                uuid4(),
+                solution_saga.SOLUTION_CANCELLED,
+                1,
+                NOW,
+                {"payload": {"user_id": str(asker), "community_request_ids": ["not-a-uuid"]}},
+                {},
+                asker,
+            ),
+            uow,
+            make_deps(clock=lambda: NOW),
+        )
+    assert workflow(db, asker)["status"] == "in_progress"
+
+
 def test_the_account_manager_ranks_finished_research_for_the_member(db: Any, world: dict[str, UUID]) -> None:
     asker = world["asker"]
     start(asker)
