@@ -254,13 +254,15 @@ class ProspectsBatchUploaded:
 @dataclass(frozen=True)
 class SolutionResearchCancelled:
     """The member no longer needs research they asked for (issue 11, cancellation). The Solution
-    Saga cancels the matching in-progress workflow(s): by id, else those whose request mentions
-    ``about``, else all of the member's."""
+    Saga cancels the matching in-progress workflow(s): by id, those waiting on one of the
+    cancelled ``community_request_ids`` and those whose request mentions ``about``; with none of
+    these, all of the member's."""
 
     requesting_agent_type: str
     user_id: UUID
     workflow_id: UUID | None = None
     about: str | None = None
+    community_request_ids: tuple[UUID, ...] = ()
 
     def event(self) -> Event:
         return Event(
@@ -272,6 +274,7 @@ class SolutionResearchCancelled:
                 "user_id": str(self.user_id),
                 "workflow_id": str(self.workflow_id) if self.workflow_id else None,
                 "about": self.about,
+                "community_request_ids": [str(i) for i in self.community_request_ids],
             },
             created_by=self.requesting_agent_type,
         )

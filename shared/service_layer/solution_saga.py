@@ -81,6 +81,7 @@ PROCESS_RESPONSE = community.PROCESS_RESPONSE
 INITIAL_FINDINGS = "solution.initial_findings"  # message_queue message_data.kind
 RESEARCH_COMPLETE = "solution.research_complete"  # event (the Account Manager) and message kind
 EXPERT_UPDATE = "solution.expert_update"  # message kind: an answer worth telling before the final
+EXPERT_FOLLOW_UP = "solution.expert_follow_up"  # message kind: decision point 2's question to the expert
 DEMAND_SIGNAL = "solution.demand_signal"  # event
 
 # Steps and statuses (the CHECK on solution_workflows.current_step)
@@ -175,14 +176,19 @@ def handle_solution_cancelled(
     user_id = _uuid(payload.get("user_id"))
     if user_id is None:
         raise PermanentError(f"{SOLUTION_CANCELLED} needs a user_id (UUID)")
-    about = payload.get("about")
-    cancelled = cancel_workflows(
-        uow,
-        user_id=user_id,
-        now=deps.clock(),
-        workflow_id=_uuid(payload.get("workflow_id")),
-        about=about if isinstance(about, str) else None,
-    )
+    about = payload.get("about") if isinstance(payload.get("about"), str) else None
+    workflow_id = _uuid(payload.get("workflow_id"))
+    raw_ids = payload.get("community_request_ids") or []
+    request_ids = [_uuid(i) for i in raw_ids] if isinstance(raw_ids, list) else [None]
+    if any(i is None for i in request_ids):
+        raise PermanentError(f"{SOLUTION_CANCELLED}: community_request_ids must be a list of UUIDs")
+    now = deps.clock()
+    cancelled: list[UUID] = []
+    if request_ids:  # the member cancelled these community requests: the research waiting on them too
+        ids = [i for i in request_ids if i is not None]
+        cancelled += cancel_workflows(uow, user_id=user_id, now=now, request_ids=ids)
+    if about or workflow_id or not request_ids:
+        cancelled += cancel_workflows(uow, user_id=user_id, now=now, workflow_id=workflow_id, about=about)
     return {"cancelled": [str(c) for c in cancelled]}
 
 
@@ -672,9 +678,14 @@ def process_expert_response(
             "assessment": raw,
         }
     )
-    if raw.get("needsFollowUp") and raw.get("followUpQuestion"):
-        w.next_action = f"follow up with {expert_first_name or 'the expert'}: {raw['followUpQuestion']}"
     answered = sum(1 for t in w.completed_tasks if t.get("type") == EXPERT_RESPONSE)
+    question = raw.get("followUpQuestion")
+    if raw.get("needsFollowUp") and isinstance(question, str) and question.strip():
+        w.next_action = f"follow up with {expert_first_name or 'the expert'}: {question.strip()}"
+        if answered < SAGA_MIN_EXPERT_RESPONSES:
+            w.community_insights[-1]["follow_up"] = _ask_follow_up(
+                uow, w, response_id, question.strip(), sources, now=now
+            )
     if answered < SAGA_MIN_EXPERT_RESPONSES and raw.get("shouldUpdateUser") and raw.get("addedValue"):
         _expert_update(uow, w, expert_first_name, summary, sources, now=now)
     if answered >= SAGA_MIN_EXPERT_RESPONSES:
@@ -688,6 +699,58 @@ def process_expert_response(
 
 
 PROCESS_EXPERT_RESPONSE_STEP = "process_expert_response"
+
+
+def _ask_follow_up(
+    uow: PostgresUnitOfWork, w: Workflow, response_id: UUID, question: str, sources: Sources, *, now: datetime
+) -> dict[str, Any]:
+    """Decision point 2's exact follow-up question goes to the expert who answered, through the
+    queue for the expert's point of contact (a proactive message). Once: the answer it follows is
+    recorded on the workflow in the same unit of work, so a redelivered task is a ``duplicate``."""
+    follow_up: dict[str, Any] = {"question": question, "queued_message_ids": []}
+    response = uow.community_responses.lock(response_id)
+    if response is None:
+        follow_up["not_sent"] = "the answer is not on record"
+    else:
+        follow_up["expert_user_id"] = str(response.user_id)
+        text = (
+            f'Thanks for your answer on "{_cut(w.request_description, 100)}". '
+            f"A quick follow-up from the member who asked: {question}"
+        )
+        if _sendable(text, sources, w, PROCESS_EXPERT_RESPONSE_STEP, now):
+            queued = queue_message(
+                uow,
+                user_id=response.user_id,
+                agent_id=_poc_agent(uow, response.user_id),
+                now=now,
+                parts=[text],
+                message_data={
+                    "kind": EXPERT_FOLLOW_UP,
+                    "workflow_id": str(w.id),
+                    "request_id": str(response.request_id),
+                    "response_id": str(response_id),
+                    "question": question,
+                },
+                priority="medium",
+            )
+            follow_up["queued_message_ids"] = [str(i) for i in queued.ids]
+        else:
+            follow_up["not_sent"] = "the reply guards refused it"
+    _log(
+        w,
+        PROCESS_EXPERT_RESPONSE_STEP,
+        {"follow_up": follow_up},
+        "decision point 2 asked the expert a follow-up question",
+        by="system",
+        now=now,
+        response_id=str(response_id),
+    )
+    return follow_up
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _expert_update(
@@ -873,15 +936,26 @@ def cancel_workflows(
     now: datetime,
     workflow_id: UUID | None = None,
     about: str | None = None,
+    request_ids: list[UUID] | None = None,
 ) -> list[UUID]:
-    """The member no longer needs the research: their in-progress workflow (by id, or those about
-    a topic, or all) is cancelled with its pending tasks, its unsent findings and its place on
-    the community request."""
+    """The member no longer needs the research: their in-progress workflow (by id, those waiting
+    on one of ``request_ids``, those about a topic, or all) is cancelled with its pending tasks,
+    its unsent findings and follow-ups, and its place on the community request."""
     cancelled: list[UUID] = []
-    for w in uow.solution_workflows.open_for_user(user_id, workflow_id=workflow_id, about=about):
+    for w in uow.solution_workflows.open_for_user(
+        user_id, workflow_id=workflow_id, about=about, request_ids=request_ids
+    ):
         tasks = _cancel_pending_tasks(uow, w, reason="workflow cancelled by the member")
         for queue_id in (w.initial_findings or {}).get("queued_message_ids") or []:
             uow.queue.cancel(user_id=user_id, queue_id=UUID(str(queue_id)), reason="research cancelled")
+        for insight in w.community_insights:  # follow-up questions not yet sent to an expert
+            follow_up = insight.get("follow_up") or {}
+            for queue_id in follow_up.get("queued_message_ids") or []:
+                uow.queue.cancel(
+                    user_id=UUID(str(follow_up["expert_user_id"])),
+                    queue_id=UUID(str(queue_id)),
+                    reason="research cancelled",
+                )
         withdrawn = None
         if w.community_request_id is not None:
             try:

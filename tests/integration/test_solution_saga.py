@@ -574,7 +574,8 @@ def test_model_path_web_search_grounding_and_the_ledger(
 
     w = workflow(db, asker)
     assert w["status"] == "completed"
-    assert [e["by"] for e in w["conversation_log"]] == ["system", "llm", "llm", "llm", "llm"]
+    # the follow-up question to Ana is a system entry after her assessment
+    assert [e["by"] for e in w["conversation_log"]] == ["system", "llm", "llm", "system", "llm", "llm"]
     assert w["next_action"] is None
     assert w["completed_tasks"][0]["assessment"]["followUpQuestion"] == "Do you have a contact at Vanta?"
     kinds = [q["message_data"]["kind"] for q in queued(db, asker)]
@@ -595,6 +596,93 @@ def test_model_path_web_search_grounding_and_the_ledger(
     assert sources.backs_name("Vanta") and sources.backs_name("Trustwell") and sources.backs_url(VANTA)
     assert not sources.backs_name("Secureframe") and not sources.backs_url("https://complyzilla.example/")
     assert VANTA in sources.context_text()
+
+
+def _assessment(fake: AnthropicFake, *, follow_up: str | None) -> None:
+    _tool(
+        fake,
+        "record_expert_assessment",
+        {
+            "addedValue": True,
+            "needsFollowUp": follow_up is not None,
+            "followUpQuestion": follow_up,
+            "hasContactIntro": False,
+            "contactInfo": None,
+            "shouldUpdateUser": False,
+            "mentionedVendors": ["Trustwell"],
+            "reasoning": "first-hand, but which plan?",
+        },
+    )
+
+
+def test_a_follow_up_question_goes_to_that_expert_through_the_queue_once(
+    db: Any, world: dict[str, UUID], anthropic_fake: AnthropicFake
+) -> None:
+    asker, ana = world["asker"], world["ana"]
+    start(asker)  # offline start: the community request and the timeout
+    w = workflow(db, asker)
+    question = "How long did the Trustwell setup take for SOC 2?"
+    _assessment(anthropic_fake, follow_up=question)
+    t1 = response_task(db, answer(ana, w["community_request_id"], "We used Trustwell; auditors liked it."))
+    llm = settings_llm()
+
+    assert run_task(t1, llm=llm)["status"] == "waiting"
+    assert run_task(t1, llm=llm)["status"] == "duplicate"  # redelivered: no second question
+    [ask] = queued(db, ana)
+    assert ask["agent_id"] == "concierge" and ask["status"] == "queued"
+    assert ask["message_data"]["kind"] == solution_saga.EXPERT_FOLLOW_UP
+    assert ask["message_data"]["question"] == question
+    assert ask["message_data"]["request_id"] == str(w["community_request_id"])
+    assert question in ask["final_message"] and NEED in ask["final_message"]
+    assert rows(db, "SELECT id FROM messages WHERE user_id = %s", ana) == []  # never written directly
+    w = workflow(db, asker)
+    assert w["community_insights"][0]["follow_up"]["queued_message_ids"] == [str(ask["id"])]
+    assert w["next_action"] == f"follow up with Ana: {question}"
+    assert [e["by"] for e in w["conversation_log"]][-2:] == ["llm", "system"]
+    assert anthropic_fake.pending == 0
+
+    # the member cancels: the question not yet sent is withdrawn with the research
+    with PostgresUnitOfWork() as uow:
+        solution_saga.cancel_workflows(uow, user_id=asker, now=NOW)
+        uow.commit()
+    assert queued(db, ana)[0]["status"] == "cancelled"
+
+
+def test_a_follow_up_naming_an_unsourced_vendor_is_not_sent(
+    db: Any, world: dict[str, UUID], anthropic_fake: AnthropicFake
+) -> None:
+    asker, ana = world["asker"], world["ana"]
+    start(asker)
+    w = workflow(db, asker)
+    _assessment(
+        anthropic_fake, follow_up="Did you compare it with Complyzilla Pro (https://complyzilla.example/)?"
+    )
+    t1 = response_task(db, answer(ana, w["community_request_id"], "We used Trustwell; auditors liked it."))
+
+    assert run_task(t1, llm=settings_llm())["status"] == "waiting"
+    assert queued(db, ana) == []
+    follow_up = workflow(db, asker)["community_insights"][0]["follow_up"]
+    assert follow_up["queued_message_ids"] == [] and follow_up["not_sent"] == "the reply guards refused it"
+
+
+def test_no_follow_up_is_sent_once_the_last_answer_completes_the_workflow(
+    db: Any, world: dict[str, UUID], anthropic_fake: AnthropicFake
+) -> None:
+    asker = world["asker"]
+    start(asker)
+    w = workflow(db, asker)
+    llm = settings_llm()
+    _assessment(anthropic_fake, follow_up=None)
+    run_task(
+        response_task(db, answer(world["ana"], w["community_request_id"], "Trustwell, no doubt.")), llm=llm
+    )
+    _assessment(anthropic_fake, follow_up="How long did the Trustwell setup take?")
+    anthropic_fake.error(400, "invalid_request_error")  # the final evaluation falls back offline
+    done = run_task(
+        response_task(db, answer(world["ben"], w["community_request_id"], "Trustwell, it was fine.")), llm=llm
+    )
+    assert done["status"] == "completed"
+    assert queued(db, world["ben"]) == []
 
 
 def test_web_search_off_or_failing_runs_offline_and_never_claims_a_search(
@@ -731,6 +819,107 @@ def test_the_concierges_cancel_tool_cancels_the_members_research_on_that_topic(
     assert deliver("agent_solution_saga", cloud, make_deps(clock=lambda: NOW)) == Outcome.HANDLED
     assert workflow(db, member)["status"] == "cancelled"
     assert tasks(db, solution_saga.TIMEOUT_TASK)[0]["status"] == "cancelled"
+
+
+def _deliver_cancelled(member: UUID, cancelled: dict[str, Any]) -> Outcome:
+    event = ClaimedEvent(
+        id=cancelled["id"],
+        event_type=cancelled["event_type"],
+        aggregate_type="user",
+        aggregate_id=member,
+        payload=cancelled["payload"],
+        metadata={},
+        attempts=0,
+        created_at=NOW,
+        created_by="concierge",
+        user_id=member,
+        user_verified=True,
+        user_poc_agent_type="concierge",
+    )
+    cloud = CloudEvent(
+        {"type": "google.cloud.pubsub.topic.v1.messagePublished", "source": "//pubsub.googleapis.com/test"},
+        push_body(event_message(event, CONSUMERS["solution_saga"])),
+    )
+    return deliver("agent_solution_saga", cloud, make_deps(clock=lambda: NOW))
+
+
+def test_the_concierges_cancel_tool_by_request_id_cancels_the_research_waiting_on_it(
+    db: Any, world: dict[str, UUID], anthropic_fake: AnthropicFake
+) -> None:
+    from shared.service_layer.concierge import run_member_turn
+    from tests.bouncer_support import new_user, say
+
+    member, conversation = new_user(
+        db,
+        "+14155550143",
+        first_name="Sarah",
+        last_name="Chen",
+        email="sarah@globex.com",
+        email_verified=True,
+        verified=True,
+        approval_status="approved",
+        poc_agent_type="concierge",
+    )
+    start(member)  # offline: the workflow, its community request and its timeout task
+    other = start(
+        world["asker"], request_description="Payroll software for a 10-person team", category="payroll"
+    )
+    assert other == Outcome.HANDLED
+    w = workflow(db, member)
+    request_id = w["community_request_id"]
+    anthropic_fake.tool_use(
+        "make_decision",
+        {
+            "next_scenario": "single_topic_response",
+            "tools_to_execute": [
+                {"tool_name": "cancel_community_request", "params": {"request_id": str(request_id)}}
+            ],
+            "context_for_call_2": {"primary_topic": "SOC 2"},
+        },
+    )
+    anthropic_fake.reply("Done, I've stopped that.")
+    say(db, member, conversation, "cancel that request please, we're sorted")
+    run_member_turn(member, make_deps(llm=settings_llm()))
+
+    [request] = rows(db, "SELECT status FROM community_requests WHERE id = %s", request_id)
+    assert request["status"] == "cancelled"
+    [cancelled] = events(db, solution_saga.SOLUTION_CANCELLED)
+    assert cancelled["payload"]["about"] is None
+    assert cancelled["payload"]["community_request_ids"] == [str(request_id)]
+    assert _deliver_cancelled(member, cancelled) == Outcome.HANDLED
+    w = workflow(db, member)
+    assert (w["status"], w["current_step"], w["pending_tasks"]) == ("cancelled", "cancelled", [])
+    timeouts = {t["user_id"]: t["status"] for t in tasks(db, solution_saga.TIMEOUT_TASK)}
+    assert timeouts == {member: "cancelled", world["asker"]: "pending"}
+    assert workflow(db, world["asker"])["status"] == "in_progress"  # another member's: untouched
+    # redelivered: nothing more to cancel
+    assert _deliver_cancelled(member, cancelled) in {Outcome.HANDLED, Outcome.DUPLICATE}
+    assert len(workflow(db, member)["conversation_log"]) == len(w["conversation_log"])
+
+
+def test_a_cancellation_naming_bad_request_ids_is_a_dead_letter_and_cancels_nothing(
+    db: Any, world: dict[str, UUID]
+) -> None:
+    from shared.service_layer.consumer import PermanentError
+
+    asker = world["asker"]
+    start(asker)
+    with PostgresUnitOfWork() as uow, pytest.raises(PermanentError, match="community_request_ids"):
+        solution_saga.handle_solution_cancelled(
+            Delivery(
+                "event",
+                uuid4(),
+                solution_saga.SOLUTION_CANCELLED,
+                1,
+                NOW,
+                {"payload": {"user_id": str(asker), "community_request_ids": ["not-a-uuid"]}},
+                {},
+                asker,
+            ),
+            uow,
+            make_deps(clock=lambda: NOW),
+        )
+    assert workflow(db, asker)["status"] == "in_progress"
 
 
 def test_the_account_manager_ranks_finished_research_for_the_member(db: Any, world: dict[str, UUID]) -> None:

@@ -181,13 +181,22 @@ class SolutionWorkflowRepository:
             raise LookupError(f"no solution workflow {w.id}")
 
     def open_for_user(
-        self, user_id: UUID, *, workflow_id: UUID | None = None, about: str | None = None
+        self,
+        user_id: UUID,
+        *,
+        workflow_id: UUID | None = None,
+        about: str | None = None,
+        request_ids: Sequence[UUID] | None = None,
     ) -> list[Workflow]:
-        """The member's in-progress workflows (one by id, or those whose request mentions
-        ``about``), locked."""
+        """The member's in-progress workflows (one by id, those waiting on one of
+        ``request_ids``, or those whose request mentions ``about``), locked."""
         pattern = "%" + _LIKE_ESCAPE.sub(r"\\\1", about.strip()) + "%" if about and about.strip() else None
         rows = self._sql.all(
-            "solution_open_workflows_for_user", user_id=user_id, workflow_id=workflow_id, pattern=pattern
+            "solution_open_workflows_for_user",
+            user_id=user_id,
+            workflow_id=workflow_id,
+            pattern=pattern,
+            request_ids=None if request_ids is None else list(request_ids),
         )
         return [_workflow(r) for r in rows]
 

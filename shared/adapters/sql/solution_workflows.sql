@@ -42,11 +42,13 @@ UPDATE solution_workflows
 RETURNING id;
 
 -- name: solution_open_workflows_for_user
--- A member's workflows still in progress (optionally only those about a topic), locked, oldest first.
+-- A member's workflows still in progress (optionally only one, those waiting on given community
+-- requests, or those about a topic), locked, oldest first.
 SELECT * FROM solution_workflows
  WHERE user_id = %(user_id)s
    AND status = 'in_progress'
    AND (%(workflow_id)s::uuid IS NULL OR id = %(workflow_id)s::uuid)
+   AND (%(request_ids)s::uuid[] IS NULL OR community_request_id = ANY(%(request_ids)s::uuid[]))
    AND (%(pattern)s::text IS NULL OR request_description ILIKE %(pattern)s::text
         OR category ILIKE %(pattern)s::text)
  ORDER BY created_at

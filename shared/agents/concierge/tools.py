@@ -123,8 +123,11 @@ def cancel_community_request(turn: ConciergeTurn, args: CancelRequestArgs) -> di
     outcomes = [community.cancel(turn.uow, request_id=r.id, user_id=turn.user_id, now=turn.now) for r in mine]
     if mine:
         turn.uow.priorities.cancel_for_items("community_request", [r.id for r in mine])
-    if args.about:  # research on the same topic is no longer needed either (the Solution Saga's)
-        _emit(turn, SolutionResearchCancelled(_agent(turn), turn.user_id, about=args.about).event())
+    if args.about or mine:  # research on that topic or request is no longer needed (the Solution Saga's)
+        cancelled = SolutionResearchCancelled(
+            _agent(turn), turn.user_id, about=args.about, community_request_ids=tuple(r.id for r in mine)
+        )
+        _emit(turn, cancelled.event())
     return {
         "cancelled": len(mine),
         "requests": [r.described[:120] for r in mine],

@@ -8,6 +8,7 @@ settings = {
   TWILIO_FROM_NUMBER           = "+15005550006" # Twilio's magic test number; replace with the dev number
   TWILIO_MESSAGING_SERVICE_SID = ""
   VERIFY_EMAIL_DOMAIN          = "verify-dev.yachtparty.xyz"
+  SOLUTION_WEB_SEARCH          = "true" # "false": the Solution Saga runs without web search
 }
 
 operators = ["group:yachtparty-operators@yachtparty.xyz"]

@@ -8,6 +8,9 @@ settings = {
   TWILIO_FROM_NUMBER           = ""
   TWILIO_MESSAGING_SERVICE_SID = "" # set one of the two before the first apply
   VERIFY_EMAIL_DOMAIN          = "verify.yachtparty.xyz"
+  # The Solution Saga's web research (Anthropic's web search tool, billed per search): "false"
+  # where the organisation has not enabled the tool; the saga then runs offline (docs/solution_saga.md).
+  SOLUTION_WEB_SEARCH = "true"
 }
 
 operators = ["group:yachtparty-operators@yachtparty.xyz"]

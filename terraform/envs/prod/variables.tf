@@ -15,7 +15,7 @@ variable "environment" {
 }
 
 variable "settings" {
-  description = "Plain environment values: TWILIO_FROM_NUMBER, TWILIO_MESSAGING_SERVICE_SID, VERIFY_EMAIL_DOMAIN, optionally PUBLIC_BASE_URL."
+  description = "Plain environment values: TWILIO_FROM_NUMBER, TWILIO_MESSAGING_SERVICE_SID, VERIFY_EMAIL_DOMAIN, SOLUTION_WEB_SEARCH (true or false), optionally PUBLIC_BASE_URL."
   type        = map(string)
 }
 

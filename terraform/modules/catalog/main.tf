@@ -164,7 +164,7 @@ locals {
       description     = "Solution Saga: vendor research (web search, innovators, an expert round) as a workflow."
       exposure        = "internal"
       secrets         = { DATABASE_URL = "database-url", ANTHROPIC_API_KEY = "anthropic-api-key" }
-      settings        = []
+      settings        = ["SOLUTION_WEB_SEARCH"] # "false" turns Anthropic's web search tool off
       publishes       = false
       timeout_seconds = 300
     }
