@@ -19,7 +19,7 @@ import pytest
 from tools.localstack.stack_info import StackInfo, stack_file
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 240.0
+START_TIMEOUT = 420.0
 
 
 @dataclass

@@ -106,6 +106,9 @@ def postgres(state_dir: Path, external_url: str | None) -> Iterator[str]:
             say("PostgreSQL stopped")
 
 
+FUNCTION_START_TIMEOUT = 300.0  # seconds for all functions to answer after they are started together
+
+
 def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -299,7 +302,8 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
 
         stack.callback(_stop_functions)
         for name in names:
-            wait_http(urls[name] + "/", proc=procs[name])
+            # Every function imports its libraries at once: on a small, busy machine that takes minutes.
+            wait_http(urls[name] + "/", timeout=FUNCTION_START_TIMEOUT, proc=procs[name])
         standin.set_status_callback_auth(local["twilio_auth_token"])
 
         pubsub_emulator.ensure_topology(PROJECT, push_endpoint=lambda consumer: urls[consumer.function] + "/")
