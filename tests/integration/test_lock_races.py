@@ -194,7 +194,7 @@ def test_a_dead_letter_locked_for_replay_cannot_be_replayed_by_a_second_operator
 # --- community_requests: state changes, de-duplication, closure ---------------------------
 
 
-def _request(uow: PostgresUnitOfWork, asker: uuid.UUID, question: str = "Which payroll provider?") -> uuid.UUID:
+def _request(uow: PostgresUnitOfWork, asker: uuid.UUID, question: str = "Which provider?") -> uuid.UUID:
     return uow.community_requests.add(
         NewCommunityRequest(
             requesting_agent_type="concierge",
