@@ -36,16 +36,17 @@ TESTS_BY_FILE: dict[str, list[str]] = {
         "tests/functions/test_twilio_status.py",
     ],
     "retention.sql": ["tests/integration/test_retention.py"],
-    "events.sql": ["tests/integration/test_dispatch.py"],
-    "tasks.sql": ["tests/integration/test_tasks.py"],
-    "queue.sql": ["tests/integration/test_orchestrator.py"],
+    "events.sql": ["tests/integration/test_lock_clauses.py", "tests/integration/test_dispatch.py"],
+    "tasks.sql": ["tests/integration/test_lock_clauses.py", "tests/integration/test_tasks.py"],
+    "queue.sql": ["tests/integration/test_lock_races.py", "tests/integration/test_orchestrator.py"],
     "dead_letters.sql": [
+        "tests/integration/test_lock_races.py",
         "tests/integration/test_dead_letters.py",
         "tests/integration/test_dead_letters_ops.py",
     ],
     "users.sql": ["tests/integration/test_sms_races.py", "tests/integration/test_credits.py"],
     "credits.sql": ["tests/integration/test_credits.py"],
-    "community.sql": ["tests/integration/test_community.py"],
+    "community.sql": ["tests/integration/test_lock_races.py", "tests/integration/test_community.py"],
     "priorities.sql": ["tests/integration/test_account_manager.py"],
 }
 

@@ -46,6 +46,7 @@ MIGRATIONS_DIR = "supabase/migrations"
 _SECURITY = ["tests/integration/test_schema_security.py", "tests/integration/test_lock_clauses.py"]
 TESTS: dict[str, list[str]] = {
     "community.sql": [
+        "tests/integration/test_lock_races.py",
         "tests/integration/test_community.py",
         "tests/integration/test_community_repositories.py",
         "tests/integration/test_lock_clauses.py",
@@ -55,10 +56,18 @@ TESTS: dict[str, list[str]] = {
         "tests/integration/test_community_repositories.py",
     ],
     "conversations.sql": ["tests/integration/test_sms_races.py", "tests/integration/test_lock_clauses.py"],
-    "dead_letters.sql": ["tests/integration/test_dead_letters.py", "tests/integration/test_lock_clauses.py"],
+    "dead_letters.sql": [
+        "tests/integration/test_lock_races.py",
+        "tests/integration/test_dead_letters.py",
+        "tests/integration/test_lock_clauses.py",
+    ],
     "events.sql": ["tests/integration/test_dispatch.py", "tests/integration/test_lock_clauses.py"],
     "messages.sql": ["tests/integration/test_sms_races.py", "tests/integration/test_sms_send.py"],
-    "queue.sql": ["tests/integration/test_orchestrator.py", "tests/integration/test_lock_clauses.py"],
+    "queue.sql": [
+        "tests/integration/test_lock_races.py",
+        "tests/integration/test_orchestrator.py",
+        "tests/integration/test_lock_clauses.py",
+    ],
     "tasks.sql": ["tests/integration/test_tasks.py", "tests/integration/test_lock_clauses.py"],
     "users.sql": [
         "tests/integration/test_sms_races.py",

@@ -23,6 +23,7 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from shared import config
+from shared.domain.constants import SMS_SEND_MAX_ATTEMPTS
 from shared.routing import CONSUMERS
 from tools.fakes.anthropic_api import AnthropicFake, FakeDelay, FakeError, instant_responder
 from tools.localstack.phone import new_message_sid, send_sms
@@ -286,24 +287,31 @@ def test_twilio_429_and_500_bursts_end_with_every_reply_delivered_once(fault_sta
     stack.invariants()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs reliability branch §1: a retryable Twilio failure is retried later"
-)
 def test_a_twilio_outage_longer_than_the_senders_retries_is_delivered_after_recovery(fault_stack: FaultStack):
-    """Twilio answers 500 six times in a row (longer than the sender's in-call retries). After
-    recovery the sweep must deliver the reply, once. On main the row is marked ``failed`` after
-    three attempts and never sent: the loss this row exposes (issue 15 §1)."""
+    """Twilio answers 500 six times in a row (longer than one claim's in-call retries). Each claim
+    that outlasts its tries gives the row back to ``pending`` (never ``failed`` below
+    SMS_MAX_TOTAL_ATTEMPTS); after recovery the sweep delivers the reply, once (issue 15 §1)."""
     stack = fault_stack
     phone = _phone()
     stack.standin.fail(6, status=500, code=20500)
     assert send_sms(stack.info, phone, "hi, a friend gave me this number").status_code == 200
     wait_for(lambda: _outbound(stack, phone), 60, "the reply row")
-    stack.settle(6)
+    wait_for(lambda: _outbound(stack, phone)[0]["attempts"] >= SMS_SEND_MAX_ATTEMPTS, 60, "the first claim")
+    stack.settle(1)
+    [row] = _outbound(stack, phone)
+    assert (row["status"], row["attempts"]) == ("pending", SMS_SEND_MAX_ATTEMPTS)
     stack.query(
         "UPDATE messages SET created_at = created_at - interval '1 hour' WHERE direction = 'outbound'"
     )
-    assert stack.tick("sms_sender") == 200
+    assert stack.tick("sms_sender") == 200  # the outage outlasts this claim too: back to pending
+    [row] = _outbound(stack, phone)
+    assert (row["status"], row["attempts"]) == ("pending", 2 * SMS_SEND_MAX_ATTEMPTS)
+    assert stack.sent(phone) == []
+    assert stack.tick("sms_sender") == 200  # Twilio has recovered
     _delivered_once(stack, phone, timeout=20)
+    [row] = _outbound(stack, phone)
+    assert row["status"] in ("queued", "sent", "delivered")
+    assert row["attempts"] == 2 * SMS_SEND_MAX_ATTEMPTS + 1
     stack.invariants()
 
 

@@ -189,6 +189,11 @@ def test_client_roles_have_no_sequence_and_service_role_every_table_and_sequence
                 "SELECT has_table_privilege('service_role', %s, %s) AS ok", (table, privilege)
             ).fetchone()["ok"]
             assert ok, f"service_role lacks {privilege} on {table}"
+            for role in ("anon", "authenticated"):  # the test cluster grants them what Supabase does
+                held = db.execute(
+                    "SELECT has_table_privilege(%s, %s, %s) AS ok", (role, table, privilege)
+                ).fetchone()["ok"]
+                assert not held, f"{role} holds {privilege} on {table}"
 
 
 def test_objects_created_later_follow_the_default_privileges(db):

@@ -1,6 +1,11 @@
 """Apply ``supabase/migrations`` in order to a plain PostgreSQL 15, the way the Supabase CLI does.
 
 - Creates the Supabase roles (``anon``, ``authenticated``, ``service_role``) when missing.
+- On a fresh database, grants what a new Supabase project grants before any migration runs:
+  ``USAGE`` on ``public`` and default privileges giving ``anon``, ``authenticated`` and
+  ``service_role`` everything on tables, sequences and functions created later. The migrations'
+  ``REVOKE`` statements then matter here as they do on Supabase (leaving one out is caught by
+  tests/integration/test_lock_clauses.py, not hidden by vanilla PostgreSQL's defaults).
 - Records applied versions in ``supabase_migrations.schema_migrations`` (the table the
   Supabase CLI itself uses), so a re-run is a no-op.
 - Each migration file runs in its own transaction.
@@ -45,6 +50,19 @@ BEGIN
   END LOOP;
 END
 $$;
+"""
+
+# What Supabase's platform setup grants in every new project (its roles' default privileges on
+# ``public``), applied once, before the first migration: never again, or a later run would hand
+# ``anon`` the objects the migrations' ``ALTER DEFAULT PRIVILEGES ... REVOKE`` took away.
+_SUPABASE_DEFAULT_GRANTS_SQL = """
+GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON FUNCTIONS TO anon, authenticated, service_role;
+"""
+
+_LEDGER_SQL = """
 CREATE SCHEMA IF NOT EXISTS supabase_migrations;
 CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (
   version text PRIMARY KEY,
@@ -83,6 +101,13 @@ def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
         conn.execute("SELECT pg_advisory_lock(hashtext('yachtparty.migrate'))")
         try:
             conn.execute(_ROLES_SQL)
+            fresh = conn.execute("SELECT to_regclass('supabase_migrations.schema_migrations')").fetchone()
+            if fresh is not None and fresh[0] is None:
+                with conn.transaction():
+                    conn.execute(_SUPABASE_DEFAULT_GRANTS_SQL)
+                    conn.execute(_LEDGER_SQL)
+            else:
+                conn.execute(_LEDGER_SQL)
             done = {
                 row[0] for row in conn.execute("SELECT version FROM supabase_migrations.schema_migrations")
             }
