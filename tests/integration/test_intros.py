@@ -372,6 +372,27 @@ def test_a_no_on_an_offer_or_a_request_is_recorded_and_refused_for_strangers(db)
     assert "connection.request_not_met" in event_types(db)
 
 
+def test_a_no_to_the_checkin_offline_keeps_what_the_member_said_as_the_reason(db):
+    from shared.domain.intros import FOLLOWUP_QUESTION
+    from shared.service_layer.concierge import run_member_turn
+    from tests.bouncer_support import say
+
+    connector, _ = member(db, "+14155550102", first_name="Ana")
+    introducee, conv = member(db, "+14155550103", first_name="Ben")
+    o = offer(db, connector, introducee, status="confirmed")
+    db.execute(
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status)"
+        " VALUES (%s, %s, 'concierge', %s, 'outbound', 'sent')",
+        [conv, introducee, FOLLOWUP_QUESTION.format(name="Ana Chen")],
+    )
+    say(db, introducee, conv, "No, we never found a time")
+    assert run_member_turn(introducee, make_deps()).path == "fallback"
+    row = db.execute("SELECT status, not_met_reason FROM intro_offers WHERE id = %s", [o]).fetchone()
+    assert (row["status"], row["not_met_reason"]) == ("cancelled", "No, we never found a time")
+    assert credits_of(db, connector) == 0
+    assert any("didn't get to meet" in m for m in queued_for(db, connector))
+
+
 # --- prospect upgrade (§3) --------------------------------------------------------------------------
 
 
