@@ -134,6 +134,7 @@ CONNECTION_REQUEST_EXPIRY = timedelta(days=30)  # connection_requests.expires_at
 INTRO_OPPORTUNITY_EXPIRY = timedelta(days=21)
 INTRO_OFFER_REMINDER_AFTER = timedelta(days=3)  # intro.offer_reminder to an unconfirming connector (§12.4)
 INTRO_FOLLOWUP_AFTER = timedelta(days=7)  # intro_followup_check: "did you meet?" (agents.md §10, B20)
+NOT_MET_REASON_MAX = 500  # characters kept of a "no, we didn't meet" reason (not_met_reason)
 INTRO_EXPIRY_BATCH = 500  # rows one expiry run moves per flow (the rest next run)
 # request_connection's offer_credits cap: a bounty paid on completion (decisions B20), never charged upfront
 CONNECTION_REQUEST_MAX_OFFER_CREDITS = 500

@@ -130,6 +130,11 @@ INTRO_OFFER_EXPIRED = "intro.offer_expired"  # §12.4 step 7
 INTRO_OFFER_REMINDER = "intro.offer_reminder"  # §12.4 step 3: 3 days unconfirmed
 CONNECTION_REQUEST_COMPLETED = "connection.request_completed"
 CONNECTION_REQUEST_EXPIRED = "connection.request_expired"
+# The +7-day "no, we didn't meet" (B20): the row is cancelled with its reason; paused siblings reopen.
+INTRO_OPPORTUNITY_NOT_MET = "intro.opportunity_not_met"
+INTRO_OPPORTUNITY_RELEASED = "intro.opportunity_released"
+INTRO_OFFER_NOT_MET = "intro.offer_not_met"
+CONNECTION_REQUEST_NOT_MET = "connection.request_not_met"
 PRIORITY_INTRO_ADDED = "priority.intro_added"  # the Intro agent stored talking points (agents.md §10)
 
 # The intro-flow events the Intro agent handles (the rest are the Account Manager's).
@@ -152,6 +157,10 @@ INTRO_SERVICE_EVENTS: tuple[str, ...] = (
     INTRO_OFFER_REMINDER,
     CONNECTION_REQUEST_COMPLETED,
     CONNECTION_REQUEST_EXPIRED,
+    INTRO_OPPORTUNITY_NOT_MET,
+    INTRO_OPPORTUNITY_RELEASED,
+    INTRO_OFFER_NOT_MET,
+    CONNECTION_REQUEST_NOT_MET,
     PRIORITY_INTRO_ADDED,
 )
 

@@ -49,6 +49,7 @@ from shared.domain.constants import (
     INTRO_FOLLOWUP_AFTER,
     INTRO_OFFER_EXPIRY,
     INTRO_OFFER_REMINDER_AFTER,
+    NOT_MET_REASON_MAX,
 )
 from shared.domain.intros import (
     CONNECTION_REQUEST,
@@ -474,6 +475,7 @@ class Outcome:
     status: str
     paid: int = 0
     cancelled: list[UUID] = field(default_factory=list)
+    released: list[UUID] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -482,6 +484,7 @@ class Outcome:
             "status": self.status,
             "paid": self.paid,
             "siblings_cancelled": len(self.cancelled),
+            "siblings_released": len(self.released),
         }
 
 
@@ -502,8 +505,7 @@ def record_outcome(
         raise ValueError(f"kind must be one of {', '.join(INTRO_KINDS)}")
     intros = uow.intro_offers
     if not met:
-        log.info("intro did not happen", extra={"kind": kind, "id": str(item_id), "reason": reason})
-        return Outcome(kind, item_id, "not_met")
+        return _record_not_met(uow, actor, kind, item_id, reason)
     complete = {
         INTRO_OPPORTUNITY: intros.complete_opportunity,
         INTRO_OFFER: intros.complete_offer,
@@ -545,6 +547,49 @@ def record_outcome(
             uow,
             row.payee_user_id,
             f"Good news: the intro you made happened.{paid} Thank you!",
+            actor.now,
+            kind="intro_outcome",
+        )
+    return outcome
+
+
+def _record_not_met(
+    uow: PostgresUnitOfWork, actor: IntroActor, kind: str, item_id: UUID, reason: str | None
+) -> Outcome:
+    """ "No, we didn't meet" (B20): the row -> cancelled with the reason (guarded like completion), nothing
+    paid; an opportunity's paused siblings reopen (another connector may yet make the intro); the
+    connector is told when someone else answered."""
+    intros = uow.intro_offers
+    not_met = {
+        INTRO_OPPORTUNITY: intros.not_met_opportunity,
+        INTRO_OFFER: intros.not_met_offer,
+        CONNECTION_REQUEST: intros.not_met_connection_request,
+    }[kind]
+    why = (reason or "").strip()[:NOT_MET_REASON_MAX] or None
+    row = not_met(actor.user_id, item_id, actor.now, why)
+    if row is None:
+        raise NotOpen(
+            f"no accepted {kind.replace('_', ' ')} of this member has that id, or its outcome is already"
+            " recorded; nothing changed"
+        )
+    event_type = {
+        INTRO_OPPORTUNITY: ev.INTRO_OPPORTUNITY_NOT_MET,
+        INTRO_OFFER: ev.INTRO_OFFER_NOT_MET,
+        CONNECTION_REQUEST: ev.CONNECTION_REQUEST_NOT_MET,
+    }[kind]
+    _emit_parties(uow, event_type, row, actor, {"reported_by": actor.user_id, "reason": why})
+    log.info("intro did not happen", extra={"kind": kind, "id": str(row.id), "reason": why})
+    outcome = Outcome(kind, row.id, row.status)
+    if kind == INTRO_OPPORTUNITY:
+        for sibling in intros.release_siblings(row.id):
+            _emit_parties(uow, ev.INTRO_OPPORTUNITY_RELEASED, sibling, actor, {"not_met": row.id})
+            outcome.released.append(sibling.id)
+    if row.payee_user_id is not None and row.payee_user_id != actor.user_id:
+        _tell(
+            uow,
+            row.payee_user_id,
+            "Thanks for offering that intro. I heard the two of them didn't get to meet, so I've closed it;"
+            " no action needed from you.",
             actor.now,
             kind="intro_outcome",
         )

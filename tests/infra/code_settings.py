@@ -40,6 +40,7 @@ DEPS_ADAPTERS: dict[str, tuple[str, str]] = {
     "publisher": ("shared.adapters.pubsub", "get_publisher"),
     "llm": ("shared.adapters.llm", "build_llm"),
     "uow_factory": ("shared.adapters.unit_of_work", "PostgresUnitOfWork"),
+    "research": ("shared.adapters.apify", "build_mutual_connections"),
 }
 
 

@@ -252,7 +252,8 @@ def _provided_env(name: str, spec: dict[str, Any]) -> set[str]:
     scheduled = {
         job["function"] for job in catalog["schedules"].values() if job["function"] in catalog["functions"]
     }
-    provided = set(spec["secrets"]) | set(spec["settings"]) | ALWAYS_SET
+    provided = set(spec["secrets"]) | set(spec.get("optional_secrets", {})) | set(spec["settings"])
+    provided |= ALWAYS_SET
     if name in scheduled:
         provided |= SCHEDULER_ENV
     if spec["publishes"]:
@@ -284,11 +285,33 @@ def test_every_setting_a_function_requires_is_declared(function: str) -> None:
 
 def test_secret_ids_and_env_names_are_well_formed() -> None:
     for name, spec in tf.catalog()["functions"].items():
-        for env_var, secret_id in spec["secrets"].items():
+        for env_var, secret_id in {**spec["secrets"], **spec.get("optional_secrets", {})}.items():
             assert re.fullmatch(r"[A-Z][A-Z0-9_]*", env_var), (name, env_var)
             assert secret_id == env_var.lower().replace("_", "-"), (name, env_var, secret_id)
         for env_var in spec["settings"]:
             assert re.fullmatch(r"[A-Z][A-Z0-9_]*", env_var), (name, env_var)
+
+
+def test_the_apify_token_is_optional_and_wired_only_to_the_social_butterfly() -> None:
+    """The Social Butterfly runs disabled without APIFY_TOKEN: its secret container always exists, and the
+    platform wires it only in an environment that lists it in enabled_optional_secrets."""
+    functions = tf.catalog()["functions"]
+    holders = {
+        name
+        for name, spec in functions.items()
+        if "apify-token" in {*spec["secrets"].values(), *spec.get("optional_secrets", {}).values()}
+    }
+    assert holders == {"agent_social_butterfly"}
+    assert functions["agent_social_butterfly"]["optional_secrets"] == {"APIFY_TOKEN": "apify-token"}
+    assert "APIFY_TOKEN" not in functions["agent_social_butterfly"]["secrets"]
+    assert "APIFY_TOKEN" in required_env(tf.ROOT / "functions" / "agent_social_butterfly")
+    platform = (tf.MODULES / "platform" / "main.tf").read_text(encoding="utf-8")
+    assert "values(f.optional_secrets)" in platform  # the container is created
+    assert "contains(var.enabled_optional_secrets, id)" in platform  # wired only when enabled
+    assert "local.function_secrets[each.key]" in platform
+    for env in tf.ENVS:
+        root = (tf.TERRAFORM / "envs" / env / "main.tf").read_text(encoding="utf-8")
+        assert "enabled_optional_secrets   = var.enabled_optional_secrets" in root, env
 
 
 def test_every_non_derived_setting_has_a_value_in_each_environment() -> None:

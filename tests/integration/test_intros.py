@@ -306,6 +306,93 @@ def test_a_yes_to_the_checkin_offline_completes_the_intro_and_pays_the_connector
     assert any("happened" in m for m in queued_for(db, connector))
 
 
+def test_a_no_to_the_checkin_cancels_with_the_reason_reopens_paused_siblings_and_tells_the_connector(db):
+    innovator, _ = member(db, "+14155550101", poc="innovator", innovator=True)
+    a, _ = member(db, "+14155550102")
+    b, _ = member(db, "+14155550103")
+    p = prospect(db, innovator)
+    opp_a = opportunity(db, a, innovator, prospect_id=p)
+    opp_b = opportunity(db, b, innovator, prospect_id=p)
+    run(lambda uow: SERVICE.answer_opportunity(uow, actor(a), opp_a, accept=True, reason="I know Tony"))
+    assert status_of(db, "intro_opportunities", opp_b) == "paused"
+
+    # The innovator (the other side) says they never met: recorded, nothing paid, the sibling reopens.
+    outcome = run(
+        lambda uow: SERVICE.record_outcome(uow, actor(innovator), met=False, reason="  Tony never replied  ")
+    )
+    assert outcome["intro_outcome"] == "not_met" and outcome["siblings_released"] == 1
+    row = db.execute(
+        "SELECT status, not_met_reason, not_met_at, not_met_reported_by"
+        " FROM intro_opportunities WHERE id = %s",
+        [opp_a],
+    ).fetchone()
+    assert (row["status"], row["not_met_reason"], row["not_met_at"], row["not_met_reported_by"]) == (
+        "cancelled",
+        "Tony never replied",
+        NOW,
+        innovator,
+    )
+    assert status_of(db, "intro_opportunities", opp_b) == "open"
+    assert credits_of(db, a) == 0
+    types = event_types(db)
+    assert "intro.opportunity_not_met" in types and "intro.opportunity_released" in types
+    assert any("didn't get to meet" in m for m in queued_for(db, a))
+
+    # A second answer, either way, changes nothing; the reopened sibling can now be accepted.
+    with pytest.raises(NotOpen, match="already recorded"):
+        run(lambda uow: record_outcome(uow, actor(a), "intro_opportunity", opp_a, met=False))
+    with pytest.raises(NotOpen):
+        run(lambda uow: record_outcome(uow, actor(a), "intro_opportunity", opp_a, met=True))
+    assert credits_of(db, a) == 0
+    run(lambda uow: SERVICE.answer_opportunity(uow, actor(b), opp_b, accept=True, reason=None))
+    assert status_of(db, "intro_opportunities", opp_b) == "accepted"
+
+
+def test_a_no_on_an_offer_or_a_request_is_recorded_and_refused_for_strangers(db):
+    connector, _ = member(db, "+14155550102")
+    introducee, _ = member(db, "+14155550103")
+    stranger, _ = member(db, "+14155550104")
+    o = offer(db, connector, introducee, status="confirmed")
+    with pytest.raises(NotOpen):  # not one of its sides
+        run(lambda uow: record_outcome(uow, actor(stranger), "intro_offer", o, met=False))
+    assert status_of(db, "intro_offers", o) == "confirmed"
+    run(lambda uow: record_outcome(uow, actor(connector), "intro_offer", o, met=False, reason="x" * 900))
+    row = db.execute("SELECT status, not_met_reason FROM intro_offers WHERE id = %s", [o]).fetchone()
+    assert row["status"] == "cancelled" and len(row["not_met_reason"]) == 500
+    assert not any("didn't get to meet" in m for m in queued_for(db, connector))  # they said it themselves
+    assert "intro.offer_not_met" in event_types(db)
+
+    innovator, _ = member(db, "+14155550101", poc="innovator", innovator=True)
+    request = connection_request(db, introducee, innovator, status="accepted")
+    run(lambda uow: record_outcome(uow, actor(introducee), "connection_request", request, met=False))
+    row = db.execute(
+        "SELECT status, not_met_reason FROM connection_requests WHERE id = %s", [request]
+    ).fetchone()
+    assert (row["status"], row["not_met_reason"]) == ("cancelled", None)
+    assert "connection.request_not_met" in event_types(db)
+
+
+def test_a_no_to_the_checkin_offline_keeps_what_the_member_said_as_the_reason(db):
+    from shared.domain.intros import FOLLOWUP_QUESTION
+    from shared.service_layer.concierge import run_member_turn
+    from tests.bouncer_support import say
+
+    connector, _ = member(db, "+14155550102", first_name="Ana")
+    introducee, conv = member(db, "+14155550103", first_name="Ben")
+    o = offer(db, connector, introducee, status="confirmed")
+    db.execute(
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status)"
+        " VALUES (%s, %s, 'concierge', %s, 'outbound', 'sent')",
+        [conv, introducee, FOLLOWUP_QUESTION.format(name="Ana Chen")],
+    )
+    say(db, introducee, conv, "No, we never found a time")
+    assert run_member_turn(introducee, make_deps()).path == "fallback"
+    row = db.execute("SELECT status, not_met_reason FROM intro_offers WHERE id = %s", [o]).fetchone()
+    assert (row["status"], row["not_met_reason"]) == ("cancelled", "No, we never found a time")
+    assert credits_of(db, connector) == 0
+    assert any("didn't get to meet" in m for m in queued_for(db, connector))
+
+
 # --- prospect upgrade (§3) --------------------------------------------------------------------------
 
 

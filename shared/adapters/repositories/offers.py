@@ -451,6 +451,38 @@ class IntroOfferRepository:
         row = self._sql.one("connection_requests_complete", user_id=user_id, request_id=request_id, now=now)
         return None if row is None else _request_parties(row)
 
+    def not_met_opportunity(
+        self, user_id: UUID, opportunity_id: UUID, now: datetime, reason: str | None
+    ) -> IntroParties | None:
+        row = self._sql.one(
+            "intro_opportunities_not_met",
+            user_id=user_id,
+            opportunity_id=opportunity_id,
+            now=now,
+            reason=reason,
+        )
+        return None if row is None else _opportunity_parties(row, row["status"])
+
+    def release_siblings(self, opportunity_id: UUID) -> list[IntroParties]:
+        rows = self._sql.all("intro_opportunities_release_siblings", opportunity_id=opportunity_id)
+        return [_opportunity_parties(r, "open") for r in rows]
+
+    def not_met_offer(
+        self, user_id: UUID, offer_id: UUID, now: datetime, reason: str | None
+    ) -> IntroParties | None:
+        row = self._sql.one(
+            "intro_offers_not_met", user_id=user_id, offer_id=offer_id, now=now, reason=reason
+        )
+        return None if row is None else _offer_parties(row)
+
+    def not_met_connection_request(
+        self, user_id: UUID, request_id: UUID, now: datetime, reason: str | None
+    ) -> IntroParties | None:
+        row = self._sql.one(
+            "connection_requests_not_met", user_id=user_id, request_id=request_id, now=now, reason=reason
+        )
+        return None if row is None else _request_parties(row)
+
     def expire_opportunities(self, now: datetime, limit: int) -> list[IntroParties]:
         rows = self._sql.all("intro_opportunities_expire", now=now, limit=limit)
         return [_opportunity_parties(r, r["status"]) for r in rows]

@@ -174,6 +174,25 @@ UPDATE intro_opportunities
    AND (connector_user_id = %(user_id)s OR innovator_id = %(user_id)s)
 RETURNING id, status, connector_user_id, innovator_id, prospect_id, bounty_credits;
 
+-- name: intro_opportunities_not_met
+-- decisions B20: "no, we didn't meet" from the connector or the innovator: the accepted opportunity is cancelled
+-- with the reason (guarded like completion, so a second answer changes nothing).
+UPDATE intro_opportunities
+   SET status = 'cancelled', not_met_reason = %(reason)s, not_met_at = %(now)s, not_met_reported_by = %(user_id)s
+ WHERE id = %(opportunity_id)s AND status = 'accepted'
+   AND (connector_user_id = %(user_id)s OR innovator_id = %(user_id)s)
+RETURNING id, status, connector_user_id, innovator_id, prospect_id, bounty_credits;
+
+-- name: intro_opportunities_release_siblings
+-- The accepted opportunity did not happen: the siblings it paused (agents.md §12.2) are open again.
+UPDATE intro_opportunities AS o
+   SET status = 'open'
+  FROM intro_opportunities AS mine
+ WHERE mine.id = %(opportunity_id)s AND mine.prospect_id IS NOT NULL
+   AND o.prospect_id = mine.prospect_id AND o.innovator_id IS NOT DISTINCT FROM mine.innovator_id
+   AND o.id <> mine.id AND o.status = 'paused'
+RETURNING o.id, o.connector_user_id, o.innovator_id;
+
 -- name: intro_opportunities_set_talking_points
 -- The Intro agent's talking points for the connector (agents.md §10); once: a redelivery keeps the first.
 UPDATE intro_opportunities
@@ -207,6 +226,14 @@ UPDATE intro_offers
    AND (offering_user_id = %(user_id)s OR introducee_user_id = %(user_id)s)
 RETURNING id, status, offering_user_id, introducee_user_id, bounty_credits, context_type, context_id;
 
+-- name: intro_offers_not_met
+-- decisions B20: "no, we didn't meet" from either side of a confirmed offer: cancelled, with the reason.
+UPDATE intro_offers
+   SET status = 'cancelled', not_met_reason = %(reason)s, not_met_at = %(now)s, not_met_reported_by = %(user_id)s
+ WHERE id = %(offer_id)s AND status = 'confirmed'
+   AND (offering_user_id = %(user_id)s OR introducee_user_id = %(user_id)s)
+RETURNING id, status, offering_user_id, introducee_user_id, bounty_credits, context_type, context_id;
+
 -- name: intro_offers_expire
 -- The expiry job: offers still waiting on either side past expires_at move to expired (§12.4 step 7).
 UPDATE intro_offers
@@ -232,6 +259,14 @@ RETURNING id, status, offering_user_id, introducee_user_id, prospect_name;
 -- decisions B20: an accepted request is completed when its introducee or its requestor says they met.
 UPDATE connection_requests
    SET status = 'completed', intro_completed_at = %(now)s
+ WHERE id = %(request_id)s AND status = 'accepted'
+   AND (introducee_user_id = %(user_id)s OR requestor_user_id = %(user_id)s)
+RETURNING id, status, introducee_user_id, requestor_user_id, requestor_prospect_id, bounty_credits;
+
+-- name: connection_requests_not_met
+-- decisions B20: "no, we didn't meet" from either side of an accepted request: cancelled, with the reason.
+UPDATE connection_requests
+   SET status = 'cancelled', not_met_reason = %(reason)s, not_met_at = %(now)s, not_met_reported_by = %(user_id)s
  WHERE id = %(request_id)s AND status = 'accepted'
    AND (introducee_user_id = %(user_id)s OR requestor_user_id = %(user_id)s)
 RETURNING id, status, introducee_user_id, requestor_user_id, requestor_prospect_id, bounty_credits;

@@ -49,6 +49,7 @@ from shared.domain.constants import (
     CONCIERGE_PRIORITIES_IN_CONTEXT,
     CONCIERGE_TEXT_MAX_CHARS,
     EXPERT_ANSWER_CREDITS_MENTIONED,
+    NOT_MET_REASON_MAX,
 )
 from shared.domain.intros import FOLLOWUP_OPENING
 from shared.domain.member_intents import looks_like_goal, read_intents, read_yes_no
@@ -339,10 +340,13 @@ class ConciergeAgent:
         outbound = [m for m in turn.ctx.history if m.direction == "outbound"]
         if not outbound or not outbound[-1].content.startswith(FOLLOWUP_OPENING):
             return []
-        met = read_yes_no(" ".join(turn.user_texts))
+        said = " ".join(" ".join(turn.user_texts).split())
+        met = read_yes_no(said)
         if met is None:
             return []
-        return [("record_intro_outcome", {"met": met})]
+        if met or not said:
+            return [("record_intro_outcome", {"met": met})]
+        return [("record_intro_outcome", {"met": False, "reason": said[:NOT_MET_REASON_MAX]})]
 
     def _presented(self, turn: ConciergeTurn) -> brain.Presented | None:
         """The item presented last, for the offline rules; an intro offer's role read from its row."""

@@ -35,4 +35,5 @@ module "platform" {
   monthly_budget_usd    = var.monthly_budget_usd
 
   pubsub_agent_token_creator = var.pubsub_agent_token_creator
+  enabled_optional_secrets   = var.enabled_optional_secrets
 }

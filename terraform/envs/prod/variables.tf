@@ -79,3 +79,9 @@ variable "pubsub_agent_token_creator" {
   type        = bool
   default     = false
 }
+
+variable "enabled_optional_secrets" {
+  description = "Optional secret ids with a version in this project (e.g. apify-token): only these are wired to their function."
+  type        = set(string)
+  default     = []
+}

@@ -12,6 +12,9 @@ locals {
   #   internal  - ingress internal only; run.invoker for the identity that calls it
   #   operators - run.invoker for the operators' group only
   # secrets: environment variable -> Secret Manager secret id.
+  # optional_secrets: the same, for a feature that runs disabled without its credential: the container
+  #   is always created, the function reads it only in environments that list the id in
+  #   enabled_optional_secrets (a revision whose secret has no version would not start).
   # settings: plain environment variables whose values come from the environment's tfvars;
   #   PUBLIC_BASE_URL (the function's own URL) and TWILIO_STATUS_CALLBACK_URL are derived.
   functions = {
@@ -137,12 +140,14 @@ locals {
       timeout_seconds = 300
     }
     agent_social_butterfly = {
-      description     = "The Social Butterfly: mutual LinkedIn connections of prospects via Apify (disabled without a token)."
-      exposure        = "internal"
-      secrets         = { DATABASE_URL = "database-url" }
-      settings        = []
-      publishes       = false
-      timeout_seconds = 300
+      description = "The Social Butterfly: mutual LinkedIn connections of prospects via Apify (disabled without a token)."
+      exposure    = "internal"
+      secrets     = { DATABASE_URL = "database-url" }
+      # Wired only once an operator has added a version and listed it in enabled_optional_secrets.
+      optional_secrets = { APIFY_TOKEN = "apify-token" }
+      settings         = []
+      publishes        = false
+      timeout_seconds  = 300
     }
     agent_account_manager = {
       description     = "The Account Manager: each member's ranked priorities (events, community tasks, reviews)."

@@ -68,7 +68,14 @@ locals {
     "${pair[0]}/${pair[1]}" => { function = pair[0], topic = pair[1] }
   }
 
-  secret_ids = toset(flatten([for f in values(var.functions) : values(f.secrets)]))
+  secret_ids = toset(flatten([for f in values(var.functions) : concat(values(f.secrets), values(f.optional_secrets))]))
+  # A function's secrets plus the optional ones this environment has enabled (given a version).
+  function_secrets = {
+    for name, f in var.functions : name => merge(
+      f.secrets,
+      { for env_var, id in f.optional_secrets : env_var => id if contains(var.enabled_optional_secrets, id) },
+    )
+  }
 
   ingress = {
     public    = "ALLOW_ALL"
@@ -244,7 +251,7 @@ module "function" {
     each.value.exposure == "operators" ? var.operators : [],
   )
 
-  secret_env = { for env_var, id in each.value.secrets : env_var => google_secret_manager_secret.this[id].secret_id }
+  secret_env = { for env_var, id in local.function_secrets[each.key] : env_var => google_secret_manager_secret.this[id].secret_id }
   env = merge(
     {
       GOOGLE_CLOUD_PROJECT   = var.project_id

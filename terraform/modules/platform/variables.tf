@@ -32,14 +32,15 @@ variable "build_dir" {
 variable "functions" {
   description = "Every function (modules/catalog): exposure, secrets, settings and sizing."
   type = map(object({
-    description     = string
-    exposure        = string
-    secrets         = optional(map(string), {})
-    settings        = optional(list(string), [])
-    publishes       = optional(bool, false)
-    timeout_seconds = optional(number, 300)
-    memory          = optional(string, "512Mi")
-    concurrency     = optional(number, 1)
+    description      = string
+    exposure         = string
+    secrets          = optional(map(string), {})
+    optional_secrets = optional(map(string), {})
+    settings         = optional(list(string), [])
+    publishes        = optional(bool, false)
+    timeout_seconds  = optional(number, 300)
+    memory           = optional(string, "512Mi")
+    concurrency      = optional(number, 1)
   }))
 
   validation {
@@ -281,4 +282,10 @@ variable "labels" {
   description = "Labels for every labelled resource."
   type        = map(string)
   default     = {}
+}
+
+variable "enabled_optional_secrets" {
+  description = "Optional secret ids (catalog optional_secrets) that have a version in this environment: only these are wired."
+  type        = set(string)
+  default     = []
 }
