@@ -60,6 +60,8 @@ def innovator_model(body: dict[str, Any]) -> FakeReply:
         return instant_responder(body)
     system = body.get("system")
     facts = " ".join(_text([b]) for b in system) if isinstance(system, list) else str(system or "")
+    # The turn's FACTS sit in the system prompt or, with the conversation cached, in the last message.
+    facts += " " + _text(body["messages"][-1]["content"])
     links = LINK.findall(facts)
     return FakeReply(text=f"Here is your link: {links[-1]}" if links else "Noted.")
 
