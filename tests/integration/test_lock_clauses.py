@@ -9,56 +9,27 @@ statement left out of the migrations lets ``anon`` run the ops functions or lock
 
 from __future__ import annotations
 
-import threading
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from psycopg import errors
 
-from shared.adapters.postgres import connect
 from shared.adapters.repositories.users import UserLock
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
 from tests.backbone_support import add_event, add_task, make_user
 from tests.fakes.pubsub import FakePublisher
+from tests.lock_support import row_held, without_blocking
 
 pytestmark = pytest.mark.integration
 
 CLAIM_WAIT = 10.0  # seconds a claim may take before it counts as blocked behind the held row
 
 
-@contextmanager
-def _row_held(database_url: str, sql: str, row_id: uuid.UUID) -> Iterator[None]:
-    """Another worker's transaction holds ``row_id`` (``SELECT ... FOR UPDATE``) until the block ends."""
-    with connect(database_url) as conn:
-        conn.execute(sql, (row_id,))
-        try:
-            yield
-        finally:
-            conn.rollback()
-
-
-def _claim_without_blocking(claim: Callable[[], Any]) -> Any:
-    """Run ``claim`` in a thread; fail when it does not return while the row is still held."""
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            result["value"] = claim()
-        except BaseException as exc:
-            result["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(CLAIM_WAIT)
-    assert not thread.is_alive(), "the claim blocked behind a row another worker holds (SKIP LOCKED lost?)"
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
+def _claim_without_blocking(call: Callable[[], Any]) -> Any:
+    return without_blocking(call, CLAIM_WAIT)
 
 
 def test_the_dispatcher_skips_an_event_another_dispatcher_holds_and_claims_the_rest(db, database_url):
@@ -66,7 +37,7 @@ def test_the_dispatcher_skips_an_event_another_dispatcher_holds_and_claims_the_r
     held = add_event(db, "message.received", user, {"n": 1})
     free = add_event(db, "message.received", user, {"n": 2})
     publisher = FakePublisher()
-    with _row_held(database_url, "SELECT id FROM events WHERE id = %s FOR UPDATE", held):
+    with row_held(database_url, "SELECT id FROM events WHERE id = %s FOR UPDATE", held):
         _claim_without_blocking(lambda: dispatch_events(publisher))
         published = {m.attributes["event_id"] for _, m in publisher.published}
         assert published == {str(free)}
@@ -80,7 +51,7 @@ def test_the_sweeper_skips_a_task_another_sweeper_holds_and_claims_the_rest(db, 
     free = add_task(db, user_id=user, task_type="re_engagement_check", due_offset="-2 seconds")
     db.execute("UPDATE agent_tasks SET created_by = 'other' WHERE id = %s", (free,))
     publisher = FakePublisher()
-    with _row_held(database_url, "SELECT id FROM agent_tasks WHERE id = %s FOR UPDATE", held):
+    with row_held(database_url, "SELECT id FROM agent_tasks WHERE id = %s FOR UPDATE", held):
         _claim_without_blocking(lambda: sweep_tasks(publisher))
         claimed = {m.attributes.get("task_id") for _, m in publisher.published}
         assert claimed == {str(free)}
@@ -98,7 +69,7 @@ def test_the_sweeper_leaves_an_expired_lease_another_sweeper_holds(db, database_
         "WHERE id = ANY(%s)",
         ([held, other],),
     )
-    with _row_held(database_url, "SELECT id FROM agent_tasks WHERE id = %s FOR UPDATE", held):
+    with row_held(database_url, "SELECT id FROM agent_tasks WHERE id = %s FOR UPDATE", held):
         _claim_without_blocking(lambda: sweep_tasks(FakePublisher()))
         rows = db.execute(
             "SELECT id, status FROM agent_tasks WHERE id = ANY(%s)", ([held, other],)
@@ -255,7 +226,7 @@ def test_the_closure_job_skips_a_request_another_worker_holds_and_closes_the_res
         for i in range(2)
     ]
     held, free = ids
-    with _row_held(database_url, "SELECT id FROM community_requests WHERE id = %s FOR UPDATE", held):
+    with row_held(database_url, "SELECT id FROM community_requests WHERE id = %s FOR UPDATE", held):
         report = _claim_without_blocking(lambda: run_closure(PostgresUnitOfWork, now=datetime.now(UTC)))
         assert report.examined == 1
     statuses = {

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from shared.adapters.repositories.queue import NewQueuedPart
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.community import OPEN_STATUSES
 from tests.backbone_support import make_user
+from tests.lock_support import row_held, without_blocking
 
 pytestmark = pytest.mark.integration
 
@@ -36,34 +36,8 @@ BLOCK_PROBE = 0.4  # a second locker still waiting after this is excluded by the
 NOW = datetime(2026, 6, 3, 16, 0, tzinfo=UTC)
 
 
-@contextmanager
-def _row_held(database_url: str, sql: str, row_id: uuid.UUID) -> Iterator[None]:
-    """Another worker's transaction holds ``row_id`` (``SELECT ... FOR UPDATE``) until the block ends."""
-    with connect(database_url) as conn:
-        conn.execute(sql, (row_id,))
-        try:
-            yield
-        finally:
-            conn.rollback()
-
-
 def _without_blocking(call: Callable[[], Any]) -> Any:
-    """Run ``call`` in a thread; fail when it has not returned while the row is still held."""
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            result["value"] = call()
-        except BaseException as exc:
-            result["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(CLAIM_WAIT)
-    assert not thread.is_alive(), "the claim blocked behind a row another worker holds (SKIP LOCKED lost?)"
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
+    return without_blocking(call, CLAIM_WAIT)
 
 
 def _taken_elsewhere(database_url: str, table: str, row_id: uuid.UUID) -> bool:
@@ -114,7 +88,7 @@ def test_the_queue_claim_skips_a_row_another_orchestrator_holds_and_claims_the_r
             uow.rollback()
         return [r.part.id for r in rows]
 
-    with _row_held(database_url, "SELECT id FROM message_queue WHERE id = %s FOR UPDATE", held):
+    with row_held(database_url, "SELECT id FROM message_queue WHERE id = %s FOR UPDATE", held):
         assert _without_blocking(claim) == [free]
     assert sorted(claim()) == sorted([held, free])
 
@@ -164,7 +138,7 @@ def test_replaying_all_skips_a_dead_letter_another_operator_holds(db, database_u
             uow.rollback()
         return ids
 
-    with _row_held(database_url, "SELECT id FROM event_dead_letters WHERE id = %s FOR UPDATE", held):
+    with row_held(database_url, "SELECT id FROM event_dead_letters WHERE id = %s FOR UPDATE", held):
         assert _without_blocking(lock_unreplayed) == [free]
     assert lock_unreplayed() == [held, free]
 
@@ -277,6 +251,6 @@ def test_closure_skips_a_request_another_closer_holds_and_takes_the_rest(db, dat
             uow.rollback()
         return [r.id for r in rows]
 
-    with _row_held(database_url, "SELECT id FROM community_requests WHERE id = %s FOR UPDATE", held):
+    with row_held(database_url, "SELECT id FROM community_requests WHERE id = %s FOR UPDATE", held):
         assert _without_blocking(due) == [free]
     assert sorted(due()) == sorted([held, free])

@@ -1,0 +1,41 @@
+"""Race helpers for the lock tests: another worker holding a row, and a claim that must not wait on it."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from shared.adapters.postgres import connect
+
+
+@contextmanager
+def row_held(database_url: str, sql: str, row_id: uuid.UUID) -> Iterator[None]:
+    """Another worker's transaction holds ``row_id`` (``SELECT ... FOR UPDATE``) until the block ends."""
+    with connect(database_url) as conn:
+        conn.execute(sql, (row_id,))
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+def without_blocking(call: Callable[[], Any], wait: float) -> Any:
+    """Run ``call`` in a thread; fail when it has not returned within ``wait`` while the row is held."""
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = call()
+        except BaseException as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(wait)
+    assert not thread.is_alive(), "the claim blocked behind a row another worker holds (SKIP LOCKED lost?)"
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
