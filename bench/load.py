@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -64,6 +66,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REPLY_TIMEOUT = 180.0
 DRAIN_TIMEOUT = 600.0
 EXPLAINED_DEAD_LETTER = "not deployed yet"
+STORIES_SHOWN = 3  # members whose story is printed when their bursts went unanswered
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -139,10 +142,10 @@ class ConnectionPeak:
                 self._stop.wait(0.2)
 
 
-def rows(url: str, name: str) -> list[dict[str, Any]]:
+def rows(url: str, name: str, **params: object) -> list[dict[str, Any]]:
     """A named bench query's rows (``bench/sql/load.sql``), on a connection of its own."""
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-        return [dict(r) for r in bench_sql(conn).all(name)]
+        return [dict(r) for r in bench_sql(conn).all(name, **params)]
 
 
 def backlog(url: str) -> dict[str, int]:
@@ -227,6 +230,11 @@ def invariants(url: str, info: StackInfo, figures: Figures) -> bool:
         f"no unexplained dead letter ({len(explained)} explained: agent not deployed yet)", unexplained
     )
     ok &= check("every burst answered within the wait", figures.missing)
+    stories = sorted({w.split(":")[0] for w in wrong} | {m.split(" ")[0] for m in figures.missing})
+    for phone in stories[:STORIES_SHOWN]:
+        print(f"\n  {phone}, oldest first:")
+        for r in rows(url, "bench_load_member_timeline", phone=phone):
+            print(f"    {r['at']:%H:%M:%S.%f}  {r['kind']:<34} {r['detail']}")
     return ok
 
 
@@ -329,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     env["LOG_LEVEL"] = env.get("LOG_LEVEL", "WARNING")
     phones = [f"+1415{2_000_000 + i:07d}" for i in range(args.members)]
     figures = Figures()
-    with local_stack(env, echo=not args.quiet) as (info, _state):
+    with local_stack(env, echo=not args.quiet) as (info, state):
         url = info.database_url
         print(
             f"\n{args.members} members x {args.messages} texts in bursts of {args.burst}, "
@@ -348,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
         rate = figures.texts / send_window
         replies = len(requests.get(info.twilio_standin_url + "/_sent", timeout=60).json())
         ok = invariants(url, info, figures)
+        if not ok:  # the stack's state directory goes with the stack: keep its logs for the reader
+            kept = Path(tempfile.mkdtemp(prefix="yp-load-logs-"))
+            shutil.copytree(state / "logs", kept, dirs_exist_ok=True)
+            print(f"  the stack's logs are kept in {kept}")
 
     base = baseline_webhook(rate, min(figures.texts, 2000))
     print("\nfigures:")

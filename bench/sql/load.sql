@@ -43,3 +43,27 @@ SELECT id, event_type FROM events WHERE NOT processed;
 -- name: bench_load_dead_letters
 -- Every dead letter.
 SELECT event_type, consumer, error_message FROM event_dead_letters;
+
+-- name: bench_load_member_timeline
+-- One member's story, oldest first: texts in and out, the events about them, their turns and tasks
+-- (printed for a member whose burst went unanswered, before the stack is stopped).
+WITH u AS (SELECT id FROM users WHERE phone_number = %(phone)s)
+SELECT * FROM (
+  SELECT m.created_at AS at, 'message ' || m.direction AS kind,
+         concat_ws(' ', m.status, 'answered_by=' || m.answered_by_turn_id::text, left(m.content, 40)) AS detail
+    FROM messages m WHERE m.user_id = (SELECT id FROM u)
+  UNION ALL
+  SELECT e.created_at, 'event ' || e.event_type,
+         concat_ws(' ', 'processed=' || e.processed::text, 'at=' || e.processed_at::text,
+                   'attempts=' || e.attempts::text, left(e.last_error, 120))
+    FROM events e
+   WHERE e.aggregate_id = (SELECT id FROM u) OR e.payload ->> 'user_id' = (SELECT id FROM u)::text
+  UNION ALL
+  SELECT t.created_at, 'turn ' || t.agent_type,
+         concat_ws(' ', t.status, t.path, t.delivery, 'latency_ms=' || t.latency_ms::text, left(t.error, 120))
+    FROM agent_turns t WHERE t.user_id = (SELECT id FROM u)
+  UNION ALL
+  SELECT k.created_at, 'task ' || k.task_type,
+         concat_ws(' ', k.status, 'scheduled=' || k.scheduled_for::text, 'retries=' || k.retry_count::text)
+    FROM agent_tasks k WHERE k.user_id = (SELECT id FROM u)
+) s ORDER BY at;
