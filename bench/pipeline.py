@@ -47,6 +47,7 @@ from typing import Any
 
 from bench._stack import start_stack, stop_stack
 from shared import config
+from shared.adapters import postgres
 from shared.adapters.repositories.users import ProfileFields
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.phone import guess_timezone
@@ -221,11 +222,14 @@ def run_mode(push: str, args: argparse.Namespace, env: dict[str, str]) -> tuple[
                 print_level(levels[-1])
         if push == "emulator":
             evidence["push_ceiling"] = emulator_push_ceiling(info)
+            print(f"   emulator push ceiling: {evidence['push_ceiling']} in flight", flush=True)
     finally:
+        postgres.close_pool()  # this process's pool points at this stack's database (make_members)
         stop_stack(proc)
     stats = state_dir / "direct-push-stats.json"
     if stats.exists():
         evidence["direct"] = json.loads(stats.read_text())
+        print(f"   direct push: {evidence['direct']}", flush=True)
     shutil.rmtree(state_dir, ignore_errors=True)  # kept for inspection when the run failed
     return levels, evidence
 

@@ -254,7 +254,7 @@ class DirectPush:
                     return  # waits until the one ahead of it is acknowledged
             if self._stopping:
                 return
-        self._pool.submit(self._push, delivery)
+        self._submit(delivery)
 
     # -- delivering ------------------------------------------------------------------------
 
@@ -348,7 +348,15 @@ class DirectPush:
             following = lane[0]
             if self._stopping:
                 return
-        self._pool.submit(self._push, following)
+        self._submit(following)
+
+    def _submit(self, delivery: _Delivery) -> None:
+        try:
+            self._pool.submit(self._push, delivery)
+        except RuntimeError:  # the pool was shut down: the stack is stopping, like a push in flight
+            log.info(
+                "direct push stopped before a delivery", extra={"subscription": delivery.target.subscription}
+            )
 
     def _run_timers(self) -> None:
         with self._lock:
@@ -356,7 +364,7 @@ class DirectPush:
                 now = time.monotonic()
                 if self._timers and self._timers[0][0] <= now:
                     _, _, delivery = heapq.heappop(self._timers)
-                    self._pool.submit(self._push, delivery)
+                    self._submit(delivery)
                     continue
                 self._wake.wait(timeout=(self._timers[0][0] - now) if self._timers else None)
 
