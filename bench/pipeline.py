@@ -182,6 +182,17 @@ class Level:
     users: int
     to_twilio: list[float]
     webhook: list[float]
+    cpu: float = 0.0  # CPU seconds the whole stack (functions, emulator, runner, Postgres) used
+
+    @property
+    def cpu_per_reply(self) -> float:
+        return self.cpu / max(1, len(self.to_twilio))
+
+    @property
+    def cpu_floor(self) -> float:
+        """The least time a burst of ``users`` texts can take on this machine's cores, were the
+        stack alone on them: the CPU it needs divided by the cores (no queueing counted)."""
+        return self.users * self.cpu_per_reply / (os.cpu_count() or 1)
 
     @property
     def p50(self) -> float:
@@ -212,13 +223,16 @@ def run_mode(push: str, args: argparse.Namespace, env: dict[str, str]) -> tuple[
     proc, info = start_stack(state_dir, env, push=push, echo=False)
     evidence: dict[str, Any] = {}
     levels: list[Level] = []
+    roots = [proc.pid, postmaster_pid(state_dir)]
     try:
         for path in args.path:  # warm-up: first requests pay imports and connection set-up
             run_level(info, 2, 2, 9000, path)
         for path in args.path:
             for i, users in enumerate(args.concurrency):
+                cpu_before = stack_cpu_seconds(roots)
                 to_twilio, webhook = run_level(info, users, args.messages, i * 100, path)
-                levels.append(Level(push, path, users, to_twilio, webhook))
+                cpu = stack_cpu_seconds(roots) - cpu_before
+                levels.append(Level(push, path, users, to_twilio, webhook, cpu))
                 print_level(levels[-1])
         if push == "emulator":
             evidence["push_ceiling"] = emulator_push_ceiling(info)
@@ -234,16 +248,76 @@ def run_mode(push: str, args: argparse.Namespace, env: dict[str, str]) -> tuple[
     return levels, evidence
 
 
-HEADER = ("push", "path", "users", "msgs", "p50 ms", "p99 ms", "webhook p50", "webhook p99", "overhead")
+HEADER = (
+    "push",
+    "path",
+    "users",
+    "msgs",
+    "p50 ms",
+    "p99 ms",
+    "webhook p50",
+    "webhook p99",
+    "overhead",
+    "cpu/reply",
+    "cpu floor",
+)
+ROW = "{:>8} {:>9} {:>6} {:>6} {:>8} {:>8} {:>12} {:>12} {:>9} {:>9} {:>9}"
 
 
 def print_level(level: Level) -> None:
     print(
-        f"{level.push:>8} {level.path:>9} {level.users:>6} {len(level.to_twilio):>6} "
-        f"{level.p50 * 1000:>8.1f} {level.p99 * 1000:>8.1f} {level.baseline * 1000:>12.1f} "
-        f"{percentile(level.webhook, 99) * 1000:>12.1f} {level.overhead * 1000:>9.1f}",
+        ROW.format(
+            level.push,
+            level.path,
+            level.users,
+            len(level.to_twilio),
+            f"{level.p50 * 1000:.1f}",
+            f"{level.p99 * 1000:.1f}",
+            f"{level.baseline * 1000:.1f}",
+            f"{percentile(level.webhook, 99) * 1000:.1f}",
+            f"{level.overhead * 1000:.1f}",
+            f"{level.cpu_per_reply * 1000:.1f}",
+            f"{level.cpu_floor * 1000:.0f}",
+        ),
         flush=True,
     )
+
+
+def postmaster_pid(state_dir: Path) -> int:
+    """The stack's private PostgreSQL server (its first line of postmaster.pid), or 0."""
+    try:
+        return int((state_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def stack_cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU seconds of these processes and all their descendants (/proc): the
+    runner (stand-ins, relay, direct push), the functions' gunicorn masters and workers, the
+    emulator, and the PostgreSQL server with its backends. The benchmark's own clients are not
+    counted."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, ...
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    total, todo, seen = 0.0, [pid for pid in roots if pid], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += cpu.get(pid, 0.0)
+        todo += children.get(pid, [])
+    return total
 
 
 def load_average() -> str:
@@ -274,18 +348,22 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     levels: list[Level] = []
     evidence: dict[str, dict[str, Any]] = {}
-    print("\n{:>8} {:>9} {:>6} {:>6} {:>8} {:>8} {:>12} {:>12} {:>9}".format(*HEADER))
+    print("\n" + ROW.format(*HEADER))
     try:
         for push in args.push:
             mode_levels, evidence[push] = run_mode(push, args, env)
             levels += mode_levels
     finally:
         fake.stop()
-    print("\n{:>8} {:>9} {:>6} {:>6} {:>8} {:>8} {:>12} {:>12} {:>9}".format(*HEADER))
+    print("\n" + ROW.format(*HEADER))
     for level in levels:
         print_level(level)
     print(f"\nload average (1, 5, 15 min): before {load_before}; after {load_average()} (2 cores)")
     print("overhead = p99 (webhook request -> Twilio API call) minus the bare-webhook baseline (p50)")
+    print(
+        "cpu/reply = CPU ms the whole stack spent per reply at that level; cpu floor = users x cpu/reply "
+        f"/ {os.cpu_count()} cores: the least a burst of that many texts takes with the cores to itself"
+    )
     print("target (issue 15): p99 overhead <= 500 ms with the ceiling taken out; issue 4: p50 <= 150 ms")
     print_comparison(levels)
     ceiling = evidence.get("emulator", {}).get("push_ceiling")
@@ -311,7 +389,8 @@ def print_comparison(levels: list[Level]) -> None:
     for path in dict.fromkeys(level.path for level in levels):
         row = {level.push: level for level in levels if level.path == path and level.users == top}
         parts = [
-            f"{push} p99 {level.p99 * 1000:.0f} ms, overhead {level.overhead * 1000:.0f} ms"
+            f"{push} p99 {level.p99 * 1000:.0f} ms, overhead {level.overhead * 1000:.0f} ms "
+            f"(cpu floor {level.cpu_floor * 1000:.0f} ms)"
             for push, level in row.items()
         ]
         print(f"{path}, {top} concurrent users: " + "; ".join(parts))
