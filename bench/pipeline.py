@@ -244,7 +244,10 @@ def run_mode(push: str, args: argparse.Namespace, env: dict[str, str]) -> tuple[
     if stats.exists():
         evidence["direct"] = json.loads(stats.read_text())
         print(f"   direct push: {evidence['direct']}", flush=True)
-    shutil.rmtree(state_dir, ignore_errors=True)  # kept for inspection when the run failed
+    if args.keep_state:
+        print(f"   state directory (logs) kept: {state_dir}", flush=True)
+    else:
+        shutil.rmtree(state_dir, ignore_errors=True)  # kept for inspection when the run failed
     return levels, evidence
 
 
@@ -337,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=("emulator", "direct"),
         default=["emulator", "direct"],
         help="Pub/Sub delivery modes to measure, one stack each, in this run",
+    )
+    parser.add_argument(
+        "--keep-state", action="store_true", help="keep each stack's state directory (function logs)"
     )
     args = parser.parse_args(argv)
 

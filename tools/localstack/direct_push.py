@@ -304,8 +304,10 @@ class DirectPush:
             with self._lock:
                 self.stats.acked += 1
             self._done(delivery)
-        else:
-            self._nack(delivery)
+            return
+        if status is not None:
+            log.warning("direct push refused", extra={"subscription": subscription, "status": status})
+        self._nack(delivery)
 
     def _nack(self, delivery: _Delivery) -> None:
         with self._lock:
