@@ -75,12 +75,22 @@ def bench_database(prefix: str = "bench", *, pool_max: int | None = None) -> Ite
 
 
 def start_stack(
-    state_dir: Path, env: dict[str, str], *, echo: bool = True
+    state_dir: Path, env: dict[str, str], *, echo: bool = True, push: str = "emulator"
 ) -> tuple[subprocess.Popen[str], StackInfo]:
     """Start the whole local stack (``python -m tools.localstack --no-chat``) as its own process
-    group, wait until it says it is running, and attach through its ``stack.json``."""
+    group, wait until it says it is running, and attach through its ``stack.json``. ``push``:
+    who delivers Pub/Sub messages to the functions (``--push emulator|direct``)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.localstack", "--no-chat", "--state-dir", str(state_dir)],
+        [
+            sys.executable,
+            "-m",
+            "tools.localstack",
+            "--no-chat",
+            "--state-dir",
+            str(state_dir),
+            "--push",
+            push,
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -89,13 +99,15 @@ def start_stack(
         start_new_session=True,
     )
     assert proc.stdout is not None
+    seen: list[str] = []
     for line in proc.stdout:
+        seen.append(line.rstrip())
         if echo:
             print("  " + line.rstrip(), flush=True)
         if "running; press Ctrl-C" in line:
             break
     else:
-        raise SystemExit("the local stack did not start")
+        raise SystemExit("the local stack did not start:\n" + "\n".join(seen[-40:]))
     threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
     return proc, StackInfo.load(stack_file(state_dir))
 
@@ -109,10 +121,18 @@ def local_stack(env: dict[str, str], *, echo: bool = True) -> Iterator[tuple[Sta
     try:
         yield info, state_dir
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_stack(proc)
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def stop_stack(proc: subprocess.Popen[str], timeout: float = 300.0) -> None:
+    """Stop a stack from ``start_stack``: SIGTERM, which the runner always handles (SIGINT is
+    ignored in a process started in the background by a non-interactive shell), then SIGKILL.
+    The wait is long: the runner stops each function in turn (up to 10 s each) and a SIGKILL
+    would leave the emulator and the functions, in sessions of their own, running."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

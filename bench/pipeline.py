@@ -1,13 +1,22 @@
 """The platform's own latency, with the LLM taken out.
 
 Drives the full local stack (``python -m tools.localstack``): the signed inbound webhook,
-the NOTIFY relay, the dispatcher, Pub/Sub (emulator), the Bouncer (real ``anthropic``
-client against a scripted endpoint that answers instantly), the outbound row, the relay,
-the SMS sender and the Twilio stand-in. Prints p50 and p99 of the time from the webhook
-request to the Twilio API call, at 1 and at 20 concurrent simulated users.
+the NOTIFY relay, the dispatcher, Pub/Sub, the Bouncer (real ``anthropic`` client against a
+scripted endpoint that answers instantly), the outbound row, the relay, the SMS sender and the
+Twilio stand-in. Prints p50 and p99 of the time from the webhook request to the Twilio API
+call, at 1 and at 20 concurrent simulated users.
+
+Two Pub/Sub delivery settings, one stack each, in the same run (``--push``, issue 15):
+
+- ``emulator``: the Pub/Sub emulator's push subscriptions deliver to the functions. The
+  emulator keeps about two pushes in flight per subscription (the "push ceiling", measured in
+  the same run by ``emulator_push_ceiling``); production Pub/Sub scales push delivery out.
+- ``direct``: ``--push direct`` (``tools/localstack/direct_push.py``) delivers every published
+  message straight to the functions' push endpoints, concurrently, with the same envelope,
+  retries and ordering; its peak pushes in flight per subscription are printed as evidence.
 
 As a same-run baseline it also times the bare signed webhook round trip (request to empty
-TwiML), which every reply has to include.
+TwiML), which every reply has to include; the overhead is p99 minus that baseline (median).
 
 ``--path concierge`` (issue 16) times the same round trip for approved members: the text is
 routed to ``agent_concierge``, whose turn loads the member's context (goal, priorities, open
@@ -15,27 +24,30 @@ requests), makes its two calls (answered instantly), runs the guards and writes 
 simulated users are made members beforehand through the same repository calls onboarding and
 an operator's approval make (no welcome is queued, so only replies reach the stand-in).
 
-Usage: ``python -m bench.pipeline [--messages 5] [--concurrency 1 20] [--path bouncer concierge]``
-Target (issue 4): p50 <= 150 ms and p99 <= 500 ms.
+Usage: ``python -m bench.pipeline [--messages 5] [--concurrency 1 20] [--path bouncer concierge]
+[--push emulator direct]``. Targets: p50 <= 150 ms (issue 4); p99 overhead <= 500 ms with the
+emulator's push ceiling taken out (issue 15).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench._stack import start_stack
+from bench._stack import start_stack, stop_stack
 from shared import config
+from shared.adapters import postgres
 from shared.adapters.repositories.users import ProfileFields
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.phone import guess_timezone
@@ -161,6 +173,170 @@ def emulator_push_ceiling(info: StackInfo, pushes: int = 20, hold: float = 0.1) 
     return state["peak"]
 
 
+@dataclass
+class Level:
+    """One measured level: a path and a number of concurrent users in one delivery mode."""
+
+    push: str
+    path: str
+    users: int
+    to_twilio: list[float]
+    webhook: list[float]
+    cpu: float = 0.0  # CPU seconds the stack (functions, emulator, runner, Postgres) used, less idle
+
+    @property
+    def cpu_per_reply(self) -> float:
+        return self.cpu / max(1, len(self.to_twilio))
+
+    @property
+    def cpu_floor(self) -> float:
+        """The least time a burst of ``users`` texts can take on this machine's cores, were the
+        stack alone on them: the CPU it needs divided by the cores (no queueing counted)."""
+        return self.users * self.cpu_per_reply / (os.cpu_count() or 1)
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.to_twilio)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.to_twilio, 99)
+
+    @property
+    def baseline(self) -> float:
+        """The bare signed webhook round trip (request to empty TwiML), median, same level."""
+        return statistics.median(self.webhook)
+
+    @property
+    def overhead(self) -> float:
+        """What the pipeline adds at p99 beyond the webhook round trip every reply includes."""
+        return self.p99 - self.baseline
+
+
+def run_mode(push: str, args: argparse.Namespace, env: dict[str, str]) -> tuple[list[Level], dict[str, Any]]:
+    """Start the stack with ``--push push``, measure every path and level, stop it. Returns the
+    levels and what the mode's delivery did (emulator: the push-ceiling probe; direct: the
+    server's own counts, peak pushes in flight per subscription)."""
+    state_dir = Path(tempfile.mkdtemp(prefix="yp-bench-"))
+    state_dir.chmod(0o755)
+    print(f"\n== push mode: {push} (load average {load_average()})", flush=True)
+    proc, info = start_stack(state_dir, env, push=push, echo=False)
+    evidence: dict[str, Any] = {}
+    levels: list[Level] = []
+    roots = [proc.pid, postmaster_pid(state_dir)]
+    try:
+        for path in args.path:  # warm-up: first requests pay imports and connection set-up
+            run_level(info, 2, 2, 9000, path)
+        idle = idle_cpu_rate(roots)  # the stack's own background: scheduler sweeps, idle workers
+        print(f"   stack CPU while idle: {idle * 1000:.0f} ms/s (subtracted below)", flush=True)
+        for path in args.path:
+            for i, users in enumerate(args.concurrency):
+                cpu_before, started = stack_cpu_seconds(roots), time.monotonic()
+                to_twilio, webhook = run_level(info, users, args.messages, i * 100, path)
+                elapsed = time.monotonic() - started
+                cpu = max(0.0, stack_cpu_seconds(roots) - cpu_before - idle * elapsed)
+                levels.append(Level(push, path, users, to_twilio, webhook, cpu))
+                print_level(levels[-1])
+        if push == "emulator":
+            evidence["push_ceiling"] = emulator_push_ceiling(info)
+            print(f"   emulator push ceiling: {evidence['push_ceiling']} in flight", flush=True)
+    finally:
+        postgres.close_pool()  # this process's pool points at this stack's database (make_members)
+        stop_stack(proc)
+    stats = state_dir / "direct-push-stats.json"
+    if stats.exists():
+        evidence["direct"] = json.loads(stats.read_text())
+        print(f"   direct push: {evidence['direct']}", flush=True)
+    if args.keep_state:
+        print(f"   state directory (logs) kept: {state_dir}", flush=True)
+    else:
+        shutil.rmtree(state_dir, ignore_errors=True)  # kept for inspection when the run failed
+    return levels, evidence
+
+
+HEADER = (
+    "push",
+    "path",
+    "users",
+    "msgs",
+    "p50 ms",
+    "p99 ms",
+    "webhook p50",
+    "webhook p99",
+    "overhead",
+    "cpu/reply",
+    "cpu floor",
+)
+ROW = "{:>8} {:>9} {:>6} {:>6} {:>8} {:>8} {:>12} {:>12} {:>9} {:>9} {:>9}"
+
+
+def print_level(level: Level) -> None:
+    print(
+        ROW.format(
+            level.push,
+            level.path,
+            level.users,
+            len(level.to_twilio),
+            f"{level.p50 * 1000:.1f}",
+            f"{level.p99 * 1000:.1f}",
+            f"{level.baseline * 1000:.1f}",
+            f"{percentile(level.webhook, 99) * 1000:.1f}",
+            f"{level.overhead * 1000:.1f}",
+            f"{level.cpu_per_reply * 1000:.1f}",
+            f"{level.cpu_floor * 1000:.0f}",
+        ),
+        flush=True,
+    )
+
+
+def postmaster_pid(state_dir: Path) -> int:
+    """The stack's private PostgreSQL server (its first line of postmaster.pid), or 0."""
+    try:
+        return int((state_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def idle_cpu_rate(roots: list[int], seconds: float = 5.0) -> float:
+    """CPU seconds per second the stack spends with no traffic."""
+    before = stack_cpu_seconds(roots)
+    time.sleep(seconds)
+    return (stack_cpu_seconds(roots) - before) / seconds
+
+
+def stack_cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU seconds of these processes and all their descendants (/proc): the
+    runner (stand-ins, relay, direct push), the functions' gunicorn masters and workers, the
+    emulator, and the PostgreSQL server with its backends. The benchmark's own clients are not
+    counted."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, ...
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    total, todo, seen = 0.0, [pid for pid in roots if pid], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += cpu.get(pid, 0.0)
+        todo += children.get(pid, [])
+    return total
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline")
     parser.add_argument("--messages", type=int, default=5, help="messages per simulated user")
@@ -168,41 +344,73 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--path", nargs="+", choices=("bouncer", "concierge"), default=["bouncer", "concierge"]
     )
+    parser.add_argument(
+        "--push",
+        nargs="+",
+        choices=("emulator", "direct"),
+        default=["emulator", "direct"],
+        help="Pub/Sub delivery modes to measure, one stack each, in this run",
+    )
+    parser.add_argument(
+        "--keep-state", action="store_true", help="keep each stack's state directory (function logs)"
+    )
     args = parser.parse_args(argv)
 
     fake = AnthropicFake(responder=instant_responder).start()
-    state_dir = Path(tempfile.mkdtemp(prefix="yp-bench-"))
-    state_dir.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update({"ANTHROPIC_API_KEY": "bench-key-not-secret", "ANTHROPIC_BASE_URL": fake.base_url})
     # Time the machinery, not the deliberate pause that lets a burst of texts settle (BURST_QUIET_GAP).
     env["BURST_QUIET_GAP_SECONDS"] = "0"
-    proc, info = start_stack(state_dir, env)
+    load_before = load_average()
+    levels: list[Level] = []
+    evidence: dict[str, dict[str, Any]] = {}
+    print("\n" + ROW.format(*HEADER))
     try:
-        for path in args.path:  # warm-up: first requests pay imports and connection set-up
-            run_level(info, 2, 2, 9000, path)
-        header = ("path", "users", "msgs", "p50 ms", "p99 ms", "webhook p50", "webhook p99")
-        print("\n{:>9} {:>6} {:>6} {:>8} {:>8} {:>12} {:>12}".format(*header))
-        for path in args.path:
-            for i, users in enumerate(args.concurrency):
-                to_twilio, webhook = run_level(info, users, args.messages, i * 100, path)
-                print(
-                    f"{path:>9} {users:>6} {len(to_twilio):>6} {statistics.median(to_twilio) * 1000:>8.1f} "
-                    f"{percentile(to_twilio, 99) * 1000:>8.1f} {statistics.median(webhook) * 1000:>12.1f} "
-                    f"{percentile(webhook, 99) * 1000:>12.1f}"
-                )
-        print("\ntarget: p50 <= 150 ms, p99 <= 500 ms (webhook request -> Twilio API call)")
-        print(
-            f"Pub/Sub emulator push ceiling, same run: {emulator_push_ceiling(info)} request(s) in flight "
-            "per subscription (every agent turn waits behind it locally; Pub/Sub in production scales out)"
-        )
-        print(f"LLM calls answered by the scripted endpoint: {len(fake.requests)}")
+        for push in args.push:
+            mode_levels, evidence[push] = run_mode(push, args, env)
+            levels += mode_levels
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=60)
         fake.stop()
-    shutil.rmtree(state_dir, ignore_errors=True)  # kept for inspection when the run failed
+    print("\n" + ROW.format(*HEADER))
+    for level in levels:
+        print_level(level)
+    print(f"\nload average (1, 5, 15 min): before {load_before}; after {load_average()} (2 cores)")
+    print("overhead = p99 (webhook request -> Twilio API call) minus the bare-webhook baseline (p50)")
+    print(
+        "cpu/reply = CPU ms the whole stack spent per reply at that level (less its idle CPU); "
+        "cpu floor = users x cpu/reply "
+        f"/ {os.cpu_count()} cores: the least a burst of that many texts takes with the cores to itself"
+    )
+    print("target (issue 15): p99 overhead <= 500 ms with the ceiling taken out; issue 4: p50 <= 150 ms")
+    print_comparison(levels)
+    ceiling = evidence.get("emulator", {}).get("push_ceiling")
+    if ceiling is not None:
+        print(
+            f"emulator push ceiling, same run: {ceiling} request(s) in flight per subscription "
+            "(a slow endpoint, 20 messages on 20 ordering keys)"
+        )
+    direct = evidence.get("direct", {}).get("direct")
+    if direct:
+        peaks = ", ".join(f"{sub.rsplit('/', 1)[-1]} {n}" for sub, n in direct["peak_in_flight"].items())
+        print(
+            f"direct push, same run: {direct['pushes']} pushes ({direct['nacked']} refused and retried); "
+            f"peak in flight per subscription: {peaks}"
+        )
+    print(f"LLM calls answered by the scripted endpoint: {len(fake.requests)}")
     return 0
+
+
+def print_comparison(levels: list[Level]) -> None:
+    """Per path, at the highest concurrency measured: each mode's p99 and overhead side by side."""
+    top = max((level.users for level in levels), default=0)
+    for path in dict.fromkeys(level.path for level in levels):
+        row = {level.push: level for level in levels if level.path == path and level.users == top}
+        parts = [
+            f"{push} p99 {level.p99 * 1000:.0f} ms, overhead {level.overhead * 1000:.0f} ms "
+            f"(cpu floor {level.cpu_floor * 1000:.0f} ms)"
+            for push, level in row.items()
+        ]
+        print(f"{path}, {top} concurrent users: " + "; ".join(parts))
 
 
 if __name__ == "__main__":

@@ -199,7 +199,8 @@ def function_env(info: dict[str, Any], name: str, url: str) -> dict[str, str]:
             "PYTHONPATH": str(ROOT),
             "DATABASE_URL": info["database_url"],
             "GOOGLE_CLOUD_PROJECT": PROJECT,
-            "PUBSUB_EMULATOR_HOST": info["pubsub_emulator_host"],
+            # --push direct: the functions publish to the direct-push server (direct_push.py).
+            "PUBSUB_EMULATOR_HOST": info.get("pubsub_publish_host") or info["pubsub_emulator_host"],
             "TWILIO_ACCOUNT_SID": LOCAL_ACCOUNT_SID,
             "TWILIO_AUTH_TOKEN": info["twilio_auth_token"],
             "TWILIO_FROM_NUMBER": LOCAL_FROM_NUMBER,
@@ -285,6 +286,8 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
             "stripe_secret_key": local["stripe_secret_key"],
             "stripe_webhook_secret": local["stripe_webhook_secret"],
         }
+        if args.push == "direct":
+            info.update(start_direct_push(stack, urls, state_dir))
         procs: dict[str, subprocess.Popen[bytes]] = {}
         for name in names:
             port = int(urls[name].rsplit(":", 1)[1])
@@ -353,6 +356,21 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
     return 0
 
 
+def start_direct_push(stack: ExitStack, urls: dict[str, str], state_dir: Path) -> dict[str, str]:
+    """``--push direct``: the functions publish to a server that pushes straight to their push
+    endpoints (no emulator push ceiling); the emulator keeps running for everything else."""
+    from tools.localstack.direct_push import start_for_routing
+
+    direct = start_for_routing(
+        PROJECT,
+        lambda consumer: urls[consumer.function] + "/",
+        stats_path=state_dir / "direct-push-stats.json",
+    )
+    stack.callback(direct.stop)
+    say(f"Pub/Sub direct push on {direct.host_port} (the functions publish here; --push direct)")
+    return {"pubsub_push": "direct", "pubsub_publish_host": direct.host_port}
+
+
 def describe_dsn(url: str) -> str:
     """host:port/dbname of a DSN, without credentials."""
     from psycopg.conninfo import conninfo_to_dict
@@ -382,6 +400,8 @@ def print_health(
     if info.stripe_standin_url:
         say(f"  {'stripe stand-in':<22} {'up':<8} {info.stripe_standin_url}")
     say(f"  {'pubsub emulator':<22} {emulator_state:<8} {info.pubsub_emulator_host}")
+    if info.pubsub_publish_host:
+        say(f"  {'pubsub direct push':<22} {'up':<8} {info.pubsub_publish_host} (the functions publish here)")
     for name, healthy, detail in services or []:
         say(f"  {name:<22} {'up' if healthy else 'DOWN':<8} {detail}")
     say(f"logs: {log_dir}")
@@ -395,6 +415,13 @@ def main(argv: list[str] | None = None) -> int:
         "--no-chat", dest="chat", action="store_false", help="do not open the phone simulator"
     )
     parser.add_argument("--phone", default="+14155550123", help="the simulator's phone number")
+    parser.add_argument(
+        "--push",
+        choices=("emulator", "direct"),
+        default=os.environ.get("YP_LOCAL_PUSH", "emulator"),
+        help="who delivers published messages to the functions: the Pub/Sub emulator's push "
+        "subscriptions (default), or straight to the push endpoints (tools/localstack/direct_push.py)",
+    )
     args = parser.parse_args(argv)
     try:
         return run(args)

@@ -42,6 +42,8 @@ class StackInfo:
     stripe_standin_url: str = ""  # the Stripe stand-in (tools/fakes/stripe_api.py)
     stripe_secret_key: str = ""  # local-only test key the stand-in accepts
     stripe_webhook_secret: str = ""  # what the stand-in signs stripe_webhook deliveries with
+    pubsub_push: str = "emulator"  # who pushes to the functions: "emulator" or "direct" (--push)
+    pubsub_publish_host: str = ""  # --push direct: where the functions publish (direct_push.py)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2))
