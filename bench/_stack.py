@@ -113,11 +113,13 @@ def start_stack(
 
 
 @contextmanager
-def local_stack(env: dict[str, str], *, echo: bool = True) -> Iterator[tuple[StackInfo, Path]]:
+def local_stack(
+    env: dict[str, str], *, echo: bool = True, push: str = "emulator"
+) -> Iterator[tuple[StackInfo, Path]]:
     """The local stack in a throwaway state directory (its own private cluster), stopped after."""
     state_dir = Path(tempfile.mkdtemp(prefix="yp-bench-"))
     state_dir.chmod(0o755)
-    proc, info = start_stack(state_dir, env, echo=echo)
+    proc, info = start_stack(state_dir, env, echo=echo, push=push)
     try:
         yield info, state_dir
     finally:

@@ -13,9 +13,18 @@ SELECT (SELECT count(*) FROM events WHERE NOT processed) AS events,
        (SELECT count(*) FROM agent_tasks WHERE status IN ('processing')
           OR (status = 'pending' AND scheduled_for <= now())) AS tasks;
 
--- name: bench_load_turns_per_member
--- Reply turns per member.
-SELECT u.phone_number, count(t.id) AS n FROM users u LEFT JOIN agent_turns t ON t.user_id = u.id GROUP BY 1;
+-- name: bench_load_inbound_texts
+-- Every text a member sent, as the platform received it, with the turn that answered it.
+SELECT u.phone_number, m.created_at, m.answered_by_turn_id
+  FROM messages m JOIN users u ON u.id = m.user_id
+ WHERE m.direction = 'inbound' AND m.role = 'user'
+ ORDER BY u.phone_number, m.created_at;
+
+-- name: bench_load_reply_turns
+-- Every turn that answered texts, with how many reply SMS rows it wrote.
+SELECT t.id, u.phone_number, cardinality(t.message_ids) AS replies
+  FROM agent_turns t JOIN users u ON u.id = t.user_id
+ WHERE EXISTS (SELECT 1 FROM messages m WHERE m.answered_by_turn_id = t.id);
 
 -- name: bench_load_proactive_deliveries
 -- Every queued (proactive) message that was delivered, with its member's time zone.
