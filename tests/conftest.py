@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _pytest.nodeid import coerce_node_id
 
 from shared import bootstrap, config
 from shared.adapters import postgres
@@ -26,6 +27,33 @@ from tools.localstack.migrate import migrate
 from tools.localstack.pgcluster import PgCluster, free_port
 
 TEMPLATE_DB = "yp_template"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` honour ``xdist_group`` again (on an xdist worker).
+
+    xdist 3.8 groups by appending ``@<group>`` to each marked item's node id, which it writes to
+    ``item._nodeid``; pytest 9.2 keeps the node id in ``item._id`` instead, so that write is lost
+    and every marked test was scheduled on its own: the e2e modules each started their stacks on
+    both workers at once and the fault suite built its stack twice. Here the suffix is set where
+    pytest 9.2 reads it (pinned in requirements-dev.txt; an id that already ends with it, as a
+    fixed xdist would leave it, is left alone)."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = sorted(
+            {
+                str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                for m in item.iter_markers("xdist_group")
+            }
+        )
+        if not names:
+            continue
+        suffix = "@" + "_".join(names)
+        if item.nodeid.endswith(suffix):
+            continue
+        item._id = coerce_node_id(item.nodeid + suffix)
 
 
 class PgServer:

@@ -1,4 +1,16 @@
-"""The whole local stack, started with the README's run command (``make run``)."""
+"""The whole local stack, started with the README's run command (``make run``).
+
+A stack costs minutes to start on a busy 2-core machine (22 functions import their libraries at
+once), so the e2e tests share two, each started on first use and stopped as soon as the next
+test to run no longer needs it:
+- ``local_stack``: no API key (every agent on its offline brain), for every test that can run on it;
+- ``keyed_stack``: ``ANTHROPIC_API_KEY`` set and the model a loopback Messages API that plays each
+  agent's model deterministically (``tests/e2e/models.py``).
+The e2e tests are one xdist group (one worker, so one of each stack), ordered keyed first, then the
+no-key tests (the member stories first: they need the seeded experts not yet asked today), and the
+Ctrl-C test last, as it stops the stack it is given. Tests sharing a stack use their own phones and
+members and filter their queries to them; a test that stops its stack gets a fresh one next time.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +28,10 @@ from pathlib import Path
 
 import pytest
 
+from tools.fakes.anthropic_api import AnthropicFake
 from tools.localstack.stack_info import StackInfo, stack_file
+
+from .models import keyed_model
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 420.0
@@ -88,7 +103,94 @@ def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[RunningSt
         shutil.rmtree(stack.state_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def local_stack() -> Iterator[RunningStack]:
-    with running_stack() as stack:
-        yield stack
+@dataclass
+class KeyedStack:
+    """The keyed stack and the loopback Messages API its functions call (``fake.requests``)."""
+
+    stack: RunningStack
+    fake: AnthropicFake
+
+
+class SharedStack:
+    """One stack for the tests that ask for it: started on first use, again if a test stopped it."""
+
+    def __init__(self, *, keyed: bool) -> None:
+        self.keyed = keyed
+        self.stack: RunningStack | None = None
+        self.fake: AnthropicFake | None = None
+
+    def get(self) -> RunningStack:
+        if self.stack is not None and self.stack.proc.poll() is None:
+            return self.stack
+        self.close()
+        env: dict[str, str] = {}
+        if self.keyed:
+            self.fake = AnthropicFake(responder=keyed_model).start()
+            env = {"ANTHROPIC_API_KEY": "e2e-key-not-a-secret", "ANTHROPIC_BASE_URL": self.fake.base_url}
+        self.stack = start_stack(env)
+        return self.stack
+
+    def close(self) -> None:
+        if self.stack is not None:
+            self.stack.stop()
+            shutil.rmtree(self.stack.state_dir, ignore_errors=True)
+            self.stack = None
+        if self.fake is not None:
+            self.fake.stop()
+            self.fake = None
+
+
+SHARED = {"local_stack": SharedStack(keyed=False), "keyed_stack": SharedStack(keyed=True)}
+MEMBER_STORIES = "test_member_stories.py"  # first on the no-key stack: the seeded experts are unasked
+STOPS_ITS_STACK = {"test_the_readme_run_command_stops_everything_on_ctrl_c"}  # last
+
+
+@pytest.fixture
+def local_stack() -> RunningStack:
+    """The shared stack with no API key."""
+    return SHARED["local_stack"].get()
+
+
+@pytest.fixture
+def keyed_stack() -> KeyedStack:
+    """The shared stack with an API key and the loopback model."""
+    stack = SHARED["keyed_stack"].get()
+    assert SHARED["keyed_stack"].fake is not None
+    return KeyedStack(stack, SHARED["keyed_stack"].fake)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_shared_stacks() -> Iterator[None]:
+    yield
+    for shared in SHARED.values():
+        shared.close()
+
+
+def _rank(item: pytest.Item) -> int:
+    names = getattr(item, "fixturenames", ())
+    if "keyed_stack" in names:
+        return 0
+    if item.path.name == MEMBER_STORIES:
+        return 1
+    if getattr(item, "originalname", item.name) in STOPS_ITS_STACK:
+        return 3
+    return 2
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The e2e tests in stack order (the module docstring); every other test keeps its place."""
+    here = Path(__file__).parent
+    slots = [i for i, item in enumerate(items) if item.path.parent == here]
+    ordered = sorted((items[i] for i in slots), key=_rank)  # stable: file order within a rank
+    for slot, item in zip(slots, ordered, strict=True):
+        items[slot] = item
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """A shared stack stops once the next test does not need it (not at the end of the session,
+    while this worker runs other tests)."""
+    for fixture, shared in SHARED.items():
+        uses = fixture in getattr(item, "fixturenames", ())
+        next_uses = nextitem is not None and fixture in getattr(nextitem, "fixturenames", ())
+        if uses and not next_uses:
+            shared.close()

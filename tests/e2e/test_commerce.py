@@ -3,8 +3,9 @@ link by SMS, the link works and the upload lands; a funding link is created thro
 ``stripe`` client against the Stripe stand-in, and the stand-in's signed
 ``checkout.session.completed``, delivered three times, credits the innovator once.
 
-The model is the loopback Messages API with a responder that plays the Innovator's model: Call 1
-picks the commerce tool the text asks for, Call 2 quotes the link the tool returned.
+The model is the keyed stack's loopback Messages API (``tests/e2e/models.py``), whose responder plays
+the Innovator's model: Call 1 picks the commerce tool the text asks for, Call 2 quotes the link the
+tool returned. The stack is shared, so every query here is about this test's innovator.
 """
 
 from __future__ import annotations
@@ -19,51 +20,20 @@ import psycopg
 import pytest
 import requests
 
-from tools.fakes.anthropic_api import AnthropicFake, FakeReply, instant_responder
 from tools.localstack.phone import send_sms, sent_messages
 
-from .conftest import RunningStack, running_stack
+from .conftest import KeyedStack, RunningStack
+from .models import LINK
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.pubsub, pytest.mark.xdist_group("e2e")]
 
 PHONE = "+14155550166"
-LINK = re.compile(r"http://127\.0\.0\.1:\d+/(?:\?t=[A-Za-z0-9_-]+|c/pay/cs_test_[0-9a-f]+)")
 CSV = (
     "\ufeffFirst Name,Last Name,Company,Email,Phone,LinkedIn URL\r\n"
     "Ada,Lovelace,Analytical,ada@example.com,+1 415 555 0123,https://www.linkedin.com/in/ada\r\n"
     "Bob,,,bob@@example,,\r\n"
     "Cy,Young,Acme,cy@example.com,,\r\n"
 ).encode()
-
-
-def _text(content: Any) -> str:
-    return content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
-
-
-def innovator_model(body: dict[str, Any]) -> FakeReply:
-    """Call 1: the commerce tool the member's text asks for. Call 2: the link the tool returned."""
-    choice = body.get("tool_choice") or {}
-    if choice.get("name") == "make_decision":
-        asked = _text(body["messages"][-1]["content"]).lower()
-        tools: list[dict[str, Any]] = []
-        if "upload" in asked:
-            tools = [{"tool_name": "upload_prospects", "params": {}}]
-        elif "credits" in asked:
-            tools = [{"tool_name": "request_credit_funding", "params": {"amount": 100}}]
-        decision = {
-            "next_scenario": "single_topic_response" if tools else "general_response",
-            "tools_to_execute": tools,
-            "context_for_call_2": {"primary_topic": "commerce"},
-        }
-        return FakeReply(tool_uses=[("make_decision", decision)])
-    if choice.get("type") == "tool":
-        return instant_responder(body)
-    system = body.get("system")
-    facts = " ".join(_text([b]) for b in system) if isinstance(system, list) else str(system or "")
-    # The turn's FACTS sit in the system prompt or, with the conversation cached, in the last message.
-    facts += " " + _text(body["messages"][-1]["content"])
-    links = LINK.findall(facts)
-    return FakeReply(text=f"Here is your link: {links[-1]}" if links else "Noted.")
 
 
 def _query(stack: RunningStack, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -99,54 +69,52 @@ def _text_and_wait_for_link(stack: RunningStack, text: str, kind: str) -> str:
     pytest.fail(f"no {kind} link texted: {[m['body'] for m in sent_messages(stack.info, PHONE)]}")
 
 
-def test_an_innovator_uploads_a_list_and_buys_credits_through_the_stack():
-    with AnthropicFake(responder=innovator_model) as fake:
-        env = {"ANTHROPIC_API_KEY": "e2e-key-not-a-secret", "ANTHROPIC_BASE_URL": fake.base_url}
-        with running_stack(env) as stack:
-            assert any("Stripe stand-in on" in line for line in stack.output), stack.output[-30:]
-            user_id = _seed_innovator(stack)
+def test_an_innovator_uploads_a_list_and_buys_credits_through_the_stack(keyed_stack: KeyedStack) -> None:
+    stack = keyed_stack.stack
+    assert any("Stripe stand-in on" in line for line in stack.output), stack.output[-30:]
+    user_id = _seed_innovator(stack)
 
-            # 1-3: asked for a link by SMS; the link works; the upload lands.
-            link = _text_and_wait_for_link(stack, "Can I upload my prospect list?", "?t=")
-            assert link.startswith(stack.info.function_urls["prospect_upload"])
-            session = requests.Session()
-            form = session.get(link, timeout=10)
-            assert form.status_code == 200, form.text
-            csrf = html.unescape(re.search(r'name=csrf value="([^"]+)"', form.text)[1])  # type: ignore[index]
-            token = link.split("?t=", 1)[1]
-            preview = session.post(
-                link,
-                data={"t": token, "csrf": csrf, "action": "preview"},
-                files={"file": ("leads.csv", CSV, "text/csv")},
-                timeout=30,
-            )
-            assert preview.status_code == 200 and "2 valid, 0 warnings, 1 errors" in preview.text, (
-                preview.text
-            )
-            batch = re.search(r'name=batch value="([^"]+)"', preview.text)[1]  # type: ignore[index]
-            saved = session.post(
-                link, data={"t": token, "csrf": csrf, "action": "confirm", "batch": batch}, timeout=30
-            )
-            assert saved.status_code == 200 and "2 prospects" in saved.text, saved.text
-            rows = _query(stack, "SELECT email, innovator_id FROM prospects ORDER BY email")
-            assert rows == [("ada@example.com", user_id), ("cy@example.com", user_id)]
+    # 1-3: asked for a link by SMS; the link works; the upload lands.
+    link = _text_and_wait_for_link(stack, "Can I upload my prospect list?", "?t=")
+    assert link.startswith(stack.info.function_urls["prospect_upload"])
+    session = requests.Session()
+    form = session.get(link, timeout=10)
+    assert form.status_code == 200, form.text
+    csrf = html.unescape(re.search(r'name=csrf value="([^"]+)"', form.text)[1])  # type: ignore[index]
+    token = link.split("?t=", 1)[1]
+    preview = session.post(
+        link,
+        data={"t": token, "csrf": csrf, "action": "preview"},
+        files={"file": ("leads.csv", CSV, "text/csv")},
+        timeout=30,
+    )
+    assert preview.status_code == 200 and "2 valid, 0 warnings, 1 errors" in preview.text, preview.text
+    batch = re.search(r'name=batch value="([^"]+)"', preview.text)[1]  # type: ignore[index]
+    saved = session.post(
+        link, data={"t": token, "csrf": csrf, "action": "confirm", "batch": batch}, timeout=30
+    )
+    assert saved.status_code == 200 and "2 prospects" in saved.text, saved.text
+    rows = _query(
+        stack, "SELECT email, innovator_id FROM prospects WHERE innovator_id = %s ORDER BY email", user_id
+    )
+    assert rows == [("ada@example.com", user_id), ("cy@example.com", user_id)]
 
-            # 4: a funding link, a Checkout Session on the stand-in made by the real stripe client.
-            pay_link = _text_and_wait_for_link(stack, "I'd like to buy 100 credits", "/c/pay/")
-            session_id = pay_link.rsplit("/", 1)[1]
-            assert _query(
-                stack, "SELECT status FROM credit_purchases WHERE stripe_session_id = %s", session_id
-            ) == [("open",)]
+    # 4: a funding link, a Checkout Session on the stand-in made by the real stripe client.
+    pay_link = _text_and_wait_for_link(stack, "I'd like to buy 100 credits", "/c/pay/")
+    session_id = pay_link.rsplit("/", 1)[1]
+    assert _query(stack, "SELECT status FROM credit_purchases WHERE stripe_session_id = %s", session_id) == [
+        ("open",)
+    ]
 
-            # 5: the signed checkout.session.completed, delivered three times, credits once.
-            paid = requests.post(
-                f"{stack.info.stripe_standin_url}/_pay/{session_id}",
-                data=json.dumps({"times": 3}),
-                timeout=60,
-            ).json()
-            assert paid["statuses"] == [200, 200, 200], paid
-            assert _query(stack, "SELECT credit_balance FROM users WHERE id = %s", user_id) == [(100,)]
-            assert _query(
-                stack, "SELECT count(*), sum(amount) FROM credit_events WHERE user_id = %s", user_id
-            ) == [(1, 100)]
-            assert _query(stack, "SELECT status FROM credit_purchases") == [("paid",)]
+    # 5: the signed checkout.session.completed, delivered three times, credits once.
+    paid = requests.post(
+        f"{stack.info.stripe_standin_url}/_pay/{session_id}",
+        data=json.dumps({"times": 3}),
+        timeout=60,
+    ).json()
+    assert paid["statuses"] == [200, 200, 200], paid
+    assert _query(stack, "SELECT credit_balance FROM users WHERE id = %s", user_id) == [(100,)]
+    assert _query(stack, "SELECT count(*), sum(amount) FROM credit_events WHERE user_id = %s", user_id) == [
+        (1, 100)
+    ]
+    assert _query(stack, "SELECT status FROM credit_purchases WHERE user_id = %s", user_id) == [("paid",)]

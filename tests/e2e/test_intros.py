@@ -2,6 +2,7 @@
 A offers to introduce B (an innovator) to someone; B accepts; A confirms; both get each other's details;
 the +7-day "did you two meet?" (its task brought forward to now, as an operator would) reaches B; B's
 "yes" pays A the bounty once. Texts go in as signed Twilio webhooks and out through the Twilio stand-in.
+The no-key stack is shared (``conftest.py``): every query here is about this test's two members.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from tools.localstack.phone import send_sms, sent_messages
 from tools.localstack.relay import post_signed
 
-from .conftest import RunningStack, running_stack
+from .conftest import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.pubsub, pytest.mark.xdist_group("e2e")]
 
@@ -101,72 +102,80 @@ def _status(stack: RunningStack, offer_id: Any) -> str:
     return str(_query(stack, "SELECT status FROM intro_offers WHERE id = %s", offer_id)[0][0])
 
 
-def test_a_warm_intro_offer_is_accepted_confirmed_exchanged_followed_up_and_paid_once():
-    with running_stack({}) as stack:
-        a = _member(stack, PHONE_A, "Ana", "ana@acme.example", "concierge")
-        b = _member(stack, PHONE_B, "Ben", "ben@globex.example", "innovator")
-        _query(
-            stack,
-            "INSERT INTO innovators (user_id, company_name, warm_intro_bounty) VALUES (%s, 'Globex', 30)",
-            b,
-        )
-        ((request,),) = _query(
-            stack,
-            "INSERT INTO connection_requests (introducee_user_id, requestor_user_id, requestor_name,"
-            " intro_context) VALUES (%s, %s, 'Ben Tester', 'selling SOC 2 automation') RETURNING id",
-            a,
-            b,
-        )
-        _presented(stack, a, "connection_request", request, "Ben Tester wants to meet")
+def test_a_warm_intro_offer_is_accepted_confirmed_exchanged_followed_up_and_paid_once(
+    local_stack: RunningStack,
+) -> None:
+    stack = local_stack
+    a = _member(stack, PHONE_A, "Ana", "ana@acme.example", "concierge")
+    b = _member(stack, PHONE_B, "Ben", "ben@globex.example", "innovator")
+    _query(
+        stack,
+        "INSERT INTO innovators (user_id, company_name, warm_intro_bounty) VALUES (%s, 'Globex', 30)",
+        b,
+    )
+    ((request,),) = _query(
+        stack,
+        "INSERT INTO connection_requests (introducee_user_id, requestor_user_id, requestor_name,"
+        " intro_context) VALUES (%s, %s, 'Ben Tester', 'selling SOC 2 automation') RETURNING id",
+        a,
+        b,
+    )
+    _presented(stack, a, "connection_request", request, "Ben Tester wants to meet")
 
-        # A offers to introduce B to someone.
-        assert send_sms(stack.info, PHONE_A, "Not me, but I can introduce you to Jim Park at Stripe").ok
-        rows = _until("the offer", lambda: _query(stack, "SELECT id FROM intro_offers"))
-        offer = rows[0][0]
-        assert _status(stack, offer) == "pending_introducee_response"
+    # A offers to introduce B to someone.
+    assert send_sms(stack.info, PHONE_A, "Not me, but I can introduce you to Jim Park at Stripe").ok
+    rows = _until(
+        "the offer", lambda: _query(stack, "SELECT id FROM intro_offers WHERE offering_user_id = %s", a)
+    )
+    offer = rows[0][0]
+    assert _status(stack, offer) == "pending_introducee_response"
 
-        # B accepts; A confirms.
-        _presented(stack, b, "intro_offer", offer, "Jim Park at Stripe")
-        assert send_sms(stack.info, PHONE_B, "Yes please").ok
-        _until("B's accept", lambda: _status(stack, offer) == "pending_connector_confirmation")
-        _presented(stack, a, "intro_offer", offer, "Jim Park at Stripe")
-        assert send_sms(stack.info, PHONE_A, "Yes").ok
-        _until("A's confirm", lambda: _status(stack, offer) == "confirmed")
+    # B accepts; A confirms.
+    _presented(stack, b, "intro_offer", offer, "Jim Park at Stripe")
+    assert send_sms(stack.info, PHONE_B, "Yes please").ok
+    _until("B's accept", lambda: _status(stack, offer) == "pending_connector_confirmation")
+    _presented(stack, a, "intro_offer", offer, "Jim Park at Stripe")
+    assert send_sms(stack.info, PHONE_A, "Yes").ok
+    _until("A's confirm", lambda: _status(stack, offer) == "confirmed")
 
-        # Both receive each other's details, only now.
-        assert "ben@globex.example" in _texted(stack, PHONE_A, "You're connected")
-        assert "ana@acme.example" in _texted(stack, PHONE_B, "You're connected")
+    # Both receive each other's details, only now.
+    assert "ben@globex.example" in _texted(stack, PHONE_A, "You're connected")
+    assert "ana@acme.example" in _texted(stack, PHONE_B, "You're connected")
 
-        # A week passes: the +7-day check-in falls due, and the sends of this hour are a week old
-        # (otherwise the hourly budget, B1, rightly holds the third proactive text back).
-        _until(
-            "the follow-up task",
-            lambda: _query(stack, "SELECT id FROM agent_tasks WHERE task_type = 'intro_followup_check'"),
-        )
-        _query(
+    # A week passes: the +7-day check-in falls due, and the sends of this hour are a week old
+    # (otherwise the hourly budget, B1, rightly holds the third proactive text back).
+    _until(
+        "the follow-up task",
+        lambda: _query(
             stack,
-            "UPDATE agent_actions_log SET created_at = created_at - interval '7 days'"
-            " WHERE user_id IN (%s, %s) AND action_type LIKE 'proactive_send%%'",
-            a,
-            b,
-        )
-        _query(
-            stack,
-            "UPDATE user_message_budget SET date = date - 7,"
-            " last_message_at = last_message_at - interval '7 days' WHERE user_id IN (%s, %s)",
-            a,
-            b,
-        )
-        _query(
-            stack,
-            "UPDATE agent_tasks SET scheduled_for = now() WHERE task_type = 'intro_followup_check'",
-        )
-        _texted(stack, PHONE_B, "did you two meet")
+            "SELECT id FROM agent_tasks WHERE task_type = 'intro_followup_check' AND context_id = %s",
+            offer,
+        ),
+    )
+    _query(
+        stack,
+        "UPDATE agent_actions_log SET created_at = created_at - interval '7 days'"
+        " WHERE user_id IN (%s, %s) AND action_type LIKE 'proactive_send%%'",
+        a,
+        b,
+    )
+    _query(
+        stack,
+        "UPDATE user_message_budget SET date = date - 7,"
+        " last_message_at = last_message_at - interval '7 days' WHERE user_id IN (%s, %s)",
+        a,
+        b,
+    )
+    _query(
+        stack,
+        "UPDATE agent_tasks SET scheduled_for = now() WHERE task_type = 'intro_followup_check'"
+        " AND context_id = %s",
+        offer,
+    )
+    _texted(stack, PHONE_B, "did you two meet")
 
-        # B's "yes" completes the intro and pays A once.
-        assert send_sms(stack.info, PHONE_B, "Yes we did").ok
-        _until("completion", lambda: _status(stack, offer) == "completed")
-        assert _query(stack, "SELECT count(*), sum(amount) FROM credit_events WHERE user_id = %s", a) == [
-            (1, 30)
-        ]
-        _texted(stack, PHONE_A, "the intro you made happened")
+    # B's "yes" completes the intro and pays A once.
+    assert send_sms(stack.info, PHONE_B, "Yes we did").ok
+    _until("completion", lambda: _status(stack, offer) == "completed")
+    assert _query(stack, "SELECT count(*), sum(amount) FROM credit_events WHERE user_id = %s", a) == [(1, 30)]
+    _texted(stack, PHONE_A, "the intro you made happened")

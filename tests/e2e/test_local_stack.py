@@ -1,5 +1,6 @@
 """End to end through the local stack started by ``make run``: signed Twilio webhooks in,
-SMS out through the real twilio client and the Twilio stand-in."""
+SMS out through the real twilio client and the Twilio stand-in. The stacks are shared with the
+other e2e modules (``conftest.py``), so each test has its own phone and asks about its own rows."""
 
 from __future__ import annotations
 
@@ -15,14 +16,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from evals.runner import scripted_responder
 from shared.agents.concierge.prompts import WELCOME_QUESTION
 from shared.routing import CONSUMERS
-from tools.fakes.anthropic_api import AnthropicFake
 from tools.localstack.phone import send_sms, sent_messages, verify_email, wait_for_replies
 from tools.localstack.stack_info import PROJECT
 
-from .conftest import RunningStack, running_stack
+from .conftest import KeyedStack, RunningStack
+from .models import is_bouncer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.pubsub, pytest.mark.xdist_group("e2e")]
 
@@ -61,9 +61,13 @@ def test_inbound_sms_reaches_the_point_of_contact_topic_and_gets_a_reply(local_s
     assert response.status_code == 200
     assert "<Response" in response.text
 
-    message = _pull_until(
-        subscriber, tap, lambda m: m.attributes.get("event_type") == "message.received", timeout=90
-    )
+    def ours(message: Any) -> bool:  # the stack is shared: this phone's member's event
+        if message.attributes.get("event_type") != "message.received":
+            return False
+        users = _query(local_stack, "SELECT id::text FROM users WHERE phone_number = %s", phone)
+        return bool(users) and json.loads(message.data).get("user_id") == users[0][0]
+
+    message = _pull_until(subscriber, tap, ours, timeout=90)
     payload = json.loads(message.data)
     assert payload["user_id"] and message.ordering_key == payload["user_id"]  # per-user order (A3)
     replies = wait_for_replies(local_stack.info, phone, 0, timeout=90)
@@ -135,7 +139,12 @@ def _approved_member_is_welcomed_and_answered(stack: RunningStack, phone: str) -
     assert role == ("concierge",)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # the Agent of Humans routes the member's question
-        waiting = _query(stack, "SELECT status FROM community_requests")
+        waiting = _query(
+            stack,
+            "SELECT r.status FROM community_requests r JOIN community_request_requesters q"
+            " ON q.request_id = r.id JOIN users u ON u.id = q.user_id WHERE u.phone_number = %s",
+            phone,
+        )
         if waiting:
             break
         time.sleep(0.5)
@@ -208,35 +217,42 @@ def _onboard_verify_and_approve(stack: RunningStack, phone: str) -> None:
     assert row == (True, "concierge")
 
 
-def test_with_an_api_key_a_newcomer_is_onboarded_through_the_messages_api():
+def test_with_an_api_key_a_newcomer_is_onboarded_through_the_messages_api(keyed_stack: KeyedStack) -> None:
     """The same journey with ANTHROPIC_API_KEY set: every turn is two Messages API calls made by
     the real anthropic client, answered by a loopback endpoint that plays the Bouncer's model
-    deterministically (evals.runner.scripted_responder), and every call lands in the cost ledger."""
-    with AnthropicFake(responder=scripted_responder) as fake:
-        env = {"ANTHROPIC_API_KEY": "e2e-key-not-a-secret", "ANTHROPIC_BASE_URL": fake.base_url}
-        with running_stack(env) as stack:
-            assert any("brain: Claude" in line for line in stack.output), stack.output[-20:]
-            _onboard_verify_and_approve(stack, "+14155550175")
-            rows = _query(
-                stack,
-                "SELECT count(*), sum(cost_usd) > 0 FROM agent_actions_log "
-                "WHERE action_type = 'llm_call' AND error IS NULL",
-            )
-            assert rows[0][0] >= 10  # five turns, two calls each
-            kinds = [r.body.get("tool_choice", {}).get("type") for r in fake.requests]
-            assert kinds[:2] == ["tool", None]  # Call 1 decides with a forced tool, Call 2 writes prose
-            assert any(block.get("cache_control") for block in fake.requests[0].body["system"])
-            assert rows[0][1] is True
-            fallbacks = _query(
-                stack, "SELECT count(*) FROM agent_actions_log WHERE action_type = 'bouncer_fallback'"
-            )
-            assert fallbacks == [(0,)], "with a key, no turn may fall back to the templates"
+    deterministically (evals.runner.scripted_responder, through tests/e2e/models.py), and every
+    call lands in the cost ledger."""
+    stack, fake = keyed_stack.stack, keyed_stack.fake
+    phone = "+14155550175"
+    assert any("brain: Claude" in line for line in stack.output), stack.output[-20:]
+    seen_requests = len(fake.requests)
+    _onboard_verify_and_approve(stack, phone)
+    member = "SELECT id FROM users WHERE phone_number = %s"
+    rows = _query(
+        stack,
+        "SELECT count(*), sum(cost_usd) > 0 FROM agent_actions_log "
+        f"WHERE action_type = 'llm_call' AND error IS NULL AND user_id = ({member})",
+        phone,
+    )
+    assert rows[0][0] >= 10  # five turns, two calls each
+    ours = [r for r in fake.requests[seen_requests:] if is_bouncer(r.body)]  # the stack is shared
+    kinds = [r.body.get("tool_choice", {}).get("type") for r in ours]
+    assert kinds[:2] == ["tool", None]  # Call 1 decides with a forced tool, Call 2 writes prose
+    assert any(block.get("cache_control") for block in ours[0].body["system"])
+    assert rows[0][1] is True
+    fallbacks = _query(
+        stack,
+        "SELECT count(*) FROM agent_actions_log"
+        f" WHERE action_type = 'bouncer_fallback' AND user_id = ({member})",
+        phone,
+    )
+    assert fallbacks == [(0,)], "with a key, no turn may fall back to the templates"
 
 
-def test_the_readme_run_command_stops_everything_on_ctrl_c():
-    with running_stack() as stack:
-        _assert_health_lists_everything_up(stack)
-        _assert_ctrl_c_stops_everything(stack)
+def test_the_readme_run_command_stops_everything_on_ctrl_c(local_stack: RunningStack) -> None:
+    """Run last on the shared stack (conftest.py orders it so): it stops it."""
+    _assert_health_lists_everything_up(local_stack)
+    _assert_ctrl_c_stops_everything(local_stack)
 
 
 def _assert_health_lists_everything_up(stack: RunningStack) -> None:
