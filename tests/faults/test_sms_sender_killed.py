@@ -45,6 +45,7 @@ from tests.sms_support import (
 )
 from tools.fakes.twilio_api import TwilioStandin, start_in_thread
 from tools.localstack.pgcluster import free_port
+from tools.localstack.runner import FUNCTION_START_TIMEOUT
 
 pytestmark = pytest.mark.integration
 
@@ -101,7 +102,7 @@ def sender(database_url: str, monkeypatch: pytest.MonkeyPatch, standin: TwilioSt
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + FUNCTION_START_TIMEOUT  # imports alone took 35 s at load 30
     while True:
         try:
             requests.get(url, timeout=1)
