@@ -166,7 +166,7 @@ def test_a_plain_answer_is_not_a_question_about_us():
     assert not asks_what_this_is("Acme")
 
 
-@pytest.mark.parametrize("text", ["Hey!!", "Good morning.", "ok?", "", "...", "Thank you"])
+@pytest.mark.parametrize("text", ["Hey!!", "Good morning.", "ok?", "Hey ?", "", "...", "Thank you"])
 def test_greetings(text: str) -> None:
     assert is_greeting(text)
 
@@ -224,6 +224,25 @@ LONG = "a" * 119
         ("my colleague Ana Ruiz", None, {"referrer_name": "Ana Ruiz"}),
         ("my buddy joe introduced me", None, {"referrer_name": "Joe"}),
         ("my boss sent me here", None, {}),
+        # a vague or pronoun referrer is kept as said (name_dropped), not dropped
+        ("friend told me", None, {"referrer_name": "friend"}),
+        ("someone told me", None, {"referrer_name": "someone"}),
+        ("a colleague told me", None, {"referrer_name": "a colleague"}),
+        ("she referred me", None, {"referrer_name": "she"}),
+        ("they sent me", None, {"referrer_name": "they"}),
+        ("learned through it", None, {"referrer_name": "it"}),
+        ("heard via this", None, {"referrer_name": "this"}),
+        ("referred by my friend Ana", None, {"referrer_name": "Ana"}),
+        ("Referred by My Colleague ana", None, {"referrer_name": "Ana"}),
+        (
+            "Ben Trenda sent me, I'm Jane Doe",
+            None,
+            {"referrer_name": "Ben Trenda", "first_name": "Jane", "last_name": "Doe"},
+        ),
+        ("Ben Trenda sent me. Acme", Step.ASK_COMPANY, {"referrer_name": "Ben Trenda", "company": "Acme"}),
+        ("X", Step.ASK_REFERRER, {"referrer_name": "X"}),
+        ("a friend from my old job", Step.ASK_REFERRER, {"referrer_name": "a friend from my old job"}),
+        ("a friend from my old job there", Step.ASK_REFERRER, {}),  # seven words: not kept
         ("a friend from work", Step.ASK_REFERRER, {"referrer_name": "a friend from work"}),
         ("ana maria", Step.ASK_REFERRER, {"referrer_name": "Ana Maria"}),
         ("the ceo", Step.ASK_REFERRER, {"referrer_name": "the ceo"}),
@@ -236,6 +255,12 @@ LONG = "a" * 119
         ("i am jane", None, {"first_name": "Jane"}),
         ("I'm Jane Doe. Acme", None, {"first_name": "Jane", "last_name": "Doe"}),
         ("Jane Doe", None, {}),  # no cue and nothing asked: not read as anyone
+        (
+            "I'm Jane Doe jane@acme.com",
+            None,
+            {"first_name": "Jane", "last_name": "Doe", "typed_emails": ("jane@acme.com",)},
+        ),
+        ("This is Jane From Acme", None, {"first_name": "Jane", "company": "Acme"}),
         ("Jane Doe jane@acme.com", Step.ASK_NAME, {"typed_emails": ("jane@acme.com",)}),
         ("Sure", Step.ASK_NAME, {"greeting_only": True}),
         ("Ana Ruiz", Step.ASK_LAST_NAME, {"last_name": "Ruiz"}),
@@ -281,6 +306,12 @@ LONG = "a" * 119
         ("cto @ initech", None, {"title": "cto", "company": "initech"}),
         ("Sales director, Acme", None, {"title": "Sales director", "company": "Acme"}),
         ("I work for Acme", None, {"company": "Acme"}),
+        ("I work at Acme.", None, {"company": "Acme"}),
+        ("title: CTO at Acme", None, {"title": "CTO", "company": "Acme"}),
+        ("We need a CTO for Acme", None, {}),  # a sentence about someone else's title
+        ("I need a CTO for Acme", None, {}),
+        ("My boss is the CEO of Acme", None, {}),
+        ("CTO, Head of Product", Step.ASK_TITLE, {"title": "CTO, Head of Product"}),  # two titles, no company
         ("I work at Acme as the CTO", None, {"company": "Acme", "title": "CTO"}),
         ("working as an engineer at Acme", None, {"company": "Acme", "title": "engineer"}),
         # bare answers to "which company?" and "what's your title?"
@@ -297,6 +328,10 @@ LONG = "a" * 119
         ),
         ("one two three four five six seven eight nine", Step.ASK_COMPANY, {}),
         ("Hello?", Step.ASK_COMPANY, {"greeting_only": True}),
+        ("Hey. Acme", Step.ASK_COMPANY, {"company": "Acme"}),
+        ("Xerox", Step.ASK_COMPANY, {"company": "Xerox"}),
+        ('"Acme Corp"', Step.ASK_COMPANY, {"company": "Acme Corp"}),
+        (f"{LONG}?x", Step.ASK_COMPANY, {}),  # a question is not an answer, even cut at 120 characters
         ("Director of Product", Step.ASK_TITLE, {"title": "Director of Product"}),
         ("I'm the Director", Step.ASK_TITLE, {"title": "Director"}),
         ("title: CEO", Step.ASK_TITLE, {"title": "CEO"}),

@@ -83,6 +83,7 @@ def test_extra_internal_words_are_internal_too():
             [("prompt_text", "one two three four five six seven eight")],
         ),
         ("one two three four five six seven", []),  # seven words: not a leak
+        ("five six seven eight nine ten eleven", []),  # the prompt's last seven words: not a leak
         ("three four five six seven eight nine ten", []),  # the quotable passage
         ("x three four five six seven eight nine ten y", []),
     ],
@@ -163,6 +164,7 @@ def test_without_a_verify_domain_only_verify_addresses_are_checked():
         ("I have you as +1 (415) 555-0100 and SARAH@globex.com.", []),
         ("Call +1 415 555 0177", [("contact_detail", "+1 415 555 0177")]),
         ("Call 12345678901", [("contact_detail", "12345678901")]),
+        ("Call 415 555 0177", [("contact_detail", "415 555 0177")]),  # ten digits: a phone number
         ("Ref 123456789", [("invented_number", "123456789")]),  # nine digits: not a phone number
         ("mail bob@x.com", [("contact_detail", "bob@x.com")]),
         # URLs
@@ -213,6 +215,11 @@ def test_a_claim_with_no_tool_result_fails_and_a_contact_claim_needs_a_contact_t
         ("you could try Roku.com", [("invented_company", "Roku.com")]),
         ("you could try Globex.example today", []),
         ("He went to NYC", [("invented_company", "NYC")]),
+        ("ask JP about it", [("invented_company", "JP")]),  # two letters are enough for a name
+        ("JP can help", [("invented_company", "JP")]),
+        ("DHgate ships it", [("invented_company", "DHgate")]),
+        ("ship it with FedEx", [("invented_company", "FedEx")]),
+        ("Rock'N'Roll is back", []),  # only the part before the apostrophe is the word
         ("NYC is big", [("invented_company", "NYC")]),  # all caps: a name even opening a sentence
         ("HubSpot it is", [("invented_company", "HubSpot")]),
         ("A or B?", []),
@@ -301,3 +308,23 @@ def test_the_bouncer_skips_the_member_checks_but_not_the_common_ones():
 )
 def test_calm_punctuation(text: str, calm: str) -> None:
     assert calm_punctuation(text) == calm
+
+
+def test_a_url_is_unknown_unless_the_context_holds_it_whole():
+    ctx = replace(MEMBER, context_text="https://x.example/ab")
+    assert found("see https://x.example/ab.", ctx) == []
+    assert found("see https://x.example/abX", ctx) == [("unknown_url", "https://x.example/abX")]
+
+
+def test_a_long_claim_is_cut_to_60_characters():
+    idle = replace(MEMBER, acted=frozenset())
+    text = "I found" + " " * 70 + "3 vendors"
+    assert found(text, idle) == [
+        ("invented_number", "3"),
+        ("unbacked_claim", "I found" + " " * 53),
+    ]
+
+
+def test_an_email_address_with_digits_is_not_the_members_phone_number():
+    ctx = replace(MEMBER, own_contacts=frozenset({"4155550177@vtext.example"}))
+    assert found("call 415 555 0177", ctx) == [("contact_detail", "415 555 0177")]
