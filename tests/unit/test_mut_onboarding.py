@@ -124,6 +124,9 @@ def test_apply_keeps_fields_already_set_and_fills_the_rest():
         got, declined=True
     )
     assert apply(replace_state(got, declined=True), Extraction(), referrer_recorded=False).declined
+    assert apply(OnboardingState(), Extraction(first_name="Bob"), referrer_recorded=False) == OnboardingState(
+        first_name="Bob"
+    )
 
 
 def test_captured_holds_only_the_users_own_fields_that_were_said():
@@ -297,6 +300,21 @@ LONG = "a" * 119
             "Jane Doe, product manager",
             None,
             {"first_name": "Jane", "last_name": "Doe", "title": "product manager"},
+        ),
+        (
+            "Jane Doe, the product manager",
+            None,
+            {"first_name": "Jane", "last_name": "Doe", "title": "product manager"},
+        ),
+        (
+            "Jane Doe, CFO, Globex",
+            None,
+            {"first_name": "Jane", "last_name": "Doe", "title": "CFO", "company": "Globex"},
+        ),
+        (
+            "CTO at Initech, the sales platform",
+            None,
+            {"title": "CTO", "company": "Initech, the sales platform"},
         ),
         ("Jane Doe, Acme", None, {}),
         # title and company

@@ -262,6 +262,9 @@ def test_invented_companies(text: str, expected: list[tuple[str, str]]) -> None:
         ("About 2.0 each", []),  # 2.0 is the context's 2
         ("Up 1.5m", [("invented_number", "1.5m")]),
         ("Up 7 and 7 again", [("invented_number", "7")]),  # reported once
+        ("Budget $21k or $21k", [("invented_number", "$21k")]),
+        ("Three ways: three vendors", [("invented_number", "three vendors")]),
+        ("I have three vendors today", [("invented_number", "three vendors")]),
         ("Two vendors", []),  # two is in the context (SOC 2)
         ("three vendors", [("invented_number", "three vendors")]),
         ("three good vendors", [("invented_number", "three good vendors")]),
