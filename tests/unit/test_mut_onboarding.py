@@ -236,6 +236,8 @@ LONG = "a" * 119
         ("learned through it", None, {"referrer_name": "it"}),
         ("heard via this", None, {"referrer_name": "this"}),
         ("referred by my friend Ana", None, {"referrer_name": "Ana"}),
+        ("referred by My Friend ana maria de la cruz", None, {"referrer_name": "Ana Maria De La Cruz"}),
+        ("referred by friend ana maria de la cruz", None, {"referrer_name": "Ana Maria De La Cruz"}),
         ("Referred by My Colleague ana", None, {"referrer_name": "Ana"}),
         (
             "Ben Trenda sent me, I'm Jane Doe",

@@ -167,6 +167,10 @@ def test_without_a_verify_domain_only_verify_addresses_are_checked():
         ("Call 415 555 0177", [("contact_detail", "415 555 0177")]),  # ten digits: a phone number
         ("Ref 123456789", [("invented_number", "123456789")]),  # nine digits: not a phone number
         ("mail bob@x.com", [("contact_detail", "bob@x.com")]),
+        (
+            "mail ..sarah@globex.com",
+            [("contact_detail", "..sarah@globex.com")],
+        ),  # not exactly the member's own
         # URLs
         ("see https://globex.example/upload.", []),
         ("HTTPS://GLOBEX.EXAMPLE/UPLOAD", []),
