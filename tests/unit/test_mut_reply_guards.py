@@ -223,6 +223,7 @@ def test_a_claim_with_no_tool_result_fails_and_a_contact_claim_needs_a_contact_t
         ("JP can help", [("invented_company", "JP")]),
         ("DHgate ships it", [("invented_company", "DHgate")]),
         ("ship it with FedEx", [("invented_company", "FedEx")]),
+        ("ask someone at SpaceX", [("invented_company", "SpaceX")]),
         ("Rock'N'Roll is back", []),  # only the part before the apostrophe is the word
         ("NYC is big", [("invented_company", "NYC")]),  # all caps: a name even opening a sentence
         ("HubSpot it is", [("invented_company", "HubSpot")]),
@@ -335,3 +336,9 @@ def test_a_long_claim_is_cut_to_60_characters():
 def test_an_email_address_with_digits_is_not_the_members_phone_number():
     ctx = replace(MEMBER, own_contacts=frozenset({"4155550177@vtext.example"}))
     assert found("call 415 555 0177", ctx) == [("contact_detail", "415 555 0177")]
+
+
+def test_a_domain_name_passes_when_the_context_names_that_domain():
+    ctx = replace(MEMBER, context_text="we looked at roku.com last year")
+    assert found("you could try Roku.com again", ctx) == []
+    assert found("you could try Roku.io again", ctx) == [("invented_company", "Roku.io")]
