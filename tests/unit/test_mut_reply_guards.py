@@ -109,6 +109,7 @@ def test_no_prompt_no_prompt_leak():
         ("Chens Globex", []),  # plural and possessive forms of known words
         ("Sarah's Globex", []),
         ("Sarah’s Globex", []),
+        ("the Chens' Globex team", []),
         ("Hi Sarah Chen and Dave Miller", [("invented_name", "Dave Miller")]),
         ("Dave Miller, and Dave Miller again", [("invented_name", "Dave Miller")]),  # reported once
         ("meet Dave and meet Dave", [("invented_name", "Dave")]),
@@ -141,6 +142,7 @@ def test_a_quotable_passage_names_no_one_new():
         ("mail bob@v.yp.xyz", [("verification_address", "bob@v.yp.xyz")]),
         ("mail BOB@V.YP.XYZ", [("verification_address", "BOB@V.YP.XYZ")]),
         ("mail bob@other.com", []),  # the Bouncer's business is the verify address only
+        ("mail ..verify-abc@v.yp.xyz", [("verification_address", "..verify-abc@v.yp.xyz")]),  # not exactly it
     ],
 )
 def test_verification_address(text: str, expected: list[tuple[str, str]]) -> None:
@@ -342,3 +344,8 @@ def test_a_domain_name_passes_when_the_context_names_that_domain():
     ctx = replace(MEMBER, context_text="we looked at roku.com last year")
     assert found("you could try Roku.com again", ctx) == []
     assert found("you could try Roku.io again", ctx) == [("invented_company", "Roku.io")]
+
+
+def test_every_quotable_passage_may_be_quoted():
+    ctx = replace(BOUNCER, quotable=(*BOUNCER.quotable, "something else entirely"))
+    assert found("three four five six seven eight nine ten", ctx) == []
