@@ -465,7 +465,7 @@ def asks_what_this_is(text: str) -> bool:
 
 def is_greeting(text: str) -> bool:
     cleaned = re.sub(r"[^a-z' ?]", "", normalize_text(text).lower()).strip(" ?") or "?"
-    return cleaned in _GREETINGS or cleaned.rstrip("!.?") in _GREETINGS
+    return cleaned in _GREETINGS
 
 
 def _tidy(value: str) -> str:

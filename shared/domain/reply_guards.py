@@ -339,7 +339,7 @@ def _invented_names(text: str, ctx: GuardContext, seen: set[str]) -> Iterable[Gu
         tokens = [t.lower().strip("'’-") for t in match.group(0).split()]
         unknown = [t for t in tokens if t and t not in known and t.rstrip("s").rstrip("'’") not in known]
         if unknown and match.group(0) not in seen:
-            seen.update(match.group(0).split())
+            seen.update([match.group(0), *match.group(0).split()])
             yield GuardViolation("invented_name", match.group(0))
     for match in _INTRO_CUE.finditer(text):
         name = match.group(1)
