@@ -1,6 +1,7 @@
-"""``credits.spend`` at its edges (the mutants mutmut left alive in shared/service_layer/credits.py):
-the smallest amounts, a replayed spend after the balance ran out, a key reused for another charge,
-an unknown member, and what ``InsufficientCredits`` carries for its caller."""
+"""``credits.spend`` and ``credits.award`` at their edges (the mutants mutmut left alive in
+shared/service_layer/credits.py): the smallest amounts, a replayed spend after the balance ran
+out, a key reused for another charge, an unknown member, what ``InsufficientCredits`` carries for
+its caller, and an award's description and recorder."""
 
 from __future__ import annotations
 
@@ -73,3 +74,37 @@ def test_insufficient_credits_tells_the_caller_who_has_what(db: Any) -> None:
         do_spend(user, 9, "too-much")
     assert (refused.value.user_id, refused.value.balance, refused.value.amount) == (user, 4, 9)
     assert isinstance(refused.value.user_id, UUID)
+
+
+@pytest.mark.parametrize("amount", [0, -5])
+def test_an_award_of_nothing_or_less_is_refused(db: Any, amount: int) -> None:
+    user = member(db)
+    with pytest.raises(ValueError, match=f"an award is a positive amount, not {amount}"):
+        do_award(user, amount, "nothing")
+
+
+def test_an_award_of_one_credit_is_paid_with_its_description_and_recorder(db: Any) -> None:
+    user = member(db)
+    with PostgresUnitOfWork() as uow:
+        entry = credits.award(
+            uow,
+            user_id=user,
+            amount=1,
+            event_type="community_response",
+            reference_type="community_response",
+            reference_id=uuid4(),
+            idempotency_key="one",
+            description="Answer scored 5/10",
+            recorded_by="operator:ops@example.com",
+        )
+        uow.commit()
+    assert (entry.amount, entry.description, entry.recorded_by) == (
+        1,
+        "Answer scored 5/10",
+        "operator:ops@example.com",
+    )
+    row = db.execute(
+        "SELECT description, recorded_by FROM credit_events WHERE id = %s", (entry.id,)
+    ).fetchone()
+    assert row == {"description": "Answer scored 5/10", "recorded_by": "operator:ops@example.com"}
+    assert cached(db, user) == 1
