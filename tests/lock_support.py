@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from shared.adapters.postgres import connect
+from tests.fixture_support import fixture_sql
 
 
 @contextmanager
@@ -49,12 +50,9 @@ def until_another_session_waits(database_url: str, wait: float) -> None:
     deadline = time.monotonic() + wait
     with connect(database_url) as conn:
         while True:
-            row = conn.execute(
-                "SELECT count(*) AS n FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            ).fetchone()
+            waiting = fixture_sql(conn).scalar("sessions_waiting_on_a_lock")
             conn.rollback()
-            if row is not None and row["n"] > 0:
+            if waiting:
                 return
             assert time.monotonic() < deadline, f"no other session waited on a lock within {wait} s"
             time.sleep(0.02)
