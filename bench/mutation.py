@@ -15,7 +15,10 @@ working tree is never touched):
   and each ``SECURITY DEFINER`` becomes ``SECURITY INVOKER``.
 
 For each mutant it runs the tests that guard that file (``TESTS``, stopping at the first
-failure) and counts the mutant killed when they fail. It prints every survivor and the kill rate.
+failure) and counts the mutant killed when they fail, naming the test that failed (check it is
+the race test meant, not a test that fails on a loaded machine anyway). It prints every survivor
+and the kill rate. Mutants shown equivalent (``EQUIVALENT``, with the reason) are listed, not run.
+(This replaces ``bench.mutate_locks``, which covered the locking clauses alone.)
 It runs outside CI, like a benchmark: each mutant starts a pytest session (its own PostgreSQL),
 so a full pass takes tens of minutes.
 
@@ -43,7 +46,11 @@ SQL_DIR = "shared/adapters/sql"
 MIGRATIONS_DIR = "supabase/migrations"
 
 # Which tests guard which file: the named queries by aggregate, the migrations' privileges.
-_SECURITY = ["tests/integration/test_schema_security.py", "tests/integration/test_lock_clauses.py"]
+_SECURITY = [
+    "tests/integration/test_schema_security.py",
+    "tests/integration/test_lock_clauses.py",
+    "tests/integration/test_migration_privileges.py",
+]
 TESTS: dict[str, list[str]] = {
     "community.sql": [
         "tests/integration/test_lock_races.py",
@@ -52,33 +59,82 @@ TESTS: dict[str, list[str]] = {
         "tests/integration/test_lock_clauses.py",
     ],
     "community_responses.sql": [
+        "tests/integration/test_lock_races.py",
         "tests/integration/test_community.py",
         "tests/integration/test_community_repositories.py",
     ],
-    "conversations.sql": ["tests/integration/test_sms_races.py", "tests/integration/test_lock_clauses.py"],
+    "conversations.sql": [
+        "tests/integration/test_lock_races.py",
+        "tests/integration/test_summaries.py",
+        "tests/integration/test_sms_races.py",
+    ],
     "dead_letters.sql": [
         "tests/integration/test_lock_races.py",
         "tests/integration/test_dead_letters.py",
+        "tests/integration/test_dead_letters_ops.py",
         "tests/integration/test_lock_clauses.py",
     ],
     "events.sql": ["tests/integration/test_dispatch.py", "tests/integration/test_lock_clauses.py"],
-    "messages.sql": ["tests/integration/test_sms_races.py", "tests/integration/test_sms_send.py"],
+    "messages.sql": [
+        "tests/integration/test_sms_races.py",
+        "tests/integration/test_sms_reconcile.py",
+        "tests/functions/test_twilio_status.py",
+        "tests/integration/test_sms_send.py",
+    ],
     "queue.sql": [
         "tests/integration/test_lock_races.py",
         "tests/integration/test_orchestrator.py",
         "tests/integration/test_lock_clauses.py",
     ],
-    "tasks.sql": ["tests/integration/test_tasks.py", "tests/integration/test_lock_clauses.py"],
+    "tasks.sql": [
+        "tests/integration/test_lock_clauses.py",
+        "tests/integration/test_lock_races.py",
+        "tests/integration/test_tasks.py",
+    ],
     "users.sql": [
         "tests/integration/test_sms_races.py",
         "tests/integration/test_credits.py",
         "tests/integration/test_lock_clauses.py",
     ],
+    "credit_purchases.sql": [
+        "tests/integration/test_purchases_ops.py",
+        "tests/functions/test_stripe_webhook.py",
+    ],
+    "credits.sql": ["tests/integration/test_credits.py"],
+    "intro_offers.sql": ["tests/integration/test_intros.py", "tests/integration/test_concierge_intros.py"],
+    "priorities.sql": ["tests/integration/test_account_manager.py"],
+    "prospects.sql": [
+        "tests/functions/test_prospect_upload.py",
+        "tests/functions/test_prospect_upload_duplicates.py",
+    ],
+    "retention.sql": ["tests/integration/test_retention.py"],
+    "solution_workflows.sql": ["tests/integration/test_solution_saga.py"],
     "migrations": _SECURITY,
 }
 
-_LOCK = re.compile(r"\s*FOR\s+(?:UPDATE|NO\s+KEY\s+UPDATE|SHARE)(?:\s+OF\s+\w+)?(?:\s+SKIP\s+LOCKED)?", re.I)
-_SKIP = re.compile(r"(FOR\s+(?:UPDATE|NO\s+KEY\s+UPDATE)(?:\s+OF\s+\w+)?)\s+SKIP\s+LOCKED", re.I)
+# Mutants shown equivalent (no test can kill them: the behaviour cannot change), keyed by
+# ``file:query: what`` (line numbers move), and why. docs/testing.md has the reasoning in full.
+EQUIVALENT: dict[str, str] = {
+    "messages.sql:messages_lock_for_reconcile: drop 'FOR UPDATE OF m'": (
+        "every reconciler and every status callback takes the recipient's UserLock.ACCOUNT before "
+        "the row (send_sms._lock_reconcilable, delivery_status.apply_delivery_status), so they "
+        "never meet at the row; the sender's step-3 writes (record_sent, release_claim, fail, "
+        "block) do not take that lock, but every write on both sides is guarded in its WHERE "
+        "(status 'sending', SID still NULL, the lease read), so which one waits changes nothing"
+    ),
+    "messages.sql:messages_lock_by_sid: drop 'FOR UPDATE'": (
+        "status callbacks are serialised by the recipient's UserLock.ACCOUNT taken just before; "
+        "the only writer outside that lock is the sender's step 3, whose record_sent keeps any "
+        "status a callback already wrote (CASE WHEN status = 'sending') and whose status Twilio's "
+        "callback always reaches or passes, so the callback's stale read of 'sending' computes "
+        "the same target and the row ends the same either way"
+    ),
+}
+
+_OF = r"(?:\s+OF\s+[\w.]+(?:\s*,\s*[\w.]+)*)?"
+_LOCK = re.compile(rf"\s*FOR\s+(?:UPDATE|NO\s+KEY\s+UPDATE|SHARE){_OF}(?:\s+SKIP\s+LOCKED|\s+NOWAIT)?", re.I)
+_SKIP = re.compile(rf"(FOR\s+(?:UPDATE|NO\s+KEY\s+UPDATE){_OF})\s+SKIP\s+LOCKED", re.I)
+_NAME = re.compile(r"^-- name:\s*(\S+)", re.M)
 _ADVISORY = re.compile(r"\bpg_(try_)?advisory_xact_lock\(")
 _GRANT = re.compile(r"^\s*(?:ALTER\s+DEFAULT\s+PRIVILEGES[^;]*?)?(?:GRANT|REVOKE)\b[^;]*;", re.I | re.M)
 _DEFINER = re.compile(r"\bSECURITY\s+DEFINER\b", re.I)
@@ -93,6 +149,12 @@ class Mutant:
     replacement: str
     description: str
 
+    key: str = ""  # ``file:query: what`` for the named queries (EQUIVALENT), "" for grants
+
+    @property
+    def equivalent(self) -> str | None:
+        return EQUIVALENT.get(self.key) if self.key else None
+
     @property
     def tests(self) -> list[str]:
         key = "migrations" if self.kind == "grants" else Path(self.path).name
@@ -103,33 +165,40 @@ def _line(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+def _query_at(text: str, offset: int) -> str:
+    names = [m for m in _NAME.finditer(text) if m.start() < offset]
+    return names[-1].group(1) if names else "?"
+
+
+def _in_comment(text: str, offset: int) -> bool:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return "--" in text[line_start:offset]
+
+
 def lock_mutants(root: Path) -> Iterator[Mutant]:
     for path in sorted((root / SQL_DIR).glob("*.sql")):
         rel = str(path.relative_to(root))
         text = path.read_text()
+        found: list[tuple[re.Match[str], str, str]] = []
         for m in _SKIP.finditer(text):
-            yield Mutant(
-                "locks",
-                rel,
-                m.start(),
-                m.end(),
-                m.group(1),
-                f"{rel}:{_line(text, m.start())} drop SKIP LOCKED",
-            )
+            found.append((m, m.group(1), "drop SKIP LOCKED"))
         for m in _LOCK.finditer(text):
-            clause = " ".join(m.group(0).split())
-            yield Mutant(
-                "locks", rel, m.start(), m.end(), "", f"{rel}:{_line(text, m.start())} drop {clause!r}"
-            )
+            found.append((m, "", f"drop {' '.join(m.group(0).split())!r}"))
         for m in _ADVISORY.finditer(text):
-            shared = f"pg_{m.group(1) or ''}advisory_xact_lock_shared("
+            found.append((m, f"pg_{m.group(1) or ''}advisory_xact_lock_shared(", "advisory lock shared"))
+        for m, replacement, what in found:
+            at = len(m.group(0)) - len(m.group(0).lstrip()) + m.start()
+            if _in_comment(text, at):
+                continue  # a comment mentioning the clause, not a query
+            query = _query_at(text, at)
             yield Mutant(
                 "locks",
                 rel,
                 m.start(),
                 m.end(),
-                shared,
-                f"{rel}:{_line(text, m.start())} advisory lock shared",
+                replacement,
+                f"{rel}:{_line(text, at)} {query} {what}",
+                key=f"{path.name}:{query}: {what}",
             )
 
 
@@ -174,11 +243,11 @@ def scratch_copy() -> Path:
     return target
 
 
-def run_tests(copy: Path, tests: list[str], timeout: float) -> bool:
-    """True when the tests fail (the mutant is killed)."""
+def run_tests(copy: Path, tests: list[str], timeout: float) -> tuple[bool, str]:
+    """(killed, by what): True when the tests fail, with the first failing test (or the timeout)."""
     existing = [t for t in tests if (copy / t).exists()]
     if not existing:
-        return False
+        return False, "no tests mapped"
     try:
         result = subprocess.run(
             [
@@ -191,16 +260,19 @@ def run_tests(copy: Path, tests: list[str], timeout: float) -> bool:
                 "no:randomly",
                 "-p",
                 "no:cacheprovider",
+                "-rfE",
                 *existing,
             ],
             cwd=copy,
             capture_output=True,
+            text=True,
             timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return True  # a deadlock or a hang is a failure too
-    return result.returncode != 0
+        return True, f"timeout after {timeout:.0f} s"  # a deadlock or a hang is a failure too
+    failed = [line for line in result.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    return result.returncode != 0, (failed[0][:160] if failed else f"pytest exit {result.returncode}")
 
 
 MUTMUT_CONFIG = """
@@ -284,12 +356,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--match", default="", help="only mutants whose description contains this")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant's test run")
     parser.add_argument("--mutmut", metavar="PATH", default=None, help="run mutmut over this package")
-    parser.add_argument("--tests", nargs="+", default=["tests/unit"], help="mutmut's test selection")
+    parser.add_argument(
+        "--tests",
+        nargs="+",
+        default=None,
+        help="tests to run (mutmut: default tests/unit; SQL mutants: instead of TESTS, to check one test)",
+    )
     parser.add_argument("--children", type=int, default=2, help="mutmut's parallel workers")
     parser.add_argument("--files", nargs="+", default=[], help="mutmut: only these files (globs)")
     args = parser.parse_args(argv)
     if args.mutmut:
-        return run_mutmut(args.mutmut, args.tests, args.children, args.files)
+        return run_mutmut(args.mutmut, args.tests or ["tests/unit"], args.children, args.files)
 
     mutants = [
         m
@@ -298,8 +375,11 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.list:
         for m in mutants:
-            print(f"{m.kind:<6} {m.description}  -> {' '.join(m.tests) or '(no tests mapped)'}")
+            mark = "  (equivalent)" if m.equivalent else ""
+            print(f"{m.kind:<6} {m.description}{mark}  -> {' '.join(m.tests) or '(no tests mapped)'}")
         return 0
+    equivalent = [m for m in mutants if m.equivalent]
+    mutants = [m for m in mutants if not m.equivalent]
 
     copy = scratch_copy()
     killed: list[Mutant] = []
@@ -311,12 +391,14 @@ def main(argv: list[str] | None = None) -> int:
             original = path.read_text()
             path.write_text(original[: mutant.start] + mutant.replacement + original[mutant.end :])
             try:
-                dead = run_tests(copy, mutant.tests, args.timeout)
+                dead, by = run_tests(copy, args.tests or mutant.tests, args.timeout)
             finally:
                 path.write_text(original)
             (killed if dead else survived).append(mutant)
             print(
-                f"[{i}/{len(mutants)}] {'killed  ' if dead else 'SURVIVED'} {mutant.description}", flush=True
+                f"[{i}/{len(mutants)}] {'killed  ' if dead else 'SURVIVED'} {mutant.description}"
+                + (f"\n        by {by}" if dead else ""),
+                flush=True,
             )
     finally:
         shutil.rmtree(copy, ignore_errors=True)
@@ -328,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
         n = k + sum(m.kind == kind for m in survived)
         if n:
             print(f"  {kind}: {k}/{n}")
+    for m in equivalent:
+        print(f"equivalent, not run: {m.description}: {m.equivalent}")
     if survived:
         print("survivors (kill each with a test, or write it down as equivalent in docs/testing.md):")
         for m in survived:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from shared.adapters.postgres import connect
+from tests.fixture_support import fixture_sql
 
 
 @contextmanager
@@ -39,3 +41,18 @@ def without_blocking(call: Callable[[], Any], wait: float) -> Any:
     if "error" in result:
         raise result["error"]
     return result["value"]
+
+
+def until_another_session_waits(database_url: str, wait: float) -> None:
+    """Return once some other session of this database waits on a lock (a row or advisory lock another
+    transaction holds); fail after ``wait`` seconds. A race test uses it to know the second worker has
+    reached the point where the first one's lock matters, however loaded the machine is."""
+    deadline = time.monotonic() + wait
+    with connect(database_url) as conn:
+        while True:
+            waiting = fixture_sql(conn).scalar("sessions_waiting_on_a_lock")
+            conn.rollback()
+            if waiting:
+                return
+            assert time.monotonic() < deadline, f"no other session waited on a lock within {wait} s"
+            time.sleep(0.02)

@@ -23,10 +23,16 @@ from shared.adapters.postgres import connect
 from shared.adapters.repositories.community_requests import NewCommunityRequest
 from shared.adapters.repositories.dead_letters import NewDeadLetter
 from shared.adapters.repositories.queue import NewQueuedPart
+from shared.adapters.tasks import retry_task
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.community import OPEN_STATUSES
-from tests.backbone_support import make_user
-from tests.lock_support import row_held, without_blocking
+from shared.domain.retry import RetryAt
+from shared.service_layer import community
+from shared.service_layer.summaries import SummaryResult, summarize_conversation
+from shared.service_layer.sweep_tasks import sweep_tasks
+from tests.backbone_support import add_task, make_user
+from tests.fakes.pubsub import FakePublisher
+from tests.lock_support import row_held, until_another_session_waits, without_blocking
 
 pytestmark = pytest.mark.integration
 
@@ -254,3 +260,130 @@ def test_closure_skips_a_request_another_closer_holds_and_takes_the_rest(db, dat
     with row_held(database_url, "SELECT id FROM community_requests WHERE id = %s FOR UPDATE", held):
         assert _without_blocking(due) == [free]
     assert sorted(due()) == sorted([held, free])
+
+
+# --- the read-then-write locks: a second worker must read after the first one's write -----------
+
+
+def _second(call: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    """``call`` in its own thread (the second worker); its result or error lands in the dict."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except Exception as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def _joined(thread: threading.Thread, outcome: dict[str, Any]) -> dict[str, Any]:
+    thread.join(CLAIM_WAIT)
+    assert not thread.is_alive(), "the second worker was still waiting after the first one committed"
+    return outcome
+
+
+def test_a_second_operator_scoring_an_answer_being_scored_is_told_it_is_scored(db, database_url):
+    """``community_responses_lock`` (FOR UPDATE OF r): the operator's ``score_response`` and the
+    ``community.response_received`` handler read the score and then write it. Without the row lock
+    the second reads the answer as unscored, pays nothing new (the award is idempotent) but tells
+    its operator it scored the answer and tells the expert of their impact a second time."""
+    asker, expert = make_user(db), make_user(db)
+    with PostgresUnitOfWork() as uow:
+        request = _request(uow, asker)
+        response = uow.community_responses.add(
+            request, expert, response_text="Gusto", verbatim_answer="Use Gusto.", now=NOW
+        ).id
+        uow.commit()
+
+    def score_second() -> Any:
+        with PostgresUnitOfWork() as uow:
+            outcome = community.score_response(uow, response, score=9, operator="b@example.com", now=NOW)
+            uow.commit()
+        return outcome
+
+    with PostgresUnitOfWork() as first:
+        scored = community.score_response(first, response, score=7, operator="a@example.com", now=NOW)
+        assert scored.status == "rewarded"
+        thread, outcome = _second(score_second)
+        until_another_session_waits(database_url, CLAIM_WAIT)  # at the lock, or (lock lost) at its UPDATE
+        first.commit()
+    second = _joined(thread, outcome)
+    assert isinstance(second.get("error"), community.AlreadyScored), f"the second scorer got {second}"
+    row = db.execute("SELECT usefulness_score, scored_by FROM community_responses WHERE id = %s", (response,))
+    assert row.fetchone() == {"usefulness_score": 7, "scored_by": "operator:a@example.com"}
+    notices = db.execute(
+        "SELECT count(*) AS n FROM agent_tasks WHERE task_type = %s AND context_id = %s",
+        (community.NOTIFY_IMPACT, response),
+    ).fetchone()
+    assert notices["n"] == 1, "the expert is told of one answer's impact twice"
+
+
+def test_a_second_summariser_of_a_conversation_waits_and_finds_nothing_new(db, database_url):
+    """``conversations_lock_for_summary`` (FOR UPDATE OF c): two summary tasks for one conversation
+    (a redelivery, or a second task scheduled by the messages trigger). Without the row lock the
+    second summarises the same messages again (a second model call) and overwrites the first."""
+    user = make_user(db)
+    db.execute(
+        "INSERT INTO conversations (user_id, phone_number) SELECT id, phone_number FROM users "
+        "WHERE id = %s ON CONFLICT DO NOTHING",
+        (user,),
+    )
+    conversation = db.execute(
+        "SELECT id FROM conversations WHERE user_id = %s AND status = 'active'", (user,)
+    ).fetchone()["id"]
+    for role, direction, status, content in (
+        ("user", "inbound", "received", "Looking for a CFO intro."),
+        ("bouncer", "outbound", "delivered", "Noted. What's your name?"),
+    ):
+        db.execute(
+            "INSERT INTO messages (conversation_id, user_id, role, content, direction, status) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (conversation, user, role, content, direction, status),
+        )
+
+    def summarise_second() -> SummaryResult:
+        with PostgresUnitOfWork() as uow:
+            result = summarize_conversation(uow, conversation, llm=None, uow_factory=PostgresUnitOfWork)
+            uow.commit()
+        return result
+
+    with PostgresUnitOfWork() as first:
+        result = summarize_conversation(first, conversation, llm=None, uow_factory=PostgresUnitOfWork)
+        assert result.status == "stored"
+        thread, outcome = _second(summarise_second)
+        until_another_session_waits(database_url, CLAIM_WAIT)
+        first.commit()
+    second = _joined(thread, outcome)
+    assert "error" not in second, second
+    assert second["value"].status == "nothing_new", "the second summariser summarised the same messages again"
+
+
+def test_the_lease_sweeper_leaves_a_task_its_worker_is_recording_a_retry_for(db, database_url):
+    """``tasks_get_claimed`` (FOR UPDATE): ``retry_task`` reads the retry counters of its claim and
+    then requeues the task. A lease that ran out meanwhile must not be requeued by the sweeper in
+    between (it skips locked leases): without the lock the sweeper takes the task and the worker's
+    retry is lost (``LostLease``)."""
+    user = make_user(db)
+    task = add_task(db, user_id=user)
+    token = uuid.uuid4()
+    db.execute(
+        "UPDATE agent_tasks SET status = 'processing', claim_token = %s, "
+        "lease_expires_at = now() - interval '1 minute', scheduled_for = now() + interval '1 hour' "
+        "WHERE id = %s",
+        (token, task),
+    )
+    with PostgresUnitOfWork() as worker:
+        claimed = worker.tasks.get_claimed(task, token)
+        assert claimed is not None and claimed.retry_count == 0
+        _without_blocking(lambda: sweep_tasks(FakePublisher()))
+        decision = retry_task(worker, task, token, "boom")
+        worker.commit()
+    assert isinstance(decision, RetryAt)
+    row = db.execute(
+        "SELECT status, retry_count, error_log FROM agent_tasks WHERE id = %s", (task,)
+    ).fetchone()
+    assert (row["status"], row["retry_count"], row["error_log"]) == ("pending", 1, "boom")
