@@ -99,3 +99,32 @@ def test_settle_never_waits_past_the_bound_from_the_first_text(db):
 
     settle_burst(user_id, PostgresUnitOfWork, BurstWait(2.0, 8.0, sleep))
     assert slept and sum(slept) <= 0.6  # bounded by 8 s from the first text, not 2 s from the last
+
+
+def test_a_text_arriving_as_the_turn_begins_still_waits_for_its_burst(db):
+    """Found by ``bench.load``: a delivery settles on nothing unanswered, then, holding the lock,
+    finds a text that arrived a moment later. It must not answer that text at once: the text's
+    burst (a second text 0.3 s later) still gets one reply."""
+    user_id, conv = new_user(db)
+    opened = 0
+    second: list[threading.Thread] = []
+
+    def rest_of_the_burst() -> None:
+        time.sleep(0.3)
+        say(db, user_id, conv, TEXTS[1])
+
+    def uow_factory() -> PostgresUnitOfWork:
+        nonlocal opened
+        opened += 1
+        if opened == 2:  # settle_burst has looked (nothing unanswered); the turn is about to lock
+            say(db, user_id, conv, TEXTS[0])
+            second.append(threading.Thread(target=rest_of_the_burst))
+            second[0].start()
+        return PostgresUnitOfWork()
+
+    result = run_bouncer_turn(user_id, make_deps(burst=BURST, uow_factory=uow_factory))
+    second[0].join(timeout=10)
+    assert result.status == "answered"
+    turns = _turns(db, user_id)
+    assert len(turns) == 1
+    assert _answered_by(db, user_id) == {turns[0]["id"]}  # both texts, one turn

@@ -81,6 +81,10 @@ class _LateMessages(Exception):
         self.count = count
 
 
+class _Unsettled(Exception):
+    """A text arrived between the burst's settling and the turn's lock: settle again first."""
+
+
 @dataclass(frozen=True)
 class BurstWait:
     """How long a turn lets a burst of texts settle before answering (0 and 0: never waits)."""
@@ -113,6 +117,15 @@ def settle_burst(user_id: UUID, uow_factory: UowFactory, burst: BurstWait) -> fl
         burst.sleep(wait)
         waited += wait
     return waited
+
+
+def _burst_settled(uow: PostgresUnitOfWork, user_id: UUID, burst: BurstWait) -> bool:
+    """Under the turn's lock: has the member been quiet for the gap (or the wait run out)? A text
+    that arrived after ``settle_burst`` looked would otherwise be answered before its burst ends."""
+    if burst.quiet_gap <= 0:
+        return True
+    age = uow.messages.unanswered_texts_age(user_id)
+    return age is None or min(burst.quiet_gap - age.since_last, burst.max_wait - age.since_first) <= 0
 
 
 def run_turn(
@@ -151,6 +164,13 @@ def run_turn(
                 started=started,
                 holder=holder,
                 recheck=attempt < LATE_MESSAGE_RESTARTS,
+                burst=burst,
+            )
+        except _Unsettled:  # ends: max_wait bounds the settling from the burst's first text
+            waited = settle_burst(user_id, uow_factory, burst)
+            log.info(
+                "turn: a text arrived as the turn began; waited for its burst to settle",
+                extra={"agent": agent.name, "user_id": str(user_id), "waited_s": waited},
             )
         except _LateMessages as late:
             attempt += 1
@@ -172,14 +192,23 @@ def run_turn(
 
 
 def _open_turn(
-    agent: Agent[StateT], uow: PostgresUnitOfWork, user_id: UUID, *, uow_factory: UowFactory, clock: Clock
+    agent: Agent[StateT],
+    uow: PostgresUnitOfWork,
+    user_id: UUID,
+    *,
+    uow_factory: UowFactory,
+    clock: Clock,
+    burst: BurstWait = NO_BURST_WAIT,
 ) -> Turn[StateT] | TurnResult:
-    """Lock the user and gather what the turn answers; a ``TurnResult`` when there is nothing to do."""
+    """Lock the user and gather what the turn answers; a ``TurnResult`` when there is nothing to do.
+    Raises ``_Unsettled`` when a text arrived after the burst settled (the lock is released)."""
     uow.users.lock(user_id, UserLock.TURN)
     inbound = uow.messages.unanswered_inbound(user_id)
     if not inbound:
         log.info("turn: nothing unanswered, no-op", extra={"agent": agent.name, "user_id": str(user_id)})
         return TurnResult(status="noop")
+    if not _burst_settled(uow, user_id, burst):
+        raise _Unsettled
     conversation_id = inbound[-1].conversation_id
     ctx = load_context(uow, user_id, history_limit=0, conversation_id=conversation_id)
     if ctx is None:
@@ -205,10 +234,11 @@ def _run_once(
     started: float,
     holder: list[Turn[StateT]],
     recheck: bool,
+    burst: BurstWait = NO_BURST_WAIT,
 ) -> TurnResult:
     """One attempt at the turn; ``holder`` receives the Turn so a failure can be reported with it."""
     with uow_factory() as uow:
-        opened = _open_turn(agent, uow, user_id, uow_factory=uow_factory, clock=clock)
+        opened = _open_turn(agent, uow, user_id, uow_factory=uow_factory, clock=clock, burst=burst)
         if isinstance(opened, TurnResult):
             return opened
         turn = opened
