@@ -189,6 +189,8 @@ def test_split_prospect(topic: str, expected: tuple[str, str | None]):
         ("no.", False),
         ("! nope", False),
         ("maybe", None),
+        ("X no", None),  # only spaces, dots and exclamation marks are trimmed
+        ("Xyes", None),
         ("", None),
     ],
 )

@@ -98,6 +98,9 @@ def test_expertise_matches_whole_areas_and_words_ten_each_capped_at_twenty():
     assert expertise_part(("pricing strategy",), expertise=("B2B pricing",)) == "expertise 10"
     # A whole match is not counted again as a word match.
     assert expertise_part(("pricing",), expertise=("pricing",)) == "expertise 10"
+    # A multi-word area matched whole counts once more for each of its keywords (here one:
+    # "ai" is too short to be a keyword).
+    assert expertise_part(("ai safety",), expertise=("AI Safety",)) == "expertise 20"
     assert expertise_part(("tax",), expertise=("legal",)) == "expertise 0"
     assert expertise_part((), expertise=("legal",)) == "expertise 0"
     assert expertise_part(("legal", "tax"), expertise=("legal", "tax")) == "expertise 20"

@@ -269,6 +269,8 @@ def test_a_row_result_round_trips_through_its_stored_form():
         "warnings": ["no name", "company starts with '=': kept as plain text, never as a formula"],
     }
     assert RowResult.from_dict(stored) == row
+    bad = one_row("email\nnot-an-email\n")
+    assert bad.errors and RowResult.from_dict(bad.as_dict()) == bad
     bare = RowResult.from_dict({"row_number": "4", "values": {"email": "x@y.z", "extra": "dropped"}})
     assert bare == RowResult(4, {**dict.fromkeys(FIELDS), "email": "x@y.z"}, (), ())
 
@@ -309,3 +311,15 @@ def test_the_price_table_and_the_pack_for_an_amount():
     assert pack_for(251) == CreditPack(500, 45_000)
     assert pack_for(1_000) == CreditPack(1_000, 85_000)
     assert pack_for(1_001) is None
+
+
+def test_a_row_with_its_own_error_keeps_it_even_when_a_contact_is_known():
+    row = one_row("email,phone\na@b.co,12\n")
+    (marked,) = mark_already_uploaded([row], frozenset({("email", "a@b.co")}))
+    assert marked.errors == ("phone '12' is not valid (too short for its country)",)
+
+
+def test_an_ignored_column_is_not_checked_at_all():
+    row = one_row("email,notes\na@b.co," + "n" * 600 + "\n")
+    assert row.errors == ()
+    assert "n" * 10 not in "".join(v or "" for v in row.values.values())

@@ -268,8 +268,8 @@ def test_a_part_needs_no_fresh_context_by_default():
 def test_a_sequence_unit_takes_its_most_urgent_part_and_earliest_times():
     seq = UUID(int=70)
     parts = [
-        part(3, "low", seq=seq, pos=2, total=2, minutes=5, fresh=True),
-        part(2, "high", seq=seq, pos=1, total=2, minutes=10),
+        part(2, "low", seq=seq, pos=2, total=2, minutes=5, fresh=True),
+        part(3, "high", seq=seq, pos=1, total=2, minutes=10),
     ]
     (unit,) = group_units(parts)
     assert unit.key == seq
@@ -343,3 +343,24 @@ def test_the_earliest_of_several_best_hours_wins():
     now = utc(2026, 1, 15, 17, 30)  # 12:30 EST
     assert best_send_time(now, NY, [9, 16, 13], can_delay=True, active=False) == utc(2026, 1, 15, 18, 0)
     assert best_send_time(now, NY, [12], can_delay=False, active=True) == now
+
+
+def test_parts_at_the_same_position_are_ordered_by_id():
+    seq = UUID(int=72)
+    (unit,) = group_units([part(5, seq=seq, pos=1, total=2), part(4, seq=seq, pos=1, total=2)])
+    assert [p.id for p in unit.parts] == [UUID(int=4), UUID(int=5)]
+    assert not unit.complete
+
+
+def test_a_quiet_end_skipped_by_the_clocks_can_land_back_in_the_window():
+    # Quiet 02:45-02:30 (all but a quarter hour). On 8 March 2026 New York skips 02:00-03:00, so
+    # the end 02:30 resolves to 03:00 EDT, which is past 02:45: still quiet. The window ends at
+    # the next real 02:30, on 9 March.
+    state = SendState(timezone=NY, quiet=QuietHours(time(2, 45), time(2, 30)))
+    now = utc(2026, 3, 8, 6, 0)  # 01:00 EST
+    assert decide(state, now) == Defer(until=utc(2026, 3, 9, 6, 30), reason="quiet_hours")
+
+
+def test_the_budget_date_is_the_members_local_date():
+    now = utc(2026, 1, 16, 1, 0)  # 20:00 EST on 15 January
+    assert after_send(SendState(timezone=NY), now, budgeted=True).budget_date == date(2026, 1, 15)
