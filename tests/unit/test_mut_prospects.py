@@ -323,3 +323,20 @@ def test_an_ignored_column_is_not_checked_at_all():
     row = one_row("email,notes\na@b.co," + "n" * 600 + "\n")
     assert row.errors == ()
     assert "n" * 10 not in "".join(v or "" for v in row.values.values())
+
+
+def test_a_blank_row_in_the_middle_is_skipped_and_reading_goes_on():
+    parsed = parse("email\na@b.co\n,\n\nb@b.co\n")
+    assert [(r.row_number, r.values["email"]) for r in parsed.rows] == [(2, "a@b.co"), (5, "b@b.co")]
+
+
+def test_headers_with_punctuation_around_them_are_recognised():
+    assert parse("(Email),Phone #\na@b.co,+1 415 555 0199\n").columns == ("email", "phone_number")
+
+
+def test_long_bad_values_are_quoted_cut():
+    phone = "1" * 30 + "x" * 20
+    linkedin = "https://example.com/" + "p" * 90
+    row = one_row(f"phone,linkedin\n{phone},{linkedin}\n")
+    assert row.errors[0].startswith(f"phone {phone[:40]!r} is not valid (")
+    assert row.errors[1] == f"LinkedIn {linkedin[:80]!r} is not a linkedin.com/in/... profile URL"
