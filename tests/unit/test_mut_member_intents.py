@@ -203,3 +203,8 @@ def test_looks_like_answer_needs_enough_words_and_no_question_mark():
     assert not looks_like_answer("talk to angels", min_words=4)
     assert looks_like_answer("talk to angels", min_words=3)
     assert not looks_like_answer("talk to angels first?", min_words=4)
+
+
+def test_a_topic_keeps_its_own_letters_only_punctuation_is_trimmed():
+    assert read_intent("Do you know anyone at Xerox?").topic == "Xerox"
+    assert read_intent('do you know anyone at "Acme"!').topic == "Acme"
