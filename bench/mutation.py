@@ -275,6 +275,15 @@ def run_tests(copy: Path, tests: list[str], timeout: float) -> tuple[bool, str]:
     return result.returncode != 0, (failed[0][:160] if failed else f"pytest exit {result.returncode}")
 
 
+# A mutant that never leaves a loop (``split_long_body``'s ``while not fits`` made ``while fits``, or
+# its cut made ``None``) hung each test that reached it until pytest-timeout's 300 s (pyproject), and
+# several times that in a Hypothesis test: the signal method raises into the test, Hypothesis runs the
+# example again to shrink it and the loop times out again (a 3 s timeout took 15 s). mutmut's own
+# limit, 15 x the estimated time of every test reaching the function, is minutes too. A short
+# per-test timeout with the thread method ends the test process at once (``os._exit(1)``), which
+# mutmut counts as a kill.
+MUTMUT_TEST_TIMEOUT = 120  # seconds per test; the slowest unit test takes a few on a loaded machine
+
 MUTMUT_CONFIG = """
 [mutmut]
 source_paths =
@@ -285,6 +294,8 @@ pytest_add_cli_args =
     -p
     no:randomly
     -q
+    --timeout={test_timeout}
+    --timeout-method=thread
 only_mutate =
 {only}
 also_copy =
@@ -315,6 +326,7 @@ def run_mutmut(source: str, tests: list[str], children: int, only: list[str]) ->
         (copy / "setup.cfg").write_text(
             MUTMUT_CONFIG.format(
                 source=source,
+                test_timeout=MUTMUT_TEST_TIMEOUT,
                 tests=_lines(tests),
                 only=_lines(only or [f"{source}/*"]),
                 also=_lines(_also_copy(copy, source)),
