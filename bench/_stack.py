@@ -108,8 +108,17 @@ def start_stack(
             break
     else:
         raise SystemExit("the local stack did not start:\n" + "\n".join(seen[-40:]))
-    threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
+    threading.Thread(target=_keep_output, args=(proc, state_dir / "logs" / "runner.log"), daemon=True).start()
     return proc, StackInfo.load(stack_file(state_dir))
+
+
+def _keep_output(proc: subprocess.Popen[str], path: Path) -> None:
+    """The runner's own lines after start-up (the relay's and scheduler's warnings) into its log."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as out:
+        for line in proc.stdout or []:
+            out.write(line)
+            out.flush()
 
 
 @contextmanager

@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         rate = figures.texts / send_window
         replies = len(requests.get(info.twilio_standin_url + "/_sent", timeout=60).json())
         ok = invariants(url, info, figures)
-        if not ok:  # the stack's state directory goes with the stack: keep its logs for the reader
+        if not ok or figures.missing:  # the state directory goes with the stack: keep its logs
             kept = Path(tempfile.mkdtemp(prefix="yp-load-logs-"))
             shutil.copytree(state / "logs", kept, dirs_exist_ok=True)
             print(f"  the stack's logs are kept in {kept}")

@@ -59,7 +59,8 @@ SELECT event_type, consumer, error_message FROM event_dead_letters;
 WITH u AS (SELECT id FROM users WHERE phone_number = %(phone)s)
 SELECT * FROM (
   SELECT m.created_at AS at, 'message ' || m.direction AS kind,
-         concat_ws(' ', m.status, 'answered_by=' || m.answered_by_turn_id::text, left(m.content, 40)) AS detail
+         concat_ws(' ', m.status, 'answered_by=' || m.answered_by_turn_id::text, 'sent=' || m.sent_at::time::text,
+                   'attempts=' || m.attempts::text, left(m.content, 40)) AS detail
     FROM messages m WHERE m.user_id = (SELECT id FROM u)
   UNION ALL
   SELECT e.created_at, 'event ' || e.event_type,
