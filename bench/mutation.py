@@ -97,18 +97,27 @@ TESTS: dict[str, list[str]] = {
         "tests/integration/test_lock_clauses.py",
     ],
     "credit_purchases.sql": [
+        "tests/integration/test_lock_races_newer.py",
         "tests/integration/test_purchases_ops.py",
         "tests/functions/test_stripe_webhook.py",
     ],
     "credits.sql": ["tests/integration/test_credits.py"],
-    "intro_offers.sql": ["tests/integration/test_intros.py", "tests/integration/test_concierge_intros.py"],
+    "intro_offers.sql": [
+        "tests/integration/test_lock_races_newer.py",
+        "tests/integration/test_intros.py",
+        "tests/integration/test_concierge_intros.py",
+    ],
     "priorities.sql": ["tests/integration/test_account_manager.py"],
     "prospects.sql": [
+        "tests/integration/test_lock_races_newer.py",
         "tests/functions/test_prospect_upload.py",
         "tests/functions/test_prospect_upload_duplicates.py",
     ],
-    "retention.sql": ["tests/integration/test_retention.py"],
-    "solution_workflows.sql": ["tests/integration/test_solution_saga.py"],
+    "retention.sql": ["tests/integration/test_lock_races_newer.py", "tests/integration/test_retention.py"],
+    "solution_workflows.sql": [
+        "tests/integration/test_lock_races_newer.py",
+        "tests/integration/test_solution_saga.py",
+    ],
     "migrations": _SECURITY,
 }
 

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from shared.adapters.postgres import connect
+from shared.adapters.unit_of_work import PostgresUnitOfWork
 from tests.fixture_support import fixture_sql
 
 
@@ -56,3 +57,16 @@ def until_another_session_waits(database_url: str, wait: float) -> None:
                 return
             assert time.monotonic() < deadline, f"no other session waited on a lock within {wait} s"
             time.sleep(0.02)
+
+
+@contextmanager
+def uow_that_will_not_wait(database_url: str, lock_timeout: str = "3s") -> Iterator[PostgresUnitOfWork]:
+    """A unit of work whose session gives up on any lock it would wait for (``lock_timeout``): a
+    statement that should skip a held row raises ``LockNotAvailable`` instead of waiting when it
+    does not. No wall clock: the correct statement never waits at all, so the machine's load
+    cannot fail it, and the timeout only bounds how long a broken one takes to fail."""
+    with connect(database_url) as conn:
+        conn.execute(f"SET lock_timeout = '{lock_timeout}'")
+        conn.commit()
+        with PostgresUnitOfWork(conn) as uow:
+            yield uow
