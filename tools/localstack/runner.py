@@ -423,6 +423,10 @@ def main(argv: list[str] | None = None) -> int:
         "subscriptions (default), or straight to the push endpoints (tools/localstack/direct_push.py)",
     )
     args = parser.parse_args(argv)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Started in the background by a non-interactive shell (CI, nohup ... &), SIGINT arrives
+        # ignored and Python installs no Ctrl-C handler: a `kill -INT` would not stop the stack.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return run(args)
     except KeyboardInterrupt:
