@@ -86,9 +86,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def is_ready(host_port: str) -> bool:
+def is_ready(host_port: str, timeout: float = 1.0) -> bool:
     try:
-        return requests.get(f"http://{host_port}/", timeout=1).status_code == 200
+        return requests.get(f"http://{host_port}/", timeout=timeout).status_code == 200
     except requests.RequestException:
         return False
 

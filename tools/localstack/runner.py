@@ -395,7 +395,8 @@ def print_health(
     for name, url in sorted(info.function_urls.items()):
         state = "up" if procs[name].poll() is None else f"exited({procs[name].returncode})"
         say(f"  {name:<22} {state:<8} {url}")
-    emulator_state = "up" if is_emulator_ready(info.pubsub_emulator_host) else "DOWN"
+    # The emulator is a JVM: on a loaded machine it may take seconds to answer a health probe.
+    emulator_state = "up" if is_emulator_ready(info.pubsub_emulator_host, timeout=15.0) else "DOWN"
     say(f"  {'twilio stand-in':<22} {'up':<8} {info.twilio_standin_url}")
     if info.stripe_standin_url:
         say(f"  {'stripe stand-in':<22} {'up':<8} {info.stripe_standin_url}")
