@@ -146,6 +146,30 @@ def function_app(target: str, source: str) -> Any:
     return functions_framework.create_app(target, source)  # type: ignore[no-untyped-call]
 
 
+RECORDER_SOURCE = str(
+    __import__("pathlib").Path(__file__).resolve().parents[1]
+    / "functions"
+    / "dead_letter_recorder"
+    / "main.py"
+)
+
+
+def probe_and_recorder_app() -> Any:
+    """One WSGI app for a push receiver: ``/agent_bouncer`` is the consumer probe,
+    ``/dead_letter_recorder`` the real recorder function."""
+    apps = {
+        "agent_bouncer": function_app("consumer_probe", PROBE_SOURCE),
+        "dead_letter_recorder": function_app("dead_letter_recorder", RECORDER_SOURCE),
+    }
+
+    def route(environ: dict[str, Any], start_response: Any) -> Any:
+        name = environ["PATH_INFO"].strip("/")
+        environ["PATH_INFO"] = "/"
+        return apps[name](environ, start_response)
+
+    return route
+
+
 def push_body(
     message: Any,
     *,

@@ -23,7 +23,7 @@ from shared.adapters import pubsub
 from shared.adapters.pubsub import GooglePublisher, OutboundMessage, get_publisher
 from shared.service_layer.dispatch_events import dispatch_events
 from tests.backbone_support import (
-    PROBE_SOURCE,
+    RECORDER_SOURCE,
     Receiver,
     add_event,
     dead_letters,
@@ -31,6 +31,7 @@ from tests.backbone_support import (
     function_app,
     handled_count,
     make_user,
+    probe_and_recorder_app,
 )
 from tools.localstack.direct_push import DirectPush, PushTarget, routing_targets
 from tools.localstack.pubsub_emulator import ensure_topology
@@ -38,8 +39,6 @@ from tools.localstack.pubsub_emulator import ensure_topology
 pytestmark = [pytest.mark.integration]
 
 PROJECT = "yp-direct"
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
-RECORDER_SOURCE = str(ROOT / "functions" / "dead_letter_recorder" / "main.py")
 BOUNCER_PUSH = f"projects/{PROJECT}/subscriptions/agent-bouncer-push"
 DEAD = "agent-bouncer-dead-letter"
 FAST = {"min_backoff": timedelta(seconds=0.2), "max_backoff": timedelta(seconds=1)}
@@ -174,17 +173,7 @@ def test_direct_push_posts_the_body_the_emulator_posts(pubsub_emulator, monkeypa
 
 def test_an_inserted_event_reaches_the_consumer_function_through_direct_push(db, monkeypatch):
     """The dispatcher's real publish, delivered to a real consumer function (functions-framework)."""
-    apps = {
-        "agent_bouncer": function_app("consumer_probe", PROBE_SOURCE),
-        "dead_letter_recorder": function_app("dead_letter_recorder", RECORDER_SOURCE),
-    }
-
-    def route(environ: dict[str, Any], start_response: Any) -> Any:
-        name = environ["PATH_INFO"].strip("/")
-        environ["PATH_INFO"] = "/"
-        return apps[name](environ, start_response)
-
-    receiver = Receiver(route)
+    receiver = Receiver(probe_and_recorder_app())
     user = make_user(db)
     event_id = add_event(db, "message.received", user, {"text": "hi"})
     with (

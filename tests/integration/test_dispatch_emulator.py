@@ -13,39 +13,17 @@ from shared.routing import dead_letter_topic
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
 from tests.backbone_support import (
-    PROBE_SOURCE,
     Receiver,
     add_event,
     dead_letters,
     event_row,
-    function_app,
     handled_count,
     make_user,
+    probe_and_recorder_app,
 )
 from tools.localstack.pubsub_emulator import ensure_topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.pubsub]
-
-RECORDER_SOURCE = str(
-    __import__("pathlib").Path(__file__).resolve().parents[2]
-    / "functions"
-    / "dead_letter_recorder"
-    / "main.py"
-)
-
-
-def _functions_app() -> Any:
-    apps = {
-        "agent_bouncer": function_app("consumer_probe", PROBE_SOURCE),
-        "dead_letter_recorder": function_app("dead_letter_recorder", RECORDER_SOURCE),
-    }
-
-    def route(environ: dict[str, Any], start_response: Any) -> Any:
-        name = environ["PATH_INFO"].strip("/")
-        environ["PATH_INFO"] = "/"
-        return apps[name](environ, start_response)
-
-    return route
 
 
 def _wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
@@ -59,7 +37,7 @@ def _wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") ->
 
 @pytest.fixture
 def pushed(pubsub_emulator, database_url):
-    receiver = Receiver(_functions_app())
+    receiver = Receiver(probe_and_recorder_app())
     with receiver.running():
         ensure_topology(pubsub_emulator.project, lambda consumer: f"{receiver.url}/{consumer.function}")
         yield receiver

@@ -21,13 +21,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from psycopg import errors
 
-from shared.adapters.postgres import connect
 from shared.adapters.repositories.retention import RETENTION_QUERIES
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from tests.backbone_support import make_user
 from tests.integration.test_concierge_intros import connection_request, member, offer, opportunity
+from tests.integration.test_lock_races import _taken_elsewhere
 from tests.integration.test_retention import (
     action,
     dead_letter,
@@ -41,18 +40,6 @@ from tests.lock_support import row_held, uow_that_will_not_wait
 pytestmark = pytest.mark.integration
 
 DAY = timedelta(days=1)
-
-
-def _taken_elsewhere(database_url: str, table: str, row_id: uuid.UUID) -> bool:
-    """Whether another transaction holds ``row_id`` (a ``FOR UPDATE NOWAIT`` from here is refused)."""
-    with connect(database_url) as conn:
-        try:
-            conn.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE NOWAIT", (row_id,))
-        except errors.LockNotAvailable:
-            return True
-        finally:
-            conn.rollback()
-        return False
 
 
 def _present(db: Any, table: str, key: str, row_id: uuid.UUID) -> bool:

@@ -93,6 +93,11 @@ class BurstWait:
     max_wait: float  # seconds since their first unanswered text, at most
     sleep: Callable[[float], None] = time.sleep
 
+    def remaining(self, since_last: float, since_first: float) -> float:
+        """Seconds still to wait: until the quiet gap after the latest text, capped by the
+        bound from the first (zero or less: settled)."""
+        return min(self.quiet_gap - since_last, self.max_wait - since_first)
+
     @classmethod
     def default(cls) -> BurstWait:
         return cls(BURST_QUIET_GAP.total_seconds(), BURST_MAX_WAIT.total_seconds())
@@ -111,7 +116,7 @@ def settle_burst(user_id: UUID, uow_factory: UowFactory, burst: BurstWait) -> fl
             age = uow.messages.unanswered_texts_age(user_id)
         if age is None:
             return waited
-        wait = min(burst.quiet_gap - age.since_last, burst.max_wait - age.since_first)
+        wait = burst.remaining(age.since_last, age.since_first)
         if wait <= 0:
             return waited
         burst.sleep(wait)
@@ -125,7 +130,7 @@ def _burst_settled(uow: PostgresUnitOfWork, user_id: UUID, burst: BurstWait) -> 
     if burst.quiet_gap <= 0:
         return True
     age = uow.messages.unanswered_texts_age(user_id)
-    return age is None or min(burst.quiet_gap - age.since_last, burst.max_wait - age.since_first) <= 0
+    return age is None or burst.remaining(age.since_last, age.since_first) <= 0
 
 
 def run_turn(
