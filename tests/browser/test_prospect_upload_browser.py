@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".local" / "artifacts"
+PAGE_WAIT_SECONDS = 30.0
 MESSY_CSV = (
     "\ufeffFirst Name,Last_Name,Company Name,E-mail,Phone Number,LinkedIn\r\n"
     "Ada,Lovelace,Analytical Engines,ada@example.com,(415) 555-0123,linkedin.com/in/ada-lovelace\r\n"
@@ -91,6 +92,17 @@ def browser() -> Iterator[Any]:
         driver.quit()
 
 
+def _after_submit(browser: Any, element_id: str) -> Any:
+    """The element of the page a form submission loads, once that page has loaded."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    return WebDriverWait(browser, PAGE_WAIT_SECONDS).until(
+        expected_conditions.presence_of_element_located((By.ID, element_id))
+    )
+
+
 def test_an_innovator_uploads_a_messy_list_from_a_phone(served, browser, db, tmp_path):
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
@@ -106,8 +118,9 @@ def test_an_innovator_uploads_a_messy_list_from_a_phone(served, browser, db, tmp
     # 2. upload the messy CSV
     browser.find_element(By.ID, "file").send_keys(str(csv_path))
     browser.find_element(By.ID, "preview").click()
-    # 3. the preview's counts, per-row reasons, and inert hostile cells
-    summary = browser.find_element(By.ID, "summary").text
+    # 3. the preview's counts, per-row reasons, and inert hostile cells. A click on a submit
+    # button returns before the browser has loaded the next page, so wait for it.
+    summary = _after_submit(browser, "summary").text
     assert summary == "1 valid, 2 warnings, 3 errors"
     table = browser.find_element(By.ID, "rows").text
     assert "not a valid email address" in table
@@ -127,7 +140,7 @@ def test_an_innovator_uploads_a_messy_list_from_a_phone(served, browser, db, tmp
 
     # 4. confirm, 5. the success page
     browser.find_element(By.ID, "confirm").click()
-    assert "Your prospects are saved. 3 prospects" in browser.find_element(By.ID, "saved").text
+    assert "Your prospects are saved. 3 prospects" in _after_submit(browser, "saved").text
 
     # 6. the rows in Postgres: one batch, this innovator, normalised contacts
     rows = db.execute(
