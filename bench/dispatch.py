@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +37,7 @@ from shared.domain.constants import PRIORITY_RANK, TASK_LEASE
 from shared.domain.events import Event
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
+from tools.fakes.http_server import StandinHTTPServer
 from tools.localstack import pubsub_emulator
 
 PRIORITIES = sorted(PRIORITY_RANK, key=PRIORITY_RANK.__getitem__)  # urgent, high, medium, low
@@ -46,7 +47,7 @@ class PushLog:
     def __init__(self) -> None:
         self.received: dict[str, float] = {}
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = StandinHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -125,10 +125,11 @@ def emulator_push_ceiling(info: StackInfo, pushes: int = 20, hold: float = 0.1) 
     """How many pushes the Pub/Sub emulator keeps in flight for one subscription (a slow
     endpoint, many ordering keys). Production Pub/Sub scales push delivery out; the emulator
     does not, and every agent turn locally waits behind this ceiling."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     from google.cloud import pubsub_v1
 
+    from tools.fakes.http_server import StandinHTTPServer
     from tools.localstack.stack_info import PROJECT
 
     os.environ["PUBSUB_EMULATOR_HOST"] = info.pubsub_emulator_host
@@ -151,7 +152,7 @@ def emulator_push_ceiling(info: StackInfo, pushes: int = 20, hold: float = 0.1) 
         def log_message(self, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server = StandinHTTPServer(("127.0.0.1", 0), Slow)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()

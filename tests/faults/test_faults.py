@@ -463,8 +463,10 @@ class _HangingTwilio:
     message to the stand-in (without its status callback: Twilio has it, nobody was told)."""
 
     def __init__(self, target: str, forward: bool) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
         from urllib.parse import parse_qsl, urlencode
+
+        from tools.fakes.http_server import StandinHTTPServer
 
         hang = threading.Event()
         self.hang = hang
@@ -491,8 +493,7 @@ class _HangingTwilio:
                 outer.arrived.set()
                 hang.wait(120)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = StandinHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

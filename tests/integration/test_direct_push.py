@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -33,6 +33,7 @@ from tests.backbone_support import (
     make_user,
     probe_and_recorder_app,
 )
+from tools.fakes.http_server import StandinHTTPServer
 from tools.localstack.direct_push import DirectPush, PushTarget, routing_targets
 from tools.localstack.pubsub_emulator import ensure_topology
 
@@ -105,7 +106,7 @@ class Scripted:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = StandinHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> Scripted:

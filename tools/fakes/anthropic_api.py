@@ -45,9 +45,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
+
+from tools.fakes.http_server import StandinHTTPServer
 
 CACHE_TTL_SECONDS = 300.0  # the API's ephemeral cache (5 minutes, refreshed on hit)
 CACHE_TTL_1H_SECONDS = 3600.0  # cache_control {"ttl": "1h"}
@@ -267,8 +269,7 @@ class AnthropicFake:
         self.requests: list[ReceivedRequest] = []
         self.cache = PromptCache(clock)
         self.responder = responder
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = StandinHTTPServer((host, port), _handler_for(self))
         self._thread: threading.Thread | None = None
 
     # --- lifecycle

@@ -21,10 +21,12 @@ import json
 import secrets
 import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
+
+from tools.fakes.http_server import StandinHTTPServer
 
 
 def _id() -> str:
@@ -39,7 +41,7 @@ class ApifyFake:
         self._datasets: dict[str, list[dict[str, Any]]] = {}
         self._fail_next = False
         self.inputs: list[tuple[str, Any]] = []
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = StandinHTTPServer((host, port), _handler_for(self))
         self._thread: threading.Thread | None = None
 
     @property

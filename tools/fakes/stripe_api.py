@@ -31,11 +31,13 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
+
+from tools.fakes.http_server import StandinHTTPServer
 
 API_VERSION = "2025-09-30.clover"
 _SESSION_PATH = re.compile(r"^/v1/checkout/sessions/(?P<id>cs_test_[A-Za-z0-9]+)$")
@@ -324,8 +326,7 @@ class StripeStandin:
     ) -> None:
         self.state = StandinState(api_key=api_key, webhook_secret=webhook_secret, webhook_url=webhook_url)
         handler = type("StripeStandinHandler", (_Handler,), {"state": self.state})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = StandinHTTPServer((host, port), handler)
         self.state.public_url = self.url
         self._thread: threading.Thread | None = None
 

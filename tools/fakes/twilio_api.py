@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import format_datetime, formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
@@ -47,6 +47,7 @@ from twilio.request_validator import RequestValidator
 
 from shared.domain.constants import SMS_MAX_BODY_CHARS
 from shared.domain.sms import body_length, count_segments
+from tools.fakes.http_server import StandinHTTPServer
 
 API_VERSION = "2010-04-01"
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
@@ -414,8 +415,7 @@ class TwilioStandin:
             auth_token=auth_token, account_sid=account_sid, callback_delay=callback_delay
         )
         handler = type("StandinHandler", (_Handler,), {"state": self.state})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = StandinHTTPServer((host, port), handler)
         self._thread: threading.Thread | None = None
 
     @property
