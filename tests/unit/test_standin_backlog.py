@@ -1,4 +1,4 @@
-"""The stand-ins take a burst of connections at once (tools/fakes/http_server.py).
+"""The stand-ins take a burst of connections at once (tools/fakes/loopback_http.py).
 
 With ``socketserver``'s default listen backlog of 5, Linux drops the SYNs of a sixth and later
 simultaneous connection and the client retransmits one second later: ``bench.pipeline``
@@ -17,7 +17,7 @@ import pytest
 
 from tools.fakes.anthropic_api import AnthropicFake
 from tools.fakes.apify_api import ApifyFake
-from tools.fakes.http_server import LISTEN_BACKLOG
+from tools.fakes.loopback_http import LISTEN_BACKLOG
 from tools.fakes.stripe_api import StripeStandin
 from tools.fakes.twilio_api import TwilioStandin
 

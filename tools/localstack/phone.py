@@ -20,6 +20,7 @@ from typing import Any
 import requests
 from twilio.request_validator import RequestValidator
 
+from tools.fakes.loopback_http import loopback_session
 from tools.localstack.stack_info import DEFAULT_STATE_DIR, StackInfo, stack_file
 
 
@@ -39,7 +40,7 @@ def send_sms(info: StackInfo, phone: str, body: str, message_sid: str | None = N
         "NumMedia": "0",
     }
     signature = RequestValidator(info.twilio_auth_token).compute_signature(url, params)
-    return requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
+    return loopback_session().post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
 
 
 def sent_messages(
@@ -50,7 +51,7 @@ def sent_messages(
     params: dict[str, str | int | float] = {"to": phone}
     if min_count:
         params.update(min_count=min_count, wait=wait)
-    response = requests.get(info.twilio_standin_url + "/_sent", params=params, timeout=wait + 10)
+    response = loopback_session().get(info.twilio_standin_url + "/_sent", params=params, timeout=wait + 10)
     response.raise_for_status()
     messages: list[dict[str, Any]] = response.json()
     return messages
@@ -83,7 +84,7 @@ def verify_email(info: StackInfo, phone: str, sender: str) -> requests.Response:
     to = verification_address(info, phone)
     if to is None:
         raise LookupError("the agent has not sent a verification address to this phone yet")
-    return requests.post(
+    return loopback_session().post(
         info.function_urls["email_inbound"] + "/",
         json={"to": to, "from": sender, "subject": "verify", "text": "verify me"},
         headers={"X-Email-Webhook-Secret": info.email_webhook_secret},
