@@ -37,7 +37,7 @@ from shared.domain.constants import PRIORITY_RANK, TASK_LEASE
 from shared.domain.events import Event
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
-from tools.fakes.http_server import StandinHTTPServer
+from tools.fakes.loopback_http import StandinHTTPServer
 from tools.localstack import pubsub_emulator
 
 PRIORITIES = sorted(PRIORITY_RANK, key=PRIORITY_RANK.__getitem__)  # urgent, high, medium, low

@@ -129,7 +129,7 @@ def emulator_push_ceiling(info: StackInfo, pushes: int = 20, hold: float = 0.1) 
 
     from google.cloud import pubsub_v1
 
-    from tools.fakes.http_server import StandinHTTPServer
+    from tools.fakes.loopback_http import StandinHTTPServer
     from tools.localstack.stack_info import PROJECT
 
     os.environ["PUBSUB_EMULATOR_HOST"] = info.pubsub_emulator_host

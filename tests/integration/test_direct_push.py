@@ -33,7 +33,7 @@ from tests.backbone_support import (
     make_user,
     probe_and_recorder_app,
 )
-from tools.fakes.http_server import StandinHTTPServer
+from tools.fakes.loopback_http import StandinHTTPServer
 from tools.localstack.direct_push import DirectPush, PushTarget, routing_targets
 from tools.localstack.pubsub_emulator import ensure_topology
 

@@ -49,7 +49,7 @@ from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
 
-from tools.fakes.http_server import StandinHTTPServer
+from tools.fakes.loopback_http import StandinHTTPServer
 
 CACHE_TTL_SECONDS = 300.0  # the API's ephemeral cache (5 minutes, refreshed on hit)
 CACHE_TTL_1H_SECONDS = 3600.0  # cache_control {"ttl": "1h"}

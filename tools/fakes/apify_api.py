@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
-from tools.fakes.http_server import StandinHTTPServer
+from tools.fakes.loopback_http import StandinHTTPServer
 
 
 def _id() -> str:

@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from tools.fakes.http_server import StandinHTTPServer
+from tools.fakes.loopback_http import StandinHTTPServer
 
 API_VERSION = "2025-09-30.clover"
 _SESSION_PATH = re.compile(r"^/v1/checkout/sessions/(?P<id>cs_test_[A-Za-z0-9]+)$")
