@@ -26,7 +26,9 @@ import requests
 from requests.adapters import HTTPAdapter
 
 LISTEN_BACKLOG = 1024  # connections waiting for accept(); the kernel caps it at net.core.somaxconn
-SESSION_POOL_PER_HOST = 64  # more than the callers at once (urllib3 warns past its default of 10)
+# Connections a session holds per host: at least the callers at once, or urllib3 logs a warning
+# per surplus connection (its default is 10; bench.load's relay passed 64). Slots are lazy.
+SESSION_POOL_PER_HOST = LISTEN_BACKLOG
 
 
 class StandinHTTPServer(ThreadingHTTPServer):
