@@ -50,6 +50,7 @@ LOCAL_EMAIL_DOMAIN = "verify.yachtparty.local"
 
 FUNCTION_THREADS = 8  # gunicorn threads per local function (Cloud Run concurrency stand-in)
 RELAY_LISTEN_TIMEOUT = 15.0  # seconds the start-up waits for the relay's LISTEN
+EMULATOR_STOP_TIMEOUT = 10.0  # seconds the emulator's java gets to follow gcloud out at stop
 
 # Webhook targets of the yp_webhook trigger -> function folder.
 WEBHOOK_TARGETS = ("sms_sender", "event_dispatcher", "task_sweeper", "message_orchestrator")
@@ -268,8 +269,13 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
         emulator = pubsub_emulator.start(project=PROJECT, data_dir=pubsub_dir, on_spawn=guard.group)
 
         def _stop_emulator() -> None:
-            pubsub_emulator.stop(emulator)
-            if emulator.process is not None and not group_alive(emulator.process.pid):  # gcloud and its java
+            pubsub_emulator.stop(emulator)  # waits for gcloud; its java may take a moment longer
+            if emulator.process is None:
+                return
+            deadline = time.monotonic() + EMULATOR_STOP_TIMEOUT
+            while group_alive(emulator.process.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if not group_alive(emulator.process.pid):  # else the guard stops what is left
                 guard.forget(emulator.process.pid)
 
         stack.callback(_stop_emulator)
