@@ -186,7 +186,18 @@ def test_garbage_lines_are_logged_and_ignored(
     guard: GuardClient, children: list[subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
     assert guard.process.stdin is not None
-    garbage = ["", "group", "group abc", "group -5", "group 1", "postmaster 0", "kill 123", "exit now"]
+    garbage = [
+        "",
+        "group",
+        "group abc",
+        "group -5",
+        "group 1",
+        "postmaster 0",
+        "kill 123",
+        "exit now",
+        "group \u00b2",
+        "group 99999999999999999999",
+    ]
     for line in garbage:
         guard._send(line)
     cast(io.TextIOWrapper, guard.process.stdin).buffer.write(b"\xff\xfe not utf-8\n")

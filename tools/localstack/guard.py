@@ -38,6 +38,7 @@ from typing import IO, Any
 
 GRACE_SECONDS = 10.0  # how long registered children get to stop after SIGTERM / SIGINT
 POLL_SECONDS = 0.2  # how often the guard looks whether they have gone
+PID_LIMIT = 2**22  # Linux's largest pid_max: a larger "pid" is garbage, not a process
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGGER = "tools.localstack.guard"
@@ -83,15 +84,6 @@ def group_alive(pgid: int) -> bool:
     return pgid in _live_processes().values()
 
 
-def _signal(send: Callable[[int, int], None], target: int, signum: int) -> bool:
-    """Send ``signum``; False when the target is already gone (ESRCH)."""
-    try:
-        send(target, signum)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 class Guard:
     """What the guard has been told: the registered groups and postmaster."""
 
@@ -106,9 +98,9 @@ class Guard:
         words = line.split()
         if words == ["exit"]:
             return True
-        if len(words) == 2 and words[0] in ("group", "postmaster", "forget") and words[1].isdigit():
-            command, target = words[0], int(words[1])
-            if target > 1:  # never 0 or 1: killpg(0) is our own group, 1 is init
+        if len(words) == 2 and words[0] in ("group", "postmaster", "forget") and words[1].isascii():
+            command, target = words[0], int(words[1]) if words[1].isdigit() else 0
+            if 1 < target < PID_LIMIT:  # never 0 or 1: killpg(0) is our own group, 1 is init
                 if command == "group":
                     self.groups.add(target)
                 elif command == "postmaster":
@@ -135,10 +127,10 @@ class Guard:
     def stop_all(self) -> None:
         """SIGTERM the groups and SIGINT the postmasters; after the grace period SIGKILL / SIGQUIT."""
         for pgid in sorted(self.groups):
-            if _signal(os.killpg, pgid, signal.SIGTERM):
+            if self._signal(os.killpg, pgid, signal.SIGTERM):
                 self.log("SIGTERM to process group", pgid=pgid)
         for pid in sorted(self.postmasters):
-            if _signal(os.kill, pid, signal.SIGINT):
+            if self._signal(os.kill, pid, signal.SIGINT):
                 self.log("SIGINT (fast shutdown) to postmaster", pid=pid)
         deadline = time.monotonic() + self.grace
         groups, postmasters = self.still_there()
@@ -146,12 +138,23 @@ class Guard:
             time.sleep(POLL_SECONDS)
             groups, postmasters = self.still_there()
         for pgid in groups:
-            if _signal(os.killpg, pgid, signal.SIGKILL):
+            if self._signal(os.killpg, pgid, signal.SIGKILL):
                 self.log("SIGKILL to process group still there after the grace period", pgid=pgid)
         for pid in postmasters:
-            if _signal(os.kill, pid, signal.SIGQUIT):
+            if self._signal(os.kill, pid, signal.SIGQUIT):
                 self.log("SIGQUIT (immediate shutdown) to postmaster still there after the grace", pid=pid)
         self.log("done", left_after_grace={"groups": groups, "postmasters": postmasters})
+
+    def _signal(self, send: Callable[[int, int], None], target: int, signum: int) -> bool:
+        """Send ``signum``; False when the target is already gone (ESRCH) or may not be signalled."""
+        try:
+            send(target, signum)
+        except ProcessLookupError:
+            return False
+        except OSError as exc:  # EPERM: not ours (any more); nothing to do but say so
+            self.log("could not signal", "ERROR", target=target, signal=signum, error=str(exc))
+            return False
+        return True
 
     def still_there(self) -> tuple[list[int], list[int]]:
         live = _live_processes()
