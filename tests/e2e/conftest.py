@@ -8,8 +8,9 @@ test to run no longer needs it:
   agent's model deterministically (``tests/e2e/models.py``).
 The e2e tests are one xdist group (one worker, so one of each stack), ordered keyed first, then the
 no-key tests (the member stories first: they need the seeded experts not yet asked today), and the
-Ctrl-C test last, as it stops the stack it is given. Tests sharing a stack use their own phones and
-members and filter their queries to them; a test that stops its stack gets a fresh one next time.
+Ctrl-C test last, as it stops the stack it is given (then the SIGKILL test, on a stack of its
+own). Tests sharing a stack use their own phones and members and filter their queries to them; a
+test that stops its stack gets a fresh one next time.
 """
 
 from __future__ import annotations
@@ -142,7 +143,11 @@ class SharedStack:
 
 SHARED = {"local_stack": SharedStack(keyed=False), "keyed_stack": SharedStack(keyed=True)}
 MEMBER_STORIES = "test_member_stories.py"  # first on the no-key stack: the seeded experts are unasked
-STOPS_ITS_STACK = {"test_the_readme_run_command_stops_everything_on_ctrl_c"}  # last
+# Last: the Ctrl-C test stops the shared stack; then the SIGKILL test starts and kills its own.
+STOPS_ITS_STACK = {
+    "test_the_readme_run_command_stops_everything_on_ctrl_c",
+    "test_a_runner_killed_with_sigkill_leaves_no_process_behind",
+}
 
 
 @pytest.fixture

@@ -4,13 +4,16 @@ other e2e modules (``conftest.py``), so each test has its own phone and asks abo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -21,7 +24,7 @@ from shared.routing import CONSUMERS
 from tools.localstack.phone import send_sms, sent_messages, verify_email, wait_for_replies
 from tools.localstack.stack_info import PROJECT
 
-from .conftest import KeyedStack, RunningStack
+from .conftest import KeyedStack, RunningStack, start_stack
 from .models import is_bouncer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.pubsub, pytest.mark.xdist_group("e2e")]
@@ -285,3 +288,88 @@ def _assert_ctrl_c_stops_everything(stack: RunningStack) -> None:
         except ProcessLookupError:
             continue
         pytest.fail(f"function process {pid} survived Ctrl-C")
+    # The runner stopped every child itself and told the orphan guard so: it signalled nothing.
+    guard_log = [
+        json.loads(line) for line in (stack.state_dir / "logs" / "guard.log").read_text().splitlines()
+    ]
+    assert guard_log[-1]["message"] == "the runner stopped cleanly; the guard exits", guard_log[-3:]
+    assert not [entry for entry in guard_log if entry["message"].startswith("SIG")]
+
+
+KILLED_STACK_GONE_WITHIN = 120.0  # seconds; a liveness deadline (the guard's grace is 10 s)
+
+
+def test_a_runner_killed_with_sigkill_leaves_no_process_behind() -> None:
+    """Issue 15, leaked processes: SIGKILL to the runner's process group (the OOM killer, kill -9,
+    a CI timeout) runs none of its cleanup; the orphan guard stops the functions, the emulator
+    and the private cluster, then exits itself. A stack of its own, in its own state dir (run
+    last, after the shared stacks are stopped: conftest.py)."""
+    stack = start_stack()
+    processes: dict[int, tuple[str, str]] = {}
+    try:
+        processes = _descendants(stack.proc.pid)
+        postmaster = int((stack.state_dir / "pg" / "postmaster.pid").read_text().split()[0])
+        processes[postmaster] = (_start_time(postmaster), "postgres (postmaster)")
+        kinds = {cmdline for _, cmdline in processes.values()}
+        assert set(stack.info.pids.values()) <= set(processes), "the function masters are the runner's"
+        assert any("java" in cmd for cmd in kinds), "no emulator java found under the runner"
+        assert any("tools.localstack.guard" in cmd for cmd in kinds), "no orphan guard under the runner"
+
+        os.killpg(stack.proc.pid, signal.SIGKILL)  # make, the runner: nothing of theirs cleans up
+        stack.proc.wait(timeout=10)
+        deadline = time.monotonic() + KILLED_STACK_GONE_WITHIN
+        left = _still_running(processes)
+        while left and time.monotonic() < deadline:
+            time.sleep(1.0)
+            left = _still_running(processes)
+        assert not left, f"left running after the runner's SIGKILL: {left}"
+        guard_log = (stack.state_dir / "logs" / "guard.log").read_text()
+        assert "the runner is gone without a clean stop" in guard_log
+    finally:
+        for pid in _still_running(processes):  # a failed run must not leak a stack either
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        stack.stop()
+        shutil.rmtree(stack.state_dir, ignore_errors=True)
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (state first), None if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def _start_time(pid: int) -> str:
+    fields = _stat(pid)
+    return fields[19] if fields else ""
+
+
+def _descendants(root: int) -> dict[int, tuple[str, str]]:
+    """Every process under ``root``: pid -> (start time, command line)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: dict[int, tuple[str, str]] = {}
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        found[pid] = (_start_time(pid), cmdline.strip())
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _still_running(processes: dict[int, tuple[str, str]]) -> dict[int, str]:
+    """Those of ``processes`` still running: same pid and start time, not a zombie."""
+    left: dict[int, str] = {}
+    for pid, (started, cmdline) in processes.items():
+        fields = _stat(pid)
+        if fields and fields[0] not in ("Z", "X") and fields[19] == started:
+            left[pid] = cmdline[:120]
+    return left

@@ -192,13 +192,22 @@ class PgCluster:
         )
         return result.returncode == 0
 
-    def stop(self) -> None:
-        subprocess.run(
+    def postmaster_pid(self) -> int | None:
+        """The server's process id: the first line of ``postmaster.pid``, None when there is none."""
+        try:
+            return int((self.datadir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def stop(self) -> bool:
+        """Fast shutdown; True when the server is stopped (or was not running)."""
+        result = subprocess.run(
             _as_owner([str(find_pg_bin() / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"]),
             check=False,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        return result.returncode == 0 or not self.is_running()
 
     def create_database(self, name: str, template: str | None = None) -> str:
         create_database(self.admin_url, name, template=template)

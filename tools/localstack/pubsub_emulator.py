@@ -100,8 +100,10 @@ def start(
     host: str = "127.0.0.1",
     data_dir: Path | None = None,
     timeout: float = 90.0,
+    on_spawn: Callable[[int], None] | None = None,
 ) -> PubSubEmulator:
-    """Start the emulator in its own process group and wait until it answers."""
+    """Start the emulator in its own process group and wait until it answers. ``on_spawn`` is
+    told the group's id as soon as the process exists (the local stack's orphan guard)."""
     gcloud = shutil.which("gcloud")
     if gcloud is None:
         raise EmulatorError("gcloud not found: install the Google Cloud CLI with the pubsub emulator")
@@ -125,6 +127,8 @@ def start(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    if on_spawn is not None:
+        on_spawn(process.pid)
     emulator = PubSubEmulator(host, port, project, process, data_dir, log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -9,7 +9,10 @@ Starts, in order:
 4. every function under ``functions/``, each under functions-framework on its own port;
 5. the NOTIFY relay that stands in for pg_net, and the scheduler loop (``shared.schedules``);
 then prints a health summary and, on a terminal, opens the phone simulator. Ctrl-C stops
-everything it started. Ports and local-only secrets are written to ``<state-dir>/stack.json``
+everything it started. Before all of them it starts the orphan guard (``guard.py``), a watchdog
+in its own session that is told each child process as it starts: if the runner dies without
+its orderly stop (SIGKILL, the OOM killer), the guard stops the functions, the emulator and the
+cluster. Ports and local-only secrets are written to ``<state-dir>/stack.json``
 (``tools/localstack/stack_info.py``) so the phone simulator (``make chat``), the operator CLI
 and outside scripts can attach from another terminal.
 """
@@ -26,13 +29,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from shared.schedules import ScheduledJob, active_jobs
+from tools.localstack.guard import GuardClient, group_alive, start_guard
 from tools.localstack.pgcluster import PgCluster, accepts_connections, free_port
 from tools.localstack.pubsub_emulator import is_ready as is_emulator_ready
 from tools.localstack.stack_info import DEFAULT_STATE_DIR, PROJECT, StackInfo, stack_file
@@ -46,6 +50,7 @@ LOCAL_EMAIL_DOMAIN = "verify.yachtparty.local"
 
 FUNCTION_THREADS = 8  # gunicorn threads per local function (Cloud Run concurrency stand-in)
 RELAY_LISTEN_TIMEOUT = 15.0  # seconds the start-up waits for the relay's LISTEN
+EMULATOR_STOP_TIMEOUT = 10.0  # seconds the emulator's java gets to follow gcloud out at stop
 
 # Webhook targets of the yp_webhook trigger -> function folder.
 WEBHOOK_TARGETS = ("sms_sender", "event_dispatcher", "task_sweeper", "message_orchestrator")
@@ -78,9 +83,10 @@ def say(message: str) -> None:
 
 
 @contextmanager
-def postgres(state_dir: Path, external_url: str | None) -> Iterator[str]:
+def postgres(state_dir: Path, external_url: str | None, guard: GuardClient | None = None) -> Iterator[str]:
     from tools.localstack.migrate import migrate, seed
 
+    postmaster: int | None = None
     if external_url:
         url = external_url
         say("PostgreSQL: using DATABASE_URL")
@@ -93,6 +99,9 @@ def postgres(state_dir: Path, external_url: str | None) -> Iterator[str]:
         yield_cluster.init()
         if not yield_cluster.is_running():
             yield_cluster.start()
+        postmaster = yield_cluster.postmaster_pid()
+        if guard is not None and postmaster is not None:
+            guard.postmaster(postmaster)
         url = yield_cluster.create_database(LOCAL_DB)
         say(f"PostgreSQL: private cluster on 127.0.0.1:{port} (data in {yield_cluster.datadir})")
     applied = migrate(url)
@@ -101,8 +110,9 @@ def postgres(state_dir: Path, external_url: str | None) -> Iterator[str]:
     try:
         yield url
     finally:
-        if yield_cluster is not None:
-            yield_cluster.stop()
+        if yield_cluster is not None and yield_cluster.stop():
+            if guard is not None and postmaster is not None:
+                guard.forget(postmaster)
             say("PostgreSQL stopped")
 
 
@@ -248,12 +258,27 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
     signal.signal(signal.SIGTERM, _on_signal)
 
     with ExitStack() as stack:
-        db_url = stack.enter_context(postgres(state_dir, args.database_url or os.environ.get("DATABASE_URL")))
+        guard = start_guard(log_dir / "guard.log")
+        stack.callback(guard.close)  # last: `exit` once everything below has been stopped
+        db_url = stack.enter_context(
+            postgres(state_dir, args.database_url or os.environ.get("DATABASE_URL"), guard)
+        )
 
         pubsub_dir = state_dir / "pubsub"
         pubsub_dir.mkdir(exist_ok=True)
-        emulator = pubsub_emulator.start(project=PROJECT, data_dir=pubsub_dir)
-        stack.callback(pubsub_emulator.stop, emulator)
+        emulator = pubsub_emulator.start(project=PROJECT, data_dir=pubsub_dir, on_spawn=guard.group)
+
+        def _stop_emulator() -> None:
+            pubsub_emulator.stop(emulator)  # waits for gcloud; its java may take a moment longer
+            if emulator.process is None:
+                return
+            deadline = time.monotonic() + EMULATOR_STOP_TIMEOUT
+            while group_alive(emulator.process.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if not group_alive(emulator.process.pid):  # else the guard stops what is left
+                guard.forget(emulator.process.pid)
+
+        stack.callback(_stop_emulator)
         os.environ.update(emulator.env())
         say(f"Pub/Sub emulator on {emulator.host_port}")
 
@@ -292,16 +317,21 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
         for name in names:
             port = int(urls[name].rsplit(":", 1)[1])
             procs[name] = start_function(name, port, function_env(info, name, urls[name]), log_dir)
+            guard.group(procs[name].pid)
 
         def _stop_functions() -> None:
             for proc in procs.values():
                 if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    with suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGTERM)
             for proc in procs.values():
                 try:
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    with suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=10)
+                guard.forget(proc.pid)
 
         stack.callback(_stop_functions)
         for name in names:
