@@ -140,8 +140,8 @@ def _parse_time(value: Any) -> datetime:
     # Pub/Sub sends nanoseconds; Python keeps microseconds.
     if "." in text:
         head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        tz = rest[len(digits) :]
+        tz = rest.lstrip("0123456789")  # the fraction is the leading digits; an offset may follow
+        digits = rest[: len(rest) - len(tz)]
         text = f"{head}.{digits[:6].ljust(6, '0')}{tz}"
     try:
         parsed = datetime.fromisoformat(text)
