@@ -136,13 +136,9 @@ def _parse_time(value: Any) -> datetime:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str) or not value:
         raise MalformedDelivery(f"publish time missing or not a string: {value!r}")
-    text = value.strip().replace("Z", "+00:00")
-    # Pub/Sub sends nanoseconds; Python keeps microseconds.
-    if "." in text:
-        head, _, rest = text.partition(".")
-        tz = rest.lstrip("0123456789")  # the fraction is the leading digits; an offset may follow
-        digits = rest[: len(rest) - len(tz)]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{tz}"
+    # Python 3.11's fromisoformat reads Pub/Sub's forms itself: "Z", and nanoseconds (it keeps
+    # microseconds). An earlier hand normalisation misread a fraction followed by an offset.
+    text = value.strip()
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

@@ -114,6 +114,10 @@ def test_defaults_and_fallbacks_of_an_event_delivery():
     assert delivery.data == {}
 
 
+def test_without_any_message_id_the_delivery_has_an_empty_one():
+    assert decode_delivery(_event(_message(_event_attributes()), ce_id="")).message_id == ""
+
+
 def test_an_empty_user_id_attribute_means_no_user():
     assert decode_delivery(_event(_message(_event_attributes(user_id="")))).user_id is None
 
@@ -155,6 +159,8 @@ def test_a_task_delivery_decodes_its_id_type_and_claim_token():
             {"attributes": _event_attributes(), "data": "not base64!"},
             "message data is not base64-encoded JSON",
         ),
+        # Not base64 in the strict sense: a lenient decoder would drop the "!" and read "{}".
+        ({"attributes": _event_attributes(), "data": "e3!0="}, "message data is not base64-encoded JSON"),
         (
             {"attributes": _event_attributes(), "data": base64.b64encode(b"not json").decode()},
             "message data is not base64-encoded JSON",
