@@ -542,8 +542,14 @@ def _blank(text: str, patterns: Iterable[re.Pattern[str]]) -> str:
     return text
 
 
+# A clock time anywhere in the context, also inside an ISO timestamp ("T09:45:02.5Z"): its digits
+# are a time, and never ground a number in the reply (a record created at 09:45 does not make
+# "45%" known).
+_CONTEXT_CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?!\d)")
+
+
 def _known_numbers(ctx: GuardContext) -> set[str]:
-    context = _blank(ctx.context_text, (_URL, _EMAIL))
+    context = _blank(ctx.context_text, (_URL, _EMAIL, _CONTEXT_CLOCK))
     known: set[str] = set()
     for match in _NUMBER.finditer(context):
         known |= _values(match)

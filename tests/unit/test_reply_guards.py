@@ -271,6 +271,27 @@ def test_numbers_inside_urls_emails_and_words_are_not_counted():
     assert [v.kind for v in check_reply(["A B2B angle then."], ctx)] == []
 
 
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "created_at 2026-12-02T09:45:02Z",  # an ISO timestamp from a tool result
+        "last active 2026-12-02 09:16:45.123456+00:00",  # str() of a datetime
+        "the call is at 14:45",
+    ],
+)
+def test_a_clock_time_in_the_context_grounds_no_number(stamp):
+    """The digits of a time in the context are a time: a record stamped 09:45 does not make an
+    invented "45%" known (the innovator's eval passed it once, when its context held one)."""
+    ctx = replace(FACTS, context_text=FACTS.context_text + "\n" + stamp)
+    assert ("invented_number", "45") in [
+        (v.kind, v.detail) for v in check_reply(["Around 45% of intros convert."], ctx)
+    ]
+    grounded = replace(ctx, context_text=ctx.context_text + "\n45 intros so far")
+    assert [
+        v for v in check_reply(["Around 45% of intros convert."], grounded) if v.kind == "invented_number"
+    ] == []
+
+
 def test_the_bouncer_is_not_held_to_the_company_and_number_checks():
     bouncer = GuardContext(context_text="user: hi")
     assert check_reply(["What's your title at Roku? Takes 2 seconds."], bouncer) == []
