@@ -59,6 +59,7 @@ from shared.domain.constants import (
     QUIET_HOURS_END_HOUR,
     QUIET_HOURS_START_HOUR,
 )
+from tools.fakes.loopback_http import loopback_session
 from tools.localstack.pgcluster import free_port
 from tools.localstack.phone import send_sms, sent_messages, wait_for_replies
 from tools.localstack.stack_info import StackInfo
@@ -154,13 +155,21 @@ def backlog(url: str) -> dict[str, int]:
     return {k: int(v) for k, v in row.items()}
 
 
+def sent_log(info: StackInfo, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Every message the Twilio stand-in has recorded (its ``/_sent`` log, all numbers)."""
+    response = loopback_session().get(info.twilio_standin_url + "/_sent", timeout=timeout)
+    response.raise_for_status()
+    messages: list[dict[str, Any]] = response.json()
+    return messages
+
+
 def drain(url: str, info: StackInfo) -> tuple[float, dict[str, int]]:
     """Seconds until nothing due is left (events, SMS, queue, tasks) and the SMS count is still."""
     started = time.monotonic()
     last_count = -1
     while time.monotonic() - started < DRAIN_TIMEOUT:
         left = backlog(url)
-        count = len(requests.get(info.twilio_standin_url + "/_sent", timeout=30).json())
+        count = len(sent_log(info, timeout=30.0))
         if not any(left.values()) and count == last_count:
             return time.monotonic() - started, left
         last_count = count
@@ -242,9 +251,7 @@ def invariants(url: str, info: StackInfo, figures: Figures) -> bool:
     ok &= check("no member messaged in quiet hours", quiet)
 
     twice = rows(url, "bench_load_duplicate_sids")
-    sent = Counter(
-        (m["to"], m["body"]) for m in requests.get(info.twilio_standin_url + "/_sent", timeout=60).json()
-    )
+    sent = Counter((m["to"], m["body"]) for m in sent_log(info))
     allowed = {
         (r["phone_number"], r["content"]): int(r["n"]) for r in rows(url, "bench_load_outbound_counts")
     }
@@ -331,7 +338,7 @@ def baseline_webhook(rate: float, count: int) -> list[float]:
                 }
                 headers = {"X-Twilio-Signature": validator.compute_signature(target, params)}
                 t0 = time.perf_counter()
-                requests.post(
+                loopback_session().post(  # the client the load phase uses (phone.send_sms)
                     target,
                     data=urlencode(params),
                     headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
@@ -396,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             drain_s, left = drain(url, info)
         send_window = max(figures.last_send - figures.first_send, 1e-9)
         rate = figures.texts / send_window
-        replies = len(requests.get(info.twilio_standin_url + "/_sent", timeout=60).json())
+        replies = len(sent_log(info))
         ok = invariants(url, info, figures)
         if not ok or figures.missing:  # the state directory goes with the stack: keep its logs
             kept = Path(tempfile.mkdtemp(prefix="yp-load-logs-"))
