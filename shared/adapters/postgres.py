@@ -13,8 +13,10 @@ Driver errors are translated at this boundary: a unique violation becomes ``Alre
 from __future__ import annotations
 
 import re
+import select
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
@@ -147,6 +149,47 @@ SIDE_POOL = "side"
 _pools: dict[str, ConnectionPool[Connection]] = {}
 _pool_lock = threading.Lock()
 
+# A connection back in the pool for less than this is handed out again without a round trip,
+# unless its socket says the server has spoken (see ``check_at_checkout``).
+POOL_RECHECK_AFTER_SECONDS = 5.0
+_returned_at: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
+
+
+def _stamp_return(conn: Connection) -> None:
+    """The pool's ``reset`` hook: remember when the connection came back."""
+    _returned_at[conn] = time.monotonic()
+
+
+def _socket_readable(conn: Connection) -> bool:
+    """Anything waiting on an idle connection's socket: a terminated backend's FATAL, EOF."""
+    try:
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    except (OSError, ValueError, psycopg.Error):
+        return True  # no usable socket: let the full check say so
+
+
+def check_at_checkout(conn: Connection) -> None:
+    """The pool's checkout check, raising for a dead connection (the pool then replaces it).
+
+    ``ConnectionPool.check_connection`` sends an empty query: a round trip on every checkout,
+    about one in six of a reply's round trips. A pooled connection takes no LISTEN and is idle
+    between checkouts, so nothing arrives on its socket unless the server ended the session
+    (restart, failover, ``pg_terminate_backend``: a FATAL message, then EOF). A connection back
+    less than ``POOL_RECHECK_AFTER_SECONDS`` ago with a silent socket skips the round trip; any
+    other gets the full check (a path that went silent without a word is caught there).
+    """
+    returned = _returned_at.get(conn)
+    if (
+        returned is not None
+        and time.monotonic() - returned < POOL_RECHECK_AFTER_SECONDS
+        and not conn.closed
+        and not _socket_readable(conn)
+    ):
+        return
+    ConnectionPool.check_connection(conn)
+
 
 def connect(dsn: str | None = None, autocommit: bool = False) -> Connection:
     """One direct connection (tools, tests, LISTEN)."""
@@ -175,7 +218,8 @@ def get_pool(name: str = MAIN_POOL) -> ConnectionPool[Connection]:
                 # A connection the server dropped (restart, failover, pg_terminate_backend) is
                 # found at checkout and replaced, not handed to a request that then fails and
                 # costs a Pub/Sub redelivery per dead connection (tests/faults).
-                check=ConnectionPool.check_connection,
+                check=check_at_checkout,
+                reset=_stamp_return,
             )
             _pools[name] = pool
         return pool

@@ -1,0 +1,83 @@
+"""The pool's checkout check (``postgres.check_at_checkout``) on a real server.
+
+A connection back in the pool moments ago is handed out without the empty-query round trip;
+one whose backend was terminated is still found at checkout and replaced; one idle longer than
+``POOL_RECHECK_AFTER_SECONDS`` gets the full check.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from shared import config
+from shared.adapters import postgres
+
+pytestmark = pytest.mark.integration
+
+BACKEND_EXIT_WAIT_SECONDS = 10.0
+
+
+@pytest.fixture
+def full_checks(database_url: str, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The backend pid of every connection that got psycopg_pool's round-trip check."""
+    # One connection in the pool, so "the connection handed out next" is the one just returned.
+    monkeypatch.setenv("DATABASE_POOL_MAX", "1")
+    config.reset_settings_cache()
+    postgres.close_pool()
+    seen: list[int] = []
+    original = ConnectionPool.check_connection
+
+    def counting(conn: Any) -> None:
+        seen.append(conn.info.backend_pid)
+        original(conn)
+
+    monkeypatch.setattr(ConnectionPool, "check_connection", staticmethod(counting))
+    return seen
+
+
+def _backend_pid() -> int:
+    with postgres.pooled_connection() as conn:
+        pid = conn.info.backend_pid
+        conn.execute("SELECT 1")
+        conn.commit()
+        return pid
+
+
+def _wait_until_gone(db: postgres.Connection, pid: int) -> None:
+    deadline = time.monotonic() + BACKEND_EXIT_WAIT_SECONDS
+    while db.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+        assert time.monotonic() < deadline, f"backend {pid} still running"
+        time.sleep(0.05)
+
+
+def test_a_connection_returned_moments_ago_is_handed_out_without_a_round_trip(full_checks: list[int]) -> None:
+    first = _backend_pid()
+    checks_after_first = len(full_checks)  # a new connection has no return stamp: full check
+    second = _backend_pid()
+    assert second == first  # the pool's one connection, reused
+    assert len(full_checks) == checks_after_first  # no empty query for the reuse
+
+
+def test_a_terminated_backend_is_found_at_checkout_and_replaced(
+    full_checks: list[int], db: postgres.Connection
+) -> None:
+    dead = _backend_pid()
+    db.execute("SELECT pg_terminate_backend(%s)", (dead,))
+    _wait_until_gone(db, dead)  # the signal is asynchronous: wait until the backend has exited
+    replacement = _backend_pid()  # no exception reaches the caller
+    assert replacement != dead
+    assert dead in full_checks  # the socket had spoken: the full check ran, failed, pool replaced
+
+
+def test_a_connection_idle_longer_than_the_window_gets_the_full_check(
+    full_checks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _backend_pid()
+    monkeypatch.setattr(postgres, "POOL_RECHECK_AFTER_SECONDS", 0.0)
+    before = len(full_checks)
+    assert _backend_pid() == first
+    assert full_checks[before:] == [first]
