@@ -18,6 +18,7 @@ or by building a ``Deps`` directly. Nothing reads environment variables to decid
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -126,12 +127,42 @@ def reset() -> None:
     _research_from_settings.cache_clear()
 
 
+_heap_settled = threading.Event()
+
+
+def _freeze_heap(*, collect: bool) -> None:
+    """Take every object alive now out of the cyclic collector's scans (``gc.freeze``).
+
+    A function process holds about 215,000 tracked objects once its modules are imported; a
+    full (generation 2) collection walks all of them, about 100 ms of CPU that stalls every
+    request thread of the process (measured in the local stack's functions). Modules, classes
+    and clients live as long as the process, so scanning them finds nothing. Frozen, they are
+    skipped; what requests allocate is still collected. Done once the function's module is
+    imported (before gunicorn forks its worker: the objects are also never written to by the
+    collector, so their pages stay shared), and once after the first request, which builds the
+    adapters and imports what they import lazily.
+    """
+    if collect:
+        gc.collect()
+    gc.freeze()
+
+
+def _after_request() -> None:
+    if not _heap_settled.is_set():
+        _heap_settled.set()
+        _freeze_heap(collect=False)
+
+
 def http_handler(function: str) -> Callable[[Request], Response]:
     """The handler of an HTTP function, by its folder name."""
     entry = entrypoints.http_entry(function)
+    _freeze_heap(collect=True)
 
     def handle(request: Request) -> Response:
-        return entry(request, deps())
+        try:
+            return entry(request, deps())
+        finally:
+            _after_request()
 
     return handle
 
@@ -139,8 +170,12 @@ def http_handler(function: str) -> Callable[[Request], Response]:
 def event_handler(function: str) -> Callable[[CloudEvent], None]:
     """The handler of a Pub/Sub-triggered function, by its folder name."""
     entry = entrypoints.event_entry(function)
+    _freeze_heap(collect=True)
 
     def handle(cloud_event: CloudEvent) -> None:
-        entry(cloud_event, deps())
+        try:
+            entry(cloud_event, deps())
+        finally:
+            _after_request()
 
     return handle
