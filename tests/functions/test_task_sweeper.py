@@ -1,6 +1,7 @@
 """task_sweeper through functions-framework: HMAC and Cloud Scheduler OIDC auth, bad input, a real sweep."""
 
 import json
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -140,8 +141,10 @@ def test_other_authorization_schemes_are_401(client, db):
 
 
 @pytest.mark.pubsub
-def test_cloud_scheduler_token_runs_a_sweep(client, db, google, pubsub_emulator):
+def test_cloud_scheduler_token_runs_a_sweep(client, db, google, pubsub_emulator, caplog):
     from tools.localstack.pubsub_emulator import ensure_topology
+
+    caplog.set_level(logging.INFO, logger="shared.service_layer.backlogs")
 
     ensure_topology(pubsub_emulator.project, lambda consumer: "http://127.0.0.1:9/unused")
     oidc._transport = None
@@ -151,11 +154,14 @@ def test_cloud_scheduler_token_runs_a_sweep(client, db, google, pubsub_emulator)
     assert response.get_json()["trigger"] == "sweep"
     assert response.get_json()["published"] == 1
     assert task_row(db, task)["status"] == "processing"
+    assert _backlog_lines(caplog) == ["agent_tasks"]  # the scheduler's tick reports the backlog
 
 
 @pytest.mark.pubsub
-def test_a_signed_webhook_runs_a_sweep(client, db, pubsub_emulator):
+def test_a_signed_webhook_runs_a_sweep(client, db, pubsub_emulator, caplog):
     from tools.localstack.pubsub_emulator import ensure_topology
+
+    caplog.set_level(logging.INFO, logger="shared.service_layer.backlogs")
 
     ensure_topology(pubsub_emulator.project, lambda consumer: "http://127.0.0.1:9/unused")
     task = add_task(db)
@@ -163,3 +169,8 @@ def test_a_signed_webhook_runs_a_sweep(client, db, pubsub_emulator):
     assert response.status_code == 200
     assert response.get_json()["published"] == 1
     assert task_row(db, task)["status"] == "processing"
+    assert _backlog_lines(caplog) == []  # a webhook per inserted task does not count the backlogs
+
+
+def _backlog_lines(caplog: Any) -> list[str]:
+    return [r.backlog for r in caplog.records if r.getMessage() == "backlog"]
