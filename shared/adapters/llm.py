@@ -277,8 +277,9 @@ class PostgresCallLog:
                     ActionRepository(Sql(conn)).record(_action(record))
                     conn.commit()
             else:
-                # The side pool: the caller may hold a main-pool connection for its turn.
-                with pooled_connection(SIDE_POOL) as conn, conn.transaction():
+                # The side pool: the caller may hold a main-pool connection for its turn. Its
+                # connections autocommit: the one INSERT is its own transaction.
+                with pooled_connection(SIDE_POOL) as conn:
                     ActionRepository(Sql(conn)).record(_action(record))
         except Exception:
             log.exception(

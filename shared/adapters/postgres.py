@@ -141,7 +141,8 @@ class Sql:
 
 
 # Two pools per process. "main" serves units of work; "side" serves short independent writes
-# made while a unit of work is open (the LLM cost ledger), so a request holding a main
+# made while a unit of work is open (the LLM cost ledger: one INSERT each, so its connections
+# are in autocommit and each write is its own transaction), so a request holding a main
 # connection never waits for a second one from the same pool: with N threads each holding
 # one, that wait is a deadlock.
 MAIN_POOL = "main"
@@ -212,7 +213,12 @@ def get_pool(name: str = MAIN_POOL) -> ConnectionPool[Connection]:
                 settings.require("database_url"),
                 min_size=1,
                 max_size=settings.database_pool_max if name == MAIN_POOL else settings.database_side_pool_max,
-                kwargs={"row_factory": dict_row, "prepare_threshold": settings.database_prepare_threshold},
+                kwargs={
+                    "row_factory": dict_row,
+                    "prepare_threshold": settings.database_prepare_threshold,
+                    # the side pool's writes are single statements: no BEGIN and COMMIT round trips
+                    "autocommit": name == SIDE_POOL,
+                },
                 open=True,
                 name=f"yachtparty-{name}",
                 # A connection the server dropped (restart, failover, pg_terminate_backend) is

@@ -8,6 +8,7 @@ one whose backend was terminated is still found at checkout and replaced; one id
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from shared import config
 from shared.adapters import postgres
+from shared.adapters.llm import CallRecord, PostgresCallLog, Usage
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +83,35 @@ def test_a_connection_idle_longer_than_the_window_gets_the_full_check(
     before = len(full_checks)
     assert _backend_pid() == first
     assert full_checks[before:] == [first]
+
+
+def test_the_llm_cost_ledger_write_on_the_side_pool_is_committed_by_itself(
+    database_url: str, db: postgres.Connection
+) -> None:
+    """The side pool autocommits: the ledger's one INSERT is its own transaction (no BEGIN and
+    COMMIT round trips), and is visible to everyone at once, even while the caller's turn holds a
+    main-pool transaction open."""
+    record = CallRecord(
+        agent="bouncer",
+        call_kind="reply",
+        model="claude-test",
+        user_id=None,
+        context_id=None,
+        context_type=None,
+        prompt_version="v-test",
+        usage=Usage(input_tokens=10, output_tokens=5),
+        cost_usd=Decimal("0.000123"),
+        latency_ms=7,
+        input_data={"k": "v"},
+        output_data=None,
+        error=None,
+    )
+    with postgres.pooled_connection() as turn, turn.transaction():
+        turn.execute("SELECT 1")
+        PostgresCallLog().record(record)
+        rows = db.execute(
+            "SELECT agent_type, cost_usd FROM agent_actions_log WHERE model = 'claude-test'"
+        ).fetchall()
+    assert rows == [{"agent_type": "bouncer", "cost_usd": Decimal("0.000123")}]
+    with postgres.pooled_connection(postgres.SIDE_POOL) as side:
+        assert side.autocommit
