@@ -25,13 +25,17 @@ simulated users are made members beforehand through the same repository calls on
 an operator's approval make (no welcome is queued, so only replies reach the stand-in).
 
 Usage: ``python -m bench.pipeline [--messages 5] [--concurrency 1 20] [--path bouncer concierge]
-[--push emulator direct]``. Targets: p50 <= 150 ms (issue 4); p99 overhead <= 500 ms with the
+[--push emulator direct] [--breakdown]``. ``--breakdown`` prints, after each level, the CPU per
+reply of each function, of each function's PostgreSQL backends (named by the process at the
+other end of their socket), of the runner (stand-ins, relay, direct push) and of the emulator.
+Targets: p50 <= 150 ms (issue 4); p99 overhead <= 500 ms with the
 emulator's push ceiling taken out (issue 15).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -41,11 +45,13 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench._stack import start_stack, stop_stack
+from bench.queries import bench_sql
 from shared import config
 from shared.adapters import postgres
 from shared.adapters.repositories.users import ProfileFields
@@ -56,6 +62,9 @@ from tools.localstack.phone import send_sms, sent_messages, wait_for_replies
 from tools.localstack.stack_info import StackInfo
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+BREAKDOWN_SHOWN_MS = 0.05  # --breakdown leaves out components below this CPU per reply
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -184,6 +193,7 @@ class Level:
     to_twilio: list[float]
     webhook: list[float]
     cpu: float = 0.0  # CPU seconds the stack (functions, emulator, runner, Postgres) used, less idle
+    components: dict[str, float] = field(default_factory=dict)  # --breakdown: CPU s by component
 
     @property
     def cpu_per_reply(self) -> float:
@@ -224,20 +234,32 @@ def run_mode(push: str, args: argparse.Namespace, env: dict[str, str]) -> tuple[
     proc, info = start_stack(state_dir, env, push=push, echo=False)
     evidence: dict[str, Any] = {}
     levels: list[Level] = []
-    roots = [proc.pid, postmaster_pid(state_dir)]
+    roots = [proc.pid, postmaster_pid(state_dir)]  # the runner's tree and the private server
     try:
         for path in args.path:  # warm-up: first requests pay imports and connection set-up
             run_level(info, 2, 2, 9000, path)
+        postmaster = postmaster_pid(state_dir)
+        idle_by: dict[str, float] = {}
+        if args.breakdown:
+            idle_from, idle_started = cpu_by_pid(roots), time.monotonic()
         idle = idle_cpu_rate(roots)  # the stack's own background: scheduler sweeps, idle workers
+        if args.breakdown:
+            idle_seconds = time.monotonic() - idle_started
+            idle_cpu = component_cpu(idle_from, roots, postmaster, info)
+            idle_by = {label: cpu / idle_seconds for label, cpu in idle_cpu.items()}
         print(f"   stack CPU while idle: {idle * 1000:.0f} ms/s (subtracted below)", flush=True)
         for path in args.path:
             for i, users in enumerate(args.concurrency):
+                by_pid = cpu_by_pid(roots) if args.breakdown else {}
                 cpu_before, started = stack_cpu_seconds(roots), time.monotonic()
                 to_twilio, webhook = run_level(info, users, args.messages, i * 100, path)
                 elapsed = time.monotonic() - started
                 cpu = max(0.0, stack_cpu_seconds(roots) - cpu_before - idle * elapsed)
                 levels.append(Level(push, path, users, to_twilio, webhook, cpu))
                 print_level(levels[-1])
+                if args.breakdown:
+                    levels[-1].components = component_cpu(by_pid, roots, postmaster, info)
+                    print_breakdown(levels[-1], idle_by, elapsed)
         if push == "emulator":
             evidence["push_ceiling"] = emulator_push_ceiling(info)
             print(f"   emulator push ceiling: {evidence['push_ceiling']} in flight", flush=True)
@@ -305,33 +327,146 @@ def idle_cpu_rate(roots: list[int], seconds: float = 5.0) -> float:
     return (stack_cpu_seconds(roots) - before) / seconds
 
 
-def stack_cpu_seconds(roots: list[int]) -> float:
-    """User + system CPU seconds of these processes and all their descendants (/proc): the
-    runner (stand-ins, relay, direct push), the functions' gunicorn masters and workers, the
-    emulator, and the PostgreSQL server with its backends. The benchmark's own clients are not
-    counted."""
+@dataclass(frozen=True)
+class Proc:
+    ppid: int
+    cpu: float  # user + system seconds
+    cmdline: str
+
+
+def proc_table() -> dict[int, Proc]:
+    """Every process of the machine (/proc): parent, CPU seconds used, command line."""
     ticks = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
-    cpu: dict[int, float] = {}
+    table: dict[int, Proc] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             raw = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = (
+                Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            )
         except OSError:
             continue
         fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, ...
-        children.setdefault(int(fields[1]), []).append(int(entry))
-        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-    total, todo, seen = 0.0, [pid for pid in roots if pid], set()
+        table[int(entry)] = Proc(int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, cmdline)
+    return table
+
+
+def descendants(table: dict[int, Proc], roots: list[int]) -> set[int]:
+    """These processes and all their descendants."""
+    children: dict[int, list[int]] = {}
+    for pid, proc in table.items():
+        children.setdefault(proc.ppid, []).append(pid)
+    todo, seen = [pid for pid in roots if pid], set()
     while todo:
         pid = todo.pop()
-        if pid in seen:
-            continue
+        if pid not in seen:
+            seen.add(pid)
+            todo += children.get(pid, [])
+    return seen
+
+
+def stack_cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU seconds of these processes and all their descendants (/proc): the
+    runner (stand-ins, relay, direct push), the functions' gunicorn masters and workers, the
+    emulator, and the PostgreSQL server with its backends. The benchmark's own clients are not
+    counted."""
+    table = proc_table()
+    return sum(table[pid].cpu for pid in descendants(table, roots) if pid in table)
+
+
+def process_label(table: dict[int, Proc], functions: dict[int, str], pid: int) -> str:
+    """What a process of the stack is: a function (its gunicorn master and worker hold the
+    function's listening socket; both rename themselves "gunicorn: ..."), the emulator, or the
+    runner (stand-ins, relay, direct push, guard)."""
+    seen: set[int] = set()
+    while pid in table and pid not in seen:
         seen.add(pid)
-        total += cpu.get(pid, 0.0)
-        todo += children.get(pid, [])
-    return total
+        if pid in functions:
+            return functions[pid]
+        if "pubsub-emulator" in table[pid].cmdline:
+            return "emulator"
+        if "tools.localstack" in table[pid].cmdline:
+            return "runner"
+        pid = table[pid].ppid
+    return "other"
+
+
+def _socket_owners() -> dict[int, list[int]]:
+    """Local TCP port -> pids of the processes holding a socket on it (/proc/net/tcp, fds)."""
+    inode_port: dict[str, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                inode_port[fields[9]] = int(fields[1].rsplit(":", 1)[1], 16)
+    owners: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                with contextlib.suppress(OSError):
+                    link = os.readlink(f"/proc/{entry}/fd/{fd}")
+                    if link.startswith("socket:[") and link[8:-1] in inode_port:
+                        owners.setdefault(inode_port[link[8:-1]], []).append(int(entry))
+    return owners
+
+
+def stack_labels(info: StackInfo, table: dict[int, Proc]) -> tuple[dict[int, str], dict[int, str]]:
+    """(function process pid -> function, PostgreSQL backend pid -> the label of its client)."""
+    owners = _socket_owners()
+    functions: dict[int, str] = {}
+    for name, url in info.function_urls.items():
+        port = urlsplit(url).port
+        for pid in owners.get(port or 0, []):
+            functions[pid] = name
+    with postgres.connect(info.database_url, autocommit=True) as conn:
+        rows = bench_sql(conn).all("bench_backend_client_ports")
+    backends: dict[int, str] = {}
+    for row in rows:
+        clients = owners.get(row["client_port"], [])
+        backends[row["pid"]] = process_label(table, functions, clients[0]) if clients else "other"
+    return functions, backends
+
+
+def cpu_by_pid(roots: list[int]) -> dict[int, float]:
+    """CPU seconds of each process of the stack (the roots and their descendants)."""
+    table = proc_table()
+    return {pid: table[pid].cpu for pid in descendants(table, roots) if pid in table}
+
+
+def component_cpu(
+    before: dict[int, float], roots: list[int], postmaster: int, info: StackInfo
+) -> dict[str, float]:
+    """CPU seconds by component since ``before``: each function, the PostgreSQL backends of
+    each ("pg:<function>"), the runner, the emulator, PostgreSQL's own processes ("pg:server").
+    Backends are named by the process at the other end of their socket, looked up now (the
+    functions' pools keep their connections, so the backends of the level are still there)."""
+    table = proc_table()
+    server = descendants(table, [postmaster]) if postmaster else set()
+    functions, backends = stack_labels(info, table)
+    totals: dict[str, float] = {}
+    for pid in descendants(table, roots):
+        proc = table.get(pid)
+        if proc is None:
+            continue
+        in_server = pid in server
+        label = "pg:" + backends.get(pid, "server") if in_server else process_label(table, functions, pid)
+        totals[label] = totals.get(label, 0.0) + proc.cpu - before.get(pid, 0.0)
+    return totals
+
+
+def print_breakdown(level: Level, idle: dict[str, float], elapsed: float) -> None:
+    """Each component's CPU per reply at this level, less its own idle rate."""
+    replies = max(1, len(level.to_twilio))
+    rows = sorted(
+        ((cpu - idle.get(label, 0.0) * elapsed) / replies, label) for label, cpu in level.components.items()
+    )
+    for per_reply, label in reversed(rows):
+        if abs(per_reply) >= BREAKDOWN_SHOWN_MS / 1000:
+            print(f"      {label:<28} {per_reply * 1000:6.1f} ms/reply", flush=True)
 
 
 def load_average() -> str:
@@ -354,6 +489,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--keep-state", action="store_true", help="keep each stack's state directory (function logs)"
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="after each level, the CPU per reply of each function, its PostgreSQL backends, the runner",
     )
     args = parser.parse_args(argv)
 

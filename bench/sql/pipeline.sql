@@ -1,0 +1,5 @@
+-- bench.pipeline (bench/pipeline.py): its per-component CPU breakdown.
+
+-- name: bench_backend_client_ports
+-- Each client backend's pid and the client's TCP port (the breakdown finds which process holds that port).
+SELECT pid, client_port FROM pg_stat_activity WHERE client_port IS NOT NULL;
