@@ -1,8 +1,8 @@
 """``shared/service_layer/credits.py``: what the mutmut survivors showed unpinned, example by example.
 
-The ledger's three log lines are the operator's record of every credit movement (docs/operating.md:
-"credits recorded", a replayed key, a refused spend), so each is pinned whole: its message, its level
-and its fields. So are the exact texts of the errors a caller shows or logs (a reused key, an unknown
+The ledger's three log lines are what the logs hold of each credit movement ("credits recorded"), each
+replayed key and each refused spend, the lines an operator searches when a member asks about a
+charge, so each is pinned whole: its message, its level and its fields. So are the exact texts of the errors a caller shows or logs (a reused key, an unknown
 member, a refused spend), and a reused key is refused for each of the three ways a payment can differ
 (member, amount, event type) on its own.
 """
@@ -180,3 +180,27 @@ def test_the_ledger_is_the_members_own_rows_newest_first_one_hundred_unless_told
     with PostgresUnitOfWork() as uow:
         assert len(credits.ledger(uow, user)) == 100  # of 101
         assert len(credits.ledger(uow, user, limit=101)) == 101
+
+
+def test_a_spend_is_stored_with_its_description_and_recorder(db: Any) -> None:
+    user = member(db)
+    do_award(user, 40, "grant")
+    with PostgresUnitOfWork() as uow:
+        entry = credits.spend(
+            uow,
+            user_id=user,
+            amount=30,
+            event_type="connection_request",
+            reference_type="connection_request",
+            reference_id=uuid4(),
+            idempotency_key="intro-1",
+            description="Intro to Dana",
+            recorded_by="agent:concierge",
+        )
+        uow.commit()
+    assert (entry.amount, entry.description, entry.recorded_by) == (-30, "Intro to Dana", "agent:concierge")
+    row = db.execute(
+        "SELECT amount, description, recorded_by FROM credit_events WHERE id = %s", (entry.id,)
+    ).fetchone()
+    assert row == {"amount": -30, "description": "Intro to Dana", "recorded_by": "agent:concierge"}
+    assert cached(db, user) == 10
