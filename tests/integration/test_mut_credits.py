@@ -1,10 +1,11 @@
 """``shared/service_layer/credits.py``: what the mutmut survivors showed unpinned, example by example.
 
-The ledger's three log lines are what the logs hold of each credit movement ("credits recorded"), each
-replayed key and each refused spend, the lines an operator searches when a member asks about a
-charge, so each is pinned whole: its message, its level and its fields. So are the exact texts of the errors a caller shows or logs (a reused key, an unknown
-member, a refused spend), and a reused key is refused for each of the three ways a payment can differ
-(member, amount, event type) on its own.
+The ledger's three log lines are what the logs hold of each credit movement ("credits recorded"),
+each replayed key and each refused spend, the lines an operator searches when a member asks about
+a charge, so each is pinned whole: its message, its level and its fields. So are the exact texts
+of the errors a caller shows or logs (a reused key, an unknown member, a refused spend), and a
+reused key is refused for each of the three ways a payment can differ (member, amount, event
+type) on its own.
 """
 
 from __future__ import annotations
