@@ -11,6 +11,7 @@ type) on its own.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,6 +20,7 @@ import pytest
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer import credits
 from tests.integration.test_credits import cached, do_award, do_spend, member
+from tests.lock_support import until_another_session_waits
 
 pytestmark = pytest.mark.integration
 
@@ -204,4 +206,44 @@ def test_a_spend_is_stored_with_its_description_and_recorder(db: Any) -> None:
         "SELECT amount, description, recorded_by FROM credit_events WHERE id = %s", (entry.id,)
     ).fetchone()
     assert row == {"amount": -30, "description": "Intro to Dana", "recorded_by": "agent:concierge"}
+    assert cached(db, user) == 10
+
+
+def test_a_second_spend_waits_for_the_first_and_is_refused_on_what_is_left(
+    db: Any, database_url: str
+) -> None:
+    """The member's ``UserLock.CREDITS``, deterministically: the first spend's transaction is still open
+    when the second starts, so the second must wait for it and then see 10 credits, not 30. Without
+    the lock (``lock(None, ...)`` takes none: the key is NULL) the second reads 30 and also spends
+    (``test_racing_spends_that_exceed_the_balance_one_is_refused`` races two threads and can pass by
+    their running one after the other)."""
+    user = member(db)
+    do_award(user, 30, "grant")
+    outcome: dict[str, Any] = {}
+
+    def second() -> None:
+        try:
+            outcome["entry"] = do_spend(user, 20, "spend-b")
+        except Exception as exc:
+            outcome["error"] = exc
+
+    with PostgresUnitOfWork() as first:
+        credits.spend(
+            first,
+            user_id=user,
+            amount=20,
+            event_type="connection_request",
+            reference_type="connection_request",
+            reference_id=uuid4(),
+            idempotency_key="spend-a",
+        )
+        thread = threading.Thread(target=second, daemon=True)
+        thread.start()
+        until_another_session_waits(database_url, 10.0)  # at the lock (or, lock lost, at the cache's row)
+        first.commit()
+    thread.join(30)
+    assert not thread.is_alive()
+    refused = outcome.get("error")
+    assert isinstance(refused, credits.InsufficientCredits), f"the second spend got {outcome}"
+    assert (refused.balance, refused.amount) == (10, 20)
     assert cached(db, user) == 10
