@@ -193,6 +193,7 @@ def test_garbage_lines_are_logged_and_ignored(
         "group -5",
         "group 1",
         "postmaster 0",
+        "cluster relative/data",
         "kill 123",
         "exit now",
         "group \u00b2",
@@ -228,6 +229,64 @@ def test_a_postmaster_gets_sigint_and_a_stubborn_group_sigkill(
     messages = [line["message"] for line in log_lines(tmp_path / "guard.log")]
     assert "SIGINT (fast shutdown) to postmaster" in messages
     assert "SIGKILL to process group still there after the grace period" in messages
+
+
+def fake_postmaster(children: list[subprocess.Popen[bytes]], datadir: Path) -> subprocess.Popen[bytes]:
+    """A process that looks like PostgreSQL's postmaster of ``datadir`` to ``/proc``
+    (``.../postgres ... -D <datadir>``), stops on SIGINT like it, and writes ``postmaster.pid``."""
+    datadir.mkdir()
+    script = "\n".join(
+        [
+            "import signal, time",
+            "signal.signal(signal.SIGINT, lambda *_: exit(0))",
+            "print('ready', flush=True)",
+            "time.sleep(300)",
+        ]
+    )
+    child = subprocess.Popen(
+        ["/usr/lib/postgresql/15/bin/postgres", "-c", script, "-D", str(datadir)],
+        executable=sys.executable,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    children.append(child)
+    assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+    (datadir / "postmaster.pid").write_text(f"{child.pid}\n{datadir}\n")
+    return child
+
+
+def test_a_cluster_registered_before_its_pid_is_known_is_stopped_through_its_pid_file(
+    guard: GuardClient, children: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """The runner sends ``cluster <datadir>`` before ``pg_ctl start``; killed while pg_ctl waits, it
+    never sent ``postmaster <pid>``. The guard reads the pid from the data directory."""
+    postmaster = fake_postmaster(children, tmp_path / "pg")
+    guard.cluster(tmp_path / "pg")
+    end_of_file(guard)
+    assert postmaster.wait(timeout=GONE_WITHIN) == 0  # its SIGINT: PostgreSQL's fast shutdown
+    messages = [line["message"] for line in log_lines(tmp_path / "guard.log")]
+    assert "postmaster found in its data directory" in messages
+
+
+def test_a_stale_pid_file_naming_another_process_is_left_alone(
+    guard: GuardClient, children: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """A crash leaves ``postmaster.pid`` behind; its pid may belong to anything since: here a
+    ``sleep``, and a postmaster of another data directory. Neither is signalled."""
+    crashed, reused = tmp_path / "crashed", tmp_path / "reused"
+    crashed.mkdir()
+    reused.mkdir()
+    other = sleeper(children)
+    (crashed / "postmaster.pid").write_text(f"{other.pid}\n{crashed}\n")
+    elsewhere = fake_postmaster(children, tmp_path / "another-cluster")
+    (reused / "postmaster.pid").write_text(f"{elsewhere.pid}\n{reused}\n")
+    guard.cluster(crashed)
+    guard.cluster(reused)
+    end_of_file(guard)
+    assert alive(other.pid) and alive(elsewhere.pid)
+    assert "postmaster found in its data directory" not in [
+        line["message"] for line in log_lines(tmp_path / "guard.log")
+    ]
 
 
 def test_the_guard_ignores_ctrl_c(

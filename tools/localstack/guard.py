@@ -7,6 +7,10 @@ one line per child process as it starts it:
 - ``group <pgid>``: a child in its own session (a function, the Pub/Sub emulator);
 - ``postmaster <pid>``: the private PostgreSQL cluster's postmaster (run by ``pg_ctl``, which
   puts it in a session of its own);
+- ``cluster <data directory>``: that cluster, sent before ``pg_ctl`` starts it: a runner killed
+  while ``pg_ctl`` waits for the server has not registered its pid yet, so the guard reads it
+  from ``postmaster.pid`` when it acts (and signals it only when that process is a postmaster
+  of that directory: a pid file left by a crash may name a pid reused since);
 - ``forget <id>``: the runner stopped that child itself (so a reused id is never signalled);
 - ``exit``: a clean stop; the guard exits without signalling anything.
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -79,6 +84,23 @@ def _live_processes() -> dict[int, int]:
     return live
 
 
+def cluster_postmaster(datadir: str) -> int | None:
+    """The running postmaster of this data directory: the pid in its ``postmaster.pid`` when that
+    process runs ``postgres`` with ``-D <datadir>``; None otherwise (not started, stopped, or a
+    stale pid file whose pid now belongs to something else)."""
+    try:
+        first = (Path(datadir) / "postmaster.pid").read_text(encoding="ascii").split("\n", 1)[0]
+        pid = int(first)
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not 1 < pid < PID_LIMIT or not argv or not argv[0].endswith(b"postgres"):
+        return None
+    wanted = os.fsencode(datadir).rstrip(b"/")
+    ours = any(flag == b"-D" and value.rstrip(b"/") == wanted for flag, value in itertools.pairwise(argv))
+    return pid if ours else None
+
+
 def group_alive(pgid: int) -> bool:
     """Does any live (not zombie) process still belong to process group ``pgid``?"""
     return pgid in _live_processes().values()
@@ -92,12 +114,17 @@ class Guard:
         self.grace = grace
         self.groups: set[int] = set()
         self.postmasters: set[int] = set()
+        self.clusters: set[str] = set()
 
     def handle(self, line: str) -> bool:
         """Apply one line; True when it was ``exit``."""
         words = line.split()
         if words == ["exit"]:
             return True
+        command, _, path = line.strip().partition(" ")
+        if command == "cluster" and os.path.isabs(path) and "\0" not in path:
+            self.clusters.add(path)
+            return False
         if len(words) == 2 and words[0] in ("group", "postmaster", "forget") and words[1].isascii():
             command, target = words[0], int(words[1]) if words[1].isdigit() else 0
             if 1 < target < PID_LIMIT:  # never 0 or 1: killpg(0) is our own group, 1 is init
@@ -118,11 +145,20 @@ class Guard:
                 self.log("the runner stopped cleanly; the guard exits", registered=self.registered())
                 return 0
         self.log("the runner is gone without a clean stop", "WARNING", registered=self.registered())
+        for datadir in sorted(self.clusters):
+            pid = cluster_postmaster(datadir)
+            if pid is not None and pid not in self.postmasters:
+                self.log("postmaster found in its data directory", pid=pid, datadir=datadir)
+                self.postmasters.add(pid)
         self.stop_all()
         return 0
 
-    def registered(self) -> dict[str, list[int]]:
-        return {"groups": sorted(self.groups), "postmasters": sorted(self.postmasters)}
+    def registered(self) -> dict[str, list[int] | list[str]]:
+        return {
+            "groups": sorted(self.groups),
+            "postmasters": sorted(self.postmasters),
+            "clusters": sorted(self.clusters),
+        }
 
     def stop_all(self) -> None:
         """SIGTERM the groups and SIGINT the postmasters; after the grace period SIGKILL / SIGQUIT."""
@@ -187,6 +223,10 @@ class GuardClient:
     def postmaster(self, pid: int) -> None:
         self.pending.add(pid)
         self._send(f"postmaster {pid}")
+
+    def cluster(self, datadir: Path) -> None:
+        """Before ``pg_ctl start``: the guard finds the postmaster from the data directory."""
+        self._send(f"cluster {datadir}")
 
     def forget(self, target: int) -> None:
         self.pending.discard(target)

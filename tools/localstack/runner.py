@@ -97,6 +97,8 @@ def postgres(state_dir: Path, external_url: str | None, guard: GuardClient | Non
         port_file.write_text(str(port))
         yield_cluster = PgCluster(datadir=state_dir / "pg", port=port)
         yield_cluster.init()
+        if guard is not None:  # first: a runner killed while pg_ctl waits leaves no orphan server
+            guard.cluster(yield_cluster.datadir)
         if not yield_cluster.is_running():
             yield_cluster.start()
         postmaster = yield_cluster.postmaster_pid()
