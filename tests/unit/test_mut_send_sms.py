@@ -998,6 +998,19 @@ def test_the_sweep_reconciles_stranded_rows_then_delivers_stale_pending_ones(
     )
 
 
+def test_the_sweep_judges_leases_by_its_own_clock(store: Store) -> None:
+    # A sweep run as of a day from now: a lease that ran out by then is taken over, although by
+    # the wall clock it is still running.
+    later = datetime.now(UTC) + timedelta(days=1)
+    message_id = store.add(
+        store.user(), "stranded", status="sending", attempts=1, claimed_at=later - timedelta(minutes=6)
+    )
+    gateway = Gateway()
+    reports = sweep_pending_messages(gateway=gateway, sleep=Sleeps(), now=later, jitter=one)
+    assert reports == [SendReport(message_id, SendOutcome.SENT, sid="SM" + "0" * 31 + "1")]
+    assert [s["body"] for s in gateway.sends] == ["stranded"]
+
+
 def test_a_sweep_with_nothing_to_do_logs_nothing(store: Store, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     assert sweep_pending_messages(gateway=Gateway(), sleep=Sleeps()) == []
