@@ -104,7 +104,10 @@ def test_lost_answer_leaves_the_row_sending_then_the_list_witness_records_it(env
     assert (gateway.lists, gateway.sends) == (1, 0)
     settled = row(db, message_id)
     assert settled["twilio_message_sid"] == standin.sent[0]["sid"]
-    assert settled["status"] == "queued"
+    # Twilio's status when the list was read: the stand-in moves its record on (queued, sent,
+    # delivered) after its status callbacks, lost here, 50 ms apart; under load the sweep may list
+    # it at any of them (the exact mapping is pinned in tests/unit/test_mut_send_sms.py).
+    assert settled["status"] in ("queued", "sent", "delivered")
     assert len(standin.sent) == 1  # never sent twice
 
 
