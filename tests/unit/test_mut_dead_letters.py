@@ -535,6 +535,12 @@ def test_the_original_metadata_is_not_changed(store: Store) -> None:
     assert store.events[0].metadata == {"replay_of": str(EVENT_ID), "dead_letter_id": str(LETTER)}
 
 
+def test_an_event_never_dispatched_has_no_dispatch_metadata_to_drop(store: Store) -> None:
+    store.letters[LETTER] = _letter(metadata={})
+    assert replay_dead_letter(_uow(store), LETTER).action == "event_reinserted"
+    assert store.events[0].metadata == {"replay_of": str(EVENT_ID), "dead_letter_id": str(LETTER)}
+
+
 def test_an_undecodable_delivery_is_refused(store: Store) -> None:
     store.letters[LETTER] = _letter(event_id=None)
     with pytest.raises(ReplayError) as caught:
