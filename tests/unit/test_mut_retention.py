@@ -34,7 +34,14 @@ from shared.service_layer.retention import (
 LOGGER = "shared.service_layer.retention"
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
-RULES = ["events", "agent_tasks", "event_dead_letters", "agent_actions_log", "processed_deliveries", "messages"]
+RULES = [
+    "events",
+    "agent_tasks",
+    "event_dead_letters",
+    "agent_actions_log",
+    "processed_deliveries",
+    "messages",
+]
 DEFAULT_PERIODS = {
     "events": 90 * DAY,
     "agent_tasks": 30 * DAY,
@@ -94,7 +101,7 @@ def lines(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], list[loggin
 
 
 def _factory(store: Store) -> UowFactory:
-    return cast(UowFactory, lambda: cast(PostgresUnitOfWork, FakeUow(store)))
+    return lambda: cast(PostgresUnitOfWork, FakeUow(store))
 
 
 # --- periods --------------------------------------------------------------------------------------
@@ -115,7 +122,9 @@ def test_the_message_and_action_log_periods_are_configurable(monkeypatch: pytest
 # --- run_retention --------------------------------------------------------------------------------
 
 
-def test_an_empty_run_asks_each_rule_once_with_its_cutoff(lines: Callable[[], list[logging.LogRecord]]) -> None:
+def test_an_empty_run_asks_each_rule_once_with_its_cutoff(
+    lines: Callable[[], list[logging.LogRecord]],
+) -> None:
     store = Store()
     report = run_retention(_factory(store), now=NOW)
     assert store.calls == [(rule, NOW - DEFAULT_PERIODS[rule], RETENTION_BATCH) for rule in RULES]
