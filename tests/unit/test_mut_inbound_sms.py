@@ -392,6 +392,18 @@ def test_start_opts_in_with_an_event(store: Store) -> None:
     assert store.events == [Event("user.opted_in", "user", store.user_id, keyword_payload(store), CREATED_BY)]
 
 
+def test_yes_opts_an_opted_out_member_back_in_but_is_an_ordinary_text_otherwise(store: Store) -> None:
+    store.opted_out = True
+    result = record(store, "yes")
+    assert (result.outcome, result.keyword) == (Outcome.KEYWORD, Keyword.OPT_IN)
+    assert store.named("set_opted_in") == [(store.user_id,)]
+    other = Store()
+    outcome = record_inbound_sms(
+        InboundSms(from_number=PHONE, body="yes", message_sid=SID), cast(PostgresUnitOfWork, FakeUow(other))
+    )
+    assert (outcome.outcome, outcome.keyword) == (Outcome.ROUTED, None)
+
+
 def test_start_when_already_opted_in_emits_nothing(store: Store) -> None:
     store.set_changes = False
     assert record(store, "START").keyword is Keyword.OPT_IN
@@ -439,7 +451,9 @@ def test_a_verified_members_third_text_requests_initial_setup(store: Store) -> N
 def test_goal_keywords_request_an_explicit_mention_review(store: Store) -> None:
     store.verified = True
     record(store, "my goal is to hire")
-    assert [(r[1], r[3]) for r in store.reviews] == [("explicit_mention", store.message_id)]
+    assert [(r[0], r[1], r[3]) for r in store.reviews] == [
+        (store.user_id, "explicit_mention", store.message_id)
+    ]
 
 
 def test_both_triggers_fire_together_with_one_clock(store: Store) -> None:
