@@ -281,7 +281,7 @@ def test_sent_is_applied_without_an_sms_outcome(caplog: pytest.LogCaptureFixture
 
 
 def test_no_recipient_means_no_user_lock() -> None:
-    store, message = tracked("sent")
+    store, _ = tracked("sent")
     store.recipient = None
     assert apply(store, StatusUpdate(SID, "delivered")) is StatusOutcome.APPLIED
     assert [c[0] for c in store.calls] == ["callback_recipient", "lock_by_sid", "apply"]
@@ -299,7 +299,9 @@ def test_an_unknown_sid_is_acknowledged_logged_and_changes_nothing(caplog: pytes
     assert records(caplog, "delivery status applied") == []
 
 
-@pytest.mark.parametrize(("current", "twilio"), [("delivered", "sent"), ("sent", "sent"), ("failed", "delivered")])
+@pytest.mark.parametrize(
+    ("current", "twilio"), [("delivered", "sent"), ("sent", "sent"), ("failed", "delivered")]
+)
 def test_a_callback_that_does_not_move_forward_changes_nothing(
     current: str, twilio: str, caplog: pytest.LogCaptureFixture
 ) -> None:

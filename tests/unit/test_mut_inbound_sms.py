@@ -371,7 +371,9 @@ def test_stop_opts_out_with_an_event(store: Store, caplog: pytest.LogCaptureFixt
     [(inbound,)] = store.named("add_inbound")
     assert inbound["routed"] is False
     assert store.named("set_opted_out") == [(store.user_id,)]
-    assert store.events == [Event("user.opted_out", "user", store.user_id, keyword_payload(store), CREATED_BY)]
+    assert store.events == [
+        Event("user.opted_out", "user", store.user_id, keyword_payload(store), CREATED_BY)
+    ]
     assert store.commits == 1
     [line] = logged(caplog, "inbound SMS recorded")
     assert (line.__dict__["outcome"], line.__dict__["keyword"]) == ("keyword", "opt_out")
