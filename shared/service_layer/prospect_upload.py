@@ -133,7 +133,8 @@ def preview(
         )
         parsed = dataclasses.replace(parsed, rows=mark_already_uploaded(parsed.rows, known))
         batch_id = uuid4()
-        name = (file_name or "")[:200] or None
+        # The browser's file name is the client's to choose: Postgres text cannot hold NUL
+        name = (file_name or "").replace("\x00", "")[:200] or None
         uow.prospect_uploads.set_preview(link.id, batch_id, [r.as_dict() for r in parsed.rows], name)
         uow.commit()
     log.info(

@@ -159,6 +159,17 @@ def test_a_link_of_innovator_a_never_writes_for_b(client, db):
     assert {r["innovator_id"] for r in prospects(db)} == {a}
 
 
+@pytest.mark.parametrize(("name", "stored"), [("\x00", None), ("list\x00.csv", "list.csv")])
+def test_a_file_name_with_a_nul_is_previewed_and_stored_without_it(client, db, name, stored):
+    """Found by the fuzz suite (a 500: Postgres text cannot hold NUL): the name is the client's."""
+    token = new_link(innovator(db))
+    csrf = csrf_of(client.get(f"/?t={token}").get_data(as_text=True))
+    response = upload(client, token, csrf, b"email\nsolo@example.com\n", name=name)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    row = db.execute("SELECT preview_file_name FROM prospect_upload_tokens").fetchone()
+    assert row["preview_file_name"] == stored
+
+
 def test_a_new_upload_replaces_the_preview(client, db):
     token = new_link(innovator(db))
     csrf = csrf_of(client.get(f"/?t={token}").get_data(as_text=True))
