@@ -155,21 +155,13 @@ def backlog(url: str) -> dict[str, int]:
     return {k: int(v) for k, v in row.items()}
 
 
-def sent_log(info: StackInfo, timeout: float = 60.0) -> list[dict[str, Any]]:
-    """Every message the Twilio stand-in has recorded (its ``/_sent`` log, all numbers)."""
-    response = loopback_session().get(info.twilio_standin_url + "/_sent", timeout=timeout)
-    response.raise_for_status()
-    messages: list[dict[str, Any]] = response.json()
-    return messages
-
-
 def drain(url: str, info: StackInfo) -> tuple[float, dict[str, int]]:
     """Seconds until nothing due is left (events, SMS, queue, tasks) and the SMS count is still."""
     started = time.monotonic()
     last_count = -1
     while time.monotonic() - started < DRAIN_TIMEOUT:
         left = backlog(url)
-        count = len(sent_log(info, timeout=30.0))
+        count = len(sent_messages(info, None, timeout=30.0))
         if not any(left.values()) and count == last_count:
             return time.monotonic() - started, left
         last_count = count
@@ -251,7 +243,7 @@ def invariants(url: str, info: StackInfo, figures: Figures) -> bool:
     ok &= check("no member messaged in quiet hours", quiet)
 
     twice = rows(url, "bench_load_duplicate_sids")
-    sent = Counter((m["to"], m["body"]) for m in sent_log(info))
+    sent = Counter((m["to"], m["body"]) for m in sent_messages(info, None, timeout=60.0))
     allowed = {
         (r["phone_number"], r["content"]): int(r["n"]) for r in rows(url, "bench_load_outbound_counts")
     }
@@ -403,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             drain_s, left = drain(url, info)
         send_window = max(figures.last_send - figures.first_send, 1e-9)
         rate = figures.texts / send_window
-        replies = len(sent_log(info))
+        replies = len(sent_messages(info, None, timeout=60.0))
         ok = invariants(url, info, figures)
         if not ok or figures.missing:  # the state directory goes with the stack: keep its logs
             kept = Path(tempfile.mkdtemp(prefix="yp-load-logs-"))

@@ -58,6 +58,7 @@ from shared.adapters.repositories.users import ProfileFields
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.phone import guess_timezone
 from tools.fakes.anthropic_api import AnthropicFake, instant_responder
+from tools.localstack.pgcluster import read_postmaster_pid
 from tools.localstack.phone import send_sms, sent_messages, wait_for_replies
 from tools.localstack.stack_info import StackInfo
 
@@ -234,11 +235,11 @@ def run_mode(push: str, args: argparse.Namespace, env: dict[str, str]) -> tuple[
     proc, info = start_stack(state_dir, env, push=push, echo=False)
     evidence: dict[str, Any] = {}
     levels: list[Level] = []
-    roots = [proc.pid, postmaster_pid(state_dir)]  # the runner's tree and the private server
+    postmaster = postmaster_pid(state_dir)
+    roots = [proc.pid, postmaster]  # the runner's tree and the private server
     try:
         for path in args.path:  # warm-up: first requests pay imports and connection set-up
             run_level(info, 2, 2, 9000, path)
-        postmaster = postmaster_pid(state_dir)
         idle_by: dict[str, float] = {}
         if args.breakdown:
             idle_from, idle_started = cpu_by_pid(roots), time.monotonic()
@@ -314,10 +315,7 @@ def print_level(level: Level) -> None:
 
 def postmaster_pid(state_dir: Path) -> int:
     """The stack's private PostgreSQL server (its first line of postmaster.pid), or 0."""
-    try:
-        return int((state_dir / "pg" / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
+    return read_postmaster_pid(state_dir / "pg") or 0
 
 
 def idle_cpu_rate(roots: list[int], seconds: float = 5.0) -> float:

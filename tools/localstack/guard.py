@@ -20,7 +20,8 @@ SIGINT (fast shutdown) to the postmaster, waits up to ``GRACE_SECONDS`` for them
 sends SIGKILL to the groups still there and SIGQUIT (immediate shutdown) to a postmaster still
 there, and exits. The guard ignores SIGINT: a Ctrl-C to the terminal must leave the stop to the
 runner. Any other line is logged and ignored. It logs one JSON line per action to its log file
-(``<state-dir>/logs/guard.log``). Standard library only.
+(``<state-dir>/logs/guard.log``). Standard library only, and ``pgcluster``'s pid-file reader
+(which imports nothing else at import time).
 
 Usage (the runner does this through ``start_guard``): ``python -m tools.localstack.guard --log PATH``.
 """
@@ -40,6 +41,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+
+from tools.localstack.pgcluster import read_postmaster_pid
 
 GRACE_SECONDS = 10.0  # how long registered children get to stop after SIGTERM / SIGINT
 POLL_SECONDS = 0.2  # how often the guard looks whether they have gone
@@ -88,13 +91,14 @@ def cluster_postmaster(datadir: str) -> int | None:
     """The running postmaster of this data directory: the pid in its ``postmaster.pid`` when that
     process runs ``postgres`` with ``-D <datadir>``; None otherwise (not started, stopped, or a
     stale pid file whose pid now belongs to something else)."""
-    try:
-        first = (Path(datadir) / "postmaster.pid").read_text(encoding="ascii").split("\n", 1)[0]
-        pid = int(first)
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (OSError, ValueError, UnicodeDecodeError):
+    pid = read_postmaster_pid(Path(datadir))
+    if pid is None or not 1 < pid < PID_LIMIT:
         return None
-    if not 1 < pid < PID_LIMIT or not argv or not argv[0].endswith(b"postgres"):
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    if not argv[0].endswith(b"postgres"):
         return None
     wanted = os.fsencode(datadir).rstrip(b"/")
     ours = any(flag == b"-D" and value.rstrip(b"/") == wanted for flag, value in itertools.pairwise(argv))

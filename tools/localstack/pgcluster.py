@@ -95,6 +95,15 @@ def resolve_datadir(requested: Path) -> Path:
     return target
 
 
+def read_postmaster_pid(datadir: Path) -> int | None:
+    """The pid on the first line of a data directory's ``postmaster.pid``; None when there is no
+    such file or it does not start with a number (the server is not running, or not yet)."""
+    try:
+        return int((datadir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @dataclass
 class PgCluster:
     """A cluster whose data is at ``datadir`` (resolved by ``resolve_datadir``; ``requested`` is
@@ -194,10 +203,7 @@ class PgCluster:
 
     def postmaster_pid(self) -> int | None:
         """The server's process id: the first line of ``postmaster.pid``, None when there is none."""
-        try:
-            return int((self.datadir / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+        return read_postmaster_pid(self.datadir)
 
     def stop(self) -> bool:
         """Fast shutdown; True when the server is stopped (or was not running)."""

@@ -44,14 +44,22 @@ def send_sms(info: StackInfo, phone: str, body: str, message_sid: str | None = N
 
 
 def sent_messages(
-    info: StackInfo, phone: str, *, min_count: int = 0, wait: float = 0.0
+    info: StackInfo,
+    phone: str | None,
+    *,
+    min_count: int = 0,
+    wait: float = 0.0,
+    timeout: float | None = None,
 ) -> list[dict[str, Any]]:
-    """What the Twilio stand-in has been asked to send to this phone, oldest first. With
-    ``min_count``/``wait`` the stand-in holds the request until there are that many (long poll)."""
-    params: dict[str, str | int | float] = {"to": phone}
+    """What the Twilio stand-in has been asked to send to this phone (``None``: to every number),
+    oldest first. With ``min_count``/``wait`` the stand-in holds the request until there are that
+    many (long poll). ``timeout`` defaults to the wait plus 10 s."""
+    params: dict[str, str | int | float] = {} if phone is None else {"to": phone}
     if min_count:
         params.update(min_count=min_count, wait=wait)
-    response = loopback_session().get(info.twilio_standin_url + "/_sent", params=params, timeout=wait + 10)
+    response = loopback_session().get(
+        info.twilio_standin_url + "/_sent", params=params, timeout=wait + 10 if timeout is None else timeout
+    )
     response.raise_for_status()
     messages: list[dict[str, Any]] = response.json()
     return messages
