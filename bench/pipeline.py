@@ -60,6 +60,7 @@ from shared.domain.phone import guess_timezone
 from tools.fakes.anthropic_api import AnthropicFake, instant_responder
 from tools.localstack.pgcluster import read_postmaster_pid
 from tools.localstack.phone import send_sms, sent_messages, wait_for_replies
+from tools.localstack.procfs import processes
 from tools.localstack.stack_info import StackInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -334,20 +335,13 @@ class Proc:
 
 def proc_table() -> dict[int, Proc]:
     """Every process of the machine (/proc): parent, CPU seconds used, command line."""
-    ticks = os.sysconf("SC_CLK_TCK")
     table: dict[int, Proc] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid, stat in processes().items():
         try:
-            raw = Path(f"/proc/{entry}/stat").read_text()
-            cmdline = (
-                Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            )
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, ...
-        table[int(entry)] = Proc(int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, cmdline)
+        table[pid] = Proc(stat.ppid, stat.cpu_seconds, cmdline)
     return table
 
 

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tools.localstack.pgcluster import read_postmaster_pid
+from tools.localstack.procfs import processes
 
 GRACE_SECONDS = 10.0  # how long registered children get to stop after SIGTERM / SIGINT
 POLL_SECONDS = 0.2  # how often the guard looks whether they have gone
@@ -72,19 +73,7 @@ class GuardLog:
 
 def _live_processes() -> dict[int, int]:
     """pid -> process group of every process on the machine that is not a zombie (/proc)."""
-    live: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # it exited while we looked
-        state, pgrp = fields[0], int(fields[2])
-        if state not in ("Z", "X"):
-            live[int(entry.name)] = pgrp
-    return live
+    return {pid: proc.pgrp for pid, proc in processes().items() if proc.state not in ("Z", "X")}
 
 
 def cluster_postmaster(datadir: str) -> int | None:
