@@ -26,8 +26,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import flask
 from cloudevents.abstract import CloudEvent
 from flask import Request, Response
+from werkzeug.exceptions import HTTPException
 
 from shared import entrypoints
 from shared.adapters.apify import MutualConnections, build_mutual_connections
@@ -37,12 +39,15 @@ from shared.adapters.twilio_sms import default_gateway
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.conversation.turn import BurstWait
 from shared.config import get_settings
+from shared.logs import get_logger
 from shared.service_layer.deps import Deps
 from shared.service_layer.freshness import LlmFreshnessClassifier
 
 _lock = threading.Lock()
 _deps: Deps | None = None
 _overrides: list[dict[str, Any]] = []
+
+log = get_logger(__name__)
 
 
 def _wall_clock() -> datetime:
@@ -167,12 +172,40 @@ def http_handler(function: str) -> Callable[[Request], Response]:
     return handle
 
 
+_ENTERED = "yp_function_entered"  # flask.g: the function itself has started on this request
+
+
+def _refuse_unconvertible_push(exc: Exception) -> Any:
+    """functions-framework converts a push body into a CloudEvent before the function runs. A
+    body that is JSON but no push or event (a string, a list, ``{"context": 1}``) makes that
+    conversion raise (``TypeError`` and the like), which Flask answers 500, and Pub/Sub redelivers
+    a 5xx again and again. Those get a 400. Anything raised once the function has started goes on
+    as before: logged and answered 500, so Pub/Sub retries a transient failure."""
+    if isinstance(exc, HTTPException):
+        return exc
+    if flask.g.get(_ENTERED):
+        raise exc
+    log.warning(
+        "push refused: the body is neither a Pub/Sub push nor a CloudEvent",
+        extra={"error": f"{type(exc).__name__}: {exc}"[:300]},
+    )
+    return Response(
+        "the body is neither a Pub/Sub push nor a CloudEvent\n", status=400, mimetype="text/plain"
+    )
+
+
 def event_handler(function: str) -> Callable[[CloudEvent], None]:
-    """The handler of a Pub/Sub-triggered function, by its folder name."""
+    """The handler of a Pub/Sub-triggered function, by its folder name. Loaded by
+    functions-framework (inside its app's context), it also makes a push body the framework
+    cannot convert a 400 instead of a 500 (``_refuse_unconvertible_push``)."""
     entry = entrypoints.event_entry(function)
     _freeze_heap(collect=True)
+    if flask.has_app_context():
+        flask.current_app.register_error_handler(Exception, _refuse_unconvertible_push)
 
     def handle(cloud_event: CloudEvent) -> None:
+        if flask.has_request_context():
+            setattr(flask.g, _ENTERED, True)
         try:
             entry(cloud_event, deps())
         finally:

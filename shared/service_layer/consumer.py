@@ -45,6 +45,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -406,6 +407,15 @@ def _retry_task(
     return Outcome.RETRY_SCHEDULED
 
 
+def _malformed_key(consumer: str, message_id: str, raw_text: str, attributes: Any) -> str:
+    """What makes a redelivered malformed delivery a no-op: its message id, or, when it has none
+    that can be stored (empty, or with a NUL), a digest of what arrived."""
+    if message_id and "\x00" not in message_id:
+        return f"{consumer}:{message_id}"
+    arrived = json.dumps([raw_text, attributes], default=str, sort_keys=True)
+    return f"{consumer}:sha256:{hashlib.sha256(arrived.encode()).hexdigest()}"
+
+
 def _record_malformed(cloud_event: CloudEvent, consumer: str, error: str, uow_factory: UowFactory) -> None:
     raw = cloud_event.get_data()
     try:
@@ -432,7 +442,7 @@ def _record_malformed(cloud_event: CloudEvent, consumer: str, error: str, uow_fa
                 source="consumer",
                 topic=topic_of(consumer),
                 consumer=consumer,
-                source_message_id=f"{consumer}:{message_id}" if message_id else None,
+                source_message_id=_malformed_key(consumer, message_id, raw_text, attributes),
             )
         )
         uow.commit()

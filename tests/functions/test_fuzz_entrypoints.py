@@ -2,7 +2,7 @@
 
 Hypothesis throws generated input, signed and unsigned, at the public and internal HTTP entry
 points through functions-framework and asserts: no 5xx, and a refused request writes nothing.
-A longer pass runs as ``python -m bench.fuzz`` (outside CI time).
+A longer pass runs as ``python -m bench.fuzz`` (outside CI time; ``tests/fuzz_support.py``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from tests.fuzz_support import fuzz_settings, no_server_error
 from tests.sms_support import (
     WEBHOOK_SECRET,
     add_outbound,
@@ -29,7 +30,7 @@ from tests.sms_support import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("fuzz")]
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = fuzz_settings(60)
 
 # Text a hostile client would send: control characters, NULs, huge numbers, broken URLs.
 nasty_text = st.one_of(
@@ -64,10 +65,6 @@ def env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def _no_server_error(response: Any, what: Any) -> None:
-    assert response.status_code < 500, (response.status_code, response.get_data(as_text=True)[:300], what)
-
-
 @FUZZ
 @given(
     from_number=phone_like,
@@ -87,7 +84,7 @@ def test_twilio_inbound_never_answers_5xx(env, db, from_number, body, num_media,
     params.update({"NumMedia": num_media, "MediaUrl0": media})
     before = counts(db)
     response = twilio_post(client, params, signature=None if signed else "bogus")
-    _no_server_error(response, params)
+    no_server_error("twilio_inbound", response, params)
     if response.status_code != 200:
         assert counts(db) == before  # a refused request writes nothing
 
@@ -111,7 +108,7 @@ def test_twilio_status_never_answers_5xx(env, db, sid, status, code, message, me
         else "/?" + __import__("urllib.parse").parse.urlencode({"message_id": message_id})
     )
     response = twilio_post(client, params, path=path)
-    _no_server_error(response, params)
+    no_server_error("twilio_status", response, params)
 
 
 json_values = st.recursive(
@@ -143,7 +140,7 @@ def test_email_inbound_never_answers_5xx(env, db, payload, authed):
     headers = {"X-Email-Webhook-Secret": "fuzz-email-secret"} if authed else {}
     before = counts(db)
     response = client.post("/", data=json.dumps(payload), content_type="application/json", headers=headers)
-    _no_server_error(response, payload)
+    no_server_error("email_inbound", response, payload)
     if response.status_code != 200:
         assert counts(db) == before
 
@@ -154,7 +151,7 @@ def test_internal_functions_never_answer_5xx(env, db, payload, signed):
     for name in ("sms_sender", "message_orchestrator"):
         client = app_client(name)
         response = internal_post(client, payload, secret=WEBHOOK_SECRET if signed else None)
-        _no_server_error(response, (name, payload))
+        no_server_error(name, response, payload)
 
 
 raw_bodies = st.one_of(
@@ -177,7 +174,7 @@ def test_scheduled_jobs_never_answer_5xx_and_a_refusal_writes_nothing(env, db, p
         before = counts(db)
         body = raw if raw is not None else json.dumps(payload).encode()
         response = internal_post(client, None, secret=WEBHOOK_SECRET if signed else None, raw=body)
-        _no_server_error(response, (name, body[:200]))
+        no_server_error(name, response, body[:200])
         if response.status_code != 200:
             assert counts(db) == before
         if not signed:
@@ -191,7 +188,7 @@ def test_admin_never_answers_5xx(env, db, payload):
     response = client.post(
         "/", data=json.dumps(payload), content_type="application/json", headers={"Authorization": "Bearer x"}
     )
-    _no_server_error(response, payload)
+    no_server_error("admin", response, payload)
 
 
 # The same classes where they reach storage: each example arranges the row it would touch.

@@ -194,3 +194,34 @@ def test_the_recorder_records_even_very_old_and_malformed_messages(db):
     assert dead["consumer"] == "dead_letter_recorder"
     assert dead["error_message"].startswith("malformed delivery")
     assert json.loads(dead["payload"]["raw"])["message"]["messageId"] == "dl-bad"
+
+
+def test_a_dead_letter_of_hostile_input_is_written_without_its_nuls_and_once(db, uow):
+    """Postgres text and jsonb cannot hold NUL: the letter keeps the rest of what arrived."""
+    letter = NewDeadLetter(
+        event_id=None,
+        event_type="message.\x00received",
+        payload={"raw": "a\x00b", "attributes": {"k\x00": ["v\x00", 1, None]}},
+        error_message="malformed delivery: \x00",
+        retry_count=0,
+        original_created_at=None,
+        source="consumer",
+        topic="agent-\x00bouncer",
+        consumer="agent_bouncer\x00",
+        source_message_id="agent_bouncer:m\x00-1",
+    )
+    assert uow.dead_letters.record(letter) is not None
+    assert uow.dead_letters.record(letter) is None  # the same message again: recorded once
+    uow.commit()
+    row = db.execute(
+        "SELECT event_type, payload, error_message, topic, consumer, source_message_id"
+        " FROM event_dead_letters"
+    ).fetchone()
+    assert dict(row) == {
+        "event_type": "message.received",
+        "payload": {"raw": "ab", "attributes": {"k": ["v", 1, None]}},
+        "error_message": "malformed delivery: ",
+        "topic": "agent-bouncer",
+        "consumer": "agent_bouncer",
+        "source_message_id": "agent_bouncer:m-1",
+    }

@@ -15,6 +15,7 @@ unit of work left without a commit leaves nothing behind.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -909,7 +910,12 @@ def test_data_json_cannot_write_is_kept_as_its_repr(store: Store):
     assert store.dead_letters[0].payload["raw"] == "{'message': 'loop', 'self': {...}}"
 
 
-def test_a_malformed_delivery_without_an_id_has_no_source_message_id(store: Store, lines: Lines):
+def _digest_key(consumer: str, data: Any, attributes: Any) -> str:
+    arrived = json.dumps([json.dumps(data), attributes], sort_keys=True)
+    return f"{consumer}:sha256:" + hashlib.sha256(arrived.encode()).hexdigest()
+
+
+def test_a_malformed_delivery_without_an_id_is_keyed_by_a_digest_of_what_arrived(store: Store, lines: Lines):
     consume(
         _raw_event({"message": {}}, ce_id=""),
         "no_such_consumer",
@@ -918,6 +924,23 @@ def test_a_malformed_delivery_without_an_id_has_no_source_message_id(store: Stor
         now=SOON,
     )
     [letter] = store.dead_letters
-    assert (letter.source_message_id, letter.topic, letter.consumer) == (None, None, "no_such_consumer")
+    assert (letter.topic, letter.consumer) == (None, "no_such_consumer")
+    # A redelivery of the same body has the same key, so the letter is recorded once.
+    assert letter.source_message_id == _digest_key("no_such_consumer", {"message": {}}, None)
     record = _line(lines(), "malformed delivery acknowledged and dead-lettered")
     assert (_field(record, "consumer"), _field(record, "message_id")) == ("no_such_consumer", "")
+
+
+@pytest.mark.parametrize("ce_id", ["\x00", "m\x00-1"])
+def test_a_malformed_delivery_whose_id_holds_a_nul_is_keyed_by_a_digest(store: Store, ce_id: str):
+    data = {"message": {"attributes": {"kind": "gossip"}}}
+    consume(_raw_event(data, ce_id=ce_id), CONSUMER, _never, uow_factory=_factory(store), now=SOON)
+    [letter] = store.dead_letters
+    assert letter.source_message_id == _digest_key(CONSUMER, data, {"kind": "gossip"})
+
+
+def test_two_different_id_less_malformed_deliveries_have_different_keys(store: Store):
+    for data in ({"message": {"attributes": {"kind": "a"}}}, {"message": {"attributes": {"kind": "b"}}}):
+        consume(_raw_event(data, ce_id=""), CONSUMER, _never, uow_factory=_factory(store), now=SOON)
+    first, second = store.dead_letters
+    assert first.source_message_id != second.source_message_id

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.adapters.postgres import Sql
-from shared.adapters.repositories._rows import json_object, json_param, uuid_of, uuid_or_none
+from shared.adapters.repositories._rows import json_object, json_param, uuid_of, uuid_or_none, without_nul
 
 DEAD_LETTER_SOURCES = ("dispatcher", "pubsub", "consumer")
 
@@ -47,21 +47,24 @@ class DeadLetterRepository:
         self._sql = sql
 
     def record(self, letter: NewDeadLetter) -> UUID | None:
-        """Record one dead letter; None when its source message id was recorded before."""
+        """Record one dead letter; None when its source message id was recorded before.
+
+        A dead letter keeps what arrived, hostile input included: NUL is removed from its text
+        and its payload's strings (PostgreSQL cannot store it), so the letter is still written."""
         if letter.source not in DEAD_LETTER_SOURCES:
             raise ValueError(f"unknown dead-letter source {letter.source!r}")
         row = self._sql.one(
             "dead_letters_insert",
             event_id=letter.event_id,
-            event_type=letter.event_type,
-            payload=json_param(letter.payload),
-            error_message=letter.error_message[:4000],
+            event_type=without_nul(letter.event_type),
+            payload=json_param(without_nul(letter.payload)),
+            error_message=without_nul(letter.error_message)[:4000],
             retry_count=letter.retry_count,
             original_created_at=letter.original_created_at,
             source=letter.source,
-            topic=letter.topic,
-            consumer=letter.consumer,
-            source_message_id=letter.source_message_id,
+            topic=without_nul(letter.topic),
+            consumer=without_nul(letter.consumer),
+            source_message_id=without_nul(letter.source_message_id),
         )
         return None if row is None else uuid_of(row["id"])
 
