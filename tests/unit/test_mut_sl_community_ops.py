@@ -274,6 +274,7 @@ def test_a_grant_pays_the_amount_as_an_operator_grant_with_the_reason_and_the_op
     assert written.amount == amount and written.event_type == "operator_grant"
     # a grant takes no lock and reads no balance: only a spend does
     assert log.methods() == ["users.id_by_phone", "users.get", "credits.append"]
+    assert log.calls[:2] == [Call("users", "id_by_phone", (PHONE,), {}), Call("users", "get", (USER_ID,), {})]
 
 
 @pytest.mark.parametrize("amount", [-1, -10])

@@ -269,3 +269,19 @@ def test_a_conversation_id_that_is_not_a_uuid_is_a_permanent_error() -> None:
         run_task({"context_json": {"conversation_id": "conv-1"}})
     assert str(info.value) == "conversation id is not a UUID: 'conv-1'"
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_the_task_registers_a_missing_instance_through_the_deps_factory() -> None:
+    log = UowLog()
+    uow = make_uow(log, target=conversation(), found=messages())
+    found: list[UUID | None] = [None, INSTANCE]
+    uow.instances.answer("find", lambda *args: found.pop(0))
+    llm = ScriptedLlm()
+    llm.reply("A summary.")
+    deps = make_deps(llm=llm, uow_factory=uow_factory(log, instances=uow.instances))
+    assert handle_summary_task(delivery({"context_id": str(CONVERSATION_ID)}), uow, deps) == {
+        "status": "stored",
+        "path": "llm",
+    }
+    assert log.of("instances", "register") == [Call("instances", "register", (AGENT, PROMPT_VERSION), {})]
+    assert log.commits == 1
