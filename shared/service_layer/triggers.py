@@ -25,7 +25,7 @@ def parse_trigger(body: bytes, table: str) -> Trigger:
         raise InvalidTrigger("body is not JSON") from None
     if not isinstance(data, dict):
         raise InvalidTrigger("body must be a JSON object")
-    if not data or data == {"sweep": True}:
+    if not data or (set(data) == {"sweep"} and data["sweep"] is True):  # 1 == True, but 1 is refused
         return "sweep"
     if set(data) == {"table", "type"}:
         if data["table"] != table or data["type"] != "INSERT":

@@ -65,6 +65,8 @@ def test_another_tables_or_operations_webhook_is_refused(body: bytes) -> None:
     [
         b'{"sweep": false}',
         b'{"sweep": "true"}',
+        b'{"sweep": 1}',  # equal to True in Python, but not the JSON true the scheduler sends
+        b'{"sweep": 1.0}',
         b'{"sweep": true, "table": "message_queue"}',
         b'{"table": "message_queue"}',
         b'{"type": "INSERT"}',
