@@ -100,7 +100,8 @@ def preview(
     # Problems first, so row 47's reason is on screen without scrolling through 9,000 good rows.
     ordered = sorted(rows, key=lambda r: (r.status == "valid", r.row_number))
     shown = ordered[:shown_limit]
-    more = f"<p>{len(rows) - len(shown)} more valid rows not shown.</p>" if len(rows) > len(shown) else ""
+    # Problems come first, so the rows past the limit are valid ones unless problems alone fill it.
+    more = f"<p>{_count(len(rows) - len(shown), 'more row')} not shown.</p>" if len(rows) > len(shown) else ""
     table = (
         "<div class=scroll><table id=rows><thead><tr><th>Row</th><th>Status</th><th>Name</th><th>Company</th>"
         "<th>Email</th><th>Phone</th><th>LinkedIn</th><th>Notes</th></tr></thead><tbody>"
@@ -111,7 +112,7 @@ def preview(
         "<form method=post>"
         f"{_hidden(token, csrf)}<input type=hidden name=action value=confirm>"
         f'<input type=hidden name=batch value="{_e(batch_id)}">'
-        f"<button type=submit id=confirm>Save {writable} prospects</button></form>"
+        f"<button type=submit id=confirm>Save {_count(writable, 'prospect')}</button></form>"
         if writable
         else "<p>No row can be saved. Fix the file and upload it again.</p>"
     )
@@ -130,11 +131,16 @@ def preview(
     )
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 prospect``, ``2 prospects``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def saved(rows_written: int, researched: int, *, again: bool = False) -> str:
     lead = "This list was already saved." if again else "Your prospects are saved."
     return _page(
         "Prospects saved",
-        f"<p id=saved>{_e(lead)} {rows_written} prospects in this upload.</p>"
+        f"<p id=saved>{_e(lead)} {_count(rows_written, 'prospect')} in this upload.</p>"
         f"<p>{researched} with a LinkedIn profile will be researched for mutual connections.</p>"
         "<p>You can close this page. Text us any time for a new upload link.</p>",
     )

@@ -95,7 +95,7 @@ def test_the_saved_page_counts_the_prospects_and_those_to_research() -> None:
 def test_a_double_submit_is_told_the_list_was_already_saved() -> None:
     assert saved(1, 0, again=True) == page(
         "Prospects saved",
-        "<p id=saved>This list was already saved. 1 prospects in this upload.</p>"
+        "<p id=saved>This list was already saved. 1 prospect in this upload.</p>"
         "<p>0 with a LinkedIn profile will be researched for mutual connections.</p>"
         "<p>You can close this page. Text us any time for a new upload link.</p>",
     )
@@ -159,7 +159,8 @@ def confirm_form(writable: int) -> str:
     return (
         f"<form method=post>{hidden('tok', 'csrf')}<input type=hidden name=action value=confirm>"
         '<input type=hidden name=batch value="B-1">'
-        f"<button type=submit id=confirm>Save {writable} prospects</button></form>"
+        f"<button type=submit id=confirm>Save {writable} prospect{'' if writable == 1 else 's'}"
+        "</button></form>"
     )
 
 
@@ -223,14 +224,14 @@ def test_beyond_the_shown_limit_the_rest_are_counted() -> None:
         "<p>Saving writes the 2 rows without errors (warnings included).</p>"
         + confirm_form(2)
         + table(BOB_ROW)
-        + "<p>2 more valid rows not shown.</p>"
+        + "<p>2 more rows not shown.</p>"
         + AGAIN,
     )
 
 
 def test_exactly_the_shown_limit_shows_every_row_and_no_count() -> None:
     html = preview("tok", "csrf", "B-1", [ADA, BOB, CY], file_name=None, shown_limit=3)
-    assert "more valid rows not shown" not in html
+    assert "not shown" not in html
     assert html.count("<tr class=") == 3
 
 
@@ -240,7 +241,7 @@ def test_the_default_limit_is_2000_rows() -> None:
     ]
     html = preview("tok", "csrf", "B-1", rows, file_name=None)
     assert html.count('<tr class="valid">') == 2000
-    assert "<p>1 more valid rows not shown.</p>" in html
+    assert "<p>1 more row not shown.</p>" in html
     assert '<td data-label="Row">2001</td>' in html and '<td data-label="Row">2002</td>' not in html
     html = preview("tok", "csrf", "B-1", rows[:2000], file_name=None)
     assert html.count('<tr class="valid">') == 2000 and "not shown" not in html
