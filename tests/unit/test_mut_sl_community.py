@@ -1428,6 +1428,7 @@ def test_an_operator_scores_an_answer_the_model_did_not() -> None:
         "scored_by": "operator:ana",
         "now": NOW,
     }
+    assert w.calls("community_responses", "lock") == [Call("community_responses", "lock", (RESPONSE,), {})]
     [append] = w.calls("credits", "append")
     assert append.args[0].recorded_by == "operator:ana"
     assert w.calls("community_requests") == []  # an operator's score tells no requester again
@@ -1652,6 +1653,12 @@ def test_a_withdrawal_leaves_the_request_open_while_others_wait() -> None:
     w = cancel_world(locked(), left=[requester(OTHER)])
     status = cancel_request(w.uow, request_id=REQUEST, user_id=REQUESTER, now=NOW)
     assert status == "withdrawn"
+    assert w.log.methods() == [
+        "community_requests.lock",
+        "community_requests.cancel_requester",
+        "community_requests.requesters",
+    ]
+    assert w.calls("community_requests", "requesters")[0].args == (REQUEST,)
     assert w.calls("community_requests", "cancel_requester")[0].kwargs["requesting_agent_type"] is None
     assert w.calls("community_requests", "finish") == [] and w.committed() == []
 
