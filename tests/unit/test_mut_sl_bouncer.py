@@ -464,6 +464,8 @@ def test_a_follow_up_task_delivery_runs_for_its_user_and_task(monkeypatch: pytes
     )
     answer = handle_followup_task(task, RecordingUow(world.log).as_postgres(), world.deps)
     assert answer == {"status": "answered", "path": "llm", "attempt": 2, "replies": 2}
+    assert world.log.of("users", "lock")[0].args == (USER_ID, UserLock.ACCOUNT)
+    assert [t["user_id"] for t in world.turns] == [USER_ID]
     assert world.log.of("tasks", "created_at")[0].args == (other_task,)
     content = json.loads(world.log.of("messages", "add_system_trigger")[0].kwargs["content"])
     assert content["task_id"] == str(other_task)

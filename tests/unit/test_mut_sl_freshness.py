@@ -21,7 +21,7 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import BaseModel
 
-from shared import registry
+from shared import config, registry
 from shared.adapters.llm import LlmResponse, LlmUnavailable, ToolCall
 from shared.agents.llm_config import call_settings
 from shared.domain.constants import FRESHNESS_LOOKBACK_MESSAGES
@@ -282,6 +282,20 @@ def test_the_request_carries_the_queued_facts_and_the_newer_texts() -> None:
     assert request.context_type == "message_queue"
 
 
+def test_the_settings_are_the_queuing_agents_freshness_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_OVERRIDES", '{"innovator.freshness": {"max_tokens": 77}}')
+    config.reset_settings_cache()
+    try:
+        llm = ScriptedLlm(*[ScriptedReply(tool_uses=[(FRESHNESS_TOOL, {"classification": "RELEVANT"})])] * 2)
+        classifier = LlmFreshnessClassifier(lambda: llm)
+        classifier.classify(queued(agent_id="innovator_reengagement"), newer("ok"))
+        classifier.classify(queued(agent_id="concierge_reengagement"), newer("ok"))
+        assert [r.settings.max_tokens for r in llm.requests] == [77, 200]
+    finally:
+        monkeypatch.delenv("LLM_OVERRIDES")
+        config.reset_settings_cache()
+
+
 def test_the_queued_text_is_sent_instead_of_its_facts_when_it_has_one() -> None:
     llm = answer("RELEVANT")
     q = queued(final_message="See you at 5?", message_data={"kind": "nudge"})
@@ -357,6 +371,12 @@ def test_relevant_and_contextual_are_relevant(caplog: pytest.LogCaptureFixture) 
     assert [r.relevant for r in records(caplog, "freshness: classified by the LLM")] == [True]  # type: ignore[attr-defined]
     verdict = LlmFreshnessClassifier(lambda: answer("CONTEXTUAL")).classify(queued(), newer("hm"))
     assert verdict == Freshness(relevant=True, reason="contextual")
+
+
+def test_only_a_trailing_colon_is_taken_off_the_reason() -> None:
+    llm = answer("STALE", reason="moved to topic XX")
+    verdict = LlmFreshnessClassifier(lambda: llm).classify(queued(), newer("x"))
+    assert verdict.reason == "stale: moved to topic XX"
 
 
 def test_the_reason_is_cut_to_the_column_width() -> None:
