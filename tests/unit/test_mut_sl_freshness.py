@@ -7,6 +7,12 @@ prompt, the queued message and the newer texts as it sees them, the forced tool,
 its verdicts (reason text and bound, RELEVANT / CONTEXTUAL / STALE, the reformulation texts), its
 fallback to the rules, and the log lines operators read. No database: the loader is a function
 and the LLM is ``ScriptedLlm``.
+
+Five mutants survive and are equivalent: in ``_agent_of``, the prefix of an empty ``agent_id``
+computed anyway (``"".split(...)[0]`` is ``""``), ``split("_")`` and ``split("_", 2)`` (the first
+piece is the same as with ``split("_", 1)``), and ``"XXXX"`` for the empty prefix (neither it nor
+``""`` is a registry key); in ``classify``, ``rule_classify(None, newer)`` (the rules never read
+the queued message).
 """
 
 from __future__ import annotations
