@@ -59,6 +59,7 @@ from shared.service_layer.intros import (
     run_intro_expiry,
 )
 from tests.deps_support import make_deps
+from tests.fakes.llm import ScriptedLlm
 from tests.fakes.uow import Call, RecordingRepo, RecordingUow, ScriptedRepo, UowLog, uow_factory
 
 LOGGER = "shared.service_layer.intros"
@@ -302,6 +303,14 @@ def test_an_offer_answering_a_connection_request_names_its_requestor() -> None:
     assert offer.prospect_context == "He runs streaming at Roku"
     assert world.events()[0][3]["introducee_user_id"] == str(OTHER)
     assert world.actioned() == [actioned(ME, "connection_request", CONTEXT)]
+
+
+def test_a_spontaneous_offer_needs_no_context_id() -> None:
+    world = World(add_offer=OwnedIntro(ITEM, "nominated"))
+    result = world.run(lambda uow: SERVICE.offer_introduction(uow, actor(), offer_args()))
+    assert result["waiting_on"] == "nobody yet (a nomination)"
+    [add] = world.intro_calls()
+    assert (add.args[0].context_type, add.args[0].context_id) == ("nomination", None)
 
 
 def test_a_spontaneous_offer_is_stored_as_a_nomination_waiting_on_nobody() -> None:
@@ -1246,9 +1255,12 @@ def delivery(event_type: str, payload: Any, kind: Any = "event", **data: Any) ->
     )
 
 
-def deps(world: World) -> Any:
+def deps(world: World, llm: ScriptedLlm | None = None) -> Any:
     return make_deps(
-        clock=lambda: NOW, uow_factory=uow_factory(world.log, **world.repos), verify_email_domain=None
+        llm=llm,
+        clock=lambda: NOW,
+        uow_factory=uow_factory(world.log, **world.repos),
+        verify_email_domain=None,
     )
 
 
@@ -1407,6 +1419,21 @@ def test_a_new_opportunity_gets_talking_points_and_the_connector_a_priority() ->
             "intro",
         )
     ]
+
+
+def test_talking_points_come_from_the_llm_when_there_is_one() -> None:
+    world = World(opportunity_brief=brief(), set_talking_points=True)
+    llm = ScriptedLlm()
+    points = (
+        "Streamly sells ad insertion to streaming teams like Roku's.\n"
+        "You earn 50 credits once the intro happens."
+    )
+    llm.reply(points)
+    d = delivery(ev.INTRO_OPPORTUNITY_CREATED, {"intro_opportunity_id": str(ITEM)})
+    result = world.run(lambda uow: handle_event(d, uow, deps(world, llm)))
+    assert result == {"talking_points": "llm"}
+    assert [r.call_kind for r in llm.requests] == ["talking_points"]
+    assert world.intro_calls() == [call("opportunity_brief", ITEM), call("set_talking_points", ITEM, points)]
 
 
 def test_talking_points_already_stored_are_not_written_again() -> None:
