@@ -73,15 +73,24 @@ def _with_ids(envelope: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
 
 envelopes = st.builds(
     _with_ids,
+    # A push always names its subscription (functions-framework reads a body as a push only then).
     st.fixed_dictionaries(
-        {"message": st.fixed_dictionaries({"data": data, "attributes": attributes})},
-        optional={"subscription": nasty},
+        {
+            "message": st.fixed_dictionaries({"data": data, "attributes": attributes}),
+            "subscription": st.one_of(st.just("projects/p/subscriptions/agent-bouncer-push"), nasty),
+        }
     ),
     st.fixed_dictionaries(
-        {"messageId": nasty, "publishTime": st.one_of(nasty, st.just("2026-12-01T00:00:00Z"))}
+        {
+            "messageId": nasty,
+            "publishTime": st.one_of(
+                st.just("2026-12-01T00:00:00Z"), st.just("2026-12-01T00:00:00.25Z"), nasty
+            ),
+        }
     ),
 )
-push_bodies = st.one_of(envelopes.map(json.dumps), json_values.map(json.dumps), st.text(max_size=200))
+# Envelopes three times over: they reach the consumer's own decoding; junk stops at the framework.
+push_bodies = st.one_of(*[envelopes.map(json.dumps)] * 3, json_values.map(json.dumps), st.text(max_size=200))
 
 
 @pytest.fixture
