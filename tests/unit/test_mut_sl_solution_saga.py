@@ -950,6 +950,7 @@ def test_the_model_shares_grounded_options_and_drops_the_rest(world: World) -> N
     assert part.final_message == initial_message(NEED, kept, sources, "What is your budget?")
     findings = llm.requests[1]
     assert findings.call_kind == "evaluate_initial"
+    assert note_of(llm, 1).startswith(f"MEMBER'S NEED: {NEED}\n\nSOURCES:\n")
     assert part.message_data["findings"]["options"] == kept
     assert part.message_data["findings"]["narrowingQuestion"] == "What is your budget?"
     assert part.message_data["web_searched"] is True
@@ -1175,6 +1176,9 @@ def test_the_second_answer_completes_the_workflow(world: World) -> None:
     ]
     assert len(world.workflows.saved) == 2
     assert world.queued()[-1].message_data["kind"] == saga.RESEARCH_COMPLETE
+    assert world.queued()[-1].message_data["timed_out"] is False
+    assert final.final_recommendations is not None and final.final_recommendations["timed_out"] is False
+    assert final.completed_tasks[-1]["timed_out"] is False
     # a third answer arrives after the final evaluation: ignored
     assert answer(world, R3).status == "ignored"
 
@@ -1744,7 +1748,8 @@ def test_refused_peers_leave_the_honest_empty_answer(world: World) -> None:
     sources = sources_of([WEB_ROW], [TRUSTWELL_ROW], w.community_insights)
     [part] = world.queued()
     assert part.final_message == final_message(NEED, [], [], sources, None, timed_out=True)
-    assert len([e for e in w.conversation_log if e["by"] == "guard"]) == 3
+    guards = [e["step"] for e in w.conversation_log if e["by"] == "guard"]
+    assert guards == [saga.FINAL_EVALUATION] * 3
 
 
 # --- Cancellation ------------------------------------------------------------------------------------
@@ -1867,7 +1872,7 @@ def test_a_cancellation_needs_a_user_id(world: World, payload: Any) -> None:
         saga.handle_solution_cancelled(cancelled_event(payload), world.pg, world.deps())
 
 
-@pytest.mark.parametrize("ids", ["abc", [str(REQUEST), "nope"], [None], {"a": 1}])
+@pytest.mark.parametrize("ids", ["abc", [str(REQUEST), "nope"], [None], {"a": 1}, 5, {str(REQUEST): 1}])
 def test_cancelled_community_request_ids_must_be_uuids(world: World, ids: Any) -> None:
     message = "user.inquiry.solution_cancelled: community_request_ids must be a list of UUIDs"
     with pytest.raises(PermanentError, match=refusal(message)):
@@ -2052,3 +2057,123 @@ def test_allowed_sources_are_what_the_members_recent_workflows_stored(world: Wor
     [call] = world.log.of("solution_workflows", "sources_for_user")
     assert call.args == (MEMBER,)
     assert call.kwargs == {"since": NOW - SAGA_SOURCES_LOOKBACK, "limit": SAGA_SOURCES_WORKFLOWS}
+
+
+# --- Edges found by the mutants --------------------------------------------------------------------
+
+
+def test_a_response_task_without_context_json_but_a_context_id_needs_a_response_id(world: World) -> None:
+    task = a_delivery(saga.PROCESS_RESPONSE, {"context_id": str(WF)}, kind="task")
+    with pytest.raises(PermanentError, match=refusal("process_community_response without a response_id")):
+        saga.handle_response_task(task, world.pg, world.deps())
+
+
+def test_a_follow_up_to_an_expert_who_is_not_a_member_is_refused(world: World) -> None:
+    waiting(world)
+    stranger = uuid4()
+    world.response = SimpleNamespace(user_id=stranger, request_id=REQUEST)
+    llm = ScriptedLlm()
+    llm.decision("record_expert_assessment", **assessment(needsFollowUp=True, followUpQuestion="Which plan?"))
+    with pytest.raises(PermanentError, match=refusal(f"no member {stranger}")):
+        answer(world, llm=llm)
+
+
+def test_a_follow_up_quotes_the_need_on_one_line_cut_before_a_space(world: World) -> None:
+    need = "x  " + "a" * 96 + "  " + "b" * 30  # on one line, its 99th character is a space
+    waiting(world, request_description=need)
+    world.response = SimpleNamespace(user_id=EXPERT, request_id=REQUEST)
+    llm = ScriptedLlm()
+    llm.decision("record_expert_assessment", **assessment(needsFollowUp=True, followUpQuestion="Which plan?"))
+    answer(world, llm=llm)
+    [part] = world.queued()
+    assert part.final_message is not None
+    assert part.final_message.startswith(f'Thanks for your answer on "x {"a" * 96}…". ')
+
+
+def test_the_community_request_summary_is_the_first_100_characters(world: World) -> None:
+    need = "payroll " * 20
+    saga.start_workflow(
+        world.pg, needed(request_description=need.strip()), deps=world.deps(), source_event_id=EVENT_ID
+    )
+    [(request, _, _)] = world.routed
+    assert request.request_summary == need.strip()[:100]
+    assert len(request.request_summary or "") == 100
+
+
+def test_the_quality_flag_once_met_stays_met(world: World) -> None:
+    w = waiting(world, matched_innovators=[], web_results=[], quality_threshold_met=True)
+    saga.final_evaluation(world.pg, w, deps=world.deps(), now=NOW, timed_out=True)
+    assert w.final_recommendations is not None and w.final_recommendations["options"] == []
+    assert w.quality_threshold_met is True
+
+
+class StepWatchingLlm(ScriptedLlm):
+    """Notes the workflow's step at each model call: the step a decision is taken in."""
+
+    def __init__(self, world: World, *script: Any) -> None:
+        super().__init__(*script)
+        self.world = world
+        self.steps: list[str] = []
+
+    def complete(self, request: Any) -> LlmResponse:
+        self.steps.append(self.world.workflows.rows[WF].current_step)
+        return super().complete(request)
+
+
+def test_each_decision_is_taken_in_its_step(world: World) -> None:
+    llm = StepWatchingLlm(world, web_response([]), LlmUnavailable("down"))
+    w = a_workflow(current_step=saga.INITIAL_RESEARCH, community_request_id=None)
+    world.workflows.rows[WF] = w
+    saga.initial_research(world.pg, w, deps=world.deps(llm), now=NOW)
+    assert w.current_step == saga.EVALUATE_INITIAL
+    saga.evaluate_initial(world.pg, w, deps=world.deps(llm), now=NOW)
+    assert w.current_step == saga.AWAITING
+    llm.push(LlmUnavailable("down"))
+    saga.final_evaluation(world.pg, w, deps=world.deps(llm), now=NOW, timed_out=True)
+    assert llm.steps == [saga.INITIAL_RESEARCH, saga.EVALUATE_INITIAL, saga.FINAL_EVALUATION]
+    assert w.current_step == saga.COMPLETE
+
+
+def test_an_update_for_an_answer_with_a_blank_summary_says_members_answered(world: World) -> None:
+    waiting(world)
+    llm = ScriptedLlm()
+    llm.decision("record_expert_assessment", **assessment(shouldUpdateUser=True))
+    saga.process_expert_response(
+        world.pg,
+        WF,
+        response_id=R1,
+        summary="  ",
+        verbatim=ANSWER,
+        expert_first_name="Ana",
+        deps=world.deps(llm),
+    )
+    [part] = world.queued()
+    assert part.final_message == (
+        "Members answered, but I don't have options I can stand behind for "
+        f"{NEED}. If you tell me more (budget, team size), I'll ask again. More answers may follow."
+    )
+
+
+def test_refused_options_and_no_peers_leave_the_honest_empty_answer(world: World) -> None:
+    w = waiting(world)
+    llm = ScriptedLlm()
+    llm.decision(
+        "record_final_recommendations",
+        **final_decision([option("Vanta")], narrowingQuestion="Is Zorblax Quantum an option?"),
+    )
+    saga.final_evaluation(world.pg, w, deps=world.deps(llm), now=NOW, timed_out=False)
+    [part] = world.queued()
+    assert part.final_message == (
+        "No member answered in time, and I don't have options I can stand behind for "
+        f"{NEED}. If you tell me more (budget, team size), I'll ask again."
+    )
+
+
+def test_an_assessment_the_model_could_not_give_is_made_offline(world: World) -> None:
+    waiting(world)
+    llm = ScriptedLlm()
+    llm.decision("record_expert_assessment", nonsense=True)
+    answer(world, llm=llm)
+    [decision] = entry(world.workflows.saved[0], saga.PROCESS_EXPERT_RESPONSE_STEP)
+    assert decision["by"] == "fallback"
+    assert decision["reasoning"] == "offline: answer recorded as given; no model judgement"
