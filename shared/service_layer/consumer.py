@@ -407,13 +407,13 @@ def _retry_task(
     return Outcome.RETRY_SCHEDULED
 
 
-def _malformed_key(consumer: str, message_id: str, raw_text: str, attributes: Any) -> str:
+def _malformed_key(consumer: str, message_id: str, raw_text: str) -> str:
     """What makes a redelivered malformed delivery a no-op: its message id, or, when it has none
-    that can be stored (empty, or with a NUL), a digest of what arrived."""
+    that can be stored (empty, or with a NUL), a digest of what arrived (the attributes are in it;
+    ``ascii`` so that even a lone surrogate in the text can be hashed)."""
     if message_id and "\x00" not in message_id:
         return f"{consumer}:{message_id}"
-    arrived = json.dumps([raw_text, attributes], default=str, sort_keys=True)
-    return f"{consumer}:sha256:{hashlib.sha256(arrived.encode()).hexdigest()}"
+    return f"{consumer}:sha256:{hashlib.sha256(ascii(raw_text).encode()).hexdigest()}"
 
 
 def _record_malformed(cloud_event: CloudEvent, consumer: str, error: str, uow_factory: UowFactory) -> None:
@@ -442,7 +442,7 @@ def _record_malformed(cloud_event: CloudEvent, consumer: str, error: str, uow_fa
                 source="consumer",
                 topic=topic_of(consumer),
                 consumer=consumer,
-                source_message_id=_malformed_key(consumer, message_id, raw_text, attributes),
+                source_message_id=_malformed_key(consumer, message_id, raw_text),
             )
         )
         uow.commit()
