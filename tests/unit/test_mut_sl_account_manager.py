@@ -497,6 +497,7 @@ def test_an_empty_run_reads_writes_nothing_and_completes(
     ]
     assert world.calls("priorities", "delete")[0].args == (USER, [])
     assert [c.args for c in world.calls("priorities", "write")] == [(USER, []), (USER, [])]
+    assert world.calls("priorities", "of_member")[0].args == (USER,)
     assert [e.event_type for e in world.log.committed_events] == [PROCESSING_COMPLETED]
     assert logged(caplog, "priorities scored by the offline brain") == []
     assert logged(caplog, "priorities marked dormant (presented twice)") == []
@@ -1013,7 +1014,7 @@ def test_live_goals_are_kept_until_they_expire(world: World) -> None:
     forever = prow("challenge", uid(2), content="churn " * 20, status="presented", value_score=None)
     due = prow("goal", uid(3), content="launch", expires_at=NOW)
     old = prow("goal", uid(4), content="old", status="actioned")
-    world.existing = [keep, forever, due, old]
+    world.existing = [due, keep, forever, old]  # an expired goal first: the others still count
     llm = scoring(70, 60)
     result = run(world, llm=llm)
     rows = world.by_id()
@@ -1067,14 +1068,14 @@ def test_answers_and_impact_notes_stay_while_their_response_exists(world: World)
     vanished_answer = prow("community_response", uid(3))
     vanished_note = prow("expert_impact", uid(4))
     old_answer = prow("community_response", uid(5), status="dormant")
-    world.existing = [answer, note, vanished_answer, vanished_note, old_answer]
+    world.existing = [answer, note, vanished_note, vanished_answer, old_answer]  # an expiring row first
     world.source("community_response", uid(1), "open")
     world.source("community_response", uid(2), "open")
     world.source("community_response", uid(5), "open")
     world.priority_sources.answer("intro_opportunities_for_connector", [opp(9, 95)])
     result = run(world)
     first = world.calls("priority_sources", "statuses")[0]
-    assert first.args == ({"community_response": [uid(1), uid(2), uid(3), uid(4)]},)
+    assert first.args == ({"community_response": [uid(1), uid(2), uid(4), uid(3)]},)
     rows = world.written()
     assert [r.item_id for r in rows] == [uid(1), uid(9), uid(2)]  # the answer pinned first
     assert rows[0] == RankedPriority(
@@ -1359,6 +1360,7 @@ def test_items_the_llm_calls_stale_are_kept_expired_below_the_top(world: World) 
         (uid(1), TOP_PRIORITIES + 1, "expired", 90.0),
         (uid(3), TOP_PRIORITIES + 2, "expired", 40.0),
     ]
+    assert {(r.scored_at, r.score_source) for r in stale} == {(NOW, "llm")}
     assert (result.llm_items, result.urgent, result.written) == (3, 0, 1)
     assert world.log.committed_events[0].event_type == PROCESSING_COMPLETED
 
@@ -1709,7 +1711,9 @@ def test_a_vanished_response_adds_nothing(world: World, caplog: pytest.LogCaptur
 
 
 def test_an_impact_note_for_the_expert(world: World) -> None:
-    world.priority_sources.answer("community_response", response())
+    world.priority_sources.answer(
+        "community_response", response(impact_description=" They moved to plan X. ")
+    )
     world.source("community_response", uid(500), "open")
     note = prow("expert_impact", uid(500), value_score=float(EXPERT_IMPACT_SCORE))
     # the pin's read finds nothing yet; the run's read finds the note just written
@@ -1739,7 +1743,7 @@ def test_an_impact_note_for_the_expert(world: World) -> None:
         last_presented_at=None,
         item_summary=(
             'Your answer to "How do we price?" reached the member who asked '
-            "(They changed their pricing page). You earned 40 credits."
+            "(They moved to plan X). You earned 40 credits."
         ),
         item_primary_name=None,
         item_secondary_name=None,
@@ -2065,3 +2069,10 @@ def test_the_handlers_score_with_the_processs_llm(world: World) -> None:
     with other.uow() as uow:
         handle_event(delivery("event", "user.updated", {}, USER), uow.as_postgres(), deps(llm))
     assert (other.written()[0].score_source, other.written()[0].value_score) == ("llm", 45.0)
+
+
+def test_an_item_the_llm_scores_zero_is_ranked_at_zero(world: World) -> None:
+    world.priority_sources.answer("community_requests_for_expert", [question(1)])
+    result = run(world, llm=scoring(0))
+    assert result.top == [("community_request", str(uid(1)), 0.0)]
+    assert world.written()[0].value_score == 0.0
