@@ -251,7 +251,7 @@ def run_for_member(
     transitions = _source_transitions(uow, gone, dormant_keys)
     for r in gone:
         verdict = transitions[r.key]
-        if verdict is Transition.DORMANT:
+        if verdict is Transition.DORMANT and r.key not in dormant_keys:  # not listed twice
             dormant_rows.append(r)
     actioned = [r.id for r in gone if transitions[r.key] is Transition.ACTIONED]
     expired = [r.id for r in gone if transitions[r.key] is Transition.EXPIRED]
