@@ -36,6 +36,7 @@ from shared.service_layer.dispatch_events import (
     dispatch_events,
     event_message,
 )
+from tests.fakes.clock import frozen_datetime
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 CREATED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -179,16 +180,9 @@ class Recorder:
         return outcomes
 
 
-class _Clock(datetime):
-    @classmethod
-    def now(cls, tz: Any = None) -> _Clock:
-        assert tz is UTC
-        return cast(_Clock, NOW)
-
-
 @pytest.fixture(autouse=True)
 def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(module, "datetime", _Clock)
+    monkeypatch.setattr(module, "datetime", frozen_datetime(NOW))
 
 
 def factory(store: Store) -> Callable[[], PostgresUnitOfWork]:

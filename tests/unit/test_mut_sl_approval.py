@@ -39,6 +39,7 @@ from shared.service_layer.approval import (
     pending,
     reject,
 )
+from tests.fakes.rows import user_row
 from tests.fakes.uow import Call, RecordingUow, ScriptedRepo, UowLog, uow_factory
 
 LOGGER = "shared.service_layer.approval"
@@ -49,33 +50,21 @@ NOW = datetime(2026, 3, 4, 9, 7, tzinfo=UTC)
 
 
 def user(**changes: Any) -> User:
-    base = User(
-        id=USER_ID,
-        phone_number=PHONE,
-        first_name="Ada",
-        last_name="Lovelace",
-        company="Acme",
-        title="CTO",
-        email="ada@acme.example",
-        email_verified=True,
-        verified=False,
-        innovator=False,
-        expertise=(),
-        poc_agent_type="bouncer",
-        referred_by=None,
-        name_dropped=None,
-        verification_token="tok",
-        opted_out=False,
-        timezone=None,
-        onboarding_completed_at=NOW,
-        approval_status="pending",
-        verification_requested_at=None,
-        credit_balance=0,
-        created_at=NOW,
-        last_active_at=None,
-        referrer_name=None,
+    return replace(
+        user_row(
+            USER_ID,
+            NOW,
+            phone_number=PHONE,
+            company="Acme",
+            title="CTO",
+            email="ada@acme.example",
+            email_verified=True,
+            poc_agent_type="bouncer",
+            onboarding_completed_at=NOW,
+            approval_status="pending",
+        ),
+        **changes,
     )
-    return replace(base, **changes)
 
 
 class World:

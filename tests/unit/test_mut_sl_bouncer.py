@@ -39,6 +39,7 @@ from shared.service_layer.bouncer import (
 from shared.service_layer.consumer import Delivery, PermanentError
 from shared.service_layer.deps import Deps
 from shared.service_layer.freshness import AssumeRelevantClassifier
+from tests.fakes.rows import user_row
 from tests.fakes.uow import RecordingUow, ScriptedRepo, UowLog, uow_factory
 
 LOGGER = "shared.service_layer.bouncer"
@@ -57,33 +58,7 @@ def clock() -> datetime:
 
 def user(**changes: Any) -> User:
     """A user half-way through onboarding: referrer and name known, company and title missing."""
-    base = User(
-        id=USER_ID,
-        phone_number="+14155550100",
-        first_name="Ada",
-        last_name="Lovelace",
-        company=None,
-        title=None,
-        email=None,
-        email_verified=False,
-        verified=False,
-        innovator=False,
-        expertise=(),
-        poc_agent_type="bouncer",
-        referred_by=None,
-        name_dropped="Grace",
-        verification_token="tok",
-        opted_out=False,
-        timezone=None,
-        onboarding_completed_at=None,
-        approval_status=None,
-        verification_requested_at=None,
-        credit_balance=0,
-        created_at=NOW,
-        last_active_at=None,
-        referrer_name=None,
-    )
-    return replace(base, **changes)
+    return replace(user_row(USER_ID, NOW, poc_agent_type="bouncer", name_dropped="Grace"), **changes)
 
 
 class World:

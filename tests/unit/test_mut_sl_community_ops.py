@@ -35,6 +35,7 @@ from shared.service_layer.community_ops import (
     member_ledger,
 )
 from shared.service_layer.credits import InsufficientCredits
+from tests.fakes.rows import user_row
 from tests.fakes.uow import Call, RecordingUow, ScriptedRepo, UowLog
 
 NOW = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
@@ -43,33 +44,19 @@ USER_ID = UUID("00000000-0000-0000-0000-0000000000aa")
 
 
 def make_user(**changes: Any) -> User:
-    user = User(
-        id=USER_ID,
-        phone_number=PHONE,
-        first_name="Dana",
-        last_name="Kim",
-        company=None,
-        title=None,
-        email=None,
-        email_verified=False,
-        verified=True,
-        innovator=False,
-        expertise=(),
-        poc_agent_type="concierge",
-        referred_by=None,
-        name_dropped=None,
-        verification_token="token",
-        opted_out=False,
-        timezone=None,
-        onboarding_completed_at=None,
-        approval_status=None,
-        verification_requested_at=None,
-        credit_balance=7,
-        created_at=NOW,
-        last_active_at=None,
-        referrer_name=None,
+    return replace(
+        user_row(
+            USER_ID,
+            NOW,
+            phone_number=PHONE,
+            first_name="Dana",
+            last_name="Kim",
+            verified=True,
+            verification_token="token",
+            credit_balance=7,
+        ),
+        **changes,
     )
-    return replace(user, **changes)
 
 
 def entry_of(new: NewLedgerEntry) -> LedgerEntry:

@@ -31,6 +31,7 @@ from shared.service_layer.email_verification import (
     address_for,
     record_verification_email,
 )
+from tests.fakes.rows import user_row
 from tests.fakes.uow import ScriptedRepo, UowLog, uow_factory
 
 LOGGER = "shared.service_layer.email_verification"
@@ -51,33 +52,19 @@ def email(*recipients: str, sender: str = "ada@acme.example", shape: str = "mail
 
 
 def user(**changes: Any) -> User:
-    base = User(
-        id=USER_ID,
-        phone_number="+14155550100",
-        first_name="Ada",
-        last_name="Lovelace",
-        company="Acme",
-        title="CTO",
-        email=None,
-        email_verified=False,
-        verified=False,
-        innovator=False,
-        expertise=(),
-        poc_agent_type="bouncer",
-        referred_by=None,
-        name_dropped="Grace",
-        verification_token="abcdef0123456789xy",
-        opted_out=False,
-        timezone=None,
-        onboarding_completed_at=None,
-        approval_status=None,
-        verification_requested_at=NOW,
-        credit_balance=0,
-        created_at=NOW,
-        last_active_at=None,
-        referrer_name=None,
+    return replace(
+        user_row(
+            USER_ID,
+            NOW,
+            company="Acme",
+            title="CTO",
+            poc_agent_type="bouncer",
+            name_dropped="Grace",
+            verification_token="abcdef0123456789xy",
+            verification_requested_at=NOW,
+        ),
+        **changes,
     )
-    return replace(base, **changes)
 
 
 class World:

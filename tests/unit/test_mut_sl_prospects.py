@@ -38,6 +38,7 @@ from shared.service_layer.prospects import (
     schedule_upgrade_check,
     upgrade_prospects,
 )
+from tests.fakes.rows import user_row
 from tests.fakes.uow import RecordingUow, ScriptedRepo, UowLog
 
 LOGGER = "shared.service_layer.prospects"
@@ -87,33 +88,20 @@ def test_approval_schedules_one_upgrade_check_per_member_as_the_intro_agents_tas
 
 
 def member(**changes: Any) -> User:
-    base = User(
-        id=MEMBER,
-        phone_number="+14155550123",
-        first_name="Ada",
-        last_name="Lovelace",
-        company="Analytical Engines",
-        title="Countess",
-        email="ada.lovelace@engines.example",
-        email_verified=True,
-        verified=True,
-        innovator=False,
-        expertise=(),
-        poc_agent_type="concierge",
-        referred_by=None,
-        name_dropped=None,
-        verification_token="tok",
-        opted_out=False,
-        timezone=None,
-        onboarding_completed_at=None,
-        approval_status="approved",
-        verification_requested_at=None,
-        credit_balance=0,
-        created_at=NOW - timedelta(days=1),
-        last_active_at=None,
-        referrer_name=None,
+    return dataclasses.replace(
+        user_row(
+            MEMBER,
+            NOW - timedelta(days=1),
+            phone_number="+14155550123",
+            company="Analytical Engines",
+            title="Countess",
+            email="ada.lovelace@engines.example",
+            email_verified=True,
+            verified=True,
+            approval_status="approved",
+        ),
+        **changes,
     )
-    return dataclasses.replace(base, **changes)
 
 
 def prospect(

@@ -62,6 +62,7 @@ from shared.service_layer.reengagement import (
 )
 from tests.deps_support import make_deps
 from tests.fakes.llm import ScriptedLlm
+from tests.fakes.rows import user_row
 from tests.fakes.uow import Call, RecordingUow, ScriptedRepo, UowLog, uow_factory
 
 LOGGER = "shared.service_layer.reengagement"
@@ -81,33 +82,20 @@ SECOND = timedelta(seconds=1)
 
 
 def member(**fields: Any) -> User:
-    base = User(
-        id=USER,
-        phone_number="+14155550100",
-        first_name="Ana",
-        last_name="Ruiz",
-        company="Lumen Labs",
-        title="CFO",
-        email=None,
-        email_verified=False,
-        verified=True,
-        innovator=False,
-        expertise=(),
-        poc_agent_type="concierge",
-        referred_by=None,
-        name_dropped=None,
-        verification_token="tok",
-        opted_out=False,
-        timezone="America/New_York",
-        onboarding_completed_at=None,
-        approval_status="approved",
-        verification_requested_at=None,
-        credit_balance=0,
-        created_at=NOW - 400 * DAY,
-        last_active_at=None,
-        referrer_name=None,
+    return replace(
+        user_row(
+            USER,
+            NOW - 400 * DAY,
+            first_name="Ana",
+            last_name="Ruiz",
+            company="Lumen Labs",
+            title="CFO",
+            verified=True,
+            timezone="America/New_York",
+            approval_status="approved",
+        ),
+        **fields,
     )
-    return replace(base, **fields)
 
 
 def priority(

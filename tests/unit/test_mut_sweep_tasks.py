@@ -32,6 +32,7 @@ from shared.domain.constants import TASK_LEASE
 from shared.routing import CONSUMERS
 from shared.service_layer import sweep_tasks as module
 from shared.service_layer.sweep_tasks import SweepReport, sweep_tasks, task_message
+from tests.fakes.clock import frozen_datetime
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 SCHEDULED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -181,16 +182,9 @@ class Recorder:
         return outcomes
 
 
-class _Clock(datetime):
-    @classmethod
-    def now(cls, tz: Any = None) -> _Clock:
-        assert tz is UTC
-        return cast(_Clock, NOW)
-
-
 @pytest.fixture(autouse=True)
 def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(module, "datetime", _Clock)
+    monkeypatch.setattr(module, "datetime", frozen_datetime(NOW))
 
 
 def factory(store: Store) -> Callable[[], PostgresUnitOfWork]:
