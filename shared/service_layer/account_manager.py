@@ -245,13 +245,16 @@ def run_for_member(
     dormant_keys = {r.key for r in dormant_rows}
     candidates = [c for c in candidates if c.key not in dormant_keys]
 
-    # Existing live rows with no candidate: their source moved on (or vanished).
+    # Existing live rows with no candidate and not dormant above: their source moved on (or vanished).
     candidate_keys = {c.key for c in candidates}
-    gone = [r for r in existing if r.status in LIVE_PRIORITY_STATUSES and r.key not in candidate_keys]
-    transitions = _source_transitions(uow, gone, dormant_keys)
+    gone = [
+        r
+        for r in existing
+        if r.status in LIVE_PRIORITY_STATUSES and r.key not in candidate_keys and r.key not in dormant_keys
+    ]
+    transitions = _source_transitions(uow, gone)
     for r in gone:
-        verdict = transitions[r.key]
-        if verdict is Transition.DORMANT and r.key not in dormant_keys:  # not listed twice
+        if transitions[r.key] is Transition.DORMANT:
             dormant_rows.append(r)
     actioned = [r.id for r in gone if transitions[r.key] is Transition.ACTIONED]
     expired = [r.id for r in gone if transitions[r.key] is Transition.EXPIRED]
@@ -665,7 +668,7 @@ def _score_still_good(prior: MemberPriority, c: Candidate, now: datetime, llm_av
 
 
 def _source_transitions(
-    uow: PostgresUnitOfWork, gone: Sequence[MemberPriority], dormant_keys: set[tuple[str, UUID]]
+    uow: PostgresUnitOfWork, gone: Sequence[MemberPriority]
 ) -> dict[tuple[str, UUID], Transition]:
     """What happens to live rows no candidate matched (agents.md §6 event-driven updates)."""
     out: dict[tuple[str, UUID], Transition] = {}
@@ -675,9 +678,6 @@ def _source_transitions(
     sources = uow.priority_sources.statuses(ids) if gone else {}
     for r in gone:
         key = r.key
-        if key in dormant_keys:
-            out[key] = Transition.DORMANT
-            continue
         if r.item_type in (ItemType.GOAL, ItemType.CHALLENGE, ItemType.EXPERT_IMPACT):
             out[key] = Transition.EXPIRED
             continue

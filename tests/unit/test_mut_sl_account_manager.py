@@ -1182,6 +1182,25 @@ def test_dormant_rows_their_sources_and_their_reengagement_checks(
     }
 
 
+def test_a_row_made_dormant_by_its_candidate_is_not_also_treated_as_gone(world: World) -> None:
+    """Dormant once, and never looked up again as a row whose source moved on (which would also
+    mark it removed, actioned or expired)."""
+    world.priority_sources.answer("intro_opportunities_for_connector", [opp(1, 70, presentation_count=2)])
+    rows = [
+        prow("intro_opportunity", uid(1), status="presented"),
+        prow("intro_opportunity", uid(4), status="presented", presentation_count=2),  # gone, source open
+    ]
+    world.existing = rows
+    world.source("intro_opportunity", uid(4), "open", 1)
+    result = run(world)
+    [look] = world.calls("priority_sources", "statuses")
+    assert look.args == ({"intro_opportunity": [uid(4)]},)
+    changed = {c.args[2]: c.args[1] for c in world.calls("priorities", "set_status") if c.args[1]}
+    assert set(changed) == {"dormant"}
+    assert world.calls("priorities", "set_status")[-1].args == (USER, [r.id for r in rows], "dormant")
+    assert result.dormant == 2
+
+
 def test_a_dormant_community_request_marks_no_intro_source(world: World) -> None:
     world.priority_sources.answer("community_requests_for_expert", [question(3, presentation_count=2)])
     world.existing = [prow("community_request", uid(3), status="presented")]
