@@ -21,6 +21,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from shared import registry
+from shared.adapters.pubsub import OutboundMessage
+from tests.backbone_support import push_body
 from tests.fuzz_support import fuzz_settings, no_server_error
 from tests.sms_support import WEBHOOK_SECRET, app_client, configure, counts, internal_post
 
@@ -103,8 +105,14 @@ def _dead_letters(db: Any) -> int:
 
 
 def _envelope(message_id: str) -> str:
-    message = {"data": "", "attributes": {}, "messageId": message_id, "publishTime": "2026-12-01T00:00:00Z"}
-    return json.dumps({"message": message, "subscription": ""})
+    """A push of an empty message with no attributes (the consumer refuses it as malformed)."""
+    body = push_body(
+        OutboundMessage("agent-bouncer", b"", {}),
+        subscription="",
+        publish_time="2026-12-01T00:00:00Z",
+        message_id=message_id,
+    )
+    return json.dumps(body)
 
 
 @FUZZ
