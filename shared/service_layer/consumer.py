@@ -200,6 +200,9 @@ def decode_delivery(cloud_event: CloudEvent) -> Delivery:
     except ValueError:
         raise MalformedDelivery("attempt attribute is not an integer") from None
     user_raw = attributes.get("user_id")
+    message_id = str(message.get("messageId") or cloud_event.get("id") or "")
+    if "\x00" in message_id:  # Pub/Sub's ids are digits; Postgres text cannot hold NUL
+        raise MalformedDelivery("message id holds a NUL character")
     return Delivery(
         kind=kind,
         id=delivery_id,
@@ -209,7 +212,7 @@ def decode_delivery(cloud_event: CloudEvent) -> Delivery:
         data=body,
         attributes=dict(attributes),
         user_id=_uuid(user_raw, "user_id attribute") if user_raw else None,
-        message_id=str(message.get("messageId") or cloud_event.get("id") or ""),
+        message_id=message_id,
     )
 
 

@@ -121,6 +121,19 @@ def _envelope(message_id: str) -> str:
 @example(function="agent_bouncer", body=_envelope("\x00"))
 @example(function="agent_bouncer", body=_envelope(""))
 @example(function="dead_letter_recorder", body=_envelope("\x00"))
+@example(  # a well-formed event delivery whose message id holds a NUL: once a 500 (the delivery mark)
+    function="agent_bouncer",
+    body=json.dumps(
+        push_body(
+            OutboundMessage(
+                "agent-bouncer",
+                b"{}",
+                {"kind": "event", "event_id": "e3e70682-c209-4cac-629f-6fbed82c07cd", "event_type": "x"},
+            ),
+            message_id="\x00",
+        )
+    ),
+)
 def test_pushes_never_answer_5xx_and_a_redelivery_records_nothing_new(env, db, function, body):
     client = app_client(function)
     before = counts(db)

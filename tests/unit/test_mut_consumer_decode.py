@@ -118,6 +118,12 @@ def test_without_any_message_id_the_delivery_has_an_empty_one():
     assert decode_delivery(_event(_message(_event_attributes()), ce_id="")).message_id == ""
 
 
+@pytest.mark.parametrize(("message_id", "ce_id"), [("\x00", "ce-1"), ("m-\x00", "ce-1"), ("", "ce-\x00")])
+def test_a_message_id_holding_a_nul_is_malformed(message_id: str, ce_id: str):
+    message = _message(_event_attributes(), messageId=message_id)
+    assert _reason(_event(message, ce_id=ce_id)) == "message id holds a NUL character"
+
+
 def test_an_empty_user_id_attribute_means_no_user():
     assert decode_delivery(_event(_message(_event_attributes(user_id="")))).user_id is None
 
