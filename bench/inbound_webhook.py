@@ -18,9 +18,9 @@ import argparse
 import os
 import secrets
 import shutil
+import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -37,6 +37,7 @@ from psycopg_pool import ConnectionPool
 from twilio.request_validator import RequestValidator
 
 from bench.queries import bench_queries, bench_sql
+from tools.localstack import serve
 from tools.localstack.migrate import migrate
 from tools.localstack.pgcluster import PgCluster, free_port
 
@@ -88,8 +89,9 @@ def report(label: str, wall: float, latencies: list[float]) -> dict[str, float]:
 
 
 def start_function(
-    database_url: str, port: int, threads: int, prepare_threshold: int | None
+    database_url: str, listen: socket.socket, threads: int, prepare_threshold: int | None
 ) -> subprocess.Popen[bytes]:
+    port = serve.port_of(listen)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "PUBLIC_BASE_URL"))},
         "PYTHONPATH": str(ROOT),
@@ -103,18 +105,8 @@ def start_function(
     }
     if prepare_threshold is not None:
         env["DATABASE_PREPARE_THRESHOLD"] = str(prepare_threshold)
-    cmd = [
-        str(Path(sys.executable).parent / "functions-framework"),
-        "--target",
-        "twilio_inbound",
-        "--source",
-        str(ROOT / "functions" / "twilio_inbound" / "main.py"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = serve.start_function("twilio_inbound", listen, env, new_session=False)
+    listen.close()  # the function holds the port now
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -222,9 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         migrate(database_url)
         with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
             bench_sql(conn).run("bench_create_baseline_table")
-        port = free_port()
+        listen = serve.bind_loopback()  # bound here and handed over (tools/localstack/serve.py)
+        port = serve.port_of(listen)
         prepare = 1 if args.prepared else None
-        proc = start_function(database_url, port, threads=max(args.concurrency), prepare_threshold=prepare)
+        proc = start_function(database_url, listen, threads=max(args.concurrency), prepare_threshold=prepare)
         url = f"http://127.0.0.1:{port}/"
         bench_webhook(url, 100, max(args.concurrency))  # warm up: pool, imports, first users
         print(

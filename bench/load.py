@@ -60,7 +60,7 @@ from shared.domain.constants import (
     QUIET_HOURS_START_HOUR,
 )
 from tools.fakes.loopback_http import loopback_session
-from tools.localstack.pgcluster import free_port
+from tools.localstack import serve
 from tools.localstack.phone import send_sms, sent_messages, wait_for_replies
 from tools.localstack.stack_info import StackInfo
 
@@ -273,8 +273,9 @@ def baseline_webhook(rate: float, count: int) -> list[float]:
     """``twilio_inbound`` alone (nothing downstream: no relay, no dispatcher) on a fresh database,
     driven open-loop at ``rate`` requests/s; the request latencies (s)."""
     token = "bench-baseline-token"
-    port = free_port()
-    with bench_database("bench_load_baseline") as url:
+    listen = serve.bind_loopback()  # bound here and handed over (tools/localstack/serve.py)
+    port = serve.port_of(listen)
+    with listen, bench_database("bench_load_baseline") as url:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "PUBLIC_BASE_URL"))},
             "PYTHONPATH": str(ROOT),
@@ -285,25 +286,8 @@ def baseline_webhook(rate: float, count: int) -> list[float]:
             "THREADS": "8",
             "DATABASE_POOL_MAX": "8",
         }
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "functions_framework",
-                "--target",
-                "twilio_inbound",
-                "--source",
-                str(ROOT / "functions" / "twilio_inbound" / "main.py"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=ROOT,
-        )
+        proc = serve.start_function("twilio_inbound", listen, env, new_session=False)
+        listen.close()
         try:
             target = f"http://127.0.0.1:{port}/"
             deadline = time.monotonic() + 120

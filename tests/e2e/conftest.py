@@ -8,8 +8,8 @@ test to run no longer needs it:
   agent's model deterministically (``tests/e2e/models.py``).
 The e2e tests are one xdist group (one worker, so one of each stack), ordered keyed first, then the
 no-key tests (the member stories first: they need the seeded experts not yet asked today), and the
-Ctrl-C test last, as it stops the stack it is given (then the SIGKILL test, on a stack of its
-own). Tests sharing a stack use their own phones and members and filter their queries to them; a
+Ctrl-C test last, as it stops the stack it is given (then the tests on a stack of their own: the
+SIGKILL test's and the direct-push test's). Tests sharing a stack use their own phones and members and filter their queries to them; a
 test that stops its stack gets a fresh one next time.
 """
 
@@ -143,10 +143,13 @@ class SharedStack:
 
 SHARED = {"local_stack": SharedStack(keyed=False), "keyed_stack": SharedStack(keyed=True)}
 MEMBER_STORIES = "test_member_stories.py"  # first on the no-key stack: the seeded experts are unasked
-# Last: the Ctrl-C test stops the shared stack; then the SIGKILL test starts and kills its own.
+# Last: the Ctrl-C test stops the shared stack; then the tests with a stack of their own (the
+# SIGKILL test kills its own; the direct-push one), so the shared stack is not stopped for them
+# and started again after (a start is 30-50 s of the e2e worker, the suite's longest).
 STOPS_ITS_STACK = {
     "test_the_readme_run_command_stops_everything_on_ctrl_c",
     "test_a_runner_killed_with_sigkill_leaves_no_process_behind",
+    "test_the_stack_starts_with_direct_push_and_a_text_is_answered_through_it",
 }
 
 
@@ -189,6 +192,41 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ordered = sorted((items[i] for i in slots), key=_rank)  # stable: file order within a rank
     for slot, item in zip(slots, ordered, strict=True):
         items[slot] = item
+
+
+EXITED = "function(s) exited: "  # what the runner says when a function's process is gone
+OUTPUT_TAIL = 40  # lines of the runner's output in a failed test's report
+LOG_TAIL = 30  # lines of each exited function's log
+
+
+def stack_diagnosis(stack: RunningStack) -> str:
+    """What a failed test's report shows of its stack: whether the runner still runs, the end of
+    its output and, for each function it saw exit, the end of that function's log (a stack that
+    died mid-test otherwise leaves only a refused connection to go on)."""
+    code = stack.proc.poll()
+    lines = [f"runner: {'running' if code is None else f'exited with {code}'}; state in {stack.state_dir}"]
+    lines += ["--- runner output (last lines) ---", *stack.output[-OUTPUT_TAIL:]]
+    for line in stack.output:
+        if EXITED not in line:
+            continue
+        names = line.split(EXITED, 1)[1].split(";", 1)[0]
+        for name in (n.strip() for n in names.split(",")):
+            log = stack.state_dir / "logs" / f"{name}.log"
+            text = log.read_text(errors="replace").splitlines() if log.exists() else ["(no log)"]
+            lines += [f"--- {name}.log (last lines) ---", *text[-LOG_TAIL:]]
+    return "\n".join(lines)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test that used a shared stack reports what the stack said (``stack_diagnosis``)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if not report.failed:
+        return
+    for fixture, shared in SHARED.items():
+        if fixture in getattr(item, "fixturenames", ()) and shared.stack is not None:
+            report.sections.append((f"local stack ({fixture})", stack_diagnosis(shared.stack)))
 
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:

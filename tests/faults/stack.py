@@ -23,7 +23,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,8 +35,7 @@ from psycopg.rows import dict_row
 
 from shared.routing import DEAD_LETTER_RECORDER_FUNCTION
 from tools.fakes.twilio_api import TwilioStandin
-from tools.localstack import pubsub_emulator
-from tools.localstack.pgcluster import free_port
+from tools.localstack import pubsub_emulator, serve
 from tools.localstack.phone import sent_messages
 from tools.localstack.relay import NotifyRelay, post_signed
 from tools.localstack.stack_info import StackInfo
@@ -129,17 +127,15 @@ class FaultStack:
     # --- function processes --------------------------------------------------------------
     def start_process(self, function: str, extra_env: Mapping[str, str] | None = None) -> None:
         """Run ``function`` under functions-framework as its own process (same port on a restart)."""
-        port = self.ports.setdefault(function, free_port())
+        # Bound here and handed over (tools/localstack/serve.py); a restart binds the same port again.
+        sock = serve.bind_loopback(self.ports.get(function, 0))
+        self.ports[function] = serve.port_of(sock)
         url = self.url(function)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "ANTHROPIC_"))}
         env.update(self.env(url, extra_env))
         env["PYTHONPATH"] = str(ROOT)
-        log = (self.log_dir / f"{function}.log").open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "functions_framework", "--target", function, "--source",
-             str(FUNCTIONS_DIR / function / "main.py"), "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
-        )  # fmt: skip
+        with sock, (self.log_dir / f"{function}.log").open("ab") as log:
+            proc = serve.start_function(function, sock, env, stdout=log)
         self.procs[function] = proc
         deadline = time.monotonic() + 120
         while True:

@@ -18,7 +18,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -44,6 +43,7 @@ from tests.sms_support import (
     make_user,
 )
 from tools.fakes.twilio_api import TwilioStandin, start_in_thread
+from tools.localstack import serve
 from tools.localstack.pgcluster import free_port
 
 # As long as the local stack gives a function to start (tools/localstack/runner.py): at load 30
@@ -72,7 +72,6 @@ def sender(database_url: str, monkeypatch: pytest.MonkeyPatch, standin: TwilioSt
     """sms_sender under functions-framework in its own process (and process group)."""
     callback = f"http://127.0.0.1:{free_port()}/twilio_status"  # nobody listens: callbacks are lost
     configure(monkeypatch, TWILIO_API_BASE_URL=standin.url, TWILIO_STATUS_CALLBACK_URL=callback)
-    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -84,26 +83,9 @@ def sender(database_url: str, monkeypatch: pytest.MonkeyPatch, standin: TwilioSt
         "WEBHOOK_SIGNING_SECRET": WEBHOOK_SECRET,
         "LOG_LEVEL": "WARNING",
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "functions_framework",
-            "--target",
-            "sms_sender",
-            "--source",
-            str(ROOT / "functions" / "sms_sender" / "main.py"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with serve.bind_loopback() as sock:  # bound here and handed over (tools/localstack/serve.py)
+        port = serve.port_of(sock)
+        proc = serve.start_function("sms_sender", sock, env)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + SENDER_START_TIMEOUT
     while True:

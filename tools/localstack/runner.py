@@ -6,7 +6,8 @@ Starts, in order:
 2. the Pub/Sub emulator, with topics and push subscriptions created from ``shared.routing``;
 3. the Twilio stand-in (the real ``twilio`` client is pointed at it) and the Stripe stand-in
    (``STRIPE_API_BASE``; paying posts signed events to ``stripe_webhook``);
-4. every function under ``functions/``, each under functions-framework on its own port;
+4. every function under ``functions/``, each under functions-framework on its own port (bound by
+   the runner and handed over: ``serve.py``);
 5. the NOTIFY relay that stands in for pg_net, and the scheduler loop (``shared.schedules``);
 then prints a health summary and, on a terminal, opens the phone simulator. Ctrl-C stops
 everything it started. Before all of them it starts the orphan guard (``guard.py``), a watchdog
@@ -24,6 +25,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +38,7 @@ from typing import Any
 import requests
 
 from shared.schedules import ScheduledJob, active_jobs
+from tools.localstack import serve
 from tools.localstack.guard import GuardClient, group_alive, start_guard
 from tools.localstack.pgcluster import PgCluster, accepts_connections, free_port
 from tools.localstack.pubsub_emulator import is_ready as is_emulator_ready
@@ -135,28 +138,12 @@ def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | N
             time.sleep(0.2)
 
 
-def start_function(name: str, port: int, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
-    log_file = (log_dir / f"{name}.log").open("ab")
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "functions_framework",
-            "--target",
-            name,
-            "--source",
-            str(FUNCTIONS_DIR / name / "main.py"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+def start_function(
+    name: str, sock: socket.socket, env: dict[str, str], log_dir: Path
+) -> subprocess.Popen[bytes]:
+    """``functions/<name>`` under functions-framework on ``sock``, bound before (``serve.py``)."""
+    with (log_dir / f"{name}.log").open("ab") as log_file:
+        return serve.start_function(name, sock, env, stdout=log_file)
 
 
 class SchedulerLoop:
@@ -289,7 +276,12 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
         say(f"Twilio stand-in on {standin.url}")
 
         names = discover_functions()
-        urls = {name: f"http://127.0.0.1:{free_port()}" for name in names}
+        # Each function's port is bound here and handed to it (serve.py): no other process can
+        # take it between the choice and the function's start.
+        socks = {name: serve.bind_loopback() for name in names}
+        for sock in socks.values():
+            stack.callback(sock.close)
+        urls = {name: f"http://127.0.0.1:{serve.port_of(socks[name])}" for name in names}
         stripe = stripe_api.start_in_thread(
             api_key=local["stripe_secret_key"],
             webhook_secret=local["stripe_webhook_secret"],
@@ -317,9 +309,9 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
             info.update(start_direct_push(stack, urls, state_dir))
         procs: dict[str, subprocess.Popen[bytes]] = {}
         for name in names:
-            port = int(urls[name].rsplit(":", 1)[1])
-            procs[name] = start_function(name, port, function_env(info, name, urls[name]), log_dir)
+            procs[name] = start_function(name, socks[name], function_env(info, name, urls[name]), log_dir)
             guard.group(procs[name].pid)
+            socks[name].close()  # the function holds the port now; it is freed when it exits
 
         def _stop_functions() -> None:
             for proc in procs.values():
