@@ -9,8 +9,8 @@ test to run no longer needs it:
 The e2e tests are one xdist group (one worker, so one of each stack), ordered keyed first, then the
 no-key tests (the member stories first: they need the seeded experts not yet asked today), and the
 Ctrl-C test last, as it stops the stack it is given (then the tests on a stack of their own: the
-SIGKILL test's and the direct-push test's). Tests sharing a stack use their own phones and members and filter their queries to them; a
-test that stops its stack gets a fresh one next time.
+SIGKILL test's and the direct-push test's). Tests sharing a stack use their own phones and
+members and filter their queries to them; a test that stops its stack gets a fresh one next time.
 """
 
 from __future__ import annotations
