@@ -56,6 +56,7 @@ from shared import config
 from shared.adapters import postgres
 from shared.adapters.repositories.users import ProfileFields
 from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.domain.constants import RUNAWAY_GUARD_MAX_SMS, RUNAWAY_GUARD_WINDOW
 from shared.domain.phone import guess_timezone
 from tools.fakes.anthropic_api import AnthropicFake, instant_responder
 from tools.localstack.pgcluster import read_postmaster_pid
@@ -488,6 +489,14 @@ def main(argv: list[str] | None = None) -> int:
         help="after each level, the CPU per reply of each function, its PostgreSQL backends, the runner",
     )
     args = parser.parse_args(argv)
+    if not 1 <= args.messages <= RUNAWAY_GUARD_MAX_SMS:
+        # The runaway guard holds an 11th SMS to one member within 10 minutes, as it should: a
+        # longer run would report that hold as a reply that never came.
+        parser.error(
+            f"--messages must be 1 to {RUNAWAY_GUARD_MAX_SMS}: each member gets one reply per text, "
+            f"and the runaway guard sends no member more than {RUNAWAY_GUARD_MAX_SMS} SMS "
+            f"in {RUNAWAY_GUARD_WINDOW}"
+        )
 
     fake = AnthropicFake(responder=instant_responder).start()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
