@@ -8,9 +8,10 @@ test to run no longer needs it:
   agent's model deterministically (``tests/e2e/models.py``).
 The e2e tests are one xdist group (one worker, so one of each stack), ordered keyed first, then the
 no-key tests (the member stories first: they need the seeded experts not yet asked today), and the
-Ctrl-C test last, as it stops the stack it is given (then the tests on a stack of their own: the
-SIGKILL test's and the direct-push test's). Tests sharing a stack use their own phones and
-members and filter their queries to them; a test that stops its stack gets a fresh one next time.
+Ctrl-C test last, as it stops the stack it is given (then the direct-push test, on a stack of
+its own). The SIGKILL test kills the keyed stack after the other keyed tests. Tests sharing a
+stack use their own phones and members and filter their queries to them; a test that stops its
+stack gets a fresh one next time.
 """
 
 from __future__ import annotations
@@ -143,12 +144,12 @@ class SharedStack:
 
 SHARED = {"local_stack": SharedStack(keyed=False), "keyed_stack": SharedStack(keyed=True)}
 MEMBER_STORIES = "test_member_stories.py"  # first on the no-key stack: the seeded experts are unasked
-# Last: the Ctrl-C test stops the shared stack; then the tests with a stack of their own (the
-# SIGKILL test kills its own; the direct-push one), so the shared stack is not stopped for them
-# and started again after (a start is 30-50 s of the e2e worker, the suite's longest).
+# Last: the Ctrl-C test stops the shared stack; then the direct-push test, on a stack of its own,
+# so the shared stack is not stopped for it and started again after (a start is 30-70 s of the
+# e2e worker, the suite's longest). The SIGKILL test kills the keyed stack, after the other keyed
+# tests (file order within rank 0).
 STOPS_ITS_STACK = {
     "test_the_readme_run_command_stops_everything_on_ctrl_c",
-    "test_a_runner_killed_with_sigkill_leaves_no_process_behind",
     "test_the_stack_starts_with_direct_push_and_a_text_is_answered_through_it",
 }
 

@@ -24,7 +24,7 @@ from shared.routing import CONSUMERS
 from tools.localstack.phone import send_sms, sent_messages, verify_email, wait_for_replies
 from tools.localstack.stack_info import PROJECT
 
-from .conftest import KeyedStack, RunningStack, start_stack
+from .conftest import KeyedStack, RunningStack
 from .models import is_bouncer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.pubsub, pytest.mark.xdist_group("e2e")]
@@ -299,12 +299,12 @@ def _assert_ctrl_c_stops_everything(stack: RunningStack) -> None:
 KILLED_STACK_GONE_WITHIN = 120.0  # seconds; a liveness deadline (the guard's grace is 10 s)
 
 
-def test_a_runner_killed_with_sigkill_leaves_no_process_behind() -> None:
+def test_a_runner_killed_with_sigkill_leaves_no_process_behind(keyed_stack: KeyedStack) -> None:
     """Issue 15, leaked processes: SIGKILL to the runner's process group (the OOM killer, kill -9,
     a CI timeout) runs none of its cleanup; the orphan guard stops the functions, the emulator
-    and the private cluster, then exits itself. A stack of its own, in its own state dir (run
-    last, after the shared stacks are stopped: conftest.py)."""
-    stack = start_stack()
+    and the private cluster, then exits itself. It kills the keyed stack once the keyed tests
+    are done with it (it runs last of them: conftest.py), so it costs no stack start of its own."""
+    stack = keyed_stack.stack
     processes: dict[int, tuple[str, str]] = {}
     try:
         processes = _descendants(stack.proc.pid)
