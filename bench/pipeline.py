@@ -197,6 +197,9 @@ class Level:
     webhook: list[float]
     cpu: float = 0.0  # CPU seconds the stack (functions, emulator, runner, Postgres) used, less idle
     components: dict[str, float] = field(default_factory=dict)  # --breakdown: CPU s by component
+    busy: float = 0.0  # share of the machine's core time in use during the level (all processes)
+    steal: float = 0.0  # share taken by the hypervisor (/proc/stat steal): a slower machine, not the stack
+    probe: float = 0.0  # speed_probe() seconds just before the level: how fast the machine ran then
 
     @property
     def cpu_per_reply(self) -> float:
@@ -240,8 +243,10 @@ def run_mode(push: str, args: argparse.Namespace, env: dict[str, str]) -> tuple[
     postmaster = postmaster_pid(state_dir)
     roots = [proc.pid, postmaster]  # the runner's tree and the private server
     try:
-        for path in args.path:  # warm-up: first requests pay imports and connection set-up
-            run_level(info, 2, 2, 9000, path)
+        # Warm-up at the measured concurrency: the first requests pay imports, and each request
+        # thread its first pooled connections; warmed with two users, a level of 20 paid that inside.
+        for path in args.path:
+            run_level(info, max(args.concurrency), 2, 9000, path)
         idle_by: dict[str, float] = {}
         if args.breakdown:
             idle_from, idle_started = cpu_by_pid(roots), time.monotonic()
@@ -255,11 +260,21 @@ def run_mode(push: str, args: argparse.Namespace, env: dict[str, str]) -> tuple[
             for i, users in enumerate(args.concurrency):
                 by_pid = cpu_by_pid(roots) if args.breakdown else {}
                 cpu_before, started = stack_cpu_seconds(roots), time.monotonic()
+                probe = speed_probe()
+                machine_before = machine_cpu()
                 to_twilio, webhook = run_level(info, users, args.messages, i * 100, path)
                 elapsed = time.monotonic() - started
                 cpu = max(0.0, stack_cpu_seconds(roots) - cpu_before - idle * elapsed)
-                levels.append(Level(push, path, users, to_twilio, webhook, cpu))
+                busy, steal = machine_share(machine_before, machine_cpu())
+                levels.append(
+                    Level(push, path, users, to_twilio, webhook, cpu, busy=busy, steal=steal, probe=probe)
+                )
                 print_level(levels[-1])
+                print(
+                    f"      machine: cores {busy:.0%} busy, {steal:.1%} stolen by the host; "
+                    f"speed probe {probe * 1000:.1f} ms before the level",
+                    flush=True,
+                )
                 if args.breakdown:
                     levels[-1].components = component_cpu(by_pid, roots, postmaster, info)
                     print_breakdown(levels[-1], idle_by, elapsed)
@@ -287,13 +302,14 @@ HEADER = (
     "msgs",
     "p50 ms",
     "p99 ms",
+    "max ms",
     "webhook p50",
     "webhook p99",
     "overhead",
     "cpu/reply",
     "cpu floor",
 )
-ROW = "{:>8} {:>9} {:>6} {:>6} {:>8} {:>8} {:>12} {:>12} {:>9} {:>9} {:>9}"
+ROW = "{:>8} {:>9} {:>6} {:>6} {:>8} {:>8} {:>8} {:>12} {:>12} {:>9} {:>9} {:>9}"
 
 
 def print_level(level: Level) -> None:
@@ -305,6 +321,7 @@ def print_level(level: Level) -> None:
             len(level.to_twilio),
             f"{level.p50 * 1000:.1f}",
             f"{level.p99 * 1000:.1f}",
+            f"{max(level.to_twilio) * 1000:.1f}",
             f"{level.baseline * 1000:.1f}",
             f"{percentile(level.webhook, 99) * 1000:.1f}",
             f"{level.overhead * 1000:.1f}",
@@ -460,6 +477,47 @@ def print_breakdown(level: Level, idle: dict[str, float], elapsed: float) -> Non
     for per_reply, label in reversed(rows):
         if abs(per_reply) >= BREAKDOWN_SHOWN_MS / 1000:
             print(f"      {label:<28} {per_reply * 1000:6.1f} ms/reply", flush=True)
+
+
+SPEED_PROBE_ROUNDS = 3  # speed_probe keeps the best of this many timings
+SPEED_PROBE_ITERATIONS = 700  # JSON round trips per timing (about 20 ms on the 2-core machine)
+
+
+def speed_probe() -> float:
+    """Seconds a fixed single-threaded workload takes (best of ``SPEED_PROBE_ROUNDS``). The same
+    code on the same machine measured 44 to 55 ms of CPU per reply from one run to the next:
+    a slower probe says the host, not the change, moved the figures."""
+    payload = {"numbers": list(range(200)), "text": "x" * 200}
+    best = float("inf")
+    for _ in range(SPEED_PROBE_ROUNDS):
+        started = time.perf_counter()
+        for _ in range(SPEED_PROBE_ITERATIONS):
+            json.loads(json.dumps(payload))
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def machine_cpu() -> list[int]:
+    """The machine's CPU time counters (``/proc/stat``'s first line, in clock ticks): user,
+    nice, system, idle, iowait, irq, softirq, steal; an empty list where /proc is missing."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            return [int(x) for x in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return []
+
+
+def machine_share(before: list[int], after: list[int]) -> tuple[float, float]:
+    """Between two ``machine_cpu()`` readings: the busy share of all cores' time (everything
+    but idle and iowait) and the share stolen by the hypervisor."""
+    if len(before) < 8 or len(after) < 8:
+        return 0.0, 0.0
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(delta)
+    if total <= 0:
+        return 0.0, 0.0
+    idle = delta[3] + delta[4]
+    return (total - idle) / total, delta[7] / total
 
 
 def load_average() -> str:
