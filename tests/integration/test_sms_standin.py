@@ -47,6 +47,38 @@ def test_sent_lists_and_filters_by_recipient(standin):
     assert [m["body"] for m in only] == ["b"]
 
 
+def test_long_poll_waits_for_its_own_recipient_and_forgets_on_reset(standin):
+    """/_sent?to=&min_count=&wait= counts only that phone's messages (kept per recipient), wakes
+    when one arrives, and starts again from nothing after /_reset."""
+    import threading
+    import time
+
+    c = client(standin)
+    c.messages.create(to="+14155550123", from_="+14155550100", body="first")
+    answer: dict[str, Any] = {}
+
+    def poll() -> None:
+        params = {"to": "+14155550123", "min_count": "2", "wait": "10"}
+        answer["body"] = requests.get(standin.url + "/_sent", params=params, timeout=15).json()
+
+    waiter = threading.Thread(target=poll)
+    waiter.start()
+    time.sleep(0.3)
+    c.messages.create(to="+14155550199", from_="+14155550100", body="someone else")
+    time.sleep(0.3)
+    assert waiter.is_alive()  # another phone's message does not answer this poll
+    c.messages.create(to="+14155550123", from_="+14155550100", body="second")
+    waiter.join(timeout=5)
+    assert [m["body"] for m in answer["body"]] == ["first", "second"]
+
+    assert requests.post(standin.url + "/_reset", timeout=5).status_code == 200
+    after = {"to": "+14155550123", "min_count": "1", "wait": "0"}
+    assert requests.get(standin.url + "/_sent", params=after, timeout=5).json() == []
+    c.messages.create(to="+14155550123", from_="+14155550100", body="third")
+    again = requests.get(standin.url + "/_sent", params=after, timeout=5).json()
+    assert [m["body"] for m in again] == ["third"]
+
+
 def test_wrong_credentials_and_missing_fields_are_twilio_errors(standin):
     with pytest.raises(TwilioRestException) as info:
         client(standin, token="nope").messages.create(to="+14155550123", from_="+14155550100", body="x")

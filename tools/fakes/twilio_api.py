@@ -90,6 +90,9 @@ class StandinState:
     callback_auth_token: str | None = None
     callback_delay: float = 0.05
     messages: list[dict[str, Any]] = field(default_factory=list)
+    # The same records by recipient: a long poll for one phone counts its own messages instead
+    # of scanning every message each time one arrives (twenty pollers, each woken per message).
+    by_to: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     callbacks_posted: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -155,11 +158,12 @@ class _Handler(BaseHTTPRequestHandler):
         deadline = time.monotonic() + max(wait, 0.0)
         with self.state.arrived:
             while True:
-                found = [dict(m) for m in self.state.messages if to is None or m["to"] == to]
+                matching = self.state.messages if to is None else self.state.by_to.get(to, [])
                 remaining = deadline - time.monotonic()
-                if len(found) >= min_count or remaining <= 0:
+                if len(matching) >= min_count or remaining <= 0:
                     break
                 self.state.arrived.wait(remaining)
+            found = [dict(m) for m in matching]
         self._json(200, found)
 
     def _list_messages(self, account: str, query: str) -> None:
@@ -213,6 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_reset":
             with self.state.lock:
                 self.state.messages.clear()
+                self.state.by_to.clear()
                 self.state.failures.clear()
                 self.state.callbacks_posted.clear()
             self._json(200, {"ok": True})
@@ -315,6 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
         }
         with self.state.arrived:
             self.state.messages.append(record)
+            self.state.by_to.setdefault(to, []).append(record)
             self.state.arrived.notify_all()
         if failure is not None and failure.delay > 0:
             time.sleep(failure.delay)  # a slow answer: the caller may die waiting for it
