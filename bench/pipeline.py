@@ -40,6 +40,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -200,6 +201,7 @@ class Level:
     busy: float = 0.0  # share of the machine's core time in use during the level (all processes)
     steal: float = 0.0  # share taken by the hypervisor (/proc/stat steal): a slower machine, not the stack
     probe: float = 0.0  # speed_probe() seconds just before the level: how fast the machine ran then
+    probe_all: float = 0.0  # parallel_speed_probe() seconds just before the level: every core busy
 
     @property
     def cpu_per_reply(self) -> float:
@@ -258,21 +260,33 @@ def run_mode(push: str, args: argparse.Namespace, env: dict[str, str]) -> tuple[
         print(f"   stack CPU while idle: {idle * 1000:.0f} ms/s (subtracted below)", flush=True)
         for path in args.path:
             for i, users in enumerate(args.concurrency):
+                probe, probe_all = speed_probe(), parallel_speed_probe()  # outside the timed window
                 by_pid = cpu_by_pid(roots) if args.breakdown else {}
                 cpu_before, started = stack_cpu_seconds(roots), time.monotonic()
-                probe = speed_probe()
                 machine_before = machine_cpu()
                 to_twilio, webhook = run_level(info, users, args.messages, i * 100, path)
                 elapsed = time.monotonic() - started
                 cpu = max(0.0, stack_cpu_seconds(roots) - cpu_before - idle * elapsed)
                 busy, steal = machine_share(machine_before, machine_cpu())
                 levels.append(
-                    Level(push, path, users, to_twilio, webhook, cpu, busy=busy, steal=steal, probe=probe)
+                    Level(
+                        push,
+                        path,
+                        users,
+                        to_twilio,
+                        webhook,
+                        cpu,
+                        busy=busy,
+                        steal=steal,
+                        probe=probe,
+                        probe_all=probe_all,
+                    )
                 )
                 print_level(levels[-1])
                 print(
                     f"      machine: cores {busy:.0%} busy, {steal:.1%} stolen by the host; "
-                    f"speed probe {probe * 1000:.1f} ms before the level",
+                    f"speed probe before the level {probe * 1000:.1f} ms alone, "
+                    f"{probe_all * 1000:.1f} ms on every core at once",
                     flush=True,
                 )
                 if args.breakdown:
@@ -495,6 +509,38 @@ def speed_probe() -> float:
             json.loads(json.dumps(payload))
         best = min(best, time.perf_counter() - started)
     return best
+
+
+_PROBE_CHILD = """
+import json, sys, time
+start_at, rounds, iterations = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+while time.time() < start_at:
+    pass
+payload = {"numbers": list(range(200)), "text": "x" * 200}
+best = float("inf")
+for _ in range(rounds):
+    started = time.perf_counter()
+    for _ in range(iterations):
+        json.loads(json.dumps(payload))
+    best = min(best, time.perf_counter() - started)
+print(best)
+"""
+PROBE_START_DELAY = 0.5  # seconds: every child is running (and spinning) before the timing starts
+
+
+def parallel_speed_probe(workers: int | None = None) -> float:
+    """``speed_probe``'s workload in one process per core, all timed at the same moment; the
+    slowest worker's best (seconds). Alone, the machine reads the same before every level; with
+    every core busy, a host that shares cores between this machine's CPUs reads slower."""
+    count = workers or os.cpu_count() or 1
+    start_at = time.time() + PROBE_START_DELAY
+    argv = [str(start_at), str(SPEED_PROBE_ROUNDS), str(SPEED_PROBE_ITERATIONS)]
+    children = [
+        subprocess.Popen([sys.executable, "-c", _PROBE_CHILD, *argv], stdout=subprocess.PIPE, text=True)
+        for _ in range(count)
+    ]
+    results = [float(child.communicate(timeout=60)[0]) for child in children]
+    return max(results)
 
 
 def machine_cpu() -> list[int]:

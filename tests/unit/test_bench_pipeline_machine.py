@@ -21,3 +21,9 @@ def test_no_readings_or_no_time_gives_zero_not_an_error() -> None:
 
 def test_speed_probe_times_a_real_workload() -> None:
     assert 0.0 < speed_probe() < 5.0
+
+
+def test_parallel_speed_probe_times_every_worker_at_once() -> None:
+    from bench.pipeline import parallel_speed_probe
+
+    assert 0.0 < parallel_speed_probe(2) < 5.0
