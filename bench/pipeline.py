@@ -53,6 +53,7 @@ from urllib.parse import urlsplit
 
 from bench._stack import start_stack, stop_stack
 from bench.queries import bench_sql
+from bench.speed_probe import best_time
 from shared import config
 from shared.adapters import postgres
 from shared.adapters.repositories.users import ProfileFields
@@ -498,33 +499,12 @@ SPEED_PROBE_ITERATIONS = 700  # JSON round trips per timing (about 20 ms on the 
 
 
 def speed_probe() -> float:
-    """Seconds a fixed single-threaded workload takes (best of ``SPEED_PROBE_ROUNDS``). The same
-    code on the same machine measured 44 to 55 ms of CPU per reply from one run to the next:
-    a slower probe says the host, not the change, moved the figures."""
-    payload = {"numbers": list(range(200)), "text": "x" * 200}
-    best = float("inf")
-    for _ in range(SPEED_PROBE_ROUNDS):
-        started = time.perf_counter()
-        for _ in range(SPEED_PROBE_ITERATIONS):
-            json.loads(json.dumps(payload))
-        best = min(best, time.perf_counter() - started)
-    return best
+    """Seconds ``bench.speed_probe``'s fixed single-threaded workload takes in this process (best
+    of ``SPEED_PROBE_ROUNDS``). The same code on the same machine measured 44 to 55 ms of CPU per
+    reply from one run to the next: a slower probe says the host, not the change, moved the figures."""
+    return best_time(SPEED_PROBE_ROUNDS, SPEED_PROBE_ITERATIONS)
 
 
-_PROBE_CHILD = """
-import json, sys, time
-start_at, rounds, iterations = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-while time.time() < start_at:
-    pass
-payload = {"numbers": list(range(200)), "text": "x" * 200}
-best = float("inf")
-for _ in range(rounds):
-    started = time.perf_counter()
-    for _ in range(iterations):
-        json.loads(json.dumps(payload))
-    best = min(best, time.perf_counter() - started)
-print(best)
-"""
 PROBE_START_DELAY = 0.5  # seconds: every child is running (and spinning) before the timing starts
 
 
@@ -536,7 +516,9 @@ def parallel_speed_probe(workers: int | None = None) -> float:
     start_at = time.time() + PROBE_START_DELAY
     argv = [str(start_at), str(SPEED_PROBE_ROUNDS), str(SPEED_PROBE_ITERATIONS)]
     children = [
-        subprocess.Popen([sys.executable, "-c", _PROBE_CHILD, *argv], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.speed_probe", *argv], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
         for _ in range(count)
     ]
     results = [float(child.communicate(timeout=60)[0]) for child in children]

@@ -1,7 +1,7 @@
 """bench.pipeline reports how busy the machine's cores were during a level and how much the
 host stole: with every core busy the figures are CPU-bound; steal means a slower machine."""
 
-from bench.pipeline import machine_share, speed_probe
+from bench.pipeline import machine_share, parallel_speed_probe, speed_probe
 
 
 def test_busy_share_counts_everything_but_idle_and_iowait() -> None:
@@ -24,6 +24,4 @@ def test_speed_probe_times_a_real_workload() -> None:
 
 
 def test_parallel_speed_probe_times_every_worker_at_once() -> None:
-    from bench.pipeline import parallel_speed_probe
-
     assert 0.0 < parallel_speed_probe(2) < 5.0
