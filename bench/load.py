@@ -59,7 +59,7 @@ from shared.domain.constants import (
     QUIET_HOURS_END_HOUR,
     QUIET_HOURS_START_HOUR,
 )
-from tools.fakes.loopback_http import loopback_session
+from tools.fakes.loopback_http import loopback_request
 from tools.localstack import serve
 from tools.localstack.phone import send_sms, sent_messages, wait_for_replies
 from tools.localstack.stack_info import StackInfo
@@ -314,9 +314,10 @@ def baseline_webhook(rate: float, count: int) -> list[float]:
                 }
                 headers = {"X-Twilio-Signature": validator.compute_signature(target, params)}
                 t0 = time.perf_counter()
-                loopback_session().post(  # the client the load phase uses (phone.send_sms)
+                loopback_request(  # the client the load phase uses (phone.send_sms)
+                    "POST",
                     target,
-                    data=urlencode(params),
+                    body=urlencode(params).encode(),
                     headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
                     timeout=60,
                 )

@@ -8,27 +8,37 @@ client retransmits its SYN after the initial retransmission timeout, one second:
 real providers never add, and one ``bench.pipeline`` measured as the pipeline's own p99
 (``nstat TcpExtListenOverflows``).
 
-``loopback_session()``: one ``requests.Session`` per process for calls between local parts
-(the pg_net relay, the Twilio stand-in's status callbacks, the phone simulator), which does not
-consult the environment's proxy settings. Each ``requests.post`` would otherwise build a
-session and read the environment: under load that was the largest CPU cost of the stack's
-runner. Each call still opens its own connection (``Connection: close``): a kept-alive
-connection the server closes just as a POST goes out fails that POST, and a relay call that
-fails is a webhook that waits for the next sweep.
+``loopback_request()`` (``post_form``, ``post_json``): the client for calls between local
+parts: the pg_net relay, direct push, the Twilio and Stripe stand-ins' callbacks, the phone
+simulator. It is ``http.client``, one connection per call (``Connection: close``):
+
+- one connection per call, because a kept-alive connection the server closes just as a POST
+  goes out fails that POST, and a relay call or a push that fails is a webhook that waits for
+  the next sweep or a redelivery that waits for Pub/Sub's backoff (10 s at the least);
+- ``http.client`` rather than ``requests``, because these callers are the test harness, not
+  the product, and share the benchmark machine's cores with it: ``requests`` spent 0.65 ms of
+  CPU per loopback POST against 0.23 ms here (``bench.pipeline`` makes about ten such calls per
+  reply), and its session consults the environment's proxy settings on every call.
+
+Errors subclass ``requests``' own (``LoopbackError`` is a ``requests.ConnectionError``,
+``LoopbackTimeout`` a ``requests.Timeout``), so a caller that handles ``requests`` errors
+handles these.
 """
 
 from __future__ import annotations
 
-import threading
+import http.client
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 LISTEN_BACKLOG = 1024  # connections waiting for accept(); the kernel caps it at net.core.somaxconn
-# Connections a session holds per host: at least the callers at once, or urllib3 logs a warning
-# per surplus connection (its default is 10; bench.load's relay passed 64). Slots are lazy.
-SESSION_POOL_PER_HOST = LISTEN_BACKLOG
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a loopback answer larger than this is a broken stand-in
 
 
 class StandinHTTPServer(ThreadingHTTPServer):
@@ -38,18 +48,97 @@ class StandinHTTPServer(ThreadingHTTPServer):
     request_queue_size = LISTEN_BACKLOG
 
 
-_session: requests.Session | None = None
-_session_lock = threading.Lock()
+class LoopbackError(requests.ConnectionError):
+    """The call did not get an answer: refused, reset, or the answer was not HTTP."""
 
 
-def loopback_session() -> requests.Session:
-    """The process's session for loopback calls (thread-safe to share: urllib3's pool is)."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            session = requests.Session()
-            session.trust_env = False  # loopback only: no proxy, .netrc or CA bundle lookups
-            session.headers["Connection"] = "close"
-            session.mount("http://", HTTPAdapter(pool_maxsize=SESSION_POOL_PER_HOST))
-            _session = session
-        return _session
+class LoopbackTimeout(requests.Timeout):
+    """No answer within the timeout (connecting, or waiting for a read)."""
+
+
+class LoopbackHTTPError(requests.HTTPError):
+    """``raise_for_status()`` on a 4xx or 5xx answer."""
+
+
+@dataclass(frozen=True)
+class LoopbackResponse:
+    """An answer: the parts of ``requests.Response`` the local callers read."""
+
+    status_code: int
+    content: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    url: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    def raise_for_status(self) -> None:
+        if not self.ok:
+            raise LoopbackHTTPError(f"{self.status_code} answered by {self.url}: {self.text[:200]}")
+
+
+def loopback_request(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str | int | float] | None = None,
+    timeout: float,
+) -> LoopbackResponse:
+    """One HTTP call on its own connection. ``params`` are added to the URL's query string."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"loopback calls are plain http to a host: {url!r}")
+    target = parts.path or "/"
+    query = "&".join(q for q in (parts.query, urlencode(params) if params else "") if q)
+    if query:
+        target += "?" + query
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    try:
+        conn.request(method, target, body=body, headers={"Connection": "close", **(headers or {})})
+        answer = conn.getresponse()
+        content = answer.read(MAX_RESPONSE_BYTES + 1)
+        if len(content) > MAX_RESPONSE_BYTES:
+            raise LoopbackError(f"{url}: answer larger than {MAX_RESPONSE_BYTES} bytes")
+        return LoopbackResponse(answer.status, content, dict(answer.getheaders()), url)
+    except TimeoutError as exc:
+        raise LoopbackTimeout(f"{method} {url}: no answer within {timeout} s") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise LoopbackError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def post_form(
+    url: str, params: Mapping[str, str], *, headers: Mapping[str, str] | None = None, timeout: float
+) -> LoopbackResponse:
+    """POST ``params`` form-encoded, as Twilio posts its webhooks."""
+    return loopback_request(
+        "POST",
+        url,
+        body=urlencode(params).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
+        timeout=timeout,
+    )
+
+
+def post_json(
+    url: str, payload: Any, *, headers: Mapping[str, str] | None = None, timeout: float
+) -> LoopbackResponse:
+    """POST ``payload`` as compact JSON."""
+    return loopback_request(
+        "POST",
+        url,
+        body=json.dumps(payload, separators=(",", ":")).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        timeout=timeout,
+    )

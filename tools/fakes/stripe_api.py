@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from tools.fakes.loopback_http import StandinHTTPServer, loopback_session
+from tools.fakes.loopback_http import StandinHTTPServer, loopback_request
 
 API_VERSION = "2025-09-30.clover"
 _SESSION_PATH = re.compile(r"^/v1/checkout/sessions/(?P<id>cs_test_[A-Za-z0-9]+)$")
@@ -298,9 +298,10 @@ def pay(
             break
         header = sign_payload(payload, state.webhook_secret)
         try:
-            response = loopback_session().post(
+            response = loopback_request(
+                "POST",
                 url,
-                data=payload.encode(),
+                body=payload.encode(),
                 headers={"Content-Type": "application/json; charset=utf-8", "Stripe-Signature": header},
                 timeout=10,
             )

@@ -47,7 +47,7 @@ from twilio.request_validator import RequestValidator
 
 from shared.domain.constants import SMS_MAX_BODY_CHARS
 from shared.domain.sms import body_length, count_segments
-from tools.fakes.loopback_http import StandinHTTPServer, loopback_session
+from tools.fakes.loopback_http import StandinHTTPServer, post_form
 
 API_VERSION = "2010-04-01"
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
@@ -396,9 +396,7 @@ def _post_callbacks(state: StandinState, record: dict[str, Any], url: str, failu
         signature = RequestValidator(token).compute_signature(url, params)
         outcome: dict[str, Any] = {"sid": record["sid"], "status": status, "url": url}
         try:
-            response = loopback_session().post(
-                url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10
-            )
+            response = post_form(url, params, headers={"X-Twilio-Signature": signature}, timeout=10)
             outcome["http_status"] = response.status_code
         except requests.RequestException as exc:
             outcome["error"] = str(exc)

@@ -59,6 +59,7 @@ from shared.routing import (
     dead_letter_topic,
     push_subscription,
 )
+from tools.fakes.loopback_http import post_json
 from tools.localstack.pgcluster import free_port
 
 log = get_logger(__name__)
@@ -183,7 +184,6 @@ class DirectPush:
         self._ids = itertools.count(1)
         self._lanes: dict[tuple[str, str], deque[_Delivery]] = {}  # ordering lane -> waiting, head in flight
         self._pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="direct-push")
-        self._session = threading.local()
         self._timers: list[tuple[float, int, _Delivery]] = []
         self._timer_seq = itertools.count()
         self._wake = threading.Condition(self._lock)
@@ -272,13 +272,6 @@ class DirectPush:
         }
         return {"message": body, "subscription": delivery.target.subscription}
 
-    def _http(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._session, "value", None)
-        if session is None:
-            session = requests.Session()
-            self._session.value = session
-        return session
-
     def _push(self, delivery: _Delivery) -> None:
         subscription = delivery.target.subscription
         with self._lock:
@@ -290,11 +283,8 @@ class DirectPush:
             self.stats.peak_in_flight[subscription] = peak
         status: int | None = None
         try:
-            status = (
-                self._http()
-                .post(delivery.target.endpoint, json=self.envelope(delivery), timeout=self._timeout)
-                .status_code
-            )
+            answer = post_json(delivery.target.endpoint, self.envelope(delivery), timeout=self._timeout)
+            status = answer.status_code
         except requests.RequestException as exc:
             log.warning("direct push failed", extra={"subscription": subscription, "error": str(exc)})
         finally:

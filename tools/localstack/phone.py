@@ -20,7 +20,7 @@ from typing import Any
 import requests
 from twilio.request_validator import RequestValidator
 
-from tools.fakes.loopback_http import loopback_session
+from tools.fakes.loopback_http import LoopbackResponse, loopback_request, post_form, post_json
 from tools.localstack.stack_info import DEFAULT_STATE_DIR, StackInfo, stack_file
 
 
@@ -28,7 +28,7 @@ def new_message_sid() -> str:
     return "SM" + uuid.uuid4().hex
 
 
-def send_sms(info: StackInfo, phone: str, body: str, message_sid: str | None = None) -> requests.Response:
+def send_sms(info: StackInfo, phone: str, body: str, message_sid: str | None = None) -> LoopbackResponse:
     """POST a signed inbound-SMS webhook exactly as Twilio would."""
     url = info.function_urls["twilio_inbound"] + "/"
     params = {
@@ -40,7 +40,7 @@ def send_sms(info: StackInfo, phone: str, body: str, message_sid: str | None = N
         "NumMedia": "0",
     }
     signature = RequestValidator(info.twilio_auth_token).compute_signature(url, params)
-    return loopback_session().post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
+    return post_form(url, params, headers={"X-Twilio-Signature": signature}, timeout=30)
 
 
 def sent_messages(
@@ -57,9 +57,8 @@ def sent_messages(
     params: dict[str, str | int | float] = {} if phone is None else {"to": phone}
     if min_count:
         params.update(min_count=min_count, wait=wait)
-    response = loopback_session().get(
-        info.twilio_standin_url + "/_sent", params=params, timeout=wait + 10 if timeout is None else timeout
-    )
+    url = info.twilio_standin_url + "/_sent"
+    response = loopback_request("GET", url, params=params, timeout=wait + 10 if timeout is None else timeout)
     response.raise_for_status()
     messages: list[dict[str, Any]] = response.json()
     return messages
@@ -87,14 +86,14 @@ def verification_address(info: StackInfo, phone: str) -> str | None:
     return None
 
 
-def verify_email(info: StackInfo, phone: str, sender: str) -> requests.Response:
+def verify_email(info: StackInfo, phone: str, sender: str) -> LoopbackResponse:
     """Simulate the user emailing the address the agent gave them (generic to/from form)."""
     to = verification_address(info, phone)
     if to is None:
         raise LookupError("the agent has not sent a verification address to this phone yet")
-    return loopback_session().post(
+    return post_json(
         info.function_urls["email_inbound"] + "/",
-        json={"to": to, "from": sender, "subject": "verify", "text": "verify me"},
+        {"to": to, "from": sender, "subject": "verify", "text": "verify me"},
         headers={"X-Email-Webhook-Secret": info.email_webhook_secret},
         timeout=30,
     )

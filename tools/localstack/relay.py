@@ -19,7 +19,7 @@ import requests
 
 from shared.adapters.webhook_signing import SIGNATURE_HEADER, sign
 from shared.logs import get_logger
-from tools.fakes.loopback_http import loopback_session
+from tools.fakes.loopback_http import loopback_request
 from tools.localstack.pgcluster import listen
 
 CHANNEL = "yp_webhook"
@@ -28,9 +28,10 @@ log = get_logger(__name__)
 
 def post_signed(url: str, secret: str, body: Mapping[str, Any], timeout: float = 30.0) -> int:
     raw = json.dumps(body, separators=(",", ":")).encode()
-    response = loopback_session().post(
+    response = loopback_request(
+        "POST",
         url,
-        data=raw,
+        body=raw,
         headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, raw)},
         timeout=timeout,
     )
