@@ -47,6 +47,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -248,8 +249,11 @@ def run_mode(push: str, args: argparse.Namespace, env: dict[str, str]) -> tuple[
     try:
         # Warm-up at the measured concurrency: the first requests pay imports, and each request
         # thread its first pooled connections; warmed with two users, a level of 20 paid that inside.
+        warm_from = datetime.now(UTC)
         for path in args.path:
             run_level(info, max(args.concurrency), 2, 9000, path)
+        evidence["warm_up_turns"] = turn_paths(info, warm_from)
+        timed_from = datetime.now(UTC)
         idle_by: dict[str, float] = {}
         if args.breakdown:
             idle_from, idle_started = cpu_by_pid(roots), time.monotonic()
@@ -259,40 +263,17 @@ def run_mode(push: str, args: argparse.Namespace, env: dict[str, str]) -> tuple[
             idle_cpu = component_cpu(idle_from, roots, postmaster, info)
             idle_by = {label: cpu / idle_seconds for label, cpu in idle_cpu.items()}
         print(f"   stack CPU while idle: {idle * 1000:.0f} ms/s (subtracted below)", flush=True)
-        for path in args.path:
-            for i, users in enumerate(args.concurrency):
-                probe, probe_all = speed_probe(), parallel_speed_probe()  # outside the timed window
-                by_pid = cpu_by_pid(roots) if args.breakdown else {}
-                cpu_before, started = stack_cpu_seconds(roots), time.monotonic()
-                machine_before = machine_cpu()
-                to_twilio, webhook = run_level(info, users, args.messages, i * 100, path)
-                elapsed = time.monotonic() - started
-                cpu = max(0.0, stack_cpu_seconds(roots) - cpu_before - idle * elapsed)
-                busy, steal = machine_share(machine_before, machine_cpu())
-                levels.append(
-                    Level(
-                        push,
-                        path,
-                        users,
-                        to_twilio,
-                        webhook,
-                        cpu,
-                        busy=busy,
-                        steal=steal,
-                        probe=probe,
-                        probe_all=probe_all,
-                    )
-                )
-                print_level(levels[-1])
-                print(
-                    f"      machine: cores {busy:.0%} busy, {steal:.1%} stolen by the host; "
-                    f"speed probe before the level {probe * 1000:.1f} ms alone, "
-                    f"{probe_all * 1000:.1f} ms on every core at once",
-                    flush=True,
-                )
-                if args.breakdown:
-                    levels[-1].components = component_cpu(by_pid, roots, postmaster, info)
-                    print_breakdown(levels[-1], idle_by, elapsed)
+        levels += timed_levels(
+            push, args, info, roots=roots, postmaster=postmaster, idle=idle, idle_by=idle_by
+        )
+        evidence["timed_turns"] = turn_paths(info, timed_from)
+        print(
+            f"   turns by path: warm-up {evidence['warm_up_turns']}, timed levels {evidence['timed_turns']}",
+            flush=True,
+        )
+        failed = evidence["warm_up_turns"].get("graceful", 0) + evidence["timed_turns"].get("graceful", 0)
+        if failed:
+            print(f"   WARNING: {failed} turn(s) failed and answered with the graceful reply", flush=True)
         if push == "emulator":
             evidence["push_ceiling"] = emulator_push_ceiling(info)
             print(f"   emulator push ceiling: {evidence['push_ceiling']} in flight", flush=True)
@@ -308,6 +289,56 @@ def run_mode(push: str, args: argparse.Namespace, env: dict[str, str]) -> tuple[
     else:
         shutil.rmtree(state_dir, ignore_errors=True)  # kept for inspection when the run failed
     return levels, evidence
+
+
+def timed_levels(
+    push: str,
+    args: argparse.Namespace,
+    info: StackInfo,
+    *,
+    roots: list[int],
+    postmaster: int,
+    idle: float,
+    idle_by: dict[str, float],
+) -> list[Level]:
+    """Every path at every concurrency, each level printed as it ends (with ``--breakdown``, its
+    CPU by component less each component's idle rate ``idle_by``)."""
+    levels: list[Level] = []
+    for path in args.path:
+        for i, users in enumerate(args.concurrency):
+            probe, probe_all = speed_probe(), parallel_speed_probe()  # outside the timed window
+            by_pid = cpu_by_pid(roots) if args.breakdown else {}
+            cpu_before, started = stack_cpu_seconds(roots), time.monotonic()
+            machine_before = machine_cpu()
+            to_twilio, webhook = run_level(info, users, args.messages, i * 100, path)
+            elapsed = time.monotonic() - started
+            cpu = max(0.0, stack_cpu_seconds(roots) - cpu_before - idle * elapsed)
+            busy, steal = machine_share(machine_before, machine_cpu())
+            levels.append(
+                Level(
+                    push,
+                    path,
+                    users,
+                    to_twilio,
+                    webhook,
+                    cpu,
+                    busy=busy,
+                    steal=steal,
+                    probe=probe,
+                    probe_all=probe_all,
+                )
+            )
+            print_level(levels[-1])
+            print(
+                f"      machine: cores {busy:.0%} busy, {steal:.1%} stolen by the host; "
+                f"speed probe before the level {probe * 1000:.1f} ms alone, "
+                f"{probe_all * 1000:.1f} ms on every core at once",
+                flush=True,
+            )
+            if args.breakdown:
+                levels[-1].components = component_cpu(by_pid, roots, postmaster, info)
+                print_breakdown(levels[-1], idle_by, elapsed)
+    return levels
 
 
 HEADER = (
@@ -345,6 +376,14 @@ def print_level(level: Level) -> None:
         ),
         flush=True,
     )
+
+
+def turn_paths(info: StackInfo, since: datetime) -> dict[str, int]:
+    """The agents' turns since ``since`` by how they were answered (``llm``; ``graceful`` is a
+    turn that failed, whose member got the apology instead of an answer)."""
+    with postgres.connect(info.database_url, autocommit=True) as conn:
+        rows = bench_sql(conn).all("bench_turn_paths", since=since)
+    return {str(row["path"]): int(row["n"]) for row in rows}
 
 
 def postmaster_pid(state_dir: Path) -> int:

@@ -144,7 +144,12 @@ def load_context(
         conversation = source.conversations.get(conversation_id)
     else:
         conversation = source.conversations.active_for_user(user_id)
-    history = load_history(source.messages, conversation.id, history_limit) if conversation else []
+    # history_limit 0: the caller loads the history itself once it knows how much (a turn does)
+    history = (
+        load_history(source.messages, conversation.id, history_limit)
+        if conversation and history_limit > 0
+        else []
+    )
     return AgentContext(user=user, conversation=conversation, history=history)
 
 

@@ -118,9 +118,11 @@ class FaultStack:
             "EMAIL_WEBHOOK_SECRET": self.email_secret,
             "VERIFY_EMAIL_DOMAIN": EMAIL_DOMAIN,
             "BURST_QUIET_GAP_SECONDS": "0",
-            # A turn holds two connections (the delivery's unit of work and the turn's own): room
-            # for the concurrent redeliveries the suite makes (tools/localstack/runner.py: 2 a thread).
-            "DATABASE_POOL_MAX": "16",
+            # As the local stack sizes it (tools/localstack/runner.py): 8 request threads, and
+            # TURN_CONNECTIONS (3) for each: the delivery's unit of work, the turn's own, and a
+            # first turn's registration of its agent version.
+            "THREADS": "8",
+            "DATABASE_POOL_MAX": "24",
             **(extra or {}),
         }
 

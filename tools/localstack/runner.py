@@ -52,6 +52,10 @@ LOCAL_FROM_NUMBER = "+15005550006"
 LOCAL_EMAIL_DOMAIN = "verify.yachtparty.local"
 
 FUNCTION_THREADS = 8  # gunicorn threads per local function (Cloud Run concurrency stand-in)
+# Main-pool connections one conversational turn holds at once: the consumer's unit of work (its
+# delivery mark), the turn's own transaction, and, on a process's first turn of an agent version,
+# the short transaction that registers that version (shared/agents/instances.py).
+TURN_CONNECTIONS = 3
 RELAY_LISTEN_TIMEOUT = 15.0  # seconds the start-up waits for the relay's LISTEN
 EMULATOR_STOP_TIMEOUT = 10.0  # seconds the emulator's java gets to follow gcloud out at stop
 
@@ -214,10 +218,10 @@ def function_env(info: dict[str, Any], name: str, url: str) -> dict[str, str]:
             "STRIPE_API_BASE": info["stripe_standin_url"],
             "PROSPECT_UPLOAD_URL": info["function_urls"].get("prospect_upload", "") + "/",
             "THREADS": str(FUNCTION_THREADS),
-            # Two connections per request thread: a conversational turn holds the consumer's unit of
-            # work (its delivery mark) while its own turn transaction runs; with one per thread, 8
-            # concurrent turns starve the pool until psycopg_pool's timeout (found by tests/faults).
-            "DATABASE_POOL_MAX": str(2 * FUNCTION_THREADS),
+            # Connections a request thread may hold at once (TURN_CONNECTIONS): with fewer, 8
+            # concurrent turns starve the pool until psycopg_pool's 30 s timeout and answer with
+            # the graceful reply (found by tests/faults, and by a profiled bench.pipeline warm-up).
+            "DATABASE_POOL_MAX": str(TURN_CONNECTIONS * FUNCTION_THREADS),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         }
     )
