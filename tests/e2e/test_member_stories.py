@@ -162,8 +162,37 @@ def _text_arrives(stack: RunningStack, phone: str, *needles: str, after: int = 0
     def probe() -> str | None:
         return next((b for b in _texts(stack, phone)[after:] if all(n in b for n in needles)), None)
 
-    found: str = _wait(stack, f"an SMS to {phone} with {needles}: {_texts(stack, phone)[-3:]}", probe)
-    return found
+    try:
+        found: str = _wait(stack, f"an SMS to {phone} with {needles}: {_texts(stack, phone)[-3:]}", probe)
+    except pytest.fail.Exception as failed:
+        # what the member's tasks, log and queue say, for the run whose stack is gone afterwards
+        message = f"{failed}\n{_trail(stack, phone)}"
+    else:
+        return found
+    pytest.fail(message)
+
+
+def _trail(stack: RunningStack, phone: str) -> str:
+    """The member's last tasks, log rows and queued messages, oldest first, one per line."""
+    tables = {
+        "tasks": "SELECT t.created_at, t.task_type, t.status, t.scheduled_for, t.created_by "
+        "FROM agent_tasks t JOIN users u ON u.id = t.user_id WHERE u.phone_number = %s "
+        "ORDER BY t.created_at DESC LIMIT 12",
+        "log": "SELECT l.created_at, l.action_type, left(l.output_data::text, 240) "
+        "FROM agent_actions_log l JOIN users u ON u.id = l.user_id WHERE u.phone_number = %s "
+        "ORDER BY l.created_at DESC LIMIT 12",
+        "queue": "SELECT q.created_at, q.status, q.scheduled_for, q.superseded_reason "
+        "FROM message_queue q JOIN users u ON u.id = q.user_id WHERE u.phone_number = %s "
+        "ORDER BY q.created_at DESC LIMIT 6",
+    }
+
+    def cell(value: Any) -> str:
+        return value.strftime("%d %H:%M:%S.%f")[:-3] if isinstance(value, datetime) else str(value)
+
+    lines = [f"at {cell(datetime.now(UTC))} UTC, for {phone}:"]
+    for name, sql in tables.items():
+        lines += [f"  {name}: " + " | ".join(map(cell, row)) for row in reversed(_query(stack, sql, phone))]
+    return "\n".join(lines)
 
 
 def _run_ops(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
