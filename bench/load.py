@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -59,7 +58,7 @@ from shared.domain.constants import (
     QUIET_HOURS_END_HOUR,
     QUIET_HOURS_START_HOUR,
 )
-from tools.fakes.loopback_http import loopback_request
+from tools.fakes.loopback_http import post_form
 from tools.localstack import serve
 from tools.localstack.phone import send_sms, sent_messages, wait_for_replies
 from tools.localstack.stack_info import StackInfo
@@ -314,13 +313,7 @@ def baseline_webhook(rate: float, count: int) -> list[float]:
                 }
                 headers = {"X-Twilio-Signature": validator.compute_signature(target, params)}
                 t0 = time.perf_counter()
-                loopback_request(  # the client the load phase uses (phone.send_sms)
-                    "POST",
-                    target,
-                    body=urlencode(params).encode(),
-                    headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
-                    timeout=60,
-                )
+                post_form(target, params, headers=headers, timeout=60)  # as the load phase's phone.send_sms
                 with lock:
                     latencies.append(time.perf_counter() - t0)
 
