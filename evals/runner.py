@@ -36,6 +36,7 @@ from shared.adapters.llm import AnthropicLlm, Llm, LlmRequest, PostgresCallLog, 
 from shared.adapters.repositories import User
 from shared.adapters.tasks import cancel_pending_tasks
 from shared.agents.bouncer import fallback as brain
+from shared.agents.conversation.turn import NO_BURST_WAIT
 from shared.agents.llm_config import call_settings
 from shared.domain.onboarding import OnboardingState, Step, extract
 from shared.domain.phone import guess_timezone
@@ -226,7 +227,15 @@ def run_persona(
 ) -> PersonaRun:
     run = PersonaRun(persona.key)
     clock = _Clock()
-    deps = replace(bootstrap.deps(), llm_factory=lambda: bouncer_llm, clock=clock, verify_email_domain=domain)
+    # One text, then its answer: the runner never sends a burst, so the turn's wait for one to settle
+    # (2 s a turn) would only idle; as in evals.member_world. The wait has its own tests (test_bursts).
+    deps = replace(
+        bootstrap.deps(),
+        llm_factory=lambda: bouncer_llm,
+        clock=clock,
+        verify_email_domain=domain,
+        burst=NO_BURST_WAIT,
+    )
     with deps.uow_factory() as uow:  # the member's first text creates them, as the SMS webhook does
         member = uow.users.upsert_by_phone(phone, timezone=guess_timezone(phone))
         uow.commit()

@@ -13,6 +13,7 @@ from typing import Any, cast
 from werkzeug.serving import make_server
 
 from tests.fixture_support import fixture_sql
+from tools.fakes.loopback_http import serve_in_thread
 
 
 def make_user(db: Any, *, verified: bool = False, poc: str = "bouncer") -> uuid.UUID:
@@ -119,8 +120,7 @@ class Receiver:
 
     @contextmanager
     def running(self) -> Iterator[Receiver]:
-        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        thread.start()
+        thread = serve_in_thread(self._server, "receiver")
         try:
             yield self
         finally:

@@ -75,7 +75,7 @@ def pg_server() -> Iterator[PgServer]:
     if external:
         yield PgServer(external)
         return
-    base = Path(tempfile.mkdtemp(prefix="yp-pg-"))
+    base = Path(tempfile.mkdtemp(prefix="yp-pg-", dir=pgcluster.scratch_dir()))
     base.chmod(0o755)
     cluster = PgCluster(datadir=base / "data", port=free_port())
     cluster.init()

@@ -9,7 +9,6 @@ preview is saved under ``.local/artifacts/`` (and the test's tmp dir) for a pers
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.commerce_support import innovator, new_link, upload_settings
+from tools.fakes.loopback_http import serve_in_thread
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +55,7 @@ def served(database_url: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         "prospect_upload", str(ROOT / "functions" / "prospect_upload" / "main.py")
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="prospect-upload", daemon=True)
-    thread.start()
+    thread = serve_in_thread(server, "prospect-upload")
     base = f"http://127.0.0.1:{server.server_port}"
     monkeypatch.setenv("PROSPECT_UPLOAD_URL", base)
     try:

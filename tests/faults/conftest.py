@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 from shared import bootstrap, config
 from shared.adapters import postgres, pubsub
 from tests.conftest import PgServer
+from tools.fakes.loopback_http import serve_in_thread
 from tools.fakes.twilio_api import start_in_thread
 from tools.localstack import pubsub_emulator
 
@@ -50,7 +51,6 @@ def _functions_app() -> Callable[..., Any]:
 
 @pytest.fixture(scope="module")
 def fault_stack(pg_server: PgServer, template_db: str) -> Iterator[FaultStack]:
-    import threading
 
     name = f"f_{uuid.uuid4().hex[:12]}"
     database_url = pg_server.create_database(name, template=template_db)
@@ -70,8 +70,7 @@ def fault_stack(pg_server: PgServer, template_db: str) -> Iterator[FaultStack]:
     stack = FaultStack(database_url, emulator, standin, f"http://127.0.0.1:{server.server_port}", state)
     standin.state.auth_token = stack.auth_token
     standin.set_status_callback_auth(stack.auth_token)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serve_in_thread(server, "twilio-standin")
     with pytest.MonkeyPatch.context() as mp:
         for key, value in stack.env(stack.base_url).items():
             mp.setenv(key, value)

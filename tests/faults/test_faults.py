@@ -26,6 +26,7 @@ from shared import config
 from shared.domain.constants import SMS_SEND_MAX_ATTEMPTS
 from shared.routing import CONSUMERS
 from tools.fakes.anthropic_api import AnthropicFake, FakeDelay, FakeError, instant_responder
+from tools.fakes.loopback_http import serve_in_thread
 from tools.localstack.phone import new_message_sid, send_sms
 
 from .stack import FaultStack, wait_for
@@ -498,7 +499,7 @@ class _HangingTwilio:
 
         self.server = StandinHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serve_in_thread(self.server, "hanging-llm")
 
     def close(self) -> None:
         self.hang.set()

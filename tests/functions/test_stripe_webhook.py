@@ -21,6 +21,7 @@ from tests.commerce_support import (
 from tests.commerce_support import (
     stripe_standin as stripe_env,
 )
+from tools.fakes.loopback_http import serve_in_thread
 from tools.fakes.stripe_api import StripeStandin, event_for, sign_payload
 
 pytestmark = pytest.mark.integration
@@ -193,10 +194,7 @@ def test_the_standin_delivers_over_http(db, stripe_standin, database_url):
         "stripe_webhook", str(ROOT / "functions" / "stripe_webhook" / "main.py")
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    import threading
-
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serve_in_thread(server, "stripe-webhook")
     try:
         buyer = innovator(db)
         session_id = funding(buyer, 250)["url"].rsplit("/", 1)[1]

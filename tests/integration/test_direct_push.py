@@ -33,7 +33,7 @@ from tests.backbone_support import (
     make_user,
     probe_and_recorder_app,
 )
-from tools.fakes.loopback_http import StandinHTTPServer
+from tools.fakes.loopback_http import StandinHTTPServer, serve_in_thread
 from tools.localstack.direct_push import DirectPush, PushTarget, routing_targets
 from tools.localstack.pubsub_emulator import ensure_topology
 
@@ -110,7 +110,7 @@ class Scripted:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> Scripted:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        serve_in_thread(self._server, "scripted-push")
         return self
 
     def __exit__(self, *exc: object) -> None:

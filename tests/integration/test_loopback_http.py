@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -22,6 +21,7 @@ from tools.fakes.loopback_http import (
     loopback_request,
     post_form,
     post_json,
+    serve_in_thread,
 )
 
 
@@ -58,7 +58,7 @@ class _Echo(BaseHTTPRequestHandler):
 @pytest.fixture
 def echo() -> Iterator[str]:
     server = StandinHTTPServer(("127.0.0.1", 0), _Echo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server, "echo")
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:

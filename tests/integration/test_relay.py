@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import queue
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from shared.adapters.webhook_signing import SIGNATURE_HEADER, verify
+from tools.fakes.loopback_http import serve_in_thread
 from tools.localstack.relay import NotifyRelay
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ def receiver():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server, "relay-target")
     yield f"http://127.0.0.1:{server.server_address[1]}", received
     server.shutdown()
 

@@ -1,6 +1,5 @@
 """The sender's retries, sequences and the full loop: inbound -> outbound -> stand-in -> status callback."""
 
-import threading
 import time
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler
@@ -23,6 +22,7 @@ from tests.sms_support import (
     make_user,
     new_sid,
 )
+from tools.fakes.loopback_http import serve_in_thread
 from tools.fakes.twilio_api import start_in_thread
 from tools.localstack.pgcluster import free_port
 
@@ -241,8 +241,7 @@ def test_full_loop_help_reply_is_delivered_and_tracked(database_url, monkeypatch
         "twilio_status", str(ROOT / "functions/twilio_status/main.py")
     )
     server = make_server("127.0.0.1", status_port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    thread = serve_in_thread(server, "status-callbacks")
     try:
         result = record_inbound_sms(InboundSms("+14155550123", "help", new_sid()), PostgresUnitOfWork())
         reply = db.execute(

@@ -49,7 +49,7 @@ from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
 
-from tools.fakes.loopback_http import StandinHTTPServer
+from tools.fakes.loopback_http import StandinHTTPServer, serve_in_thread
 
 CACHE_TTL_SECONDS = 300.0  # the API's ephemeral cache (5 minutes, refreshed on hit)
 CACHE_TTL_1H_SECONDS = 3600.0  # cache_control {"ttl": "1h"}
@@ -279,8 +279,7 @@ class AnthropicFake:
         return f"http://{host!s}:{port}"
 
     def start(self) -> Self:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="anthropic-fake", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_thread(self._server, "anthropic-fake")
         return self
 
     def stop(self) -> None:

@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
-from tools.fakes.loopback_http import StandinHTTPServer
+from tools.fakes.loopback_http import StandinHTTPServer, serve_in_thread
 
 
 def _id() -> str:
@@ -50,8 +50,7 @@ class ApifyFake:
         return f"http://{host!s}:{port}"
 
     def start(self) -> Self:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="apify-fake", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_thread(self._server, "apify-fake")
         return self
 
     def stop(self) -> None:

@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from tools.fakes.loopback_http import StandinHTTPServer, loopback_request
+from tools.fakes.loopback_http import StandinHTTPServer, loopback_request, serve_in_thread
 
 API_VERSION = "2025-09-30.clover"
 _SESSION_PATH = re.compile(r"^/v1/checkout/sessions/(?P<id>cs_test_[A-Za-z0-9]+)$")
@@ -338,10 +338,7 @@ class StripeStandin:
 
     def start(self) -> StripeStandin:
         if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, name="stripe-standin", daemon=True
-            )
-            self._thread.start()
+            self._thread = serve_in_thread(self._server, "stripe-standin")
         return self
 
     def stop(self) -> None:

@@ -47,7 +47,7 @@ from twilio.request_validator import RequestValidator
 
 from shared.domain.constants import SMS_MAX_BODY_CHARS
 from shared.domain.sms import body_length, count_segments
-from tools.fakes.loopback_http import StandinHTTPServer, post_form
+from tools.fakes.loopback_http import StandinHTTPServer, post_form, serve_in_thread
 
 API_VERSION = "2010-04-01"
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
@@ -432,8 +432,7 @@ class TwilioStandin:
     def start(self) -> TwilioStandin:
         if self._thread is not None:
             return self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="twilio-standin", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_thread(self._server, "twilio-standin")
         return self
 
     def stop(self) -> None:
