@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -268,6 +269,21 @@ def invariants(url: str, info: StackInfo, figures: Figures) -> bool:
     return ok
 
 
+def open_loop(call: Callable[[int], None], rate: float, count: int) -> list[str]:
+    """``call(0)`` .. ``call(count - 1)`` started at ``rate`` a second (all at once when 0), each on
+    a pool thread, whether or not the earlier ones have answered; the errors raised, as text."""
+    interval = 1.0 / rate if rate > 0 else 0.0
+    start = time.perf_counter()
+    with ThreadPoolExecutor(64) as pool:
+        calls = []
+        for i in range(count):
+            delay = start + i * interval - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            calls.append(pool.submit(call, i))
+    return [str(c.exception()) for c in calls if c.exception() is not None]
+
+
 def baseline_webhook(rate: float, count: int) -> list[float]:
     """``twilio_inbound`` alone (nothing downstream: no relay, no dispatcher) on a fresh database,
     driven open-loop at ``rate`` requests/s; the request latencies (s)."""
@@ -313,20 +329,19 @@ def baseline_webhook(rate: float, count: int) -> list[float]:
                 }
                 headers = {"X-Twilio-Signature": validator.compute_signature(target, params)}
                 t0 = time.perf_counter()
-                post_form(target, params, headers=headers, timeout=60)  # as the load phase's phone.send_sms
+                answer = post_form(target, params, headers=headers, timeout=60)  # as phone.send_sms
                 with lock:
                     latencies.append(time.perf_counter() - t0)
+                answer.raise_for_status()  # a refused webhook is not a baseline: counted below
 
             one(10**9)  # warm-up: imports and the first connection
             latencies.clear()
-            interval = 1.0 / rate if rate > 0 else 0.0
-            start = time.perf_counter()
-            with ThreadPoolExecutor(64) as pool:
-                for i in range(count):
-                    delay = start + i * interval - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
-                    pool.submit(one, i)
+            failed = open_loop(one, rate, count)
+            if failed:
+                raise SystemExit(
+                    f"baseline: {len(failed)} of {count} webhook requests failed (first: {failed[0]}); "
+                    "its latencies would not be the webhook's"
+                )
             return latencies
         finally:
             proc.terminate()
