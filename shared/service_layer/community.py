@@ -469,12 +469,11 @@ def record_response(
             "response to a finished request stored for an operator", extra={"request_id": str(request_id)}
         )
         return ReplyResult("refused", request_id, reply=REFUSED_REPLY)
+    # the words stored are the words passed on: the event carries the row's text, not the raw reply
+    summary = summary.strip()[:COMMUNITY_SUMMARY_MAX_CHARS]
+    verbatim = verbatim.strip()[:COMMUNITY_VERBATIM_MAX_CHARS]
     recorded = uow.community_responses.add(
-        request_id,
-        expert_user_id,
-        response_text=summary.strip()[:COMMUNITY_SUMMARY_MAX_CHARS],
-        verbatim_answer=verbatim.strip()[:COMMUNITY_VERBATIM_MAX_CHARS],
-        now=now,
+        request_id, expert_user_id, response_text=summary, verbatim_answer=verbatim, now=now
     )
     if not recorded.created:
         return ReplyResult("already_recorded", request_id, response_id=recorded.id)

@@ -772,7 +772,7 @@ def test_an_answer_is_stored_counted_and_published(caplog: pytest.LogCaptureFixt
                 "request_id": str(REQUEST),
                 "expert_user_id": str(EXPERT),
                 "response_summary": words,
-                "verbatim_answer": text,
+                "verbatim_answer": words,  # as stored: trimmed
                 "context_id": str(CONTEXT),
                 "context_type": "conversation",
             },
@@ -797,10 +797,10 @@ def test_the_concierges_summary_is_stored_beside_the_verbatim_words() -> None:
         "HubSpot.",
         "Start on HubSpot, then move.",
     )
-    [event] = w.committed()
+    [event] = w.committed()  # the event carries the stored words, trimmed as the row has them
     assert (event.payload["response_summary"], event.payload["verbatim_answer"]) == (
-        " HubSpot. ",
-        " Start on HubSpot, then move. ",
+        "HubSpot.",
+        "Start on HubSpot, then move.",
     )
 
 
@@ -814,6 +814,9 @@ def test_the_summary_and_the_verbatim_answer_are_capped() -> None:
     [add] = w.calls("community_responses", "add")
     assert add.kwargs["response_text"] == "s" * COMMUNITY_SUMMARY_MAX_CHARS
     assert add.kwargs["verbatim_answer"] == "v" * COMMUNITY_VERBATIM_MAX_CHARS
+    [event] = w.committed()  # and the event passes on what was stored, not the longer reply
+    assert event.payload["response_summary"] == add.kwargs["response_text"]
+    assert event.payload["verbatim_answer"] == add.kwargs["verbatim_answer"]
     assert (COMMUNITY_SUMMARY_MAX_CHARS, COMMUNITY_VERBATIM_MAX_CHARS) == (1000, 4000)
 
 
