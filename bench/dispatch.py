@@ -37,7 +37,7 @@ from shared.domain.constants import PRIORITY_RANK, TASK_LEASE
 from shared.domain.events import Event
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
-from tools.fakes.loopback_http import StandinHTTPServer
+from tools.fakes.loopback_http import StandinHTTPServer, serve_in_thread
 from tools.localstack import pubsub_emulator
 
 PRIORITIES = sorted(PRIORITY_RANK, key=PRIORITY_RANK.__getitem__)  # urgent, high, medium, low
@@ -49,7 +49,7 @@ class PushLog:
         self.lock = threading.Lock()
         self.server = StandinHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serve_in_thread(self.server, "push-log")
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         log = self

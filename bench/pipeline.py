@@ -144,7 +144,7 @@ def emulator_push_ceiling(info: StackInfo, pushes: int = 20, hold: float = 0.1) 
 
     from google.cloud import pubsub_v1
 
-    from tools.fakes.loopback_http import StandinHTTPServer
+    from tools.fakes.loopback_http import StandinHTTPServer, serve_in_thread
     from tools.localstack.stack_info import PROJECT
 
     os.environ["PUBSUB_EMULATOR_HOST"] = info.pubsub_emulator_host
@@ -168,7 +168,7 @@ def emulator_push_ceiling(info: StackInfo, pushes: int = 20, hold: float = 0.1) 
             return
 
     server = StandinHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server, "push-ceiling")
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
     topic = publisher.topic_path(PROJECT, "bench-push-ceiling")

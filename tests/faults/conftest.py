@@ -51,7 +51,6 @@ def _functions_app() -> Callable[..., Any]:
 
 @pytest.fixture(scope="module")
 def fault_stack(pg_server: PgServer, template_db: str) -> Iterator[FaultStack]:
-
     name = f"f_{uuid.uuid4().hex[:12]}"
     database_url = pg_server.create_database(name, template=template_db)
     state = Path(tempfile.mkdtemp(prefix="yp-faults-"))

@@ -499,7 +499,7 @@ class _HangingTwilio:
 
         self.server = StandinHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        serve_in_thread(self.server, "hanging-llm")
+        serve_in_thread(self.server, "hanging-twilio")
 
     def close(self) -> None:
         self.hang.set()

@@ -61,8 +61,8 @@ def scratch_dir() -> str | None:
     directory, for ``tempfile.mkdtemp(dir=...)``).
 
     Why: each test clones the migrated template (``CREATE DATABASE ... TEMPLATE``), which creates
-    about 550 files. On this machine's ext4 root (mounted with ``discard``) a clone took 300-600 ms,
-    against about 30 ms on tmpfs; with some 800 such tests that was about 5 minutes of the suite.
+    about 550 files. On the development machine's ext4 root (mounted with ``discard``) a clone took
+    300-600 ms, against about 30 ms on tmpfs; with some 800 such tests that was about 5 minutes of the suite.
     A throwaway cluster runs with durability off anyway (``start(fast=True)``), so memory loses
     nothing it would keep. Never for ``make run``'s cluster, whose data must survive a reboot."""
     override = os.environ.get("YACHTPARTY_SCRATCH")
