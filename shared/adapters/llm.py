@@ -18,6 +18,11 @@ history, the tools) and call ``Llm.complete``. The adapter
   deterministic brain.
 
 ``build_llm()`` returns None when no ``ANTHROPIC_API_KEY`` is configured.
+
+The SDK is imported when the first client is built, not with this module: every function imports
+this module (through the composition root), and importing ``anthropic`` costs about 1.4 s of CPU
+and tens of MB per process, which the functions that never call the model (the SMS webhooks, the
+sender, the dispatcher) paid at every cold start (``tests/unit/test_llm_lazy_import.py``).
 """
 
 from __future__ import annotations
@@ -29,16 +34,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
-import anthropic
 import pydantic
 
 from shared.adapters.llm_prices import cost_usd as price_call
 from shared.adapters.repositories.actions import ActionRecord, ActionRepository
 from shared.config import Settings
 from shared.logs import get_logger
+
+if TYPE_CHECKING:
+    import anthropic
 
 log = get_logger(__name__)
 
@@ -515,17 +522,17 @@ def record_call(
 # --- The real adapter ------------------------------------------------------------------------
 
 
-_REASONS: tuple[tuple[type[anthropic.APIError], str], ...] = (
-    (anthropic.APITimeoutError, "timeout"),
-    (anthropic.APIConnectionError, "connection"),
-    (anthropic.RateLimitError, "rate_limited"),
-    (anthropic.AuthenticationError, "auth"),
-    (anthropic.PermissionDeniedError, "auth"),
-)
-
-
 def _unavailable_reason(exc: anthropic.APIError) -> str:
-    for kind, reason in _REASONS:
+    import anthropic  # loaded already: the client that raised ``exc`` imported it
+
+    reasons: tuple[tuple[type[anthropic.APIError], str], ...] = (
+        (anthropic.APITimeoutError, "timeout"),
+        (anthropic.APIConnectionError, "connection"),
+        (anthropic.RateLimitError, "rate_limited"),
+        (anthropic.AuthenticationError, "auth"),
+        (anthropic.PermissionDeniedError, "auth"),
+    )
+    for kind, reason in reasons:
         if isinstance(exc, kind):
             return reason
     if isinstance(exc, anthropic.APIStatusError):
@@ -550,6 +557,8 @@ class AnthropicLlm:
         self._clock = clock
 
     def complete(self, request: LlmRequest) -> LlmResponse:
+        import anthropic  # loaded already: building ``self._client`` imported it
+
         resolved = request.settings
         params = build_params(request, resolved)
         started = self._clock()
@@ -667,6 +676,8 @@ def build_client(api_key: str, base_url: str | None, timeout: float, max_retries
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
+            import anthropic  # here, not at module import: see the module docstring
+
             client = anthropic.Anthropic(
                 api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
             )

@@ -16,8 +16,6 @@ from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
 
-import stripe
-
 from shared.config import get_settings
 from shared.domain.constants import STRIPE_WEBHOOK_TOLERANCE_SECONDS
 
@@ -57,6 +55,8 @@ class StripeCheckout:
         success_url: str | None = None,
         cancel_url: str | None = None,
     ) -> None:
+        import stripe  # here, not at module import: every function imports this module, few use Stripe
+
         bases: dict[str, Any] = {"api": api_base} if api_base else {}
         self._client = stripe.StripeClient(api_key, base_addresses=bases, max_network_retries=2)  # type: ignore[arg-type]
         self._success_url = success_url or "https://yachtparty.xyz/credits/thanks"
@@ -71,6 +71,8 @@ class StripeCheckout:
         currency: str,
         idempotency_key: str,
     ) -> CheckoutSession:
+        import stripe  # loaded already: building the client imported it
+
         params: dict[str, Any] = {
             "mode": "payment",
             "client_reference_id": str(user_id),
@@ -134,6 +136,8 @@ def verify_event(payload: bytes, signature: str | None, secret: str) -> StripeEv
     """The event, if ``Stripe-Signature`` is valid for ``payload`` and recent; else BadSignature."""
     if not signature:
         raise BadSignature("missing Stripe-Signature header")
+    import stripe  # only the Stripe webhook verifies events
+
     try:
         event = stripe.Webhook.construct_event(
             payload.decode("utf-8"), signature, secret, tolerance=STRIPE_WEBHOOK_TOLERANCE_SECONDS
