@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from _pytest.nodeid import coerce_node_id
@@ -75,8 +73,7 @@ def pg_server() -> Iterator[PgServer]:
     if external:
         yield PgServer(external)
         return
-    base = Path(tempfile.mkdtemp(prefix="yp-pg-", dir=pgcluster.scratch_dir()))
-    base.chmod(0o755)
+    base = pgcluster.make_scratch_base()
     cluster = PgCluster(datadir=base / "data", port=free_port())
     cluster.init()
     cluster.start(fast=True)

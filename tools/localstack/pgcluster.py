@@ -18,9 +18,11 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +77,81 @@ def scratch_dir() -> str | None:
     if not os.access(MEMORY_SCRATCH, os.W_OK | os.X_OK) or usage.free < MEMORY_SCRATCH_MIN_FREE:
         return None
     return str(MEMORY_SCRATCH)
+
+
+SCRATCH_PREFIX = "yp-pg-"  # a throwaway cluster's directory: yp-pg-<owner pid>-<random>
+
+
+def make_scratch_base() -> Path:
+    """A private directory for a throwaway cluster (``<base>/data``), under ``scratch_dir()``,
+    named for this process; first, the directories of owners that died are reclaimed
+    (``reclaim_abandoned``). The name carries the pid, so the owner is known from the moment the
+    directory exists: another session sweeping at the same instant sees a live owner."""
+    root = scratch_dir()
+    reclaim_abandoned(Path(root or tempfile.gettempdir()))
+    base = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=root))
+    base.chmod(0o755)  # the cluster runs as the postgres user when we are root
+    return base
+
+
+def _alive(pid: int) -> bool:
+    """Is ``pid`` a running process? A zombie is not: a stopped server stays one until init
+    reaps it, seconds later in some containers."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process: it exists
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc to ask: it exists
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+_MKDTEMP_NAME = "[a-z0-9_]{8}"  # what tempfile.mkdtemp adds after the prefix
+_MARKED = re.compile(rf"{SCRATCH_PREFIX}(\d+)-{_MKDTEMP_NAME}")
+_UNMARKED = re.compile(rf"{SCRATCH_PREFIX}{_MKDTEMP_NAME}")  # made before names carried the owner
+
+
+def scratch_owner(base: Path) -> int | None:
+    """The owner's pid from a directory's name (``yp-pg-<pid>-<random>``); None for any other name."""
+    marked = _MARKED.fullmatch(base.name)
+    return int(marked[1]) if marked else None
+
+
+def reclaim_abandoned(root: Path) -> list[Path]:
+    """Stop and delete the throwaway clusters under ``root`` whose owner has died. A test session
+    killed outright (SIGKILL, a CI timeout) leaves its server running and its data behind, in
+    ``/dev/shm`` holding memory until someone removes it. An unmarked directory (made before
+    names carried the owner) is deleted only when no server runs in it. Returns what was removed."""
+    removed: list[Path] = []
+    for base in sorted(root.glob(f"{SCRATCH_PREFIX}*")):
+        if base.is_symlink() or not base.is_dir():
+            continue
+        owner = scratch_owner(base)
+        if owner is None and not _UNMARKED.fullmatch(base.name):
+            continue  # not a throwaway cluster's directory (yp-pg-home-..., a test's own)
+        if owner is not None and _alive(owner):
+            continue
+        datadir = base / "data"
+        server = read_postmaster_pid(datadir)
+        if server is not None and _alive(server):
+            if owner is None:
+                continue  # an unmarked directory's server may have a live owner: leave it
+            pg_ctl = str(find_pg_bin() / "pg_ctl")
+            subprocess.run(
+                _as_owner([pg_ctl, "-D", str(datadir), "-m", "immediate", "-w", "stop"]),
+                check=False,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if _alive(server):
+                continue
+        shutil.rmtree(base, ignore_errors=True)
+        removed.append(base)
+    return removed
 
 
 CLUSTER_USER_WHEN_ROOT = "postgres"
