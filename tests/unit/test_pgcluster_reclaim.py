@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,10 +48,19 @@ def test_a_dead_owners_directory_is_removed_and_a_live_owners_kept(tmp_path: Pat
 def test_an_unmarked_directory_goes_only_when_no_server_runs_in_it(tmp_path: Path) -> None:
     idle = _base(tmp_path, "yp-pg-idle0001")
     stale = _base(tmp_path, "yp-pg-stale001", server_pid=_dead_pid())
-    serving = _base(tmp_path, "yp-pg-serving1", server_pid=os.getpid())
+    serving = _base(tmp_path, "yp-pg-serving1")
     assert len(serving.name) == len("yp-pg-") + 8
-    assert sorted(pgcluster.reclaim_abandoned(tmp_path)) == sorted([idle, stale])
-    assert serving.exists()
+    # a live process started with "-D <its data directory>", as pg_ctl starts the server
+    pretend = [sys.executable, "-c", "import time; time.sleep(30)", "-D", str(serving / "data")]
+    server = subprocess.Popen(pretend)
+    (serving / "data" / "postmaster.pid").write_text(f"{server.pid}\n")
+    reused = _base(tmp_path, "yp-pg-reused01", server_pid=os.getpid())  # the pid now serves no cluster
+    try:
+        assert sorted(pgcluster.reclaim_abandoned(tmp_path)) == sorted([idle, stale, reused])
+        assert serving.exists()
+    finally:
+        server.kill()
+        server.wait()
 
 
 def test_other_names_and_links_are_left_alone(tmp_path: Path) -> None:

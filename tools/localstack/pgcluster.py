@@ -110,6 +110,16 @@ def _alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
+def _serves(pid: int, datadir: Path) -> bool:
+    """Is ``pid`` the server of ``datadir`` (started ``postgres -D <datadir>``), not a later
+    process that reuses the pid of a server long gone? Assumed so when /proc cannot tell."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True
+    return os.fsencode(str(datadir)) in argv
+
+
 _MKDTEMP_NAME = "[a-z0-9_]{8}"  # what tempfile.mkdtemp adds after the prefix
 _MARKED = re.compile(rf"{SCRATCH_PREFIX}(\d+)-{_MKDTEMP_NAME}")
 _UNMARKED = re.compile(rf"{SCRATCH_PREFIX}{_MKDTEMP_NAME}")  # made before names carried the owner
@@ -137,7 +147,7 @@ def reclaim_abandoned(root: Path) -> list[Path]:
             continue
         datadir = base / "data"
         server = read_postmaster_pid(datadir)
-        if server is not None and _alive(server):
+        if server is not None and _alive(server) and _serves(server, datadir):
             if owner is None:
                 continue  # an unmarked directory's server may have a live owner: leave it
             pg_ctl = str(find_pg_bin() / "pg_ctl")
