@@ -207,6 +207,8 @@ for name, folder in json.loads(sys.argv[1]):
         assert pathlib.Path(main.__file__).resolve().parent == here, main.__file__
         assert pathlib.Path(shared.__file__).resolve().parent == here / "shared", shared.__file__
         assert callable(getattr(main, name)), name
+        for sdk in ("anthropic", "stripe"):  # shared imports them only when it builds a client
+            importlib.import_module(sdk)
         print("ok", name, flush=True)
     except BaseException:
         print(f"FAILED {name}:\\n{traceback.format_exc()[-2000:]}", file=sys.stderr, flush=True)
