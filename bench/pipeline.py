@@ -28,6 +28,9 @@ Usage: ``python -m bench.pipeline [--messages 5] [--concurrency 1 20] [--path bo
 [--push emulator direct] [--breakdown]``. ``--breakdown`` prints, after each level, the CPU per
 reply of each function, of each function's PostgreSQL backends (named by the process at the
 other end of their socket), of the runner (stand-ins, relay, direct push) and of the emulator.
+Every level also prints the whole machine's CPU per reply, split into the stack, this process
+(the simulated phones and the Anthropic stand-in, which share the cores but are not the stack)
+and the rest: a closed loop's latency follows the machine's figure.
 Targets: p50 <= 150 ms (issue 4); p99 overhead <= 500 ms with the
 emulator's push ceiling taken out (issue 15).
 """
@@ -38,6 +41,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -204,10 +208,23 @@ class Level:
     steal: float = 0.0  # share taken by the hypervisor (/proc/stat steal): a slower machine, not the stack
     probe: float = 0.0  # speed_probe() seconds just before the level: how fast the machine ran then
     probe_all: float = 0.0  # parallel_speed_probe() seconds just before the level: every core busy
+    elapsed: float = 0.0  # seconds the level took
+    client: float = 0.0  # CPU seconds of this process (the phones and the Anthropic stand-in) in the level
 
     @property
     def cpu_per_reply(self) -> float:
         return self.cpu / max(1, len(self.to_twilio))
+
+    @property
+    def machine_per_reply(self) -> float:
+        """CPU seconds the whole machine spent per reply (every process and the kernel; the
+        host's steal left out): what a closed loop's latency follows, the stack's share or not."""
+        cores = os.cpu_count() or 1
+        return max(0.0, self.busy - self.steal) * cores * self.elapsed / max(1, len(self.to_twilio))
+
+    @property
+    def client_per_reply(self) -> float:
+        return self.client / max(1, len(self.to_twilio))
 
     @property
     def cpu_floor(self) -> float:
@@ -309,9 +326,10 @@ def timed_levels(
             probe, probe_all = speed_probe(), parallel_speed_probe()  # outside the timed window
             by_pid = cpu_by_pid(roots) if args.breakdown else {}
             cpu_before, started = stack_cpu_seconds(roots), time.monotonic()
-            machine_before = machine_cpu()
+            machine_before, client_before = machine_cpu(), own_cpu_seconds()
             to_twilio, webhook = run_level(info, users, args.messages, i * 100, path)
             elapsed = time.monotonic() - started
+            client = own_cpu_seconds() - client_before
             cpu = max(0.0, stack_cpu_seconds(roots) - cpu_before - idle * elapsed)
             busy, steal = machine_share(machine_before, machine_cpu())
             levels.append(
@@ -326,15 +344,19 @@ def timed_levels(
                     steal=steal,
                     probe=probe,
                     probe_all=probe_all,
+                    elapsed=elapsed,
+                    client=client,
                 )
             )
-            print_level(levels[-1])
+            level = levels[-1]
+            print_level(level)
             print(
                 f"      machine: cores {busy:.0%} busy, {steal:.1%} stolen by the host; "
                 f"speed probe before the level {probe * 1000:.1f} ms alone, "
                 f"{probe_all * 1000:.1f} ms on every core at once",
                 flush=True,
             )
+            print(f"      {machine_account(level)}", flush=True)
             if args.breakdown:
                 levels[-1].components = component_cpu(by_pid, roots, postmaster, info)
                 print_breakdown(levels[-1], idle_by, elapsed)
@@ -562,6 +584,25 @@ def parallel_speed_probe(workers: int | None = None) -> float:
     ]
     results = [float(child.communicate(timeout=60)[0]) for child in children]
     return max(results)
+
+
+def own_cpu_seconds() -> float:
+    """User + system CPU seconds of this process, all its threads (the simulated phones and the
+    Anthropic stand-in), its children not counted."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_account(level: Level) -> str:
+    """Where the machine's CPU per reply went: the stack (as ``cpu/reply``), this benchmark's own
+    process, and the rest (the stack's idle background, the kernel's threads, other processes)."""
+    machine, stack, client = level.machine_per_reply, level.cpu_per_reply, level.client_per_reply
+    return (
+        f"CPU per reply on the whole machine {machine * 1000:.1f} ms: the stack {stack * 1000:.1f}, "
+        f"this benchmark's phones and Anthropic stand-in {client * 1000:.1f}, "
+        f"the rest {(machine - stack - client) * 1000:.1f} (the stack's idle background, "
+        "the kernel's own threads, other processes)"
+    )
 
 
 def machine_cpu() -> list[int]:

@@ -1,7 +1,16 @@
 """bench.pipeline reports how busy the machine's cores were during a level and how much the
 host stole: with every core busy the figures are CPU-bound; steal means a slower machine."""
 
-from bench.pipeline import machine_share, parallel_speed_probe, speed_probe
+import os
+
+from bench.pipeline import (
+    Level,
+    machine_account,
+    machine_share,
+    own_cpu_seconds,
+    parallel_speed_probe,
+    speed_probe,
+)
 
 
 def test_busy_share_counts_everything_but_idle_and_iowait() -> None:
@@ -25,3 +34,32 @@ def test_speed_probe_times_a_real_workload() -> None:
 
 def test_parallel_speed_probe_times_every_worker_at_once() -> None:
     assert 0.0 < parallel_speed_probe(2) < 5.0
+
+
+def test_the_machine_account_splits_its_cpu_per_reply() -> None:
+    cores = os.cpu_count() or 1
+    level = Level(
+        "direct",
+        "bouncer",
+        20,
+        [0.5] * 160,
+        [0.05] * 160,
+        cpu=160 * 0.050,
+        busy=0.9,
+        steal=0.1,
+        elapsed=10.0,
+        client=160 * 0.005,
+    )
+    assert round(level.machine_per_reply, 6) == round(0.8 * cores * 10.0 / 160, 6)
+    assert round(level.client_per_reply, 6) == 0.005
+    text = machine_account(level)
+    assert f"whole machine {0.8 * cores * 10.0 / 160 * 1000:.1f} ms" in text
+    assert "the stack 50.0" in text
+    assert "Anthropic stand-in 5.0" in text
+    assert f"the rest {(0.8 * cores * 10.0 / 160 - 0.055) * 1000:.1f}" in text
+
+
+def test_own_cpu_seconds_counts_this_process() -> None:
+    before = own_cpu_seconds()
+    sum(i * i for i in range(200_000))
+    assert own_cpu_seconds() > before
