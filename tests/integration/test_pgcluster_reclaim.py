@@ -17,6 +17,7 @@ import pytest
 
 from tools.localstack import pgcluster
 from tools.localstack.pgcluster import PgCluster, free_port
+from tools.localstack.procfs import live_processes
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def scratch_root() -> Iterator[Path]:
 
 
 def _alive(pid: int) -> bool:
-    return pgcluster._alive(pid)  # a stopped server may be a zombie until init reaps it
+    return pid in live_processes()  # a stopped server may be a zombie until init reaps it
 
 
 def test_a_dead_owners_running_cluster_is_stopped_and_removed(scratch_root: Path) -> None:

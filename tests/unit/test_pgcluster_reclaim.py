@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tools.localstack import pgcluster
+from tools.localstack.procfs import live_processes
 
 
 def _dead_pid() -> int:
@@ -50,9 +51,9 @@ def test_an_unmarked_directory_goes_only_when_no_server_runs_in_it(tmp_path: Pat
     stale = _base(tmp_path, "yp-pg-stale001", server_pid=_dead_pid())
     serving = _base(tmp_path, "yp-pg-serving1")
     assert len(serving.name) == len("yp-pg-") + 8
-    # a live process started with "-D <its data directory>", as pg_ctl starts the server
-    pretend = [sys.executable, "-c", "import time; time.sleep(30)", "-D", str(serving / "data")]
-    server = subprocess.Popen(pretend)
+    # a live process named postgres, started with "-D <its data directory>", as pg_ctl starts the server
+    pretend = ["postgres", "-c", "import time; time.sleep(30)", "-D", str(serving / "data")]
+    server = subprocess.Popen(pretend, executable=sys.executable)
     (serving / "data" / "postmaster.pid").write_text(f"{server.pid}\n")
     reused = _base(tmp_path, "yp-pg-reused01", server_pid=os.getpid())  # the pid now serves no cluster
     try:
@@ -89,7 +90,7 @@ def test_a_zombie_is_not_alive() -> None:
     child = subprocess.Popen(["true"])
     try:
         os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
-        assert not pgcluster._alive(child.pid)
+        assert child.pid not in live_processes()
     finally:
         child.wait()
-    assert pgcluster._alive(os.getpid())
+    assert os.getpid() in live_processes()

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import json
 import os
 import signal
@@ -42,12 +41,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from tools.localstack.pgcluster import read_postmaster_pid
-from tools.localstack.procfs import processes
+from tools.localstack.pgcluster import cluster_postmaster
+from tools.localstack.procfs import PID_LIMIT, live_processes
 
 GRACE_SECONDS = 10.0  # how long registered children get to stop after SIGTERM / SIGINT
 POLL_SECONDS = 0.2  # how often the guard looks whether they have gone
-PID_LIMIT = 2**22  # Linux's largest pid_max: a larger "pid" is garbage, not a process
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGGER = "tools.localstack.guard"
@@ -73,25 +71,7 @@ class GuardLog:
 
 def _live_processes() -> dict[int, int]:
     """pid -> process group of every process on the machine that is not a zombie (/proc)."""
-    return {pid: proc.pgrp for pid, proc in processes().items() if proc.state not in ("Z", "X")}
-
-
-def cluster_postmaster(datadir: str) -> int | None:
-    """The running postmaster of this data directory: the pid in its ``postmaster.pid`` when that
-    process runs ``postgres`` with ``-D <datadir>``; None otherwise (not started, stopped, or a
-    stale pid file whose pid now belongs to something else)."""
-    pid = read_postmaster_pid(Path(datadir))
-    if pid is None or not 1 < pid < PID_LIMIT:
-        return None
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return None
-    if not argv[0].endswith(b"postgres"):
-        return None
-    wanted = os.fsencode(datadir).rstrip(b"/")
-    ours = any(flag == b"-D" and value.rstrip(b"/") == wanted for flag, value in itertools.pairwise(argv))
-    return pid if ours else None
+    return {pid: proc.pgrp for pid, proc in live_processes().items()}
 
 
 def group_alive(pgid: int) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -27,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tools.localstack.procfs import PID_LIMIT, live_processes
 
 
 def find_pg_bin() -> Path:
@@ -94,32 +97,6 @@ def make_scratch_base() -> Path:
     return base
 
 
-def _alive(pid: int) -> bool:
-    """Is ``pid`` a running process? A zombie is not: a stopped server stays one until init
-    reaps it, seconds later in some containers."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # someone else's process: it exists
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc to ask: it exists
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-def _serves(pid: int, datadir: Path) -> bool:
-    """Is ``pid`` the server of ``datadir`` (started ``postgres -D <datadir>``), not a later
-    process that reuses the pid of a server long gone? Assumed so when /proc cannot tell."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return True
-    return os.fsencode(str(datadir)) in argv
-
-
 _MKDTEMP_NAME = "[a-z0-9_]{8}"  # what tempfile.mkdtemp adds after the prefix
 _MARKED = re.compile(rf"{SCRATCH_PREFIX}(\d+)-{_MKDTEMP_NAME}")
 _UNMARKED = re.compile(rf"{SCRATCH_PREFIX}{_MKDTEMP_NAME}")  # made before names carried the owner
@@ -137,27 +114,27 @@ def reclaim_abandoned(root: Path) -> list[Path]:
     ``/dev/shm`` holding memory until someone removes it. An unmarked directory (made before
     names carried the owner) is deleted only when no server runs in it. Returns what was removed."""
     removed: list[Path] = []
+    live = live_processes()
     for base in sorted(root.glob(f"{SCRATCH_PREFIX}*")):
         if base.is_symlink() or not base.is_dir():
             continue
         owner = scratch_owner(base)
         if owner is None and not _UNMARKED.fullmatch(base.name):
             continue  # not a throwaway cluster's directory (yp-pg-home-..., a test's own)
-        if owner is not None and _alive(owner):
+        if owner in live:
             continue
-        datadir = base / "data"
-        server = read_postmaster_pid(datadir)
-        if server is not None and _alive(server) and _serves(server, datadir):
+        datadir = str(base / "data")
+        if cluster_postmaster(datadir) is not None:
             if owner is None:
                 continue  # an unmarked directory's server may have a live owner: leave it
             pg_ctl = str(find_pg_bin() / "pg_ctl")
             subprocess.run(
-                _as_owner([pg_ctl, "-D", str(datadir), "-m", "immediate", "-w", "stop"]),
+                _as_owner([pg_ctl, "-D", datadir, "-m", "immediate", "-w", "stop"]),
                 check=False,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            if _alive(server):
+            if cluster_postmaster(datadir) is not None:
                 continue
         shutil.rmtree(base, ignore_errors=True)
         removed.append(base)
@@ -216,6 +193,24 @@ def read_postmaster_pid(datadir: Path) -> int | None:
         return int((datadir / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def cluster_postmaster(datadir: str) -> int | None:
+    """The running postmaster of this data directory: the pid in its ``postmaster.pid`` when that
+    process runs ``postgres`` with ``-D <datadir>``; None otherwise (not started, stopped, or a
+    stale pid file whose pid now belongs to something else)."""
+    pid = read_postmaster_pid(Path(datadir))
+    if pid is None or not 1 < pid < PID_LIMIT:
+        return None
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    if not argv[0].endswith(b"postgres"):
+        return None
+    wanted = os.fsencode(datadir).rstrip(b"/")
+    ours = any(flag == b"-D" and value.rstrip(b"/") == wanted for flag, value in itertools.pairwise(argv))
+    return pid if ours else None
 
 
 @dataclass

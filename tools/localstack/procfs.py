@@ -1,10 +1,13 @@
 """One reader of ``/proc/<pid>/stat`` for the local tools: the guard (which processes still live,
-by process group) and ``bench.pipeline`` (which process used how much CPU, by parent)."""
+by process group), ``pgcluster`` (whether a throwaway cluster's owner still lives) and
+``bench.pipeline`` (which process used how much CPU, by parent)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+PID_LIMIT = 2**22  # Linux's largest pid_max: a larger "pid" is garbage, not a process
 
 
 @dataclass(frozen=True)
@@ -42,3 +45,9 @@ def processes() -> dict[int, ProcStat]:
         except (OSError, IndexError, ValueError):
             continue  # it exited while we looked
     return table
+
+
+def live_processes() -> dict[int, ProcStat]:
+    """Every process that has not exited: a zombie (exited, not yet reaped by its parent, seconds
+    in some containers) is left out."""
+    return {pid: proc for pid, proc in processes().items() if proc.state not in ("Z", "X")}
