@@ -332,23 +332,21 @@ def timed_levels(
             client = own_cpu_seconds() - client_before
             cpu = max(0.0, stack_cpu_seconds(roots) - cpu_before - idle * elapsed)
             busy, steal = machine_share(machine_before, machine_cpu())
-            levels.append(
-                Level(
-                    push,
-                    path,
-                    users,
-                    to_twilio,
-                    webhook,
-                    cpu,
-                    busy=busy,
-                    steal=steal,
-                    probe=probe,
-                    probe_all=probe_all,
-                    elapsed=elapsed,
-                    client=client,
-                )
+            level = Level(
+                push,
+                path,
+                users,
+                to_twilio,
+                webhook,
+                cpu,
+                busy=busy,
+                steal=steal,
+                probe=probe,
+                probe_all=probe_all,
+                elapsed=elapsed,
+                client=client,
             )
-            level = levels[-1]
+            levels.append(level)
             print_level(level)
             print(
                 f"      machine: cores {busy:.0%} busy, {steal:.1%} stolen by the host; "
@@ -358,8 +356,8 @@ def timed_levels(
             )
             print(f"      {machine_account(level)}", flush=True)
             if args.breakdown:
-                levels[-1].components = component_cpu(by_pid, roots, postmaster, info)
-                print_breakdown(levels[-1], idle_by, elapsed)
+                level.components = component_cpu(by_pid, roots, postmaster, info)
+                print_breakdown(level, idle_by, elapsed)
     return levels
 
 
