@@ -156,11 +156,16 @@ def _texts(stack: RunningStack, phone: str) -> list[str]:
     return [m["body"] for m in sent_messages(stack.info, phone)]
 
 
+def _text_with(stack: RunningStack, phone: str, *needles: str, after: int = 0) -> str | None:
+    """The first SMS to ``phone`` so far (from index ``after``) containing every needle, if any."""
+    return next((b for b in _texts(stack, phone)[after:] if all(n in b for n in needles)), None)
+
+
 def _text_arrives(stack: RunningStack, phone: str, *needles: str, after: int = 0) -> str:
     """The first SMS to ``phone`` (from index ``after``) containing every needle."""
 
     def probe() -> str | None:
-        return next((b for b in _texts(stack, phone)[after:] if all(n in b for n in needles)), None)
+        return _text_with(stack, phone, *needles, after=after)
 
     try:
         found: str = _wait(stack, f"an SMS to {phone} with {needles}: {_texts(stack, phone)[-3:]}", probe)
@@ -244,7 +249,7 @@ def _presented_the_ask(stack: RunningStack, phone: str, question: str, *, after:
     taken here would have waited 90 s for a text that had already come (the vendor story's
     intermittent failure). So the count is taken before the ask, and a check is made due only
     while the ask has not reached the phone."""
-    if not any(question in t and "pass" in t for t in _texts(stack, phone)[after:]):
+    if _text_with(stack, phone, question, "pass", after=after) is None:
         _due_now(stack, "re_engagement_check", _user_id(stack, phone))
     _text_arrives(stack, phone, question, "pass", after=after)
 
