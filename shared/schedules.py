@@ -10,12 +10,24 @@ stack skips them and Terraform creates them only once the function exists.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from shared.domain.constants import COMMUNITY_CLOSURE_EVERY
+from shared.domain.constants import (
+    ACCOUNT_MANAGER_REVIEW_EVERY,
+    COMMUNITY_CLOSURE_EVERY,
+    EVENT_SWEEP_EVERY,
+    ORCHESTRATOR_TICK_EVERY,
+    SMS_SENDER_SWEEP_EVERY,
+    TASK_SWEEP_EVERY,
+)
 
 ACCOUNT_MANAGER_REVIEW_JOB = "account_manager_review"
 INTRO_EXPIRY_JOB = "intro_expiry"  # expired intro-flow rows and 3-day offer reminders (issue 12)
+
+
+def _seconds(every: timedelta) -> int:
+    return int(every.total_seconds())
 
 
 @dataclass(frozen=True)
@@ -30,21 +42,35 @@ class ScheduledJob:
 
 
 SCHEDULED_JOBS: tuple[ScheduledJob, ...] = (
-    ScheduledJob("event-sweep", "event_dispatcher", "* * * * *", 60, {"sweep": True}),
-    ScheduledJob("task-sweep", "task_sweeper", "* * * * *", 60, {"sweep": True}),
-    ScheduledJob("orchestrator-tick", "message_orchestrator", "* * * * *", 60, {"sweep": True}),
-    ScheduledJob("sms-sender-sweep", "sms_sender", "*/5 * * * *", 300, {"sweep": True}),
+    ScheduledJob(
+        "event-sweep", "event_dispatcher", "* * * * *", _seconds(EVENT_SWEEP_EVERY), {"sweep": True}
+    ),
+    ScheduledJob("task-sweep", "task_sweeper", "* * * * *", _seconds(TASK_SWEEP_EVERY), {"sweep": True}),
+    ScheduledJob(
+        "orchestrator-tick",
+        "message_orchestrator",
+        "* * * * *",
+        _seconds(ORCHESTRATOR_TICK_EVERY),
+        {"sweep": True},
+    ),
+    ScheduledJob(
+        "sms-sender-sweep", "sms_sender", "*/5 * * * *", _seconds(SMS_SENDER_SWEEP_EVERY), {"sweep": True}
+    ),
     # The review schedules one account_manager_review task per member with news; the sweeper
     # publishes them to agent_account_manager, a Pub/Sub-pushed function (agents.md §6).
     ScheduledJob(
-        "account-manager-review", "task_sweeper", "0 */6 * * *", 6 * 3600, {"job": ACCOUNT_MANAGER_REVIEW_JOB}
+        "account-manager-review",
+        "task_sweeper",
+        "0 */6 * * *",
+        _seconds(ACCOUNT_MANAGER_REVIEW_EVERY),
+        {"job": ACCOUNT_MANAGER_REVIEW_JOB},
     ),
     ScheduledJob("intro-expiry", "task_sweeper", "15 * * * *", 3600, {"job": INTRO_EXPIRY_JOB}),
     ScheduledJob(
         "community-request-closure",
         "community_closer",
         "0 * * * *",
-        int(COMMUNITY_CLOSURE_EVERY.total_seconds()),
+        _seconds(COMMUNITY_CLOSURE_EVERY),
         {"job": "close_expired_requests"},
         time_zone="America/Los_Angeles",
     ),

@@ -94,6 +94,8 @@ TASK_SWEEP_BATCH = 1000
 EVENT_SWEEP_EVERY = timedelta(minutes=1)
 TASK_SWEEP_EVERY = timedelta(minutes=1)
 ORCHESTRATOR_TICK_EVERY = timedelta(minutes=1)
+SMS_SENDER_SWEEP_EVERY = timedelta(minutes=5)
+ACCOUNT_MANAGER_REVIEW_EVERY = timedelta(hours=6)  # the Account Manager's review cron (agents.md §6)
 
 # --- Conversation summaries (decisions B12, platform §6.4) ------------------------------------
 SUMMARY_EVERY_MESSAGES = 50

@@ -9,7 +9,8 @@
   removed), the event-driven updates of §6 read from the source of truth;
 - ``has_goal_keywords``: the inbound ``explicit_mention`` trigger.
 
-Every number here is the spec's, named once, with its section.
+Every number here is the spec's, named once, with its section; the two-strike rule and the
+review's cadence are in ``shared.domain.constants``, beside the code that shares them.
 """
 
 from __future__ import annotations
@@ -22,18 +23,18 @@ from enum import StrEnum
 from hashlib import sha256
 from uuid import UUID
 
+from shared.domain.constants import PRIORITY_DORMANT_AFTER_PRESENTATIONS
+
 # --- Constants (agents.md §6, §13, §16; decisions B9) ------------------------------------------
 TOP_PRIORITIES = 10  # keep the top 10 (raised from 5 to make room for intro items)
 URGENT_SCORE = 80  # an item scoring above this publishes priority.update
 MAX_SCORE = 100
-DORMANT_AFTER_PRESENTATIONS = 2  # the 2-strike rule (§13, B9)
 COMMUNITY_RESPONSE_SCORE = 90  # community_response_available: rank 1, value 90 (§6)
 COMMUNITY_RESPONSE_RANK = 1
 # notify_expert_of_impact: the spec gives no number, but says the Concierge then tells the expert
 # (agents.md §8.13). Above the override (90): it announces itself (priority.update) and, news not a
 # repeat, may skip re-engagement's 7-day gap (the expert was usually just asked by a re-engagement).
 EXPERT_IMPACT_SCORE = 91
-REVIEW_EVERY = timedelta(hours=6)  # the cron `0 */6 * * *`
 # An LLM score is kept while the item's content is unchanged, at most this long (then re-scored).
 LLM_SCORE_MAX_AGE = timedelta(days=7)
 LLM_ITEMS_PER_CALL = 20  # items scored in one call; more make several calls
@@ -355,7 +356,7 @@ def has_goal_keywords(text: str) -> bool:
 
 
 def is_dormant(presentation_count: int) -> bool:
-    return presentation_count >= DORMANT_AFTER_PRESENTATIONS
+    return presentation_count >= PRIORITY_DORMANT_AFTER_PRESENTATIONS
 
 
 def cut(text: str, limit: int) -> str:

@@ -46,11 +46,10 @@ from shared.adapters.repositories.users import UserLock
 from shared.adapters.tasks import create_task
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.account_manager.scoring import score_with_llm
-from shared.domain.constants import TASK_MAX_RETRIES
+from shared.domain.constants import PRIORITY_DORMANT_AFTER_PRESENTATIONS, TASK_MAX_RETRIES
 from shared.domain.events import Event
 from shared.domain.priorities import (
     COMMUNITY_RESPONSE_SCORE,
-    DORMANT_AFTER_PRESENTATIONS,
     EXPERT_IMPACT_SCORE,
     GOAL_TTL,
     LIVE_PRIORITY_STATUSES,
@@ -343,7 +342,7 @@ def _load_candidates(  # noqa: PLR0917
     now: datetime,
 ) -> list[Candidate]:
     sources = uow.priority_sources
-    dormant_after = DORMANT_AFTER_PRESENTATIONS
+    dormant_after = PRIORITY_DORMANT_AFTER_PRESENTATIONS
     out: list[Candidate] = []
     for o in sources.intro_opportunities_for_connector(user_id, now=now, dormant_after=dormant_after):
         out.append(_intro_opportunity(o, now))

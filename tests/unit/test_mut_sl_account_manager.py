@@ -41,11 +41,10 @@ from shared.adapters.repositories.priority_sources import (
 )
 from shared.adapters.repositories.tasks import NewTask
 from shared.adapters.repositories.users import UserLock
-from shared.domain.constants import TASK_MAX_RETRIES
+from shared.domain.constants import PRIORITY_DORMANT_AFTER_PRESENTATIONS, TASK_MAX_RETRIES
 from shared.domain.events import Event
 from shared.domain.priorities import (
     COMMUNITY_RESPONSE_SCORE,
-    DORMANT_AFTER_PRESENTATIONS,
     EXPERT_IMPACT_SCORE,
     GOAL_TTL,
     LLM_SCORE_MAX_AGE,
@@ -761,7 +760,7 @@ def test_the_source_lists_are_asked_for_this_member_now(world: World) -> None:
         "priority_sources",
         "community_requests_for_expert",
         (USER,),
-        {"now": NOW, "dormant_after": DORMANT_AFTER_PRESENTATIONS, "named_ids": named},
+        {"now": NOW, "dormant_after": PRIORITY_DORMANT_AFTER_PRESENTATIONS, "named_ids": named},
     )
     assert world.calls("priority_sources", "research_finished_for_member")[0] == Call(
         "priority_sources", "research_finished_for_member", (USER,), {"since": NOW - SOLUTION_UPDATE_TTL}
