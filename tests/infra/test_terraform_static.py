@@ -314,6 +314,18 @@ def test_the_apify_token_is_optional_and_wired_only_to_the_social_butterfly() ->
         assert "enabled_optional_secrets   = var.enabled_optional_secrets" in root, env
 
 
+def test_the_settings_check_exempts_exactly_the_derived_settings() -> None:
+    """The plan-time check (every listed setting has a value) must not demand one Terraform
+    derives itself: PROSPECT_UPLOAD_URL was derived in main.tf but missing from the exempt list,
+    so a plan with the documented tfvars stopped at the check."""
+    text = (tf.MODULES / "platform" / "variables.tf").read_text(encoding="utf-8")
+    block = text[text.index('variable "settings"') :]
+    block = block[: block.index("error_message")]
+    exempt = re.search(r"contains\(\[([^\]]*)\], s\)", block)
+    assert exempt is not None, "the settings check no longer names its exempt list"
+    assert set(re.findall(r'"([A-Z_]+)"', exempt.group(1))) == DERIVED_SETTINGS
+
+
 def test_every_non_derived_setting_has_a_value_in_each_environment() -> None:
     needed = {s for spec in tf.catalog()["functions"].values() for s in spec["settings"]} - DERIVED_SETTINGS
     for env in tf.ENVS:
@@ -442,9 +454,15 @@ def test_sweep_cadence_matches_the_local_stack_constants() -> None:
         ("event-sweep", constants.EVENT_SWEEP_EVERY),
         ("task-sweep", constants.TASK_SWEEP_EVERY),
         ("orchestrator-tick", constants.ORCHESTRATOR_TICK_EVERY),
+        ("sms-sender-sweep", constants.SMS_SENDER_SWEEP_EVERY),
     ):
         assert declared[name]["schedule"] == _cron_every(interval), name
         assert jobs[name].every_seconds == interval.total_seconds(), name
+    # the Account Manager's review: every 6 hours on the hour (agents.md §6)
+    review = jobs["account-manager-review"]
+    assert constants.ACCOUNT_MANAGER_REVIEW_EVERY == timedelta(hours=6)
+    assert declared["account-manager-review"]["schedule"] == review.cron == "0 */6 * * *"
+    assert review.every_seconds == constants.ACCOUNT_MANAGER_REVIEW_EVERY.total_seconds()
 
 
 def test_every_scheduler_job_targets_an_existing_function() -> None:

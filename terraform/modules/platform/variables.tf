@@ -90,14 +90,14 @@ variable "schedules" {
 }
 
 variable "settings" {
-  description = "Values of the plain environment variables the functions list under settings. PUBLIC_BASE_URL defaults to each function's own URL, TWILIO_STATUS_CALLBACK_URL to the twilio_status URL."
+  description = "Values of the plain environment variables the functions list under settings. PUBLIC_BASE_URL defaults to each function's own URL, TWILIO_STATUS_CALLBACK_URL to the twilio_status URL, PROSPECT_UPLOAD_URL to the prospect_upload URL."
   type        = map(string)
   default     = {}
 
   validation {
     condition = alltrue(flatten([
       for name, f in var.functions : [
-        for s in f.settings : contains(["PUBLIC_BASE_URL", "TWILIO_STATUS_CALLBACK_URL"], s) || contains(keys(var.settings), s)
+        for s in f.settings : contains(["PUBLIC_BASE_URL", "TWILIO_STATUS_CALLBACK_URL", "PROSPECT_UPLOAD_URL"], s) || contains(keys(var.settings), s)
       ]
     ]))
     error_message = "every setting a function lists must have a value in var.settings."
