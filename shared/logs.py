@@ -25,6 +25,11 @@ _LEVELS = {
 }
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
+# A log field that is true on exactly one line per dead letter written to event_dead_letters,
+# whichever path wrote it (the dispatcher, a consumer, a sweep, Pub/Sub's recorder): the
+# dead-letter alert's metric counts these lines (terraform/modules/platform/observability.tf).
+DEAD_LETTER_RECORDED = "dead_letter_recorded"
+
 
 def mask_phone(value: str) -> str:
     """Keep the country prefix and the last two digits: ``+14155550123`` -> ``+141*******23``."""

@@ -23,7 +23,7 @@ from shared.adapters.repositories.tasks import FailedTask, NewTask, TaskFailure,
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import PRIORITY_RANK, TASK_MAX_RETRIES
 from shared.domain.retry import GiveUp, RetryAt, RetryDecision, decide_task_failure
-from shared.logs import get_logger
+from shared.logs import DEAD_LETTER_RECORDED, get_logger
 from shared.routing import TASK_READY_EVENT
 
 log = get_logger(__name__)
@@ -189,12 +189,21 @@ def fail_claimed(
     failed = uow.tasks.fail_claimed(
         [TaskFailure(id=task_id, claim_token=token, error=error[:4000]) for task_id, token, error in items]
     )
-    if dead_letter:
-        for task in failed:
-            record_task_dead_letter(uow, task, source=source, consumer=consumer, topic=topic)
+    recorded = {
+        task.id
+        for task in failed
+        if dead_letter
+        and record_task_dead_letter(uow, task, source=source, consumer=consumer, topic=topic) is not None
+    }
     for task in failed:
         log.warning(
-            "task failed", extra={"task_id": str(task.id), "task_type": task.task_type, "error": task.error}
+            "task failed",
+            extra={
+                "task_id": str(task.id),
+                "task_type": task.task_type,
+                "error": task.error,
+                DEAD_LETTER_RECORDED: task.id in recorded,
+            },
         )
     return failed
 

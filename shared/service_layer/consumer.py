@@ -60,7 +60,7 @@ from shared.adapters.repositories.dead_letters import NewDeadLetter
 from shared.adapters.tasks import LostLease, complete_task, fail_task, retry_task
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import EVENT_MAX_AGE
-from shared.logs import get_logger
+from shared.logs import DEAD_LETTER_RECORDED, get_logger
 from shared.routing import CONSUMERS, PLANNED_CONSUMERS
 
 log = get_logger(__name__)
@@ -356,6 +356,7 @@ def _dead_letter(
     uow_factory: UowFactory,
     task_lifecycle: bool,
 ) -> Outcome:
+    recorded = False  # a task's dead letter is counted on fail_task's own line ("task failed")
     with uow_factory() as uow:
         if not _mark(uow, consumer, key, delivery, "dead_lettered"):
             return Outcome.DUPLICATE
@@ -368,7 +369,7 @@ def _dead_letter(
                 uow.commit()
                 return Outcome.LOST_LEASE
         else:
-            uow.dead_letters.record(
+            letter = uow.dead_letters.record(
                 NewDeadLetter(
                     event_id=delivery.id,
                     event_type=delivery.type,
@@ -382,8 +383,12 @@ def _dead_letter(
                     source_message_id=f"{consumer}:{delivery.message_id}" if delivery.message_id else None,
                 )
             )
+            recorded = letter is not None
         uow.commit()
-    log.error("permanent failure; dead-lettered and acknowledged", extra={**context, "error": error})
+    log.error(
+        "permanent failure; dead-lettered and acknowledged",
+        extra={**context, "error": error, DEAD_LETTER_RECORDED: recorded},
+    )
     return Outcome.DEAD_LETTERED
 
 
@@ -430,7 +435,7 @@ def _record_malformed(cloud_event: CloudEvent, consumer: str, error: str, uow_fa
     with contextlib.suppress(MalformedDelivery):
         attributes = pubsub_message(cloud_event).get("attributes")
     with uow_factory() as uow:
-        uow.dead_letters.record(
+        letter = uow.dead_letters.record(
             NewDeadLetter(
                 event_id=None,
                 event_type=str(
@@ -451,5 +456,10 @@ def _record_malformed(cloud_event: CloudEvent, consumer: str, error: str, uow_fa
         uow.commit()
     log.error(
         "malformed delivery acknowledged and dead-lettered",
-        extra={"consumer": consumer, "message_id": message_id, "error": error},
+        extra={
+            "consumer": consumer,
+            "message_id": message_id,
+            "error": error,
+            DEAD_LETTER_RECORDED: letter is not None,
+        },
     )

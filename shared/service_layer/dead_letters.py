@@ -30,7 +30,7 @@ from shared.adapters.tasks import LostLease, fail_task, record_task_dead_letter
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import DEAD_LETTER_REPLAY_ALL_LIMIT
 from shared.domain.events import Event
-from shared.logs import get_logger
+from shared.logs import DEAD_LETTER_RECORDED, get_logger
 from shared.routing import DEAD_LETTER_RECORDER_FUNCTION, TASK_READY_EVENT, consumer_for_subscription
 from shared.service_layer.consumer import Delivery, Outcome, consume
 
@@ -78,7 +78,7 @@ def record_pubsub_dead_letter(delivery: Delivery, uow: PostgresUnitOfWork) -> No
                 fail_task(uow, delivery.id, claim_token, error, dead_letter=False)
             except LostLease:
                 error += " (the task had already moved on from this claim)"
-        record_task_dead_letter(
+        letter = record_task_dead_letter(
             uow,
             _failed_task(delivery, delivery_count),
             source="pubsub",
@@ -88,7 +88,7 @@ def record_pubsub_dead_letter(delivery: Delivery, uow: PostgresUnitOfWork) -> No
             source_message_id=delivery.message_id or None,
         )
     else:
-        uow.dead_letters.record(
+        letter = uow.dead_letters.record(
             NewDeadLetter(
                 event_id=delivery.id,
                 event_type=delivery.type,
@@ -109,6 +109,7 @@ def record_pubsub_dead_letter(delivery: Delivery, uow: PostgresUnitOfWork) -> No
             "kind": delivery.kind,
             "subscription": subscription,
             "delivery_count": delivery_count,
+            DEAD_LETTER_RECORDED: letter is not None,  # a redelivered dead letter is not a new one
         },
     )
 

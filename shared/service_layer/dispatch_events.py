@@ -33,7 +33,7 @@ from shared.adapters.repositories.events import ClaimedEvent, GivenUp, Published
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import DISPATCH_MAX_BATCHES_PER_RUN, EVENT_DISPATCH_BATCH
 from shared.domain.retry import GiveUp, decide_event_publish_failure
-from shared.logs import get_logger
+from shared.logs import DEAD_LETTER_RECORDED, get_logger
 from shared.routing import Consumer, NoRoute, route_event
 
 log = get_logger(__name__)
@@ -175,10 +175,11 @@ def _record_outcomes(
 def _dead_letter(uow: PostgresUnitOfWork, dead: list[_Dead]) -> None:
     """Mark the events processed as dead-lettered and record a dead letter (source 'dispatcher') each."""
     where = {d.event.id: d for d in dead}
+    recorded: set[UUID] = set()
     for event in uow.events.mark_dead_lettered(
         [GivenUp(d.event.id, d.attempts, d.error[:4000]) for d in dead]
     ):
-        uow.dead_letters.record(
+        letter = uow.dead_letters.record(
             NewDeadLetter(
                 event_id=event.id,
                 event_type=event.event_type,
@@ -191,10 +192,17 @@ def _dead_letter(uow: PostgresUnitOfWork, dead: list[_Dead]) -> None:
                 consumer=where[event.id].consumer,
             )
         )
+        if letter is not None:
+            recorded.add(event.id)
     for d in dead:
         log.error(
             "event dead-lettered",
-            extra={"event_id": str(d.event.id), "event_type": d.event.event_type, "error": d.error},
+            extra={
+                "event_id": str(d.event.id),
+                "event_type": d.event.event_type,
+                "error": d.error,
+                DEAD_LETTER_RECORDED: d.event.id in recorded,
+            },
         )
 
 

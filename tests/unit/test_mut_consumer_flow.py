@@ -31,6 +31,7 @@ from shared.adapters.repositories.dead_letters import NewDeadLetter
 from shared.adapters.repositories.tasks import FailedTask, LeasedTask, TaskFailure, TaskRetry
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import EVENT_MAX_AGE
+from shared.logs import DEAD_LETTER_RECORDED
 from shared.service_layer.consumer import (
     MAX_RAW_IN_DEAD_LETTER,
     Delivery,
@@ -608,7 +609,7 @@ def test_a_permanent_error_rolls_back_the_work_and_commits_the_mark_and_a_dead_l
     assert store.commits == 1
     record = _line(lines(), "permanent failure; dead-lettered and acknowledged")
     assert record.levelname == "ERROR"
-    expected = {**EVENT_CONTEXT, "error": "can never work"}
+    expected = {**EVENT_CONTEXT, "error": "can never work", DEAD_LETTER_RECORDED: True}
     assert _fields(record, expected) == expected
     assert _messages(lines()) == [("ERROR", "permanent failure; dead-lettered and acknowledged")]
 
@@ -691,7 +692,8 @@ def test_a_permanent_task_failure_fails_the_task_with_its_dead_letter(store: Sto
     assert (letter.source, letter.consumer) == ("consumer", CONSUMER)
     assert store.marks == {TASK_KEY: Mark("task", "dead_lettered", "t-1")}
     assert store.writes == []
-    expected = {**TASK_CONTEXT, "error": "can never work"}
+    # the task's dead letter is counted once, on fail_task's own "task failed" line
+    expected = {**TASK_CONTEXT, "error": "can never work", DEAD_LETTER_RECORDED: False}
     assert _fields(_line(lines(), "permanent failure; dead-lettered and acknowledged"), expected) == expected
 
 
@@ -861,7 +863,12 @@ def test_a_malformed_delivery_is_dead_lettered_with_what_arrived(store: Store, l
     assert (store.units, store.commits) == (1, 1)
     record = _line(lines(), "malformed delivery acknowledged and dead-lettered")
     assert record.levelname == "ERROR"
-    expected = {"consumer": CONSUMER, "message_id": "ce-9", "error": "unknown delivery kind 'gossip'"}
+    expected = {
+        "consumer": CONSUMER,
+        "message_id": "ce-9",
+        "error": "unknown delivery kind 'gossip'",
+        DEAD_LETTER_RECORDED: True,
+    }
     assert _fields(record, expected) == expected
     assert _messages(lines()) == [("ERROR", "malformed delivery acknowledged and dead-lettered")]
 

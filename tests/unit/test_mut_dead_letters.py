@@ -32,6 +32,7 @@ from shared.adapters.repositories.tasks import FailedTask, TaskFailure
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import DEAD_LETTER_REPLAY_ALL_LIMIT
 from shared.domain.events import Event
+from shared.logs import DEAD_LETTER_RECORDED
 from shared.service_layer.consumer import Delivery, Outcome, UowFactory
 from shared.service_layer.dead_letters import (
     ATTR_SOURCE_DELIVERY_COUNT,
@@ -242,6 +243,7 @@ def test_an_event_dead_letter_is_recorded_field_by_field(
     [line] = lines()
     assert line.levelno == logging.ERROR
     assert line.getMessage() == "Pub/Sub dead letter recorded"
+    assert getattr(line, DEAD_LETTER_RECORDED) is True  # what the dead-letter alert counts
     assert _fields(line, "delivery_id", "kind", "subscription", "delivery_count") == {
         "delivery_id": str(EVENT_ID),
         "kind": "event",
@@ -320,6 +322,7 @@ def test_a_task_dead_letter_fails_the_held_task_and_records_it_from_the_body(
     [line] = lines()
     assert line.levelno == logging.ERROR
     assert line.getMessage() == "Pub/Sub dead letter recorded"
+    assert getattr(line, DEAD_LETTER_RECORDED) is True  # what the dead-letter alert counts
     assert _fields(line, "delivery_id", "kind", "subscription", "delivery_count") == {
         "delivery_id": str(TASK_ID),
         "kind": "task",

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -27,6 +27,7 @@ from shared.adapters.pubsub import OutboundMessage, PublishOutcome
 from shared.adapters.repositories.dead_letters import NewDeadLetter
 from shared.adapters.repositories.events import ClaimedEvent, DeadEvent, GivenUp, Published, PublishRetry
 from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.logs import DEAD_LETTER_RECORDED
 from shared.routing import CONSUMERS
 from shared.service_layer import dispatch_events as module
 from shared.service_layer.dispatch_events import (
@@ -155,7 +156,7 @@ class _DeadLetters:
 
     def record(self, letter: NewDeadLetter) -> UUID | None:
         self._uow._staged.append(("dead_letter", letter))
-        return None
+        return uuid4()
 
 
 @dataclass
@@ -302,6 +303,7 @@ def test_a_batch_publishes_records_only_and_dead_letters_each_event_as_routed(
         (logging.ERROR, {"event_id": str(eid(4)), "event_type": "no.such.event", "error": no_route}),
         (logging.ERROR, {"event_id": str(eid(5)), "event_type": "message.received", "error": no_member}),
     ]
+    assert [getattr(r, DEAD_LETTER_RECORDED) for r in dead] == [True, True]  # what the alert counts
     assert records(caplog, "event publish failed; will retry") == []
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -29,6 +29,7 @@ from shared.adapters.repositories.dead_letters import NewDeadLetter
 from shared.adapters.repositories.tasks import ClaimedTask, FailedTask, LeasedTask, TaskFailure, TaskRetry
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import TASK_LEASE
+from shared.logs import DEAD_LETTER_RECORDED
 from shared.routing import CONSUMERS
 from shared.service_layer import sweep_tasks as module
 from shared.service_layer.sweep_tasks import SweepReport, sweep_tasks, task_message
@@ -158,7 +159,7 @@ class _DeadLetters:
 
     def record(self, letter: NewDeadLetter) -> UUID | None:
         self._uow._staged.append(("dead_letter", letter.event_id, letter.source, letter.consumer))
-        return None
+        return uuid4()
 
 
 @dataclass
@@ -294,6 +295,7 @@ def test_a_failed_publish_requeues_with_backoff_or_fails_after_the_last_retry(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
+    caplog.set_level(logging.INFO, logger="shared.adapters.tasks")
     store = Store(
         due=[
             task(1, retry_count=0),
@@ -336,6 +338,13 @@ def test_a_failed_publish_requeues_with_backoff_or_fails_after_the_last_retry(
     assert report == SweepReport(
         claimed=6, published=1, requeued_after_publish_failure=2, failed=3, batches=1
     )
+    # one line per dead letter carries the field the dead-letter alert counts
+    failed_lines = [
+        r for r in caplog.records if r.name == "shared.adapters.tasks" and r.getMessage() == "task failed"
+    ]
+    assert [(r.__dict__["task_id"], r.__dict__[DEAD_LETTER_RECORDED]) for r in failed_lines] == [
+        (str(tid(n)), True) for n in (5, 6, 3)
+    ]
 
 
 def test_the_counters_count_only_the_claims_still_held() -> None:

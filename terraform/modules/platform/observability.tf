@@ -44,13 +44,11 @@ locals {
 resource "google_logging_metric" "dead_letters_recorded" {
   project = var.project_id
   name    = "yachtparty_dead_letters_recorded"
-  # One line per dead letter: Pub/Sub's (dead_letter_recorder), the dispatcher's after its
-  # publish attempts, and a consumer's permanent failure. tests/infra checks the code logs them.
-  filter = join(" ", [
-    "resource.type=\"cloud_run_revision\" AND severity>=ERROR AND jsonPayload.message=(",
-    "\"Pub/Sub dead letter recorded\" OR \"event dead-lettered\" OR",
-    "\"permanent failure; dead-lettered and acknowledged\")",
-  ])
+  # One line per dead letter written, whichever path wrote it: Pub/Sub's (dead_letter_recorder),
+  # the dispatcher's after its publish attempts, a consumer's permanent failure or malformed
+  # delivery, a task out of retries or with an expired lease. Each carries
+  # dead_letter_recorded=true (shared/logs.py DEAD_LETTER_RECORDED); tests/infra checks the code.
+  filter = "resource.type=\"cloud_run_revision\" AND jsonPayload.dead_letter_recorded=true"
 
   metric_descriptor {
     metric_kind  = "DELTA"
