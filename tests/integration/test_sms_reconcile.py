@@ -3,7 +3,7 @@ message Twilio already has is never sent twice (docs/sms.md, "Stranded sends")."
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +11,8 @@ import pytest
 
 from shared.adapters.twilio_sms import GatewayError, SendResult, TwilioMessage, default_gateway
 from shared.adapters.unit_of_work import PostgresUnitOfWork
-from shared.domain.constants import SMS_SEND_LEASE
+from shared.domain.constants import BACKLOG_AGE_ALERT, SMS_SEND_LEASE
+from shared.service_layer.backlogs import read_backlogs
 from shared.service_layer.delivery_status import StatusUpdate, apply_delivery_status
 from shared.service_layer.send_sms import (
     SendOutcome,
@@ -194,6 +195,38 @@ def test_an_unanswered_list_is_no_witness_either_way_nothing_is_resent(env, db, 
     [later] = sweep_pending_messages(gateway=CountingGateway(), sleep=no_sleep)
     assert later.outcome is SendOutcome.SENT
     assert len(standin.sent) == 1
+
+
+def test_a_row_reconciliation_cannot_decide_ages_past_the_stuck_sms_alert(env, db, standin):
+    """Each takeover renews the lease (claimed_at); the stuck-SMS backlog counts from the claim
+    that moved the row to 'sending', so a row that can never be reconciled reaches the alert."""
+    user_id, conversation_id = make_user(db)
+    [message_id] = add_outbound(user_id, conversation_id, ["stuck for good"])
+    standin.fail(1, drop=True)  # Twilio has it; its answer is lost, and so are its callbacks
+    [report] = deliver_message(message_id, gateway=default_gateway(), sleep=no_sleep)
+    assert report.outcome is SendOutcome.UNCERTAIN
+    stuck_for = BACKLOG_AGE_ALERT["sms_sending"] + timedelta(minutes=1)
+    db.execute("UPDATE messages SET sending_since = now() - %s WHERE id = %s", (stuck_for, message_id))
+    down = GatewayError("Twilio answered 503", status=503, code=20503, retryable=True)
+    for _ in range(2):  # two sweeps after two leases: each renews claimed_at, neither can decide
+        expire_lease(db, message_id)
+        [report] = sweep_pending_messages(gateway=CountingGateway(list_error=down), sleep=no_sleep)
+        assert report.outcome is SendOutcome.UNCERTAIN
+    assert row(db, message_id)["claimed_at"] > datetime.now(UTC) - timedelta(minutes=1)
+    backlog = read_backlogs(PostgresUnitOfWork)["sms_sending"]
+    assert backlog.depth == 1
+    assert backlog.oldest_age_seconds >= stuck_for.total_seconds()
+    assert len(standin.sent) == 1  # and nothing was resent meanwhile
+
+
+def test_the_claim_starts_the_time_in_sending(env, db, standin):
+    user_id, conversation_id = make_user(db)
+    [message_id] = add_outbound(user_id, conversation_id, ["lost answer"])
+    standin.fail(1, drop=True)
+    deliver_message(message_id, gateway=default_gateway(), sleep=no_sleep)
+    claimed = row(db, message_id)
+    assert claimed["status"] == "sending"
+    assert claimed["sending_since"] == claimed["claimed_at"]
 
 
 def test_a_live_sender_within_its_lease_is_left_alone(env, db, standin):

@@ -51,8 +51,8 @@ WHERE user_id = %(user_id)s AND direction = 'outbound' AND id <> %(message_id)s
   AND coalesce(sent_at, created_at) > %(since)s;
 
 -- name: messages_claim_for_sending
--- Guarded transition: only one caller ever moves a pending message to 'sending'; claimed_at starts its lease.
-UPDATE messages SET status = 'sending', attempts = attempts + 1, claimed_at = now()
+-- Guarded transition: only one caller ever moves a pending message to 'sending'; claimed_at starts its lease, sending_since its time in 'sending' (never renewed).
+UPDATE messages SET status = 'sending', attempts = attempts + 1, claimed_at = now(), sending_since = now()
 WHERE id = %(message_id)s AND direction = 'outbound' AND status = 'pending'
 RETURNING id, attempts, claimed_at;
 

@@ -33,7 +33,7 @@ SELECT (SELECT coalesce(sum(cost_usd), 0) FROM agent_actions_log
            AND created_at >= now() - make_interval(days => %(days)s)) AS inbound;
 
 -- name: ops_backlogs
--- Depth and oldest age (seconds, 0 when empty) of every backlog the alerts watch (platform.md §7.6); a sending SMS counts from its claim.
+-- Depth and oldest age (seconds, 0 when empty) of every backlog the alerts watch (platform.md §7.6); a sending SMS counts from when it moved to 'sending' (sending_since: a reconciler's lease renewal does not restart it).
 SELECT 'events' AS backlog, count(*) AS depth,
        coalesce(extract(epoch FROM now() - min(created_at)), 0)::float AS oldest_age_seconds
 FROM events WHERE NOT processed
@@ -47,7 +47,8 @@ UNION ALL
 SELECT 'message_queue', count(*), coalesce(extract(epoch FROM now() - min(scheduled_for)), 0)::float
 FROM message_queue WHERE status = 'queued' AND scheduled_for <= now()
 UNION ALL
-SELECT 'sms_sending', count(*), coalesce(extract(epoch FROM now() - min(coalesce(claimed_at, created_at))), 0)::float
+SELECT 'sms_sending', count(*),
+       coalesce(extract(epoch FROM now() - min(coalesce(sending_since, claimed_at, created_at))), 0)::float
 FROM messages WHERE direction = 'outbound' AND status = 'sending'
 UNION ALL
 SELECT 'sms_pending', count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float
