@@ -12,6 +12,7 @@ from typing import Any
 
 import hcl2
 
+from shared import schedules
 from shared.domain import constants
 from tests.infra import terraform_model as tf
 
@@ -197,3 +198,31 @@ def test_backlog_age_thresholds_are_the_constants_ops_status_judges_by() -> None
         name: int(limit.total_seconds()) for name, limit in constants.BACKLOG_AGE_ALERT.items()
     }
     assert set(constants.BACKLOG_AGE_ALERT) == set(BACKLOGS)
+
+
+def test_a_sweep_that_stops_reporting_alerts() -> None:
+    """The stale_backlog alerts count report lines, so a stopped sweep silences them: every
+    backlog also has an absence alert on its reports, longer than three of its reporter's ticks
+    and summed across revisions (a deploy's new revision is not a silence)."""
+    platform = _platform()
+    found = tf.resources(platform)
+    metric = found[("google_logging_metric", "backlog_reports")]
+    assert "jsonPayload.backlog:*" in metric["filter"]
+    assert metric["label_extractors"] == {"backlog": "EXTRACT(jsonPayload.backlog)"}
+    policy = _policies()["backlog_reports_stopped"]
+    assert policy["for_each"] == "${local.backlogs}"
+    absent = tf.single(tf.single(policy["conditions"])["condition_absent"])
+    assert "${google_logging_metric.backlog_reports.name}" in absent["filter"]
+    assert 'metric.labels.backlog="${each.key}"' in absent["filter"], absent["filter"]
+    assert absent["duration"] == "${var.backlog_report_silence_seconds}s"
+    reduce = tf.single(absent["aggregations"])
+    assert (reduce["cross_series_reducer"], reduce["group_by_fields"]) == (
+        "REDUCE_SUM",
+        ["metric.label.backlog"],
+    )
+    silence = tf.variables(platform)["backlog_report_silence_seconds"]["default"]
+    ticks = {
+        job.function: job.every_seconds for job in schedules.SCHEDULED_JOBS if job.body == {"sweep": True}
+    }
+    for backlog, reporter in BACKLOGS.items():
+        assert silence >= 3 * ticks[reporter], (backlog, reporter, ticks[reporter])

@@ -235,6 +235,34 @@ resource "google_logging_metric" "stale_backlog" {
   depends_on = [google_project_service.this]
 }
 
+# Every backlog line, stale or not: the sweeps write one per backlog on every tick, so a backlog
+# with no line for backlog_report_silence_seconds means its sweep is not running (or cannot reach
+# the database), which the stale_backlog alerts cannot see: they count lines.
+resource "google_logging_metric" "backlog_reports" {
+  project = var.project_id
+  name    = "yachtparty_backlog_reports"
+  filter  = "resource.type=\"cloud_run_revision\" AND jsonPayload.backlog:*"
+
+  label_extractors = {
+    backlog = "EXTRACT(jsonPayload.backlog)"
+  }
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "Backlog reports (one per backlog per sweep tick)"
+
+    labels {
+      key         = "backlog"
+      value_type  = "STRING"
+      description = "events, agent_tasks, message_queue, sms_sending or sms_pending"
+    }
+  }
+
+  depends_on = [google_project_service.this]
+}
+
 # --- Alert policies ----------------------------------------------------------------------------
 
 resource "google_monitoring_alert_policy" "dead_letters" {
@@ -478,6 +506,42 @@ resource "google_monitoring_alert_policy" "stale_backlog" {
 
   documentation {
     content   = "The oldest of the ${each.value.what} has waited more than ${format("%.4g", var.backlog_age_alert_seconds[each.key] / 60)} minutes. `make ops ARGS=\"status\"` shows the backlog; read the ${each.value.reporter} logs (${local.runbook})."
+    mime_type = "text/markdown"
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+# A sweep that stopped reports nothing, so no stale_backlog alert can fire for its backlogs:
+# this one fires when a backlog has had no report at all for backlog_report_silence_seconds.
+# Summed across revisions, so a deploy's new revision does not look like a silence.
+resource "google_monitoring_alert_policy" "backlog_reports_stopped" {
+  for_each = local.backlogs
+
+  project               = var.project_id
+  display_name          = format("yachtparty %s: no %s backlog report for %.4g min", var.environment, each.key, var.backlog_report_silence_seconds / 60)
+  combiner              = "OR"
+  severity              = startswith(each.key, "sms_") ? "CRITICAL" : "ERROR"
+  notification_channels = var.notification_channels
+
+  conditions {
+    display_name = "No report of the ${each.value.what} from ${each.value.reporter}"
+
+    condition_absent {
+      filter   = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.backlog_reports.name}\" AND metric.labels.backlog=\"${each.key}\""
+      duration = "${var.backlog_report_silence_seconds}s"
+
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.backlog"]
+      }
+    }
+  }
+
+  documentation {
+    content   = "${each.value.reporter} has not reported the ${each.value.what} for ${format("%.4g", var.backlog_report_silence_seconds / 60)} minutes: its scheduler job is not running or the function fails before reporting. `gcloud scheduler jobs list`; read the ${each.value.reporter} logs; `make ops ARGS=\"status\"` still shows the backlog (${local.runbook})."
     mime_type = "text/markdown"
   }
 

@@ -261,6 +261,17 @@ variable "backlog_age_alert_seconds" {
   }
 }
 
+variable "backlog_report_silence_seconds" {
+  description = "How long a backlog may go without any report from its sweep before backlog_reports_stopped alerts: three ticks of the slowest reporter (the 5-minute SMS sweep)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.backlog_report_silence_seconds >= 900
+    error_message = "backlog_report_silence_seconds must cover at least three 5-minute SMS sweep ticks (900)."
+  }
+}
+
 variable "billing_account" {
   description = "Billing account id (XXXXXX-XXXXXX-XXXXXX) for the budget; null creates none."
   type        = string
