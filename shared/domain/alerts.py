@@ -108,6 +108,7 @@ def judge(figures: SignalFigures) -> list[SignalReading]:
 ELSEWHERE = (
     ("function errors (5xx)", "> 2 %", "Cloud Monitoring: function_errors"),
     ("database query time", "> 1 s", "Cloud Monitoring: slow_db_queries"),
+    ("a sweep's backlog reports", "none for 15 min", "Cloud Monitoring: backlog_reports_stopped"),
     ("database CPU", "> 80 % for 5 min", "Supabase dashboard"),
     ("monthly / daily cloud cost", "> $300 / month, > $50 / day", "the billing budget"),
 )

@@ -71,6 +71,10 @@ def test_the_signals_only_the_console_sees_are_named_with_where_to_look():
     assert [name for name, _, _ in ELSEWHERE] == [
         "function errors (5xx)",
         "database query time",
+        "a sweep's backlog reports",
         "database CPU",
         "monthly / daily cloud cost",
     ]
+    # every Cloud Monitoring policy ops status cannot judge is named with its policy
+    where = {place for _, _, place in ELSEWHERE}
+    assert "Cloud Monitoring: backlog_reports_stopped" in where
