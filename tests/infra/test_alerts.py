@@ -211,15 +211,14 @@ def test_a_sweep_that_stops_reporting_alerts() -> None:
     assert metric["label_extractors"] == {"backlog": "EXTRACT(jsonPayload.backlog)"}
     policy = _policies()["backlog_reports_stopped"]
     assert policy["for_each"] == "${local.backlogs}"
-    absent = tf.single(tf.single(policy["conditions"])["condition_absent"])
-    assert "${google_logging_metric.backlog_reports.name}" in absent["filter"]
-    assert 'metric.labels.backlog="${each.key}"' in absent["filter"], absent["filter"]
-    assert absent["duration"] == "${var.backlog_report_silence_seconds}s"
-    reduce = tf.single(absent["aggregations"])
-    assert (reduce["cross_series_reducer"], reduce["group_by_fields"]) == (
-        "REDUCE_SUM",
-        ["metric.label.backlog"],
+    promql = tf.single(tf.single(policy["conditions"])["condition_prometheus_query_language"])
+    query = promql["query"]
+    assert query.startswith(
+        "absent_over_time(${local.promql_metric}${google_logging_metric.backlog_reports.name}{"
     )
+    assert 'backlog="${each.key}"' in query, query
+    assert query.endswith("[${var.backlog_report_silence_seconds}s])"), query
+    assert promql["disable_metric_validation"] is True  # created in the same apply (test_first_apply)
     silence = tf.variables(platform)["backlog_report_silence_seconds"]["default"]
     ticks = {
         job.function: job.every_seconds for job in schedules.SCHEDULED_JOBS if job.body == {"sweep": True}

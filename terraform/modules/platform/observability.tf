@@ -514,7 +514,6 @@ resource "google_monitoring_alert_policy" "stale_backlog" {
 
 # A sweep that stopped reports nothing, so no stale_backlog alert can fire for its backlogs:
 # this one fires when a backlog has had no report at all for backlog_report_silence_seconds.
-# Summed across revisions, so a deploy's new revision does not look like a silence.
 resource "google_monitoring_alert_policy" "backlog_reports_stopped" {
   for_each = local.backlogs
 
@@ -527,16 +526,15 @@ resource "google_monitoring_alert_policy" "backlog_reports_stopped" {
   conditions {
     display_name = "No report of the ${each.value.what} from ${each.value.reporter}"
 
-    condition_absent {
-      filter   = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.backlog_reports.name}\" AND metric.labels.backlog=\"${each.key}\""
-      duration = "${var.backlog_report_silence_seconds}s"
-
-      aggregations {
-        alignment_period     = "300s"
-        per_series_aligner   = "ALIGN_SUM"
-        cross_series_reducer = "REDUCE_SUM"
-        group_by_fields      = ["metric.label.backlog"]
-      }
+    # PromQL, as the other log-metric policies: a condition on a metric created in the same
+    # apply must skip validation (tests/infra/test_first_apply.py). absent_over_time is 1 only
+    # when no series of the selector has a point in the window, so a deploy's new revision is
+    # not a silence.
+    condition_prometheus_query_language {
+      query                     = "absent_over_time(${local.promql_metric}${google_logging_metric.backlog_reports.name}{${local.on_functions},backlog=\"${each.key}\"}[${var.backlog_report_silence_seconds}s])"
+      duration                  = "0s"
+      evaluation_interval       = "60s"
+      disable_metric_validation = true
     }
   }
 
