@@ -174,6 +174,10 @@ SAGA_REQUEST_MAX_CHARS = 1000  # longest request_description accepted
 SAGA_FINDINGS_MAX_VENDORS = 3  # named options in a message to the member ("two or three")
 SAGA_SOURCES_LOOKBACK = timedelta(days=30)  # workflows whose sources a reply about research may cite
 SAGA_SOURCES_WORKFLOWS = 10  # at most this many recent workflows
+# An expert's answer to a follow-up question still reaches the workflow while it waits for answers
+# or within this long after it completed (the member then gets one update); past it, the question is
+# stale and the expert's reply is an ordinary message.
+SAGA_FOLLOW_UP_ANSWER_WINDOW = timedelta(days=7)
 
 # --- Retention (platform §6.6) ----------------------------------------------------------------
 MESSAGE_RETENTION = timedelta(days=365)  # message history is purged after 1 year (RETENTION_MESSAGE_DAYS)

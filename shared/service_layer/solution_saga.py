@@ -52,7 +52,9 @@ from shared.agents.solution_saga.grounding import (
 from shared.config import get_settings
 from shared.domain.community import normalize_expertise
 from shared.domain.constants import (
+    CONCIERGE_TEXT_MAX_CHARS,
     SAGA_EXPERT_TIMEOUT,
+    SAGA_FOLLOW_UP_ANSWER_WINDOW,
     SAGA_INNOVATOR_MATCHES,
     SAGA_MIN_EXPERT_RESPONSES,
     SAGA_REQUEST_MAX_CHARS,
@@ -532,10 +534,22 @@ def _sources_for_model(w: Workflow) -> dict[str, Any]:
             for i in w.matched_innovators
         ],
         "expert_answers": [
-            {"expert": e.get("expert_first_name"), "answer": e.get("verbatim") or e.get("summary")}
+            {
+                "expert": e.get("expert_first_name"),
+                "answer": e.get("verbatim") or e.get("summary"),
+                **_follow_up_answer(e),
+            }
             for e in w.community_insights
         ],
     }
+
+
+def _follow_up_answer(insight: Mapping[str, Any]) -> dict[str, Any]:
+    """The expert's answer to the follow-up question they were asked, when they gave one."""
+    follow_up = insight.get("follow_up")
+    if not isinstance(follow_up, Mapping) or not follow_up.get("answer"):
+        return {}
+    return {"follow_up": {"question": follow_up.get("question"), "answer": follow_up["answer"]}}
 
 
 def _ask_community(uow: PostgresUnitOfWork, w: Workflow, *, now: datetime) -> None:
@@ -754,23 +768,123 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _expert_update(
-    uow: PostgresUnitOfWork, w: Workflow, name: str | None, summary: str, sources: Sources, *, now: datetime
-) -> None:
-    """Decision point 2 said the member should hear this answer now: their words, grounded."""
+    uow: PostgresUnitOfWork,
+    w: Workflow,
+    name: str | None,
+    summary: str,
+    sources: Sources,
+    *,
+    now: datetime,
+    closing: str = " More answers may follow.",
+    step: str = PROCESS_EXPERT_RESPONSE_STEP,
+) -> list[str]:
+    """Decision point 2 said the member should hear this answer now (or an expert answered a
+    follow-up question after the final message): their words, grounded. The queued ids."""
     text = final_message(
         w.request_description, [], [], sources, None, timed_out=False, peers=[(name, summary)]
     )
-    text += " More answers may follow."
-    if _sendable(text, sources, w, PROCESS_EXPERT_RESPONSE_STEP, now):
-        _queue(
+    text += closing
+    if not _sendable(text, sources, w, step, now):
+        return []
+    return _queue(
+        uow,
+        w,
+        kind=EXPERT_UPDATE,
+        text=text,
+        data={"expert_first_name": name},
+        priority="medium",
+        now=now,
+    )
+
+
+# --- 3b. The expert answered a follow-up question ----------------------------------------------------
+
+FOLLOW_UP_ANSWER_STEP = "follow_up_answer"
+FOLLOW_UP_LATE = " That is their answer to a follow-up question I asked them after my last message."
+
+
+class FollowUpRefused(Exception):
+    """The answer cannot be recorded: no follow-up on this workflow was asked of (and sent to) this
+    member, the workflow is closed or too old, or the question already has another answer."""
+
+
+@dataclass(frozen=True)
+class FollowUpAnswered:
+    status: str  # 'recorded' | 'already_recorded'
+    workflow_id: UUID
+    workflow_status: str
+    update_queued: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, UUID) else v for k, v in asdict(self).items()}
+
+
+def _follow_up_of(w: Workflow, expert_user_id: UUID) -> dict[str, Any] | None:
+    """The answer's insight whose follow-up question was asked of this expert (one answer per
+    expert and request, so at most one)."""
+    for insight in w.community_insights:
+        follow_up = insight.get("follow_up")
+        if isinstance(follow_up, dict) and follow_up.get("expert_user_id") == str(expert_user_id):
+            return insight
+    return None
+
+
+def record_follow_up_answer(
+    uow: PostgresUnitOfWork, workflow_id: UUID, *, expert_user_id: UUID, answer: str, now: datetime
+) -> FollowUpAnswered:
+    """The expert's answer to decision point 2's follow-up question (the Concierge's
+    ``record_follow_up_answer``), in the caller's unit of work. Stored on the same insight's
+    ``follow_up`` (``answer``, ``answered_at``) and logged (``by: member``); a workflow still waiting
+    reads it in its final evaluation, a completed one sends the member one update. Once: a repeat
+    with the same answer is ``already_recorded`` and writes nothing."""
+    answer = " ".join(answer.split())
+    if not answer or len(answer) > CONCIERGE_TEXT_MAX_CHARS:
+        raise FollowUpRefused(f"an answer is 1 to {CONCIERGE_TEXT_MAX_CHARS} characters")
+    w = uow.solution_workflows.lock(workflow_id)
+    insight = _follow_up_of(w, expert_user_id) if w is not None else None
+    if w is None or insight is None:
+        raise FollowUpRefused("no follow-up question on that research was asked of this member")
+    follow_up = insight["follow_up"]
+    if "answer" in follow_up:
+        if follow_up["answer"] == answer:
+            return FollowUpAnswered("already_recorded", w.id, w.status)
+        raise FollowUpRefused("that follow-up question is already answered")
+    since = now - SAGA_FOLLOW_UP_ANSWER_WINDOW
+    if not uow.solution_workflows.open_follow_ups(expert_user_id, since=since, workflow_id=w.id):
+        raise FollowUpRefused("that follow-up question was never sent, or the research is closed")
+    follow_up["answer"] = answer
+    follow_up["answered_at"] = now.isoformat()
+    _log(
+        w,
+        FOLLOW_UP_ANSWER_STEP,
+        {"question": follow_up.get("question"), "answer": answer, "workflow_status": w.status},
+        "the expert answered the follow-up question",
+        by="member",
+        now=now,
+        response_id=str(insight.get("response_id")),
+    )
+    queued: list[str] = []
+    if w.status == "completed":  # the final message went out: tell the member once
+        name = insight.get("expert_first_name")
+        queued = _expert_update(
             uow,
             w,
-            kind=EXPERT_UPDATE,
-            text=text,
-            data={"expert_first_name": name},
-            priority="medium",
+            name if isinstance(name, str) else None,
+            answer,
+            _sources(w),
             now=now,
+            closing=FOLLOW_UP_LATE,
+            step=FOLLOW_UP_ANSWER_STEP,
         )
+        follow_up["update_queued_message_ids"] = queued
+    elif w.next_action and w.next_action.startswith("follow up with"):
+        w.next_action = f"wait for {SAGA_MIN_EXPERT_RESPONSES} expert answers or the timeout"
+    uow.solution_workflows.save(w)
+    log.info(
+        "follow-up answer recorded",
+        extra={"workflow_id": str(w.id), "workflow_status": w.status, "update_queued": bool(queued)},
+    )
+    return FollowUpAnswered("recorded", w.id, w.status, update_queued=bool(queued))
 
 
 # --- 4. Final evaluation, or the timeout ------------------------------------------------------------

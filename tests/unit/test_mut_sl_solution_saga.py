@@ -39,6 +39,7 @@ from shared.adapters.repositories.queue import NewQueuedPart
 from shared.adapters.repositories.solution_workflows import (
     ExpertAnswer,
     InnovatorMatch,
+    OpenFollowUp,
     Workflow,
     WorkflowSources,
 )
@@ -48,7 +49,9 @@ from shared.agents.solution_saga import fallback
 from shared.agents.solution_saga.grounding import Sources, final_message, initial_message, sources_of
 from shared.config import reset_settings_cache
 from shared.domain.constants import (
+    CONCIERGE_TEXT_MAX_CHARS,
     SAGA_EXPERT_TIMEOUT,
+    SAGA_FOLLOW_UP_ANSWER_WINDOW,
     SAGA_INNOVATOR_MATCHES,
     SAGA_MIN_EXPERT_RESPONSES,
     SAGA_REQUEST_MAX_CHARS,
@@ -157,6 +160,7 @@ class Workflows(RecordingRepo):
         self.open: list[Workflow] = []
         self.sources: list[WorkflowSources] = []
         self.by_event_answers: list[Workflow | None] = []
+        self.follow_ups: list[OpenFollowUp] = []
 
     def add(self, **kwargs: Any) -> UUID | None:
         self.record("add", **kwargs)
@@ -204,6 +208,10 @@ class Workflows(RecordingRepo):
     def sources_for_user(self, user_id: UUID, **kwargs: Any) -> list[WorkflowSources]:
         self.record("sources_for_user", user_id, **kwargs)
         return list(self.sources)
+
+    def open_follow_ups(self, user_id: UUID, **kwargs: Any) -> list[OpenFollowUp]:
+        self.record("open_follow_ups", user_id, **kwargs)
+        return list(self.follow_ups)
 
 
 def a_profile(user_id: UUID) -> SendProfile:
@@ -2178,3 +2186,162 @@ def test_an_assessment_the_model_could_not_give_is_made_offline(world: World) ->
     [decision] = entry(world.workflows.saved[0], saga.PROCESS_EXPERT_RESPONSE_STEP)
     assert decision["by"] == "fallback"
     assert decision["reasoning"] == "offline: answer recorded as given; no model judgement"
+
+
+# --- 3b. The expert answers the follow-up question ----------------------------------------------------
+
+QUESTION = "Do you have a contact at Trustwell?"
+REPLY = "Dana Kim runs partnerships at Trustwell, happy to connect."
+
+
+def asked(world: World, *, status: str = saga.IN_PROGRESS, sent: bool = True, **follow_up: Any) -> Workflow:
+    """A workflow whose first answer (Ana's, R1) carries a follow-up question asked of EXPERT."""
+    insight = {
+        "response_id": str(R1),
+        "expert_first_name": "Ana",
+        "summary": ANSWER,
+        "verbatim": ANSWER,
+        "follow_up": {
+            "question": QUESTION,
+            "queued_message_ids": [str(uuid4())],
+            "expert_user_id": str(EXPERT),
+            **follow_up,
+        },
+    }
+    done = {"status": "completed", "current_step": saga.COMPLETE, "completed_at": NOW - timedelta(hours=1)}
+    w = waiting(
+        world,
+        community_insights=[insight],
+        next_action=f"follow up with Ana: {QUESTION}",
+        **(done if status == "completed" else {}),
+    )
+    if sent:
+        world.workflows.follow_ups = [
+            OpenFollowUp(WF, w.status, NEED, R1, QUESTION, NOW - timedelta(minutes=30))
+        ]
+    return w
+
+
+def follow_up_answer(world: World, *, by: UUID = EXPERT, text: str = REPLY) -> saga.FollowUpAnswered:
+    return saga.record_follow_up_answer(world.pg, WF, expert_user_id=by, answer=text, now=NOW)
+
+
+def test_a_follow_up_answer_while_waiting_is_stored_for_the_final_evaluation(world: World) -> None:
+    asked(world)
+    result = follow_up_answer(world, text=f"  {REPLY}\n")
+    assert result == saga.FollowUpAnswered("recorded", WF, saga.IN_PROGRESS, update_queued=False)
+    assert result.as_dict() == {
+        "status": "recorded",
+        "workflow_id": str(WF),
+        "workflow_status": saga.IN_PROGRESS,
+        "update_queued": False,
+    }
+    assert world.log.methods() == [
+        "solution_workflows.lock",
+        "solution_workflows.open_follow_ups",
+        "solution_workflows.save",
+    ]
+    [call] = world.log.of("solution_workflows", "open_follow_ups")
+    assert call.args == (EXPERT,)
+    assert call.kwargs == {"since": NOW - SAGA_FOLLOW_UP_ANSWER_WINDOW, "workflow_id": WF}
+    [saved] = world.workflows.saved
+    follow_up = saved.community_insights[0]["follow_up"]
+    assert (follow_up["answer"], follow_up["answered_at"]) == (REPLY, NOW.isoformat())
+    assert "update_queued_message_ids" not in follow_up
+    assert saved.conversation_log == [
+        {
+            "step": saga.FOLLOW_UP_ANSWER_STEP,
+            "decision": {"question": QUESTION, "answer": REPLY, "workflow_status": saga.IN_PROGRESS},
+            "reasoning": "the expert answered the follow-up question",
+            "by": "member",
+            "timestamp": NOW.isoformat(),
+            "response_id": str(R1),
+        }
+    ]
+    assert saved.next_action == f"wait for {SAGA_MIN_EXPERT_RESPONSES} expert answers or the timeout"
+    assert world.queued() == []
+    # what the final evaluation reads: the model's sources, the grounding and the offline ranking
+    assert saga._sources_for_model(saved)["expert_answers"] == [
+        {"expert": "Ana", "answer": ANSWER, "follow_up": {"question": QUESTION, "answer": REPLY}}
+    ]
+    assert _sources_of(saved).backs_name("Dana Kim")
+
+
+def _sources_of(w: Workflow) -> Sources:
+    return sources_of(w.web_results, w.matched_innovators, w.community_insights)
+
+
+def test_a_follow_up_answer_after_the_final_message_sends_the_member_one_update(world: World) -> None:
+    asked(world, status="completed")
+    result = follow_up_answer(world)
+    assert result == saga.FollowUpAnswered("recorded", WF, "completed", update_queued=True)
+    [part] = world.queued()
+    assert part.user_id == MEMBER and part.agent_id == "concierge"
+    assert part.message_data == {
+        "kind": saga.EXPERT_UPDATE,
+        "workflow_id": str(WF),
+        "expert_first_name": "Ana",
+    }
+    assert part.final_message == (f'What members said about {NEED}: Ana said: "{REPLY}"{saga.FOLLOW_UP_LATE}')
+    [saved] = world.workflows.saved
+    follow_up = saved.community_insights[0]["follow_up"]
+    assert follow_up["answer"] == REPLY
+    assert follow_up["update_queued_message_ids"] == [str(world.queue_ids[0])]
+    assert saved.next_action == f"follow up with Ana: {QUESTION}"  # a completed workflow's is kept
+    assert [e["by"] for e in saved.conversation_log] == ["member"]
+
+
+def test_a_follow_up_answer_the_guards_refuse_is_stored_but_not_sent(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(saga, "unsendable", lambda text, sources, need: ["invented_name: Dana Kim"])
+    asked(world, status="completed")
+    assert follow_up_answer(world).update_queued is False
+    assert world.queued() == []
+    [saved] = world.workflows.saved
+    assert saved.community_insights[0]["follow_up"]["update_queued_message_ids"] == []
+    assert [(e["by"], e["step"]) for e in saved.conversation_log] == [
+        ("member", saga.FOLLOW_UP_ANSWER_STEP),
+        ("guard", saga.FOLLOW_UP_ANSWER_STEP),
+    ]
+
+
+def test_a_follow_up_asked_of_someone_else_is_refused(world: World) -> None:
+    asked(world)
+    with pytest.raises(saga.FollowUpRefused, match="no follow-up question on that research was asked"):
+        follow_up_answer(world, by=EXPERT2)
+    with pytest.raises(saga.FollowUpRefused, match="no follow-up question on that research was asked"):
+        saga.record_follow_up_answer(world.pg, uuid4(), expert_user_id=EXPERT, answer=REPLY, now=NOW)
+    assert world.workflows.saved == [] and world.queued() == []
+
+
+def test_a_follow_up_not_sent_or_closed_is_refused(world: World) -> None:
+    asked(world, sent=False)
+    with pytest.raises(saga.FollowUpRefused, match="never sent, or the research is closed"):
+        follow_up_answer(world)
+    assert world.workflows.saved == [] and world.queued() == []
+
+
+def test_an_empty_or_overlong_follow_up_answer_is_refused(world: World) -> None:
+    asked(world)
+    for text in (" ", "x" * (CONCIERGE_TEXT_MAX_CHARS + 1)):
+        with pytest.raises(saga.FollowUpRefused, match="an answer is 1 to"):
+            follow_up_answer(world, text=text)
+    assert world.log.methods() == []
+
+
+def test_a_follow_up_already_answered_records_nothing_twice(world: World) -> None:
+    asked(world, status="completed", answer=REPLY, answered_at=NOW.isoformat())
+    again = follow_up_answer(world)
+    assert again == saga.FollowUpAnswered("already_recorded", WF, "completed")
+    with pytest.raises(saga.FollowUpRefused, match="already answered"):
+        follow_up_answer(world, text="Something else entirely.")
+    assert world.workflows.saved == [] and world.queued() == []
+    assert world.log.methods() == ["solution_workflows.lock", "solution_workflows.lock"]
+
+
+def test_the_offline_final_evaluation_ranks_an_innovator_named_in_a_follow_up_answer() -> None:
+    other = {**TRUSTWELL_ROW, "company_name": "Attestly", "solution_name": "Attestly"}
+    insights = [{"summary": "nothing named", "follow_up": {"answer": "Attestly, without a doubt"}}]
+    ranked = fallback.final_recommendations([TRUSTWELL_ROW, other], insights)
+    assert ranked["options"][0]["name"] == "Attestly"

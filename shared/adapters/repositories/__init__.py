@@ -37,7 +37,7 @@ from shared.adapters.repositories.priorities import (
 from shared.adapters.repositories.priority_sources import PrioritySourceRepository
 from shared.adapters.repositories.queue import QueueRepository, QueueRow
 from shared.adapters.repositories.retention import RetentionRepository
-from shared.adapters.repositories.solution_workflows import SolutionWorkflowRepository, Workflow
+from shared.adapters.repositories.solution_workflows import OpenFollowUp, SolutionWorkflowRepository, Workflow
 from shared.adapters.repositories.tasks import TaskRepository
 from shared.adapters.repositories.users import SendProfile, User, UserLock, UserRepository
 
@@ -67,6 +67,7 @@ __all__ = [
     "MessageRepository",
     "NewDeadLetter",
     "NewNomination",
+    "OpenFollowUp",
     "OpsRepository",
     "Priority",
     "PriorityRepository",

@@ -118,6 +118,18 @@ class WorkflowSources:
     community_insights: list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class OpenFollowUp:
+    """A follow-up question decision point 2 asked an expert, sent and not answered yet."""
+
+    workflow_id: UUID
+    workflow_status: str  # in_progress | completed
+    request_description: str
+    response_id: UUID | None  # the expert's answer it follows
+    question: str
+    sent_at: datetime
+
+
 class SolutionWorkflowRepository:
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
@@ -246,4 +258,28 @@ class SolutionWorkflowRepository:
                 categories=tuple(r["categories"] or ()),
             )
             for r in rows
+        ]
+
+    def open_follow_ups(
+        self, user_id: UUID, *, since: datetime, workflow_id: UUID | None = None, limit: int = 1
+    ) -> list[OpenFollowUp]:
+        """Follow-up questions asked of this member (the expert) whose message was sent and that
+        they have not answered, on workflows in progress or completed since ``since``; the most
+        recently sent first (one workflow's with ``workflow_id``)."""
+        return [
+            OpenFollowUp(
+                workflow_id=uuid_of(r["workflow_id"]),
+                workflow_status=r["status"],
+                request_description=r["request_description"],
+                response_id=uuid_or_none(r["response_id"]),
+                question=str(r["question"] or ""),
+                sent_at=r["sent_at"],
+            )
+            for r in self._sql.all(
+                "solution_open_follow_ups",
+                user_id=user_id,
+                since=since,
+                workflow_id=workflow_id,
+                limit=limit,
+            )
         ]

@@ -73,3 +73,26 @@ SELECT r.id, r.user_id, r.response_text, r.verbatim_answer, u.first_name AS expe
   LEFT JOIN users u ON u.id = r.user_id
  WHERE w.id = %(workflow_id)s
  ORDER BY r.created_at, r.id;
+
+-- name: solution_open_follow_ups
+-- Follow-up questions decision point 2 asked this member (the expert) that went out (their queued
+-- message was sent) and are not answered yet, on workflows in progress or completed since
+-- %(since)s; optionally one workflow's. Most recently sent first.
+SELECT w.id AS workflow_id, w.status, w.request_description,
+       i.insight ->> 'response_id' AS response_id,
+       i.insight -> 'follow_up' ->> 'question' AS question,
+       max(mq.sent_at) AS sent_at
+  FROM solution_workflows w
+ CROSS JOIN LATERAL jsonb_array_elements(w.community_insights) AS i(insight)
+  JOIN message_queue mq
+    ON mq.user_id = %(user_id)s
+   AND mq.status = 'sent'
+   AND mq.id::text IN (SELECT jsonb_array_elements_text(i.insight -> 'follow_up' -> 'queued_message_ids'))
+ WHERE (w.status = 'in_progress' OR (w.status = 'completed' AND w.completed_at >= %(since)s))
+   AND (%(workflow_id)s::uuid IS NULL OR w.id = %(workflow_id)s::uuid)
+   AND jsonb_typeof(i.insight -> 'follow_up' -> 'queued_message_ids') = 'array'
+   AND i.insight -> 'follow_up' ->> 'expert_user_id' = %(user_id)s::text
+   AND NOT (i.insight -> 'follow_up' ? 'answer')
+ GROUP BY w.id, w.status, w.request_description, i.insight
+ ORDER BY sent_at DESC, w.id
+ LIMIT %(limit)s;

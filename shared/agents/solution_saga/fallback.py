@@ -77,7 +77,9 @@ def final_recommendations(
 ) -> dict[str, Any]:
     """Innovators the experts named first, then the rest; peers' words are quoted as said."""
     options = innovator_options(innovators)
-    said = " ".join(str(e.get("summary") or "") for e in insights)
+    said = " ".join(
+        f"{e.get('summary') or ''} {(e.get('follow_up') or {}).get('answer') or ''}" for e in insights
+    )
     named = {n.lower() for n in mentioned([o["name"] for o in options], said)}
     options.sort(key=lambda o: o["name"].lower() not in named)
     return {

@@ -95,10 +95,14 @@ def sources_of(
     experts = 0
     for e in insights:
         experts += 1
-        for key in ("summary", "verbatim"):
-            if e.get(key):
-                texts.append(str(e[key]))
-                urls.update(_clean_url(u) for u in _URL.findall(str(e[key])))
+        follow_up = e.get("follow_up")
+        said = [e.get("summary"), e.get("verbatim")]
+        if isinstance(follow_up, Mapping):
+            said.append(follow_up.get("answer"))  # the expert's answer to a follow-up question
+        for text in said:
+            if text:
+                texts.append(str(text))
+                urls.update(_clean_url(u) for u in _URL.findall(str(text)))
     return Sources(
         names=frozenset(names),
         texts=tuple(texts),
