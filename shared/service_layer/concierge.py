@@ -5,7 +5,8 @@
   LLM or, without one, the offline brain.
 
 The agents' community tools (cancel a request, record an expert's answer) call the Community service's
-public use cases through ``CommunityService``, handed to the agent (an agent never imports upward).
+public use cases through ``CommunityService``, and ``record_follow_up_answer`` the Solution Saga's
+through ``SagaService``, handed to the agent (an agent never imports upward).
 
 Turns commit in their own transaction (see ``shared.service_layer.bouncer``); a redelivery after
 a committed turn finds nothing unanswered and is a no-op.
@@ -24,7 +25,7 @@ from shared.agents.conversation.protocol import TurnResult
 from shared.agents.conversation.turn import run_turn
 from shared.agents.innovator.agent import InnovatorAgent
 from shared.logs import get_logger
-from shared.service_layer import community
+from shared.service_layer import community, solution_saga
 from shared.service_layer.consumer import Delivery, delivery_user_id
 from shared.service_layer.deps import Deps
 from shared.service_layer.intros import IntroService
@@ -47,10 +48,23 @@ class CommunityService:
         return community.cancel_request(uow, request_id=request_id, user_id=user_id, now=now)
 
 
+class SagaService:
+    """The Solution Saga's use case the Concierge's ``record_follow_up_answer`` calls (``SagaPort``)."""
+
+    def record_follow_up_answer(
+        self, uow: PostgresUnitOfWork, *, workflow_id: UUID, expert_user_id: UUID, answer: str, now: datetime
+    ) -> Mapping[str, Any]:
+        return solution_saga.record_follow_up_answer(
+            uow, workflow_id, expert_user_id=expert_user_id, answer=answer, now=now
+        ).as_dict()
+
+
 def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> TurnResult:
-    service, intros = CommunityService(), IntroService()
+    service, intros, saga = CommunityService(), IntroService(), SagaService()
     return _run(
-        InnovatorAgent(service, intros) if innovator else ConciergeAgent(service, intros), user_id, deps
+        InnovatorAgent(service, intros, saga) if innovator else ConciergeAgent(service, intros, saga),
+        user_id,
+        deps,
     )
 
 
@@ -74,7 +88,9 @@ def _run(agent: ConciergeAgent, user_id: UUID, deps: Deps) -> TurnResult:
 
 def handle_turn_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
     """Events for a Concierge member: one turn (its own transaction)."""
-    result = _run(ConciergeAgent(CommunityService(), IntroService()), delivery_user_id(delivery), deps)
+    result = _run(
+        ConciergeAgent(CommunityService(), IntroService(), SagaService()), delivery_user_id(delivery), deps
+    )
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
 
 
@@ -82,5 +98,7 @@ def handle_innovator_turn_event(
     delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps
 ) -> dict[str, Any] | None:
     """Events for an Innovator member: one turn (its own transaction)."""
-    result = _run(InnovatorAgent(CommunityService(), IntroService()), delivery_user_id(delivery), deps)
+    result = _run(
+        InnovatorAgent(CommunityService(), IntroService(), SagaService()), delivery_user_id(delivery), deps
+    )
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}

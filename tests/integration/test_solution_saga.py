@@ -18,7 +18,7 @@ from cloudevents.http import CloudEvent
 from shared.adapters.llm import Llm
 from shared.adapters.repositories.events import ClaimedEvent
 from shared.adapters.unit_of_work import PostgresUnitOfWork
-from shared.domain.constants import SAGA_EXPERT_TIMEOUT
+from shared.domain.constants import SAGA_EXPERT_TIMEOUT, SAGA_MIN_EXPERT_RESPONSES
 from shared.domain.events import SolutionResearchCancelled
 from shared.routing import CONSUMERS
 from shared.service_layer import community, solution_saga
@@ -950,3 +950,125 @@ def test_the_account_manager_ranks_finished_research_for_the_member(db: Any, wor
     assert deliver("agent_account_manager", cloud, make_deps(clock=lambda: later)) == Outcome.HANDLED
     items = rows(db, "SELECT item_type, item_id FROM user_priorities WHERE user_id = %s", asker)
     assert {"item_type": "solution_update", "item_id": w["id"]} in items
+
+
+# --- The expert answers the follow-up question (through their Concierge) ---------------------------
+
+FOLLOW_UP_QUESTION = "Do you have a contact at Trustwell?"
+FOLLOW_UP_REPLY = "Jane Doe runs partnerships at Trustwell and is happy to talk to them."
+
+
+def _follow_up_sent(db: Any, world: dict[str, UUID], anthropic_fake: AnthropicFake) -> dict[str, Any]:
+    """The real saga asks Ana (the first expert) a follow-up question; the orchestrator sends it."""
+    from shared.service_layer.freshness import LlmFreshnessClassifier
+    from shared.service_layer.orchestrate import run_tick
+
+    asker, ana = world["asker"], world["ana"]
+    start(asker)  # offline start: the community request and the timeout
+    w = workflow(db, asker)
+    _assessment(anthropic_fake, follow_up=FOLLOW_UP_QUESTION)
+    t1 = response_task(db, answer(ana, w["community_request_id"], "We used Trustwell; auditors liked it."))
+    assert run_task(t1, llm=settings_llm())["status"] == "waiting"
+    [ask] = queued(db, ana)
+    with PostgresUnitOfWork() as uow:  # not sent yet: not an open follow-up
+        assert uow.solution_workflows.open_follow_ups(ana, since=NOW) == []
+    run_tick(PostgresUnitOfWork, now=ask["scheduled_for"], classifier=LlmFreshnessClassifier(lambda: None))
+    [ask] = queued(db, ana)
+    assert ask["status"] == "sent" and ask["message_data"]["kind"] == solution_saga.EXPERT_FOLLOW_UP
+    return ask
+
+
+def _ana_replies(db: Any, ana: UUID, text: str, *, at: datetime) -> Any:
+    """Ana texts back; her Concierge turn runs on the offline brain (no key)."""
+    from shared.service_layer.concierge import run_member_turn
+    from tests.bouncer_support import say
+
+    [conversation] = rows(db, "SELECT DISTINCT conversation_id FROM messages WHERE user_id = %s", ana)
+    say(db, ana, conversation["conversation_id"], text)
+    return run_member_turn(ana, make_deps(clock=lambda: at))
+
+
+def _updates(db: Any, asker: UUID) -> list[dict[str, Any]]:
+    return [q for q in queued(db, asker) if q["message_data"]["kind"] == solution_saga.EXPERT_UPDATE]
+
+
+def test_an_answer_to_a_follow_up_on_a_completed_workflow_reaches_the_member_once(
+    db: Any, world: dict[str, UUID], anthropic_fake: AnthropicFake
+) -> None:
+    asker, ana = world["asker"], world["ana"]
+    sent = _follow_up_sent(db, world, anthropic_fake)["sent_at"]
+    [timeout] = tasks(db, solution_saga.TIMEOUT_TASK)
+    later = max(NOW + SAGA_EXPERT_TIMEOUT, sent + timedelta(minutes=5))
+    assert run_task(timeout, at=later)["status"] == "completed"  # the final message went out without it
+    assert _updates(db, asker) == []
+
+    result = _ana_replies(db, ana, FOLLOW_UP_REPLY, at=later + timedelta(hours=1))
+    assert result.path == "fallback"
+    w = workflow(db, asker)
+    follow_up = w["community_insights"][0]["follow_up"]
+    assert follow_up["answer"] == FOLLOW_UP_REPLY
+    assert follow_up["answered_at"] == (later + timedelta(hours=1)).isoformat()
+    assert [e["by"] for e in w["conversation_log"]][-1] == "member"
+    [update] = _updates(db, asker)
+    assert update["agent_id"] == "concierge" and update["message_data"]["workflow_id"] == str(w["id"])
+    assert FOLLOW_UP_REPLY in update["final_message"]
+    assert follow_up["update_queued_message_ids"] == [str(update["id"])]
+    [reply] = rows(
+        db,
+        "SELECT content FROM messages WHERE user_id = %s AND direction = 'outbound' ORDER BY created_at DESC"
+        " LIMIT 1",
+        ana,
+    )
+    assert reply["content"] == "Thanks, I've passed your answer on to the member who asked."
+
+    # a repeat (the same answer through the use case, a redelivered turn, another text): nothing twice
+    with PostgresUnitOfWork() as uow:
+        again = solution_saga.record_follow_up_answer(
+            uow, w["id"], expert_user_id=ana, answer=FOLLOW_UP_REPLY, now=later + timedelta(hours=2)
+        )
+        uow.commit()
+    assert again.status == "already_recorded"
+    run_member_turn_again = _ana_replies(
+        db, ana, "Her email is on their site, she's great.", at=later + timedelta(hours=3)
+    )
+    assert run_member_turn_again.path == "fallback"
+    assert len(_updates(db, asker)) == 1
+    assert workflow(db, asker)["community_insights"][0]["follow_up"] == follow_up
+    with PostgresUnitOfWork() as uow:
+        assert uow.solution_workflows.open_follow_ups(ana, since=NOW) == []
+
+
+def test_an_answer_to_a_follow_up_while_waiting_joins_the_final_evaluation(
+    db: Any, world: dict[str, UUID], anthropic_fake: AnthropicFake
+) -> None:
+    asker, ana = world["asker"], world["ana"]
+    sent = _follow_up_sent(db, world, anthropic_fake)["sent_at"]
+    with PostgresUnitOfWork() as uow:
+        [open_one] = uow.solution_workflows.open_follow_ups(ana, since=NOW)
+    assert open_one.question == FOLLOW_UP_QUESTION and open_one.workflow_status == "in_progress"
+
+    _ana_replies(db, ana, FOLLOW_UP_REPLY, at=sent + timedelta(minutes=5))
+    w = workflow(db, asker)
+    assert w["status"] == "in_progress"
+    assert w["community_insights"][0]["follow_up"]["answer"] == FOLLOW_UP_REPLY
+    assert w["next_action"] == f"wait for {SAGA_MIN_EXPERT_RESPONSES} expert answers or the timeout"
+    assert _updates(db, asker) == []  # nothing sent: the final evaluation reads it
+
+    # the second answer: the model's final evaluation is given the follow-up answer
+    _assessment(anthropic_fake, follow_up=None)
+    _tool(
+        anthropic_fake,
+        "record_final_recommendations",
+        {
+            "options": [],
+            "frequentlyMentioned": [],
+            "narrowingQuestion": None,
+            "summary": "peers",
+            "reasoning": "peers only",
+        },
+    )
+    t2 = response_task(db, answer(world["ben"], w["community_request_id"], "Trustwell was fine for us."))
+    assert run_task(t2, llm=settings_llm(), at=sent + timedelta(minutes=10))["status"] == "completed"
+    final = json.dumps(anthropic_fake.requests[-1].body["messages"])
+    assert FOLLOW_UP_REPLY in final and FOLLOW_UP_QUESTION in final
+    assert _updates(db, asker) == []

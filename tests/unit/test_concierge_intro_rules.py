@@ -4,17 +4,19 @@ the offline plan for each rule, its honest reply, and the decision step's answer
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
-from shared.adapters.repositories import Priority
+from shared.adapters.repositories import OpenFollowUp, Priority
 from shared.agents.concierge import fallback as brain
 from shared.agents.concierge.agent import ConciergeAgent
-from shared.agents.concierge.decision import ConciergeDecision
+from shared.agents.concierge.decision import ConciergeDecision, FollowUpAnswerArgs
 from shared.agents.concierge.state import ConciergeTurn, ConciergeTurnState, MemberContext
+from shared.agents.concierge.tools import concierge_tools
 from shared.agents.conversation.protocol import ToolResult, Turn
 from shared.domain.member_intents import IntentKind, read_intent, read_intents, read_yes_no, split_prospect
 
@@ -244,3 +246,101 @@ def test_the_decision_guidance_names_the_last_presented_request():
     guidance = ConciergeAgent().decision_guidance(turn(request))
     assert "LAST PRESENTED COMMUNITY REQUEST" in guidance and str(request.item_id) in guidance
     assert "25 credits" in guidance
+
+
+# --- a research follow-up question asked of the member (the Solution Saga's) --------------------------
+
+WORKFLOW = uuid.uuid4()
+FOLLOW_UP = OpenFollowUp(
+    workflow_id=WORKFLOW,
+    workflow_status="in_progress",
+    request_description="SOC 2 automation",
+    response_id=uuid.uuid4(),
+    question="Do you have a contact at Vanta?",
+    sent_at=NOW - timedelta(minutes=30),
+)
+
+
+def follow_up_turn(*priorities: Priority, text: str = "Dana Kim runs partnerships there") -> ConciergeTurn:
+    t = turn(*priorities, text=text)
+    assert t.state.member is not None
+    t.state.member = replace(t.state.member, follow_up=FOLLOW_UP)
+    return t
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dana Kim runs partnerships there",
+        "Drata",
+        "Yes, Dana Kim runs partnerships there.",
+        "Not at Vanta, but I know their auditor well",
+    ],
+)
+def test_a_reply_to_the_follow_up_question_asked_last_is_recorded_as_its_answer(text):
+    assert plan(text, brain.FOLLOW_UP_QUESTION) == [
+        ("record_follow_up_answer", {"workflow_id": ITEM, "answer_text": text})
+    ]
+
+
+@pytest.mark.parametrize(
+    "text", ["yes", "No.", "sure thing", "pass", "ask Dana Kim", "STOP", "help", "Which Vanta team?"]
+)
+def test_a_keyword_a_bare_yes_or_no_a_pass_or_a_question_is_not_a_follow_up_answer(text):
+    assert all(name != "record_follow_up_answer" for name, _ in plan(text, brain.FOLLOW_UP_QUESTION))
+
+
+def test_a_new_ask_of_their_own_is_not_a_follow_up_answer():
+    [(name, _)] = plan("do you know anyone at Stripe?", brain.FOLLOW_UP_QUESTION)
+    assert name == "publish_community_request"
+
+
+def test_the_follow_up_is_what_was_presented_last_only_when_it_went_out_after_every_item():
+    older = priority("community_request", presented_ago=timedelta(hours=2))
+    t = follow_up_turn(older)
+    assert t.state.member is not None and t.state.member.last_presented_follow_up == FOLLOW_UP
+    assert ConciergeAgent()._presented(t) == brain.Presented(
+        brain.FOLLOW_UP_QUESTION, str(WORKFLOW), FOLLOW_UP.question
+    )
+    newer = priority("community_request", presented_ago=timedelta(minutes=5))
+    t = follow_up_turn(older, newer)
+    assert t.state.member is not None and t.state.member.last_presented_follow_up is None
+    presented = ConciergeAgent()._presented(t)
+    assert presented is not None and presented.item_type == "community_request"
+    assert ConciergeAgent()._presented(turn(older)) == brain.Presented(
+        "community_request", str(older.item_id), "a community_request"
+    )
+
+
+def test_the_decision_guidance_names_the_open_follow_up_question_and_its_tool():
+    guidance = ConciergeAgent().decision_guidance(follow_up_turn())
+    assert "OPEN FOLLOW-UP QUESTION (the last thing asked of them;" in guidance
+    assert f"workflow_id {WORKFLOW}: Do you have a contact at Vanta?" in guidance
+    assert "record_follow_up_answer" in guidance
+    later = priority("intro_opportunity", presented_ago=timedelta(minutes=1))
+    assert "OPEN FOLLOW-UP QUESTION (asked earlier;" in ConciergeAgent().decision_guidance(
+        follow_up_turn(later)
+    )
+    assert "OPEN FOLLOW-UP QUESTION" not in ConciergeAgent().decision_guidance(turn())
+
+
+def test_the_follow_up_answer_tool_calls_the_saga_for_the_turns_member_and_the_reply_says_so():
+    calls: list[dict[str, Any]] = []
+
+    class Saga:
+        def record_follow_up_answer(self, uow: Any, **kwargs: Any) -> dict[str, Any]:
+            calls.append(kwargs)
+            return {"status": "recorded", "workflow_id": str(kwargs["workflow_id"])}
+
+    tool = concierge_tools()["record_follow_up_answer"]
+    t = turn()
+    args = FollowUpAnswerArgs(workflow_id=WORKFLOW, answer_text="Dana Kim")
+    with pytest.raises(RuntimeError, match="not available"):
+        tool.handler(t, args)
+    t.state.saga = Saga()
+    assert tool.handler(t, args) == {"follow_up_answer": "recorded", "workflow_id": str(WORKFLOW)}
+    assert calls == [{"workflow_id": WORKFLOW, "expert_user_id": t.user_id, "answer": "Dana Kim", "now": NOW}]
+    done = ToolResult("record_follow_up_answer", True, {"follow_up_answer": "recorded"})
+    assert brain.render([done], []) == [brain.FOLLOW_UP_ACKS["recorded"]]
+    again = ToolResult("record_follow_up_answer", True, {"follow_up_answer": "already_recorded"})
+    assert brain.render([again], []) == [brain.FOLLOW_UP_ACKS["already_recorded"]]

@@ -36,7 +36,13 @@ from shared.agents.concierge.prompts import (
     REPLY_SYSTEM,
     WELCOME_QUESTION,
 )
-from shared.agents.concierge.state import CommunityPort, ConciergeTurn, ConciergeTurnState, MemberContext
+from shared.agents.concierge.state import (
+    CommunityPort,
+    ConciergeTurn,
+    ConciergeTurnState,
+    MemberContext,
+    SagaPort,
+)
 from shared.agents.concierge.tools import concierge_tools
 from shared.agents.context import profile_block
 from shared.agents.conversation.protocol import AgentTool, ProactiveDelivery, ToolRunnerPort, TurnResult
@@ -50,6 +56,7 @@ from shared.domain.constants import (
     CONCIERGE_TEXT_MAX_CHARS,
     EXPERT_ANSWER_CREDITS_MENTIONED,
     NOT_MET_REASON_MAX,
+    SAGA_FOLLOW_UP_ANSWER_WINDOW,
 )
 from shared.domain.intros import FOLLOWUP_OPENING
 from shared.domain.member_intents import looks_like_goal, read_intents, read_yes_no
@@ -73,10 +80,16 @@ class ConciergeAgent:
     prompt_version = PROMPT_VERSION
     commerce_intents = False  # the offline rules read upload and credit asks (the Innovator's tools)
 
-    def __init__(self, community: CommunityPort | None = None, intros: IntroPort | None = None) -> None:
+    def __init__(
+        self,
+        community: CommunityPort | None = None,
+        intros: IntroPort | None = None,
+        saga: SagaPort | None = None,
+    ) -> None:
         self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = concierge_tools()
         self.community = community  # the Community service's use cases, from the service layer
         self.intros = intros  # the intro services (issue 12), from the service layer
+        self.saga = saga  # the Solution Saga's follow-up answer use case, from the service layer
 
     # --- what kind of turn ---------------------------------------------------------------------
 
@@ -88,7 +101,9 @@ class ConciergeAgent:
         return window_length(total, CONCIERGE_HISTORY_USER_MESSAGE, HISTORY_STEP)
 
     def new_state(self) -> ConciergeTurnState:
-        return ConciergeTurnState(agent=self.name, community=self.community, intros=self.intros)
+        return ConciergeTurnState(
+            agent=self.name, community=self.community, intros=self.intros, saga=self.saga
+        )
 
     def call_kind(self, turn: ConciergeTurn) -> str:
         return "decision" if turn.user_texts else "system_decision"
@@ -96,9 +111,13 @@ class ConciergeAgent:
     # --- state ------------------------------------------------------------------------------------
 
     def member(self, turn: ConciergeTurn) -> MemberContext:
-        """Goal, open priorities and own open requests, loaded once per turn (agents.md §4.2)."""
+        """Goal, open priorities, own open requests and an open research follow-up question asked of
+        them, loaded once per turn (agents.md §4.2)."""
         if turn.state.member is None:
             goal = turn.uow.users.goal(turn.user_id)
+            follow_ups = turn.uow.solution_workflows.open_follow_ups(
+                turn.user_id, since=turn.now - SAGA_FOLLOW_UP_ANSWER_WINDOW
+            )
             turn.state.member = MemberContext(
                 goal=goal.goal if goal else None,
                 goal_type=goal.goal_type if goal else None,
@@ -108,6 +127,7 @@ class ConciergeAgent:
                 requests=turn.uow.community_requests.open_for_user(
                     turn.user_id, limit=CONCIERGE_OPEN_REQUESTS_IN_CONTEXT
                 ),
+                follow_up=follow_ups[0] if follow_ups else None,
             )
         return turn.state.member
 
@@ -180,6 +200,15 @@ class ConciergeAgent:
                 f"{asked.item_summary or asked.item_primary_name or ''}. If the new messages answer it (an "
                 "answer, 'pass', or 'ask <name>'), set answers_presented_request=true; if they only offer to "
                 "introduce someone who could help, use offer_introduction with this request as its context."
+            )
+        follow_up = member.follow_up
+        if follow_up is not None:
+            latest = "the last thing asked of them" if member.last_presented_follow_up else "asked earlier"
+            parts.append(
+                f"OPEN FOLLOW-UP QUESTION ({latest}; asked of the member as an expert who answered a "
+                f'research request about "{follow_up.request_description}"): workflow_id '
+                f"{follow_up.workflow_id}: {follow_up.question} If the new messages answer it, call "
+                "record_follow_up_answer with this workflow_id and the member's own words as answer_text."
             )
         if self.answering_welcome(turn):
             parts.append(
@@ -349,8 +378,17 @@ class ConciergeAgent:
         return [("record_intro_outcome", {"met": False, "reason": said[:NOT_MET_REASON_MAX]})]
 
     def _presented(self, turn: ConciergeTurn) -> brain.Presented | None:
-        """The item presented last, for the offline rules; an intro offer's role read from its row."""
-        last = self.member(turn).last_presented
+        """The item presented last, for the offline rules; an intro offer's role read from its row; a
+        research follow-up question asked of the member when it went out after every item presented."""
+        member = self.member(turn)
+        follow_up = member.last_presented_follow_up
+        if follow_up is not None:
+            return brain.Presented(
+                item_type=brain.FOLLOW_UP_QUESTION,
+                item_id=str(follow_up.workflow_id),
+                summary=follow_up.question,
+            )
+        last = member.last_presented
         if last is None:
             return None
         role = None

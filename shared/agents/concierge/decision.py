@@ -223,6 +223,13 @@ class CommunityResponseArgs(_Strict):
     response_text: str = Text
 
 
+class FollowUpAnswerArgs(_Strict):
+    """record_follow_up_answer: the member's answer to a research follow-up question asked of them."""
+
+    workflow_id: UUID
+    answer_text: str = Text
+
+
 class RequestConnectionArgs(_Strict):
     """request_connection (Innovator): meet an existing member; ``offer_credits`` is a bounty paid on
     completion (decisions B20), never charged here."""

@@ -14,7 +14,10 @@ The rules, first match wins for the item presented last (``Presented``):
 3. a yes or a no → accept / decline (for an intro offer waiting on the member as its connector:
    confirm / decline; for a community request: "pass" on a no);
 4. an answer to a presented community request ("pass", "ask <name>", or a text of a few words) →
-   ``record_community_response``.
+   ``record_community_response``;
+5. when the last thing asked of the member is a research follow-up question (the Solution Saga's,
+   ``FOLLOW_UP_QUESTION``), any reply that is not a keyword, a bare yes or no, "pass", "ask
+   <name>" or a question back → ``record_follow_up_answer`` with their words.
 Then, for what is left: a vendor question → research plus a community request; "do you know
 anyone at X" → a community request; "stop asking me about X" → cancel the member's own request;
 for an Innovator, "here's my list" → ``upload_prospects`` and "buy 500 credits" →
@@ -33,9 +36,11 @@ from shared.agents.conversation.protocol import ToolResult
 from shared.domain.community import Answer, read_expert_reply
 from shared.domain.constants import CONCIERGE_TEXT_MAX_CHARS, EXPERT_ANSWER_MIN_WORDS
 from shared.domain.member_intents import Intent, IntentKind, looks_like_answer, read_yes_no, split_prospect
+from shared.domain.opt_out import classify
 from shared.domain.prospects import credit_packs
 
 SUMMARY_MAX = 100
+FOLLOW_UP_QUESTION = "solution_follow_up"  # Presented.item_type of a research follow-up question
 
 HONEST_ACK = (
     "Got it. I can put a question to the network or look into vendors for you; tell me what you need."
@@ -64,6 +69,10 @@ RESPONSE_ACKS: dict[str, str] = {
     "passed": "No problem, I've marked that one as a pass.",
     "referred": "Thanks, I've noted who to ask.",
     "referral_stored": "Thanks, I've noted who to ask.",
+}
+FOLLOW_UP_ACKS: dict[str, str] = {
+    "recorded": "Thanks, I've passed your answer on to the member who asked.",
+    "already_recorded": "I already have your answer to that one.",
 }
 
 # The answer tools of each presented item type: (yes, no).
@@ -182,7 +191,24 @@ def _answer_presented(
         return [("offer_introduction", args)]
     if presented.item_type == "community_request":
         return _answer_request(text, presented)
+    if presented.item_type == FOLLOW_UP_QUESTION:
+        return _answer_follow_up(text, presented)
     return _answer_item(read_yes_no(text), presented)
+
+
+def _answer_follow_up(text: str, presented: Presented) -> list[tuple[str, dict[str, Any]]] | None:
+    """Rule 5: the member's words as their answer to the research follow-up question; not a keyword,
+    a bare yes or no (fewer words than an answer), "pass" / "ask <name>", or a question back."""
+    bare = read_yes_no(text) is not None and not looks_like_answer(text, min_words=EXPERT_ANSWER_MIN_WORDS)
+    if (
+        classify(text, opted_out=False) is not None
+        or bare
+        or not isinstance(read_expert_reply(text), Answer)
+        or text.endswith("?")
+    ):
+        return None
+    args = {"workflow_id": presented.item_id, "answer_text": _cut(text, CONCIERGE_TEXT_MAX_CHARS)}
+    return [("record_follow_up_answer", args)]
 
 
 def _answer_request(text: str, presented: Presented) -> list[tuple[str, dict[str, Any]]] | None:
@@ -266,6 +292,8 @@ def render(results: Sequence[ToolResult], intents: Sequence[Intent]) -> list[str
         said = response.get("say") or RESPONSE_ACKS.get(str(response.get("community_response")))
         if said:
             lines.append(str(said))
+    follow_up = done.get("record_follow_up_answer") or {}
+    lines.extend(FOLLOW_UP_ACKS[k] for k in [str(follow_up.get("follow_up_answer"))] if k in FOLLOW_UP_ACKS)
     cancel = done.get("cancel_community_request")
     if cancel is not None:
         about = _cut(str(cancel.get("about") or "that"), SUMMARY_MAX)

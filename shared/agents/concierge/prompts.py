@@ -9,7 +9,7 @@ and good/bad examples (§0.7).
 
 from __future__ import annotations
 
-PROMPT_VERSION = "concierge_v1.1"
+PROMPT_VERSION = "concierge_v1.2"
 
 # The welcome an approved member gets from their new point of contact (issue 16 §3), through
 # message_queue. The member's answer to the question is stored as their goal.
@@ -69,6 +69,8 @@ offered to them; confirm_intro_offer {intro_offer_id} when they offered it and n
 - record_community_response {request_id, response_text}: the member answers a community request that was \
 presented to them as an expert. For the LAST PRESENTED COMMUNITY REQUEST, set answers_presented_request=true \
 instead; code records it.
+- record_follow_up_answer {workflow_id, answer_text}: the member answers the OPEN FOLLOW-UP QUESTION (asked \
+of them by research they helped with as an expert); use its workflow_id and the member's own words.
 Use only item ids from OPEN ITEMS; a yes or no with no clear item, or several possible items: ask which one.
 
 Disambiguation (follow exactly):
@@ -153,6 +155,7 @@ TOOL_ACKNOWLEDGMENTS: dict[str, str] = {
     "decline_intro_offer": "Noted; that intro is declined.",
     "confirm_intro_offer": "Thank them for confirming the intro.",
     "record_community_response": "Thank them; their answer is recorded (or their pass or referral noted).",
+    "record_follow_up_answer": "Thank them; their answer is passed on to the member who asked.",
     "request_connection": "Say the request to connect was made; the other member decides; no details yet.",
 }
 

@@ -12,6 +12,8 @@ Which issue owns what happens next:
 - ``cancel_community_request`` and ``record_community_response`` → the Community service's public
   use cases (``community.cancel_request``, ``community.handle_expert_reply``), handed in as
   ``turn.state.community``;
+- ``record_follow_up_answer`` → the Solution Saga's ``record_follow_up_answer``, handed in as
+  ``turn.state.saga``;
 - the intro tools (``intro_tools``) → the intro-flow events of ``shared.domain.events`` (the
   Account Manager and, once built, the Intro agent).
 Until those consumers are deployed their events wait as replayable dead letters (routed to
@@ -30,6 +32,7 @@ from shared.agents.concierge.decision import (
     CommunityRequestArgs,
     CommunityResponseArgs,
     ConnectionRequestArgs,
+    FollowUpAnswerArgs,
     GoalArgs,
     IntroOfferArgs,
     IntroOpportunityArgs,
@@ -134,6 +137,23 @@ def cancel_community_request(turn: ConciergeTurn, args: CancelRequestArgs) -> di
         "outcomes": outcomes,
         "about": args.about,
     }
+
+
+def record_follow_up_answer(turn: ConciergeTurn, args: FollowUpAnswerArgs) -> dict[str, Any]:
+    """The member's answer to a follow-up question the Solution Saga asked them as an expert
+    (``solution_saga.record_follow_up_answer``): refused unless that workflow's question was asked of
+    (and sent to) this member and is still open; a repeat with the same answer records nothing."""
+    saga = turn.state.saga
+    if saga is None:
+        raise RuntimeError("recording follow-up answers is not available in this turn")
+    result = saga.record_follow_up_answer(
+        turn.uow,
+        workflow_id=args.workflow_id,
+        expert_user_id=turn.user_id,
+        answer=args.answer_text,
+        now=turn.now,
+    )
+    return {"follow_up_answer": str(result.get("status")), "workflow_id": str(args.workflow_id)}
 
 
 def concierge_tools() -> dict[str, AgentTool[ConciergeTurnState]]:
@@ -251,6 +271,15 @@ def concierge_tools() -> dict[str, AgentTool[ConciergeTurnState]]:
                 CommunityResponseArgs,
             ),
             intro_tools.record_community_response,
+        ),
+        AgentTool(
+            ToolSpec(
+                "record_follow_up_answer",
+                "Record the member's answer to the research follow-up question asked of them as an expert "
+                "(the OPEN FOLLOW-UP QUESTION in the turn context), with its workflow_id and their words.",
+                FollowUpAnswerArgs,
+            ),
+            record_follow_up_answer,
         ),
     ]
     return {t.spec.name: t for t in tools}
