@@ -15,9 +15,7 @@ Which issue owns what happens next:
 - ``record_follow_up_answer`` → the Solution Saga's ``record_follow_up_answer``, handed in as
   ``turn.state.saga``;
 - the intro tools (``intro_tools``) → the intro-flow events of ``shared.domain.events`` (the
-  Account Manager and, once built, the Intro agent).
-Until those consumers are deployed their events wait as replayable dead letters (routed to
-the planned agent; ``shared.routing``).
+  Account Manager and the Intro agent; ``shared.routing``).
 """
 
 from __future__ import annotations
