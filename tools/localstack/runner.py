@@ -30,8 +30,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,6 @@ FUNCTION_THREADS = 8  # gunicorn threads per local function (Cloud Run concurren
 TURN_CONNECTIONS = 3
 RELAY_LISTEN_TIMEOUT = 15.0  # seconds the start-up waits for the relay's LISTEN
 EMULATOR_STOP_TIMEOUT = 10.0  # seconds the emulator's java gets to follow gcloud out at stop
-FUNCTION_STOP_GRACE = 10.0  # seconds all functions together get to exit on SIGTERM before SIGKILL
 
 # Webhook targets of the yp_webhook trigger -> function folder.
 WEBHOOK_TARGETS = ("sms_sender", "event_dispatcher", "task_sweeper", "message_orchestrator")
@@ -319,10 +318,10 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
             socks[name].close()  # the function holds the port now; it is freed when it exits
 
         def _stop_functions() -> None:
-            killed = stop_function_processes(procs, forget=guard.forget)
+            killed = serve.stop_functions(procs, forget=guard.forget)
             if killed:
                 say(
-                    f"function(s) still running {FUNCTION_STOP_GRACE:.0f} s after SIGTERM, killed: "
+                    f"function(s) still running {serve.FUNCTION_STOP_GRACE:.0f} s after SIGTERM, killed: "
                     + ", ".join(killed)
                 )
 
@@ -377,35 +376,6 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
                 pass
         say("stopping")
     return 0
-
-
-def stop_function_processes(
-    procs: Mapping[str, subprocess.Popen[bytes]],
-    *,
-    grace: float = FUNCTION_STOP_GRACE,
-    forget: Callable[[int], None] = lambda _pid: None,
-) -> list[str]:
-    """SIGTERM every function's process group, wait for them all against one deadline, then
-    SIGKILL the groups still running; returns their names. One deadline for all: each function
-    waited ``grace`` in turn before, so 22 functions slow to stop on a loaded machine held a stop
-    for minutes (a CI run's stack took over 180 s to stop)."""
-    for proc in procs.values():
-        if proc.poll() is None:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for proc in procs.values():
-        with suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    killed = [name for name, proc in procs.items() if proc.poll() is None]
-    for name in killed:
-        with suppress(ProcessLookupError):
-            os.killpg(procs[name].pid, signal.SIGKILL)
-    for proc in procs.values():
-        with suppress(subprocess.TimeoutExpired):  # SIGKILL is not refused; reaped here
-            proc.wait(timeout=grace)
-        forget(proc.pid)
-    return killed
 
 
 def start_direct_push(stack: ExitStack, urls: dict[str, str], state_dir: Path) -> dict[str, str]:

@@ -21,11 +21,13 @@ from __future__ import annotations
 import errno
 import os
 import runpy
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
@@ -34,6 +36,7 @@ FUNCTIONS_DIR = ROOT / "functions"
 LISTEN_FD_ENV = "YP_LISTEN_FD"  # the inherited socket's fd number, for this module's main only
 REBIND_TIMEOUT = 10.0  # seconds a restart tries its old port again (gunicorn tries 5 times, 1 s apart)
 SD_LISTEN_FDS_START = 3  # where socket activation puts the first socket (gunicorn/systemd.py)
+FUNCTION_STOP_GRACE = 10.0  # seconds all functions together get to exit on SIGTERM before SIGKILL
 
 
 def bind_loopback(port: int = 0) -> socket.socket:
@@ -114,6 +117,35 @@ def adopt_listen_socket(environ: dict[str, str] | os._Environ[str]) -> None:
         os.close(fd)
     environ["LISTEN_FDS"] = "1"
     environ["LISTEN_PID"] = str(os.getpid())
+
+
+def stop_functions(
+    procs: Mapping[str, subprocess.Popen[bytes]],
+    *,
+    grace: float = FUNCTION_STOP_GRACE,
+    forget: Callable[[int], None] = lambda _pid: None,
+) -> list[str]:
+    """SIGTERM every function's process group, wait for them all against one deadline, then
+    SIGKILL the groups still running; returns their names. One deadline for all: each function
+    waited ``grace`` in turn before, so 22 functions slow to stop on a loaded machine held a stop
+    for minutes (a CI run's stack took over 180 s to stop)."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs.values():
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    killed = [name for name, proc in procs.items() if proc.poll() is None]
+    for name in killed:
+        with suppress(ProcessLookupError):
+            os.killpg(procs[name].pid, signal.SIGKILL)
+    for proc in procs.values():
+        with suppress(subprocess.TimeoutExpired):  # SIGKILL is not refused; reaped here
+            proc.wait(timeout=grace)
+        forget(proc.pid)
+    return killed
 
 
 def main() -> None:

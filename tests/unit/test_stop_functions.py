@@ -1,5 +1,5 @@
-"""The runner stops its functions against one deadline (tools/localstack/runner.py,
-``stop_function_processes``): SIGTERM to every group, one shared grace, then SIGKILL to the
+"""The runner stops its functions against one deadline (tools/localstack/serve.py,
+``stop_functions``): SIGTERM to every group, one shared grace, then SIGKILL to the
 groups still running. Waiting the grace for each function in turn held a CI run's stop for
 more than 180 s."""
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tools.localstack.runner import stop_function_processes
+from tools.localstack.serve import stop_functions
 
 IGNORES_SIGTERM = (
     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
@@ -57,7 +57,7 @@ def test_every_function_shares_one_grace_before_sigkill(monkeypatch: pytest.Monk
     monkeypatch.setattr(os, "killpg", killpg)
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     forgotten: list[int] = []
-    killed = stop_function_processes(procs, grace=10.0, forget=forgotten.append)  # type: ignore[arg-type]
+    killed = stop_functions(procs, grace=10.0, forget=forgotten.append)  # type: ignore[arg-type]
 
     assert killed == list(procs)
     assert sum(sum(p.waits) for p in procs.values()) == 10.0  # one grace in all, not 22 of them
@@ -78,7 +78,7 @@ def test_real_processes_stop_and_the_stubborn_ones_are_killed() -> None:
         "also_stubborn": _start(IGNORES_SIGTERM),
     }
     try:
-        killed = stop_function_processes(procs, grace=1.0)
+        killed = stop_functions(procs, grace=1.0)
         assert killed == ["stubborn", "also_stubborn"]
         assert procs["polite"].returncode == -signal.SIGTERM
         assert procs["stubborn"].returncode == procs["also_stubborn"].returncode == -signal.SIGKILL
@@ -95,5 +95,5 @@ def test_an_already_exited_function_is_not_signalled(monkeypatch: pytest.MonkeyP
     done.wait()
     sent: list[int] = []
     monkeypatch.setattr(os, "killpg", lambda pid, sig: sent.append(sig))
-    assert stop_function_processes({"done": done}, grace=1.0) == []
+    assert stop_functions({"done": done}, grace=1.0) == []
     assert sent == []
