@@ -59,13 +59,13 @@ class SagaService:
         ).as_dict()
 
 
+def _services() -> tuple[CommunityService, IntroService, SagaService]:
+    """What a point of contact's tools call, in its constructor's order (an agent never imports upward)."""
+    return CommunityService(), IntroService(), SagaService()
+
+
 def run_member_turn(user_id: UUID, deps: Deps, *, innovator: bool = False) -> TurnResult:
-    service, intros, saga = CommunityService(), IntroService(), SagaService()
-    return _run(
-        InnovatorAgent(service, intros, saga) if innovator else ConciergeAgent(service, intros, saga),
-        user_id,
-        deps,
-    )
+    return _run(InnovatorAgent(*_services()) if innovator else ConciergeAgent(*_services()), user_id, deps)
 
 
 def _run(agent: ConciergeAgent, user_id: UUID, deps: Deps) -> TurnResult:
@@ -88,9 +88,7 @@ def _run(agent: ConciergeAgent, user_id: UUID, deps: Deps) -> TurnResult:
 
 def handle_turn_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dict[str, Any] | None:
     """Events for a Concierge member: one turn (its own transaction)."""
-    result = _run(
-        ConciergeAgent(CommunityService(), IntroService(), SagaService()), delivery_user_id(delivery), deps
-    )
+    result = _run(ConciergeAgent(*_services()), delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}
 
 
@@ -98,7 +96,5 @@ def handle_innovator_turn_event(
     delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps
 ) -> dict[str, Any] | None:
     """Events for an Innovator member: one turn (its own transaction)."""
-    result = _run(
-        InnovatorAgent(CommunityService(), IntroService(), SagaService()), delivery_user_id(delivery), deps
-    )
+    result = _run(InnovatorAgent(*_services()), delivery_user_id(delivery), deps)
     return {"status": result.status, "path": result.path, "replies": len(result.bodies)}

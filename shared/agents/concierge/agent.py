@@ -86,10 +86,14 @@ class ConciergeAgent:
         intros: IntroPort | None = None,
         saga: SagaPort | None = None,
     ) -> None:
-        self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = concierge_tools()
+        self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = self.tool_set()
         self.community = community  # the Community service's use cases, from the service layer
         self.intros = intros  # the intro services (issue 12), from the service layer
         self.saga = saga  # the Solution Saga's follow-up answer use case, from the service layer
+
+    def tool_set(self) -> Mapping[str, AgentTool[ConciergeTurnState]]:
+        """The tools this point of contact offers (the Innovator adds its own)."""
+        return concierge_tools()
 
     # --- what kind of turn ---------------------------------------------------------------------
 

@@ -26,9 +26,8 @@ from shared.agents.concierge.decision import (
     NoArguments,
     RequestConnectionArgs,
 )
-from shared.agents.concierge.intro_port import IntroPort
 from shared.agents.concierge.prompts import QUOTABLE
-from shared.agents.concierge.state import CommunityPort, ConciergeTurn, ConciergeTurnState, SagaPort
+from shared.agents.concierge.state import ConciergeTurn, ConciergeTurnState
 from shared.agents.concierge.tools import concierge_tools
 from shared.agents.conversation.protocol import AgentTool
 from shared.agents.innovator import commerce
@@ -111,14 +110,8 @@ class InnovatorAgent(ConciergeAgent):
     prompt_version = PROMPT_VERSION
     commerce_intents = True
 
-    def __init__(
-        self,
-        community: CommunityPort | None = None,
-        intros: IntroPort | None = None,
-        saga: SagaPort | None = None,
-    ) -> None:
-        super().__init__(community, intros, saga)
-        self.tools: Mapping[str, AgentTool[ConciergeTurnState]] = innovator_tools()
+    def tool_set(self) -> Mapping[str, AgentTool[ConciergeTurnState]]:
+        return innovator_tools()
 
     def stable_context(self, turn: ConciergeTurn) -> str:
         profile = turn.uow.innovators.profile(turn.user_id)
