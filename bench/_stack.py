@@ -139,8 +139,9 @@ def local_stack(
 def stop_stack(proc: subprocess.Popen[str], timeout: float = 300.0) -> None:
     """Stop a stack from ``start_stack``: SIGTERM, which the runner always handles (SIGINT is
     ignored in a process started in the background by a non-interactive shell), then SIGKILL.
-    The wait is long: the runner stops each function in turn (up to 10 s each) and a SIGKILL
-    would leave the emulator and the functions, in sessions of their own, running."""
+    The wait is long: the runner gives its functions 10 s together, then stops the emulator and
+    the cluster; a SIGKILL would leave the emulator and the functions, in sessions of their own,
+    running."""
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=timeout)

@@ -189,12 +189,11 @@ def fail_claimed(
     failed = uow.tasks.fail_claimed(
         [TaskFailure(id=task_id, claim_token=token, error=error[:4000]) for task_id, token, error in items]
     )
-    recorded = {
-        task.id
-        for task in failed
-        if dead_letter
-        and record_task_dead_letter(uow, task, source=source, consumer=consumer, topic=topic) is not None
-    }
+    recorded: set[UUID] = set()  # the tasks whose dead letter is new (the alert counts their lines)
+    if dead_letter:
+        for task in failed:
+            if record_task_dead_letter(uow, task, source=source, consumer=consumer, topic=topic) is not None:
+                recorded.add(task.id)
     for task in failed:
         log.warning(
             "task failed",

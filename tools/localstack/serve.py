@@ -127,8 +127,9 @@ def stop_functions(
 ) -> list[str]:
     """SIGTERM every function's process group, wait for them all against one deadline, then
     SIGKILL the groups still running; returns their names. One deadline for all: each function
-    waited ``grace`` in turn before, so 22 functions slow to stop on a loaded machine held a stop
-    for minutes (a CI run's stack took over 180 s to stop)."""
+    waited ``grace`` in turn before, so 22 functions slow to stop on a loaded machine could hold a
+    stop for minutes (one CI run's stack took over 180 s to stop; what held it was not captured).
+    The guard's ``stop_all`` does the same for a runner that died, from its own process."""
     for proc in procs.values():
         if proc.poll() is None:
             with suppress(ProcessLookupError):
