@@ -73,6 +73,7 @@ bench: setup
 	$(BIN)/python -m bench.inbound_webhook
 	$(BIN)/python -m bench.llm_cost
 	$(BIN)/python -m bench.dispatch
+	$(BIN)/python -m bench.framework_floor
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.account_manager
 	$(BIN)/python -m bench.community
