@@ -3,6 +3,7 @@ credit cache, CHECK vocabularies, unique keys."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from typing import Any
 
@@ -248,10 +249,16 @@ BAD_VALUES = [
 ]
 
 
+_PHONE_SUFFIXES = itertools.count(1)  # distinct numbers for _insert_with, which one test calls twice
+
+
 def _insert_with(db, table: str, column: str, value: str | None) -> None:
-    """Insert a valid row into ``table`` with ``column`` set to ``value`` (None: all valid)."""
-    user = _user(db, f"+1415555{uuid.uuid4().int % 10000:04d}")
-    other = _user(db, f"+1415556{uuid.uuid4().int % 10000:04d}")
+    """Insert a valid row into ``table`` with ``column`` set to ``value`` (None: all valid). Its two
+    users get numbers no other call in this process has used: random ones collided one time in
+    10,000 between a test's two calls (a clean-clone CI run failed on users_phone_number_key)."""
+    suffix = next(_PHONE_SUFFIXES) % 10000
+    user = _user(db, f"+1415555{suffix:04d}")
+    other = _user(db, f"+1415556{suffix:04d}")
     conv = _conversation(db, user, "+14155550199")
 
     def pick(col: str, good: str) -> str:
