@@ -119,8 +119,7 @@ def tree_cpu_seconds(root: int) -> float:
 def post(port: int, body: bytes, conn: http.client.HTTPConnection | None) -> None:
     """One POST; a fresh connection (closed after) when ``conn`` is None. A non-200 stops the run."""
     own = conn is None
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10) if own else conn
-    assert connection is not None
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10) if conn is None else conn
     headers = {"Content-Type": "application/json"}
     if own:
         headers["Connection"] = "close"
