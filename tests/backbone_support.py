@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import uuid
@@ -15,13 +16,23 @@ from werkzeug.serving import make_server
 from tests.fixture_support import fixture_sql
 from tools.fakes.loopback_http import serve_in_thread
 
+# Numbers handed out by unique_phone: a random start, then one after another, so no two calls in a
+# process return the same number (random draws could collide within a test: a unique-key error,
+# or the same member twice through upsert_by_phone).
+_PHONE_NUMBERS = itertools.count(random.randrange(9_000_000))
+
+
+def unique_phone() -> str:
+    """A +1 415 number that no other call in this process has returned."""
+    return f"+1415{next(_PHONE_NUMBERS) % 9_000_000 + 1_000_000}"
+
 
 def make_user(db: Any, *, verified: bool = False, poc: str = "bouncer") -> uuid.UUID:
     """A member (approved with ``poc`` as point of contact when ``verified``)."""
     from shared.adapters.unit_of_work import PostgresUnitOfWork
 
     with PostgresUnitOfWork() as uow:
-        member = uow.users.upsert_by_phone(f"+1415{random.randint(1_000_000, 9_999_999)}", timezone=None)
+        member = uow.users.upsert_by_phone(unique_phone(), timezone=None)
         if verified:
             uow.users.approve(member.id, poc)
         uow.commit()

@@ -37,6 +37,10 @@ from .models import keyed_model
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 420.0
+# pytest-timeout's budget for each e2e test (the suite's default is 300 s). It counts fixture
+# setup, and the first test on a shared stack starts that stack inside its own setup: the stack
+# may take START_TIMEOUT, and the test's own steps come on top.
+E2E_TEST_TIMEOUT = 900
 
 
 @dataclass
@@ -187,9 +191,13 @@ def _rank(item: pytest.Item) -> int:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The e2e tests in stack order (the module docstring); every other test keeps its place."""
+    """The e2e tests in stack order (the module docstring), each with ``E2E_TEST_TIMEOUT``; every
+    other test keeps its place and its timeout."""
     here = Path(__file__).parent
     slots = [i for i, item in enumerate(items) if item.path.parent == here]
+    for i in slots:
+        if items[i].get_closest_marker("timeout") is None:
+            items[i].add_marker(pytest.mark.timeout(E2E_TEST_TIMEOUT))
     ordered = sorted((items[i] for i in slots), key=_rank)  # stable: file order within a rank
     for slot, item in zip(slots, ordered, strict=True):
         items[slot] = item

@@ -25,6 +25,7 @@ from twilio.request_validator import RequestValidator
 from shared import config
 from shared.domain.constants import SMS_SEND_MAX_ATTEMPTS
 from shared.routing import CONSUMERS
+from tests.backbone_support import unique_phone
 from tools.fakes.anthropic_api import AnthropicFake, FakeDelay, FakeError, instant_responder
 from tools.fakes.loopback_http import serve_in_thread
 from tools.localstack.phone import new_message_sid, send_sms
@@ -42,7 +43,7 @@ BOUNCER = CONSUMERS["bouncer"]
 
 
 def _phone() -> str:
-    return f"+1415{uuid.uuid4().int % 9_000_000 + 1_000_000}"
+    return unique_phone()
 
 
 def _user(stack: FaultStack, phone: str) -> dict[str, Any]:

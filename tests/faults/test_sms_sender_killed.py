@@ -49,8 +49,11 @@ from tools.localstack.pgcluster import free_port
 # As long as the local stack gives a function to start (tools/localstack/runner.py): at load 30
 # the imports alone took 35 s.
 SENDER_START_TIMEOUT = 300.0
+# pytest-timeout's budget (the suite's default is 300 s, which counts fixture setup): above the
+# sender's start, so a slow start fails with the fixture's own message, not pytest-timeout's.
+SENDER_TEST_TIMEOUT = 600
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(SENDER_TEST_TIMEOUT)]
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from cloudevents.http import CloudEvent, to_structured
 
 from shared import config
+from tests.backbone_support import unique_phone
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def member(db: Any, first: str, expertise: list[str]) -> uuid.UUID:
     row = db.execute(
         "INSERT INTO users (phone_number, first_name, verified, poc_agent_type, expertise, timezone)"
         " VALUES (%s, %s, true, 'concierge', %s, 'Etc/UTC') RETURNING id",
-        (f"+1415{random.randint(1_000_000, 9_999_999)}", first, expertise),
+        (unique_phone(), first, expertise),
     ).fetchone()
     return uuid.UUID(str(row["id"]))
 

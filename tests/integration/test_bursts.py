@@ -18,7 +18,9 @@ from tests.deps_support import composed_llm, make_deps
 
 pytestmark = pytest.mark.integration
 
-BURST = BurstWait(quiet_gap=1.0, max_wait=4.0)
+# The texts go 0.3 s apart; a quiet gap of 2 s leaves 1.7 s for a stall of this thread on a loaded
+# machine before the turn would take a pause for the end of the burst (1 s left 0.7 s).
+BURST = BurstWait(quiet_gap=2.0, max_wait=6.0)
 TEXTS = ["hey", "sorry, hit send too early", "Dana Kim told me to text this number"]
 
 

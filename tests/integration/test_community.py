@@ -4,7 +4,6 @@ closure and cancellation; every redelivered message creates nothing twice."""
 from __future__ import annotations
 
 import json
-import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,7 +19,7 @@ from shared.service_layer import community
 from shared.service_layer.consumer import Outcome
 from shared.service_layer.delivery import deliver
 from shared.service_layer.dispatch_events import event_message
-from tests.backbone_support import push_body
+from tests.backbone_support import push_body, unique_phone
 from tests.deps_support import make_deps
 from tests.fakes.llm import ScriptedLlm
 
@@ -36,7 +35,7 @@ def person(
     row = db.execute(
         "INSERT INTO users (phone_number, first_name, last_name, verified, poc_agent_type, expertise,"
         " timezone) VALUES (%s, %s, %s, %s, 'concierge', %s, 'America/New_York') RETURNING id",
-        (f"+1415{random.randint(1_000_000, 9_999_999)}", first, last, verified, expertise or []),
+        (unique_phone(), first, last, verified, expertise or []),
     ).fetchone()
     return UUID(str(row["id"]))
 

@@ -6,7 +6,6 @@ Messages API, web search blocks included."""
 from __future__ import annotations
 
 import json
-import random
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +24,7 @@ from shared.service_layer import community, solution_saga
 from shared.service_layer.consumer import Delivery, Outcome
 from shared.service_layer.delivery import deliver
 from shared.service_layer.dispatch_events import event_message
-from tests.backbone_support import push_body
+from tests.backbone_support import push_body, unique_phone
 from tests.deps_support import make_deps, settings_llm
 from tools.fakes.anthropic_api import AnthropicFake
 
@@ -39,7 +38,7 @@ def person(db: Any, first: str, *, expertise: list[str] | None = None) -> UUID:
     row = db.execute(
         "INSERT INTO users (phone_number, first_name, last_name, verified, poc_agent_type, expertise,"
         " timezone) VALUES (%s, %s, 'Doe', true, 'concierge', %s, 'America/New_York') RETURNING id",
-        (f"+1415{random.randint(1_000_000, 9_999_999)}", first, expertise or []),
+        (unique_phone(), first, expertise or []),
     ).fetchone()
     return UUID(str(row["id"]))
 
