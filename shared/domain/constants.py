@@ -28,6 +28,11 @@ SMS_RECONCILE_CLOCK_SKEW = timedelta(minutes=2)  # Twilio's clock vs ours when m
 SMS_RECONCILE_LIST_LIMIT = 200  # Twilio messages read per reconciliation (To/From/DateSent filtered)
 SMS_PENDING_SWEEP_AFTER = timedelta(minutes=2)  # the sender's sweep delivers 'pending' rows older than this
 SMS_PENDING_SWEEP_BATCH = 100
+# The sender's sweep starts no new row after this long. One single-part row takes at most 3 tries
+# at Twilio's 10 s HTTP timeout plus two waits of SMS_RETRY_AFTER_MAX (90 s), so under throttling
+# the sweep still ends, and reports its backlogs, inside sms_sender's 180 s timeout (Terraform
+# catalog; tests/infra checks the sum). The rows it did not start wait for the next tick.
+SMS_SWEEP_START_WITHIN = timedelta(seconds=30)
 
 # --- Send budget and quiet hours (decisions B1, B2) -----------------------------------------
 DAILY_PROACTIVE_LIMIT = 5  # per user per local day

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -66,6 +66,7 @@ from shared.domain.constants import (
     SMS_SEND_JITTER,
     SMS_SEND_LEASE,
     SMS_SEND_MAX_ATTEMPTS,
+    SMS_SWEEP_START_WITHIN,
     TWILIO_ERROR_UNSUBSCRIBED,
 )
 from shared.domain.events import Event
@@ -159,26 +160,49 @@ def sweep_pending_messages(
     sleep: Sleep = time.sleep,
     now: datetime | None = None,
     jitter: Jitter = default_jitter,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[SendReport]:
     """The safety net: reconcile rows stranded in 'sending' past their lease, then deliver
-    outbound rows pending for too long (lost webhooks, transient errors handed back)."""
+    outbound rows pending for too long (lost webhooks, transient errors handed back). No row is
+    started once ``SMS_SWEEP_START_WITHIN`` has passed on ``clock``: under Twilio throttling each
+    row can take a minute and more, and a sweep cut off by its function's timeout reports no
+    backlog. The rows left wait, untouched, for the next tick."""
     at = now or datetime.now(UTC)
+    deadline = clock() + SMS_SWEEP_START_WITHIN.total_seconds()
     reports: list[SendReport] = []
     with PostgresUnitOfWork() as tx:
         stranded = tx.messages.stale_sending(older_than=at - SMS_SEND_LEASE, limit=SMS_PENDING_SWEEP_BATCH)
-    for stranded_id in stranded:
+    reconciled = 0
+    for stranded_id in _while_time_left(stranded, deadline, clock):
         reports.extend(reconcile_stranded(stranded_id, gateway=gateway, sleep=sleep, now=at, jitter=jitter))
-    if stranded:
-        log.warning("sender sweep reconciled rows stranded in sending", extra={"count": len(stranded)})
+        reconciled += 1
+    if reconciled:
+        log.warning("sender sweep reconciled rows stranded in sending", extra={"count": reconciled})
     with PostgresUnitOfWork() as tx:
         stale = tx.messages.stale_pending(
             older_than=at - SMS_PENDING_SWEEP_AFTER, limit=SMS_PENDING_SWEEP_BATCH
         )
-    for stale_id in stale:
+    delivered = 0
+    for stale_id in _while_time_left(stale, deadline, clock):
         reports.extend(deliver_message(stale_id, gateway=gateway, sleep=sleep, jitter=jitter))
-    if stale:
-        log.warning("sender sweep delivered stale pending messages", extra={"count": len(stale)})
+        delivered += 1
+    if delivered:
+        log.warning("sender sweep delivered stale pending messages", extra={"count": delivered})
+    left = len(stranded) - reconciled + len(stale) - delivered
+    if left:
+        log.warning(
+            "sender sweep ran out of time: rows left for the next tick",
+            extra={"left": left, "start_within_seconds": SMS_SWEEP_START_WITHIN.total_seconds()},
+        )
     return reports
+
+
+def _while_time_left(ids: list[UUID], deadline: float, clock: Callable[[], float]) -> Iterator[UUID]:
+    """``ids`` in order, each taken only while ``clock`` is still before ``deadline``."""
+    for item in ids:
+        if clock() >= deadline:
+            return
+        yield item
 
 
 def reconcile_stranded(

@@ -543,3 +543,24 @@ def test_alerts_and_metrics_exist_with_the_spec_thresholds() -> None:
     assert declared["dead_letter_alert_depth"]["default"] == constants.DEAD_LETTER_ALERT_DEPTH
     assert declared["error_rate_alert"]["default"] == constants.FUNCTION_ERROR_RATE_ALERT
     assert declared["daily_llm_cost_alert_usd"]["default"] == constants.DAILY_LLM_COST_ALERT_USD
+
+
+def test_the_sms_sweep_ends_inside_sms_senders_timeout_whatever_twilio_answers() -> None:
+    """The sweep starts no row after SMS_SWEEP_START_WITHIN. The last row it starts may be a
+    stranded one: one read of Twilio's message list, then up to SMS_SEND_MAX_ATTEMPTS sends at the
+    HTTP timeout with the longest wait between them (a Retry-After up to SMS_RETRY_AFTER_MAX, or the
+    jittered backoff). All of that must end inside the function's timeout, or the sweep is cut off
+    before it reports its backlogs (issue 15's alerts then see silence, not a backlog)."""
+    from shared.adapters.twilio_sms import HTTP_TIMEOUT_SECONDS
+
+    longest_wait = max(
+        constants.SMS_RETRY_AFTER_MAX.total_seconds(),
+        max(b.total_seconds() for b in constants.SMS_SEND_BACKOFF) * (1 + constants.SMS_SEND_JITTER),
+    )
+    tries = constants.SMS_SEND_MAX_ATTEMPTS
+    last_row = HTTP_TIMEOUT_SECONDS + tries * HTTP_TIMEOUT_SECONDS + (tries - 1) * longest_wait
+    timeout = tf.catalog()["functions"]["sms_sender"]["timeout_seconds"]
+    assert constants.SMS_SWEEP_START_WITHIN.total_seconds() + last_row < timeout, (
+        f"sms_sender's timeout ({timeout} s) must exceed the sweep's start window "
+        f"({constants.SMS_SWEEP_START_WITHIN.total_seconds():.0f} s) plus its last row ({last_row:.0f} s)"
+    )

@@ -27,7 +27,7 @@ from shared import config
 from shared.adapters.repositories.messages import Claimed, Reconcilable, Sendable
 from shared.adapters.repositories.users import UserLock
 from shared.adapters.twilio_sms import GatewayError, SendResult, TwilioMessage
-from shared.domain.constants import SMS_RETRY_AFTER_MAX
+from shared.domain.constants import SMS_RETRY_AFTER_MAX, SMS_SWEEP_START_WITHIN
 from shared.domain.events import Event
 from shared.service_layer import send_sms
 from shared.service_layer.send_sms import (
@@ -996,6 +996,81 @@ def test_the_sweep_reconciles_stranded_rows_then_delivers_stale_pending_ones(
         logging.WARNING,
         {"count": 1},
     )
+
+
+class Clock:
+    """A monotonic clock that moves only when told (by the gateway's sends, here)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_sweep_starts_no_row_once_its_time_is_spent(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under throttling each row can take a minute: the sweep stops taking rows at
+    SMS_SWEEP_START_WITHIN (a row is not started at the moment it runs out), so it ends inside its
+    function's timeout and reports its backlogs. The rows left stay pending, untouched."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    user_id = store.user()
+    rows = [
+        store.add(user_id, f"pending {n}", created_at=SWEEP_AT - timedelta(minutes=3 + n)) for n in range(3)
+    ]
+    clock = Clock()
+    step = SMS_SWEEP_START_WITHIN.total_seconds() / 2  # the third row would start exactly at the limit
+
+    def send_takes_a_while() -> None:
+        clock.now += step
+
+    gateway = Gateway(on_send=send_takes_a_while)
+    reports = sweep_pending_messages(gateway=gateway, sleep=Sleeps(), now=SWEEP_AT, jitter=one, clock=clock)
+    assert [(r.message_id, r.outcome) for r in reports] == [
+        (rows[0], SendOutcome.SENT),
+        (rows[1], SendOutcome.SENT),
+    ]
+    assert len(gateway.sends) == 2
+    left = store.row(rows[2])
+    assert (left.status, left.attempts, left.claimed_at) == ("pending", 0, None)
+    out_of_time = only(caplog, "sender sweep ran out of time: rows left for the next tick")
+    assert out_of_time.levelno == logging.WARNING
+    assert fields(out_of_time, "left", "start_within_seconds") == {
+        "left": 1,
+        "start_within_seconds": SMS_SWEEP_START_WITHIN.total_seconds(),
+    }
+    delivered = only(caplog, "sender sweep delivered stale pending messages")
+    assert fields(delivered, "count") == {"count": 2}
+
+
+def test_stranded_rows_left_by_a_spent_sweep_are_counted_and_no_pending_row_is_started(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    user_id = store.user()
+    for n in range(2):
+        store.add(
+            user_id,
+            f"stranded {n}",
+            status="sending",
+            attempts=1,
+            claimed_at=SWEEP_AT - timedelta(minutes=6 + n),
+        )
+    pending = store.add(user_id, "pending", created_at=SWEEP_AT - timedelta(minutes=3))
+    clock = Clock()
+
+    def spend_it_all() -> None:
+        clock.now += SMS_SWEEP_START_WITHIN.total_seconds()
+
+    gateway = Gateway(on_send=spend_it_all)
+    reports = sweep_pending_messages(gateway=gateway, sleep=Sleeps(), now=SWEEP_AT, jitter=one, clock=clock)
+    assert len(reports) == 1
+    assert store.row(pending).status == "pending"
+    assert fields(only(caplog, "sender sweep ran out of time: rows left for the next tick"), "left") == {
+        "left": 2
+    }
+    assert lines(caplog, "sender sweep delivered stale pending messages") == []
 
 
 def test_the_sweep_judges_leases_by_its_own_clock(store: Store) -> None:

@@ -64,7 +64,7 @@ locals {
       secrets         = { DATABASE_URL = "database-url", TWILIO_ACCOUNT_SID = "twilio-account-sid", TWILIO_AUTH_TOKEN = "twilio-auth-token", WEBHOOK_SIGNING_SECRET = "webhook-signing-secret" }
       settings        = ["TWILIO_FROM_NUMBER", "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_STATUS_CALLBACK_URL"]
       publishes       = false
-      timeout_seconds = 120
+      timeout_seconds = 180
     }
     event_dispatcher = {
       description     = "Claims unprocessed events and publishes each to its consumer's topic (webhook and tick)."
