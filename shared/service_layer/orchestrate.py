@@ -27,6 +27,7 @@ together, so they cannot disagree.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -38,7 +39,7 @@ from shared.adapters.outbound import OutboundWriter, add_outbound_messages
 from shared.adapters.repositories import ActionRecord, Budget, Conversation, QueueRow, SendProfile, UserLock
 from shared.adapters.repositories.messages import UserText
 from shared.agents.concierge.render import Rendered, RenderRequest
-from shared.domain.constants import ORCHESTRATOR_BATCH
+from shared.domain.constants import ORCHESTRATOR_BATCH, ORCHESTRATOR_START_WITHIN
 from shared.domain.send_policy import (
     HOURLY_WINDOW,
     Cancel,
@@ -147,6 +148,7 @@ class TickReport:
     skipped_users: int = 0  # another tick holds the user
     incomplete_units: int = 0  # a sequence whose parts are not all claimable now
     errors: int = 0
+    left_users: int = 0  # due users not started: the tick's ORCHESTRATOR_START_WITHIN ran out
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -221,12 +223,27 @@ def run_tick(
     classifier: FreshnessClassifier,
     renderer: QueuedRenderer | None = None,
     batch: int = ORCHESTRATOR_BATCH,
+    clock: Callable[[], float] = time.monotonic,
 ) -> TickReport:
-    """Handle every due unit of up to ``batch`` users; one user's failure never blocks another."""
+    """Handle every due unit of up to ``batch`` users; one user's failure never blocks another.
+    No user is started once ``ORCHESTRATOR_START_WITHIN`` has passed on ``clock``: with the model
+    slow, each user can take minutes, and a tick cut off by its function's timeout reports no
+    backlog. The users left wait, untouched, for the next tick."""
     report = TickReport()
+    deadline = clock() + ORCHESTRATOR_START_WITHIN.total_seconds()
     with uow_factory() as uow:
         due = uow.queue.due_users(now, batch)
     for user_id in due:
+        if clock() >= deadline:
+            report.left_users = len(due) - report.users
+            log.warning(
+                "orchestrator tick ran out of time: users left for the next tick",
+                extra={
+                    "left": report.left_users,
+                    "start_within_seconds": ORCHESTRATOR_START_WITHIN.total_seconds(),
+                },
+            )
+            break
         report.users += 1
         try:
             _process_user(uow_factory, user_id, now, classifier, report, renderer)

@@ -564,3 +564,25 @@ def test_the_sms_sweep_ends_inside_sms_senders_timeout_whatever_twilio_answers()
         f"sms_sender's timeout ({timeout} s) must exceed the sweep's start window "
         f"({constants.SMS_SWEEP_START_WITHIN.total_seconds():.0f} s) plus its last row ({last_row:.0f} s)"
     )
+
+
+def test_an_orchestrator_tick_ends_inside_its_timeout_after_one_slowest_model_call() -> None:
+    """The tick starts no user after ORCHESTRATOR_START_WITHIN. The last user it starts makes at
+    least one model call: every attempt at the configured timeout, with the Anthropic SDK's longest
+    backoff between them. That must end inside the function's timeout, or the tick reports no
+    backlog. (A retry-after header set by the API is waited out as given: this SDK sets it no
+    bound, so no timeout can cover every answer.)"""
+    from anthropic._constants import MAX_RETRY_DELAY
+
+    from shared.config import Settings
+
+    fields = Settings.model_fields
+    attempt = float(fields["anthropic_timeout_seconds"].default)
+    retries = int(fields["anthropic_max_retries"].default)
+    slowest_call = (retries + 1) * attempt + retries * MAX_RETRY_DELAY
+    timeout = tf.catalog()["functions"]["message_orchestrator"]["timeout_seconds"]
+    window = constants.ORCHESTRATOR_START_WITHIN.total_seconds()
+    assert window + slowest_call < timeout, (
+        f"message_orchestrator's timeout ({timeout} s) must exceed the tick's start window "
+        f"({window:.0f} s) plus one slowest model call ({slowest_call:.0f} s)"
+    )

@@ -21,7 +21,7 @@ import pytest
 
 from shared.adapters.repositories import ActionRecord, Budget, QueueRow, SendProfile, UserLock
 from shared.agents.concierge.render import Rendered, RenderRequest
-from shared.domain.constants import FRESHNESS_LOOKBACK_MESSAGES, ORCHESTRATOR_BATCH
+from shared.domain.constants import FRESHNESS_LOOKBACK_MESSAGES, ORCHESTRATOR_BATCH, ORCHESTRATOR_START_WITHIN
 from shared.domain.send_policy import QueuedPart
 from shared.service_layer.freshness import AssumeRelevantClassifier, Freshness, NewerMessage, QueuedForCheck
 from shared.service_layer.orchestrate import (
@@ -179,6 +179,37 @@ def test_a_tick_asks_for_one_batch_of_due_users_and_counts_every_user() -> None:
     report = run_tick(store, now=NOW, classifier=ASSUME_RELEVANT, batch=2)
     assert store.args("queue.due_users") == [(NOW, 2)]
     assert (report.users, report.sent_units) == (2, 2)
+
+
+def test_a_tick_starts_no_user_once_its_time_is_spent(caplog: pytest.LogCaptureFixture) -> None:
+    """With the model slow each user can take minutes: the tick stops taking users at
+    ORCHESTRATOR_START_WITHIN (none is started at the moment it runs out), so it ends inside its
+    function's timeout and reports its backlog. The users left keep their rows queued."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    store = RecordingStore()
+    users = [add_user(store) for _ in range(3)]
+    rows = [queue(store, uid, f"for user {n}") for n, uid in enumerate(users)]
+    window = ORCHESTRATOR_START_WITHIN.total_seconds()
+    readings = iter([0.0, 0.0, window - 0.1, window])  # the start, then before each user
+
+    report = run_tick(store, now=NOW, classifier=ASSUME_RELEVANT, clock=lambda: next(readings))
+    assert (report.users, report.sent_units, report.left_users) == (2, 2, 1)
+    assert sorted(store.queue[q].status for q in rows) == ["queued", "sent", "sent"]
+    (left,) = lines(caplog, "orchestrator tick ran out of time: users left for the next tick")
+    assert left.levelno == logging.WARNING
+    assert (left.left, left.start_within_seconds) == (1, window)  # type: ignore[attr-defined]
+    (tick,) = lines(caplog, "orchestrator tick")
+    assert tick.left_users == 1  # type: ignore[attr-defined]
+
+
+def test_a_tick_with_time_to_spare_leaves_no_user(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    store = RecordingStore()
+    for _ in range(2):
+        queue(store, add_user(store), "hello")
+    report = run_tick(store, now=NOW, classifier=ASSUME_RELEVANT, clock=lambda: 0.0)
+    assert (report.users, report.left_users) == (2, 0)
+    assert lines(caplog, "orchestrator tick ran out of time: users left for the next tick") == []
 
 
 def test_each_failing_user_is_counted_logged_with_the_traceback_and_the_others_still_go(
