@@ -27,11 +27,13 @@ sender, the dispatcher) paid at every cold start (``tests/unit/test_llm_lazy_imp
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,6 +44,7 @@ import pydantic
 from shared.adapters.llm_prices import cost_usd as price_call
 from shared.adapters.repositories.actions import ActionRecord, ActionRepository
 from shared.config import Settings
+from shared.domain.constants import LLM_RETRY_AFTER_MAX
 from shared.logs import get_logger
 
 if TYPE_CHECKING:
@@ -670,6 +673,35 @@ _clients: dict[tuple[str, str | None, float, int], anthropic.Anthropic] = {}
 _clients_lock = threading.Lock()
 
 
+def cap_retry_after(response: Any) -> None:
+    """An HTTP response hook: cut the API's ``retry-after-ms`` / ``retry-after`` (seconds or an
+    HTTP date) to ``LLM_RETRY_AFTER_MAX``. The SDK waits out either as given, with no bound of its
+    own; a 429 asking for minutes would hold the turn until its function's timeout. A header that
+    cannot be read is left to the SDK (it then falls back to its own backoff)."""
+    cap = LLM_RETRY_AFTER_MAX.total_seconds()
+    for header, per_second in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = response.headers.get(header)
+        if value is None:
+            continue
+        seconds = _header_seconds(value, per_second)
+        if seconds is not None and seconds > cap:
+            response.headers[header] = f"{cap * per_second:g}"
+
+
+def _header_seconds(value: str, per_second: float) -> float | None:
+    try:
+        return float(value) / per_second
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return (when - datetime.now(UTC)).total_seconds()
+
+
 def build_client(api_key: str, base_url: str | None, timeout: float, max_retries: int) -> anthropic.Anthropic:
     """One SDK client per configuration, reused across invocations (its HTTP pool is warm)."""
     key = (api_key, base_url, timeout, max_retries)
@@ -679,7 +711,12 @@ def build_client(api_key: str, base_url: str | None, timeout: float, max_retries
             import anthropic  # here, not at module import: see the module docstring
 
             client = anthropic.Anthropic(
-                api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=max_retries,
+                # the SDK's own HTTP client and defaults, with the API's retry-after capped
+                http_client=anthropic.DefaultHttpxClient(event_hooks={"response": [cap_retry_after]}),
             )
             _clients[key] = client
         return client

@@ -22,6 +22,10 @@ SMS_SEND_MAX_ATTEMPTS = 3  # Twilio create-message tries on 429 / 5xx / connecti
 SMS_SEND_BACKOFF = (timedelta(seconds=0.5), timedelta(seconds=2))  # base waits between those tries
 SMS_SEND_JITTER = 0.5  # each wait is the base wait times a random factor in [1 - J, 1 + J]
 SMS_RETRY_AFTER_MAX = timedelta(seconds=30)  # a longer Retry-After: give the row back to the sweep
+# The longest wait between the Anthropic SDK's retries, whatever the API's retry-after asks: the SDK
+# (2.13) waits out any value as given, so a 429 asking for minutes held a turn until its function's
+# timeout. Cut to this, the SDK's retries end soon and the turn answers from the offline brain.
+LLM_RETRY_AFTER_MAX = timedelta(seconds=10)
 SMS_MAX_TOTAL_ATTEMPTS = 9  # tries across claims (3 claims of 3) before a transient error fails the row
 SMS_SEND_LEASE = timedelta(minutes=5)  # a 'sending' row older than this is reconciled (stranded sender)
 SMS_RECONCILE_CLOCK_SKEW = timedelta(minutes=2)  # Twilio's clock vs ours when matching its message list

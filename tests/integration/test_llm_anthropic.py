@@ -26,7 +26,7 @@ from shared.agents.llm_config import call_settings
 from shared.config import Settings
 from tests.deps_support import FAKE_ANTHROPIC_KEY, anthropic_llm, composed_llm
 from tests.fakes.llm import InMemoryCallLog
-from tools.fakes.anthropic_api import AnthropicFake, FakeDelay, FakeReply
+from tools.fakes.anthropic_api import AnthropicFake, FakeDelay, FakeError, FakeReply
 
 pytestmark = pytest.mark.integration
 
@@ -181,6 +181,37 @@ def test_a_retry_that_succeeds_is_a_normal_answer(anthropic_fake):
     anthropic_fake.error(529, "overloaded_error")
     anthropic_fake.tool_use("make_decision", {"next_scenario": "x"})
     assert _llm(anthropic_fake, InMemoryCallLog()).complete(_request()).tool_call("make_decision") is not None
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("retry_after", "3600"),
+        ("retry_after", "Fri, 31 Dec 2100 23:59:59 GMT"),
+        ("retry_after_ms", 3_600_000),
+    ],
+)
+def test_a_retry_after_of_hours_is_waited_out_only_up_to_the_cap(anthropic_fake, monkeypatch, header, value):
+    """The SDK waits out the API's retry-after as given, with no bound of its own: uncut, these
+    would hold the call for an hour and more (pytest-timeout would end the test). The client
+    build_client makes cuts each to LLM_RETRY_AFTER_MAX (a few ms here), so the retries go on."""
+    from datetime import timedelta
+
+    from shared.adapters import llm
+
+    monkeypatch.setattr(llm, "LLM_RETRY_AFTER_MAX", timedelta(milliseconds=20))
+    client = build_client(
+        f"k-retry-after-{header}-{value}", anthropic_fake.base_url, timeout=5, max_retries=2
+    )
+    error: dict[str, Any] = {"retry_after_ms": None, header: value}
+    anthropic_fake.push(
+        FakeError(429, "rate_limit_error", **error),
+        FakeError(429, "rate_limit_error", **error),
+        FakeReply(text="answered after two capped waits"),
+    )
+    answer = AnthropicLlm(client, InMemoryCallLog()).complete(_request())
+    assert answer.text == "answered after two capped waits"
+    assert len(anthropic_fake.requests) == 3
 
 
 def _user(db: Any) -> Any:

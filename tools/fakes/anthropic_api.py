@@ -236,6 +236,7 @@ class FakeError:
     error_type: str
     message: str = "scripted error"
     retry_after_ms: int | None = 5  # keeps the SDK's retries fast in tests
+    retry_after: str | None = None  # the standard header (seconds, or an HTTP date), as the API sends
 
 
 @dataclass
@@ -357,6 +358,8 @@ class AnthropicFake:
             status, payload, extra = _error(item.status, item.error_type, item.message)
             if item.retry_after_ms is not None:
                 extra["retry-after-ms"] = str(item.retry_after_ms)
+            if item.retry_after is not None:
+                extra["retry-after"] = item.retry_after
             return status, payload, extra
         if item is None:
             if self.responder is None:
