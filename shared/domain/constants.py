@@ -53,11 +53,11 @@ MAX_SEQUENCE_PARTS = 5  # a sequence is delivered whole, at most this many SMS
 SEQUENCE_PART_DELAY = timedelta(seconds=1)
 ORCHESTRATOR_BATCH = 50  # queued rows examined per tick (platform §1.6)
 # A tick starts no new user after this long: with the model slow, a user's unit takes a model call
-# or two (freshness, then the prose), each up to 3 attempts of 30 s with the SDK's backoff between
-# (106 s). Without it a tick of 50 users could run far past message_orchestrator's 300 s timeout and
-# report no backlog. With it, a tick ends inside the timeout unless its last user needs more than
-# one such call, or the API asks for longer waits (tests/infra checks the window plus one call).
-# Users it did not start wait for the next tick.
+# or two (freshness, then the prose), each up to 3 attempts of 30 s with two waits of at most 10 s
+# (110 s). Without it a tick of 50 users could run far past message_orchestrator's 300 s timeout and
+# report no backlog. With it, a tick ends inside the timeout unless its last user needs two such
+# calls at their worst (tests/infra checks the window plus one). Users it did not start wait for
+# the next tick.
 ORCHESTRATOR_START_WITHIN = timedelta(seconds=60)
 FRESHNESS_LOOKBACK_MESSAGES = 5  # newer messages shown to the freshness classifier (platform §1.7)
 

@@ -568,10 +568,9 @@ def test_the_sms_sweep_ends_inside_sms_senders_timeout_whatever_twilio_answers()
 
 def test_an_orchestrator_tick_ends_inside_its_timeout_after_one_slowest_model_call() -> None:
     """The tick starts no user after ORCHESTRATOR_START_WITHIN. The last user it starts makes at
-    least one model call: every attempt at the configured timeout, with the Anthropic SDK's longest
-    backoff between them. That must end inside the function's timeout, or the tick reports no
-    backlog. (A retry-after header set by the API is waited out as given: this SDK sets it no
-    bound, so no timeout can cover every answer.)"""
+    least one model call: every attempt at the configured timeout, with the longest wait between
+    them (the SDK's own backoff, or the API's retry-after as our client caps it). That must end
+    inside the function's timeout, or the tick reports no backlog."""
     from anthropic._constants import MAX_RETRY_DELAY
 
     from shared.config import Settings
@@ -579,7 +578,8 @@ def test_an_orchestrator_tick_ends_inside_its_timeout_after_one_slowest_model_ca
     fields = Settings.model_fields
     attempt = float(fields["anthropic_timeout_seconds"].default)
     retries = int(fields["anthropic_max_retries"].default)
-    slowest_call = (retries + 1) * attempt + retries * MAX_RETRY_DELAY
+    longest_wait = max(MAX_RETRY_DELAY, constants.LLM_RETRY_AFTER_MAX.total_seconds())
+    slowest_call = (retries + 1) * attempt + retries * longest_wait
     timeout = tf.catalog()["functions"]["message_orchestrator"]["timeout_seconds"]
     window = constants.ORCHESTRATOR_START_WITHIN.total_seconds()
     assert window + slowest_call < timeout, (
