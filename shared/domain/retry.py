@@ -7,12 +7,17 @@ The adapters only persist what these functions decide (procrastinate's habit).
   the event goes to the dead-letter table.
 - Tasks (decisions B7): ``max_retries`` 3 with backoff 1, 2, 4 minutes; after the last retry
   the task fails. An expired lease counts as a failed attempt.
+- Runs with a start window (the SMS sweep, the orchestrator's tick): ``while_time_left`` hands
+  out items only while the window is open, so a run whose items wait on a slow provider still
+  ends, and reports, inside its function's timeout.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from shared.domain.constants import (
     EVENT_MAX_PUBLISH_ATTEMPTS,
@@ -76,3 +81,15 @@ def decide_task_failure(retry_count: int, max_retries: int, now: datetime) -> Re
         return GiveUp(retry_count, f"gave up after {retry_count} retries (max_retries {max_retries})")
     retry_number = retry_count + 1
     return RetryAt(now + task_backoff(retry_number), retry_number)
+
+
+T = TypeVar("T")
+
+
+def while_time_left(items: Iterable[T], deadline: float, clock: Callable[[], float]) -> Iterator[T]:
+    """``items`` in order, each handed out only while ``clock`` is still before ``deadline`` (an
+    item is not started at the deadline itself)."""
+    for item in items:
+        if clock() >= deadline:
+            return
+        yield item

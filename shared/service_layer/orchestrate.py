@@ -40,6 +40,7 @@ from shared.adapters.repositories import ActionRecord, Budget, Conversation, Que
 from shared.adapters.repositories.messages import UserText
 from shared.agents.concierge.render import Rendered, RenderRequest
 from shared.domain.constants import ORCHESTRATOR_BATCH, ORCHESTRATOR_START_WITHIN
+from shared.domain.retry import while_time_left
 from shared.domain.send_policy import (
     HOURLY_WINDOW,
     Cancel,
@@ -233,23 +234,22 @@ def run_tick(
     deadline = clock() + ORCHESTRATOR_START_WITHIN.total_seconds()
     with uow_factory() as uow:
         due = uow.queue.due_users(now, batch)
-    for user_id in due:
-        if clock() >= deadline:
-            report.left_users = len(due) - report.users
-            log.warning(
-                "orchestrator tick ran out of time: users left for the next tick",
-                extra={
-                    "left": report.left_users,
-                    "start_within_seconds": ORCHESTRATOR_START_WITHIN.total_seconds(),
-                },
-            )
-            break
+    for user_id in while_time_left(due, deadline, clock):
         report.users += 1
         try:
             _process_user(uow_factory, user_id, now, classifier, report, renderer)
         except Exception:
             report.errors += 1
             log.exception("orchestrator: user skipped after an error", extra={"user_id": str(user_id)})
+    report.left_users = len(due) - report.users
+    if report.left_users:
+        log.warning(
+            "orchestrator tick ran out of time: users left for the next tick",
+            extra={
+                "left": report.left_users,
+                "start_within_seconds": ORCHESTRATOR_START_WITHIN.total_seconds(),
+            },
+        )
     log.info("orchestrator tick", extra={"now": now.isoformat(), **report.as_dict()})
     return report
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -70,6 +70,7 @@ from shared.domain.constants import (
     TWILIO_ERROR_UNSUBSCRIBED,
 )
 from shared.domain.events import Event
+from shared.domain.retry import while_time_left
 from shared.domain.sms import count_segments, fits_one_message, status_from_twilio
 from shared.logs import get_logger
 
@@ -173,7 +174,7 @@ def sweep_pending_messages(
     with PostgresUnitOfWork() as tx:
         stranded = tx.messages.stale_sending(older_than=at - SMS_SEND_LEASE, limit=SMS_PENDING_SWEEP_BATCH)
     reconciled = 0
-    for stranded_id in _while_time_left(stranded, deadline, clock):
+    for stranded_id in while_time_left(stranded, deadline, clock):
         reports.extend(reconcile_stranded(stranded_id, gateway=gateway, sleep=sleep, now=at, jitter=jitter))
         reconciled += 1
     if reconciled:
@@ -183,7 +184,7 @@ def sweep_pending_messages(
             older_than=at - SMS_PENDING_SWEEP_AFTER, limit=SMS_PENDING_SWEEP_BATCH
         )
     delivered = 0
-    for stale_id in _while_time_left(stale, deadline, clock):
+    for stale_id in while_time_left(stale, deadline, clock):
         reports.extend(deliver_message(stale_id, gateway=gateway, sleep=sleep, jitter=jitter))
         delivered += 1
     if delivered:
@@ -195,14 +196,6 @@ def sweep_pending_messages(
             extra={"left": left, "start_within_seconds": SMS_SWEEP_START_WITHIN.total_seconds()},
         )
     return reports
-
-
-def _while_time_left(ids: list[UUID], deadline: float, clock: Callable[[], float]) -> Iterator[UUID]:
-    """``ids`` in order, each taken only while ``clock`` is still before ``deadline``."""
-    for item in ids:
-        if clock() >= deadline:
-            return
-        yield item
 
 
 def reconcile_stranded(
