@@ -37,9 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.pipeline import parallel_speed_probe, speed_probe
+from bench.pipeline import parallel_speed_probe, speed_probe, stack_cpu_seconds
 from tools.localstack.pgcluster import free_port
-from tools.localstack.procfs import processes
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "bench" / "framework_floor_app.py"
@@ -64,56 +63,39 @@ PUSH_BODY = json.dumps(
 class Server:
     name: str
     label: str
-    argv: list[str]
+    argv: list[str]  # after ``python``; "{port}" stands for the port it serves on
     env: dict[str, str]
     body: bytes  # what each request POSTs
+
+
+def _function(name: str, label: str, target: str, body: bytes) -> Server:
+    """A function of ``bench/framework_floor_app.py`` served by functions-framework."""
+    argv = ["-m", "functions_framework", "--target", target, "--source", str(APP), "--host", "127.0.0.1"]
+    argv += ["--port", "{port}"]
+    return Server(name, label, argv, {"WORKERS": "1", "THREADS": str(THREADS)}, body)
 
 
 SERVERS = {
     "bare": Server(
         "bare",
         "gunicorn gthread, bare WSGI app (baseline)",
-        ["-m", "gunicorn", "--workers", "1", "--worker-class", "gthread", "--threads", str(THREADS)],
+        [
+            *("-m", "gunicorn", "--workers", "1", "--worker-class", "gthread", "--threads", str(THREADS)),
+            *("--bind", "127.0.0.1:{port}", "bench.framework_floor_app:bare"),
+        ],
         {},
         b"{}",
     ),
-    "http": Server(
-        "http",
-        "functions-framework, HTTP function",
-        ["-m", "functions_framework", "--target", "http_floor", "--source", str(APP)],
-        {"WORKERS": "1", "THREADS": str(THREADS)},
-        b"{}",
-    ),
-    "push": Server(
-        "push",
-        "functions-framework, Pub/Sub push to a CloudEvent function",
-        ["-m", "functions_framework", "--target", "push_floor", "--source", str(APP)],
-        {"WORKERS": "1", "THREADS": str(THREADS)},
-        PUSH_BODY,
+    "http": _function("http", "functions-framework, HTTP function", "http_floor", b"{}"),
+    "push": _function(
+        "push", "functions-framework, Pub/Sub push to a CloudEvent function", "push_floor", PUSH_BODY
     ),
 }
 
 
 def server_command(server: Server, port: int) -> list[str]:
     """The command line serving ``server`` on ``127.0.0.1:port``."""
-    if server.name == "bare":
-        return [sys.executable, *server.argv, "--bind", f"127.0.0.1:{port}", "bench.framework_floor_app:bare"]
-    return [sys.executable, *server.argv, "--host", "127.0.0.1", "--port", str(port)]
-
-
-def tree_cpu_seconds(root: int) -> float:
-    """User + system CPU seconds of ``root`` and its descendants (gunicorn's arbiter and worker)."""
-    table = processes()
-    children: dict[int, list[int]] = {}
-    for pid, stat in table.items():
-        children.setdefault(stat.ppid, []).append(pid)
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in table:
-            total += table[pid].cpu_seconds
-        todo += children.get(pid, [])
-    return total
+    return [sys.executable, *(arg.format(port=port) for arg in server.argv)]
 
 
 def post(port: int, body: bytes, conn: http.client.HTTPConnection | None) -> None:
@@ -149,10 +131,10 @@ def cpu_per_request(root: int, send: Callable[[], None], requests: int) -> float
     """Server CPU milliseconds per request over ``requests`` calls of ``send``."""
     for _ in range(WARM_UP_REQUESTS):
         send()
-    before = tree_cpu_seconds(root)
+    before = stack_cpu_seconds([root])
     for _ in range(requests):
         send()
-    return (tree_cpu_seconds(root) - before) * 1000 / requests
+    return (stack_cpu_seconds([root]) - before) * 1000 / requests
 
 
 def measure(server: Server, requests: int) -> dict[str, float]:
