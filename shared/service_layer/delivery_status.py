@@ -98,10 +98,13 @@ def apply_delivery_status(update: StatusUpdate, uow: PostgresUnitOfWork) -> Stat
         return StatusOutcome.IGNORED
     reported = status_from_twilio(update.twilio_status)
     with uow as tx:
-        # one lock order everywhere: the user, then the message (the sender's order)
-        recipient = tx.messages.callback_recipient(update.message_sid, update.message_id)
-        if recipient is not None:
-            tx.users.lock(recipient, UserLock.ACCOUNT)
+        if update.error_code == TWILIO_ERROR_UNSUBSCRIBED:
+            # This callback writes the user too (the opt-out), so it locks as the sender does:
+            # the user, then the message (one lock order everywhere). Any other callback
+            # writes only the message and takes only its lock, which no cycle can include.
+            recipient = tx.messages.callback_recipient(update.message_sid, update.message_id)
+            if recipient is not None:
+                tx.users.lock(recipient, UserLock.ACCOUNT)
         message = tx.messages.lock_by_sid(update.message_sid, update.message_id)
         if message is None:
             log.warning(

@@ -233,7 +233,7 @@ def test_an_unknown_status_raises_before_any_transaction() -> None:
     assert store.entered == 0
 
 
-def test_delivered_is_applied_under_the_account_lock_with_the_final_outcome_logged(
+def test_delivered_is_applied_under_the_message_lock_alone_with_the_final_outcome_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
@@ -241,9 +241,8 @@ def test_delivered_is_applied_under_the_account_lock_with_the_final_outcome_logg
     ours = uuid4()
     update = StatusUpdate(SID, "delivered", error_code=30003, error_message="ignored", message_id=ours)
     assert apply(store, update) is StatusOutcome.APPLIED
+    # it writes only the message, so it takes no user lock (no lock cycle can include it)
     assert store.calls == [
-        ("callback_recipient", SID, ours),
-        ("lock", message.user_id, UserLock.ACCOUNT),
         ("lock_by_sid", SID, ours),
         # a delivered message keeps no error
         ("apply", message.id, SID, "delivered", None, None),
@@ -280,11 +279,29 @@ def test_sent_is_applied_without_an_sms_outcome(caplog: pytest.LogCaptureFixture
     assert "sms_outcome" not in record.__dict__
 
 
+def test_21610_locks_the_user_then_the_message_as_the_sender_does() -> None:
+    store, message = tracked("sent")
+    ours = uuid4()
+    assert apply(store, StatusUpdate(SID, "failed", 21610, "stop", message_id=ours)) is StatusOutcome.APPLIED
+    assert store.calls[:3] == [
+        ("callback_recipient", SID, ours),
+        ("lock", message.user_id, UserLock.ACCOUNT),
+        ("lock_by_sid", SID, ours),
+    ]
+
+
+@pytest.mark.parametrize("code", [None, 21611, 30003])
+def test_a_callback_that_cannot_opt_out_takes_no_user_lock(code: int | None) -> None:
+    store, _ = tracked("sent")
+    assert apply(store, StatusUpdate(SID, "failed", code)) is StatusOutcome.APPLIED
+    assert [c[0] for c in store.calls] == ["lock_by_sid", "apply"]
+
+
 def test_no_recipient_means_no_user_lock() -> None:
     store, _ = tracked("sent")
     store.recipient = None
-    assert apply(store, StatusUpdate(SID, "delivered")) is StatusOutcome.APPLIED
-    assert [c[0] for c in store.calls] == ["callback_recipient", "lock_by_sid", "apply"]
+    assert apply(store, StatusUpdate(SID, "failed", 21610)) is StatusOutcome.APPLIED
+    assert [c[0] for c in store.calls][:3] == ["callback_recipient", "lock_by_sid", "apply"]
 
 
 def test_an_unknown_sid_is_acknowledged_logged_and_changes_nothing(caplog: pytest.LogCaptureFixture) -> None:
@@ -292,7 +309,7 @@ def test_an_unknown_sid_is_acknowledged_logged_and_changes_nothing(caplog: pytes
     store = Store()
     assert apply(store, StatusUpdate(SID, "delivered")) is StatusOutcome.UNKNOWN_SID
     assert store.commits == 0
-    assert [c[0] for c in store.calls] == ["callback_recipient", "lock_by_sid"]
+    assert [c[0] for c in store.calls] == ["lock_by_sid"]
     [record] = records(caplog, "status callback for an unknown MessageSid")
     assert record.levelno == logging.WARNING
     assert record.__dict__["message_sid"] == SID

@@ -109,6 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes; with Nagle on, the client's delayed ACK
     # stalls every keep-alive response by ~40 ms.
     disable_nagle_algorithm = True
+    protocol_version = "HTTP/1.1"  # kept-alive, as Twilio's API is: every answer has a Content-Length
     server_version = "twilio-standin/1"
     state: StandinState  # set on the subclass made per server
 

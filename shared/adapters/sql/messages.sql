@@ -136,7 +136,7 @@ WHERE id = %(message_id)s AND status = 'sending' AND twilio_message_sid IS NULL
 RETURNING id;
 
 -- name: messages_callback_recipient
--- The recipient of the message a status callback is about (locked before the message: one lock order, user then message, as the sender takes them).
+-- The recipient of the message a 21610 status callback is about (it opts the user out, so it locks the user before the message: one lock order, user then message, as the sender takes them).
 SELECT user_id FROM messages
 WHERE direction = 'outbound'
   AND (twilio_message_sid = %(message_sid)s
