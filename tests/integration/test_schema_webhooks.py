@@ -100,10 +100,9 @@ def test_events_notify_the_dispatcher_once_per_statement(db, listener):
     drained = _drain(listener, webhooks=1)
     hooks = [json.loads(p) for c, p in drained if c == "yp_webhook"]
     assert hooks == [{"target": "event_dispatcher", "body": {"table": "events", "type": "INSERT"}}]
-    # The per-event NOTIFY keeps its payload small: no event payload in it.
-    events = [json.loads(p) for c, p in drained if c == "agent_events"]
-    assert len(events) == 200
-    assert set(events[0]) == {"id", "event_type", "aggregate_type", "aggregate_id"}
+    # No per-event NOTIFY: nothing listened on 'agent_events' (migration 20261204160000).
+    assert [c for c, _p in drained if c == "agent_events"] == []
+    assert db.execute("SELECT 1 FROM pg_trigger WHERE tgname = 'on_event_created'").fetchone() is None
 
     trigger = db.execute("SELECT tgtype FROM pg_trigger WHERE tgname = 'yp_webhook_events_insert'").fetchone()
     assert trigger["tgtype"] & 1 == 0, "the events webhook trigger must be FOR EACH STATEMENT"
