@@ -96,3 +96,29 @@ def test_runaway_guard_holds_under_concurrent_sends(env, db, monkeypatch):
         assert outcomes.count(SendOutcome.SENT) == 10
         assert outcomes.count(SendOutcome.BLOCKED) == 4
         assert len(standin.sent) == 10
+
+
+@pytest.mark.parametrize(("twilio", "code"), [("failed", 21610), ("delivered", None)])
+def test_a_status_callback_racing_the_senders_claim_never_deadlocks(env, db, monkeypatch, twilio, code):
+    """The sender's claim locks the user, then the message. A 21610 callback (it opts the user
+    out) locks them in the same order; any other callback locks only the message. Either way no
+    cycle: a callback taking the message's lock first and then the user's deadlocked 20 of 120
+    racing pairs. Each pair: one message, claimed by the sender while a callback that overtook
+    it (found by the callback URL's message_id) applies."""
+    from shared import config
+    from shared.service_layer.delivery_status import StatusUpdate, apply_delivery_status
+
+    with start_in_thread(auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID) as standin:
+        monkeypatch.setenv("TWILIO_API_BASE_URL", standin.url)
+        config.reset_settings_cache()
+        for pair in range(30):
+            user_id, conversation_id = make_user(db, phone=f"+1415557{pair:04d}")
+            [message_id] = add_outbound(user_id, conversation_id, [f"race {pair}"])
+            update = StatusUpdate(new_sid(), twilio, code, message_id=message_id)
+
+            def one(i: int, message_id: Any = message_id, update: StatusUpdate = update) -> Any:
+                if i == 0:
+                    return deliver_message(message_id, sleep=lambda s: None, gateway=default_gateway())
+                return apply_delivery_status(update, PostgresUnitOfWork())
+
+            race(2, one)  # a deadlock aborts one side with DeadlockDetected: race() reports it
