@@ -1,5 +1,6 @@
-"""Database webhooks: yp_webhook() NOTIFYs on 'yp_webhook' always and calls pg_net (when it
-exists) with a signature that shared.adapters.webhook_signing accepts, byte for byte."""
+"""Database webhooks: yp_webhook() calls pg_net (when it exists and the target is configured) with
+a signature that shared.adapters.webhook_signing accepts, byte for byte, and NOTIFYs on
+'yp_webhook' only when pg_net did not take the call (the local stack's relay listens there)."""
 
 from __future__ import annotations
 
@@ -226,24 +227,32 @@ def test_pg_net_call_is_signed_from_app_settings(fake_pg_net, listener):
     webhook_signing.verify(SECRET, call["body_text"].encode(), header, now=time.time())
     with pytest.raises(webhook_signing.BadSignature):
         webhook_signing.verify("another-secret", call["body_text"].encode(), header, now=time.time())
-    # NOTIFY still happens alongside pg_net.
-    assert [h["target"] for h in _webhooks(listener, expect=1)] == ["sms_sender"]
+    # pg_net took the call, so no NOTIFY: nothing listens in production, and a notifying
+    # transaction takes a cluster-wide lock at commit.
+    assert _webhooks(listener) == []
 
 
-def test_pg_net_needs_both_url_and_secret(fake_pg_net):
+def test_pg_net_needs_both_url_and_secret_and_without_them_the_notify_stands_in(fake_pg_net, listener):
     db = fake_pg_net
     user, conv = _user_and_conversation(db)
-    _message(db, user, conv, "outbound", "pending")  # nothing configured
+    _drain(listener)
+    first = _message(db, user, conv, "outbound", "pending")  # nothing configured
     _configure(db, **{"webhook.sms_sender_url": "https://sms-sender.example.test/"})
-    _message(db, user, conv, "outbound", "pending")  # URL but no secret
+    second = _message(db, user, conv, "outbound", "pending")  # URL but no secret
     assert db.execute("SELECT count(*) AS n FROM net.calls").fetchone()["n"] == 0
 
     _configure(db, **{"webhook.signing_secret": SECRET})
     db.execute("INSERT INTO events (event_type, payload) VALUES ('x', '{}')")  # no dispatcher URL
     assert db.execute("SELECT count(*) AS n FROM net.calls").fetchone()["n"] == 0
+    got = _webhooks(listener, expect=3)
+    assert [(h["target"], h["body"].get("record_id")) for h in got] == [
+        ("sms_sender", str(first)),
+        ("sms_sender", str(second)),
+        ("event_dispatcher", None),
+    ]
 
 
-def test_pg_net_failure_never_fails_the_insert(fake_pg_net):
+def test_pg_net_failure_never_fails_the_insert_and_falls_back_to_notify(fake_pg_net, listener):
     db = fake_pg_net
     _configure(
         db,
@@ -252,8 +261,10 @@ def test_pg_net_failure_never_fails_the_insert(fake_pg_net):
             "webhook.event_dispatcher_url": "https://dispatcher.example.test/explode",
         },
     )
+    _drain(listener)
     db.execute("INSERT INTO events (event_type, payload) VALUES ('user.verified', '{}')")
     assert db.execute("SELECT count(*) AS n FROM events").fetchone()["n"] == 1
+    assert [h["target"] for h in _webhooks(listener, expect=1)] == ["event_dispatcher"]
 
 
 def test_each_target_reads_its_own_url(fake_pg_net):
