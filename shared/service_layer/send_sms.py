@@ -302,9 +302,7 @@ def _settle_from_list(
 
 
 def _lock_reconcilable(tx: PostgresUnitOfWork, message_id: UUID) -> Reconcilable | None:
-    recipient = tx.messages.recipient(message_id)
-    if recipient is not None:
-        tx.users.lock(recipient, UserLock.ACCOUNT)  # one lock order: the user, then the message
+    tx.users.lock_recipient(message_id, UserLock.ACCOUNT)  # one lock order: the user, then the message
     return tx.messages.lock_for_reconcile(message_id)
 
 
@@ -327,9 +325,7 @@ def _reconciled_status(twilio_status: str) -> str:
 def _claim(message_id: UUID) -> tuple[SendReport | None, _Claim | None]:
     """Step 1: lock the user, check the guards, move pending -> sending (or -> blocked / failed)."""
     with PostgresUnitOfWork() as tx:
-        recipient = tx.messages.recipient(message_id)
-        if recipient is not None:
-            tx.users.lock(recipient, UserLock.ACCOUNT)
+        tx.users.lock_recipient(message_id, UserLock.ACCOUNT)
         message = tx.messages.for_send(message_id)
         if message is None:
             return SendReport(message_id, SendOutcome.NOT_FOUND), None

@@ -9,6 +9,7 @@ statement left out of the migrations lets ``anon`` run the ops functions or lock
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
 from tests.backbone_support import add_event, add_task, make_user
 from tests.fakes.pubsub import FakePublisher
-from tests.lock_support import row_held, without_blocking
+from tests.lock_support import row_held, uow_that_will_not_wait, without_blocking
 
 pytestmark = pytest.mark.integration
 
@@ -245,3 +246,38 @@ def test_a_user_lock_taken_without_waiting_also_excludes_a_second_taker(db):
             assert second.users.try_lock(user, UserLock.TURN) is False
             second.rollback()
         first.rollback()
+
+
+def _outbound_message(db: Any, user: Any) -> Any:
+    conversation = db.execute("SELECT id FROM conversations WHERE user_id = %s", (user,)).fetchone()["id"]
+    return db.execute(
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status) "
+        "VALUES (%s, %s, 'concierge', 'hello', 'outbound', 'pending') RETURNING id",
+        (conversation, user),
+    ).fetchone()["id"]
+
+
+def test_a_recipient_lock_is_the_users_own_lock_and_excludes_a_second_taker(db, database_url):
+    user = make_user(db)
+    message = _outbound_message(db, user)
+    with PostgresUnitOfWork() as first:
+        assert first.users.lock_recipient(message, UserLock.ACCOUNT) == user
+        with PostgresUnitOfWork() as second:
+            # The same key as users.lock: the sender's lock and a 21610 callback's exclude each other.
+            assert second.users.try_lock(user, UserLock.ACCOUNT) is False
+            assert second.users.try_lock(user, UserLock.TURN) is True  # another scope is free
+            second.rollback()
+        with uow_that_will_not_wait(database_url) as third, pytest.raises(errors.LockNotAvailable):
+            third.users.lock_recipient(message, UserLock.ACCOUNT)  # a shared lock would let it in
+        first.rollback()
+    with PostgresUnitOfWork() as fourth:
+        assert fourth.users.try_lock(user, UserLock.ACCOUNT) is True
+        fourth.rollback()
+
+
+def test_a_recipient_lock_on_no_message_locks_nothing(db):
+    with PostgresUnitOfWork() as uow:
+        assert uow.users.lock_recipient(uuid.uuid4(), UserLock.ACCOUNT) is None
+        advisory = db.execute("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'").fetchone()
+        assert advisory["n"] == 0
+        uow.rollback()

@@ -278,6 +278,13 @@ class FakeUsers:
     def lock(self, user_id: UUID, scope: UserLock) -> None:
         self.store.calls.append(("lock", user_id, scope))
 
+    def lock_recipient(self, message_id: UUID, scope: UserLock) -> UUID | None:
+        row = self.state.rows.get(message_id)
+        if row is None:
+            return None
+        self.lock(row.user_id, scope)
+        return row.user_id
+
     def set_opted_out(self, user_id: UUID) -> bool:
         if user_id in self.state.opted_out:
             return False

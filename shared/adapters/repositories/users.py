@@ -195,6 +195,12 @@ class UserRepository:
         """Wait for, then hold until the transaction ends, the user's lock in ``scope``."""
         self._sql.one("users_lock", user_id=user_id, scope=str(scope))
 
+    def lock_recipient(self, message_id: UUID, scope: UserLock) -> UUID | None:
+        """``lock`` the recipient of a message, found in the same statement; returns the recipient,
+        or None (nothing locked) when there is no such message."""
+        value = self._sql.scalar("users_lock_recipient", message_id=message_id, scope=str(scope))
+        return None if value is None else uuid_of(value)
+
     def try_lock(self, user_id: UUID, scope: UserLock) -> bool:
         """Take the user's lock in ``scope`` if free; False when another transaction holds it."""
         return bool(self._sql.scalar("users_try_lock", user_id=user_id, scope=str(scope)))

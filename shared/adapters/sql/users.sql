@@ -10,6 +10,15 @@ SELECT pg_advisory_xact_lock(hashtextextended('yp.' || %(scope)s::text || ':' ||
 SELECT pg_try_advisory_xact_lock(hashtextextended('yp.' || %(scope)s::text || ':' || %(user_id)s::text, 0))
        AS locked;
 
+-- name: users_lock_recipient
+-- users_lock for the recipient of a message, found and locked in one statement (a message's
+-- recipient never changes); no row when there is no such message.
+SELECT m.user_id
+  FROM messages AS m,
+       LATERAL (SELECT pg_advisory_xact_lock(
+                  hashtextextended('yp.' || %(scope)s::text || ':' || m.user_id::text, 0))) AS locked
+ WHERE m.id = %(message_id)s;
+
 -- name: users_get
 -- One user's profile row, as agents and services see it (with the referrer's name).
 SELECT id, phone_number, first_name, last_name, company, title, email, email_verified, verified,
