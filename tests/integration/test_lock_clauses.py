@@ -278,6 +278,9 @@ def test_a_recipient_lock_is_the_users_own_lock_and_excludes_a_second_taker(db, 
 def test_a_recipient_lock_on_no_message_locks_nothing(db):
     with PostgresUnitOfWork() as uow:
         assert uow.users.lock_recipient(uuid.uuid4(), UserLock.ACCOUNT) is None
-        advisory = db.execute("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'").fetchone()
+        advisory = db.execute(  # this test's own database: parallel workers have their own
+            "SELECT count(*) AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND d.datname = current_database()"
+        ).fetchone()
         assert advisory["n"] == 0
         uow.rollback()
