@@ -147,6 +147,11 @@ class Sql:
 # one, that wait is a deadlock.
 MAIN_POOL = "main"
 SIDE_POOL = "side"
+# Main-pool connections one request may hold at once, so a process's pool is this many per
+# request thread: the consumer's unit of work (its delivery mark), the turn's own transaction,
+# and, on a process's first turn of an agent version, the short transaction that registers that
+# version (shared/agents/instances.py). The local stack and Terraform size pools with it.
+TURN_CONNECTIONS = 3
 _pools: dict[str, ConnectionPool[Connection]] = {}
 _pool_lock = threading.Lock()
 

@@ -119,8 +119,8 @@ class FaultStack:
             "VERIFY_EMAIL_DOMAIN": EMAIL_DOMAIN,
             "BURST_QUIET_GAP_SECONDS": "0",
             # As the local stack sizes it (tools/localstack/runner.py): 8 request threads, and
-            # TURN_CONNECTIONS (3) for each: the delivery's unit of work, the turn's own, and a
-            # first turn's registration of its agent version.
+            # TURN_CONNECTIONS (3, shared/adapters/postgres.py) for each: the delivery's unit of
+            # work, the turn's own, and a first turn's registration of its agent version.
             "THREADS": "8",
             "DATABASE_POOL_MAX": "24",
             **(extra or {}),

@@ -20,6 +20,8 @@ import hcl2
 import pytest
 
 from shared import routing, schedules
+from shared.adapters.postgres import TURN_CONNECTIONS
+from shared.config import Settings
 from shared.domain import constants
 from shared.logs import DEAD_LETTER_RECORDED
 from tests.infra import terraform_model as tf
@@ -269,6 +271,29 @@ def test_platform_sets_the_environment_the_checks_assume() -> None:
     settings = tf.locals_of(tf.load_dir(tf.MODULES / "platform"))["settings"]
     for var in DERIVED_SETTINGS:
         assert f"{var} =" in settings, var
+
+
+def test_concurrency_can_be_raised_per_environment_and_threads_and_pool_follow_it() -> None:
+    """A function serving more than one request per instance gets a gunicorn thread per request
+    and a pool of TURN_CONNECTIONS per thread, as the local stack sizes its own (a turn holds
+    that many main-pool connections at once; fewer starve the pool until its 30 s timeout)."""
+    platform = tf.load_dir(tf.MODULES / "platform")
+    local = tf.locals_of(platform)
+    assert local["connections_per_request"] == TURN_CONNECTIONS
+    assert "var.function_overrides[name].concurrency" in local["concurrency"]
+    call = tf.module_calls(platform)["function"]
+    assert call["concurrency"] == "${local.concurrency[each.key]}"
+    assert (
+        "local.concurrency[each.key] > 1 ? {THREADS = tostring(local.concurrency[each.key]), "
+        "DATABASE_POOL_MAX = tostring(local.connections_per_request * local.concurrency[each.key])} : {}"
+    ) in call["env"]
+    # The override is typed the same in the module and in each environment's root.
+    roots = [tf.MODULES / "platform", *(tf.ROOT / "terraform" / "envs" / env for env in ("dev", "prod"))]
+    for root in roots:
+        override_type = tf.variables(tf.load_dir(root))["function_overrides"]["type"]
+        assert "concurrency = optional(number)" in override_type, root
+    # DATABASE_POOL_MAX is a setting the code reads (shared/config.py).
+    assert "database_pool_max" in Settings.model_fields
 
 
 @pytest.mark.parametrize(

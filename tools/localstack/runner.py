@@ -37,6 +37,7 @@ from typing import Any
 
 import requests
 
+from shared.adapters.postgres import TURN_CONNECTIONS
 from shared.schedules import ScheduledJob, active_jobs
 from tools.localstack import serve
 from tools.localstack.guard import GuardClient, group_alive, start_guard
@@ -52,10 +53,6 @@ LOCAL_FROM_NUMBER = "+15005550006"
 LOCAL_EMAIL_DOMAIN = "verify.yachtparty.local"
 
 FUNCTION_THREADS = 8  # gunicorn threads per local function (Cloud Run concurrency stand-in)
-# Main-pool connections one conversational turn holds at once: the consumer's unit of work (its
-# delivery mark), the turn's own transaction, and, on a process's first turn of an agent version,
-# the short transaction that registers that version (shared/agents/instances.py).
-TURN_CONNECTIONS = 3
 RELAY_LISTEN_TIMEOUT = 15.0  # seconds the start-up waits for the relay's LISTEN
 EMULATOR_STOP_TIMEOUT = 10.0  # seconds the emulator's java gets to follow gcloud out at stop
 

@@ -25,6 +25,7 @@ variable "function_overrides" {
     min_instances = optional(number)
     max_instances = optional(number)
     memory        = optional(string)
+    concurrency   = optional(number) # requests per instance; the pool grows with it (docs/deploying.md)
   }))
   default = {}
 }

@@ -230,6 +230,19 @@ resource "google_secret_manager_secret" "this" {
 
 # --- Functions -----------------------------------------------------------------------------
 
+locals {
+  # Requests one instance serves at once: the catalogue's value, or this environment's override.
+  concurrency = {
+    for name, f in var.functions :
+    name => coalesce(try(var.function_overrides[name].concurrency, null), f.concurrency)
+  }
+  # Main-pool connections one request may hold at once: the consumer's unit of work (its
+  # delivery mark), the turn's own transaction and, on an instance's first turn of an agent
+  # version, the short transaction that registers it (TURN_CONNECTIONS in
+  # shared/adapters/postgres.py, which the local stack sizes its pools with).
+  connections_per_request = 3
+}
+
 module "function" {
   source   = "../function"
   for_each = var.functions
@@ -258,6 +271,13 @@ module "function" {
       LOG_LEVEL              = var.log_level
       YACHTPARTY_ENVIRONMENT = var.environment
     },
+    # More than one request per instance: functions-framework's gunicorn runs one thread per
+    # request Cloud Run may send at once (THREADS; its default is 4 per vCPU), and the pool holds
+    # what those threads may hold together. One request per instance keeps the defaults.
+    local.concurrency[each.key] > 1 ? {
+      THREADS           = tostring(local.concurrency[each.key])
+      DATABASE_POOL_MAX = tostring(local.connections_per_request * local.concurrency[each.key])
+    } : {},
     # Webhook targets are public (pg_net has no Google identity) and check the scheduler's
     # OIDC token themselves: they need the expected signer and audience.
     contains(local.scheduler_targets, each.key) ? {
@@ -271,7 +291,7 @@ module "function" {
 
   available_memory = coalesce(try(var.function_overrides[each.key].memory, null), each.value.memory)
   timeout_seconds  = each.value.timeout_seconds
-  concurrency      = each.value.concurrency
+  concurrency      = local.concurrency[each.key]
   min_instances    = coalesce(try(var.function_overrides[each.key].min_instances, null), 0)
   max_instances    = coalesce(try(var.function_overrides[each.key].max_instances, null), var.default_max_instances)
   labels           = local.labels
