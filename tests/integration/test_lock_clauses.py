@@ -20,6 +20,7 @@ from shared.adapters.repositories.users import UserLock
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer.dispatch_events import dispatch_events
 from shared.service_layer.sweep_tasks import sweep_tasks
+from tests import sms_support
 from tests.backbone_support import add_event, add_task, make_user
 from tests.fakes.pubsub import FakePublisher
 from tests.lock_support import row_held, uow_that_will_not_wait, without_blocking
@@ -248,18 +249,9 @@ def test_a_user_lock_taken_without_waiting_also_excludes_a_second_taker(db):
         first.rollback()
 
 
-def _outbound_message(db: Any, user: Any) -> Any:
-    conversation = db.execute("SELECT id FROM conversations WHERE user_id = %s", (user,)).fetchone()["id"]
-    return db.execute(
-        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status) "
-        "VALUES (%s, %s, 'concierge', 'hello', 'outbound', 'pending') RETURNING id",
-        (conversation, user),
-    ).fetchone()["id"]
-
-
 def test_a_recipient_lock_is_the_users_own_lock_and_excludes_a_second_taker(db, database_url):
-    user = make_user(db)
-    message = _outbound_message(db, user)
+    user, conversation = sms_support.make_user(db)
+    (message,) = sms_support.add_outbound(user, conversation, ["hello"])
     with PostgresUnitOfWork() as first:
         assert first.users.lock_recipient(message, UserLock.ACCOUNT) == user
         with PostgresUnitOfWork() as second:
