@@ -8,12 +8,14 @@ CREATE DATABASE. No test touches the internet.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from _pytest.nodeid import coerce_node_id
+from psycopg_pool import base as psycopg_pool_base
 
 from shared import bootstrap, config
 from shared.adapters import postgres
@@ -162,6 +164,19 @@ def pubsub_emulator(
     finally:
         pubsub.reset_publisher()
         config.reset_settings_cache()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _pool_jitter_off_the_global_random() -> Iterator[None]:
+    """psycopg_pool draws its connections' lifetime jitter from the global ``random`` in its
+    worker threads (``psycopg_pool/base.py``), and a pool's first checkout opens two connections,
+    the second after the checkout has returned. Hypothesis warns ("Do not use the `random`
+    module inside strategies") when the global state moves while it draws an example, so a
+    worker connecting during the next draw raised that warning now and then in CI. Here the
+    pools draw from a generator of their own; the jitter itself is unchanged."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(psycopg_pool_base, "random", random.Random().random)
+        yield
 
 
 @pytest.fixture(autouse=True)
