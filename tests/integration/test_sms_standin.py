@@ -79,6 +79,23 @@ def test_long_poll_waits_for_its_own_recipient_and_forgets_on_reset(standin):
     assert [m["body"] for m in again] == ["third"]
 
 
+def test_a_message_wakes_only_its_own_phones_long_poll(standin, monkeypatch):
+    """Each recipient's long polls wait on their own condition: another phone's message does not
+    wake them (one shared condition woke every poller on every message), and a poll of every
+    message (no ``to``) wakes for each one."""
+    state = standin.state
+    woken: list[str | None] = []
+    for to in ("+14155550123", None):
+        with state.lock:
+            condition = state.arrival(to)
+        monkeypatch.setattr(condition, "notify_all", lambda to=to: woken.append(to))
+    c = client(standin)
+    c.messages.create(to="+14155550199", from_="+14155550100", body="someone else")
+    assert woken == [None]
+    c.messages.create(to="+14155550123", from_="+14155550100", body="mine")
+    assert woken == [None, "+14155550123", None]
+
+
 def test_wrong_credentials_and_missing_fields_are_twilio_errors(standin):
     with pytest.raises(TwilioRestException) as info:
         client(standin, token="nope").messages.create(to="+14155550123", from_="+14155550100", body="x")

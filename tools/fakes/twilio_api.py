@@ -96,10 +96,18 @@ class StandinState:
     failures: list[Failure] = field(default_factory=list)
     callbacks_posted: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    arrived: threading.Condition = field(init=False)  # notified when a message is accepted
+    # Long polls wait on their recipient's condition (all on ``lock``), so a message wakes only
+    # its own phone's poller and the pollers of every message (``None``): one condition for all
+    # woke every phone's poller on every message, twenty wake-ups a reply at twenty phones.
+    arrivals: dict[str | None, threading.Condition] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.arrived = threading.Condition(self.lock)
+    def arrival(self, to: str | None) -> threading.Condition:
+        """The condition notified when a message to ``to`` (``None``: any message) is accepted.
+        Call with ``lock`` held."""
+        condition = self.arrivals.get(to)
+        if condition is None:
+            condition = self.arrivals[to] = threading.Condition(self.lock)
+        return condition
 
 
 MAX_LONG_POLL_SECONDS = 30.0
@@ -157,13 +165,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, {"error": "min_count must be an integer and wait a number of seconds"})
             return
         deadline = time.monotonic() + max(wait, 0.0)
-        with self.state.arrived:
+        with self.state.lock:
+            arrival = self.state.arrival(to)
             while True:
                 matching = self.state.messages if to is None else self.state.by_to.get(to, [])
                 remaining = deadline - time.monotonic()
                 if len(matching) >= min_count or remaining <= 0:
                     break
-                self.state.arrived.wait(remaining)
+                arrival.wait(remaining)
             found = [dict(m) for m in matching]
         self._json(200, found)
 
@@ -319,10 +328,11 @@ class _Handler(BaseHTTPRequestHandler):
             "received_at": time.time(),
             "sent_at": sent_at.isoformat(),
         }
-        with self.state.arrived:
+        with self.state.lock:
             self.state.messages.append(record)
             self.state.by_to.setdefault(to, []).append(record)
-            self.state.arrived.notify_all()
+            self.state.arrival(to).notify_all()
+            self.state.arrival(None).notify_all()
         if failure is not None and failure.delay > 0:
             time.sleep(failure.delay)  # a slow answer: the caller may die waiting for it
         if failure is not None and failure.drop:
