@@ -224,7 +224,7 @@ def get_pool(name: str = MAIN_POOL) -> ConnectionPool[Connection]:
                     # the side pool's writes are single statements: no BEGIN and COMMIT round trips
                     "autocommit": name == SIDE_POOL,
                 },
-                open=True,
+                open=False,
                 name=f"yachtparty-{name}",
                 # A connection the server dropped (restart, failover, pg_terminate_backend) is
                 # found at checkout and replaced, not handed to a request that then fails and
@@ -232,6 +232,13 @@ def get_pool(name: str = MAIN_POOL) -> ConnectionPool[Connection]:
                 check=check_at_checkout,
                 reset=_stamp_return,
             )
+            # Opened with its first connection made, before any checkout. A checkout that finds
+            # the pool still connecting waits, and a waiting client makes psycopg_pool open one
+            # more: every instance's first request opened two connections where it needed one,
+            # the second after the request had its answer. A pool that cannot connect within
+            # the checkout timeout is closed by psycopg_pool and not kept, so the next request
+            # tries afresh, as a checkout from a pool that could not connect would have.
+            pool.open(wait=True, timeout=pool.timeout)
             _pools[name] = pool
         return pool
 

@@ -115,3 +115,54 @@ def test_the_llm_cost_ledger_write_on_the_side_pool_is_committed_by_itself(
     assert rows == [{"agent_type": "bouncer", "cost_usd": Decimal("0.000123")}]
     with postgres.pooled_connection(postgres.SIDE_POOL) as side:
         assert side.autocommit
+
+
+# How long the opening test gives a pool's background workers to open a second connection; the
+# old open-then-check-out opened it within milliseconds.
+SECOND_CONNECT_WAIT_SECONDS = 0.5
+
+
+@pytest.mark.parametrize("name", [postgres.MAIN_POOL, postgres.SIDE_POOL])
+def test_a_pools_first_checkout_opens_one_connection(database_url: str, name: str) -> None:
+    """The pool is open with its first connection before the first checkout, so that checkout
+    does not wait and make psycopg_pool grow the pool: one connection, not two."""
+    postgres.close_pool()
+    with postgres.pooled_connection(name) as conn:
+        conn.execute("SELECT 1")
+    time.sleep(SECOND_CONNECT_WAIT_SECONDS)
+    stats = postgres.get_pool(name).get_stats()
+    assert stats["connections_num"] == 1, stats
+    assert stats["pool_size"] == 1, stats
+
+
+def test_a_pool_that_cannot_connect_is_not_kept(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No server answers: opening fails with psycopg_pool's timeout, the pool is closed and not
+    kept, and once the server is back the next request opens a working one."""
+    from psycopg_pool import PoolTimeout
+
+    postgres.close_pool()
+
+    class QuickPool(ConnectionPool[Any]):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**kwargs, "timeout": 0.5})
+
+    monkeypatch.setattr(postgres, "ConnectionPool", QuickPool)
+    dead = f"postgresql://nobody@127.0.0.1:{_closed_port()}/none?connect_timeout=1"
+    monkeypatch.setenv("DATABASE_URL", dead)
+    config.reset_settings_cache()
+    with pytest.raises(PoolTimeout):
+        postgres.get_pool()
+    assert postgres._pools == {}
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    config.reset_settings_cache()
+    with postgres.pooled_connection() as conn:
+        assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
