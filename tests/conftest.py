@@ -168,12 +168,13 @@ def pubsub_emulator(
 
 @pytest.fixture(autouse=True, scope="session")
 def _pool_jitter_off_the_global_random() -> Iterator[None]:
-    """psycopg_pool draws its connections' lifetime jitter from the global ``random`` in its
-    worker threads (``psycopg_pool/base.py``), and a pool's first checkout opens two connections,
-    the second after the checkout has returned. Hypothesis warns ("Do not use the `random`
-    module inside strategies") when the global state moves while it draws an example, so a
-    worker connecting during the next draw raised that warning now and then in CI. Here the
-    pools draw from a generator of their own; the jitter itself is unchanged."""
+    """psycopg_pool draws each new connection's lifetime jitter from the global ``random`` in
+    its worker threads (``psycopg_pool/base.py``), which connect in the background: to replace a
+    connection given back closed or expired, and to grow the pool. Hypothesis warns ("Do not use
+    the `random` module inside strategies") when the global state moves while it draws an
+    example, so a worker connecting during the next draw raised that warning now and then in CI.
+    Here the pools draw from a generator of their own; the jitter itself is unchanged
+    (``tests/integration/test_pool_jitter_random.py``)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(psycopg_pool_base, "random", random.Random().random)
         yield

@@ -1,10 +1,13 @@
 """A pool's background connects leave the global ``random`` alone while Hypothesis draws.
 
-psycopg_pool's workers draw a connection's lifetime jitter from ``random``, and a pool's first
-checkout opens a second connection after the checkout returned. When that connect fell inside
-Hypothesis's next draw, Hypothesis raised its "Do not use the `random` module inside
-strategies" warning (seen in CI's fuzz tests). ``tests/conftest.py`` gives the pools their own
-generator; this test draws slowly right after such a checkout, and fails without that fixture.
+psycopg_pool's workers draw each new connection's lifetime jitter from ``random``, and they
+connect in the background: to replace a connection given back closed or expired, to grow the
+pool, and (until 4 December 2026) to open a fresh pool's second connection after its first
+checkout. When such a connect fell inside Hypothesis's next draw, Hypothesis raised its "Do not
+use the `random` module inside strategies" warning (seen in CI's fuzz tests).
+``tests/conftest.py`` gives the pools their own generator. This test gives back a closed
+connection, so the pool replaces it in the background, and draws slowly meanwhile; it fails
+without that fixture.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ pytestmark = [
     pytest.mark.filterwarnings("error::hypothesis.errors.HypothesisDeprecationWarning"),
 ]
 
-DRAW_SECONDS = 0.2  # long enough for the pool's second connect to land inside the next draw
+DRAW_SECONDS = 0.2  # long enough for the pool's replacement connect to land inside the next draw
 
 
 def _slow(value: int) -> int:
@@ -36,9 +39,7 @@ def _slow(value: int) -> int:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(value=st.integers().map(_slow))
-def test_a_fresh_pools_background_connect_does_not_move_the_global_random(
-    database_url: str, value: int
-) -> None:
-    postgres.close_pool()
+def test_a_pools_background_connect_does_not_move_the_global_random(database_url: str, value: int) -> None:
     with postgres.get_pool().connection() as conn:
         assert conn.execute("SELECT %s::bigint AS v", (value,)).fetchone() == {"v": value}
+        conn.close()  # given back closed: the pool's worker connects a replacement
