@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from shared import config
 from shared.adapters import postgres
 from shared.adapters.llm import CallRecord, PostgresCallLog, Usage
+from tools.localstack.pgcluster import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -147,7 +148,7 @@ def test_a_pool_that_cannot_connect_is_not_kept(database_url: str, monkeypatch: 
             super().__init__(*args, **{**kwargs, "timeout": 0.5})
 
     monkeypatch.setattr(postgres, "ConnectionPool", QuickPool)
-    dead = f"postgresql://nobody@127.0.0.1:{_closed_port()}/none?connect_timeout=1"
+    dead = f"postgresql://nobody@127.0.0.1:{free_port()}/none?connect_timeout=1"
     monkeypatch.setenv("DATABASE_URL", dead)
     config.reset_settings_cache()
     with pytest.raises(PoolTimeout):
@@ -158,11 +159,3 @@ def test_a_pool_that_cannot_connect_is_not_kept(database_url: str, monkeypatch: 
     config.reset_settings_cache()
     with postgres.pooled_connection() as conn:
         assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
-
-
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

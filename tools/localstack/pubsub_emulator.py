@@ -49,6 +49,7 @@ from shared.routing import (
     dead_letter_topic,
     push_subscription,
 )
+from tools.localstack.pgcluster import free_port
 
 DEFAULT_PROJECT = "yachtparty-local"
 # The dead_letter_recorder as a push target (it has no topic of its own).
@@ -78,14 +79,6 @@ class PubSubEmulator:
         return {"PUBSUB_EMULATOR_HOST": self.host_port, "GOOGLE_CLOUD_PROJECT": self.project}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def is_ready(host_port: str, timeout: float = 1.0) -> bool:
     try:
         return requests.get(f"http://{host_port}/", timeout=timeout).status_code == 200
@@ -107,7 +100,7 @@ def start(
     gcloud = shutil.which("gcloud")
     if gcloud is None:
         raise EmulatorError("gcloud not found: install the Google Cloud CLI with the pubsub emulator")
-    port = port or _free_port()
+    port = port or free_port()
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="yp-pubsub-"))
     log_path = data_dir / "emulator.log"
     log_file = log_path.open("wb")
