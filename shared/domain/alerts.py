@@ -20,6 +20,12 @@ from shared.domain.constants import (
     SINGLE_LLM_CALL_ALERT_USD,
 )
 
+# The ``sms_outcome`` a log line carries when Twilio reports error 21610 (the member unsubscribed
+# at Twilio), whether the send was refused or a status callback says so. An opt-out is the
+# member's choice, not a delivery failure: the delivery-failure alert and ``ops status`` both
+# leave it out (docs/operating.md).
+OPTED_OUT_OUTCOME = "opted_out"
+
 
 @dataclass(frozen=True)
 class SignalFigures:
@@ -27,7 +33,7 @@ class SignalFigures:
 
     backlog_ages: dict[str, float]  # backlog -> oldest waiting item, seconds (0 when empty)
     sms_outcomes: int  # SMS handed to Twilio (or refused by it) in the delivery-failure window
-    sms_failures: int  # of those, refused, failed or undelivered
+    sms_failures: int  # of those, refused, failed or undelivered, opt-outs (21610) left out
     llm_cost_usd: float  # LLM spend in the daily window
     llm_max_call_usd: float | None  # the dearest single call in the daily window
     llm_p99_ms: float | None  # p99 latency of the model calls in the latency window

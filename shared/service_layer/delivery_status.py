@@ -22,6 +22,7 @@ from uuid import UUID
 
 from shared.adapters.repositories.users import UserLock
 from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.domain.alerts import OPTED_OUT_OUTCOME
 from shared.domain.constants import TWILIO_ERROR_UNSUBSCRIBED
 from shared.domain.events import Event
 from shared.domain.sms import (
@@ -147,8 +148,18 @@ def apply_delivery_status(update: StatusUpdate, uow: PostgresUnitOfWork) -> Stat
             "message_sid": update.message_sid,
             "status": target,
             "error_code": update.error_code,
-            # the delivery-failure-rate alert counts final outcomes
-            **({"sms_outcome": target} if target in ("delivered", "undelivered", "failed") else {}),
+            # the delivery-failure-rate alert counts final outcomes (an opt-out is not a failure)
+            **({"sms_outcome": _outcome(target, update.error_code)} if target in FINAL_OUTCOMES else {}),
         },
     )
     return StatusOutcome.APPLIED
+
+
+FINAL_OUTCOMES = ("delivered", "undelivered", "failed")  # the statuses a callback logs as an outcome
+
+
+def _outcome(target: str, error_code: int | None) -> str:
+    """A failed or undelivered 21610 is the member's opt-out, logged as such (not a failure)."""
+    if target != "delivered" and error_code == TWILIO_ERROR_UNSUBSCRIBED:
+        return OPTED_OUT_OUTCOME
+    return target

@@ -51,6 +51,7 @@ from shared.adapters.twilio_sms import (
     status_callback_url,
 )
 from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.domain.alerts import OPTED_OUT_OUTCOME
 from shared.domain.constants import (
     RUNAWAY_GUARD_MAX_SMS,
     RUNAWAY_GUARD_WINDOW,
@@ -385,7 +386,11 @@ def _refusal(tx: PostgresUnitOfWork, message: Sendable, claim: _Claim) -> SendRe
     if not fits_one_message(claim.body):
         error = f"body longer than {SMS_MAX_BODY_CHARS} characters; write it through add_outbound_messages"
         tx.messages.fail(message_id, error_code=None, error_message=error, extra_attempts=0)
-        log.error("outbound SMS failed: body over the limit", extra={"message_id": str(message_id)})
+        log.error(
+            "outbound SMS failed: body over the limit",
+            # the member gets nothing: the delivery-failure alert counts it, as ``ops status`` does
+            extra={"message_id": str(message_id), "sms_outcome": "rejected"},
+        )
         return SendReport(message_id, SendOutcome.FAILED, error=error)
     return None
 
@@ -476,7 +481,7 @@ def _deliver_one(
             tx.commit()
             log.warning(
                 "recipient unsubscribed at Twilio (21610): user opted out",
-                extra={"message_id": str(message_id), "sms_outcome": "rejected"},
+                extra={"message_id": str(message_id), "sms_outcome": OPTED_OUT_OUTCOME},
             )
             return SendReport(message_id, SendOutcome.BLOCKED, error=error.message), claim
 

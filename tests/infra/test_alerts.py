@@ -14,6 +14,7 @@ import hcl2
 
 from shared import schedules
 from shared.domain import constants
+from shared.domain.alerts import OPTED_OUT_OUTCOME
 from tests.infra import terraform_model as tf
 
 # Platform 7.6 thresholds, and the policy (modules/platform/observability.tf) that watches each.
@@ -225,3 +226,17 @@ def test_a_sweep_that_stops_reporting_alerts() -> None:
     }
     for backlog, reporter in BACKLOGS.items():
         assert silence >= 3 * ticks[reporter], (backlog, reporter, ticks[reporter])
+
+
+def test_an_opt_out_is_counted_but_is_no_delivery_failure() -> None:
+    """A Twilio 21610 is logged ``opted_out`` (at send and by callback): the outcomes metric
+    counts it, and neither side of the delivery_failures alert's ratio does."""
+    metric = tf.resources(_platform())[("google_logging_metric", "sms_outcomes")]
+    assert re.search(rf'\\?"{OPTED_OUT_OUTCOME}\\?"', metric["filter"]), metric["filter"]
+    condition = tf.single(_policies()["delivery_failures"]["conditions"])
+    promql = tf.single(condition["condition_prometheus_query_language"])
+    matched = re.findall(r'outcome=~\\?"([^"\\]*)\\?"', promql["query"])
+    assert matched, promql["query"]
+    counted = {outcome for alternatives in matched for outcome in alternatives.split("|")}
+    assert counted == {"accepted", "rejected", "failed", "undelivered"}
+    assert OPTED_OUT_OUTCOME not in counted

@@ -97,3 +97,20 @@ def test_status_shows_every_signal_against_its_threshold_breached_in_red(db, ops
     events = next(line for line in lines if "backlog events" in line)
     assert "ok" in events
     assert "over threshold:" in out.output
+
+
+def test_status_does_not_count_an_opt_out_as_a_delivery_failure(db, ops_cli):
+    """A status callback with Twilio's 21610 leaves the row undelivered: the member opted out,
+    which is no delivery failure (the delivery_failures alert agrees: docs/operating.md)."""
+    user = make_user(db)
+    conversation = _conversation(db, user)
+    for n in range(20):
+        db.execute(
+            "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, attempts,"
+            " sent_at, error_code) VALUES (%s, %s, 'bouncer', %s, 'outbound', %s, 1, now(), %s)",
+            (conversation, user, f"m{n}", "undelivered" if n < 3 else "delivered", 21610 if n < 2 else None),
+        )
+    out = ops_cli("status")
+    assert out.exit_code == 0, out.output
+    failures = next(line for line in out.output.splitlines() if "SMS delivery failures" in line)
+    assert "5.0% of 20" in failures and "BREACHED" not in failures  # 1 undelivered, not 3

@@ -269,6 +269,30 @@ def test_a_failure_keeps_its_error_and_is_logged_as_a_final_outcome(
     assert (record.__dict__["status"], record.__dict__["sms_outcome"]) == (twilio, twilio)
 
 
+@pytest.mark.parametrize("twilio", ["failed", "undelivered"])
+def test_a_21610_failure_is_logged_as_an_opt_out_not_a_failure(
+    twilio: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The member unsubscribed at Twilio: the delivery_failures alert must not count it."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    store, message = tracked("sent")
+    assert apply(store, StatusUpdate(SID, twilio, 21610, "unsubscribed")) is StatusOutcome.APPLIED
+    assert ("apply", message.id, SID, twilio, 21610, "unsubscribed") in store.calls
+    assert message.user_id in store.opted_out  # the opt-out itself is unchanged
+    [record] = records(caplog, "delivery status applied")
+    assert (record.__dict__["status"], record.__dict__["sms_outcome"]) == (twilio, "opted_out")
+
+
+def test_a_delivered_callback_stays_delivered_whatever_its_error_code(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    store, _ = tracked("sent")
+    assert apply(store, StatusUpdate(SID, "delivered", 21610, "stale")) is StatusOutcome.APPLIED
+    [record] = records(caplog, "delivery status applied")
+    assert record.__dict__["sms_outcome"] == "delivered"
+
+
 def test_sent_is_applied_without_an_sms_outcome(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     store, message = tracked("queued")

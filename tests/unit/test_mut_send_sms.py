@@ -697,7 +697,7 @@ def test_a_body_over_twilios_limit_fails_and_one_at_the_limit_is_sent(
     assert (row.status, row.error_code, row.error_message, row.attempts) == ("failed", None, error, 1)
     record = only(caplog, "outbound SMS failed: body over the limit")
     assert record.levelno == logging.ERROR
-    assert fields(record, "message_id") == {"message_id": str(over)}
+    assert fields(record, "message_id", "sms_outcome") == {"message_id": str(over), "sms_outcome": "rejected"}
 
 
 # --- Twilio's errors --------------------------------------------------------------------------------
@@ -876,9 +876,10 @@ def test_21610_blocks_the_message_and_opts_the_member_out_once(
     ]
     record = only(caplog, "recipient unsubscribed at Twilio (21610): user opted out")
     assert record.levelno == logging.WARNING
+    # an opt-out, not a delivery failure: the delivery_failures alert does not count it
     assert fields(record, "message_id", "sms_outcome") == {
         "message_id": str(first),
-        "sms_outcome": "rejected",
+        "sms_outcome": "opted_out",
     }
     assert lines(caplog, "SMS send failed") == []
 

@@ -13,6 +13,7 @@ from shared.domain.constants import (
     DEAD_LETTER_ALERT_WINDOW,
     DELIVERY_FAILURE_WINDOW,
     LLM_LATENCY_WINDOW,
+    TWILIO_ERROR_UNSUBSCRIBED,
 )
 
 
@@ -81,6 +82,7 @@ class OpsRepository:
         row = self._sql.one(
             "ops_alert_signals",
             delivery_window=DELIVERY_FAILURE_WINDOW,
+            opt_out_code=TWILIO_ERROR_UNSUBSCRIBED,
             cost_window=DAILY_LLM_COST_WINDOW,
             latency_window=LLM_LATENCY_WINDOW,
             dead_letter_window=DEAD_LETTER_ALERT_WINDOW,

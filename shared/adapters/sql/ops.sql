@@ -99,13 +99,14 @@ SELECT
  WHERE u.id = %(user_id)s;
 
 -- name: ops_alert_signals
--- The platform §7.6 signals the database can show: SMS outcomes and failures in a window, LLM spend, dearest call and p99 latency, dead letters recorded recently.
+-- The platform §7.6 signals the database can show: SMS outcomes and failures (an opt-out, 21610, is no failure) in a window, LLM spend, dearest call and p99 latency, dead letters recorded recently.
 SELECT (SELECT count(*) FROM messages
          WHERE direction = 'outbound' AND attempts > 0
            AND status IN ('queued', 'sent', 'delivered', 'failed', 'undelivered')
            AND coalesce(sent_at, created_at) >= now() - %(delivery_window)s::interval) AS sms_outcomes,
        (SELECT count(*) FROM messages
          WHERE direction = 'outbound' AND attempts > 0 AND status IN ('failed', 'undelivered')
+           AND error_code IS DISTINCT FROM %(opt_out_code)s
            AND coalesce(sent_at, created_at) >= now() - %(delivery_window)s::interval) AS sms_failures,
        (SELECT coalesce(sum(cost_usd), 0)::float FROM agent_actions_log
          WHERE action_type = 'llm_call' AND created_at >= now() - %(cost_window)s::interval) AS llm_cost_usd,

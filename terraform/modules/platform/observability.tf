@@ -162,12 +162,14 @@ resource "google_logging_metric" "llm_latency_ms" {
 
 # One line per outcome of an outbound SMS, with sms_outcome: accepted or rejected when
 # sms_sender hands it to Twilio, then delivered, undelivered or failed from the status callback.
+# A Twilio 21610 (the member unsubscribed), at send or by callback, is opted_out: counted here so
+# the dashboard shows opt-outs, and in neither side of the delivery_failures alert.
 resource "google_logging_metric" "sms_outcomes" {
   project = var.project_id
   name    = "yachtparty_sms_outcomes"
   filter = join(" ", [
     "resource.type=\"cloud_run_revision\" AND jsonPayload.sms_outcome=(",
-    "\"accepted\" OR \"rejected\" OR \"delivered\" OR \"undelivered\" OR \"failed\")",
+    "\"accepted\" OR \"rejected\" OR \"delivered\" OR \"undelivered\" OR \"failed\" OR \"opted_out\")",
   ])
 
   label_extractors = {
