@@ -16,6 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 _PHONE = re.compile(r"(?<![\w])(\+?\d[\d\-\s().]{7,}\d)(?![\w])")
+# Shapes the phone pattern also matches that are not phone numbers: an ISO date ("2026-12-04",
+# then maybe " 22" of its time), and a time's seconds with their fraction ("48.549843" after
+# "22:36:"). Only that part is kept as written; a number after it is still masked.
+_DATE_LEAD = re.compile(r"\d{4}-\d\d-\d\d")
+_TIME_BEFORE = re.compile(r"\d:\d\d:$")
+_SECONDS_LEAD = re.compile(r"\d\d(?:\.\d+)?")
 _LEVELS = {
     logging.DEBUG: "DEBUG",
     logging.INFO: "INFO",
@@ -36,6 +42,12 @@ def mask_phone(value: str) -> str:
 
     def _mask(match: re.Match[str]) -> str:
         raw = match.group(1)
+        start = match.start(1)
+        lead = _DATE_LEAD.match(raw) or (
+            _SECONDS_LEAD.match(raw) if _TIME_BEFORE.search(value, max(0, start - 5), start) else None
+        )
+        if lead:
+            return raw[: lead.end()] + mask_phone(raw[lead.end() :])
         digits = [c for c in raw if c.isdigit()]
         if len(digits) < 8:
             return raw

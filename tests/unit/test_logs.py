@@ -16,6 +16,19 @@ def test_mask_phone_leaves_short_numbers_and_uuids_alone():
     assert mask_phone(uid) == uid
 
 
+def test_mask_phone_leaves_dates_and_times_alone_but_not_a_number_after_them():
+    for stamp in (
+        "2026-12-04T22:36:48.549843+00:00",  # an isoformat() field: its seconds look like a number
+        "due 2026-12-04 22:36:48",
+        "at 22:36:48.549843 UTC",
+        "2026-12-04",
+    ):
+        assert mask_phone(stamp) == stamp
+    assert mask_phone("2026-12-04 +14155550123") == "2026-12-04 +141******23"
+    assert mask_phone("22:36:48.5 4155550123") == "22:36:48.5 415******23"
+    assert mask_phone("tel:+14155550123") == "tel:+141******23"
+
+
 def _format(msg: str, **extra: object) -> dict[str, Any]:
     record = logging.LogRecord("t", logging.WARNING, __file__, 1, msg, None, None)
     for key, value in extra.items():
