@@ -283,6 +283,36 @@ _NOT_NAME_WORDS = frozenset(
         "off",
     }
 )
+# Words that mark an organisation, never a person's name: "Acme Corp, VP Engineering" is a
+# company and a title, not Mr Corp.
+_COMPANY_WORDS = frozenset(
+    {
+        "corp",
+        "corporation",
+        "inc",
+        "incorporated",
+        "llc",
+        "ltd",
+        "limited",
+        "co",
+        "gmbh",
+        "plc",
+        "llp",
+        "holdings",
+        "group",
+        "technologies",
+        "labs",
+        "ventures",
+        "partners",
+        "capital",
+        "software",
+        "systems",
+        "solutions",
+        "consulting",
+        "industries",
+        "enterprises",
+    }
+)
 _TITLE_WORDS = frozenset(
     {
         "ceo",
@@ -492,6 +522,8 @@ def _name_tokens(text: str) -> list[str] | None:
             return None
         if token.lower() in _NOT_NAME_WORDS or token.lower() in _TITLE_WORDS:
             return None
+        if token.lower().strip(".") in _COMPANY_WORDS:
+            return None
     return [
         t for t in tokens if t.lower().strip(".") not in _NAME_SUFFIXES and t.lower() not in _NAME_SUFFIXES
     ]
@@ -516,6 +548,10 @@ def split_name(text: str) -> tuple[str | None, str | None]:
 def _looks_like_title(text: str) -> bool:
     words = re.findall(r"[a-z][a-z\-]*", text.lower())
     return bool(words) and words[0] not in {"i", "we", "my"} and any(w in _TITLE_WORDS for w in words)
+
+
+def _looks_like_company(text: str) -> bool:
+    return any(w in _COMPANY_WORDS for w in re.findall(r"[a-z]+", text.lower()))
 
 
 def _referrer_from_text(text: str) -> str | None:
@@ -617,6 +653,8 @@ def _read_clause(clause: str) -> dict[str, str] | None:
             return _own_name_clause(match.group("rest"))
     if "," in clause:  # "Jane Doe, CFO at Globex"
         head, tail = clause.split(",", 1)
+        if _looks_like_company(head) and _looks_like_title(tail) and "," not in tail:  # "Acme Corp, VP Sales"
+            return {"company": _tidy(head), "title": _tidy(_TITLE_PREFIX.sub("", tail.strip()))}
         first, last = split_name(head)
         fields = _tail_fields(tail.strip())
         if first and last and fields:

@@ -55,6 +55,8 @@ def test_follow_up_schedule_b4():
         ("Cher", "Cher", None),
         ("the CTO", None, None),
         ("I'm good", None, None),
+        ("Acme Corp", None, None),  # an organisation, not Mr Corp
+        ("Initech LLC", None, None),
     ],
 )
 def test_split_name(text, first, last):
@@ -93,6 +95,12 @@ def test_split_name(text, first, last):
         ),
         ("hey", None, {}),
         ("my email is john@acme.com", Step.ASK_TITLE, {}),
+        # asked for a name, answered with where and what: a company and a title, no name
+        ("Acme Corp, VP Engineering", Step.ASK_NAME, {"company": "Acme Corp", "title": "VP Engineering"}),
+        ("Globex Inc., CFO", None, {"company": "Globex Inc", "title": "CFO"}),
+        ("VP Engineering, Acme Corp", Step.ASK_NAME, {"title": "VP Engineering", "company": "Acme Corp"}),
+        ("Acme Corp", Step.ASK_NAME, {}),
+        ("Acme Corp", Step.ASK_COMPANY, {"company": "Acme Corp"}),
     ],
 )
 def test_extract(text, expecting, expected):
