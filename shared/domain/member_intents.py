@@ -7,8 +7,9 @@ gets an honest acknowledgment, never a guess:
 - "stop asking me about X" / "no longer need X" / "cancel my request about X" → ``CANCEL``;
 - "do you know anyone at X" / "I want to meet someone at X" / "intro to someone at X" →
   ``FIND_PERSON`` (a community request, never an intro offer: agents.md §4.3 disambiguation);
-- a question about vendors, tools, platforms, software, providers → ``SOLUTION_QUESTION``
-  (research plus a community request);
+- a question about vendors, tools, platforms, software, providers, or a recommendation asked for
+  by name ("can you recommend a good customs broker", "any recommendations for a SOC 2 auditor")
+  → ``SOLUTION_QUESTION`` (research plus a community request);
 - "I know someone at X" / "I can intro you to X" / "let me connect you with X" → ``OFFER_INTRO``
   (an intro offer, when it answers a presented community or connection request);
 - for an Innovator only (``innovator=True``; agents.md §5 tools 2 and 4): "here's my list" /
@@ -63,7 +64,8 @@ _FIND_PERSON = re.compile(
     r"(?:someone|somebody|anyone|people|a person)"
     r"|(?:looking for|need|want) an? intro(?:duction)? to (?:someone|somebody|anyone|people)"
     r"|(?:is there|any) (?:anyone|someone|somebody) (?:in the network )?)"
-    r"\s+(?:at|from|in|who works at|who worked at|working at|who knows|with experience in|who has done)\s+"
+    r"\s+(?:at|from|in|who works at|who worked at|working at|who knows|with experience in|who has done|"
+    r"who(?:'s| has| have| is| can)|that(?:'s| has| have))\s+"
     r"(?P<topic>.+?)" + _TOPIC_END,
     re.IGNORECASE,
 )
@@ -127,6 +129,18 @@ _SOLUTION_TOPIC = (
         rf"(?:{_SOLUTION_WORDS})\b",
         re.I,
     ),
+)
+# A recommendation asked for by name, with no vendor word: "can you recommend a good customs
+# broker for ...", "any recommendations for a SOC 2 auditor?", "who do you recommend for payroll?",
+# "looking for a good lawyer for ...". Never a recommendation of a person to someone ("recommend me").
+_RECOMMEND_ASK = re.compile(
+    r"\b(?:(?:can|could|would) (?:you|anyone|anybody|someone) (?:recommend|suggest)|"
+    r"(?:any|got any|have any) (?:recommendations?|recs?|suggestions?) (?:for|on)|"
+    r"(?:who|what) (?:do|would|should) (?:you|people|folks) (?:recommend|suggest|use) (?:for|to)|"
+    r"(?:do you|does anyone|does anybody) know (?:of )?an? (?:good|great|reliable|solid|trusted|decent)|"
+    r"(?:looking for|need|want) an? (?:good|great|reliable|solid|trusted|decent))"
+    r"\s+(?!(?:me|us|him|her|them|myself)\b)(?P<topic>.+?)" + _TOPIC_END,
+    re.IGNORECASE,
 )
 _FILLER = re.compile(r"^(?:a|an|the|some|good|great|any|reliable|solid|decent|best)\s+", re.IGNORECASE)
 # "the SOC 2 thing", "that CRM question": the words that name the request, not what it is about
@@ -217,17 +231,29 @@ def read_intent(text: str, *, innovator: bool = False) -> Intent:
         topic = _clean_topic(person.group("topic"))
         if topic:
             return Intent(IntentKind.FIND_PERSON, topic=topic, category=category_of(topic), text=flat)
-    if _SOLUTION.search(flat) and _ASKS.search(flat):
-        topic = ""
-        for pattern in _SOLUTION_TOPIC:
-            match = pattern.search(flat)
-            if match and _clean_topic(match.group("topic")):
-                topic = _clean_topic(match.group("topic"))
-                break
-        return Intent(
-            IntentKind.SOLUTION_QUESTION, topic=topic or flat, category=category_of(flat), text=flat
-        )
+    solution = _solution_intent(flat)
+    if solution is not None:
+        return solution
     return Intent(IntentKind.OTHER, text=flat)
+
+
+def _solution_intent(flat: str) -> Intent | None:
+    """A vendor question ("any good payroll software?"), or a recommendation asked for by name."""
+    if not _SOLUTION.search(flat):
+        recommend = _RECOMMEND_ASK.search(flat)
+        topic = _clean_topic(recommend.group("topic")) if recommend else ""
+        if topic:
+            return Intent(IntentKind.SOLUTION_QUESTION, topic=topic, category=category_of(topic), text=flat)
+        return None
+    if not _ASKS.search(flat):
+        return None
+    topic = ""
+    for pattern in _SOLUTION_TOPIC:
+        match = pattern.search(flat)
+        if match and _clean_topic(match.group("topic")):
+            topic = _clean_topic(match.group("topic"))
+            break
+    return Intent(IntentKind.SOLUTION_QUESTION, topic=topic or flat, category=category_of(flat), text=flat)
 
 
 def read_intents(texts: list[str], *, innovator: bool = False) -> list[Intent]:

@@ -35,6 +35,23 @@ from shared.domain.member_intents import (
         ("never mind about the Stripe request", IntentKind.CANCEL, "Stripe"),
         ("I no longer need help with SOC 2 automation", IntentKind.CANCEL, "SOC 2 automation"),
         ("I don't need the CRM vendor anymore", IntentKind.CANCEL, "CRM vendor"),
+        # a recommendation asked for by name, with no vendor word (found texting the local stack)
+        (
+            "Can you recommend a good customs broker for US-Mexico cross-border?",
+            IntentKind.SOLUTION_QUESTION,
+            "customs broker for US-Mexico cross-border",
+        ),
+        ("Any recommendations for a SOC 2 auditor?", IntentKind.SOLUTION_QUESTION, "SOC 2 auditor"),
+        ("who do you recommend for payroll?", IntentKind.SOLUTION_QUESTION, "payroll"),
+        ("do you know a good M&A lawyer?", IntentKind.SOLUTION_QUESTION, "M&A lawyer"),
+        ("looking for a reliable 3PL in Texas", IntentKind.SOLUTION_QUESTION, "3PL in Texas"),
+        ("can you recommend me to the CFO?", IntentKind.OTHER, ""),
+        (
+            "Also, do you know anyone who has set up a warehouse in Monterrey?",
+            IntentKind.FIND_PERSON,
+            "set up a warehouse in Monterrey",
+        ),
+        ("does anyone know someone that's hired in Austin", IntentKind.FIND_PERSON, "hired in Austin"),
         ("thanks, talk soon", IntentKind.OTHER, ""),
         ("Scaling our EMEA sales team this year", IntentKind.OTHER, ""),
         ("hello?", IntentKind.OTHER, ""),
