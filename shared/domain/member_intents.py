@@ -299,6 +299,19 @@ _INSTRUCTIONS = (
 )
 
 
+_THANKS = re.compile(
+    r"^(?:(?:ok(?:ay)?|great|perfect|awesome|cool|got it|nice)[,.!]?\s+)?"
+    r"(?:thanks|thank you|thx|ty|cheers|much appreciated|appreciate it)"
+    r"(?:\s+(?:so much|a lot|again|very much))?[\s.!]*$",
+    re.IGNORECASE,
+)
+
+
+def is_thanks(text: str) -> bool:
+    """A bare thank-you ("thanks", "great, thank you!"), with nothing asked."""
+    return bool(_THANKS.match(" ".join(text.split())))
+
+
 def reads_as_instructions(text: str) -> bool:
     """True when a member's text tries to instruct the agent (override its rules, change its role,
     act on accounts or credits) instead of saying something about the member's own work."""

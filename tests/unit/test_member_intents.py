@@ -101,6 +101,24 @@ def test_render_acknowledges_only_what_succeeded():
 
 def test_render_with_nothing_done_is_the_honest_acknowledgment():
     assert brain.render([], []) == [brain.HONEST_ACK]
+
+
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ("thanks", "THANKS_ACK"),
+        ("Great, thank you so much!", "THANKS_ACK"),
+        ("hey", "GREETING_ACK"),
+        ("hi there", "GREETING_ACK"),
+        ("thanks, but what about the broker?", "HONEST_ACK"),
+        ("not sure yet", "HONEST_ACK"),
+    ],
+)
+def test_nothing_to_do_answers_a_thank_you_or_a_greeting_in_kind(text, reply):
+    """Found texting the local stack: "thanks" was answered "tell me what you need"."""
+    intents = read_intents([text])
+    assert [i.kind for i in intents] == [IntentKind.OTHER]
+    assert brain.render([], intents) == [getattr(brain, reply)]
     assert brain.render([ToolResult("store_user_goal", False, {"error": "x"})], []) == [brain.TOOL_TROUBLE]
 
 

@@ -35,7 +35,15 @@ from typing import Any
 from shared.agents.conversation.protocol import ToolResult
 from shared.domain.community import Answer, read_expert_reply
 from shared.domain.constants import CONCIERGE_TEXT_MAX_CHARS, EXPERT_ANSWER_MIN_WORDS
-from shared.domain.member_intents import Intent, IntentKind, looks_like_answer, read_yes_no, split_prospect
+from shared.domain.member_intents import (
+    Intent,
+    IntentKind,
+    is_thanks,
+    looks_like_answer,
+    read_yes_no,
+    split_prospect,
+)
+from shared.domain.onboarding import is_greeting
 from shared.domain.opt_out import classify
 from shared.domain.prospects import credit_packs
 
@@ -45,6 +53,8 @@ FOLLOW_UP_QUESTION = "solution_follow_up"  # Presented.item_type of a research f
 HONEST_ACK = (
     "Got it. I can put a question to the network or look into vendors for you; tell me what you need."
 )
+THANKS_ACK = "Anytime."  # a bare thank-you, nothing asked
+GREETING_ACK = "Hi. What can I help with? I can put a question to the network or look into vendors for you."
 GOAL_NEXT_STEP = (
     "When you want a vendor recommendation or someone to talk to, text me and I'll put the question to "
     "the network."
@@ -305,11 +315,21 @@ def render(results: Sequence[ToolResult], intents: Sequence[Intent]) -> list[str
     if failed:
         lines.append(TOOL_TROUBLE)
     if not lines:
-        return [HONEST_ACK]
+        return [_nothing_done(intents)]
     body = " ".join(lines)
     if goal is not None and len(done) == 1 and not failed:
         return [body, GOAL_NEXT_STEP]
     return [body]
+
+
+def _nothing_done(intents: Sequence[Intent]) -> str:
+    """No tool acted: a thank-you or a greeting gets a short answer in kind, the rest the honest ack."""
+    texts = [i.text for i in intents if i.text]
+    if texts and all(is_thanks(t) for t in texts):
+        return THANKS_ACK
+    if texts and all(is_greeting(t) for t in texts):
+        return GREETING_ACK
+    return HONEST_ACK
 
 
 NO_UPLOAD_LINK = "I can't make an upload link right now, so I have no link to send you yet."
