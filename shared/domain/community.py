@@ -39,6 +39,29 @@ class SkipReason(StrEnum):
     QUIET_HOURS = "quiet_hours"
 
 
+# Words that say nothing about what expertise a question needs.
+_TERM_STOP = frozenset(
+    """a an and any are best can do does for from good has have help how i in is it looking me my
+    need needs of on or our recommend recommendations recommendation should the their to tool tools
+    us vendor vendors want we what which who with you your anyone someone options solution
+    solutions software platform company team""".split()  # noqa: SIM905
+)
+EXPERTISE_TERMS_MAX = 8  # search terms read from one question
+
+
+def expertise_terms(text: str) -> list[str]:
+    """The words of a question that name what it is about ("SOC 2 automation for a small startup"
+    -> soc, automation, small, startup): lower-cased, 3 letters or more, first-seen order, at most
+    ``EXPERTISE_TERMS_MAX``. The Solution Saga and the offline Concierge tag the same question alike,
+    so their two community requests for it meet (``community_find_duplicate``)."""
+    out: list[str] = []
+    for raw in re.findall(r"[a-z0-9][a-z0-9+.-]*", text.lower()):
+        word = raw.strip(".-")
+        if len(word) >= 3 and word not in _TERM_STOP and word not in out:
+            out.append(word)
+    return out[:EXPERTISE_TERMS_MAX]
+
+
 def normalize_expertise(tags: Iterable[str] | None) -> tuple[str, ...]:
     """Trimmed, lower-cased, single-spaced, unique, in first-seen order."""
     seen: dict[str, None] = {}

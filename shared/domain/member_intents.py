@@ -47,6 +47,7 @@ class Intent:
     category: str | None = None  # a coarse area for routing (CATEGORY_WORDS), when one is obvious
     text: str = ""  # the member's text it was read from
     credits: int | None = None  # BUY_CREDITS: how many the member named ("buy 500 credits"), if any
+    summary: str = ""  # FIND_PERSON: who is wanted, in a few words ("someone at Stripe")
 
 
 _TOPIC_END = r"(?=[?.!,;]|\s+(?:any|anyone|please|thanks|thank you|asap)\b|$)"
@@ -64,7 +65,7 @@ _FIND_PERSON = re.compile(
     r"(?:someone|somebody|anyone|people|a person)"
     r"|(?:looking for|need|want) an? intro(?:duction)? to (?:someone|somebody|anyone|people)"
     r"|(?:is there|any) (?:anyone|someone|somebody) (?:in the network )?)"
-    r"\s+(?:at|from|in|who works at|who worked at|working at|who knows|with experience in|who has done|"
+    r"\s+(?P<via>at|from|in|who works at|who worked at|working at|who knows|with experience in|who has done|"
     r"who(?:'s| has| have| is| can)|that(?:'s| has| have))\s+"
     r"(?P<topic>.+?)" + _TOPIC_END,
     re.IGNORECASE,
@@ -230,7 +231,13 @@ def read_intent(text: str, *, innovator: bool = False) -> Intent:
     if person:
         topic = _clean_topic(person.group("topic"))
         if topic:
-            return Intent(IntentKind.FIND_PERSON, topic=topic, category=category_of(topic), text=flat)
+            return Intent(
+                IntentKind.FIND_PERSON,
+                topic=topic,
+                category=category_of(topic),
+                text=flat,
+                summary=_person_summary(person.group("via"), topic),
+            )
     solution = _solution_intent(flat)
     if solution is not None:
         return solution
@@ -254,6 +261,14 @@ def _solution_intent(flat: str) -> Intent | None:
             topic = _clean_topic(match.group("topic"))
             break
     return Intent(IntentKind.SOLUTION_QUESTION, topic=topic or flat, category=category_of(flat), text=flat)
+
+
+def _person_summary(via: str, topic: str) -> str:
+    """ "someone at Stripe" for a place; "someone who has set up a warehouse in Monterrey" for a deed."""
+    how = " ".join(via.lower().split())
+    if how.startswith(("who", "that")) and how not in ("who works at", "who worked at"):
+        return f"someone {how} {topic}"
+    return f"someone at {topic}"
 
 
 def read_intents(texts: list[str], *, innovator: bool = False) -> list[Intent]:

@@ -28,7 +28,6 @@ the vendor names and URLs a message about research may carry (the grounding rule
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -50,7 +49,7 @@ from shared.agents.solution_saga.grounding import (
     unsendable,
 )
 from shared.config import get_settings
-from shared.domain.community import normalize_expertise
+from shared.domain.community import expertise_terms, normalize_expertise
 from shared.domain.constants import (
     CONCIERGE_TEXT_MAX_CHARS,
     SAGA_EXPERT_TIMEOUT,
@@ -97,12 +96,6 @@ IN_PROGRESS = "in_progress"
 
 EXPERT_RESPONSE = "expert_response"  # completed_tasks entry type
 COMMUNITY_ASK = "Which vendors or tools have you used for this, and would you recommend them?"
-_STOP = frozenset(
-    """a an and any are best can do does for from good has have help how i in is it looking me my
-    need needs of on or our recommend recommendations recommendation should the their to tool tools
-    us vendor vendors want we what which who with you your anyone someone options solution
-    solutions software platform company team""".split()  # noqa: SIM905
-)
 
 
 # --- Triggers ------------------------------------------------------------------------------------
@@ -255,16 +248,6 @@ def _log(
     w.last_decision_at = now
 
 
-def _terms(text: str) -> list[str]:
-    words = re.findall(r"[a-z0-9][a-z0-9+.-]*", text.lower())
-    out: list[str] = []
-    for raw in words:
-        word = raw.strip(".-")
-        if len(word) >= 3 and word not in _STOP and word not in out:
-            out.append(word)
-    return out[:8]
-
-
 def _sources(w: Workflow) -> Sources:
     return sources_of(w.web_results, w.matched_innovators, w.community_insights)
 
@@ -370,7 +353,7 @@ def start_workflow(
 def initial_research(uow: PostgresUnitOfWork, w: Workflow, *, deps: Deps, now: datetime) -> None:
     """Step 1: web research (when allowed) and the innovators table, stored with their sources."""
     llm = deps.llm
-    terms = _terms(f"{w.category or ''} {w.request_description}")
+    terms = expertise_terms(f"{w.category or ''} {w.request_description}")
     categories = [c for c in [w.category, *terms] if c]
     innovators = uow.solution_workflows.match_innovators(
         user_id=w.user_id, categories=categories, terms=terms, limit=SAGA_INNOVATOR_MATCHES
@@ -555,7 +538,7 @@ def _follow_up_answer(insight: Mapping[str, Any]) -> dict[str, Any]:
 def _ask_community(uow: PostgresUnitOfWork, w: Workflow, *, now: datetime) -> None:
     if w.community_request_id is not None:
         return
-    expertise = normalize_expertise([c for c in [w.category, *_terms(w.request_description)] if c])
+    expertise = normalize_expertise([c for c in [w.category, *expertise_terms(w.request_description)] if c])
     routed = community.route_request(
         uow,
         community.RequestNeeded(

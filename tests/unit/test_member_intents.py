@@ -8,6 +8,7 @@ import pytest
 
 from shared.agents.concierge import fallback as brain
 from shared.agents.conversation.protocol import ToolResult
+from shared.domain.community import expertise_terms, normalize_expertise
 from shared.domain.constants import CREDIT_PACKS
 from shared.domain.member_intents import (
     IntentKind,
@@ -77,6 +78,41 @@ def test_plan_vendor_question_is_research_plus_a_community_request():
     calls = brain.plan([read_intent("any good payroll software?")], goal_text=None)
     assert [name for name, _ in calls] == ["request_solution_research", "publish_community_request"]
     assert calls[1][1]["expertise_needed"] == ["payroll"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Can you recommend a good customs broker for US-Mexico cross-border?",
+        "any good payroll software?",
+        "I'm looking for a good vendor for SOC 2 automation, any recommendations?",
+        "Any recommendations for a SOC 2 auditor?",
+    ],
+)
+def test_a_vendor_questions_community_request_shares_a_tag_with_the_sagas(question):
+    """Found texting the local stack: the offline Concierge tagged "customs broker for US-Mexico
+    cross-border" as one tag and the Saga by its words, so the same question went to the network
+    twice. ``community_find_duplicate`` joins requests whose tags overlap."""
+    [intent] = read_intents([question])
+    [(_, research), (_, community)] = brain.plan([intent], goal_text=None)
+    sagas = normalize_expertise([research["category"], *expertise_terms(research["request_description"])])
+    assert set(normalize_expertise(community["expertise_needed"])) & set(sagas)
+
+
+@pytest.mark.parametrize(
+    ("text", "summary"),
+    [
+        ("Do you know anyone at Stripe?", "someone at Stripe"),
+        ("does anybody know someone who works at Roku", "someone at Roku"),
+        (
+            "do you know anyone who has set up a warehouse in Monterrey?",
+            "someone who has set up a warehouse in Monterrey",
+        ),
+    ],
+)
+def test_a_find_person_request_is_summarised_by_who_is_wanted(text, summary):
+    [(name, args)] = brain.plan(read_intents([text]), goal_text=None)
+    assert (name, args["request_summary"]) == ("publish_community_request", summary)
 
 
 def test_plan_other_does_nothing_and_the_goal_comes_first():

@@ -28,11 +28,19 @@ K = IntentKind
     [
         (
             "  Do you   know anyone at Stripe?  ",
-            Intent(K.FIND_PERSON, "Stripe", None, "Do you know anyone at Stripe?"),
+            Intent(
+                K.FIND_PERSON, "Stripe", None, "Do you know anyone at Stripe?", summary="someone at Stripe"
+            ),
         ),
         (
             "do you know anyone at a payroll company",
-            Intent(K.FIND_PERSON, "payroll company", "people", "do you know anyone at a payroll company"),
+            Intent(
+                K.FIND_PERSON,
+                "payroll company",
+                "people",
+                "do you know anyone at a payroll company",
+                summary="someone at payroll company",
+            ),
         ),
         (
             "I can intro you to Jim Park at Stripe.",

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.agents.conversation.protocol import ToolResult
-from shared.domain.community import Answer, read_expert_reply
+from shared.domain.community import Answer, expertise_terms, read_expert_reply
 from shared.domain.constants import CONCIERGE_TEXT_MAX_CHARS, EXPERT_ANSWER_MIN_WORDS
 from shared.domain.member_intents import (
     Intent,
@@ -145,7 +145,7 @@ def plan(
                     "publish_community_request",
                     {
                         "question": question,
-                        "expertise_needed": [topic],
+                        "expertise_needed": _expertise(topic),
                         "category": intent.category,
                         "desired_outcome": "quick_thoughts",
                         "request_summary": topic,
@@ -158,10 +158,10 @@ def plan(
                     "publish_community_request",
                     {
                         "question": question,
-                        "expertise_needed": [topic],
+                        "expertise_needed": _expertise(topic),
                         "category": intent.category,
                         "desired_outcome": "introduction",
-                        "request_summary": _cut(f"someone at {topic}", SUMMARY_MAX),
+                        "request_summary": _cut(intent.summary or f"someone at {topic}", SUMMARY_MAX),
                     },
                 )
             )
@@ -173,6 +173,12 @@ def plan(
             smallest = min(p.credits for p in credit_packs())
             calls.append(("request_credit_funding", {"amount": intent.credits or smallest}))
     return calls
+
+
+def _expertise(topic: str) -> list[str]:
+    """The topic as the member put it, then its words as the Solution Saga tags the same question
+    (so the Saga's community request for a vendor question joins this one, not a second ask)."""
+    return [topic, *(t for t in expertise_terms(topic) if t != topic.lower())]
 
 
 def _answer_presented(
