@@ -101,6 +101,16 @@ def test_offline_a_vendor_question_gets_research_and_a_community_request(db):
     assert "!" not in reply
 
 
+@pytest.mark.parametrize(("text", "reply"), [("thanks!", "Anytime."), ("hey", "Hi. What can I help with?")])
+def test_offline_a_thank_you_or_a_greeting_is_answered_in_kind(db, text, reply):
+    """Found texting the local stack: both were answered "tell me what you need"."""
+    user_id, conv = member(db)
+    assert offline(db, user_id, conv, text).status == "answered"
+    [said] = replies(db, user_id)
+    assert said.startswith(reply)
+    assert events(db, user_id, COMMUNITY_REQUEST_NEEDED) == []
+
+
 def test_offline_do_you_know_anyone_at_is_a_community_request_only(db):
     user_id, conv = member(db)
     offline(db, user_id, conv, "Do you know anyone at Stripe?")

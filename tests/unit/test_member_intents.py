@@ -152,9 +152,9 @@ def test_render_with_nothing_done_is_the_honest_acknowledgment():
 )
 def test_nothing_to_do_answers_a_thank_you_or_a_greeting_in_kind(text, reply):
     """Found texting the local stack: "thanks" was answered "tell me what you need"."""
-    intents = read_intents([text])
-    assert [i.kind for i in intents] == [IntentKind.OTHER]
-    assert brain.render([], intents) == [getattr(brain, reply)]
+    assert [i.kind for i in read_intents([text])] == [IntentKind.OTHER]
+    # the agent hands render only the intents it acted on, and the member's texts
+    assert brain.render([], [], texts=[text]) == [getattr(brain, reply)]
     assert brain.render([ToolResult("store_user_goal", False, {"error": "x"})], []) == [brain.TOOL_TROUBLE]
 
 

@@ -366,7 +366,7 @@ class ConciergeAgent:
         )
         for name, args in calls:
             tools.run(name, args)
-        return brain.render(turn.tool_results, intents)
+        return brain.render(turn.tool_results, intents, texts=turn.user_texts)
 
     def _intro_outcome(self, turn: ConciergeTurn) -> list[tuple[str, dict[str, Any]]]:
         """A yes or no right after the +7-day "did you two meet?" (issue 12 §2) answers that check-in."""

@@ -276,8 +276,10 @@ def _names(summary: str, topic: str) -> bool:
     return bool(words) and all(w in lowered for w in words)
 
 
-def render(results: Sequence[ToolResult], intents: Sequence[Intent]) -> list[str]:
-    """The reply, from what the tools actually did."""
+def render(
+    results: Sequence[ToolResult], intents: Sequence[Intent], *, texts: Sequence[str] = ()
+) -> list[str]:
+    """The reply, from what the tools actually did; ``texts``, the member's, for when nothing was."""
     done = {r.name: r.output for r in results if r.ok}
     failed = any(not r.ok for r in results)
     lines: list[str] = []
@@ -321,16 +323,16 @@ def render(results: Sequence[ToolResult], intents: Sequence[Intent]) -> list[str
     if failed:
         lines.append(TOOL_TROUBLE)
     if not lines:
-        return [_nothing_done(intents)]
+        return [_nothing_done(texts)]
     body = " ".join(lines)
     if goal is not None and len(done) == 1 and not failed:
         return [body, GOAL_NEXT_STEP]
     return [body]
 
 
-def _nothing_done(intents: Sequence[Intent]) -> str:
+def _nothing_done(said: Sequence[str]) -> str:
     """No tool acted: a thank-you or a greeting gets a short answer in kind, the rest the honest ack."""
-    texts = [i.text for i in intents if i.text]
+    texts = [t for t in said if t.strip()]
     if texts and all(is_thanks(t) for t in texts):
         return THANKS_ACK
     if texts and all(is_greeting(t) for t in texts):
