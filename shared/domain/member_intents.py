@@ -15,6 +15,8 @@ gets an honest acknowledgment, never a guess:
 - for an Innovator only (``innovator=True``; agents.md §5 tools 2 and 4): "here's my list" /
   "upload my prospects" / "send me the upload link" → ``UPLOAD_PROSPECTS``, and "buy 500 credits" /
   "add credits" / "top up my credits" → ``BUY_CREDITS`` (with the number of credits when one is given);
+- "how many credits do I have?" / "what's my balance?" → ``BALANCE`` (answered from the member's
+  row, no tool);
 - anything else → ``OTHER``.
 
 ``read_yes_no`` reads a yes or a no to the item presented last, and ``looks_like_answer`` whether a
@@ -37,6 +39,7 @@ class IntentKind(StrEnum):
     OFFER_INTRO = "offer_intro"
     UPLOAD_PROSPECTS = "upload_prospects"
     BUY_CREDITS = "buy_credits"
+    BALANCE = "balance"
     OTHER = "other"
 
 
@@ -90,6 +93,12 @@ _UPLOAD = re.compile(
 _BUY_CREDITS = re.compile(
     r"\b(?:buy(?:ing)?|purchas(?:e|ing)|add(?:ing)?|top(?:ping)? ?up|fund(?:ing)?|load|reload|get|more)\b"
     r"[^.?!]{0,25}?\bcredits?\b",
+    re.IGNORECASE,
+)
+_BALANCE = re.compile(
+    r"\b(?:how many (?:credits|points)|how much credit|(?:my|what'?s my|what is my|check my|see my) "
+    r"(?:credits?(?: balance)?|balance)|credits? (?:do|have) i (?:have|got|earned)|"
+    r"(?:credit|points) balance)\b",
     re.IGNORECASE,
 )
 _CREDIT_AMOUNT = re.compile(
@@ -219,9 +228,10 @@ def read_intent(text: str, *, innovator: bool = False) -> Intent:
     flat = " ".join(text.split())
     if not flat:
         return Intent(IntentKind.OTHER, text=text)
-    first = _cancel_intent(flat) or (_commerce_intent(flat) if innovator else None)
+    balance = Intent(IntentKind.BALANCE, text=flat) if _BALANCE.search(flat) else None
+    first = _cancel_intent(flat) or (_commerce_intent(flat) if innovator else None) or balance
     if first is not None:
-        return first  # a cancellation first, then (an Innovator's) credits or upload ask
+        return first  # a cancellation, (an Innovator's) credits or upload ask, then a balance question
     offer = _OFFER_INTRO.search(flat)
     if offer:
         topic = _clean_topic(offer.group("topic") or offer.group("known") or "")
@@ -320,6 +330,17 @@ _THANKS = re.compile(
     r"(?:\s+(?:so much|a lot|again|very much))?[\s.!]*$",
     re.IGNORECASE,
 )
+
+
+_HELLO = re.compile(
+    r"^(?:hi|hey|hello|hiya|heya|howdy|yo|good (?:morning|afternoon|evening))(?: there)?[\s!.,]*$",
+    re.IGNORECASE,
+)
+
+
+def is_hello(text: str) -> bool:
+    """A bare greeting ("hey", "hi there!"), nothing asked or answered (a bare "yes" is not one)."""
+    return bool(_HELLO.match(" ".join(text.split())))
 
 
 def is_thanks(text: str) -> bool:

@@ -111,6 +111,13 @@ def test_offline_a_thank_you_or_a_greeting_is_answered_in_kind(db, text, reply):
     assert events(db, user_id, COMMUNITY_REQUEST_NEEDED) == []
 
 
+def test_offline_a_balance_question_is_answered_with_the_members_balance(db):
+    user_id, conv = member(db)
+    db.execute("UPDATE users SET credit_balance = 75 WHERE id = %s", (user_id,))
+    assert offline(db, user_id, conv, "what's my credit balance?").status == "answered"
+    assert replies(db, user_id) == ["You have 75 credits."]
+
+
 def test_offline_do_you_know_anyone_at_is_a_community_request_only(db):
     user_id, conv = member(db)
     offline(db, user_id, conv, "Do you know anyone at Stripe?")

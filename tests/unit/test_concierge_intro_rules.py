@@ -196,7 +196,8 @@ def turn(*priorities: Priority, text: str = "Drata, about ten weeks") -> Concier
         member=MemberContext(goal="SOC 2", goal_type=None, priorities=list(priorities))
     )
     inbound = [SimpleNamespace(role="user", content=text, created_at=NOW)]
-    ctx = SimpleNamespace(history=[], user_id=uuid.uuid4(), conversation_id=None)
+    user = SimpleNamespace(credit_balance=40, first_name="Nina")
+    ctx = SimpleNamespace(history=[], user_id=uuid.uuid4(), conversation_id=None, user=user)
     return Turn(ctx=cast(Any, ctx), uow=cast(Any, None), inbound=cast(Any, inbound), state=state, now=NOW)
 
 
@@ -246,6 +247,18 @@ def test_the_decision_guidance_names_the_last_presented_request():
     guidance = ConciergeAgent().decision_guidance(turn(request))
     assert "LAST PRESENTED COMMUNITY REQUEST" in guidance and str(request.item_id) in guidance
     assert "25 credits" in guidance
+
+
+def test_the_member_s_credit_balance_is_in_the_decision_context_and_the_reply_facts():
+    """The model can answer "how many credits do I have?", and the reply guards, which read the
+    decision context, let the number through."""
+    t = turn()
+    assert (
+        "CREDIT BALANCE (say it only when the member asks): 40 credits"
+        in ConciergeAgent().decision_guidance(t)
+    )
+    t.decision = decision()
+    assert '"credit_balance_if_asked": 40' in ConciergeAgent().reply_guidance(t)
 
 
 # --- a research follow-up question asked of the member (the Solution Saga's) --------------------------

@@ -100,6 +100,19 @@ def test_a_vendor_questions_community_request_shares_a_tag_with_the_sagas(questi
 
 
 @pytest.mark.parametrize(
+    "text",
+    ["what's my credit balance?", "how many credits do I have?", "check my balance", "how many points"],
+)
+def test_a_balance_question_is_answered_from_the_members_row(text):
+    """Found texting the local stack: "what's my credit balance?" got "tell me what you need"."""
+    intents = read_intents([text])
+    assert [i.kind for i in intents] == [IntentKind.BALANCE]
+    assert brain.plan(intents, goal_text=None) == []  # no tool: the balance is on the member's row
+    assert brain.render([], intents, texts=[text], balance=120) == ["You have 120 credits."]
+    assert brain.render([], intents, texts=[text], balance=1) == ["You have 1 credit."]
+
+
+@pytest.mark.parametrize(
     ("text", "summary"),
     [
         ("Do you know anyone at Stripe?", "someone at Stripe"),
@@ -148,6 +161,7 @@ def test_render_with_nothing_done_is_the_honest_acknowledgment():
         ("hi there", "GREETING_ACK"),
         ("thanks, but what about the broker?", "HONEST_ACK"),
         ("not sure yet", "HONEST_ACK"),
+        ("yes", "HONEST_ACK"),  # a bare yes with nothing to answer is no greeting
     ],
 )
 def test_nothing_to_do_answers_a_thank_you_or_a_greeting_in_kind(text, reply):
@@ -191,7 +205,8 @@ def test_looks_like_goal():
         ("top up my credits please", IntentKind.BUY_CREDITS, None),
         ("can I get 1,000 more credits?", IntentKind.BUY_CREDITS, 1000),
         ("purchase 250000000 credits", IntentKind.BUY_CREDITS, 100_000),  # held to what the tool accepts
-        ("how many credits do I have?", IntentKind.OTHER, None),
+        ("how many credits do I have?", IntentKind.BALANCE, None),
+        ("my balance is low, buy more credits", IntentKind.BUY_CREDITS, None),
         ("stop asking me about credits", IntentKind.CANCEL, None),
         ("any good payroll software?", IntentKind.SOLUTION_QUESTION, None),
         ("thanks, talk soon", IntentKind.OTHER, None),

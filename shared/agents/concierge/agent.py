@@ -190,6 +190,9 @@ class ConciergeAgent:
             "NEW MESSAGES (oldest first, with times):",
         ]
         parts += [f"- [{m.created_at:%Y-%m-%d %H:%M:%S} UTC] {m.role}: {m.content}" for m in turn.inbound]
+        parts.append(
+            f"CREDIT BALANCE (say it only when the member asks): {turn.ctx.user.credit_balance} credits"
+        )
         last = member.last_presented
         if last is not None:
             parts.append(
@@ -310,6 +313,7 @@ class ConciergeAgent:
             else:
                 facts["tool_errors"] = "having trouble with part of that; say you'll look into it, no detail"
         facts["done"] = done
+        facts["credit_balance_if_asked"] = turn.ctx.user.credit_balance
         if not done:
             facts["nothing_was_done"] = "claim no action, result, request or research"
         member = self.member(turn)
@@ -366,7 +370,9 @@ class ConciergeAgent:
         )
         for name, args in calls:
             tools.run(name, args)
-        return brain.render(turn.tool_results, intents, texts=turn.user_texts)
+        return brain.render(
+            turn.tool_results, intents, texts=turn.user_texts, balance=turn.ctx.user.credit_balance
+        )
 
     def _intro_outcome(self, turn: ConciergeTurn) -> list[tuple[str, dict[str, Any]]]:
         """A yes or no right after the +7-day "did you two meet?" (issue 12 §2) answers that check-in."""

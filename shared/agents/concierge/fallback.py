@@ -38,12 +38,12 @@ from shared.domain.constants import CONCIERGE_TEXT_MAX_CHARS, EXPERT_ANSWER_MIN_
 from shared.domain.member_intents import (
     Intent,
     IntentKind,
+    is_hello,
     is_thanks,
     looks_like_answer,
     read_yes_no,
     split_prospect,
 )
-from shared.domain.onboarding import is_greeting
 from shared.domain.opt_out import classify
 from shared.domain.prospects import credit_packs
 
@@ -277,7 +277,11 @@ def _names(summary: str, topic: str) -> bool:
 
 
 def render(
-    results: Sequence[ToolResult], intents: Sequence[Intent], *, texts: Sequence[str] = ()
+    results: Sequence[ToolResult],
+    intents: Sequence[Intent],
+    *,
+    texts: Sequence[str] = (),
+    balance: int | None = None,
 ) -> list[str]:
     """The reply, from what the tools actually did; ``texts``, the member's, for when nothing was."""
     done = {r.name: r.output for r in results if r.ok}
@@ -320,6 +324,7 @@ def render(
         else:
             lines.append(f"I don't see an open request of yours about {about}, so nothing was cancelled.")
     lines.extend(_commerce_lines(done))
+    lines.extend(_balance_line(intents, balance))
     if failed:
         lines.append(TOOL_TROUBLE)
     if not lines:
@@ -330,12 +335,19 @@ def render(
     return [body]
 
 
+def _balance_line(intents: Sequence[Intent], balance: int | None) -> list[str]:
+    """The member's credit balance, from their row, when they asked for it."""
+    if balance is None or not any(i.kind is IntentKind.BALANCE for i in intents):
+        return []
+    return [f"You have {balance} credit{'' if balance == 1 else 's'}."]
+
+
 def _nothing_done(said: Sequence[str]) -> str:
     """No tool acted: a thank-you or a greeting gets a short answer in kind, the rest the honest ack."""
     texts = [t for t in said if t.strip()]
     if texts and all(is_thanks(t) for t in texts):
         return THANKS_ACK
-    if texts and all(is_greeting(t) for t in texts):
+    if texts and all(is_hello(t) for t in texts):
         return GREETING_ACK
     return HONEST_ACK
 
