@@ -273,12 +273,14 @@ def _solution_intent(flat: str) -> Intent | None:
     return Intent(IntentKind.SOLUTION_QUESTION, topic=topic or flat, category=category_of(flat), text=flat)
 
 
+_PLACE_CONNECTORS = frozenset({"at", "from", "in", "who works at", "who worked at", "working at"})
+
+
 def _person_summary(via: str, topic: str) -> str:
-    """ "someone at Stripe" for a place; "someone who has set up a warehouse in Monterrey" for a deed."""
+    """ "someone at Stripe" for a place; "someone who has set up a warehouse in Monterrey" or
+    "someone with experience in SOC 2" for what they did or know."""
     how = " ".join(via.lower().split())
-    if how.startswith(("who", "that")) and how not in ("who works at", "who worked at"):
-        return f"someone {how} {topic}"
-    return f"someone at {topic}"
+    return f"someone at {topic}" if how in _PLACE_CONNECTORS else f"someone {how} {topic}"
 
 
 def read_intents(texts: list[str], *, innovator: bool = False) -> list[Intent]:

@@ -117,6 +117,7 @@ def test_a_balance_question_is_answered_from_the_members_row(text):
     [
         ("Do you know anyone at Stripe?", "someone at Stripe"),
         ("does anybody know someone who works at Roku", "someone at Roku"),
+        ("do you know anyone with experience in SOC 2?", "someone with experience in SOC 2"),
         (
             "do you know anyone who has set up a warehouse in Monterrey?",
             "someone who has set up a warehouse in Monterrey",
