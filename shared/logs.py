@@ -43,7 +43,7 @@ DEAD_LETTER_RECORDED = "dead_letter_recorded"
 
 
 def mask_phone(value: str) -> str:
-    """Keep the country prefix and the last two digits: ``+14155550123`` -> ``+141*******23``.
+    """Keep the country prefix and the last two digits: ``+14155550123`` -> ``+141******23``.
     UUIDs, dates and times are left as written."""
     if len(value) < UUID_CHARS or "-" not in value:
         return _mask_numbers(value)
