@@ -154,6 +154,26 @@ def clamp_extend_days(days: int) -> int:
     return max(low, min(high, days))
 
 
+# agents.md §1's priority lanes: a community request asked of this member as an expert is "high, next
+# available slot"; everything else a re-engagement carries waits for the member's best send time.
+NEXT_SLOT_ITEM_TYPES = frozenset({"community_request"})
+
+
+@dataclass(frozen=True)
+class Lane:
+    priority: str
+    can_delay: bool  # False: the next slot the orchestrator allows (quiet hours and budgets still apply)
+
+
+def re_engagement_lane(item_types: Iterable[str]) -> Lane:
+    """The queue lane of a re-engagement presenting these items: "high", sent at the next
+    available slot, when it asks the member for their expertise; else "medium" at the best
+    send time."""
+    if any(t in NEXT_SLOT_ITEM_TYPES for t in item_types):
+        return Lane("high", can_delay=False)
+    return Lane("medium", can_delay=True)
+
+
 def sequence_structure(requested: str, *, threads: int, reassurance: bool) -> str:
     """The structure a re-engagement can have (agents.md §4.8): ``sequence_3`` (reassurance, update,
     opportunity) needs two threads and an open request of the member's to reassure them about;

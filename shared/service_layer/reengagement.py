@@ -56,7 +56,14 @@ from shared.domain.constants import (
     RE_ENGAGEMENT_PRIORITY_UPDATE_DELAY,
 )
 from shared.domain.phone import InvalidPhoneNumber, normalize_e164
-from shared.domain.reengagement import Paused, Proceed, Throttled, check_throttles, sequence_parts
+from shared.domain.reengagement import (
+    Paused,
+    Proceed,
+    Throttled,
+    check_throttles,
+    re_engagement_lane,
+    sequence_parts,
+)
 from shared.logs import get_logger
 from shared.routing import resolve_poc
 from shared.service_layer.consumer import Delivery, PermanentError, delivery_user_id
@@ -308,14 +315,15 @@ def _send(  # noqa: PLR0917
         ]
     )
     parts = sequence_parts(decision.structure, threads, own_request, kind=KIND_RE_ENGAGEMENT)
+    lane = re_engagement_lane(p.item_type for p in decision.threads)
     queued = queue_message(
         uow,
         user_id=user_id,
         agent_id=f"{agent}_reengagement",
         now=now,
         data_parts=parts,
-        priority="medium",
-        can_delay=True,
+        priority=lane.priority,
+        can_delay=lane.can_delay,
         requires_fresh_context=True,
         conversation_id=conversation_id,
     )

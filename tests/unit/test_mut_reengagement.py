@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from shared.domain.reengagement import (
     LIMIT_7_DAYS,
     LIMIT_CAP,
+    Lane,
     Paused,
     SentReEngagement,
     Throttled,
     check_throttles,
+    re_engagement_lane,
     sequence_parts,
     unanswered_in_a_row,
     unanswered_streak,
@@ -98,3 +102,18 @@ def test_the_seven_day_gap_runs_from_a_send_of_this_instant():
     assert check_throttles(
         now=NOW, sends=[sent(0, answered=True)], paused=False, resumed_at=None, top_score=None
     ) == Throttled(retry_at=NOW + timedelta(days=7), last_sent_at=NOW, reason=LIMIT_7_DAYS, gap_days=7)
+
+
+@pytest.mark.parametrize(
+    ("item_types", "lane"),
+    [
+        (["community_request"], Lane("high", can_delay=False)),
+        (["intro_opportunity", "community_request"], Lane("high", can_delay=False)),
+        (["intro_opportunity", "solution_update"], Lane("medium", can_delay=True)),
+        ([], Lane("medium", can_delay=True)),
+    ],
+)
+def test_an_expert_ask_takes_the_next_slot_and_the_rest_the_best_send_time(
+    item_types: list[str], lane: Lane
+) -> None:
+    assert re_engagement_lane(item_types) == lane

@@ -752,16 +752,17 @@ def test_a_message_queues_the_threads_logs_the_send_presents_them_and_schedules_
         {**base, "part": "secondary", "threads": [thread_b]},
     ]
     first = parts[0]
+    # a community request asked of the member as an expert: agents.md §1's "high, next available slot"
     assert (first.user_id, first.agent_id, first.final_message, first.priority) == (
         USER,
         "concierge_reengagement",
         None,
-        "medium",
+        "high",
     )
     assert (first.conversation_context_id, first.requires_fresh_context, first.can_delay) == (
         CONV,
         True,
-        True,
+        False,
     )
     assert (first.scheduled_for, first.sequence_total) == (NOW, 2)
     items = [
@@ -1256,3 +1257,13 @@ def test_paused_members_lists_them_with_the_limit_in_one_read() -> None:
     assert paused_members(world.factory, limit=25) == [PAUSED]
     assert world.log.calls == [Call("re_engagement", "paused_members", (), {"limit": 25})]
     assert (world.log.entered, world.log.commits) == (1, 0)
+
+
+def test_a_re_engagement_without_an_expert_ask_waits_for_the_best_send_time() -> None:
+    """Only asking the member for their expertise takes the next slot (agents.md §1's lanes)."""
+    world = World(priorities=two_threads())
+    llm = llm_deciding(should_message=True, threads=["t1"], message_structure="single", reason="news")
+    assert world.check(llm=llm)["status"] == "queued"
+    [part] = world.parts()
+    assert part.message_data["threads"][0]["item_type"] == "intro_opportunity"
+    assert (part.priority, part.can_delay) == ("medium", True)
