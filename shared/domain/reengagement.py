@@ -156,7 +156,8 @@ def clamp_extend_days(days: int) -> int:
 
 # agents.md §1's priority lanes: a community request asked of this member as an expert is "high, next
 # available slot"; everything else a re-engagement carries waits for the member's best send time.
-NEXT_SLOT_ITEM_TYPES = frozenset({"community_request"})
+EXPERT_ASK_ITEM_TYPE = "community_request"  # a priority asking this member for their expertise
+NEXT_SLOT_ITEM_TYPES = frozenset({EXPERT_ASK_ITEM_TYPE})
 
 
 @dataclass(frozen=True)

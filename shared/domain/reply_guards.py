@@ -406,7 +406,7 @@ def _hype(text: str) -> Iterable[GuardViolation]:
 _PROPER = re.compile(
     r"(?<![\w@/.])(?:\d*[A-Z][A-Za-z0-9&'’\-]*(?:\.(?:com|io|ai|co|net|org|app))?)(?![\w@/])"
 )
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\u2022]|---|\s[-–—]\s|[\"“(])\s*$")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\u2022\u2026]|---|\s[-–—]\s|[\"“(])\s*$")
 _COMPANY_CUE = re.compile(
     r"\b(?:at|from|like|including|such as|called|named|via|using|try|vendors?|companies|firms?|"
     r"platforms?|tools?|providers?)\s+$",

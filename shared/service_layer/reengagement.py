@@ -56,7 +56,9 @@ from shared.domain.constants import (
     RE_ENGAGEMENT_PRIORITY_UPDATE_DELAY,
 )
 from shared.domain.phone import InvalidPhoneNumber, normalize_e164
+from shared.domain.priorities import cut
 from shared.domain.reengagement import (
+    EXPERT_ASK_ITEM_TYPE,
     Paused,
     Proceed,
     Throttled,
@@ -70,6 +72,8 @@ from shared.service_layer.consumer import Delivery, PermanentError, delivery_use
 from shared.service_layer.deps import Deps
 
 log = get_logger(__name__)
+
+EXPERT_QUESTION_MAX_CHARS = 300  # the question as an expert is asked it: two SMS segments at most
 
 TASK = "re_engagement_check"
 CREATED_BY = "concierge_reengagement"
@@ -302,10 +306,15 @@ def _send(  # noqa: PLR0917
     attempt: int,
     own_request: str | None,
 ) -> dict[str, Any]:
+    asked = uow.community_requests.questions(
+        [p.item_id for p in decision.threads if p.item_type == EXPERT_ASK_ITEM_TYPE]
+    )
     threads = thread_payload(
         [
             {
                 "item_type": p.item_type,
+                # an expert is asked the whole question; the priority's summary is cut to 60 characters
+                "question": cut(asked[p.item_id], EXPERT_QUESTION_MAX_CHARS) if p.item_id in asked else None,
                 "summary": p.item_summary,
                 "primary_name": p.item_primary_name,
                 "secondary_name": p.item_secondary_name,

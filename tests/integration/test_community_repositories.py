@@ -233,3 +233,14 @@ def test_review_items_read_back_oldest_first(db: Any) -> None:
     assert items[0].id == first and items[0].request_id == request_id
     payload = db.execute("SELECT payload FROM community_operator_review WHERE id = %s", (first,)).fetchone()
     assert payload["payload"] == {"at": NOW.isoformat(sep=" ")}
+
+
+def test_questions_reads_each_requests_whole_question_by_id(db: Any) -> None:
+    """A re-engagement asks an expert the whole question (the priority keeps 60 characters)."""
+    asker = member(db)
+    with PostgresUnitOfWork() as uow:
+        request_id = new_request(uow, asker)
+        assert uow.community_requests.questions([request_id, uuid4()]) == {
+            request_id: "Which payroll provider?"
+        }
+        assert uow.community_requests.questions([]) == {}

@@ -217,7 +217,9 @@ class World:
                 UUID(item_id), Presented(id=uuid4(), status="presented", presentation_count=1)
             ),
         )
-        self.community_requests = ScriptedRepo("community_requests", self.log, open_for_user=own or [])
+        self.community_requests = ScriptedRepo(
+            "community_requests", self.log, open_for_user=own or [], questions={ITEM_B: QUESTION_B}
+        )
         self.actions = ScriptedRepo("actions", self.log, record=None)
         self.queue = ScriptedRepo("queue", self.log, add=returning(*queue_ids))
         self.uow = RecordingUow(
@@ -711,6 +713,9 @@ def test_without_an_llm_the_offline_rules_decide() -> None:
 # --- a message ----------------------------------------------------------------------------------
 
 
+QUESTION_B = "How should a seed-stage SaaS company price its first enterprise tier, per seat or by usage?"
+
+
 def two_threads() -> list[Priority]:
     return [
         priority(ITEM_A, 95, summary="Intro Pat Lee at Globex", primary="Pat Lee", secondary="Globex",
@@ -744,7 +749,8 @@ def test_a_message_queues_the_threads_logs_the_send_presents_them_and_schedules_
         "secondary_name": "Globex",
         "context": "met at SaaStr",
     }
-    thread_b = {"item_type": "community_request", "summary": "Pricing advice"}
+    # an expert is asked the whole question, not the priority's 60-character summary
+    thread_b = {"item_type": "community_request", "question": QUESTION_B, "summary": "Pricing advice"}
     base = {"kind": "re_engagement", "structure": "sequence_2"}
     parts = world.parts()
     assert [p.message_data for p in parts] == [
@@ -818,6 +824,7 @@ def test_a_message_queues_the_threads_logs_the_send_presents_them_and_schedules_
         )
     ]
     assert world.log.methods()[11:] == [
+        "community_requests.questions",
         "users.send_profile",
         "queue.add",
         "queue.add",

@@ -30,6 +30,7 @@ from shared.domain.reengagement import (
     clamp_extend_days,
     unanswered_streak,
 )
+from shared.domain.reply_guards import check_reply
 from shared.service_layer.freshness import (
     LlmFreshnessClassifier,
     NewerMessage,
@@ -299,3 +300,59 @@ def test_priority_update_goes_to_the_point_of_contact_and_is_nothing_for_the_bou
     assert routing.route_event("priority.update", True, "innovator").function == "agent_innovator"  # type: ignore[union-attr]
     assert routing.route_event("priority.update", False, None) is None
     assert "priority.update" not in routing.RECORD_ONLY_EVENTS
+
+
+LONG_QUESTION = "Any recommendations for a fundraising advisor for our Series B? We close in the spring."
+
+
+def test_an_expert_is_asked_the_whole_question_and_the_template_passes_the_guards() -> None:
+    """Found on the local stack: the template quoted the priority's 60-character summary,
+    "... for our Serie…", and the guards refused it ("Reply" after the ellipsis read as a company),
+    so the expert was never asked."""
+    data = {
+        "kind": "re_engagement",
+        "structure": "single",
+        "threads": [
+            {
+                "item_type": "community_request",
+                "question": LONG_QUESTION,
+                "summary": "Any recommendations for a fundraising advisor for our Serie…",
+                "context": "expert input needed",
+            }
+        ],
+    }
+    text = render.template(data)
+    assert text == (
+        f"A member asked something you may know about: {LONG_QUESTION} Reply with your answer, or 'pass'."
+    )
+    assert check_reply([text], render.guard_context(data)) == []
+
+
+def test_a_summary_cut_with_an_ellipsis_still_passes_the_guards() -> None:
+    data = {
+        "kind": "re_engagement",
+        "structure": "single",
+        "threads": [
+            {
+                "item_type": "community_request",
+                "summary": "Any recommendations for a fundraising advisor for our Serie…",
+            }
+        ],
+    }
+    text = render.template(data)
+    assert text is not None and text.endswith("Reply with your answer, or 'pass'.")
+    assert check_reply([text], render.guard_context(data)) == []
+
+
+def test_a_sequence_part_keeps_a_questions_question_mark() -> None:
+    data = {
+        "kind": "re_engagement",
+        "structure": "sequence_2",
+        "part": "primary",
+        "threads": [{"item_type": "community_request", "question": "Which payroll provider?"}],
+    }
+    assert render.template(data) == "Following up on this: Which payroll provider?"
+    data["part"] = "secondary"
+    assert render.template(data) == (
+        "Also open for you: Which payroll provider? Reply about either and I'll take it from there."
+    )

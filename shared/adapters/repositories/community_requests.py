@@ -179,6 +179,13 @@ class CommunityRequestRepository:
             for r in self._sql.all("community_requests_open_for_user", user_id=user_id, limit=limit)
         ]
 
+    def questions(self, ids: Sequence[UUID]) -> dict[UUID, str]:
+        """The whole question of each request, by id (an id with no request is left out)."""
+        if not ids:
+            return {}
+        rows = self._sql.all("community_questions", ids=list(ids))
+        return {uuid_of(r["id"]): r["question"] for r in rows}
+
     def own_open(self, user_id: UUID, *, request_id: UUID | None, pattern: str) -> list[CancelledRequest]:
         """The member's own open requests they still wait on: ``request_id``, else those matching
         ``pattern``."""

@@ -197,6 +197,10 @@ SELECT id, kind, request_id, user_id, detail, created_at
  ORDER BY created_at
  LIMIT %(limit)s;
 
+-- name: community_questions
+-- The whole question of each of these requests (a re-engagement asks an expert the question, not its 60-character summary).
+SELECT id, question FROM community_requests WHERE id = ANY(%(ids)s::uuid[]);
+
 -- name: community_requests_open_for_user
 -- The community requests the member asked that are still open, newest first (agents.md §4.2).
 SELECT id, question, request_summary, category, status, created_at

@@ -75,7 +75,7 @@ def _threads(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _phrase(thread: Mapping[str, Any]) -> str | None:
-    for key in ("summary", "item_summary", "primary_name"):
+    for key in ("question", "summary", "item_summary", "primary_name"):
         value = thread.get(key)
         if isinstance(value, str) and value.strip():
             return value.strip().rstrip(".")
@@ -83,12 +83,13 @@ def _phrase(thread: Mapping[str, Any]) -> str | None:
 
 
 # One SMS of a re-engagement sequence (agents.md §4.8; ``shared.domain.reengagement.sequence_parts``).
+# {sentence}: the thread's phrase as a sentence (a question keeps its question mark).
 _PART_TEMPLATES: dict[str, str] = {
     "reassurance": "Your question about {phrase} is still open with the network.",
-    "primary": "Following up on this: {phrase}.",
-    "update": "Following up on this: {phrase}.",
-    "secondary": "Also open for you: {phrase}. Reply about either and I'll take it from there.",
-    "opportunity": "Also open for you: {phrase}. Reply about either and I'll take it from there.",
+    "primary": "Following up on this: {sentence}",
+    "update": "Following up on this: {sentence}",
+    "secondary": "Also open for you: {sentence} Reply about either and I'll take it from there.",
+    "opportunity": "Also open for you: {sentence} Reply about either and I'll take it from there.",
 }
 
 
@@ -101,7 +102,7 @@ def _part_template(data: Mapping[str, Any]) -> str | None:
         phrase = own.strip().rstrip(".?") if isinstance(own, str) and own.strip() else None
     else:
         phrase = next((p for p in (_phrase(t) for t in _threads(data)) if p), None)
-    return _PART_TEMPLATES[part].format(phrase=phrase) if phrase else None
+    return _PART_TEMPLATES[part].format(phrase=phrase, sentence=_sentence(phrase)) if phrase else None
 
 
 def _sentence(text: str) -> str:
