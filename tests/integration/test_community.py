@@ -14,6 +14,9 @@ from cloudevents.http import CloudEvent
 from shared.adapters.llm import Llm, LlmUnavailable
 from shared.adapters.repositories.events import ClaimedEvent
 from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.agents.concierge import fallback as brain
+from shared.domain.community import expertise_terms, normalize_expertise
+from shared.domain.member_intents import read_intents
 from shared.routing import CONSUMERS
 from shared.service_layer import community
 from shared.service_layer.consumer import Outcome
@@ -457,3 +460,40 @@ def test_the_event_payload_in_platform_md_spelling_is_read_too(db: Any, experts:
     }
     deliver_event(cloud_event(community.REQUEST_NEEDED, payload))
     assert json.loads(json.dumps(requests(db)[0]["expertise_needed"])) == ["payroll"]
+
+
+def test_the_offline_concierges_requests_join_the_sagas_for_a_vendor_question_only(
+    db: Any, experts: list[UUID]
+) -> None:
+    """The offline Concierge tags a vendor question with its words as the Saga does, so the two
+    requests for it meet; a find-person request keeps its topic alone, so it never joins another
+    member's vendor question that shares a word (CI's e2e: "anyone who has done SOC 2 automation"
+    joined "which compliance platform should we use for SOC 2?" while both were tagged by word)."""
+    nina, dan = person(db, "Nina"), person(db, "Dan")
+    vendor = "Which compliance platform should we use for SOC 2?"
+    [(_, research), (_, own)] = brain.plan(read_intents([vendor]), goal_text=None)
+    category = research["category"]
+    sagas = normalize_expertise([category, *expertise_terms(vendor)])
+    deliver_event(
+        cloud_event(
+            community.REQUEST_NEEDED,
+            needed(nina, question=vendor, category=category, expertise_needed=list(sagas)),
+        )
+    )
+    deliver_event(
+        cloud_event(
+            community.REQUEST_NEEDED,
+            needed(nina, question=vendor, category=category, expertise_needed=own["expertise_needed"]),
+        )
+    )
+    assert len(requests(db)) == 1  # the Concierge's joined the Saga's
+
+    ask = "Do you know anyone who has done SOC 2 automation?"
+    [(_, find)] = brain.plan(read_intents([ask]), goal_text=None)
+    deliver_event(
+        cloud_event(
+            community.REQUEST_NEEDED,
+            needed(dan, question=ask, category=find["category"], expertise_needed=find["expertise_needed"]),
+        )
+    )
+    assert [r["question"] for r in requests(db)] == [vendor, ask]  # its own request

@@ -127,6 +127,9 @@ def test_a_balance_question_is_answered_from_the_members_row(text):
 def test_a_find_person_request_is_summarised_by_who_is_wanted(text, summary):
     [(name, args)] = brain.plan(read_intents([text]), goal_text=None)
     assert (name, args["request_summary"]) == ("publish_community_request", summary)
+    # tagged with the topic alone: word tags would join another member's request sharing a word
+    # (CI's e2e: "anyone who has done SOC 2 automation" joined "which compliance platform ...")
+    assert args["expertise_needed"] == [read_intents([text])[0].topic]
 
 
 def test_plan_other_does_nothing_and_the_goal_comes_first():

@@ -158,7 +158,9 @@ def plan(
                     "publish_community_request",
                     {
                         "question": question,
-                        "expertise_needed": _expertise(topic),
+                        # the topic alone: word tags would join another member's open
+                        # request that merely shares a word (community_find_duplicate)
+                        "expertise_needed": [topic],
                         "category": intent.category,
                         "desired_outcome": "introduction",
                         "request_summary": _cut(intent.summary or f"someone at {topic}", SUMMARY_MAX),
@@ -176,8 +178,9 @@ def plan(
 
 
 def _expertise(topic: str) -> list[str]:
-    """The topic as the member put it, then its words as the Solution Saga tags the same question
-    (so the Saga's community request for a vendor question joins this one, not a second ask)."""
+    """A vendor question's tags: the topic as the member put it, then its words as the Solution Saga
+    tags the same question, so the Saga's community request for it joins this one, not a second
+    ask. Only a vendor question: the Saga opens one for it anyway, tagged by its words."""
     return [topic, *(t for t in expertise_terms(topic) if t != topic.lower())]
 
 
