@@ -44,6 +44,7 @@ from shared.domain.constants import (
     RE_ENGAGEMENT_PAUSE_WINDOW,
     RE_ENGAGEMENT_SEQUENCE_PARTS,
 )
+from shared.domain.priorities import ItemType
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,7 @@ def clamp_extend_days(days: int) -> int:
 
 # agents.md §1's priority lanes: a community request asked of this member as an expert is "high, next
 # available slot"; everything else a re-engagement carries waits for the member's best send time.
-EXPERT_ASK_ITEM_TYPE = "community_request"  # a priority asking this member for their expertise
-NEXT_SLOT_ITEM_TYPES = frozenset({EXPERT_ASK_ITEM_TYPE})
+NEXT_SLOT_ITEM_TYPES = frozenset({ItemType.COMMUNITY_REQUEST})
 
 
 @dataclass(frozen=True)

@@ -56,9 +56,8 @@ from shared.domain.constants import (
     RE_ENGAGEMENT_PRIORITY_UPDATE_DELAY,
 )
 from shared.domain.phone import InvalidPhoneNumber, normalize_e164
-from shared.domain.priorities import cut
+from shared.domain.priorities import ItemType, cut
 from shared.domain.reengagement import (
-    EXPERT_ASK_ITEM_TYPE,
     Paused,
     Proceed,
     Throttled,
@@ -307,7 +306,7 @@ def _send(  # noqa: PLR0917
     own_request: str | None,
 ) -> dict[str, Any]:
     asked = uow.community_requests.questions(
-        [p.item_id for p in decision.threads if p.item_type == EXPERT_ASK_ITEM_TYPE]
+        [p.item_id for p in decision.threads if p.item_type == ItemType.COMMUNITY_REQUEST]
     )
     threads = thread_payload(
         [
