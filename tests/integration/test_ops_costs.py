@@ -1,5 +1,6 @@
 """`ops status` shows outbound SMS health; `ops costs` reads the LLM ledger."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -14,6 +15,16 @@ def _conversation(db, user) -> Any:
     return db.execute(
         "SELECT id FROM conversations WHERE user_id = %s AND status = 'active'", (user,)
     ).fetchone()["id"]
+
+
+def sent_now(db, conversation, user, outcomes: Sequence[tuple[str, int | None]]) -> None:
+    """One outbound SMS handed to Twilio just now per (status, error code)."""
+    for n, (status, code) in enumerate(outcomes):
+        db.execute(
+            "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, attempts,"
+            " sent_at, error_code) VALUES (%s, %s, 'bouncer', %s, 'outbound', %s, 1, now(), %s)",
+            (conversation, user, f"m{n}", status, code),
+        )
 
 
 def test_status_counts_stuck_outbound_sms(db, ops_cli):
@@ -74,12 +85,7 @@ def test_status_shows_every_signal_against_its_threshold_breached_in_red(db, ops
     user = make_user(db)
     conversation = _conversation(db, user)
     # 20 SMS handed to Twilio in the last hour, 2 came back undelivered: 10 % > 5 %.
-    for n in range(20):
-        db.execute(
-            "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, attempts,"
-            " sent_at) VALUES (%s, %s, 'bouncer', %s, 'outbound', %s, 1, now())",
-            (conversation, user, f"m{n}", "undelivered" if n < 2 else "delivered"),
-        )
+    sent_now(db, conversation, user, [("undelivered", None)] * 2 + [("delivered", None)] * 18)
     # An SMS claimed 20 minutes ago and never settled: the sms_sending backlog is over 15 minutes.
     db.execute(
         "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, attempts,"
@@ -104,12 +110,8 @@ def test_status_does_not_count_an_opt_out_as_a_delivery_failure(db, ops_cli):
     which is no delivery failure (the delivery_failures alert agrees: docs/operating.md)."""
     user = make_user(db)
     conversation = _conversation(db, user)
-    for n in range(20):
-        db.execute(
-            "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, attempts,"
-            " sent_at, error_code) VALUES (%s, %s, 'bouncer', %s, 'outbound', %s, 1, now(), %s)",
-            (conversation, user, f"m{n}", "undelivered" if n < 3 else "delivered", 21610 if n < 2 else None),
-        )
+    outcomes = [("undelivered", 21610)] * 2 + [("undelivered", None)] + [("delivered", None)] * 17
+    sent_now(db, conversation, user, outcomes)
     out = ops_cli("status")
     assert out.exit_code == 0, out.output
     failures = next(line for line in out.output.splitlines() if "SMS delivery failures" in line)
