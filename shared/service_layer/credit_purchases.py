@@ -5,8 +5,9 @@
 - ``checkout.session.completed`` with ``payment_status == "paid"`` for a session
   ``request_credit_funding`` created: the buyer's user is credited the pack's credits through the
   ledger (``credits.award``, key ``credit_purchase_<session id>``), and the ``credit_purchases`` row
-  is marked paid and names the ledger row, in one transaction. The purchase row is locked first,
-  so a redelivered event (or two at once) pays once.
+  is marked paid and names the ledger row, and the buyer's receipt is queued (``message_queue``:
+  the credits and the new balance), in one transaction. The purchase row is locked first, so a
+  redelivered event (or two at once) pays and texts once.
 - the same event for an unknown session, or whose amount, currency or client_reference_id differ
   from what was recorded at creation: nothing is credited (the purchase is marked ``refused``).
 - any other event type, or an unpaid completion (delayed payment methods): ignored.
@@ -20,9 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
+from shared.adapters.queue_messages import queue_message
 from shared.adapters.stripe_checkout import StripeEvent
 from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.agents.innovator.prompts import CREDITS_BOUGHT
 from shared.domain.credits import CREDIT_PURCHASE, credit_purchase_key
 from shared.logs import get_logger
 from shared.service_layer import credits
@@ -90,12 +94,36 @@ def record_stripe_event(  # noqa: PLR0911
             recorded_by="stripe_webhook",
         )
         uow.credit_purchases.mark_paid(purchase.id, event.id, entry.id, now)
+        _queue_receipt(uow, purchase.user_id, purchase.id, purchase.credits, now)
         uow.commit()
     log.info(
         "credits bought",
         extra={"user_id": str(purchase.user_id), "credits": purchase.credits, "session": session_id},
     )
     return PurchaseOutcome("credited", session_id, purchase.credits)
+
+
+def _queue_receipt(
+    uow: PostgresUnitOfWork, user_id: UUID, purchase_id: UUID, bought: int, now: datetime
+) -> None:
+    """The buyer paid on a web page and hears back by SMS: the credits and the balance they now
+    have (read after the award: the trigger has updated the cache). Through the queue like every
+    proactive message, from their point of contact, in the next slot (quiet hours still apply)."""
+    user = uow.users.get(user_id)
+    if user is None or user.opted_out:
+        return
+    conversation = uow.conversations.latest_for_user(user_id)
+    queue_message(
+        uow,
+        user_id=user_id,
+        agent_id=user.poc_agent_type,
+        now=now,
+        parts=[CREDITS_BOUGHT.format(credits=bought, balance=user.credit_balance)],
+        message_data={"kind": "credit_purchase", "purchase_id": str(purchase_id)},
+        priority="high",
+        can_delay=False,
+        conversation_id=conversation.id if conversation else None,
+    )
 
 
 def _mismatches(session: dict[str, Any], amount_cents: int, currency: str, user_id: str) -> list[str]:

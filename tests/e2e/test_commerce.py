@@ -118,3 +118,12 @@ def test_an_innovator_uploads_a_list_and_buys_credits_through_the_stack(keyed_st
         (1, 100)
     ]
     assert _query(stack, "SELECT status FROM credit_purchases WHERE user_id = %s", user_id) == [("paid",)]
+    # 6: the buyer paid on a web page and hears back by SMS, once.
+    receipt = "Payment received, thank you. 100 credits added; you now have 100 credits."
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not any(
+        m["body"] == receipt for m in sent_messages(stack.info, PHONE)
+    ):
+        time.sleep(0.5)
+    bodies = [m["body"] for m in sent_messages(stack.info, PHONE)]
+    assert bodies.count(receipt) == 1, bodies

@@ -63,6 +63,15 @@ def balance(db: Any, user_id: Any) -> int:
     )
 
 
+def receipts(db: Any, user_id: Any) -> list[tuple[Any, ...]]:
+    rows = db.execute(
+        "SELECT final_message, agent_id, priority, can_delay, message_data FROM message_queue"
+        " WHERE user_id = %s AND message_data->>'kind' = 'credit_purchase'",
+        [user_id],
+    ).fetchall()
+    return [tuple(r.values()) for r in rows]
+
+
 def ledger(db: Any, user_id: Any) -> Any:
     return db.execute("SELECT * FROM credit_events WHERE user_id = %s", [user_id]).fetchall()
 
@@ -108,6 +117,25 @@ def test_paid_completion_credits_once_even_when_delivered_three_times(client, db
     # A second event (new id) for the same session still pays nothing more.
     assert deliver(client, paid_event(stripe_standin, session_id)).get_json()["outcome"] == "already_credited"
     assert balance(db, buyer) == 100
+    # One receipt, queued in the paying transaction, from the buyer's point of contact.
+    assert receipts(db, buyer) == [
+        (
+            "Payment received, thank you. 100 credits added; you now have 100 credits.",
+            "innovator",
+            "high",
+            False,
+            {"kind": "credit_purchase", "purchase_id": str(purchase["id"])},
+        )
+    ]
+
+
+def test_a_buyer_who_opted_out_is_credited_without_a_receipt(client, db, stripe_standin):
+    buyer = innovator(db)
+    session_id = funding(buyer, 100)["url"].rsplit("/", 1)[1]
+    db.execute("UPDATE users SET opted_out = true WHERE id = %s", [buyer])
+    assert deliver(client, paid_event(stripe_standin, session_id)).get_json()["outcome"] == "credited"
+    assert balance(db, buyer) == 100
+    assert receipts(db, buyer) == []
 
 
 @pytest.mark.parametrize(

@@ -14,15 +14,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Literal
 from uuid import UUID
 
 import pytest
 
 from shared.adapters.repositories.commerce import CreditPurchase
 from shared.adapters.repositories.credits import LedgerEntry, NewLedgerEntry
+from shared.adapters.repositories.queue import NewQueuedPart
+from shared.adapters.repositories.users import SendProfile, User
 from shared.adapters.stripe_checkout import StripeEvent
 from shared.service_layer.credit_purchases import COMPLETED, PurchaseOutcome, record_stripe_event
+from tests.fakes.rows import user_row
 from tests.fakes.uow import ScriptedRepo, UowLog, uow_factory
 
 LOGGER = "shared.service_layer.credit_purchases"
@@ -30,6 +34,8 @@ NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 BUYER = UUID("00000000-0000-0000-0000-0000000000a1")
 PURCHASE = UUID("00000000-0000-0000-0000-0000000000b1")
 LEDGER_ROW = UUID("00000000-0000-0000-0000-0000000000c1")
+CONVERSATION = UUID("00000000-0000-0000-0000-0000000000d1")
+QUEUED = UUID("00000000-0000-0000-0000-0000000000e1")
 SESSION = "cs_test_a1b2c3"
 EVENT_ID = "evt_123"
 
@@ -83,16 +89,53 @@ def ledger_row(entry: NewLedgerEntry) -> LedgerEntry:
     )
 
 
-def run(found: CreditPurchase | None, stripe_event: StripeEvent) -> tuple[PurchaseOutcome, UowLog]:
+def buyer(**changes: Any) -> User:
+    """The buyer as read after the award: the trigger has put the pack in the balance."""
+    return dataclasses.replace(
+        user_row(BUYER, NOW, poc_agent_type="innovator", credit_balance=130), **changes
+    )
+
+
+def send_profile() -> SendProfile:
+    return SendProfile(
+        id=BUYER,
+        phone_number="+14155550103",
+        timezone="America/New_York",
+        quiet_hours_start=None,
+        quiet_hours_end=None,
+        opted_out=False,
+        verified=True,
+        poc_agent_type="innovator",
+        response_pattern={},
+        last_inbound_at=NOW - timedelta(minutes=2),
+    )
+
+
+def run(
+    found: CreditPurchase | None,
+    stripe_event: StripeEvent,
+    *,
+    member: User | Literal["buyer"] | None = "buyer",
+) -> tuple[PurchaseOutcome, UowLog]:
     log = UowLog()
     purchases = ScriptedRepo(
         "credit_purchases", log, lock_by_session=found, mark_refused=True, mark_paid=True
     )
     credits = ScriptedRepo("credits", log, append=ledger_row)
+    users = ScriptedRepo(
+        "users", log, get=buyer() if member == "buyer" else member, send_profile=send_profile()
+    )
+    conversations = ScriptedRepo("conversations", log, latest_for_user=SimpleNamespace(id=CONVERSATION))
+    queue = ScriptedRepo("queue", log, add=QUEUED)
     outcome = record_stripe_event(
         stripe_event,
         uow_factory=uow_factory(
-            log, credit_purchases=purchases, credits=credits, users=ScriptedRepo("users", log)
+            log,
+            credit_purchases=purchases,
+            credits=credits,
+            users=users,
+            conversations=conversations,
+            queue=queue,
         ),
         now=NOW,
     )
@@ -126,6 +169,10 @@ def test_a_paid_completion_credits_the_buyer_through_the_ledger_and_marks_the_pu
         "credit_purchases.lock_by_session",
         "credits.append",
         "credit_purchases.mark_paid",
+        "users.get",
+        "conversations.latest_for_user",
+        "users.send_profile",
+        "queue.add",
     ]
     assert log.calls[0].args == (SESSION,)
     assert log.calls[1].args == (
@@ -141,6 +188,17 @@ def test_a_paid_completion_credits_the_buyer_through_the_ledger_and_marks_the_pu
         ),
     )
     assert log.calls[2].args == (PURCHASE, EVENT_ID, LEDGER_ROW, NOW)
+    [receipt] = log.calls[6].args
+    assert isinstance(receipt, NewQueuedPart)
+    assert receipt.final_message == (
+        "Payment received, thank you. 100 credits added; you now have 130 credits."
+    )
+    assert (receipt.user_id, receipt.agent_id, receipt.priority) == (BUYER, "innovator", "high")
+    assert (receipt.can_delay, receipt.requires_fresh_context) == (False, False)
+    assert receipt.conversation_context_id == CONVERSATION
+    assert receipt.message_data == {"kind": "credit_purchase", "purchase_id": str(PURCHASE)}
+    assert receipt.scheduled_for == NOW  # the member is active: the next slot is now
+    # The receipt is queued in the transaction that pays, before its one commit.
     assert (log.entered, log.commits, log.exits_without_commit) == (1, 1, 0)
     [line] = lines(caplog, "credits bought")
     assert line.levelno == logging.INFO
@@ -149,6 +207,15 @@ def test_a_paid_completion_credits_the_buyer_through_the_ledger_and_marks_the_pu
         "credits": 100,
         "session": SESSION,
     }
+
+
+@pytest.mark.parametrize("member", [buyer(opted_out=True), None], ids=["opted_out", "no_row"])
+def test_no_receipt_is_queued_for_a_buyer_who_opted_out_or_has_no_row(member: User | None) -> None:
+    outcome, log = run(purchase(), event(), member=member)
+    assert outcome.outcome == "credited"
+    assert "queue.add" not in log.methods()
+    assert log.methods()[-1] == "users.get"
+    assert log.commits == 1
 
 
 @pytest.mark.parametrize("currency", ["USD", "Usd"])

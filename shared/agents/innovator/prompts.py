@@ -14,6 +14,9 @@ WELCOME = (
     "senior peers."
 )
 
+# The receipt texted when Stripe reports a paid Checkout Session (shared/service_layer/credit_purchases.py).
+CREDITS_BOUGHT = "Payment received, thank you. {credits} credits added; you now have {balance} credits."
+
 DECISION_SYSTEM = (
     CONCIERGE_DECISION.replace("the Concierge of Yachtparty", "the Innovator agent of Yachtparty")
     + """
