@@ -5,7 +5,8 @@ member says. The rules are narrow on purpose; anything they do not recognise is 
 gets an honest acknowledgment, never a guess:
 
 - "stop asking me about X" / "no longer need X" / "cancel my request about X" → ``CANCEL``;
-- "do you know anyone at X" / "I want to meet someone at X" / "intro to someone at X" →
+- "do you know anyone at X" / "I want to meet someone at X" / "can you intro me to someone at X",
+  or a person named directly ("introduce me to Sofia", "I'd like to meet the CFO of Acme") →
   ``FIND_PERSON`` (a community request, never an intro offer: agents.md §4.3 disambiguation);
 - a question about vendors, tools, platforms, software, providers, or a recommendation asked for
   by name ("can you recommend a good customs broker", "any recommendations for a SOC 2 auditor")
@@ -62,15 +63,43 @@ _CANCEL = re.compile(
     r"cancel (?:the|my) (?:request|question|search) (?:about|on|for))\s*(?P<topic>.*?)" + _TOPIC_END,
     re.IGNORECASE,
 )
+# Asking to be introduced or to meet: "can you introduce me to", "connect me with", "I'd like to
+# meet", "I need an intro to", "who can introduce me to" (what follows is who is wanted).
+_MEET_ASK = (
+    r"(?:(?:can|could|would|will) you (?:please )?|please |who (?:can|could) |)"
+    r"(?:intro(?:duce)?|connect) me (?:to|with)"
+    r"|(?:i )?(?:want|would like|'d like|need|hope|am hoping|'m hoping|would love|'d love) to "
+    r"(?:meet|talk to|speak (?:to|with)|connect with|get an? intro(?:duction)? to|be introduced to|"
+    r"be connected (?:to|with))"
+    r"|(?:looking for|need|want|get me|like) an? intro(?:duction)? to"
+)
 _FIND_PERSON = re.compile(
-    r"\b(?:(?:do|does) (?:you|anyone|anybody) know (?:anyone|anybody|someone|somebody|people|a person)"
-    r"|(?:i )?(?:want|would like|'d like|need) to (?:meet|talk to|speak with|connect with) "
-    r"(?:someone|somebody|anyone|people|a person)"
-    r"|(?:looking for|need|want) an? intro(?:duction)? to (?:someone|somebody|anyone|people)"
-    r"|(?:is there|any) (?:anyone|someone|somebody) (?:in the network )?)"
+    r"\b(?:(?:(?:do|does) (?:you|anyone|anybody) )?know (?:anyone|anybody|someone|somebody|people|a person)"
+    r"|(?:" + _MEET_ASK + r") (?:someone|somebody|anyone|people|a person)"
+    r"|(?:is there|any) (?:anyone|someone|somebody) (?:in the network )?"
+    r"|^(?:anyone|anybody|someone|somebody))"
     r"\s+(?P<via>at|from|in|who works at|who worked at|working at|who knows|with experience in|who has done|"
     r"who(?:'s| has| have| is| can)|that(?:'s| has| have))\s+"
     r"(?P<topic>.+?)" + _TOPIC_END,
+    re.IGNORECASE,
+)
+# The same asks naming who is wanted directly: "introduce me to Sofia", "I'd like to meet the CFO
+# of Acme", "I need an intro to a partner at Sequoia". Only a name (a capital) or a determiner
+# starts one, so "I'd like to meet for coffee" is no request, and asking for a person to talk to
+# here ("a human", "someone", "the team") is none either.
+_MEET_TARGET = re.compile(
+    r"\b(?:" + _MEET_ASK + r")\s+(?!(?i:a real person|a human|a person|someone|somebody|anyone|anybody|"
+    r"people|you|yourself|support|the team|your team|an agent|the operator|an operator|a bot|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|today|tomorrow|tonight|next|this|later|soon|"
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december)\s+\d)\b)"
+    r"(?P<target>(?:(?-i:[A-Z])|(?:a|an|the|some|a few|few|two|three|other|more)\s)[^?.!,;]*?)" + _TOPIC_END,
+    re.IGNORECASE,
+)
+# Where who is wanted ends and why begins: "Maya about the SOC 2 answer", "a partner at Sequoia
+# for our Series A", "Sofia next week".
+_TARGET_END = re.compile(
+    r"\s+(?:about|regarding|re|to (?:discuss|talk|chat|learn|ask|hear|get|see)|so|because|since|for|as|"
+    r"this|next|tomorrow|today|on (?:mon|tues|wednes|thurs|fri|satur|sun)day)\b.*$",
     re.IGNORECASE,
 )
 _OFFER_INTRO = re.compile(
@@ -237,21 +266,24 @@ def read_intent(text: str, *, innovator: bool = False) -> Intent:
         topic = _clean_topic(offer.group("topic") or offer.group("known") or "")
         if topic:
             return Intent(IntentKind.OFFER_INTRO, topic=topic, category=category_of(topic), text=flat)
+    return _find_person_intent(flat) or _solution_intent(flat) or Intent(IntentKind.OTHER, text=flat)
+
+
+def _find_person_intent(flat: str) -> Intent | None:
+    """Someone to meet: "anyone at Stripe" (who, by where or what), or a person named directly."""
     person = _FIND_PERSON.search(flat)
     if person:
         topic = _clean_topic(person.group("topic"))
         if topic:
-            return Intent(
-                IntentKind.FIND_PERSON,
-                topic=topic,
-                category=category_of(topic),
-                text=flat,
-                summary=_person_summary(person.group("via"), topic),
-            )
-    solution = _solution_intent(flat)
-    if solution is not None:
-        return solution
-    return Intent(IntentKind.OTHER, text=flat)
+            summary = _person_summary(person.group("via"), topic)
+            return Intent(IntentKind.FIND_PERSON, topic, category_of(topic), flat, summary=summary)
+    wanted = _MEET_TARGET.search(flat)
+    if wanted:
+        summary = _TARGET_END.split(" ".join(wanted.group("target").split()), maxsplit=1)[0]
+        topic = _clean_topic(summary)
+        if topic:
+            return Intent(IntentKind.FIND_PERSON, topic, category_of(topic), flat, summary=summary)
+    return None
 
 
 def _solution_intent(flat: str) -> Intent | None:
@@ -273,12 +305,12 @@ def _solution_intent(flat: str) -> Intent | None:
     return Intent(IntentKind.SOLUTION_QUESTION, topic=topic or flat, category=category_of(flat), text=flat)
 
 
-_PLACE_CONNECTORS = frozenset({"at", "from", "in", "who works at", "who worked at", "working at"})
+_PLACE_CONNECTORS = frozenset({"at", "from", "who works at", "who worked at", "working at"})
 
 
 def _person_summary(via: str, topic: str) -> str:
-    """ "someone at Stripe" for a place; "someone who has set up a warehouse in Monterrey" or
-    "someone with experience in SOC 2" for what they did or know."""
+    """ "someone at Stripe" for a company, "someone in fintech"; "someone who has set up a warehouse
+    in Monterrey" or "someone with experience in SOC 2" for what they did or know."""
     how = " ".join(via.lower().split())
     return f"someone at {topic}" if how in _PLACE_CONNECTORS else f"someone {how} {topic}"
 

@@ -132,6 +132,61 @@ def test_a_find_person_request_is_summarised_by_who_is_wanted(text, summary):
     assert args["expertise_needed"] == [read_intents([text])[0].topic]
 
 
+@pytest.mark.parametrize(
+    ("text", "topic", "summary"),
+    [
+        # found texting the local stack: each got "tell me what you need", though the module
+        # said "intro to someone at X" was read
+        ("Can you intro me to someone at Stripe?", "Stripe", "someone at Stripe"),
+        ("introduce me to someone at Stripe", "Stripe", "someone at Stripe"),
+        ("can you connect me with someone in fintech?", "fintech", "someone in fintech"),
+        ("know anyone at Stripe?", "Stripe", "someone at Stripe"),
+        ("anyone at Plaid?", "Plaid", "someone at Plaid"),
+        # a person named directly (agents.md §4.3: "I want to meet X" is a community request)
+        ("Could you introduce me to Sofia?", "Sofia", "Sofia"),
+        ("I want to meet Sofia Ramirez next week", "Sofia Ramirez", "Sofia Ramirez"),
+        ("I need an intro to the CFO of Acme", "CFO of Acme", "the CFO of Acme"),
+        (
+            "Who can introduce me to a partner at Sequoia for our Series A?",
+            "partner at Sequoia",
+            "a partner at Sequoia",
+        ),
+        ("I'd love to meet a few CROs in healthcare", "few CROs in healthcare", "a few CROs in healthcare"),
+        ("I need to talk to Maya about the SOC 2 answer", "Maya", "Maya"),
+        ("I want to meet May Chen", "May Chen", "May Chen"),
+    ],
+)
+def test_asking_to_meet_or_be_introduced_is_a_find_person_request(text, topic, summary):
+    [intent] = read_intents([text])
+    assert (intent.kind, intent.topic, intent.summary) == (IntentKind.FIND_PERSON, topic, summary)
+    [(name, args)] = brain.plan([intent], goal_text=None)
+    assert (name, args["request_summary"], args["desired_outcome"]) == (
+        "publish_community_request",
+        summary,
+        "introduction",
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I would love to meet for coffee",
+        "We need to meet Tuesday",
+        "we should meet May 5",
+        "I need to talk to a real person",
+        "I need to speak with someone",
+        "can you connect me with someone?",
+        "I want to meet you",
+        "I want to talk to the team about my account",
+        "i want to meet sofia",  # no capital: too unsure to ask the network
+        "Someone told me about you",
+        "Anyone there?",
+    ],
+)
+def test_what_is_no_ask_to_meet_someone_stays_other(text):
+    assert read_intent(text).kind is IntentKind.OTHER
+
+
 def test_plan_other_does_nothing_and_the_goal_comes_first():
     assert brain.plan([], goal_text=None) == []
     calls = brain.plan([read_intent("Do you know anyone at Stripe?")], goal_text="Raising a Series B")
