@@ -645,15 +645,26 @@ def _tail_fields(tail: str) -> dict[str, str]:
     return out
 
 
-def _read_clause(clause: str) -> dict[str, str] | None:
-    """Fields from one clause with a cue ("I'm", "at", "my name is", "Name, title"), or None."""
+_AT_COMPANY = re.compile(r"\s(?:at|@|with|from)\s", re.IGNORECASE)  # "CFO at Globex": the tail names one
+
+
+def _read_clause(clause: str, expecting: Step | None = None) -> dict[str, str] | None:
+    """Fields from one clause with a cue ("I'm", "at", "my name is", "Name, title"), or None.
+    ``expecting``: the step last asked about; asked where they work, "Acme Health, VP Finance" is a
+    company and a title even with no company word in it."""
     for pattern in _OWN_NAME_PATTERNS:
         match = pattern.search(clause)
         if match:
             return _own_name_clause(match.group("rest"))
     if "," in clause:  # "Jane Doe, CFO at Globex"
         head, tail = clause.split(",", 1)
-        if _looks_like_company(head) and _looks_like_title(tail) and "," not in tail:  # "Acme Corp, VP Sales"
+        work_asked = expecting in (Step.ASK_COMPANY, Step.ASK_TITLE)
+        if (
+            (_looks_like_company(head) or (work_asked and not _looks_like_title(head)))
+            and _looks_like_title(tail)
+            and "," not in tail
+            and not _AT_COMPANY.search(tail)
+        ):  # "Acme Corp, VP Sales", "Acme Health, VP of Finance"
             return {"company": _tidy(head), "title": _tidy(_TITLE_PREFIX.sub("", tail.strip()))}
         first, last = split_name(head)
         fields = _tail_fields(tail.strip())
@@ -681,7 +692,7 @@ def extract(text: str, expecting: Step | None) -> Extraction:
     for clause in _clauses(without_emails):
         if any(p.search(clause) for p in _REFERRER_PATTERNS) and referrer:
             continue
-        fields = _read_clause(clause)
+        fields = _read_clause(clause, expecting)
         if fields is None:
             unlabelled.append(clause)
             continue

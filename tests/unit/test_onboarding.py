@@ -101,6 +101,27 @@ def test_split_name(text, first, last):
         ("VP Engineering, Acme Corp", Step.ASK_NAME, {"title": "VP Engineering", "company": "Acme Corp"}),
         ("Acme Corp", Step.ASK_NAME, {}),
         ("Acme Corp", Step.ASK_COMPANY, {"company": "Acme Corp"}),
+        # asked where they work, "Company, Title" with no company word (found texting the local
+        # stack: read as a name, so only the title was kept and the Bouncer asked again)
+        ("Acme Health, VP Finance", Step.ASK_COMPANY, {"company": "Acme Health", "title": "VP Finance"}),
+        (
+            "Acme Health, VP of Finance",
+            Step.ASK_COMPANY,
+            {"company": "Acme Health", "title": "VP of Finance"},
+        ),
+        ("Bluefin, CMO", Step.ASK_TITLE, {"company": "Bluefin", "title": "CMO"}),
+        # ... but a tail that names its own company keeps the head a name
+        (
+            "Jane Doe, CFO at Globex",
+            Step.ASK_COMPANY,
+            {"first_name": "Jane", "last_name": "Doe", "title": "CFO", "company": "Globex"},
+        ),
+        # ... and asked for a name it stays a name without a company word
+        (
+            "Acme Health, VP Finance",
+            Step.ASK_NAME,
+            {"first_name": "Acme", "last_name": "Health", "title": "VP Finance"},
+        ),
     ],
 )
 def test_extract(text, expecting, expected):
