@@ -185,6 +185,100 @@ def test_offline_sure_accepts_the_connection_request_and_shares_no_contact_detai
     assert "dana@acme.com" not in reply and "+14155550112" not in reply
 
 
+def open_item(db: Any, user_id: Any, item_type: str, item_id: Any, value: float = 75, **fields: Any) -> None:
+    """An open item the Account Manager ranked for the member, never presented."""
+    cols = {"item_summary": "Dana Kim wants to meet you", "item_primary_name": "Dana Kim", **fields}
+    names = ", ".join(["user_id", "priority_rank", "item_type", "item_id", "value_score", *cols])
+    marks = ", ".join(["%s"] * (len(cols) + 5))
+    db.execute(
+        f"INSERT INTO user_priorities ({names}) VALUES ({marks})",
+        [user_id, 1, item_type, item_id, value, *cols.values()],
+    )
+
+
+def test_offline_a_text_that_asks_nothing_mentions_the_open_connection_request_and_yes_accepts_it(db):
+    """Found on the local stack: a prospect who joined had Sam's connection request ranked 75 (no
+    re-engagement starts below 80), and with no model nothing ever told them. The offline reply now
+    mentions it once (agents.md §4.3's proactive priority), and their yes accepts it."""
+    user_id, conv = member(db)
+    requestor, _ = member(db, "+14155550112", poc="innovator", innovator=True)
+    request = connection_request(db, user_id, requestor)
+    open_item(
+        db, user_id, "connection_request", request, item_context="You were on their list and just joined."
+    )
+    offline(db, user_id, conv, "hey")
+    assert replies(db, user_id) == [
+        "Hi. What can I help with? I can put a question to the network or look into vendors for you. "
+        "Separately: Dana Kim wants to meet you. You were on their list and just joined. "
+        "Would you like the intro? Reply yes or no."
+    ]
+    row = db.execute(
+        "SELECT status, presentation_count, last_presented_at IS NOT NULL AS shown FROM user_priorities"
+        " WHERE item_id = %s",
+        [request],
+    ).fetchone()
+    assert (row["status"], row["presentation_count"], row["shown"]) == ("presented", 1, True)
+    # mentioned once: the next text that asks nothing does not repeat it (3 days)
+    offline(db, user_id, conv, "ok")
+    assert "Dana Kim" not in replies(db, user_id)[-1]
+    offline(db, user_id, conv, "yes")
+    status = db.execute("SELECT status FROM connection_requests WHERE id = %s", [request]).fetchone()
+    assert status["status"] == "accepted"
+    assert len(events_of(db, catalogue.CONNECTION_REQUEST_ACCEPTED)) == 1
+
+
+def test_offline_a_connector_hears_of_an_intro_opportunity_when_their_text_asks_nothing(db):
+    user_id, conv = member(db)
+    innovator, _ = member(db, "+14155550111", poc="innovator", innovator=True)
+    opp = opportunity(db, user_id, innovator)
+    open_item(
+        db,
+        user_id,
+        "intro_opportunity",
+        opp,
+        value=82,
+        item_summary="Intro Tony Ruiz at Roku",
+        item_primary_name="Tony Ruiz",
+        item_secondary_name="LedgerLoop",
+        item_context="earn 50 credits",
+    )
+    offline(db, user_id, conv, "Busy week here")
+    [reply] = replies(db, user_id)
+    assert reply.endswith(
+        "Separately: LedgerLoop would like to meet Tony Ruiz at Roku. Could you introduce them? "
+        "You'd earn 50 credits. Reply yes or no."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "shown_days_ago"),
+    [
+        ("Do you know anyone at Stripe?", 75, None),  # the member asked for something: answer that
+        ("hey", 70, None),  # not above 70
+        ("hey", 95, 2),  # presented 2 days ago
+    ],
+)
+def test_offline_no_mention_when_the_member_asked_something_or_the_item_is_low_or_recent(
+    db, text, value, shown_days_ago
+):
+    user_id, conv = member(db)
+    requestor, _ = member(db, "+14155550112", poc="innovator", innovator=True)
+    request = connection_request(db, user_id, requestor)
+    open_item(db, user_id, "connection_request", request, value=value)
+    if shown_days_ago is not None:
+        db.execute(
+            "UPDATE user_priorities SET status = 'presented', presentation_count = 1,"
+            " last_presented_at = now() - make_interval(days => %s) WHERE item_id = %s",
+            [shown_days_ago, request],
+        )
+    offline(db, user_id, conv, text)
+    assert all("Dana Kim" not in r for r in replies(db, user_id))
+    count = db.execute(
+        "SELECT presentation_count FROM user_priorities WHERE item_id = %s", [request]
+    ).fetchone()
+    assert count["presentation_count"] == (0 if shown_days_ago is None else 1)
+
+
 def test_offline_not_me_but_i_can_introduce_you_offers_an_intro_to_the_requestor(db):
     user_id, conv = member(db)
     requestor, _ = member(db, "+14155550112", poc="innovator", innovator=True)

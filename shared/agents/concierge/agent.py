@@ -370,9 +370,41 @@ class ConciergeAgent:
         )
         for name, args in calls:
             tools.run(name, args)
-        return brain.render(
+        parts = brain.render(
             turn.tool_results, intents, texts=turn.user_texts, balance=turn.ctx.user.credit_balance
         )
+        return self._with_mention(turn, calls, parts)
+
+    def _with_mention(
+        self, turn: ConciergeTurn, calls: list[tuple[str, dict[str, Any]]], parts: list[str]
+    ) -> list[str]:
+        """agents.md §4.3's proactive priority without a model: when the member's texts asked for
+        nothing (a greeting, their goal, something the rules do not read), their best open intro
+        item (value above 70, not presented in the last 3 days) is mentioned and marked presented,
+        so their yes or no answers it. Otherwise a member with no model would only ever hear of
+        someone wanting to meet them from a re-engagement, and one scoring 80 or less starts none."""
+        if not parts or any(name != "store_user_goal" for name, _ in calls):
+            return parts
+        for item in self.member(turn).priorities:
+            if (
+                item.item_type not in brain.MENTIONED_ITEM_TYPES
+                or (item.value_score or 0) <= PROACTIVE_MIN_VALUE
+            ):
+                continue
+            if item.last_presented_at is not None and turn.now - item.last_presented_at <= PROACTIVE_MIN_GAP:
+                continue
+            line = brain.mention(
+                item.item_type,
+                item.item_summary,
+                item.item_primary_name,
+                item.item_secondary_name,
+                item.item_context,
+            )
+            if line is None:
+                continue
+            mark_presented(turn, item.item_type, str(item.item_id), how="natural")
+            return [*parts[:-1], f"{parts[-1]} {line}"]
+        return parts
 
     def _intro_outcome(self, turn: ConciergeTurn) -> list[tuple[str, dict[str, Any]]]:
         """A yes or no right after the +7-day "did you two meet?" (issue 12 §2) answers that check-in."""
@@ -455,7 +487,7 @@ class ConciergeAgent:
         """§4.7: a proactive item the model's reply mentioned counts as presented ('natural')."""
         decision = turn.decision
         if not result.bodies or result.path != "llm":
-            return  # the fixed wordings (offline, template) never mention a proactive item
+            return  # the template never mentions one; the offline reply marks its own (_with_mention)
         if not isinstance(decision, ConciergeDecision) or decision.proactive_priority is None:
             return
         item = decision.proactive_priority

@@ -338,6 +338,36 @@ def render(
     return [body]
 
 
+# Intro items the offline reply mentions when the member's texts asked for nothing (agents.md §4.3's
+# proactive priority, which the model's path picks itself). A bare yes or no then answers it: it is
+# the item presented last (rule 3).
+MENTIONED_ITEM_TYPES = frozenset({"connection_request", "intro_opportunity"})
+
+
+def mention(
+    item_type: str, summary: str | None, primary: str | None, secondary: str | None, context: Any
+) -> str | None:
+    """One open intro item in a sentence or two, ending with the yes/no it waits for; None for an
+    item the rules do not mention or one with nothing to say."""
+    said = context.strip() if isinstance(context, str) else ""
+    if item_type == "connection_request" and summary:
+        extra = f" {_sentence(said)}" if said else ""
+        return f"Separately: {_sentence(summary)}{extra} Would you like the intro? Reply yes or no."
+    if item_type == "intro_opportunity" and primary:
+        who = summary.removeprefix("Intro ") if summary and summary.startswith("Intro ") else primary
+        earn = f" You'd {said}." if said.startswith("earn ") else ""
+        return (
+            f"Separately: {secondary or 'a member company'} would like to meet {who}. "
+            f"Could you introduce them?{earn} Reply yes or no."
+        )
+    return None
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "?", "!")) else f"{text}."
+
+
 def _balance_line(intents: Sequence[Intent], balance: int | None) -> list[str]:
     """The member's credit balance, from their row, when they asked for it."""
     if balance is None or not any(i.kind is IntentKind.BALANCE for i in intents):
