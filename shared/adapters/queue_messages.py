@@ -3,9 +3,10 @@
 Call inside the agent's unit of work (``uow``) so the queued rows commit with the agent's
 other changes. The orchestrator delivers them, applying budgets, quiet hours and freshness.
 
-Scheduling (in the user's own time zone): urgent, not delayable, or the user is active
-(texted in the last 10 minutes) -> now; otherwise the user's learned
-``response_pattern.best_hours`` (local hours), else 10:00 local, at its next occurrence.
+Scheduling (in the user's own time zone): urgent or high (agents.md §1's lanes: immediate, next
+available slot), not delayable, or the user is active (texted in the last 10 minutes) -> now;
+otherwise (medium, low) the user's learned ``response_pattern.best_hours`` (local hours), else
+10:00 local, at its next occurrence. Quiet hours and budgets still apply at send time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from uuid import UUID, uuid4
 
 from shared.adapters.repositories.queue import NewQueuedPart
 from shared.adapters.unit_of_work import PostgresUnitOfWork
-from shared.domain.constants import MAX_SEQUENCE_PARTS, PRIORITY_RANK
+from shared.domain.constants import BEST_SEND_TIME_PRIORITIES, MAX_SEQUENCE_PARTS, PRIORITY_RANK
 from shared.domain.send_policy import best_send_time, is_active, resolve_timezone
 from shared.logs import get_logger
 
@@ -94,7 +95,7 @@ def queue_message(
         raise UnknownUser(f"no user {user_id}")
     tz = resolve_timezone(user.zone)
     active = is_active(user.last_inbound_at, now)
-    delayable = can_delay and priority != "urgent"
+    delayable = can_delay and priority in BEST_SEND_TIME_PRIORITIES
     scheduled_for = best_send_time(now, tz, _best_hours(user.response_pattern), delayable, active)
 
     rows: list[str | None] = list(texts) if texts else [None] * max(len(data_parts), 1)

@@ -63,6 +63,9 @@ FRESHNESS_LOOKBACK_MESSAGES = 5  # newer messages shown to the freshness classif
 
 # --- Priority order (decisions B3) --------------------------------------------------------------
 PRIORITY_RANK = {"urgent": 1, "high": 2, "medium": 3, "low": 4}
+# The lanes that wait for the member's best send time (agents.md §1: medium "best send time", low
+# "deferred"); urgent goes now and high takes the next available slot, whatever can_delay says.
+BEST_SEND_TIME_PRIORITIES = frozenset({"medium", "low"})
 
 # --- Events (decisions B6, platform §2) ---------------------------------------------------------
 EVENT_MAX_PUBLISH_ATTEMPTS = 5  # dispatcher publish failures before the dead-letter table

@@ -304,6 +304,13 @@ def test_queue_message_schedules_in_the_users_zone(db: Connection) -> None:
     assert urgent.scheduled_for == NOW
     fixed = queued(user_id=uid, agent_id="concierge_1", now=NOW, parts=["now"], can_delay=False)
     assert fixed.scheduled_for == NOW
+    # agents.md §1's lanes: high takes the next available slot, medium and low the best send time.
+    # Found on the local stack: an innovator's intro contacts (high, can_delay left at its default)
+    # waited for 10:00 local the next day; so did a Saga's finished research with options.
+    high = queued(user_id=uid, agent_id="concierge_1", now=NOW, parts=["you're connected"], priority="high")
+    assert high.scheduled_for == NOW
+    low = queued(user_id=uid, agent_id="concierge_1", now=NOW, parts=["a tip"], priority="low")
+    assert low.scheduled_for == at_14_ny
     # Kolkata: 22:30 IST now -> 10:00 IST tomorrow = 04:30 UTC.
     kolkata = queued(user_id=plain, agent_id="account_manager_1", now=NOW, message_data={"content": "x"})
     assert kolkata.scheduled_for == datetime(2026, 1, 16, 4, 30, tzinfo=UTC)
