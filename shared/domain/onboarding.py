@@ -431,6 +431,13 @@ _WORK_AT = re.compile(
     r"(?:\s+as\s+(?:an?\s+|the\s+)?(?P<title>[^.,;!?\n]+))?\s*$",
     re.I,
 )
+# "I run operations at Stripe", "I lead sales for Acme": the company, and no title (what they run
+# is not their title; the Bouncer still asks for it).
+_LEAD_AT = re.compile(
+    r"\bi\s+(?:run|lead|head(?:\s+up)?|manage|oversee)\s+[^.,;!?\n]+?\s+(?:at|for)\s+"
+    r"(?P<company>[^.,;!?\n]+?)\s*$",
+    re.I,
+)
 _COMPANY_PREFIX = re.compile(r"^(?:i\s+work\s+(?:at|for)|i'?m\s+(?:at|with)|company\s*(?:is|:)|at)\s+", re.I)
 _TITLE_PREFIX = re.compile(
     r"^(?:i'?m\s+(?:the\s+|an?\s+)?|i\s+am\s+(?:the\s+|an?\s+)?|my\s+title\s+is\s+|title\s*:\s*|"
@@ -593,6 +600,9 @@ def _title_company(clause: str) -> tuple[str | None, str | None]:
         company = _tidy(work.group("company"))
         title = _tidy(work.group("title")) if work.group("title") else None
         return title or None, company or None
+    lead = _LEAD_AT.search(clause)
+    if lead:
+        return None, _tidy(lead.group("company")) or None
     for pattern in (_TITLE_AT, _TITLE_COMMA, _TITLE_OF):
         match = pattern.match(clause)
         if match and _looks_like_title(match.group("title")) and not _name_tokens(match.group("title")):

@@ -116,6 +116,10 @@ def test_split_name(text, first, last):
             Step.ASK_COMPANY,
             {"first_name": "Jane", "last_name": "Doe", "title": "CFO", "company": "Globex"},
         ),
+        # "I run X at Y": the company, not a title (found on the local stack: it asked "Where do you work?")
+        ("I run operations at Stripe", Step.ASK_REFERRER, {"company": "Stripe"}),
+        ("I lead sales for Acme Corp", None, {"company": "Acme Corp"}),
+        ("I head up growth at Bluefin Health", Step.ASK_COMPANY, {"company": "Bluefin Health"}),
         # ... and asked for a name it stays a name without a company word
         (
             "Acme Health, VP Finance",
