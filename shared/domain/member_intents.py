@@ -15,7 +15,8 @@ gets an honest acknowledgment, never a guess:
   (an intro offer, when it answers a presented community or connection request);
 - for an Innovator only (``innovator=True``; agents.md §5 tools 2 and 4): "here's my list" /
   "upload my prospects" / "send me the upload link" → ``UPLOAD_PROSPECTS``, and "buy 500 credits" /
-  "add credits" / "top up my credits" → ``BUY_CREDITS`` (with the number of credits when one is given);
+  "add credits" / "top up my credits" → ``BUY_CREDITS`` (with the number of credits when one is given),
+  and "how are my intros going?" / "status of my intros" → ``INTRO_PROGRESS`` (tool 3);
 - "how many credits do I have?" / "what's my balance?" → ``BALANCE`` (answered from the member's
   row, no tool);
 - anything else → ``OTHER``.
@@ -40,6 +41,7 @@ class IntentKind(StrEnum):
     OFFER_INTRO = "offer_intro"
     UPLOAD_PROSPECTS = "upload_prospects"
     BUY_CREDITS = "buy_credits"
+    INTRO_PROGRESS = "intro_progress"
     BALANCE = "balance"
     OTHER = "other"
 
@@ -128,6 +130,13 @@ _BALANCE = re.compile(
     r"\b(?:how many (?:credits|points)|how much credit|(?:my|what'?s my|what is my|check my|see my) "
     r"(?:credits?(?: balance)?|balance)|credits? (?:do|have) i (?:have|got|earned)|"
     r"(?:credit|points) balance)\b",
+    re.IGNORECASE,
+)
+# An Innovator asking how their intros are going (agents.md §5 tool 3, check_intro_progress).
+_INTRO_PROGRESS = re.compile(
+    r"\b(?:how(?:'s| is| are)? (?:my|our|the) intros?(?: going| doing| coming along)?|"
+    r"(?:status|progress|update|news)(?: on| of| with)? (?:my|our|the) intros?|"
+    r"(?:my|our) intros?(?:'| )?(?:status|progress)|how many intros|intro (?:status|progress))\b",
     re.IGNORECASE,
 )
 _CREDIT_AMOUNT = re.compile(
@@ -248,6 +257,8 @@ def _commerce_intent(flat: str) -> Intent | None:
         return Intent(IntentKind.BUY_CREDITS, topic="credits", text=flat, credits=read_credits(flat))
     if _UPLOAD.search(flat):
         return Intent(IntentKind.UPLOAD_PROSPECTS, topic="prospect list", text=flat)
+    if _INTRO_PROGRESS.search(flat):
+        return Intent(IntentKind.INTRO_PROGRESS, topic="intros", text=flat)
     return None
 
 

@@ -76,3 +76,30 @@ def test_offline_concierge_member_gets_no_commerce_link(db, monkeypatch):
         offline(db, user_id, conv, "here's my list")
         assert all("http" not in r for r in replies(db, user_id))
         assert db.execute("SELECT count(*) AS n FROM prospect_upload_tokens").fetchone()["n"] == 0
+
+
+def test_offline_innovator_asking_how_their_intros_are_going_gets_the_counts(db):
+    """agents.md §5 tool 3 without a model: before, "how are my intros going?" got "tell me what
+    you need". The counts are the member's own rows, both kinds added up."""
+    user_id, conv = innovator(db)
+    offline(db, user_id, conv, "how are my intros going?", innovator=True)
+    assert replies(db, user_id) == ["No intros in progress yet."]
+    connector, connector_conv = member(db, "+14155550120", email="c@globex.com")
+    target, _ = member(db, "+14155550121", email="t@globex.com")
+    db.execute(
+        "INSERT INTO intro_opportunities (connector_user_id, innovator_id, first_name, last_name,"
+        " prospect_company) VALUES (%s, %s, 'Tony', 'Ruiz', 'Roku')",
+        [connector, user_id],
+    )
+    db.execute(
+        "INSERT INTO connection_requests (introducee_user_id, requestor_user_id, requestor_name,"
+        " intro_context, status) VALUES (%s, %s, 'Ines Vendor', 'AP automation', 'accepted')",
+        [target, user_id],
+    )
+    offline(db, user_id, conv, "any update on my intros?", innovator=True)
+    assert replies(db, user_id)[-1] == (
+        "Your intros so far: 2 in all; 1 waiting on an answer, 1 accepted, 0 completed, 0 declined."
+    )
+    # someone else's intros are not theirs
+    offline(db, connector, connector_conv, "how are my intros going?")
+    assert all("Your intros" not in r for r in replies(db, connector))

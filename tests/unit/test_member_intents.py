@@ -377,3 +377,14 @@ def test_instructions_aimed_at_the_agent_are_never_a_goal(text):
 def test_goals_that_mention_rules_credits_or_verification_are_still_goals(text):
     assert not reads_as_instructions(text)
     assert looks_like_goal(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["how are my intros going?", "status of my intros", "any update on my intros?", "intro status"]
+)
+def test_an_innovator_asking_about_their_intros_checks_their_progress(text):
+    [intent] = read_intents([text], innovator=True)
+    assert intent.kind is IntentKind.INTRO_PROGRESS
+    assert brain.plan([intent], goal_text=None) == [("check_intro_progress", {})]
+    # a Concierge member has no such tool: their text is read as nothing
+    assert [i.kind for i in read_intents([text])] == [IntentKind.OTHER]

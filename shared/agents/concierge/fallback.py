@@ -171,6 +171,8 @@ def plan(
             calls.append(("cancel_community_request", {"about": _cut(intent.topic, 200)}))
         elif intent.kind is IntentKind.UPLOAD_PROSPECTS:
             calls.append(("upload_prospects", {}))
+        elif intent.kind is IntentKind.INTRO_PROGRESS:
+            calls.append(("check_intro_progress", {}))
         elif intent.kind is IntentKind.BUY_CREDITS:
             smallest = min(p.credits for p in credit_packs())
             calls.append(("request_credit_funding", {"amount": intent.credits or smallest}))
@@ -368,6 +370,20 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
+def intro_progress_line(progress: dict[str, Any]) -> str:
+    """check_intro_progress's counts in a sentence: both kinds of intro added up."""
+    stages = ("pending", "accepted", "completed", "declined")
+    kinds = [v for v in progress.values() if isinstance(v, dict)]
+    counts = {stage: sum(int(k.get(stage) or 0) for k in kinds) for stage in stages}
+    total = sum(int(k.get("total") or 0) for k in kinds)
+    if total == 0:
+        return "No intros in progress yet."
+    said = ", ".join(
+        f"{counts[stage]} {'waiting on an answer' if stage == 'pending' else stage}" for stage in stages
+    )
+    return f"Your intros so far: {total} in all; {said}."
+
+
 def _balance_line(intents: Sequence[Intent], balance: int | None) -> list[str]:
     """The member's credit balance, from their row, when they asked for it."""
     if balance is None or not any(i.kind is IntentKind.BALANCE for i in intents):
@@ -390,10 +406,13 @@ NO_FUNDING_LINK = "I can't make a payment link right now, so I have no link to s
 
 
 def _commerce_lines(done: dict[str, Any]) -> list[str]:
+    """What the Innovator's own tools did: the upload link, the Checkout link, the intro counts."""
     upload, funding = done.get("upload_prospects"), done.get("request_credit_funding")
+    progress = done.get("check_intro_progress")
     return [
         *([_upload_line(upload)] if upload is not None else []),
         *([_funding_line(funding)] if funding is not None else []),
+        *([intro_progress_line(progress)] if progress is not None else []),
     ]
 
 
