@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from shared.adapters.repositories.queue import NewQueuedPart
+from shared.adapters.repositories.users import User
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.domain.constants import BEST_SEND_TIME_PRIORITIES, MAX_SEQUENCE_PARTS, PRIORITY_RANK
 from shared.domain.send_policy import best_send_time, is_active, resolve_timezone
@@ -133,6 +134,32 @@ def queue_message(
         },
     )
     return QueuedMessage(ids=ids, sequence_id=sequence_id, scheduled_for=scheduled_for)
+
+
+def queue_for_member(
+    uow: PostgresUnitOfWork,
+    user: User,
+    *,
+    now: datetime,
+    text: str,
+    message_data: dict[str, Any],
+    priority: str = "medium",
+) -> QueuedMessage | None:
+    """Queue one ready SMS for a member from their point of contact, in their latest conversation;
+    None (nothing queued) when they opted out."""
+    if user.opted_out:
+        return None
+    conversation = uow.conversations.latest_for_user(user.id)
+    return queue_message(
+        uow,
+        user_id=user.id,
+        agent_id=user.poc_agent_type,
+        now=now,
+        parts=[text],
+        message_data=message_data,
+        priority=priority,
+        conversation_id=None if conversation is None else conversation.id,
+    )
 
 
 def cancel_queued_message(uow: PostgresUnitOfWork, *, user_id: UUID, queue_id: UUID, reason: str) -> int:

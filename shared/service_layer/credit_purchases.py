@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from shared.adapters.queue_messages import queue_message
+from shared.adapters.queue_messages import queue_for_member
 from shared.adapters.stripe_checkout import StripeEvent
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.innovator.prompts import CREDITS_BOUGHT
@@ -110,20 +110,15 @@ def _queue_receipt(
     have (read after the award: the trigger has updated the cache). Through the queue like every
     proactive message, from their point of contact, in the next slot (quiet hours still apply)."""
     user = uow.users.get(user_id)
-    if user is None or user.opted_out:
-        return
-    conversation = uow.conversations.latest_for_user(user_id)
-    queue_message(
-        uow,
-        user_id=user_id,
-        agent_id=user.poc_agent_type,
-        now=now,
-        parts=[CREDITS_BOUGHT.format(credits=bought, balance=user.credit_balance)],
-        message_data={"kind": "credit_purchase", "purchase_id": str(purchase_id)},
-        priority="high",
-        can_delay=False,
-        conversation_id=conversation.id if conversation else None,
-    )
+    if user is not None:
+        queue_for_member(
+            uow,
+            user,
+            now=now,
+            text=CREDITS_BOUGHT.format(credits=bought, balance=user.credit_balance),
+            message_data={"kind": "credit_purchase", "purchase_id": str(purchase_id)},
+            priority="high",
+        )
 
 
 def _mismatches(session: dict[str, Any], amount_cents: int, currency: str, user_id: str) -> list[str]:

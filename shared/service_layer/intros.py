@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from shared.adapters.queue_messages import queue_message
+from shared.adapters.queue_messages import queue_for_member
 from shared.adapters.repositories.offers import (
     IntroAnswer,
     IntroParties,
@@ -112,20 +112,12 @@ def _tell(
         )
         return False
     user = uow.users.get(user_id)
-    if user is None or user.opted_out:
+    if user is None:
         return False
-    conversation = uow.conversations.latest_for_user(user_id)
-    queue_message(
-        uow,
-        user_id=user_id,
-        agent_id=user.poc_agent_type,
-        now=now,
-        parts=[text],
-        message_data={"kind": kind},
-        priority=priority,
-        conversation_id=None if conversation is None else conversation.id,
+    return (
+        queue_for_member(uow, user, now=now, text=text, message_data={"kind": kind}, priority=priority)
+        is not None
     )
-    return True
 
 
 def _card_text(card: MemberCard) -> str:

@@ -65,8 +65,8 @@ def balance(db: Any, user_id: Any) -> int:
 
 def receipts(db: Any, user_id: Any) -> list[tuple[Any, ...]]:
     rows = db.execute(
-        "SELECT final_message, agent_id, priority, can_delay, message_data FROM message_queue"
-        " WHERE user_id = %s AND message_data->>'kind' = 'credit_purchase'",
+        "SELECT final_message, agent_id, priority, scheduled_for <= now() AS due, message_data"
+        " FROM message_queue WHERE user_id = %s AND message_data->>'kind' = 'credit_purchase'",
         [user_id],
     ).fetchall()
     return [tuple(r.values()) for r in rows]
@@ -123,7 +123,7 @@ def test_paid_completion_credits_once_even_when_delivered_three_times(client, db
             "Payment received, thank you. 100 credits added; you now have 100 credits.",
             "innovator",
             "high",
-            False,
+            True,  # the next slot, not the best send time
             {"kind": "credit_purchase", "purchase_id": str(purchase["id"])},
         )
     ]

@@ -194,7 +194,7 @@ def test_a_paid_completion_credits_the_buyer_through_the_ledger_and_marks_the_pu
         "Payment received, thank you. 100 credits added; you now have 130 credits."
     )
     assert (receipt.user_id, receipt.agent_id, receipt.priority) == (BUYER, "innovator", "high")
-    assert (receipt.can_delay, receipt.requires_fresh_context) == (False, False)
+    assert receipt.requires_fresh_context is False
     assert receipt.conversation_context_id == CONVERSATION
     assert receipt.message_data == {"kind": "credit_purchase", "purchase_id": str(PURCHASE)}
     assert receipt.scheduled_for == NOW  # the member is active: the next slot is now
