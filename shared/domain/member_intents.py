@@ -190,7 +190,17 @@ _RECOMMEND_ASK = re.compile(
     r"\s+(?!(?:me|us|him|her|them|myself)\b)(?P<topic>.+?)" + _TOPIC_END,
     re.IGNORECASE,
 )
-_FILLER = re.compile(r"^(?:a|an|the|some|good|great|any|reliable|solid|decent|best)\s+", re.IGNORECASE)
+# A phrase that describes who is buying ("our startup", "a 200-person company", "small businesses").
+_BUYER = re.compile(
+    r"^(?:(?:a|an|the|our|my|us|we)\b|[\w-]*\d[\w-]*[- ](?:person|people|employee|seat)s?\b|"
+    r"(?:small|mid-?size[d]?|large|growing|early-stage|enterprise)\s+(?:business|compan|team|firm|startup|org))",
+    re.IGNORECASE,
+)
+_FILLER = re.compile(
+    r"^(?:a|an|the|some|good|great|any|reliable|solid|decent|best|"
+    r"(?:recommendations?|suggestions?|recs|ideas)\s+(?:for|on))\s+",
+    re.IGNORECASE,
+)
 # "the SOC 2 thing", "that CRM question": the words that name the request, not what it is about
 _TRAILING_FILLER = re.compile(
     r"\s+(?:thing|stuff|request|question|search|one|anymore|any more)$", re.IGNORECASE
@@ -307,13 +317,12 @@ def _solution_intent(flat: str) -> Intent | None:
         return None
     if not _ASKS.search(flat):
         return None
-    topic = ""
-    for pattern in _SOLUTION_TOPIC:
-        match = pattern.search(flat)
-        if match and _clean_topic(match.group("topic")):
-            topic = _clean_topic(match.group("topic"))
-            break
-    return Intent(IntentKind.SOLUTION_QUESTION, topic=topic or flat, category=category_of(flat), text=flat)
+    topics = [_clean_topic(m.group("topic")) for p in _SOLUTION_TOPIC if (m := p.search(flat))]
+    # "software for a 200-person company", "for our startup": what follows "for" names the buyer,
+    # not the need; the words before the vendor word do ("accounts payable automation software").
+    named = [t for t in topics if t and not _BUYER.search(t)]
+    topic = (named or [t for t in topics if t] or [flat])[0]
+    return Intent(IntentKind.SOLUTION_QUESTION, topic=topic, category=category_of(flat), text=flat)
 
 
 _PLACE_CONNECTORS = frozenset({"at", "from", "who works at", "who worked at", "working at"})

@@ -47,6 +47,14 @@ from shared.domain.member_intents import (
         ("do you know a good M&A lawyer?", IntentKind.SOLUTION_QUESTION, "M&A lawyer"),
         ("looking for a reliable 3PL in Texas", IntentKind.SOLUTION_QUESTION, "3PL in Texas"),
         ("can you recommend me to the CFO?", IntentKind.OTHER, ""),
+        # "for <the buyer>" is not the need (found on the local stack: the Saga was told "200-person company")
+        (
+            "Any good accounts payable automation software for a 200-person company?",
+            IntentKind.SOLUTION_QUESTION,
+            "accounts payable automation",
+        ),
+        ("any good payroll software for our startup?", IntentKind.SOLUTION_QUESTION, "payroll"),
+        ("any recommendations for HR software for small businesses?", IntentKind.SOLUTION_QUESTION, "HR"),
         (
             "Also, do you know anyone who has set up a warehouse in Monterrey?",
             IntentKind.FIND_PERSON,
