@@ -189,6 +189,10 @@ SAGA_MIN_EXPERT_RESPONSES = 2  # responses that move a workflow to final evaluat
 SAGA_WEB_SEARCH_MAX_USES = 3  # searches the web search server tool may run per workflow
 SAGA_WEB_RESULTS_KEPT = 12  # web results stored per workflow (the first found)
 SAGA_INNOVATOR_MATCHES = 5  # innovators rows matched per workflow
+# An innovator kept for a request names at least this share of what the best match names (its
+# categories in common plus the request's words): "automation" alone is no match for "accounts
+# payable automation" when another innovator names all three words.
+SAGA_INNOVATOR_MIN_SHARE = 0.5
 SAGA_REQUEST_MAX_CHARS = 1000  # longest request_description accepted
 SAGA_FINDINGS_MAX_VENDORS = 3  # named options in a message to the member ("two or three")
 SAGA_SOURCES_LOOKBACK = timedelta(days=30)  # workflows whose sources a reply about research may cite

@@ -55,6 +55,7 @@ from shared.domain.constants import (
     SAGA_EXPERT_TIMEOUT,
     SAGA_FOLLOW_UP_ANSWER_WINDOW,
     SAGA_INNOVATOR_MATCHES,
+    SAGA_INNOVATOR_MIN_SHARE,
     SAGA_MIN_EXPERT_RESPONSES,
     SAGA_REQUEST_MAX_CHARS,
     SAGA_WEB_RESULTS_KEPT,
@@ -355,9 +356,11 @@ def initial_research(uow: PostgresUnitOfWork, w: Workflow, *, deps: Deps, now: d
     llm = deps.llm
     terms = expertise_terms(f"{w.category or ''} {w.request_description}")
     categories = [c for c in [w.category, *terms] if c]
-    innovators = uow.solution_workflows.match_innovators(
+    found = uow.solution_workflows.match_innovators(
         user_id=w.user_id, categories=categories, terms=terms, limit=SAGA_INNOVATOR_MATCHES
     )
+    best = max((i.relevance for i in found), default=0)
+    innovators = [i for i in found if i.relevance >= SAGA_INNOVATOR_MIN_SHARE * best]
     w.matched_innovators = [
         {
             "innovator_id": str(i.id),

@@ -314,6 +314,27 @@ def test_timeout_path_completes_with_what_arrived_even_without_its_task(
     assert "Trustwell" in final["final_message"] and "Ben said" in final["final_message"]
 
 
+def test_an_innovator_naming_one_generic_word_is_no_match_beside_one_naming_the_need(db: Any) -> None:
+    """Found on the local stack: asked for accounts payable automation, the early findings listed
+    Attestly (SOC 2 compliance automation) beside LedgerLoop, on the one word "automation"."""
+    asker = person(db, "Nina")
+    innovator(db, "LedgerLoop", [], "Accounts-payable automation for mid-market finance teams.")
+    innovator(db, "Attestly", [], "Compliance automation for SOC 2 and ISO 27001.")
+    question = "Any good accounts payable automation software for a 200-person company?"
+    assert start(asker, request_description=question, category=None) == Outcome.HANDLED
+    assert [i["company_name"] for i in workflow(db, asker)["matched_innovators"]] == ["LedgerLoop"]
+
+
+def test_innovators_naming_as_much_of_the_need_are_all_kept(db: Any) -> None:
+    asker = person(db, "Nina")
+    innovator(db, "LedgerLoop", [], "Accounts payable automation.")
+    innovator(db, "Payably", [], "Accounts payable for finance teams.")
+    question = "accounts payable automation software"
+    assert start(asker, request_description=question, category=None) == Outcome.HANDLED
+    # 3 words against 2: two thirds is above half of the best
+    assert [i["company_name"] for i in workflow(db, asker)["matched_innovators"]] == ["LedgerLoop", "Payably"]
+
+
 def test_timeout_with_no_answers_and_no_innovators_says_so_honestly(db: Any) -> None:
     asker = person(db, "Lee")
     start(asker, request_description="A vendor for office plants", category="facilities")

@@ -97,6 +97,7 @@ class InnovatorMatch:
     solution_name: str | None
     solution_description: str | None
     categories: tuple[str, ...]
+    relevance: int = 0  # categories in common plus the request's terms it names
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,7 @@ class SolutionWorkflowRepository:
                 solution_name=r["solution_name"],
                 solution_description=r["solution_description"],
                 categories=tuple(r["categories"] or ()),
+                relevance=int(r["overlap"] or 0) + int(r["matched_terms"] or 0),
             )
             for r in rows
         ]

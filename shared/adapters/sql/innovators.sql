@@ -44,10 +44,15 @@ SELECT kind,
 -- name: innovators_match_need
 -- The Solution Saga's search of the innovators table (agents.md §9): active innovators whose
 -- categories include the request's (case-insensitive), or whose company or solution mentions one
--- of its terms as a word (terms are regex-escaped by the caller); most categories in common first.
+-- of its terms as a word (terms are regex-escaped by the caller); most categories in common first,
+-- then most of the request's terms named (matched_terms).
 SELECT i.id, i.user_id, i.company_name, i.solution_name, i.solution_description, i.categories,
        cardinality(ARRAY(SELECT lower(c) FROM unnest(i.categories) AS c
-                         INTERSECT SELECT unnest(%(categories)s::text[]))) AS overlap
+                         INTERSECT SELECT unnest(%(categories)s::text[]))) AS overlap,
+       (SELECT count(*) FROM unnest(%(terms)s::text[]) AS t
+         WHERE i.company_name ~* ('\m' || t || '\M')
+            OR coalesce(i.solution_name, '') ~* ('\m' || t || '\M')
+            OR coalesce(i.solution_description, '') ~* ('\m' || t || '\M')) AS matched_terms
   FROM innovators i
   JOIN users u ON u.id = i.user_id
  WHERE i.active
@@ -57,5 +62,5 @@ SELECT i.id, i.user_id, i.company_name, i.solution_name, i.solution_description,
                     WHERE i.company_name ~* ('\m' || t || '\M')
                        OR coalesce(i.solution_name, '') ~* ('\m' || t || '\M')
                        OR coalesce(i.solution_description, '') ~* ('\m' || t || '\M')))
- ORDER BY overlap DESC, i.created_at
+ ORDER BY overlap DESC, matched_terms DESC, i.created_at
  LIMIT %(limit)s;
