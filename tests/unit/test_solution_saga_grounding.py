@@ -9,6 +9,7 @@ from shared.agents.solution_saga.grounding import (
     final_message,
     ground,
     initial_message,
+    need_phrase,
     sources_of,
     unsendable,
 )
@@ -98,3 +99,21 @@ def test_offline_expert_assessment_spots_an_offered_intro() -> None:
     raw = fallback.expert_assessment("Happy to introduce you to the Trustwell founder.", sources)
     assert raw["hasContactIntro"] is True and raw["mentionedVendors"] == ["Trustwell"] and raw["addedValue"]
     assert fallback.expert_assessment("no idea", sources)["addedValue"] is False
+
+
+def test_a_members_own_question_is_quoted_and_a_description_said_as_it_stands() -> None:
+    """Found on the local stack: offline, the need is the member's question, and the findings
+    read "Early findings on Any good accounts payable automation software for a ... company,"."""
+    sources = sources_of([], INNOVATORS, [])
+    options = [{"name": "Trustwell", "reason": "in our network", "source": "innovator"}]
+    asked = "Any good SOC 2 automation software for a 40-person startup?"
+    assert initial_message(asked, options, sources, None).startswith(
+        'Early findings on your question "Any good SOC 2 automation software for a 40-person startup", '
+        "from companies in our network: Trustwell: in our network."
+    )
+    assert initial_message("SOC 2 tooling.", options, sources, None).startswith(
+        "Early findings on SOC 2 tooling, from"
+    )
+    for opener in ("I need a SOC 2 tool", "Looking for SOC 2 help", "which SOC 2 vendor"):
+        assert need_phrase(opener) == f'your question "{opener}"'
+    assert need_phrase("Payroll for a 40-person startup") == "Payroll for a 40-person startup"

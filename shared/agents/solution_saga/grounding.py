@@ -164,13 +164,30 @@ def _where(sources: Sources, option_sources: set[str]) -> str:
     return " and ".join(kinds) or "what we have so far"
 
 
+_QUESTION_OPENER = re.compile(
+    r"^(?:any(?:one|body)?|can|could|would|do|does|what|which|who|where|how|is|are|i|i'?m|we|we'?re|"
+    r"our|my|needs?|looking|hi|hey|hello|please|recommend(?:ations?)?)\b",
+    re.IGNORECASE,
+)
+
+
+def need_phrase(need: str) -> str:
+    """The request as the member's messages name it. A description ("SOC 2 automation for a
+    40-person startup") is said as it stands; the member's own question, as the offline Concierge
+    passes it ("Any good payroll software?"), is quoted, so the sentence around it still reads."""
+    text = " ".join(need.split()).rstrip(".?! ")
+    if need.strip().endswith("?") or _QUESTION_OPENER.match(text):
+        return f'your question "{text}"'
+    return text
+
+
 def initial_message(
     need: str, options: Sequence[Mapping[str, Any]], sources: Sources, question: str | None
 ) -> str:
     """The first findings (``solution.initial_findings``): honest about where they come from."""
     shown = list(options)[:SAGA_FINDINGS_MAX_VENDORS]
     where = _where(sources, {str(o.get("source")) for o in shown})
-    lines = [f"Early findings on {need.strip().rstrip('.?')}, from {where}:"]
+    lines = [f"Early findings on {need_phrase(need)}, from {where}:"]
     lines += [_option_line(o) for o in shown]
     lines.append("I've also asked members with experience here and will come back with what they say.")
     if question:
@@ -181,7 +198,7 @@ def initial_message(
 def peers_only_message(need: str) -> str:
     """Nothing concrete yet: say so, and that peers are being asked. Never claims a search."""
     return (
-        f"I don't have named options for {need.strip().rstrip('.?')} yet. I've asked members who have "
+        f"I don't have named options for {need_phrase(need)} yet. I've asked members who have "
         "dealt with this and will come back within a day with what they say."
     )
 
@@ -199,7 +216,7 @@ def final_message(
     """The final recommendations (``solution.research_complete``): grounded options, what peers
     said in their own words, one narrowing question."""
     shown = list(options)[:SAGA_FINDINGS_MAX_VENDORS]
-    topic = need.strip().rstrip(".?")
+    topic = need_phrase(need)
     said = [f'{name or "One member"} said: "{_clip(text)}"' for name, text in peers[:2] if text.strip()]
     if not shown and said:
         lines = [f"What members said about {topic}:", *said]
