@@ -177,6 +177,10 @@ COMMUNITY_DUPLICATE_WINDOW = timedelta(days=7)  # an open request this recent ab
 COMMUNITY_MAX_EXPERTS = 5  # experts asked per request
 EXPERT_ASKS_PER_LOCAL_DAY = 1  # load cap per expert (decisions B18)
 COMMUNITY_CANDIDATE_POOL = 50  # matching experts read per request before the cap and quiet hours
+# An expert is a candidate when their overlap with the request (whole tags and their words) is at
+# least this share of the best candidate's: a shared "engineering" does not bring in a data engineer
+# beside members whose expertise names all of "accounts payable automation".
+COMMUNITY_MIN_OVERLAP_SHARE = 0.5
 EXPERT_IMPACT_NOTICE_DELAY = timedelta(hours=24)  # notify_expert_of_impact (agents.md §8.13)
 COMMUNITY_CLOSURE_EVERY = timedelta(hours=1)  # the closure job (agents.md §8.14)
 COMMUNITY_CLOSURE_BATCH = 500  # requests closed per closure run

@@ -110,6 +110,37 @@ def experts(db: Any) -> list[UUID]:
     ]
 
 
+def test_experts_match_by_the_words_of_their_expertise_and_weak_matches_give_way(db: Any) -> None:
+    """Found on the local stack: a question tagged by its words ("accounts", "payable",
+    "automation", as the Solution Saga and the offline Concierge tag it) reached no expert, though
+    a member's expertise was "accounts payable automation": tags matched only whole. Now a tag is
+    covered by the same tag or one of its words; an expert covering fewer than half as many tags
+    as the best ("engineering" alone) is not asked."""
+    asker = person(db, "Asha")
+    sam = person(db, "Sam", expertise=["fintech", "Accounts Payable Automation"])
+    person(db, "Dev", expertise=["data engineering", "cloud infrastructure"])
+    tags = ["engineering", "accounts", "payable", "automation", "200-person"]
+    event = cloud_event(
+        community.REQUEST_NEEDED, needed(asker, category="engineering", expertise_needed=tags)
+    )
+    assert deliver_event(event) == Outcome.HANDLED
+    [request] = requests(db)
+    assert request["target_user_ids"] == [sam]
+
+
+def test_an_expert_covering_one_of_two_tags_is_still_asked(db: Any) -> None:
+    asker = person(db, "Asha")
+    ana = person(db, "Ana", expertise=["SOC 2 compliance"])
+    ben = person(db, "Ben", expertise=["security compliance"])
+    person(db, "Cy", expertise=["brand strategy"])
+    event = cloud_event(
+        community.REQUEST_NEEDED, needed(asker, category="security", expertise_needed=["SOC 2", "security"])
+    )
+    assert deliver_event(event) == Outcome.HANDLED
+    [request] = requests(db)
+    assert set(request["target_user_ids"]) == {ana, ben}
+
+
 def test_routes_to_matching_experts_in_one_commit_and_redelivery_creates_nothing(
     db: Any, experts: list[UUID]
 ) -> None:

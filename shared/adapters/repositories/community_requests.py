@@ -16,6 +16,7 @@ from uuid import UUID
 from shared.adapters.postgres import Row, Sql
 from shared.adapters.repositories._rows import json_param, uuid_of, uuid_or_none
 from shared.domain.community import Candidate
+from shared.domain.constants import COMMUNITY_MIN_OVERLAP_SHARE
 
 
 @dataclass(frozen=True)
@@ -223,9 +224,16 @@ class CommunityRequestRepository:
         return OpenDuplicate(uuid_of(row["id"]), tuple(uuid_of(u) for u in row["target_user_ids"] or ()))
 
     def match_experts(
-        self, expertise: Sequence[str], *, exclude: Sequence[UUID], now: datetime, limit: int
+        self,
+        expertise: Sequence[str],
+        *,
+        exclude: Sequence[UUID],
+        now: datetime,
+        limit: int,
+        min_share: float = COMMUNITY_MIN_OVERLAP_SHARE,
     ) -> list[Candidate]:
-        """Verified members whose expertise overlaps, ranked, with their asks of the last two days."""
+        """Verified members whose expertise overlaps (whole tags and their words), with at least
+        ``min_share`` of the best overlap, ranked, with their asks of the last two days."""
         return [
             Candidate(
                 user_id=uuid_of(r["user_id"]),
@@ -241,6 +249,7 @@ class CommunityRequestRepository:
                 exclude=list(exclude),
                 now=now,
                 limit=limit,
+                min_share=min_share,
             )
         ]
 

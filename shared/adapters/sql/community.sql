@@ -20,33 +20,41 @@ SELECT id, status, target_user_ids, question, category, expertise_needed
  FOR UPDATE;
 
 -- name: community_match_experts
--- Verified members whose expertise overlaps: not yet asked in the last day first, then most overlap, then least recently asked.
-WITH matched AS (
-  SELECT u.id, u.expertise_lower, u.timezone, u.quiet_hours_start, u.quiet_hours_end
+-- Verified members whose expertise covers the request's tags, a tag being covered by the same tag
+-- or one of its words (yp_tag_words on both sides; overlap = the tags covered), with at least
+-- min_share of the best overlap: not yet asked in the last day first, then most overlap, then
+-- least recently asked.
+WITH wanted AS MATERIALIZED (  -- each tag's words, computed once, not once per candidate
+  SELECT public.yp_tag_words(ARRAY[t]) AS words FROM unnest(%(expertise)s::text[]) AS t
+), matched AS (
+  SELECT u.id, u.timezone, u.quiet_hours_start, u.quiet_hours_end,
+         (SELECT count(*) FROM wanted w WHERE w.words && u.expertise_words)::int AS overlap
     FROM users u
-   WHERE u.expertise_lower && %(expertise)s::text[]
+   WHERE u.expertise_words && public.yp_tag_words(%(expertise)s::text[])
      AND u.verified
      AND NOT u.opted_out
      AND u.id <> ALL(%(exclude)s::uuid[])
+), strong AS (
+  SELECT * FROM matched WHERE overlap >= %(min_share)s::numeric * (SELECT max(overlap) FROM matched)
 ), recent AS (
   SELECT e.expert_user_id, array_agg(e.routed_at ORDER BY e.routed_at) AS asks, max(e.routed_at) AS last_asked_at
     FROM community_request_experts e
-    JOIN matched m ON m.id = e.expert_user_id
+    JOIN strong m ON m.id = e.expert_user_id
    WHERE e.routed_at > %(now)s::timestamptz - interval '2 days'
    GROUP BY e.expert_user_id
 )
-SELECT m.id AS user_id,
-       (SELECT count(*) FROM unnest(m.expertise_lower) AS t WHERE t = ANY(%(expertise)s::text[]))::int AS overlap,
+SELECT m.id AS user_id, m.overlap,
        coalesce(r.asks, '{}') AS recent_asks,
        m.timezone, m.quiet_hours_start, m.quiet_hours_end
-  FROM matched m
+  FROM strong m
   LEFT JOIN recent r ON r.expert_user_id = m.id
- ORDER BY (r.last_asked_at > %(now)s::timestamptz - interval '1 day') NULLS FIRST, 2 DESC, r.last_asked_at NULLS FIRST, m.id
+ ORDER BY (r.last_asked_at > %(now)s::timestamptz - interval '1 day') NULLS FIRST, m.overlap DESC,
+          r.last_asked_at NULLS FIRST, m.id
  LIMIT %(limit)s;
 
 -- name: community_match_baseline
 -- The bare index scan the matching query is measured against (bench.community).
-SELECT id FROM users WHERE expertise && %(expertise)s::text[];
+SELECT id FROM users WHERE expertise_words && %(expertise)s::text[];
 
 -- name: community_insert_request
 -- A new community request (expires_at given by the caller: now + 7 days).
