@@ -6,9 +6,9 @@
 -- "AP automation software". Found on the local stack: such a question reached no expert at all.
 --
 -- yp_tag_words keeps each whole tag and adds its words (3 characters or more, without a few
--- words that name no field). The matching query compares these on both sides, so a whole-tag
--- match still counts most (the tag and its words), and community.match_experts keeps only the
--- candidates with at least half the best overlap (COMMUNITY_MIN_OVERLAP_SHARE).
+-- words that name no field). community_match_experts counts the request's tags an expert covers
+-- (the same tag, or all of its words) and keeps the candidates with at least half the best count
+-- (COMMUNITY_MIN_OVERLAP_SHARE).
 
 CREATE OR REPLACE FUNCTION public.yp_tag_words(tags text[])
 RETURNS text[]

@@ -119,7 +119,8 @@ def test_experts_match_by_the_words_of_their_expertise_and_weak_matches_give_way
     asker = person(db, "Asha")
     sam = person(db, "Sam", expertise=["fintech", "Accounts Payable Automation"])
     person(db, "Dev", expertise=["data engineering", "cloud infrastructure"])
-    tags = ["engineering", "accounts", "payable", "automation", "200-person"]
+    person(db, "Ravi", expertise=["compliance automation"])  # one word of the phrase is not the phrase
+    tags = ["accounts payable automation", "engineering", "accounts", "payable", "automation", "200-person"]
     event = cloud_event(
         community.REQUEST_NEEDED, needed(asker, category="engineering", expertise_needed=tags)
     )

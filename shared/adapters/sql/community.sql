@@ -21,14 +21,18 @@ SELECT id, status, target_user_ids, question, category, expertise_needed
 
 -- name: community_match_experts
 -- Verified members whose expertise covers the request's tags, a tag being covered by the same tag
--- or one of its words (yp_tag_words on both sides; overlap = the tags covered), with at least
+-- or by all of its words (yp_tag_words on both sides; overlap = the tags covered), with at least
 -- min_share of the best overlap: not yet asked in the last day first, then most overlap, then
 -- least recently asked.
-WITH wanted AS MATERIALIZED (  -- each tag's words, computed once, not once per candidate
-  SELECT public.yp_tag_words(ARRAY[t]) AS words FROM unnest(%(expertise)s::text[]) AS t
+WITH tags AS (
+  SELECT lower(btrim(t)) AS tag, public.yp_tag_words(ARRAY[t]) AS all_words
+    FROM unnest(%(expertise)s::text[]) AS t
+), wanted AS MATERIALIZED (  -- each tag's own words, computed once, not once per candidate
+  SELECT tag, coalesce(nullif(array_remove(all_words, tag), '{}'), ARRAY[tag]) AS words FROM tags
 ), matched AS (
   SELECT u.id, u.timezone, u.quiet_hours_start, u.quiet_hours_end,
-         (SELECT count(*) FROM wanted w WHERE w.words && u.expertise_words)::int AS overlap
+         (SELECT count(*) FROM wanted w
+           WHERE w.tag = ANY(u.expertise_words) OR u.expertise_words @> w.words)::int AS overlap
     FROM users u
    WHERE u.expertise_words && public.yp_tag_words(%(expertise)s::text[])
      AND u.verified
