@@ -23,6 +23,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
+def as_sentence(text: str) -> str:
+    """``text`` ending as a sentence: a full stop added unless it ends with . ! ? or …"""
+    text = text.strip()
+    return text if text.endswith((".", "?", "!", "…")) else f"{text}."
+
+
 def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 

@@ -46,6 +46,7 @@ from shared.domain.member_intents import (
 )
 from shared.domain.opt_out import classify
 from shared.domain.prospects import credit_packs
+from shared.domain.reply_split import as_sentence
 
 SUMMARY_MAX = 100
 FOLLOW_UP_QUESTION = "solution_follow_up"  # Presented.item_type of a research follow-up question
@@ -353,8 +354,8 @@ def mention(
     item the rules do not mention or one with nothing to say."""
     said = context.strip() if isinstance(context, str) else ""
     if item_type == "connection_request" and summary:
-        extra = f" {_sentence(said)}" if said else ""
-        return f"Separately: {_sentence(summary)}{extra} Would you like the intro? Reply yes or no."
+        extra = f" {as_sentence(said)}" if said else ""
+        return f"Separately: {as_sentence(summary)}{extra} Would you like the intro? Reply yes or no."
     if item_type == "intro_opportunity" and primary:
         who = summary.removeprefix("Intro ") if summary and summary.startswith("Intro ") else primary
         earn = f" You'd {said}." if said.startswith("earn ") else ""
@@ -363,11 +364,6 @@ def mention(
             f"Could you introduce them?{earn} Reply yes or no."
         )
     return None
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
 def intro_progress_line(progress: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from uuid import UUID
 from shared.adapters.llm import Llm, LlmRequest, LlmUnavailable
 from shared.agents.llm_config import call_settings
 from shared.domain.reply_guards import GuardContext, GuardViolation, calm_punctuation, check_reply
+from shared.domain.reply_split import as_sentence
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -102,11 +103,7 @@ def _part_template(data: Mapping[str, Any]) -> str | None:
         phrase = own.strip().rstrip(".?") if isinstance(own, str) and own.strip() else None
     else:
         phrase = next((p for p in (_phrase(t) for t in _threads(data)) if p), None)
-    return _PART_TEMPLATES[part].format(phrase=phrase, sentence=_sentence(phrase)) if phrase else None
-
-
-def _sentence(text: str) -> str:
-    return text if text.endswith((".", "?", "!", "…")) else f"{text}."
+    return _PART_TEMPLATES[part].format(phrase=phrase, sentence=as_sentence(phrase)) if phrase else None
 
 
 def template(data: Mapping[str, Any]) -> str | None:
@@ -129,10 +126,10 @@ def template(data: Mapping[str, Any]) -> str | None:
 
 def _threads_template(phrases: list[str], types: set[Any]) -> str:
     if types <= NEWS_ITEM_TYPES:
-        return " ".join(_sentence(p) for p in phrases)
+        return " ".join(as_sentence(p) for p in phrases)
     if len(phrases) == 1 and types == {"community_request"}:
         return (
-            f"A member asked something you may know about: {_sentence(phrases[0])} "
+            f"A member asked something you may know about: {as_sentence(phrases[0])} "
             "Reply with your answer, or 'pass'."
         )
     if len(phrases) == 1:
