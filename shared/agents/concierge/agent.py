@@ -279,13 +279,7 @@ class ConciergeAgent:
             item = items.get((proactive.item_type, str(proactive.item_id)))
             now = turn.now
             same = responding is not None and str(responding.item_id) == str(proactive.item_id)
-            if (
-                item is None
-                or same
-                or not proactive.should_mention
-                or (item.value_score or 0) <= PROACTIVE_MIN_VALUE
-                or (item.last_presented_at is not None and now - item.last_presented_at <= PROACTIVE_MIN_GAP)
-            ):
+            if item is None or same or not proactive.should_mention or not may_mention(item, now):
                 update["proactive_priority"] = None
                 if decision.next_scenario == "response_with_proactive_priority":
                     update["next_scenario"] = "single_topic_response"
@@ -386,12 +380,7 @@ class ConciergeAgent:
         if not parts or any(name != "store_user_goal" for name, _ in calls):
             return parts
         for item in self.member(turn).priorities:
-            if (
-                item.item_type not in brain.MENTIONED_ITEM_TYPES
-                or (item.value_score or 0) <= PROACTIVE_MIN_VALUE
-            ):
-                continue
-            if item.last_presented_at is not None and turn.now - item.last_presented_at <= PROACTIVE_MIN_GAP:
+            if item.item_type not in brain.MENTIONED_ITEM_TYPES or not may_mention(item, turn.now):
                 continue
             line = brain.mention(
                 item.item_type,
@@ -492,6 +481,14 @@ class ConciergeAgent:
             return
         item = decision.proactive_priority
         mark_presented(turn, item.item_type, str(item.item_id), how="natural")
+
+
+def may_mention(item: Priority, now: datetime) -> bool:
+    """agents.md §4.4's deterministic conditions on a proactive mention, for the model's choice and
+    the offline one alike: value above 70, not presented in the last 3 days."""
+    if (item.value_score or 0) <= PROACTIVE_MIN_VALUE:
+        return False
+    return item.last_presented_at is None or now - item.last_presented_at > PROACTIVE_MIN_GAP
 
 
 def window_length(total: int, limit: int, step: int) -> int:
