@@ -47,20 +47,19 @@ SELECT kind,
 -- of its terms as a word (terms are regex-escaped by the caller); most categories in common first,
 -- then most of the request's terms named (matched_terms).
 SELECT i.id, i.user_id, i.company_name, i.solution_name, i.solution_description, i.categories,
-       cardinality(ARRAY(SELECT lower(c) FROM unnest(i.categories) AS c
-                         INTERSECT SELECT unnest(%(categories)s::text[]))) AS overlap,
-       (SELECT count(*) FROM unnest(%(terms)s::text[]) AS t
-         WHERE i.company_name ~* ('\m' || t || '\M')
-            OR coalesce(i.solution_name, '') ~* ('\m' || t || '\M')
-            OR coalesce(i.solution_description, '') ~* ('\m' || t || '\M')) AS matched_terms
+       c.overlap, t.matched_terms
   FROM innovators i
   JOIN users u ON u.id = i.user_id
+ CROSS JOIN LATERAL (
+       SELECT cardinality(ARRAY(SELECT lower(x) FROM unnest(i.categories) AS x
+                                INTERSECT SELECT unnest(%(categories)s::text[]))) AS overlap) AS c
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS matched_terms FROM unnest(%(terms)s::text[]) AS w
+        WHERE i.company_name ~* ('\m' || w || '\M')
+           OR coalesce(i.solution_name, '') ~* ('\m' || w || '\M')
+           OR coalesce(i.solution_description, '') ~* ('\m' || w || '\M')) AS t
  WHERE i.active
    AND i.user_id <> %(user_id)s
-   AND (ARRAY(SELECT lower(c) FROM unnest(i.categories) AS c) && %(categories)s::text[]
-        OR EXISTS (SELECT 1 FROM unnest(%(terms)s::text[]) AS t
-                    WHERE i.company_name ~* ('\m' || t || '\M')
-                       OR coalesce(i.solution_name, '') ~* ('\m' || t || '\M')
-                       OR coalesce(i.solution_description, '') ~* ('\m' || t || '\M')))
- ORDER BY overlap DESC, matched_terms DESC, i.created_at
+   AND (c.overlap > 0 OR t.matched_terms > 0)
+ ORDER BY c.overlap DESC, t.matched_terms DESC, i.created_at
  LIMIT %(limit)s;
