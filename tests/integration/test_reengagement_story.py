@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,6 +20,7 @@ from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.concierge.render import PocRenderer
 from shared.agents.presentation import present_priority
 from shared.domain.constants import RE_ENGAGEMENT_FOLLOW_UP
+from shared.domain.send_policy import QuietHours
 from shared.routing import route_event, route_task
 from shared.service_layer.account_manager import handle_task
 from shared.service_layer.consumer import Delivery
@@ -32,6 +34,7 @@ from tests.reengagement_support import T0, check, checks, priority_row, queued, 
 
 pytestmark = pytest.mark.integration
 
+EVE_TZ = ZoneInfo("America/New_York")  # reachable_member's timezone
 QUESTION = "How did you structure your first treasury policy?"
 
 
@@ -109,10 +112,15 @@ def test_a_community_ask_becomes_a_priority_is_presented_twice_and_goes_dormant(
     assert follow_up["context_json"]["priority_items"][0]["item_id"] == str(request)
 
     # 5. The orchestrator hands the structured row to Eve's Concierge, which writes it; it is sent.
+    #    A high row takes the next slot (agents.md §1) but quiet hours still hold at send time, so
+    #    the tick runs at the first instant Eve's 22:00-08:00 window allows, whatever the wall clock.
     [row] = queued(db, eve)
+    send_at, quiet = row["scheduled_for"], QuietHours()
+    if quiet.contains(send_at, EVE_TZ):
+        send_at = quiet.end_after(send_at, EVE_TZ)
     report = run_tick(
         PostgresUnitOfWork,
-        now=row["scheduled_for"],
+        now=send_at,
         classifier=LlmFreshnessClassifier(lambda: None),
         renderer=PocRenderer(lambda: None),
     )
