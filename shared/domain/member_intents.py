@@ -441,6 +441,32 @@ def read_yes_no(text: str) -> bool | None:
     return None
 
 
+# A question a bare yes or no answers: an auxiliary verb first ("Do you have a contact at Vanta?").
+_CLOSED_QUESTION = re.compile(
+    r"^(?:do|does|did|is|are|was|were|have|has|had|can|could|would|will|should|may|might|shall)\b[^?]*\?$",
+    re.IGNORECASE,
+)
+_ALTERNATIVES = re.compile(r"\bor\b", re.IGNORECASE)
+# The yes and no words that answer such a question; "ok", "go ahead" and "sounds good" agree to
+# something offered, and say nothing about a fact.
+_YES_NO_ANSWER = re.compile(
+    r"^(?:yes|yeah|yep|yup|ya|sure|absolutely|definitely|of course|no|nope|nah|not really|"
+    r"i don'?t think so)\b",
+    re.IGNORECASE,
+)
+
+
+def answers_closed_question(question: str, text: str) -> bool:
+    """True when ``text`` is a yes or a no and ``question`` (its last sentence) is one a yes or a no
+    answers: "yes" to "Do you have a contact at Vanta?"; not to "Which vendor did you pick?" or
+    "Did you pick Drata or Vanta?", and not "ok", which agrees rather than answers."""
+    flat = " ".join(question.split())
+    asked = re.split(r"(?<=[.!?])\s+", flat)[-1]
+    if not _CLOSED_QUESTION.match(asked) or _ALTERNATIVES.search(asked):
+        return False
+    return read_yes_no(text) is not None and bool(_YES_NO_ANSWER.match(" ".join(text.split())))
+
+
 def looks_like_answer(text: str, *, min_words: int) -> bool:
     """A text long enough to be an expert's answer to a presented question, not a question back."""
     flat = " ".join(text.split())

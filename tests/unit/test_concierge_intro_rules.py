@@ -303,6 +303,30 @@ def test_a_keyword_a_bare_yes_or_no_a_pass_or_a_question_is_not_a_follow_up_answ
     assert all(name != "record_follow_up_answer" for name, _ in plan(text, brain.FOLLOW_UP_QUESTION))
 
 
+@pytest.mark.parametrize("text", ["yes", "No.", "nope", "Yep!", "sure thing", "not really"])
+def test_a_bare_yes_or_no_answers_a_follow_up_question_that_a_yes_or_no_answers(text):
+    assert plan(text, brain.FOLLOW_UP_QUESTION, summary=FOLLOW_UP.question) == [
+        ("record_follow_up_answer", {"workflow_id": ITEM, "answer_text": text})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "text"),
+    [
+        ("Which vendor did you pick?", "yes"),  # an open question: a yes says nothing
+        ("Did you pick Drata or Vanta?", "yes"),  # alternatives
+        ("Thanks for the answer. How long did the rollout take?", "no"),  # the last sentence asks
+        ("Do you have a contact at Vanta?", "ok"),  # agrees to something; answers nothing
+        ("Do you have a contact at Vanta?", "go ahead"),
+        ("Do you have a contact at Vanta?", "no thanks"),  # a pass
+        ("Do you have a contact at Vanta?", "STOP"),
+    ],
+)
+def test_a_bare_reply_that_does_not_answer_the_follow_up_question_is_not_recorded(question, text):
+    calls = plan(text, brain.FOLLOW_UP_QUESTION, summary=question)
+    assert all(name != "record_follow_up_answer" for name, _ in calls)
+
+
 def test_a_new_ask_of_their_own_is_not_a_follow_up_answer():
     [(name, _)] = plan("do you know anyone at Stripe?", brain.FOLLOW_UP_QUESTION)
     assert name == "publish_community_request"

@@ -16,8 +16,9 @@ The rules, first match wins for the item presented last (``Presented``):
 4. an answer to a presented community request ("pass", "ask <name>", or a text of a few words) →
    ``record_community_response``;
 5. when the last thing asked of the member is a research follow-up question (the Solution Saga's,
-   ``FOLLOW_UP_QUESTION``), any reply that is not a keyword, a bare yes or no, "pass", "ask
-   <name>" or a question back → ``record_follow_up_answer`` with their words.
+   ``FOLLOW_UP_QUESTION``), any reply that is not a keyword, "pass", "ask <name>", a question back
+   or a bare yes or no → ``record_follow_up_answer`` with their words; a bare yes or no counts
+   when the question is one it answers ("Do you have a contact at Vanta?" → "yes").
 Then, for what is left: a vendor question → research plus a community request; "do you know
 anyone at X" → a community request; "stop asking me about X" → cancel the member's own request;
 for an Innovator, "here's my list" → ``upload_prospects`` and "buy 500 credits" →
@@ -38,6 +39,7 @@ from shared.domain.constants import CONCIERGE_TEXT_MAX_CHARS, EXPERT_ANSWER_MIN_
 from shared.domain.member_intents import (
     Intent,
     IntentKind,
+    answers_closed_question,
     is_hello,
     is_thanks,
     looks_like_answer,
@@ -220,11 +222,12 @@ def _answer_presented(
 
 def _answer_follow_up(text: str, presented: Presented) -> list[tuple[str, dict[str, Any]]] | None:
     """Rule 5: the member's words as their answer to the research follow-up question; not a keyword,
-    a bare yes or no (fewer words than an answer), "pass" / "ask <name>", or a question back."""
+    "pass" / "ask <name>", a question back, or a bare yes or no (fewer words than an answer) unless
+    the question is one a yes or a no answers ("Do you have a contact at Vanta?")."""
     bare = read_yes_no(text) is not None and not looks_like_answer(text, min_words=EXPERT_ANSWER_MIN_WORDS)
     if (
         classify(text, opted_out=False) is not None
-        or bare
+        or (bare and not answers_closed_question(presented.summary, text))
         or not isinstance(read_expert_reply(text), Answer)
         or text.endswith("?")
     ):
