@@ -188,6 +188,30 @@ def test_a_duplicate_within_seven_days_is_absorbed_and_both_askers_recorded(
     assert attached["payload"]["existing_request_id"] == str(request["id"])
 
 
+def test_every_asker_has_the_request_among_their_own_open_ones_until_they_withdraw(
+    db: Any, experts: list[UUID]
+) -> None:
+    """What the Concierge's context and re-engagement read as the member's own open requests: the
+    one they joined as a duplicate too, in their own words, and not once they have withdrawn."""
+    first, second = person(db, "Asha"), person(db, "Bo")
+    deliver_event(cloud_event(community.REQUEST_NEEDED, needed(first)))
+    joined = needed(second, question="Which payroll provider do you like?", expertise_needed=["Payroll"])
+    deliver_event(cloud_event(community.REQUEST_NEEDED, joined), now=NOW + timedelta(days=1))
+    [request] = requests(db)
+
+    def own(user: UUID) -> list[tuple[UUID, str]]:
+        with PostgresUnitOfWork() as uow:
+            return [(r.id, r.described) for r in uow.community_requests.open_for_user(user, limit=5)]
+
+    assert own(first) == [(request["id"], "payroll provider")]
+    assert own(second) == [(request["id"], "Which payroll provider do you like?")]
+    with PostgresUnitOfWork() as uow:
+        assert community.cancel_request(uow, request_id=request["id"], user_id=first, now=NOW) == "withdrawn"
+        uow.commit()
+    assert own(first) == []
+    assert own(second) == [(request["id"], "Which payroll provider do you like?")]
+
+
 def test_after_seven_days_or_another_category_a_new_request_is_made(db: Any, experts: list[UUID]) -> None:
     asker = person(db, "Asha")
     deliver_event(cloud_event(community.REQUEST_NEEDED, needed(asker)))

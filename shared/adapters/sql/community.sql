@@ -214,11 +214,19 @@ SELECT id, kind, request_id, user_id, detail, created_at
 SELECT id, question FROM community_requests WHERE id = ANY(%(ids)s::uuid[]);
 
 -- name: community_requests_open_for_user
--- The community requests the member asked that are still open, newest first (agents.md §4.2).
-SELECT id, question, request_summary, category, status, created_at
-  FROM community_requests
- WHERE requesting_user_id = %(user_id)s AND status IN ('open', 'responses_received')
- ORDER BY created_at DESC
+-- The community requests the member is still waiting on, newest first (agents.md §4.2): asked, or
+-- joined as a duplicate of another member's, and not withdrawn (community_request_requesters, as
+-- community_requests_own_open_for_user reads them). In the member's own words: a joined request's
+-- summary is the other member's, so only the asker's own request carries one.
+SELECT r.id, own.question, CASE WHEN r.requesting_user_id = %(user_id)s THEN r.request_summary END AS request_summary,
+       r.category, r.status, r.created_at
+  FROM (SELECT DISTINCT ON (q.request_id) q.request_id, q.question
+          FROM community_request_requesters AS q
+         WHERE q.user_id = %(user_id)s AND q.cancelled_at IS NULL
+         ORDER BY q.request_id, q.created_at) AS own
+  JOIN community_requests AS r ON r.id = own.request_id
+ WHERE r.status IN ('open', 'presented', 'clarifying', 'responses_received')
+ ORDER BY r.created_at DESC
  LIMIT %(limit)s;
 
 -- name: community_requests_own_open_for_user
