@@ -5,7 +5,8 @@ member says. The rules are narrow on purpose; anything they do not recognise is 
 gets an honest acknowledgment, never a guess:
 
 - "stop asking me about X" / "no longer need X" / "cancel my request about X" → ``CANCEL``;
-- "do you know anyone at X" / "I want to meet someone at X" / "can you intro me to someone at X",
+- "do you know anyone at X" / "I want to meet someone at X" / "can you intro me to someone at X" /
+  "can you find me someone who has done X" / "I'm looking for someone with experience in X",
   or a person named directly ("introduce me to Sofia", "I'd like to meet the CFO of Acme") →
   ``FIND_PERSON`` (a community request, never an intro offer: agents.md §4.3 disambiguation);
 - a question about vendors, tools, platforms, software, providers, or a recommendation asked for
@@ -19,6 +20,8 @@ gets an honest acknowledgment, never a guess:
   and "how are my intros going?" / "status of my intros" → ``INTRO_PROGRESS`` (tool 3);
 - "how many credits do I have?" / "what's my balance?" → ``BALANCE`` (answered from the member's
   row, no tool);
+- "any news?" / "any update on my question?" / "did anyone answer?" → ``STATUS`` (answered from
+  the member's own open community requests, no tool);
 - anything else → ``OTHER``.
 
 ``read_yes_no`` reads a yes or a no to the item presented last, and ``looks_like_answer`` whether a
@@ -43,6 +46,7 @@ class IntentKind(StrEnum):
     BUY_CREDITS = "buy_credits"
     INTRO_PROGRESS = "intro_progress"
     BALANCE = "balance"
+    STATUS = "status"
     OTHER = "other"
 
 
@@ -75,13 +79,19 @@ _MEET_ASK = (
     r"be connected (?:to|with))"
     r"|(?:looking for|need|want|get me|like) an? intro(?:duction)? to"
 )
+# Asking us to find someone: "can you find me someone", "help me find", "I'm looking for someone".
+_FIND_ASK = (
+    r"(?:(?:can|could|would|will) you (?:please )?(?:help (?:me |us )?)?|please |help (?:me |us )?)"
+    r"find(?: me| us)?"
+    r"|(?:(?:i'?m|i am|we'?re|we are) )?(?:looking for|searching for|trying to find|hoping to find)"
+)
 _FIND_PERSON = re.compile(
     r"\b(?:(?:(?:do|does) (?:you|anyone|anybody) )?know (?:anyone|anybody|someone|somebody|people|a person)"
-    r"|(?:" + _MEET_ASK + r") (?:someone|somebody|anyone|people|a person)"
+    r"|(?:" + _MEET_ASK + r"|" + _FIND_ASK + r") (?:someone|somebody|anyone|people|a person)"
     r"|(?:is there|any) (?:anyone|someone|somebody) (?:in the network )?"
     r"|^(?:anyone|anybody|someone|somebody))"
-    r"\s+(?P<via>at|from|in|who works at|who worked at|working at|who knows|with experience in|who has done|"
-    r"who(?:'s| has| have| is| can)|that(?:'s| has| have))\s+"
+    r"\s+(?P<via>at|from|in|who works at|who worked at|working at|who knows|with experience (?:in|with)|"
+    r"who has done|who(?:'s| has| have| is| can)|that(?:'s| has| have))\s+"
     r"(?P<topic>.+?)" + _TOPIC_END,
     re.IGNORECASE,
 )
@@ -132,6 +142,18 @@ _BALANCE = re.compile(
     r"(?:credit|points) balance)\b",
     re.IGNORECASE,
 )
+# Asking how their own questions are going: "any news?", "any update on my question?", "did anyone
+# answer?", "have you heard anything?".
+_STATUS = re.compile(
+    r"\b(?:any (?:news|updates?|word|luck|progress|answers?|replies|responses)|"
+    r"(?:what'?s|what is) (?:the )?(?:status|latest)|"
+    r"(?:status|update|news|progress) (?:on|of|with) (?:my|the)|"
+    r"(?:has|have|did) (?:anyone|anybody|someone|somebody|people|the network) "
+    r"(?:answer(?:ed)?|respond(?:ed)?|repl(?:y|ied)|got(?:ten)? back|get back)|"
+    r"heard anything|anything new (?:for me|on|from|with))\b",
+    re.IGNORECASE,
+)
+_INTROS = re.compile(r"\bintro(?:s|duction|ductions)?\b", re.IGNORECASE)
 # An Innovator asking how their intros are going (agents.md §5 tool 3, check_intro_progress).
 _INTRO_PROGRESS = re.compile(
     r"\b(?:how(?:'s| is| are)? (?:my|our|the) intros?(?: going| doing| coming along)?|"
@@ -279,9 +301,12 @@ def read_intent(text: str, *, innovator: bool = False) -> Intent:
     if not flat:
         return Intent(IntentKind.OTHER, text=text)
     balance = Intent(IntentKind.BALANCE, text=flat) if _BALANCE.search(flat) else None
-    first = _cancel_intent(flat) or (_commerce_intent(flat) if innovator else None) or balance
+    # about their intros, not their questions: only an Innovator's are read (INTRO_PROGRESS)
+    asks_status = _STATUS.search(flat) is not None and _INTROS.search(flat) is None
+    status = Intent(IntentKind.STATUS, text=flat) if asks_status else None
+    first = _cancel_intent(flat) or (_commerce_intent(flat) if innovator else None) or balance or status
     if first is not None:
-        return first  # a cancellation, (an Innovator's) credits or upload ask, then a balance question
+        return first  # a cancellation, (an Innovator's) credits or upload ask, a balance, a status question
     offer = _OFFER_INTRO.search(flat)
     if offer:
         topic = _clean_topic(offer.group("topic") or offer.group("known") or "")
@@ -330,9 +355,12 @@ _PLACE_CONNECTORS = frozenset({"at", "from", "who works at", "who worked at", "w
 
 def _person_summary(via: str, topic: str) -> str:
     """ "someone at Stripe" for a company, "someone in fintech"; "someone who has set up a warehouse
-    in Monterrey" or "someone with experience in SOC 2" for what they did or know."""
+    in Monterrey", "people who have sold to hospitals" or "someone with experience in SOC 2" for what
+    they did or know."""
     how = " ".join(via.lower().split())
-    return f"someone at {topic}" if how in _PLACE_CONNECTORS else f"someone {how} {topic}"
+    if how in _PLACE_CONNECTORS:
+        return f"someone at {topic}"
+    return f"{'people' if how.endswith(' have') else 'someone'} {how} {topic}"
 
 
 def read_intents(texts: list[str], *, innovator: bool = False) -> list[Intent]:

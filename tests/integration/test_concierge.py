@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from shared import config
+from shared.agents.concierge.fallback import NO_OPEN_REQUESTS
 from shared.agents.concierge.prompts import WELCOME, WELCOME_QUESTION
 from shared.domain.events import COMMUNITY_REQUEST_NEEDED, SOLUTION_RESEARCH_NEEDED
 from shared.service_layer import approval, community
@@ -116,6 +117,25 @@ def test_offline_a_balance_question_is_answered_with_the_members_balance(db):
     db.execute("UPDATE users SET credit_balance = 75 WHERE id = %s", (user_id,))
     assert offline(db, user_id, conv, "what's my credit balance?").status == "answered"
     assert replies(db, user_id) == ["You have 75 credits."]
+
+
+def test_offline_a_status_question_is_answered_from_the_members_own_open_requests(db):
+    """Found texting the local stack: "any news on my question?" got "Got it ... tell me what you
+    need", though the member's open requests are loaded for every turn."""
+    user_id, conv = member(db)
+    offline(db, user_id, conv, "any news for me?")
+    assert replies(db, user_id) == [NO_OPEN_REQUESTS]
+    older = open_request(db, user_id, "Which payroll provider do you use?", "payroll provider")
+    db.execute("UPDATE community_requests SET created_at = now() - interval '1 day' WHERE id = %s", [older])
+    newer = open_request(db, user_id, "Has anyone hired a VP of Sales at seed stage?", "VP of Sales hire")
+    db.execute("UPDATE community_requests SET status = 'responses_received' WHERE id = %s", [newer])
+    offline(db, user_id, conv, "Any update on my question?")
+    assert replies(db, user_id)[-1] == (
+        'Your question "VP of Sales hire" has answers; I send each one to you as it comes in. '
+        'Your question "payroll provider" is out with the network; no answers yet. '
+        "I'll text you as soon as there's news."
+    )
+    assert events(db, user_id, COMMUNITY_REQUEST_NEEDED) == []  # a status question asks nothing new
 
 
 def test_offline_do_you_know_anyone_at_is_a_community_request_only(db):

@@ -161,6 +161,23 @@ def test_a_find_person_request_is_summarised_by_who_is_wanted(text, summary):
         ),
         ("I'd love to meet a few CROs in healthcare", "few CROs in healthcare", "a few CROs in healthcare"),
         ("I need to talk to Maya about the SOC 2 answer", "Maya", "Maya"),
+        # found texting the local stack: a member asking us to find someone got "tell me what you need"
+        (
+            "Can you find me someone who has hired a VP of Sales for a seed-stage startup?",
+            "hired a VP of Sales for a seed-stage startup",
+            "someone who has hired a VP of Sales for a seed-stage startup",
+        ),
+        ("help me find someone at Stripe", "Stripe", "someone at Stripe"),
+        (
+            "I'm looking for someone with experience in SOC 2 audits",
+            "SOC 2 audits",
+            "someone with experience in SOC 2 audits",
+        ),
+        (
+            "we are trying to find people who have sold to hospitals",
+            "sold to hospitals",
+            "people who have sold to hospitals",
+        ),
         ("I want to meet May Chen", "May Chen", "May Chen"),
     ],
 )
@@ -385,6 +402,50 @@ def test_instructions_aimed_at_the_agent_are_never_a_goal(text):
 def test_goals_that_mention_rules_credits_or_verification_are_still_goals(text):
     assert not reads_as_instructions(text)
     assert looks_like_goal(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "any news for me?",
+        "Any update on my question?",
+        "did anyone answer?",
+        "has anybody replied yet",
+        "what's the status of my request?",
+        "have you heard anything?",
+        "anything new for me?",
+        "any luck finding someone?",
+    ],
+)
+def test_asking_how_their_questions_are_going_is_a_status_question(text):
+    assert [i.kind for i in read_intents([text])] == [IntentKind.STATUS]
+    assert brain.plan(read_intents([text]), goal_text=None) == []  # answered from their rows, no tool
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "any update on my intros?",
+        "Is there anything new in SOC 2 tooling?",
+        "I heard back from Stripe",
+        "hello",
+    ],
+)
+def test_what_is_not_a_status_question(text):
+    assert IntentKind.STATUS not in [i.kind for i in read_intents([text])]
+
+
+def test_a_status_answer_names_at_most_two_open_requests_and_counts_the_rest():
+    open_requests = [brain.OpenRequest(f"question {n}", answered=False) for n in range(4)]
+    [reply] = brain.render([], read_intents(["any news?"]), texts=["any news?"], open_requests=open_requests)
+    assert reply == (
+        'Your question "question 0" is out with the network; no answers yet. '
+        'Your question "question 1" is out with the network; no answers yet. '
+        "And 2 more still open. I'll text you as soon as there's news."
+    )
+    assert brain.render([], read_intents(["hey"]), texts=["hey"], open_requests=open_requests) == [
+        brain.GREETING_ACK
+    ]
 
 
 @pytest.mark.parametrize(

@@ -365,7 +365,14 @@ class ConciergeAgent:
         for name, args in calls:
             tools.run(name, args)
         parts = brain.render(
-            turn.tool_results, intents, texts=turn.user_texts, balance=turn.ctx.user.credit_balance
+            turn.tool_results,
+            intents,
+            texts=turn.user_texts,
+            balance=turn.ctx.user.credit_balance,
+            open_requests=[
+                brain.OpenRequest(r.described, r.status == "responses_received")
+                for r in self.member(turn).requests
+            ],
         )
         return self._with_mention(turn, calls, parts)
 

@@ -291,8 +291,10 @@ def render(
     *,
     texts: Sequence[str] = (),
     balance: int | None = None,
+    open_requests: Sequence[OpenRequest] = (),
 ) -> list[str]:
-    """The reply, from what the tools actually did; ``texts``, the member's, for when nothing was."""
+    """The reply, from what the tools actually did; ``texts``, the member's, for when nothing was;
+    ``balance`` and ``open_requests`` (newest first), the member's, for when they asked."""
     done = {r.name: r.output for r in results if r.ok}
     failed = any(not r.ok for r in results)
     lines: list[str] = []
@@ -334,6 +336,7 @@ def render(
             lines.append(f"I don't see an open request of yours about {about}, so nothing was cancelled.")
     lines.extend(_commerce_lines(done))
     lines.extend(_balance_line(intents, balance))
+    lines.extend(_status_lines(intents, open_requests))
     if failed:
         lines.append(TOOL_TROUBLE)
     if not lines:
@@ -388,6 +391,44 @@ def _balance_line(intents: Sequence[Intent], balance: int | None) -> list[str]:
     if balance is None or not any(i.kind is IntentKind.BALANCE for i in intents):
         return []
     return [f"You have {balance} credit{'' if balance == 1 else 's'}."]
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    """One of the member's own open community requests: what it asks, and whether answers came."""
+
+    described: str
+    answered: bool
+
+
+STATUS_SHOWN = 2  # at most this many of the member's open requests in a status answer
+NO_OPEN_REQUESTS = (
+    "Nothing new from the network: you have no open question with it right now. Tell me what you need "
+    "and I'll put it out."
+)
+
+
+def _status_lines(intents: Sequence[Intent], requests: Sequence[OpenRequest]) -> list[str]:
+    """How the member's own questions stand, when they asked ("any news?"): each open one, whether
+    answers came (each is sent to them as it arrives), newest first."""
+    if not any(i.kind is IntentKind.STATUS for i in intents):
+        return []
+    if not requests:
+        return [NO_OPEN_REQUESTS]
+    lines = [
+        f'Your question "{_cut(r.described, SUMMARY_MAX)}" '
+        + (
+            "has answers; I send each one to you as it comes in."
+            if r.answered
+            else "is out with the network; no answers yet."
+        )
+        for r in requests[:STATUS_SHOWN]
+    ]
+    more = len(requests) - STATUS_SHOWN
+    if more > 0:
+        lines.append(f"And {more} more still open.")
+    lines.append("I'll text you as soon as there's news.")
+    return lines
 
 
 def _nothing_done(said: Sequence[str]) -> str:
