@@ -425,6 +425,20 @@ def is_hello(text: str) -> bool:
     return bool(_HELLO.match(" ".join(text.split())))
 
 
+_ABOUT_US = re.compile(
+    r"^(?:so |ok(?:ay)?,? |hi,? |hey,? )?"
+    r"(?:what (?:can|do|could) (?:you|u) (?:do|help with|help me with|offer)|"
+    r"how (?:does this|does it|do you|does yachtparty|does this thing) work|"
+    r"what (?:is|'s) (?:this|yachtparty)|who (?:are|r) (?:you|u)|what are you)\b[^.!?]*[.!?]*$",
+    re.IGNORECASE,
+)
+
+
+def asks_what_we_do(text: str) -> bool:
+    """A question about the service itself: "what can you do?", "how does this work?", "who are you?"."""
+    return bool(_ABOUT_US.match(" ".join(text.split())))
+
+
 def is_thanks(text: str) -> bool:
     """A bare thank-you ("thanks", "great, thank you!"), with nothing asked."""
     return bool(_THANKS.match(" ".join(text.split())))

@@ -102,7 +102,16 @@ def test_offline_a_vendor_question_gets_research_and_a_community_request(db):
     assert "!" not in reply
 
 
-@pytest.mark.parametrize(("text", "reply"), [("thanks!", "Anytime."), ("hey", "Hi. What can I help with?")])
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ("thanks!", "Anytime."),
+        ("hey", "Hi. What can I help with?"),
+        # found texting the local stack: "Got it. ... tell me what you need" to a question
+        ("what can you do?", "I can put your question to members who know the area"),
+        ("So how does this work?", "I can put your question to members who know the area"),
+    ],
+)
 def test_offline_a_thank_you_or_a_greeting_is_answered_in_kind(db, text, reply):
     """Found texting the local stack: both were answered "tell me what you need"."""
     user_id, conv = member(db)

@@ -12,6 +12,7 @@ from shared.domain.community import expertise_terms, normalize_expertise
 from shared.domain.constants import CREDIT_PACKS
 from shared.domain.member_intents import (
     IntentKind,
+    asks_what_we_do,
     looks_like_goal,
     read_intent,
     read_intents,
@@ -457,3 +458,20 @@ def test_an_innovator_asking_about_their_intros_checks_their_progress(text):
     assert brain.plan([intent], goal_text=None) == [("check_intro_progress", {})]
     # a Concierge member has no such tool: their text is read as nothing
     assert [i.kind for i in read_intents([text])] == [IntentKind.OTHER]
+
+
+@pytest.mark.parametrize(
+    ("text", "about_us"),
+    [
+        ("what can you do?", True),
+        ("So what do you do", True),
+        ("how does this work?", True),
+        ("who are you?", True),
+        ("What is Yachtparty?", True),
+        ("what can you do about my SOC 2 question? Anything new?", False),  # two sentences: more than that
+        ("what do you think about Vanta?", False),
+        ("how does Vanta work?", False),
+    ],
+)
+def test_a_question_about_the_service_itself(text, about_us):
+    assert asks_what_we_do(text) is about_us

@@ -40,6 +40,7 @@ from shared.domain.member_intents import (
     Intent,
     IntentKind,
     answers_closed_question,
+    asks_what_we_do,
     is_hello,
     is_thanks,
     looks_like_answer,
@@ -55,6 +56,10 @@ FOLLOW_UP_QUESTION = "solution_follow_up"  # Presented.item_type of a research f
 
 HONEST_ACK = (
     "Got it. I can put a question to the network or look into vendors for you; tell me what you need."
+)
+ABOUT_US = (  # "what can you do?", "how does this work?"
+    "I can put your question to members who know the area, look into vendors for you, and introduce you "
+    "to people when both sides agree. Tell me what you need."
 )
 THANKS_ACK = "Anytime."  # a bare thank-you, nothing asked
 GREETING_ACK = "Hi. What can I help with? I can put a question to the network or look into vendors for you."
@@ -432,12 +437,15 @@ def _status_lines(intents: Sequence[Intent], requests: Sequence[OpenRequest]) ->
 
 
 def _nothing_done(said: Sequence[str]) -> str:
-    """No tool acted: a thank-you or a greeting gets a short answer in kind, the rest the honest ack."""
+    """No tool acted: a thank-you or a greeting gets a short answer in kind, a question about the
+    service what it does, the rest the honest ack."""
     texts = [t for t in said if t.strip()]
     if texts and all(is_thanks(t) for t in texts):
         return THANKS_ACK
     if texts and all(is_hello(t) for t in texts):
         return GREETING_ACK
+    if any(asks_what_we_do(t) for t in texts):
+        return ABOUT_US
     return HONEST_ACK
 
 
