@@ -562,6 +562,16 @@ def _looks_like_company(text: str) -> bool:
 
 
 def _referrer_from_text(text: str) -> str | None:
+    """Who referred them: read in the whole text, else sentence by sentence ("CFO at Northwind. Maya
+    Patel told me to text you": over the whole text the words before "told" run back past the
+    sentence end and are no name)."""
+    found = _referrer_in(text)
+    if found is None:
+        found = next((r for clause in _clauses(text) if (r := _referrer_in(clause)) is not None), None)
+    return found
+
+
+def _referrer_in(text: str) -> str | None:
     for pattern in _REFERRER_PATTERNS:
         match = pattern.search(text)
         if match:

@@ -93,6 +93,19 @@ def test_split_name(text, first, last):
                 "company": "Acme Corp",
             },
         ),
+        # the referrer after the introduction, in a sentence of its own (found texting the local
+        # stack: read as nothing, so the Bouncer asked "who told you about this?")
+        (
+            "Hi, I'm Marcus Lee, CFO at Northwind. Maya Patel told me to text you",
+            None,
+            {
+                "referrer_name": "Maya Patel",
+                "first_name": "Marcus",
+                "last_name": "Lee",
+                "title": "CFO",
+                "company": "Northwind",
+            },
+        ),
         ("hey", None, {}),
         ("my email is john@acme.com", Step.ASK_TITLE, {}),
         # asked for a name, answered with where and what: a company and a title, no name
