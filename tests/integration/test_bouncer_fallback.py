@@ -135,6 +135,27 @@ def test_typed_email_is_never_stored(db):
     assert stored["n"] == 0
 
 
+def test_after_the_address_is_handed_out_a_typed_email_or_a_question_gets_its_own_answer(db):
+    """Found texting the local stack: once onboarding had every field, every later text re-ran
+    send_verification_email and got the first ask again, word for word, so a typed address never
+    heard that typing verifies nothing and "what is this?" never got the blurb."""
+    user_id, conv = new_user(db)
+    [first] = turn(db, user_id, conv, "Hi, I'm Marcus Lee, CFO at Northwind. Maya Patel told me to text you")
+    address = f"verify-{user_row(db, user_id)['verification_token']}@{DOMAIN}"
+    assert first.startswith("Last step.") and address in first
+    assert turn(db, user_id, conv, "marcus.lee@northwind.com") == [
+        "Typing an address doesn't verify anything; the email has to come from your work account.",
+        f"Still waiting on that email from your work address to {address}.",
+    ]
+    assert turn(db, user_id, conv, "what is this?")[0].startswith("I'm just the bouncer. Yachtparty")
+    pending = db.execute(
+        "SELECT count(*) AS n FROM events WHERE aggregate_id = %s"
+        " AND event_type = 'user.verification.pending'",
+        [user_id],
+    ).fetchone()
+    assert pending["n"] == 1
+
+
 def test_referral_matches_a_verified_member(db):
     ben, _ = new_user(
         db,

@@ -219,8 +219,12 @@ class BouncerAgent:
             "request_email_verification",
             "awaiting_email_verification",
         )
-        if not state.email_verified and (
-            wants_address or (after_info.info_complete() and after_info.referrer_known)
+        # Once: the address handed out, later turns remind (the awaiting step's reply carries it),
+        # so a typed address, a question or a decline still gets its own answer.
+        if (
+            not state.email_verified
+            and not state.verification_requested
+            and (wants_address or (after_info.info_complete() and after_info.referrer_known))
         ):
             out.append(("send_verification_email", {}))
         if (
