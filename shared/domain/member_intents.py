@@ -6,7 +6,8 @@ gets an honest acknowledgment, never a guess:
 
 - "stop asking me about X" / "no longer need X" / "cancel my request about X" → ``CANCEL``;
 - "do you know anyone at X" / "I want to meet someone at X" / "can you intro me to someone at X" /
-  "can you find me someone who has done X" / "I'm looking for someone with experience in X",
+  "can you find me someone who has done X" / "I'm looking for someone with experience in X" /
+  "does anyone here have experience with X" / "has anyone hired a CRO",
   or a person named directly ("introduce me to Sofia", "I'd like to meet the CFO of Acme") →
   ``FIND_PERSON`` (a community request, never an intro offer: agents.md §4.3 disambiguation);
 - a question about vendors, tools, platforms, software, providers, or a recommendation asked for
@@ -95,6 +96,18 @@ _FIND_PERSON = re.compile(
     r"(?P<topic>.+?)" + _TOPIC_END,
     re.IGNORECASE,
 )
+# Asking the network whether anyone has done something: "does anyone here have experience raising a
+# seed round?", "has anyone in the network hired a CRO?".
+_ANYONE_DONE = re.compile(
+    r"\b(?:(?:does|do) (?:anyone|anybody|someone|somebody)(?: here| in (?:the|this) (?:network|group))? "
+    r"(?:have|has) (?:any )?(?P<experience>experience)(?: (?:in|with))?"
+    r"|(?:has|have) (?:anyone|anybody|someone|somebody)"
+    r"(?: here| in (?:the|this) (?:network|group))?(?: ever)? "
+    r"(?P<done>done|raised|hired|built|run|sold|launched|implemented|set up|dealt with|gone through|"
+    r"worked (?:with|at|on)|negotiated|scaled|managed))\s+"
+    r"(?P<topic>.+?)" + _TOPIC_END,
+    re.IGNORECASE,
+)
 # The same asks naming who is wanted directly: "introduce me to Sofia", "I'd like to meet the CFO
 # of Acme", "I need an intro to a partner at Sequoia". Only a name (a capital) or a determiner
 # starts one, so "I'd like to meet for coffee" is no request, and asking for a person to talk to
@@ -177,6 +190,11 @@ _NO = re.compile(
     r"i can'?t|can'?t do it|i don'?t think so|not for me)\b",
     re.IGNORECASE,
 )
+# A bare thumbs-up or check mark (skin tones and the emoji variation selector allowed), and their
+# opposites: how many members answer a yes-or-no question by text.
+_TONES = frozenset("\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff\ufe0f ")
+_YES_EMOJI = frozenset("\U0001f44d\U0001f44c\u2705\u2714\u2611")  # 👍 👌 ✅ ✔ ☑
+_NO_EMOJI = frozenset("\U0001f44e\u274c\u2716\U0001f6ab")  # 👎 ❌ ✖ 🚫
 _SOLUTION_WORDS = (
     r"vendors?|tools?|platforms?|software|solutions?|providers?|agenc(?:y|ies)|apps?|products?|"
     r"services?|firms?|consultants?|saas"
@@ -323,6 +341,17 @@ def _find_person_intent(flat: str) -> Intent | None:
         if topic:
             summary = _person_summary(person.group("via"), topic)
             return Intent(IntentKind.FIND_PERSON, topic, category_of(topic), flat, summary=summary)
+    done = _ANYONE_DONE.search(flat)
+    if done:
+        topic = _clean_topic(done.group("topic"))
+        if topic:
+            how = (
+                "with experience in" if done.group("experience") else f"who has {done.group('done').lower()}"
+            )
+            said = " ".join(done.group("topic").split()).strip(" .,;:?!")  # "hired a CRO", not "hired CRO"
+            return Intent(
+                IntentKind.FIND_PERSON, topic, category_of(topic), flat, summary=f"someone {how} {said}"
+            )
     wanted = _MEET_TARGET.search(flat)
     if wanted:
         summary = _TARGET_END.split(" ".join(wanted.group("target").split()), maxsplit=1)[0]
@@ -480,6 +509,11 @@ def read_yes_no(text: str) -> bool | None:
         return False
     if _YES.match(flat):
         return True
+    emoji = set(flat) - _TONES
+    if emoji and emoji <= _YES_EMOJI:
+        return True
+    if emoji and emoji <= _NO_EMOJI:
+        return False
     return None
 
 

@@ -121,6 +121,13 @@ def test_offline_a_thank_you_or_a_greeting_is_answered_in_kind(db, text, reply):
     assert events(db, user_id, COMMUNITY_REQUEST_NEEDED) == []
 
 
+def test_offline_an_innovator_asking_what_we_do_hears_of_prospects_and_credits_too(db):
+    user_id, conv = member(db, poc="innovator", innovator=True)
+    offline(db, user_id, conv, "what can you do?", innovator=True)
+    [said] = replies(db, user_id)
+    assert "prospect list" in said and "credits" in said
+
+
 def test_offline_a_balance_question_is_answered_with_the_members_balance(db):
     user_id, conv = member(db)
     db.execute("UPDATE users SET credit_balance = 75 WHERE id = %s", (user_id,))
@@ -134,15 +141,31 @@ def test_offline_a_status_question_is_answered_from_the_members_own_open_request
     user_id, conv = member(db)
     offline(db, user_id, conv, "any news for me?")
     assert replies(db, user_id) == [NO_OPEN_REQUESTS]
+    expert, _ = member(db, "+14155550122", first_name="Ana", last_name="Ruiz")
+    oldest = open_request(db, user_id, "Who has sold to hospital systems?", "hospital sales")
     older = open_request(db, user_id, "Which payroll provider do you use?", "payroll provider")
-    db.execute("UPDATE community_requests SET created_at = now() - interval '1 day' WHERE id = %s", [older])
+    db.execute(
+        "UPDATE community_requests SET created_at = now() - interval '1 day', target_user_ids = %s"
+        " WHERE id = %s",
+        [[expert], older],
+    )
+    db.execute("UPDATE community_requests SET created_at = now() - interval '2 days' WHERE id = %s", [oldest])
+    offline(db, user_id, conv, "any news?")
+    assert replies(db, user_id)[-1] == (
+        'Your question "payroll provider" is out with the network; no answers yet. '
+        'Your question "hospital sales" is open, but nobody in the network matches it yet; it waits for '
+        "someone who does. I'll text you as soon as there's news."
+    )
     newer = open_request(db, user_id, "Has anyone hired a VP of Sales at seed stage?", "VP of Sales hire")
-    db.execute("UPDATE community_requests SET status = 'responses_received' WHERE id = %s", [newer])
+    db.execute(
+        "UPDATE community_requests SET status = 'responses_received', target_user_ids = %s WHERE id = %s",
+        [[expert], newer],
+    )
     offline(db, user_id, conv, "Any update on my question?")
     assert replies(db, user_id)[-1] == (
         'Your question "VP of Sales hire" has answers; I send each one to you as it comes in. '
         'Your question "payroll provider" is out with the network; no answers yet. '
-        "I'll text you as soon as there's news."
+        "And 1 more still open. I'll text you as soon as there's news."
     )
     assert events(db, user_id, COMMUNITY_REQUEST_NEEDED) == []  # a status question asks nothing new
 

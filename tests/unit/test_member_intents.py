@@ -170,6 +170,17 @@ def test_a_find_person_request_is_summarised_by_who_is_wanted(text, summary):
         ),
         ("help me find someone at Stripe", "Stripe", "someone at Stripe"),
         (
+            "Does anyone here have experience raising a seed round from angels?",
+            "raising a seed round from angels",
+            "someone with experience in raising a seed round from angels",
+        ),
+        ("has anyone in the network hired a CRO?", "CRO", "someone who has hired a CRO"),
+        (
+            "Has anybody ever dealt with a SOC 2 auditor",
+            "SOC 2 auditor",
+            "someone who has dealt with a SOC 2 auditor",
+        ),
+        (
             "I'm looking for someone with experience in SOC 2 audits",
             "SOC 2 audits",
             "someone with experience in SOC 2 audits",

@@ -200,6 +200,13 @@ def test_split_prospect(topic: str, expected: tuple[str, str | None]):
         ("X no", None),  # only spaces, dots and exclamation marks are trimmed
         ("Xyes", None),
         ("", None),
+        ("\U0001f44d", True),  # 👍
+        ("\U0001f44d\U0001f3fd", True),  # 👍 with a skin tone
+        ("\u2705 ", True),  # ✅
+        ("\U0001f44e", False),  # 👎
+        ("\u274c", False),  # ❌
+        ("\ufe0f", None),  # a variation selector alone is no answer
+        ("\U0001f44d\U0001f44e", None),  # both
     ],
 )
 def test_read_yes_no(text: str, expected: bool | None):

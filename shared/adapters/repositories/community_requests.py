@@ -27,6 +27,7 @@ class CommunityRequest:
     category: str | None
     status: str
     created_at: datetime
+    experts_asked: int = 0  # members the request was routed to (none: nobody matched it yet)
 
     @property
     def described(self) -> str:
@@ -176,6 +177,7 @@ class CommunityRequestRepository:
                 category=r["category"],
                 status=r["status"],
                 created_at=r["created_at"],
+                experts_asked=int(r["experts_asked"]),
             )
             for r in self._sql.all("community_requests_open_for_user", user_id=user_id, limit=limit)
         ]

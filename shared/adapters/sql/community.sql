@@ -219,7 +219,7 @@ SELECT id, question FROM community_requests WHERE id = ANY(%(ids)s::uuid[]);
 -- community_requests_own_open_for_user reads them). In the member's own words: a joined request's
 -- summary is the other member's, so only the asker's own request carries one.
 SELECT r.id, own.question, CASE WHEN r.requesting_user_id = %(user_id)s THEN r.request_summary END AS request_summary,
-       r.category, r.status, r.created_at
+       r.category, r.status, r.created_at, cardinality(r.target_user_ids) AS experts_asked
   FROM (SELECT DISTINCT ON (q.request_id) q.request_id, q.question
           FROM community_request_requesters AS q
          WHERE q.user_id = %(user_id)s AND q.cancelled_at IS NULL

@@ -370,9 +370,10 @@ class ConciergeAgent:
             texts=turn.user_texts,
             balance=turn.ctx.user.credit_balance,
             open_requests=[
-                brain.OpenRequest(r.described, r.status == "responses_received")
+                brain.OpenRequest(r.described, r.status == "responses_received", r.experts_asked)
                 for r in self.member(turn).requests
             ],
+            innovator=self.commerce_intents,
         )
         return self._with_mention(turn, calls, parts)
 

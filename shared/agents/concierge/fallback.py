@@ -61,6 +61,11 @@ ABOUT_US = (  # "what can you do?", "how does this work?"
     "I can put your question to members who know the area, look into vendors for you, and introduce you "
     "to people when both sides agree. Tell me what you need."
 )
+ABOUT_US_INNOVATOR = (  # the same, asked by an Innovator (agents.md §5: prospects, intros, credits)
+    "I can put your question to members who know the area, look into vendors for you, take your prospect "
+    "list and ask members who know those people for intros, and add credits when you need them. Tell me "
+    "what you need."
+)
 THANKS_ACK = "Anytime."  # a bare thank-you, nothing asked
 GREETING_ACK = "Hi. What can I help with? I can put a question to the network or look into vendors for you."
 GOAL_NEXT_STEP = (
@@ -297,6 +302,7 @@ def render(
     texts: Sequence[str] = (),
     balance: int | None = None,
     open_requests: Sequence[OpenRequest] = (),
+    innovator: bool = False,
 ) -> list[str]:
     """The reply, from what the tools actually did; ``texts``, the member's, for when nothing was;
     ``balance`` and ``open_requests`` (newest first), the member's, for when they asked."""
@@ -345,7 +351,7 @@ def render(
     if failed:
         lines.append(TOOL_TROUBLE)
     if not lines:
-        return [_nothing_done(texts)]
+        return [_nothing_done(texts, innovator=innovator)]
     body = " ".join(lines)
     if goal is not None and len(done) == 1 and not failed:
         return [body, GOAL_NEXT_STEP]
@@ -404,6 +410,7 @@ class OpenRequest:
 
     described: str
     answered: bool
+    experts_asked: int = 1  # none: nobody in the network matched it yet
 
 
 STATUS_SHOWN = 2  # at most this many of the member's open requests in a status answer
@@ -421,13 +428,7 @@ def _status_lines(intents: Sequence[Intent], requests: Sequence[OpenRequest]) ->
     if not requests:
         return [NO_OPEN_REQUESTS]
     lines = [
-        f'Your question "{_cut(r.described, SUMMARY_MAX)}" '
-        + (
-            "has answers; I send each one to you as it comes in."
-            if r.answered
-            else "is out with the network; no answers yet."
-        )
-        for r in requests[:STATUS_SHOWN]
+        f'Your question "{_cut(r.described, SUMMARY_MAX)}" {_standing(r)}' for r in requests[:STATUS_SHOWN]
     ]
     more = len(requests) - STATUS_SHOWN
     if more > 0:
@@ -436,7 +437,15 @@ def _status_lines(intents: Sequence[Intent], requests: Sequence[OpenRequest]) ->
     return lines
 
 
-def _nothing_done(said: Sequence[str]) -> str:
+def _standing(request: OpenRequest) -> str:
+    if request.answered:
+        return "has answers; I send each one to you as it comes in."
+    if request.experts_asked == 0:
+        return "is open, but nobody in the network matches it yet; it waits for someone who does."
+    return "is out with the network; no answers yet."
+
+
+def _nothing_done(said: Sequence[str], *, innovator: bool = False) -> str:
     """No tool acted: a thank-you or a greeting gets a short answer in kind, a question about the
     service what it does, the rest the honest ack."""
     texts = [t for t in said if t.strip()]
@@ -445,7 +454,7 @@ def _nothing_done(said: Sequence[str]) -> str:
     if texts and all(is_hello(t) for t in texts):
         return GREETING_ACK
     if any(asks_what_we_do(t) for t in texts):
-        return ABOUT_US
+        return ABOUT_US_INNOVATOR if innovator else ABOUT_US
     return HONEST_ACK
 
 
