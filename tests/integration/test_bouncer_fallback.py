@@ -37,6 +37,15 @@ def turn(db: Any, user_id: Any, conversation_id: Any, text: Any) -> Any:
     return replies(db, user_id)[before:]
 
 
+def verification_pending_events(db: Any, user_id: Any) -> int:
+    row = db.execute(
+        "SELECT count(*) AS n FROM events WHERE aggregate_id = %s"
+        " AND event_type = 'user.verification.pending'",
+        [user_id],
+    ).fetchone()
+    return int(row["n"])
+
+
 def no_exclamations(texts: Any) -> Any:
     return all("!" not in t for t in texts)
 
@@ -63,12 +72,7 @@ def test_offline_onboarding_end_to_end(db):
         "Acme Corp",
         "VP of Sales",
     )
-    pending = db.execute(
-        "SELECT count(*) AS n FROM events WHERE aggregate_id = %s"
-        " AND event_type = 'user.verification.pending'",
-        [user_id],
-    ).fetchone()
-    assert pending["n"] == 1
+    assert verification_pending_events(db, user_id) == 1  # the address handed out once
 
     outcome = record_verification_email(InboundEmail((address,), "john@acme.com", "generic"), domain=DOMAIN)
     assert outcome.outcome is Outcome.VERIFIED
@@ -148,12 +152,7 @@ def test_after_the_address_is_handed_out_a_typed_email_or_a_question_gets_its_ow
         f"Still waiting on that email from your work address to {address}.",
     ]
     assert turn(db, user_id, conv, "what is this?")[0].startswith("I'm just the bouncer. Yachtparty")
-    pending = db.execute(
-        "SELECT count(*) AS n FROM events WHERE aggregate_id = %s"
-        " AND event_type = 'user.verification.pending'",
-        [user_id],
-    ).fetchone()
-    assert pending["n"] == 1
+    assert verification_pending_events(db, user_id) == 1  # the address handed out once
 
 
 def test_referral_matches_a_verified_member(db):
