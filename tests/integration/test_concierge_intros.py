@@ -396,6 +396,27 @@ def test_offline_pass_on_the_presented_community_request_declines_the_ask(db):
     assert replies(db, user_id) == ["No problem, I've marked that one as a pass."]
 
 
+@pytest.mark.parametrize("text", ["yes", "Sure!", "\U0001f44d"])
+def test_offline_a_bare_yes_to_the_presented_community_request_asks_for_the_answer(db, text):
+    """Found reading the offline rules: "yes" to an ask got "Got it. I can put a question to the
+    network ...", as if the expert had asked something."""
+    requester, _ = member(db, "+14155550115")
+    user_id, conv = member(db)
+    request = routed_request(db, requester, user_id)
+    presented(db, user_id, "community_request", request, "SOC 2 audits")
+    offline(db, user_id, conv, text)
+    assert replies(db, user_id) == [
+        "Go ahead: text me your answer and I'll pass it on to the member who asked, or reply 'pass' if "
+        "it isn't for you."
+    ]
+    assert db.execute("SELECT count(*) AS n FROM community_responses").fetchone()["n"] == 0
+    ask = db.execute(
+        "SELECT status FROM community_request_experts WHERE request_id = %s AND expert_user_id = %s",
+        [request, user_id],
+    ).fetchone()
+    assert ask["status"] == "asked"  # still waiting on their answer
+
+
 def test_offline_i_know_someone_at_answering_a_community_request_offers_an_intro(db):
     requester, _ = member(db, "+14155550115", email="asker@initech.com")
     user_id, conv = member(db)

@@ -353,8 +353,9 @@ class ConciergeAgent:
             for i in read_intents(turn.user_texts, innovator=self.commerce_intents)
             if i.kind.value != "other"
         ]
+        presented = self._presented(turn)
         calls = self._intro_outcome(turn) or brain.plan(
-            intents, goal_text=self.goal_text(turn), texts=turn.user_texts, presented=self._presented(turn)
+            intents, goal_text=self.goal_text(turn), texts=turn.user_texts, presented=presented
         )
         turn.decision = ConciergeDecision.model_validate(
             {
@@ -374,6 +375,7 @@ class ConciergeAgent:
                 for r in self.member(turn).requests
             ],
             innovator=self.commerce_intents,
+            presented=presented,
         )
         return self._with_mention(turn, calls, parts)
 

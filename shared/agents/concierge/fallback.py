@@ -66,6 +66,10 @@ ABOUT_US_INNOVATOR = (  # the same, asked by an Innovator (agents.md §5: prospe
     "list and ask members who know those people for intros, and add credits when you need them. Tell me "
     "what you need."
 )
+ANSWER_PLEASE = (  # a bare "yes" to a question asked of them: no answer yet
+    "Go ahead: text me your answer and I'll pass it on to the member who asked, or reply 'pass' if it "
+    "isn't for you."
+)
 THANKS_ACK = "Anytime."  # a bare thank-you, nothing asked
 GREETING_ACK = "Hi. What can I help with? I can put a question to the network or look into vendors for you."
 GOAL_NEXT_STEP = (
@@ -303,6 +307,7 @@ def render(
     balance: int | None = None,
     open_requests: Sequence[OpenRequest] = (),
     innovator: bool = False,
+    presented: Presented | None = None,
 ) -> list[str]:
     """The reply, from what the tools actually did; ``texts``, the member's, for when nothing was;
     ``balance`` and ``open_requests`` (newest first), the member's, for when they asked."""
@@ -351,7 +356,7 @@ def render(
     if failed:
         lines.append(TOOL_TROUBLE)
     if not lines:
-        return [_nothing_done(texts, innovator=innovator)]
+        return [_nothing_done(texts, innovator=innovator, presented=presented)]
     body = " ".join(lines)
     if goal is not None and len(done) == 1 and not failed:
         return [body, GOAL_NEXT_STEP]
@@ -445,14 +450,18 @@ def _standing(request: OpenRequest) -> str:
     return "is out with the network; no answers yet."
 
 
-def _nothing_done(said: Sequence[str], *, innovator: bool = False) -> str:
-    """No tool acted: a thank-you or a greeting gets a short answer in kind, a question about the
-    service what it does, the rest the honest ack."""
+def _nothing_done(said: Sequence[str], *, innovator: bool = False, presented: Presented | None = None) -> str:
+    """No tool acted: a thank-you or a greeting gets a short answer in kind, a bare yes to a question
+    asked of them a request for the answer, a question about the service what it does, the rest
+    the honest ack."""
     texts = [t for t in said if t.strip()]
     if texts and all(is_thanks(t) for t in texts):
         return THANKS_ACK
     if texts and all(is_hello(t) for t in texts):
         return GREETING_ACK
+    asked = presented is not None and presented.item_type in ("community_request", FOLLOW_UP_QUESTION)
+    if asked and texts and all(read_yes_no(t) is True for t in texts):
+        return ANSWER_PLEASE
     if any(asks_what_we_do(t) for t in texts):
         return ABOUT_US_INNOVATOR if innovator else ABOUT_US
     return HONEST_ACK
