@@ -624,7 +624,11 @@ def _title_company(clause: str) -> tuple[str | None, str | None]:
 
 
 def _own_name_clause(own: str) -> dict[str, str]:
-    """The words after "I'm" / "my name is": a name, maybe with title and company after it."""
+    """The words after "I'm" / "my name is": a name, maybe with title and company after it; or,
+    "I'm at Acme Health as VP Finance" / "I'm with Acme", where they work."""
+    if re.match(r"(?:at|with|for)\s", own, re.IGNORECASE):
+        title, company = _title_company(f"I'm {own}")
+        return {k: v for k, v in (("title", title), ("company", company)) if v}
     found: dict[str, str] = {}
     head, _, tail = own.partition(",")
     at_split = re.split(r"\s+(?:at|from|with|@)\s+", head, maxsplit=1, flags=re.I)

@@ -106,6 +106,15 @@ def test_split_name(text, first, last):
                 "company": "Northwind",
             },
         ),
+        # "I'm at X as Y" (found texting the local stack: the whole clause was kept as a title and
+        # the Bouncer asked "Where do you work?" again)
+        (
+            "I'm at Acme Health as VP Finance",
+            Step.ASK_COMPANY,
+            {"company": "Acme Health", "title": "VP Finance"},
+        ),
+        ("I'm with Acme Health", Step.ASK_COMPANY, {"company": "Acme Health"}),
+        ("im at Globex", None, {"company": "Globex"}),
         ("hey", None, {}),
         ("my email is john@acme.com", Step.ASK_TITLE, {}),
         # asked for a name, answered with where and what: a company and a title, no name
