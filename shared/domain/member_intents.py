@@ -319,18 +319,22 @@ def read_intent(text: str, *, innovator: bool = False) -> Intent:
     if not flat:
         return Intent(IntentKind.OTHER, text=text)
     balance = Intent(IntentKind.BALANCE, text=flat) if _BALANCE.search(flat) else None
-    # about their intros, not their questions: only an Innovator's are read (INTRO_PROGRESS)
-    asks_status = _STATUS.search(flat) is not None and _INTROS.search(flat) is None
-    status = Intent(IntentKind.STATUS, text=flat) if asks_status else None
-    first = _cancel_intent(flat) or (_commerce_intent(flat) if innovator else None) or balance or status
+    first = _cancel_intent(flat) or (_commerce_intent(flat) if innovator else None) or balance
     if first is not None:
-        return first  # a cancellation, (an Innovator's) credits or upload ask, a balance, a status question
+        return first  # a cancellation, (an Innovator's) credits or upload ask, then a balance question
     offer = _OFFER_INTRO.search(flat)
     if offer:
         topic = _clean_topic(offer.group("topic") or offer.group("known") or "")
         if topic:
             return Intent(IntentKind.OFFER_INTRO, topic=topic, category=category_of(topic), text=flat)
-    return _find_person_intent(flat) or _solution_intent(flat) or Intent(IntentKind.OTHER, text=flat)
+    # A status question after a new ask in the same text ("any update? also, know anyone at Stripe?"),
+    # before a vendor question ("any update on the vendor question?" asks nothing new); about their
+    # intros, not their questions, it is not one (an Innovator's is INTRO_PROGRESS).
+    asks_status = _STATUS.search(flat) is not None and _INTROS.search(flat) is None
+    status = Intent(IntentKind.STATUS, text=flat) if asks_status else None
+    return (
+        _find_person_intent(flat) or status or _solution_intent(flat) or Intent(IntentKind.OTHER, text=flat)
+    )
 
 
 def _find_person_intent(flat: str) -> Intent | None:

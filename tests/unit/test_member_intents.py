@@ -447,6 +447,13 @@ def test_what_is_not_a_status_question(text):
     assert IntentKind.STATUS not in [i.kind for i in read_intents([text])]
 
 
+def test_a_new_ask_in_the_same_text_comes_before_a_status_question_and_a_vendor_word_after_it():
+    assert [i.kind for i in read_intents(["Any update? Also, do you know anyone at Stripe?"])] == [
+        IntentKind.FIND_PERSON
+    ]
+    assert [i.kind for i in read_intents(["any update on the vendor question?"])] == [IntentKind.STATUS]
+
+
 def test_a_status_answer_names_at_most_two_open_requests_and_counts_the_rest():
     open_requests = [brain.OpenRequest(f"question {n}", answered=False) for n in range(4)]
     [reply] = brain.render([], read_intents(["any news?"]), texts=["any news?"], open_requests=open_requests)
