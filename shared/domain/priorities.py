@@ -76,6 +76,11 @@ LLM_SCORED = frozenset(
 )
 
 
+# News for the member whose summary is the whole message (the Account Manager writes it to be
+# relayed): an answer to their question, the impact of theirs.
+NEWS_ITEM_TYPES = frozenset({ItemType.COMMUNITY_RESPONSE.value, ItemType.EXPERT_IMPACT.value})
+
+
 class ScoreSource(StrEnum):
     LLM = "llm"
     RULES = "rules"  # the intro-flow table

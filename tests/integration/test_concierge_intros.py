@@ -7,6 +7,7 @@ rows, status transitions and events, and ids of someone else's items refused wit
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -225,6 +226,42 @@ def test_offline_a_text_that_asks_nothing_mentions_the_open_connection_request_a
     status = db.execute("SELECT status FROM connection_requests WHERE id = %s", [request]).fetchone()
     assert status["status"] == "accepted"
     assert len(events_of(db, catalogue.CONNECTION_REQUEST_ACCEPTED)) == 1
+
+
+ANSWER_NEWS = (
+    'Priya answered your question "Do you know anyone in fundraising?": Raise from angels you know first.'
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "reply_starts"),
+    [
+        ("any news?", "Nothing new from the network"),
+        ("Do you know anyone at Stripe?", "I'll get that question out to the network."),
+    ],
+)
+def test_offline_an_answer_to_the_members_question_reaches_them_in_their_next_reply(db, text, reply_starts):
+    """Found on the local stack: Sofia texted "any news?" while the answer to her question waited
+    as a priority; re-engagement then skipped her ("user has responded") and the offline reply
+    never carried it, so the answer never reached her. News now rides on her next reply, even one
+    where the rules acted, and counts as presented."""
+    user_id, conv = member(db)
+    response = uuid.uuid4()
+    open_item(
+        db,
+        user_id,
+        "community_response",
+        response,
+        value=90,
+        item_summary=ANSWER_NEWS,
+        item_primary_name=None,
+    )
+    offline(db, user_id, conv, text)
+    [reply] = replies(db, user_id)
+    assert reply.startswith(reply_starts) and reply.endswith(ANSWER_NEWS)
+    assert priority_status(db, user_id, response) == "presented"
+    offline(db, user_id, conv, "thanks")
+    assert replies(db, user_id)[-1] == "Anytime."  # told once
 
 
 def test_offline_a_connector_hears_of_an_intro_opportunity_when_their_text_asks_nothing(db):

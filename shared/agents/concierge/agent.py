@@ -60,6 +60,7 @@ from shared.domain.constants import (
 )
 from shared.domain.intros import FOLLOWUP_OPENING
 from shared.domain.member_intents import looks_like_goal, read_intents, read_yes_no
+from shared.domain.priorities import NEWS_ITEM_TYPES
 from shared.domain.reply_guards import GuardContext
 from shared.logs import get_logger
 
@@ -386,11 +387,16 @@ class ConciergeAgent:
         nothing (a greeting, their goal, something the rules do not read), their best open intro
         item (value above 70, not presented in the last 3 days) is mentioned and marked presented,
         so their yes or no answers it. Otherwise a member with no model would only ever hear of
-        someone wanting to meet them from a re-engagement, and one scoring 80 or less starts none."""
-        if not parts or any(name != "store_user_goal" for name, _ in calls):
+        someone wanting to meet them from a re-engagement, and one scoring 80 or less starts none.
+        News for them (an answer to their question, an impact note) is mentioned even after the
+        rules acted: a member who texts is skipped by re-engagement ("user has responded"), so
+        with no model their turn is the only way it reaches them."""
+        if not parts:
             return parts
+        acted = any(name != "store_user_goal" for name, _ in calls)
+        kinds = NEWS_ITEM_TYPES if acted else brain.MENTIONED_ITEM_TYPES
         for item in self.member(turn).priorities:
-            if item.item_type not in brain.MENTIONED_ITEM_TYPES or not may_mention(item, turn.now):
+            if item.item_type not in kinds or not may_mention(item, turn.now):
                 continue
             line = brain.mention(
                 item.item_type,

@@ -48,6 +48,7 @@ from shared.domain.member_intents import (
     split_prospect,
 )
 from shared.domain.opt_out import classify
+from shared.domain.priorities import NEWS_ITEM_TYPES
 from shared.domain.prospects import credit_packs
 from shared.domain.reply_split import as_sentence
 
@@ -363,10 +364,11 @@ def render(
     return [body]
 
 
-# Intro items the offline reply mentions when the member's texts asked for nothing (agents.md §4.3's
-# proactive priority, which the model's path picks itself). A bare yes or no then answers it: it is
-# the item presented last (rule 3).
-MENTIONED_ITEM_TYPES = frozenset({"connection_request", "intro_opportunity"})
+# Items the offline reply mentions when the member's texts asked for nothing (agents.md §4.3's
+# proactive priority, which the model's path picks itself): an intro item, which a bare yes or no
+# then answers (it is the item presented last, rule 3), or news for them (NEWS_ITEM_TYPES), which
+# is mentioned after anything the rules did too.
+MENTIONED_ITEM_TYPES = frozenset({"connection_request", "intro_opportunity"}) | NEWS_ITEM_TYPES
 
 
 def mention(
@@ -375,6 +377,8 @@ def mention(
     """One open intro item in a sentence or two, ending with the yes/no it waits for; None for an
     item the rules do not mention or one with nothing to say."""
     said = context.strip() if isinstance(context, str) else ""
+    if item_type in NEWS_ITEM_TYPES and summary:
+        return as_sentence(summary.strip())
     if item_type == "connection_request" and summary:
         extra = f" {as_sentence(said)}" if said else ""
         return f"Separately: {as_sentence(summary)}{extra} Would you like the intro? Reply yes or no."

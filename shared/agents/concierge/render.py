@@ -23,6 +23,7 @@ from uuid import UUID
 
 from shared.adapters.llm import Llm, LlmRequest, LlmUnavailable
 from shared.agents.llm_config import call_settings
+from shared.domain.priorities import NEWS_ITEM_TYPES
 from shared.domain.reply_guards import GuardContext, GuardViolation, calm_punctuation, check_reply
 from shared.domain.reply_split import as_sentence
 from shared.logs import get_logger
@@ -33,8 +34,6 @@ CALL_KIND = "render"
 PROMPT_VERSION = "render-v2"
 MAX_RENDER_CHARS = 480  # about three SMS segments: one considered message, not an essay
 KIND_RE_ENGAGEMENT = "re_engagement"
-# Items whose summary is the whole message (the Account Manager writes them to be relayed).
-NEWS_ITEM_TYPES = frozenset({"community_response", "expert_impact"})
 
 SYSTEM = """You write one SMS from Yachtparty, an invitation-only professional network, to a member. \
 The facts to convey are given as JSON. Write as a competent senior partner manager: brief, \
