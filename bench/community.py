@@ -148,7 +148,7 @@ def main() -> None:
         m50, m99 = _pct(matching, 50), _pct(matching, 99)
         print(f"experts: {args.experts}; routed {args.requests} requests ({asked} asks)")
         print(f"routing: {rate:.0f} requests/s")
-        print(f"baseline (expertise && $1): p50 {b50:.2f} ms, p99 {b99:.2f} ms")
+        print(f"baseline (expertise_words && $1): p50 {b50:.2f} ms, p99 {b99:.2f} ms")
         print(
             f"matching query:             p50 {m50:.2f} ms, p99 {m99:.2f} ms ({m99 / b99:.2f}x baseline p99)"
         )
