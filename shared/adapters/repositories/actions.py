@@ -15,8 +15,9 @@ from shared.adapters.repositories._rows import json_param, uuid_of
 
 @dataclass(frozen=True)
 class ActionRecord:
-    """One agent_actions_log row. The agent's active ``agent_instances`` row (its prompt version
-    unless one is given) is looked up by the insert; an unknown ``user_id`` is stored as NULL."""
+    """One agent_actions_log row. Unless ``agent_instance_id`` is given, the agent's active
+    ``agent_instances`` row (of ``prompt_version`` when given) is looked up by the insert; an
+    unknown ``user_id`` is stored as NULL."""
 
     agent_type: str
     action_type: str
@@ -43,8 +44,10 @@ class ActionRepository:
         self._sql = sql
 
     def record(self, action: ActionRecord) -> UUID:
+        # A caller that knows its agent_instances row (turns, LLM calls) skips the insert's lookup.
+        known = action.agent_instance_id is not None
         row = self._sql.one(
-            "agent_actions_insert",
+            "agent_actions_insert_for_instance" if known else "agent_actions_insert",
             agent_type=action.agent_type,
             action_type=action.action_type,
             user_id=action.user_id,

@@ -189,6 +189,16 @@ class PendingMember:
 class UserRepository:
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
+        # Statements this repository has run that write a users row, in this unit of work: a
+        # caller that read a row can tell whether its copy may be stale (the Bouncer re-reads the
+        # onboarding state only after a write). Triggers (users.credit_balance from credit_events)
+        # are not counted.
+        self.writes = 0
+
+    def _write(self, name: str, **params: Any) -> Row | None:
+        """Run a named query that writes a users row (every write of this repository goes here)."""
+        self.writes += 1
+        return self._sql.one(name, **params)
 
     # the lock ------------------------------------------------------------------------------
     def lock(self, user_id: UUID, scope: UserLock) -> None:
@@ -233,7 +243,7 @@ class UserRepository:
 
     def store_goal(self, user_id: UUID, goal: str, goal_type: str | None) -> bool:
         """The member's stated goal on their own row; False when there is no such member."""
-        return self._sql.one("users_store_goal", user_id=user_id, goal=goal, goal_type=goal_type) is not None
+        return self._write("users_store_goal", user_id=user_id, goal=goal, goal_type=goal_type) is not None
 
     def id_by_verification_token(self, token: str) -> UUID | None:
         return uuid_or_none(self._sql.scalar("users_id_by_verification_token", token=token))
@@ -296,7 +306,7 @@ class UserRepository:
     # writes --------------------------------------------------------------------------------
     def upsert_by_phone(self, phone_number: str, *, timezone: str | None) -> TextingUser:
         """Find or create the user texting from ``phone_number`` and their active conversation."""
-        row = self._sql.one("users_upsert_by_phone", phone_number=phone_number, timezone=timezone)
+        row = self._write("users_upsert_by_phone", phone_number=phone_number, timezone=timezone)
         assert row is not None
         return TextingUser(
             id=uuid_of(row["id"]),
@@ -309,19 +319,19 @@ class UserRepository:
 
     def set_opted_out(self, user_id: UUID) -> bool:
         """Opt out; True when this changed something."""
-        return self._sql.one("users_set_opted_out", user_id=user_id) is not None
+        return self._write("users_set_opted_out", user_id=user_id) is not None
 
     def set_opted_in(self, user_id: UUID) -> bool:
         """Opt back in; True when this changed something."""
-        return self._sql.one("users_set_opted_in", user_id=user_id) is not None
+        return self._write("users_set_opted_in", user_id=user_id) is not None
 
     def mark_email_verified(self, user_id: UUID, email: str) -> bool:
         """Record a proven email address; False when it was verified already."""
-        return self._sql.one("users_mark_email_verified", user_id=user_id, email=email) is not None
+        return self._write("users_mark_email_verified", user_id=user_id, email=email) is not None
 
     def update_profile(self, user_id: UUID, fields: ProfileFields) -> bool:
         """Write the given fields of a not-yet-verified user; False when nothing was written."""
-        row = self._sql.one(
+        row = self._write(
             "users_update_profile",
             user_id=user_id,
             first_name=fields.first_name,
@@ -335,28 +345,28 @@ class UserRepository:
 
     def set_name_dropped(self, user_id: UUID, name_dropped: str) -> bool:
         """Keep an unmatched referrer's name (only while no referrer is known)."""
-        row = self._sql.one("users_set_name_dropped", user_id=user_id, name_dropped=name_dropped)
+        row = self._write("users_set_name_dropped", user_id=user_id, name_dropped=name_dropped)
         return row is not None
 
     def set_referred_by(self, user_id: UUID, referrer_id: UUID) -> bool:
         """The member who referred this user (never themself)."""
-        return self._sql.one("users_set_referred_by", user_id=user_id, referrer_id=referrer_id) is not None
+        return self._write("users_set_referred_by", user_id=user_id, referrer_id=referrer_id) is not None
 
     def complete_onboarding(self, user_id: UUID) -> datetime | None:
         """Onboarding done, into the approval queue; None when a field or the email is missing (or done)."""
-        row = self._sql.one("users_complete_onboarding", user_id=user_id)
+        row = self._write("users_complete_onboarding", user_id=user_id)
         return None if row is None else row["onboarding_completed_at"]
 
     def mark_verification_requested(self, user_id: UUID, now: datetime) -> bool:
         """The verification address is handed out; True only the first time."""
-        return self._sql.one("users_mark_verification_requested", user_id=user_id, now=now) is not None
+        return self._write("users_mark_verification_requested", user_id=user_id, now=now) is not None
 
     def approve(self, user_id: UUID, poc_agent_type: str) -> bool:
         """Operator approval: verified, with this point-of-contact agent."""
-        row = self._sql.one("users_approve", user_id=user_id, poc_agent_type=poc_agent_type)
+        row = self._write("users_approve", user_id=user_id, poc_agent_type=poc_agent_type)
         return row is not None
 
     def set_approval_status(self, user_id: UUID, approval_status: str) -> bool:
         """An operator's decision other than approval ('rejected', 'on_hold') on an unverified user."""
-        row = self._sql.one("users_set_approval_status", user_id=user_id, approval_status=approval_status)
+        row = self._write("users_set_approval_status", user_id=user_id, approval_status=approval_status)
         return row is not None

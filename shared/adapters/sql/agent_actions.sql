@@ -23,6 +23,24 @@ LEFT JOIN LATERAL (
 ) AS ai ON true
 RETURNING id;
 
+-- name: agent_actions_insert_for_instance
+-- One action row whose agent_instances row the caller knows (every turn's and LLM call's): the
+-- same row as agent_actions_insert, without its instance lookup (a third of that insert's cost,
+-- most of it planning). An unknown user id is stored as NULL.
+INSERT INTO agent_actions_log (
+    agent_type, agent_instance_id, action_type, user_id, context_id, context_type, model,
+    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, latency_ms,
+    input_data, output_data, error, prompt_version, created_at)
+VALUES (%(agent_type)s, %(agent_instance_id)s::uuid, %(action_type)s,
+        (SELECT u.id FROM users AS u WHERE u.id = %(user_id)s::uuid),
+        %(context_id)s::uuid, %(context_type)s, %(model)s,
+        %(input_tokens)s, %(output_tokens)s, %(cache_read_tokens)s, %(cache_write_tokens)s, %(cost_usd)s,
+        %(latency_ms)s, %(input_data)s::jsonb, %(output_data)s::jsonb, %(error)s,
+        COALESCE(%(prompt_version)s::varchar,
+                 (SELECT i.prompt_version FROM agent_instances AS i WHERE i.id = %(agent_instance_id)s::uuid)),
+        COALESCE(%(created_at)s::timestamptz, now()))
+RETURNING id;
+
 -- name: agent_actions_budgeted_sends
 -- Budgeted send units in (since, now]: the orchestrator's send ledger.
 SELECT created_at FROM agent_actions_log

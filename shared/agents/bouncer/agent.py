@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -126,10 +127,17 @@ class BouncerAgent:
     # --- state ----------------------------------------------------------------------------------
 
     def state(self, turn: BouncerTurn, *, fresh: bool = False) -> OnboardingState:
-        if fresh or turn.state.onboarding is None:
-            user = turn.uow.users.get(turn.user_id) if fresh else turn.ctx.user
+        """The user's onboarding state; ``fresh``: as of now, read again only if this turn has
+        written the user's row since the state was read (a tool saved a field, say)."""
+        writes = turn.uow.users.writes
+        stale = fresh and turn.state.onboarding_writes != writes
+        if stale or turn.state.onboarding is None:
+            user = turn.uow.users.get(turn.user_id) if stale else turn.ctx.user
             assert user is not None
             turn.state.onboarding = onboarding_state(user, declined=turn.state.closed)
+            turn.state.onboarding_writes = writes if stale else 0
+        elif fresh and turn.state.onboarding.declined != turn.state.closed:
+            turn.state.onboarding = replace(turn.state.onboarding, declined=turn.state.closed)
         return turn.state.onboarding
 
     def has_spoken(self, turn: BouncerTurn) -> bool:
@@ -489,8 +497,6 @@ class BouncerAgent:
 def _merge(state: OnboardingState, info: UserInfo | None) -> OnboardingState:
     if info is None:
         return state
-    from dataclasses import replace
-
     return replace(
         state,
         first_name=state.first_name or info.first_name,

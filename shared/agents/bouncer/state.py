@@ -27,7 +27,10 @@ class Candidate:
 class BouncerTurnState:
     """What one Bouncer turn works out once and reuses across its hooks and tools."""
 
-    onboarding: OnboardingState | None = None  # the user's onboarding state (refreshed after tools)
+    onboarding: OnboardingState | None = None  # the user's onboarding state (refreshed after writes)
+    # uow.users.writes when ``onboarding`` was read (0: the context's row, read as the turn's
+    # transaction began): a fresh state is read again only when the turn has written the user since.
+    onboarding_writes: int = 0
     candidates: list[Candidate] | None = None  # referral candidates offered to Call 1
     closed: bool = False  # close_invite ran: no follow-ups, conversation closed
     invalid_decision: bool = False  # Call 1 did not validate; the safe decision ran
