@@ -65,6 +65,7 @@ class EchoAgent:
     reply_prompt = "Write the reply."
     quotable = ()
     prompt_version = "test-v1"
+    reads_reactions = False
 
     def __init__(self, actions: list[tuple[str, Any]] | None = None, explode: bool = False) -> None:
         self._actions = actions or []

@@ -195,7 +195,7 @@ def turn(*priorities: Priority, text: str = "Drata, about ten weeks") -> Concier
     state = ConciergeTurnState(
         member=MemberContext(goal="SOC 2", goal_type=None, priorities=list(priorities))
     )
-    inbound = [SimpleNamespace(role="user", content=text, created_at=NOW)]
+    inbound = [SimpleNamespace(id=uuid.uuid4(), role="user", content=text, created_at=NOW)]
     user = SimpleNamespace(credit_balance=40, first_name="Nina")
     ctx = SimpleNamespace(history=[], user_id=uuid.uuid4(), conversation_id=None, user=user)
     return Turn(ctx=cast(Any, ctx), uow=cast(Any, None), inbound=cast(Any, inbound), state=state, now=NOW)

@@ -88,6 +88,7 @@ class BouncerAgent:
     reply_prompt = REPLY_SYSTEM
     quotable = (WHAT_IS_THIS_BLURB, PRIVACY_LINE)
     prompt_version = PROMPT_VERSION
+    reads_reactions = False  # its questions ask for names and places: a reaction answers none
 
     def __init__(self, *, verify_domain: str | None) -> None:
         self.verify_domain = verify_domain

@@ -80,6 +80,7 @@ class ConciergeAgent:
     quotable: tuple[str, ...] = QUOTABLE
     prompt_version = PROMPT_VERSION
     commerce_intents = False  # the offline rules read upload and credit asks (the Innovator's tools)
+    reads_reactions = True  # 👍 on "Want me to introduce you?" is a yes (reactions.py)
 
     def __init__(
         self,

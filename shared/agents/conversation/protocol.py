@@ -61,6 +61,9 @@ class Turn(Generic[StateT]):
     call_kind: str = "decision"
     decision: pydantic.BaseModel | None = None
     tool_results: list[ToolResult] = field(default_factory=list)
+    # Inbound tapbacks (``reactions.read_reactions``): message id -> the text it counts as (a yes
+    # or a no), or None for a reaction that only acknowledges (not a text the turn answers).
+    reactions: dict[UUID, str | None] = field(default_factory=dict)
 
     @property
     def user_id(self) -> UUID:
@@ -72,7 +75,12 @@ class Turn(Generic[StateT]):
 
     @property
     def user_texts(self) -> list[str]:
-        return [m.content for m in self.inbound if m.role == "user"]
+        """The member's texts this turn answers; a tapback as what it counts as, if anything."""
+        texts = [m.content for m in self.inbound if m.role == "user"]
+        if not self.reactions:
+            return texts
+        said = (self.reactions.get(m.id, m.content) for m in self.inbound if m.role == "user")
+        return [text for text in said if text is not None]
 
     @property
     def is_reply(self) -> bool:
@@ -133,6 +141,9 @@ class Agent(Protocol[StateT]):
 
     @property
     def prompt_version(self) -> str: ...  # registered in agent_instances
+
+    @property
+    def reads_reactions(self) -> bool: ...  # a like of its question is a yes (reactions.py)
 
     def new_state(self) -> StateT: ...  # a fresh per-turn state
 

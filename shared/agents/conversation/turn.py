@@ -51,6 +51,7 @@ from shared.adapters.repositories import InboundMessage, UserLock
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.context import load_context, load_history, to_api_messages
 from shared.agents.conversation.protocol import Agent, StateT, Turn, TurnResult
+from shared.agents.conversation.reactions import read_reactions
 from shared.agents.conversation.records import record_invocation_error, record_turn
 from shared.agents.conversation.tools import ToolRunner
 from shared.agents.instances import agent_instance_id
@@ -250,7 +251,14 @@ def _run_once(
         holder.append(turn)
         turn.call_kind = agent.call_kind(turn)
         turn.ctx.history = load_history(uow.messages, _conversation(turn), agent.history_limit(turn))
-        result = _answer(agent, turn, model, timeout)
+        if read_reactions(turn, reads_answers=agent.reads_reactions) and not (
+            turn.user_texts or turn.system_triggers
+        ):
+            # Only reactions that acknowledge ("Liked “Thanks, I'll ask around.”"): no reply.
+            log.info("turn: only reactions, no reply", extra={"agent": agent.name, "user_id": str(user_id)})
+            result = TurnResult(status="silent")
+        else:
+            result = _answer(agent, turn, model, timeout)
         if recheck and result.bodies:
             seen = {m.id for m in turn.inbound}
             late = [
