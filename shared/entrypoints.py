@@ -41,7 +41,7 @@ from shared.service_layer import approval, prospect_pages
 from shared.service_layer import prospect_upload as uploads
 from shared.service_layer.account_manager import schedule_account_manager_reviews
 from shared.service_layer.backlogs import report_backlogs
-from shared.service_layer.community import run_closure
+from shared.service_layer.community import run_closure, run_late_routing
 from shared.service_layer.credit_purchases import record_stripe_event
 from shared.service_layer.dead_letters import record_dead_letter_delivery
 from shared.service_layer.delivery import deliver
@@ -384,7 +384,9 @@ def parse_closure_job(body: bytes) -> str:
 
 def community_closer(request: Request, deps: Deps) -> Response:
     def close(job: str) -> dict[str, Any]:
-        return {"job": job, **run_closure(deps.uow_factory, now=deps.clock()).as_dict()}
+        closed = run_closure(deps.uow_factory, now=deps.clock()).as_dict()
+        late = run_late_routing(deps.uow_factory, now=deps.clock()).as_dict()
+        return {"job": job, **closed, "routed_late": late}
 
     return handle_internal_call(request, "community_closer", parse_closure_job, close)
 

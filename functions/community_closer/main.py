@@ -3,7 +3,8 @@
 Called by Cloud Scheduler (OIDC token) and the local scheduler loop (HMAC) with
 ``{"job": "close_expired_requests"}``: closes expired requests and those every asked expert has
 answered, their responses move to ``closed_loop`` and ``community.request_closed`` is published
-(agents.md §8.14).
+(agents.md §8.14); then routes again the open requests that asked no expert yet (docs/community.md,
+step 6).
 
 The entry point lives in ``shared.entrypoints.community_closer``; this file only binds it.
 """

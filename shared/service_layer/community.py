@@ -797,6 +797,68 @@ def run_closure(uow_factory: UowFactory, *, now: datetime) -> ClosureReport:
     return report
 
 
+@dataclass(frozen=True)
+class LateRoutingReport:
+    examined: int  # open requests that had asked no expert
+    routed: int  # of them, routed now
+    experts: int  # experts asked
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"examined": self.examined, "routed": self.routed, "experts": self.experts}
+
+
+def route_waiting_requests(
+    uow: Work, *, now: datetime, limit: int = COMMUNITY_CLOSURE_BATCH
+) -> LateRoutingReport:
+    """Route again the open requests that asked no expert: every match was in their quiet hours or
+    already asked that day when the request came (decisions B18: such an expert is asked later,
+    never skipped for good), or nobody matched then and a member who does has joined since
+    (agents.md §7.3: "for future fulfilment"). The same matching and selection as a new request."""
+    waiting = uow.community_requests.waiting_for_experts(statuses=OPEN_STATUSES, now=now, limit=limit)
+    routed = experts = 0
+    for request in waiting:
+        requester_ids = [r.user_id for r in uow.community_requests.requesters(request.id)]
+        if request.requesting_user_id is not None:
+            requester_ids.append(request.requesting_user_id)
+        candidates = match_experts(uow, request.expertise_needed, exclude=requester_ids, now=now)
+        selection = select_experts(candidates, requester_ids=requester_ids, now=now)
+        asked = [
+            expert_id
+            for expert_id in selection.chosen
+            if _ask(uow, request.id, expert_id, request=request, expires_at=request.expires_at, now=now)
+        ]
+        if not asked:
+            continue
+        uow.community_requests.add_targets(request.id, asked)
+        uow.emit(
+            Event(
+                event_type=REQUEST_ROUTED,
+                aggregate_type=REQUEST_CONTEXT,
+                aggregate_id=request.id,
+                payload={
+                    "request_id": str(request.id),
+                    "experts_notified": len(asked),
+                    "expert_user_ids": [str(e) for e in asked],
+                    "routed_late": True,
+                },
+                created_by=AGENT,
+            )
+        )
+        routed += 1
+        experts += len(asked)
+    if routed:
+        log.info("community requests routed late", extra={"requests": routed, "experts": experts})
+    return LateRoutingReport(examined=len(waiting), routed=routed, experts=experts)
+
+
+def run_late_routing(uow_factory: UowFactory, *, now: datetime) -> LateRoutingReport:
+    """The hourly job's second use case: one batch in its own unit of work."""
+    with uow_factory() as uow:
+        report = route_waiting_requests(uow, now=now)
+        uow.commit()
+    return report
+
+
 def cancel_request(
     uow: Work,
     *,

@@ -134,6 +134,7 @@ def test_the_hourly_job_closes_an_expired_request(closer: Any, db: Any) -> None:
     )
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["closed"] == {"expired": 1}
+    assert response.get_json()["routed_late"] == {"examined": 0, "routed": 0, "experts": 0}
     assert db.execute("SELECT status FROM community_requests").fetchone()["status"] == "closed"
     [closed] = db.execute(
         "SELECT payload FROM events WHERE event_type = 'community.request_closed'"

@@ -279,6 +279,13 @@ class CommunityRequestRepository:
     def add_targets(self, request_id: UUID, expert_ids: Sequence[UUID]) -> None:
         self._sql.run("community_add_targets", request_id=request_id, expert_ids=list(expert_ids))
 
+    def waiting_for_experts(
+        self, *, statuses: Sequence[str], now: datetime, limit: int
+    ) -> list[LockedRequest]:
+        """Open requests that have asked no expert yet, oldest first, row-locked (others skipped)."""
+        rows = self._sql.all("community_waiting_for_experts", statuses=list(statuses), now=now, limit=limit)
+        return [LockedRequest.from_row(r) for r in rows]
+
     def lock(self, request_id: UUID) -> LockedRequest | None:
         row = self._sql.one("community_lock_request", request_id=request_id)
         return None if row is None else LockedRequest.from_row(row)

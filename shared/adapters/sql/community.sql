@@ -152,6 +152,20 @@ SELECT q.id, q.status, q.expires_at, q.responses_count,
  LIMIT %(limit)s
  FOR UPDATE OF q SKIP LOCKED;
 
+-- name: community_waiting_for_experts
+-- Open, unexpired requests that have asked no expert yet (every match was in quiet hours or asked
+-- that day, or nobody matched), oldest first, locked: the hourly job routes them again.
+SELECT id, requesting_agent_type, requesting_user_id, question, category, expertise_needed, target_user_ids,
+       status, responses_count, created_at, expires_at
+  FROM community_requests
+ WHERE status = ANY(%(statuses)s)
+   AND expires_at > %(now)s
+   AND cardinality(target_user_ids) = 0
+   AND cardinality(expertise_needed) > 0
+ ORDER BY created_at
+ LIMIT %(limit)s
+ FOR UPDATE SKIP LOCKED;
+
 -- name: community_finish_request
 -- Close or cancel a request, with the thank-you line for the experts.
 UPDATE community_requests
