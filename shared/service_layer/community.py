@@ -264,19 +264,7 @@ def route_request(
         _ask(uow, request_id, expert_id, request=request, expires_at=inserted.expires_at, now=now)
 
     if selection.chosen:
-        uow.emit(
-            Event(
-                event_type=REQUEST_ROUTED,
-                aggregate_type=REQUEST_CONTEXT,
-                aggregate_id=request_id,
-                payload={
-                    "request_id": str(request_id),
-                    "experts_notified": len(selection.chosen),
-                    "expert_user_ids": [str(e) for e in selection.chosen],
-                },
-                created_by=AGENT,
-            )
-        )
+        _emit_routed(uow, request_id, selection.chosen)
         status = "routed"
     else:
         uow.emit(
@@ -304,6 +292,25 @@ def route_request(
         },
     )
     return RoutingResult(status, request_id, selection.chosen, len(selection.skipped))
+
+
+def _emit_routed(uow: Work, request_id: UUID, experts: Sequence[UUID], **extra: Any) -> None:
+    """``community.request_routed``: the experts just asked (and how, in ``extra``)."""
+    payload = {
+        "request_id": str(request_id),
+        "experts_notified": len(experts),
+        "expert_user_ids": [str(e) for e in experts],
+        **extra,
+    }
+    uow.emit(
+        Event(
+            event_type=REQUEST_ROUTED,
+            aggregate_type=REQUEST_CONTEXT,
+            aggregate_id=request_id,
+            payload=payload,
+            created_by=AGENT,
+        )
+    )
 
 
 def _attach(
@@ -539,20 +546,7 @@ def refer_request(
             referred_by=expert_user_id,
         ):
             uow.community_requests.add_targets(request_id, [referred])
-            uow.emit(
-                Event(
-                    event_type=REQUEST_ROUTED,
-                    aggregate_type=REQUEST_CONTEXT,
-                    aggregate_id=request_id,
-                    payload={
-                        "request_id": str(request_id),
-                        "experts_notified": 1,
-                        "expert_user_ids": [str(referred)],
-                        "referred_by_user_id": str(expert_user_id),
-                    },
-                    created_by=AGENT,
-                )
-            )
+            _emit_routed(uow, request_id, [referred], referred_by_user_id=str(expert_user_id))
         return ReplyResult("referred", request_id, referred_user_id=referred)
     why = (
         "no verified member"
@@ -830,20 +824,7 @@ def route_waiting_requests(
         if not asked:
             continue
         uow.community_requests.add_targets(request.id, asked)
-        uow.emit(
-            Event(
-                event_type=REQUEST_ROUTED,
-                aggregate_type=REQUEST_CONTEXT,
-                aggregate_id=request.id,
-                payload={
-                    "request_id": str(request.id),
-                    "experts_notified": len(asked),
-                    "expert_user_ids": [str(e) for e in asked],
-                    "routed_late": True,
-                },
-                created_by=AGENT,
-            )
-        )
+        _emit_routed(uow, request.id, asked, routed_late=True)
         routed += 1
         experts += len(asked)
     if routed:
