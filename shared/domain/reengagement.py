@@ -156,8 +156,11 @@ def clamp_extend_days(days: int) -> int:
 
 
 # agents.md §1's priority lanes: a community request asked of this member as an expert is "high, next
-# available slot"; everything else a re-engagement carries waits for the member's best send time.
-NEXT_SLOT_ITEM_TYPES = frozenset({ItemType.COMMUNITY_REQUEST})
+# available slot", and so is an answer to the member's own question (agents.md §6 makes the
+# response event high priority and its priority rank 1, value 90: the member is waiting on it; at
+# the best send time an answer that came at 16:00 waited for 10:00 the next day). Everything else
+# a re-engagement carries waits for the member's best send time.
+NEXT_SLOT_ITEM_TYPES = frozenset({ItemType.COMMUNITY_REQUEST, ItemType.COMMUNITY_RESPONSE})
 
 
 @dataclass(frozen=True)
@@ -168,8 +171,8 @@ class Lane:
 
 def re_engagement_lane(item_types: Iterable[str]) -> Lane:
     """The queue lane of a re-engagement presenting these items: "high", sent at the next
-    available slot, when it asks the member for their expertise; else "medium" at the best
-    send time."""
+    available slot, when it asks the member for their expertise or brings an answer to their
+    question; else "medium" at the best send time."""
     if any(t in NEXT_SLOT_ITEM_TYPES for t in item_types):
         return Lane("high", can_delay=False)
     return Lane("medium", can_delay=True)

@@ -109,11 +109,14 @@ def test_the_seven_day_gap_runs_from_a_send_of_this_instant():
     [
         (["community_request"], Lane("high", can_delay=False)),
         (["intro_opportunity", "community_request"], Lane("high", can_delay=False)),
+        (["community_response"], Lane("high", can_delay=False)),  # an answer to their question
+        (["expert_impact", "community_response"], Lane("high", can_delay=False)),
+        (["expert_impact"], Lane("medium", can_delay=True)),
         (["intro_opportunity", "solution_update"], Lane("medium", can_delay=True)),
         ([], Lane("medium", can_delay=True)),
     ],
 )
-def test_an_expert_ask_takes_the_next_slot_and_the_rest_the_best_send_time(
+def test_an_expert_ask_and_an_answer_take_the_next_slot_and_the_rest_the_best_send_time(
     item_types: list[str], lane: Lane
 ) -> None:
     assert re_engagement_lane(item_types) == lane
