@@ -85,6 +85,16 @@ def test_a_like_of_the_question_just_asked_accepts_like_a_yes(db, tapback):
     assert unanswered(db, user_id) == 0
 
 
+def test_a_like_of_the_offline_mention_with_its_instructions_after_the_question_accepts(db):
+    """The offline brain's mention ends "Would you like the intro? Reply yes or no."."""
+    (user_id, conv), request = asked(db)
+    mention = "Separately: Dana Kim wants to meet you. Would you like the intro? Reply yes or no."
+    agent_said(db, user_id, conv, mention)
+    say(db, user_id, conv, f"Liked \u201c{mention}\u201d")
+    run_member_turn(user_id, make_deps())
+    assert request_status(db, request) == "accepted"
+
+
 def test_a_dislike_of_the_question_declines(db):
     (user_id, conv), request = asked(db)
     say(db, user_id, conv, f"Disliked \u201c{ASK}\u201d")

@@ -1,12 +1,12 @@
 """Tapbacks in a turn's inbound texts (``shared.domain.tapbacks``): what each one counts as.
 
-A reaction to the question the agent asked last (approval or disapproval, the question in the
-quoted part of its latest reply) stands for a yes or a no (👍 / 👎) when the agent reads answers
-that way (``Agent.reads_reactions``: the Concierge and the Innovator). Every other reaction (a laugh,
-a like of a statement, a reaction to an older message, a reaction taken back) is the member
-acknowledging what they read: it is marked answered with the turn and asks for no reply. A
-text in that form that quotes nothing the member was sent (in the history the turn loaded) is
-read as the text it is.
+An approval or a disapproval of a part of the agent's latest reply that asks something ("Would
+you like the intro? Reply yes or no.") stands for a yes or a no (👍 / 👎) when the agent reads
+answers that way (``Agent.reads_reactions``: the Concierge and the Innovator). Every other
+reaction (a laugh, a like of a statement, a reaction to an older message, a reaction taken back)
+is the member acknowledging what they read: it is marked answered with the turn and asks for no
+reply. A text in that form that quotes nothing the member was sent (in the history the turn
+loaded) is read as the text it is.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ def _meaning(tapback: Tapback, reply: list[str], reads_answers: bool) -> str | N
     if not reads_answers or tapback.yes_no is None:
         return None
     asked = next((part for part in reply if quotes(tapback, part)), None)
-    if asked is None or not asked.rstrip().endswith("?"):
+    if asked is None or "?" not in asked:
         return None  # a reaction to a statement, or to an older message
+    # The question may come before the instructions: "Would you like the intro? Reply yes or no."
     return YES_TEXT if tapback.yes_no else NO_TEXT
 
 
