@@ -472,6 +472,25 @@ def asks_what_we_do(text: str) -> bool:
     return bool(_ABOUT_US.match(" ".join(text.split())))
 
 
+_WHO_IS_HERE = re.compile(
+    r"^(?:so |ok(?:ay)?,? |hi,? |hey,? )?"
+    r"(?:who(?:'s| is| else is| are| else are| all is| else)? (?:in|on|part of) (?:the |this |your )?"
+    r"(?:network|group|yachtparty|club)|"
+    r"who (?:else )?(?:is|are) (?:here|the (?:other )?members|members)|"
+    r"(?:can|could|may) (?:i|you) (?:see|get|have|share|send(?: me)?) (?:the |a |your )?"
+    r"(?:member(?:ship)?|members) (?:list|directory)|"
+    r"(?:is there|do you have) (?:a |the )?(?:member(?:ship)?|members) (?:list|directory))\b[^.!?]*[.!?]*$",
+    re.IGNORECASE,
+)
+
+
+def asks_who_is_here(text: str) -> bool:
+    """A question about who the members are: "who else is in the network?", "can I see the member
+    list?". The list is not shared: members meet through asks and double opt-in introductions
+    (decisions B17)."""
+    return bool(_WHO_IS_HERE.match(" ".join(text.split())))
+
+
 def is_thanks(text: str) -> bool:
     """A bare thank-you ("thanks", "great, thank you!"), with nothing asked."""
     return bool(_THANKS.match(" ".join(text.split())))

@@ -110,6 +110,9 @@ def test_offline_a_vendor_question_gets_research_and_a_community_request(db):
         # found texting the local stack: "Got it. ... tell me what you need" to a question
         ("what can you do?", "I can put your question to members who know the area"),
         ("So how does this work?", "I can put your question to members who know the area"),
+        # found texting the local stack on 5 December: "Got it. ... tell me what you need"
+        ("who else is in the network?", "I don't share who's in the network."),
+        ("Can I see the member list?", "I don't share who's in the network."),
     ],
 )
 def test_offline_a_thank_you_or_a_greeting_is_answered_in_kind(db, text, reply):
@@ -153,8 +156,8 @@ def test_offline_a_status_question_is_answered_from_the_members_own_open_request
     offline(db, user_id, conv, "any news?")
     assert replies(db, user_id)[-1] == (
         'Your question "payroll provider" is out with the network; no answers yet. '
-        'Your question "hospital sales" is open, but nobody in the network matches it yet; it waits for '
-        "someone who does. I'll text you as soon as there's news."
+        'Your question "hospital sales" is open; nobody has been asked yet, and I\'ll ask members who '
+        "know the area as soon as I can. I'll text you as soon as there's news."
     )
     newer = open_request(db, user_id, "Has anyone hired a VP of Sales at seed stage?", "VP of Sales hire")
     db.execute(

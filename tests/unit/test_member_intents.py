@@ -13,6 +13,7 @@ from shared.domain.constants import CREDIT_PACKS
 from shared.domain.member_intents import (
     IntentKind,
     asks_what_we_do,
+    asks_who_is_here,
     looks_like_goal,
     read_intent,
     read_intents,
@@ -493,3 +494,21 @@ def test_an_innovator_asking_about_their_intros_checks_their_progress(text):
 )
 def test_a_question_about_the_service_itself(text, about_us):
     assert asks_what_we_do(text) is about_us
+
+
+@pytest.mark.parametrize(
+    ("text", "who"),
+    [
+        ("who else is in the network?", True),
+        ("Who's in the network", True),
+        ("who is on yachtparty?", True),
+        ("who are the other members?", True),
+        ("Can I see the member list?", True),
+        ("do you have a members directory?", True),
+        ("who should I talk to about SOC 2?", False),
+        ("is anyone in the network from Stripe?", False),  # a find-person ask, not the list
+        ("who else is in the network? Also, any news?", False),  # two sentences: more than that
+    ],
+)
+def test_a_question_about_who_the_members_are(text, who):
+    assert asks_who_is_here(text) is who

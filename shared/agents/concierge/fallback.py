@@ -41,6 +41,7 @@ from shared.domain.member_intents import (
     IntentKind,
     answers_closed_question,
     asks_what_we_do,
+    asks_who_is_here,
     is_hello,
     is_thanks,
     looks_like_answer,
@@ -66,6 +67,10 @@ ABOUT_US_INNOVATOR = (  # the same, asked by an Innovator (agents.md §5: prospe
     "I can put your question to members who know the area, look into vendors for you, take your prospect "
     "list and ask members who know those people for intros, and add credits when you need them. Tell me "
     "what you need."
+)
+MEMBERS_PRIVATE = (  # "who else is in the network?", "can I see the member list?"
+    "I don't share who's in the network. I can put your question to members who know the area, and "
+    "introduce you to someone when you both agree. Tell me what you need."
 )
 ANSWER_PLEASE = (  # a bare "yes" to a question asked of them: no answer yet
     "Go ahead: text me your answer and I'll pass it on to the member who asked, or reply 'pass' if it "
@@ -450,7 +455,9 @@ def _standing(request: OpenRequest) -> str:
     if request.answered:
         return "has answers; I send each one to you as it comes in."
     if request.experts_asked == 0:
-        return "is open, but nobody in the network matches it yet; it waits for someone who does."
+        # matched by nobody yet, or by members in their quiet hours or asked already that day: the
+        # hourly job asks them as soon as it may (community.route_waiting_requests)
+        return "is open; nobody has been asked yet, and I'll ask members who know the area as soon as I can."
     return "is out with the network; no answers yet."
 
 
@@ -468,6 +475,8 @@ def _nothing_done(said: Sequence[str], *, innovator: bool = False, presented: Pr
         return ANSWER_PLEASE
     if any(asks_what_we_do(t) for t in texts):
         return ABOUT_US_INNOVATOR if innovator else ABOUT_US
+    if any(asks_who_is_here(t) for t in texts):
+        return MEMBERS_PRIVATE
     return HONEST_ACK
 
 
