@@ -245,6 +245,32 @@ def test_render_acknowledges_only_what_succeeded():
     assert "network" not in text[0]
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        # found texting the local stack: "I'll look into freight forwarder for Rotterdam ..."
+        (
+            "can you recommend a good freight forwarder for Rotterdam?",
+            "I'll look for a freight forwarder for Rotterdam",
+        ),
+        (
+            "Can you recommend a good customs broker for US-Mexico cross-border?",
+            "I'll look for a customs broker",
+        ),
+        ("any recommendations for an accountant in Boston?", "I'll look for an accountant in Boston"),
+        ("any recommendations for SOC 2 automation?", "I'll look into SOC 2 automation"),
+        ("is there a tool for expense management?", "I'll look into expense management"),
+        ("do you know a good ERP consultant?", "I'll look into ERP"),  # "consultant" says nothing
+        ("can you recommend a good accountant in Boston?", "I'll look for an accountant in Boston"),
+        ("any recommendations for a good HR platform?", "I'll look into HR"),  # "platform" says nothing
+    ],
+)
+def test_research_is_looked_for_when_one_thing_was_asked_for(text, line):
+    intents = [read_intent(text)]
+    [said] = brain.render([ok("request_solution_research")], intents)
+    assert said.startswith(line), said
+
+
 def test_render_with_nothing_done_is_the_honest_acknowledgment():
     assert brain.render([], []) == [brain.HONEST_ACK]
 

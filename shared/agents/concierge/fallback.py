@@ -29,6 +29,7 @@ honest acknowledgment.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -305,6 +306,35 @@ def _names(summary: str, topic: str) -> bool:
     return bool(words) and all(w in lowered for w in words)
 
 
+# "recommend a good freight forwarder": the adjectives a member puts between the article and the thing
+_ASKED_FOR_ONE = (
+    r"\ban?\s+(?:(?:good|great|reliable|solid|decent|trusted|recommended|cheap|affordable|local)\s+){0,2}"
+)
+
+
+def _research_line(topic: str, text: str) -> str:
+    """ "I'll look into SOC 2 automation ..."; a thing asked for with "a" or "an" is looked for:
+    "recommend a good freight forwarder for Rotterdam?" -> "I'll look for a freight forwarder for
+    Rotterdam ..." (it read "I'll look into freight forwarder for Rotterdam")."""
+    about = _cut(topic, SUMMARY_MAX) if topic and len(topic) <= SUMMARY_MAX else ""
+    if not about:
+        return "I'll look into it and come back to you when I have something concrete."
+    # the whole topic, as the member wrote it after the article ("a good HR platform" is no "an HR")
+    found = re.search(_ASKED_FOR_ONE + re.escape(about) + r"(?=\s*(?:[?.!,;]|$))", text, re.IGNORECASE)
+    done = "and come back to you when I have something concrete."
+    if found:
+        return f"I'll look for {_article(about.split()[0], found.group(0))} {about} {done}"
+    return f"I'll look into {about} {done}"
+
+
+def _article(head: str, asked: str) -> str:
+    """The member's own "a"/"an" when it stood right before ``head``; else by its first letter."""
+    said = asked.split()
+    if len(said) == 2:  # "a" or "an", then the topic's first word
+        return said[0].lower()
+    return "an" if head[0].lower() in "aeiou" else "a"
+
+
 def render(
     results: Sequence[ToolResult],
     intents: Sequence[Intent],
@@ -325,10 +355,9 @@ def render(
         lines.append("Noted, that's what you're working on.")
     research = done.get("request_solution_research")
     community = done.get("publish_community_request")
-    topic = next((i.topic for i in intents if i.kind is IntentKind.SOLUTION_QUESTION and i.topic), "")
+    asked = next((i for i in intents if i.kind is IntentKind.SOLUTION_QUESTION and i.topic), None)
     if research is not None:
-        about = _cut(topic, SUMMARY_MAX) if topic and len(topic) <= SUMMARY_MAX else "it"
-        lines.append(f"I'll look into {about} and come back to you when I have something concrete.")
+        lines.append(_research_line(asked.topic if asked else "", asked.text if asked else ""))
     if community is not None:
         lines.append(
             "I'll also get the question out to the network."
