@@ -262,6 +262,8 @@ def test_render_acknowledges_only_what_succeeded():
         ("is there a tool for expense management?", "I'll look into expense management"),
         ("do you know a good ERP consultant?", "I'll look into ERP"),  # "consultant" says nothing
         ("can you recommend a good accountant in Boston?", "I'll look for an accountant in Boston"),
+        ("can you recommend an MBA recruiter for our Boston office?", "I'll look for an MBA recruiter"),
+        ("any recommendations for an HVAC contractor in Denver?", "I'll look for an HVAC contractor"),
         ("any recommendations for a good HR platform?", "I'll look into HR"),  # "platform" says nothing
     ],
 )

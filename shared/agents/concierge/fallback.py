@@ -307,9 +307,8 @@ def _names(summary: str, topic: str) -> bool:
 
 
 # "recommend a good freight forwarder": the adjectives a member puts between the article and the thing
-_ASKED_FOR_ONE = (
-    r"\ban?\s+(?:(?:good|great|reliable|solid|decent|trusted|recommended|cheap|affordable|local)\s+){0,2}"
-)
+_ADJECTIVES = r"(?:good|great|reliable|solid|decent|trusted|recommended|cheap|affordable|local)"
+_ASKED_FOR_ONE = rf"(?P<lead>\ban?\s+(?:{_ADJECTIVES}\s+){{0,2}})"
 
 
 def _research_line(topic: str, text: str) -> str:
@@ -323,14 +322,15 @@ def _research_line(topic: str, text: str) -> str:
     found = re.search(_ASKED_FOR_ONE + re.escape(about) + r"(?=\s*(?:[?.!,;]|$))", text, re.IGNORECASE)
     done = "and come back to you when I have something concrete."
     if found:
-        return f"I'll look for {_article(about.split()[0], found.group(0))} {about} {done}"
+        return f"I'll look for {_article(about.split()[0], found.group('lead'))} {about} {done}"
     return f"I'll look into {about} {done}"
 
 
-def _article(head: str, asked: str) -> str:
-    """The member's own "a"/"an" when it stood right before ``head``; else by its first letter."""
-    said = asked.split()
-    if len(said) == 2:  # "a" or "an", then the topic's first word
+def _article(head: str, lead: str) -> str:
+    """The member's own "a"/"an" when it stood right before ``head`` (``lead`` is the article and
+    any adjectives before the topic); else by the first letter of ``head``."""
+    said = lead.split()
+    if len(said) == 1:  # the article alone: it was written for the topic's first word
         return said[0].lower()
     return "an" if head[0].lower() in "aeiou" else "a"
 
