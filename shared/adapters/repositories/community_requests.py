@@ -27,7 +27,7 @@ class CommunityRequest:
     category: str | None
     status: str
     created_at: datetime
-    experts_asked: int = 0  # members the request was routed to (none: nobody matched it yet)
+    experts_asked: int = 0  # members the request was routed to (none yet: see route_waiting_requests)
 
     @property
     def described(self) -> str:

@@ -453,7 +453,7 @@ class OpenRequest:
 
     described: str
     answered: bool
-    experts_asked: int = 1  # none: nobody in the network matched it yet
+    experts_asked: int = 1  # none: nobody matched, or every match was in quiet hours or asked that day
 
 
 STATUS_SHOWN = 2  # at most this many of the member's open requests in a status answer

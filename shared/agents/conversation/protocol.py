@@ -76,9 +76,6 @@ class Turn(Generic[StateT]):
     @property
     def user_texts(self) -> list[str]:
         """The member's texts this turn answers; a tapback as what it counts as, if anything."""
-        texts = [m.content for m in self.inbound if m.role == "user"]
-        if not self.reactions:
-            return texts
         said = (self.reactions.get(m.id, m.content) for m in self.inbound if m.role == "user")
         return [text for text in said if text is not None]
 
