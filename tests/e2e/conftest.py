@@ -62,6 +62,15 @@ class RunningStack:
         self.reader.join(timeout=10)  # every line the stack printed is in `output` from here on
         return self.proc.returncode
 
+    def thread_dump(self) -> list[str]:
+        """The runner's threads' stacks (its faulthandler answers SIGUSR1) and the output before
+        them: what a failed stop shows. The runner is the child of ``make``, ``self.proc``."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        for pid in children.read_text().split() if children.exists() else []:
+            os.kill(int(pid), signal.SIGUSR1)
+        time.sleep(2.0)  # the dump goes through the same pipe as the output
+        return self.output[-120:]
+
 
 def start_stack(extra_env: dict[str, str] | None = None) -> RunningStack:
     state_dir = Path(tempfile.mkdtemp(prefix="yp-stack-"))

@@ -21,6 +21,7 @@ and outside scripts can attach from another terminal.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import secrets
@@ -44,6 +45,7 @@ from tools.localstack.guard import GuardClient, group_alive, start_guard
 from tools.localstack.pgcluster import PgCluster, accepts_connections, free_port
 from tools.localstack.pubsub_emulator import is_ready as is_emulator_ready
 from tools.localstack.stack_info import DEFAULT_STATE_DIR, PROJECT, StackInfo, stack_file
+from tools.localstack.stop_signal import StopRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
@@ -240,12 +242,10 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
         if os.environ.get("ANTHROPIC_API_KEY")
         else ("the deterministic fallback brain (no ANTHROPIC_API_KEY)")
     )
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
+    stop = StopRequest()
+    stop.install(signal.SIGTERM)
+    # `kill -USR1 <runner>` prints every thread's stack to the output: how a stop that hangs is seen.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     with ExitStack() as stack:
         guard = start_guard(log_dir / "guard.log")
@@ -363,12 +363,11 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - a linear start-up s
         else:
             say("running; press Ctrl-C to stop" + ("" if not args.chat else " (no terminal: simulator off)"))
             try:
-                while not stop.is_set():
+                while not stop.wait(1.0):
                     dead = [n for n, p in procs.items() if p.poll() is not None]
                     if dead:
                         say(f"function(s) exited: {', '.join(dead)}; see {log_dir}")
                         return 1
-                    stop.wait(1.0)
             except KeyboardInterrupt:
                 pass
         say("stopping")
