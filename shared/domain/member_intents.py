@@ -7,8 +7,10 @@ gets an honest acknowledgment, never a guess:
 - "stop asking me about X" / "no longer need X" / "cancel my request about X" → ``CANCEL``;
 - "do you know anyone at X" / "I want to meet someone at X" / "can you intro me to someone at X" /
   "can you find me someone who has done X" / "I'm looking for someone with experience in X" /
-  "does anyone here have experience with X" / "has anyone hired a CRO",
-  or a person named directly ("introduce me to Sofia", "I'd like to meet the CFO of Acme") →
+  "does anyone here have experience with X" / "has anyone hired a CRO" /
+  "I'd like an intro to someone who runs procurement at a bank" / "who do you know at Goldman?" /
+  "any VCs in the network?", or a person named directly ("introduce me to Sofia", "I'd like to meet
+  the CFO of Acme") →
   ``FIND_PERSON`` (a community request, never an intro offer: agents.md §4.3 disambiguation);
 - a question about vendors, tools, platforms, software, providers, or a recommendation asked for
   by name ("can you recommend a good customs broker", "any recommendations for a SOC 2 auditor")
@@ -21,6 +23,9 @@ gets an honest acknowledgment, never a guess:
   and "how are my intros going?" / "status of my intros" → ``INTRO_PROGRESS`` (tool 3);
 - "how many credits do I have?" / "what's my balance?" → ``BALANCE`` (answered from the member's
   row, no tool);
+- "any advice on negotiating a term sheet?" / "I'd love some thoughts on pricing" / "tips for
+  hiring a first CRO?" → ``ADVICE`` (a community request for members' quick thoughts); never
+  "thanks for the advice on X" or "my thoughts on X";
 - "any news?" / "any update on my question?" / "did anyone answer?" → ``STATUS`` (answered from
   the member's own open community requests, no tool);
 - anything else → ``OTHER``.
@@ -48,6 +53,7 @@ class IntentKind(StrEnum):
     INTRO_PROGRESS = "intro_progress"
     BALANCE = "balance"
     STATUS = "status"
+    ADVICE = "advice"  # a question for members' quick thoughts: "any advice on negotiating a term sheet?"
     OTHER = "other"
 
 
@@ -75,7 +81,8 @@ _CANCEL = re.compile(
 _MEET_ASK = (
     r"(?:(?:can|could|would|will) you (?:please )?|please |who (?:can|could) |)"
     r"(?:intro(?:duce)?|connect) me (?:to|with)"
-    r"|(?:i )?(?:want|would like|'d like|need|hope|am hoping|'m hoping|would love|'d love) to "
+    r"|(?:i )?(?:want|would like|'d like|need|hope|am hoping|'m hoping|would love|'d love|"
+    r"am trying|'m trying|am looking|'m looking) to "
     r"(?:meet|talk to|speak (?:to|with)|connect with|get an? intro(?:duction)? to|be introduced to|"
     r"be connected (?:to|with))"
     r"|(?:looking for|need|want|get me|like) an? intro(?:duction)? to"
@@ -86,13 +93,23 @@ _FIND_ASK = (
     r"find(?: me| us)?"
     r"|(?:(?:i'?m|i am|we'?re|we are) )?(?:looking for|searching for|trying to find|hoping to find)"
 )
+# Where the person is asked for in: "anyone here at Stripe", "someone in the network who ...".
+_IN_NETWORK = r"(?:\s+(?:here|in (?:the|this|our|your) (?:network|group|community)))?"
+# Who someone is by what they do or did: "who runs procurement at a bank", "who sold a company",
+# "who's hired", "who've done an IPO" (a verb ending in -s or -ed, or a common irregular past).
+_WHO_DOES = (
+    r"who(?:'s| has| have| is| can|'ve)"
+    r"|who(?: also| currently| once| used to)? (?:[a-z]+s|[a-z]+ed|ran|led|built|sold|grew|made|took|"
+    r"won|went|knows?|run|lead|build|sell|own|manage|head)"
+)
 _FIND_PERSON = re.compile(
     r"\b(?:(?:(?:do|does) (?:you|anyone|anybody) )?know (?:anyone|anybody|someone|somebody|people|a person)"
+    r"|who (?:do|does|might|would) (?:you|anyone|anybody) know"
     r"|(?:" + _MEET_ASK + r"|" + _FIND_ASK + r") (?:someone|somebody|anyone|people|a person)"
-    r"|(?:is there|any) (?:anyone|someone|somebody) (?:in the network )?"
-    r"|^(?:anyone|anybody|someone|somebody))"
-    r"\s+(?P<via>at|from|in|who works at|who worked at|working at|who knows|with experience (?:in|with)|"
-    r"who has done|who(?:'s| has| have| is| can)|that(?:'s| has| have))\s+"
+    r"|(?:is there|any) (?:anyone|someone|somebody)"
+    r"|^(?:anyone|anybody|someone|somebody))" + _IN_NETWORK + r"\s+"
+    r"(?P<via>at|from|in|who works at|who worked at|working at|who knows|with experience (?:in|with)|"
+    r"who has done|" + _WHO_DOES + r"|that(?:'s| has| have))\s+"
     r"(?P<topic>.+?)" + _TOPIC_END,
     re.IGNORECASE,
 )
@@ -106,6 +123,27 @@ _ANYONE_DONE = re.compile(
     r"(?P<done>done|raised|hired|built|run|sold|launched|implemented|set up|dealt with|gone through|"
     r"worked (?:with|at|on)|negotiated|scaled|managed))\s+"
     r"(?P<topic>.+?)" + _TOPIC_END,
+    re.IGNORECASE,
+)
+_SOLUTION_WORDS_PLURAL = r"vendors|tools|platforms|solutions|providers|agencies|apps|products|services|firms"
+# Members of a kind, asked for by role: "any VCs in the network?", "any CFOs here who've done an
+# IPO?". Not what members say about our messages ("any updates here?", "any intros in the network?").
+_ANY_ROLE = re.compile(
+    r"\bany (?P<role>(?:[A-Za-z][\w&-]* ){0,2}(?!(?:updates|news|thoughts|ideas|suggestions|"
+    r"recommendations|recs|tips|questions|messages|intros|introductions|requests|answers|replies|"
+    r"responses|results|credits|members|people|folks|others|users|texts|" + _SOLUTION_WORDS_PLURAL + r")\b)"
+    r"[A-Za-z][\w&-]*?s) (?:here|in (?:the|this|our|your) (?:network|group|community))\b"
+    r"(?P<rest>[^?.!;]*)",
+    re.IGNORECASE,
+)
+# Asking for members' thoughts on something: "any advice on negotiating a term sheet?", "I'd love
+# some thoughts on pricing", "tips for hiring a first CRO?".
+# Only asked for ("any", "some", "your", "need", "would love" ... or opening the text): "thanks for
+# the advice on pricing" and "my thoughts on this: ..." ask nothing.
+_ADVICE = re.compile(
+    r"(?:\b(?:any|some|your|need|want|looking for|would love|'d love|would appreciate|'d appreciate) |^)"
+    r"(?:advice|tips|thoughts|pointers|guidance|input|perspectives?) "
+    r"(?:on|for|about|regarding|around|re:?) (?P<topic>.+?)" + _TOPIC_END,
     re.IGNORECASE,
 )
 # The same asks naming who is wanted directly: "introduce me to Sofia", "I'd like to meet the CFO
@@ -238,7 +276,7 @@ _BUYER = re.compile(
 )
 _FILLER = re.compile(
     r"^(?:a|an|the|some|good|great|any|reliable|solid|decent|best|"
-    r"(?:recommendations?|suggestions?|recs|ideas)\s+(?:for|on))\s+",
+    r"(?:recommendations?|suggestions?|recs|ideas|thoughts|advice|tips|input)\s+(?:for|on))\s+",
     re.IGNORECASE,
 )
 # "the SOC 2 thing", "that CRM question": the words that name the request, not what it is about
@@ -333,8 +371,22 @@ def read_intent(text: str, *, innovator: bool = False) -> Intent:
     asks_status = _STATUS.search(flat) is not None and _INTROS.search(flat) is None
     status = Intent(IntentKind.STATUS, text=flat) if asks_status else None
     return (
-        _find_person_intent(flat) or status or _solution_intent(flat) or Intent(IntentKind.OTHER, text=flat)
+        _find_person_intent(flat)
+        or status
+        or _advice_intent(flat)
+        or _solution_intent(flat)
+        or Intent(IntentKind.OTHER, text=flat)
     )
+
+
+def _advice_intent(flat: str) -> Intent | None:
+    """A question for members' thoughts ("any advice on negotiating a term sheet?"); a vendor
+    question asked the same way ("any thoughts on payroll software?") is a solution question."""
+    advice = _ADVICE.search(flat)
+    if advice is None or _SOLUTION.search(advice.group("topic")):
+        return None
+    topic = _clean_topic(advice.group("topic"))
+    return Intent(IntentKind.ADVICE, topic, category_of(topic), flat) if topic else None
 
 
 def _find_person_intent(flat: str) -> Intent | None:
@@ -343,7 +395,8 @@ def _find_person_intent(flat: str) -> Intent | None:
     if person:
         topic = _clean_topic(person.group("topic"))
         if topic:
-            summary = _person_summary(person.group("via"), topic)
+            said = " ".join(person.group("topic").split()).strip(" .,;:?!")  # "runs a family office"
+            summary = _person_summary(person.group("via"), said)
             return Intent(IntentKind.FIND_PERSON, topic, category_of(topic), flat, summary=summary)
     done = _ANYONE_DONE.search(flat)
     if done:
@@ -356,6 +409,12 @@ def _find_person_intent(flat: str) -> Intent | None:
             return Intent(
                 IntentKind.FIND_PERSON, topic, category_of(topic), flat, summary=f"someone {how} {said}"
             )
+    role = _ANY_ROLE.search(flat)
+    if role:
+        who = " ".join(role.group("role").split())
+        said = " ".join(f"{who} {role.group('rest')}".split()).strip(" .,;:")  # "CFOs who've done an IPO"
+        # tagged in the singular, as members' expertise is ("vc", not "vcs")
+        return Intent(IntentKind.FIND_PERSON, _singular(who), category_of(said), flat, summary=said)
     wanted = _MEET_TARGET.search(flat)
     if wanted:
         summary = _TARGET_END.split(" ".join(wanted.group("target").split()), maxsplit=1)[0]
@@ -363,6 +422,16 @@ def _find_person_intent(flat: str) -> Intent | None:
         if topic:
             return Intent(IntentKind.FIND_PERSON, topic, category_of(topic), flat, summary=summary)
     return None
+
+
+def _singular(role: str) -> str:
+    """ "VCs" -> "VC", "healthcare founders" -> "healthcare founder", "attorneys" -> "attorney"."""
+    head, _, last = role.rpartition(" ")
+    if last.lower().endswith("ies") and len(last) > 4:
+        last = last[:-3] + "y"
+    elif last.lower().endswith("s") and not last.lower().endswith("ss"):
+        last = last[:-1]
+    return f"{head} {last}" if head else last
 
 
 def _solution_intent(flat: str) -> Intent | None:
@@ -390,7 +459,7 @@ def _person_summary(via: str, topic: str) -> str:
     """ "someone at Stripe" for a company, "someone in fintech"; "someone who has set up a warehouse
     in Monterrey", "people who have sold to hospitals" or "someone with experience in SOC 2" for what
     they did or know."""
-    how = " ".join(via.lower().split())
+    how = " ".join(via.lower().split()).replace("who've", "who have")
     if how in _PLACE_CONNECTORS:
         return f"someone at {topic}"
     return f"{'people' if how.endswith(' have') else 'someone'} {how} {topic}"
@@ -509,7 +578,7 @@ def looks_like_goal(text: str) -> bool:
     flat = " ".join(text.split())
     if not flat or flat.endswith("?") or reads_as_instructions(flat):
         return False
-    return read_intent(flat).kind not in (IntentKind.FIND_PERSON, IntentKind.CANCEL)
+    return read_intent(flat).kind not in (IntentKind.FIND_PERSON, IntentKind.ADVICE, IntentKind.CANCEL)
 
 
 def split_prospect(topic: str) -> tuple[str, str | None]:

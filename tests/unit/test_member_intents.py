@@ -192,6 +192,30 @@ def test_a_find_person_request_is_summarised_by_who_is_wanted(text, summary):
             "people who have sold to hospitals",
         ),
         ("I want to meet May Chen", "May Chen", "May Chen"),
+        # found texting the local stack (5 December): each got "tell me what you need"; who is
+        # wanted by what they do, by role, or asked as "who do you know at X"
+        (
+            "I'd like an intro to someone who runs procurement at a bank",
+            "procurement at a bank",
+            "someone who runs procurement at a bank",
+        ),
+        ("do you know anyone who runs a family office?", "family office", "someone who runs a family office"),
+        (
+            "does anyone know someone who used to run sales at Salesforce?",
+            "sales at Salesforce",
+            "someone who used to run sales at Salesforce",
+        ),
+        ("looking for someone who built a marketplace", "marketplace", "someone who built a marketplace"),
+        ("know anyone who've done an IPO?", "done an IPO", "people who have done an IPO"),
+        ("who do you know at Goldman?", "Goldman", "someone at Goldman"),
+        ("anyone in the network from Stripe?", "Stripe", "someone at Stripe"),
+        ("I'm trying to meet people in climate tech", "climate tech", "someone in climate tech"),
+        ("any VCs in the network?", "VC", "VCs"),
+        ("any CFOs here who've done an IPO?", "CFO", "CFOs who've done an IPO"),
+        ("Any healthcare founders in the group?", "healthcare founder", "healthcare founders"),
+        ("any family office partners here?", "family office partner", "family office partners"),
+        ("any attorneys in the network?", "attorney", "attorneys"),
+        ("any CTOs here?", "CTO", "CTOs"),
     ],
 )
 def test_asking_to_meet_or_be_introduced_is_a_find_person_request(text, topic, summary):
@@ -219,10 +243,43 @@ def test_asking_to_meet_or_be_introduced_is_a_find_person_request(text, topic, s
         "i want to meet sofia",  # no capital: too unsure to ask the network
         "Someone told me about you",
         "Anyone there?",
+        "any texts in the network I missed?",
+        "thanks for the advice on pricing",
+        "my thoughts on this: we should wait",
+        "great tips on that, thanks",
     ],
 )
 def test_what_is_no_ask_to_meet_someone_stays_other(text):
     assert read_intent(text).kind is IntentKind.OTHER
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        # found texting the local stack (5 December): "tell me what you need"
+        ("any advice on negotiating a term sheet?", "negotiating a term sheet"),
+        ("I'd love some thoughts on pricing our enterprise tier", "pricing our enterprise tier"),
+        ("tips for hiring a first CRO?", "hiring a first CRO"),
+        ("I'd appreciate your input on our board deck", "our board deck"),
+        ("Advice on raising a bridge round?", "raising a bridge round"),
+    ],
+)
+def test_asking_for_advice_is_a_community_request_for_quick_thoughts(text, topic):
+    [intent] = read_intents([text])
+    assert (intent.kind, intent.topic) == (IntentKind.ADVICE, topic)
+    [(name, args)] = brain.plan([intent], goal_text=None)
+    assert (name, args["expertise_needed"], args["desired_outcome"], args["request_summary"]) == (
+        "publish_community_request",
+        [topic],
+        "quick_thoughts",
+        topic,
+    )
+    assert not looks_like_goal(text)  # an ask, not an answer to "what are you working on?"
+
+
+def test_advice_on_a_vendor_is_a_vendor_question():
+    intent = read_intent("any thoughts on payroll software?")
+    assert (intent.kind, intent.topic) == (IntentKind.SOLUTION_QUESTION, "payroll")
 
 
 def test_plan_other_does_nothing_and_the_goal_comes_first():

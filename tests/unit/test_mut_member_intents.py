@@ -39,7 +39,7 @@ K = IntentKind
                 "payroll company",
                 "people",
                 "do you know anyone at a payroll company",
-                summary="someone at payroll company",
+                summary="someone at a payroll company",
             ),
         ),
         (

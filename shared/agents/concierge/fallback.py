@@ -20,7 +20,8 @@ The rules, first match wins for the item presented last (``Presented``):
    or a bare yes or no → ``record_follow_up_answer`` with their words; a bare yes or no counts
    when the question is one it answers ("Do you have a contact at Vanta?" → "yes").
 Then, for what is left: a vendor question → research plus a community request; "do you know
-anyone at X" → a community request; "stop asking me about X" → cancel the member's own request;
+anyone at X", "any VCs in the network?" → a community request for an introduction; "any advice on
+X?" → a community request for quick thoughts; "stop asking me about X" → cancel the member's own request;
 for an Innovator, "here's my list" → ``upload_prospects`` and "buy 500 credits" →
 ``request_credit_funding`` (the smallest pack when no number is given), whose returned link the
 reply quotes exactly (no link is ever written that a tool did not return); anything else → an
@@ -191,6 +192,19 @@ def plan(
                     },
                 )
             )
+        elif intent.kind is IntentKind.ADVICE:
+            calls.append(
+                (
+                    "publish_community_request",
+                    {
+                        "question": question,
+                        "expertise_needed": [topic],  # the topic alone, as for FIND_PERSON
+                        "category": intent.category,
+                        "desired_outcome": "quick_thoughts",
+                        "request_summary": topic,
+                    },
+                )
+            )
         elif intent.kind is IntentKind.CANCEL and intent.topic:
             calls.append(("cancel_community_request", {"about": _cut(intent.topic, 200)}))
         elif intent.kind is IntentKind.UPLOAD_PROSPECTS:
@@ -220,7 +234,7 @@ def _answer_presented(
     if cancel is not None:
         # naming the presented item declines it; anything else is the member's own request (cancel rule)
         return _decline(presented) if cancel.topic and _names(presented.summary, cancel.topic) else None
-    if not text or kinds & {IntentKind.SOLUTION_QUESTION, IntentKind.FIND_PERSON}:
+    if not text or kinds & {IntentKind.SOLUTION_QUESTION, IntentKind.FIND_PERSON, IntentKind.ADVICE}:
         return None  # nothing said, or a new ask of their own: not an answer
     offer = next((i for i in intents if i.kind is IntentKind.OFFER_INTRO), None)
     if offer is not None and presented.item_type in ("community_request", "connection_request"):
