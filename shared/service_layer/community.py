@@ -73,6 +73,7 @@ from shared.domain.constants import (
     EXPERT_IMPACT_NOTICE_DELAY,
 )
 from shared.domain.events import Event
+from shared.domain.priorities import ItemType
 from shared.logs import get_logger
 from shared.service_layer import credits
 from shared.service_layer.consumer import Delivery, PermanentError
@@ -323,6 +324,16 @@ def _attach(
 ) -> RoutingResult:
     request_id = existing.id
     _add_requester(uow, request_id, request, now=now, source_event_id=source_event_id)
+    asker = request.requesting_user_id
+    if asker is not None and uow.community_requests.withdraw_ask(request_id, asker, now=now):
+        # Asked this question as an expert, and now asking it too (found on the local stack: an
+        # innovator with "fintech" was asked "can you introduce me to a CFO at a fintech?", the
+        # question he had just joined): the ask is settled as a pass and not presented again.
+        uow.priorities.set_item_status(asker, ItemType.COMMUNITY_REQUEST, request_id, "expired")
+        log.info(
+            "an expert asked the question put to them; their ask is withdrawn",
+            extra={"request_id": str(request_id)},
+        )
     uow.emit(
         Event(
             event_type=REQUEST_ATTACHED,

@@ -188,6 +188,49 @@ def test_a_duplicate_within_seven_days_is_absorbed_and_both_askers_recorded(
     assert attached["payload"]["existing_request_id"] == str(request["id"])
 
 
+def test_an_expert_who_asks_the_question_put_to_them_is_no_longer_asked_it(
+    db: Any, experts: list[UUID]
+) -> None:
+    """Found on the local stack: Sam (expertise "fintech") joined Maya's "can you introduce me to a
+    CFO at a fintech?" by asking it too, and was then sent "A member asked something you may know
+    about: can you introduce me to a CFO at a fintech? Reply with your answer, or 'pass'." Joining
+    settles their ask as a pass (no penalty), expires the priority presenting it, and the Account
+    Manager's source query no longer offers it; an asker who was never asked gets no ask row."""
+    asha, ana = person(db, "Asha"), experts[0]
+    deliver_event(cloud_event(community.REQUEST_NEEDED, needed(asha)))
+    [request] = requests(db)
+    assert ana in request["target_user_ids"]
+    db.execute(
+        "INSERT INTO user_priorities (user_id, priority_rank, item_type, item_id)"
+        " VALUES (%s, 1, 'community_request', %s)",
+        (ana, request["id"]),
+    )
+    bo = person(db, "Bo")
+    for asker in (ana, bo):
+        joined = needed(asker, question="Which payroll provider do you use?", expertise_needed=["Payroll"])
+        for _ in range(2):  # redelivered: settled once
+            deliver_event(cloud_event(community.REQUEST_NEEDED, joined), now=NOW + timedelta(hours=1))
+
+    asks = {
+        r["expert_user_id"]: (r["status"], r["responded_at"])
+        for r in db.execute("SELECT * FROM community_request_experts WHERE request_id = %s", (request["id"],))
+    }
+    assert asks[ana] == ("passed", NOW + timedelta(hours=1))
+    assert {asks[e][0] for e in experts[1:]} == {"asked"}
+    assert bo not in asks
+    [priority] = db.execute("SELECT status FROM user_priorities WHERE user_id = %s", (ana,))
+    assert priority["status"] == "expired"
+    with PostgresUnitOfWork() as uow:
+        offered = uow.priority_sources.community_requests_for_expert(
+            ana, now=NOW + timedelta(hours=1), dormant_after=3, named_ids=[]
+        )
+        assert [r.id for r in offered] == []
+        still = uow.priority_sources.community_requests_for_expert(
+            experts[1], now=NOW + timedelta(hours=1), dormant_after=3, named_ids=[]
+        )
+        assert [r.id for r in still] == [request["id"]]
+
+
 def test_every_asker_has_the_request_among_their_own_open_ones_until_they_withdraw(
     db: Any, experts: list[UUID]
 ) -> None:

@@ -375,6 +375,20 @@ class CommunityRequestRepository:
         )
         return row is not None
 
+    def withdraw_ask(self, request_id: UUID, expert_id: UUID, *, now: datetime) -> bool:
+        """An open ask of this member as an expert, settled as a pass (without penalty); False when
+        they were not asked, or already replied. Never adds an ask row (``record_reply`` does)."""
+        row = self._sql.one(
+            "community_set_ask_status",
+            request_id=request_id,
+            expert_user_id=expert_id,
+            status="passed",
+            now=now,
+            referral_name=None,
+            referred_user_id=None,
+        )
+        return row is not None
+
     def count_response(self, request_id: UUID) -> None:
         """One more answer: count it and move the request to responses_received."""
         self._sql.one("community_count_response", request_id=request_id)
