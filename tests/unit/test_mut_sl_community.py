@@ -135,7 +135,9 @@ def world(task_ids: list[UUID | None] | None = None, **requests: Any) -> World:
         ),
         "credits": ScriptedRepo("credits", log),
         "users": ScriptedRepo("users", log),
-        "priorities": ScriptedRepo("priorities", log, expire_for_community_request=lambda *a: 1),
+        "priorities": ScriptedRepo(
+            "priorities", log, expire_for_community_request=lambda *a: 1, set_item_status=lambda *a: 1
+        ),
     }
     uow = RecordingUow(log, **repos)
     uow.__enter__()
@@ -635,6 +637,7 @@ def test_an_open_duplicate_absorbs_the_question(caplog: pytest.LogCaptureFixture
         lock_category=None,
         open_duplicate=OpenDuplicate(REQUEST, (uid(1), uid(2))),
         add_requester=None,
+        withdraw_ask=False,
     )
     result = route_request(w.uow, needed(), now=NOW, source_event_id=EVENT_ID)
     assert result.as_dict() == {
@@ -647,7 +650,9 @@ def test_an_open_duplicate_absorbs_the_question(caplog: pytest.LogCaptureFixture
         "community_requests.lock_category",
         "community_requests.open_duplicate",
         "community_requests.add_requester",
+        "community_requests.withdraw_ask",
     ]
+    assert w.calls("community_requests", "withdraw_ask")[0].args == (REQUEST, REQUESTER)
     [requester] = w.calls("community_requests", "add_requester")
     assert requester.args[0] == REQUEST
     assert requester.args[1].user_id == REQUESTER
@@ -672,8 +677,24 @@ def test_an_open_duplicate_absorbs_the_question(caplog: pytest.LogCaptureFixture
     assert records(caplog, "community request routed") == []
 
 
+def test_an_asker_asked_the_same_request_as_an_expert_has_the_ask_withdrawn() -> None:
+    w = world(
+        lock_category=None,
+        open_duplicate=OpenDuplicate(REQUEST, (REQUESTER, uid(2))),
+        add_requester=None,
+        withdraw_ask=True,
+    )
+    route_request(w.uow, needed(), now=NOW, source_event_id=EVENT_ID)
+    [withdrawn] = w.calls("community_requests", "withdraw_ask")
+    assert (withdrawn.args, withdrawn.kwargs) == ((REQUEST, REQUESTER), {"now": NOW})
+    [expired] = w.calls("priorities", "set_item_status")
+    assert expired.args == (REQUESTER, "community_request", REQUEST, "expired")
+
+
 def test_an_absorbed_question_without_a_source_event_names_none() -> None:
-    w = world(lock_category=None, open_duplicate=OpenDuplicate(REQUEST, ()), add_requester=None)
+    w = world(
+        lock_category=None, open_duplicate=OpenDuplicate(REQUEST, ()), add_requester=None, withdraw_ask=False
+    )
     result = route_request(w.uow, needed(), now=NOW)
     assert result.status == "attached" and result.expert_ids == ()
     [event] = w.committed()
