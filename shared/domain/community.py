@@ -172,7 +172,23 @@ class Answer:
 
 ExpertReply = Pass | Referral | Answer
 
-_PASS = re.compile(r"^\s*(pass|no thanks|not me|skip)\s*[.!]*\s*$", re.IGNORECASE)
+# A decline, the whole reply: "pass", and the ways experts say it (found on the local stack: "not my
+# area, sorry" was recorded as an answer and would have been passed on to the member who asked).
+_PASS = re.compile(
+    r"^\s*(?:(?:sorry|unfortunately|honestly|afraid)[\s,.!-]+)?"
+    r"(?:pass|no thanks|not me|skip|"
+    r"(?:that'?s |this is |it'?s )?not (?:really )?(?:my|in my) "
+    r"(?:area|field|thing|expertise|wheelhouse|space|world|lane|domain)|"
+    r"(?:that'?s |this is |it'?s )?(?:outside|out of) my (?:area|expertise|wheelhouse|field|depth|lane)|"
+    r"(?:i )?(?:don'?t|do not) know(?: (?:anything|much) about (?:it|that|this))?|"
+    r"(?:i )?(?:don'?t|do not) know (?:anyone|anybody|someone)(?: there| in (?:that|this) (?:space|area))?|"
+    r"no (?:idea|clue)|"
+    r"(?:i )?(?:can'?t|cannot|couldn'?t) help(?: (?:with|on) (?:this|that|it)(?: one)?)?|"
+    r"(?:i'?m |i am )?not (?:the right person|sure i can help)(?: for (?:this|that)(?: one)?)?)"
+    r"(?:[\s,.;!-]+(?:sorry|thanks|thank you|unfortunately|here|i'?m afraid|on this one|for this one))*"
+    r"\s*[.!]*\s*$",
+    re.IGNORECASE,
+)
 _REFER = re.compile(
     r"^\s*(?:ask|try|check with)\s+([A-Za-z][A-Za-z'\-]*(?:\s+[A-Za-z][A-Za-z'\-]*){0,2})\s*[.!]*\s*$",
     re.IGNORECASE,

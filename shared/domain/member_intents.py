@@ -268,6 +268,21 @@ _RECOMMEND_ASK = re.compile(
     r"\s+(?!(?:me|us|him|her|them|myself)\b)(?P<topic>.+?)" + _TOPIC_END,
     re.IGNORECASE,
 )
+# A provider asked for with no adjective and no vendor word: "I'm looking for a fractional CFO for a
+# 30-person startup", "we need an employment lawyer in NYC". Only a word that names a provider counts,
+# so "looking for a new job" or "I need a break" asks nothing.
+_PROVIDER_WORDS = (
+    r"cfos?|ctos?|cmos?|fractional|bookkeepers?|accountants?|cpas?|lawyers?|attorneys?|counsel|"
+    r"recruiters?|headhunters?|executive search|consultants?|consultancy|advisors?|advisers?|brokers?|"
+    r"designers?|developers?|dev shop|contractors?|freelancers?|coach(?:es)?|auditors?|bankers?|"
+    r"forwarders?|translators?|copywriters?|photographers?|architects?|pr firm|law firm|"
+    r"agenc(?:y|ies)|firms?|providers?"
+)
+_PROVIDER_ASK = re.compile(
+    r"\b(?:looking for|searching for|trying to find|in the market for|need|want)\s+an?\s+"
+    r"(?P<topic>[^?.!,;]{0,60}?\b(?:" + _PROVIDER_WORDS + r")\b[^?.!,;]*?)" + _TOPIC_END,
+    re.IGNORECASE,
+)
 # A phrase that describes who is buying ("our startup", "a 200-person company", "small businesses").
 _BUYER = re.compile(
     r"^(?:(?:a|an|the|our|my|us|we)\b|[\w-]*\d[\w-]*[- ](?:person|people|employee|seat)s?\b|"
@@ -437,7 +452,7 @@ def _singular(role: str) -> str:
 def _solution_intent(flat: str) -> Intent | None:
     """A vendor question ("any good payroll software?"), or a recommendation asked for by name."""
     if not _SOLUTION.search(flat):
-        recommend = _RECOMMEND_ASK.search(flat)
+        recommend = _RECOMMEND_ASK.search(flat) or _PROVIDER_ASK.search(flat)
         topic = _clean_topic(recommend.group("topic")) if recommend else ""
         if topic:
             return Intent(IntentKind.SOLUTION_QUESTION, topic=topic, category=category_of(topic), text=flat)
@@ -639,3 +654,31 @@ def looks_like_answer(text: str, *, min_words: int) -> bool:
     """A text long enough to be an expert's answer to a presented question, not a question back."""
     flat = " ".join(text.split())
     return len(flat.split()) >= min_words and not flat.endswith("?")
+
+
+# An offer to help with no help in it yet: "happy to help", "I can help with that", "sure, I know
+# this area well". The expert is told to go ahead, not recorded as having answered.
+_OFFER_TO_HELP = re.compile(
+    r"^(?:(?:i'?d be|i'?m|i am|i would be|would be|more than|always) )?(?:happy|glad|keen|willing|able) to "
+    r"|^(?:i )?(?:can|could) (?:help|answer|share|speak to|chat)\b"
+    r"|^(?:i )?know (?:a bit|a lot|a thing or two|something|this|that|about)\b"
+    r"|^(?:sure|of course|absolutely|definitely|certainly|ok|okay|sounds good)\b",
+    re.IGNORECASE,
+)
+_BUT = re.compile(r"^but\b", re.IGNORECASE)
+
+
+def answer_after_yes_or_no(text: str, *, min_words: int) -> bool:
+    """Whether a reply that opens with a yes or a no goes on to answer a presented question by
+    itself: "Yes, I ran ops at a forwarder there for 6 years ..." or "No, but we used DHL and ..."
+    do; a bare "yes", "yes, happy to help", "yes I can help with that", and a no that is not
+    followed by "but" ("no, sorry, not my area") do not. ``min_words``: what follows the yes or no
+    needs twice that many words (an offer to help is short; an answer is not)."""
+    flat = " ".join(text.split())
+    opening = _NO.match(flat) or _YES.match(flat)
+    if opening is None:
+        return False
+    rest = flat[opening.end() :].lstrip(" ,.!;:-—")
+    if _NO.match(flat) and not _BUT.match(rest):
+        return False
+    return looks_like_answer(rest, min_words=2 * min_words) and not _OFFER_TO_HELP.match(rest)

@@ -170,6 +170,20 @@ def test_finished_or_expired_requests_take_no_answers() -> None:
             Answer("I'd pass on vendor A and ask them about churn"),
         ),
         ("We used Carta; ask for the annual plan.", Answer("We used Carta; ask for the annual plan.")),
+        # found on the local stack: "not my area, sorry" was recorded as an answer, to be passed on
+        ("not my area, sorry", Pass()),
+        ("Sorry, not my area", Pass()),
+        ("that's outside my wheelhouse", Pass()),
+        ("I don't know", Pass()),
+        ("no idea, sorry!", Pass()),
+        ("can't help with this one", Pass()),
+        ("I'm not the right person for this", Pass()),
+        ("I don't know anyone there, sorry", Pass()),
+        ("I don't know much about it, sorry", Pass()),
+        # a decline that goes on to help is an answer
+        ("not my area but try Dana Kim", Answer("not my area but try Dana Kim")),
+        ("I don't know anyone at Stripe but Maya", Answer("I don't know anyone at Stripe but Maya")),
+        ("We used Gusto, not my area though", Answer("We used Gusto, not my area though")),
     ],
 )
 def test_reading_the_experts_reply(text: str, expected: object) -> None:

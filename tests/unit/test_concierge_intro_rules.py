@@ -117,9 +117,51 @@ def test_an_expert_pass_or_referral_goes_to_the_community_service(text, recorded
     ]
 
 
-@pytest.mark.parametrize("text", ["ok thanks", "yes", "what is this about?"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ok thanks",
+        "yes",
+        "what is this about?",
+        "yes, happy to help",
+        "yes I can help with that",
+        "Yes! I'd be happy to share what we learned there",
+        "sure, I know this area well",
+    ],
+)
 def test_a_short_reply_or_a_question_is_not_an_expert_answer(text):
     assert plan(text, "community_request") == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # found on the local stack: this got "Go ahead: text me your answer ...", a bare yes's reply
+        "Yes, I ran ops at a forwarder there for 6 years. Happy to share which carriers are reliable "
+        "and how customs clearance works at the port.",
+        "yes, we used Gusto for three years and it handled multi-state payroll well",
+        "No, but we used DHL in Rotterdam and they were fast and cheap",
+    ],
+)
+def test_a_yes_or_no_that_goes_on_to_answer_is_the_answer(answer):
+    assert plan(answer, "community_request") == [
+        ("record_community_response", {"request_id": ITEM, "response_text": answer})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "recorded"),
+    [
+        ("no, sorry, not my area", "pass"),
+        ("nope", "pass"),
+        ("No thanks", "No thanks"),  # a pass in its own words: the Community service reads it
+        ("not my area, sorry", "not my area, sorry"),
+    ],
+)
+def test_a_no_without_a_but_is_a_pass(text, recorded):
+    assert plan(text, "community_request") == [
+        ("record_community_response", {"request_id": ITEM, "response_text": recorded})
+    ]
 
 
 @pytest.mark.parametrize("item_type", ["community_request", "connection_request"])

@@ -30,6 +30,18 @@ from shared.domain.member_intents import (
             "SOC 2 automation",
         ),
         ("any good payroll software?", IntentKind.SOLUTION_QUESTION, "payroll"),
+        # found texting the local stack (5 December): a provider asked for with no adjective got
+        # "tell me what you need"
+        (
+            "I'm looking for a fractional CFO for a 30-person startup",
+            IntentKind.SOLUTION_QUESTION,
+            "fractional CFO for a 30-person startup",
+        ),
+        ("we need an employment lawyer in NYC", IntentKind.SOLUTION_QUESTION, "employment lawyer in NYC"),
+        ("I want a bookkeeper who knows Xero", IntentKind.SOLUTION_QUESTION, "bookkeeper who knows Xero"),
+        ("I need a break", IntentKind.OTHER, ""),
+        ("looking for a new job", IntentKind.OTHER, ""),
+        ("I want a coffee", IntentKind.OTHER, ""),
         ("what CRM tools do people use?", IntentKind.SOLUTION_QUESTION, "CRM"),
         ("Do you know anyone at Stripe?", IntentKind.FIND_PERSON, "Stripe"),
         ("I want to meet someone at Snowflake", IntentKind.FIND_PERSON, "Snowflake"),

@@ -41,6 +41,7 @@ from shared.domain.constants import CONCIERGE_TEXT_MAX_CHARS, EXPERT_ANSWER_MIN_
 from shared.domain.member_intents import (
     Intent,
     IntentKind,
+    answer_after_yes_or_no,
     answers_closed_question,
     asks_what_we_do,
     asks_who_is_here,
@@ -276,6 +277,10 @@ def _answer_request(text: str, presented: Presented) -> list[tuple[str, dict[str
     if not isinstance(read_expert_reply(text), Answer):
         return [_respond(presented, text)]  # "pass", "ask Dana Kim": the Community service reads them
     yes_no = read_yes_no(text)
+    if yes_no is not None and answer_after_yes_or_no(text, min_words=EXPERT_ANSWER_MIN_WORDS):
+        # "Yes, I ran ops at a forwarder there for 6 years ...": an answer, not a bare yes (found
+        # on the local stack, where it got "Go ahead: text me your answer ...")
+        return [_respond(presented, text)]
     if yes_no is False:
         return [_respond(presented, "pass")]
     if yes_no is None and looks_like_answer(text, min_words=EXPERT_ANSWER_MIN_WORDS):
