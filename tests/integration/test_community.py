@@ -317,6 +317,28 @@ def reply(request_id: UUID, expert: UUID, text: str, *, now: datetime = NOW) -> 
     return result
 
 
+def test_the_other_experts_are_still_asked_once_one_has_answered(db: Any, experts: list[UUID]) -> None:
+    """Found on the local stack: once Priya answered Dev's question (the request moved to
+    responses_received), the Account Manager's source query no longer offered it to Leo, asked
+    too; his priority was deleted, and his answer a minute later read as a new text ("Got it. I
+    can put a question to the network ...") and was lost. agents.md §8.14 closes a request when
+    every targeted expert has answered: until then each of them can."""
+    request_id, _ = routed_request(db)
+    assert reply(request_id, experts[0], "We moved to Gusto; it took two weeks.").status == "recorded"
+    assert requests(db)[0]["status"] == "responses_received"
+
+    def offered(expert: UUID) -> list[UUID]:
+        with PostgresUnitOfWork() as uow:
+            rows = uow.priority_sources.community_requests_for_expert(
+                expert, now=NOW, dormant_after=3, named_ids=[]
+            )
+            return [r.id for r in rows]
+
+    assert offered(experts[0]) == []  # answered
+    assert offered(experts[1]) == [request_id]
+    assert reply(request_id, experts[1], "ADP, and ask them for the annual discount.").status == "recorded"
+
+
 def test_answer_recorded_scored_paid_and_routed(db: Any, experts: list[UUID]) -> None:
     request_id, asker = routed_request(db)
     answered = reply(

@@ -67,14 +67,15 @@ WHERE ((o.introducee_user_id = %(user_id)s AND o.status = 'pending_introducee_re
 
 -- name: community_requests_open_for_expert
 -- Open asks routed to the member as an expert (target_user_ids, or named by a task), not yet answered by them, never dormant ones,
--- nor one they have asked themselves since (joined as a duplicate).
+-- nor one they have asked themselves since (joined as a duplicate). Another expert's answer (responses_received) leaves it
+-- open to the rest until every one of them has answered (agents.md §8.14).
 SELECT r.id, r.question, r.category, r.expertise_needed, r.urgency, r.request_summary, r.status,
        r.presentation_count, r.last_presented_at, r.created_at, r.expires_at
 FROM community_requests AS r
 WHERE (r.target_user_ids @> ARRAY[%(user_id)s::uuid] OR r.id = ANY(%(named_ids)s::uuid[]))
   AND r.requesting_user_id IS DISTINCT FROM %(user_id)s
   AND NOT EXISTS (SELECT 1 FROM community_request_requesters q WHERE q.request_id = r.id AND q.user_id = %(user_id)s)
-  AND r.status IN ('open', 'presented', 'clarifying')
+  AND r.status IN ('open', 'presented', 'clarifying', 'responses_received')
   AND r.presentation_count < %(dormant_after)s
   AND r.expires_at > %(now)s
   AND NOT EXISTS (SELECT 1 FROM community_responses cr WHERE cr.request_id = r.id AND cr.user_id = %(user_id)s);
