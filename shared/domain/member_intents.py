@@ -116,11 +116,13 @@ _FIND_PERSON = re.compile(
 # Asking the network whether anyone has done something: "does anyone here have experience raising a
 # seed round?", "has anyone in the network hired a CRO?".
 _ANYONE_DONE = re.compile(
-    r"\b(?:(?:does|do) (?:anyone|anybody|someone|somebody)(?: here| in (?:the|this) (?:network|group))? "
+    r"\b(?:(?:does|do) (?:anyone|anybody|someone|somebody|any of you)"
+    r"(?: here| in (?:the|this) (?:network|group))? "
     r"(?:have|has) (?:any )?(?P<experience>experience)(?: (?:in|with))?"
-    r"|(?:has|have) (?:anyone|anybody|someone|somebody)"
+    r"|(?:has|have) (?:anyone|anybody|someone|somebody|any of you)"
     r"(?: here| in (?:the|this) (?:network|group))?(?: ever)? "
     r"(?P<done>done|raised|hired|built|run|sold|launched|implemented|set up|dealt with|gone through|"
+    r"been through|used|tried|evaluated|switched to|migrated to|moved to|"
     r"worked (?:with|at|on)|negotiated|scaled|managed))\s+"
     r"(?P<topic>.+?)" + _TOPIC_END,
     re.IGNORECASE,

@@ -222,6 +222,17 @@ def test_a_find_person_request_is_summarised_by_who_is_wanted(text, summary):
         ("who do you know at Goldman?", "Goldman", "someone at Goldman"),
         ("anyone in the network from Stripe?", "Stripe", "someone at Stripe"),
         ("I'm trying to meet people in climate tech", "climate tech", "someone in climate tech"),
+        (
+            "has anyone here been through a SOC 2 Type II audit? how long did it take?",
+            "SOC 2 Type II audit",
+            "someone who has been through a SOC 2 Type II audit",
+        ),
+        (
+            "has anyone used Rippling for payroll?",
+            "Rippling for payroll",
+            "someone who has used Rippling for payroll",
+        ),
+        ("have any of you tried Deel?", "Deel", "someone who has tried Deel"),
         ("any VCs in the network?", "VC", "VCs"),
         ("any CFOs here who've done an IPO?", "CFO", "CFOs who've done an IPO"),
         ("Any healthcare founders in the group?", "healthcare founder", "healthcare founders"),
