@@ -157,7 +157,7 @@ def test_offline_a_status_question_is_answered_from_the_members_own_open_request
     assert replies(db, user_id)[-1] == (
         'Your question "payroll provider" is out with the network; no answers yet. '
         'Your question "hospital sales" is open; nobody has been asked yet, and I\'ll ask members who '
-        "know the area as soon as I can. I'll text you as soon as there's news."
+        "know the area as soon as I can. I'll keep you posted; text me anytime for the latest."
     )
     newer = open_request(db, user_id, "Has anyone hired a VP of Sales at seed stage?", "VP of Sales hire")
     db.execute(
@@ -166,9 +166,9 @@ def test_offline_a_status_question_is_answered_from_the_members_own_open_request
     )
     offline(db, user_id, conv, "Any update on my question?")
     assert replies(db, user_id)[-1] == (
-        'Your question "VP of Sales hire" has answers; I send each one to you as it comes in. '
+        'Your question "VP of Sales hire" has answers. '
         'Your question "payroll provider" is out with the network; no answers yet. '
-        "And 1 more still open. I'll text you as soon as there's news."
+        "And 1 more still open. I'll keep you posted; text me anytime for the latest."
     )
     assert events(db, user_id, COMMUNITY_REQUEST_NEEDED) == []  # a status question asks nothing new
 

@@ -569,7 +569,7 @@ def test_a_status_answer_names_at_most_two_open_requests_and_counts_the_rest():
     assert reply == (
         'Your question "question 0" is out with the network; no answers yet. '
         'Your question "question 1" is out with the network; no answers yet. '
-        "And 2 more still open. I'll text you as soon as there's news."
+        "And 2 more still open. I'll keep you posted; text me anytime for the latest."
     )
     assert brain.render([], read_intents(["hey"]), texts=["hey"], open_requests=open_requests) == [
         brain.GREETING_ACK

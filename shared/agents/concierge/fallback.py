@@ -484,7 +484,7 @@ NO_OPEN_REQUESTS = (
 
 def _status_lines(intents: Sequence[Intent], requests: Sequence[OpenRequest]) -> list[str]:
     """How the member's own questions stand, when they asked ("any news?"): each open one, whether
-    answers came (each is sent to them as it arrives), newest first."""
+    answers came (one not yet given to them is mentioned after these lines), newest first."""
     if not any(i.kind is IntentKind.STATUS for i in intents):
         return []
     if not requests:
@@ -495,13 +495,19 @@ def _status_lines(intents: Sequence[Intent], requests: Sequence[OpenRequest]) ->
     more = len(requests) - STATUS_SHOWN
     if more > 0:
         lines.append(f"And {more} more still open.")
-    lines.append("I'll text you as soon as there's news.")
+    # Not "as soon as there's news": an answer is texted unasked at most once in 7 days (decisions
+    # B5; an answer's priority, 90, does not lift it), so a second one waits for the member's next
+    # text, where it is mentioned (found on the local stack: Leo's answer, 11 minutes after Priya's).
+    lines.append(KEEP_POSTED)
     return lines
+
+
+KEEP_POSTED = "I'll keep you posted; text me anytime for the latest."
 
 
 def _standing(request: OpenRequest) -> str:
     if request.answered:
-        return "has answers; I send each one to you as it comes in."
+        return "has answers."
     if request.experts_asked == 0:
         # matched by nobody yet, or by members in their quiet hours or asked already that day: the
         # hourly job asks them as soon as it may (community.route_waiting_requests)
