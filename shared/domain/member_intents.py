@@ -527,8 +527,21 @@ _INSTRUCTIONS = (
 
 _THANKS = re.compile(
     r"^(?:(?:ok(?:ay)?|great|perfect|awesome|cool|got it|nice)[,.!]?\s+)?"
-    r"(?:thanks|thank you|thx|ty|cheers|much appreciated|appreciate it)"
-    r"(?:\s+(?:so much|a lot|again|very much))?[\s.!]*$",
+    r"(?:thanks|thank you|thank u|thx|ty|tysm|cheers|much appreciated|appreciate it)"
+    r"(?:\s+(?:so much|a lot|again|very much))?[\s.!]*$"
+    # or only 🙏 / 🙌, with skin tones
+    r"|^[\U0001f64f\U0001f64c\U0001f3fb-\U0001f3ff\ufe0f\s]*[\U0001f64f\U0001f64c]"
+    r"[\U0001f3fb-\U0001f3ff\ufe0f\s]*$",
+    re.IGNORECASE,
+)
+# Asking for a member's contact details: "what's Grace's email?", "can I get Maya's number?", "send
+# me the phone number of the CFO". Never shared before both sides accept an introduction (B17).
+_CONTACT_ASK = re.compile(
+    r"\b(?:what'?s|what is|what are|can i (?:get|have)|could i (?:get|have)|send me|share|give me|"
+    r"do you have|i need|i want)\s+(?:\w[\w.'-]*'s?|her|his|their|the|a|an)\s+"
+    r"(?:(?:personal|direct|work|cell|mobile)\s+)?"
+    r"(?:phone(?: number)?|number|cell|mobile|email(?: address)?|e-mail|"
+    r"contact(?: info| information| details)?|whatsapp|address)\b",
     re.IGNORECASE,
 )
 
@@ -575,6 +588,11 @@ def asks_who_is_here(text: str) -> bool:
     list?". The list is not shared: members meet through asks and double opt-in introductions
     (decisions B17)."""
     return bool(_WHO_IS_HERE.match(" ".join(text.split())))
+
+
+def asks_for_contact(text: str) -> bool:
+    """A member asking for another member's phone number, email or other contact detail."""
+    return bool(_CONTACT_ASK.search(" ".join(text.split())))
 
 
 def is_thanks(text: str) -> bool:

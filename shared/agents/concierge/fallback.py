@@ -43,6 +43,7 @@ from shared.domain.member_intents import (
     IntentKind,
     answer_after_yes_or_no,
     answers_closed_question,
+    asks_for_contact,
     asks_what_we_do,
     asks_who_is_here,
     is_hello,
@@ -74,6 +75,10 @@ ABOUT_US_INNOVATOR = (  # the same, asked by an Innovator (agents.md §5: prospe
 MEMBERS_PRIVATE = (  # "who else is in the network?", "can I see the member list?"
     "I don't share who's in the network. I can put your question to members who know the area, and "
     "introduce you to someone when you both agree. Tell me what you need."
+)
+CONTACT_PRIVATE = (  # "what's Grace's email?" (decisions B17)
+    "I don't share members' contact details. When you both agree to an introduction, I send each of you "
+    "the other's name, company and email. Tell me who you'd like to meet."
 )
 ANSWER_PLEASE = (  # a bare "yes" to a question asked of them: no answer yet
     "Go ahead: text me your answer and I'll pass it on to the member who asked, or reply 'pass' if it "
@@ -527,10 +532,14 @@ def _nothing_done(said: Sequence[str], *, innovator: bool = False, presented: Pr
     asked = presented is not None and presented.item_type in ("community_request", FOLLOW_UP_QUESTION)
     if asked and texts and all(read_yes_no(t) is True for t in texts):
         return ANSWER_PLEASE
-    if any(asks_what_we_do(t) for t in texts):
-        return ABOUT_US_INNOVATOR if innovator else ABOUT_US
-    if any(asks_who_is_here(t) for t in texts):
-        return MEMBERS_PRIVATE
+    about_us = ABOUT_US_INNOVATOR if innovator else ABOUT_US
+    for asks, reply in (
+        (asks_what_we_do, about_us),
+        (asks_who_is_here, MEMBERS_PRIVATE),
+        (asks_for_contact, CONTACT_PRIVATE),
+    ):
+        if any(asks(t) for t in texts):
+            return reply
     return HONEST_ACK
 
 
