@@ -422,7 +422,23 @@ _OWN_NAME_PATTERNS = (
     re.compile(r"\bname'?s\s+(?P<rest>[^.;!?\n]+)", re.I),
     re.compile(r"\b(?:i\s*'?\s*m|i\s+am|this\s+is|call\s+me)\s+(?P<rest>[^.;!?\n]+)", re.I),
 )
-_TITLE_LEAD = r"^(?:i\s*'?\s*m\s+|i\s+am\s+|i\s+work\s+as\s+|working\s+as\s+)?(?:the\s+|an?\s+)?"
+# "I was COO at a fintech", "formerly VP Sales at Acme": a member between roles gives the last one.
+_TITLE_LEAD = (
+    r"^(?:i\s*'?\s*m\s+|i\s+am\s+|i\s+work\s+as\s+|working\s+as\s+|i\s+was\s+|i\s+used\s+to\s+be\s+|"
+    r"(?:formerly|previously|most\s+recently)\s+)?(?:the\s+|an?\s+)?"
+)
+# Not working anywhere right now: stored as the company BETWEEN_ROLES, and the title asked for is
+# the last one (found on the local stack: "I'm between jobs right now" got "Where do you work?" again).
+BETWEEN_ROLES = "Between roles"
+_BETWEEN_ROLES = re.compile(
+    r"^(?:i\s*'?\s*m\s+|i\s+am\s+|currently\s+|right\s+now\s+|just\s+)*(?:between\s+(?:jobs|roles|gigs)|"
+    r"in\s+(?:between\s+(?:jobs|roles)|transition)|not\s+working(?:\s+anywhere)?|unemployed|"
+    r"on\s+(?:a\s+)?sabbatical|taking\s+(?:some\s+)?time\s+off|looking\s+for\s+my\s+next\s+(?:role|thing|job)|"
+    r"nowhere(?:\s+(?:right\s+now|at\s+the\s+moment))?)\b",
+    re.I,
+)
+# A question to the Bouncer ("why do you need that?", "how did you get my number?"): never an answer.
+_QUESTION_LEAD = re.compile(r"^(?:why|how\s+come|how\s+did|how\s+do\s+you|who\s+is\s+asking)\b", re.I)
 _TITLE_AT = re.compile(_TITLE_LEAD + r"(?P<title>.+)\s+(?:at|@)\s+(?P<company>.+)$", re.I)
 _TITLE_COMMA = re.compile(_TITLE_LEAD + r"(?P<title>[^,]+),\s*(?P<company>[^,]+)$", re.I)
 _TITLE_OF = re.compile(_TITLE_LEAD + r"(?P<title>.+?)\s+(?:of|for|with)\s+(?P<company>[^,]+)$", re.I)
@@ -472,6 +488,7 @@ class Extraction:
     not_interested: bool = False
     asks_what_this_is: bool = False
     greeting_only: bool = False
+    asks_question: bool = False  # a question to the Bouncer other than "what is this?"
     fields: tuple[str, ...] = field(default=())
 
     def captured(self) -> dict[str, str]:
@@ -712,9 +729,15 @@ def extract(text: str, expecting: Step | None) -> Extraction:
     found: dict[str, str] = {}
     referrer = _referrer_from_text(without_emails)
     unlabelled: list[str] = []
+    questions = _questions(without_emails)
 
     for clause in _clauses(without_emails):
+        if clause in questions:
+            continue
         if any(p.search(clause) for p in _REFERRER_PATTERNS) and referrer:
+            continue
+        if _BETWEEN_ROLES.match(clause):
+            found.setdefault("company", BETWEEN_ROLES)
             continue
         fields = _read_clause(clause, expecting)
         if fields is None:
@@ -740,8 +763,19 @@ def extract(text: str, expecting: Step | None) -> Extraction:
         not_interested=bool(_NOT_INTERESTED.search(raw)),
         asks_what_this_is=bool(_WHAT_IS_THIS.search(raw)),
         greeting_only=greeting,
+        asks_question=any(not is_greeting(q) for q in questions) and not _WHAT_IS_THIS.search(raw),
         fields=tuple(sorted(found)),
     )
+
+
+def _questions(text: str) -> set[str]:
+    """The clauses of a message that ask something (as ``_clauses`` returns them, without the "?")."""
+    asked: set[str] = set()
+    for part in re.split(r"(?<=[.!?;])\s+|\n+", text):
+        clause = part.strip(" .!?;")
+        if clause and (part.rstrip().endswith("?") or _QUESTION_LEAD.match(clause)):
+            asked.update(_clauses(part))
+    return asked
 
 
 def _bare_answer(  # noqa: PLR0912 - one branch per field asked for

@@ -98,6 +98,40 @@ def test_offline_onboarding_end_to_end(db):
     assert fallbacks["n"] == 7
 
 
+def test_a_question_is_answered_not_stored_and_a_member_between_roles_is_asked_their_last_one(db):
+    """Found texting the local stack: asked who told them, "why do you need that?" was stored as
+    the referrer (name_dropped) and got "Got it. And you are?"; "I'm between jobs right now" got
+    "Where do you work?" again; "I was COO at a fintech" was stored as the company, whole."""
+    user_id, conv = new_user(db)
+    turn(db, user_id, conv, "hey")
+    assert turn(db, user_id, conv, "why do you need that?") == [
+        "It's invite-only, and the team reviews every request before anyone gets in. Who told you about this?"
+    ]
+    assert user_row(db, user_id)["name_dropped"] is None
+    turn(db, user_id, conv, "Maya Chen")
+    assert turn(db, user_id, conv, "how did you get my number") == [
+        "It's invite-only, and the team reviews every request before anyone gets in. "
+        "And you are? First and last name."
+    ]
+    assert user_row(db, user_id)["first_name"] is None
+    turn(db, user_id, conv, "Jane Doe")
+    assert turn(db, user_id, conv, "I'm between jobs right now") == ["What was your last role?"]
+    assert user_row(db, user_id)["company"] == "Between roles"
+    turn(db, user_id, conv, "I was COO at a fintech")
+    row = user_row(db, user_id)
+    assert (row["company"], row["title"]) == ("Between roles", "COO")
+
+
+def test_a_past_role_is_read_as_title_and_company(db):
+    user_id, conv = new_user(db)
+    turn(db, user_id, conv, "hey")
+    turn(db, user_id, conv, "Maya Chen")
+    turn(db, user_id, conv, "Jane Doe")
+    turn(db, user_id, conv, "I was COO at Globex")
+    row = user_row(db, user_id)
+    assert (row["company"], row["title"]) == ("Globex", "COO")
+
+
 def test_everything_in_one_message_with_middle_name(db):
     user_id, conv = new_user(db)
     out = turn(db, user_id, conv, "Hi, Ben Trenda sent me. I'm John Michael Smith, VP of Sales at Acme Corp.")

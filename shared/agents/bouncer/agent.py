@@ -45,6 +45,7 @@ from shared.agents.context import profile_block
 from shared.agents.conversation.protocol import ProactiveDelivery, ToolRunnerPort, TurnResult
 from shared.domain.constants import BOUNCER_HISTORY_RE_ENGAGEMENT, BOUNCER_HISTORY_USER_MESSAGE
 from shared.domain.onboarding import (
+    BETWEEN_ROLES,
     Extraction,
     OnboardingState,
     Step,
@@ -366,7 +367,7 @@ class BouncerAgent:
         merged: dict[str, str] = {}
         emails: tuple[str, ...] = ()
         referrer: str | None = None
-        not_interested = asks = False
+        not_interested = asks = questions = False
         greeting = True
         current = state
         for text in turn.user_texts:
@@ -377,6 +378,7 @@ class BouncerAgent:
             emails += e.typed_emails
             not_interested = not_interested or e.not_interested
             asks = asks or e.asks_what_this_is
+            questions = questions or e.asks_question
             greeting = greeting and e.greeting_only
             current = apply_extraction(current, e, bool(e.referrer_name) and not current.referrer_known)
             expecting = next_step(current)
@@ -390,6 +392,7 @@ class BouncerAgent:
             not_interested=not_interested,
             asks_what_this_is=asks,
             greeting_only=greeting,
+            asks_question=questions,
             fields=tuple(sorted(merged)),
         )
 
@@ -400,6 +403,7 @@ class BouncerAgent:
             verification_address=self.address(turn),
             first_reply=not self.has_spoken(turn),
             attempt=self.attempt(turn),
+            between_roles=state.company == BETWEEN_ROLES,
         )
 
     def safe_template(self, turn: BouncerTurn) -> list[str]:

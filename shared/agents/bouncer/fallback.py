@@ -79,6 +79,8 @@ def decide(
         scenario = "explain_yachtparty"
     elif extraction is not None and extraction.typed_emails:
         scenario = "typed_email"
+    elif extraction is not None and extraction.asks_question and info is None:
+        scenario = "general_response"  # "why do you need that?": why, then the same ask
     return BouncerDecision(
         user_info=info,
         send_verification_email=step is Step.REQUEST_EMAIL_VERIFICATION,
@@ -96,10 +98,15 @@ class ReplyFacts:
     verification_address: str | None = None
     first_reply: bool = False  # no Bouncer message in the conversation yet
     attempt: int = 0
+    between_roles: bool = False  # the company they gave is BETWEEN_ROLES: the title asked is the last one
+
+
+WHY_LINE = "It's invite-only, and the team reviews every request before anyone gets in."
+LAST_ROLE = "What was your last role?"
 
 
 def _ask(step: Step, facts: ReplyFacts) -> str:
-    text = _ASK[step]
+    text = LAST_ROLE if step is Step.ASK_TITLE and facts.between_roles else _ASK[step]
     if "{address}" in text:
         if not facts.verification_address:
             return "Last step is a quick email from your work address. I'll send the details."
@@ -138,4 +145,6 @@ def render(scenario: str, facts: ReplyFacts) -> list[str]:  # noqa: PLR0911, PLR
         return [_ask(Step.REQUEST_EMAIL_VERIFICATION, facts)]
     if scenario in ("ask_for_name",):
         return ["Got it. " + ask if not facts.first_reply else ask]
+    if scenario == "general_response":  # a question to the Bouncer: why it asks, then the same ask
+        return [" ".join(p for p in (WHY_LINE, ask) if p)]
     return [ask] if ask else ["Noted."]
