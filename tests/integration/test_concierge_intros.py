@@ -228,6 +228,36 @@ def test_offline_a_text_that_asks_nothing_mentions_the_open_connection_request_a
     assert len(events_of(db, catalogue.CONNECTION_REQUEST_ACCEPTED)) == 1
 
 
+def test_offline_a_text_that_asks_nothing_mentions_an_open_ask_and_the_next_text_answers_it(db):
+    """Found on the local stack: Priya's ask (ranked 85) waited for a re-engagement the 7-day
+    throttle put a week out, and her "hi" got only "Hi. What can I help with? ..."; a text skips
+    that re-engagement ("user has responded"), so with no model the ask never reached her."""
+    requester, _ = member(db, "+14155550115")
+    user_id, conv = member(db)
+    question = "any advice on fundraising from family offices?"
+    request = routed_request(db, requester, user_id, question)
+    open_item(
+        db,
+        user_id,
+        "community_request",
+        request,
+        value=85,
+        item_summary=question,
+        item_primary_name=None,
+        item_context="expert input needed",
+    )
+    offline(db, user_id, conv, "hi")
+    assert replies(db, user_id) == [
+        "Hi. What can I help with? I can put a question to the network or look into vendors for you. "
+        "Separately: a member asked something you may know about: any advice on fundraising from family "
+        "offices? Reply with your answer, or 'pass'."
+    ]
+    offline(db, user_id, conv, "Lead with your track record, and expect six months from first call to close.")
+    assert priority_status(db, user_id, request) == "actioned"
+    [response] = db.execute("SELECT user_id FROM community_responses WHERE request_id = %s", [request])
+    assert response["user_id"] == user_id
+
+
 ANSWER_NEWS = (
     'Priya answered your question "Do you know anyone in fundraising?": Raise from angels you know first.'
 )

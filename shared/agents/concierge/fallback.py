@@ -426,20 +426,31 @@ def render(
 # proactive priority, which the model's path picks itself): an intro item, which a bare yes or no
 # then answers (it is the item presented last, rule 3), or news for them (NEWS_ITEM_TYPES), which
 # is mentioned after anything the rules did too.
-MENTIONED_ITEM_TYPES = frozenset({"connection_request", "intro_opportunity"}) | NEWS_ITEM_TYPES
+# A community request asked of the member as an expert is mentioned too (agents.md §8 step 5: "on
+# the expert's next conversation ... or a proactive mention"): found on the local stack, an ask
+# ranked 85 waited for a re-engagement that the 7-day throttle put a week out (decisions B5), and
+# that is skipped once the member texts ("user has responded"), so with no model it never came.
+MENTIONED_ITEM_TYPES = (
+    frozenset({"connection_request", "intro_opportunity", "community_request"}) | NEWS_ITEM_TYPES
+)
 
 
 def mention(
     item_type: str, summary: str | None, primary: str | None, secondary: str | None, context: Any
 ) -> str | None:
-    """One open intro item in a sentence or two, ending with the yes/no it waits for; None for an
-    item the rules do not mention or one with nothing to say."""
+    """One open item in a sentence or two, ending with the answer it waits for; None for an item the
+    rules do not mention or one with nothing to say."""
     said = context.strip() if isinstance(context, str) else ""
     if item_type in NEWS_ITEM_TYPES and summary:
         return as_sentence(summary.strip())
     if item_type == "connection_request" and summary:
         extra = f" {as_sentence(said)}" if said else ""
         return f"Separately: {as_sentence(summary)}{extra} Would you like the intro? Reply yes or no."
+    if item_type == "community_request" and summary:
+        return (
+            f"Separately: a member asked something you may know about: {as_sentence(summary.strip())} "
+            "Reply with your answer, or 'pass'."
+        )
     if item_type == "intro_opportunity" and primary:
         who = summary.removeprefix("Intro ") if summary and summary.startswith("Intro ") else primary
         earn = f" You'd {said}." if said.startswith("earn ") else ""
