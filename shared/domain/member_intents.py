@@ -219,6 +219,9 @@ _CREDIT_AMOUNT = re.compile(
 )
 CREDITS_MAX_READ = 100_000  # a larger number is read as this: the tool then answers with the largest pack
 
+# Where a company named after "at" ends: a clause about the person ("who runs ...", ", their ...");
+# never "and" ("Procter and Gamble").
+_COMPANY_END = re.compile(r"\s+(?:who|that|which|whose)\b|\s*[,;(]", re.IGNORECASE)
 _PERSON_AT = re.compile(r"^(?P<name>.+?)\s+(?:at|from)\s+(?P<company>.+)$", re.IGNORECASE)
 _YES = re.compile(
     r"^(?:yes|yeah|yep|yup|ya|y|sure|ok|okay|absolutely|definitely|of course|sounds good|please do|go ahead|"
@@ -618,11 +621,13 @@ def looks_like_goal(text: str) -> bool:
 
 def split_prospect(topic: str) -> tuple[str, str | None]:
     """ "Jim Park at Stripe" -> ("Jim Park", "Stripe");
-    "someone at Stripe" -> ("someone at Stripe", "Stripe")."""
+    "someone at Stripe" -> ("someone at Stripe", "Stripe"); the company ends where a clause about
+    the person begins: "someone at Pictet who runs their family office desk" -> (..., "Pictet")."""
     match = _PERSON_AT.match(topic)
     if match is None:
         return topic, None
-    name, company = match.group("name").strip(), _clean_topic(match.group("company"))
+    said = _COMPANY_END.split(match.group("company"), maxsplit=1)[0]
+    name, company = match.group("name").strip(), _clean_topic(said)
     if name.lower() in ("someone", "somebody", "a person", "people", "a few people"):
         return topic, company or None
     return name, company or None

@@ -77,6 +77,14 @@ def test_split_prospect():
     assert split_prospect("Jim Park at Stripe") == ("Jim Park", "Stripe")
     assert split_prospect("someone at Stripe") == ("someone at Stripe", "Stripe")
     assert split_prospect("Tony") == ("Tony", None)
+    # found on the local stack: the company was "Pictet who runs their family office desk"
+    assert split_prospect("someone at Pictet who runs their family office desk") == (
+        "someone at Pictet who runs their family office desk",
+        "Pictet",
+    )
+    assert split_prospect("Jim Park at Stripe, their payments lead") == ("Jim Park", "Stripe")
+    assert split_prospect("Jan de Vries at Procter and Gamble") == ("Jan de Vries", "Procter and Gamble")
+    assert split_prospect("Ana at Johnson & Johnson") == ("Ana", "Johnson & Johnson")
 
 
 # --- the offline plan ---------------------------------------------------------------------------------------
