@@ -58,6 +58,11 @@ OPEN_SOURCE_STATUSES = ("open", "presented", "clarifying")
 LIVE_PRIORITY_STATUSES = ("active", "presented", "clarifying")
 
 
+# How the Account Manager's summary of an intro offer begins for its connector, once the introducee
+# accepted (the offline mention asks them to confirm instead of to accept).
+CONFIRM_OFFER = "Confirm your intro of"
+
+
 class ItemType(StrEnum):
     INTRO_OPPORTUNITY = "intro_opportunity"
     CONNECTION_REQUEST = "connection_request"

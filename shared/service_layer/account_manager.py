@@ -50,6 +50,7 @@ from shared.domain.constants import PRIORITY_DORMANT_AFTER_PRESENTATIONS, TASK_M
 from shared.domain.events import Event
 from shared.domain.priorities import (
     COMMUNITY_RESPONSE_SCORE,
+    CONFIRM_OFFER,
     EXPERT_IMPACT_SCORE,
     GOAL_TTL,
     LIVE_PRIORITY_STATUSES,
@@ -481,7 +482,7 @@ def _intro_offer(f: OpenIntroOffer, now: datetime) -> Candidate:
         primary = f.offering_name
     else:
         score = score_offer_for_connector(age=age)
-        summary = f"Confirm your intro of {f.prospect_name} to {f.introducee_name or 'a member'}"
+        summary = f"{CONFIRM_OFFER} {f.prospect_name} to {f.introducee_name or 'a member'}"
         primary = f.introducee_name
     return Candidate(
         item_type=ItemType.INTRO_OFFER,

@@ -385,6 +385,51 @@ def test_offline_the_introducee_accepts_an_offer_with_their_innovator_bounty(db)
     assert event["payload"]["bounty_credits"] == 40
 
 
+def test_offline_a_text_that_asks_nothing_mentions_an_intro_offer_to_either_side(db):
+    """Found on the local stack: Priya's offer to introduce Maya ranked 75, which starts no
+    re-engagement, and with no model Maya never heard of it. It is mentioned on the member's next
+    text that asks nothing, and their yes answers it: accept for the introducee, then confirm for
+    the connector."""
+    user_id, conv = member(db)
+    connector, connector_conv = member(db, "+14155550113")
+    offer_id = offer(db, connector, user_id)
+    open_item(
+        db,
+        user_id,
+        "intro_offer",
+        offer_id,
+        item_summary="Priya Nair can introduce you to Jim Park",
+        item_primary_name="Priya Nair",
+        item_secondary_name="Jim Park",
+    )
+    offline(db, user_id, conv, "hi")
+    assert replies(db, user_id) == [
+        "Hi. What can I help with? I can put a question to the network or look into vendors for you. "
+        "Separately: Priya Nair can introduce you to Jim Park. Would you like the intro? Reply yes or no."
+    ]
+    offline(db, user_id, conv, "yes")
+    row = db.execute("SELECT status FROM intro_offers WHERE id = %s", [offer_id]).fetchone()
+    assert row["status"] == "pending_connector_confirmation"
+
+    open_item(
+        db,
+        connector,
+        "intro_offer",
+        offer_id,
+        value=85,
+        item_summary="Confirm your intro of Jim Park to Maya Chen",
+        item_primary_name="Maya Chen",
+        item_secondary_name="Jim Park",
+    )
+    offline(db, connector, connector_conv, "hi")
+    assert replies(db, connector)[-1].endswith(
+        "Separately: Maya Chen would like your intro to Jim Park. Can you still make it? Reply yes or no."
+    )
+    offline(db, connector, connector_conv, "yes")
+    row = db.execute("SELECT status FROM intro_offers WHERE id = %s", [offer_id]).fetchone()
+    assert row["status"] == "confirmed"
+
+
 def test_offline_the_connector_confirms_an_accepted_offer(db):
     user_id, conv = member(db)
     introducee, _ = member(db, "+14155550114")

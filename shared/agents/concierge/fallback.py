@@ -53,7 +53,7 @@ from shared.domain.member_intents import (
     split_prospect,
 )
 from shared.domain.opt_out import classify
-from shared.domain.priorities import NEWS_ITEM_TYPES
+from shared.domain.priorities import CONFIRM_OFFER, NEWS_ITEM_TYPES
 from shared.domain.prospects import credit_packs
 from shared.domain.reply_split import as_sentence
 
@@ -430,8 +430,11 @@ def render(
 # the expert's next conversation ... or a proactive mention"): found on the local stack, an ask
 # ranked 85 waited for a re-engagement that the 7-day throttle put a week out (decisions B5), and
 # that is skipped once the member texts ("user has responded"), so with no model it never came.
+# So is an intro offer, to either side (found on the local stack: Priya's offer to Maya ranked 75,
+# which starts no re-engagement, and with no model Maya never heard of it).
 MENTIONED_ITEM_TYPES = (
-    frozenset({"connection_request", "intro_opportunity", "community_request"}) | NEWS_ITEM_TYPES
+    frozenset({"connection_request", "intro_opportunity", "community_request", "intro_offer"})
+    | NEWS_ITEM_TYPES
 )
 
 
@@ -446,6 +449,8 @@ def mention(
     if item_type == "connection_request" and summary:
         extra = f" {as_sentence(said)}" if said else ""
         return f"Separately: {as_sentence(summary)}{extra} Would you like the intro? Reply yes or no."
+    if item_type == "intro_offer" and summary and secondary:
+        return _offer_mention(summary, primary, secondary)
     if item_type == "community_request" and summary:
         return (
             f"Separately: a member asked something you may know about: {as_sentence(summary.strip())} "
@@ -459,6 +464,16 @@ def mention(
             f"Could you introduce them?{earn} Reply yes or no."
         )
     return None
+
+
+def _offer_mention(summary: str, primary: str | None, prospect: str) -> str:
+    """An intro offer to its introducee (accept?), or to its connector once accepted (confirm?)."""
+    if summary.startswith(CONFIRM_OFFER):
+        return (
+            f"Separately: {primary or 'the member'} would like your intro to {prospect}. "
+            "Can you still make it? Reply yes or no."
+        )
+    return f"Separately: {as_sentence(summary)} Would you like the intro? Reply yes or no."
 
 
 def intro_progress_line(progress: dict[str, Any]) -> str:
