@@ -444,18 +444,31 @@ def _both_accepted(  # noqa: PLR0917
     )
 
 
+OFFER_CONNECTOR_NEXT = "Over to you for the introduction you offered. Reply here once it's made."
+OFFER_INTRODUCEE_NEXT = "They'll make the introduction they offered. Reply here once you've met."
+
+
 def exchange_contacts(
-    uow: PostgresUnitOfWork, now: datetime, first: UUID, second: UUID, *, about: str
+    uow: PostgresUnitOfWork,
+    now: datetime,
+    first: UUID,
+    second: UUID,
+    *,
+    about: str,
+    about_second: str | None = None,
 ) -> int:
     """decisions B17: each side gets the other's name, company and verified email, through the queue, and
-    only once both accepted (the callers are the both-accepted events). Returns the messages queued."""
+    only once both accepted (the callers are the both-accepted events). ``about`` ends the first
+    member's message, ``about_second`` the second's (``about`` when not given). Returns the messages
+    queued."""
     cards = uow.intro_offers.member_cards([first, second])
     sent = 0
     for me, other in ((first, second), (second, first)):
         card = cards.get(other)
         if card is None or me not in cards:
             continue
-        text = f"You're connected: {_card_text(card)}. {about}".strip()
+        ending = about if me == first or about_second is None else about_second
+        text = f"You're connected: {_card_text(card)}. {ending}".strip()
         sent += _tell(uow, me, text, now, kind="intro_contacts", priority="high")
     return sent
 
@@ -619,7 +632,16 @@ def handle_event(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps) -> dic
         offer_id = _uuid(payload.get("intro_offer_id"), "intro_offer_id")
         offering = _uuid(payload.get("offering_user_id"), "offering_user_id")
         introducee = _uuid(payload.get("introducee_user_id"), "introducee_user_id")
-        sent = exchange_contacts(uow, now, offering, introducee, about="Reply here once you've met.")
+        # An offer's connector makes the introduction to the person they offered; the introducee
+        # meets that person (found on the local stack: both were told "Reply here once you've met.")
+        sent = exchange_contacts(
+            uow,
+            now,
+            offering,
+            introducee,
+            about=OFFER_CONNECTOR_NEXT,
+            about_second=OFFER_INTRODUCEE_NEXT,
+        )
         _both_accepted(uow, _system_actor(deps), INTRO_OFFER, offer_id, offering, introducee)
         return {"contacts_sent": sent, "followup": "scheduled"}
     if delivery.type == ev.CONNECTION_REQUEST_ACCEPTED:

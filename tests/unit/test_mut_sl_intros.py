@@ -1277,8 +1277,17 @@ def test_a_confirmed_offer_exchanges_contacts_and_schedules_the_followup() -> No
     }
     assert world.intro_calls() == [call("member_cards", [ME, OTHER])]
     assert [(q[0], q[2]) for q in world.queued()] == [
-        (ME, "You're connected: Ina Vo. Reply here once you've met."),
-        (OTHER, "You're connected: Dana Lee. Reply here once you've met."),
+        # the offering member (connector) makes the introduction; the introducee meets that person
+        (
+            ME,
+            "You're connected: Ina Vo. Over to you for the introduction you offered. "
+            "Reply here once it's made.",
+        ),
+        (
+            OTHER,
+            "You're connected: Dana Lee. They'll make the introduction they offered. "
+            "Reply here once you've met.",
+        ),
     ]
     assert world.tasks() == [followup_task("intro_offer", ITEM, ME, [ME, OTHER], "intro")]
     assert world.events() == []
