@@ -19,8 +19,17 @@ OFFER_WAITING_STATUSES = ("pending_introducee_response", "pending_connector_conf
 
 # The +7-day check-in (agents.md §10, decisions B20): its opening words let the offline rules know that a
 # member's "yes" or "no" answers it.
-FOLLOWUP_OPENING = "Quick check-in on your intro with"
-FOLLOWUP_QUESTION = FOLLOWUP_OPENING + " {name}: did you two meet? Reply yes or no."
+FOLLOWUP_OPENING = "Quick check-in on your intro"
+FOLLOWUP_QUESTION = FOLLOWUP_OPENING + " with {name}: did you two meet? Reply yes or no."
+# An intro offer joins its introducee to the person the connector offered, not to the connector:
+# each side is asked about that meeting (found on the local stack, where the connector would have
+# been asked whether she and the introducee met).
+FOLLOWUP_OFFER_CONNECTOR = (
+    FOLLOWUP_OPENING + " of {introducee} to {prospect}: did they meet? Reply yes or no."
+)
+FOLLOWUP_OFFER_INTRODUCEE = (
+    FOLLOWUP_OPENING + " with {prospect}, through {connector}: did you meet? Reply yes or no."
+)
 
 
 class IntroRefused(Exception):

@@ -53,6 +53,8 @@ from shared.domain.constants import (
 )
 from shared.domain.intros import (
     CONNECTION_REQUEST,
+    FOLLOWUP_OFFER_CONNECTOR,
+    FOLLOWUP_OFFER_INTRODUCEE,
     FOLLOWUP_QUESTION,
     INTRO_KINDS,
     INTRO_OFFER,
@@ -698,12 +700,35 @@ def handle_followup_task(delivery: Delivery, uow: PostgresUnitOfWork, deps: Deps
         raise PermanentError("intro_followup_check without a context")
     members = [_uuid(m, "member") for m in context.get("members") or []]
     cards = uow.intro_offers.member_cards(members)
+    questions = _offer_followups(uow, context, members, cards)
     asked = 0
     for me in members:
         others = [cards[o].name for o in members if o != me and o in cards]
         name = others[0] if others else "your introduction"
-        asked += _tell(uow, me, FOLLOWUP_QUESTION.format(name=name), deps.clock(), kind="intro_followup")
+        text = questions.get(me) or FOLLOWUP_QUESTION.format(name=name)
+        asked += _tell(uow, me, text, deps.clock(), kind="intro_followup")
     return {"asked": asked, "kind": context.get("kind"), "id": context.get("item_id")}
+
+
+def _offer_followups(
+    uow: PostgresUnitOfWork, context: Mapping[str, Any], members: list[UUID], cards: Mapping[UUID, Any]
+) -> dict[UUID, str]:
+    """An intro offer's check-in, per side: the connector (first) is asked whether the introducee met
+    the person offered, the introducee (second) whether they met that person; {} for other kinds."""
+    if context.get("kind") != INTRO_OFFER or len(members) != 2:  # the connector and the introducee
+        return {}
+    prospect = uow.intro_offers.prospect_of(_uuid(context.get("item_id"), "item_id"))
+    if not prospect:
+        return {}
+    connector, introducee = members
+    return {
+        connector: FOLLOWUP_OFFER_CONNECTOR.format(
+            introducee=cards[introducee].name if introducee in cards else "the member", prospect=prospect
+        ),
+        introducee: FOLLOWUP_OFFER_INTRODUCEE.format(
+            prospect=prospect, connector=cards[connector].name if connector in cards else "the member"
+        ),
+    }
 
 
 # --- the expiry and reminder job ---------------------------------------------------------------------

@@ -279,7 +279,9 @@ def test_contacts_cross_only_after_both_sides_accepted_then_the_followup_asks_bo
         "intro_followup_check", {"context_json": row["context_json"]}, kind="task", user_id=connector
     )
     assert run(lambda uow: handle_followup_task(followup, uow, deps))["asked"] == 2
-    assert any("did you two meet" in m for m in queued_for(db, introducee))
+    # an offer: each side is asked about the meeting with the person offered
+    assert any("did you meet?" in m for m in queued_for(db, introducee))
+    assert any("did they meet?" in m for m in queued_for(db, connector))
 
 
 def test_a_yes_to_the_checkin_offline_completes_the_intro_and_pays_the_connector(db):

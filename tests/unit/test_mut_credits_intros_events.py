@@ -103,6 +103,16 @@ def test_the_followup_question_names_the_other_member():
     )
 
 
+def test_every_followup_question_opens_as_the_offline_rules_read_it():
+    """The Concierge reads a yes or no as the check-in's answer when its last text opens so."""
+    for text in (
+        intros.FOLLOWUP_QUESTION.format(name="Dana"),
+        intros.FOLLOWUP_OFFER_CONNECTOR.format(introducee="Dana", prospect="Jim"),
+        intros.FOLLOWUP_OFFER_INTRODUCEE.format(prospect="Jim", connector="Ana"),
+    ):
+        assert text.startswith(intros.FOLLOWUP_OPENING)
+
+
 # --- the event catalogue ---------------------------------------------------------------------------
 
 

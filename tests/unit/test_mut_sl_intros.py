@@ -1476,10 +1476,10 @@ def test_talking_points_for_no_opportunity_are_a_permanent_error() -> None:
 
 def test_the_followup_asks_each_side_about_the_other_by_name() -> None:
     world = World(member_cards={ME: card(ME, "Sam", "Hill"), OTHER: card(OTHER, "Ina", "Vo")})
-    context = {"kind": "intro_offer", "item_id": str(ITEM), "members": [str(ME), str(OTHER)]}
+    context = {"kind": "connection_request", "item_id": str(ITEM), "members": [str(ME), str(OTHER)]}
     d = delivery("intro_followup_check", None, kind="task", context_json=context)
     result = world.run(lambda uow: handle_followup_task(d, uow, deps(world)))
-    assert result == {"asked": 2, "kind": "intro_offer", "id": str(ITEM)}
+    assert result == {"asked": 2, "kind": "connection_request", "id": str(ITEM)}
     assert world.intro_calls() == [call("member_cards", [ME, OTHER])]
     assert world.queued() == [
         (
@@ -1497,6 +1497,25 @@ def test_the_followup_asks_each_side_about_the_other_by_name() -> None:
             {"kind": "intro_followup"},
             "medium",
             None,
+        ),
+    ]
+
+
+def test_an_offers_followup_asks_about_the_person_offered() -> None:
+    """An offer joins the introducee to the person the connector (first) offered, not to the
+    connector: found on the local stack, where Priya would have been asked whether she and Maya met."""
+    world = World(
+        member_cards={ME: card(ME, "Sam", "Hill"), OTHER: card(OTHER, "Ina", "Vo")}, prospect_of="Jim Park"
+    )
+    context = {"kind": "intro_offer", "item_id": str(ITEM), "members": [str(ME), str(OTHER)]}
+    d = delivery("intro_followup_check", None, kind="task", context_json=context)
+    assert world.run(lambda uow: handle_followup_task(d, uow, deps(world)))["asked"] == 2
+    assert world.intro_calls() == [call("member_cards", [ME, OTHER]), call("prospect_of", ITEM)]
+    assert [(q[0], q[2]) for q in world.queued()] == [
+        (ME, "Quick check-in on your intro of Ina Vo to Jim Park: did they meet? Reply yes or no."),
+        (
+            OTHER,
+            "Quick check-in on your intro with Jim Park, through Sam Hill: did you meet? Reply yes or no.",
         ),
     ]
 

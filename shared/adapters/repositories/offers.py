@@ -538,6 +538,11 @@ class IntroOfferRepository:
         row = self._sql.one("intro_offers_awaiting_outcome", user_id=user_id)
         return None if row is None else OwnedIntro(uuid_of(row["id"]), row["status"], row["kind"])
 
+    def prospect_of(self, offer_id: UUID) -> str | None:
+        """Who an intro offer's connector offered to introduce; None for no such offer."""
+        row = self._sql.one("intro_offers_prospect", offer_id=offer_id)
+        return None if row is None else str(row["prospect_name"])
+
     def member_cards(self, user_ids: list[UUID]) -> dict[UUID, MemberCard]:
         rows = self._sql.all("intro_member_cards", user_ids=user_ids)
         return {

@@ -280,6 +280,10 @@ UPDATE connection_requests
                ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
 RETURNING id, status, introducee_user_id, requestor_user_id;
 
+-- name: intro_offers_prospect
+-- Who an intro offer's connector offered to introduce (the +7-day check-in names them).
+SELECT prospect_name FROM intro_offers WHERE id = %(offer_id)s;
+
 -- name: intro_member_cards
 -- decisions B17: what each side of an introduction gets once both have accepted: name, company and the
 -- email they verified (never a phone number). Only verified members with a verified email.
