@@ -127,14 +127,19 @@ _ANYONE_DONE = re.compile(
     r"(?P<topic>.+?)" + _TOPIC_END,
     re.IGNORECASE,
 )
-_SOLUTION_WORDS_PLURAL = r"vendors|tools|platforms|solutions|providers|agencies|apps|products|services|firms"
 # Members of a kind, asked for by role: "any VCs in the network?", "any CFOs here who've done an
 # IPO?". Not what members say about our messages ("any updates here?", "any intros in the network?").
+# Only a word that names people by what they do ends the role: "any issues here?", "any events in
+# the network?" or "any plans here?" ask for nobody.
+_ROLE_WORDS = (
+    r"vcs|investors|angels|lps|founders|co-?founders|ceos|ctos|cfos|cmos|coos|cros|cpos|cisos|vps|"
+    r"directors|partners|lawyers|attorneys|engineers|designers|marketers|recruiters|bankers|advisors|"
+    r"advisers|consultants|operators|executives|execs|product managers|pms|doctors|physicians|"
+    r"accountants|experts|economists|analysts|researchers|scientists|builders|sellers|salespeople"
+)
 _ANY_ROLE = re.compile(
-    r"\bany (?P<role>(?:[A-Za-z][\w&-]* ){0,2}(?!(?:updates|news|thoughts|ideas|suggestions|"
-    r"recommendations|recs|tips|questions|messages|intros|introductions|requests|answers|replies|"
-    r"responses|results|credits|members|people|folks|others|users|texts|" + _SOLUTION_WORDS_PLURAL + r")\b)"
-    r"[A-Za-z][\w&-]*?s) (?:here|in (?:the|this|our|your) (?:network|group|community))\b"
+    r"\bany (?P<role>(?:[A-Za-z][\w&-]* ){0,2}(?:" + _ROLE_WORDS + r"))"
+    r" (?:here|in (?:the|this|our|your) (?:network|group|community))\b"
     r"(?P<rest>[^?.!;]*)",
     re.IGNORECASE,
 )

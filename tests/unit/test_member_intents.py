@@ -267,6 +267,11 @@ def test_asking_to_meet_or_be_introduced_is_a_find_person_request(text, topic, s
         "Someone told me about you",
         "Anyone there?",
         "any texts in the network I missed?",
+        # found reading the change again: every plural was read as a role
+        "any issues here?",
+        "any events in the network?",
+        "any plans here?",
+        "any jobs in the network?",
         "thanks for the advice on pricing",
         "my thoughts on this: we should wait",
         "great tips on that, thanks",
