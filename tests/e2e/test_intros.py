@@ -1,6 +1,7 @@
 """A warm introduction end to end through ``make run``, with no model key (the Concierge's offline rules):
 A offers to introduce B (an innovator) to someone; B accepts; A confirms; both get each other's details;
-the +7-day "did you two meet?" (its task brought forward to now, as an operator would) reaches B; B's
+the +7-day check-in (its task brought forward to now, as an operator would) asks B whether they met the
+person offered ("... your intro with Jim Park, through Ana ...: did you meet?"); B's
 "yes" pays A the bounty once. Texts go in as signed Twilio webhooks and out through the Twilio stand-in.
 The no-key stack is shared (``conftest.py``): every query here is about this test's two members.
 """
@@ -172,7 +173,9 @@ def test_a_warm_intro_offer_is_accepted_confirmed_exchanged_followed_up_and_paid
         " AND context_id = %s",
         offer,
     )
-    _texted(stack, PHONE_B, "did you two meet")
+    # an offer: B is asked about the person A offered, A whether they met (44b6860)
+    assert "your intro with Jim Park, through" in _texted(stack, PHONE_B, "did you meet?")
+    _texted(stack, PHONE_A, "did they meet?")
 
     # B's "yes" completes the intro and pays A once.
     assert send_sms(stack.info, PHONE_B, "Yes we did").ok
