@@ -26,6 +26,7 @@ from rich.table import Table
 from shared.adapters.postgres import Sql, connect
 from shared.adapters.repositories.ops import OpsRepository
 from shared.adapters.unit_of_work import PostgresUnitOfWork
+from shared.config import MissingSetting
 from shared.domain.alerts import ELSEWHERE, SignalReading, judge
 from shared.domain.constants import (
     DAILY_LLM_COST_ALERT_USD,
@@ -243,9 +244,24 @@ def _default_to_the_local_stack() -> None:
     Console(stderr=True).print("[dim]DATABASE_URL is unset: using the local stack's database[/]")
 
 
+NO_DATABASE = (
+    "DATABASE_URL is not set and no local stack is running ({path} is missing): start one with "
+    "`make run`, or set DATABASE_URL to the environment's database (docs/operating.md)."
+)
+
+
 def main() -> None:
     _default_to_the_local_stack()
-    app()
+    try:
+        app()
+    except MissingSetting as missing:
+        # One line for the operator, not a traceback (found running `make ops ARGS=pending` with no
+        # stack up: a screen of typer's traceback ending in the same words).
+        if missing.env_var != "DATABASE_URL":
+            Console(stderr=True).print(f"[bold red]{missing}[/]")
+        else:
+            Console(stderr=True).print(f"[bold red]{NO_DATABASE.format(path=LOCAL_STACK_FILE)}[/]")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
