@@ -420,7 +420,7 @@ def _find_person_intent(flat: str) -> Intent | None:
     if person:
         topic = _clean_topic(person.group("topic"))
         if topic:
-            said = " ".join(person.group("topic").split()).strip(" .,;:?!")  # "runs a family office"
+            said = _as_said(person.group("topic"))  # "runs a family office", not "runs family office"
             summary = _person_summary(person.group("via"), said)
             return Intent(IntentKind.FIND_PERSON, topic, category_of(topic), flat, summary=summary)
     done = _ANYONE_DONE.search(flat)
@@ -430,14 +430,14 @@ def _find_person_intent(flat: str) -> Intent | None:
             how = (
                 "with experience in" if done.group("experience") else f"who has {done.group('done').lower()}"
             )
-            said = " ".join(done.group("topic").split()).strip(" .,;:?!")  # "hired a CRO", not "hired CRO"
+            said = _as_said(done.group("topic"))  # "hired a CRO", not "hired CRO"
             return Intent(
                 IntentKind.FIND_PERSON, topic, category_of(topic), flat, summary=f"someone {how} {said}"
             )
     role = _ANY_ROLE.search(flat)
     if role:
         who = " ".join(role.group("role").split())
-        said = " ".join(f"{who} {role.group('rest')}".split()).strip(" .,;:")  # "CFOs who've done an IPO"
+        said = _as_said(f"{who} {role.group('rest')}")  # "CFOs who've done an IPO"
         # tagged in the singular, as members' expertise is ("vc", not "vcs")
         return Intent(IntentKind.FIND_PERSON, _singular(who), category_of(said), flat, summary=said)
     wanted = _MEET_TARGET.search(flat)
@@ -447,6 +447,12 @@ def _find_person_intent(flat: str) -> Intent | None:
         if topic:
             return Intent(IntentKind.FIND_PERSON, topic, category_of(topic), flat, summary=summary)
     return None
+
+
+def _as_said(words: str) -> str:
+    """The member's words for a summary, as written (articles kept), single-spaced and unpunctuated
+    at the ends; ``_clean_topic`` is the tag made from them."""
+    return " ".join(words.split()).strip(" .,;:?!")
 
 
 def _singular(role: str) -> str:
@@ -705,10 +711,11 @@ def answer_after_yes_or_no(text: str, *, min_words: int) -> bool:
     followed by "but" ("no, sorry, not my area") do not. ``min_words``: what follows the yes or no
     needs twice that many words (an offer to help is short; an answer is not)."""
     flat = " ".join(text.split())
-    opening = _NO.match(flat) or _YES.match(flat)
+    no = _NO.match(flat)
+    opening = no or _YES.match(flat)
     if opening is None:
         return False
     rest = flat[opening.end() :].lstrip(" ,.!;:-—")
-    if _NO.match(flat) and not _BUT.match(rest):
+    if no and not _BUT.match(rest):
         return False
     return looks_like_answer(rest, min_words=2 * min_words) and not _OFFER_TO_HELP.match(rest)

@@ -612,9 +612,12 @@ def _referrer_in(text: str) -> str | None:
     return None
 
 
+_SENTENCE_BREAK = r"(?<=[.!?;])\s+|\n+"  # after . ! ? ; or at a line break
+
+
 def _clauses(text: str) -> list[str]:
     parts = re.split(
-        r"(?<=[.!?;])\s+|\n+|,\s+(?=(?:i\s*'?\s*m|i\s+am|my|and\s+i|i\s+work)\b)", text, flags=re.I
+        _SENTENCE_BREAK + r"|,\s+(?=(?:i\s*'?\s*m|i\s+am|my|and\s+i|i\s+work)\b)", text, flags=re.I
     )
     return [p.strip(" .!?;") for p in parts if p.strip(" .!?;")]
 
@@ -771,7 +774,7 @@ def extract(text: str, expecting: Step | None) -> Extraction:
 def _questions(text: str) -> set[str]:
     """The clauses of a message that ask something (as ``_clauses`` returns them, without the "?")."""
     asked: set[str] = set()
-    for part in re.split(r"(?<=[.!?;])\s+|\n+", text):
+    for part in re.split(_SENTENCE_BREAK, text):
         clause = part.strip(" .!?;")
         if clause and (part.rstrip().endswith("?") or _QUESTION_LEAD.match(clause)):
             asked.update(_clauses(part))

@@ -257,10 +257,8 @@ def main() -> None:
     except MissingSetting as missing:
         # One line for the operator, not a traceback (found running `make ops ARGS=pending` with no
         # stack up: a screen of typer's traceback ending in the same words).
-        if missing.env_var != "DATABASE_URL":
-            Console(stderr=True).print(f"[bold red]{missing}[/]")
-        else:
-            Console(stderr=True).print(f"[bold red]{NO_DATABASE.format(path=LOCAL_STACK_FILE)}[/]")
+        said = NO_DATABASE.format(path=LOCAL_STACK_FILE) if missing.env_var == "DATABASE_URL" else missing
+        Console(stderr=True).print(f"[bold red]{said}[/]")
         raise SystemExit(2) from None
 
 

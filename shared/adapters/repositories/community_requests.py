@@ -364,6 +364,31 @@ class CommunityRequestRepository:
         """The expert answered, passed or referred. Someone never asked (a forwarded question) gets
         an ask row first. False when the ask was already settled (a reply counts once)."""
         self.add_ask(request_id, expert_id, now=now)
+        return self._settle_ask(
+            request_id,
+            expert_id,
+            status=status,
+            now=now,
+            referral_name=referral_name,
+            referred_user_id=referred_user_id,
+        )
+
+    def withdraw_ask(self, request_id: UUID, expert_id: UUID, *, now: datetime) -> bool:
+        """An open ask of this member as an expert, settled as a pass (without penalty); False when
+        they were not asked, or already replied. Never adds an ask row (``record_reply`` does)."""
+        return self._settle_ask(request_id, expert_id, status="passed", now=now)
+
+    def _settle_ask(
+        self,
+        request_id: UUID,
+        expert_id: UUID,
+        *,
+        status: str,
+        now: datetime,
+        referral_name: str | None = None,
+        referred_user_id: UUID | None = None,
+    ) -> bool:
+        """An ask still 'asked' moves to ``status``; False when there is none to move."""
         row = self._sql.one(
             "community_set_ask_status",
             request_id=request_id,
@@ -372,20 +397,6 @@ class CommunityRequestRepository:
             now=now,
             referral_name=referral_name,
             referred_user_id=referred_user_id,
-        )
-        return row is not None
-
-    def withdraw_ask(self, request_id: UUID, expert_id: UUID, *, now: datetime) -> bool:
-        """An open ask of this member as an expert, settled as a pass (without penalty); False when
-        they were not asked, or already replied. Never adds an ask row (``record_reply`` does)."""
-        row = self._sql.one(
-            "community_set_ask_status",
-            request_id=request_id,
-            expert_user_id=expert_id,
-            status="passed",
-            now=now,
-            referral_name=None,
-            referred_user_id=None,
         )
         return row is not None
 
