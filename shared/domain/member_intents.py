@@ -167,6 +167,21 @@ _MEET_TARGET = re.compile(
 )
 # Where who is wanted ends and why begins: "Maya about the SOC 2 answer", "a partner at Sequoia
 # for our Series A", "Sofia next week".
+# Hiring, and asking the network for candidates: "I'm hiring a VP of Marketing for a series B SaaS
+# company, any candidates you'd recommend?", "we're looking to hire a head of sales, know anyone?".
+# A request for people, though the company may be named with a vendor word ("SaaS"): found on the
+# local stack, where it was read as a vendor question ("I'll look into VP of Marketing ...").
+_HIRING = re.compile(
+    r"\b(?:i'?m|i am|we'?re|we are|currently)\s+(?:hiring|looking to hire|trying to hire|recruiting)"
+    r"(?:\s+for)?\s+(?:an?\s+|our\s+|my\s+)?(?:new\s+|first\s+)?(?P<role>[^?.!,;]+?)"
+    r"(?=\s+(?:for|at|to|who|that|in|with|and)\b|[?.!,;]|\s+(?:any|anyone|please|thanks|asap)\b|$)",
+    re.IGNORECASE,
+)
+_CANDIDATE_ASK = re.compile(
+    r"\b(?:candidates?|recommend|suggest|referrals?|intros?|introduce|know (?:anyone|anybody|someone|of)|"
+    r"anyone|anybody|someone|ideas|who)\b|\?",
+    re.IGNORECASE,
+)
 _TARGET_END = re.compile(
     r"\s+(?:about|regarding|re|to (?:discuss|talk|chat|learn|ask|hear|get|see)|so|because|since|for|as|"
     r"this|next|tomorrow|today|on (?:mon|tues|wednes|thurs|fri|satur|sun)day)\b.*$",
@@ -208,7 +223,14 @@ _STATUS = re.compile(
     r"(?:status|update|news|progress) (?:on|of|with) (?:my|the)|"
     r"(?:has|have|did) (?:anyone|anybody|someone|somebody|people|the network) "
     r"(?:answer(?:ed)?|respond(?:ed)?|repl(?:y|ied)|got(?:ten)? back|get back)|"
-    r"heard anything|anything new (?:for me|on|from|with))\b",
+    r"heard anything|anything new (?:for me|on|from|with)|"
+    r"how(?:'s| is| are) (?:my|the) (?:questions?|requests?|asks?)\b(?! (?:for|about|to|on))|"
+    r"(?:going|coming along) with my (?:questions?|requests?))\b"
+    # Bare, the whole text: "what's new?", "anything new?", "anything for me?" (not "what's new in
+    # SOC 2 tooling?", a question about a topic).
+    r"|^(?:(?:good|fine|great|not bad|all good)(?:,? thanks?(?: you)?)?[.!,]* )?"
+    r"(?:(?:so|ok(?:ay)?|and|hi|hey),? )?(?:what'?s new|anything (?:new|for me))"
+    r"(?: (?:with|for) (?:me|you))?(?: today)?[\s?!.]*$",
     re.IGNORECASE,
 )
 _INTROS = re.compile(r"\bintro(?:s|duction|ductions)?\b", re.IGNORECASE)
@@ -446,6 +468,16 @@ def _find_person_intent(flat: str) -> Intent | None:
         topic = _clean_topic(summary)
         if topic:
             return Intent(IntentKind.FIND_PERSON, topic, category_of(topic), flat, summary=summary)
+    hiring = _HIRING.search(flat)
+    # a vendor hired ("an agency for our rebrand") is a vendor question
+    if hiring and not _SOLUTION.search(hiring.group("role")) and _CANDIDATE_ASK.search(flat[hiring.end() :]):
+        hired = _as_said(hiring.group("role"))
+        topic = _clean_topic(hired)
+        if topic:
+            article = "an" if hired[:1].lower() in "aeiou" else "a"
+            return Intent(
+                IntentKind.FIND_PERSON, topic, category_of(hired), flat, summary=f"{article} {hired} to hire"
+            )
     return None
 
 
@@ -539,10 +571,19 @@ _INSTRUCTIONS = (
 )
 
 
-_THANKS = re.compile(
-    r"^(?:(?:ok(?:ay)?|great|perfect|awesome|cool|got it|nice)[,.!]?\s+)?"
+_THANKS_WORDS = (
     r"(?:thanks|thank you|thank u|thx|ty|tysm|cheers|much appreciated|appreciate it)"
-    r"(?:\s+(?:so much|a lot|again|very much))?[\s.!]*$"
+    r"(?:\s+(?:so much|a lot|again|very much))?"
+)
+# "this is super helpful", "that helps", "exactly what I needed": thanks in other words
+_PRAISE_WORDS = (
+    r"(?:(?:(?:this|that|it)(?:'s| is| was)\s+)?(?:(?:super|really|very|so|incredibly|extremely)\s+)?"
+    r"(?:helpful|useful)|(?:(?:this|that|it)(?:'s| is| was) )?exactly what i needed|"
+    r"(?:this|that) helps(?: a lot)?)"
+)
+_THANKS = re.compile(
+    r"^(?:(?:ok(?:ay)?|great|perfect|awesome|cool|got it|nice|wow)[,.!]?\s+)?"
+    rf"(?:{_THANKS_WORDS}(?:[,.!]*\s*{_PRAISE_WORDS})?|{_PRAISE_WORDS}(?:[,.!]*\s*{_THANKS_WORDS})?)[\s.!]*$"
     # or only 🙏 / 🙌, with skin tones
     r"|^[\U0001f64f\U0001f64c\U0001f3fb-\U0001f3ff\ufe0f\s]*[\U0001f64f\U0001f64c]"
     r"[\U0001f3fb-\U0001f3ff\ufe0f\s]*$",
@@ -561,14 +602,28 @@ _CONTACT_ASK = re.compile(
 
 
 _HELLO = re.compile(
-    r"^(?:hi|hey|hello|hiya|heya|howdy|yo|good (?:morning|afternoon|evening))(?: there)?[\s!.,]*$",
+    r"^(?:hi|hey|hello|hiya|heya|howdy|yo|(?:good )?(?:morning|afternoon|evening))"
+    r"(?: there| again| all| everyone)?[\s!.,]*$",
+    re.IGNORECASE,
+)
+# "how are you?", "hi, how's it going?": small talk, asking nothing of the network.
+_HOW_ARE_YOU = re.compile(
+    r"^(?:(?:hi|hey|hello|yo|(?:good )?(?:morning|afternoon|evening))(?: there| again)?[\s!.,]*)?"
+    r"(?:how are (?:you|things)(?: doing| going)?(?: today)?|how(?:'s| is) it going|how(?:'s| is) your day"
+    r"|how(?:'s| is) everything|how do you do)[\s?!.]*$",
     re.IGNORECASE,
 )
 
 
 def is_hello(text: str) -> bool:
-    """A bare greeting ("hey", "hi there!"), nothing asked or answered (a bare "yes" is not one)."""
+    """A bare greeting ("hey", "hi there!", "morning!", "hi again"), nothing asked or answered (a
+    bare "yes" is not one)."""
     return bool(_HELLO.match(" ".join(text.split())))
+
+
+def is_how_are_you(text: str) -> bool:
+    """Small talk ("how are you?", "hi, how's it going?"), with or without a greeting before it."""
+    return bool(_HOW_ARE_YOU.match(" ".join(text.split()).replace("’", "'")))
 
 
 _ABOUT_US = re.compile(
@@ -578,6 +633,25 @@ _ABOUT_US = re.compile(
     r"what (?:is|'s) (?:this|yachtparty)|who (?:are|r) (?:you|u)|what are you)\b[^.!?]*[.!?]*$",
     re.IGNORECASE,
 )
+
+
+# Asking for a person, or whether a person is answering: "can I talk to a human?", "I need to speak
+# with someone on your team", "are you a bot?". Found on the local stack: each got "Got it. ...".
+_PERSON_WANTED = re.compile(
+    r"\b(?:(?:talk|speak|chat) (?:to|with) (?:a |an )?(?:human|real person|actual person|live person|person|"
+    r"someone (?:on|from|at) (?:your|the) (?:team|company)|the team|your team|support|customer support|"
+    r"an? (?:operator|agent|representative|rep))(?=[\s?.!,]*$|\s+(?:please|now|asap|today|instead|"
+    r"about|regarding)\b)|"
+    r"(?:is this|are you|am i (?:talking|texting|speaking|chatting) (?:to|with)) (?:a |an )?"
+    r"(?:bot|robot|ai|real person|human|person|machine|computer|automated)\b|"
+    r"(?:are you|is this) (?:real|automated|human)\b)",
+    re.IGNORECASE,
+)
+
+
+def asks_for_a_person(text: str) -> bool:
+    """Asking to reach a person on the team, or whether a person is answering."""
+    return bool(_PERSON_WANTED.search(" ".join(text.split())))
 
 
 def asks_what_we_do(text: str) -> bool:
@@ -610,8 +684,9 @@ def asks_for_contact(text: str) -> bool:
 
 
 def is_thanks(text: str) -> bool:
-    """A bare thank-you ("thanks", "great, thank you!"), with nothing asked."""
-    return bool(_THANKS.match(" ".join(text.split())))
+    """A bare thank-you ("thanks", "great, thank you!", "this is super helpful, thanks!"), with
+    nothing asked."""
+    return bool(_THANKS.match(" ".join(text.split()).replace("’", "'")))
 
 
 def reads_as_instructions(text: str) -> bool:

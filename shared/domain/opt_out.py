@@ -58,9 +58,10 @@ _REVOCATIONS = re.compile(
 
 _EDGE_PUNCTUATION = " \t\r\n.!?,;:'\"()[]*-_~"
 
+SUPPORT_EMAIL = "support@yachtparty.xyz"  # where a member reaches a person on the team
 HELP_TEXT = (
     "Yachtparty: an invite-only network for senior professionals, by text. "
-    "Questions: reply here or email support@yachtparty.xyz. "
+    f"Questions: reply here or email {SUPPORT_EMAIL}. "
     "Msg frequency varies. Msg & data rates may apply. Reply STOP to opt out."
 )
 

@@ -239,6 +239,20 @@ def test_a_find_person_request_is_summarised_by_who_is_wanted(text, summary):
         ("any family office partners here?", "family office partner", "family office partners"),
         ("any attorneys in the network?", "attorney", "attorneys"),
         ("any CTOs here?", "CTO", "CTOs"),
+        # hiring, asking for candidates (found on the local stack, 5 December: the first was read as
+        # a vendor question for its "SaaS", "I'll look into VP of Marketing for a series B ...")
+        (
+            "I'm hiring a VP of Marketing for a series B SaaS company, any candidates you'd recommend?",
+            "VP of Marketing",
+            "a VP of Marketing to hire",
+        ),
+        ("we're looking to hire a head of sales, know anyone?", "head of sales", "a head of sales to hire"),
+        ("We are hiring our first CFO. Any recommendations?", "CFO", "a CFO to hire"),
+        (
+            "we're hiring an engineering manager, any referrals?",
+            "engineering manager",
+            "an engineering manager to hire",
+        ),
     ],
 )
 def test_asking_to_meet_or_be_introduced_is_a_find_person_request(text, topic, summary):
@@ -275,10 +289,17 @@ def test_asking_to_meet_or_be_introduced_is_a_find_person_request(text, topic, s
         "thanks for the advice on pricing",
         "my thoughts on this: we should wait",
         "great tips on that, thanks",
+        "I'm hiring a data engineer",  # news, asking nothing
+        "we're hiring again after the raise",
     ],
 )
 def test_what_is_no_ask_to_meet_someone_stays_other(text):
     assert read_intent(text).kind is IntentKind.OTHER
+
+
+def test_a_vendor_hired_is_still_a_vendor_question():
+    intent = read_intent("I'm hiring an agency for our rebrand, any recommendations?")
+    assert intent.kind is IntentKind.SOLUTION_QUESTION
 
 
 @pytest.mark.parametrize(
@@ -382,6 +403,23 @@ def test_render_with_nothing_done_is_the_honest_acknowledgment():
         ("do you have her cell?", "CONTACT_PRIVATE"),
         ("I need a new phone", "HONEST_ACK"),
         ("what's the best email to reach you?", "HONEST_ACK"),
+        # found texting the local stack (5 December, later): each got "Got it. ... tell me what you need"
+        ("morning!", "GREETING_ACK"),
+        ("hi again", "GREETING_ACK"),
+        ("Good evening all", "GREETING_ACK"),
+        ("how are you?", "HOW_ARE_YOU_ACK"),
+        ("Hi, how's it going?", "HOW_ARE_YOU_ACK"),
+        ("hey there, how are things?", "HOW_ARE_YOU_ACK"),
+        ("how are you finding customers?", "HONEST_ACK"),
+        ("this is super helpful, thanks!", "THANKS_ACK"),
+        ("That helps a lot. Thank you!", "THANKS_ACK"),
+        ("exactly what I needed", "THANKS_ACK"),
+        ("that's helpful, can you find more?", "HONEST_ACK"),
+        ("can I talk to a human?", "PERSON_ON_THE_TEAM"),
+        ("I need to speak with someone on your team", "PERSON_ON_THE_TEAM"),
+        ("are you a bot?", "PERSON_ON_THE_TEAM"),
+        ("Am I texting with a real person?", "PERSON_ON_THE_TEAM"),
+        ("talk to a person who knows SOC 2", "HONEST_ACK"),
     ],
 )
 def test_nothing_to_do_answers_a_thank_you_or_a_greeting_in_kind(text, reply):
@@ -551,6 +589,13 @@ def test_goals_that_mention_rules_credits_or_verification_are_still_goals(text):
         "have you heard anything?",
         "anything new for me?",
         "any luck finding someone?",
+        # found texting the local stack (5 December, later): each got "Got it. ... tell me what you need"
+        "what's new?",
+        "good, thanks. what's new?",
+        "anything for me?",
+        "Anything new?",
+        "how's my question going?",
+        "how are things going with my question?",
     ],
 )
 def test_asking_how_their_questions_are_going_is_a_status_question(text):
@@ -565,6 +610,8 @@ def test_asking_how_their_questions_are_going_is_a_status_question(text):
         "Is there anything new in SOC 2 tooling?",
         "I heard back from Stripe",
         "hello",
+        "what's new in SOC 2 tooling?",
+        "how is my question for the network worded?",
     ],
 )
 def test_what_is_not_a_status_question(text):

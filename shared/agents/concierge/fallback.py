@@ -43,16 +43,18 @@ from shared.domain.member_intents import (
     IntentKind,
     answer_after_yes_or_no,
     answers_closed_question,
+    asks_for_a_person,
     asks_for_contact,
     asks_what_we_do,
     asks_who_is_here,
     is_hello,
+    is_how_are_you,
     is_thanks,
     looks_like_answer,
     read_yes_no,
     split_prospect,
 )
-from shared.domain.opt_out import classify
+from shared.domain.opt_out import SUPPORT_EMAIL, classify
 from shared.domain.priorities import CONFIRM_OFFER, NEWS_ITEM_TYPES
 from shared.domain.prospects import credit_packs
 from shared.domain.reply_split import as_sentence
@@ -86,6 +88,14 @@ ANSWER_PLEASE = (  # a bare "yes" to a question asked of them: no answer yet
 )
 THANKS_ACK = "Anytime."  # a bare thank-you, nothing asked
 GREETING_ACK = "Hi. What can I help with? I can put a question to the network or look into vendors for you."
+PERSON_ON_THE_TEAM = (  # "can I talk to a human?", "are you a bot?": the truth, and where a person is
+    f"I'm Yachtparty's automated assistant. To reach a person on the team, email {SUPPORT_EMAIL}. "
+    "I can also put a question to the network for you."
+)
+HOW_ARE_YOU_ACK = (  # "how are you?": answered in kind, then the same offer
+    "Doing well, thanks. What can I help with? I can put a question to the network or look into vendors "
+    "for you."
+)
 GOAL_NEXT_STEP = (
     "When you want a vendor recommendation or someone to talk to, text me and I'll put the question to "
     "the network."
@@ -555,6 +565,8 @@ def _nothing_done(said: Sequence[str], *, innovator: bool = False, presented: Pr
         return THANKS_ACK
     if texts and all(is_hello(t) for t in texts):
         return GREETING_ACK
+    if texts and all(is_hello(t) or is_how_are_you(t) for t in texts):
+        return HOW_ARE_YOU_ACK
     asked = presented is not None and presented.item_type in ("community_request", FOLLOW_UP_QUESTION)
     if asked and texts and all(read_yes_no(t) is True for t in texts):
         return ANSWER_PLEASE
@@ -563,6 +575,7 @@ def _nothing_done(said: Sequence[str], *, innovator: bool = False, presented: Pr
         (asks_what_we_do, about_us),
         (asks_who_is_here, MEMBERS_PRIVATE),
         (asks_for_contact, CONTACT_PRIVATE),
+        (asks_for_a_person, PERSON_ON_THE_TEAM),
     ):
         if any(asks(t) for t in texts):
             return reply
