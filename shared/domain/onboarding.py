@@ -438,7 +438,17 @@ _BETWEEN_ROLES = re.compile(
     re.I,
 )
 # A question to the Bouncer ("why do you need that?", "how did you get my number?"): never an answer.
-_QUESTION_LEAD = re.compile(r"^(?:why|how\s+come|how\s+did|how\s+do\s+you|who\s+is\s+asking)\b", re.I)
+# A question asked without its "?": "why ...", "are you a bot", "can I talk to a human", "is this
+# legit". Found on the local stack: "are you a bot" and "can I talk to a human", sent when the
+# Bouncer asked who told them about this, were stored as the referrer. Only a pronoun after the
+# verb, so a name ("Will Smith", "Can Yilmaz") is still a name.
+_QUESTION_LEAD = re.compile(
+    r"^(?:why|how\s+come|how\s+did|how\s+do\s+you|who\s+is\s+asking|(?:are|r)\s+(?:you|u|these|they)|"
+    r"is\s+(?:this|it|that|there)|(?:can|could|may)\s+(?:i|you|u|we|someone)|"
+    r"(?:do|does|did|will|would)\s+(?:you|u|i|it|this|that|they)|"
+    r"what\s+(?:do|does|is|are|can|will|would)|how\s+(?:does|do|much|many|long|is|are|can))\b",
+    re.I,
+)
 _TITLE_AT = re.compile(_TITLE_LEAD + r"(?P<title>.+)\s+(?:at|@)\s+(?P<company>.+)$", re.I)
 _TITLE_COMMA = re.compile(_TITLE_LEAD + r"(?P<title>[^,]+),\s*(?P<company>[^,]+)$", re.I)
 _TITLE_OF = re.compile(_TITLE_LEAD + r"(?P<title>.+?)\s+(?:of|for|with)\s+(?P<company>[^,]+)$", re.I)

@@ -122,6 +122,24 @@ def test_a_question_is_answered_not_stored_and_a_member_between_roles_is_asked_t
     assert (row["company"], row["title"]) == ("Between roles", "COO")
 
 
+def test_are_you_a_bot_is_answered_truthfully_and_never_stored(db):
+    """Found texting the local stack: "are you a bot", with no "?", asked who told them about
+    this, was stored as the referrer and got "Got it. And you are?"."""
+    user_id, conv = new_user(db)
+    turn(db, user_id, conv, "hey")
+    assert turn(db, user_id, conv, "are you a bot") == [
+        "I'm Yachtparty's automated assistant, and the team reviews every request before anyone gets in. "
+        "Who told you about this?"
+    ]
+    assert user_row(db, user_id)["name_dropped"] is None
+    turn(db, user_id, conv, "Maya Chen")
+    assert turn(db, user_id, conv, "can I talk to a human?") == [
+        "I'm Yachtparty's automated assistant, and the team reviews every request before anyone gets in. "
+        "And you are? First and last name."
+    ]
+    assert user_row(db, user_id)["first_name"] is None
+
+
 def test_a_past_role_is_read_as_title_and_company(db):
     user_id, conv = new_user(db)
     turn(db, user_id, conv, "hey")

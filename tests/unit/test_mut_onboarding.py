@@ -357,6 +357,14 @@ LONG = "a" * 119
             Step.ASK_NAME,
             {"first_name": "Jane", "last_name": "Doe", "asks_question": True},
         ),
+        # found texting the local stack (5 December, later): asked without a "?", these were stored
+        # as the referrer; a name that starts like a question is still a name
+        ("are you a bot", Step.ASK_REFERRER, {"asks_question": True}),
+        ("can I talk to a human", Step.ASK_REFERRER, {"asks_question": True}),
+        ("is this legit", Step.ASK_NAME, {"asks_question": True}),
+        ("do you sell my data", Step.ASK_COMPANY, {"asks_question": True}),
+        ("Will Smith", Step.ASK_NAME, {"first_name": "Will", "last_name": "Smith"}),
+        ("Can Yilmaz", Step.ASK_REFERRER, {"referrer_name": "Can Yilmaz"}),
         ("I'm between jobs right now", Step.ASK_COMPANY, {"company": "Between roles"}),
         ("on sabbatical", Step.ASK_COMPANY, {"company": "Between roles"}),
         ("I was COO at Globex", Step.ASK_COMPANY, {"company": "Globex", "title": "COO"}),

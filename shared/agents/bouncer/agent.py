@@ -44,6 +44,7 @@ from shared.agents.bouncer.tools import (
 from shared.agents.context import profile_block
 from shared.agents.conversation.protocol import ProactiveDelivery, ToolRunnerPort, TurnResult
 from shared.domain.constants import BOUNCER_HISTORY_RE_ENGAGEMENT, BOUNCER_HISTORY_USER_MESSAGE
+from shared.domain.member_intents import asks_for_a_person
 from shared.domain.onboarding import (
     BETWEEN_ROLES,
     Extraction,
@@ -404,6 +405,7 @@ class BouncerAgent:
             first_reply=not self.has_spoken(turn),
             attempt=self.attempt(turn),
             between_roles=state.company == BETWEEN_ROLES,
+            asks_for_person=any(asks_for_a_person(t) for t in turn.user_texts),
         )
 
     def safe_template(self, turn: BouncerTurn) -> list[str]:

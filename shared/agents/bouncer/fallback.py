@@ -99,9 +99,13 @@ class ReplyFacts:
     first_reply: bool = False  # no Bouncer message in the conversation yet
     attempt: int = 0
     between_roles: bool = False  # the company they gave is BETWEEN_ROLES: the title asked is the last one
+    asks_for_person: bool = False  # "are you a bot?", "can I talk to a human?"
 
 
 WHY_LINE = "It's invite-only, and the team reviews every request before anyone gets in."
+PERSON_LINE = (  # "are you a bot?", "can I talk to a human?"
+    "I'm Yachtparty's automated assistant, and the team reviews every request before anyone gets in."
+)
 LAST_ROLE = "What was your last role?"
 
 
@@ -146,5 +150,6 @@ def render(scenario: str, facts: ReplyFacts) -> list[str]:  # noqa: PLR0911, PLR
     if scenario in ("ask_for_name",):
         return ["Got it. " + ask if not facts.first_reply else ask]
     if scenario == "general_response":  # a question to the Bouncer: why it asks, then the same ask
-        return [" ".join(p for p in (WHY_LINE, ask) if p)]
+        lead = PERSON_LINE if facts.asks_for_person else WHY_LINE  # "are you a bot?": the truth
+        return [" ".join(p for p in (lead, ask) if p)]
     return [ask] if ask else ["Noted."]
