@@ -142,6 +142,37 @@ def test_a_short_reply_or_a_question_is_not_an_expert_answer(text):
 
 
 @pytest.mark.parametrize(
+    "texts",
+    [
+        ["what kind of goods are they shipping? and by truck or rail?"],
+        ["what stage is the company?", "and which country?"],
+        ["what is this about?"],
+    ],
+)
+def test_a_question_back_from_an_expert_gets_the_question_as_asked(texts):
+    """Found on the local stack: Leo, asked about freight into Mexico, asked back what goods and by
+    truck or rail, and got "Got it. ... tell me what you need"."""
+    summary = "any advice on freight operations for cross-border shipments into Mexico?"
+    presented = brain.Presented("community_request", ITEM, summary)
+    intents = [i for i in read_intents(texts) if i.kind is not IntentKind.OTHER]
+    assert brain.plan(intents, goal_text=None, texts=texts, presented=presented) == []
+    assert brain.render([], intents, texts=texts, presented=presented) == [
+        f'I only have the question as the member asked it: "{summary}" If you know the area, text me your '
+        "answer as it stands (what it depends on helps), or reply 'pass'."
+    ]
+
+
+def test_a_question_back_needs_a_question_asked_of_them_and_a_question():
+    presented = brain.Presented("community_request", ITEM, "a VP of Marketing to hire")
+    said = brain.render([], [], texts=["what stage?"], presented=presented)
+    assert said[0].startswith('I only have the question as the member asked it: "a VP of Marketing to hire."')
+    intro = brain.Presented("connection_request", ITEM, "Sam would like to meet you")
+    assert brain.render([], [], texts=["who is Sam?"], presented=intro) == [brain.HONEST_ACK]
+    assert brain.render([], [], texts=["let me think about it"], presented=presented) == [brain.HONEST_ACK]
+    assert brain.render([], [], texts=["what is this about?"]) == [brain.ABOUT_US]
+
+
+@pytest.mark.parametrize(
     "answer",
     [
         # found on the local stack: this got "Go ahead: text me your answer ...", a bare yes's reply

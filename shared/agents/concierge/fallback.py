@@ -86,6 +86,10 @@ ANSWER_PLEASE = (  # a bare "yes" to a question asked of them: no answer yet
     "Go ahead: text me your answer and I'll pass it on to the member who asked, or reply 'pass' if it "
     "isn't for you."
 )
+QUESTION_BACK = (  # a question back from an expert about the question asked of them
+    'I only have the question as the member asked it: "{question}" If you know the area, text me your '
+    "answer as it stands (what it depends on helps), or reply 'pass'."
+)
 THANKS_ACK = "Anytime."  # a bare thank-you, nothing asked
 GREETING_ACK = "Hi. What can I help with? I can put a question to the network or look into vendors for you."
 PERSON_ON_THE_TEAM = (  # "can I talk to a human?", "are you a bot?": the truth, and where a person is
@@ -556,10 +560,12 @@ def _standing(request: OpenRequest) -> str:
     return "is out with the network; no answers yet."
 
 
-def _nothing_done(said: Sequence[str], *, innovator: bool = False, presented: Presented | None = None) -> str:
+def _nothing_done(  # noqa: PLR0911 - one reply per kind of text, the first that holds
+    said: Sequence[str], *, innovator: bool = False, presented: Presented | None = None
+) -> str:
     """No tool acted: a thank-you or a greeting gets a short answer in kind, a bare yes to a question
-    asked of them a request for the answer, a question about the service what it does, the rest
-    the honest ack."""
+    asked of them a request for the answer, a question back about it the question as asked, a
+    question about the service what it does, the rest the honest ack."""
     texts = [t for t in said if t.strip()]
     if texts and all(is_thanks(t) for t in texts):
         return THANKS_ACK
@@ -570,15 +576,24 @@ def _nothing_done(said: Sequence[str], *, innovator: bool = False, presented: Pr
     asked = presented is not None and presented.item_type in ("community_request", FOLLOW_UP_QUESTION)
     if asked and texts and all(read_yes_no(t) is True for t in texts):
         return ANSWER_PLEASE
-    about_us = ABOUT_US_INNOVATOR if innovator else ABOUT_US
     for asks, reply in (
-        (asks_what_we_do, about_us),
         (asks_who_is_here, MEMBERS_PRIVATE),
         (asks_for_contact, CONTACT_PRIVATE),
         (asks_for_a_person, PERSON_ON_THE_TEAM),
     ):
         if any(asks(t) for t in texts):
             return reply
+    if (
+        presented is not None
+        and presented.item_type == "community_request"
+        and texts
+        and all(t.rstrip().endswith("?") for t in texts)
+    ):
+        # A question back about the question asked of them ("what kind of goods? truck or rail?"):
+        # there is nobody to put it to (found on the local stack, where it got the honest ack).
+        return QUESTION_BACK.format(question=as_sentence(_cut(presented.summary, SUMMARY_MAX)))
+    if any(asks_what_we_do(t) for t in texts):
+        return ABOUT_US_INNOVATOR if innovator else ABOUT_US
     return HONEST_ACK
 
 
