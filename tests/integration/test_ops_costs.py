@@ -43,6 +43,30 @@ def test_status_counts_stuck_outbound_sms(db, ops_cli):
     assert "stuck > 0:02:00: 1" in line
 
 
+def test_status_counts_only_waiting_queued_messages_as_due(db, ops_cli):
+    """Found reading `ops status` on the local stack: "message_queue sent 7 | due 7", as if seven
+    messages were waiting; a sent row was counted as due because its scheduled time had passed."""
+    user = make_user(db)
+    for status, when in (
+        ("sent", "-1 hour"),
+        ("sent", "-2 hours"),
+        ("queued", "-1 minute"),
+        ("queued", "1 hour"),
+    ):
+        db.execute(
+            "INSERT INTO message_queue (user_id, agent_id, message_data, status, scheduled_for)"
+            " VALUES (%s, 'concierge', '{}'::jsonb, %s, now() + %s::interval)",
+            (user, status, when),
+        )
+    out = ops_cli("status")
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    queued = next(line for line in lines if "message_queue queued" in line)
+    assert " 2 " in queued and "due 1" in queued
+    sent = next(line for line in lines if "message_queue sent" in line)
+    assert " 2 " in sent and "due" not in sent
+
+
 def test_costs_sums_the_ledger_per_day_and_per_inbound_message(db, ops_cli):
     user = make_user(db)
     conversation = _conversation(db, user)

@@ -88,7 +88,8 @@ def status() -> None:
         f"lease expired {tasks.get('lease_expired', 0)}, failed {tasks.get('failed', 0)}",
     )
     for row in queue:
-        table.add_row(f"message_queue {row['status']}", str(row["n"]), f"due {row['due']}")
+        waiting = row["status"] in ("queued", "approved")  # the rest are done with, never due
+        table.add_row(f"message_queue {row['status']}", str(row["n"]), f"due {row['due']}" if waiting else "")
     table.add_row(
         "outbound SMS unsent",
         str(sms.get("unsent", 0)),

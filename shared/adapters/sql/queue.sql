@@ -74,8 +74,10 @@ WHERE id = %(id)s AND status = 'queued';
 SELECT min(scheduled_for) AS at FROM message_queue WHERE user_id = %(user_id)s AND status = 'queued';
 
 -- name: queue_depths
--- message_queue rows per status (the orchestrator's backlog), and how many queued ones are due.
-SELECT status, count(*) AS n, count(*) FILTER (WHERE scheduled_for <= now()) AS due
+-- message_queue rows per status (the orchestrator's backlog), and how many queued or approved ones are due
+-- (a sent, superseded or cancelled row is never due, whatever its scheduled_for).
+SELECT status, count(*) AS n,
+       count(*) FILTER (WHERE status IN ('queued', 'approved') AND scheduled_for <= now()) AS due
   FROM message_queue
  GROUP BY status
  ORDER BY status;
