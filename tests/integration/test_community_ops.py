@@ -94,3 +94,20 @@ def test_community_report(cli: Any, db: Any, member: Any) -> None:
     result = cli("community", "--days", "7")
     assert result.exit_code == 0, result.output
     assert "hr" in result.output and "50%" in result.output and "Aardvark" in result.output
+
+
+def test_the_report_prints_whole_cells_with_no_terminal(
+    ops_cli: Any, db: Any, member: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found running `ops community` with no terminal (as cron or a CI log does): rich laid the table
+    out for 80 columns and printed the day as "2026-1…" (tools/ops/console.py)."""
+    monkeypatch.delenv("COLUMNS", raising=False)  # pytest-xdist sets 80 in its workers
+    day = datetime.now(UTC) - timedelta(days=1)
+    db.execute(
+        "INSERT INTO community_requests (requesting_agent_type, question, category, created_at)"
+        " VALUES ('concierge', 'q', 'security_compliance', %s)",
+        (day,),
+    )
+    result = ops_cli("community", "--days", "7")
+    assert result.exit_code == 0, result.output
+    assert day.date().isoformat() in result.output and "security_compliance" in result.output

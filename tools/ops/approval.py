@@ -15,12 +15,12 @@ import getpass
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from shared.service_layer import approval
+from tools.ops.console import ops_console
 
-console = Console()
+console = ops_console()
 OperatorOption = Annotated[str | None, typer.Option("--operator", help="Who decides (default: $USER).")]
 
 

@@ -20,7 +20,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from shared.adapters.postgres import Sql, connect
@@ -38,6 +37,7 @@ from shared.service_layer.dead_letters import ReplayError, replay_all, replay_de
 from tools.localstack.stack_info import StackInfo, stack_file
 from tools.ops.approval import register_approval_commands
 from tools.ops.community import ledger_status_row, register_community_commands
+from tools.ops.console import ops_console
 from tools.ops.prospects import register_prospect_commands
 from tools.ops.purchases import register_purchase_commands
 from tools.ops.reengagement import register_reengagement_commands
@@ -50,7 +50,7 @@ register_community_commands(app)  # credits, community (tools/ops/community.py)
 register_reengagement_commands(app)  # reengagement paused / resume (tools/ops/reengagement.py)
 register_prospect_commands(app)  # prospects review (tools/ops/prospects.py)
 register_purchase_commands(app)  # purchases (tools/ops/purchases.py)
-console = Console()
+console = ops_console()
 
 
 def _age(seconds: Any) -> str:
@@ -242,7 +242,7 @@ def _default_to_the_local_stack() -> None:
         os.environ["DATABASE_URL"] = StackInfo.load(LOCAL_STACK_FILE).database_url
     except (ValueError, TypeError):
         return
-    Console(stderr=True).print("[dim]DATABASE_URL is unset: using the local stack's database[/]")
+    ops_console(stderr=True).print("[dim]DATABASE_URL is unset: using the local stack's database[/]")
 
 
 NO_DATABASE = (
@@ -259,7 +259,7 @@ def main() -> None:
         # One line for the operator, not a traceback (found running `make ops ARGS=pending` with no
         # stack up: a screen of typer's traceback ending in the same words).
         said = NO_DATABASE.format(path=LOCAL_STACK_FILE) if missing.env_var == "DATABASE_URL" else missing
-        Console(stderr=True).print(f"[bold red]{said}[/]")
+        ops_console(stderr=True).print(f"[bold red]{said}[/]")
         raise SystemExit(2) from None
 
 

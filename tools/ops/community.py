@@ -19,14 +19,14 @@ from typing import Annotated
 from uuid import UUID
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from shared.adapters.postgres import connect
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer import community, community_ops, credits
+from tools.ops.console import ops_console
 
-console = Console()
+console = ops_console()
 OperatorOption = Annotated[str | None, typer.Option("--operator", help="Who decides (default: $USER).")]
 AARDVARK_ANSWERED = 0.877  # the answered rate to beat (issue 9)
 

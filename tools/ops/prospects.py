@@ -12,13 +12,13 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from shared.adapters.postgres import connect
 from shared.adapters.unit_of_work import PostgresUnitOfWork
+from tools.ops.console import ops_console
 
-console = Console()
+console = ops_console()
 prospects_app = typer.Typer(
     help="Innovators' prospects: matches for an operator to review.", no_args_is_help=True
 )

@@ -22,7 +22,6 @@ from typing import Annotated
 from uuid import uuid4
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from shared import config
@@ -31,8 +30,9 @@ from shared.adapters.stripe_checkout import checkout_gateway
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.agents.innovator import commerce
 from tools.localstack.stack_info import StackInfo, stack_file
+from tools.ops.console import ops_console
 
-console = Console()
+console = ops_console()
 STATUSES = ("open", "paid", "refused")
 
 

@@ -15,14 +15,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from shared.adapters.unit_of_work import PostgresUnitOfWork
 from shared.service_layer.reengagement import UnknownMember, paused_members, resume_reengagement
 from tools.ops.approval import OperatorOption, _operator
+from tools.ops.console import ops_console
 
-console = Console()
+console = ops_console()
 reengagement_app = typer.Typer(help="Paused re-engagement: list and resume.", no_args_is_help=True)
 
 
