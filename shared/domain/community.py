@@ -62,6 +62,65 @@ def expertise_terms(text: str) -> list[str]:
     return out[:EXPERTISE_TERMS_MAX]
 
 
+# Areas a question is about though it names none of them, by words that say so: "negotiating a
+# term sheet with a lead investor" is fundraising. Read only when a request's own tags match
+# nobody (``area_hints``), never stored as its tags (which also decide what is a duplicate).
+# Found on the local stack: that question reached no one, though two members list fundraising.
+AREA_HINTS: dict[str, tuple[str, ...]] = {
+    "fundraising": (
+        "term sheet",
+        "investor",
+        "investors",
+        "fundraise",  # not "raise": "how do I raise prices?" is no fundraising question
+        "seed round",
+        "pre-seed",
+        "series a",
+        "series b",
+        "valuation",
+        "cap table",
+        "pitch deck",
+        "bridge round",
+        "convertible note",
+        "vc",
+        "vcs",
+    ),
+    "venture capital": ("vc", "vcs", "venture", "term sheet"),
+    "hiring": (
+        "hire",
+        "hires",
+        "hiring",
+        "recruit",
+        "recruiting",
+        "recruiter",
+        "candidate",
+        "candidates",
+        "headhunter",
+    ),
+    "compliance": ("soc 2", "soc2", "iso 27001", "gdpr", "hipaa", "compliance"),
+    "security": ("pen test", "penetration test", "infosec", "security"),
+    "marketing": ("marketing", "seo", "branding", "advertising", "ad spend"),
+    "sales": ("sales", "crm", "outbound", "quota", "revops"),
+    "finance": ("accounting", "bookkeeping", "fp&a", "cfo", "tax", "audit"),
+    "freight": ("freight", "shipping", "logistics", "customs", "3pl", "trucking"),
+    "legal": ("lawyer", "attorney", "legal", "trademark", "patent"),
+    "cloud infrastructure": ("aws", "gcp", "azure", "kubernetes", "devops"),
+    "data engineering": ("data warehouse", "etl", "snowflake", "databricks", "dbt"),
+}
+
+
+def area_hints(text: str, *, known: Iterable[str] = ()) -> list[str]:
+    """The areas of ``AREA_HINTS`` whose words ``text`` uses (whole words), in the table's order,
+    less those in ``known``."""
+    lowered = " ".join(text.lower().split())
+    have = {k.lower() for k in known}
+    return [
+        area
+        for area, words in AREA_HINTS.items()
+        if area not in have
+        and any(re.search(rf"(?<![\w&-]){re.escape(w)}(?![\w&-])", lowered) for w in words)
+    ]
+
+
 def normalize_expertise(tags: Iterable[str] | None) -> tuple[str, ...]:
     """Trimmed, lower-cased, single-spaced, unique, in first-seen order."""
     seen: dict[str, None] = {}

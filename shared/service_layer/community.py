@@ -56,6 +56,7 @@ from shared.domain.community import (
     Pass,
     Referral,
     accepts_responses,
+    area_hints,
     closure_reason,
     normalize_expertise,
     read_expert_reply,
@@ -213,13 +214,22 @@ def handle_request_needed(delivery: Delivery, uow: Work, deps: Deps) -> dict[str
 
 
 def match_experts(
-    uow: Work, expertise: Sequence[str], *, exclude: Sequence[UUID], now: datetime
+    uow: Work, expertise: Sequence[str], *, exclude: Sequence[UUID], now: datetime, question: str = ""
 ) -> list[Candidate]:
-    if not expertise:
-        return []
-    return uow.community_requests.match_experts(
-        expertise, exclude=exclude, now=now, limit=COMMUNITY_CANDIDATE_POOL
+    """Members whose expertise covers the request's tags; when nobody's does, those covering the
+    areas its question and tags are about (``area_hints``: "a term sheet" is fundraising)."""
+    requests = uow.community_requests
+    found = (
+        requests.match_experts(expertise, exclude=exclude, now=now, limit=COMMUNITY_CANDIDATE_POOL)
+        if expertise
+        else []
     )
+    if found:
+        return found
+    hints = area_hints(" ".join([question, *expertise]), known=expertise)
+    if not hints:
+        return []
+    return requests.match_experts(hints, exclude=exclude, now=now, limit=COMMUNITY_CANDIDATE_POOL)
 
 
 def route_request(
@@ -239,7 +249,13 @@ def route_request(
     if duplicate is not None:
         return _attach(uow, duplicate, request, now=now, source_event_id=source_event_id)
 
-    candidates = match_experts(uow, request.expertise_needed, exclude=[request.requesting_user_id], now=now)
+    candidates = match_experts(
+        uow,
+        request.expertise_needed,
+        exclude=[request.requesting_user_id],
+        now=now,
+        question=request.question,
+    )
     selection = select_experts(candidates, requester_ids=[request.requesting_user_id], now=now)
     inserted = requests.add(
         NewCommunityRequest(
@@ -825,7 +841,9 @@ def route_waiting_requests(
         requester_ids = [r.user_id for r in uow.community_requests.requesters(request.id)]
         if request.requesting_user_id is not None:
             requester_ids.append(request.requesting_user_id)
-        candidates = match_experts(uow, request.expertise_needed, exclude=requester_ids, now=now)
+        candidates = match_experts(
+            uow, request.expertise_needed, exclude=requester_ids, now=now, question=request.question
+        )
         selection = select_experts(candidates, requester_ids=requester_ids, now=now)
         asked = [
             expert_id

@@ -282,6 +282,40 @@ def test_load_cap_one_ask_per_expert_per_local_day(db: Any, experts: list[UUID])
     assert set(requests(db)[2]["target_user_ids"]) == set(experts)
 
 
+def test_a_question_whose_tags_match_nobody_goes_to_members_of_its_area(db: Any) -> None:
+    """Found on the local stack: "any advice on negotiating a term sheet with a lead investor?"
+    (tagged as the offline Concierge tags it: the topic) reached nobody, though two members list
+    fundraising. When the tags match nobody, the areas its words name do (``area_hints``); the
+    tags stored stay the question's own, and a question whose tags match someone is not widened."""
+    asker = person(db, "Asha")
+    maya = person(db, "Maya", expertise=["venture capital", "fundraising", "board governance"])
+    priya = person(db, "Priya", expertise=["fundraising", "hiring engineers"])
+    person(db, "Leo", expertise=["freight operations"])
+    question = "any advice on negotiating a term sheet with a lead investor?"
+    topic = ["negotiating a term sheet with a lead investor"]
+    event = cloud_event(
+        community.REQUEST_NEEDED, needed(asker, question=question, category=None, expertise_needed=topic)
+    )
+    assert deliver_event(event) == Outcome.HANDLED
+    [request] = requests(db)
+    assert request["target_user_ids"] == [maya, priya]  # Maya covers both areas, Priya one; not Leo
+    assert request["expertise_needed"] == topic
+    assert not events(db, community.NO_EXPERTS_FOUND)
+
+
+def test_a_question_whose_tags_match_someone_is_not_widened_to_its_area(db: Any) -> None:
+    asker = person(db, "Asha")
+    grace = person(db, "Grace", expertise=["soc 2 compliance"])
+    person(db, "Ravi", expertise=["security"])  # "security" is an area of the question's words
+    question = "who did your SOC 2 audit, and was the security review painful?"
+    event = cloud_event(
+        community.REQUEST_NEEDED, needed(asker, question=question, category=None, expertise_needed=["soc 2"])
+    )
+    assert deliver_event(event) == Outcome.HANDLED
+    [request] = requests(db)
+    assert request["target_user_ids"] == [grace]
+
+
 def test_no_experts_still_creates_the_request(db: Any) -> None:
     deliver_event(
         cloud_event(community.REQUEST_NEEDED, needed(person(db, "Asha"), expertise_needed=["falconry"]))

@@ -17,6 +17,7 @@ from shared.domain.community import (
     Referral,
     SkipReason,
     accepts_responses,
+    area_hints,
     closure_reason,
     normalize_expertise,
     read_expert_reply,
@@ -188,3 +189,24 @@ def test_finished_or_expired_requests_take_no_answers() -> None:
 )
 def test_reading_the_experts_reply(text: str, expected: object) -> None:
     assert read_expert_reply(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "areas"),
+    [
+        ("negotiating a term sheet with a lead investor", ["fundraising", "venture capital"]),
+        ("any VCs in the network?", ["fundraising", "venture capital"]),
+        ("any advice on freight operations into Mexico?", ["freight"]),
+        ("who does your FP&A and tax?", ["finance"]),
+        ("we're hiring a head of sales", ["hiring", "sales"]),
+        ("I'd praise their raised-bed gardens", []),  # words, not parts of words
+        ("a good dentist in Austin", []),
+        ("how do I raise prices for enterprise customers?", []),
+    ],
+)
+def test_area_hints_name_the_areas_a_question_is_about(text: str, areas: list[str]) -> None:
+    assert area_hints(text) == areas
+
+
+def test_area_hints_leave_out_the_areas_already_asked_for() -> None:
+    assert area_hints("raising a seed round", known=["Fundraising"]) == []
