@@ -165,8 +165,6 @@ _MEET_TARGET = re.compile(
     r"(?P<target>(?:(?-i:[A-Z])|(?:a|an|the|some|a few|few|two|three|other|more)\s)[^?.!,;]*?)" + _TOPIC_END,
     re.IGNORECASE,
 )
-# Where who is wanted ends and why begins: "Maya about the SOC 2 answer", "a partner at Sequoia
-# for our Series A", "Sofia next week".
 # Hiring, and asking the network for candidates: "I'm hiring a VP of Marketing for a series B SaaS
 # company, any candidates you'd recommend?", "we're looking to hire a head of sales, know anyone?".
 # A request for people, though the company may be named with a vendor word ("SaaS"): found on the
@@ -182,6 +180,8 @@ _CANDIDATE_ASK = re.compile(
     r"anyone|anybody|someone|ideas|who)\b|\?",
     re.IGNORECASE,
 )
+# Where who is wanted ends and why begins: "Maya about the SOC 2 answer", "a partner at Sequoia
+# for our Series A", "Sofia next week".
 _TARGET_END = re.compile(
     r"\s+(?:about|regarding|re|to (?:discuss|talk|chat|learn|ask|hear|get|see)|so|because|since|for|as|"
     r"this|next|tomorrow|today|on (?:mon|tues|wednes|thurs|fri|satur|sun)day)\b.*$",
