@@ -601,9 +601,12 @@ _CONTACT_ASK = re.compile(
 )
 
 
+_ANYONE_THERE = r"(?:is )?(?:any ?one|any ?body) (?:there|here|home)[\s?!.]*"
 _HELLO = re.compile(
-    r"^(?:hi|hey|hello|hiya|heya|howdy|yo|(?:good )?(?:morning|afternoon|evening))"
-    r"(?: there| again| all| everyone)?[\s!.,]*$",
+    r"^(?:(?:hi|hey|hello|hiya|heya|howdy|yo|(?:good )?(?:morning|afternoon|evening))"
+    rf"(?: there| again| all| everyone)?[\s!.,?]*(?:{_ANYONE_THERE})?"
+    # "hello?", "anyone there?", a lone "?": checking that someone answers
+    rf"|{_ANYONE_THERE}|\?+)$",
     re.IGNORECASE,
 )
 # "how are you?", "hi, how's it going?": small talk, asking nothing of the network.

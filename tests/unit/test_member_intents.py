@@ -407,6 +407,9 @@ def test_render_with_nothing_done_is_the_honest_acknowledgment():
         ("morning!", "GREETING_ACK"),
         ("hi again", "GREETING_ACK"),
         ("Good evening all", "GREETING_ACK"),
+        ("hello?", "GREETING_ACK"),  # checking that someone answers
+        ("anyone there?", "GREETING_ACK"),
+        ("?", "GREETING_ACK"),
         ("how are you?", "HOW_ARE_YOU_ACK"),
         ("Hi, how's it going?", "HOW_ARE_YOU_ACK"),
         ("hey there, how are things?", "HOW_ARE_YOU_ACK"),
