@@ -86,6 +86,9 @@ _MEET_ASK = (
     r"(?:meet|talk to|speak (?:to|with)|connect with|get an? intro(?:duction)? to|be introduced to|"
     r"be connected (?:to|with))"
     r"|(?:looking for|need|want|get me|like) an? intro(?:duction)? to"
+    # several at once, as an Innovator asks: "can you find me intros to CFOs at mid-size banks?"
+    r"|(?:(?:find|get|make) (?:me|us)|(?:looking for|need|want|like|love)) (?:some |a few |more )?"
+    r"intro(?:duction)?s (?:to|with)"
 )
 # Asking us to find someone: "can you find me someone", "help me find", "I'm looking for someone".
 _FIND_ASK = (
@@ -632,7 +635,8 @@ def is_how_are_you(text: str) -> bool:
 _ABOUT_US = re.compile(
     r"^(?:so |ok(?:ay)?,? |hi,? |hey,? )?"
     r"(?:what (?:can|do|could) (?:you|u) (?:do|help with|help me with|offer)|"
-    r"how (?:does this|does it|do you|does yachtparty|does this thing) work|"
+    r"how (?:does this|does it|do you|does yachtparty|does this thing|do (?:the )?intros|"
+    r"do (?:the )?introductions|does an intro(?:duction)?) work(?: here)?|"
     r"what (?:is|'s) (?:this|yachtparty)|who (?:are|r) (?:you|u)|what are you)\b[^.!?]*[.!?]*$",
     re.IGNORECASE,
 )

@@ -253,6 +253,17 @@ def test_a_find_person_request_is_summarised_by_who_is_wanted(text, summary):
             "engineering manager",
             "an engineering manager to hire",
         ),
+        # several intros at once, as an Innovator asks (found on the local stack: the honest ack)
+        (
+            "can you find me intros to CFOs at mid-size banks?",
+            "CFOs at mid-size banks",
+            "CFOs at mid-size banks",
+        ),
+        (
+            "I would love some intros to Heads of Procurement at hospitals",
+            "Heads of Procurement at hospitals",
+            "Heads of Procurement at hospitals",
+        ),
     ],
 )
 def test_asking_to_meet_or_be_introduced_is_a_find_person_request(text, topic, summary):
@@ -407,6 +418,7 @@ def test_render_with_nothing_done_is_the_honest_acknowledgment():
         ("morning!", "GREETING_ACK"),
         ("hi again", "GREETING_ACK"),
         ("Good evening all", "GREETING_ACK"),
+        ("how do intros work here?", "ABOUT_US"),
         ("hello?", "GREETING_ACK"),  # checking that someone answers
         ("anyone there?", "GREETING_ACK"),
         ("?", "GREETING_ACK"),
