@@ -173,7 +173,8 @@ _MEET_TARGET = re.compile(
 # A request for people, though the company may be named with a vendor word ("SaaS"): found on the
 # local stack, where it was read as a vendor question ("I'll look into VP of Marketing ...").
 _HIRING = re.compile(
-    r"\b(?:i'?m|i am|we'?re|we are|currently)\s+(?:hiring|looking to hire|trying to hire|recruiting)"
+    r"\b(?:(?:i'?m|i am|we'?re|we are|currently)\s+(?:hiring|looking to hire|trying to hire|recruiting)|"
+    r"(?:i|we)\s+(?:want|need|plan|hope|would like|'d like)\s+to\s+hire)"
     r"(?:\s+for)?\s+(?:an?\s+|our\s+|my\s+)?(?:new\s+|first\s+)?(?P<role>[^?.!,;]+?)"
     r"(?=\s+(?:for|at|to|who|that|in|with|and)\b|[?.!,;]|\s+(?:any|anyone|please|thanks|asap)\b|$)",
     re.IGNORECASE,
@@ -183,6 +184,21 @@ _CANDIDATE_ASK = re.compile(
     r"anyone|anybody|someone|ideas|who)\b|\?",
     re.IGNORECASE,
 )
+# Asking who to talk to: "who is the best person to talk to about SOC 2 in the network?", "who
+# should I talk to about pricing?". Found reading realistic texts against the rules: the honest ack.
+_WHO_TO_TALK_TO = re.compile(
+    r"\bwho(?:'s| is| would be| should i| could i| can i)(?: the)?(?: best| right)?(?: person| people)?"
+    r"(?: (?:i should|to))? (?:talk|speak|chat) (?:to|with) (?:about|on|regarding) (?P<topic>.+?)"
+    r"(?=\s+(?:in|on|at) (?:the|this|our|your) (?:network|group|community)\b|[?.!,;]|"
+    r"\s+(?:any|anyone|please|thanks|thank you|asap)\b|$)",
+    re.IGNORECASE,
+)
+# Their own account with us, a matter for the team, not the network.
+_ACCOUNT_MATTER = (
+    r"(?:(?:my|our) (?:account|membership|data|subscription|credits?|payments?|billing|invoices?|profile)"
+    r"|billing|a refund|support|the app)\b"
+)
+_ABOUT_THEIR_ACCOUNT = re.compile(_ACCOUNT_MATTER, re.IGNORECASE)
 # Where who is wanted ends and why begins: "Maya about the SOC 2 answer", "a partner at Sequoia
 # for our Series A", "Sofia next week".
 _TARGET_END = re.compile(
@@ -471,6 +487,24 @@ def _find_person_intent(flat: str) -> Intent | None:
         topic = _clean_topic(summary)
         if topic:
             return Intent(IntentKind.FIND_PERSON, topic, category_of(topic), flat, summary=summary)
+    return _talk_or_hire_intent(flat)
+
+
+def _talk_or_hire_intent(flat: str) -> Intent | None:
+    """Who to talk to about something ("who is the best person to talk to about SOC 2?"), or
+    candidates for a role they are hiring for."""
+    talk = _WHO_TO_TALK_TO.search(flat)
+    if talk and not _ABOUT_THEIR_ACCOUNT.match(talk.group("topic")):
+        topic = _clean_topic(talk.group("topic"))
+        if topic:
+            said = _as_said(talk.group("topic"))
+            return Intent(
+                IntentKind.FIND_PERSON,
+                topic,
+                category_of(topic),
+                flat,
+                summary=f"someone to talk to about {said}",
+            )
     hiring = _HIRING.search(flat)
     # a vendor hired ("an agency for our rebrand") is a vendor question
     if hiring and not _SOLUTION.search(hiring.group("role")) and _CANDIDATE_ASK.search(flat[hiring.end() :]):
@@ -651,9 +685,28 @@ _PERSON_WANTED = re.compile(
     r"about|regarding)\b)|"
     r"(?:is this|are you|am i (?:talking|texting|speaking|chatting) (?:to|with)) (?:a |an )?"
     r"(?:bot|robot|ai|real person|human|person|machine|computer|automated)\b|"
-    r"(?:are you|is this) (?:real|automated|human)\b)",
+    r"(?:are you|is this) (?:real|automated|human)\b|"
+    r"who(?:'s| is| do| should| can| could)(?: i)?(?: the)?(?: best| right)?(?: person)?"
+    r"(?: (?:i should|to))? (?:talk|speak|chat) (?:to|with) (?:about|on|regarding) " + _ACCOUNT_MATTER + ")",
     re.IGNORECASE,
 )
+
+
+# Their data (agents.md §2.3: export and deletion supported, CCPA/GDPR): "delete my data", "what do
+# you know about me?". Found reading realistic texts against the rules: each got the honest ack.
+_DATA_REQUEST = re.compile(
+    r"\b(?:(?:delete|remove|erase|wipe|export|download)(?: all)? (?:of )?my (?:data|account|information|"
+    r"info|details|messages|history|profile)|"
+    r"(?:send|give) me (?:a copy of )?(?:all )?my (?:data|information|info)|"
+    r"what (?:data|information|info) do you (?:have|keep|store|hold|collect) (?:on|about) me|"
+    r"what do you know about me)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_their_data(text: str) -> bool:
+    """Asking for a copy of their data, or for it to be deleted."""
+    return bool(_DATA_REQUEST.search(" ".join(text.split())))
 
 
 def asks_for_a_person(text: str) -> bool:

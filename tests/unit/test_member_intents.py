@@ -253,6 +253,18 @@ def test_a_find_person_request_is_summarised_by_who_is_wanted(text, summary):
             "engineering manager",
             "an engineering manager to hire",
         ),
+        # found reading realistic texts against the rules (5 December): each was the honest ack
+        ("I want to hire a chief of staff, ideas?", "chief of staff", "a chief of staff to hire"),
+        (
+            "who is the best person to talk to about SOC 2 in the network?",
+            "SOC 2",
+            "someone to talk to about SOC 2",
+        ),
+        (
+            "who should I talk to about pricing for enterprise deals?",
+            "pricing for enterprise deals",
+            "someone to talk to about pricing for enterprise deals",
+        ),
         # several intros at once, as an Innovator asks (found on the local stack: the honest ack)
         (
             "can you find me intros to CFOs at mid-size banks?",
@@ -419,6 +431,12 @@ def test_render_with_nothing_done_is_the_honest_acknowledgment():
         ("hi again", "GREETING_ACK"),
         ("Good evening all", "GREETING_ACK"),
         ("how do intros work here?", "ABOUT_US"),
+        ("delete my data", "THEIR_DATA"),  # found reading realistic texts against the rules: the honest ack
+        ("please delete my account", "THEIR_DATA"),
+        ("what do you know about me?", "THEIR_DATA"),
+        ("I deleted my account on LinkedIn", "HONEST_ACK"),
+        ("who do I talk to about billing?", "PERSON_ON_THE_TEAM"),
+        ("who is the person to talk to about my account?", "PERSON_ON_THE_TEAM"),
         ("hello?", "GREETING_ACK"),  # checking that someone answers
         ("anyone there?", "GREETING_ACK"),
         ("?", "GREETING_ACK"),

@@ -43,6 +43,7 @@ from shared.domain.member_intents import (
     IntentKind,
     answer_after_yes_or_no,
     answers_closed_question,
+    asks_about_their_data,
     asks_for_a_person,
     asks_for_contact,
     asks_what_we_do,
@@ -95,6 +96,10 @@ GREETING_ACK = "Hi. What can I help with? I can put a question to the network or
 PERSON_ON_THE_TEAM = (  # "can I talk to a human?", "are you a bot?": the truth, and where a person is
     f"I'm Yachtparty's automated assistant. To reach a person on the team, email {SUPPORT_EMAIL}. "
     "I can also put a question to the network for you."
+)
+THEIR_DATA = (  # "delete my data", "what do you know about me?" (agents.md §2.3: export and deletion)
+    f"To get a copy of what we hold about you, or to have it deleted, email {SUPPORT_EMAIL} and the team "
+    "will take care of it. Reply STOP anytime to stop all texts."
 )
 HOW_ARE_YOU_ACK = (  # "how are you?": answered in kind, then the same offer
     "Doing well, thanks. What can I help with? I can put a question to the network or look into vendors "
@@ -579,6 +584,7 @@ def _nothing_done(  # noqa: PLR0911 - one reply per kind of text, the first that
     for asks, reply in (
         (asks_who_is_here, MEMBERS_PRIVATE),
         (asks_for_contact, CONTACT_PRIVATE),
+        (asks_about_their_data, THEIR_DATA),
         (asks_for_a_person, PERSON_ON_THE_TEAM),
     ):
         if any(asks(t) for t in texts):
