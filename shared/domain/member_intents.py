@@ -67,7 +67,8 @@ class Intent:
     summary: str = ""  # FIND_PERSON: who is wanted, in a few words ("someone at Stripe")
 
 
-_TOPIC_END = r"(?=[?.!,;]|\s+(?:any|anyone|please|thanks|thank you|asap)\b|$)"
+_TOPIC_ENDS = r"[?.!,;]|\s+(?:any|anyone|please|thanks|thank you|asap)\b|$"  # what may follow a topic
+_TOPIC_END = rf"(?={_TOPIC_ENDS})"
 
 _CANCEL = re.compile(
     r"\b(?:stop asking (?:me )?about|(?:i )?no longer need(?: help with| the| that| a| an| my)?|"
@@ -189,8 +190,7 @@ _CANDIDATE_ASK = re.compile(
 _WHO_TO_TALK_TO = re.compile(
     r"\bwho(?:'s| is| would be| should i| could i| can i)(?: the)?(?: best| right)?(?: person| people)?"
     r"(?: (?:i should|to))? (?:talk|speak|chat) (?:to|with) (?:about|on|regarding) (?P<topic>.+?)"
-    r"(?=\s+(?:in|on|at) (?:the|this|our|your) (?:network|group|community)\b|[?.!,;]|"
-    r"\s+(?:any|anyone|please|thanks|thank you|asap)\b|$)",
+    rf"(?=\s+(?:in|on|at) (?:the|this|our|your) (?:network|group|community)\b|{_TOPIC_ENDS})",
     re.IGNORECASE,
 )
 # Their own account with us, a matter for the team, not the network.
