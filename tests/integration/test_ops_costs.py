@@ -1,5 +1,6 @@
 """`ops status` shows outbound SMS health; `ops costs` reads the LLM ledger."""
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -140,3 +141,47 @@ def test_status_does_not_count_an_opt_out_as_a_delivery_failure(db, ops_cli):
     assert out.exit_code == 0, out.output
     failures = next(line for line in out.output.splitlines() if "SMS delivery failures" in line)
     assert "5.0% of 20" in failures and "BREACHED" not in failures  # 1 undelivered, not 3
+
+
+def test_member_export_is_what_we_hold_about_one_member(db, ops_cli):
+    """A member's request for a copy of their data (agents.md §2.3): `ops member-export <phone>`."""
+    user = make_user(db)
+    phone = db.execute("SELECT phone_number FROM users WHERE id = %s", (user,)).fetchone()["phone_number"]
+    conversation = _conversation(db, user)
+    db.execute(
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status, created_at) VALUES"
+        " (%s, %s, 'user', 'any advice on SOC 2?', 'inbound', 'received', now() - interval '1 minute'),"
+        " (%s, %s, 'concierge', 'I''ll get that question out to the network.', 'outbound', 'sent', now())",
+        (conversation, user, conversation, user),
+    )
+    db.execute(
+        "INSERT INTO credit_events (user_id, event_type, amount, reference_type, reference_id,"
+        " idempotency_key, description, processed)"
+        " VALUES (%s, 'operator_grant', 10, 'operator', %s, %s, 'welcome', true)",
+        (user, user, f"export-test-{user}"),
+    )
+    other = make_user(db)
+    db.execute(
+        "INSERT INTO messages (conversation_id, user_id, role, content, direction, status)"
+        " VALUES (%s, %s, 'user', 'not theirs', 'inbound', 'received')",
+        (_conversation(db, other), other),
+    )
+    out = ops_cli("member-export", phone)
+    assert out.exit_code == 0, out.output
+    export = json.loads(out.output)
+    assert export["profile"]["phone_number"] == phone
+    assert [m["content"] for m in export["messages"]] == [
+        "any advice on SOC 2?",
+        "I'll get that question out to the network.",
+    ]
+    assert [(c["type"], c["amount"]) for c in export["credits"]] == [("operator_grant", 10)]
+    assert set(export) == {
+        "profile",
+        "messages",
+        "questions_asked",
+        "answers_given",
+        "credits",
+        "introductions",
+    }
+    missing = ops_cli("member-export", "+14155550999")
+    assert missing.exit_code == 1

@@ -8,12 +8,14 @@
   is re-inserted as a new event, a task dead letter requeues its task.
 
 - ``costs [--days N]``: LLM spend per day and agent, cached share, USD per inbound message.
+- ``member-export <phone>``: what we hold about one member, as JSON (their data request).
 
 Reads ``DATABASE_URL``. Other commands (``approve`` ...) register on ``app`` below.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from typing import Annotated, Any
@@ -194,6 +196,22 @@ def replay(
             raise typer.Exit(1) from None
         uow.commit()
     console.print(f"replayed {result.dead_letter_id}: {result.action} {result.target_id}")
+
+
+@app.command("member-export")
+def member_export(
+    phone: Annotated[str, typer.Argument(help="The member's phone, E.164 (+14155550100).")],
+) -> None:
+    """What we hold about one member, as JSON, for their request for a copy (agents.md §2.3): profile,
+    messages both ways, questions asked, answers given, credit ledger, introductions (kind and
+    status only). Read-only. Deletion has no command yet (docs/operating.md, "A member's data")."""
+    with connect() as conn, PostgresUnitOfWork(conn) as uow:
+        user_id = uow.users.id_by_phone(phone.strip())
+        export = OpsRepository(Sql(conn)).member_export(user_id) if user_id is not None else None
+    if export is None:
+        ops_console(stderr=True).print(f"[red]no member with phone {phone}[/]")
+        raise typer.Exit(1)
+    typer.echo(json.dumps(export, indent=2, ensure_ascii=False, default=str))
 
 
 @app.command()

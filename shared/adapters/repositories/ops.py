@@ -55,6 +55,11 @@ class OpsRepository:
             for r in self._sql.all("ops_backlogs")
         ]
 
+    def member_export(self, user_id: UUID) -> dict[str, Any] | None:
+        """What we hold about one member, for their data request (``ops_member_export``)."""
+        row = self._sql.one("ops_member_export", user_id=user_id)
+        return None if row is None else dict(row)
+
     def member_snapshot(self, user_id: UUID) -> MemberSnapshot | None:
         """The member's final state across aggregates (the member evals grade it)."""
         row = self._sql.one("ops_member_snapshot", user_id=user_id)

@@ -117,3 +117,37 @@ SELECT (SELECT count(*) FROM messages
            AND created_at >= now() - %(latency_window)s::interval) AS llm_p99_ms,
        (SELECT count(*) FROM event_dead_letters
          WHERE created_at >= now() - %(dead_letter_window)s::interval) AS dead_letters_recent;
+
+-- name: ops_member_export
+-- What we hold about one member, for their data request (agents.md §2.3, CCPA/GDPR access): their profile,
+-- every message to and from them, the questions they asked, the answers they gave, their credit ledger,
+-- and the introductions they are part of (kind and status only: the other side's identity is theirs).
+SELECT
+  jsonb_build_object('phone_number', u.phone_number, 'first_name', u.first_name, 'last_name', u.last_name,
+                     'email', u.email, 'company', u.company, 'title', u.title, 'linkedin_url', u.linkedin_url,
+                     'timezone', u.timezone, 'goal', u.goal, 'expertise', u.expertise, 'verified', u.verified,
+                     'opted_out', u.opted_out, 'credit_balance', u.credit_balance, 'joined_at', u.created_at)
+    AS profile,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('at', m.created_at, 'direction', m.direction, 'from', m.role,
+                                                'content', m.content, 'status', m.status)
+                             ORDER BY m.created_at, m.id), '[]')
+     FROM messages m WHERE m.user_id = u.id) AS messages,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('at', r.created_at, 'question', r.question, 'status', r.status)
+                             ORDER BY r.created_at, r.id), '[]')
+     FROM community_requests r WHERE r.requesting_user_id = u.id) AS questions_asked,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('at', c.created_at, 'answer', c.response_text, 'status', c.status,
+                                                'credits_awarded', c.credits_awarded)
+                             ORDER BY c.created_at, c.id), '[]')
+     FROM community_responses c WHERE c.user_id = u.id) AS answers_given,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('at', e.created_at, 'type', e.event_type, 'amount', e.amount,
+                                                'description', e.description)
+                             ORDER BY e.created_at, e.id), '[]')
+     FROM credit_events e WHERE e.user_id = u.id AND e.processed) AS credits,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', 'intro_opportunity', 'status', o.status, 'at', o.created_at)), '[]')
+     FROM intro_opportunities o WHERE u.id IN (o.connector_user_id, o.innovator_id))
+  || (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', 'connection_request', 'status', c.status, 'at', c.created_at)), '[]')
+        FROM connection_requests c WHERE u.id IN (c.introducee_user_id, c.requestor_user_id))
+  || (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', 'intro_offer', 'status', f.status, 'at', f.created_at)), '[]')
+        FROM intro_offers f WHERE u.id IN (f.offering_user_id, f.introducee_user_id)) AS introductions
+  FROM users u
+ WHERE u.id = %(user_id)s;

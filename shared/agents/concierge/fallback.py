@@ -97,7 +97,7 @@ PERSON_ON_THE_TEAM = (  # "can I talk to a human?", "are you a bot?": the truth,
     f"I'm Yachtparty's automated assistant. To reach a person on the team, email {SUPPORT_EMAIL}. "
     "I can also put a question to the network for you."
 )
-THEIR_DATA = (  # "delete my data", "what do you know about me?" (agents.md §2.3: export and deletion)
+THEIR_DATA = (  # "delete my data", "what do you know about me?" (agents.md §2.3; docs/operating.md)
     f"To get a copy of what we hold about you, or to have it deleted, email {SUPPORT_EMAIL} and the team "
     "will take care of it. Reply STOP anytime to stop all texts."
 )
