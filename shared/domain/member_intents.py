@@ -42,6 +42,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from shared.domain.onboarding import normalize_text
+
 
 class IntentKind(StrEnum):
     CANCEL = "cancel"
@@ -663,7 +665,7 @@ def is_hello(text: str) -> bool:
 
 def is_how_are_you(text: str) -> bool:
     """Small talk ("how are you?", "hi, how's it going?"), with or without a greeting before it."""
-    return bool(_HOW_ARE_YOU.match(" ".join(text.split()).replace("’", "'")))
+    return bool(_HOW_ARE_YOU.match(normalize_text(text)))
 
 
 _ABOUT_US = re.compile(
@@ -746,7 +748,7 @@ def asks_for_contact(text: str) -> bool:
 def is_thanks(text: str) -> bool:
     """A bare thank-you ("thanks", "great, thank you!", "this is super helpful, thanks!"), with
     nothing asked."""
-    return bool(_THANKS.match(" ".join(text.split()).replace("’", "'")))
+    return bool(_THANKS.match(normalize_text(text)))
 
 
 def reads_as_instructions(text: str) -> bool:
