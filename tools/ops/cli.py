@@ -89,9 +89,9 @@ def status() -> None:
         str(tasks.get("processing", 0)),
         f"lease expired {tasks.get('lease_expired', 0)}, failed {tasks.get('failed', 0)}",
     )
-    for row in queue:
-        waiting = row["status"] in ("queued", "approved")  # the rest are done with, never due
-        table.add_row(f"message_queue {row['status']}", str(row["n"]), f"due {row['due']}" if waiting else "")
+    for row in queue:  # due is NULL for rows done with (queue_depths)
+        due = "" if row["due"] is None else f"due {row['due']}"
+        table.add_row(f"message_queue {row['status']}", str(row["n"]), due)
     table.add_row(
         "outbound SMS unsent",
         str(sms.get("unsent", 0)),

@@ -74,10 +74,10 @@ WHERE id = %(id)s AND status = 'queued';
 SELECT min(scheduled_for) AS at FROM message_queue WHERE user_id = %(user_id)s AND status = 'queued';
 
 -- name: queue_depths
--- message_queue rows per status (the orchestrator's backlog), and how many queued or approved ones are due
--- (a sent, superseded or cancelled row is never due, whatever its scheduled_for).
+-- message_queue rows per status (the orchestrator's backlog), and for queued or approved ones how many are
+-- due; NULL for the others (a sent, superseded or cancelled row is never due, whatever its scheduled_for).
 SELECT status, count(*) AS n,
-       count(*) FILTER (WHERE status IN ('queued', 'approved') AND scheduled_for <= now()) AS due
+       CASE WHEN status IN ('queued', 'approved') THEN count(*) FILTER (WHERE scheduled_for <= now()) END AS due
   FROM message_queue
  GROUP BY status
  ORDER BY status;
